@@ -1,0 +1,38 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both bootstrap a
+# fresh machine first (scripts/bootstrap is idempotent and quick once done).
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+JOBS ?= $(shell nproc)
+
+.PHONY: all bootstrap configure build demo test test-unit test-python fuzz bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD_DIR)/build.ninja:
+	cmake --preset $(PRESET)
+
+configure: bootstrap $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	$(BUILD_DIR)/cairn demo --data demo-data
+
+# Unit and integration tests (ctest), then the real-mlflow-client suite (pytest). A
+# throw-away PostgreSQL on loopback backs the contract tests of the PostgreSQL backend.
+test: build
+	scripts/run_tests $(BUILD_DIR)
+
+fuzz: bootstrap
+	cmake --preset fuzz && cmake --build build/fuzz -j $(JOBS)
+	scripts/run_fuzzers build/fuzz 30
+
+bench: build
+	python3 bench/tracking/run.py --cairn $(BUILD_DIR)/cairn
+
+clean:
+	rm -rf build

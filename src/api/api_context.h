@@ -1,0 +1,22 @@
+#pragma once
+// What the HTTP handlers can reach. Owned by the server's main; handlers borrow it.
+
+#include <string>
+
+namespace cairn::tracking {
+class TrackingStore;
+class ModelRegistry;
+}  // namespace cairn::tracking
+namespace cairn::storage {
+class ArtifactStore;
+}  // namespace cairn::storage
+
+namespace cairn::api {
+
+struct ApiContext {
+  tracking::TrackingStore* tracking = nullptr;
+  tracking::ModelRegistry* registry = nullptr;
+  storage::ArtifactStore* artifacts = nullptr;
+};
+
+}  // namespace cairn::api

@@ -1,0 +1,54 @@
+#pragma once
+// Maps (method, path) to a handler. Patterns are literal segments, `{name}` segments that
+// match one segment, and a final `{*name}` that matches the rest of the path (possibly
+// empty). Literal routes win over patterns. Thread-safe after setup (Add is not).
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_types.h"
+
+namespace cairn::api {
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct RouteOptions {
+  // Runs on the I/O thread (only for handlers that never block: /healthz).
+  bool inline_handler = false;
+  // Body is streamed to a temporary file instead of memory (artifact uploads); such
+  // routes are exempt from the in-memory body limit.
+  bool stream_request_body = false;
+};
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  Handler handler;
+  RouteOptions options;
+};
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  // Registers `suffix` (e.g. "runs/create") under both /api/2.0/mlflow/ and
+  // /ajax-api/2.0/mlflow/, as MLflow's server does.
+  void AddMlflow(std::string method, std::string_view suffix, Handler handler,
+                 RouteOptions options = {});
+
+  struct Match {
+    const Route* route = nullptr;  // nullptr: no route for this path
+    bool method_not_allowed = false;  // the path exists under another method
+    std::vector<std::pair<std::string, std::string>> path_params;
+  };
+  Match Find(std::string_view method, std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace cairn::api

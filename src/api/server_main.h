@@ -1,0 +1,23 @@
+#pragma once
+// `cairn server`: opens the stores under the data directory (or the given URLs), applies
+// schema migrations, registers every route and serves until SIGTERM/SIGINT.
+
+#include <string>
+
+namespace cairn::api {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 5000;  // 0 picks a free port; the chosen one is printed on stdout
+  std::string data_dir = "cairn-data";
+  // Metadata database URL; empty means SQLite at <data_dir>/cairn.db.
+  std::string metadata_url;
+  int io_threads = 0;      // 0: one per core
+  int worker_threads = 0;  // blocking work (SQL, files); 0: 2 × cores, at least 4
+  bool access_log = true;
+};
+
+// Blocks until the server stops; returns the process exit code.
+int RunServer(const ServerConfig& config);
+
+}  // namespace cairn::api

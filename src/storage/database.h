@@ -1,0 +1,98 @@
+#pragma once
+// The SQL database seam. Every metadata store (tracking, registry, later features and
+// pipelines) is written once against this interface; SQLite (the embedded default) and
+// PostgreSQL (scale-out) implement it. The choice is made at run time by URL.
+//
+// SQL text uses PostgreSQL-style placeholders $1..$N and a portable subset of SQL:
+// INTEGER/BIGINT, DOUBLE PRECISION, TEXT, INSERT ... ON CONFLICT ... DO UPDATE/NOTHING,
+// RETURNING. Implementations translate placeholders as their engine needs.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cairn::storage {
+
+// A bound parameter or a result cell. monostate is SQL NULL.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+// One result row, valid only inside the QueryEach callback that received it.
+class SqlRowView {
+ public:
+  virtual ~SqlRowView() = default;
+  virtual int columns() const = 0;
+  virtual bool IsNull(int col) const = 0;
+  // Conversions follow the engine's rules for the column's stored value.
+  virtual int64_t Int(int col) const = 0;
+  virtual double Double(int col) const = 0;
+  virtual std::string_view Text(int col) const = 0;
+  // The cell with the engine's own type (integer, real, text or NULL).
+  virtual SqlValue Get(int col) const = 0;
+};
+
+// A materialized result.
+struct SqlResult {
+  std::vector<std::vector<SqlValue>> rows;
+};
+
+// A connection inside an open transaction. Not thread-safe; owned by the Database and
+// lent to the callback of Write/Read for the duration of the call only.
+class SqlSession {
+ public:
+  virtual ~SqlSession() = default;
+
+  // Runs one statement and calls `row_fn` for each result row, stopping at the first
+  // non-OK status it returns (which is then returned).
+  virtual absl::Status QueryEach(std::string_view sql, std::span<const SqlValue> params,
+                                 absl::FunctionRef<absl::Status(const SqlRowView&)> row_fn) = 0;
+
+  // Runs one statement; returns the number of rows it changed.
+  virtual absl::StatusOr<int64_t> Execute(std::string_view sql,
+                                          std::span<const SqlValue> params = {}) = 0;
+
+  // Runs several `;`-separated statements without parameters (schema migrations).
+  virtual absl::Status ExecuteScript(std::string_view sql) = 0;
+
+  // Convenience: all rows of QueryEach, materialized.
+  absl::StatusOr<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params = {});
+};
+
+enum class Dialect { kSqlite, kPostgres };
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  virtual Dialect dialect() const = 0;
+
+  // Runs `fn` in a read-write transaction. When `fn` returns OK the transaction commits,
+  // and the commit survives kill -9 of this process before Write returns. When `fn`
+  // fails, its changes are rolled back and its status is returned. Implementations may
+  // group concurrent writers into one commit (group commit) but each call's changes are
+  // applied or rolled back as a unit. `fn` may run more than once if the engine reports a
+  // serialization conflict, so it must not have side effects outside the session.
+  // Thread-safe.
+  virtual absl::Status Write(const std::function<absl::Status(SqlSession&)>& fn) = 0;
+
+  // Runs `fn` on a consistent read-only snapshot. Readers run in parallel with each other
+  // and with the writer. Thread-safe.
+  virtual absl::Status Read(const std::function<absl::Status(SqlSession&)>& fn) = 0;
+};
+
+// Opens a database by URL:
+//   "sqlite:///abs/path.db", "sqlite://relative.db", or a plain file path → SQLite (WAL);
+//   "sqlite::memory:" → a private in-memory SQLite database (tests);
+//   "postgresql://user@host:port/db" or "postgres://…" → PostgreSQL via libpq.
+// InvalidArgument for an unknown scheme; Unavailable when the server cannot be reached.
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(std::string_view url);
+
+}  // namespace cairn::storage
