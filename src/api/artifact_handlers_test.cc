@@ -1,0 +1,2 @@
+#include "gtest/gtest.h"
+// Filled in by its own change.
