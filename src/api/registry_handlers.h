@@ -1,0 +1,32 @@
+#pragma once
+// MLflow's model-registry REST API, as `mlflow server` serves it (paths under
+// /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/; fields, defaults and error codes as in
+// mlflow/server/handlers.py):
+//   POST   registered-models/create | rename | set-tag | alias
+//   PATCH  registered-models/update
+//   DELETE registered-models/delete | delete-tag | alias
+//   GET    registered-models/get | alias (→ {"model_version": …})
+//   GET|POST registered-models/search | get-latest-versions
+//   POST   model-versions/create | transition-stage | set-tag
+//   PATCH  model-versions/update
+//   DELETE model-versions/delete | delete-tag
+//   GET    model-versions/get | get-download-uri
+//   GET|POST model-versions/search
+// and Cairn's alias audit trail:
+//   GET    /api/v1/models/{name}/alias-history
+//          → {"alias_changes": [{"alias", "from_version", "to_version", "time", "actor",
+//             "reason"}, …]} newest first; 404 (Cairn error dialect) for an unknown model.
+// Alias changes take the actor from header `x-cairn-actor` (default "anonymous") and the
+// reason from the body field `reason` or header `x-cairn-reason`.
+
+#include "api/api_context.h"
+#include "api/router.h"
+
+namespace cairn::api {
+
+// Registers all of the above. `ctx` must outlive the router; ctx.registry must be set;
+// ctx.tracking (run lookups for runs:/ sources) and ctx.logged_models (models:/m-… sources)
+// are used when set.
+void RegisterRegistryRoutes(Router& router, const ApiContext& ctx);
+
+}  // namespace cairn::api
