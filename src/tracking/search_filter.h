@@ -28,6 +28,21 @@
 
 namespace cairn::tracking {
 
+// Which MLflow search the filter belongs to; each accepts its own entities and
+// attribute keys (MLflow's SearchUtils, SearchExperimentsUtils, SearchModelUtils,
+// SearchModelVersionUtils):
+//   kRuns: metrics/params/tags/attributes/datasets; attributes run_id, run_name, status,
+//     user_id, artifact_uri (strings; IN/NOT IN for run_id), start_time, end_time,
+//     created (numbers; created → start_time, "run name" → run_name).
+//   kExperiments: attributes name, experiment_id (IN/NOT IN), creation_time,
+//     last_update_time (numbers); tags (IS NULL allowed). Entity spellings:
+//     attribute, tag, tags.
+//   kRegisteredModels: attribute name (IN/NOT IN); tags without IS NULL. Order-by keys
+//     are bare: name, creation_timestamp, last_updated_timestamp.
+//   kModelVersions: attributes name, run_id (IN/NOT IN), source_path, version_number
+//     (number); tags without IS NULL.
+enum class SearchDialect { kRuns, kExperiments, kRegisteredModels, kModelVersions };
+
 enum class FilterEntity { kMetric, kParam, kTag, kAttribute, kDataset };
 
 struct FilterClause {
@@ -39,7 +54,8 @@ struct FilterClause {
   // `context`.
   std::string key;
   // One of "=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "NOT IN",
-  // "IS NULL", "IS NOT NULL" (always upper case).
+  // "IS NULL", "IS NOT NULL" (always upper case). String values and IN-list items are
+  // the text between the outer quotes, verbatim (MLflow does not unescape '' or \').
   std::string op;
   // monostate for IS [NOT] NULL; double for numeric comparisons (metrics and numeric
   // attributes); std::string for string comparisons; vector for IN / NOT IN.
@@ -53,7 +69,17 @@ struct FilterClause {
 // token and what was expected (e.g. "Invalid clause(s) in filter string: ...",
 // "Invalid attribute key '...' specified. Valid keys are ...", "... 'OR' is not
 // supported ...").
+// Validation (MLflow's rules, checked at parse time):
+//   metrics and numeric attributes: = != > >= < <= with a number;
+//   params and tags: = != LIKE ILIKE with a quoted string, and IS NULL / IS NOT NULL
+//     (no value) where the dialect allows it;
+//   string attributes: = != LIKE ILIKE with a quoted string; IN / NOT IN with a
+//     non-empty list of quoted strings for the dialect's list keys;
+//   datasets (name, digest, context): = != LIKE ILIKE, IN, NOT IN.
+// `ParseSearchFilter(filter)` is the kRuns dialect.
 absl::StatusOr<std::vector<FilterClause>> ParseSearchFilter(std::string_view filter);
+absl::StatusOr<std::vector<FilterClause>> ParseSearchFilter(std::string_view filter,
+                                                            SearchDialect dialect);
 
 struct OrderByClause {
   FilterEntity entity;
@@ -67,7 +93,11 @@ struct OrderByClause {
 // "attributes.start_time ASC", "start_time", "params.x", "tags.y". Direction is
 // ASC/DESC (case-insensitive), default ascending. Invalid direction, entity or
 // attribute → InvalidArgument.
+// Attribute keys are those the dialect can order by (kRuns: run_id, run_name, status,
+// user_id, artifact_uri, start_time, end_time, created → start_time); datasets cannot
+// be ordered by. `ParseOrderBy(clause)` is the kRuns dialect.
 absl::StatusOr<OrderByClause> ParseOrderBy(std::string_view clause);
+absl::StatusOr<OrderByClause> ParseOrderBy(std::string_view clause, SearchDialect dialect);
 
 // SQL LIKE for in-memory matching: '%' matches any run of characters (including
 // none), '_' exactly one byte; every other byte matches itself (no escape
