@@ -590,10 +590,13 @@ absl::StatusOr<FilterClause> BuildClause(const ResolvedKey& key, std::string op,
     const bool allowed = (key.entity == FilterEntity::kTag && rules.tags_allow_null) ||
                          (key.entity == FilterEntity::kParam && rules.params_allow_null);
     if (!allowed) {
+      if (!rules.tags_allow_null) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("IS NULL / IS NOT NULL is not supported in this search (", what, ")"));
+      }
       return absl::InvalidArgumentError(absl::StrCat(
           "IS NULL / IS NOT NULL is only supported for ",
-          rules.params_allow_null ? "tags and params" : (rules.tags_allow_null ? "tags" : "no"),
-          " fields in this search, not for ", what));
+          rules.params_allow_null ? "tags and params" : "tags", ", not for ", what));
     }
     return clause;
   }
@@ -685,6 +688,10 @@ absl::StatusOr<std::vector<FilterClause>> ParseSearchFilter(std::string_view fil
   while (true) {
     scanner.SkipSpace();
     if (scanner.ConsumeKeyword("OR")) return OrNotSupported();
+    if (scanner.ConsumeKeyword("AND")) {
+      return absl::InvalidArgumentError(
+          "Invalid clause(s) in filter string: 'AND'. Expected a clause before each AND");
+    }
     if (scanner.Peek() == '(') {
       return absl::InvalidArgumentError(absl::StrCat(
           "Invalid clause(s) in filter string: '", Excerpt(scanner.Rest()),
