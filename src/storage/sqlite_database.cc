@@ -2,6 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -14,17 +19,50 @@
 namespace cairn::storage {
 namespace {
 
+// At most this many Write calls share one transaction (one fsync-free WAL commit).
+constexpr size_t kMaxGroupSize = 256;
+// Idle read-only connections kept for reuse.
+constexpr size_t kMaxIdleReaders = 16;
+// WAL pages written before SQLite checkpoints them into the database file (4 KiB pages).
+constexpr int kWalAutocheckpointPages = 4000;
+
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = absl::StrCat(ToAbsl(what), ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  int primary = rc & 0xff;
-  if (primary == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return absl::UnavailableError(msg);
-  if (primary == SQLITE_FULL || primary == SQLITE_IOERR) return absl::ResourceExhaustedError(msg);
-  return absl::InternalError(msg);
+  std::string msg =
+      absl::StrCat(ToAbsl(what), ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (db != nullptr) rc = sqlite3_extended_errcode(db);
+  switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_ROWID:
+      return absl::AlreadyExistsError(msg);
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return absl::FailedPreconditionError(msg);
+    default:
+      break;
+  }
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return absl::InvalidArgumentError(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+      return absl::UnavailableError(msg);
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+      return absl::ResourceExhaustedError(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
 }
 
-// Rewrites $N placeholders as ?N (SQLite numbers ?N parameters by N), leaving string
-// literals and quoted identifiers alone.
+// Rewrites $N placeholders as ?N (SQLite numbers ?N parameters by N, so $2 before $1 and
+// reused placeholders work), leaving string literals and quoted identifiers alone.
 std::string TranslatePlaceholders(std::string_view sql) {
   std::string out;
   out.reserve(sql.size());
@@ -43,13 +81,29 @@ std::string TranslatePlaceholders(std::string_view sql) {
   return out;
 }
 
+// SQLite cannot store a NaN REAL (it binds as NULL), so NaN travels as the text 'NaN',
+// which PostgreSQL spells the same way; reads of a REAL-declared column turn it back.
+constexpr std::string_view kNanText = "NaN";
+
+bool IsRealDeclType(const char* decl) {
+  if (decl == nullptr) return false;
+  std::string upper(decl);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper.find("REAL") != std::string::npos || upper.find("DOUB") != std::string::npos ||
+         upper.find("FLOA") != std::string::npos;
+}
+
 class SqliteRow final : public SqlRowView {
  public:
   explicit SqliteRow(sqlite3_stmt* stmt) : stmt_(stmt) {}
   int columns() const override { return sqlite3_column_count(stmt_); }
   bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const override { return sqlite3_column_int64(stmt_, col); }
-  double Double(int col) const override { return sqlite3_column_double(stmt_, col); }
+  double Double(int col) const override {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_TEXT && Text(col) == kNanText)
+      return std::numeric_limits<double>::quiet_NaN();
+    return sqlite3_column_double(stmt_, col);
+  }
   std::string_view Text(int col) const override {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
     if (!text) return {};
@@ -63,14 +117,25 @@ class SqliteRow final : public SqlRowView {
       case SQLITE_INTEGER:
         return Int(col);
       case SQLITE_FLOAT:
-        return Double(col);
-      default:
-        return std::string(Text(col));
+        return sqlite3_column_double(stmt_, col);
+      default: {
+        std::string_view text = Text(col);
+        if (text == kNanText && IsRealDeclType(sqlite3_column_decltype(stmt_, col)))
+          return std::numeric_limits<double>::quiet_NaN();
+        return std::string(text);
+      }
     }
   }
 
  private:
   sqlite3_stmt* stmt_;
+};
+
+// Hash for heterogeneous lookup: finding a cached statement by std::string_view must not
+// allocate (the hot path of batch inserts).
+struct SqlTextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
 };
 
 // One connection with its prepared-statement cache.
@@ -91,13 +156,35 @@ class SqliteConnection final : public SqlSession {
       return absl::UnavailableError(
           absl::StrCat("cannot open SQLite database '", options.path, "': ",
                        conn->db_ ? sqlite3_errmsg(conn->db_) : sqlite3_errstr(rc)));
+    sqlite3_extended_result_codes(conn->db_, 1);
     sqlite3_busy_timeout(conn->db_, options.busy_timeout_ms);
-    std::string pragmas = "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
-    if (!read_only && options.path != ":memory:")
-      pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    bool file = options.path != ":memory:";
+    // Foreign keys on, as PostgreSQL always enforces them: both backends behave alike.
+    std::string pragmas = absl::StrCat("PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+                                       "PRAGMA cache_size=", read_only ? -16384 : -65536, ";");
+    if (file) absl::StrAppend(&pragmas, "PRAGMA mmap_size=", options.mmap_size_bytes, ";");
     CAIRN_RETURN_IF_ERROR(conn->ExecuteScript(pragmas));
+    if (!read_only && file) {
+      std::string mode;
+      CAIRN_RETURN_IF_ERROR(conn->QueryEach("PRAGMA journal_mode=WAL", {},
+                                            [&](const SqlRowView& row) {
+                                              mode = std::string(row.Text(0));
+                                              return absl::OkStatus();
+                                            }));
+      if (mode != "wal")
+        return absl::FailedPreconditionError(absl::StrCat(
+            "SQLite database '", options.path, "': journal_mode is '", mode,
+            "', WAL is required (is the file on a network file system?)"));
+      // In WAL mode NORMAL syncs at checkpoints only: a commit survives kill -9 of this
+      // process (the WAL is in the OS page cache), not a power loss.
+      CAIRN_RETURN_IF_ERROR(conn->ExecuteScript(
+          absl::StrCat("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=",
+                       kWalAutocheckpointPages, "; PRAGMA journal_size_limit=67108864;")));
+    }
     return conn;
   }
+
+  sqlite3* handle() const { return db_; }
 
   absl::Status QueryEach(std::string_view sql, std::span<const SqlValue> params,
                          absl::FunctionRef<absl::Status(const SqlRowView&)> row_fn) override {
@@ -127,8 +214,12 @@ class SqliteConnection final : public SqlSession {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     }
+    if (rc != SQLITE_DONE) {
+      absl::Status status = SqliteError(db_, rc, sql);
+      sqlite3_reset(stmt);
+      return status;
+    }
     sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, sql);
     return static_cast<int64_t>(sqlite3_changes64(db_));
   }
 
@@ -144,11 +235,15 @@ class SqliteConnection final : public SqlSession {
     return absl::OkStatus();
   }
 
+  // True while a transaction is open (SQLite may roll one back on its own after some
+  // errors, e.g. SQLITE_FULL or SQLITE_NOMEM).
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
  private:
   SqliteConnection() = default;
 
   absl::StatusOr<sqlite3_stmt*> Prepare(std::string_view sql, std::span<const SqlValue> params) {
-    auto it = statements_.find(std::string(sql));
+    auto it = statements_.find(sql);
     sqlite3_stmt* stmt;
     if (it != statements_.end()) {
       stmt = it->second;
@@ -157,8 +252,14 @@ class SqliteConnection final : public SqlSession {
       int rc = sqlite3_prepare_v3(db_, translated.c_str(), static_cast<int>(translated.size()),
                                   SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
       if (rc != SQLITE_OK) return SqliteError(db_, rc, absl::StrCat("prepare ", ToAbsl(sql)));
+      if (stmt == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat("empty statement: '", ToAbsl(sql), "'"));
       statements_.emplace(std::string(sql), stmt);
     }
+    if (static_cast<int>(params.size()) > sqlite3_bind_parameter_count(stmt))
+      return absl::InvalidArgumentError(
+          absl::StrCat(params.size(), " parameters for a statement with ",
+                       sqlite3_bind_parameter_count(stmt), " placeholders: ", ToAbsl(sql)));
     sqlite3_clear_bindings(stmt);
     for (size_t param_idx = 0; param_idx < params.size(); ++param_idx) {
       int slot = static_cast<int>(param_idx) + 1;
@@ -169,7 +270,9 @@ class SqliteConnection final : public SqlSession {
       } else if (const int64_t* v = std::get_if<int64_t>(&value)) {
         rc = sqlite3_bind_int64(stmt, slot, *v);
       } else if (const double* d = std::get_if<double>(&value)) {
-        rc = sqlite3_bind_double(stmt, slot, *d);
+        rc = std::isnan(*d) ? sqlite3_bind_text(stmt, slot, kNanText.data(),
+                                                static_cast<int>(kNanText.size()), SQLITE_STATIC)
+                            : sqlite3_bind_double(stmt, slot, *d);
       } else {
         const std::string& s = std::get<std::string>(value);
         rc = sqlite3_bind_text(stmt, slot, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
@@ -180,9 +283,34 @@ class SqliteConnection final : public SqlSession {
   }
 
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlTextHash, std::equal_to<>> statements_;
 };
 
+// Runs a caller's transaction body; exceptions become Internal so that one throwing
+// callback cannot strand the other members of its commit group.
+absl::Status CallBody(const std::function<absl::Status(SqlSession&)>& fn, SqlSession& session) {
+  try {
+    return fn(session);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("exception in transaction: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("unknown exception in transaction");
+  }
+}
+
+// A Write call waiting for its group to commit.
+struct PendingWrite {
+  const std::function<absl::Status(SqlSession&)>* fn = nullptr;
+  absl::Status status;
+  bool done = false;
+};
+
+// Group commit, leader/follower style: a Write call queues itself; whichever caller finds
+// no group in flight becomes the leader, takes up to kMaxGroupSize queued calls and runs
+// them in ONE transaction, each inside its own SAVEPOINT (a failing call is rolled back to
+// its savepoint and does not affect the others), then commits once and completes every
+// member with its own status. Calls that arrive while a group runs form the next group, so
+// a lone writer pays no extra latency and many writers share one commit.
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(SqliteOptions options, std::unique_ptr<SqliteConnection> writer)
@@ -191,14 +319,40 @@ class SqliteDatabase final : public Database {
   Dialect dialect() const override { return Dialect::kSqlite; }
 
   absl::Status Write(const std::function<absl::Status(SqlSession&)>& fn) override {
-    absl::MutexLock lock(&write_mu_);
-    return RunTransaction(*writer_, "BEGIN IMMEDIATE", fn);
+    PendingWrite me;
+    me.fn = &fn;
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&me);
+    while (true) {
+      struct Ready {
+        const PendingWrite* me;
+        const bool* leader_active;
+        bool operator()() const { return me->done || !*leader_active; }
+      } ready{&me, &leader_active_};
+      mu_.Await(absl::Condition(&ready));
+      if (me.done) return me.status;
+      // No group in flight and this call is still queued: lead the next group.
+      leader_active_ = true;
+      std::vector<PendingWrite*> group;
+      while (!queue_.empty() && group.size() < kMaxGroupSize) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      mu_.Unlock();
+      {
+        absl::MutexLock writer_lock(&writer_mu_);
+        RunGroup(group);
+      }
+      mu_.Lock();
+      for (PendingWrite* write : group) write->done = true;
+      leader_active_ = false;
+    }
   }
 
   absl::Status Read(const std::function<absl::Status(SqlSession&)>& fn) override {
     if (options_.path == ":memory:") {
-      absl::MutexLock lock(&write_mu_);
-      return RunTransaction(*writer_, "BEGIN", fn);
+      absl::MutexLock lock(&writer_mu_);
+      return RunReadTransaction(*writer_, fn);
     }
     std::unique_ptr<SqliteConnection> conn;
     {
@@ -211,29 +365,103 @@ class SqliteDatabase final : public Database {
     if (!conn) {
       CAIRN_ASSIGN_OR_RETURN(conn, SqliteConnection::Open(options_, /*read_only=*/true));
     }
-    absl::Status status = RunTransaction(*conn, "BEGIN", fn);
+    absl::Status status = RunReadTransaction(*conn, fn);
+    if (conn->InTransaction()) return status;  // drop a connection in an unknown state
     absl::MutexLock lock(&readers_mu_);
-    if (readers_.size() < 16) readers_.push_back(std::move(conn));
+    if (readers_.size() < kMaxIdleReaders) readers_.push_back(std::move(conn));
     return status;
   }
 
  private:
-  static absl::Status RunTransaction(SqliteConnection& conn, std::string_view begin,
-                                     const std::function<absl::Status(SqlSession&)>& fn) {
-    CAIRN_RETURN_IF_ERROR(conn.ExecuteScript(begin));
-    absl::Status status = fn(conn);
-    if (!status.ok()) {
-      conn.ExecuteScript("ROLLBACK").IgnoreError();
-      return status;
+  static absl::Status RunReadTransaction(SqliteConnection& conn,
+                                         const std::function<absl::Status(SqlSession&)>& fn) {
+    CAIRN_RETURN_IF_ERROR(conn.Execute("BEGIN", {}).status());
+    absl::Status status = CallBody(fn, conn);
+    absl::Status end = conn.Execute(status.ok() ? "COMMIT" : "ROLLBACK", {}).status();
+    if (conn.InTransaction()) conn.ExecuteScript("ROLLBACK").IgnoreError();
+    return status.ok() ? end : status;
+  }
+
+  // Runs `group` on the writer connection and sets every member's status.
+  void RunGroup(const std::vector<PendingWrite*>& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_) {
+    SqliteConnection& conn = *writer_;
+    std::vector<PendingWrite*> pending = group;
+    // Each round either commits or removes at least one member (the one whose failure
+    // made SQLite abandon the transaction), so this terminates.
+    while (!pending.empty()) {
+      absl::Status begin = conn.Execute("BEGIN IMMEDIATE", {}).status();
+      if (!begin.ok()) {
+        for (PendingWrite* write : pending) write->status = begin;
+        return;
+      }
+      const bool single = pending.size() == 1;
+      std::vector<PendingWrite*> succeeded;
+      std::vector<PendingWrite*> rerun;
+      for (size_t write_idx = 0; write_idx < pending.size(); ++write_idx) {
+        PendingWrite* write = pending[write_idx];
+        if (!single) {
+          absl::Status savepoint = conn.Execute("SAVEPOINT cairn_write", {}).status();
+          if (!savepoint.ok()) {
+            write->status = savepoint;
+            continue;
+          }
+        }
+        absl::Status status = CallBody(*write->fn, conn);
+        bool lost = !conn.InTransaction();
+        if (!lost && !single) {
+          absl::Status end = status.ok()
+                                 ? conn.Execute("RELEASE cairn_write", {}).status()
+                                 : conn.ExecuteScript("ROLLBACK TO cairn_write; RELEASE cairn_write");
+          if (!end.ok()) {
+            if (status.ok()) status = end;
+            lost = true;  // cannot tell what is left of this call: abandon the round
+          }
+        }
+        if (lost) {
+          write->status = status.ok() ? absl::InternalError("transaction was rolled back")
+                                      : status;
+          if (conn.InTransaction()) conn.ExecuteScript("ROLLBACK").IgnoreError();
+          // The others did nothing durable yet; run them again in a new transaction (the
+          // Database contract allows a body to run more than once).
+          rerun = succeeded;
+          rerun.insert(rerun.end(), pending.begin() + write_idx + 1, pending.end());
+          succeeded.clear();
+          break;
+        }
+        if (status.ok()) {
+          succeeded.push_back(write);
+        } else {
+          write->status = status;
+        }
+      }
+      if (!rerun.empty() || !conn.InTransaction()) {
+        pending = std::move(rerun);
+        continue;
+      }
+      if (succeeded.empty()) {
+        // Single failed call or every call failed: nothing to keep.
+        conn.ExecuteScript("ROLLBACK").IgnoreError();
+        return;
+      }
+      absl::Status commit = conn.Execute("COMMIT", {}).status();
+      if (!commit.ok() && conn.InTransaction()) conn.ExecuteScript("ROLLBACK").IgnoreError();
+      for (PendingWrite* write : succeeded) write->status = commit;
+      return;
     }
-    status = conn.ExecuteScript("COMMIT");
-    if (!status.ok()) conn.ExecuteScript("ROLLBACK").IgnoreError();
-    return status;
   }
 
   const SqliteOptions options_;
-  absl::Mutex write_mu_;
-  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex mu_;
+  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(mu_);
+  bool leader_active_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Held by the group leader while it uses the writer connection (and by readers of an
+  // in-memory database, which share that connection).
+  absl::Mutex writer_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
+
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<SqliteConnection>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };

@@ -3,7 +3,15 @@
 // connections that run in parallel with it. synchronous=NORMAL in WAL mode keeps every
 // committed transaction across a crash of this process (kill -9); only an OS crash or
 // power loss can lose the last commits.
+//
+// Writes use group commit: concurrent Write calls are gathered (up to 256) into one
+// transaction, each call inside its own SAVEPOINT, so one call's failure rolls back only
+// that call; Write returns after the shared COMMIT. A lone writer is not delayed.
+// Foreign keys are enforced (as in PostgreSQL). A NaN double is stored as the text 'NaN'
+// (SQLite turns a NaN REAL into NULL); Double() and Get() on a REAL column read it back
+// as NaN. A Write body must not call Write on the same Database (it would deadlock).
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -16,6 +24,8 @@ struct SqliteOptions {
   // File path, or ":memory:" for a private in-memory database (one shared connection).
   std::string path;
   int busy_timeout_ms = 10'000;
+  // Memory-mapped I/O per connection (PRAGMA mmap_size); 0 turns it off.
+  int64_t mmap_size_bytes = 256ll << 20;
 };
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options);
