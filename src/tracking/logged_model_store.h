@@ -129,7 +129,8 @@ class LoggedModelStore {
   // Records models as outputs of a run. NotFound for an unknown run; InvalidArgument for a
   // run that is not active or a model that does not exist.
   absl::Status LogOutputs(std::string_view run_id, const std::vector<ModelOutput>& models);
-  // The outputs of a run in the order they were logged (empty when none).
+  // The outputs of a run in the order they were logged (empty when none). Logging the
+  // same (model, step) twice records it once.
   absl::StatusOr<std::vector<ModelOutput>> RunOutputs(std::string_view run_id) const;
 
  private:
