@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -21,6 +22,8 @@ namespace {
 
 // At most this many Write calls share one transaction (one fsync-free WAL commit).
 constexpr size_t kMaxGroupSize = 256;
+// How long a group leader waits for the previous group's members to queue again.
+constexpr absl::Duration kGatherTimeout = absl::Microseconds(200);
 // Idle read-only connections kept for reuse.
 constexpr size_t kMaxIdleReaders = 16;
 // WAL pages written before SQLite checkpoints them into the database file (4 KiB pages).
@@ -333,11 +336,23 @@ class SqliteDatabase final : public Database {
       if (me.done) return me.status;
       // No group in flight and this call is still queued: lead the next group.
       leader_active_ = true;
+      // The members of the previous group were just woken and usually write again at
+      // once; give them a moment to queue so that they share this commit. A lone writer
+      // (previous group of one) never waits.
+      if (queue_.size() < last_group_size_) {
+        struct Gathered {
+          const std::deque<PendingWrite*>* queue;
+          size_t target;
+          bool operator()() const { return queue->size() >= target; }
+        } gathered{&queue_, last_group_size_};
+        mu_.AwaitWithTimeout(absl::Condition(&gathered), kGatherTimeout);
+      }
       std::vector<PendingWrite*> group;
       while (!queue_.empty() && group.size() < kMaxGroupSize) {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
+      last_group_size_ = group.size();
       mu_.Unlock();
       {
         absl::MutexLock writer_lock(&writer_mu_);
@@ -456,6 +471,7 @@ class SqliteDatabase final : public Database {
   absl::Mutex mu_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(mu_);
   bool leader_active_ ABSL_GUARDED_BY(mu_) = false;
+  size_t last_group_size_ ABSL_GUARDED_BY(mu_) = 1;
 
   // Held by the group leader while it uses the writer connection (and by readers of an
   // in-memory database, which share that connection).
@@ -469,6 +485,13 @@ class SqliteDatabase final : public Database {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options) {
+  // Memory statistics take a process-wide mutex on every SQLite allocation; nothing reads
+  // them. Only possible before SQLite initializes (a later call is a harmless no-op).
+  static const bool kConfigured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)kConfigured;
   CAIRN_ASSIGN_OR_RETURN(auto writer, SqliteConnection::Open(options, /*read_only=*/false));
   return std::make_unique<SqliteDatabase>(options, std::move(writer));
 }
