@@ -28,7 +28,7 @@ test: build
 	scripts/run_tests $(BUILD_DIR)
 
 fuzz: bootstrap
-	cmake --preset fuzz && cmake --build build/fuzz -j $(JOBS)
+	cmake --preset fuzz && cmake --build build/fuzz -j $(JOBS) --target fuzzers
 	scripts/run_fuzzers build/fuzz 30
 
 bench: build

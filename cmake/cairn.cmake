@@ -21,6 +21,10 @@ function(cairn_cc_test)
   set_tests_properties(${ARG_NAME} PROPERTIES ENVIRONMENT "CAIRN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
+# The fuzz preset compiles every library with -fsanitize=fuzzer-no-link,address,undefined
+# (coverage feedback and sanitizers reach the code under test, not only the harness);
+# build just the fuzz targets and what they link: cmake --build build/fuzz --target fuzzers
+# (the aggregate target every cairn_cc_fuzz joins), or --target <name>_fuzz.
 function(cairn_cc_fuzz)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   if(NOT CAIRN_FUZZ)
@@ -28,7 +32,12 @@ function(cairn_cc_fuzz)
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_compile_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_compile_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined
+                         -fno-sanitize-recover=undefined)
   target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  if(NOT TARGET fuzzers)
+    add_custom_target(fuzzers)
+  endif()
+  add_dependencies(fuzzers ${ARG_NAME})
 endfunction()
