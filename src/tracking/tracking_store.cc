@@ -1,1 +1,857 @@
-// Filled in by its own change.
+#include "tracking/tracking_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/migrations.h"
+#include "tracking/tracking_sql.h"
+#include "tracking/tracking_validation.h"
+
+namespace cairn::tracking {
+namespace {
+
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+
+std::string JoinUri(std::string_view base, std::string_view child) {
+  if (!base.empty() && base.back() == '/') return absl::StrCat(ToAbsl(base), ToAbsl(child));
+  return absl::StrCat(ToAbsl(base), "/", ToAbsl(child));
+}
+
+std::string RandomRunName() {
+  static constexpr const char* kPredicates[] = {
+      "able",   "brave",  "bright", "calm",   "clever", "crisp",  "eager",  "fair",
+      "gentle", "grand",  "honest", "jolly",  "keen",   "lively", "merry",  "nimble",
+      "polite", "proud",  "quiet",  "rare",   "sharp",  "smooth", "swift",  "tidy",
+      "vast",   "warm",   "wise",   "zesty",  "bold",   "amber",  "silent", "sunny"};
+  static constexpr const char* kNouns[] = {
+      "ant",  "bat",   "bear",  "cat",   "crow", "deer",  "doe",   "duck",
+      "eel",  "finch", "fox",   "frog",  "goat", "hare",  "hawk",  "jay",
+      "koi",  "lark",  "lynx",  "mole",  "moth", "newt",  "owl",   "pug",
+      "ram",  "seal",  "slug",  "snail", "toad", "trout", "whale", "wolf"};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrCat(kPredicates[rng() % std::size(kPredicates)], "-",
+                      kNouns[rng() % std::size(kNouns)], "-", rng() % 1000);
+}
+
+absl::Status RunNotFound(std::string_view run_id) {
+  return absl::NotFoundError(absl::StrCat("Run with id=", ToAbsl(run_id), " not found"));
+}
+
+absl::Status RunNotActive(std::string_view run_id, std::string_view stage) {
+  return absl::InvalidArgumentError(absl::StrCat("The run ", ToAbsl(run_id),
+                                                 " must be in the 'active' state. Current state is ",
+                                                 ToAbsl(stage), "."));
+}
+
+// Returns the run's lifecycle stage and experiment id; NotFound when absent.
+absl::StatusOr<std::pair<std::string, int64_t>> RunStage(SqlSession& session,
+                                                         std::string_view run_id) {
+  std::pair<std::string, int64_t> out;
+  bool found = false;
+  const SqlValue params[] = {std::string(run_id)};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "SELECT lifecycle_stage, experiment_id FROM runs WHERE run_uuid = $1", params,
+      [&](const SqlRowView& row) {
+        found = true;
+        out = {std::string(row.Text(0)), row.Int(1)};
+        return absl::OkStatus();
+      }));
+  if (!found) return RunNotFound(run_id);
+  return out;
+}
+
+absl::Status CheckRunActive(SqlSession& session, std::string_view run_id) {
+  CAIRN_ASSIGN_OR_RETURN(auto stage, RunStage(session, run_id));
+  if (stage.first != kLifecycleActive) return RunNotActive(run_id, stage.first);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Experiment> LoadExperiment(SqlSession& session, std::string_view where,
+                                          const SqlValue& key) {
+  std::vector<Experiment> found;
+  const SqlValue params[] = {key};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", internal::kExperimentColumns, " FROM experiments e WHERE ",
+                   ToAbsl(where)),
+      params, [&](const SqlRowView& row) {
+        found.push_back(internal::ExperimentFromRow(row));
+        return absl::OkStatus();
+      }));
+  if (found.empty()) return absl::NotFoundError("");
+  CAIRN_RETURN_IF_ERROR(internal::LoadExperimentTags(session, found));
+  return std::move(found.front());
+}
+
+absl::StatusOr<Experiment> LoadExperimentById(SqlSession& session, std::string_view id) {
+  CAIRN_ASSIGN_OR_RETURN(int64_t parsed, ParseExperimentId(id));
+  absl::StatusOr<Experiment> experiment =
+      LoadExperiment(session, "e.experiment_id = $1", SqlValue(parsed));
+  if (absl::IsNotFound(experiment.status()))
+    return absl::NotFoundError(absl::StrCat("No Experiment with id=", parsed, " exists"));
+  return experiment;
+}
+
+absl::StatusOr<Run> LoadRun(SqlSession& session, std::string_view run_id) {
+  std::vector<Run> runs;
+  const SqlValue params[] = {std::string(run_id)};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", internal::kRunColumns, " FROM runs r WHERE r.run_uuid = $1"),
+      params, [&](const SqlRowView& row) {
+        runs.emplace_back().info = internal::RunInfoFromRow(row);
+        return absl::OkStatus();
+      }));
+  if (runs.empty()) return RunNotFound(run_id);
+  CAIRN_RETURN_IF_ERROR(internal::LoadRunData(session, runs));
+  return std::move(runs.front());
+}
+
+absl::StatusOr<RunInfo> LoadRunInfo(SqlSession& session, std::string_view run_id) {
+  std::optional<RunInfo> info;
+  const SqlValue params[] = {std::string(run_id)};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", internal::kRunColumns, " FROM runs r WHERE r.run_uuid = $1"),
+      params, [&](const SqlRowView& row) {
+        info = internal::RunInfoFromRow(row);
+        return absl::OkStatus();
+      }));
+  if (!info) return RunNotFound(run_id);
+  return *info;
+}
+
+absl::Status UpsertRunTag(SqlSession& session, std::string_view run_id, const RunTag& tag) {
+  const SqlValue params[] = {std::string(run_id), tag.key, tag.value};
+  CAIRN_RETURN_IF_ERROR(session
+                            .Execute("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) "
+                                     "ON CONFLICT (run_uuid, key) DO UPDATE SET value = "
+                                     "excluded.value",
+                                     params)
+                            .status());
+  if (tag.key == kRunNameTag) {
+    const SqlValue rename[] = {tag.value, std::string(run_id)};
+    CAIRN_RETURN_IF_ERROR(
+        session.Execute("UPDATE runs SET name = $1 WHERE run_uuid = $2", rename).status());
+  }
+  return absl::OkStatus();
+}
+
+// Multi-row INSERT of metric points with `rows` rows; duplicates are dropped by the
+// primary key.
+const std::string& MetricInsertSql(int rows) {
+  static const auto* const kCache = new std::map<int, std::string>([] {
+    std::map<int, std::string> cache;
+    for (int size : {1, 8, 64}) {
+      std::string sql =
+          "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ";
+      for (int row = 0; row < size; ++row) {
+        int base = row * 5 + 2;
+        absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", base, ", $", base + 1, ", $",
+                        base + 2, ", $", base + 3, ", $", base + 4, ")");
+      }
+      sql += " ON CONFLICT DO NOTHING";
+      cache[size] = std::move(sql);
+    }
+    return cache;
+  }());
+  return kCache->at(rows);
+}
+
+absl::Status InsertMetrics(SqlSession& session, std::string_view run_id,
+                           const std::vector<Metric>& metrics) {
+  std::vector<SqlValue> params;
+  size_t next = 0;
+  while (next < metrics.size()) {
+    size_t left = metrics.size() - next;
+    int rows = left >= 64 ? 64 : left >= 8 ? 8 : 1;
+    params.clear();
+    params.reserve(1 + rows * 5);
+    params.emplace_back(std::string(run_id));
+    for (int row = 0; row < rows; ++row) {
+      const Metric& metric = metrics[next + row];
+      bool is_nan = std::isnan(metric.value);
+      params.emplace_back(metric.key);
+      params.emplace_back(metric.step);
+      params.emplace_back(metric.timestamp);
+      params.emplace_back(is_nan ? 0.0 : metric.value);
+      params.emplace_back(int64_t{is_nan ? 1 : 0});
+    }
+    CAIRN_RETURN_IF_ERROR(session.Execute(MetricInsertSql(rows), params).status());
+    next += rows;
+  }
+  return absl::OkStatus();
+}
+
+// MLflow's ordering for "latest": greatest (step, timestamp, value); NaN compares lowest.
+bool LaterThan(const Metric& a, const Metric& b) {
+  double va = std::isnan(a.value) ? -INFINITY : a.value;
+  double vb = std::isnan(b.value) ? -INFINITY : b.value;
+  return std::tie(a.step, a.timestamp, va) > std::tie(b.step, b.timestamp, vb);
+}
+
+absl::Status UpdateLatestMetrics(SqlSession& session, std::string_view run_id,
+                                 const std::vector<Metric>& metrics) {
+  // One upsert per key with the batch's latest point for it.
+  std::map<std::string_view, const Metric*> latest;
+  for (const Metric& metric : metrics) {
+    auto [it, inserted] = latest.emplace(metric.key, &metric);
+    if (!inserted && LaterThan(metric, *it->second)) it->second = &metric;
+  }
+  for (const auto& [key, metric] : latest) {
+    bool is_nan = std::isnan(metric->value);
+    const SqlValue params[] = {std::string(run_id), metric->key, is_nan ? 0.0 : metric->value,
+                               metric->timestamp, metric->step, int64_t{is_nan ? 1 : 0}};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute(
+                "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_uuid, key) DO UPDATE SET "
+                "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
+                "is_nan = excluded.is_nan WHERE (excluded.step > latest_metrics.step) OR "
+                "(excluded.step = latest_metrics.step AND excluded.timestamp > "
+                "latest_metrics.timestamp) OR (excluded.step = latest_metrics.step AND "
+                "excluded.timestamp = latest_metrics.timestamp AND excluded.value > "
+                "latest_metrics.value)",
+                params)
+            .status());
+  }
+  return absl::OkStatus();
+}
+
+std::string PythonQuote(std::string_view s) { return absl::StrCat("'", ToAbsl(s), "'"); }
+
+absl::Status InsertParams(SqlSession& session, std::string_view run_id,
+                          const std::vector<Param>& params, bool single) {
+  std::vector<std::string> conflicts;
+  for (const Param& param : params) {
+    const SqlValue insert[] = {std::string(run_id), param.key, param.value};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("INSERT INTO params (run_uuid, key, value) VALUES ($1, $2, $3) "
+                        "ON CONFLICT (run_uuid, key) DO NOTHING",
+                        insert));
+    if (changed > 0) continue;
+    std::string old_value;
+    const SqlValue lookup[] = {std::string(run_id), param.key};
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "SELECT value FROM params WHERE run_uuid = $1 AND key = $2", lookup,
+        [&](const SqlRowView& row) {
+          old_value = std::string(row.Text(0));
+          return absl::OkStatus();
+        }));
+    if (old_value == param.value) continue;
+    if (single) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Changing param values is not allowed. Param with key='", param.key,
+          "' was already logged with value='", old_value, "' for run ID='", ToAbsl(run_id),
+          "'. Attempted logging new value '", param.value, "'."));
+    }
+    conflicts.push_back(absl::StrCat("{'key': ", PythonQuote(param.key),
+                                     ", 'old_value': ", PythonQuote(old_value),
+                                     ", 'new_value': ", PythonQuote(param.value), "}"));
+  }
+  if (!conflicts.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Changing param values is not allowed. Params were already logged='[",
+                     absl::StrJoin(conflicts, ", "), "]' for run ID='", ToAbsl(run_id), "'."));
+  }
+  return absl::OkStatus();
+}
+
+bool IsUniqueViolation(const absl::Status& status) {
+  std::string_view message = ToStd(status.message());
+  return message.find("UNIQUE") != std::string_view::npos ||
+         message.find("unique") != std::string_view::npos ||
+         message.find("duplicate key") != std::string_view::npos ||
+         absl::IsAlreadyExists(status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrackingStore>> TrackingStore::Open(
+    storage::Database& db, Clock& clock, std::string default_artifact_root) {
+  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "tracking", internal::TrackingMigrations()));
+  std::unique_ptr<TrackingStore> store(
+      new TrackingStore(db, clock, std::move(default_artifact_root)));
+  int64_t now = clock.NowMillis();
+  std::string location = JoinUri(store->default_artifact_root_, "0");
+  CAIRN_RETURN_IF_ERROR(db.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {location, now};
+    return session
+        .Execute(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+            "creation_time, last_update_time) VALUES (0, 'Default', $1, 'active', $2, $2) "
+            "ON CONFLICT DO NOTHING",
+            params)
+        .status();
+  }));
+  return store;
+}
+
+// ---- Experiments ----
+
+absl::StatusOr<std::string> TrackingStore::CreateExperiment(
+    std::string_view name, std::string_view artifact_location,
+    const std::vector<std::pair<std::string, std::string>>& tags) {
+  CAIRN_RETURN_IF_ERROR(ValidateExperimentName(name));
+  for (const auto& [key, value] : tags) CAIRN_RETURN_IF_ERROR(ValidateExperimentTag(key, value));
+  if (artifact_location.substr(0, 7) == "runs:/")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Artifact location cannot be a runs:/ URI. Given: '", ToAbsl(artifact_location), "'"));
+  int64_t now = clock_.NowMillis();
+  int64_t id = 0;
+  absl::Status status = db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue name_param[] = {std::string(name)};
+    bool exists = false;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach("SELECT 1 FROM experiments WHERE name = $1",
+                                            name_param, [&](const SqlRowView&) {
+                                              exists = true;
+                                              return absl::OkStatus();
+                                            }));
+    if (exists)
+      return absl::AlreadyExistsError(
+          absl::StrCat("Experiment(name=", ToAbsl(name), ") already exists."));
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "UPDATE tracking_counters SET value = value + 1 WHERE name = 'experiment_id' "
+        "RETURNING value",
+        {}, [&](const SqlRowView& row) {
+          id = row.Int(0);
+          return absl::OkStatus();
+        }));
+    std::string location = artifact_location.empty()
+                               ? JoinUri(default_artifact_root_, std::to_string(id))
+                               : std::string(artifact_location);
+    const SqlValue insert[] = {id, std::string(name), location, now};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("INSERT INTO experiments (experiment_id, name, artifact_location, "
+                     "lifecycle_stage, creation_time, last_update_time) VALUES ($1, $2, $3, "
+                     "'active', $4, $4)",
+                     insert)
+            .status());
+    for (const auto& [key, value] : tags) {
+      const SqlValue tag[] = {id, key, value};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute("INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, "
+                       "$3) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                       tag)
+              .status());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok() && !absl::IsAlreadyExists(status) && IsUniqueViolation(status))
+    return absl::AlreadyExistsError(
+        absl::StrCat("Experiment(name=", ToAbsl(name), ") already exists."));
+  CAIRN_RETURN_IF_ERROR(status);
+  return std::to_string(id);
+}
+
+absl::StatusOr<Experiment> TrackingStore::GetExperiment(std::string_view experiment_id) {
+  absl::StatusOr<Experiment> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    out = LoadExperimentById(session, experiment_id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Experiment> TrackingStore::GetExperimentByName(std::string_view name) {
+  absl::StatusOr<Experiment> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    out = LoadExperiment(session, "e.name = $1", SqlValue(std::string(name)));
+    return absl::OkStatus();
+  }));
+  if (absl::IsNotFound(out.status()))
+    return absl::NotFoundError(
+        absl::StrCat("Could not find experiment with name '", ToAbsl(name), "'"));
+  return out;
+}
+
+absl::Status TrackingStore::RenameExperiment(std::string_view experiment_id,
+                                             std::string_view new_name) {
+  CAIRN_RETURN_IF_ERROR(ValidateExperimentName(new_name));
+  int64_t now = clock_.NowMillis();
+  absl::Status status = db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    if (experiment.lifecycle_stage != kLifecycleActive)
+      return absl::FailedPreconditionError("Cannot rename a non-active experiment.");
+    if (experiment.name == new_name) return absl::OkStatus();
+    const SqlValue name_param[] = {std::string(new_name)};
+    bool exists = false;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach("SELECT 1 FROM experiments WHERE name = $1",
+                                            name_param, [&](const SqlRowView&) {
+                                              exists = true;
+                                              return absl::OkStatus();
+                                            }));
+    if (exists)
+      return absl::AlreadyExistsError(
+          absl::StrCat("Experiment(name=", ToAbsl(new_name), ") already exists."));
+    const SqlValue params[] = {std::string(new_name), now,
+                               SqlValue(*ParseExperimentId(experiment_id))};
+    return session
+        .Execute("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
+                 params)
+        .status();
+  });
+  return status;
+}
+
+absl::Status TrackingStore::DeleteExperiment(std::string_view experiment_id) {
+  int64_t now = clock_.NowMillis();
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    int64_t id = *ParseExperimentId(experiment.experiment_id);
+    const SqlValue params[] = {now, id};
+    CAIRN_RETURN_IF_ERROR(session
+                              .Execute("UPDATE experiments SET lifecycle_stage = 'deleted', "
+                                       "last_update_time = $1 WHERE experiment_id = $2",
+                                       params)
+                              .status());
+    return session
+        .Execute("UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $1 WHERE "
+                 "experiment_id = $2 AND lifecycle_stage = 'active'",
+                 params)
+        .status();
+  });
+}
+
+absl::Status TrackingStore::RestoreExperiment(std::string_view experiment_id) {
+  int64_t now = clock_.NowMillis();
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    if (experiment.lifecycle_stage != kLifecycleDeleted)
+      return absl::FailedPreconditionError(
+          absl::StrCat("Cannot restore an experiment that is not deleted: experiment ",
+                       experiment.experiment_id, " is ", experiment.lifecycle_stage, "."));
+    int64_t id = *ParseExperimentId(experiment.experiment_id);
+    const SqlValue params[] = {now, id};
+    CAIRN_RETURN_IF_ERROR(session
+                              .Execute("UPDATE experiments SET lifecycle_stage = 'active', "
+                                       "last_update_time = $1 WHERE experiment_id = $2",
+                                       params)
+                              .status());
+    const SqlValue run_params[] = {id};
+    return session
+        .Execute("UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE "
+                 "experiment_id = $1 AND lifecycle_stage = 'deleted'",
+                 run_params)
+        .status();
+  });
+}
+
+absl::Status TrackingStore::SetExperimentTag(std::string_view experiment_id,
+                                             std::string_view key, std::string_view value) {
+  CAIRN_RETURN_IF_ERROR(ValidateExperimentTag(key, value));
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    if (experiment.lifecycle_stage != kLifecycleActive)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The experiment ", experiment.experiment_id,
+          " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
+    const SqlValue params[] = {*ParseExperimentId(experiment.experiment_id), std::string(key),
+                               std::string(value)};
+    return session
+        .Execute("INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) "
+                 "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                 params)
+        .status();
+  });
+}
+
+absl::Status TrackingStore::DeleteExperimentTag(std::string_view experiment_id,
+                                                std::string_view key) {
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    if (experiment.lifecycle_stage != kLifecycleActive)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The experiment ", experiment.experiment_id,
+          " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
+    const SqlValue params[] = {*ParseExperimentId(experiment.experiment_id), std::string(key)};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2",
+                        params));
+    if (changed == 0)
+      return absl::NotFoundError(absl::StrCat("No tag with name: ", ToAbsl(key),
+                                              " in experiment with id ",
+                                              experiment.experiment_id));
+    return absl::OkStatus();
+  });
+}
+
+// ---- Runs ----
+
+absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
+  for (size_t idx = 0; idx < request.tags.size(); ++idx)
+    CAIRN_RETURN_IF_ERROR(ValidateRunTag(request.tags[idx], ""));
+  std::string tag_name;
+  for (const RunTag& tag : request.tags)
+    if (tag.key == kRunNameTag) tag_name = tag.value;
+  if (!request.run_name.empty() && !tag_name.empty() && request.run_name != tag_name) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+        "values (run_name='",
+        request.run_name, "', mlflow.runName='", tag_name, "')."));
+  }
+  std::string run_name = !request.run_name.empty() ? request.run_name
+                         : !tag_name.empty()       ? tag_name
+                                                   : RandomRunName();
+  std::vector<RunTag> tags = request.tags;
+  if (tag_name.empty()) tags.push_back(RunTag{kRunNameTag, run_name});
+  bool has_user_tag = std::any_of(tags.begin(), tags.end(),
+                                  [](const RunTag& tag) { return tag.key == kUserTag; });
+  if (!has_user_tag && !request.user_id.empty()) tags.push_back(RunTag{kUserTag, request.user_id});
+  std::string run_id = NewUuidHex();
+  int64_t start_time = request.start_time != 0 ? request.start_time : clock_.NowMillis();
+  std::string experiment_id = request.experiment_id.empty() ? "0" : request.experiment_id;
+
+  absl::StatusOr<Run> out;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    if (experiment.lifecycle_stage != kLifecycleActive)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The experiment ", experiment.experiment_id,
+          " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
+    std::string artifact_uri =
+        JoinUri(JoinUri(experiment.artifact_location, run_id), "artifacts");
+    const SqlValue params[] = {run_id,
+                               run_name,
+                               *ParseExperimentId(experiment.experiment_id),
+                               request.user_id,
+                               start_time,
+                               artifact_uri};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, "
+                     "start_time, end_time, artifact_uri, lifecycle_stage, deleted_time) VALUES "
+                     "($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active', NULL)",
+                     params)
+            .status());
+    for (const RunTag& tag : tags) {
+      const SqlValue tag_params[] = {run_id, tag.key, tag.value};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) ON CONFLICT "
+                       "(run_uuid, key) DO UPDATE SET value = excluded.value",
+                       tag_params)
+              .status());
+    }
+    Run run;
+    run.info.run_id = run_id;
+    run.info.run_name = run_name;
+    run.info.experiment_id = experiment.experiment_id;
+    run.info.user_id = request.user_id;
+    run.info.status = "RUNNING";
+    run.info.start_time = start_time;
+    run.info.artifact_uri = artifact_uri;
+    run.info.lifecycle_stage = kLifecycleActive;
+    std::map<std::string, std::string> sorted;
+    for (const RunTag& tag : tags) sorted[tag.key] = tag.value;
+    for (auto& [key, value] : sorted) run.tags.push_back(RunTag{key, value});
+    out = std::move(run);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Run> TrackingStore::GetRun(std::string_view run_id) {
+  absl::StatusOr<Run> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    out = LoadRun(session, run_id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RunInfo> TrackingStore::GetRunInfo(std::string_view run_id) {
+  absl::StatusOr<RunInfo> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    out = LoadRunInfo(session, run_id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RunInfo> TrackingStore::UpdateRun(std::string_view run_id,
+                                                 std::optional<std::string> status,
+                                                 std::optional<int64_t> end_time,
+                                                 std::optional<std::string> run_name) {
+  if (status) CAIRN_RETURN_IF_ERROR(ValidateRunStatus(*status));
+  absl::StatusOr<RunInfo> out;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(RunInfo info, LoadRunInfo(session, run_id));
+    if (info.lifecycle_stage != kLifecycleActive)
+      return RunNotActive(run_id, info.lifecycle_stage);
+    if (status) info.status = *status;
+    if (end_time) info.end_time = *end_time;
+    if (run_name && !run_name->empty()) info.run_name = *run_name;
+    const SqlValue params[] = {
+        info.status, info.end_time ? SqlValue(*info.end_time) : SqlValue(std::monostate{}),
+        info.run_name, std::string(run_id)};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4",
+                     params)
+            .status());
+    if (run_name && !run_name->empty())
+      CAIRN_RETURN_IF_ERROR(UpsertRunTag(session, run_id, RunTag{kRunNameTag, *run_name}));
+    out = std::move(info);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status TrackingStore::DeleteRun(std::string_view run_id) {
+  int64_t now = clock_.NowMillis();
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {now, std::string(run_id)};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute(
+            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $1 WHERE run_uuid = $2",
+            params));
+    if (changed == 0) return RunNotFound(run_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status TrackingStore::RestoreRun(std::string_view run_id) {
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {std::string(run_id)};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE "
+                        "run_uuid = $1",
+                        params));
+    if (changed == 0) return RunNotFound(run_id);
+    return absl::OkStatus();
+  });
+}
+
+// ---- Run data ----
+
+absl::Status TrackingStore::LogBatch(std::string_view run_id, const std::vector<Metric>& metrics,
+                                     const std::vector<Param>& params,
+                                     const std::vector<RunTag>& tags) {
+  CAIRN_RETURN_IF_ERROR(ValidateBatchLimits(metrics.size(), params.size(), tags.size()));
+  for (size_t idx = 0; idx < metrics.size(); ++idx)
+    CAIRN_RETURN_IF_ERROR(ValidateMetric(metrics[idx], absl::StrCat("metrics[", idx, "]")));
+  for (size_t idx = 0; idx < params.size(); ++idx)
+    CAIRN_RETURN_IF_ERROR(ValidateParam(params[idx], absl::StrCat("params[", idx, "]")));
+  for (size_t idx = 0; idx < tags.size(); ++idx)
+    CAIRN_RETURN_IF_ERROR(ValidateRunTag(tags[idx], absl::StrCat("tags[", idx, "]")));
+  CAIRN_RETURN_IF_ERROR(ValidateParamKeysUnique(params));
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(InsertParams(session, run_id, params, /*single=*/false));
+    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_id, metrics));
+    CAIRN_RETURN_IF_ERROR(UpdateLatestMetrics(session, run_id, metrics));
+    for (const RunTag& tag : tags) CAIRN_RETURN_IF_ERROR(UpsertRunTag(session, run_id, tag));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status TrackingStore::LogMetric(std::string_view run_id, const Metric& metric) {
+  CAIRN_RETURN_IF_ERROR(ValidateMetric(metric, ""));
+  std::vector<Metric> metrics = {metric};
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_id, metrics));
+    return UpdateLatestMetrics(session, run_id, metrics);
+  });
+}
+
+absl::Status TrackingStore::LogParam(std::string_view run_id, const Param& param) {
+  CAIRN_RETURN_IF_ERROR(ValidateParam(param, ""));
+  std::vector<Param> params = {param};
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    return InsertParams(session, run_id, params, /*single=*/true);
+  });
+}
+
+absl::Status TrackingStore::SetTag(std::string_view run_id, const RunTag& tag) {
+  CAIRN_RETURN_IF_ERROR(ValidateRunTag(tag, ""));
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    return UpsertRunTag(session, run_id, tag);
+  });
+}
+
+absl::Status TrackingStore::DeleteTag(std::string_view run_id, std::string_view key) {
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    const SqlValue params[] = {std::string(run_id), std::string(key)};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("DELETE FROM tags WHERE run_uuid = $1 AND key = $2", params));
+    if (changed == 0)
+      return absl::NotFoundError(absl::StrCat("No tag with name: ", ToAbsl(key),
+                                              " in run with id ", ToAbsl(run_id)));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status TrackingStore::LogInputs(std::string_view run_id,
+                                      const std::vector<DatasetInput>& inputs) {
+  for (const DatasetInput& input : inputs) CAIRN_RETURN_IF_ERROR(ValidateDatasetInput(input));
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(auto stage, RunStage(session, run_id));
+    if (stage.first != kLifecycleActive) return RunNotActive(run_id, stage.first);
+    int64_t experiment_id = stage.second;
+    for (const DatasetInput& input : inputs) {
+      const Dataset& dataset = input.dataset;
+      const SqlValue dataset_params[] = {
+          experiment_id,
+          dataset.name,
+          dataset.digest,
+          dataset.source_type,
+          dataset.source,
+          dataset.schema.empty() ? SqlValue() : SqlValue(dataset.schema),
+          dataset.profile.empty() ? SqlValue() : SqlValue(dataset.profile)};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute("INSERT INTO datasets (experiment_id, name, digest, source_type, source, "
+                       "schema, profile) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO "
+                       "NOTHING",
+                       dataset_params)
+              .status());
+      Json tags = Json::object();
+      for (const InputTag& tag : input.tags) tags[tag.key] = tag.value;
+      const SqlValue input_params[] = {std::string(run_id), experiment_id, dataset.name,
+                                       dataset.digest, DumpJson(tags)};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute("INSERT INTO run_inputs (run_uuid, experiment_id, dataset_name, "
+                       "dataset_digest, tags_json) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO "
+                       "NOTHING",
+                       input_params)
+              .status());
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- Metric history ----
+
+absl::Status TrackingStore::ScanMetricHistory(
+    std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
+    std::string_view page_token,
+    absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
+    std::string* next_page_token) {
+  CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
+  if (max_results && *max_results <= 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
+  next_page_token->clear();
+  return db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(RunStage(session, run_id).status());
+    // limit -1 / a huge limit means "all" on both engines when given as a big number.
+    int64_t limit = max_results ? *max_results + 1 : int64_t{1} << 62;
+    const SqlValue params[] = {std::string(run_id), std::string(key), limit, offset};
+    int64_t emitted = 0;
+    bool more = false;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 "
+        "ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4",
+        params, [&](const SqlRowView& row) {
+          if (max_results && emitted == *max_results) {
+            more = true;
+            return absl::OkStatus();
+          }
+          point_fn(internal::MetricValue(row.Double(0), row.Int(3) != 0), row.Int(1),
+                   row.Int(2));
+          ++emitted;
+          return absl::OkStatus();
+        }));
+    if (more) *next_page_token = internal::EncodeOffsetToken(offset + emitted);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<MetricHistoryPage> TrackingStore::GetMetricHistory(
+    std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
+    std::string_view page_token) {
+  MetricHistoryPage page;
+  std::string owned_key(key);
+  CAIRN_RETURN_IF_ERROR(ScanMetricHistory(
+      run_id, key, max_results, page_token,
+      [&](double value, int64_t timestamp, int64_t step) {
+        page.metrics.push_back(Metric{owned_key, value, timestamp, step});
+      },
+      &page.next_page_token));
+  return page;
+}
+
+absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterval(
+    const std::vector<std::string>& run_ids, std::string_view key,
+    std::optional<int64_t> start_step, std::optional<int64_t> end_step, int64_t max_results) {
+  if (start_step.has_value() != end_step.has_value())
+    return absl::InvalidArgumentError(
+        "Both start_step and end_step must be specified together, or neither may be "
+        "specified.");
+  if (start_step && *start_step > *end_step)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "end_step must be greater than start_step. Found start_step=", *start_step,
+        " and end_step=", *end_step, "."));
+  if (run_ids.size() > kBulkIntervalMaxRuns)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GetMetricHistoryBulkInterval request must specify at most ", kBulkIntervalMaxRuns,
+        " run_ids. Received ", run_ids.size(), " run_ids."));
+  max_results = std::max<int64_t>(1, max_results);
+  std::vector<RunMetric> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    for (const std::string& run_id : run_ids)
+      CAIRN_RETURN_IF_ERROR(RunStage(session, run_id).status());
+    for (const std::string& run_id : run_ids) {
+      const SqlValue params[] = {run_id, std::string(key),
+                                 start_step ? *start_step : std::numeric_limits<int64_t>::min(),
+                                 end_step ? *end_step : std::numeric_limits<int64_t>::max()};
+      std::vector<Metric> points;
+      CAIRN_RETURN_IF_ERROR(session.QueryEach(
+          "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 "
+          "AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value, is_nan",
+          params, [&](const SqlRowView& row) {
+            points.push_back(Metric{std::string(key),
+                                    internal::MetricValue(row.Double(0), row.Int(3) != 0),
+                                    row.Int(1), row.Int(2)});
+            return absl::OkStatus();
+          }));
+      if (points.empty()) continue;
+      // NTILE(max_results) over the ordered points: the first row of each bucket (the first
+      // total % n buckets hold one extra row), then the last point replaces or extends.
+      int64_t total = static_cast<int64_t>(points.size());
+      int64_t buckets = std::min(total, max_results);
+      int64_t base = total / buckets;
+      int64_t extra = total % buckets;
+      std::vector<size_t> picked;
+      int64_t index = 0;
+      for (int64_t bucket = 0; bucket < buckets; ++bucket) {
+        picked.push_back(static_cast<size_t>(index));
+        index += base + (bucket < extra ? 1 : 0);
+      }
+      size_t last = points.size() - 1;
+      if (picked.back() != last) {
+        if (static_cast<int64_t>(picked.size()) >= max_results)
+          picked.back() = last;
+        else
+          picked.push_back(last);
+      }
+      for (size_t idx : picked) out.push_back(RunMetric{run_id, points[idx]});
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace cairn::tracking

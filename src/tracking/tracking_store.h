@@ -45,8 +45,8 @@ namespace cairn::tracking {
 // Limits (MLflow's).
 inline constexpr int64_t kSearchMaxResultsDefault = 1000;
 inline constexpr int64_t kSearchMaxResultsThreshold = 50000;
-inline constexpr int64_t kBulkIntervalMaxResultsDefault = 320;
-inline constexpr int64_t kBulkIntervalMaxResultsLimit = 1000;
+inline constexpr int64_t kBulkIntervalMaxResultsDefault = 2500;  // MLflow 3 MAX_RESULTS_PER_RUN
+inline constexpr int64_t kBulkIntervalMaxResultsLimit = 2500;
 inline constexpr size_t kBulkIntervalMaxRuns = 100;
 
 struct SearchExperimentsRequest {

@@ -1,2 +1,562 @@
+// TrackingStore against SQLite (a fresh file per test) and PostgreSQL (when
+// CAIRN_TEST_POSTGRES_URL is set; the tracking tables are dropped at SetUp).
+
+#include "tracking/tracking_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/strings.h"
 #include "gtest/gtest.h"
-// Filled in by its own change.
+#include "storage/database.h"
+
+namespace cairn::tracking {
+namespace {
+
+using storage::Database;
+using TRun = ::cairn::tracking::Run;
+using storage::SqlSession;
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
+}
+
+std::filesystem::path FreshTempDir() {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::temp_directory_path() /
+             absl::StrCat("cairn-tracking-test-", ::getpid(), "-", counter.fetch_add(1), "-",
+                          std::random_device{}());
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+constexpr char kDropTracking[] =
+    "DROP TABLE IF EXISTS tracking_counters; DROP TABLE IF EXISTS experiments;"
+    "DROP TABLE IF EXISTS experiment_tags; DROP TABLE IF EXISTS runs;"
+    "DROP TABLE IF EXISTS params; DROP TABLE IF EXISTS tags;"
+    "DROP TABLE IF EXISTS latest_metrics; DROP TABLE IF EXISTS metrics;"
+    "DROP TABLE IF EXISTS datasets; DROP TABLE IF EXISTS run_inputs;"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
+    "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
+    "version));"
+    "DELETE FROM schema_migrations WHERE component = 'tracking'";
+
+class TrackingStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    if (GetParam() == "sqlite") {
+      dir_ = FreshTempDir();
+      url = (dir_ / "tracking.db").string();
+    } else {
+      const char* env = std::getenv("CAIRN_TEST_POSTGRES_URL");
+      if (env == nullptr || *env == '\0') {
+        if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI";
+        GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped";
+      }
+      url = env;
+    }
+    auto db = storage::OpenDatabase(url);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    if (GetParam() != "sqlite") {
+      ASSERT_TRUE(db_->Write([](SqlSession& s) { return s.ExecuteScript(kDropTracking); }).ok());
+    }
+    auto store = TrackingStore::Open(*db_, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string NewExperiment(const std::string& name) {
+    auto id = store_->CreateExperiment(name, "", {});
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "";
+  }
+  TRun NewRun(const std::string& experiment_id, int64_t start_time = 0,
+             const std::string& name = "") {
+    CreateRunRequest request;
+    request.experiment_id = experiment_id;
+    request.user_id = "alice";
+    request.start_time = start_time;
+    request.run_name = name;
+    auto run = store_->CreateRun(request);
+    EXPECT_TRUE(run.ok()) << run.status();
+    return run.ok() ? *run : TRun{};
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<TrackingStore> store_;
+};
+
+const Metric* FindMetric(const TRun& run, const std::string& key) {
+  for (const Metric& metric : run.metrics)
+    if (metric.key == key) return &metric;
+  return nullptr;
+}
+const RunTag* FindTag(const TRun& run, const std::string& key) {
+  for (const RunTag& tag : run.tags)
+    if (tag.key == key) return &tag;
+  return nullptr;
+}
+
+TEST_P(TrackingStoreTest, DefaultExperimentExistsAndReopenIsIdempotent) {
+  auto experiment = store_->GetExperiment("0");
+  ASSERT_TRUE(experiment.ok()) << experiment.status();
+  EXPECT_EQ(experiment->name, "Default");
+  EXPECT_EQ(experiment->artifact_location, "mlflow-artifacts:/0");
+  EXPECT_EQ(experiment->lifecycle_stage, "active");
+  auto again = TrackingStore::Open(*db_, clock_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(store_->GetExperimentByName("Default")->experiment_id, "0");
+}
+
+TEST_P(TrackingStoreTest, ExperimentLifecycle) {
+  auto id = store_->CreateExperiment("exp-a", "", {{"team", "ml"}});
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "1");
+  auto experiment = store_->GetExperiment(*id);
+  ASSERT_TRUE(experiment.ok());
+  EXPECT_EQ(experiment->artifact_location, "mlflow-artifacts:/1");
+  ASSERT_EQ(experiment->tags.size(), 1u);
+  EXPECT_EQ(experiment->tags[0].second, "ml");
+
+  EXPECT_EQ(store_->CreateExperiment("exp-a", "", {}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateExperiment("", "", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetExperiment("999").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetExperiment("abc").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetExperimentByName("nope").status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->RenameExperiment(*id, "exp-b").ok());
+  EXPECT_EQ(store_->GetExperimentByName("exp-b")->experiment_id, *id);
+  EXPECT_EQ(store_->RenameExperiment("0", "exp-b").code(), absl::StatusCode::kAlreadyExists);
+
+  ASSERT_TRUE(store_->SetExperimentTag(*id, "k", "v").ok());
+  ASSERT_TRUE(store_->DeleteExperimentTag(*id, "k").ok());
+  EXPECT_EQ(store_->DeleteExperimentTag(*id, "k").code(), absl::StatusCode::kNotFound);
+
+  TRun run = NewRun(*id);
+  ASSERT_TRUE(store_->DeleteExperiment(*id).ok());
+  EXPECT_EQ(store_->GetExperiment(*id)->lifecycle_stage, "deleted");
+  EXPECT_EQ(store_->GetRun(run.info.run_id)->info.lifecycle_stage, "deleted");
+  CreateRunRequest request;
+  request.experiment_id = *id;
+  EXPECT_EQ(store_->CreateRun(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->RenameExperiment(*id, "x").code(), absl::StatusCode::kFailedPrecondition);
+  // A deleted experiment still holds its name.
+  EXPECT_EQ(store_->CreateExperiment("exp-b", "", {}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+
+  ASSERT_TRUE(store_->RestoreExperiment(*id).ok());
+  EXPECT_EQ(store_->GetExperiment(*id)->lifecycle_stage, "active");
+  EXPECT_EQ(store_->GetRun(run.info.run_id)->info.lifecycle_stage, "active");
+  // Ids keep counting after deletions.
+  EXPECT_EQ(NewExperiment("exp-c"), "2");
+}
+
+TEST_P(TrackingStoreTest, CreateRunSetsNameTagsAndArtifactUri) {
+  std::string exp = NewExperiment("runs");
+  TRun run = NewRun(exp, 1234, "my-run");
+  EXPECT_EQ(run.info.run_id.size(), 32u);
+  EXPECT_EQ(run.info.status, "RUNNING");
+  EXPECT_EQ(run.info.start_time, 1234);
+  EXPECT_EQ(run.info.artifact_uri,
+            absl::StrCat("mlflow-artifacts:/", exp, "/", run.info.run_id, "/artifacts"));
+  auto fetched = store_->GetRun(run.info.run_id);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->info.run_name, "my-run");
+  ASSERT_NE(FindTag(*fetched, "mlflow.runName"), nullptr);
+  EXPECT_EQ(FindTag(*fetched, "mlflow.runName")->value, "my-run");
+  ASSERT_NE(FindTag(*fetched, "mlflow.user"), nullptr);
+  EXPECT_EQ(FindTag(*fetched, "mlflow.user")->value, "alice");
+  EXPECT_FALSE(fetched->info.end_time.has_value());
+
+  // A generated name when none is given; the default start time is the clock's.
+  TRun unnamed = NewRun(exp);
+  EXPECT_FALSE(unnamed.info.run_name.empty());
+  EXPECT_EQ(unnamed.info.start_time, clock_.NowMillis());
+
+  CreateRunRequest clash;
+  clash.experiment_id = exp;
+  clash.run_name = "a";
+  clash.tags = {{"mlflow.runName", "b"}};
+  EXPECT_EQ(store_->CreateRun(clash).status().code(), absl::StatusCode::kInvalidArgument);
+  CreateRunRequest missing;
+  missing.experiment_id = "4242";
+  EXPECT_EQ(store_->CreateRun(missing).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetRun("0123456789abcdef0123456789abcdef").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, UpdateRunValidatesStatusAndMirrorsName) {
+  TRun run = NewRun("0");
+  auto info = store_->UpdateRun(run.info.run_id, "FINISHED", 99, "renamed");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->status, "FINISHED");
+  EXPECT_EQ(info->end_time, 99);
+  EXPECT_EQ(info->run_name, "renamed");
+  EXPECT_EQ(FindTag(*store_->GetRun(run.info.run_id), "mlflow.runName")->value, "renamed");
+  EXPECT_EQ(store_->UpdateRun(run.info.run_id, "DONE", std::nullopt, std::nullopt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->UpdateRun("nope", "FINISHED", std::nullopt, std::nullopt).status().code(),
+            absl::StatusCode::kNotFound);
+  // Setting the run-name tag renames the run.
+  ASSERT_TRUE(store_->SetTag(run.info.run_id, {"mlflow.runName", "via-tag"}).ok());
+  EXPECT_EQ(store_->GetRunInfo(run.info.run_id)->run_name, "via-tag");
+}
+
+TEST_P(TrackingStoreTest, ParamsAreWriteOnce) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  ASSERT_TRUE(store_->LogParam(id, {"lr", "0.1"}).ok());
+  EXPECT_TRUE(store_->LogParam(id, {"lr", "0.1"}).ok());
+  absl::Status changed = store_->LogParam(id, {"lr", "0.2"});
+  EXPECT_EQ(changed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(changed.message(), "Changing param values is not allowed"));
+  absl::Status batch = store_->LogBatch(id, {}, {{"lr", "0.3"}}, {});
+  EXPECT_EQ(batch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LogBatch(id, {}, {{"a", "1"}, {"a", "2"}}, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRun(id)->params.size(), 1u);
+}
+
+TEST_P(TrackingStoreTest, ValidationFollowsMlflow) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  EXPECT_EQ(store_->LogParam(id, {"bad*key", "1"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LogParam(id, {"../up", "1"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LogParam(id, {std::string(251, 'k'), "1"}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->LogParam(id, {std::string(250, 'k'), "1"}).ok());
+  EXPECT_EQ(store_->LogParam(id, {"long", std::string(6001, 'v')}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->LogParam(id, {"long", std::string(6000, 'v')}).ok());
+  EXPECT_EQ(store_->SetTag(id, {"t", std::string(8001, 'v')}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->SetTag(id, {"t", std::string(8000, 'v')}).ok());
+  EXPECT_EQ(store_->LogMetric(id, {"m", 1.0, -1, 0}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->LogMetric(id, {"with space/and:colon-._", 1.0, 0, 0}).ok());
+
+  std::vector<Metric> too_many(1001, Metric{"m", 1, 1, 0});
+  EXPECT_EQ(store_->LogBatch(id, too_many, {}, {}).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<Param> params(101);
+  for (size_t idx = 0; idx < params.size(); ++idx) params[idx] = {absl::StrCat("p", idx), "v"};
+  EXPECT_EQ(store_->LogBatch(id, {}, params, {}).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<Metric> metrics(950, Metric{"m", 1, 1, 0});
+  params.resize(60);
+  EXPECT_EQ(store_->LogBatch(id, metrics, params, {}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LogMetric("missing", {"m", 1, 1, 0}).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, DeletedRunRejectsLogging) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  ASSERT_TRUE(store_->DeleteRun(id).ok());
+  EXPECT_EQ(store_->LogMetric(id, {"m", 1, 1, 0}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetTag(id, {"t", "v"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRun(id)->info.lifecycle_stage, "deleted");
+  ASSERT_TRUE(store_->RestoreRun(id).ok());
+  EXPECT_TRUE(store_->LogMetric(id, {"m", 1, 1, 0}).ok());
+  EXPECT_EQ(store_->DeleteRun("missing").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, MetricPointsAreIdempotentAndLatestFollowsStepTimestampValue) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  std::vector<Metric> batch = {{"loss", 0.5, 100, 1}, {"loss", 0.4, 101, 2},
+                               {"loss", 0.9, 50, 0}};
+  ASSERT_TRUE(store_->LogBatch(id, batch, {}, {}).ok());
+  ASSERT_TRUE(store_->LogBatch(id, batch, {}, {}).ok());  // a retried request
+  auto history = store_->GetMetricHistory(id, "loss", std::nullopt, "");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->metrics.size(), 3u);
+  EXPECT_EQ(history->metrics[0].step, 0);
+  EXPECT_EQ(history->metrics[2].step, 2);
+  const Metric* latest = FindMetric(*store_->GetRun(id), "loss");
+  ASSERT_NE(latest, nullptr);
+  EXPECT_EQ(latest->step, 2);
+  EXPECT_DOUBLE_EQ(latest->value, 0.4);
+  // An earlier step with a later timestamp does not become the latest.
+  ASSERT_TRUE(store_->LogMetric(id, {"loss", 0.1, 999, 1}).ok());
+  EXPECT_DOUBLE_EQ(FindMetric(*store_->GetRun(id), "loss")->value, 0.4);
+  // Same step and timestamp: the greater value wins.
+  ASSERT_TRUE(store_->LogMetric(id, {"loss", 0.45, 101, 2}).ok());
+  EXPECT_DOUBLE_EQ(FindMetric(*store_->GetRun(id), "loss")->value, 0.45);
+  // Special values round-trip.
+  ASSERT_TRUE(store_->LogBatch(id, {{"nan", std::nan(""), 1, 0}, {"nan", std::nan(""), 1, 0},
+                                    {"inf", INFINITY, 1, 0}, {"ninf", -INFINITY, 1, 0}},
+                               {}, {})
+                  .ok());
+  TRun fetched = *store_->GetRun(id);
+  EXPECT_TRUE(std::isnan(FindMetric(fetched, "nan")->value));
+  EXPECT_EQ(FindMetric(fetched, "inf")->value, INFINITY);
+  EXPECT_EQ(FindMetric(fetched, "ninf")->value, -INFINITY);
+  EXPECT_EQ(store_->GetMetricHistory(id, "nan", std::nullopt, "")->metrics.size(), 1u);
+}
+
+TEST_P(TrackingStoreTest, MetricHistoryPages) {
+  TRun run = NewRun("0");
+  std::vector<Metric> batch;
+  for (int step = 0; step < 25; ++step) batch.push_back({"acc", step * 0.01, 10, step});
+  ASSERT_TRUE(store_->LogBatch(run.info.run_id, batch, {}, {}).ok());
+  std::string token;
+  std::vector<int64_t> steps;
+  int pages = 0;
+  do {
+    auto page = store_->GetMetricHistory(run.info.run_id, "acc", 10, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Metric& metric : page->metrics) steps.push_back(metric.step);
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(steps.size(), 25u);
+  EXPECT_EQ(steps.back(), 24);
+  EXPECT_EQ(store_->GetMetricHistory(run.info.run_id, "acc", 10, "!!notbase64").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetMetricHistory("missing", "acc", 10, "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, BulkIntervalSamplesKeepingEnds) {
+  TRun a = NewRun("0");
+  TRun b = NewRun("0");
+  std::vector<Metric> batch;
+  for (int step = 0; step < 100; ++step) batch.push_back({"loss", 1.0 / (step + 1), 5, step});
+  ASSERT_TRUE(store_->LogBatch(a.info.run_id, batch, {}, {}).ok());
+  batch.resize(3);
+  ASSERT_TRUE(store_->LogBatch(b.info.run_id, batch, {}, {}).ok());
+  auto sampled = store_->GetMetricHistoryBulkInterval({a.info.run_id, b.info.run_id}, "loss",
+                                                      std::nullopt, std::nullopt, 10);
+  ASSERT_TRUE(sampled.ok()) << sampled.status();
+  int from_a = 0;
+  int64_t last_a = -1;
+  for (const RunMetric& point : *sampled) {
+    if (point.run_id == a.info.run_id) {
+      ++from_a;
+      last_a = point.metric.step;
+    }
+  }
+  EXPECT_EQ(from_a, 10);
+  EXPECT_EQ(last_a, 99);
+  EXPECT_EQ(sampled->front().metric.step, 0);
+  EXPECT_EQ(sampled->size(), 13u);
+  auto ranged = store_->GetMetricHistoryBulkInterval({a.info.run_id}, "loss", 10, 20, 100);
+  ASSERT_TRUE(ranged.ok());
+  EXPECT_EQ(ranged->size(), 11u);
+  EXPECT_EQ(store_->GetMetricHistoryBulkInterval({a.info.run_id}, "loss", 10, std::nullopt, 5)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetMetricHistoryBulkInterval({"missing"}, "loss", std::nullopt,
+                                                 std::nullopt, 5)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, TagsOverwriteAndDelete) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  ASSERT_TRUE(store_->SetTag(id, {"k", "1"}).ok());
+  ASSERT_TRUE(store_->SetTag(id, {"k", "2"}).ok());
+  EXPECT_EQ(FindTag(*store_->GetRun(id), "k")->value, "2");
+  ASSERT_TRUE(store_->DeleteTag(id, "k").ok());
+  EXPECT_EQ(FindTag(*store_->GetRun(id), "k"), nullptr);
+  EXPECT_EQ(store_->DeleteTag(id, "k").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TrackingStoreTest, LogInputsAppearsOnRun) {
+  TRun run = NewRun("0");
+  DatasetInput input;
+  input.dataset = {"train", "abc123", "local", "{\"uri\": \"/x\"}", "{}", ""};
+  input.tags = {{"mlflow.data.context", "training"}};
+  ASSERT_TRUE(store_->LogInputs(run.info.run_id, {input, input}).ok());
+  TRun fetched = *store_->GetRun(run.info.run_id);
+  ASSERT_EQ(fetched.inputs.size(), 1u);
+  EXPECT_EQ(fetched.inputs[0].dataset.digest, "abc123");
+  ASSERT_EQ(fetched.inputs[0].tags.size(), 1u);
+  EXPECT_EQ(fetched.inputs[0].tags[0].value, "training");
+  SearchRunsRequest request;
+  request.experiment_ids = {"0"};
+  request.filter = "datasets.name = 'train' and datasets.context = 'training'";
+  auto found = store_->SearchRuns(request);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->runs.size(), 1u);
+}
+
+class TrackingSearchTest : public TrackingStoreTest {
+ protected:
+  void SetUp() override {
+    TrackingStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    exp_ = NewExperiment("search");
+    for (int idx = 0; idx < 12; ++idx) {
+      TRun run = NewRun(exp_, 1000 + idx, absl::StrCat("run-", idx));
+      ids_.push_back(run.info.run_id);
+      std::vector<Metric> metrics = {{"rmse", 1.0 - idx * 0.05, 1, 0}};
+      if (idx % 3 != 0) metrics.push_back({"acc", idx * 1.0, 1, 0});
+      std::vector<Param> params = {{"model", idx % 2 == 0 ? "xgb" : "lgbm"},
+                                   {"depth", std::to_string(idx)}};
+      std::vector<RunTag> tags = {{"team", idx < 6 ? "Alpha" : "beta"}};
+      ASSERT_TRUE(store_->LogBatch(run.info.run_id, metrics, params, tags).ok());
+    }
+  }
+  std::vector<std::string> Search(const std::string& filter,
+                                  std::vector<std::string> order_by = {}) {
+    SearchRunsRequest request;
+    request.experiment_ids = {exp_};
+    request.filter = filter;
+    request.order_by = std::move(order_by);
+    auto result = store_->SearchRuns(request);
+    EXPECT_TRUE(result.ok()) << filter << ": " << result.status();
+    std::vector<std::string> names;
+    if (result.ok())
+      for (const TRun& run : result->runs) names.push_back(run.info.run_name);
+    return names;
+  }
+  std::string exp_;
+  std::vector<std::string> ids_;
+};
+
+TEST_P(TrackingSearchTest, DefaultOrderIsStartTimeDescending) {
+  std::vector<std::string> names = Search("");
+  ASSERT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.front(), "run-11");
+  EXPECT_EQ(names.back(), "run-0");
+}
+
+TEST_P(TrackingSearchTest, FiltersOnMetricsParamsTagsAttributes) {
+  EXPECT_EQ(Search("metrics.rmse < 0.5").size(), 1u);  // idx 11: 0.45
+  EXPECT_EQ(Search("metrics.rmse <= 0.5 and params.model = 'lgbm'").size(), 1u);
+  EXPECT_EQ(Search("params.model = 'xgb'").size(), 6u);
+  EXPECT_EQ(Search("params.model != 'xgb'").size(), 6u);
+  EXPECT_EQ(Search("tags.team = 'Alpha'").size(), 6u);
+  EXPECT_EQ(Search("tags.team LIKE 'alpha'").size(), 0u);  // LIKE is case-sensitive
+  EXPECT_EQ(Search("tags.team ILIKE 'alpha'").size(), 6u);
+  EXPECT_EQ(Search("tags.team LIKE 'A%'").size(), 6u);
+  EXPECT_EQ(Search("params.depth LIKE '1_'").size(), 2u);
+  EXPECT_EQ(Search("attributes.run_name = 'run-3'").size(), 1u);
+  EXPECT_EQ(Search("attributes.start_time >= 1010").size(), 2u);
+  EXPECT_EQ(Search("attributes.status = 'RUNNING'").size(), 12u);
+  EXPECT_EQ(Search(absl::StrCat("attributes.run_id IN ('", ids_[0], "', '", ids_[1], "')")).size(),
+            2u);
+  EXPECT_EQ(Search("tags.team IS NOT NULL").size(), 12u);
+  EXPECT_EQ(Search("params.absent IS NULL").size(), 12u);
+  EXPECT_EQ(Search("params.absent IS NOT NULL").size(), 0u);
+  // Special characters are bound, not spliced.
+  EXPECT_EQ(Search("params.model = 'x''; DROP TABLE runs; --'").size(), 0u);
+  EXPECT_EQ(Search("").size(), 12u);
+}
+
+TEST_P(TrackingSearchTest, OrderByMetricPutsMissingLast) {
+  std::vector<std::string> names = Search("", {"metrics.acc DESC"});
+  ASSERT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.front(), "run-11");
+  EXPECT_EQ(names[7], "run-1");
+  // Runs without acc follow, by start_time DESC.
+  EXPECT_EQ(names[8], "run-9");
+  names = Search("", {"metrics.rmse ASC"});
+  EXPECT_EQ(names.front(), "run-11");
+  names = Search("", {"attributes.start_time ASC"});
+  EXPECT_EQ(names.front(), "run-0");
+  names = Search("", {"params.model ASC", "attributes.run_name ASC"});
+  EXPECT_EQ(names.front(), "run-1");
+}
+
+TEST_P(TrackingSearchTest, PagesAndViewTypes) {
+  SearchRunsRequest request;
+  request.experiment_ids = {exp_};
+  request.max_results = 5;
+  std::set<std::string> seen;
+  int pages = 0;
+  do {
+    auto result = store_->SearchRuns(request);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (const TRun& run : result->runs) seen.insert(run.info.run_id);
+    request.page_token = result->next_page_token;
+    ++pages;
+  } while (!request.page_token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen.size(), 12u);
+
+  ASSERT_TRUE(store_->DeleteRun(ids_[0]).ok());
+  SearchRunsRequest deleted;
+  deleted.experiment_ids = {exp_};
+  deleted.view_type = ViewType::kDeletedOnly;
+  EXPECT_EQ(store_->SearchRuns(deleted)->runs.size(), 1u);
+  deleted.view_type = ViewType::kAll;
+  EXPECT_EQ(store_->SearchRuns(deleted)->runs.size(), 12u);
+  deleted.view_type = ViewType::kActiveOnly;
+  EXPECT_EQ(store_->SearchRuns(deleted)->runs.size(), 11u);
+
+  SearchRunsRequest bad;
+  bad.experiment_ids = {exp_};
+  bad.max_results = 50001;
+  EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.max_results = 10;
+  bad.page_token = "garbage!";
+  EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.page_token = "";
+  bad.filter = "metrics.rmse LIKE 'x'";
+  EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.filter = "params.model > 'x'";
+  EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.filter = "";
+  bad.order_by = {"metrics.rmse SIDEWAYS"};
+  EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(TrackingSearchTest, SearchExperiments) {
+  NewExperiment("other");
+  SearchExperimentsRequest request;
+  auto all = store_->SearchExperiments(request);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->experiments.size(), 3u);
+  request.filter = "name LIKE 'sea%'";
+  auto named = store_->SearchExperiments(request);
+  ASSERT_TRUE(named.ok()) << named.status();
+  ASSERT_EQ(named->experiments.size(), 1u);
+  EXPECT_EQ(named->experiments[0].name, "search");
+  request.filter = "";
+  request.order_by = {"name ASC"};
+  request.max_results = 2;
+  auto page = store_->SearchExperiments(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->experiments.size(), 2u);
+  EXPECT_EQ(page->experiments[0].name, "Default");
+  EXPECT_FALSE(page->next_page_token.empty());
+  ASSERT_TRUE(store_->SetExperimentTag(exp_, "owner", "me").ok());
+  SearchExperimentsRequest tagged;
+  tagged.filter = "tags.owner = 'me'";
+  EXPECT_EQ(store_->SearchExperiments(tagged)->experiments.size(), 1u);
+  ASSERT_TRUE(store_->DeleteExperiment(exp_).ok());
+  SearchExperimentsRequest deleted;
+  deleted.view_type = ViewType::kDeletedOnly;
+  EXPECT_EQ(store_->SearchExperiments(deleted)->experiments.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TrackingStoreTest, ::testing::Values("sqlite", "postgres"));
+INSTANTIATE_TEST_SUITE_P(Backends, TrackingSearchTest, ::testing::Values("sqlite", "postgres"));
+
+}  // namespace
+}  // namespace cairn::tracking

@@ -1,0 +1,119 @@
+// The tracking schema, version by version. Portable SQL (SQLite and PostgreSQL); the
+// metrics table is WITHOUT ROWID on SQLite so that a point is one B-tree entry clustered
+// by series.
+//
+//   experiments      experiment_id (BIGINT, from tracking_counters) · unique name
+//   experiment_tags  (experiment_id, key) → value
+//   runs             run_uuid (32 hex) · experiment_id · lifecycle_stage …
+//   params           (run_uuid, key) → value, write-once; index (key, value, run_uuid)
+//   tags             (run_uuid, key) → value; index (key, value, run_uuid)
+//   metrics          every point; primary key (run_uuid, key, step, timestamp, value,
+//                    is_nan): one series is one index range, and an identical point
+//                    logged twice is stored once. NaN is stored as value 0, is_nan 1
+//                    (SQLite turns NaN into NULL).
+//   latest_metrics   (run_uuid, key) → the point with the greatest (step, timestamp,
+//                    value); index (key, value, run_uuid) for searches
+//   datasets         (experiment_id, name, digest) → source, schema, profile
+//   run_inputs       (run_uuid, dataset_name, dataset_digest) → input tags as JSON
+
+#include <string>
+
+#include "tracking/tracking_sql.h"
+
+namespace cairn::tracking::internal {
+namespace {
+
+constexpr char kSchemaV1Head[] = R"sql(
+CREATE TABLE tracking_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO tracking_counters (name, value) VALUES ('experiment_id', 0);
+CREATE TABLE experiments (
+  experiment_id BIGINT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  artifact_location TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL,
+  creation_time BIGINT NOT NULL,
+  last_update_time BIGINT NOT NULL);
+CREATE INDEX experiments_creation_idx ON experiments (creation_time, experiment_id);
+CREATE TABLE experiment_tags (
+  experiment_id BIGINT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, key));
+CREATE TABLE runs (
+  run_uuid TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  experiment_id BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  start_time BIGINT NOT NULL,
+  end_time BIGINT,
+  artifact_uri TEXT NOT NULL,
+  lifecycle_stage TEXT NOT NULL,
+  deleted_time BIGINT);
+CREATE INDEX runs_experiment_start_idx ON runs (experiment_id, start_time, run_uuid);
+CREATE TABLE params (
+  run_uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_uuid, key));
+CREATE INDEX params_key_value_idx ON params (key, value, run_uuid);
+CREATE TABLE tags (
+  run_uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_uuid, key));
+CREATE INDEX tags_key_value_idx ON tags (key, value, run_uuid);
+CREATE TABLE latest_metrics (
+  run_uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  timestamp BIGINT NOT NULL,
+  step BIGINT NOT NULL,
+  is_nan INTEGER NOT NULL,
+  PRIMARY KEY (run_uuid, key));
+CREATE INDEX latest_metrics_key_value_idx ON latest_metrics (key, value, run_uuid);
+CREATE TABLE datasets (
+  experiment_id BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  schema TEXT,
+  profile TEXT,
+  PRIMARY KEY (experiment_id, name, digest));
+CREATE TABLE run_inputs (
+  run_uuid TEXT NOT NULL,
+  experiment_id BIGINT NOT NULL,
+  dataset_name TEXT NOT NULL,
+  dataset_digest TEXT NOT NULL,
+  tags_json TEXT NOT NULL,
+  PRIMARY KEY (run_uuid, dataset_name, dataset_digest));
+CREATE TABLE metrics (
+  run_uuid TEXT NOT NULL,
+  key TEXT NOT NULL,
+  step BIGINT NOT NULL,
+  timestamp BIGINT NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  is_nan INTEGER NOT NULL,
+  PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan))sql";
+
+const std::string& SchemaV1(bool sqlite) {
+  static const std::string* const kPortable = new std::string(std::string(kSchemaV1Head) + ")");
+  static const std::string* const kSqlite =
+      new std::string(std::string(kSchemaV1Head) + ") WITHOUT ROWID");
+  return sqlite ? *kSqlite : *kPortable;
+}
+
+}  // namespace
+
+std::span<const storage::Migration> TrackingMigrations() {
+  static const storage::Migration kMigrations[] = {
+      {.version = 1,
+       .name = "experiments, runs, params, tags, metrics, datasets",
+       .sql = SchemaV1(false),
+       .sqlite_sql = SchemaV1(true)},
+  };
+  return kMigrations;
+}
+
+}  // namespace cairn::tracking::internal

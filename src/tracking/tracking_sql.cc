@@ -1,0 +1,201 @@
+#include "tracking/tracking_sql.h"
+
+#include <cmath>
+#include <unordered_map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "common/strings.h"
+
+namespace cairn::tracking::internal {
+namespace {
+
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+
+// Runs are loaded in chunks of this many ids; a short chunk is padded with "" (no run has
+// that id) so that one prepared statement serves every chunk.
+constexpr int kIdChunk = 64;
+
+std::string InList(int first_placeholder) {
+  std::string list = "(";
+  for (int idx = 0; idx < kIdChunk; ++idx) {
+    if (idx > 0) list += ", ";
+    absl::StrAppend(&list, "$", first_placeholder + idx);
+  }
+  list += ")";
+  return list;
+}
+
+// Calls `fn(params)` for each chunk of `ids`.
+template <typename Fn>
+absl::Status ForEachIdChunk(const std::vector<std::string>& ids, Fn fn) {
+  for (size_t begin = 0; begin < ids.size(); begin += kIdChunk) {
+    std::vector<SqlValue> params;
+    params.reserve(kIdChunk);
+    for (size_t idx = begin; idx < begin + kIdChunk; ++idx)
+      params.emplace_back(idx < ids.size() ? ids[idx] : std::string());
+    CAIRN_RETURN_IF_ERROR(fn(params));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+double MetricValue(double stored, bool is_nan) { return is_nan ? std::nan("") : stored; }
+
+RunInfo RunInfoFromRow(const SqlRowView& row) {
+  RunInfo info;
+  info.run_id = std::string(row.Text(0));
+  info.run_name = std::string(row.Text(1));
+  info.experiment_id = std::to_string(row.Int(2));
+  info.user_id = std::string(row.Text(3));
+  info.status = std::string(row.Text(4));
+  info.start_time = row.Int(5);
+  if (!row.IsNull(6)) info.end_time = row.Int(6);
+  info.artifact_uri = std::string(row.Text(7));
+  info.lifecycle_stage = std::string(row.Text(8));
+  return info;
+}
+
+Experiment ExperimentFromRow(const SqlRowView& row) {
+  Experiment experiment;
+  experiment.experiment_id = std::to_string(row.Int(0));
+  experiment.name = std::string(row.Text(1));
+  experiment.artifact_location = std::string(row.Text(2));
+  experiment.lifecycle_stage = std::string(row.Text(3));
+  experiment.creation_time = row.Int(4);
+  experiment.last_update_time = row.Int(5);
+  return experiment;
+}
+
+absl::Status LoadRunData(SqlSession& session, std::vector<Run>& runs) {
+  if (runs.empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  ids.reserve(runs.size());
+  std::unordered_map<std::string, Run*> by_id;
+  for (Run& run : runs) {
+    ids.push_back(run.info.run_id);
+    by_id[run.info.run_id] = &run;
+  }
+  static const std::string* const kMetricsSql = new std::string(absl::StrCat(
+      "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid "
+      "IN ",
+      InList(1), " ORDER BY run_uuid, key"));
+  static const std::string* const kParamsSql = new std::string(
+      absl::StrCat("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ", InList(1),
+                   " ORDER BY run_uuid, key"));
+  static const std::string* const kTagsSql = new std::string(
+      absl::StrCat("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ", InList(1),
+                   " ORDER BY run_uuid, key"));
+  static const std::string* const kInputsSql = new std::string(absl::StrCat(
+      "SELECT i.run_uuid, i.tags_json, d.name, d.digest, d.source_type, d.source, d.schema, "
+      "d.profile FROM run_inputs i JOIN datasets d ON d.experiment_id = i.experiment_id AND "
+      "d.name = i.dataset_name AND d.digest = i.dataset_digest WHERE i.run_uuid IN ",
+      InList(1), " ORDER BY i.run_uuid, d.name, d.digest"));
+
+  // Rows arrive grouped by run; remember the last run to skip most hash lookups.
+  auto find = [&](std::string_view id, Run*& cached) -> Run* {
+    if (cached != nullptr && cached->info.run_id == id) return cached;
+    auto it = by_id.find(std::string(id));
+    cached = it == by_id.end() ? nullptr : it->second;
+    return cached;
+  };
+  return ForEachIdChunk(ids, [&](const std::vector<SqlValue>& params) -> absl::Status {
+    Run* cached = nullptr;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kMetricsSql, params, [&](const SqlRowView& row) {
+      if (Run* run = find(row.Text(0), cached)) {
+        run->metrics.push_back(Metric{std::string(row.Text(1)),
+                                      MetricValue(row.Double(2), row.Int(5) != 0), row.Int(3),
+                                      row.Int(4)});
+      }
+      return absl::OkStatus();
+    }));
+    cached = nullptr;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kParamsSql, params, [&](const SqlRowView& row) {
+      if (Run* run = find(row.Text(0), cached))
+        run->params.push_back(Param{std::string(row.Text(1)), std::string(row.Text(2))});
+      return absl::OkStatus();
+    }));
+    cached = nullptr;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kTagsSql, params, [&](const SqlRowView& row) {
+      if (Run* run = find(row.Text(0), cached))
+        run->tags.push_back(RunTag{std::string(row.Text(1)), std::string(row.Text(2))});
+      return absl::OkStatus();
+    }));
+    cached = nullptr;
+    return session.QueryEach(*kInputsSql, params, [&](const SqlRowView& row) {
+      Run* run = find(row.Text(0), cached);
+      if (run == nullptr) return absl::OkStatus();
+      DatasetInput input;
+      absl::StatusOr<Json> tags = ParseJson(row.Text(1));
+      if (tags.ok() && tags->is_object()) {
+        for (const auto& [key, value] : tags->items())
+          if (value.is_string()) input.tags.push_back(InputTag{key, value.get<std::string>()});
+      }
+      input.dataset.name = std::string(row.Text(2));
+      input.dataset.digest = std::string(row.Text(3));
+      input.dataset.source_type = std::string(row.Text(4));
+      input.dataset.source = std::string(row.Text(5));
+      if (!row.IsNull(6)) input.dataset.schema = std::string(row.Text(6));
+      if (!row.IsNull(7)) input.dataset.profile = std::string(row.Text(7));
+      run->inputs.push_back(std::move(input));
+      return absl::OkStatus();
+    });
+  });
+}
+
+absl::Status LoadExperimentTags(SqlSession& session, std::vector<Experiment>& experiments) {
+  if (experiments.empty()) return absl::OkStatus();
+  std::unordered_map<int64_t, Experiment*> by_id;
+  std::vector<std::string> ids;
+  for (Experiment& experiment : experiments) {
+    int64_t id = 0;
+    (void)absl::SimpleAtoi(experiment.experiment_id, &id);
+    by_id[id] = &experiment;
+    ids.push_back(experiment.experiment_id);
+  }
+  // Experiment ids are integers; compare as text-free integers by binding them as such.
+  static const std::string* const kSql = new std::string(
+      absl::StrCat("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ",
+                   InList(1), " ORDER BY experiment_id, key"));
+  for (size_t begin = 0; begin < ids.size(); begin += kIdChunk) {
+    std::vector<SqlValue> params;
+    for (size_t idx = begin; idx < begin + kIdChunk; ++idx) {
+      int64_t id = -1;
+      if (idx < ids.size()) (void)absl::SimpleAtoi(ids[idx], &id);
+      params.emplace_back(id);
+    }
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kSql, params, [&](const SqlRowView& row) {
+      auto it = by_id.find(row.Int(0));
+      if (it != by_id.end())
+        it->second->tags.emplace_back(std::string(row.Text(1)), std::string(row.Text(2)));
+      return absl::OkStatus();
+    }));
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodeOffsetToken(int64_t offset) {
+  return absl::Base64Escape(absl::StrCat("{\"offset\": ", offset, "}"));
+}
+
+absl::StatusOr<int64_t> DecodeOffsetToken(std::string_view token) {
+  if (token.empty()) return 0;
+  std::string decoded;
+  if (!absl::Base64Unescape(ToAbsl(token), &decoded))
+    return absl::InvalidArgumentError("Invalid page token, could not base64-decode");
+  absl::StatusOr<Json> parsed = ParseJson(decoded);
+  if (!parsed.ok() || !parsed->is_object())
+    return absl::InvalidArgumentError("Invalid page token, decoded value=" + decoded);
+  auto it = parsed->find("offset");
+  if (it == parsed->end() || !it->is_number_integer() || it->get<int64_t>() < 0)
+    return absl::InvalidArgumentError("Invalid page token, parsed value=" + decoded);
+  return it->get<int64_t>();
+}
+
+}  // namespace cairn::tracking::internal

@@ -1,0 +1,52 @@
+#pragma once
+// Internal to the tracking library: the schema and the SQL helpers that
+// tracking_store.cc and run_search.cc share. Not a public interface.
+//
+// Schema (docs in tracking_schema.cc): experiments, experiment_tags, runs, params, tags,
+// metrics (every point, keyed by run, key, step, timestamp, value, is_nan so one series
+// reads as an index range), latest_metrics (one row per run and key, kept in the same
+// write), datasets and run_inputs.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/database.h"
+#include "storage/migrations.h"
+#include "tracking/types.h"
+
+namespace cairn::tracking::internal {
+
+std::span<const storage::Migration> TrackingMigrations();
+
+// Columns selected for a RunInfo, in the order RunInfoFromRow reads them.
+inline constexpr char kRunColumns[] =
+    "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "
+    "r.artifact_uri, r.lifecycle_stage";
+RunInfo RunInfoFromRow(const storage::SqlRowView& row);
+
+inline constexpr char kExperimentColumns[] =
+    "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, "
+    "e.last_update_time";
+Experiment ExperimentFromRow(const storage::SqlRowView& row);
+
+// Fills metrics (latest), params, tags and inputs of `runs` (whose info is set), with
+// a bounded number of statements whatever the number of runs.
+absl::Status LoadRunData(storage::SqlSession& session, std::vector<Run>& runs);
+// Fills the tags of `experiments`.
+absl::Status LoadExperimentTags(storage::SqlSession& session,
+                                std::vector<Experiment>& experiments);
+
+// Opaque offset page tokens (base64 of {"offset": N}), as MLflow's SQL store uses.
+std::string EncodeOffsetToken(int64_t offset);
+// Empty token → 0; InvalidArgument when malformed.
+absl::StatusOr<int64_t> DecodeOffsetToken(std::string_view token);
+
+// Reads a metric value stored as (value, is_nan).
+double MetricValue(double stored, bool is_nan);
+
+}  // namespace cairn::tracking::internal
