@@ -5,7 +5,23 @@
 //
 // SQL text uses PostgreSQL-style placeholders $1..$N and a portable subset of SQL:
 // INTEGER/BIGINT, DOUBLE PRECISION, TEXT, INSERT ... ON CONFLICT ... DO UPDATE/NOTHING,
-// RETURNING. Implementations translate placeholders as their engine needs.
+// RETURNING. Implementations translate placeholders as their engine needs. Placeholders
+// may appear in any order and more than once; params[i] binds $(i+1).
+//
+// Errors from the engine map to canonical codes the same way on every backend:
+//   unique / primary-key violation            → AlreadyExists
+//   foreign-key violation                     → FailedPrecondition
+//   NOT NULL / CHECK violation, bad value     → InvalidArgument
+//   server unreachable, connection lost, busy → Unavailable
+//   anything else (syntax, missing table)     → Internal
+// On PostgreSQL a failed statement aborts the whole transaction, so a Write body must
+// return the error (not carry on after it); use ON CONFLICT instead of "insert, and on
+// AlreadyExists update". A body that ignores a failed statement and returns OK gets
+// Aborted from Write (PostgreSQL rolled the transaction back).
+//
+// Values: int64 and double round-trip exactly (NaN and ±infinity included), "" is not
+// NULL, TEXT is UTF-8. Get() returns int64 for integer columns, double for
+// DOUBLE PRECISION/REAL (and PostgreSQL NUMERIC), std::string otherwise.
 
 #include <cstdint>
 #include <functional>

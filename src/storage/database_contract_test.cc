@@ -640,6 +640,73 @@ TEST_P(PostgresOnly, DeadlockIsRetried) {
   EXPECT_EQ(rows->rows[1][0], SqlValue(int64_t{2}));
 }
 
+// A pooled connection that the server closed (restart, idle timeout, admin) is replaced
+// transparently when the loss shows at BEGIN; a loss inside a transaction is Unavailable.
+TEST_P(PostgresOnly, BrokenConnectionIsDroppedAndReplaced) {
+  auto backend_pid = [&](SqlSession& s) -> absl::StatusOr<int64_t> {
+    auto rows = s.Query("SELECT pg_backend_pid()");
+    if (!rows.ok()) return rows.status();
+    return std::get<int64_t>(rows->rows.at(0).at(0));
+  };
+  auto terminate = [&](int64_t pid) {
+    auto admin = OpenDatabase(url_);
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    ASSERT_TRUE((*admin)->Write([&](SqlSession& s) {
+                         const SqlValue p[] = {pid};
+                         return s.Query("SELECT pg_terminate_backend($1::int)", p).status();
+                       }).ok());
+    // Wait (with a deadline) until the server has ended that backend.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto alive = ReadAll(**admin, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1::int",
+                           {pid});
+      ASSERT_TRUE(alive.ok()) << alive.status();
+      if (alive->rows[0][0] == SqlValue(int64_t{0})) return;
+      std::this_thread::yield();
+    }
+    FAIL() << "backend " << pid << " still alive";
+  };
+
+  // Idle connection killed: the next Write reconnects and succeeds.
+  int64_t pid = 0;
+  ASSERT_TRUE(db_->Write([&](SqlSession& s) -> absl::Status {
+                   CAIRN_ASSIGN_OR_RETURN(pid, backend_pid(s));
+                   return InsertKv(s, "one", 1);
+                 }).ok());
+  terminate(pid);
+  int64_t new_pid = 0;
+  absl::Status again = db_->Write([&](SqlSession& s) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(new_pid, backend_pid(s));
+    return InsertKv(s, "two", 2);
+  });
+  EXPECT_TRUE(again.ok()) << again;
+  EXPECT_NE(new_pid, pid);
+
+  // Connection killed inside a transaction: Unavailable, nothing committed, and the pool
+  // recovers for the next call.
+  absl::Status lost = db_->Write([&](SqlSession& s) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(int64_t mine, backend_pid(s));
+    CAIRN_RETURN_IF_ERROR(InsertKv(s, "three", 3));
+    terminate(mine);
+    return InsertKv(s, "four", 4);
+  });
+  EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
+  EXPECT_EQ(Count(*db_, "storage_ct_kv").value_or(-1), 2);
+}
+
+// PostgreSQL aborts the transaction at the first failed statement; a body that swallows
+// the error and returns OK must not be told that its writes committed.
+TEST_P(PostgresOnly, IgnoredStatementFailureIsAborted) {
+  ASSERT_TRUE(db_->Write([](SqlSession& s) { return InsertKv(s, "dup", 1); }).ok());
+  absl::Status status = db_->Write([](SqlSession& s) -> absl::Status {
+    EXPECT_EQ(InsertKv(s, "dup", 2).code(), absl::StatusCode::kAlreadyExists);
+    InsertKv(s, "other", 3).IgnoreError();
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+  EXPECT_EQ(Count(*db_, "storage_ct_kv").value_or(-1), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PostgresOnly, ::testing::Values("postgres"),
                          [](const auto& info) { return info.param; });
 

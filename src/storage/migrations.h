@@ -22,7 +22,10 @@ struct Migration {
 };
 
 // FailedPrecondition when the database holds a newer version than `migrations` knows
-// (a newer Cairn wrote it).
+// (a newer Cairn wrote it); this is checked before anything is applied.
+// InvalidArgument when the versions in `migrations` do not increase strictly.
+// A failing migration is rolled back and not recorded; the earlier ones stay applied.
+// Safe to run from several servers at once (PostgreSQL: a table lock serializes them).
 absl::Status ApplyMigrations(Database& db, std::string_view component,
                              std::span<const Migration> migrations);
 
