@@ -1,1 +1,467 @@
-// Filled in by its own change.
+#include "api/tracking_handlers.h"
+
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/errors.h"
+#include "api/request_fields.h"
+#include "api/tracking_json.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "tracking/tracking_store.h"
+
+namespace cairn::api {
+namespace {
+
+using tracking::TrackingStore;
+using Body = absl::StatusOr<std::string>;
+using JsonHandler = std::function<Body(const Json& fields)>;
+
+// Parses the request's fields, runs `fn` and turns its status into MLflow's error JSON.
+// Exceptions from third-party code never leave the handler.
+Handler Wrap(JsonHandler fn) {
+  return [fn = std::move(fn)](const HttpRequest& request) -> HttpResponse {
+    try {
+      absl::StatusOr<Json> fields = RequestFields(request);
+      if (!fields.ok()) return ErrorResponse(fields.status());
+      Body body = fn(*fields);
+      if (!body.ok()) return ErrorResponse(body.status());
+      return JsonResponse(std::move(*body));
+    } catch (const std::exception& error) {
+      return ErrorResponse(absl::InternalError(absl::StrCat("internal error: ", error.what())));
+    }
+  };
+}
+
+constexpr char kEmptyResponse[] = "{}";
+
+absl::StatusOr<tracking::ViewType> ParseViewType(const Json& fields, std::string_view name) {
+  auto it = fields.find(name);
+  if (it == fields.end() || it->is_null()) return tracking::ViewType::kActiveOnly;
+  std::string text = it->is_string() ? it->get<std::string>() : it->dump();
+  if (text == "ACTIVE_ONLY" || text == "1") return tracking::ViewType::kActiveOnly;
+  if (text == "DELETED_ONLY" || text == "2") return tracking::ViewType::kDeletedOnly;
+  if (text == "ALL" || text == "3") return tracking::ViewType::kAll;
+  return absl::InvalidArgumentError(absl::StrCat("Invalid value ", text, " for parameter '",
+                                                 ToAbsl(name),
+                                                 "' supplied: expected one of ACTIVE_ONLY, "
+                                                 "DELETED_ONLY, ALL"));
+}
+
+// run_id, falling back to the deprecated run_uuid; required.
+absl::StatusOr<std::string> RunIdField(const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> run_id, OptionalString(fields, "run_id"));
+  if (run_id && !run_id->empty()) return *run_id;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> run_uuid, OptionalString(fields, "run_uuid"));
+  if (run_uuid && !run_uuid->empty()) return *run_uuid;
+  return RequiredString(fields, "run_id");
+}
+
+absl::StatusOr<std::string> StringOrEmpty(const Json& fields, std::string_view name) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(fields, name));
+  return value.value_or("");
+}
+
+absl::StatusOr<tracking::Metric> ParseMetric(const Json& fields) {
+  tracking::Metric metric;
+  CAIRN_ASSIGN_OR_RETURN(metric.key, RequiredString(fields, "key"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<double> value, OptionalDouble(fields, "value"));
+  if (!value)
+    return absl::InvalidArgumentError("Missing value for required parameter 'value'.");
+  metric.value = *value;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> timestamp, OptionalInt64(fields, "timestamp"));
+  if (!timestamp)
+    return absl::InvalidArgumentError("Missing value for required parameter 'timestamp'.");
+  metric.timestamp = *timestamp;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> step, OptionalInt64(fields, "step"));
+  metric.step = step.value_or(0);
+  return metric;
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> ParseKeyValues(const Json& fields, std::string_view name) {
+  CAIRN_ASSIGN_OR_RETURN(Json items, ObjectList(fields, name));
+  std::vector<T> out;
+  out.reserve(items.size());
+  for (const Json& item : items) {
+    T entry;
+    CAIRN_ASSIGN_OR_RETURN(entry.key, RequiredString(item, "key"));
+    CAIRN_ASSIGN_OR_RETURN(entry.value, StringOrEmpty(item, "value"));
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::string ExperimentResponse(const tracking::Experiment& experiment) {
+  std::string out = "{\"experiment\":";
+  AppendExperimentJson(out, experiment);
+  out += '}';
+  return out;
+}
+
+std::string RunResponse(const tracking::Run& run) {
+  std::string out = "{\"run\":";
+  AppendRunJson(out, run);
+  out += '}';
+  return out;
+}
+
+void AppendNextPageToken(std::string& out, const std::string& token) {
+  if (token.empty()) return;
+  out += ",\"next_page_token\":";
+  AppendJsonString(out, token);
+}
+
+// ---- Experiments ----
+
+Body CreateExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredString(fields, "name"));
+  CAIRN_ASSIGN_OR_RETURN(std::string location, StringOrEmpty(fields, "artifact_location"));
+  CAIRN_ASSIGN_OR_RETURN(auto tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (auto& tag : tags) pairs.emplace_back(std::move(tag.key), std::move(tag.value));
+  CAIRN_ASSIGN_OR_RETURN(std::string id, store.CreateExperiment(name, location, pairs));
+  std::string out = "{\"experiment_id\":";
+  AppendJsonString(out, id);
+  out += '}';
+  return out;
+}
+
+Body GetExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::Experiment experiment, store.GetExperiment(id));
+  return ExperimentResponse(experiment);
+}
+
+Body GetExperimentByName(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredString(fields, "experiment_name"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::Experiment experiment, store.GetExperimentByName(name));
+  return ExperimentResponse(experiment);
+}
+
+Body SearchExperiments(TrackingStore& store, const Json& fields) {
+  tracking::SearchExperimentsRequest request;
+  CAIRN_ASSIGN_OR_RETURN(request.view_type, ParseViewType(fields, "view_type"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
+  request.max_results = max_results.value_or(tracking::kSearchMaxResultsDefault);
+  CAIRN_ASSIGN_OR_RETURN(request.filter, StringOrEmpty(fields, "filter"));
+  CAIRN_ASSIGN_OR_RETURN(request.order_by, StringList(fields, "order_by"));
+  CAIRN_ASSIGN_OR_RETURN(request.page_token, StringOrEmpty(fields, "page_token"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::SearchExperimentsResult result,
+                         store.SearchExperiments(request));
+  std::string out = "{";
+  if (!result.experiments.empty()) {
+    out += "\"experiments\":[";
+    for (size_t idx = 0; idx < result.experiments.size(); ++idx) {
+      if (idx > 0) out += ',';
+      AppendExperimentJson(out, result.experiments[idx]);
+    }
+    out += ']';
+    AppendNextPageToken(out, result.next_page_token);
+  } else if (!result.next_page_token.empty()) {
+    out += "\"next_page_token\":";
+    AppendJsonString(out, result.next_page_token);
+  }
+  out += '}';
+  return out;
+}
+
+Body UpdateExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_ASSIGN_OR_RETURN(std::string new_name, RequiredString(fields, "new_name"));
+  CAIRN_RETURN_IF_ERROR(store.RenameExperiment(id, new_name));
+  return std::string(kEmptyResponse);
+}
+
+Body DeleteExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_RETURN_IF_ERROR(store.DeleteExperiment(id));
+  return std::string(kEmptyResponse);
+}
+
+Body RestoreExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_RETURN_IF_ERROR(store.RestoreExperiment(id));
+  return std::string(kEmptyResponse);
+}
+
+Body SetExperimentTag(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "key"));
+  CAIRN_ASSIGN_OR_RETURN(std::string value, StringOrEmpty(fields, "value"));
+  CAIRN_RETURN_IF_ERROR(store.SetExperimentTag(id, key, value));
+  return std::string(kEmptyResponse);
+}
+
+Body DeleteExperimentTag(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string id, RequiredString(fields, "experiment_id"));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "key"));
+  CAIRN_RETURN_IF_ERROR(store.DeleteExperimentTag(id, key));
+  return std::string(kEmptyResponse);
+}
+
+// ---- Runs ----
+
+Body CreateRun(TrackingStore& store, const Json& fields) {
+  tracking::CreateRunRequest request;
+  CAIRN_ASSIGN_OR_RETURN(request.experiment_id, StringOrEmpty(fields, "experiment_id"));
+  CAIRN_ASSIGN_OR_RETURN(request.user_id, StringOrEmpty(fields, "user_id"));
+  CAIRN_ASSIGN_OR_RETURN(request.run_name, StringOrEmpty(fields, "run_name"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> start_time, OptionalInt64(fields, "start_time"));
+  request.start_time = start_time.value_or(0);
+  CAIRN_ASSIGN_OR_RETURN(request.tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::Run run, store.CreateRun(request));
+  return RunResponse(run);
+}
+
+Body GetRun(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(tracking::Run run, store.GetRun(run_id));
+  return RunResponse(run);
+}
+
+Body UpdateRun(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> status, OptionalString(fields, "status"));
+  if (status && status->empty()) status.reset();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> end_time, OptionalInt64(fields, "end_time"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> run_name, OptionalString(fields, "run_name"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::RunInfo info,
+                         store.UpdateRun(run_id, status, end_time, run_name));
+  std::string out = "{\"run_info\":";
+  AppendRunInfoJson(out, info);
+  out += '}';
+  return out;
+}
+
+Body DeleteRun(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_RETURN_IF_ERROR(store.DeleteRun(run_id));
+  return std::string(kEmptyResponse);
+}
+
+Body RestoreRun(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_RETURN_IF_ERROR(store.RestoreRun(run_id));
+  return std::string(kEmptyResponse);
+}
+
+Body LogMetric(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(tracking::Metric metric, ParseMetric(fields));
+  CAIRN_RETURN_IF_ERROR(store.LogMetric(run_id, metric));
+  return std::string(kEmptyResponse);
+}
+
+Body LogParam(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  tracking::Param param;
+  CAIRN_ASSIGN_OR_RETURN(param.key, RequiredString(fields, "key"));
+  CAIRN_ASSIGN_OR_RETURN(param.value, StringOrEmpty(fields, "value"));
+  CAIRN_RETURN_IF_ERROR(store.LogParam(run_id, param));
+  return std::string(kEmptyResponse);
+}
+
+Body SetTag(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  tracking::RunTag tag;
+  CAIRN_ASSIGN_OR_RETURN(tag.key, RequiredString(fields, "key"));
+  CAIRN_ASSIGN_OR_RETURN(tag.value, StringOrEmpty(fields, "value"));
+  CAIRN_RETURN_IF_ERROR(store.SetTag(run_id, tag));
+  return std::string(kEmptyResponse);
+}
+
+Body DeleteTag(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "key"));
+  CAIRN_RETURN_IF_ERROR(store.DeleteTag(run_id, key));
+  return std::string(kEmptyResponse);
+}
+
+Body LogBatch(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(Json metric_items, ObjectList(fields, "metrics"));
+  std::vector<tracking::Metric> metrics;
+  metrics.reserve(metric_items.size());
+  for (const Json& item : metric_items) {
+    CAIRN_ASSIGN_OR_RETURN(tracking::Metric metric, ParseMetric(item));
+    metrics.push_back(std::move(metric));
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto params, ParseKeyValues<tracking::Param>(fields, "params"));
+  CAIRN_ASSIGN_OR_RETURN(auto tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));
+  CAIRN_RETURN_IF_ERROR(store.LogBatch(run_id, metrics, params, tags));
+  return std::string(kEmptyResponse);
+}
+
+Body LogInputs(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(Json items, ObjectList(fields, "datasets"));
+  std::vector<tracking::DatasetInput> inputs;
+  for (const Json& item : items) {
+    tracking::DatasetInput input;
+    CAIRN_ASSIGN_OR_RETURN(input.tags, ParseKeyValues<tracking::InputTag>(item, "tags"));
+    auto dataset = item.find("dataset");
+    if (dataset == item.end() || !dataset->is_object())
+      return absl::InvalidArgumentError("Missing value for required parameter 'dataset'.");
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.name, StringOrEmpty(*dataset, "name"));
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.digest, StringOrEmpty(*dataset, "digest"));
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.source_type, StringOrEmpty(*dataset, "source_type"));
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.source, StringOrEmpty(*dataset, "source"));
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.schema, StringOrEmpty(*dataset, "schema"));
+    CAIRN_ASSIGN_OR_RETURN(input.dataset.profile, StringOrEmpty(*dataset, "profile"));
+    inputs.push_back(std::move(input));
+  }
+  CAIRN_RETURN_IF_ERROR(store.LogInputs(run_id, inputs));
+  return std::string(kEmptyResponse);
+}
+
+Body SearchRuns(TrackingStore& store, const Json& fields) {
+  tracking::SearchRunsRequest request;
+  CAIRN_ASSIGN_OR_RETURN(request.experiment_ids, StringList(fields, "experiment_ids"));
+  CAIRN_ASSIGN_OR_RETURN(request.filter, StringOrEmpty(fields, "filter"));
+  CAIRN_ASSIGN_OR_RETURN(request.view_type, ParseViewType(fields, "run_view_type"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
+  request.max_results = max_results.value_or(tracking::kSearchMaxResultsDefault);
+  CAIRN_ASSIGN_OR_RETURN(request.order_by, StringList(fields, "order_by"));
+  CAIRN_ASSIGN_OR_RETURN(request.page_token, StringOrEmpty(fields, "page_token"));
+  CAIRN_ASSIGN_OR_RETURN(tracking::SearchRunsResult result, store.SearchRuns(request));
+  std::string out = "{";
+  if (!result.runs.empty()) {
+    out.reserve(result.runs.size() * 1024);
+    out += "\"runs\":[";
+    for (size_t idx = 0; idx < result.runs.size(); ++idx) {
+      if (idx > 0) out += ',';
+      AppendRunJson(out, result.runs[idx]);
+    }
+    out += ']';
+    AppendNextPageToken(out, result.next_page_token);
+  }
+  out += '}';
+  return out;
+}
+
+// ---- Metrics ----
+
+Body GetMetricHistory(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "metric_key"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
+  CAIRN_ASSIGN_OR_RETURN(std::string page_token, StringOrEmpty(fields, "page_token"));
+  // Points are written straight into the response as they stream out of the database.
+  std::string points;
+  std::string escaped_key;
+  AppendJsonString(escaped_key, key);
+  std::string next_page_token;
+  bool first = true;
+  CAIRN_RETURN_IF_ERROR(store.ScanMetricHistory(
+      run_id, key, max_results, page_token,
+      [&](double value, int64_t timestamp, int64_t step) {
+        points += first ? "{\"key\":" : ",{\"key\":";
+        first = false;
+        points += escaped_key;
+        points += ",\"value\":";
+        AppendJsonDouble(points, value);
+        absl::StrAppend(&points, ",\"timestamp\":", timestamp, ",\"step\":", step, "}");
+      },
+      &next_page_token));
+  std::string out;
+  out.reserve(points.size() + 64);
+  out += '{';
+  if (!points.empty()) {
+    out += "\"metrics\":[";
+    out += points;
+    out += ']';
+    AppendNextPageToken(out, next_page_token);
+  } else if (!next_page_token.empty()) {
+    out += "\"next_page_token\":";
+    AppendJsonString(out, next_page_token);
+  }
+  out += '}';
+  return out;
+}
+
+Body GetMetricHistoryBulkInterval(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> run_ids, StringList(fields, "run_ids"));
+  if (run_ids.empty())
+    return absl::InvalidArgumentError(
+        "Missing value for required parameter 'run_ids'. See the API docs for more "
+        "information about request parameters.");
+  if (run_ids.size() > tracking::kBulkIntervalMaxRuns)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GetMetricHistoryBulkInterval request must specify at most ",
+        tracking::kBulkIntervalMaxRuns, " run_ids. Received ", run_ids.size(), " run_ids."));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "metric_key"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> start_step, OptionalInt64(fields, "start_step"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> end_step, OptionalInt64(fields, "end_step"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
+  if (max_results && (*max_results < 1 || *max_results > tracking::kBulkIntervalMaxResultsLimit))
+    return absl::InvalidArgumentError(absl::StrCat("max_results must be between 1 and ",
+                                                   tracking::kBulkIntervalMaxResultsLimit, "."));
+  if (start_step.has_value() != end_step.has_value())
+    return absl::InvalidArgumentError(
+        "If either start step or end step are specified, both must be specified.");
+  CAIRN_ASSIGN_OR_RETURN(
+      std::vector<tracking::RunMetric> points,
+      store.GetMetricHistoryBulkInterval(
+          run_ids, key, start_step, end_step,
+          max_results.value_or(tracking::kBulkIntervalMaxResultsDefault)));
+  std::string out = "{";
+  if (!points.empty()) {
+    out += "\"metrics\":[";
+    for (size_t idx = 0; idx < points.size(); ++idx) {
+      if (idx > 0) out += ',';
+      const tracking::Metric& metric = points[idx].metric;
+      AppendMetricJson(out, metric.key, metric.value, metric.timestamp, metric.step,
+                       points[idx].run_id);
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
+  TrackingStore* store = ctx.tracking;
+  CAIRN_CHECK(store != nullptr);
+  auto bind = [store](Body (*fn)(TrackingStore&, const Json&)) {
+    return Wrap([store, fn](const Json& fields) { return fn(*store, fields); });
+  };
+  router.AddMlflow("POST", "experiments/create", bind(&CreateExperiment));
+  router.AddMlflow("GET", "experiments/get", bind(&GetExperiment));
+  router.AddMlflow("GET", "experiments/get-by-name", bind(&GetExperimentByName));
+  router.AddMlflow("GET", "experiments/search", bind(&SearchExperiments));
+  router.AddMlflow("POST", "experiments/search", bind(&SearchExperiments));
+  router.AddMlflow("POST", "experiments/update", bind(&UpdateExperiment));
+  router.AddMlflow("POST", "experiments/delete", bind(&DeleteExperiment));
+  router.AddMlflow("POST", "experiments/restore", bind(&RestoreExperiment));
+  router.AddMlflow("POST", "experiments/set-experiment-tag", bind(&SetExperimentTag));
+  router.AddMlflow("POST", "experiments/delete-experiment-tag", bind(&DeleteExperimentTag));
+
+  router.AddMlflow("POST", "runs/create", bind(&CreateRun));
+  router.AddMlflow("GET", "runs/get", bind(&GetRun));
+  router.AddMlflow("POST", "runs/update", bind(&UpdateRun));
+  router.AddMlflow("POST", "runs/delete", bind(&DeleteRun));
+  router.AddMlflow("POST", "runs/restore", bind(&RestoreRun));
+  router.AddMlflow("POST", "runs/log-metric", bind(&LogMetric));
+  router.AddMlflow("POST", "runs/log-parameter", bind(&LogParam));
+  router.AddMlflow("POST", "runs/set-tag", bind(&SetTag));
+  router.AddMlflow("POST", "runs/delete-tag", bind(&DeleteTag));
+  router.AddMlflow("POST", "runs/log-batch", bind(&LogBatch));
+  router.AddMlflow("POST", "runs/log-inputs", bind(&LogInputs));
+  router.AddMlflow("POST", "runs/search", bind(&SearchRuns));
+  router.AddMlflow("GET", "runs/search", bind(&SearchRuns));
+
+  router.AddMlflow("GET", "metrics/get-history", bind(&GetMetricHistory));
+  router.AddMlflow("GET", "metrics/get-history-bulk-interval",
+                   bind(&GetMetricHistoryBulkInterval));
+}
+
+}  // namespace cairn::api

@@ -1,2 +1,317 @@
+// Tracking REST handlers called through the router without a socket: a table of bad
+// requests (path, body → HTTP status + error_code), then happy-path response shapes.
+
+#include "api/tracking_handlers.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "api/router.h"
+#include "common/clock.h"
+#include "common/json.h"
 #include "gtest/gtest.h"
-// Filled in by its own change.
+#include "storage/database.h"
+#include "tracking/tracking_store.h"
+
+namespace cairn::api {
+namespace {
+
+class TrackingHandlersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("cairn-tracking-api-test-", ::getpid(), "-", counter.fetch_add(1), "-",
+                        std::random_device{}());
+    std::filesystem::create_directories(dir_);
+    auto db = storage::OpenDatabase((dir_ / "t.db").string());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto store = tracking::TrackingStore::Open(*db_, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    ctx_.tracking = store_.get();
+    RegisterTrackingRoutes(router_, ctx_);
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
+                    std::vector<std::pair<std::string, std::string>> query = {}) {
+    Router::Match match = router_.Find(method, path);
+    if (match.route == nullptr) {
+      HttpResponse missing;
+      missing.status = match.method_not_allowed ? 405 : 404;
+      missing.body = "{\"error_code\":\"ENDPOINT_NOT_FOUND\"}";
+      return missing;
+    }
+    HttpRequest request;
+    request.method = method;
+    request.path = path;
+    request.target = path;
+    request.body = body;
+    request.query = std::move(query);
+    return match.route->handler(request);
+  }
+  Json CallOk(const std::string& method, const std::string& path, const std::string& body,
+              std::vector<std::pair<std::string, std::string>> query = {}) {
+    HttpResponse response = Call(method, path, body, std::move(query));
+    EXPECT_EQ(response.status, 200) << path << " " << body << " → " << response.body;
+    auto parsed = ParseJson(response.body);
+    EXPECT_TRUE(parsed.ok()) << response.body;
+    return parsed.ok() ? *parsed : Json();
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<tracking::TrackingStore> store_;
+  ApiContext ctx_;
+  Router router_;
+};
+
+constexpr char kApi[] = "/api/2.0/mlflow/";
+
+struct BadRequestCase {
+  const char* method;
+  const char* path;  // under /api/2.0/mlflow/
+  const char* body;  // for GET: "k=v&k2=v2" query; "$RUN" is replaced by a live run id
+  int status;
+  const char* error_code;
+};
+
+TEST_F(TrackingHandlersTest, BadRequestsGetMlflowErrors) {
+  std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
+  ASSERT_TRUE(store_->LogParam(run_id, {"p", "1"}).ok());
+  ASSERT_TRUE(store_->CreateExperiment("taken", "", {}).ok());
+  const BadRequestCase cases[] = {
+      // Malformed bodies.
+      {"POST", "experiments/create", "{not json", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "experiments/create", "[1,2]", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-batch", "\"str\"", 400, "INVALID_PARAMETER_VALUE"},
+      // Missing required fields.
+      {"POST", "experiments/create", "{}", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "experiments/create", "{\"name\": \"\"}", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "experiments/get", "", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "experiments/get-by-name", "", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "experiments/update", "{\"experiment_id\": \"0\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"GET", "runs/get", "", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-metric", "{\"run_id\": \"$RUN\", \"key\": \"m\", \"value\": 1}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-metric", "{\"run_id\": \"$RUN\", \"key\": \"m\", \"timestamp\": 1}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-parameter", "{\"run_id\": \"$RUN\"}", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/set-tag", "{\"key\": \"k\", \"value\": \"v\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"GET", "metrics/get-history", "run_id=$RUN", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "metrics/get-history-bulk-interval", "metric_key=m", 400,
+       "INVALID_PARAMETER_VALUE"},
+      // Wrong types.
+      {"POST", "experiments/create", "{\"name\": [1]}", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "experiments/create", "{\"name\": \"x\", \"tags\": \"no\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/create", "{\"start_time\": \"soon\"}", 400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-metric",
+       "{\"run_id\": \"$RUN\", \"key\": \"m\", \"value\": \"high\", \"timestamp\": 1}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-batch", "{\"run_id\": \"$RUN\", \"metrics\": [1, 2]}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-batch", "{\"run_id\": \"$RUN\", \"metrics\": [{\"key\": \"m\"}]}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": \"0\", \"max_results\": \"many\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": [\"0\"], \"run_view_type\": \"SOME\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/update", "{\"run_id\": \"$RUN\", \"status\": \"DONE\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      // Unknown ids.
+      {"GET", "experiments/get", "experiment_id=12345", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"GET", "experiments/get", "experiment_id=abc", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "experiments/get-by-name", "experiment_name=nope", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "experiments/delete", "{\"experiment_id\": \"777\"}", 404,
+       "RESOURCE_DOES_NOT_EXIST"},
+      {"GET", "runs/get", "run_id=ffffffffffffffffffffffffffffffff", 404,
+       "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "runs/delete", "{\"run_id\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "runs/log-batch", "{\"run_id\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "runs/create", "{\"experiment_id\": \"999\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"GET", "metrics/get-history", "run_id=nope&metric_key=m", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "runs/delete-tag", "{\"run_id\": \"$RUN\", \"key\": \"absent\"}", 404,
+       "RESOURCE_DOES_NOT_EXIST"},
+      // Semantic errors.
+      {"POST", "experiments/create", "{\"name\": \"taken\"}", 400, "RESOURCE_ALREADY_EXISTS"},
+      {"POST", "runs/log-parameter", "{\"run_id\": \"$RUN\", \"key\": \"p\", \"value\": \"2\"}",
+       400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/log-parameter", "{\"run_id\": \"$RUN\", \"key\": \"a*b\", \"value\": \"2\"}",
+       400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": [\"0\"], \"max_results\": 50001}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": [\"0\"], \"page_token\": \"@@@\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": [\"0\"], \"filter\": \"metrics.x = 'a'\"}",
+       400, "INVALID_PARAMETER_VALUE"},
+      {"POST", "runs/search", "{\"experiment_ids\": [\"0\"], \"filter\": \"a or b\"}", 400,
+       "INVALID_PARAMETER_VALUE"},
+      {"POST", "experiments/search", "{\"max_results\": 50001}", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "metrics/get-history-bulk-interval",
+       "run_ids=$RUN&metric_key=m&max_results=2501", 400, "INVALID_PARAMETER_VALUE"},
+      {"GET", "metrics/get-history-bulk-interval", "run_ids=$RUN&metric_key=m&start_step=3", 400,
+       "INVALID_PARAMETER_VALUE"},
+  };
+  for (const BadRequestCase& test_case : cases) {
+    std::string body = absl::StrReplaceAll(test_case.body, {{"$RUN", run_id}});
+    std::string path = absl::StrCat(kApi, test_case.path);
+    std::vector<std::pair<std::string, std::string>> query;
+    if (std::string(test_case.method) == "GET" && !body.empty()) {
+      for (absl::string_view pair : absl::StrSplit(body, '&')) {
+        std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+        query.emplace_back(kv[0], kv.size() > 1 ? kv[1] : "");
+      }
+      body.clear();
+    }
+    HttpResponse response = Call(test_case.method, path, body, query);
+    SCOPED_TRACE(absl::StrCat(test_case.method, " ", test_case.path, " ", test_case.body, " → ",
+                              response.body));
+    EXPECT_EQ(response.status, test_case.status);
+    auto parsed = ParseJson(response.body);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->value("error_code", ""), test_case.error_code);
+    EXPECT_FALSE(parsed->value("message", "").empty());
+  }
+}
+
+TEST_F(TrackingHandlersTest, ExperimentAndRunShapes) {
+  Json created = CallOk("POST", absl::StrCat(kApi, "experiments/create"),
+                        R"({"name": "shapes", "tags": [{"key": "team", "value": "ml"}]})");
+  ASSERT_TRUE(created["experiment_id"].is_string());
+  std::string exp_id = created["experiment_id"];
+  Json experiment =
+      CallOk("GET", absl::StrCat(kApi, "experiments/get"), "", {{"experiment_id", exp_id}});
+  EXPECT_EQ(experiment["experiment"]["name"], "shapes");
+  EXPECT_EQ(experiment["experiment"]["artifact_location"], "mlflow-artifacts:/" + exp_id);
+  EXPECT_EQ(experiment["experiment"]["lifecycle_stage"], "active");
+  EXPECT_TRUE(experiment["experiment"]["creation_time"].is_number_integer());
+  EXPECT_EQ(experiment["experiment"]["tags"][0]["key"], "team");
+  // The AJAX prefix serves the same handlers.
+  CallOk("GET", "/ajax-api/2.0/mlflow/experiments/get-by-name", "",
+         {{"experiment_name", "shapes"}});
+
+  Json run = CallOk("POST", absl::StrCat(kApi, "runs/create"),
+                    absl::StrCat(R"({"experiment_id": ")", exp_id,
+                                 R"(", "user_id": "bob", "run_name": "r1", "start_time": 5,
+                                    "tags": [{"key": "k", "value": "v"}]})"))["run"];
+  std::string run_id = run["info"]["run_id"];
+  EXPECT_EQ(run["info"]["run_uuid"], run_id);
+  EXPECT_EQ(run["info"]["status"], "RUNNING");
+  EXPECT_EQ(run["info"]["start_time"], 5);
+  EXPECT_FALSE(run["info"].contains("end_time"));
+  EXPECT_EQ(run["info"]["artifact_uri"],
+            absl::StrCat("mlflow-artifacts:/", exp_id, "/", run_id, "/artifacts"));
+  EXPECT_TRUE(run["data"].contains("tags"));
+  EXPECT_FALSE(run["data"].contains("metrics"));
+
+  CallOk("POST", absl::StrCat(kApi, "runs/log-batch"),
+         absl::StrCat(R"({"run_id": ")", run_id, R"(", "metrics": [
+             {"key": "loss", "value": 0.5, "timestamp": 10, "step": 1},
+             {"key": "loss", "value": "NaN", "timestamp": 11, "step": 2},
+             {"key": "acc", "value": 1e300, "timestamp": "12"}],
+           "params": [{"key": "lr", "value": "0.1"}],
+           "tags": [{"key": "t", "value": "x"}]})"));
+  CallOk("POST", absl::StrCat(kApi, "runs/log-metric"),
+         absl::StrCat(R"({"run_uuid": ")", run_id,
+                      R"(", "key": "inf", "value": "Infinity", "timestamp": 1})"));
+  Json fetched = CallOk("GET", absl::StrCat(kApi, "runs/get"), "", {{"run_id", run_id}})["run"];
+  ASSERT_EQ(fetched["data"]["metrics"].size(), 3u);
+  for (const Json& metric : fetched["data"]["metrics"]) {
+    if (metric["key"] == "loss") {
+      EXPECT_EQ(metric["value"], "NaN");
+      EXPECT_EQ(metric["step"], 2);
+    }
+    if (metric["key"] == "inf") EXPECT_EQ(metric["value"], "Infinity");
+  }
+  EXPECT_EQ(fetched["data"]["params"][0]["value"], "0.1");
+
+  Json info = CallOk("POST", absl::StrCat(kApi, "runs/update"),
+                     absl::StrCat(R"({"run_id": ")", run_id,
+                                  R"(", "status": "FINISHED", "end_time": 99})"))["run_info"];
+  EXPECT_EQ(info["status"], "FINISHED");
+  EXPECT_EQ(info["end_time"], 99);
+
+  Json history = CallOk("GET", absl::StrCat(kApi, "metrics/get-history"), "",
+                        {{"run_id", run_id}, {"metric_key", "loss"}, {"max_results", "1"}});
+  ASSERT_EQ(history["metrics"].size(), 1u);
+  EXPECT_EQ(history["metrics"][0]["value"], 0.5);
+  ASSERT_TRUE(history.contains("next_page_token"));
+  Json rest = CallOk("GET", absl::StrCat(kApi, "metrics/get-history"), "",
+                     {{"run_id", run_id},
+                      {"metric_key", "loss"},
+                      {"page_token", history["next_page_token"].get<std::string>()}});
+  ASSERT_EQ(rest["metrics"].size(), 1u);
+  EXPECT_FALSE(rest.contains("next_page_token"));
+
+  Json bulk = CallOk("GET", absl::StrCat(kApi, "metrics/get-history-bulk-interval"), "",
+                     {{"run_ids", run_id}, {"metric_key", "loss"}});
+  ASSERT_EQ(bulk["metrics"].size(), 2u);
+  EXPECT_EQ(bulk["metrics"][0]["run_id"], run_id);
+
+  Json search = CallOk("POST", absl::StrCat(kApi, "runs/search"),
+                       absl::StrCat(R"({"experiment_ids": [")", exp_id,
+                                    R"("], "filter": "params.lr = '0.1' and metrics.acc > 1",
+                                       "order_by": ["metrics.acc DESC"]})"));
+  ASSERT_EQ(search["runs"].size(), 1u);
+  EXPECT_EQ(search["runs"][0]["info"]["run_id"], run_id);
+  Json empty = CallOk("POST", absl::StrCat(kApi, "runs/search"),
+                      R"({"experiment_ids": ["0"], "filter": "params.lr = 'zzz'"})");
+  EXPECT_EQ(empty, Json::object());
+
+  Json experiments = CallOk("GET", absl::StrCat(kApi, "experiments/search"), "",
+                            {{"max_results", "1"}, {"order_by", "name ASC"}});
+  ASSERT_EQ(experiments["experiments"].size(), 1u);
+  EXPECT_EQ(experiments["experiments"][0]["name"], "Default");
+  EXPECT_TRUE(experiments.contains("next_page_token"));
+
+  CallOk("POST", absl::StrCat(kApi, "runs/log-inputs"),
+         absl::StrCat(R"({"run_id": ")", run_id, R"(", "datasets": [{"tags": [{"key":
+             "mlflow.data.context", "value": "train"}], "dataset": {"name": "d", "digest":
+             "abc", "source_type": "local", "source": "{}"}}]})"));
+  // Logging to a finished run is allowed (only deleted runs are rejected).
+  CallOk("POST", absl::StrCat(kApi, "runs/set-tag"),
+         absl::StrCat(R"({"run_id": ")", run_id, R"(", "key": "after", "value": "1"})"));
+  CallOk("POST", absl::StrCat(kApi, "runs/delete"), absl::StrCat(R"({"run_id": ")", run_id, "\"}"));
+  HttpResponse rejected = Call("POST", absl::StrCat(kApi, "runs/set-tag"),
+                               absl::StrCat(R"({"run_id": ")", run_id, R"(", "key": "k"})"));
+  EXPECT_EQ(rejected.status, 400);
+  CallOk("POST", absl::StrCat(kApi, "runs/restore"), absl::StrCat(R"({"run_id": ")", run_id, "\"}"));
+  Json inputs = CallOk("GET", absl::StrCat(kApi, "runs/get"), "", {{"run_id", run_id}});
+  EXPECT_EQ(inputs["run"]["inputs"]["dataset_inputs"][0]["dataset"]["digest"], "abc");
+
+  CallOk("POST", absl::StrCat(kApi, "experiments/update"),
+         absl::StrCat(R"({"experiment_id": ")", exp_id, R"(", "new_name": "renamed"})"));
+  CallOk("POST", absl::StrCat(kApi, "experiments/set-experiment-tag"),
+         absl::StrCat(R"({"experiment_id": ")", exp_id, R"(", "key": "a", "value": "b"})"));
+  CallOk("POST", absl::StrCat(kApi, "experiments/delete-experiment-tag"),
+         absl::StrCat(R"({"experiment_id": ")", exp_id, R"(", "key": "a"})"));
+  EXPECT_EQ(CallOk("POST", absl::StrCat(kApi, "experiments/delete"),
+                   absl::StrCat(R"({"experiment_id": ")", exp_id, "\"}")),
+            Json::object());
+  Json deleted = CallOk("POST", absl::StrCat(kApi, "experiments/search"),
+                        R"({"view_type": "DELETED_ONLY"})");
+  ASSERT_EQ(deleted["experiments"].size(), 1u);
+  EXPECT_EQ(deleted["experiments"][0]["lifecycle_stage"], "deleted");
+  CallOk("POST", absl::StrCat(kApi, "experiments/restore"),
+         absl::StrCat(R"({"experiment_id": ")", exp_id, "\"}"));
+}
+
+}  // namespace
+}  // namespace cairn::api

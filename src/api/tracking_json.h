@@ -1,0 +1,26 @@
+#pragma once
+// MLflow's JSON shapes for the tracking entities, written straight into a string (no
+// intermediate JSON tree: runs/search and metric histories can be large). The output is
+// what MLflow's server emits (message_to_json): snake_case fields, int64 as numbers,
+// enums as strings, NaN/±inf as "NaN"/"Infinity"/"-Infinity", empty repeated fields
+// omitted, run_info carrying both run_id and run_uuid.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tracking/types.h"
+
+namespace cairn::api {
+
+void AppendJsonString(std::string& out, std::string_view text);
+void AppendJsonDouble(std::string& out, double value);
+
+void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment);
+void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);
+void AppendRunJson(std::string& out, const tracking::Run& run);
+// {"key":…,"value":…,"timestamp":…,"step":…}; `run_id` is added when not empty.
+void AppendMetricJson(std::string& out, std::string_view key, double value, int64_t timestamp,
+                      int64_t step, std::string_view run_id = {});
+
+}  // namespace cairn::api
