@@ -21,10 +21,30 @@ function(cairn_cc_test)
   set_tests_properties(${ARG_NAME} PROPERTIES ENVIRONMENT "CAIRN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
-# The fuzz preset compiles every library with -fsanitize=fuzzer-no-link,address,undefined
-# (coverage feedback and sanitizers reach the code under test, not only the harness);
-# build just the fuzz targets and what they link: cmake --build build/fuzz --target fuzzers
-# (the aggregate target every cairn_cc_fuzz joins), or --target <name>_fuzz.
+# With CAIRN_FUZZ=ON (preset `fuzz`, clang) every target is compiled with
+# -fsanitize=fuzzer-no-link,address,undefined, so coverage feedback and the sanitizers
+# reach the code under test, not only the harness. Build just the fuzz targets and what
+# they link: cmake --build build/fuzz --target fuzzers (the aggregate target every
+# cairn_cc_fuzz joins), or --target <name>_fuzz.
+if(CAIRN_FUZZ)
+  include(CheckCXXSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS "-fsanitize=fuzzer,address,undefined")
+  check_cxx_source_compiles(
+    "#include <cstddef>
+     #include <cstdint>
+     extern \"C\" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }"
+    CAIRN_HAVE_LIBFUZZER)
+  unset(CMAKE_REQUIRED_FLAGS)
+  if(NOT CAIRN_HAVE_LIBFUZZER)
+    message(FATAL_ERROR "CAIRN_FUZZ=ON needs clang with libFuzzer and the sanitizer runtimes "
+                        "(Debian: apt-get install clang libclang-rt-14-dev); compiler is "
+                        "${CMAKE_CXX_COMPILER}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
+                      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(cairn_cc_fuzz)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   if(NOT CAIRN_FUZZ)
@@ -32,9 +52,8 @@ function(cairn_cc_fuzz)
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_compile_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined
-                         -fno-sanitize-recover=undefined)
-  target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_compile_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
   if(NOT TARGET fuzzers)
     add_custom_target(fuzzers)
