@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -362,8 +363,18 @@ def test_oversized_body(cairn_server):
             if not chunk:
                 break
             received += chunk
-        status_line = received.split(b"\r\n", 1)[0].decode(errors="replace")
+        head_bytes, _, rest = received.partition(b"\r\n\r\n")
+        status_line = head_bytes.split(b"\r\n", 1)[0].decode(errors="replace")
         assert status_line.split(" ")[1] == "413", received[:500]
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head_bytes)
+        assert length, head_bytes
+        while len(rest) < int(length.group(1)):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        payload = json.loads(rest[:int(length.group(1))])
+        assert payload["error_code"] == "REQUEST_LIMIT_EXCEEDED", payload
     finally:
         sock.close()
 
