@@ -47,11 +47,12 @@ enum class FilterEntity { kMetric, kParam, kTag, kAttribute, kDataset };
 
 struct FilterClause {
   FilterEntity entity;
-  // For metrics/params/tags: the user's key, unquoted. For attributes: the canonical
-  // attribute name (`run_id`, `run_name`, `status`, `user_id`, `artifact_uri`,
-  // `lifecycle_stage`, `start_time`, `end_time`, `created`, ...; aliases such as
-  // `attributes.run_name` map to themselves). For datasets: `name`, `digest` or
-  // `context`.
+  // For metrics/params/tags: the user's key, outer quotes/backticks removed. For
+  // attributes: the canonical name of the dialect's attribute (kRuns: `run_id`,
+  // `run_name`, `status`, `user_id`, `artifact_uri`, `start_time`, `end_time`; the
+  // aliases `created`/`Created` arrive as `start_time`, `run name` as `run_name`).
+  // `lifecycle_stage` is not a filter key (MLflow rejects it too; view types select
+  // deleted runs). For datasets: `name`, `digest` or `context`.
   std::string key;
   // One of "=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "NOT IN",
   // "IS NULL", "IS NOT NULL" (always upper case). String values and IN-list items are
@@ -76,6 +77,9 @@ struct FilterClause {
 //   string attributes: = != LIKE ILIKE with a quoted string; IN / NOT IN with a
 //     non-empty list of quoted strings for the dialect's list keys;
 //   datasets (name, digest, context): = != LIKE ILIKE, IN, NOT IN.
+// Stricter than MLflow's tokenizer-based parser, on purpose: operators are validated
+// here rather than at query time, and the clause list must be `clause (AND clause)*`
+// (MLflow silently accepts a leading, trailing or doubled AND, or a missing one).
 // `ParseSearchFilter(filter)` is the kRuns dialect.
 absl::StatusOr<std::vector<FilterClause>> ParseSearchFilter(std::string_view filter);
 absl::StatusOr<std::vector<FilterClause>> ParseSearchFilter(std::string_view filter,
