@@ -1,1 +1,897 @@
-// Filled in by its own change.
+#include "api/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/file.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/file_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/errors.h"
+#include "api/metrics.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace cairn::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Idle keep-alive connections, slow headers and stalled body reads/writes give up after this.
+constexpr std::chrono::seconds kIoTimeout{60};
+// Stop() lets requests in flight finish for this long before it closes their connections.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+// After an error response that closes the connection, unread request bytes are drained
+// for at most this long, so that the client sees the response instead of a reset.
+constexpr std::chrono::seconds kLingerTimeout{2};
+// MLflow's GET endpoints carry their fields in the query string (run_ids=…&run_ids=…).
+constexpr uint32_t kHeaderLimit = 1 << 20;
+// Not boost::none: Boost 1.74's parser compares the content length against an empty
+// optional limit as if the limit were exceeded.
+constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Methods that get their own "unmatched" metrics series; the rest count as OTHER.
+constexpr std::string_view kUnmatchedMethods[] = {"GET",  "POST",    "PUT",  "DELETE",
+                                                  "PATCH", "OPTIONS", "HEAD", "OTHER"};
+constexpr int kNumUnmatchedMethods = sizeof(kUnmatchedMethods) / sizeof(kUnmatchedMethods[0]);
+
+// The server whose I/O or worker thread this is (Stop must not join its own thread).
+thread_local const void* t_current_server = nullptr;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes (malformed escapes stay as they are) and, in query strings, '+'.
+void PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t char_idx = 0; char_idx < in.size(); ++char_idx) {
+    char c = in[char_idx];
+    if (c == '%' && char_idx + 2 < in.size()) {
+      int high = HexValue(in[char_idx + 1]);
+      int low = HexValue(in[char_idx + 2]);
+      if (high >= 0 && low >= 0) {
+        out->push_back(static_cast<char>(high * 16 + low));
+        char_idx += 2;
+        continue;
+      }
+    }
+    out->push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+}
+
+void ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto& [key, value] = out->emplace_back();
+    PercentDecode(pair.substr(0, eq), /*plus_is_space=*/true, &key);
+    if (eq != std::string_view::npos) PercentDecode(pair.substr(eq + 1), true, &value);
+  }
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// Marks the current thread as belonging to `server` for the scope.
+class ScopedServerThread {
+ public:
+  explicit ScopedServerThread(const void* server) : previous_(t_current_server) {
+    t_current_server = server;
+  }
+  ~ScopedServerThread() { t_current_server = previous_; }
+
+ private:
+  const void* previous_;
+};
+
+class Session;
+
+// The server; HttpServer::Impl is this class (a private nested name that the sessions could
+// not name).
+class ServerImpl {
+ public:
+  ServerImpl(ServerOptions options, Router router);
+  ~ServerImpl();
+
+  absl::Status Start();
+  int port() const { return port_.load(std::memory_order_acquire); }
+  void Wait();
+  void Stop();
+  void StopOnSignals();
+
+  // For sessions.
+  const ServerOptions& options() const { return options_; }
+  const Router& router() const { return router_; }
+  const std::string& tmp_dir() const { return tmp_dir_; }
+  HttpMetrics& metrics() { return metrics_; }
+  asio::thread_pool& workers() { return *workers_; }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  int RouteSeries(const Route* route) const {
+    return static_cast<int>(route - router_.routes().data());
+  }
+  int healthz_series() const { return healthz_series_; }
+  int metrics_series() const { return metrics_series_; }
+  int UnmatchedSeries(std::string_view method) const;
+  void Register(Session* session);
+  void Unregister(Session* session);
+
+ private:
+  enum class State { kNew, kRunning, kStopping, kStopped };
+
+  void DoAccept();
+  void RunIoThread();
+  void DoStop();
+  bool IsStopped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kStopped; }
+  bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_) { return sessions_.empty(); }
+  // Posts `fn(session)` onto every open session's strand.
+  template <class Fn>
+  void ForEachSession(Fn fn);
+
+  const ServerOptions options_;
+  const Router router_;
+  std::string tmp_dir_;
+  HttpMetrics metrics_;
+  int healthz_series_ = 0;
+  int metrics_series_ = 0;
+  int unmatched_series_ = 0;  // first of kNumUnmatchedMethods
+  std::atomic<int> port_{0};
+  std::atomic<bool> stopping_{false};
+
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kNew;
+  std::thread stopper_ ABSL_GUARDED_BY(mu_);  // runs Stop when a server thread asked
+
+  absl::Mutex sessions_mu_;
+  std::unordered_set<Session*> sessions_ ABSL_GUARDED_BY(sessions_mu_);
+
+  // Declared after everything sessions touch: destroying the io_context destroys pending
+  // handlers, and with them the last references to sessions.
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_timer_;
+  std::optional<asio::signal_set> signals_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> io_threads_;
+  std::optional<asio::thread_pool> workers_;
+};
+
+
+// One TCP connection: reads requests one after another (keep-alive), runs each handler on
+// the worker pool and writes its response. Every member is touched only on the
+// connection's strand, except request_/route_ which a worker reads while the strand waits.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerImpl* server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)) {
+    beast::error_code ec;
+    tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = remote.address().to_string();
+    server_->Register(this);
+  }
+  ~Session() { server_->Unregister(this); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // On the strand: the server is stopping. Idle connections close now; a request in
+  // progress finishes and its response closes the connection.
+  void NotifyStopping() {
+    stopping_ = true;
+    if (waiting_for_header_) Close();
+  }
+
+  // On the strand: shutdown grace is over.
+  void ForceClose() { Close(); }
+
+  auto executor() { return stream_.get_executor(); }
+
+ private:
+  enum class Target { kRoute, kHealthz, kMetrics, kNotFound, kMethodNotAllowed };
+
+  void ReadHeader() {
+    if (stopping_ || server_->stopping()) {
+      Close();
+      return;
+    }
+    ResetRequest();
+    header_parser_.emplace();
+    header_parser_->header_limit(kHeaderLimit);
+    // Body limits are enforced per route once the header is in (streamed routes have none).
+    header_parser_->body_limit(kNoBodyLimit);
+    waiting_for_header_ = true;
+    stream_.expires_after(kIoTimeout);
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void ResetRequest() {
+    // clear() rather than reassigning keeps the capacity for the next request.
+    request_.method.clear();
+    request_.target.clear();
+    request_.path.clear();
+    request_.query.clear();
+    request_.headers.clear();
+    request_.body.clear();
+    request_.body_file.clear();
+    request_.path_params.clear();
+    string_parser_.reset();
+    file_parser_.reset();
+    string_serializer_.reset();
+    string_response_.reset();
+    file_serializer_.reset();
+    file_response_.reset();
+  }
+
+  void OnHeader(beast::error_code ec) {
+    waiting_for_header_ = false;
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == beast::error::timeout || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || !stream_.socket().is_open()) {
+        Close();
+        return;
+      }
+      start_ = std::chrono::steady_clock::now();
+      series_ = server_->UnmatchedSeries("OTHER");
+      SendError(400, "BAD_REQUEST", absl::StrCat("Malformed HTTP request: ", ec.message()));
+      return;
+    }
+    if (!stream_.socket().is_open()) return;
+    start_ = std::chrono::steady_clock::now();
+
+    auto& header = header_parser_->get();
+    version_ = header.version();
+    keep_alive_ = header.keep_alive();
+    request_.method.assign(header.method_string().data(), header.method_string().size());
+    request_.target.assign(header.target().data(), header.target().size());
+    std::string_view target = request_.target;
+    size_t question = target.find('?');
+    PercentDecode(target.substr(0, question), /*plus_is_space=*/false, &request_.path);
+    if (question != std::string_view::npos) ParseQuery(target.substr(question + 1), &request_.query);
+    for (const auto& field : header) {
+      auto& [name, value] = request_.headers.emplace_back();
+      name.assign(field.name_string().data(), field.name_string().size());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      value.assign(field.value().data(), field.value().size());
+    }
+    request_.remote_address = remote_;
+
+    // Pick the target now: the route decides how the body is read.
+    route_ = nullptr;
+    match_ = Router::Match{};
+    if (request_.method == "GET" && request_.path == "/healthz") {
+      target_ = Target::kHealthz;
+      series_ = server_->healthz_series();
+    } else if (request_.method == "GET" && request_.path == "/metrics") {
+      target_ = Target::kMetrics;
+      series_ = server_->metrics_series();
+    } else {
+      match_ = server_->router().Find(request_.method, request_.path);
+      route_ = match_.route;
+      if (route_ != nullptr) {
+        target_ = Target::kRoute;
+        series_ = server_->RouteSeries(route_);
+      } else {
+        target_ = match_.method_not_allowed ? Target::kMethodNotAllowed : Target::kNotFound;
+        series_ = server_->UnmatchedSeries(request_.method);
+      }
+    }
+
+    if (route_ != nullptr && route_->options.stream_request_body) {
+      StartFileBody();
+      return;
+    }
+    const uint64_t limit = server_->options().max_body_bytes;
+    if (auto length = header_parser_->content_length(); length && *length > limit) {
+      SendError(413, "REQUEST_LIMIT_EXCEEDED",
+                absl::StrCat("Request body of ", *length, " bytes exceeds the limit of ", limit,
+                             " bytes"));
+      return;
+    }
+    string_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    string_parser_->body_limit(limit);
+    ContinueThen([self = shared_from_this()] { self->ReadBody(&*self->string_parser_); });
+  }
+
+  void StartFileBody() {
+    file_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    file_parser_->body_limit(kNoBodyLimit);
+    std::filesystem::path path =
+        std::filesystem::path(server_->tmp_dir()) / absl::StrCat("cairn-upload-", NewUuidHex());
+    beast::error_code ec;
+    file_parser_->get().body().open(path.c_str(), beast::file_mode::write_new, ec);
+    if (ec) {
+      Log(LogLevel::kError,
+          absl::StrCat("cannot create temporary file ", path.string(), ": ", ec.message()));
+      SendError(500, "INTERNAL_ERROR", "Cannot store the request body in a temporary file");
+      return;
+    }
+    request_.body_file = path.string();
+    ContinueThen([self = shared_from_this()] { self->ReadBody(&*self->file_parser_); });
+  }
+
+  // Answers "Expect: 100-continue" before the body is read, then runs `next`.
+  template <class Next>
+  void ContinueThen(Next next) {
+    const std::string* expect = request_.Header("expect");
+    if (expect == nullptr || !IEquals(*expect, "100-continue")) {
+      next();
+      return;
+    }
+    stream_.expires_after(kIoTimeout);
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this(), next = std::move(next)](
+                          beast::error_code ec, size_t) mutable {
+                        if (ec) {
+                          self->FailBody();
+                          return;
+                        }
+                        next();
+                      });
+  }
+
+  // Reads the body in pieces, each with its own timeout, so that a long upload only times
+  // out when it stalls.
+  template <class Parser>
+  void ReadBody(Parser* parser) {
+    if (parser->is_done()) {
+      OnBodyRead();
+      return;
+    }
+    stream_.expires_after(kIoTimeout);
+    http::async_read_some(stream_, buffer_, *parser,
+                          [self = shared_from_this(), parser](beast::error_code ec, size_t) {
+                            if (ec == http::error::body_limit) {
+                              const uint64_t limit = self->server_->options().max_body_bytes;
+                              self->SendError(
+                                  413, "REQUEST_LIMIT_EXCEEDED",
+                                  absl::StrCat("Request body exceeds the limit of ", limit,
+                                               " bytes"));
+                              return;
+                            }
+                            if (ec) {
+                              self->FailBody();
+                              return;
+                            }
+                            self->ReadBody(parser);
+                          });
+  }
+
+  // The body could not be read (client gone, timeout, bad chunk): nothing to answer.
+  void FailBody() {
+    RemoveBodyFile();
+    Close();
+  }
+
+  void RemoveBodyFile() {
+    if (file_parser_) {
+      beast::error_code ec;
+      file_parser_->get().body().file().close(ec);
+    }
+    if (!request_.body_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(request_.body_file, ec);
+    }
+  }
+
+  void OnBodyRead() {
+    if (string_parser_) {
+      request_.body = std::move(string_parser_->get().body());
+    } else if (file_parser_) {
+      beast::error_code ec;
+      file_parser_->get().body().file().close(ec);
+    }
+    switch (target_) {
+      case Target::kHealthz: {
+        HttpResponse response;
+        response.content_type = "text/plain";
+        response.body = "OK";
+        SendResponse(std::move(response));
+        return;
+      }
+      case Target::kMetrics: {
+        HttpResponse response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        server_->metrics().AppendPrometheus(&response.body);
+        SendResponse(std::move(response));
+        return;
+      }
+      case Target::kNotFound:
+        SendResponse(ErrorResponse(404, "ENDPOINT_NOT_FOUND",
+                                   absl::StrCat("No endpoint for ", request_.method, " ",
+                                                request_.path)));
+        return;
+      case Target::kMethodNotAllowed:
+        SendResponse(ErrorResponse(405, "ENDPOINT_NOT_FOUND",
+                                   absl::StrCat("Method ", request_.method,
+                                                " is not allowed for ", request_.path)));
+        return;
+      case Target::kRoute:
+        break;
+    }
+    request_.path_params = std::move(match_.path_params);
+    if (route_->options.inline_handler) {
+      SendResponse(RunHandler());
+      return;
+    }
+    asio::post(server_->workers(), [self = shared_from_this()]() mutable {
+      ScopedServerThread mark(self->server_);
+      HttpResponse response = self->RunHandler();
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), response = std::move(response)]() mutable {
+        self->SendResponse(std::move(response));
+      });
+    });
+  }
+
+  // Runs the route's handler; never throws. Removes a streamed body file afterwards.
+  HttpResponse RunHandler() {
+    HttpResponse response;
+    try {
+      response = route_->handler(request_);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, absl::StrCat("handler for ", request_.method, " ", route_->pattern,
+                                         " threw: ", e.what()));
+      response = ErrorResponse(500, "INTERNAL_ERROR",
+                               absl::StrCat("Internal error while handling ", request_.method,
+                                            " ", request_.path));
+    } catch (...) {
+      Log(LogLevel::kError, absl::StrCat("handler for ", request_.method, " ", route_->pattern,
+                                         " threw a non-standard exception"));
+      response = ErrorResponse(500, "INTERNAL_ERROR",
+                               absl::StrCat("Internal error while handling ", request_.method,
+                                            " ", request_.path));
+    }
+    if (!request_.body_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(request_.body_file, ec);
+    }
+    return response;
+  }
+
+  // An error answered before (or instead of) reading the body: the connection closes after
+  // the response, since unread body bytes may follow.
+  void SendError(int status, std::string_view error_code, std::string_view message) {
+    RemoveBodyFile();
+    keep_alive_ = false;
+    linger_ = true;
+    SendResponse(ErrorResponse(status, error_code, message));
+  }
+
+  template <class Body>
+  void SetHeaders(http::response<Body>* res, const HttpResponse& response) {
+    res->result(static_cast<unsigned>(status_));
+    res->version(version_);
+    res->set(http::field::server, "cairn");
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res->insert(name, value);
+    res->keep_alive(keep_alive_);
+  }
+
+  void SendResponse(HttpResponse response) {
+    if (!stream_.socket().is_open()) return;
+    status_ = response.status >= 100 && response.status <= 999 ? response.status : 500;
+    if (stopping_ || server_->stopping()) keep_alive_ = false;
+    if (!response.file_path.empty()) {
+      http::file_body::value_type file;
+      beast::error_code ec;
+      file.open(response.file_path.c_str(), beast::file_mode::scan, ec);
+      if (!ec) {
+        file_response_.emplace();
+        SetHeaders(&*file_response_, response);
+        file_response_->body() = std::move(file);
+        file_response_->prepare_payload();
+        bytes_ = file_response_->body().size();
+        file_serializer_.emplace(*file_response_);
+        WriteSome(&*file_serializer_);
+        return;
+      }
+      response = ErrorResponse(404, "RESOURCE_DOES_NOT_EXIST",
+                               absl::StrCat("File for ", request_.path, " does not exist"));
+      status_ = 404;
+    }
+    string_response_.emplace();
+    SetHeaders(&*string_response_, response);
+    string_response_->body() = std::move(response.body);
+    string_response_->prepare_payload();
+    bytes_ = string_response_->body().size();
+    string_serializer_.emplace(*string_response_);
+    WriteSome(&*string_serializer_);
+  }
+
+  // Writes in pieces, each with its own timeout, so that a long download only times out
+  // when it stalls.
+  template <class Serializer>
+  void WriteSome(Serializer* serializer) {
+    stream_.expires_after(kIoTimeout);
+    http::async_write_some(
+        stream_, *serializer,
+        [self = shared_from_this(), serializer](beast::error_code ec, size_t) {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          if (!serializer->is_done()) {
+            self->WriteSome(serializer);
+            return;
+          }
+          self->OnResponseWritten();
+        });
+  }
+
+  void OnResponseWritten() {
+    const auto duration = std::chrono::steady_clock::now() - start_;
+    server_->metrics().Record(series_, status_,
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(duration));
+    if (server_->options().access_log) {
+      const double millis = std::chrono::duration<double, std::milli>(duration).count();
+      Log(LogLevel::kInfo,
+          absl::StrCat(request_.method, " ", request_.target, " ", status_, " ", bytes_, " ",
+                       absl::StrFormat("%.3f", millis), "ms ", remote_));
+    }
+    if (!keep_alive_) {
+      if (linger_) {
+        Linger();
+      } else {
+        Close();
+      }
+      return;
+    }
+    ReadHeader();
+  }
+
+  // Half-closes, then discards what the client still sends until it closes or a short
+  // timeout passes; closing with unread data would reset the connection and could destroy
+  // the error response before the client reads it.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(kLingerTimeout);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    if (!drain_buffer_) drain_buffer_ = std::make_unique<char[]>(kDrainBufferSize);
+    stream_.async_read_some(asio::buffer(drain_buffer_.get(), kDrainBufferSize),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) {
+                                self->Close();
+                                return;
+                              }
+                              self->DrainSome();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    if (stream_.socket().is_open()) stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  static constexpr size_t kDrainBufferSize = 16 * 1024;
+
+  ServerImpl* const server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+  bool stopping_ = false;
+  bool waiting_for_header_ = false;
+  bool keep_alive_ = true;
+  bool linger_ = false;
+  unsigned version_ = 11;
+
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> string_parser_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;
+  HttpRequest request_;
+  Target target_ = Target::kNotFound;
+  Router::Match match_;
+  const Route* route_ = nullptr;
+
+  int series_ = 0;
+  int status_ = 0;
+  uint64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  std::optional<http::response<http::string_body>> string_response_;
+  std::optional<http::response_serializer<http::string_body>> string_serializer_;
+  std::optional<http::response<http::file_body>> file_response_;
+  std::optional<http::response_serializer<http::file_body>> file_serializer_;
+  std::unique_ptr<char[]> drain_buffer_;
+};
+
+
+ServerImpl::ServerImpl(ServerOptions options, Router router)
+    : options_(std::move(options)),
+      router_(std::move(router)),
+      acceptor_(asio::make_strand(ioc_)),
+      accept_retry_timer_(acceptor_.get_executor()) {
+  tmp_dir_ = options_.tmp_dir;
+  if (tmp_dir_.empty()) {
+    std::error_code ec;
+    tmp_dir_ = std::filesystem::temp_directory_path(ec).string();
+    if (ec || tmp_dir_.empty()) tmp_dir_ = "/tmp";
+  }
+  // Series ids: one per route (its index in the router), then the built-ins, then the
+  // unmatched requests per method.
+  for (const Route& route : router_.routes()) metrics_.AddSeries(route.pattern, route.method);
+  healthz_series_ = metrics_.AddSeries("/healthz", "GET");
+  metrics_series_ = metrics_.AddSeries("/metrics", "GET");
+  unmatched_series_ = metrics_.num_series();
+  for (std::string_view method : kUnmatchedMethods) {
+    metrics_.AddSeries("unmatched", std::string(method));
+  }
+}
+
+ServerImpl::~ServerImpl() {
+  Stop();
+  std::thread stopper;
+  {
+    absl::MutexLock lock(&mu_);
+    stopper = std::move(stopper_);
+  }
+  if (stopper.joinable()) stopper.join();
+}
+
+int ServerImpl::UnmatchedSeries(std::string_view method) const {
+  for (int method_idx = 0; method_idx < kNumUnmatchedMethods - 1; ++method_idx) {
+    if (kUnmatchedMethods[method_idx] == method) return unmatched_series_ + method_idx;
+  }
+  return unmatched_series_ + kNumUnmatchedMethods - 1;
+}
+
+void ServerImpl::Register(Session* session) {
+  metrics_.AddConnections(1);
+  absl::MutexLock lock(&sessions_mu_);
+  sessions_.insert(session);
+}
+
+void ServerImpl::Unregister(Session* session) {
+  metrics_.AddConnections(-1);
+  absl::MutexLock lock(&sessions_mu_);
+  sessions_.erase(session);
+}
+
+absl::Status ServerImpl::Start() {
+  absl::MutexLock lock(&mu_);
+  if (state_ != State::kNew) {
+    return absl::FailedPreconditionError("HttpServer::Start: the server was already started");
+  }
+  if (options_.port < 0 || options_.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port: must be between 0 and 65535, got ", options_.port));
+  }
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  asio::ip::address address = asio::ip::make_address(options_.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, static_cast<unsigned short>(options_.port));
+  } else {
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "host: cannot resolve '", options_.host, "': ", ec ? ec.message() : "no address"));
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  const std::string where = absl::StrCat(options_.host, ":", options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot open a socket for ", where, ": ",
+                                                     ec.message()));
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) {
+    acceptor_.close(ec);
+    return absl::UnavailableError(absl::StrCat("cannot bind ", where, ": ", ec.message(),
+                                               " (is another server using this port?)"));
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close(ec);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", where, ": ", ec.message()));
+  }
+  port_.store(acceptor_.local_endpoint(ec).port(), std::memory_order_release);
+
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int io_threads = options_.io_threads > 0 ? options_.io_threads : cores;
+  const int worker_threads =
+      options_.worker_threads > 0 ? options_.worker_threads : std::max(4, 2 * cores);
+  workers_.emplace(static_cast<size_t>(worker_threads));
+  work_.emplace(ioc_.get_executor());
+  asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
+  io_threads_.reserve(static_cast<size_t>(io_threads));
+  for (int thread_idx = 0; thread_idx < io_threads; ++thread_idx) {
+    io_threads_.emplace_back([this] { RunIoThread(); });
+  }
+  state_ = State::kRunning;
+  return absl::OkStatus();
+}
+
+void ServerImpl::RunIoThread() {
+  ScopedServerThread mark(this);
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, absl::StrCat("HTTP I/O thread caught: ", e.what()));
+    }
+  }
+}
+
+void ServerImpl::DoAccept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
+                                                         tcp::socket socket) {
+    if (stopping() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of file descriptors and the like: back off instead of spinning.
+      Log(LogLevel::kWarning, absl::StrCat("accept failed: ", ec.message()));
+      accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
+      accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping()) DoAccept();
+      });
+      return;
+    }
+    // Nagle's algorithm delays small responses by up to 40 ms (FACTS.md).
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(this, std::move(socket))->Start();
+    DoAccept();
+  });
+}
+
+template <class Fn>
+void ServerImpl::ForEachSession(Fn fn) {
+  absl::MutexLock lock(&sessions_mu_);
+  for (Session* session : sessions_) {
+    // A session whose destructor is waiting for sessions_mu_ has no owner left.
+    std::shared_ptr<Session> alive = session->weak_from_this().lock();
+    if (!alive) continue;
+    auto executor = alive->executor();
+    asio::post(executor, [alive = std::move(alive), fn] { fn(*alive); });
+  }
+}
+
+void ServerImpl::Wait() {
+  absl::MutexLock lock(&mu_);
+  if (state_ == State::kNew) return;
+  mu_.Await(absl::Condition(this, &ServerImpl::IsStopped));
+}
+
+void ServerImpl::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kNew) {
+      state_ = State::kStopped;
+      return;
+    }
+    if (t_current_server == this) {
+      // Joining the server's threads from one of them would deadlock.
+      if (state_ == State::kRunning && !stopper_.joinable()) {
+        stopper_ = std::thread([this] { Stop(); });
+      }
+      return;
+    }
+    if (state_ != State::kRunning) {
+      mu_.Await(absl::Condition(this, &ServerImpl::IsStopped));
+      return;
+    }
+    state_ = State::kStopping;
+  }
+  DoStop();
+  absl::MutexLock lock(&mu_);
+  state_ = State::kStopped;
+}
+
+void ServerImpl::DoStop() {
+  stopping_.store(true, std::memory_order_release);
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    accept_retry_timer_.cancel();
+  });
+  ForEachSession([](Session& session) { session.NotifyStopping(); });
+  bool drained;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    drained = sessions_mu_.AwaitWithTimeout(absl::Condition(this, &ServerImpl::NoSessions),
+                                            kShutdownGrace);
+  }
+  if (!drained) {
+    Log(LogLevel::kWarning, "HTTP server: requests still running after the shutdown grace "
+                            "period; closing their connections");
+    ForEachSession([](Session& session) { session.ForceClose(); });
+    absl::MutexLock lock(&sessions_mu_);
+    sessions_mu_.AwaitWithTimeout(absl::Condition(this, &ServerImpl::NoSessions), absl::Seconds(2));
+  }
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& thread : io_threads_) thread.join();
+  io_threads_.clear();
+  // Waits for handlers still running (only after a forced close); their responses go
+  // nowhere.
+  if (workers_) workers_->join();
+}
+
+void ServerImpl::StopOnSignals() {
+  absl::MutexLock lock(&mu_);
+  if (signals_) return;
+  signals_.emplace(ioc_, SIGINT, SIGTERM);
+  signals_->async_wait([this](beast::error_code ec, int signal_number) {
+    if (ec) return;
+    Log(LogLevel::kInfo, absl::StrCat("received signal ", signal_number, "; stopping"));
+    Stop();
+  });
+}
+
+}  // namespace
+
+class HttpServer::Impl : public ServerImpl {
+ public:
+  using ServerImpl::ServerImpl;
+};
+
+HttpServer::HttpServer(ServerOptions options, Router router)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
+HttpServer::~HttpServer() = default;
+absl::Status HttpServer::Start() { return impl_->Start(); }
+int HttpServer::port() const { return impl_->port(); }
+void HttpServer::Wait() { impl_->Wait(); }
+void HttpServer::Stop() { impl_->Stop(); }
+void HttpServer::StopOnSignals() { impl_->StopOnSignals(); }
+
+}  // namespace cairn::api

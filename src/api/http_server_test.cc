@@ -1,2 +1,646 @@
+#include "api/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "api/errors.h"
+#include "api/metrics.h"
+#include "common/json.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
-// Filled in by its own change.
+
+namespace cairn::api {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercased names
+  std::string body;
+};
+
+// A tiny blocking HTTP/1.1 client on a POSIX socket; enough to drive the server precisely
+// (several requests on one connection, raw malformed bytes, observing the close).
+class TestClient {
+ public:
+  explicit TestClient(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval timeout{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~TestClient() { close(fd_); }
+
+  bool connected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t sent = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(sent));
+    }
+    return true;
+  }
+
+  // Reads one response (Content-Length framed). status 0: the connection closed first.
+  Reply Read(bool skip_interim = true) {
+    Reply reply;
+    size_t header_end;
+    while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return reply;
+    }
+    std::string head = pending_.substr(0, header_end);
+    pending_.erase(0, header_end + 4);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    reply.status = std::stoi(status_line.substr(9, 3));
+    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t end = head.find("\r\n", pos);
+      if (end == std::string::npos) end = head.size();
+      std::string line = head.substr(pos, end - pos);
+      size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      reply.headers[name] = value;
+      pos = end + 2;
+    }
+    if (reply.status == 100) return skip_interim ? Read() : reply;
+    size_t length = std::stoul(reply.headers["content-length"]);
+    while (pending_.size() < length) {
+      if (!Fill()) {
+        reply.status = 0;
+        return reply;
+      }
+    }
+    reply.body = pending_.substr(0, length);
+    pending_.erase(0, length);
+    return reply;
+  }
+
+  Reply Request(std::string_view method, std::string_view target, std::string_view body = "",
+                std::string_view extra_headers = "") {
+    if (!Send(RawRequest(method, target, body, extra_headers))) return Reply{};
+    return Read();
+  }
+
+  // True when the server closed the connection (read returns end of stream or a reset).
+  bool ClosedByPeer() {
+    if (!pending_.empty()) return false;
+    char byte;
+    ssize_t got = recv(fd_, &byte, 1, 0);
+    return got == 0 || (got < 0 && errno == ECONNRESET);
+  }
+
+  static std::string RawRequest(std::string_view method, std::string_view target,
+                                std::string_view body, std::string_view extra_headers = "") {
+    std::string raw = std::string(method) + " " + std::string(target) +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + std::string(extra_headers);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    raw += "\r\n";
+    raw += body;
+    return raw;
+  }
+
+ private:
+  bool Fill() {
+    char buffer[65536];
+    ssize_t got = recv(fd_, buffer, sizeof(buffer), 0);
+    if (got <= 0) return false;
+    pending_.append(buffer, static_cast<size_t>(got));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string pending_;
+};
+
+std::string Describe(const HttpRequest& request) {
+  Json json;
+  json["method"] = request.method;
+  json["target"] = request.target;
+  json["path"] = request.path;
+  json["query"] = Json::array();
+  for (const auto& [key, value] : request.query) json["query"].push_back({key, value});
+  json["path_params"] = Json::array();
+  for (const auto& [key, value] : request.path_params) {
+    json["path_params"].push_back({key, value});
+  }
+  const std::string* custom = request.Header("x-custom");
+  json["x_custom"] = custom == nullptr ? "" : *custom;
+  json["body"] = request.body;
+  json["remote"] = request.remote_address;
+  return DumpJson(json);
+}
+
+// Polls `condition` until it holds or 20 s pass.
+bool WaitFor(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::yield();
+  }
+  return condition();
+}
+
+std::string RandomBytes(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+  return bytes;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_dir_ = std::filesystem::temp_directory_path() /
+               ("cairn_http_server_test_" + std::to_string(getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(tmp_dir_);
+    std::filesystem::create_directories(tmp_dir_);
+    router_.Add("GET", "/hello", [](const HttpRequest&) { return JsonResponse("{\"hi\":1}"); });
+    router_.Add("POST", "/echo", [](const HttpRequest& request) {
+      return JsonResponse(Describe(request));
+    });
+    router_.Add("GET", "/items/{id}", [](const HttpRequest& request) {
+      return JsonResponse(Describe(request));
+    });
+  }
+
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(tmp_dir_);
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.port = 0;
+    options.io_threads = options.io_threads == 0 ? 2 : options.io_threads;
+    options.worker_threads = options.worker_threads == 0 ? 4 : options.worker_threads;
+    options.tmp_dir = tmp_dir_.string();
+    options.access_log = false;
+    server_ = std::make_unique<HttpServer>(options, std::move(router_));
+    absl::Status status = server_->Start();
+    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  int port() const { return server_->port(); }
+
+  std::filesystem::path tmp_dir_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, RoutesRequestsAndDecodesPathAndQuery) {
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.connected());
+  Reply reply = client.Request("GET", "/items/a%20b%2B?x=1+2&y=%41%zz&flag&run_ids=1&run_ids=2",
+                               "", "X-Custom: yes\r\n");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["server"], "cairn");
+  EXPECT_EQ(reply.headers["content-type"], "application/json");
+  Json json = *ParseJson(reply.body);
+  EXPECT_EQ(json["method"], "GET");
+  EXPECT_EQ(json["target"], "/items/a%20b%2B?x=1+2&y=%41%zz&flag&run_ids=1&run_ids=2");
+  EXPECT_EQ(json["path"], "/items/a b+") << "the path is percent-decoded, '+' is not a space";
+  EXPECT_EQ(json["query"], Json::parse(R"([["x","1 2"],["y","A%zz"],["flag",""],
+                                           ["run_ids","1"],["run_ids","2"]])"));
+  EXPECT_EQ(json["x_custom"], "yes");
+  EXPECT_EQ(json["remote"], "127.0.0.1");
+
+  Reply item = client.Request("GET", "/items/42");
+  ASSERT_EQ(item.status, 200);
+  EXPECT_EQ((*ParseJson(item.body))["path_params"], Json::parse(R"([["id","42"]])"));
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithErrorJson) {
+  StartServer();
+  TestClient client(port());
+  Reply not_found = client.Request("GET", "/nope");
+  EXPECT_EQ(not_found.status, 404);
+  Json not_found_json = *ParseJson(not_found.body);
+  EXPECT_EQ(not_found_json["error_code"], "ENDPOINT_NOT_FOUND");
+  EXPECT_THAT(not_found_json["message"].get<std::string>(), HasSubstr("/nope"));
+
+  Reply wrong_method = client.Request("POST", "/hello", "{}");
+  EXPECT_EQ(wrong_method.status, 405);
+  Json wrong_method_json = *ParseJson(wrong_method.body);
+  EXPECT_EQ(wrong_method_json["error_code"], "ENDPOINT_NOT_FOUND");
+  EXPECT_THAT(wrong_method_json["message"].get<std::string>(), HasSubstr("POST"));
+
+  // Errors keep the connection usable.
+  EXPECT_EQ(client.Request("GET", "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer();
+  TestClient client(port());
+  Reply first = client.Request("POST", "/echo", "first body");
+  Reply second = client.Request("POST", "/echo", "second");
+  Reply health = client.Request("GET", "/healthz");
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ((*ParseJson(first.body))["body"], "first body");
+  EXPECT_EQ((*ParseJson(second.body))["body"], "second");
+  ASSERT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "OK");
+  EXPECT_EQ(health.headers["content-type"], "text/plain");
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("POST", "/echo", "one") +
+                          TestClient::RawRequest("POST", "/echo", "two")));
+  EXPECT_EQ((*ParseJson(client.Read().body))["body"], "one");
+  EXPECT_EQ((*ParseJson(client.Read().body))["body"], "two");
+}
+
+TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
+  StartServer();
+  TestClient client(port());
+  Reply reply = client.Request("GET", "/hello", "", "Connection: close\r\n");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["connection"], "close");
+  EXPECT_TRUE(client.ClosedByPeer());
+}
+
+TEST_F(HttpServerTest, BodyOverLimitIs413AndClosesTheConnection) {
+  ServerOptions options;
+  options.max_body_bytes = 1000;
+  StartServer(options);
+  {
+    TestClient client(port());
+    EXPECT_EQ(client.Request("POST", "/echo", std::string(1000, 'a')).status, 200);
+    Reply reply = client.Request("POST", "/echo", std::string(5000, 'a'));
+    EXPECT_EQ(reply.status, 413);
+    EXPECT_EQ((*ParseJson(reply.body))["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+  {
+    // Chunked: the size is only known while reading.
+    TestClient client(port());
+    std::string chunk(800, 'b');
+    std::string raw =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk +
+        "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n";
+    ASSERT_TRUE(client.Send(raw));
+    Reply reply = client.Read();
+    EXPECT_EQ(reply.status, 413);
+    EXPECT_EQ((*ParseJson(reply.body))["error_code"], "REQUEST_LIMIT_EXCEEDED");
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GARBAGE\r\n\r\n"));
+  Reply reply = client.Read();
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ((*ParseJson(reply.body))["error_code"], "BAD_REQUEST");
+  EXPECT_TRUE(client.ClosedByPeer());
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  // Read the interim response before sending the body, as curl does.
+  EXPECT_EQ(client.Read(/*skip_interim=*/false).status, 100);
+  ASSERT_TRUE(client.Send("hello"));
+  Reply reply = client.Read();
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ((*ParseJson(reply.body))["body"], "hello");
+}
+
+TEST_F(HttpServerTest, StreamedUploadLandsInBodyFileAndIsRemovedAfterwards) {
+  absl::Mutex mu;
+  std::string seen_path;
+  std::string seen_bytes;
+  std::string seen_body;
+  router_.Add(
+      "PUT", "/upload/{*path}",
+      [&](const HttpRequest& request) {
+        std::ifstream in(request.body_file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        absl::MutexLock lock(&mu);
+        seen_path = request.body_file;
+        seen_bytes = std::move(bytes);
+        seen_body = request.body;
+        return JsonResponse("{}");
+      },
+      RouteOptions{.stream_request_body = true});
+  ServerOptions options;
+  options.max_body_bytes = 1024;  // does not apply to streamed routes
+  StartServer(options);
+
+  const std::string payload = RandomBytes(5 << 20, 7);
+  TestClient client(port());
+  Reply reply = client.Request("PUT", "/upload/a/b.bin", payload);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(std::filesystem::path(seen_path).parent_path(), tmp_dir_);
+  EXPECT_EQ(seen_bytes.size(), payload.size());
+  EXPECT_TRUE(seen_bytes == payload);
+  EXPECT_TRUE(seen_body.empty());
+  EXPECT_FALSE(std::filesystem::exists(seen_path));
+  // The connection stays usable after a streamed body.
+  EXPECT_EQ(client.Request("GET", "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, FileResponseStreamsExactBytesAndVanishedFileIs404) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("cairn_http_server_test_file_" + std::to_string(getpid()));
+  const std::string content = RandomBytes(3 << 20, 11);
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << content;
+  }
+  router_.Add("GET", "/file", [&](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "application/octet-stream";
+    response.file_path = file.string();
+    response.headers.emplace_back("X-Artifact", "model.bin");
+    return response;
+  });
+  router_.Add("GET", "/gone", [&](const HttpRequest&) {
+    HttpResponse response;
+    response.file_path = (file.string() + ".missing");
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  Reply reply = client.Request("GET", "/file");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["content-type"], "application/octet-stream");
+  EXPECT_EQ(reply.headers["x-artifact"], "model.bin");
+  EXPECT_EQ(reply.body.size(), content.size());
+  EXPECT_TRUE(reply.body == content);
+  std::filesystem::remove(file);
+
+  Reply gone = client.Request("GET", "/gone");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ((*ParseJson(gone.body))["error_code"], "RESOURCE_DOES_NOT_EXIST");
+}
+
+TEST_F(HttpServerTest, MetricsCountRequestsPerRoutePattern) {
+  StartServer();
+  TestClient client(port());
+  ASSERT_EQ(client.Request("GET", "/items/1").status, 200);
+  ASSERT_EQ(client.Request("GET", "/items/2").status, 200);
+  ASSERT_EQ(client.Request("GET", "/missing").status, 404);
+  Reply metrics = client.Request("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.headers["content-type"], HasSubstr("text/plain"));
+  const std::string& text = metrics.body;
+  EXPECT_THAT(text, HasSubstr("# TYPE cairn_http_requests_total counter"));
+  EXPECT_THAT(text,
+              HasSubstr("cairn_http_requests_total{route=\"/items/{id}\",method=\"GET\","
+                        "code=\"200\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cairn_http_requests_total{route=\"unmatched\",method=\"GET\","
+                              "code=\"404\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE cairn_http_request_duration_seconds histogram"));
+  EXPECT_THAT(text, HasSubstr("cairn_http_request_duration_seconds_bucket{route=\"/items/{id}\","
+                              "method=\"GET\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cairn_http_request_duration_seconds_bucket{route=\"/items/{id}\","
+                              "method=\"GET\",le=\"0.0005\"}"));
+  EXPECT_THAT(text, HasSubstr("cairn_http_request_duration_seconds_sum{route=\"/items/{id}\","
+                              "method=\"GET\"} "));
+  EXPECT_THAT(text, HasSubstr("cairn_http_request_duration_seconds_count{route=\"/items/{id}\","
+                              "method=\"GET\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("process_resident_memory_bytes "));
+  EXPECT_THAT(text, HasSubstr("cairn_http_connections_open 1\n"));
+  // Routes without requests are left out.
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("route=\"/echo\"")));
+}
+
+TEST(HttpMetricsTest, HistogramBucketsAreCumulativeAndCodesSeparate) {
+  HttpMetrics metrics;
+  int series = metrics.AddSeries("/a/{id}", "POST");
+  metrics.Record(series, 200, std::chrono::microseconds(100));    // ≤ 0.0005
+  metrics.Record(series, 200, std::chrono::milliseconds(30));     // ≤ 0.05
+  metrics.Record(series, 400, std::chrono::seconds(20));          // +Inf
+  EXPECT_EQ(metrics.RequestCount(series), 3u);
+  std::string text;
+  metrics.AppendPrometheus(&text);
+  const std::string labels = "route=\"/a/{id}\",method=\"POST\"";
+  EXPECT_THAT(text, HasSubstr("cairn_http_requests_total{" + labels + ",code=\"200\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cairn_http_requests_total{" + labels + ",code=\"400\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("_bucket{" + labels + ",le=\"0.0005\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("_bucket{" + labels + ",le=\"0.025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("_bucket{" + labels + ",le=\"0.05\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("_bucket{" + labels + ",le=\"10\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("_bucket{" + labels + ",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("_sum{" + labels + "} 20.030100000\n"));
+  EXPECT_THAT(text, HasSubstr("_count{" + labels + "} 3\n"));
+}
+
+TEST(HttpMetricsTest, ManyDistinctCodesOverflowIntoOther) {
+  HttpMetrics metrics;
+  int series = metrics.AddSeries("/x", "GET");
+  for (int code = 200; code < 215; ++code) metrics.Record(series, code, std::chrono::seconds(0));
+  std::string text;
+  metrics.AppendPrometheus(&text);
+  EXPECT_THAT(text, HasSubstr("code=\"other\"} 5\n"));
+  EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerGets500Json) {
+  router_.Add("GET", "/throw", [](const HttpRequest&) -> HttpResponse {
+    throw std::runtime_error("boom");
+  });
+  router_.Add("GET", "/throw-int", [](const HttpRequest&) -> HttpResponse { throw 42; });
+  StartServer();
+  TestClient client(port());
+  for (const char* target : {"/throw", "/throw-int"}) {
+    Reply reply = client.Request("GET", target);
+    EXPECT_EQ(reply.status, 500) << target;
+    EXPECT_EQ((*ParseJson(reply.body))["error_code"], "INTERNAL_ERROR") << target;
+  }
+  EXPECT_EQ(client.Request("GET", "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, HandlersRunOffTheIoThreadsUnlessInline) {
+  std::atomic<std::thread::id> worker_thread{};
+  std::atomic<std::thread::id> inline_thread{};
+  router_.Add("GET", "/worker", [&](const HttpRequest&) {
+    worker_thread = std::this_thread::get_id();
+    // While this handler blocks, an inline route on another connection still answers.
+    return JsonResponse("{}");
+  });
+  absl::Notification release;
+  absl::Notification entered;
+  router_.Add("GET", "/block", [&](const HttpRequest&) {
+    entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+    return JsonResponse("{}");
+  });
+  router_.Add(
+      "GET", "/inline",
+      [&](const HttpRequest&) {
+        inline_thread = std::this_thread::get_id();
+        return JsonResponse("{}");
+      },
+      RouteOptions{.inline_handler = true});
+  ServerOptions options;
+  options.io_threads = 1;
+  StartServer(options);
+  std::thread blocked([&] { TestClient(port()).Request("GET", "/block"); });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  TestClient client(port());
+  EXPECT_EQ(client.Request("GET", "/inline").status, 200);
+  EXPECT_EQ(client.Request("GET", "/worker").status, 200);
+  EXPECT_EQ(client.Request("GET", "/healthz").status, 200);
+  release.Notify();
+  blocked.join();
+  EXPECT_NE(worker_thread.load(), inline_thread.load());
+}
+
+TEST_F(HttpServerTest, StopLetsInFlightHandlerFinishThenWaitReturns) {
+  absl::Notification entered;
+  absl::Notification release;
+  std::atomic<bool> handler_finished{false};
+  router_.Add("GET", "/slow", [&](const HttpRequest&) {
+    entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+    handler_finished = true;
+    return JsonResponse("{\"slow\":true}");
+  });
+  StartServer();
+  TestClient idle(port());
+  ASSERT_EQ(idle.Request("GET", "/hello").status, 200);
+
+  Reply slow_reply;
+  std::thread slow_client([&] { slow_reply = TestClient(port()).Request("GET", "/slow"); });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(20)));
+
+  std::atomic<bool> stop_returned{false};
+  std::atomic<bool> finished_before_stop_returned{false};
+  std::thread stopper([&] {
+    server_->Stop();
+    finished_before_stop_returned = handler_finished.load();
+    stop_returned = true;
+  });
+  // The idle keep-alive connection is closed while the slow request is still running.
+  EXPECT_TRUE(idle.ClosedByPeer());
+  EXPECT_FALSE(stop_returned.load());
+  release.Notify();
+  slow_client.join();
+  EXPECT_EQ(slow_reply.status, 200);
+  EXPECT_EQ(slow_reply.body, "{\"slow\":true}");
+  EXPECT_EQ(slow_reply.headers["connection"], "close");
+  server_->Wait();
+  stopper.join();
+  EXPECT_TRUE(finished_before_stop_returned.load());
+  // Stopped: no longer accepting, and Stop is idempotent.
+  EXPECT_FALSE(TestClient(port()).connected());
+  server_->Stop();
+  server_->Wait();
+}
+
+TEST_F(HttpServerTest, StopFromInsideAHandlerDoesNotDeadlock) {
+  HttpServer* server = nullptr;
+  router_.Add("POST", "/shutdown", [&](const HttpRequest&) {
+    server->Stop();
+    return JsonResponse("{}");
+  });
+  StartServer();
+  server = server_.get();
+  EXPECT_EQ(TestClient(port()).Request("POST", "/shutdown").status, 200);
+  server_->Wait();
+}
+
+TEST_F(HttpServerTest, SigtermStopsTheServer) {
+  StartServer();
+  server_->StopOnSignals();
+  std::raise(SIGTERM);
+  server_->Wait();
+  EXPECT_FALSE(TestClient(port()).connected());
+}
+
+TEST_F(HttpServerTest, ManyConcurrentClientsAllGet200) {
+  StartServer();
+  constexpr int kClients = 32;
+  constexpr int kRequestsPerClient = 50;
+  std::atomic<int> ok_count{0};
+  std::vector<std::thread> clients;
+  for (int client_idx = 0; client_idx < kClients; ++client_idx) {
+    clients.emplace_back([&, client_idx] {
+      TestClient client(port());
+      for (int request_idx = 0; request_idx < kRequestsPerClient; ++request_idx) {
+        std::string body = std::to_string(client_idx) + ":" + std::to_string(request_idx);
+        Reply reply = client.Request("POST", "/echo", body);
+        if (reply.status == 200 && (*ParseJson(reply.body))["body"] == body) ++ok_count;
+      }
+    });
+  }
+  for (std::thread& thread : clients) thread.join();
+  EXPECT_EQ(ok_count.load(), kClients * kRequestsPerClient);
+}
+
+TEST_F(HttpServerTest, StartFailsClearlyWhenThePortIsTaken) {
+  StartServer();
+  ServerOptions options;
+  options.port = port();
+  HttpServer second(options, Router());
+  absl::Status status = second.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(status.message()), HasSubstr(std::to_string(port())));
+  second.Wait();  // never started: returns at once
+}
+
+TEST(HttpServerStartTest, UnresolvableHostIsInvalidArgument) {
+  ServerOptions options;
+  options.host = "no-such-host.invalid";
+  HttpServer server(options, Router());
+  EXPECT_EQ(server.Start().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HttpServerStartTest, StartTwiceIsFailedPrecondition) {
+  ServerOptions options;
+  options.access_log = false;
+  HttpServer server(options, Router());
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(server.Start().code(), absl::StatusCode::kFailedPrecondition);
+  server.Stop();
+}
+
+}  // namespace
+}  // namespace cairn::api

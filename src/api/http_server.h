@@ -1,0 +1,77 @@
+#pragma once
+// The HTTP/1.1 server (Boost.Beast/Asio, kept out of this header): keep-alive connections
+// on one io_context run by N I/O threads; handlers run on a separate worker pool so that
+// blocking work (SQL, files) never stalls an I/O thread.
+//
+// Per request the server:
+//   - parses method, target, percent-decoded path, query (percent-decoded, '+' → space),
+//     lowercased headers and the remote address into an HttpRequest;
+//   - answers GET /healthz ("OK", text/plain) and GET /metrics (Prometheus text: requests
+//     and latency histograms per route pattern, process gauges) itself;
+//   - otherwise looks the path up in the Router: unknown path → 404 ENDPOINT_NOT_FOUND,
+//     known path under another method → 405 ENDPOINT_NOT_FOUND (MLflow's error JSON);
+//   - reads the body into memory, limited to max_body_bytes (413 REQUEST_LIMIT_EXCEEDED and
+//     the connection is closed), or, for RouteOptions::stream_request_body routes, streams
+//     it into a fresh file under tmp_dir (no limit) that is removed after the handler;
+//   - runs the handler on a worker thread (on the I/O thread for inline_handler routes); a
+//     handler that throws gets 500 INTERNAL_ERROR;
+//   - writes HttpResponse::body, or streams HttpResponse::file_path (404 if it is gone),
+//     with Content-Type, Content-Length, Server: cairn and the handler's extra headers;
+//   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr.
+// Malformed HTTP gets 400 and the connection is closed. Idle keep-alive connections and
+// stalled reads/writes time out after 60 s. Sockets use TCP_NODELAY.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "api/router.h"
+
+namespace cairn::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;            // 0: the OS picks a free port (see HttpServer::port())
+  int io_threads = 0;      // 0: one per core
+  int worker_threads = 0;  // handler pool; 0: 2 × cores, at least 4
+  size_t max_body_bytes = 64 << 20;  // in-memory request bodies
+  std::string tmp_dir;     // for streamed request bodies; empty: the system temp directory
+  bool access_log = true;
+};
+
+// Lifecycle: construct → Start → (serve) → Stop → destroy. Start, port, Wait, Stop and
+// StopOnSignals are thread-safe. The destructor calls Stop.
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, Router router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens on options.host:options.port and starts the I/O and worker threads.
+  // InvalidArgument if the host does not resolve, Unavailable if the address can't be
+  // bound (in use, no permission); FailedPrecondition if called twice.
+  absl::Status Start();
+
+  // The port actually bound (after Start; the chosen one when options.port was 0), else 0.
+  int port() const;
+
+  // Blocks until the server has stopped (returns at once if it was never started).
+  void Wait();
+
+  // Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests
+  // in flight finish (at most 10 s, then their connections are closed), joins all threads.
+  // Idempotent; callable from any thread. Called from one of the server's own threads (a
+  // handler, a signal handler) it starts the shutdown on a helper thread and returns.
+  void Stop();
+
+  // Calls Stop on SIGTERM or SIGINT (handled through the io_context, not a raw handler).
+  // Call after Start.
+  void StopOnSignals();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::api
