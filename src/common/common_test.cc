@@ -27,6 +27,16 @@ TEST(Json, MalformedInputIsInvalidArgumentNamingTheOffset) {
   EXPECT_NE(parsed.status().message().find("byte"), std::string_view::npos);
 }
 
+TEST(Json, DeepNestingIsRejectedNotACrash) {
+  std::string deep = "{\"run_id\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  auto parsed = ParseJson(deep);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string ok_depth = std::string(50, '[') + std::string(50, ']');
+  EXPECT_TRUE(ParseJson(ok_depth).ok());
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(ParseJson("{\"a\": \"" + std::string(500, '[') + "\"}").ok());
+}
+
 TEST(Json, EmptyBodyIsEmptyObject) {
   auto parsed = ParseJson("  ");
   ASSERT_TRUE(parsed.ok());
