@@ -15,7 +15,9 @@
 // and Cairn's alias audit trail:
 //   GET    /api/v1/models/{name}/alias-history
 //          → {"alias_changes": [{"alias", "from_version", "to_version", "time", "actor",
-//             "reason"}, …]} newest first; 404 (Cairn error dialect) for an unknown model.
+//             "reason"}, …]} newest first; versions are JSON integers, from_version is null
+//             when the alias was created and to_version null when it was deleted; 404
+//             (Cairn error dialect) for an unknown model.
 // Alias changes take the actor from header `x-cairn-actor` (default "anonymous") and the
 // reason from the body field `reason` or header `x-cairn-reason`.
 
