@@ -1,6 +1,7 @@
 // runs/search and experiments/search: parsed filter clauses become SQL with bound
-// parameters (user text never reaches the SQL text), EXISTS subqueries on
-// latest_metrics / params / tags (indexed by run and key), MLflow's ordering (NULLs last,
+// parameters (user text never reaches the SQL text), `run_uuid IN (subquery)` on
+// latest_metrics / params / tags (covering indexes on key, value, run_uuid), MLflow's
+// ordering (NULLs last,
 // then start_time DESC, then run_uuid) and offset page tokens.
 
 #include <string>
@@ -123,17 +124,17 @@ absl::StatusOr<std::string> RunClauseSql(SqlBuilder& sql, const FilterClause& cl
   bool null_check = op == "IS NULL" || op == "IS NOT NULL";
   switch (clause.entity) {
     case FilterEntity::kMetric: {
+      // IN (subquery) rather than a correlated EXISTS: the subquery is answered once from
+      // the covering index (key, value, run_uuid), whatever the number of runs.
       std::string key = sql.Bind(clause.key);
       if (null_check)
-        return absl::StrCat(op == "IS NULL" ? "NOT " : "",
-                            "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = "
-                            "r.run_uuid AND m.key = ",
-                            key, ")");
+        return absl::StrCat("r.run_uuid ", op == "IS NULL" ? "NOT " : "",
+                            "IN (SELECT m.run_uuid FROM latest_metrics m WHERE m.key = ", key,
+                            ")");
       CAIRN_ASSIGN_OR_RETURN(std::string cmp,
                              NumericComparison(sql, "m.value", clause, "metrics", false));
-      return absl::StrCat(
-          "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ",
-          key, " AND m.is_nan = 0 AND ", cmp, ")");
+      return absl::StrCat("r.run_uuid IN (SELECT m.run_uuid FROM latest_metrics m WHERE m.key = ",
+                          key, " AND ", cmp, ")");
     }
     case FilterEntity::kParam:
     case FilterEntity::kTag: {
@@ -141,13 +142,12 @@ absl::StatusOr<std::string> RunClauseSql(SqlBuilder& sql, const FilterClause& cl
       std::string table = param ? "params" : "tags";
       std::string key = sql.Bind(clause.key);
       if (null_check)
-        return absl::StrCat(op == "IS NULL" ? "NOT " : "", "EXISTS (SELECT 1 FROM ", table,
-                            " x WHERE x.run_uuid = r.run_uuid AND x.key = ", key, ")");
+        return absl::StrCat("r.run_uuid ", op == "IS NULL" ? "NOT " : "",
+                            "IN (SELECT x.run_uuid FROM ", table, " x WHERE x.key = ", key, ")");
       CAIRN_ASSIGN_OR_RETURN(std::string cmp, StringComparison(sql, "x.value", clause,
                                                                param ? "params" : "tags"));
-      return absl::StrCat("EXISTS (SELECT 1 FROM ", table,
-                          " x WHERE x.run_uuid = r.run_uuid AND x.key = ", key, " AND ", cmp,
-                          ")");
+      return absl::StrCat("r.run_uuid IN (SELECT x.run_uuid FROM ", table, " x WHERE x.key = ",
+                          key, " AND ", cmp, ")");
     }
     case FilterEntity::kAttribute: {
       const std::string& key = clause.key;

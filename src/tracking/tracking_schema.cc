@@ -12,7 +12,8 @@
 //                    logged twice is stored once. NaN is stored as value 0, is_nan 1
 //                    (SQLite turns NaN into NULL).
 //   latest_metrics   (run_uuid, key) → the point with the greatest (step, timestamp,
-//                    value); index (key, value, run_uuid) for searches
+//                    value); value is NULL for NaN so that comparisons skip it; index
+//                    (key, value, run_uuid) answers a metric filter without the table
 //   datasets         (experiment_id, name, digest) → source, schema, profile
 //   run_inputs       (run_uuid, dataset_name, dataset_digest) → input tags as JSON
 
@@ -66,7 +67,7 @@ CREATE INDEX tags_key_value_idx ON tags (key, value, run_uuid);
 CREATE TABLE latest_metrics (
   run_uuid TEXT NOT NULL,
   key TEXT NOT NULL,
-  value DOUBLE PRECISION NOT NULL,
+  value DOUBLE PRECISION,
   timestamp BIGINT NOT NULL,
   step BIGINT NOT NULL,
   is_nan INTEGER NOT NULL,

@@ -208,7 +208,8 @@ absl::Status UpdateLatestMetrics(SqlSession& session, std::string_view run_id,
   }
   for (const auto& [key, metric] : latest) {
     bool is_nan = std::isnan(metric->value);
-    const SqlValue params[] = {std::string(run_id), metric->key, is_nan ? 0.0 : metric->value,
+    const SqlValue params[] = {std::string(run_id), metric->key,
+                               is_nan ? SqlValue() : SqlValue(metric->value),
                                metric->timestamp, metric->step, int64_t{is_nan ? 1 : 0}};
     CAIRN_RETURN_IF_ERROR(
         session

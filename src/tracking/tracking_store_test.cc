@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -557,6 +560,108 @@ TEST_P(TrackingSearchTest, SearchExperiments) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackingStoreTest, ::testing::Values("sqlite", "postgres"));
 INSTANTIATE_TEST_SUITE_P(Backends, TrackingSearchTest, ::testing::Values("sqlite", "postgres"));
+
+
+// In-process timings (not a pass/fail test): CAIRN_TRACKING_PERF=1 runs it on SQLite.
+TEST(TrackingStorePerf, Timings) {
+  if (std::getenv("CAIRN_TRACKING_PERF") == nullptr) GTEST_SKIP() << "set CAIRN_TRACKING_PERF=1";
+  auto dir = FreshTempDir();
+  auto db = storage::OpenDatabase((dir / "perf.db").string());
+  ASSERT_TRUE(db.ok());
+  auto store_or = TrackingStore::Open(**db, RealClock());
+  ASSERT_TRUE(store_or.ok());
+  TrackingStore& store = **store_or;
+  // Thread CPU time: these machines are shared, so wall time mostly measures the neighbours.
+  struct CpuTime {
+    double ms;
+    double operator-(const CpuTime& other) const { return ms - other.ms; }
+  };
+  auto now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return CpuTime{ts.tv_sec * 1e3 + ts.tv_nsec / 1e6};
+  };
+  auto Ms = [](double ms) { return ms; };
+
+  // 1. LogBatch of 1000 points.
+  CreateRunRequest request;
+  request.experiment_id = "0";
+  std::string run_id = store.CreateRun(request)->info.run_id;
+  std::vector<double> batch_ms;
+  for (int batch = 0; batch < 100; ++batch) {
+    std::vector<Metric> metrics;
+    for (int idx = 0; idx < 1000; ++idx)
+      metrics.push_back({absl::StrCat("m", idx % 10), idx * 0.5, 1000 + batch, batch * 100 + idx / 10});
+    auto start = now();
+    ASSERT_TRUE(store.LogBatch(run_id, metrics, {}, {}).ok());
+    batch_ms.push_back(Ms(now() - start));
+  }
+  std::vector<double> empty_ms;
+  for (int batch = 0; batch < 50; ++batch) {
+    auto start = now();
+    ASSERT_TRUE(store.LogBatch(run_id, {}, {}, {{"t", "v"}}).ok());
+    empty_ms.push_back(Ms(now() - start));
+  }
+  std::sort(empty_ms.begin(), empty_ms.end());
+  std::printf("LogBatch(1 tag): p50 %.2f ms (write transaction + commit)\n", empty_ms[25]);
+  std::sort(batch_ms.begin(), batch_ms.end());
+  std::printf("LogBatch(1000 metrics): p50 %.2f ms → %.0f points/s\n", batch_ms[50],
+              1000.0 / (batch_ms[50] / 1000.0));
+
+  // 2. 10k runs × 20 metrics × 20 params, filtered search.
+  std::string exp = *store.CreateExperiment("perf", "", {});
+  auto fill_start = now();
+  const int kRuns = std::getenv("CAIRN_TRACKING_PERF_RUNS") ? std::atoi(std::getenv("CAIRN_TRACKING_PERF_RUNS")) : 10000;
+  for (int run_idx = 0; run_idx < kRuns; ++run_idx) {
+    CreateRunRequest create;
+    create.experiment_id = exp;
+    create.start_time = 1000 + run_idx;
+    std::string id = store.CreateRun(create)->info.run_id;
+    std::vector<Metric> metrics;
+    std::vector<Param> params;
+    for (int key = 0; key < 20; ++key) {
+      metrics.push_back({absl::StrCat("metric_", key), ((run_idx * 7919 + key * 31) % 1000) / 1000.0, 1, 0});
+      params.push_back({absl::StrCat("param_", key), absl::StrCat("v", (run_idx + key) % 50)});
+    }
+    ASSERT_TRUE(store.LogBatch(id, metrics, params, {}).ok());
+  }
+  std::printf("filled 10k runs in %.1f s\n", Ms(now() - fill_start) / 1000);
+  for (const char* filter : {"metrics.metric_3 < 0.05 and params.param_4 = 'v7'",
+                             "metrics.metric_3 < 0.5 and params.param_4 = 'v7'",
+                             "params.param_1 = 'v1'"}) {
+    std::vector<double> search_ms;
+    size_t found = 0;
+    for (int rep = 0; rep < 21; ++rep) {
+      SearchRunsRequest search;
+      search.experiment_ids = {exp};
+      search.filter = filter;
+      auto start = now();
+      auto result = store.SearchRuns(search);
+      search_ms.push_back(Ms(now() - start));
+      ASSERT_TRUE(result.ok()) << result.status();
+      found = result->runs.size();
+    }
+    std::sort(search_ms.begin(), search_ms.end());
+    std::printf("SearchRuns(%s): %zu runs, p50 %.2f ms\n", filter, found, search_ms[10]);
+  }
+
+  // 3. A 1,000,000-point history.
+  std::string long_run = store.CreateRun(request)->info.run_id;
+  for (int batch = 0; batch < 1000; ++batch) {
+    std::vector<Metric> metrics;
+    for (int idx = 0; idx < 1000; ++idx) metrics.push_back({"loss", 1.0 / (idx + 1), 5, batch * 1000 + idx});
+    ASSERT_TRUE(store.LogBatch(long_run, metrics, {}, {}).ok());
+  }
+  auto start = now();
+  size_t points = 0;
+  std::string token;
+  ASSERT_TRUE(store.ScanMetricHistory(long_run, "loss", std::nullopt, "",
+                                      [&](double, int64_t, int64_t) { ++points; }, &token)
+                  .ok());
+  std::printf("ScanMetricHistory(1M points): %zu points in %.1f ms\n", points,
+              Ms(now() - start));
+  std::filesystem::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace cairn::tracking
