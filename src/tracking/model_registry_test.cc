@@ -313,6 +313,38 @@ TEST_P(ModelRegistryTest, AliasHistoryRecordsEveryMove) {
   EXPECT_EQ((*history)[0].actor, "system");
 }
 
+TEST_P(ModelRegistryTest, ConcurrentAliasMovesKeepAnUnbrokenHistoryChain) {
+  ASSERT_TRUE(registry_->CreateRegisteredModel("m").ok());
+  for (int idx = 0; idx < 4; ++idx) MustCreateVersion("m");
+  constexpr int kThreads = 8;
+  constexpr int kMovesPerThread = 10;
+  std::vector<std::thread> threads;
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx) {
+    threads.emplace_back([&, thread_idx] {
+      for (int move_idx = 0; move_idx < kMovesPerThread; ++move_idx) {
+        int64_t version = 1 + (thread_idx + move_idx) % 4;
+        absl::Status status =
+            registry_->SetAlias("m", "production", version, "t" + std::to_string(thread_idx));
+        EXPECT_TRUE(status.ok()) << status;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  auto history = registry_->AliasHistory("m");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_FALSE(history->empty());
+  // Oldest first: each change starts where the previous one ended, and the last one ends
+  // where the alias points now.
+  std::vector<AliasChange> chain(history->rbegin(), history->rend());
+  EXPECT_EQ(chain.front().from_version, std::nullopt);
+  for (size_t idx = 1; idx < chain.size(); ++idx) {
+    EXPECT_EQ(chain[idx].from_version, chain[idx - 1].to_version) << "change " << idx;
+    EXPECT_NE(chain[idx].from_version, chain[idx].to_version) << "change " << idx;
+  }
+  EXPECT_EQ(chain.back().to_version,
+            registry_->GetModelVersionByAlias("m", "production").value().version);
+}
+
 TEST_P(ModelRegistryTest, RenameMovesVersionsAndRefusesTakenNames) {
   ASSERT_TRUE(registry_->CreateRegisteredModel("a").ok());
   ASSERT_TRUE(registry_->CreateRegisteredModel("b").ok());
