@@ -4,10 +4,11 @@
 //
 //   experiments      experiment_id (BIGINT, from tracking_counters) · unique name
 //   experiment_tags  (experiment_id, key) → value
-//   runs             run_uuid (32 hex) · experiment_id · lifecycle_stage …
+//   runs             run_uuid (32 hex) · run_key (a small integer from tracking_counters,
+//                    the compact key of the metrics table) · experiment_id · …
 //   params           (run_uuid, key) → value, write-once; index (key, value, run_uuid)
 //   tags             (run_uuid, key) → value; index (key, value, run_uuid)
-//   metrics          every point; primary key (run_uuid, key, step, timestamp, value,
+//   metrics          every point; primary key (run_key, key, step, timestamp, value,
 //                    is_nan): one series is one index range, and an identical point
 //                    logged twice is stored once. NaN is stored as value 0, is_nan 1
 //                    (SQLite turns NaN into NULL).
@@ -27,6 +28,7 @@ namespace {
 constexpr char kSchemaV1Head[] = R"sql(
 CREATE TABLE tracking_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO tracking_counters (name, value) VALUES ('experiment_id', 0);
+INSERT INTO tracking_counters (name, value) VALUES ('run_key', 0);
 CREATE TABLE experiments (
   experiment_id BIGINT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -42,6 +44,7 @@ CREATE TABLE experiment_tags (
   PRIMARY KEY (experiment_id, key));
 CREATE TABLE runs (
   run_uuid TEXT PRIMARY KEY,
+  run_key BIGINT NOT NULL UNIQUE,
   name TEXT NOT NULL,
   experiment_id BIGINT NOT NULL,
   user_id TEXT NOT NULL,
@@ -90,13 +93,13 @@ CREATE TABLE run_inputs (
   tags_json TEXT NOT NULL,
   PRIMARY KEY (run_uuid, dataset_name, dataset_digest));
 CREATE TABLE metrics (
-  run_uuid TEXT NOT NULL,
+  run_key BIGINT NOT NULL,
   key TEXT NOT NULL,
   step BIGINT NOT NULL,
   timestamp BIGINT NOT NULL,
   value DOUBLE PRECISION NOT NULL,
   is_nan INTEGER NOT NULL,
-  PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan))sql";
+  PRIMARY KEY (run_key, key, step, timestamp, value, is_nan))sql";
 
 const std::string& SchemaV1(bool sqlite) {
   static const std::string* const kPortable = new std::string(std::string(kSchemaV1Head) + ")");

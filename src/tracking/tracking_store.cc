@@ -54,27 +54,33 @@ absl::Status RunNotActive(std::string_view run_id, std::string_view stage) {
                                                  ToAbsl(stage), "."));
 }
 
-// Returns the run's lifecycle stage and experiment id; NotFound when absent.
-absl::StatusOr<std::pair<std::string, int64_t>> RunStage(SqlSession& session,
-                                                         std::string_view run_id) {
-  std::pair<std::string, int64_t> out;
+struct RunKeys {
+  std::string lifecycle_stage;
+  int64_t experiment_id = 0;
+  int64_t run_key = 0;  // the compact key of the run's metric points
+};
+
+// NotFound when the run does not exist.
+absl::StatusOr<RunKeys> RunStage(SqlSession& session, std::string_view run_id) {
+  RunKeys out;
   bool found = false;
   const SqlValue params[] = {std::string(run_id)};
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
-      "SELECT lifecycle_stage, experiment_id FROM runs WHERE run_uuid = $1", params,
+      "SELECT lifecycle_stage, experiment_id, run_key FROM runs WHERE run_uuid = $1", params,
       [&](const SqlRowView& row) {
         found = true;
-        out = {std::string(row.Text(0)), row.Int(1)};
+        out = {std::string(row.Text(0)), row.Int(1), row.Int(2)};
         return absl::OkStatus();
       }));
   if (!found) return RunNotFound(run_id);
   return out;
 }
 
-absl::Status CheckRunActive(SqlSession& session, std::string_view run_id) {
-  CAIRN_ASSIGN_OR_RETURN(auto stage, RunStage(session, run_id));
-  if (stage.first != kLifecycleActive) return RunNotActive(run_id, stage.first);
-  return absl::OkStatus();
+// Returns the run's key when it exists and is active.
+absl::StatusOr<int64_t> CheckRunActive(SqlSession& session, std::string_view run_id) {
+  CAIRN_ASSIGN_OR_RETURN(RunKeys keys, RunStage(session, run_id));
+  if (keys.lifecycle_stage != kLifecycleActive) return RunNotActive(run_id, keys.lifecycle_stage);
+  return keys.run_key;
 }
 
 absl::StatusOr<Experiment> LoadExperiment(SqlSession& session, std::string_view where,
@@ -152,7 +158,7 @@ const std::string& MetricInsertSql(int rows) {
     std::map<int, std::string> cache;
     for (int size : {1, 8, 64}) {
       std::string sql =
-          "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES ";
+          "INSERT INTO metrics (run_key, key, step, timestamp, value, is_nan) VALUES ";
       for (int row = 0; row < size; ++row) {
         int base = row * 5 + 2;
         absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", base, ", $", base + 1, ", $",
@@ -166,7 +172,7 @@ const std::string& MetricInsertSql(int rows) {
   return kCache->at(rows);
 }
 
-absl::Status InsertMetrics(SqlSession& session, std::string_view run_id,
+absl::Status InsertMetrics(SqlSession& session, int64_t run_key,
                            const std::vector<Metric>& metrics) {
   std::vector<SqlValue> params;
   size_t next = 0;
@@ -175,7 +181,7 @@ absl::Status InsertMetrics(SqlSession& session, std::string_view run_id,
     int rows = left >= 64 ? 64 : left >= 8 ? 8 : 1;
     params.clear();
     params.reserve(1 + rows * 5);
-    params.emplace_back(std::string(run_id));
+    params.emplace_back(run_key);
     for (int row = 0; row < rows; ++row) {
       const Metric& metric = metrics[next + row];
       bool is_nan = std::isnan(metric.value);
@@ -525,17 +531,26 @@ absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
           " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
     std::string artifact_uri =
         JoinUri(JoinUri(experiment.artifact_location, run_id), "artifacts");
+    int64_t run_key = 0;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "UPDATE tracking_counters SET value = value + 1 WHERE name = 'run_key' RETURNING value",
+        {}, [&](const SqlRowView& row) {
+          run_key = row.Int(0);
+          return absl::OkStatus();
+        }));
     const SqlValue params[] = {run_id,
                                run_name,
                                *ParseExperimentId(experiment.experiment_id),
                                request.user_id,
                                start_time,
-                               artifact_uri};
+                               artifact_uri,
+                               run_key};
     CAIRN_RETURN_IF_ERROR(
         session
             .Execute("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, "
-                     "start_time, end_time, artifact_uri, lifecycle_stage, deleted_time) VALUES "
-                     "($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active', NULL)",
+                     "start_time, end_time, artifact_uri, lifecycle_stage, deleted_time, "
+                     "run_key) VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active', NULL, "
+                     "$7)",
                      params)
             .status());
     for (const RunTag& tag : tags) {
@@ -653,9 +668,9 @@ absl::Status TrackingStore::LogBatch(std::string_view run_id, const std::vector<
     CAIRN_RETURN_IF_ERROR(ValidateRunTag(tags[idx], absl::StrCat("tags[", idx, "]")));
   CAIRN_RETURN_IF_ERROR(ValidateParamKeysUnique(params));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_ASSIGN_OR_RETURN(int64_t run_key, CheckRunActive(session, run_id));
     CAIRN_RETURN_IF_ERROR(InsertParams(session, run_id, params, /*single=*/false));
-    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_id, metrics));
+    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_key, metrics));
     CAIRN_RETURN_IF_ERROR(UpdateLatestMetrics(session, run_id, metrics));
     for (const RunTag& tag : tags) CAIRN_RETURN_IF_ERROR(UpsertRunTag(session, run_id, tag));
     return absl::OkStatus();
@@ -666,8 +681,8 @@ absl::Status TrackingStore::LogMetric(std::string_view run_id, const Metric& met
   CAIRN_RETURN_IF_ERROR(ValidateMetric(metric, ""));
   std::vector<Metric> metrics = {metric};
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
-    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_id, metrics));
+    CAIRN_ASSIGN_OR_RETURN(int64_t run_key, CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_key, metrics));
     return UpdateLatestMetrics(session, run_id, metrics);
   });
 }
@@ -676,7 +691,7 @@ absl::Status TrackingStore::LogParam(std::string_view run_id, const Param& param
   CAIRN_RETURN_IF_ERROR(ValidateParam(param, ""));
   std::vector<Param> params = {param};
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id).status());
     return InsertParams(session, run_id, params, /*single=*/true);
   });
 }
@@ -684,14 +699,14 @@ absl::Status TrackingStore::LogParam(std::string_view run_id, const Param& param
 absl::Status TrackingStore::SetTag(std::string_view run_id, const RunTag& tag) {
   CAIRN_RETURN_IF_ERROR(ValidateRunTag(tag, ""));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id).status());
     return UpsertRunTag(session, run_id, tag);
   });
 }
 
 absl::Status TrackingStore::DeleteTag(std::string_view run_id, std::string_view key) {
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id));
+    CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id).status());
     const SqlValue params[] = {std::string(run_id), std::string(key)};
     CAIRN_ASSIGN_OR_RETURN(
         int64_t changed,
@@ -707,9 +722,10 @@ absl::Status TrackingStore::LogInputs(std::string_view run_id,
                                       const std::vector<DatasetInput>& inputs) {
   for (const DatasetInput& input : inputs) CAIRN_RETURN_IF_ERROR(ValidateDatasetInput(input));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(auto stage, RunStage(session, run_id));
-    if (stage.first != kLifecycleActive) return RunNotActive(run_id, stage.first);
-    int64_t experiment_id = stage.second;
+    CAIRN_ASSIGN_OR_RETURN(RunKeys keys, RunStage(session, run_id));
+    if (keys.lifecycle_stage != kLifecycleActive)
+      return RunNotActive(run_id, keys.lifecycle_stage);
+    int64_t experiment_id = keys.experiment_id;
     for (const DatasetInput& input : inputs) {
       const Dataset& dataset = input.dataset;
       const SqlValue dataset_params[] = {
@@ -756,14 +772,14 @@ absl::Status TrackingStore::ScanMetricHistory(
         "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
   next_page_token->clear();
   return db_.Read([&](SqlSession& session) -> absl::Status {
-    CAIRN_RETURN_IF_ERROR(RunStage(session, run_id).status());
-    // limit -1 / a huge limit means "all" on both engines when given as a big number.
+    CAIRN_ASSIGN_OR_RETURN(RunKeys keys, RunStage(session, run_id));
+    // No max_results: a limit no series reaches.
     int64_t limit = max_results ? *max_results + 1 : int64_t{1} << 62;
-    const SqlValue params[] = {std::string(run_id), std::string(key), limit, offset};
+    const SqlValue params[] = {keys.run_key, std::string(key), limit, offset};
     int64_t emitted = 0;
     bool more = false;
     CAIRN_RETURN_IF_ERROR(session.QueryEach(
-        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 "
+        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_key = $1 AND key = $2 "
         "ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4",
         params, [&](const SqlRowView& row) {
           if (max_results && emitted == *max_results) {
@@ -812,15 +828,19 @@ absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterv
   max_results = std::max<int64_t>(1, max_results);
   std::vector<RunMetric> out;
   CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    for (const std::string& run_id : run_ids)
-      CAIRN_RETURN_IF_ERROR(RunStage(session, run_id).status());
+    std::vector<int64_t> run_keys;
     for (const std::string& run_id : run_ids) {
-      const SqlValue params[] = {run_id, std::string(key),
+      CAIRN_ASSIGN_OR_RETURN(RunKeys keys, RunStage(session, run_id));
+      run_keys.push_back(keys.run_key);
+    }
+    for (size_t run_idx = 0; run_idx < run_ids.size(); ++run_idx) {
+      const std::string& run_id = run_ids[run_idx];
+      const SqlValue params[] = {run_keys[run_idx], std::string(key),
                                  start_step ? *start_step : std::numeric_limits<int64_t>::min(),
                                  end_step ? *end_step : std::numeric_limits<int64_t>::max()};
       std::vector<Metric> points;
       CAIRN_RETURN_IF_ERROR(session.QueryEach(
-          "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 "
+          "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_key = $1 AND key = $2 "
           "AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value, is_nan",
           params, [&](const SqlRowView& row) {
             points.push_back(Metric{std::string(key),
