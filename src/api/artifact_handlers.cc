@@ -118,6 +118,16 @@ void RegisterArtifactRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("GET", "artifacts/list", [context](const HttpRequest& request) {
     return Respond(ListRunArtifacts(context, request));
   });
+  // The client probes this before large artifact transfers; multipart and presigned
+  // transfers are not offered, so it streams through the proxy routes above.
+  router.Add("GET", "/api/3.0/mlflow/server-info", [](const HttpRequest&) {
+    return JsonResponse(DumpJson(Json{{"store_type", "SqlStore"},
+                                      {"workspaces_enabled", false},
+                                      {"multipart_uploads_enabled", false},
+                                      {"multipart_downloads_enabled", false},
+                                      {"presigned_upload_run_id_supported", false},
+                                      {"presigned_upload_model_id_supported", false}}));
+  });
   RegisterLoggedModelRoutes(router, ctx);
 }
 

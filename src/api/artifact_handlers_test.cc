@@ -262,6 +262,13 @@ TEST_F(ArtifactHandlersTest, SymlinkOutOfRootIsInvalidParameter) {
   EXPECT_TRUE(response.file_path.empty());
 }
 
+TEST_F(ArtifactHandlersTest, ServerInfoOffersNoMultipartTransfers) {
+  HttpResponse info = Call("GET", "/api/3.0/mlflow/server-info");
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_EQ(Body(info)["multipart_uploads_enabled"], false);
+  EXPECT_EQ(Body(info)["multipart_downloads_enabled"], false);
+}
+
 // ---- Logged models ----
 
 TEST_F(ArtifactHandlersTest, LoggedModelLifecycleAsTheClientDrivesIt) {

@@ -157,8 +157,23 @@ absl::Status ArtifactStore::PutFile(std::string_view relative_path,
   struct stat st;
   if (::lstat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     return InvalidPath(relative_path, "a directory of that name exists");
-  if (::rename(source_file.c_str(), target.c_str()) != 0)
-    return ErrnoStatus("cannot move the upload into", target, errno);
+  if (::rename(source_file.c_str(), target.c_str()) == 0) return absl::OkStatus();
+  if (errno != EXDEV) return ErrnoStatus("cannot move the upload into", target, errno);
+  // The source lies on another filesystem: copy it next to the target first, so the
+  // final step is still an atomic rename.
+  std::string staged = absl::StrCat(TempDir(), "/xdev-", NewUuidHex());
+  fs::copy_file(source_file, staged, ec);
+  if (ec) {
+    fs::remove(staged, ec);
+    return absl::InternalError(
+        absl::StrCat("cannot copy ", source_file, " to ", staged, ": ", ec.message()));
+  }
+  if (::rename(staged.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    ::unlink(staged.c_str());
+    return ErrnoStatus("cannot move the upload into", target, err);
+  }
+  ::unlink(source_file.c_str());
   return absl::OkStatus();
 }
 

@@ -72,6 +72,17 @@ TEST_F(ArtifactStoreTest, PutFileThenReadRoundTrips) {
   EXPECT_EQ(ReadAll(*path), "model bytes");
 }
 
+TEST_F(ArtifactStoreTest, PutFileFromAnotherFilesystemCopiesThenRenames) {
+  // /dev/shm is tmpfs on Linux: rename(2) from there into the store fails with EXDEV.
+  if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
+  std::string source = "/dev/shm/cairn-artifact-" + NewUuidHex();
+  std::ofstream(source, std::ios::binary) << "elsewhere";
+  ASSERT_TRUE(store_->PutFile("1/x.bin", source).ok());
+  EXPECT_EQ(ReadAll(*store_->FileForRead("1/x.bin")), "elsewhere");
+  EXPECT_FALSE(fs::exists(source));
+  EXPECT_TRUE(fs::is_empty(store_->TempDir()));
+}
+
 TEST_F(ArtifactStoreTest, PutBytesOverwritesExistingFile) {
   ASSERT_TRUE(store_->PutBytes("a/b.txt", "first").ok());
   ASSERT_TRUE(store_->PutBytes("a/b.txt", "second").ok());
