@@ -12,11 +12,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/artifact_responses.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "storage/artifact_store.h"
 #include "tracking/logged_model_store.h"
 #include "tracking/model_registry.h"
 #include "tracking/tracking_store.h"
@@ -786,6 +788,25 @@ absl::StatusOr<Json> DeleteModelVersionTag(const ApiContext& ctx, const Json& f)
   return Json::object();
 }
 
+// GET /model-versions/get-artifact?name=&version=&path= (what MLflow's UI uses to show a
+// version's files): streams `path` below the version's download URI when that URI is in
+// this server's artifact store (mlflow-artifacts:/…).
+absl::StatusOr<HttpResponse> ModelVersionArtifact(const ApiContext& ctx, const Json& f) {
+  CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
+  CAIRN_ASSIGN_OR_RETURN(int64_t version, VersionField(f));
+  CAIRN_ASSIGN_OR_RETURN(std::string path, RequiredStringField(f, "path"));
+  CAIRN_RETURN_IF_ERROR(ValidatePathIsSafe(path));
+  CAIRN_ASSIGN_OR_RETURN(std::string uri, ctx.registry->GetModelVersionDownloadUri(name, version));
+  if (ctx.artifacts == nullptr)
+    return absl::UnavailableError("this server has no artifact store");
+  auto relative = storage::ArtifactStore::RelativePathOfUri(uri);
+  if (!relative.ok())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The artifacts of model version ", version, " of '", name, "' are at '", uri,
+        "', which this server does not serve; download them from there."));
+  return FileDownloadResponse(*ctx.artifacts, JoinRelative(*relative, path));
+}
+
 HttpResponse AliasHistory(const ApiContext& ctx, const HttpRequest& request) {
   try {
     const std::string* name = request.PathParam("name");
@@ -847,6 +868,17 @@ void RegisterRegistryRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("POST", "model-versions/set-tag", simple(&SetModelVersionTag));
   router.AddMlflow("DELETE", "model-versions/delete-tag", simple(&DeleteModelVersionTag));
 
+  router.Add("GET", "/model-versions/get-artifact", [c](const HttpRequest& request) {
+    try {
+      absl::StatusOr<Json> fields = RequestFields(request);
+      if (!fields.ok()) return ErrorResponse(fields.status());
+      absl::StatusOr<HttpResponse> response = ModelVersionArtifact(*c, *fields);
+      if (!response.ok()) return ErrorResponse(response.status());
+      return *std::move(response);
+    } catch (const std::exception& e) {
+      return ErrorResponse(absl::InternalError(e.what()));
+    }
+  });
   router.Add("GET", "/api/v1/models/{name}/alias-history",
              [c](const HttpRequest& request) { return AliasHistory(*c, request); });
 }

@@ -12,6 +12,8 @@
 //   DELETE model-versions/delete | delete-tag
 //   GET    model-versions/get | get-download-uri
 //   GET|POST model-versions/search
+//   GET    /model-versions/get-artifact?name=&version=&path=  (MLflow's UI: a file of the
+//          version, streamed from the artifact store when its URI is mlflow-artifacts:/…)
 // and Cairn's alias audit trail:
 //   GET    /api/v1/models/{name}/alias-history
 //          → {"alias_changes": [{"alias", "from_version", "to_version", "time", "actor",
@@ -27,8 +29,8 @@
 namespace cairn::api {
 
 // Registers all of the above. `ctx` must outlive the router; ctx.registry must be set;
-// ctx.tracking (run lookups for runs:/ sources) and ctx.logged_models (models:/m-… sources)
-// are used when set.
+// ctx.tracking (run lookups for runs:/ sources), ctx.logged_models (models:/m-… sources)
+// and ctx.artifacts (get-artifact) are used when set.
 void RegisterRegistryRoutes(Router& router, const ApiContext& ctx);
 
 }  // namespace cairn::api

@@ -14,6 +14,7 @@
 #include "api/errors.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "storage/artifact_store.h"
 #include "storage/database.h"
 #include "tracking/logged_model_store.h"
 #include "tracking/model_registry.h"
@@ -46,6 +47,8 @@ class RegistryHandlersTest : public ::testing::Test {
     ctx_.registry = registry_.get();
     ctx_.tracking = tracking_.get();
     ctx_.logged_models = logged_models_.get();
+    artifacts_ = std::make_unique<storage::ArtifactStore>((dir_ / "artifacts").string());
+    ctx_.artifacts = artifacts_.get();
     RegisterRegistryRoutes(router_, ctx_);
   }
   void TearDown() override {
@@ -93,6 +96,7 @@ class RegistryHandlersTest : public ::testing::Test {
   std::unique_ptr<tracking::ModelRegistry> registry_;
   std::unique_ptr<tracking::TrackingStore> tracking_;
   std::unique_ptr<tracking::LoggedModelStore> logged_models_;
+  std::unique_ptr<storage::ArtifactStore> artifacts_;
   ApiContext ctx_;
   Router router_;
 };
@@ -482,6 +486,49 @@ TEST_F(RegistryHandlersTest, SourcesResolveAsMlflowDoes) {
   EXPECT_EQ(copy["model_version"]["model_id"], logged->model_id);
   uri = CallOk("GET", "model-versions/get-download-uri", "", {{"name", "m"}, {"version", "4"}});
   EXPECT_EQ(uri["artifact_uri"], logged->artifact_location);
+}
+
+TEST_F(RegistryHandlersTest, GetArtifactStreamsFilesOfAVersion) {
+  CallOk("POST", "registered-models/create", R"({"name": "m"})");
+  tracking::CreateRunRequest run_request;
+  run_request.experiment_id = "0";
+  auto run = tracking_->CreateRun(run_request);
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto relative = storage::ArtifactStore::RelativePathOfUri(run->info.artifact_uri);
+  ASSERT_TRUE(relative.ok()) << relative.status();
+  ASSERT_TRUE(artifacts_->PutBytes(*relative + "/model/MLmodel", "flavors: {}\n").ok());
+  CallOk("POST", "model-versions/create",
+         Json{{"name", "m"}, {"source", "runs:/" + run->info.run_id + "/model"},
+              {"run_id", run->info.run_id}}
+             .dump());
+  CallOk("POST", "model-versions/create", R"({"name": "m", "source": "s3://bucket/elsewhere"})");
+
+  HttpResponse file = Call("GET", "/model-versions/get-artifact", "",
+                           {{"name", "m"}, {"version", "1"}, {"path", "MLmodel"}});
+  ASSERT_EQ(file.status, 200) << file.body;
+  EXPECT_EQ(file.content_type.rfind("text/plain", 0), 0u) << file.content_type;
+  ASSERT_FALSE(file.file_path.empty());
+  EXPECT_TRUE(std::filesystem::exists(file.file_path));
+
+  EXPECT_EQ(Call("GET", "/model-versions/get-artifact", "",
+                 {{"name", "m"}, {"version", "1"}, {"path", "missing"}})
+                .status,
+            404);
+  EXPECT_EQ(Call("GET", "/model-versions/get-artifact", "",
+                 {{"name", "m"}, {"version", "1"}, {"path", "../../../etc/passwd"}})
+                .status,
+            400);
+  EXPECT_EQ(Call("GET", "/model-versions/get-artifact", "",
+                 {{"name", "m"}, {"version", "2"}, {"path", "MLmodel"}})
+                .status,
+            400);
+  EXPECT_EQ(Call("GET", "/model-versions/get-artifact", "", {{"name", "m"}, {"version", "1"}})
+                .status,
+            400);
+  EXPECT_EQ(Call("GET", "/model-versions/get-artifact", "",
+                 {{"name", "m"}, {"version", "9"}, {"path", "MLmodel"}})
+                .status,
+            404);
 }
 
 TEST_F(RegistryHandlersTest, MalformedInputNeverCrashes) {
