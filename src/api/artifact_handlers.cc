@@ -95,6 +95,22 @@ absl::StatusOr<HttpResponse> ListRunArtifacts(const ApiContext& ctx,
   return JsonResponse(DumpJson(body));
 }
 
+// GET /get-artifact?run_id=…&path=… (the UI's download of one run artifact).
+absl::StatusOr<HttpResponse> GetRunArtifact(const ApiContext& ctx, const HttpRequest& request) {
+  const std::string* run_id = request.QueryParam("run_id");
+  if (run_id == nullptr || run_id->empty()) run_id = request.QueryParam("run_uuid");
+  const std::string* path = request.QueryParam("path");
+  if (run_id == nullptr || run_id->empty() || path == nullptr) {
+    return ErrorResponse(400, "BAD_REQUEST",
+                         "Request must include the \"run_id\" and \"path\" query parameters.");
+  }
+  CAIRN_RETURN_IF_ERROR(ValidatePathIsSafe(*path));
+  CAIRN_ASSIGN_OR_RETURN(tracking::RunInfo run, ctx.tracking->GetRunInfo(*run_id));
+  CAIRN_ASSIGN_OR_RETURN(std::string root,
+                         storage::ArtifactStore::RelativePathOfUri(run.artifact_uri));
+  return FileDownloadResponse(*ctx.artifacts, JoinRelative(root, *path));
+}
+
 }  // namespace
 
 void RegisterArtifactRoutes(Router& router, const ApiContext& ctx) {
@@ -117,6 +133,9 @@ void RegisterArtifactRoutes(Router& router, const ApiContext& ctx) {
   }
   router.AddMlflow("GET", "artifacts/list", [context](const HttpRequest& request) {
     return Respond(ListRunArtifacts(context, request));
+  });
+  router.Add("GET", "/get-artifact", [context](const HttpRequest& request) {
+    return Respond(GetRunArtifact(context, request));
   });
   // The client probes this before large artifact transfers; multipart and presigned
   // transfers are not offered, so it streams through the proxy routes above.

@@ -6,6 +6,7 @@
 //   DELETE /api/2.0/mlflow-artifacts/artifacts/<path>
 //   GET    /api/2.0/mlflow-artifacts/artifacts?path=…   list one directory
 //   GET    /api/2.0/mlflow/artifacts/list               list a run's artifacts
+//   GET    /get-artifact?run_id=…&path=…               download one run artifact (the UI)
 //   GET    /api/3.0/mlflow/server-info                  artifact capabilities (no multipart)
 // (each also under /ajax-api/2.0/…), plus the MLflow 3 logged-model routes
 // (logged_model_handlers.h). Paths that would leave the artifact root are

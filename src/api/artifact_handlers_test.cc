@@ -204,6 +204,20 @@ TEST_F(ArtifactHandlersTest, RunArtifactListUsesRunRoot) {
   EXPECT_EQ(Body(missing_dir), (Json{{"root_uri", run_.artifact_uri}}));
 }
 
+TEST_F(ArtifactHandlersTest, GetArtifactServesARunFile) {
+  ASSERT_TRUE(artifacts_->PutBytes(RunRoot() + "/plots/roc.png", "png").ok());
+  HttpResponse file =
+      Call("GET", "/get-artifact", "", {{"run_uuid", run_.run_id}, {"path", "plots/roc.png"}});
+  ASSERT_EQ(file.status, 200) << file.body;
+  EXPECT_EQ(ReadAll(file.file_path), "png");
+  EXPECT_EQ(file.content_type, "image/png");
+  EXPECT_EQ(Call("GET", "/get-artifact", "", {{"run_id", run_.run_id}, {"path", "../x"}}).status,
+            400);
+  EXPECT_EQ(Call("GET", "/get-artifact", "", {{"run_id", run_.run_id}, {"path", "nope"}}).status,
+            404);
+  EXPECT_EQ(Call("GET", "/get-artifact", "", {{"path", "x"}}).status, 400);
+}
+
 TEST_F(ArtifactHandlersTest, DeleteRemovesArtifact) {
   ASSERT_TRUE(artifacts_->PutBytes("1/r/artifacts/a.txt", "x").ok());
   HttpResponse deleted = Call("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt");
