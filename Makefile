@@ -4,7 +4,8 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build demo test test-unit test-python fuzz bench clean
+.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench clean
+FUZZ_SECONDS ?= 20
 
 all: build
 
@@ -22,14 +23,19 @@ build: configure
 demo: build
 	$(BUILD_DIR)/cairn demo --data demo-data
 
-# Unit and integration tests (ctest), then the real-mlflow-client suite (pytest). A
-# throw-away PostgreSQL on loopback backs the contract tests of the PostgreSQL backend.
-test: build
-	scripts/run_tests $(BUILD_DIR)
+# Unit and integration tests (ctest), the fuzzers for FUZZ_SECONDS each, then the
+# real-mlflow-client suite (pytest). A throw-away PostgreSQL on loopback backs the
+# contract tests of the PostgreSQL backend.
+test: build fuzz-build
+	FUZZ_BUILD_DIR=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run_tests $(BUILD_DIR)
 
-fuzz: bootstrap
-	cmake --preset fuzz && cmake --build build/fuzz -j $(JOBS) --target fuzzers
-	scripts/run_fuzzers build/fuzz 30
+# The libFuzzer targets (clang, ASan+UBSan); only the fuzz binaries and what they link.
+fuzz-build: bootstrap
+	@test -f build/fuzz/build.ninja || cmake --preset fuzz
+	cmake --build build/fuzz -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	scripts/run_fuzzers build/fuzz 60
 
 bench: build
 	python3 bench/tracking/run.py --cairn $(BUILD_DIR)/cairn
