@@ -81,6 +81,13 @@ std::string DoubleText(double value) {
   return buf;
 }
 
+// Hash for heterogeneous lookup: finding a prepared statement by std::string_view must not
+// allocate.
+struct SqlTextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+
 class PgRow final : public SqlRowView {
  public:
   PgRow(const PGresult* res, int row) : res_(res), row_(row) {}
@@ -252,7 +259,7 @@ class PgConnection final : public SqlSession {
   }
 
   absl::StatusOr<const std::string*> Prepared(std::string_view sql) {
-    auto it = prepared_.find(std::string(sql));
+    auto it = prepared_.find(sql);
     if (it != prepared_.end()) return &it->second;
     if (prepared_.size() >= kMaxPreparedPerConnection) {
       // DEALLOCATE is not transactional, so it is safe inside the caller's transaction.
@@ -267,7 +274,8 @@ class PgConnection final : public SqlSession {
   }
 
   PGconn* conn_;
-  std::unordered_map<std::string, std::string> prepared_;  // SQL text → statement name
+  // SQL text → statement name.
+  std::unordered_map<std::string, std::string, SqlTextHash, std::equal_to<>> prepared_;
   int64_t next_statement_id_ = 0;
   bool conflict_ = false;
 };

@@ -9,7 +9,9 @@
 // that call; Write returns after the shared COMMIT. A lone writer is not delayed.
 // Foreign keys are enforced (as in PostgreSQL). A NaN double is stored as the text 'NaN'
 // (SQLite turns a NaN REAL into NULL); Double() and Get() on a REAL column read it back
-// as NaN. A Write body must not call Write on the same Database (it would deadlock).
+// as NaN. A Write body may run on another caller's thread (the group leader's), so it
+// must not rely on thread-local state, and must not call Write on the same Database (nor
+// Read, for ":memory:"): that would deadlock.
 
 #include <cstdint>
 #include <memory>
