@@ -24,7 +24,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/file.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -44,6 +43,7 @@
 #include "absl/time/time.h"
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/worker_pool.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -155,7 +155,7 @@ class ServerImpl {
   const Router& router() const { return router_; }
   const std::string& tmp_dir() const { return tmp_dir_; }
   HttpMetrics& metrics() { return metrics_; }
-  asio::thread_pool& workers() { return *workers_; }
+  WorkerPool& workers() { return *workers_; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   int RouteSeries(const Route* route) const {
     return static_cast<int>(route - router_.routes().data());
@@ -203,7 +203,7 @@ class ServerImpl {
   std::optional<asio::signal_set> signals_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
-  std::optional<asio::thread_pool> workers_;
+  std::optional<WorkerPool> workers_;
 };
 
 
@@ -469,8 +469,7 @@ class Session : public std::enable_shared_from_this<Session> {
       SendResponse(RunHandler());
       return;
     }
-    asio::post(server_->workers(), [self = shared_from_this()]() mutable {
-      ScopedServerThread mark(self->server_);
+    server_->workers().Post([self = shared_from_this()]() mutable {
       HttpResponse response = self->RunHandler();
       auto executor = self->stream_.get_executor();
       asio::post(executor, [self = std::move(self), response = std::move(response)]() mutable {
@@ -751,7 +750,7 @@ absl::Status ServerImpl::Start() {
   const int io_threads = options_.io_threads > 0 ? options_.io_threads : cores;
   const int worker_threads =
       options_.worker_threads > 0 ? options_.worker_threads : std::max(4, 2 * cores);
-  workers_.emplace(static_cast<size_t>(worker_threads));
+  workers_.emplace(worker_threads, [this] { t_current_server = this; });
   work_.emplace(ioc_.get_executor());
   asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
   io_threads_.reserve(static_cast<size_t>(io_threads));
@@ -862,9 +861,14 @@ void ServerImpl::DoStop() {
   ioc_.stop();
   for (std::thread& thread : io_threads_) thread.join();
   io_threads_.clear();
+  // The close posted above may not have run before the io_context stopped; no I/O thread
+  // is left, so close here directly.
+  beast::error_code ec;
+  acceptor_.close(ec);
+  if (signals_) signals_->cancel(ec);
   // Waits for handlers still running (only after a forced close); their responses go
   // nowhere.
-  if (workers_) workers_->join();
+  if (workers_) workers_->Join();
 }
 
 void ServerImpl::StopOnSignals() {

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/worker_pool.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -480,6 +481,37 @@ TEST(HttpMetricsTest, ManyDistinctCodesOverflowIntoOther) {
   metrics.AppendPrometheus(&text);
   EXPECT_THAT(text, HasSubstr("code=\"other\"} 5\n"));
   EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+TEST(WorkerPoolTest, RunsEveryTaskFromManyProducersAndJoinDrainsTheQueue) {
+  std::atomic<int> ran{0};
+  std::atomic<int> started_threads{0};
+  {
+    WorkerPool pool(3, [&] { ++started_threads; });
+    std::vector<std::thread> producers;
+    for (int producer_idx = 0; producer_idx < 4; ++producer_idx) {
+      producers.emplace_back([&] {
+        for (int task_idx = 0; task_idx < 2000; ++task_idx) pool.Post([&] { ++ran; });
+      });
+    }
+    for (std::thread& producer : producers) producer.join();
+    pool.Join();
+    EXPECT_EQ(ran.load(), 8000);
+    pool.Post([&] { ++ran; });  // after Join: dropped
+    pool.Join();
+  }
+  EXPECT_EQ(ran.load(), 8000);
+  EXPECT_EQ(started_threads.load(), 3);
+}
+
+TEST(WorkerPoolTest, SlowTaskDoesNotDelayTheNextOne) {
+  WorkerPool pool(2);
+  absl::Notification release;
+  absl::Notification second_ran;
+  pool.Post([&] { release.WaitForNotificationWithTimeout(absl::Seconds(20)); });
+  pool.Post([&] { second_ran.Notify(); });
+  EXPECT_TRUE(second_ran.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  release.Notify();
 }
 
 TEST_F(HttpServerTest, ThrowingHandlerGets500Json) {
