@@ -373,6 +373,28 @@ TEST_F(ArtifactHandlersTest, LoggedModelLifecycleAsTheClientDrivesIt) {
   EXPECT_EQ(Body(empty_search), Json::object());
 }
 
+TEST_F(ArtifactHandlersTest, LinkedMetricsAppearInModelDataAndSearch) {
+  HttpResponse created = Call("POST", "/api/2.0/mlflow/logged-models",
+                              DumpJson(Json{{"experiment_id", experiment_id_}, {"name", "m"}}));
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string model_id = Body(created)["model"]["info"]["model_id"];
+  ASSERT_TRUE(logged_models_
+                  ->LogMetrics({{model_id, "acc", 0.75, 1000, 2, run_.run_id, "eval", "abc"}})
+                  .ok());
+  Json data = Body(Call("GET", "/api/2.0/mlflow/logged-models/" + model_id))["model"]["data"];
+  EXPECT_EQ(data["metrics"], Json::parse(R"([{"key": "acc", "value": 0.75, "timestamp": 1000,
+      "step": 2, "model_id": ")" + model_id + R"(", "run_id": ")" + run_.run_id +
+                                         R"(", "dataset_name": "eval", "dataset_digest": "abc"}])"));
+  HttpResponse search = Call(
+      "POST", "/api/2.0/mlflow/logged-models/search",
+      DumpJson(Json{{"experiment_ids", {experiment_id_}},
+                    {"filter", "metrics.acc >= 0.75"},
+                    {"datasets", {{{"dataset_name", "eval"}}}},
+                    {"order_by", {{{"field_name", "metrics.acc"}, {"ascending", false}}}}}));
+  ASSERT_EQ(search.status, 200) << search.body;
+  ASSERT_EQ(Body(search)["models"].size(), 1u);
+}
+
 TEST_F(ArtifactHandlersTest, FinalizeAcceptsProtoNumbers) {
   HttpResponse created = Call("POST", "/api/2.0/mlflow/logged-models",
                               DumpJson(Json{{"experiment_id", experiment_id_}}));

@@ -1,5 +1,6 @@
 #include "api/logged_model_handlers.h"
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,6 +32,23 @@ Json KeyValuesJson(const KeyValues& values) {
   return array;
 }
 
+// proto3 JSON for a double: non-finite values as strings.
+Json DoubleJson(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
+Json MetricJson(const tracking::LoggedModelMetric& metric) {
+  Json json = {{"key", metric.key},          {"value", DoubleJson(metric.value)},
+               {"timestamp", metric.timestamp}, {"step", metric.step},
+               {"model_id", metric.model_id}};
+  if (!metric.run_id.empty()) json["run_id"] = metric.run_id;
+  if (!metric.dataset_name.empty()) json["dataset_name"] = metric.dataset_name;
+  if (!metric.dataset_digest.empty()) json["dataset_digest"] = metric.dataset_digest;
+  return json;
+}
+
 // MLflow's LoggedModel message as its server writes it (empty fields omitted,
 // model_type always present).
 Json LoggedModelJson(const LoggedModel& model) {
@@ -49,6 +67,12 @@ Json LoggedModelJson(const LoggedModel& model) {
   if (!model.tags.empty()) info["tags"] = KeyValuesJson(model.tags);
   Json data = Json::object();
   if (!model.params.empty()) data["params"] = KeyValuesJson(model.params);
+  if (!model.metrics.empty()) {
+    Json metrics = Json::array();
+    for (const tracking::LoggedModelMetric& metric : model.metrics)
+      metrics.push_back(MetricJson(metric));
+    data["metrics"] = std::move(metrics);
+  }
   return {{"info", std::move(info)}, {"data", std::move(data)}};
 }
 
@@ -173,6 +197,9 @@ absl::StatusOr<HttpResponse> Search(const ApiContext& ctx, const HttpRequest& re
       return absl::InvalidArgumentError(
           "`dataset_name` in the `datasets` clause must be specified.");
     }
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> digest,
+                           OptionalString(dataset, "dataset_digest"));
+    search.datasets.emplace_back(*name, digest.value_or(""));
   }
   CAIRN_ASSIGN_OR_RETURN(Json order_by, ObjectList(fields, "order_by"));
   for (const Json& order : order_by) {
@@ -180,6 +207,12 @@ absl::StatusOr<HttpResponse> Search(const ApiContext& ctx, const HttpRequest& re
     CAIRN_ASSIGN_OR_RETURN(clause.field_name, RequiredString(order, "field_name"));
     CAIRN_ASSIGN_OR_RETURN(std::optional<bool> ascending, OptionalBool(order, "ascending"));
     clause.ascending = ascending.value_or(true);
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> dataset_name,
+                           OptionalString(order, "dataset_name"));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> dataset_digest,
+                           OptionalString(order, "dataset_digest"));
+    clause.dataset_name = dataset_name.value_or("");
+    clause.dataset_digest = dataset_digest.value_or("");
     search.order_by.push_back(std::move(clause));
   }
   CAIRN_ASSIGN_OR_RETURN(tracking::LoggedModelPage page, ctx.logged_models->Search(search));

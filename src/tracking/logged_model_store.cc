@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -70,7 +72,40 @@ CREATE TABLE run_model_outputs (
   PRIMARY KEY (run_id, model_id, step)
 );
 )sql"},
+    {2, "metrics linked to logged models",
+     R"sql(
+CREATE TABLE logged_model_metrics (
+  model_id TEXT NOT NULL,
+  metric_name TEXT NOT NULL,
+  metric_timestamp_ms BIGINT NOT NULL,
+  metric_step BIGINT NOT NULL,
+  metric_value DOUBLE PRECISION,
+  run_id TEXT NOT NULL DEFAULT '',
+  dataset_name TEXT NOT NULL DEFAULT '',
+  dataset_digest TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (model_id, metric_name, metric_timestamp_ms, metric_step, run_id, dataset_name,
+               dataset_digest)
+);
+)sql"},
 };
+
+constexpr char kMetricColumns[] =
+    "model_id, metric_name, metric_value, metric_timestamp_ms, metric_step, run_id, "
+    "dataset_name, dataset_digest";
+
+LoggedModelMetric MetricFromRow(const SqlRowView& row) {
+  LoggedModelMetric metric;
+  metric.model_id = std::string(row.Text(0));
+  metric.key = std::string(row.Text(1));
+  // SQLite stores NaN as NULL.
+  metric.value = row.IsNull(2) ? std::numeric_limits<double>::quiet_NaN() : row.Double(2);
+  metric.timestamp = row.Int(3);
+  metric.step = row.Int(4);
+  metric.run_id = std::string(row.Text(5));
+  metric.dataset_name = std::string(row.Text(6));
+  metric.dataset_digest = std::string(row.Text(7));
+  return metric;
+}
 
 constexpr char kSelectModel[] =
     "SELECT model_id, experiment_id, name, artifact_location, creation_timestamp_ms, "
@@ -119,6 +154,13 @@ absl::StatusOr<LoggedModel> LoadModel(SqlSession& session, std::string_view mode
       "ORDER BY param_key",
       {&id, 1}, [&](const SqlRowView& row) {
         model->params.emplace_back(std::string(row.Text(0)), std::string(row.Text(1)));
+        return absl::OkStatus();
+      }));
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", kMetricColumns, " FROM logged_model_metrics WHERE model_id = $1 ",
+                   "ORDER BY metric_name, metric_timestamp_ms, metric_step, run_id"),
+      {&id, 1}, [&](const SqlRowView& row) {
+        model->metrics.push_back(MetricFromRow(row));
         return absl::OkStatus();
       }));
   return *std::move(model);
@@ -410,10 +452,46 @@ std::string AttributeText(const LoggedModel& model, const std::string& key) {
   return {};
 }
 
-bool Matches(const LoggedModel& model, const Clause& clause) {
+using DatasetFilter = std::vector<std::pair<std::string, std::string>>;  // (name, digest)
+
+bool InDatasets(const LoggedModelMetric& metric, const DatasetFilter& datasets) {
+  if (datasets.empty()) return true;
+  for (const auto& [name, digest] : datasets) {
+    if (metric.dataset_name == name && (digest.empty() || metric.dataset_digest == digest))
+      return true;
+  }
+  return false;
+}
+
+// The latest point of `key` (by timestamp, then step) among those of the dataset, if any.
+std::optional<double> LatestMetric(const LoggedModel& model, const std::string& key,
+                                   const std::string& dataset_name,
+                                   const std::string& dataset_digest) {
+  const LoggedModelMetric* latest = nullptr;
+  for (const LoggedModelMetric& metric : model.metrics) {
+    if (metric.key != key) continue;
+    if (!dataset_name.empty() && metric.dataset_name != dataset_name) continue;
+    if (!dataset_digest.empty() && metric.dataset_digest != dataset_digest) continue;
+    if (latest == nullptr || metric.timestamp > latest->timestamp ||
+        (metric.timestamp == latest->timestamp && metric.step > latest->step)) {
+      latest = &metric;
+    }
+  }
+  if (latest == nullptr) return std::nullopt;
+  return latest->value;
+}
+
+bool Matches(const LoggedModel& model, const Clause& clause, const DatasetFilter& datasets) {
   switch (clause.field) {
     case Field::kMetric:
-      return false;  // metrics are not linked to logged models yet: nothing matches
+      // MLflow: a model matches when any of its points of the metric (in the datasets)
+      // satisfies the comparison.
+      return std::any_of(model.metrics.begin(), model.metrics.end(),
+                         [&](const LoggedModelMetric& metric) {
+                           return metric.key == clause.key && InDatasets(metric, datasets) &&
+                                  CompareNumbers(metric.value, clause.op,
+                                                 std::get<double>(clause.value));
+                         });
     case Field::kParam:
     case Field::kTag: {
       const std::string* actual =
@@ -736,16 +814,24 @@ absl::StatusOr<LoggedModelPage> LoggedModelStore::Search(
   struct SortKey {
     std::string field;
     bool ascending;
+    bool is_metric = false;
+    std::string dataset_name;
+    std::string dataset_digest;
   };
   std::vector<SortKey> sort_keys;
   bool has_creation = false, has_model_id = false;
   for (const LoggedModelOrderBy& order : request.order_by) {
+    if (order.field_name.rfind("metrics.", 0) == 0 && order.field_name.size() > 8) {
+      sort_keys.push_back({order.field_name.substr(8), order.ascending, /*is_metric=*/true,
+                           order.dataset_name, order.dataset_digest});
+      continue;
+    }
     std::optional<std::string> field = CanonicalAttribute(order.field_name);
     if (!field) {
       return absl::InvalidArgumentError(absl::StrCat(
           "Invalid order by field name: ", order.field_name,
           ". Valid fields are name, model_id, model_type, status, source_run_id, "
-          "creation_timestamp, last_updated_timestamp."));
+          "creation_timestamp, last_updated_timestamp, metrics.<key>."));
     }
     has_creation |= *field == "creation_timestamp";
     has_model_id |= *field == "model_id";
@@ -793,7 +879,7 @@ absl::StatusOr<LoggedModelPage> LoggedModelStore::Search(
           }
           return absl::OkStatus();
         }));
-    return session.QueryEach(
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
         absl::StrCat("SELECT p.model_id, p.param_key, p.param_value FROM logged_model_params p "
                      "JOIN logged_models m ON m.model_id = p.model_id WHERE ",
                      join_condition, " ORDER BY p.model_id, p.param_key"),
@@ -804,17 +890,40 @@ absl::StatusOr<LoggedModelPage> LoggedModelStore::Search(
                                                    std::string(row.Text(2)));
           }
           return absl::OkStatus();
+        }));
+    return session.QueryEach(
+        absl::StrCat("SELECT x.model_id, x.metric_name, x.metric_value, x.metric_timestamp_ms, "
+                     "x.metric_step, x.run_id, x.dataset_name, x.dataset_digest "
+                     "FROM logged_model_metrics x JOIN logged_models m ON m.model_id = "
+                     "x.model_id WHERE ",
+                     join_condition,
+                     " ORDER BY x.model_id, x.metric_name, x.metric_timestamp_ms, x.metric_step, "
+                     "x.run_id"),
+        args, [&](const SqlRowView& row) {
+          auto it = index_of.find(std::string(row.Text(0)));
+          if (it != index_of.end()) models[it->second].metrics.push_back(MetricFromRow(row));
+          return absl::OkStatus();
         });
   }));
 
   std::vector<LoggedModel> matching;
   for (LoggedModel& model : models) {
     bool keep = std::all_of(clauses.begin(), clauses.end(),
-                            [&](const Clause& clause) { return Matches(model, clause); });
+                            [&](const Clause& clause) {
+                              return Matches(model, clause, request.datasets);
+                            });
     if (keep) matching.push_back(std::move(model));
   }
   std::sort(matching.begin(), matching.end(), [&](const LoggedModel& a, const LoggedModel& b) {
     for (const SortKey& key : sort_keys) {
+      if (key.is_metric) {
+        std::optional<double> x = LatestMetric(a, key.field, key.dataset_name, key.dataset_digest);
+        std::optional<double> y = LatestMetric(b, key.field, key.dataset_name, key.dataset_digest);
+        if (x.has_value() != y.has_value()) return x.has_value();  // missing values last
+        if (!x.has_value() || *x == *y || (std::isnan(*x) && std::isnan(*y))) continue;
+        if (std::isnan(*x) != std::isnan(*y)) return !std::isnan(*x);
+        return key.ascending ? *x < *y : *x > *y;
+      }
       int order = CompareOn(a, b, key.field);
       if (order != 0) return key.ascending ? order < 0 : order > 0;
     }
@@ -827,6 +936,39 @@ absl::StatusOr<LoggedModelPage> LoggedModelStore::Search(
     page.models.push_back(std::move(matching[row_idx]));
   if (offset + max_results < total) page.next_page_token = EncodePageToken(offset + max_results);
   return page;
+}
+
+absl::Status LoggedModelStore::LogMetrics(const std::vector<LoggedModelMetric>& metrics) {
+  for (const LoggedModelMetric& metric : metrics) {
+    CAIRN_RETURN_IF_ERROR(ValidateKey("Metric", metric.key));
+    if (metric.model_id.empty())
+      return absl::InvalidArgumentError("Metric: model_id must not be empty");
+  }
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    std::set<std::string> known;
+    for (const LoggedModelMetric& metric : metrics) {
+      if (known.insert(metric.model_id).second) {
+        const SqlValue id[] = {metric.model_id};
+        CAIRN_ASSIGN_OR_RETURN(
+            storage::SqlResult exists,
+            session.Query("SELECT 1 FROM logged_models WHERE model_id = $1", id));
+        if (exists.rows.empty()) return NotFound(metric.model_id);
+      }
+      SqlValue value = std::isnan(metric.value) ? SqlValue{} : SqlValue{metric.value};
+      const SqlValue row[] = {metric.model_id,   metric.key,         value,
+                              metric.timestamp,  metric.step,        metric.run_id,
+                              metric.dataset_name, metric.dataset_digest};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute(absl::StrCat("INSERT INTO logged_model_metrics (model_id, metric_name, "
+                                    "metric_value, metric_timestamp_ms, metric_step, run_id, "
+                                    "dataset_name, dataset_digest) VALUES ($1, $2, $3, $4, $5, "
+                                    "$6, $7, $8) ON CONFLICT DO NOTHING"),
+                       row)
+              .status());
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status LoggedModelStore::LogOutputs(std::string_view run_id,

@@ -36,6 +36,18 @@ enum class LoggedModelStatus {
 std::string_view LoggedModelStatusName(LoggedModelStatus status);
 absl::StatusOr<LoggedModelStatus> ParseLoggedModelStatus(std::string_view text);
 
+// A metric point linked to a logged model (runs/log-metric or log-batch with a model_id).
+struct LoggedModelMetric {
+  std::string model_id;
+  std::string key;
+  double value = 0;
+  int64_t timestamp = 0;
+  int64_t step = 0;
+  std::string run_id;
+  std::string dataset_name;    // empty when the point names no dataset
+  std::string dataset_digest;
+};
+
 struct LoggedModel {
   std::string model_id;
   std::string experiment_id;
@@ -50,6 +62,8 @@ struct LoggedModel {
   std::string lifecycle_stage;  // "active" | "deleted"
   std::vector<std::pair<std::string, std::string>> tags;    // sorted by key
   std::vector<std::pair<std::string, std::string>> params;  // sorted by key
+  // Every linked point, ordered by (key, timestamp, step, run_id).
+  std::vector<LoggedModelMetric> metrics;
 };
 
 struct CreateLoggedModelRequest {
@@ -63,15 +77,22 @@ struct CreateLoggedModelRequest {
 
 struct LoggedModelOrderBy {
   std::string field_name;  // "creation_timestamp" (also "creation_time"), "name", "model_id",
-                           // "last_updated_timestamp", "status", "params.x", "tags.x"
+                           // "last_updated_timestamp", "status", or "metrics.<key>" (the
+                           // latest point by timestamp, then step; models without it last)
   bool ascending = true;
+  std::string dataset_name;    // metrics only: consider points of this dataset only
+  std::string dataset_digest;
 };
 
 struct SearchLoggedModelsRequest {
   std::vector<std::string> experiment_ids;  // required, at least one
   std::string filter;  // AND-ed clauses over attributes (name, model_id, status,
                        // model_type, source_run_id, creation_timestamp,
-                       // last_updated_timestamp), params.x and tags.x
+                       // last_updated_timestamp), params.x, tags.x and metrics.x (true
+                       // when any linked point of x satisfies the comparison)
+  // When not empty, metric clauses consider only points of these datasets (name, and
+  // digest when given).
+  std::vector<std::pair<std::string, std::string>> datasets;
   int64_t max_results = 0;  // 0: 100 (MLflow's default)
   std::vector<LoggedModelOrderBy> order_by;  // default: creation_timestamp DESC, model_id
   std::string page_token;
@@ -125,6 +146,11 @@ class LoggedModelStore {
   // Active models of the given experiments matching the filter, one page.
   // InvalidArgument for a bad filter, order_by, max_results (1..50000) or page token.
   absl::StatusOr<LoggedModelPage> Search(const SearchLoggedModelsRequest& request) const;
+
+  // Links metric points to their models (each point's model_id), as MLflow does when a
+  // metric is logged with a model_id. Identical points are stored once. NotFound when a
+  // model does not exist.
+  absl::Status LogMetrics(const std::vector<LoggedModelMetric>& metrics);
 
   // Records models as outputs of a run. NotFound for an unknown run; InvalidArgument for a
   // run that is not active or a model that does not exist.

@@ -4,6 +4,7 @@
 
 #include "tracking/logged_model_store.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -47,6 +48,7 @@ class LoggedModelStoreTest : public TestWithParam<std::string> {
                            "DROP TABLE IF EXISTS logged_model_tags; "
                            "DROP TABLE IF EXISTS logged_model_params; "
                            "DROP TABLE IF EXISTS run_model_outputs; "
+                           "DROP TABLE IF EXISTS logged_model_metrics; "
                            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT, "
                            "version INTEGER, name TEXT, applied_at BIGINT); "
                            "DELETE FROM schema_migrations WHERE component = 'logged_models'");
@@ -230,6 +232,57 @@ TEST_P(LoggedModelStoreTest, SearchFiltersByAttributesParamsAndTags) {
   EXPECT_EQ(SearchNames(absl::StrCat("creation_timestamp > ", first.creation_timestamp_ms)),
             (std::vector<std::string>{"gamma", "beta"}));
   EXPECT_TRUE(SearchNames("metrics.accuracy > 0.5").empty());
+}
+
+TEST_P(LoggedModelStoreTest, MetricsLinkToModelsAndDriveSearch) {
+  LoggedModel good = MustCreate("good");
+  LoggedModel bad = MustCreate("bad");
+  MustCreate("none");
+  ASSERT_TRUE(store_
+                  ->LogMetrics({{good.model_id, "acc", 0.7, 100, 0, "run1", "eval", "d1"},
+                                {good.model_id, "acc", 0.9, 200, 1, "run1", "eval", "d1"},
+                                {bad.model_id, "acc", 0.4, 150, 0, "run2", "test", "d2"},
+                                {bad.model_id, "loss", std::nan(""), 150, 0, "run2", "", ""}})
+                  .ok());
+  // Identical points are stored once.
+  ASSERT_TRUE(store_->LogMetrics({{good.model_id, "acc", 0.9, 200, 1, "run1", "eval", "d1"}}).ok());
+  absl::StatusOr<LoggedModel> fetched = store_->Get(good.model_id);
+  ASSERT_TRUE(fetched.ok());
+  ASSERT_EQ(fetched->metrics.size(), 2u);
+  EXPECT_EQ(fetched->metrics[1].value, 0.9);
+  EXPECT_EQ(fetched->metrics[1].dataset_name, "eval");
+  EXPECT_TRUE(std::isnan(store_->Get(bad.model_id)->metrics[1].value));
+
+  EXPECT_EQ(SearchNames("metrics.acc > 0.8"), (std::vector<std::string>{"good"}));
+  EXPECT_EQ(SearchNames("metrics.acc < 0.8"), (std::vector<std::string>{"bad", "good"}));
+
+  SearchLoggedModelsRequest in_dataset;
+  in_dataset.experiment_ids = {experiment_id_};
+  in_dataset.filter = "metrics.acc < 0.8";
+  in_dataset.datasets = {{"test", ""}};
+  absl::StatusOr<LoggedModelPage> page = store_->Search(in_dataset);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->models.size(), 1u);
+  EXPECT_EQ(page->models[0].name, "bad");
+
+  // Order by the latest value; models without the metric come last either way.
+  SearchLoggedModelsRequest ordered;
+  ordered.experiment_ids = {experiment_id_};
+  ordered.order_by = {{"metrics.acc", /*ascending=*/true}};
+  page = store_->Search(ordered);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->models.size(), 3u);
+  EXPECT_EQ(page->models[0].name, "bad");
+  EXPECT_EQ(page->models[1].name, "good");
+  EXPECT_EQ(page->models[2].name, "none");
+  ordered.order_by = {{"metrics.acc", /*ascending=*/false}};
+  page = store_->Search(ordered);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->models[0].name, "good");
+  EXPECT_EQ(page->models[2].name, "none");
+
+  EXPECT_EQ(store_->LogMetrics({{"m-nope", "acc", 1, 1, 0, "", "", ""}}).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(LoggedModelStoreTest, SearchRejectsBadFilters) {
