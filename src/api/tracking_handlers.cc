@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/errors.h"
+#include "api/log_batch_parser.h"
 #include "api/request_fields.h"
 #include "api/tracking_json.h"
 #include "common/json.h"
@@ -426,6 +427,23 @@ Body GetMetricHistoryBulkInterval(TrackingStore& store, const Json& fields) {
   return out;
 }
 
+// runs/log-batch: the common well-formed body takes the single-pass parser; anything
+// else goes through the general path, which words the errors.
+Handler LogBatchHandler(TrackingStore* store, Handler general) {
+  return [store, general = std::move(general)](const HttpRequest& request) -> HttpResponse {
+    if (request.body_file.empty()) {
+      std::optional<LogBatchBody> parsed = FastParseLogBatch(request.body);
+      if (parsed && !parsed->run_id.empty()) {
+        absl::Status status =
+            store->LogBatch(parsed->run_id, parsed->metrics, parsed->params, parsed->tags);
+        if (!status.ok()) return ErrorResponse(status);
+        return JsonResponse(kEmptyResponse);
+      }
+    }
+    return general(request);
+  };
+}
+
 }  // namespace
 
 void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
@@ -454,7 +472,7 @@ void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("POST", "runs/log-parameter", bind(&LogParam));
   router.AddMlflow("POST", "runs/set-tag", bind(&SetTag));
   router.AddMlflow("POST", "runs/delete-tag", bind(&DeleteTag));
-  router.AddMlflow("POST", "runs/log-batch", bind(&LogBatch));
+  router.AddMlflow("POST", "runs/log-batch", LogBatchHandler(store, bind(&LogBatch)));
   router.AddMlflow("POST", "runs/log-inputs", bind(&LogInputs));
   router.AddMlflow("POST", "runs/search", bind(&SearchRuns));
   router.AddMlflow("GET", "runs/search", bind(&SearchRuns));

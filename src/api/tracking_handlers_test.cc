@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "api/log_batch_parser.h"
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -311,6 +313,58 @@ TEST_F(TrackingHandlersTest, ExperimentAndRunShapes) {
   EXPECT_EQ(deleted["experiments"][0]["lifecycle_stage"], "deleted");
   CallOk("POST", absl::StrCat(kApi, "experiments/restore"),
          absl::StrCat(R"({"experiment_id": ")", exp_id, "\"}"));
+}
+
+TEST(FastParseLogBatchTest, ParsesTheCommonShapeAndDeclinesTheRest) {
+  auto parsed = FastParseLogBatch(
+      R"({"run_id": "abc", "metrics": [{"key": "m", "value": 1.5, "timestamp": 10, "step": 3},
+          {"key": "n", "value": "NaN", "timestamp": 11, "extra": {"x": [1, null]}},
+          {"key": "i", "value": -2, "timestamp": 0}],
+          "params": [{"key": "p", "value": "a\"b\\c"}], "tags": [], "other": true})");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->run_id, "abc");
+  ASSERT_EQ(parsed->metrics.size(), 3u);
+  EXPECT_EQ(parsed->metrics[0].value, 1.5);
+  EXPECT_EQ(parsed->metrics[0].step, 3);
+  EXPECT_TRUE(std::isnan(parsed->metrics[1].value));
+  EXPECT_EQ(parsed->metrics[1].step, 0);
+  EXPECT_EQ(parsed->metrics[2].value, -2);
+  ASSERT_EQ(parsed->params.size(), 1u);
+  EXPECT_EQ(parsed->params[0].value, "a\"b\\c");
+  EXPECT_EQ(FastParseLogBatch(R"({"run_uuid": "u"})")->run_id, "u");
+  // Declined: the general parser words these errors.
+  for (const char* body :
+       {"", "{", "[]", R"({"run_id": 1})", R"({"metrics": [{"key": "m", "value": 1}]})",
+        R"({"metrics": [{"key": "m", "value": "high", "timestamp": 1}]})",
+        R"({"metrics": [{"key": "m", "value": 1, "timestamp": 1.5}]})",
+        R"({"metrics": [{"key": "m", "value": 1, "timestamp": "1"}]})",
+        R"({"metrics": [{"key": "m", "value": null, "timestamp": 1}]})",
+        R"({"params": [{"key": "\u0041", "value": "v"}]})", R"({"run_id": "a"} trailing)",
+        R"({"metrics": [1]})", R"({"run_id": "a",})"}) {
+    EXPECT_FALSE(FastParseLogBatch(body).has_value()) << body;
+  }
+}
+
+TEST_F(TrackingHandlersTest, LogBatchFastAndGeneralPathsAgree) {
+  std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
+  // Fast path.
+  CallOk("POST", absl::StrCat(kApi, "runs/log-batch"),
+         absl::StrCat(R"({"run_id": ")", run_id,
+                      R"(", "metrics": [{"key": "a", "value": 1, "timestamp": 5, "step": 1}]})"));
+  // General path (a timestamp given as a string).
+  CallOk("POST", absl::StrCat(kApi, "runs/log-batch"),
+         absl::StrCat(R"({"run_id": ")", run_id,
+                      R"(", "metrics": [{"key": "b", "value": 2, "timestamp": "5"}]})"));
+  EXPECT_EQ(store_->GetRun(run_id)->metrics.size(), 2u);
+  // Store errors keep their codes on the fast path.
+  HttpResponse missing = Call("POST", absl::StrCat(kApi, "runs/log-batch"),
+                              R"({"run_id": "nope", "metrics": []})");
+  EXPECT_EQ(missing.status, 404);
+  HttpResponse bad_key = Call(
+      "POST", absl::StrCat(kApi, "runs/log-batch"),
+      absl::StrCat(R"({"run_id": ")", run_id,
+                   R"(", "metrics": [{"key": "a*b", "value": 1, "timestamp": 5}]})"));
+  EXPECT_EQ(bad_key.status, 400);
 }
 
 }  // namespace
