@@ -1,5 +1,6 @@
 #include "api/registry_handlers.h"
 
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -100,6 +101,10 @@ absl::StatusOr<int64_t> MaxResultsField(const Json& fields, int64_t max_value) {
   if (value->is_number_integer()) {
     parsed = value->get<int64_t>();
     ok = true;
+  } else if (value->is_number_float()) {
+    double number = value->get<double>();  // int(10.0) is fine for MLflow
+    ok = std::floor(number) == number && std::fabs(number) <= static_cast<double>(max_value);
+    if (ok) parsed = static_cast<int64_t>(number);
   } else if (value->is_string()) {
     ok = absl::SimpleAtoi(value->get<std::string>(), &parsed);
   }

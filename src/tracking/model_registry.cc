@@ -772,11 +772,12 @@ absl::StatusOr<RegisteredModelPage> ModelRegistry::SearchRegisteredModels(
       return false;
     });
     const int64_t total = static_cast<int64_t>(matched.size());
-    for (int64_t idx = offset; idx < total && idx < offset + max_results; ++idx) {
+    const int64_t start = std::min(offset, total);  // a token from a longer result set
+    for (int64_t idx = start; idx < total && idx < start + max_results; ++idx) {
       CAIRN_ASSIGN_OR_RETURN(RegisteredModel model, LoadRegisteredModel(session, matched[idx]));
       page.models.push_back(std::move(model));
     }
-    if (offset + max_results < total) page.next_page_token = EncodePageToken(offset + max_results);
+    if (start + max_results < total) page.next_page_token = EncodePageToken(start + max_results);
     return absl::OkStatus();
   }));
   return page;
@@ -1169,9 +1170,10 @@ absl::StatusOr<ModelVersionPage> ModelRegistry::SearchModelVersions(
       return false;
     });
     const int64_t total = static_cast<int64_t>(matched.size());
-    const int64_t end = std::min(total, offset + max_results);
+    const int64_t start = std::min(offset, total);  // a token from a longer result set
+    const int64_t end = std::min(total, start + max_results);
     std::map<std::string, VersionExtras> extras_by_model;
-    for (int64_t idx = offset; idx < end; ++idx) {
+    for (int64_t idx = start; idx < end; ++idx) {
       Candidate& candidate = matched[idx];
       auto it = extras_by_model.find(candidate.model_id);
       if (it == extras_by_model.end()) {
@@ -1182,7 +1184,7 @@ absl::StatusOr<ModelVersionPage> ModelRegistry::SearchModelVersions(
       ApplyExtras(it->second, candidate.mv);
       page.versions.push_back(std::move(candidate.mv));
     }
-    if (offset + max_results < total) page.next_page_token = EncodePageToken(offset + max_results);
+    if (end < total) page.next_page_token = EncodePageToken(end);
     return absl::OkStatus();
   }));
   return page;

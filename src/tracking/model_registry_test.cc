@@ -469,6 +469,12 @@ TEST_P(ModelRegistryTest, SearchRegisteredModelsFiltersOrdersAndPages) {
   ASSERT_EQ(second->models.size(), 1u);
   EXPECT_EQ(second->models[0].name, "fraud");
   EXPECT_TRUE(second->next_page_token.empty());
+  // A token past the end (e.g. from before deletions) gives an empty last page.
+  auto past_end = registry_->SearchRegisteredModels(
+      {.max_results = 3, .page_token = EncodePageToken(int64_t{1} << 62)});
+  ASSERT_TRUE(past_end.ok()) << past_end.status();
+  EXPECT_THAT(past_end->models, IsEmpty());
+  EXPECT_TRUE(past_end->next_page_token.empty());
 
   for (SearchRegistryRequest bad :
        {SearchRegistryRequest{.filter = "run_id = 'x'"},
