@@ -79,7 +79,7 @@ void AddDemoCommand(CLI::App& app, int& exit_code) {
   demo->add_option("--rows", options->rows, "Customers to generate")
       ->check(CLI::Range(100, 100'000'000))
       ->capture_default_str();
-  demo->add_option("--threads", options->threads, "XGBoost threads (0: all cores)")
+  demo->add_option("--threads", options->threads, "Models trained at once, one core each (0: one per core)")
       ->check(CLI::NonNegativeNumber);
   demo->add_option("--rounds", options->num_round, "Boosting rounds per model")
       ->check(CLI::Range(1, 10000))

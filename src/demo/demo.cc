@@ -1,14 +1,17 @@
 #include "demo/demo.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,6 +34,12 @@ constexpr uint64_t kSplitSeed = 7;
 // Metrics are flushed to the store every this many rounds, so a server watching the same
 // database sees the curves grow while keeping the number of commits small.
 constexpr int kFlushEveryRounds = 10;
+
+// Models trained side by side: --threads, else one per core.
+int WorkerCount(const DemoOptions& options) {
+  if (options.threads > 0) return options.threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -262,19 +271,56 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   CAIRN_ASSIGN_OR_RETURN(result.experiment_id, EnsureExperiment(*stores.tracking));
   const size_t grid_size = options.max_depths.size() * options.etas.size();
   out << absl::StrFormat(
-      "[2/4] Training %d XGBoost models (max_depth × eta, %d rounds each), logging to "
-      "experiment '%s' (id %s) in %s\n",
-      grid_size, options.num_round, kDemoExperiment, result.experiment_id,
+      "[2/4] Training %d XGBoost models (max_depth × eta, %d rounds each, %d at a time), "
+      "logging to experiment '%s' (id %s) in %s\n",
+      grid_size, options.num_round, std::min<size_t>(grid_size, WorkerCount(options)),
+      kDemoExperiment, result.experiment_id,
       (std::filesystem::path(options.data_dir) / "cairn.db").string());
+  struct GridPoint {
+    int max_depth;
+    double eta;
+  };
+  std::vector<GridPoint> grid;
   for (int max_depth : options.max_depths) {
-    for (double eta : options.etas) {
-      out << absl::StrFormat("      %-22s ...", RunName(max_depth, eta)) << std::flush;
-      CAIRN_ASSIGN_OR_RETURN(DemoRun run, TrainAndLogRun(stores, result.experiment_id, split,
-                                                         options, max_depth, eta));
-      out << absl::StrFormat(" val AUC %.4f, val logloss %.4f (%.1fs)\n", run.val_auc,
-                             run.val_logloss, run.seconds);
-      result.runs.push_back(std::move(run));
+    for (double eta : options.etas) grid.push_back({max_depth, eta});
+  }
+  // One single-threaded booster per worker: on a small, busy machine several models
+  // side by side keep the cores busy, where one multi-threaded booster loses most of its
+  // time in OpenMP barriers whenever another process takes a core.
+  const size_t workers = std::min(grid.size(), static_cast<size_t>(WorkerCount(options)));
+  std::vector<std::optional<absl::StatusOr<DemoRun>>> outcomes(grid.size());
+  std::atomic<size_t> next_point{0};
+  std::atomic<bool> failed{false};
+  std::mutex out_mu;
+  auto worker = [&] {
+    for (size_t point_idx = next_point++; point_idx < grid.size() && !failed;
+         point_idx = next_point++) {
+      DemoOptions single_threaded = options;
+      single_threaded.threads = 1;
+      absl::StatusOr<DemoRun> run =
+          TrainAndLogRun(stores, result.experiment_id, split, single_threaded,
+                         grid[point_idx].max_depth, grid[point_idx].eta);
+      {
+        std::lock_guard<std::mutex> lock(out_mu);
+        if (run.ok()) {
+          out << absl::StrFormat("      %-22s val AUC %.4f, val logloss %.4f (%.1fs)\n",
+                                 run->run_name, run->val_auc, run->val_logloss, run->seconds)
+              << std::flush;
+        } else {
+          failed = true;
+        }
+      }
+      outcomes[point_idx] = std::move(run);
     }
+  };
+  std::vector<std::thread> threads;
+  for (size_t worker_idx = 1; worker_idx < workers; ++worker_idx) threads.emplace_back(worker);
+  worker();
+  for (std::thread& thread : threads) thread.join();
+  for (auto& outcome : outcomes) {
+    if (!outcome.has_value()) continue;  // not started after another run failed
+    if (!outcome->ok()) return outcome->status();
+    result.runs.push_back(std::move(**outcome));
   }
   result.best_run_index = static_cast<size_t>(
       std::max_element(result.runs.begin(), result.runs.end(),

@@ -18,11 +18,11 @@ namespace cairn::demo {
 struct DemoOptions {
   std::string data_dir = "demo-data";
   int rows = 100'000;
-  int threads = 0;  // xgboost threads; 0: all cores
+  int threads = 0;  // models trained at once (one xgboost thread each); 0: one per core
   // The hyperparameter grid: every max_depth × eta, each trained for num_round rounds.
   std::vector<int> max_depths = {3, 5, 7};
   std::vector<double> etas = {0.1, 0.3};
-  int num_round = 80;
+  int num_round = 60;
   uint64_t data_seed = 20240601;
 };
 
