@@ -286,6 +286,11 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       start_ = std::chrono::steady_clock::now();
       series_ = server_->UnmatchedSeries("OTHER");
+      if (ec == http::error::header_limit) {
+        SendError(431, "REQUEST_LIMIT_EXCEEDED",
+                  absl::StrCat("Request header exceeds the limit of ", kHeaderLimit, " bytes"));
+        return;
+      }
       SendError(400, "BAD_REQUEST", absl::StrCat("Malformed HTTP request: ", ec.message()));
       return;
     }

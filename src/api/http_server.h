@@ -18,7 +18,7 @@
 //   - writes HttpResponse::body, or streams HttpResponse::file_path (404 if it is gone),
 //     with Content-Type, Content-Length, Server: cairn and the handler's extra headers;
 //   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr.
-// Malformed HTTP gets 400 and the connection is closed. Idle keep-alive connections and
+// Malformed HTTP gets 400 (a header over 1 MiB 431) and the connection is closed. Idle keep-alive connections and
 // stalled reads/writes time out after 60 s. Sockets use TCP_NODELAY.
 
 #include <memory>

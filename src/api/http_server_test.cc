@@ -338,6 +338,37 @@ TEST_F(HttpServerTest, MalformedRequestIs400) {
   EXPECT_TRUE(client.ClosedByPeer());
 }
 
+TEST_F(HttpServerTest, OversizedHeaderIs431) {
+  StartServer();
+  TestClient client(port());
+  Reply reply = client.Request("GET", "/hello?q=" + std::string(2 << 20, 'x'));
+  EXPECT_EQ(reply.status, 431);
+  EXPECT_EQ((*ParseJson(reply.body))["error_code"], "REQUEST_LIMIT_EXCEEDED");
+}
+
+TEST_F(HttpServerTest, AccessLogHasOneLinePerRequest) {
+  // Not StartServer: it turns the log off.
+  ServerOptions options;
+  Router router;
+  router.Add("GET", "/hello", [](const HttpRequest&) { return JsonResponse("{\"hi\":1}"); });
+  options.port = 0;
+  options.io_threads = 1;
+  options.worker_threads = 1;
+  options.access_log = true;
+  server_ = std::make_unique<HttpServer>(options, std::move(router));
+  ASSERT_TRUE(server_->Start().ok());
+  ::testing::internal::CaptureStderr();
+  {
+    TestClient client(port());
+    EXPECT_EQ(client.Request("GET", "/hello?x=1").status, 200);
+    EXPECT_EQ(client.Request("GET", "/nope").status, 404);
+  }
+  server_->Stop();  // joins the threads, so every line is written
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, ::testing::ContainsRegex("GET /hello\\?x=1 200 8 [0-9.]+ms 127\\.0\\.0\\.1"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("GET /nope 404 [0-9]+ [0-9.]+ms 127\\.0\\.0\\.1"));
+}
+
 TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
   StartServer();
   TestClient client(port());
