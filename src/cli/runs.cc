@@ -16,7 +16,8 @@
 namespace cairn::cli {
 namespace {
 
-// Metric columns shown when neither --metrics nor the filter names any.
+// Metric columns shown when --metrics is not given (referenced ones first, then
+// validation/test metrics, then the rest alphabetically).
 constexpr size_t kDefaultMetricColumns = 4;
 
 struct SearchOptions {
@@ -55,6 +56,13 @@ std::vector<std::string> ReferencedKeys(const std::string& text, const std::stri
   return keys;
 }
 
+bool IsHeldOutMetric(const std::string& key) {
+  for (const char* prefix : {"val", "valid", "test", "eval"}) {
+    if (key.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
 // key → value of a run's data.metrics / data.params list.
 std::map<std::string, Json> KeyValues(const Json& run, const char* field) {
   std::map<std::string, Json> values;
@@ -89,7 +97,10 @@ int SearchRuns(CliContext& ctx, const SearchOptions& options) {
     for (const Json& run : runs) {
       for (const auto& [key, value] : KeyValues(run, "metrics")) all_keys.insert(key);
     }
-    for (const std::string& key : all_keys) {
+    // Held-out metrics say most about a model: show them before the others.
+    std::vector<std::string> ordered_keys(all_keys.begin(), all_keys.end());
+    std::stable_partition(ordered_keys.begin(), ordered_keys.end(), IsHeldOutMetric);
+    for (const std::string& key : ordered_keys) {
       if (metric_columns.size() >= kDefaultMetricColumns) break;
       if (std::find(metric_columns.begin(), metric_columns.end(), key) == metric_columns.end()) {
         metric_columns.push_back(key);
