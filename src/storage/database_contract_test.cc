@@ -633,7 +633,9 @@ TEST_P(PostgresOnly, DeadlockIsRetried) {
   ba.join();
   EXPECT_TRUE(status_ab.ok()) << status_ab;
   EXPECT_TRUE(status_ba.ok()) << status_ba;
-  EXPECT_EQ(runs.load(), 3);
+  // At least one body ran again; a retried body can lose the race for the lock it needs
+  // and deadlock once more, so more runs are possible.
+  EXPECT_GE(runs.load(), 3);
   auto rows = ReadAll(*db_, "SELECT v FROM storage_ct_kv ORDER BY k");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->rows[0][0], SqlValue(int64_t{2}));

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -304,16 +305,19 @@ absl::Status CallBody(const std::function<absl::Status(SqlSession&)>& fn, SqlSes
 // A Write call waiting for its group to commit.
 struct PendingWrite {
   const std::function<absl::Status(SqlSession&)>* fn = nullptr;
-  absl::Status status;
-  bool done = false;
+  absl::Status status;  // set by the leader before `wake`
+  bool done = false;    // set by the leader before `wake`; false means "lead next"
+  absl::Notification wake;
 };
 
 // Group commit, leader/follower style: a Write call queues itself; whichever caller finds
 // no group in flight becomes the leader, takes up to kMaxGroupSize queued calls and runs
 // them in ONE transaction, each inside its own SAVEPOINT (a failing call is rolled back to
 // its savepoint and does not affect the others), then commits once and completes every
-// member with its own status. Calls that arrive while a group runs form the next group, so
-// a lone writer pays no extra latency and many writers share one commit.
+// member with its own status. Calls that arrive while a group runs form the next group,
+// whose first call the finishing leader wakes to lead it; so a lone writer pays no extra
+// latency, many writers share one commit, and every waiter is woken exactly once (no herd
+// on a shared mutex).
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(SqliteOptions options, std::unique_ptr<SqliteConnection> writer)
@@ -324,18 +328,22 @@ class SqliteDatabase final : public Database {
   absl::Status Write(const std::function<absl::Status(SqlSession&)>& fn) override {
     PendingWrite me;
     me.fn = &fn;
-    absl::MutexLock lock(&mu_);
-    queue_.push_back(&me);
-    while (true) {
-      struct Ready {
-        const PendingWrite* me;
-        const bool* leader_active;
-        bool operator()() const { return me->done || !*leader_active; }
-      } ready{&me, &leader_active_};
-      mu_.Await(absl::Condition(&ready));
+    bool lead = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queue_.push_back(&me);
+      // Invariant: while no leader is active the queue is empty, so a new leader is
+      // always at the front of the queue.
+      if (!leader_active_) lead = leader_active_ = true;
+    }
+    if (!lead) {
+      // Woken exactly once: either completed by a leader, or promoted to lead.
+      me.wake.WaitForNotification();
       if (me.done) return me.status;
-      // No group in flight and this call is still queued: lead the next group.
-      leader_active_ = true;
+    }
+    std::vector<PendingWrite*> group;
+    {
+      absl::MutexLock lock(&mu_);
       // The members of the previous group were just woken and usually write again at
       // once; give them a moment to queue so that they share this commit. A lone writer
       // (previous group of one) never waits.
@@ -347,21 +355,33 @@ class SqliteDatabase final : public Database {
         } gathered{&queue_, last_group_size_};
         mu_.AwaitWithTimeout(absl::Condition(&gathered), kGatherTimeout);
       }
-      std::vector<PendingWrite*> group;
       while (!queue_.empty() && group.size() < kMaxGroupSize) {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
       last_group_size_ = group.size();
-      mu_.Unlock();
-      {
-        absl::MutexLock writer_lock(&writer_mu_);
-        RunGroup(group);
-      }
-      mu_.Lock();
-      for (PendingWrite* write : group) write->done = true;
-      leader_active_ = false;
     }
+    {
+      absl::MutexLock writer_lock(&writer_mu_);
+      RunGroup(group);
+    }
+    PendingWrite* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (queue_.empty()) {
+        leader_active_ = false;
+      } else {
+        next = queue_.front();  // stays queued; it collects its group when it wakes
+      }
+    }
+    // A woken member returns and destroys its PendingWrite: touch none after Notify.
+    for (PendingWrite* write : group) {
+      if (write == &me) continue;
+      write->done = true;
+      write->wake.Notify();
+    }
+    if (next != nullptr) next->wake.Notify();
+    return me.status;
   }
 
   absl::Status Read(const std::function<absl::Status(SqlSession&)>& fn) override {
