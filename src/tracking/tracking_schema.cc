@@ -1,6 +1,6 @@
-// The tracking schema, version by version. Portable SQL (SQLite and PostgreSQL); the
-// metrics table is WITHOUT ROWID on SQLite so that a point is one B-tree entry clustered
-// by series.
+// The tracking schema, version by version. Portable SQL (SQLite and PostgreSQL); on
+// SQLite, metrics, latest_metrics, params, tags and experiment_tags are WITHOUT ROWID, so a
+// row is one B-tree entry clustered by (run, key).
 //
 //   experiments      experiment_id (BIGINT, from tracking_counters) · unique name
 //   experiment_tags  (experiment_id, key) → value
@@ -101,10 +101,22 @@ CREATE TABLE metrics (
   is_nan INTEGER NOT NULL,
   PRIMARY KEY (run_key, key, step, timestamp, value, is_nan))sql";
 
+// On SQLite the tables read by (run, key) are clustered on their primary key.
+std::string SqliteClustered(std::string sql) {
+  for (const char* table_end : {"  PRIMARY KEY (experiment_id, key));",
+                                "  PRIMARY KEY (run_uuid, key));"}) {
+    std::string clustered(table_end);
+    clustered.insert(clustered.size() - 1, " WITHOUT ROWID");
+    for (size_t pos = sql.find(table_end); pos != std::string::npos;
+         pos = sql.find(table_end, pos + clustered.size()))
+      sql.replace(pos, std::string(table_end).size(), clustered);
+  }
+  return sql + ") WITHOUT ROWID";
+}
+
 const std::string& SchemaV1(bool sqlite) {
   static const std::string* const kPortable = new std::string(std::string(kSchemaV1Head) + ")");
-  static const std::string* const kSqlite =
-      new std::string(std::string(kSchemaV1Head) + ") WITHOUT ROWID");
+  static const std::string* const kSqlite = new std::string(SqliteClustered(kSchemaV1Head));
   return sqlite ? *kSqlite : *kPortable;
 }
 
