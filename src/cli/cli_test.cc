@@ -145,14 +145,15 @@ TEST_F(CliTest, AliasGetAndHistoryUseTheirEndpoints) {
 }
 
 TEST_F(CliTest, ModelsVersionsChecksTheModelThenSearchesByName) {
-  transport_.Reply(200, R"({"registered_model": {"name": "it's"}})");
+  transport_.Reply(200, R"({"registered_model": {"name": "it's",
+      "aliases": [{"alias": "staging", "version": "10"}]}})");
   transport_.Reply(200, R"({"model_versions": [{"version": "1"}, {"version": "10"},
       {"version": "2", "aliases": ["production"]}]})");
   ASSERT_EQ(Run({"models", "versions", "it's"}), 0) << err_.str();
   EXPECT_THAT(transport_.calls[1].url, HasSubstr("filter=name%3D%22it%27s%22"));
   // Versions sorted numerically, newest first.
   const std::string out = out_.str();
-  EXPECT_LT(out.find("\n     10"), out.find("\n      2"));
+  EXPECT_LT(out.find("\n     10  staging"), out.find("\n      2"));
   EXPECT_LT(out.find("\n      2  production"), out.find("\n      1"));
 }
 

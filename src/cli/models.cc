@@ -1,7 +1,9 @@
 // `cairn models list|versions|alias set|get|history`.
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -90,12 +92,20 @@ int ListVersions(CliContext& ctx, const NameOptions& options) {
     return VersionNumber(lhs.value("version", Json())) >
            VersionNumber(rhs.value("version", Json()));
   });
+  // MLflow's model-versions/search leaves aliases out; the model's own list has them all.
+  std::map<int64_t, std::set<std::string>> aliases_by_version;
+  for (const Json& alias : model->value("registered_model", Json::object())
+                               .value("aliases", Json::array())) {
+    aliases_by_version[VersionNumber(alias.value("version", Json()))].insert(
+        JsonCell(alias.value("alias", Json())));
+  }
   Table table({"VERSION", "ALIASES", "STATUS", "CREATED (UTC)", "RUN ID", "SOURCE"});
   table.SetNumeric(0);
   for (const Json& version : versions) {
-    std::vector<std::string> aliases;
+    std::set<std::string> aliases =
+        aliases_by_version[VersionNumber(version.value("version", Json()))];
     for (const Json& alias : version.value("aliases", Json::array())) {
-      aliases.push_back(JsonCell(alias));
+      aliases.insert(JsonCell(alias));
     }
     table.AddRow({JsonCell(version.value("version", Json())),
                   aliases.empty() ? "-" : absl::StrJoin(aliases, ", "),
