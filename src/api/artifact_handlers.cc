@@ -49,7 +49,9 @@ absl::StatusOr<HttpResponse> Download(const ApiContext& ctx, const HttpRequest& 
 absl::StatusOr<HttpResponse> DeleteArtifact(const ApiContext& ctx, const HttpRequest& request) {
   std::string path = PathParamOrEmpty(request);
   CAIRN_RETURN_IF_ERROR(ValidatePathIsSafe(path));
-  CAIRN_RETURN_IF_ERROR(ctx.artifacts->Delete(path));
+  // Deleting what is not there succeeds, as with MLflow's local artifact repository.
+  absl::Status deleted = ctx.artifacts->Delete(path);
+  if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) return deleted;
   return JsonResponse("{}");
 }
 

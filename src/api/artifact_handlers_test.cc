@@ -223,6 +223,9 @@ TEST_F(ArtifactHandlersTest, DeleteRemovesArtifact) {
   HttpResponse deleted = Call("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt");
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_EQ(Call("GET", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt").status, 404);
+  // As MLflow: deleting a missing artifact succeeds.
+  HttpResponse again = Call("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt");
+  EXPECT_EQ(again.status, 200) << again.body;
 }
 
 TEST_F(ArtifactHandlersTest, BadRequestsGetMlflowErrors) {
@@ -246,7 +249,6 @@ TEST_F(ArtifactHandlersTest, BadRequestsGetMlflowErrors) {
       {"GET", proxy, {{"path", "../"}}, 400, "INVALID_PARAMETER_VALUE"},
       {"GET", proxy, {{"path", "/etc"}}, 400, "INVALID_PARAMETER_VALUE"},
       {"GET", proxy + "/1/missing.txt", {}, 404, "RESOURCE_DOES_NOT_EXIST"},
-      {"DELETE", proxy + "/1/missing.txt", {}, 404, "RESOURCE_DOES_NOT_EXIST"},
       {"GET", "/api/2.0/mlflow/artifacts/list", {}, 400, "INVALID_PARAMETER_VALUE"},
       {"GET", "/api/2.0/mlflow/artifacts/list", {{"run_id", "nope"}}, 404,
        "RESOURCE_DOES_NOT_EXIST"},
