@@ -179,11 +179,9 @@ def test_artifacts_list_and_download(tracking_uri, trained, tmp_path):
     assert top == {(f"notes-{c_value}.txt", False), ("report", True)}
     report = {(f.path, f.is_dir) for f in client.list_artifacts(run_id, "report")}
     assert report == {("report/summary.json", False), ("report/sub", True)}
-    notes = client.list_artifacts(run_id, f"notes-{c_value}.txt")
     sizes = {f.path: f.file_size for f in client.list_artifacts(run_id)}
     assert sizes[f"notes-{c_value}.txt"] == len(
         f"C={c_value}\naccuracy={trained['runs'][c_value]['accuracy']!r}\n")
-    assert notes == [] or all(not f.is_dir for f in notes)
 
     local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="report",
                                                      dst_path=str(tmp_path / "dl")))
@@ -249,7 +247,8 @@ def test_register_alias_load_and_predict(tracking_uri, trained, dataset):
     assert client.get_registered_model(model_name).aliases == {"production": "2"}
     with pytest.raises(MlflowException) as error:
         client.get_model_version_by_alias(model_name, "challenger")
-    assert error.value.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+    # MLflow answers INVALID_PARAMETER_VALUE for an alias that is not set.
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_search_experiments_and_experiment_lifecycle(tracking_uri, trained):
