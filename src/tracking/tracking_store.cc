@@ -418,6 +418,9 @@ absl::Status TrackingStore::DeleteExperiment(std::string_view experiment_id) {
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
     int64_t id = *ParseExperimentId(experiment.experiment_id);
+    // As MLflow: only an active experiment can be deleted; otherwise it is "not found".
+    if (experiment.lifecycle_stage != kLifecycleActive)
+      return absl::NotFoundError(absl::StrCat("No Experiment with id=", id, " exists"));
     const SqlValue params[] = {now, id};
     CAIRN_RETURN_IF_ERROR(session
                               .Execute("UPDATE experiments SET lifecycle_stage = 'deleted', "
@@ -436,10 +439,10 @@ absl::Status TrackingStore::RestoreExperiment(std::string_view experiment_id) {
   int64_t now = clock_.NowMillis();
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
+    // As MLflow: only a deleted experiment can be restored; otherwise it is "not found".
     if (experiment.lifecycle_stage != kLifecycleDeleted)
-      return absl::FailedPreconditionError(
-          absl::StrCat("Cannot restore an experiment that is not deleted: experiment ",
-                       experiment.experiment_id, " is ", experiment.lifecycle_stage, "."));
+      return absl::NotFoundError(
+          absl::StrCat("No Experiment with id=", experiment.experiment_id, " exists"));
     int64_t id = *ParseExperimentId(experiment.experiment_id);
     const SqlValue params[] = {now, id};
     CAIRN_RETURN_IF_ERROR(session

@@ -104,9 +104,10 @@ class TrackingStore {
       const SearchExperimentsRequest& request);
   // Renames; InvalidArgument when the experiment is deleted; AlreadyExists on a clash.
   absl::Status RenameExperiment(std::string_view experiment_id, std::string_view new_name);
-  // Marks the experiment and its runs deleted. InvalidArgument for experiment "0".
+  // Marks the experiment and its runs deleted. NotFound unless it exists and is active.
   absl::Status DeleteExperiment(std::string_view experiment_id);
-  // Marks the experiment and its deleted runs active again.
+  // Marks the experiment and its deleted runs active again. NotFound unless it exists
+  // and is deleted.
   absl::Status RestoreExperiment(std::string_view experiment_id);
   absl::Status SetExperimentTag(std::string_view experiment_id, std::string_view key,
                                 std::string_view value);

@@ -169,7 +169,9 @@ TEST_P(TrackingStoreTest, ExperimentLifecycle) {
   EXPECT_EQ(store_->CreateExperiment("exp-b", "", {}).status().code(),
             absl::StatusCode::kAlreadyExists);
 
+  EXPECT_EQ(store_->DeleteExperiment(*id).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store_->RestoreExperiment(*id).ok());
+  EXPECT_EQ(store_->RestoreExperiment(*id).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetExperiment(*id)->lifecycle_stage, "active");
   EXPECT_EQ(store_->GetRun(run.info.run_id)->info.lifecycle_stage, "active");
   // Ids keep counting after deletions.
