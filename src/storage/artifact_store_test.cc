@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/ids.h"
 #include "gtest/gtest.h"
@@ -80,6 +83,25 @@ TEST_F(ArtifactStoreTest, PutFileFromAnotherFilesystemCopiesThenRenames) {
   ASSERT_TRUE(store_->PutFile("1/x.bin", source).ok());
   EXPECT_EQ(ReadAll(*store_->FileForRead("1/x.bin")), "elsewhere");
   EXPECT_FALSE(fs::exists(source));
+  EXPECT_TRUE(fs::is_empty(store_->TempDir()));
+}
+
+TEST_F(ArtifactStoreTest, ConcurrentWritersOfOnePathLeaveOneWholeFile) {
+  constexpr int kWriters = 8;
+  std::vector<std::string> contents;
+  for (int writer_idx = 0; writer_idx < kWriters; ++writer_idx)
+    contents.push_back(std::string(64 * 1024, static_cast<char>('a' + writer_idx)));
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(kWriters);
+  for (int writer_idx = 0; writer_idx < kWriters; ++writer_idx) {
+    threads.emplace_back([&, writer_idx] {
+      results[writer_idx] = store_->PutBytes("1/run/artifacts/shared/model.bin", contents[writer_idx]);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  std::string final_content = ReadAll(*store_->FileForRead("1/run/artifacts/shared/model.bin"));
+  EXPECT_NE(std::find(contents.begin(), contents.end(), final_content), contents.end());
   EXPECT_TRUE(fs::is_empty(store_->TempDir()));
 }
 

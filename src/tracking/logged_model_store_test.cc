@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -308,6 +309,25 @@ TEST_P(LoggedModelStoreTest, SearchRejectsBadFilters) {
   bad_token.experiment_ids = {experiment_id_};
   bad_token.page_token = "garbage";
   EXPECT_EQ(store_->Search(bad_token).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The filter parser sees user input: arbitrary bytes must give OK or InvalidArgument,
+// never a crash or another code.
+TEST_P(LoggedModelStoreTest, SearchFilterSurvivesGarbage) {
+  const std::string alphabet = "abmnp.'\"`()=<>!, \t%_-0123456789ANDINOTLIKEmetricsparamstags";
+  std::mt19937 rng(42);
+  SearchLoggedModelsRequest request;
+  request.experiment_ids = {experiment_id_};
+  for (int trial_idx = 0; trial_idx < 2000; ++trial_idx) {
+    std::string filter;
+    int length = static_cast<int>(rng() % 40);
+    for (int char_idx = 0; char_idx < length; ++char_idx)
+      filter.push_back(alphabet[rng() % alphabet.size()]);
+    request.filter = filter;
+    absl::StatusCode code = store_->Search(request).status().code();
+    EXPECT_TRUE(code == absl::StatusCode::kOk || code == absl::StatusCode::kInvalidArgument)
+        << filter << " -> " << code;
+  }
 }
 
 TEST_P(LoggedModelStoreTest, SearchPagesAndOrders) {
