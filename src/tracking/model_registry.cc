@@ -261,6 +261,20 @@ absl::StatusOr<ModelRow> FindModel(SqlSession& session, std::string_view name) {
   return *std::move(found);
 }
 
+// FindModel plus a row lock on the model (a no-op UPDATE; PostgreSQL keeps the lock to the
+// end of the transaction, SQLite has a single writer anyway). Every write that touches a
+// model's versions, tags or aliases takes it first, so writers of one model serialize in
+// one lock order and never deadlock; NotFound if the model went away meanwhile.
+absl::StatusOr<ModelRow> FindModelForWrite(SqlSession& session, std::string_view name) {
+  CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+  const SqlValue params[] = {row.id};
+  CAIRN_ASSIGN_OR_RETURN(
+      int64_t locked,
+      session.Execute("UPDATE registry_models SET alias_seq = alias_seq WHERE id = $1", params));
+  if (locked == 0) return ModelNotFound(name);
+  return row;
+}
+
 constexpr std::string_view kVersionColumns =
     "version, creation_time, last_updated_time, description, user_id, current_stage, source, "
     "storage_location, run_id, run_link, status, status_message, logged_model_id, model_id";
@@ -612,7 +626,7 @@ absl::StatusOr<RegisteredModel> ModelRegistry::UpdateRegisteredModel(
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   RegisteredModel result;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModelForWrite(session, name));
     const SqlValue params[] = {row.id, NullableText(description), clock_.NowMillis()};
     CAIRN_RETURN_IF_ERROR(
         session
@@ -635,7 +649,7 @@ absl::StatusOr<RegisteredModel> ModelRegistry::RenameRegisteredModel(std::string
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   RegisteredModel result;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModelForWrite(session, name));
     if (name != new_name) {
       auto clash = FindModel(session, new_name);
       if (clash.ok())
@@ -669,7 +683,7 @@ absl::StatusOr<RegisteredModel> ModelRegistry::RenameRegisteredModel(std::string
 absl::Status ModelRegistry::DeleteRegisteredModel(std::string_view name) {
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModelForWrite(session, name));
     const SqlValue params[] = {row.id};
     for (std::string_view table :
          {"registry_alias_history", "registry_aliases", "registry_version_tags",
@@ -809,7 +823,7 @@ absl::Status ModelRegistry::SetRegisteredModelTag(std::string_view name, std::st
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   CAIRN_RETURN_IF_ERROR(ValidateTag(key, value));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModelForWrite(session, name));
     const SqlValue params[] = {row.id, std::string(key), std::string(value)};
     return session
         .Execute("INSERT INTO registry_model_tags (model_id, key, value) VALUES ($1, $2, $3) "
@@ -824,7 +838,7 @@ absl::Status ModelRegistry::DeleteRegisteredModelTag(std::string_view name,
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   CAIRN_RETURN_IF_ERROR(ValidateTagKey(key));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModel(session, name));
+    CAIRN_ASSIGN_OR_RETURN(ModelRow row, FindModelForWrite(session, name));
     const SqlValue params[] = {row.id, std::string(key)};
     return session
         .Execute("DELETE FROM registry_model_tags WHERE model_id = $1 AND key = $2", params)
@@ -916,7 +930,7 @@ absl::StatusOr<ModelVersion> ModelRegistry::UpdateModelVersion(
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   ModelVersion result;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
@@ -956,7 +970,7 @@ absl::StatusOr<ModelVersion> ModelRegistry::TransitionModelVersionStage(
         ToAbsl(stage), "' is not an Active stage. Valid stages are ['Staging', 'Production']"));
   ModelVersion result;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
@@ -993,7 +1007,7 @@ absl::StatusOr<ModelVersion> ModelRegistry::TransitionModelVersionStage(
 absl::Status ModelRegistry::DeleteModelVersion(std::string_view name, int64_t version) {
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
@@ -1195,7 +1209,7 @@ absl::Status ModelRegistry::SetModelVersionTag(std::string_view name, int64_t ve
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   CAIRN_RETURN_IF_ERROR(ValidateTag(key, value));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
@@ -1215,7 +1229,7 @@ absl::Status ModelRegistry::DeleteModelVersionTag(std::string_view name, int64_t
   CAIRN_RETURN_IF_ERROR(ValidateModelName(name));
   CAIRN_RETURN_IF_ERROR(ValidateTagKey(key));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
@@ -1236,13 +1250,13 @@ absl::Status ModelRegistry::SetAlias(std::string_view name, std::string_view ali
   CAIRN_RETURN_IF_ERROR(ValidateAliasName(alias));
   CAIRN_RETURN_IF_ERROR(ValidateAliasNotReserved(alias));
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    auto row = FindModel(session, name);
+    auto row = FindModelForWrite(session, name);
     if (!row.ok())
       return row.status().code() == absl::StatusCode::kNotFound ? VersionNotFound(name, version)
                                                                 : row.status();
     CAIRN_RETURN_IF_ERROR(LoadVersion(session, *row, version).status());
-    // Lock the model first so that concurrent moves of one alias serialize and each
-    // history row has the right from_version.
+    // The model is locked (FindModelForWrite), so concurrent moves of one alias serialize
+    // and each history row has the right from_version.
     CAIRN_ASSIGN_OR_RETURN(int64_t seq, NextAliasSeq(session, row->id));
     CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> current,
                            CurrentAlias(session, row->id, alias));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -343,6 +344,54 @@ TEST_P(ModelRegistryTest, ConcurrentAliasMovesKeepAnUnbrokenHistoryChain) {
   }
   EXPECT_EQ(chain.back().to_version,
             registry_->GetModelVersionByAlias("m", "production").value().version);
+}
+
+TEST_P(ModelRegistryTest, MixedConcurrentWritesOnOneModelAllSucceed) {
+  ASSERT_TRUE(registry_->CreateRegisteredModel("m").ok());
+  MustCreateVersion("m");
+  MustCreateVersion("m");
+  constexpr int kRounds = 8;
+  std::vector<std::function<absl::Status(int)>> writers = {
+      [&](int) { return registry_->CreateModelVersion("m", "s3://b/x").status(); },
+      [&](int round) { return registry_->SetAlias("m", "prod", 1 + round % 2, "a"); },
+      [&](int round) {
+        return registry_
+            ->TransitionModelVersionStage("m", 1 + round % 2, "Production", /*archive=*/true)
+            .status();
+      },
+      [&](int round) {
+        return registry_->SetModelVersionTag("m", 1, "round", std::to_string(round));
+      },
+      [&](int round) {
+        return registry_->UpdateModelVersion("m", 2, "d" + std::to_string(round)).status();
+      },
+      [&](int) {
+        auto mv = registry_->CreateModelVersion("m", "s3://b/tmp");
+        if (!mv.ok()) return mv.status();
+        absl::Status aliased = registry_->SetAlias("m", "tmp", mv->version);
+        if (!aliased.ok()) return aliased;
+        return registry_->DeleteModelVersion("m", mv->version);
+      },
+      [&](int round) {
+        return registry_->SetRegisteredModelTag("m", "round", std::to_string(round));
+      },
+  };
+  std::vector<std::thread> threads;
+  for (size_t writer_idx = 0; writer_idx < writers.size(); ++writer_idx) {
+    threads.emplace_back([&, writer_idx] {
+      for (int round = 0; round < kRounds; ++round) {
+        absl::Status status = writers[writer_idx](round);
+        EXPECT_TRUE(status.ok()) << "writer " << writer_idx << ": " << status;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  auto versions = registry_->SearchModelVersions({.filter = "name = 'm'"});
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->versions.size(), static_cast<size_t>(2 + kRounds));
+  auto production = registry_->GetLatestVersions("m", {"Production"});
+  ASSERT_TRUE(production.ok());
+  EXPECT_EQ(production->size(), 1u);
 }
 
 TEST_P(ModelRegistryTest, RenameMovesVersionsAndRefusesTakenNames) {
