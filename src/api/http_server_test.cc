@@ -249,6 +249,17 @@ TEST_F(HttpServerTest, RoutesRequestsAndDecodesPathAndQuery) {
   EXPECT_EQ((*ParseJson(item.body))["path_params"], Json::parse(R"([["id","42"]])"));
 }
 
+TEST_F(HttpServerTest, LiteralRouteWinsOverPatternAndOtherMethodsFallBack) {
+  // Registered after the pattern: literals still win, as in Router::Find.
+  router_.Add("GET", "/items/special", [](const HttpRequest&) { return JsonResponse("\"lit\""); });
+  router_.Add("DELETE", "/items/{id}", [](const HttpRequest&) { return JsonResponse("\"del\""); });
+  StartServer();
+  TestClient client(port());
+  EXPECT_EQ(client.Request("GET", "/items/special").body, "\"lit\"");
+  EXPECT_EQ(client.Request("DELETE", "/items/special").body, "\"del\"");
+  EXPECT_EQ(client.Request("PUT", "/items/special", "x").status, 405);
+}
+
 TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithErrorJson) {
   StartServer();
   TestClient client(port());
