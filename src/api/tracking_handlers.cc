@@ -106,9 +106,9 @@ std::string ExperimentResponse(const tracking::Experiment& experiment) {
   return out;
 }
 
-std::string RunResponse(const tracking::Run& run) {
+std::string RunResponse(const tracking::Run& run, bool with_outputs = true) {
   std::string out = "{\"run\":";
-  AppendRunJson(out, run);
+  AppendRunJson(out, run, with_outputs);
   out += '}';
   return out;
 }
@@ -218,7 +218,7 @@ Body CreateRun(TrackingStore& store, const Json& fields) {
   request.start_time = start_time.value_or(0);
   CAIRN_ASSIGN_OR_RETURN(request.tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));
   CAIRN_ASSIGN_OR_RETURN(tracking::Run run, store.CreateRun(request));
-  return RunResponse(run);
+  return RunResponse(run, /*with_outputs=*/false);
 }
 
 Body GetRun(TrackingStore& store, const Json& fields) {

@@ -110,7 +110,8 @@ void AppendExperimentJson(std::string& out, const tracking::Experiment& experime
   AppendKey(out, "creation_time");
   AppendInt(out, experiment.creation_time);
   AppendKeyValueList(out, "tags", experiment.tags);
-  out += '}';
+  // MLflow 3 reports the workspace; always "default" without workspaces.
+  out += ",\"workspace\":\"default\"}";
 }
 
 void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info) {
@@ -158,7 +159,7 @@ void AppendMetricJson(std::string& out, std::string_view key, double value, int6
   out += '}';
 }
 
-void AppendRunJson(std::string& out, const tracking::Run& run) {
+void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs) {
   out += "{\"info\":";
   AppendRunInfoJson(out, run.info);
   out += ",\"data\":{";
@@ -209,7 +210,8 @@ void AppendRunJson(std::string& out, const tracking::Run& run) {
     }
     out += ']';
   }
-  out += "}}";
+  // MLflow 3's run outputs (logged-model outputs) are reported by the logged-model routes.
+  out += with_outputs ? "},\"outputs\":{}}" : "}}";
 }
 
 }  // namespace cairn::api

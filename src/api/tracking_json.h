@@ -3,7 +3,8 @@
 // intermediate JSON tree: runs/search and metric histories can be large). The output is
 // what MLflow's server emits (message_to_json): snake_case fields, int64 as numbers,
 // enums as strings, NaN/±inf as "NaN"/"Infinity"/"-Infinity", empty repeated fields
-// omitted, run_info carrying both run_id and run_uuid.
+// omitted, run_info carrying both run_id and run_uuid, experiments with MLflow 3's
+// "workspace": "default", runs with "inputs" and an empty "outputs".
 
 #include <cstdint>
 #include <string>
@@ -18,7 +19,8 @@ void AppendJsonDouble(std::string& out, double value);
 
 void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment);
 void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);
-void AppendRunJson(std::string& out, const tracking::Run& run);
+// `with_outputs`: runs/get and runs/search report "outputs"; runs/create does not.
+void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs = true);
 // {"key":…,"value":…,"timestamp":…,"step":…}; `run_id` is added when not empty.
 void AppendMetricJson(std::string& out, std::string_view key, double value, int64_t timestamp,
                       int64_t step, std::string_view run_id = {});
