@@ -153,15 +153,7 @@ class ServerImpl {
 
   // For sessions.
   const ServerOptions& options() const { return options_; }
-  // Router::Find, with an index in front for literal patterns (most of MLflow's API):
-  // Router::Find tries every route in turn, tens of microseconds with a few hundred routes.
   Router::Match FindRoute(const std::string& method, const std::string& path) const {
-    auto literal = literal_routes_.find(path);
-    if (literal != literal_routes_.end()) {
-      for (const Route* route : literal->second) {
-        if (route->method == method) return Router::Match{route, false, {}};
-      }
-    }
     return router_.Find(method, path);
   }
   const std::string& tmp_dir() const { return tmp_dir_; }
@@ -191,9 +183,6 @@ class ServerImpl {
 
   const ServerOptions options_;
   const Router router_;
-  // Literal patterns → their routes in registration order (Router tries literals first, in
-  // that order, so an exact hit here is what Router::Find would return).
-  std::unordered_map<std::string, std::vector<const Route*>> literal_routes_;
   std::string tmp_dir_;
   HttpMetrics metrics_;
   int healthz_series_ = 0;
@@ -688,9 +677,6 @@ ServerImpl::ServerImpl(ServerOptions options, Router router)
   // unmatched requests per method.
   for (const Route& route : router_.routes()) {
     metrics_.AddSeries(route.pattern, route.method);
-    if (route.pattern.find('{') == std::string::npos) {
-      literal_routes_[route.pattern].push_back(&route);
-    }
   }
   healthz_series_ = metrics_.AddSeries("/healthz", "GET");
   metrics_series_ = metrics_.AddSeries("/metrics", "GET");

@@ -1,10 +1,13 @@
 #pragma once
 // Maps (method, path) to a handler. Patterns are literal segments, `{name}` segments that
 // match one segment, and a final `{*name}` that matches the rest of the path (possibly
-// empty). Literal routes win over patterns. Thread-safe after setup (Add is not).
+// empty). Literal routes win over patterns; among patterns, the first registered wins.
+// Literal routes are found by one hash lookup; patterns are pre-split at Add, so Find
+// allocates only for captured values. Thread-safe after setup (Add is not).
 
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +52,14 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  // Literal pattern → indexes into routes_, in registration order.
+  std::unordered_map<std::string, std::vector<size_t>> literal_index_;
+  // Pattern routes: index into routes_ and the pattern's segments.
+  struct PatternRoute {
+    size_t route_idx;
+    std::vector<std::string> segments;
+  };
+  std::vector<PatternRoute> patterns_;
 };
 
 }  // namespace cairn::api

@@ -34,6 +34,21 @@ TEST(Router, RestPatternCapturesTheTail) {
   EXPECT_EQ(match.path_params[0].second, "b/c.txt");
 }
 
+TEST(Router, PatternsNeedEverySegment) {
+  Router router;
+  router.Add("GET", "/m/{name}/versions", [](const HttpRequest&) { return Named("v"); });
+  router.Add("GET", "/a/{*path}", [](const HttpRequest&) { return Named("x"); });
+  EXPECT_EQ(router.Find("GET", "/m/churn").route, nullptr);
+  EXPECT_EQ(router.Find("GET", "/m/churn/versions/extra").route, nullptr);
+  EXPECT_EQ(router.Find("GET", "/m//versions").route, nullptr);
+  auto rest = router.Find("GET", "/a");
+  ASSERT_NE(rest.route, nullptr);
+  EXPECT_EQ(rest.path_params[0].second, "");
+  auto empty_tail = router.Find("GET", "/a/");
+  ASSERT_NE(empty_tail.route, nullptr);
+  EXPECT_EQ(empty_tail.path_params[0].second, "");
+}
+
 TEST(Router, WrongMethodIsReported) {
   Router router;
   router.AddMlflow("POST", "runs/create", [](const HttpRequest&) { return Named("x"); });
