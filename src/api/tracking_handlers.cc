@@ -121,7 +121,19 @@ void AppendNextPageToken(std::string& out, const std::string& token) {
 
 // ---- Experiments ----
 
+// Fields MLflow checks with _assert_string: a number is not accepted as a string there.
+absl::Status RequireStringType(const Json& fields, std::string_view name) {
+  auto it = fields.find(name);
+  if (it == fields.end() || it->is_null() || it->is_string()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid value ", it->dump(), " for parameter '", ToAbsl(name),
+      "' supplied: Hint: Value was of type '", it->type_name(),
+      "'. See the API docs for more information about request parameters."));
+}
+
 Body CreateExperiment(TrackingStore& store, const Json& fields) {
+  CAIRN_RETURN_IF_ERROR(RequireStringType(fields, "name"));
+  CAIRN_RETURN_IF_ERROR(RequireStringType(fields, "artifact_location"));
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredString(fields, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string location, StringOrEmpty(fields, "artifact_location"));
   CAIRN_ASSIGN_OR_RETURN(auto tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));

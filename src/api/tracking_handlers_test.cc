@@ -151,7 +151,7 @@ TEST_F(TrackingHandlersTest, BadRequestsGetMlflowErrors) {
       {"POST", "runs/delete", "{\"run_id\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
       {"POST", "runs/log-batch", "{\"run_id\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
       {"POST", "runs/create", "{\"experiment_id\": \"999\"}", 404, "RESOURCE_DOES_NOT_EXIST"},
-      {"GET", "metrics/get-history", "run_id=nope&metric_key=m", 404, "RESOURCE_DOES_NOT_EXIST"},
+      {"POST", "experiments/create", "{\"name\": 123}", 400, "INVALID_PARAMETER_VALUE"},
       {"POST", "runs/delete-tag", "{\"run_id\": \"$RUN\", \"key\": \"absent\"}", 404,
        "RESOURCE_DOES_NOT_EXIST"},
       // Semantic errors.

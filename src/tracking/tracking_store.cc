@@ -44,6 +44,16 @@ std::string RandomRunName() {
                       kNouns[rng() % std::size(kNouns)], "-", rng() % 1000);
 }
 
+// MLflow truncates over-long param and tag values to the limit (MLFLOW_TRUNCATE_LONG_VALUES,
+// on by default) instead of rejecting them; keys are never truncated.
+template <typename T>
+std::vector<T> TruncatedValues(const std::vector<T>& entries, size_t limit) {
+  std::vector<T> out = entries;
+  for (T& entry : out)
+    if (entry.value.size() > limit) entry.value.resize(limit);
+  return out;
+}
+
 absl::Status RunNotFound(std::string_view run_id) {
   return absl::NotFoundError(absl::StrCat("Run with id=", ToAbsl(run_id), " not found"));
 }
@@ -502,10 +512,10 @@ absl::Status TrackingStore::DeleteExperimentTag(std::string_view experiment_id,
 // ---- Runs ----
 
 absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
-  for (size_t idx = 0; idx < request.tags.size(); ++idx)
-    CAIRN_RETURN_IF_ERROR(ValidateRunTag(request.tags[idx], ""));
+  std::vector<RunTag> tags = TruncatedValues(request.tags, kMaxTagValueLength);
+  for (const RunTag& tag : tags) CAIRN_RETURN_IF_ERROR(ValidateRunTag(tag, ""));
   std::string tag_name;
-  for (const RunTag& tag : request.tags)
+  for (const RunTag& tag : tags)
     if (tag.key == kRunNameTag) tag_name = tag.value;
   if (!request.run_name.empty() && !tag_name.empty() && request.run_name != tag_name) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -516,7 +526,6 @@ absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
   std::string run_name = !request.run_name.empty() ? request.run_name
                          : !tag_name.empty()       ? tag_name
                                                    : RandomRunName();
-  std::vector<RunTag> tags = request.tags;
   if (tag_name.empty()) tags.push_back(RunTag{kRunNameTag, run_name});
   bool has_user_tag = std::any_of(tags.begin(), tags.end(),
                                   [](const RunTag& tag) { return tag.key == kUserTag; });
@@ -660,8 +669,10 @@ absl::Status TrackingStore::RestoreRun(std::string_view run_id) {
 // ---- Run data ----
 
 absl::Status TrackingStore::LogBatch(std::string_view run_id, const std::vector<Metric>& metrics,
-                                     const std::vector<Param>& params,
-                                     const std::vector<RunTag>& tags) {
+                                     const std::vector<Param>& given_params,
+                                     const std::vector<RunTag>& given_tags) {
+  const std::vector<Param> params = TruncatedValues(given_params, kMaxParamValueLength);
+  const std::vector<RunTag> tags = TruncatedValues(given_tags, kMaxTagValueLength);
   CAIRN_RETURN_IF_ERROR(ValidateBatchLimits(metrics.size(), params.size(), tags.size()));
   for (size_t idx = 0; idx < metrics.size(); ++idx)
     CAIRN_RETURN_IF_ERROR(ValidateMetric(metrics[idx], absl::StrCat("metrics[", idx, "]")));
@@ -690,16 +701,19 @@ absl::Status TrackingStore::LogMetric(std::string_view run_id, const Metric& met
   });
 }
 
-absl::Status TrackingStore::LogParam(std::string_view run_id, const Param& param) {
+absl::Status TrackingStore::LogParam(std::string_view run_id, const Param& given_param) {
+  std::vector<Param> params = TruncatedValues(std::vector<Param>{given_param}, kMaxParamValueLength);
+  const Param& param = params.front();
   CAIRN_RETURN_IF_ERROR(ValidateParam(param, ""));
-  std::vector<Param> params = {param};
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id).status());
     return InsertParams(session, run_id, params, /*single=*/true);
   });
 }
 
-absl::Status TrackingStore::SetTag(std::string_view run_id, const RunTag& tag) {
+absl::Status TrackingStore::SetTag(std::string_view run_id, const RunTag& given_tag) {
+  RunTag tag = given_tag;
+  if (tag.value.size() > kMaxTagValueLength) tag.value.resize(kMaxTagValueLength);
   CAIRN_RETURN_IF_ERROR(ValidateRunTag(tag, ""));
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_RETURN_IF_ERROR(CheckRunActive(session, run_id).status());
@@ -775,7 +789,11 @@ absl::Status TrackingStore::ScanMetricHistory(
         "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
   next_page_token->clear();
   return db_.Read([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(RunKeys keys, RunStage(session, run_id));
+    // As MLflow: the history of an unknown run is empty, not an error.
+    absl::StatusOr<RunKeys> keys_or = RunStage(session, run_id);
+    if (absl::IsNotFound(keys_or.status())) return absl::OkStatus();
+    CAIRN_RETURN_IF_ERROR(keys_or.status());
+    const RunKeys& keys = *keys_or;
     // No max_results: a limit no series reaches.
     int64_t limit = max_results ? *max_results + 1 : int64_t{1} << 62;
     const SqlValue params[] = {keys.run_key, std::string(key), limit, offset};

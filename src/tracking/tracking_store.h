@@ -135,6 +135,8 @@ class TrackingStore {
 
   // One write transaction for the whole batch; validated first (MLflow's limits: at
   // most 1000 metrics, 100 params, 100 tags, 1000 in total), then applied atomically.
+  // As MLflow (MLFLOW_TRUNCATE_LONG_VALUES), param values over 6000 and tag values over
+  // 8000 characters are truncated to the limit, here and in LogParam/SetTag/CreateRun.
   absl::Status LogBatch(std::string_view run_id, const std::vector<Metric>& metrics,
                         const std::vector<Param>& params, const std::vector<RunTag>& tags);
   absl::Status LogMetric(std::string_view run_id, const Metric& metric);
@@ -148,7 +150,7 @@ class TrackingStore {
 
   // Points of one (run, key) series in (step, timestamp, value) order. `max_results`
   // absent: all points. `page_token` comes from a previous page's next_page_token;
-  // InvalidArgument when it is malformed. NotFound for an unknown run.
+  // InvalidArgument when it is malformed. An unknown run has an empty history (MLflow).
   absl::StatusOr<MetricHistoryPage> GetMetricHistory(std::string_view run_id,
                                                      std::string_view key,
                                                      std::optional<int64_t> max_results,
