@@ -48,6 +48,25 @@ absl::Status ForEachIdChunk(const std::vector<std::string>& ids, Fn fn) {
 
 double MetricValue(double stored, bool is_nan) { return is_nan ? std::nan("") : stored; }
 
+absl::Status RunNotFound(std::string_view run_id) {
+  return absl::NotFoundError(absl::StrCat("Run with id=", ToAbsl(run_id), " not found"));
+}
+
+absl::StatusOr<RunKeys> RunStage(SqlSession& session, std::string_view run_id) {
+  RunKeys out;
+  bool found = false;
+  const SqlValue params[] = {std::string(run_id)};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "SELECT lifecycle_stage, experiment_id, run_key FROM runs WHERE run_uuid = $1", params,
+      [&](const SqlRowView& row) {
+        found = true;
+        out = {std::string(row.Text(0)), row.Int(1), row.Int(2)};
+        return absl::OkStatus();
+      }));
+  if (!found) return RunNotFound(run_id);
+  return out;
+}
+
 RunInfo RunInfoFromRow(const SqlRowView& row) {
   RunInfo info;
   info.run_id = std::string(row.Text(0));

@@ -49,4 +49,15 @@ absl::StatusOr<int64_t> DecodeOffsetToken(std::string_view token);
 // Reads a metric value stored as (value, is_nan).
 double MetricValue(double stored, bool is_nan);
 
+// NotFound with MLflow's message for an unknown run.
+absl::Status RunNotFound(std::string_view run_id);
+
+struct RunKeys {
+  std::string lifecycle_stage;
+  int64_t experiment_id = 0;
+  int64_t run_key = 0;  // the compact key of the run's metric points
+};
+// The run's stage and keys; NotFound when the run does not exist.
+absl::StatusOr<RunKeys> RunStage(storage::SqlSession& session, std::string_view run_id);
+
 }  // namespace cairn::tracking::internal
