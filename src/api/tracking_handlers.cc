@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "tracking/logged_model_store.h"
 #include "tracking/tracking_store.h"
 
 namespace cairn::api {
@@ -106,9 +107,10 @@ std::string ExperimentResponse(const tracking::Experiment& experiment) {
   return out;
 }
 
-std::string RunResponse(const tracking::Run& run, bool with_outputs = true) {
+std::string RunResponse(const tracking::Run& run, bool with_outputs = true,
+                        std::span<const tracking::ModelOutput> model_outputs = {}) {
   std::string out = "{\"run\":";
-  AppendRunJson(out, run, with_outputs);
+  AppendRunJson(out, run, with_outputs, model_outputs);
   out += '}';
   return out;
 }
@@ -233,10 +235,40 @@ Body CreateRun(TrackingStore& store, const Json& fields) {
   return RunResponse(run, /*with_outputs=*/false);
 }
 
-Body GetRun(TrackingStore& store, const Json& fields) {
+Body GetRun(TrackingStore& store, tracking::LoggedModelStore* logged_models,
+            const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
   CAIRN_ASSIGN_OR_RETURN(tracking::Run run, store.GetRun(run_id));
-  return RunResponse(run);
+  std::vector<tracking::ModelOutput> outputs;
+  if (logged_models != nullptr) {
+    CAIRN_ASSIGN_OR_RETURN(outputs, logged_models->RunOutputs(run.info.run_id));
+  }
+  return RunResponse(run, /*with_outputs=*/true, outputs);
+}
+
+// MLflow 3 links a metric to a logged model with `model_id` (and optionally the dataset
+// it was computed on); such points are also recorded on the model.
+absl::Status LogModelMetrics(tracking::LoggedModelStore* logged_models, std::string_view run_id,
+                             const Json& metric_items) {
+  std::vector<tracking::LoggedModelMetric> linked;
+  for (const Json& item : metric_items) {
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> model_id, OptionalString(item, "model_id"));
+    if (!model_id || model_id->empty()) continue;
+    CAIRN_ASSIGN_OR_RETURN(tracking::Metric metric, ParseMetric(item));
+    tracking::LoggedModelMetric point{.model_id = *model_id,
+                                      .key = metric.key,
+                                      .value = metric.value,
+                                      .timestamp = metric.timestamp,
+                                      .step = metric.step,
+                                      .run_id = std::string(run_id)};
+    CAIRN_ASSIGN_OR_RETURN(point.dataset_name, StringOrEmpty(item, "dataset_name"));
+    CAIRN_ASSIGN_OR_RETURN(point.dataset_digest, StringOrEmpty(item, "dataset_digest"));
+    linked.push_back(std::move(point));
+  }
+  if (linked.empty()) return absl::OkStatus();
+  if (logged_models == nullptr)
+    return absl::InvalidArgumentError("model_id: logged models are not enabled on this server");
+  return logged_models->LogMetrics(linked);
 }
 
 Body UpdateRun(TrackingStore& store, const Json& fields) {
@@ -265,10 +297,12 @@ Body RestoreRun(TrackingStore& store, const Json& fields) {
   return std::string(kEmptyResponse);
 }
 
-Body LogMetric(TrackingStore& store, const Json& fields) {
+Body LogMetric(TrackingStore& store, tracking::LoggedModelStore* logged_models,
+               const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
   CAIRN_ASSIGN_OR_RETURN(tracking::Metric metric, ParseMetric(fields));
   CAIRN_RETURN_IF_ERROR(store.LogMetric(run_id, metric));
+  CAIRN_RETURN_IF_ERROR(LogModelMetrics(logged_models, run_id, Json::array({fields})));
   return std::string(kEmptyResponse);
 }
 
@@ -297,7 +331,8 @@ Body DeleteTag(TrackingStore& store, const Json& fields) {
   return std::string(kEmptyResponse);
 }
 
-Body LogBatch(TrackingStore& store, const Json& fields) {
+Body LogBatch(TrackingStore& store, tracking::LoggedModelStore* logged_models,
+              const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
   CAIRN_ASSIGN_OR_RETURN(Json metric_items, ObjectList(fields, "metrics"));
   std::vector<tracking::Metric> metrics;
@@ -309,6 +344,7 @@ Body LogBatch(TrackingStore& store, const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(auto params, ParseKeyValues<tracking::Param>(fields, "params"));
   CAIRN_ASSIGN_OR_RETURN(auto tags, ParseKeyValues<tracking::RunTag>(fields, "tags"));
   CAIRN_RETURN_IF_ERROR(store.LogBatch(run_id, metrics, params, tags));
+  CAIRN_RETURN_IF_ERROR(LogModelMetrics(logged_models, run_id, metric_items));
   return std::string(kEmptyResponse);
 }
 
@@ -443,7 +479,9 @@ Body GetMetricHistoryBulkInterval(TrackingStore& store, const Json& fields) {
 // else goes through the general path, which words the errors.
 Handler LogBatchHandler(TrackingStore* store, Handler general) {
   return [store, general = std::move(general)](const HttpRequest& request) -> HttpResponse {
-    if (request.body_file.empty()) {
+    // Metrics linked to logged models (model_id) take the general path, which records them
+    // on the model too.
+    if (request.body_file.empty() && request.body.find("\"model_id\"") == std::string::npos) {
       std::optional<LogBatchBody> parsed = FastParseLogBatch(request.body);
       if (parsed && !parsed->run_id.empty()) {
         absl::Status status =
@@ -461,8 +499,16 @@ Handler LogBatchHandler(TrackingStore* store, Handler general) {
 void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
   TrackingStore* store = ctx.tracking;
   CAIRN_CHECK(store != nullptr);
+  tracking::LoggedModelStore* logged_models = ctx.logged_models;
   auto bind = [store](Body (*fn)(TrackingStore&, const Json&)) {
     return Wrap([store, fn](const Json& fields) { return fn(*store, fields); });
+  };
+  // Handlers that also reach the logged models (MLflow 3 run outputs, model metrics).
+  auto bind_models = [store, logged_models](
+                         Body (*fn)(TrackingStore&, tracking::LoggedModelStore*, const Json&)) {
+    return Wrap([store, logged_models, fn](const Json& fields) {
+      return fn(*store, logged_models, fields);
+    });
   };
   router.AddMlflow("POST", "experiments/create", bind(&CreateExperiment));
   router.AddMlflow("GET", "experiments/get", bind(&GetExperiment));
@@ -476,15 +522,15 @@ void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("POST", "experiments/delete-experiment-tag", bind(&DeleteExperimentTag));
 
   router.AddMlflow("POST", "runs/create", bind(&CreateRun));
-  router.AddMlflow("GET", "runs/get", bind(&GetRun));
+  router.AddMlflow("GET", "runs/get", bind_models(&GetRun));
   router.AddMlflow("POST", "runs/update", bind(&UpdateRun));
   router.AddMlflow("POST", "runs/delete", bind(&DeleteRun));
   router.AddMlflow("POST", "runs/restore", bind(&RestoreRun));
-  router.AddMlflow("POST", "runs/log-metric", bind(&LogMetric));
+  router.AddMlflow("POST", "runs/log-metric", bind_models(&LogMetric));
   router.AddMlflow("POST", "runs/log-parameter", bind(&LogParam));
   router.AddMlflow("POST", "runs/set-tag", bind(&SetTag));
   router.AddMlflow("POST", "runs/delete-tag", bind(&DeleteTag));
-  router.AddMlflow("POST", "runs/log-batch", LogBatchHandler(store, bind(&LogBatch)));
+  router.AddMlflow("POST", "runs/log-batch", LogBatchHandler(store, bind_models(&LogBatch)));
   router.AddMlflow("POST", "runs/log-inputs", bind(&LogInputs));
   router.AddMlflow("POST", "runs/search", bind(&SearchRuns));
   router.AddMlflow("GET", "runs/search", bind(&SearchRuns));

@@ -159,7 +159,8 @@ void AppendMetricJson(std::string& out, std::string_view key, double value, int6
   out += '}';
 }
 
-void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs) {
+void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs,
+                   std::span<const tracking::ModelOutput> model_outputs) {
   out += "{\"info\":";
   AppendRunInfoJson(out, run.info);
   out += ",\"data\":{";
@@ -210,8 +211,24 @@ void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs
     }
     out += ']';
   }
-  // MLflow 3's run outputs (logged-model outputs) are reported by the logged-model routes.
-  out += with_outputs ? "},\"outputs\":{}}" : "}}";
+  if (!with_outputs) {
+    out += "}}";
+    return;
+  }
+  out += "},\"outputs\":{";
+  if (!model_outputs.empty()) {
+    out += "\"model_outputs\":[";
+    for (size_t idx = 0; idx < model_outputs.size(); ++idx) {
+      if (idx > 0) out += ',';
+      out += '{';
+      AppendStringField(out, "model_id", model_outputs[idx].model_id);
+      out += ",\"step\":";
+      out += std::to_string(model_outputs[idx].step);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += "}}";
 }
 
 }  // namespace cairn::api

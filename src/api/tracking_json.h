@@ -7,9 +7,11 @@
 // "workspace": "default", runs with "inputs" and an empty "outputs".
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "tracking/logged_model_store.h"
 #include "tracking/types.h"
 
 namespace cairn::api {
@@ -20,7 +22,9 @@ void AppendJsonDouble(std::string& out, double value);
 void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment);
 void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);
 // `with_outputs`: runs/get and runs/search report "outputs"; runs/create does not.
-void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs = true);
+// `model_outputs`: MLflow 3 logged models recorded as the run's outputs (runs/get).
+void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs = true,
+                   std::span<const tracking::ModelOutput> model_outputs = {});
 // {"key":…,"value":…,"timestamp":…,"step":…}; `run_id` is added when not empty.
 void AppendMetricJson(std::string& out, std::string_view key, double value, int64_t timestamp,
                       int64_t step, std::string_view run_id = {});
