@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 #include "storage/migrations.h"
@@ -52,7 +53,7 @@ std::filesystem::path FreshTempDir() {
 }
 
 std::string PostgresUrl() {
-  const char* url = std::getenv("CAIRN_TEST_POSTGRES_URL");
+  const char* url = storage::test_support::PrivatePostgresUrl();
   return url ? url : "";
 }
 

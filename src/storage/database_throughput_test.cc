@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 
@@ -45,7 +46,7 @@ class Throughput : public ::testing::TestWithParam<std::string> {
       std::filesystem::create_directories(dir_);
       url = (dir_ / "bench.db").string();
     } else {
-      const char* env = std::getenv("CAIRN_TEST_POSTGRES_URL");
+      const char* env = storage::test_support::PrivatePostgresUrl();
       if (env == nullptr) GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set";
       url = env;
     }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 #include "tracking/tracking_store.h"
@@ -32,7 +33,7 @@ class LoggedModelStoreTest : public TestWithParam<std::string> {
   void SetUp() override {
     std::string url = "sqlite::memory:";
     if (GetParam() == "postgres") {
-      const char* pg = std::getenv("CAIRN_TEST_POSTGRES_URL");
+      const char* pg = storage::test_support::PrivatePostgresUrl();
       if (pg == nullptr || *pg == '\0') {
         if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI";
         GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped";

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 #include "tracking/registry_search.h"
@@ -33,7 +34,7 @@ std::string BackendUrl(const std::string& backend) {
     std::filesystem::create_directories(dir);
     return (dir / "test.db").string();
   }
-  const char* url = std::getenv("CAIRN_TEST_POSTGRES_URL");
+  const char* url = storage::test_support::PrivatePostgresUrl();
   return url ? url : "";
 }
 

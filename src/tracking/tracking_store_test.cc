@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/strings.h"
+#include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 
@@ -63,7 +64,7 @@ class TrackingStoreTest : public ::testing::TestWithParam<std::string> {
       dir_ = FreshTempDir();
       url = (dir_ / "tracking.db").string();
     } else {
-      const char* env = std::getenv("CAIRN_TEST_POSTGRES_URL");
+      const char* env = storage::test_support::PrivatePostgresUrl();
       if (env == nullptr || *env == '\0') {
         if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI";
         GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped";
