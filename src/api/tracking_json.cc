@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -80,18 +81,19 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
+char* WriteJsonDouble(char* out, double value) {
+  auto copy = [out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    return out + text.size();
+  };
+  if (std::isnan(value)) return copy("\"NaN\"");
+  if (std::isinf(value)) return copy(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  return std::to_chars(out, out + kMaxJsonDoubleChars, value).ptr;
+}
+
 void AppendJsonDouble(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "\"NaN\"";
-    return;
-  }
-  if (std::isinf(value)) {
-    out += value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-    return;
-  }
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  out.append(buffer, result.ptr);
+  char buffer[kMaxJsonDoubleChars];
+  out.append(buffer, WriteJsonDouble(buffer, value));
 }
 
 void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment) {

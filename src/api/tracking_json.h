@@ -18,6 +18,10 @@ namespace cairn::api {
 
 void AppendJsonString(std::string& out, std::string_view text);
 void AppendJsonDouble(std::string& out, double value);
+// Writes what AppendJsonDouble appends into `out`, which has room for at least
+// kMaxJsonDoubleChars; returns the end of what it wrote.
+inline constexpr size_t kMaxJsonDoubleChars = 32;
+char* WriteJsonDouble(char* out, double value);
 
 void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment);
 void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);

@@ -22,6 +22,9 @@
 // Values: int64 and double round-trip exactly (NaN and ±infinity included), "" is not
 // NULL, TEXT is UTF-8. Get() returns int64 for integer columns, double for
 // DOUBLE PRECISION/REAL (and PostgreSQL NUMERIC), std::string otherwise.
+// Binary data: bind an SqlBlob into a column declared BLOB (SQLite) / BYTEA (PostgreSQL);
+// the schema picks the type per dialect. Read it back with SqlRowView::Blob, which
+// returns the exact bytes (any value, NUL included).
 
 #include <cstdint>
 #include <functional>
@@ -38,8 +41,15 @@
 
 namespace cairn::storage {
 
-// A bound parameter or a result cell. monostate is SQL NULL.
-using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+// Arbitrary bytes bound as a binary parameter (BLOB / BYTEA).
+struct SqlBlob {
+  std::string bytes;
+  bool operator==(const SqlBlob&) const = default;
+};
+
+// A bound parameter or a result cell. monostate is SQL NULL. Get() never returns an
+// SqlBlob (blob cells come back through SqlRowView::Blob).
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string, SqlBlob>;
 
 // One result row, valid only inside the QueryEach callback that received it.
 class SqlRowView {
@@ -51,6 +61,10 @@ class SqlRowView {
   virtual int64_t Int(int col) const = 0;
   virtual double Double(int col) const = 0;
   virtual std::string_view Text(int col) const = 0;
+  // The bytes of a BLOB / BYTEA cell (empty for NULL). The view is valid until the next
+  // Blob call on this row or the end of the callback; an implementation that must decode
+  // the cell does so into `*scratch` and returns a view of it.
+  virtual std::string_view Blob(int col, std::string* scratch) const { return Text(col); }
   // The cell with the engine's own type (integer, real, text or NULL).
   virtual SqlValue Get(int col) const = 0;
 };

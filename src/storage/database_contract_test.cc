@@ -36,7 +36,8 @@ using ::testing::TestWithParam;
 constexpr char kDropTables[] =
     "DROP TABLE IF EXISTS storage_ct_child; DROP TABLE IF EXISTS storage_ct_kv;"
     "DROP TABLE IF EXISTS storage_ct_types; DROP TABLE IF EXISTS storage_ct_m1;"
-    "DROP TABLE IF EXISTS storage_ct_m2; DROP TABLE IF EXISTS storage_ct_pairs";
+    "DROP TABLE IF EXISTS storage_ct_m2; DROP TABLE IF EXISTS storage_ct_pairs;"
+    "DROP TABLE IF EXISTS storage_ct_blobs";
 
 bool InCi() {
   const char* ci = std::getenv("CI");
@@ -287,6 +288,60 @@ TEST_P(DatabaseContract, TypedValuesRoundTrip) {
   auto nulls = ReadAll(*db_, "SELECT COUNT(*) FROM storage_ct_types WHERE t IS NULL");
   ASSERT_TRUE(nulls.ok()) << nulls.status();
   EXPECT_EQ(nulls->rows[0][0], SqlValue(int64_t{1}));
+}
+
+TEST_P(DatabaseContract, BlobsRoundTripEveryByte) {
+  const char* type = db_->dialect() == Dialect::kPostgres ? "BYTEA" : "BLOB";
+  ASSERT_TRUE(Script(*db_, absl::StrCat("CREATE TABLE storage_ct_blobs (id BIGINT PRIMARY KEY, "
+                                        "b ", type, ")"))
+                  .ok());
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte.push_back(static_cast<char>(byte));
+  std::string large;
+  std::mt19937_64 rng(7);
+  for (int byte_idx = 0; byte_idx < 300'000; ++byte_idx) large.push_back(static_cast<char>(rng()));
+  const std::vector<std::string> blobs = {std::string(), std::string(1, '\0'), every_byte, large};
+  ASSERT_TRUE(db_->Write([&](SqlSession& session) -> absl::Status {
+                   for (size_t blob_idx = 0; blob_idx < blobs.size(); ++blob_idx) {
+                     const SqlValue params[] = {static_cast<int64_t>(blob_idx),
+                                                SqlBlob{blobs[blob_idx]}};
+                     CAIRN_RETURN_IF_ERROR(
+                         session.Execute("INSERT INTO storage_ct_blobs (id, b) VALUES ($1, $2)",
+                                         params)
+                             .status());
+                   }
+                   const SqlValue null_row[] = {int64_t{99}, SqlValue()};
+                   return session
+                       .Execute("INSERT INTO storage_ct_blobs (id, b) VALUES ($1, $2)", null_row)
+                       .status();
+                 })
+                  .ok());
+  std::vector<std::string> read;
+  bool null_seen = false;
+  ASSERT_TRUE(db_->Read([&](SqlSession& session) {
+                   return session.QueryEach(
+                       "SELECT id, b FROM storage_ct_blobs ORDER BY id", {},
+                       [&](const SqlRowView& row) {
+                         std::string scratch;
+                         if (row.Int(0) == 99) {
+                           null_seen = row.IsNull(1) && row.Blob(1, &scratch).empty();
+                         } else {
+                           read.emplace_back(row.Blob(1, &scratch));
+                         }
+                         return absl::OkStatus();
+                       });
+                 })
+                  .ok());
+  EXPECT_TRUE(null_seen);
+  ASSERT_EQ(read.size(), blobs.size());
+  for (size_t blob_idx = 0; blob_idx < blobs.size(); ++blob_idx)
+    EXPECT_TRUE(read[blob_idx] == blobs[blob_idx]) << "blob " << blob_idx;
+  // A blob parameter compares with the stored bytes.
+  auto found = ReadAll(*db_, "SELECT id FROM storage_ct_blobs WHERE b = $1",
+                       {SqlValue(SqlBlob{every_byte})});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->rows.size(), 1u);
+  EXPECT_EQ(found->rows[0][0], SqlValue(int64_t{2}));
 }
 
 TEST_P(DatabaseContract, UpsertAndReturningBehaveAlike) {

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -115,6 +116,25 @@ class PgRow final : public SqlRowView {
   std::string_view Text(int col) const override {
     if (IsNull(col)) return {};
     return {PQgetvalue(res_, row_, col), static_cast<size_t>(PQgetlength(res_, row_, col))};
+  }
+  // Results come in text format, where bytea is "\\x" followed by two hex digits a byte.
+  std::string_view Blob(int col, std::string* scratch) const override {
+    std::string_view text = Text(col);
+    if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return text;
+    static constexpr auto kNibble = [] {
+      std::array<uint8_t, 256> table{};
+      for (int c = '0'; c <= '9'; ++c) table[c] = static_cast<uint8_t>(c - '0');
+      for (int c = 'a'; c <= 'f'; ++c) table[c] = static_cast<uint8_t>(c - 'a' + 10);
+      for (int c = 'A'; c <= 'F'; ++c) table[c] = static_cast<uint8_t>(c - 'A' + 10);
+      return table;
+    }();
+    size_t size = (text.size() - 2) / 2;
+    scratch->resize(size);
+    const unsigned char* in = reinterpret_cast<const unsigned char*>(text.data()) + 2;
+    for (size_t byte_idx = 0; byte_idx < size; ++byte_idx)
+      (*scratch)[byte_idx] =
+          static_cast<char>((kNibble[in[2 * byte_idx]] << 4) | kNibble[in[2 * byte_idx + 1]]);
+    return *scratch;
   }
   SqlValue Get(int col) const override {
     if (IsNull(col)) return std::monostate{};
@@ -232,6 +252,8 @@ class PgConnection final : public SqlSession {
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size(), nullptr);
     std::vector<int> lengths(params.size(), 0);
+    std::vector<int> formats(params.size(), 0);  // text, except blobs (binary)
+    bool any_binary = false;
     for (size_t param_idx = 0; param_idx < params.size(); ++param_idx) {
       const SqlValue& value = params[param_idx];
       if (std::holds_alternative<std::monostate>(value)) continue;  // NULL
@@ -243,6 +265,11 @@ class PgConnection final : public SqlSession {
         storage[param_idx] = DoubleText(*real);
         values[param_idx] = storage[param_idx].c_str();
         lengths[param_idx] = static_cast<int>(storage[param_idx].size());
+      } else if (const SqlBlob* blob = std::get_if<SqlBlob>(&value)) {
+        values[param_idx] = blob->bytes.data();
+        lengths[param_idx] = static_cast<int>(blob->bytes.size());
+        formats[param_idx] = 1;
+        any_binary = true;
       } else {
         const std::string& text = std::get<std::string>(value);
         // libpq reads text parameters up to the terminating NUL of c_str().
@@ -251,7 +278,8 @@ class PgConnection final : public SqlSession {
       }
     }
     ResultPtr res(PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()),
-                                 values.data(), lengths.data(), /*paramFormats=*/nullptr,
+                                 values.data(), lengths.data(),
+                                 any_binary ? formats.data() : nullptr,
                                  /*resultFormat=*/0));
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Fail(res.get(), sql);

@@ -114,6 +114,12 @@ class SqliteRow final : public SqlRowView {
     return {reinterpret_cast<const char*>(text),
             static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
   }
+  std::string_view Blob(int col, std::string* /*scratch*/) const override {
+    const void* bytes = sqlite3_column_blob(stmt_, col);
+    if (!bytes) return {};
+    return {static_cast<const char*>(bytes),
+            static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
+  }
   SqlValue Get(int col) const override {
     switch (sqlite3_column_type(stmt_, col)) {
       case SQLITE_NULL:
@@ -277,6 +283,9 @@ class SqliteConnection final : public SqlSession {
         rc = std::isnan(*d) ? sqlite3_bind_text(stmt, slot, kNanText.data(),
                                                 static_cast<int>(kNanText.size()), SQLITE_STATIC)
                             : sqlite3_bind_double(stmt, slot, *d);
+      } else if (const SqlBlob* blob = std::get_if<SqlBlob>(&value)) {
+        rc = sqlite3_bind_blob(stmt, slot, blob->bytes.data(),
+                               static_cast<int>(blob->bytes.size()), SQLITE_STATIC);
       } else {
         const std::string& s = std::get<std::string>(value);
         rc = sqlite3_bind_text(stmt, slot, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);

@@ -1,11 +1,14 @@
-// Metric histories: one (run, key) series read as a range of the metrics table's primary
-// key, streamed to the caller; and MLflow's bulk-interval sampling for charts.
+// Metric histories: one (run, key) series read from its packed blocks (metric_blocks.h),
+// streamed to the caller; and MLflow's bulk-interval sampling for charts.
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "tracking/metric_blocks.h"
 #include "tracking/tracking_sql.h"
 #include "tracking/tracking_store.h"
 
@@ -15,41 +18,84 @@ using storage::SqlRowView;
 using storage::SqlSession;
 using storage::SqlValue;
 
+namespace {
+
+constexpr int64_t kAllSteps[2] = {std::numeric_limits<int64_t>::min(),
+                                  std::numeric_limits<int64_t>::max()};
+
+// The series' points with steps in [min_step, max_step], in history order.
+absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
+    SqlSession& session, int64_t run_key, std::string_view key, const internal::SeriesInfo& info,
+    int64_t min_step, int64_t max_step) {
+  std::vector<internal::MetricPoint> points;
+  if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
+    points.reserve(static_cast<size_t>(info.point_count));
+  CAIRN_RETURN_IF_ERROR(internal::ForEachBlock(
+      session, run_key, key, min_step, max_step,
+      [&](std::string_view data, int64_t count) -> absl::Status {
+        for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
+          internal::MetricPoint point = internal::DecodePoint(data, static_cast<size_t>(point_idx));
+          if (point.step >= min_step && point.step <= max_step) points.push_back(point);
+        }
+        return absl::OkStatus();
+      }));
+  if (!info.ordered) std::stable_sort(points.begin(), points.end(), internal::PointLess);
+  return points;
+}
+
+}  // namespace
+
 absl::Status TrackingStore::ScanMetricHistory(
     std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
     std::string_view page_token,
     absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
-    std::string* next_page_token) {
+    std::string* next_page_token, const std::function<void(int64_t points)>& page_size_fn) {
   CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
   if (max_results && *max_results <= 0)
     return absl::InvalidArgumentError(absl::StrCat(
         "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
   next_page_token->clear();
   return db_.Read([&](SqlSession& session) -> absl::Status {
+    next_page_token->clear();
     // As MLflow: the history of an unknown run is empty, not an error.
     absl::StatusOr<internal::RunKeys> keys_or = internal::RunStage(session, run_id);
     if (absl::IsNotFound(keys_or.status())) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(keys_or.status());
-    const internal::RunKeys& keys = *keys_or;
-    // No max_results: a limit no series reaches.
-    int64_t limit = max_results ? *max_results + 1 : int64_t{1} << 62;
-    const SqlValue params[] = {keys.run_key, std::string(key), limit, offset};
-    int64_t emitted = 0;
-    bool more = false;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(
-        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_key = $1 AND key = $2 "
-        "ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4",
-        params, [&](const SqlRowView& row) {
-          if (max_results && emitted == *max_results) {
-            more = true;
+    const int64_t run_key = keys_or->run_key;
+    CAIRN_ASSIGN_OR_RETURN(std::optional<internal::SeriesInfo> info,
+                           internal::LoadSeries(session, run_key, key));
+    if (!info || offset >= info->point_count) return absl::OkStatus();
+    // Points [offset, end) of the history.
+    int64_t end = max_results ? std::min(info->point_count, offset + *max_results)
+                              : info->point_count;
+    if (end < info->point_count) *next_page_token = internal::EncodeOffsetToken(end);
+    if (page_size_fn) page_size_fn(end - offset);
+    if (info->ordered) {
+      // The blocks are in history order: stream them, skipping whole blocks before
+      // `offset`.
+      int64_t position = 0;
+      return internal::ForEachBlock(
+          session, run_key, key, kAllSteps[0], kAllSteps[1],
+          [&](std::string_view data, int64_t count) -> absl::Status {
+            int64_t first = std::max(position, offset);
+            int64_t last = std::min(position + count, end);
+            for (int64_t index = first; index < last; ++index) {
+              internal::MetricPoint point =
+                  internal::DecodePoint(data, static_cast<size_t>(index - position));
+              point_fn(point.value, point.timestamp, point.step);
+            }
+            position += count;
             return absl::OkStatus();
-          }
-          point_fn(internal::MetricValue(row.Double(0), row.Int(3) != 0), row.Int(1),
-                   row.Int(2));
-          ++emitted;
-          return absl::OkStatus();
-        }));
-    if (more) *next_page_token = internal::EncodeOffsetToken(offset + emitted);
+          });
+    }
+    CAIRN_ASSIGN_OR_RETURN(
+        std::vector<internal::MetricPoint> points,
+        LoadSortedPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1]));
+    end = std::min<int64_t>(end, static_cast<int64_t>(points.size()));
+    for (int64_t index = offset; index < end; ++index) {
+      const internal::MetricPoint& point = points[static_cast<size_t>(index)];
+      point_fn(point.value, point.timestamp, point.step);
+    }
     return absl::OkStatus();
   });
 }
@@ -93,19 +139,14 @@ absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterv
     }
     for (size_t run_idx = 0; run_idx < run_ids.size(); ++run_idx) {
       const std::string& run_id = run_ids[run_idx];
-      const SqlValue params[] = {run_keys[run_idx], std::string(key),
-                                 start_step ? *start_step : std::numeric_limits<int64_t>::min(),
-                                 end_step ? *end_step : std::numeric_limits<int64_t>::max()};
-      std::vector<Metric> points;
-      CAIRN_RETURN_IF_ERROR(session.QueryEach(
-          "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_key = $1 AND key = $2 "
-          "AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value, is_nan",
-          params, [&](const SqlRowView& row) {
-            points.push_back(Metric{std::string(key),
-                                    internal::MetricValue(row.Double(0), row.Int(3) != 0),
-                                    row.Int(1), row.Int(2)});
-            return absl::OkStatus();
-          }));
+      CAIRN_ASSIGN_OR_RETURN(std::optional<internal::SeriesInfo> info,
+                             internal::LoadSeries(session, run_keys[run_idx], key));
+      if (!info) continue;
+      CAIRN_ASSIGN_OR_RETURN(
+          std::vector<internal::MetricPoint> points,
+          LoadSortedPoints(session, run_keys[run_idx], key, *info,
+                           start_step ? *start_step : kAllSteps[0],
+                           end_step ? *end_step : kAllSteps[1]));
       if (points.empty()) continue;
       // NTILE(max_results) over the ordered points: the first row of each bucket (the first
       // total % n buckets hold one extra row), then the last point replaces or extends.
@@ -126,7 +167,11 @@ absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterv
         else
           picked.push_back(last);
       }
-      for (size_t idx : picked) out.push_back(RunMetric{run_id, points[idx]});
+      for (size_t idx : picked) {
+        const internal::MetricPoint& point = points[idx];
+        out.push_back(
+            RunMetric{run_id, Metric{std::string(key), point.value, point.timestamp, point.step}});
+      }
     }
     return absl::OkStatus();
   }));

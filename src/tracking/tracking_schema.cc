@@ -1,6 +1,6 @@
 // The tracking schema, version by version. Portable SQL (SQLite and PostgreSQL); on
-// SQLite, metrics, latest_metrics, params, tags and experiment_tags are WITHOUT ROWID, so a
-// row is one B-tree entry clustered by (run, key).
+// SQLite, metric_series, latest_metrics, params, tags and experiment_tags are WITHOUT
+// ROWID, so a row is one B-tree entry clustered by (run, key).
 //
 //   experiments      experiment_id (BIGINT, from tracking_counters) · unique name
 //   experiment_tags  (experiment_id, key) → value
@@ -8,10 +8,13 @@
 //                    the compact key of the metrics table) · experiment_id · …
 //   params           (run_uuid, key) → value, write-once; index (key, value, run_uuid)
 //   tags             (run_uuid, key) → value; index (key, value, run_uuid)
-//   metrics          every point; primary key (run_key, key, step, timestamp, value,
-//                    is_nan): one series is one index range, and an identical point
-//                    logged twice is stored once. NaN is stored as value 0, is_nan 1
-//                    (SQLite turns NaN into NULL).
+//   metric_series    (run_key, key) → point_count, block_count, the greatest (step,
+//                    timestamp) stored, ordered (1 while the blocks read in block_seq
+//                    order are in history order); the row a writer locks first
+//   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step, data:
+//                    the points one write added to the series, packed (BLOB on SQLite,
+//                    BYTEA on PostgreSQL; layout in docs/formats/metric_blocks.md). An
+//                    identical point is stored once per series (metric_blocks.h).
 //   latest_metrics   (run_uuid, key) → the point with the greatest (step, timestamp,
 //                    value); value is NULL for NaN so that comparisons skip it; index
 //                    (key, value, run_uuid) answers a metric filter without the table
@@ -92,31 +95,51 @@ CREATE TABLE run_inputs (
   dataset_digest TEXT NOT NULL,
   tags_json TEXT NOT NULL,
   PRIMARY KEY (run_uuid, dataset_name, dataset_digest));
-CREATE TABLE metrics (
+CREATE TABLE metric_series (
   run_key BIGINT NOT NULL,
   key TEXT NOT NULL,
-  step BIGINT NOT NULL,
-  timestamp BIGINT NOT NULL,
-  value DOUBLE PRECISION NOT NULL,
-  is_nan INTEGER NOT NULL,
-  PRIMARY KEY (run_key, key, step, timestamp, value, is_nan))sql";
+  point_count BIGINT NOT NULL,
+  block_count BIGINT NOT NULL,
+  max_step BIGINT NOT NULL,
+  max_timestamp BIGINT NOT NULL,
+  ordered INTEGER NOT NULL,
+  PRIMARY KEY (run_key, key));
+CREATE TABLE metric_blocks (
+  run_key BIGINT NOT NULL,
+  key TEXT NOT NULL,
+  block_seq BIGINT NOT NULL,
+  point_count BIGINT NOT NULL,
+  min_step BIGINT NOT NULL,
+  max_step BIGINT NOT NULL,
+  data @BLOB@ NOT NULL,
+  PRIMARY KEY (run_key, key, block_seq))sql";
 
-// On SQLite the tables read by (run, key) are clustered on their primary key.
+// On SQLite the small tables read by (run, key) are clustered on their primary key
+// (metric_blocks keeps a rowid: its rows are large).
 std::string SqliteClustered(std::string sql) {
   for (const char* table_end : {"  PRIMARY KEY (experiment_id, key));",
-                                "  PRIMARY KEY (run_uuid, key));"}) {
+                                "  PRIMARY KEY (run_uuid, key));",
+                                "  PRIMARY KEY (run_key, key));"}) {
     std::string clustered(table_end);
     clustered.insert(clustered.size() - 1, " WITHOUT ROWID");
     for (size_t pos = sql.find(table_end); pos != std::string::npos;
          pos = sql.find(table_end, pos + clustered.size()))
       sql.replace(pos, std::string(table_end).size(), clustered);
   }
-  return sql + ") WITHOUT ROWID";
+  return sql;
+}
+
+std::string WithBlobType(std::string sql, const char* type) {
+  size_t pos = sql.find("@BLOB@");
+  sql.replace(pos, 6, type);
+  return sql;
 }
 
 const std::string& SchemaV1(bool sqlite) {
-  static const std::string* const kPortable = new std::string(std::string(kSchemaV1Head) + ")");
-  static const std::string* const kSqlite = new std::string(SqliteClustered(kSchemaV1Head));
+  static const std::string* const kPortable =
+      new std::string(WithBlobType(std::string(kSchemaV1Head) + ")", "BYTEA"));
+  static const std::string* const kSqlite = new std::string(
+      WithBlobType(SqliteClustered(std::string(kSchemaV1Head) + ")"), "BLOB"));
   return sqlite ? *kSqlite : *kPortable;
 }
 

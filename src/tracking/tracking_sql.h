@@ -3,9 +3,9 @@
 // tracking_store.cc and run_search.cc share. Not a public interface.
 //
 // Schema (docs in tracking_schema.cc): experiments, experiment_tags, runs, params, tags,
-// metrics (every point, keyed by run, key, step, timestamp, value, is_nan so one series
-// reads as an index range), latest_metrics (one row per run and key, kept in the same
-// write), datasets and run_inputs.
+// metric_series and metric_blocks (metric points packed in blocks, metric_blocks.h),
+// latest_metrics (one row per run and key, kept in the same write), datasets and
+// run_inputs.
 
 #include <cstdint>
 #include <span>

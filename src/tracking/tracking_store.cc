@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/migrations.h"
+#include "tracking/metric_blocks.h"
 #include "tracking/tracking_sql.h"
 #include "tracking/tracking_validation.h"
 
@@ -131,52 +132,6 @@ absl::Status UpsertRunTag(SqlSession& session, std::string_view run_id, const Ru
     const SqlValue rename[] = {tag.value, std::string(run_id)};
     CAIRN_RETURN_IF_ERROR(
         session.Execute("UPDATE runs SET name = $1 WHERE run_uuid = $2", rename).status());
-  }
-  return absl::OkStatus();
-}
-
-// Multi-row INSERT of metric points with `rows` rows; duplicates are dropped by the
-// primary key.
-const std::string& MetricInsertSql(int rows) {
-  static const auto* const kCache = new std::map<int, std::string>([] {
-    std::map<int, std::string> cache;
-    for (int size : {1, 8, 64}) {
-      std::string sql =
-          "INSERT INTO metrics (run_key, key, step, timestamp, value, is_nan) VALUES ";
-      for (int row = 0; row < size; ++row) {
-        int base = row * 5 + 2;
-        absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", base, ", $", base + 1, ", $",
-                        base + 2, ", $", base + 3, ", $", base + 4, ")");
-      }
-      sql += " ON CONFLICT DO NOTHING";
-      cache[size] = std::move(sql);
-    }
-    return cache;
-  }());
-  return kCache->at(rows);
-}
-
-absl::Status InsertMetrics(SqlSession& session, int64_t run_key,
-                           const std::vector<Metric>& metrics) {
-  std::vector<SqlValue> params;
-  size_t next = 0;
-  while (next < metrics.size()) {
-    size_t left = metrics.size() - next;
-    int rows = left >= 64 ? 64 : left >= 8 ? 8 : 1;
-    params.clear();
-    params.reserve(1 + rows * 5);
-    params.emplace_back(run_key);
-    for (int row = 0; row < rows; ++row) {
-      const Metric& metric = metrics[next + row];
-      bool is_nan = std::isnan(metric.value);
-      params.emplace_back(metric.key);
-      params.emplace_back(metric.step);
-      params.emplace_back(metric.timestamp);
-      params.emplace_back(is_nan ? 0.0 : metric.value);
-      params.emplace_back(int64_t{is_nan ? 1 : 0});
-    }
-    CAIRN_RETURN_IF_ERROR(session.Execute(MetricInsertSql(rows), params).status());
-    next += rows;
   }
   return absl::OkStatus();
 }
@@ -658,7 +613,7 @@ absl::Status TrackingStore::LogBatch(std::string_view run_id, const std::vector<
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_ASSIGN_OR_RETURN(int64_t run_key, CheckRunActive(session, run_id));
     CAIRN_RETURN_IF_ERROR(InsertParams(session, run_id, params, /*single=*/false));
-    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_key, metrics));
+    CAIRN_RETURN_IF_ERROR(internal::AppendMetricPoints(session, run_key, metrics));
     CAIRN_RETURN_IF_ERROR(UpdateLatestMetrics(session, run_id, metrics));
     for (const RunTag& tag : tags) CAIRN_RETURN_IF_ERROR(UpsertRunTag(session, run_id, tag));
     return absl::OkStatus();
@@ -670,7 +625,7 @@ absl::Status TrackingStore::LogMetric(std::string_view run_id, const Metric& met
   std::vector<Metric> metrics = {metric};
   return db_.Write([&](SqlSession& session) -> absl::Status {
     CAIRN_ASSIGN_OR_RETURN(int64_t run_key, CheckRunActive(session, run_id));
-    CAIRN_RETURN_IF_ERROR(InsertMetrics(session, run_key, metrics));
+    CAIRN_RETURN_IF_ERROR(internal::AppendMetricPoints(session, run_key, metrics));
     return UpdateLatestMetrics(session, run_id, metrics);
   });
 }

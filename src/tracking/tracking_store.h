@@ -26,6 +26,7 @@
 // transaction.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -157,12 +158,15 @@ class TrackingStore {
                                                      std::string_view page_token);
   // The same, streamed: calls `point_fn(value, timestamp, step)` for each point without
   // materializing the series (for huge histories written straight into JSON). Sets
-  // `*next_page_token` (empty when none).
+  // `*next_page_token` (empty when none). When given, `page_size_fn(points)` is called
+  // once before the first point with the number of points this page will have (lets
+  // the caller size its output buffer); not called for an empty page.
   absl::Status ScanMetricHistory(
       std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
       std::string_view page_token,
       absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
-      std::string* next_page_token);
+      std::string* next_page_token,
+      const std::function<void(int64_t points)>& page_size_fn = nullptr);
   // MLflow's get-history-bulk-interval: for each run (≤ 100), at most `max_results`
   // points of `key` sampled evenly over the steps in [start_step, end_step] (always
   // including the first and last step), ordered by run, then step, then timestamp.

@@ -3,6 +3,9 @@
 
 #include "tracking/tracking_store.h"
 
+#include <cstring>
+#include <tuple>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +26,7 @@
 #include "storage/testing/test_databases.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
+#include "tracking/tracking_sql.h"
 
 namespace cairn::tracking {
 namespace {
@@ -49,7 +53,8 @@ constexpr char kDropTracking[] =
     "DROP TABLE IF EXISTS tracking_counters; DROP TABLE IF EXISTS experiments;"
     "DROP TABLE IF EXISTS experiment_tags; DROP TABLE IF EXISTS runs;"
     "DROP TABLE IF EXISTS params; DROP TABLE IF EXISTS tags;"
-    "DROP TABLE IF EXISTS latest_metrics; DROP TABLE IF EXISTS metrics;"
+    "DROP TABLE IF EXISTS latest_metrics; DROP TABLE IF EXISTS metric_series;"
+    "DROP TABLE IF EXISTS metric_blocks;"
     "DROP TABLE IF EXISTS datasets; DROP TABLE IF EXISTS run_inputs;"
     "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
     "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
@@ -416,6 +421,174 @@ TEST_P(TrackingStoreTest, LogInputsAppearsOnRun) {
   auto found = store_->SearchRuns(request);
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->runs.size(), 1u);
+}
+
+// The whole history of (run, key) as (step, timestamp, value) with NaN kept, by pages of
+// `page_size` (0: one call).
+std::vector<Metric> FullHistory(TrackingStore& store, const std::string& run_id,
+                                const std::string& key, int64_t page_size = 0) {
+  std::vector<Metric> out;
+  std::string token;
+  int pages = 0;
+  do {
+    std::optional<int64_t> max_results;
+    if (page_size > 0) max_results = page_size;
+    std::string next;
+    absl::Status status = store.ScanMetricHistory(
+        run_id, key, max_results, token,
+        [&](double value, int64_t timestamp, int64_t step) {
+          out.push_back(Metric{key, value, timestamp, step});
+        },
+        &next);
+    EXPECT_TRUE(status.ok()) << status;
+    if (!status.ok()) break;
+    token = next;
+  } while (!token.empty() && ++pages < 100000);
+  return out;
+}
+
+bool SameBits(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+TEST_P(TrackingStoreTest, MillionPointSeriesRoundTripsExactlyAndPages) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  constexpr int kBatches = 1000;
+  constexpr int kPerBatch = 1000;
+  auto value_of = [](int64_t step) { return std::ldexp(1.0 / (step + 3), -(step % 7)) - 0.25; };
+  for (int batch = 0; batch < kBatches; ++batch) {
+    std::vector<Metric> metrics;
+    metrics.reserve(kPerBatch);
+    for (int idx = 0; idx < kPerBatch; ++idx) {
+      int64_t step = int64_t{batch} * kPerBatch + idx;
+      metrics.push_back({"loss", value_of(step), 1'700'000'000'000 + step * 3, step});
+    }
+    ASSERT_TRUE(store_->LogBatch(id, metrics, {}, {}).ok());
+  }
+  std::vector<Metric> all = FullHistory(*store_, id, "loss");
+  ASSERT_EQ(all.size(), size_t{kBatches} * kPerBatch);
+  for (size_t idx = 0; idx < all.size(); ++idx) {
+    int64_t step = static_cast<int64_t>(idx);
+    ASSERT_EQ(all[idx].step, step);
+    ASSERT_EQ(all[idx].timestamp, 1'700'000'000'000 + step * 3);
+    ASSERT_TRUE(SameBits(all[idx].value, value_of(step))) << "step " << step;
+  }
+  // Pages that do not line up with the blocks.
+  std::vector<Metric> paged = FullHistory(*store_, id, "loss", 333'333);
+  ASSERT_EQ(paged.size(), all.size());
+  for (size_t idx = 0; idx < paged.size(); ++idx) ASSERT_EQ(paged[idx].step, all[idx].step);
+  auto page = store_->GetMetricHistory(id, "loss", 10, internal::EncodeOffsetToken(999'995));
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->metrics.size(), 5u);
+  EXPECT_EQ(page->metrics.front().step, 999'995);
+  EXPECT_TRUE(page->next_page_token.empty());
+  // A retried last batch adds nothing.
+  std::vector<Metric> last_batch;
+  for (int idx = 0; idx < kPerBatch; ++idx) {
+    int64_t step = int64_t{kBatches - 1} * kPerBatch + idx;
+    last_batch.push_back({"loss", value_of(step), 1'700'000'000'000 + step * 3, step});
+  }
+  ASSERT_TRUE(store_->LogBatch(id, last_batch, {}, {}).ok());
+  EXPECT_EQ(FullHistory(*store_, id, "loss").size(), all.size());
+}
+
+TEST_P(TrackingStoreTest, DuplicatePointsAcrossBlocksAreStoredOnce) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  std::vector<Metric> first;
+  for (int step = 0; step < 10; ++step) first.push_back({"m", step * 1.5, 100 + step, step});
+  ASSERT_TRUE(store_->LogBatch(id, first, {}, {}).ok());
+  // Overlaps steps 5..9 (identical points), adds 10..14, and a new value at step 7.
+  std::vector<Metric> second;
+  for (int step = 5; step < 15; ++step) second.push_back({"m", step * 1.5, 100 + step, step});
+  second.push_back({"m", 99.0, 107, 7});
+  second.push_back({"m", 99.0, 107, 7});  // repeated within the request
+  ASSERT_TRUE(store_->LogBatch(id, second, {}, {}).ok());
+  ASSERT_TRUE(store_->LogBatch(id, first, {}, {}).ok());  // a retried request
+  ASSERT_TRUE(store_->LogMetric(id, {"m", 3 * 1.5, 103, 3}).ok());
+  ASSERT_TRUE(store_->LogMetric(id, {"m", 3 * 1.5, 104, 3}).ok());  // another timestamp
+  std::vector<Metric> history = FullHistory(*store_, id, "m");
+  ASSERT_EQ(history.size(), 17u);
+  std::vector<std::tuple<int64_t, int64_t, double>> got;
+  for (const Metric& metric : history) got.emplace_back(metric.step, metric.timestamp, metric.value);
+  std::vector<std::tuple<int64_t, int64_t, double>> want;
+  for (int step = 0; step < 15; ++step) {
+    want.emplace_back(step, 100 + step, step * 1.5);
+    if (step == 3) want.emplace_back(3, 104, 4.5);
+    if (step == 7) want.emplace_back(7, 107, 99.0);
+  }
+  EXPECT_EQ(got, want);
+  // Pages of an out-of-order series keep the order.
+  std::vector<Metric> paged = FullHistory(*store_, id, "m", 4);
+  ASSERT_EQ(paged.size(), history.size());
+  for (size_t idx = 0; idx < paged.size(); ++idx) {
+    EXPECT_EQ(paged[idx].step, history[idx].step);
+    EXPECT_EQ(paged[idx].timestamp, history[idx].timestamp);
+    EXPECT_EQ(paged[idx].value, history[idx].value);
+  }
+}
+
+TEST_P(TrackingStoreTest, OutOfOrderPointsReadInHistoryOrder) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  std::vector<Metric> late;
+  for (int step = 19; step >= 10; --step) late.push_back({"m", 1.0 * step, 5, step});
+  ASSERT_TRUE(store_->LogBatch(id, late, {}, {}).ok());
+  std::vector<Metric> early;
+  for (int step = 0; step < 10; ++step) early.push_back({"m", 1.0 * step, 5, step});
+  ASSERT_TRUE(store_->LogBatch(id, early, {}, {}).ok());
+  // Same step, earlier timestamp; same step and timestamp, smaller value.
+  ASSERT_TRUE(store_->LogMetric(id, {"m", 0.5, 4, 12}).ok());
+  ASSERT_TRUE(store_->LogMetric(id, {"m", -1.0, 5, 12}).ok());
+  std::vector<Metric> history = FullHistory(*store_, id, "m");
+  ASSERT_EQ(history.size(), 22u);
+  for (size_t idx = 1; idx < history.size(); ++idx) {
+    const Metric& a = history[idx - 1];
+    const Metric& b = history[idx];
+    EXPECT_LE(std::tie(a.step, a.timestamp, a.value), std::tie(b.step, b.timestamp, b.value));
+  }
+  EXPECT_EQ(history[12].step, 12);
+  EXPECT_EQ(history[12].timestamp, 4);
+  EXPECT_EQ(history[13].value, -1.0);
+  EXPECT_EQ(history[14].value, 12.0);
+  // The latest is still step 19.
+  EXPECT_EQ(FindMetric(*store_->GetRun(id), "m")->step, 19);
+  auto ranged = store_->GetMetricHistoryBulkInterval({id}, "m", 11, 13, 100);
+  ASSERT_TRUE(ranged.ok()) << ranged.status();
+  std::vector<int64_t> steps;
+  for (const RunMetric& point : *ranged) steps.push_back(point.metric.step);
+  EXPECT_EQ(steps, (std::vector<int64_t>{11, 12, 12, 12, 13}));
+}
+
+TEST_P(TrackingStoreTest, NanAndInfinitiesRoundTripAndDeduplicate) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  const double kNan = std::nan("");
+  std::vector<Metric> batch = {{"v", kNan, 1, 1},       {"v", INFINITY, 1, 1},
+                               {"v", -INFINITY, 1, 1},  {"v", 0.0, 1, 1},
+                               {"v", -1.0, 1, 1},       {"v", kNan, 1, 1},
+                               {"v", -kNan, 2, 2},      {"v", 1e308, 3, 3},
+                               {"v", 5e-324, 3, 3},     {"v", -0.0, 4, 4},
+                               {"v", 0.0, 4, 4}};
+  ASSERT_TRUE(store_->LogBatch(id, batch, {}, {}).ok());
+  ASSERT_TRUE(store_->LogBatch(id, batch, {}, {}).ok());
+  ASSERT_TRUE(store_->LogMetric(id, {"v", kNan, 2, 2}).ok());
+  std::vector<Metric> history = FullHistory(*store_, id, "v");
+  // Order within (step, timestamp): the value, a NaN comparing as 0 and after a real 0.
+  ASSERT_EQ(history.size(), 9u);
+  // -0.0 and 0.0 are one point, read back as 0 (as SQLite's REAL column stored it).
+  EXPECT_EQ(history[8].value, 0.0);
+  EXPECT_FALSE(std::signbit(history[8].value));
+  EXPECT_EQ(history[0].value, -INFINITY);
+  EXPECT_EQ(history[1].value, -1.0);
+  EXPECT_EQ(history[2].value, 0.0);
+  EXPECT_TRUE(std::isnan(history[3].value));
+  EXPECT_EQ(history[4].value, INFINITY);
+  EXPECT_TRUE(std::isnan(history[5].value));
+  EXPECT_EQ(history[5].step, 2);
+  EXPECT_EQ(history[6].value, 5e-324);
+  EXPECT_EQ(history[7].value, 1e308);
 }
 
 class TrackingSearchTest : public TrackingStoreTest {

@@ -1,0 +1,251 @@
+#include "tracking/metric_blocks.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace cairn::tracking::internal {
+namespace {
+
+using storage::SqlBlob;
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+
+constexpr uint64_t kCanonicalNanBits = 0x7ff8000000000000ULL;
+
+void PutU64(char* out, uint64_t value) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out, &value, sizeof(value));
+  } else {
+    for (int byte_idx = 0; byte_idx < 8; ++byte_idx)
+      out[byte_idx] = static_cast<char>(value >> (8 * byte_idx));
+  }
+}
+
+uint64_t GetU64(const char* in) {
+  uint64_t value = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, in, sizeof(value));
+  } else {
+    for (int byte_idx = 0; byte_idx < 8; ++byte_idx)
+      value |= uint64_t{static_cast<unsigned char>(in[byte_idx])} << (8 * byte_idx);
+  }
+  return value;
+}
+
+// The value as the old metrics table compared it: NaN stored as 0 with is_nan = 1.
+std::tuple<int64_t, int64_t, double, bool> OrderKey(const MetricPoint& point) {
+  bool is_nan = std::isnan(point.value);
+  return {point.step, point.timestamp, is_nan ? 0.0 : point.value, is_nan};
+}
+
+// (step, timestamp) strictly after the series' greatest (step, timestamp): such a point
+// cannot be stored already.
+bool After(const MetricPoint& point, int64_t max_step, int64_t max_timestamp) {
+  return std::tie(point.step, point.timestamp) > std::tie(max_step, max_timestamp);
+}
+
+struct StoredSeries {
+  int64_t point_count = 0;
+  int64_t block_count = 0;
+  int64_t max_step = 0;
+  int64_t max_timestamp = 0;
+  bool ordered = true;
+};
+
+// Creates the series row or locks the existing one (the no-op update takes the row lock
+// on PostgreSQL) and returns its state.
+absl::StatusOr<StoredSeries> LockSeries(SqlSession& session, int64_t run_key,
+                                        const std::string& key) {
+  const SqlValue params[] = {run_key, key};
+  StoredSeries series;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
+      "max_timestamp, ordered) VALUES ($1, $2, 0, 0, 0, 0, 1) ON CONFLICT (run_key, key) DO "
+      "UPDATE SET point_count = metric_series.point_count RETURNING point_count, block_count, "
+      "max_step, max_timestamp, ordered",
+      params, [&](const SqlRowView& row) {
+        series = {row.Int(0), row.Int(1), row.Int(2), row.Int(3), row.Int(4) != 0};
+        return absl::OkStatus();
+      }));
+  return series;
+}
+
+// Sorts `points` into history order and drops repeats.
+void SortUnique(std::vector<MetricPoint>& points) {
+  std::sort(points.begin(), points.end(), PointLess);
+  points.erase(std::unique(points.begin(), points.end(), SamePoint), points.end());
+}
+
+// Appends the sorted, repeat-free `points` of one series.
+absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::string& key,
+                          std::vector<MetricPoint> points) {
+  CAIRN_ASSIGN_OR_RETURN(StoredSeries series, LockSeries(session, run_key, key));
+  if (series.point_count > 0) {
+    // Points not after the series' end may be stored already: compare them with the
+    // stored points in their step range.
+    std::vector<MetricPoint> candidates;
+    for (const MetricPoint& point : points)
+      if (!After(point, series.max_step, series.max_timestamp)) candidates.push_back(point);
+    if (!candidates.empty()) {
+      int64_t min_step = candidates.front().step;
+      int64_t max_step = candidates.back().step;
+      std::vector<MetricPoint> stored;
+      CAIRN_RETURN_IF_ERROR(ForEachBlock(
+          session, run_key, key, min_step, max_step,
+          [&](std::string_view data, int64_t count) -> absl::Status {
+            for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
+              MetricPoint point = DecodePoint(data, static_cast<size_t>(point_idx));
+              if (point.step >= min_step && point.step <= max_step) stored.push_back(point);
+            }
+            return absl::OkStatus();
+          }));
+      std::sort(stored.begin(), stored.end(), PointLess);
+      auto is_stored = [&](const MetricPoint& point) {
+        if (After(point, series.max_step, series.max_timestamp)) return false;
+        auto it = std::lower_bound(stored.begin(), stored.end(), point, PointLess);
+        // Equal in order but different points (-0.0 and 0.0) are still equal for the
+        // old primary key, which SamePoint follows.
+        return it != stored.end() && SamePoint(*it, point);
+      };
+      points.erase(std::remove_if(points.begin(), points.end(), is_stored), points.end());
+    }
+  }
+  if (points.empty()) return absl::OkStatus();
+
+  bool appended_in_order = series.point_count == 0 ||
+                           After(points.front(), series.max_step, series.max_timestamp);
+  StoredSeries updated = series;
+  updated.point_count += static_cast<int64_t>(points.size());
+  updated.block_count += 1;
+  updated.ordered = series.ordered && appended_in_order;
+  const MetricPoint* greatest = &points.front();
+  for (const MetricPoint& point : points)
+    if (std::tie(point.step, point.timestamp) > std::tie(greatest->step, greatest->timestamp))
+      greatest = &point;
+  if (series.point_count == 0 ||
+      After(*greatest, series.max_step, series.max_timestamp)) {
+    updated.max_step = greatest->step;
+    updated.max_timestamp = greatest->timestamp;
+  }
+  SqlBlob data;
+  EncodePoints(points, &data.bytes);
+  const SqlValue block[] = {run_key,
+                            key,
+                            series.block_count,
+                            static_cast<int64_t>(points.size()),
+                            points.front().step,
+                            points.back().step,
+                            std::move(data)};
+  CAIRN_RETURN_IF_ERROR(
+      session
+          .Execute("INSERT INTO metric_blocks (run_key, key, block_seq, point_count, min_step, "
+                   "max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   block)
+          .status());
+  const SqlValue update[] = {run_key,
+                             key,
+                             updated.point_count,
+                             updated.block_count,
+                             updated.max_step,
+                             updated.max_timestamp,
+                             int64_t{updated.ordered ? 1 : 0}};
+  return session
+      .Execute("UPDATE metric_series SET point_count = $3, block_count = $4, max_step = $5, "
+               "max_timestamp = $6, ordered = $7 WHERE run_key = $1 AND key = $2",
+               update)
+      .status();
+}
+
+}  // namespace
+
+bool PointLess(const MetricPoint& a, const MetricPoint& b) { return OrderKey(a) < OrderKey(b); }
+
+bool SamePoint(const MetricPoint& a, const MetricPoint& b) {
+  if (a.step != b.step || a.timestamp != b.timestamp) return false;
+  bool a_nan = std::isnan(a.value);
+  bool b_nan = std::isnan(b.value);
+  return a_nan == b_nan && (a_nan || a.value == b.value);
+}
+
+void EncodePoints(std::span<const MetricPoint> points, std::string* out) {
+  size_t begin = out->size();
+  out->resize(begin + points.size() * kMetricPointBytes);
+  char* cursor = out->data() + begin;
+  for (const MetricPoint& point : points) {
+    uint64_t value_bits = std::isnan(point.value) ? kCanonicalNanBits
+                                                  : std::bit_cast<uint64_t>(point.value);
+    PutU64(cursor, static_cast<uint64_t>(point.step));
+    PutU64(cursor + 8, static_cast<uint64_t>(point.timestamp));
+    PutU64(cursor + 16, value_bits);
+    cursor += kMetricPointBytes;
+  }
+}
+
+MetricPoint DecodePoint(std::string_view data, size_t index) {
+  const char* in = data.data() + index * kMetricPointBytes;
+  return MetricPoint{static_cast<int64_t>(GetU64(in)), static_cast<int64_t>(GetU64(in + 8)),
+                     std::bit_cast<double>(GetU64(in + 16))};
+}
+
+absl::Status CheckBlockSize(std::string_view data, int64_t point_count) {
+  if (point_count < 0 || data.size() != static_cast<size_t>(point_count) * kMetricPointBytes)
+    return absl::InternalError(absl::StrCat("metric block of ", data.size(),
+                                            " bytes does not hold ", point_count, " points"));
+  return absl::OkStatus();
+}
+
+absl::Status AppendMetricPoints(SqlSession& session, int64_t run_key,
+                                const std::vector<Metric>& metrics) {
+  std::map<std::string, std::vector<MetricPoint>> by_key;
+  for (const Metric& metric : metrics) {
+    // -0.0 is stored as 0 (as SQLite's REAL column did): one spelling per point.
+    double value = metric.value == 0 ? 0.0 : metric.value;
+    by_key[metric.key].push_back(MetricPoint{metric.step, metric.timestamp, value});
+  }
+  for (auto& [key, points] : by_key) {
+    SortUnique(points);
+    CAIRN_RETURN_IF_ERROR(AppendSeries(session, run_key, key, std::move(points)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(SqlSession& session, int64_t run_key,
+                                                     std::string_view key) {
+  const SqlValue params[] = {run_key, std::string(key)};
+  std::optional<SeriesInfo> info;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "SELECT point_count, ordered FROM metric_series WHERE run_key = $1 AND key = $2", params,
+      [&](const SqlRowView& row) {
+        info = SeriesInfo{row.Int(0), row.Int(1) != 0};
+        return absl::OkStatus();
+      }));
+  return info;
+}
+
+absl::Status ForEachBlock(
+    SqlSession& session, int64_t run_key, std::string_view key, int64_t min_step,
+    int64_t max_step,
+    absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count)> block_fn) {
+  const SqlValue params[] = {run_key, std::string(key), min_step, max_step};
+  std::string scratch;
+  return session.QueryEach(
+      "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 AND "
+      "max_step >= $3 AND min_step <= $4 ORDER BY block_seq",
+      params, [&](const SqlRowView& row) -> absl::Status {
+        int64_t count = row.Int(0);
+        std::string_view data = row.Blob(1, &scratch);
+        CAIRN_RETURN_IF_ERROR(CheckBlockSize(data, count));
+        return block_fn(data, count);
+      });
+}
+
+}  // namespace cairn::tracking::internal

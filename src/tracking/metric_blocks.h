@@ -1,0 +1,76 @@
+#pragma once
+// Internal to the tracking library: metric points stored packed in blocks.
+//
+// A series is one (run_key, key). metric_series holds one row per series (point count,
+// block count, the greatest (step, timestamp) stored, and whether the blocks read in
+// block_seq order are already in history order); metric_blocks holds the points, one row
+// per block, each block the points one write added to the series, packed as described
+// in docs/formats/metric_blocks.md. A write appends ONE block per series it touches and
+// never rewrites old blocks.
+//
+// History order is MLflow's SQL order: (step, timestamp, value, is_nan) with a NaN
+// compared as the value 0 (it used to be stored that way), see PointLess.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/database.h"
+#include "tracking/types.h"
+
+namespace cairn::tracking::internal {
+
+// One stored point.
+struct MetricPoint {
+  int64_t step = 0;
+  int64_t timestamp = 0;
+  double value = 0;  // NaN and ±inf allowed
+};
+
+// Bytes per point in a block's data (step int64, timestamp int64, value float64, all
+// little-endian).
+inline constexpr size_t kMetricPointBytes = 24;
+
+// History order: (step, timestamp, value, is_nan), a NaN value comparing as 0.
+bool PointLess(const MetricPoint& a, const MetricPoint& b);
+// Identical points (MLflow's primary key): same step, timestamp and value, NaN equal
+// to NaN.
+bool SamePoint(const MetricPoint& a, const MetricPoint& b);
+
+// Appends `points` to `out` in the block layout (NaN written as the canonical quiet NaN).
+void EncodePoints(std::span<const MetricPoint> points, std::string* out);
+// The point at `index` of a block's data; the caller checks the size.
+MetricPoint DecodePoint(std::string_view data, size_t index);
+// Internal error unless `data` holds exactly `point_count` points.
+absl::Status CheckBlockSize(std::string_view data, int64_t point_count);
+
+// Appends the points of `metrics` (all of one run, any keys) to their series, one new
+// block per key, keeping each series free of identical points: repeats within
+// `metrics` and points already stored are dropped. Keys are processed in sorted order,
+// and each series row is locked (upserted) before its blocks are read, so concurrent
+// writers on PostgreSQL serialize per series without deadlocking each other.
+absl::Status AppendMetricPoints(storage::SqlSession& session, int64_t run_key,
+                                const std::vector<Metric>& metrics);
+
+struct SeriesInfo {
+  int64_t point_count = 0;
+  bool ordered = true;  // blocks in block_seq order are in history order
+};
+// The series' summary, or nullopt when nothing was logged to it.
+absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(storage::SqlSession& session,
+                                                     int64_t run_key, std::string_view key);
+
+// Calls `block_fn(data, point_count)` for the series' blocks in block_seq order whose
+// steps may fall in [min_step, max_step]. `data` is valid only during the call.
+absl::Status ForEachBlock(
+    storage::SqlSession& session, int64_t run_key, std::string_view key, int64_t min_step,
+    int64_t max_step,
+    absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count)> block_fn);
+
+}  // namespace cairn::tracking::internal
