@@ -21,6 +21,13 @@ using storage::SqlValue;
 
 constexpr uint64_t kCanonicalNanBits = 0x7ff8000000000000ULL;
 
+// A write of at most kMergeMaxNewPoints points that all come after the series' end is
+// merged into the last block while that stays within kMergeMaxBlockPoints, so that
+// point-by-point logging (runs/log-metric in a training loop) does not leave one block
+// row per point. Larger writes always get a block of their own.
+constexpr int64_t kMergeMaxNewPoints = 16;
+constexpr int64_t kMergeMaxBlockPoints = 256;
+
 void PutU64(char* out, uint64_t value) {
   if constexpr (std::endian::native == std::endian::little) {
     std::memcpy(out, &value, sizeof(value));
@@ -59,6 +66,7 @@ struct StoredSeries {
   int64_t max_step = 0;
   int64_t max_timestamp = 0;
   bool ordered = true;
+  int64_t last_block_points = 0;
 };
 
 // Creates the series row or locks the existing one (the no-op update takes the row lock
@@ -69,11 +77,11 @@ absl::StatusOr<StoredSeries> LockSeries(SqlSession& session, int64_t run_key,
   StoredSeries series;
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
       "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
-      "max_timestamp, ordered) VALUES ($1, $2, 0, 0, 0, 0, 1) ON CONFLICT (run_key, key) DO "
-      "UPDATE SET point_count = metric_series.point_count RETURNING point_count, block_count, "
-      "max_step, max_timestamp, ordered",
+      "max_timestamp, ordered, last_block_points) VALUES ($1, $2, 0, 0, 0, 0, 1, 0) ON "
+      "CONFLICT (run_key, key) DO UPDATE SET point_count = metric_series.point_count "
+      "RETURNING point_count, block_count, max_step, max_timestamp, ordered, last_block_points",
       params, [&](const SqlRowView& row) {
-        series = {row.Int(0), row.Int(1), row.Int(2), row.Int(3), row.Int(4) != 0};
+        series = {row.Int(0), row.Int(1), row.Int(2), row.Int(3), row.Int(4) != 0, row.Int(5)};
         return absl::OkStatus();
       }));
   return series;
@@ -125,7 +133,6 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
                            After(points.front(), series.max_step, series.max_timestamp);
   StoredSeries updated = series;
   updated.point_count += static_cast<int64_t>(points.size());
-  updated.block_count += 1;
   updated.ordered = series.ordered && appended_in_order;
   const MetricPoint* greatest = &points.front();
   for (const MetricPoint& point : points)
@@ -136,31 +143,68 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
     updated.max_step = greatest->step;
     updated.max_timestamp = greatest->timestamp;
   }
-  SqlBlob data;
-  EncodePoints(points, &data.bytes);
-  const SqlValue block[] = {run_key,
-                            key,
-                            series.block_count,
-                            static_cast<int64_t>(points.size()),
-                            points.front().step,
-                            points.back().step,
-                            std::move(data)};
-  CAIRN_RETURN_IF_ERROR(
-      session
-          .Execute("INSERT INTO metric_blocks (run_key, key, block_seq, point_count, min_step, "
-                   "max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                   block)
-          .status());
+  const int64_t new_points = static_cast<int64_t>(points.size());
+  bool merge = series.point_count > 0 && appended_in_order && new_points <= kMergeMaxNewPoints &&
+               series.last_block_points + new_points <= kMergeMaxBlockPoints;
+  if (merge) {
+    // The new points sort after every stored one, so the last block stays sorted.
+    const int64_t last_seq = series.block_count - 1;
+    const SqlValue last[] = {run_key, key, last_seq};
+    SqlBlob data;
+    int64_t stored_points = -1;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 AND "
+        "block_seq = $3",
+        last, [&](const SqlRowView& row) -> absl::Status {
+          std::string scratch;
+          std::string_view bytes = row.Blob(1, &scratch);
+          stored_points = row.Int(0);
+          CAIRN_RETURN_IF_ERROR(CheckBlockSize(bytes, stored_points));
+          data.bytes.reserve(bytes.size() + points.size() * kMetricPointBytes);
+          data.bytes.assign(bytes.data(), bytes.size());
+          return absl::OkStatus();
+        }));
+    if (stored_points < 0)
+      return absl::InternalError(absl::StrCat("metric block ", last_seq, " of series '", key,
+                                              "' is missing"));
+    EncodePoints(points, &data.bytes);
+    updated.last_block_points = stored_points + new_points;
+    const SqlValue block[] = {run_key, key, last_seq, updated.last_block_points,
+                              points.back().step, std::move(data)};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("UPDATE metric_blocks SET point_count = $4, max_step = $5, data = $6 "
+                     "WHERE run_key = $1 AND key = $2 AND block_seq = $3",
+                     block)
+            .status());
+  } else {
+    SqlBlob data;
+    EncodePoints(points, &data.bytes);
+    const SqlValue block[] = {run_key,           key,
+                              series.block_count, new_points,
+                              points.front().step, points.back().step,
+                              std::move(data)};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("INSERT INTO metric_blocks (run_key, key, block_seq, point_count, "
+                     "min_step, max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     block)
+            .status());
+    updated.block_count += 1;
+    updated.last_block_points = new_points;
+  }
   const SqlValue update[] = {run_key,
                              key,
                              updated.point_count,
                              updated.block_count,
                              updated.max_step,
                              updated.max_timestamp,
-                             int64_t{updated.ordered ? 1 : 0}};
+                             int64_t{updated.ordered ? 1 : 0},
+                             updated.last_block_points};
   return session
       .Execute("UPDATE metric_series SET point_count = $3, block_count = $4, max_step = $5, "
-               "max_timestamp = $6, ordered = $7 WHERE run_key = $1 AND key = $2",
+               "max_timestamp = $6, ordered = $7, last_block_points = $8 WHERE run_key = $1 "
+               "AND key = $2",
                update)
       .status();
 }

@@ -5,8 +5,9 @@
 // block count, the greatest (step, timestamp) stored, and whether the blocks read in
 // block_seq order are already in history order); metric_blocks holds the points, one row
 // per block, each block the points one write added to the series, packed as described
-// in docs/formats/metric_blocks.md. A write appends ONE block per series it touches and
-// never rewrites old blocks.
+// in docs/formats/metric_blocks.md. A write appends ONE block per series it touches;
+// the only block ever rewritten is a small last one that a small in-order write (up to
+// 16 points, runs/log-metric) extends, up to 256 points.
 //
 // History order is MLflow's SQL order: (step, timestamp, value, is_nan) with a NaN
 // compared as the value 0 (it used to be stored that way), see PointLess.

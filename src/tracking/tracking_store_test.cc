@@ -529,6 +529,38 @@ TEST_P(TrackingStoreTest, DuplicatePointsAcrossBlocksAreStoredOnce) {
   }
 }
 
+TEST_P(TrackingStoreTest, PointByPointLoggingFillsBlocks) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  for (int step = 0; step < 1000; ++step) {
+    ASSERT_TRUE(store_->LogMetric(id, {"m", step * 0.25, 10 + step, step}).ok());
+    if (step % 100 == 7)  // a retried request
+      ASSERT_TRUE(store_->LogMetric(id, {"m", step * 0.25, 10 + step, step}).ok());
+  }
+  // A small write before the series' end goes into a block of its own.
+  ASSERT_TRUE(store_->LogMetric(id, {"m", -1.0, 0, 500}).ok());
+  ASSERT_TRUE(store_->LogMetric(id, {"m", 250.0, 1010, 1000}).ok());
+  std::vector<Metric> history = FullHistory(*store_, id, "m");
+  ASSERT_EQ(history.size(), 1002u);
+  for (int step = 0; step < 500; ++step) {
+    ASSERT_EQ(history[step].step, step);
+    ASSERT_EQ(history[step].value, step * 0.25);
+  }
+  EXPECT_EQ(history[500].timestamp, 0);
+  EXPECT_EQ(history[501].timestamp, 510);
+  EXPECT_EQ(history.back().step, 1000);
+  int64_t blocks = 0;
+  ASSERT_TRUE(db_->Read([&](SqlSession& session) {
+                   return session.QueryEach("SELECT COUNT(*) FROM metric_blocks", {},
+                                            [&](const storage::SqlRowView& row) {
+                                              blocks = row.Int(0);
+                                              return absl::OkStatus();
+                                            });
+                 })
+                  .ok());
+  EXPECT_LE(blocks, 8);
+}
+
 TEST_P(TrackingStoreTest, OutOfOrderPointsReadInHistoryOrder) {
   TRun run = NewRun("0");
   const std::string& id = run.info.run_id;
