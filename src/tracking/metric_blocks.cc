@@ -180,14 +180,19 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
   } else {
     SqlBlob data;
     EncodePoints(points, &data.bytes);
-    const SqlValue block[] = {run_key,           key,
-                              series.block_count, new_points,
-                              points.front().step, points.back().step,
+    const SqlValue block[] = {run_key,
+                              key,
+                              series.block_count,
+                              new_points,
+                              points.front().step,
+                              points.back().step,
+                              series.point_count,
                               std::move(data)};
     CAIRN_RETURN_IF_ERROR(
         session
             .Execute("INSERT INTO metric_blocks (run_key, key, block_seq, point_count, "
-                     "min_step, max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     "min_step, max_step, first_index, data) VALUES ($1, $2, $3, $4, $5, $6, "
+                     "$7, $8)",
                      block)
             .status());
     updated.block_count += 1;
@@ -289,6 +294,24 @@ absl::Status ForEachBlock(
         std::string_view data = row.Blob(1, &scratch);
         CAIRN_RETURN_IF_ERROR(CheckBlockSize(data, count));
         return block_fn(data, count);
+      });
+}
+
+absl::Status ForEachBlockAt(
+    SqlSession& session, int64_t run_key, std::string_view key, int64_t first, int64_t end,
+    absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count,
+                                   int64_t first_index)>
+        block_fn) {
+  const SqlValue params[] = {run_key, std::string(key), first, end};
+  std::string scratch;
+  return session.QueryEach(
+      "SELECT point_count, first_index, data FROM metric_blocks WHERE run_key = $1 AND key = $2 "
+      "AND first_index + point_count > $3 AND first_index < $4 ORDER BY block_seq",
+      params, [&](const SqlRowView& row) -> absl::Status {
+        int64_t count = row.Int(0);
+        std::string_view data = row.Blob(2, &scratch);
+        CAIRN_RETURN_IF_ERROR(CheckBlockSize(data, count));
+        return block_fn(data, count, row.Int(1));
       });
 }
 

@@ -74,4 +74,15 @@ absl::Status ForEachBlock(
     int64_t max_step,
     absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count)> block_fn);
 
+// Calls `block_fn(data, point_count, first_index)` in block_seq order for the blocks
+// holding insertion positions [first, end) of the series (first_index: the number of
+// points stored before the block). For an ordered series insertion position is history
+// position, so a page reads only its own blocks.
+absl::Status ForEachBlockAt(
+    storage::SqlSession& session, int64_t run_key, std::string_view key, int64_t first,
+    int64_t end,
+    absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count,
+                                   int64_t first_index)>
+        block_fn);
+
 }  // namespace cairn::tracking::internal

@@ -71,12 +71,10 @@ absl::Status TrackingStore::ScanMetricHistory(
     if (end < info->point_count) *next_page_token = internal::EncodeOffsetToken(end);
     if (page_size_fn) page_size_fn(end - offset);
     if (info->ordered) {
-      // The blocks are in history order: stream them, skipping whole blocks before
-      // `offset`.
-      int64_t position = 0;
-      return internal::ForEachBlock(
-          session, run_key, key, kAllSteps[0], kAllSteps[1],
-          [&](std::string_view data, int64_t count) -> absl::Status {
+      // The blocks are in history order: read only those holding [offset, end).
+      return internal::ForEachBlockAt(
+          session, run_key, key, offset, end,
+          [&](std::string_view data, int64_t count, int64_t position) -> absl::Status {
             int64_t first = std::max(position, offset);
             int64_t last = std::min(position + count, end);
             for (int64_t index = first; index < last; ++index) {
@@ -84,7 +82,6 @@ absl::Status TrackingStore::ScanMetricHistory(
                   internal::DecodePoint(data, static_cast<size_t>(index - position));
               point_fn(point.value, point.timestamp, point.step);
             }
-            position += count;
             return absl::OkStatus();
           });
     }

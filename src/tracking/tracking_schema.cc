@@ -12,7 +12,8 @@
 //                    timestamp) stored, ordered (1 while the blocks read in block_seq
 //                    order are in history order), last_block_points; the row a writer
 //                    locks first
-//   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step, data:
+//   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
+//                    first_index (points in the series before this block), data:
 //                    the points one write added to the series, packed (BLOB on SQLite,
 //                    BYTEA on PostgreSQL; layout in docs/formats/metric_blocks.md). An
 //                    identical point is stored once per series (metric_blocks.h).
@@ -113,6 +114,7 @@ CREATE TABLE metric_blocks (
   point_count BIGINT NOT NULL,
   min_step BIGINT NOT NULL,
   max_step BIGINT NOT NULL,
+  first_index BIGINT NOT NULL,
   data @BLOB@ NOT NULL,
   PRIMARY KEY (run_key, key, block_seq))sql";
 
