@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <ctime>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -559,6 +560,45 @@ TEST_P(TrackingStoreTest, PointByPointLoggingFillsBlocks) {
                  })
                   .ok());
   EXPECT_LE(blocks, 8);
+}
+
+TEST_P(TrackingStoreTest, ConcurrentWritersOfOneSeriesStoreEachPointOnce) {
+  TRun run = NewRun("0");
+  const std::string id = run.info.run_id;
+  constexpr int kThreads = 8;
+  constexpr int kBatches = 20;
+  // Every thread logs the same overlapping windows of shared points (steps 0..1049) and a
+  // point of its own per batch, over two keys in both orders.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx) {
+    threads.emplace_back([&, thread_idx] {
+      for (int batch = 0; batch < kBatches; ++batch) {
+        std::vector<Metric> metrics;
+        for (int step = batch * 50; step < batch * 50 + 100; ++step) {
+          metrics.push_back({"a", step * 0.5, 1000 + step, step});
+          metrics.push_back({"b", step * 0.25, 2000 + step, step});
+        }
+        metrics.push_back({"a", -1.0, 7, 100'000 + thread_idx * 1000 + batch});
+        if (thread_idx % 2 == 1) std::reverse(metrics.begin(), metrics.end());
+        absl::Status status = store_->LogBatch(id, metrics, {}, {});
+        if (!status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (const char* key : {"a", "b"}) {
+    std::vector<Metric> history = FullHistory(*store_, id, key);
+    size_t shared = (kBatches - 1) * 50 + 100;
+    ASSERT_EQ(history.size(), shared + (key == std::string("a") ? kThreads * kBatches : 0))
+        << key;
+    for (size_t idx = 1; idx < history.size(); ++idx)
+      ASSERT_LT(history[idx - 1].step, history[idx].step) << key << " at " << idx;
+  }
 }
 
 TEST_P(TrackingStoreTest, OutOfOrderPointsReadInHistoryOrder) {
