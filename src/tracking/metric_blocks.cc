@@ -67,6 +67,7 @@ struct StoredSeries {
   int64_t max_timestamp = 0;
   bool ordered = true;
   int64_t last_block_points = 0;
+  int64_t top_timestamp = 0;  // the greatest timestamp of any stored point
 };
 
 // Creates the series row or locks the existing one (the no-op update takes the row lock
@@ -77,11 +78,13 @@ absl::StatusOr<StoredSeries> LockSeries(SqlSession& session, int64_t run_key,
   StoredSeries series;
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
       "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
-      "max_timestamp, ordered, last_block_points) VALUES ($1, $2, 0, 0, 0, 0, 1, 0) ON "
-      "CONFLICT (run_key, key) DO UPDATE SET point_count = metric_series.point_count "
-      "RETURNING point_count, block_count, max_step, max_timestamp, ordered, last_block_points",
+      "max_timestamp, ordered, last_block_points, top_timestamp) VALUES ($1, $2, 0, 0, 0, 0, "
+      "1, 0, 0) ON CONFLICT (run_key, key) DO UPDATE SET point_count = "
+      "metric_series.point_count RETURNING point_count, block_count, max_step, max_timestamp, "
+      "ordered, last_block_points, top_timestamp",
       params, [&](const SqlRowView& row) {
-        series = {row.Int(0), row.Int(1), row.Int(2), row.Int(3), row.Int(4) != 0, row.Int(5)};
+        series = {row.Int(0), row.Int(1),        row.Int(2), row.Int(3),
+                  row.Int(4) != 0, row.Int(5), row.Int(6)};
         return absl::OkStatus();
       }));
   return series;
@@ -97,15 +100,22 @@ void SortUnique(std::vector<MetricPoint>& points) {
 absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::string& key,
                           std::vector<MetricPoint> points) {
   CAIRN_ASSIGN_OR_RETURN(StoredSeries series, LockSeries(session, run_key, key));
+  // A point may be stored already only when it is neither after the series' greatest
+  // (step, timestamp) nor newer than its greatest timestamp. Clients stamp points with
+  // the wall clock, so re-logged steps (a new epoch over steps 0..N) are new points found
+  // without reading any block.
+  auto maybe_stored = [&series](const MetricPoint& point) {
+    return !After(point, series.max_step, series.max_timestamp) &&
+           point.timestamp <= series.top_timestamp;
+  };
   if (series.point_count > 0) {
-    // Points not after the series' end may be stored already: compare them with the
-    // stored points in their step range.
+    // Compare the possibly stored points with the stored points in their step range.
     std::vector<MetricPoint> candidates;
     for (const MetricPoint& point : points)
-      if (!After(point, series.max_step, series.max_timestamp)) candidates.push_back(point);
+      if (maybe_stored(point)) candidates.push_back(point);
     if (!candidates.empty()) {
       int64_t min_step = candidates.front().step;
-      int64_t max_step = candidates.back().step;
+      int64_t max_step = candidates.back().step;  // candidates are sorted by step first
       std::vector<MetricPoint> stored;
       CAIRN_RETURN_IF_ERROR(ForEachBlock(
           session, run_key, key, min_step, max_step,
@@ -118,7 +128,7 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
           }));
       std::sort(stored.begin(), stored.end(), PointLess);
       auto is_stored = [&](const MetricPoint& point) {
-        if (After(point, series.max_step, series.max_timestamp)) return false;
+        if (!maybe_stored(point)) return false;
         auto it = std::lower_bound(stored.begin(), stored.end(), point, PointLess);
         // Equal in order but different points (-0.0 and 0.0) are still equal for the
         // old primary key, which SamePoint follows.
@@ -143,6 +153,10 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
     updated.max_step = greatest->step;
     updated.max_timestamp = greatest->timestamp;
   }
+  int64_t newest = points.front().timestamp;
+  for (const MetricPoint& point : points) newest = std::max(newest, point.timestamp);
+  updated.top_timestamp =
+      series.point_count == 0 ? newest : std::max(series.top_timestamp, newest);
   const int64_t new_points = static_cast<int64_t>(points.size());
   bool merge = series.point_count > 0 && appended_in_order && new_points <= kMergeMaxNewPoints &&
                series.last_block_points + new_points <= kMergeMaxBlockPoints;
@@ -205,11 +219,12 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
                              updated.max_step,
                              updated.max_timestamp,
                              int64_t{updated.ordered ? 1 : 0},
-                             updated.last_block_points};
+                             updated.last_block_points,
+                             updated.top_timestamp};
   return session
       .Execute("UPDATE metric_series SET point_count = $3, block_count = $4, max_step = $5, "
-               "max_timestamp = $6, ordered = $7, last_block_points = $8 WHERE run_key = $1 "
-               "AND key = $2",
+               "max_timestamp = $6, ordered = $7, last_block_points = $8, top_timestamp = $9 "
+               "WHERE run_key = $1 AND key = $2",
                update)
       .status();
 }

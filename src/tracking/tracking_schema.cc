@@ -9,7 +9,7 @@
 //   params           (run_uuid, key) → value, write-once; index (key, value, run_uuid)
 //   tags             (run_uuid, key) → value; index (key, value, run_uuid)
 //   metric_series    (run_key, key) → point_count, block_count, the greatest (step,
-//                    timestamp) stored, ordered (1 while the blocks read in block_seq
+//                    timestamp) stored, the greatest timestamp stored, ordered (1 while the blocks read in block_seq
 //                    order are in history order), last_block_points; the row a writer
 //                    locks first
 //   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
@@ -106,6 +106,7 @@ CREATE TABLE metric_series (
   max_timestamp BIGINT NOT NULL,
   ordered INTEGER NOT NULL,
   last_block_points BIGINT NOT NULL,
+  top_timestamp BIGINT NOT NULL,
   PRIMARY KEY (run_key, key));
 CREATE TABLE metric_blocks (
   run_key BIGINT NOT NULL,
