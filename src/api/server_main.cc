@@ -1,5 +1,7 @@
 #include "api/server_main.h"
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -59,6 +61,10 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
 }  // namespace
 
 int RunServer(const ServerConfig& config) {
+  // Large response buffers (a million-point metric history is ~75 MB) are mapped and
+  // unmapped on their own instead of staying in the heap after they are freed: glibc's
+  // adaptive threshold would otherwise keep the biggest buffer ever used resident.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   auto state = OpenState(config);
   if (!state.ok()) {
     std::fprintf(stderr, "cairn server: %s\n", std::string(state.status().message()).c_str());

@@ -26,8 +26,10 @@ struct SqliteOptions {
   // File path, or ":memory:" for a private in-memory database (one shared connection).
   std::string path;
   int busy_timeout_ms = 10'000;
-  // Memory-mapped I/O per connection (PRAGMA mmap_size); 0 turns it off.
-  int64_t mmap_size_bytes = 256ll << 20;
+  // Memory-mapped I/O per connection (PRAGMA mmap_size); 0 turns it off. Off by default:
+  // every reader connection maps the file separately and the touched pages count towards
+  // the server's resident memory once per connection.
+  int64_t mmap_size_bytes = 0;
 };
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options);

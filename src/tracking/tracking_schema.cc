@@ -13,7 +13,9 @@
 //                    order are in history order), last_block_points; the row a writer
 //                    locks first
 //   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
-//                    first_index (points in the series before this block), data:
+//                    first_index (points in the series before this block), the
+//                    greatest timestamp in the block (indexed: the duplicate check reads
+//                    only blocks at least as new as the points it checks), data:
 //                    the points one write added to the series, packed (BLOB on SQLite,
 //                    BYTEA on PostgreSQL; layout in docs/formats/metric_blocks.md). An
 //                    identical point is stored once per series (metric_blocks.h).
@@ -116,8 +118,10 @@ CREATE TABLE metric_blocks (
   min_step BIGINT NOT NULL,
   max_step BIGINT NOT NULL,
   first_index BIGINT NOT NULL,
+  max_timestamp BIGINT NOT NULL,
   data @BLOB@ NOT NULL,
-  PRIMARY KEY (run_key, key, block_seq))sql";
+  PRIMARY KEY (run_key, key, block_seq));
+CREATE INDEX metric_blocks_newest_idx ON metric_blocks (run_key, key, max_timestamp);)sql";
 
 // On SQLite the small tables read by (run, key) are clustered on their primary key
 // (metric_blocks keeps a rowid: its rows are large).
@@ -142,9 +146,9 @@ std::string WithBlobType(std::string sql, const char* type) {
 
 const std::string& SchemaV1(bool sqlite) {
   static const std::string* const kPortable =
-      new std::string(WithBlobType(std::string(kSchemaV1Head) + ")", "BYTEA"));
+      new std::string(WithBlobType(kSchemaV1Head, "BYTEA"));
   static const std::string* const kSqlite = new std::string(
-      WithBlobType(SqliteClustered(std::string(kSchemaV1Head) + ")"), "BLOB"));
+      WithBlobType(SqliteClustered(kSchemaV1Head), "BLOB"));
   return sqlite ? *kSqlite : *kPortable;
 }
 
