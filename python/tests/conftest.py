@@ -74,9 +74,27 @@ def cairn_server(request, temp_root, _shared_mlflow_server):
         yield _shared_mlflow_server
         return
     data_dir = temp_root / f"data-{request.module.__name__}"
-    server = cairn_testing.start_server(data_dir)
+    extra_args = None
+    if getattr(request.module, "METADATA_BACKEND", "sqlite") == "postgresql":
+        extra_args = ["--metadata", _fresh_postgres_database(request.module.__name__)]
+    server = cairn_testing.start_server(data_dir, extra_args=extra_args)
     yield server
     server.stop()
+
+
+def _fresh_postgres_database(module_name: str) -> str:
+    """A new database on the throw-away PostgreSQL that scripts/run_tests starts
+    (CAIRN_TEST_POSTGRES_URL), for a module that sets METADATA_BACKEND = "postgresql"."""
+    import subprocess
+    import uuid
+
+    server_url = os.environ.get("CAIRN_TEST_POSTGRES_URL")
+    if not server_url:
+        pytest.fail("CAIRN_TEST_POSTGRES_URL is not set: run the suite through "
+                    "scripts/run_tests (make test), which starts PostgreSQL on loopback")
+    name = f"cairn_pytest_{module_name.replace('.', '_')}_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["psql", server_url, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture
