@@ -39,11 +39,6 @@ constexpr char kDropTables[] =
     "DROP TABLE IF EXISTS storage_ct_m2; DROP TABLE IF EXISTS storage_ct_pairs;"
     "DROP TABLE IF EXISTS storage_ct_blobs";
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
-}
-
 std::filesystem::path FreshTempDir() {
   static std::atomic<int> counter{0};
   auto dir = std::filesystem::temp_directory_path() /
@@ -95,13 +90,8 @@ class DatabaseContract : public TestWithParam<std::string> {
       dir_ = FreshTempDir();
       url_ = (dir_ / "test.db").string();
     } else {
+      CAIRN_REQUIRE_POSTGRES();
       url_ = PostgresUrl();
-      if (url_.empty()) {
-        if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI; scripts/run_tests "
-                              "starts PostgreSQL and exports it";
-        GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; the PostgreSQL contract tests "
-                        "did not run (scripts/run_tests starts a server and sets it)";
-      }
     }
     auto db = OpenDatabase(url_);
     ASSERT_TRUE(db.ok()) << db.status();

@@ -23,22 +23,14 @@ namespace {
 
 using ::testing::TestWithParam;
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
-}
 
 class LoggedModelStoreTest : public TestWithParam<std::string> {
  protected:
   void SetUp() override {
     std::string url = "sqlite::memory:";
     if (GetParam() == "postgres") {
-      const char* pg = storage::test_support::PrivatePostgresUrl();
-      if (pg == nullptr || *pg == '\0') {
-        if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI";
-        GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped";
-      }
-      url = pg;
+      CAIRN_REQUIRE_POSTGRES();
+      url = storage::test_support::PrivatePostgresUrl();
     }
     absl::StatusOr<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(url);
     ASSERT_TRUE(db.ok()) << db.status();

@@ -41,8 +41,8 @@ std::string BackendUrl(const std::string& backend) {
 class ModelRegistryTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() != "sqlite") CAIRN_REQUIRE_POSTGRES();
     std::string url = BackendUrl(GetParam());
-    if (url.empty()) GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set";
     auto db = storage::OpenDatabase(url);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);

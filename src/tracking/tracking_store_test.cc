@@ -36,10 +36,6 @@ using storage::Database;
 using TRun = ::cairn::tracking::Run;
 using storage::SqlSession;
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
-}
 
 std::filesystem::path FreshTempDir() {
   static std::atomic<int> counter{0};
@@ -70,12 +66,8 @@ class TrackingStoreTest : public ::testing::TestWithParam<std::string> {
       dir_ = FreshTempDir();
       url = (dir_ / "tracking.db").string();
     } else {
-      const char* env = storage::test_support::PrivatePostgresUrl();
-      if (env == nullptr || *env == '\0') {
-        if (InCi()) FAIL() << "CAIRN_TEST_POSTGRES_URL is not set under CI";
-        GTEST_SKIP() << "CAIRN_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped";
-      }
-      url = env;
+      CAIRN_REQUIRE_POSTGRES();
+      url = storage::test_support::PrivatePostgresUrl();
     }
     auto db = storage::OpenDatabase(url);
     ASSERT_TRUE(db.ok()) << db.status();

@@ -42,6 +42,11 @@ std::string CreatePrivateDatabase(const std::string& server_url) {
 
 }  // namespace
 
+bool RunningUnderCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
+}
+
 const char* PrivatePostgresUrl() {
   static const std::string* url = [] {
     const char* server = std::getenv("CAIRN_TEST_POSTGRES_URL");
