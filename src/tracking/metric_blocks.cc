@@ -117,10 +117,14 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
       int64_t min_step = candidates.front().step;
       int64_t max_step = candidates.back().step;  // candidates are sorted by step first
       int64_t oldest = candidates.front().timestamp;
-      for (const MetricPoint& point : candidates) oldest = std::min(oldest, point.timestamp);
+      int64_t newest_candidate = oldest;
+      for (const MetricPoint& point : candidates) {
+        oldest = std::min(oldest, point.timestamp);
+        newest_candidate = std::max(newest_candidate, point.timestamp);
+      }
       std::vector<MetricPoint> stored;
       CAIRN_RETURN_IF_ERROR(ForEachBlock(
-          session, run_key, key, min_step, max_step, oldest,
+          session, run_key, key, min_step, max_step, oldest, newest_candidate,
           [&](std::string_view data, int64_t count) -> absl::Status {
             for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
               MetricPoint point = DecodePoint(data, static_cast<size_t>(point_idx));
@@ -156,7 +160,11 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
     updated.max_timestamp = greatest->timestamp;
   }
   int64_t newest = points.front().timestamp;
-  for (const MetricPoint& point : points) newest = std::max(newest, point.timestamp);
+  int64_t oldest_new = newest;
+  for (const MetricPoint& point : points) {
+    newest = std::max(newest, point.timestamp);
+    oldest_new = std::min(oldest_new, point.timestamp);
+  }
   updated.top_timestamp =
       series.point_count == 0 ? newest : std::max(series.top_timestamp, newest);
   const int64_t new_points = static_cast<int64_t>(points.size());
@@ -186,12 +194,13 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
     EncodePoints(points, &data.bytes);
     updated.last_block_points = stored_points + new_points;
     const SqlValue block[] = {run_key, key, last_seq, updated.last_block_points,
-                              points.back().step, std::move(data), newest};
+                              points.back().step, std::move(data), newest, oldest_new};
     CAIRN_RETURN_IF_ERROR(
         session
             .Execute("UPDATE metric_blocks SET point_count = $4, max_step = $5, data = $6, "
                      "max_timestamp = CASE WHEN max_timestamp > $7 THEN max_timestamp ELSE $7 "
-                     "END WHERE run_key = $1 AND key = $2 AND block_seq = $3",
+                     "END, min_timestamp = CASE WHEN min_timestamp < $8 THEN min_timestamp "
+                     "ELSE $8 END WHERE run_key = $1 AND key = $2 AND block_seq = $3",
                      block)
             .status());
   } else {
@@ -205,12 +214,13 @@ absl::Status AppendSeries(SqlSession& session, int64_t run_key, const std::strin
                               points.back().step,
                               series.point_count,
                               std::move(data),
-                              newest};
+                              newest,
+                              oldest_new};
     CAIRN_RETURN_IF_ERROR(
         session
             .Execute("INSERT INTO metric_blocks (run_key, key, block_seq, point_count, "
-                     "min_step, max_step, first_index, data, max_timestamp) VALUES ($1, $2, "
-                     "$3, $4, $5, $6, $7, $8, $9)",
+                     "min_step, max_step, first_index, data, max_timestamp, min_timestamp) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                      block)
             .status());
     updated.block_count += 1;
@@ -301,13 +311,15 @@ absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(SqlSession& session, int64_
 
 absl::Status ForEachBlock(
     SqlSession& session, int64_t run_key, std::string_view key, int64_t min_step,
-    int64_t max_step, int64_t min_timestamp,
+    int64_t max_step, int64_t min_timestamp, int64_t max_timestamp,
     absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count)> block_fn) {
-  const SqlValue params[] = {run_key, std::string(key), min_step, max_step, min_timestamp};
+  const SqlValue params[] = {run_key,  std::string(key), min_step,
+                             max_step, min_timestamp,    max_timestamp};
   std::string scratch;
   return session.QueryEach(
       "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 AND "
-      "max_timestamp >= $5 AND max_step >= $3 AND min_step <= $4 ORDER BY block_seq",
+      "max_timestamp >= $5 AND min_timestamp <= $6 AND max_step >= $3 AND min_step <= $4 "
+      "ORDER BY block_seq",
       params, [&](const SqlRowView& row) -> absl::Status {
         int64_t count = row.Int(0);
         std::string_view data = row.Blob(1, &scratch);

@@ -68,11 +68,12 @@ absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(storage::SqlSession& sessio
                                                      int64_t run_key, std::string_view key);
 
 // Calls `block_fn(data, point_count)` for the series' blocks in block_seq order whose
-// steps may fall in [min_step, max_step] and that hold a point at least as new as
-// `min_timestamp` (INT64_MIN: every block). `data` is valid only during the call.
+// steps may fall in [min_step, max_step] and whose timestamps may fall in
+// [min_timestamp, max_timestamp] (INT64_MIN, INT64_MAX: every block). `data` is valid only
+// during the call.
 absl::Status ForEachBlock(
     storage::SqlSession& session, int64_t run_key, std::string_view key, int64_t min_step,
-    int64_t max_step, int64_t min_timestamp,
+    int64_t max_step, int64_t min_timestamp, int64_t max_timestamp,
     absl::FunctionRef<absl::Status(std::string_view data, int64_t point_count)> block_fn);
 
 // Calls `block_fn(data, point_count, first_index)` in block_seq order for the blocks

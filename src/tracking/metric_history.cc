@@ -32,6 +32,7 @@ absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
     points.reserve(static_cast<size_t>(info.point_count));
   CAIRN_RETURN_IF_ERROR(internal::ForEachBlock(
       session, run_key, key, min_step, max_step, std::numeric_limits<int64_t>::min(),
+      std::numeric_limits<int64_t>::max(),
       [&](std::string_view data, int64_t count) -> absl::Status {
         for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
           internal::MetricPoint point = internal::DecodePoint(data, static_cast<size_t>(point_idx));

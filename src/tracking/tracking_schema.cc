@@ -13,9 +13,9 @@
 //                    order are in history order), last_block_points; the row a writer
 //                    locks first
 //   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
-//                    first_index (points in the series before this block), the
-//                    greatest timestamp in the block (indexed: the duplicate check reads
-//                    only blocks at least as new as the points it checks), data:
+//                    first_index (points in the series before this block), the least
+//                    and greatest timestamp in the block (the duplicate check reads
+//                    only blocks whose timestamps overlap the points it checks), data:
 //                    the points one write added to the series, packed (BLOB on SQLite,
 //                    BYTEA on PostgreSQL; layout in docs/formats/metric_blocks.md). An
 //                    identical point is stored once per series (metric_blocks.h).
@@ -118,6 +118,7 @@ CREATE TABLE metric_blocks (
   min_step BIGINT NOT NULL,
   max_step BIGINT NOT NULL,
   first_index BIGINT NOT NULL,
+  min_timestamp BIGINT NOT NULL,
   max_timestamp BIGINT NOT NULL,
   data @BLOB@ NOT NULL,
   PRIMARY KEY (run_key, key, block_seq));
