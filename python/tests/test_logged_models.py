@@ -36,3 +36,21 @@ def test_metrics_link_to_the_logged_model_and_the_run_lists_it(tracking_uri):
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "accuracy")
     assert [(m.value, m.step) for m in history] == [(0.75, 0)]
     assert mlflow.MlflowClient().get_run(run.info.run_id).data.metrics["loss"] == 0.1
+
+
+def test_metric_for_an_unknown_logged_model_is_a_404_naming_it(cairn_server):
+    import requests
+
+    api = f"{cairn_server.url}/api/2.0/mlflow"
+    run_id = requests.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"][
+        "info"]["run_id"]
+    for path, body in [
+        ("runs/log-metric", {"run_id": run_id, "key": "a", "value": 1, "timestamp": 5,
+                             "model_id": "m-nope"}),
+        ("runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": "a", "value": 1, "timestamp": 5, "model_id": "m-nope"}]}),
+    ]:
+        response = requests.post(f"{api}/{path}", json=body)
+        assert response.status_code == 404, path
+        assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert "m-nope" in response.json()["message"]
