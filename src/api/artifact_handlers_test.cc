@@ -75,15 +75,7 @@ class ArtifactHandlersTest : public ::testing::Test {
     request.query = std::move(query);
     request.body = std::move(body);
     request.body_file = std::move(body_file);
-    Router::Match match = router_.Find(method, path);
-    if (match.route == nullptr) {
-      HttpResponse missing;
-      missing.status = match.method_not_allowed ? 405 : 404;
-      missing.body = "no route";
-      return missing;
-    }
-    request.path_params = match.path_params;
-    return match.route->handler(request);
+    return router_.Dispatch(std::move(request));
   }
 
   static Json Body(const HttpResponse& response) {

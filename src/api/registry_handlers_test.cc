@@ -61,13 +61,6 @@ class RegistryHandlersTest : public ::testing::Test {
                     const std::string& body = "",
                     std::vector<std::pair<std::string, std::string>> query = {},
                     std::vector<std::pair<std::string, std::string>> headers = {}) {
-    Router::Match match = router_.Find(method, path);
-    if (match.route == nullptr) {
-      HttpResponse missing;
-      missing.status = match.method_not_allowed ? 405 : 404;
-      missing.body = "no route";
-      return missing;
-    }
     HttpRequest request;
     request.method = method;
     request.path = path;
@@ -75,8 +68,7 @@ class RegistryHandlersTest : public ::testing::Test {
     request.body = body;
     request.query = std::move(query);
     request.headers = std::move(headers);
-    request.path_params = match.path_params;
-    return match.route->handler(request);
+    return router_.Dispatch(std::move(request));
   }
 
   Json CallOk(const std::string& method, const std::string& suffix, const std::string& body = "",

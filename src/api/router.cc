@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/errors.h"
 #include "common/strings.h"
 
 namespace cairn::api {
@@ -96,6 +97,16 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   }
   match.method_not_allowed = path_known;
   return match;
+}
+
+HttpResponse Router::Dispatch(HttpRequest request) const {
+  Match match = Find(request.method, request.path);
+  if (match.route == nullptr) {
+    return ErrorResponse(match.method_not_allowed ? 405 : 404, "ENDPOINT_NOT_FOUND",
+                         absl::StrCat("No route for ", request.method, " ", request.path));
+  }
+  request.path_params = std::move(match.path_params);
+  return match.route->handler(request);
 }
 
 }  // namespace cairn::api

@@ -48,6 +48,11 @@ class Router {
   };
   Match Find(std::string_view method, std::string_view path) const;
 
+  // Routes `request` in process: fills its path_params and calls the handler on this
+  // thread. No route: 404, or 405 when the path exists under another method, both with
+  // MLflow's ENDPOINT_NOT_FOUND error body (as the HTTP server answers).
+  HttpResponse Dispatch(HttpRequest request) const;
+
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

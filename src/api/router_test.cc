@@ -58,6 +58,25 @@ TEST(Router, WrongMethodIsReported) {
   EXPECT_NE(router.Find("POST", "/api/2.0/mlflow/runs/create").route, nullptr);
 }
 
+TEST(Router, DispatchFillsPathParamsAndAnswersUnknownRoutes) {
+  Router router;
+  router.Add("GET", "/m/{name}", [](const HttpRequest& request) {
+    return Named(*request.PathParam("name"));
+  });
+  HttpRequest get;
+  get.method = "GET";
+  get.path = "/m/churn";
+  EXPECT_EQ(router.Dispatch(get).body, "churn");
+  HttpRequest post = get;
+  post.method = "POST";
+  HttpResponse wrong_method = router.Dispatch(post);
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_NE(wrong_method.body.find("ENDPOINT_NOT_FOUND"), std::string::npos);
+  HttpRequest unknown = get;
+  unknown.path = "/nope";
+  EXPECT_EQ(router.Dispatch(unknown).status, 404);
+}
+
 TEST(Errors, MlflowDialectUsesMlflowStatuses) {
   auto r = ErrorResponse(absl::AlreadyExistsError("x"));
   EXPECT_EQ(r.status, 400);

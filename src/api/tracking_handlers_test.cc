@@ -53,20 +53,13 @@ class TrackingHandlersTest : public ::testing::Test {
 
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
                     std::vector<std::pair<std::string, std::string>> query = {}) {
-    Router::Match match = router_.Find(method, path);
-    if (match.route == nullptr) {
-      HttpResponse missing;
-      missing.status = match.method_not_allowed ? 405 : 404;
-      missing.body = "{\"error_code\":\"ENDPOINT_NOT_FOUND\"}";
-      return missing;
-    }
     HttpRequest request;
     request.method = method;
     request.path = path;
     request.target = path;
     request.body = body;
     request.query = std::move(query);
-    return match.route->handler(request);
+    return router_.Dispatch(std::move(request));
   }
   Json CallOk(const std::string& method, const std::string& path, const std::string& body,
               std::vector<std::pair<std::string, std::string>> query = {}) {
