@@ -14,3 +14,11 @@ find_path(XGBOOST_INCLUDE_DIR xgboost/c_api.h REQUIRED)
 add_library(xgboost_c INTERFACE)
 target_link_libraries(xgboost_c INTERFACE ${XGBOOST_LIBRARY})
 target_include_directories(xgboost_c INTERFACE ${XGBOOST_INCLUDE_DIR})
+
+# Feature store: YAML definitions, zstd-compressed offline segments, Redis online store.
+find_package(yaml-cpp REQUIRED)
+find_package(zstd REQUIRED)
+find_package(OpenSSL REQUIRED)  # SHA-256 content hashes of definitions
+# hiredis' CMake config is broken on Debian 12: use pkg-config.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

@@ -1,7 +1,9 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/ids.h"
+#include "common/timestamp.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "gtest/gtest.h"
@@ -69,3 +71,39 @@ TEST(StatusMacros, AssignOrReturnPropagatesTheError) {
 
 }  // namespace
 }  // namespace cairn
+
+TEST(Duration, ParsesEveryUnitAndRejectsTheRestNamingTheText) {
+  EXPECT_EQ(*cairn::ParseDuration("500ms"), 500);
+  EXPECT_EQ(*cairn::ParseDuration("30s"), 30'000);
+  EXPECT_EQ(*cairn::ParseDuration("5m"), 300'000);
+  EXPECT_EQ(*cairn::ParseDuration("1h"), 3'600'000);
+  EXPECT_EQ(*cairn::ParseDuration("7d"), 604'800'000);
+  EXPECT_EQ(*cairn::ParseDuration("0"), 0);
+  auto bad = cairn::ParseDuration("7x");
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.status().message()).find("'7x'"), std::string::npos);
+  EXPECT_FALSE(cairn::ParseDuration("-1s").ok());
+  EXPECT_FALSE(cairn::ParseDuration("s").ok());
+  EXPECT_EQ(cairn::FormatDuration(604'800'000), "7d");
+  EXPECT_EQ(cairn::FormatDuration(90'000), "90s");
+  EXPECT_EQ(cairn::FormatDuration(1500), "1500ms");
+}
+
+TEST(Timestamp, ParsesRfc3339OffsetsFractionsAndEpochMillis) {
+  EXPECT_EQ(*cairn::ParseTimestamp("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*cairn::ParseTimestamp("2024-02-29T12:30:15.25Z"), 1709209815250);
+  EXPECT_EQ(*cairn::ParseTimestamp("2024-02-29 12:30:15.250123"), 1709209815250);
+  EXPECT_EQ(*cairn::ParseTimestamp("2024-02-29T14:30:15.25+02:00"), 1709209815250);
+  EXPECT_EQ(*cairn::ParseTimestamp("2024-02-29"), 1709164800000);
+  EXPECT_EQ(*cairn::ParseTimestamp("1709209815250"), 1709209815250);
+  EXPECT_EQ(*cairn::ParseTimestamp("1969-12-31T23:59:59.999Z"), -1);
+  EXPECT_FALSE(cairn::ParseTimestamp("2023-02-29").has_value());
+  EXPECT_FALSE(cairn::ParseTimestamp("2024-13-01").has_value());
+  EXPECT_FALSE(cairn::ParseTimestamp("yesterday").has_value());
+  EXPECT_FALSE(cairn::ParseTimestamp("").has_value());
+  EXPECT_EQ(cairn::FormatTimestamp(1709209815250), "2024-02-29T12:30:15.250Z");
+  EXPECT_EQ(cairn::FormatTimestamp(-1), "1969-12-31T23:59:59.999Z");
+  for (int64_t t : {int64_t{0}, int64_t{-86'400'001}, int64_t{4'102'444'800'123}}) {
+    EXPECT_EQ(*cairn::ParseTimestamp(cairn::FormatTimestamp(t)), t);
+  }
+}
