@@ -1,0 +1,339 @@
+"""`FeatureStore`: the client of the Cairn server's feature store (HTTP API
+/api/v1/features/... and the Feast-shaped /get-online-features)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote
+
+import pandas as pd
+import requests
+
+from cairn import _convert
+from cairn.errors import CairnError
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+PUSH_TARGETS = ("online", "offline", "online_and_offline")
+# MLflow stores dataset digests of at most 36 characters.
+_MLFLOW_MAX_DIGEST = 36
+
+
+class OnlineResponse:
+    """The answer of an online read, in Feast's shape: `metadata.feature_names` and one
+    result per name (column-major) with `values`, `statuses` (PRESENT, NULL_VALUE,
+    NOT_FOUND, OUTSIDE_MAX_AGE) and `event_timestamps`."""
+
+    def __init__(self, payload: Mapping[str, Any]):
+        self.raw = payload
+        self.feature_names: list[str] = list(payload.get("metadata", {}).get("feature_names", []))
+        self._results: list[Mapping[str, Any]] = list(payload.get("results", []))
+        if len(self._results) != len(self.feature_names):
+            raise CairnError("BAD_RESPONSE",
+                             f"online response has {len(self.feature_names)} feature names "
+                             f"but {len(self._results)} results")
+
+    def to_dict(self) -> dict[str, list]:
+        """{name: [value per entity row]} (join keys and features), like Feast's."""
+        return {name: list(result.get("values", []))
+                for name, result in zip(self.feature_names, self._results)}
+
+    @property
+    def statuses(self) -> dict[str, list[str]]:
+        """{name: [status per entity row]}."""
+        return {name: list(result.get("statuses", []))
+                for name, result in zip(self.feature_names, self._results)}
+
+    @property
+    def event_timestamps(self) -> dict[str, list]:
+        """{name: [event time per entity row]} as the server wrote them (RFC 3339)."""
+        return {name: list(result.get("event_timestamps", []))
+                for name, result in zip(self.feature_names, self._results)}
+
+    def to_df(self) -> pd.DataFrame:
+        """The values as a DataFrame, one row per entity row."""
+        return pd.DataFrame(self.to_dict(), columns=self.feature_names)
+
+    def __repr__(self) -> str:
+        return f"OnlineResponse({self.to_dict()!r})"
+
+
+class FeatureStore:
+    """A connection to a Cairn server's feature store.
+
+    `url` defaults to $CAIRN_URL, else http://127.0.0.1:5000. One keep-alive HTTP session
+    is shared by all calls; the object can be used as a context manager. Every failure
+    raises `CairnError` with the server's error code and message.
+    """
+
+    def __init__(self, url: str | None = None, timeout: float = 600.0):
+        self.url = (url or os.environ.get("CAIRN_URL") or DEFAULT_URL).rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({self.url!r})"
+
+    # --- definitions -------------------------------------------------------------------
+
+    def apply(self, path: str | os.PathLike, dry_run: bool = False,
+              prune: bool = False) -> dict:
+        """Applies the YAML definitions in `path` (one file, or every *.yaml / *.yml below
+        a directory) and returns the server's plan: what was added, changed (with a
+        field-level diff), unchanged and removed. `dry_run` only computes the plan;
+        `prune` removes registered objects that the files no longer define."""
+        root = Path(path)
+        if root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")
+                           and p.is_file())
+            if not files:
+                raise CairnError("INVALID_PARAMETER_VALUE",
+                                 f"no *.yaml or *.yml files under {root}")
+        elif root.is_file():
+            files = [root]
+        else:
+            raise CairnError("INVALID_PARAMETER_VALUE", f"{root}: no such file or directory")
+        documents = [{"path": str(p.relative_to(root) if root.is_dir() else p.name),
+                      "content": p.read_text()} for p in files]
+        body = {"files": documents, "dry_run": bool(dry_run), "prune": bool(prune)}
+        return self._call("POST", "/api/v1/features/apply", json=body)
+
+    def list_entities(self) -> list[dict]:
+        """The registered entities (latest versions)."""
+        return self._list("entities")
+
+    def list_sources(self) -> list[dict]:
+        """The registered sources (latest versions)."""
+        return self._list("sources")
+
+    def list_feature_views(self) -> list[dict]:
+        """The registered feature views (latest versions)."""
+        return self._list("views")
+
+    def list_feature_services(self) -> list[dict]:
+        """The registered feature services (latest versions)."""
+        return self._list("services")
+
+    def get_feature_view(self, name: str, version: int | None = None) -> dict:
+        """One feature view: the latest version, or `version`."""
+        return self._get_object("views", name, version)
+
+    def get_feature_service(self, name: str, version: int | None = None) -> dict:
+        """One feature service: the latest version, or `version`."""
+        return self._get_object("services", name, version)
+
+    # --- data in -----------------------------------------------------------------------
+
+    def ingest(self, source: str, path: str | os.PathLike, quarantine: bool = False,
+               format: str | None = None) -> dict:
+        """Uploads a CSV or JSON Lines file (streamed) into a file source and returns
+        {"rows", "quarantined", "views", ...}. A bad row rejects the whole file with an
+        error naming the file, line, column and value, unless `quarantine` is true: then
+        bad rows are stored aside and counted. `format` ("csv" | "jsonl") defaults to
+        the source's."""
+        path = Path(path)
+        params = {"quarantine": "true" if quarantine else "false", "file": path.name}
+        if format:
+            params["format"] = format
+        with open(path, "rb") as body:
+            return self._call("POST", f"/api/v1/features/sources/{quote(source, safe='')}/ingest",
+                              params=params, data=body,
+                              headers={"Content-Type": "application/octet-stream"})
+
+    def push(self, source: str, df: pd.DataFrame | Mapping[str, Sequence[Any]],
+             to: str = "online") -> dict:
+        """Writes rows to a push source's views: `to` is "online", "offline" or
+        "online_and_offline". `df` is a DataFrame or {column: [values]}."""
+        if to not in PUSH_TARGETS:
+            raise ValueError(f"to={to!r}: use one of {', '.join(PUSH_TARGETS)}")
+        body = {"push_source_name": source, "df": self._columns(df, "df"), "to": to}
+        return self._call("POST", "/api/v1/features/push", json=body)
+
+    def materialize(self, start: Any, end: Any, views: Iterable[str] | None = None) -> dict:
+        """Writes the latest row per key with event time in [start, end) of each online
+        view (or of `views`) to the online store; returns per-view counts."""
+        body: dict[str, Any] = {"start": _wire_time(start), "end": _wire_time(end)}
+        if views is not None:
+            body["views"] = list(views)
+        return self._call("POST", "/api/v1/features/materialize", json=body)
+
+    def materialize_incremental(self, end: Any, views: Iterable[str] | None = None) -> dict:
+        """Materializes each view from where its last materialization ended up to `end`."""
+        body: dict[str, Any] = {"end": _wire_time(end)}
+        if views is not None:
+            body["views"] = list(views)
+        return self._call("POST", "/api/v1/features/materialize-incremental", json=body)
+
+    # --- data out ----------------------------------------------------------------------
+
+    def get_historical_features(self, entity_df: pd.DataFrame | str | os.PathLike,
+                                features: Sequence[str] | None = None,
+                                feature_service: str | None = None,
+                                full_feature_names: bool = False,
+                                timestamp_column: str = "event_timestamp") -> pd.DataFrame:
+        """The point-in-time correct training set for `entity_df` (join keys + the
+        timestamp column; a DataFrame or a CSV file), with Feast's semantics: for each row
+        and view, the latest feature row with event time <= the row's time (and within
+        the view's TTL), ties broken by created time, null when none qualifies.
+
+        Give `features` ("view:feature", or "view" for all of a view) or
+        `feature_service`. The result keeps the entity rows in their order, their columns
+        (the timestamp column as UTC datetimes), then one column per feature ("feature"
+        or "view__feature" with `full_feature_names`). The training-set snapshot the
+        server saved (id, content_hash, entity_hash, feature_views, rows) is in
+        `df.attrs["cairn_snapshot"]`.
+        """
+        body = self._feature_selection(features, feature_service)
+        body.update({"full_feature_names": bool(full_feature_names),
+                     "timestamp_column": timestamp_column, "format": "json"})
+        if isinstance(entity_df, pd.DataFrame):
+            if timestamp_column not in entity_df.columns:
+                raise ValueError(f"entity_df has no timestamp column {timestamp_column!r} "
+                                 f"(columns: {list(entity_df.columns)}); pass "
+                                 "timestamp_column=")
+            body["entities"] = _convert.frame_to_columns(entity_df)
+            entity_columns = [str(c) for c in entity_df.columns]
+        else:
+            body["entities_csv"] = Path(entity_df).read_text()
+            entity_columns = []
+        payload = self._call("POST", "/api/v1/features/historical", json=body)
+        columns = payload.get("columns")
+        if not isinstance(columns, dict):
+            raise CairnError("BAD_RESPONSE", "historical response has no 'columns' object")
+        order = payload.get("column_order") or list(columns)
+        stamps = {timestamp_column}
+        types = payload.get("column_types") or {}
+        stamps.update(name for name, kind in types.items() if kind == "timestamp")
+        if isinstance(entity_df, pd.DataFrame):
+            stamps.update(str(c) for c in entity_df.columns
+                          if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
+        result = _convert.columns_to_frame(columns, order, stamps & set(order))
+        if isinstance(entity_df, pd.DataFrame) and len(result) == len(entity_df):
+            # Entity columns exactly as given (dtypes kept), except the timestamp in UTC.
+            for name in entity_columns:
+                if name in result.columns and name not in stamps:
+                    result[name] = entity_df[name].to_numpy()
+        result.attrs["cairn_snapshot"] = payload.get("snapshot")
+        return result
+
+    def get_online_features(self, features: Sequence[str] | None = None,
+                            feature_service: str | None = None,
+                            entity_rows: Sequence[Mapping[str, Any]] | None = None,
+                            entities: Mapping[str, Sequence[Any]] | None = None,
+                            full_feature_names: bool = False) -> OnlineResponse:
+        """Latest feature values for some entities from the online store, Feast-style:
+        `entity_rows=[{"customer_id": 1}, ...]` or `entities={"customer_id": [1, ...]}`.
+        Returns an OnlineResponse (`.to_dict()`, `.to_df()`, `.statuses`)."""
+        if (entity_rows is None) == (entities is None):
+            raise ValueError("pass exactly one of entity_rows= or entities=")
+        if entity_rows is not None:
+            columns = _convert.rows_to_columns(entity_rows)
+        else:
+            columns = {str(k): _convert.values_to_json(v) for k, v in entities.items()}
+        body = self._feature_selection(features, feature_service)
+        body.update({"entities": columns, "full_feature_names": bool(full_feature_names)})
+        return OnlineResponse(self._call("POST", "/get-online-features", json=body))
+
+    def get_training_set(self, snapshot_id: str) -> dict:
+        """The record of a training-set snapshot (hashes, view versions, rows)."""
+        return self._call("GET", f"/api/v1/features/training-sets/{quote(snapshot_id, safe='')}")
+
+    def training_set_dataset(self, training_set: pd.DataFrame | Mapping[str, Any],
+                             name: str | None = None):
+        """An MLflow dataset that stands for a training set, for `mlflow.log_input`: its
+        digest is the snapshot's content hash (MLflow keeps at most 36 characters of it)
+        and its source the snapshot's URL on this server. Needs `mlflow`."""
+        from mlflow.data.http_dataset_source import HTTPDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+
+        snapshot = (training_set.attrs.get("cairn_snapshot")
+                    if isinstance(training_set, pd.DataFrame) else training_set)
+        if not snapshot or "id" not in snapshot or "content_hash" not in snapshot:
+            raise ValueError("no training-set snapshot: pass the DataFrame that "
+                             "get_historical_features returned, or its snapshot dict")
+        digest = str(snapshot["content_hash"])
+        if ":" in digest:
+            digest = digest.split(":", 1)[1]
+        source = HTTPDatasetSource(
+            url=f"{self.url}/api/v1/features/training-sets/{snapshot['id']}")
+        return MetaDataset(source=source, name=name or f"training-set-{snapshot['id']}",
+                           digest=digest[:_MLFLOW_MAX_DIGEST])
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    @staticmethod
+    def _feature_selection(features, feature_service) -> dict:
+        if (features is None) == (feature_service is None):
+            raise ValueError("pass exactly one of features= or feature_service=")
+        if feature_service is not None:
+            return {"feature_service": feature_service}
+        if isinstance(features, str):
+            raise ValueError("features= is a list of 'view:feature' strings, not one string")
+        return {"features": list(features)}
+
+    @staticmethod
+    def _columns(df, what: str) -> dict:
+        if isinstance(df, pd.DataFrame):
+            return _convert.frame_to_columns(df)
+        if isinstance(df, Mapping):
+            return {str(k): _convert.values_to_json(v) for k, v in df.items()}
+        raise TypeError(f"{what} must be a pandas DataFrame or a dict of columns, "
+                        f"not {type(df).__name__}")
+
+    def _list(self, kind: str) -> list[dict]:
+        payload = self._call("GET", f"/api/v1/features/{kind}")
+        if isinstance(payload, dict) and isinstance(payload.get(kind), list):
+            return payload[kind]
+        return payload
+
+    def _get_object(self, kind: str, name: str, version: int | None) -> dict:
+        path = f"/api/v1/features/{kind}/{quote(name, safe='')}"
+        if version is not None:
+            path += f"/versions/{int(version)}"
+        return self._call("GET", path)
+
+    def _call(self, method: str, path: str, **kwargs) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self._session.request(method, self.url + path, **kwargs)
+        except requests.RequestException as error:
+            raise CairnError("UNAVAILABLE", f"{method} {self.url}{path}: {error} (is the "
+                             "server running? set CAIRN_URL or FeatureStore(url=...))") from None
+        if response.status_code >= 400:
+            try:
+                payload = response.json()
+                code = payload.get("error_code") or f"HTTP_{response.status_code}"
+                message = payload.get("message") or response.text
+            except ValueError:
+                code, message = f"HTTP_{response.status_code}", response.text[:2000]
+            raise CairnError(code, message, response.status_code)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
+                             f"{response.text[:200]!r}", response.status_code) from None
+
+
+def _wire_time(value: Any) -> str:
+    """A point in time as RFC 3339 UTC text with milliseconds."""
+    if isinstance(value, str):
+        return value
+    millis = _convert.timestamp_to_ms(value)
+    if millis is None:
+        raise ValueError("a materialization bound cannot be null")
+    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
+        milliseconds=millis)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

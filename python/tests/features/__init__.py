@@ -1,0 +1,1 @@
+"""Data generators, YAML definitions and server helpers of the feature-store tests."""
