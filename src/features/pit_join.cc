@@ -125,7 +125,29 @@ class ViewJoiner {
     }
   }
 
-  absl::Status Run() { return order_.int_key ? Merge<true>() : Merge<false>(); }
+  absl::Status Run() {
+    // Results go to columns in sorted entity order first (sequential writes), then one
+    // column at a time to the output positions: scattering every feature of a row at once
+    // touches all output columns at random and thrashes the cache on large inputs.
+    const size_t m = order_.pos.size();
+    auto stage = [&](int dst) {
+      Column col(out_->columns[dst].type);
+      col.valid.assign(m, 0);
+      switch (col.type) {
+        case FeatureType::kDouble: col.doubles.assign(m, 0.0); break;
+        case FeatureType::kString: col.strings.assign(m, std::string()); break;
+        default: col.ints.assign(m, 0); break;
+      }
+      return col;
+    };
+    for (const RowFeature& f : plan_.row_features) staged_.push_back(stage(f.dst));
+    for (const AggFeature& f : plan_.agg_features) staged_.push_back(stage(f.dst));
+    CAIRN_RETURN_IF_ERROR(order_.int_key ? Merge<true>() : Merge<false>());
+    size_t k = 0;
+    for (const RowFeature& f : plan_.row_features) Scatter(&staged_[k++], &out_->columns[f.dst]);
+    for (const AggFeature& f : plan_.agg_features) Scatter(&staged_[k++], &out_->columns[f.dst]);
+    return absl::OkStatus();
+  }
 
  private:
   // Reads the next non-empty batch into cur_. The candidate row, if in cur_, moves to
@@ -207,7 +229,7 @@ class ViewJoiner {
         ++p_;
       }
       if (c != 0) {  // the view has no row with this key
-        for (size_t e = s; e < group_end; ++e) WriteAbsent(order_.pos[e]);
+        for (size_t e = s; e < group_end; ++e) WriteAbsent(e);
         s = group_end;
         continue;
       }
@@ -228,7 +250,7 @@ class ViewJoiner {
           AddToWindows();
           ++p_;
         }
-        Write(order_.pos[e], ts);
+        Write(e, ts);
       }
       s = group_end;
     }
@@ -249,7 +271,26 @@ class ViewJoiner {
     }
   }
 
-  void Write(uint32_t pos, int64_t ts) {
+  void Scatter(Column* from, Column* to) const {
+    const uint32_t* pos = order_.pos.data();
+    const size_t m = order_.pos.size();
+    for (size_t i = 0; i < m; ++i) to->valid[pos[i]] = from->valid[i];
+    switch (from->type) {
+      case FeatureType::kDouble:
+        for (size_t i = 0; i < m; ++i) to->doubles[pos[i]] = from->doubles[i];
+        break;
+      case FeatureType::kString:
+        for (size_t i = 0; i < m; ++i) to->strings[pos[i]] = std::move(from->strings[i]);
+        break;
+      default:
+        for (size_t i = 0; i < m; ++i) to->ints[pos[i]] = from->ints[i];
+        break;
+    }
+    *from = Column();
+  }
+
+  // Entity e (in sorted order) at time ts.
+  void Write(size_t e, int64_t ts) {
     if (has_cand_) {
       const int64_t ev = cand_->columns[plan_.event_col].ints[cand_row_];
       // ev <= ts; the unsigned difference cannot overflow.
@@ -257,21 +298,21 @@ class ViewJoiner {
                     static_cast<uint64_t>(ts) - static_cast<uint64_t>(ev) <=
                         static_cast<uint64_t>(plan_.ttl_ms);
       if (in_ttl) {
-        for (const RowFeature& f : plan_.row_features) {
-          CopyCell(cand_->columns[f.src], cand_row_, &out_->columns[f.dst], pos);
+        for (size_t k = 0; k < plan_.row_features.size(); ++k) {
+          CopyCell(cand_->columns[plan_.row_features[k].src], cand_row_, &staged_[k], e);
         }
       }
     }
     for (size_t i = 0; i < windows_.size(); ++i) {
       windows_[i].AdvanceTo(ts);
-      SetCell(windows_[i].Result(), &out_->columns[plan_.agg_features[i].dst], pos);
+      SetCell(windows_[i].Result(), &staged_[plan_.row_features.size() + i], e);
     }
   }
 
   // A key the view lacks: row features stay null; aggregations see an empty window.
-  void WriteAbsent(uint32_t pos) {
+  void WriteAbsent(size_t e) {
     for (size_t i = 0; i < windows_.size(); ++i) {
-      SetCell(empty_[i], &out_->columns[plan_.agg_features[i].dst], pos);
+      SetCell(empty_[i], &staged_[plan_.row_features.size() + i], e);
     }
   }
 
@@ -302,6 +343,7 @@ class ViewJoiner {
   Table* out_;
   std::vector<TrailingWindow> windows_;
   std::vector<Value> empty_;  // each window's result over no rows
+  std::vector<Column> staged_;  // row features, then aggregations; in sorted entity order
 
   Table cur_, prev_;
   size_t p_ = 0, n_ = 0;

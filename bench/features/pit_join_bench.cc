@@ -1,0 +1,154 @@
+// Point-in-time join micro-benchmark (issue 3's figure: 1M entity rows against 3 views of
+// 10M rows each, 100k distinct int64 keys, 3 double features per view; the downstream
+// target is within 2x of DuckDB's ASOF JOIN on the same shape, bench/features/duckdb_asof.py).
+//
+//   build/<dir>/src/features/pit_join_bench --benchmark_filter='PitJoin/1000000'
+//
+// Arguments: entity rows, rows per view, distinct keys, threads (0 = one per view up to
+// the cores). View tables are generated once per shape, sorted, and streamed through
+// StreamOfSortedTable in 65,536-row batches (the offline store's default scan batch).
+// BM_StreamOnly drains the same streams without joining: the floor set by the stream.
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <tuple>
+
+#include "features/pit_join.h"
+
+namespace cairn::features {
+namespace {
+
+constexpr int kViews = 3;
+constexpr int64_t kTimeRange = 1'000'000'000;  // ms, about 11.6 days
+constexpr size_t kBatchRows = 65536;
+
+struct Data {
+  Table entities;
+  std::vector<FeatureViewSpec> specs;
+  std::vector<Table> views;
+};
+
+Table MakeView(int64_t rows, int64_t keys, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Table t;
+  t.AddColumn("driver_id", FeatureType::kInt64);
+  t.AddColumn(kEventTsColumn, FeatureType::kTimestamp);
+  t.AddColumn(kCreatedTsColumn, FeatureType::kTimestamp);
+  for (const char* f : {"f0", "f1", "f2"}) t.AddColumn(f, FeatureType::kDouble);
+  for (Column& c : t.columns) c.valid.assign(rows, 1);
+  for (int c = 0; c < 3; ++c) t.columns[c].ints.resize(rows);
+  for (int c = 3; c < 6; ++c) t.columns[c].doubles.resize(rows);
+  std::uniform_int_distribution<int64_t> ts(0, kTimeRange);
+  std::uniform_real_distribution<double> val(0, 100);
+  // Rows spread evenly over the keys, each key's rows sorted by event time.
+  int64_t r = 0;
+  for (int64_t k = 0; k < keys; ++k) {
+    int64_t end = rows * (k + 1) / keys;
+    int64_t begin = r;
+    for (; r < end; ++r) {
+      t.columns[0].ints[r] = k;
+      t.columns[1].ints[r] = ts(rng);
+    }
+    std::sort(t.columns[1].ints.begin() + begin, t.columns[1].ints.begin() + end);
+    for (int64_t i = begin; i < end; ++i) t.columns[2].ints[i] = t.columns[1].ints[i] + 1000;
+  }
+  for (int c = 3; c < 6; ++c) {
+    for (double& d : t.columns[c].doubles) d = val(rng);
+  }
+  return t;
+}
+
+const Data& GetData(int64_t entities, int64_t view_rows, int64_t keys) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Data>> cache;
+  auto& slot = cache[{entities, view_rows, keys}];
+  if (slot) return *slot;
+  cache.clear();  // one shape in memory at a time
+  auto& fresh = cache[{entities, view_rows, keys}];
+  fresh = std::make_unique<Data>();
+  Data& d = *fresh;
+  std::mt19937_64 rng(42);
+  d.entities.AddColumn("driver_id", FeatureType::kInt64);
+  d.entities.AddColumn("event_timestamp", FeatureType::kTimestamp);
+  // 1% of the entity keys are absent from the views.
+  std::uniform_int_distribution<int64_t> key(0, keys + keys / 100);
+  std::uniform_int_distribution<int64_t> ts(0, kTimeRange);
+  for (int64_t i = 0; i < entities; ++i) {
+    d.entities.columns[0].AppendInt(key(rng));
+    d.entities.columns[1].AppendInt(ts(rng));
+  }
+  for (int v = 0; v < kViews; ++v) {
+    FeatureViewSpec spec;
+    spec.meta.name = "view" + std::to_string(v);
+    for (const char* f : {"f0", "f1", "f2"}) {
+      FeatureSpec fs;
+      fs.name = f;
+      spec.features.push_back(fs);
+    }
+    d.specs.push_back(spec);
+    d.views.push_back(MakeView(view_rows, keys, 100 + v));
+  }
+  return d;
+}
+
+void BM_PitJoin(benchmark::State& state) {
+  const Data& d = GetData(state.range(0), state.range(1), state.range(2));
+  PitOptions options;
+  options.full_feature_names = true;
+  options.threads = static_cast<int>(state.range(3));
+  for (auto _ : state) {
+    std::vector<PitView> views;
+    for (int v = 0; v < kViews; ++v) {
+      views.push_back(PitView{&d.specs[v], {"driver_id"},
+                              StreamOfSortedTable(d.views[v], kBatchRows), {"f0", "f1", "f2"}});
+    }
+    auto out = PointInTimeJoin(d.entities, std::move(views), options);
+    if (!out.ok()) {
+      state.SkipWithError(std::string(out.status().message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(out->columns.back().doubles.data());
+  }
+  state.counters["entity_rows/s"] =
+      benchmark::Counter(static_cast<double>(state.range(0)) * state.iterations(),
+                         benchmark::Counter::kIsRate);
+  state.counters["view_rows/s"] =
+      benchmark::Counter(static_cast<double>(state.range(1)) * kViews * state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+
+void BM_StreamOnly(benchmark::State& state) {
+  const Data& d = GetData(state.range(0), state.range(1), state.range(2));
+  for (auto _ : state) {
+    int64_t rows = 0;
+    for (int v = 0; v < kViews; ++v) {
+      auto stream = StreamOfSortedTable(d.views[v], kBatchRows);
+      Table batch;
+      while (*stream->Next(&batch)) rows += batch.num_rows();
+    }
+    benchmark::DoNotOptimize(rows);
+  }
+}
+
+// entities, rows per view, keys, threads
+BENCHMARK(BM_PitJoin)
+    ->Args({100'000, 1'000'000, 10'000, 1})
+    ->Args({100'000, 1'000'000, 10'000, 0})
+    ->Args({1'000'000, 10'000'000, 100'000, 1})
+    ->Args({1'000'000, 10'000'000, 100'000, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK(BM_StreamOnly)
+    ->Args({100'000, 1'000'000, 10'000})
+    ->Args({1'000'000, 10'000'000, 100'000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace cairn::features
+
+BENCHMARK_MAIN();
