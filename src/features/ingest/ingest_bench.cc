@@ -114,9 +114,7 @@ int main(int argc, char** argv) {
                          {"score", FeatureType::kDouble, true},
                          {"country", FeatureType::kString, true}};
   Measure("csv", csv, schema, rows, cairn::features::OpenCsvReader);
-#ifdef CAIRN_INGEST_BENCH_JSONL
   Measure("jsonl", jsonl, schema, rows, cairn::features::OpenJsonlReader);
-#endif
   std::remove(csv.c_str());
   std::remove(jsonl.c_str());
   return 0;
