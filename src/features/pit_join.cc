@@ -236,19 +236,35 @@ class ViewJoiner {
       for (TrailingWindow& w : windows_) w.Reset();
       for (size_t e = s; e < group_end; ++e) {
         const int64_t ts = order_.ts[e];
+        // Rows of a key come in (event_ts, created_ts) order: the last one at or before ts
+        // is the winner, ties on event_ts going to the greatest created_ts.
         for (;;) {
           if (p_ == n_) {
             CAIRN_ASSIGN_OR_RETURN(bool more, Load());
             if (!more) break;
           }
-          if (event_ts_[p_] > ts || Compare<kIntKey>(s) != 0) break;
-          // Rows of a key come in (event_ts, created_ts) order: the last one at or before
-          // ts is the winner, ties on event_ts going to the greatest created_ts.
-          cand_ = &cur_;
-          cand_row_ = p_;
-          has_cand_ = true;
-          AddToWindows();
-          ++p_;
+          const size_t start = p_;
+          size_t p = p_;
+          if constexpr (kIntKey) {
+            const int64_t key = order_.key[s];
+            while (p < n_ && event_ts_[p] <= ts && key_valid_[p] && key_ints_[p] == key) ++p;
+          } else {
+            while (p < n_ && event_ts_[p] <= ts &&
+                   CompareKeys(cur_, plan_.view_keys, p, entities_, plan_.entity_keys,
+                               order_.pos[s]) == 0) {
+              ++p;
+            }
+          }
+          p_ = p;
+          if (p > start) {
+            cand_ = &cur_;
+            cand_row_ = p - 1;
+            has_cand_ = true;
+            if (!windows_.empty()) {
+              for (size_t r = start; r < p; ++r) AddToWindows(r);
+            }
+          }
+          if (p < n_) break;  // row p is later than ts or has another key
         }
         Write(e, ts);
       }
@@ -257,17 +273,17 @@ class ViewJoiner {
     return absl::OkStatus();
   }
 
-  void AddToWindows() {
+  void AddToWindows(size_t row) {
     for (size_t i = 0; i < windows_.size(); ++i) {
       const int src = plan_.agg_features[i].src;
       if (src < 0) {
-        windows_[i].Add(event_ts_[p_], 1.0, true);
+        windows_[i].Add(event_ts_[row], 1.0, true);
         continue;
       }
       const Column& col = cur_.columns[src];
-      double v = col.type == FeatureType::kDouble ? col.doubles[p_]
-                                                  : static_cast<double>(col.ints[p_]);
-      windows_[i].Add(event_ts_[p_], v, col.valid[p_] != 0);
+      double v = col.type == FeatureType::kDouble ? col.doubles[row]
+                                                  : static_cast<double>(col.ints[row]);
+      windows_[i].Add(event_ts_[row], v, col.valid[row] != 0);
     }
   }
 
