@@ -151,6 +151,13 @@ class Checker {
       return true;
     }
     if (n->type == Type::kInt64 && target == Type::kDouble) {
+      // if(c, 1, 0) as a double: convert the branches (constants fold), not the result.
+      if (n->kind == NodeKind::kCall && Functions()[n->function].fn == Fn::kIf) {
+        Coerce(n->args[1], Type::kDouble);
+        Coerce(n->args[2], Type::kDouble);
+        n->type = Type::kDouble;
+        return true;
+      }
       if (n->kind == NodeKind::kLiteral) {
         n->value = static_cast<double>(std::get<int64_t>(n->value));
         n->type = Type::kDouble;

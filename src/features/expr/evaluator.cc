@@ -15,13 +15,31 @@
 namespace cairn::features::expr {
 namespace {
 
-// A node's value: either a column owned here or an input column borrowed as is.
+// A node's value: a column owned here, or an input column borrowed as is. A scalar (from a
+// literal, or computed only from literals) has one row that stands for every row, so
+// constants are never broadcast into full columns on the hot paths.
 struct Vec {
   Column own;
   const Column* ref = nullptr;
+  bool scalar = false;
   const Column& get() const { return ref != nullptr ? *ref : own; }
   Column Take() && { return ref != nullptr ? *ref : std::move(own); }
+  // An owned full-length temporary whose buffers a kernel may overwrite with its result.
+  bool Reusable(bool double_data) const {
+    return ref == nullptr && !scalar && own.type != FeatureType::kString &&
+           (own.type == FeatureType::kDouble) == double_data;
+  }
 };
+
+// Calls body(sa, sb) with std::true_type / std::false_type for "operand is a scalar", so
+// each combination compiles to its own loop (the all-column one vectorizes).
+template <class Body>
+void Dispatch2(bool a_scalar, bool b_scalar, Body body) {
+  if (a_scalar && b_scalar) body(std::true_type{}, std::true_type{});
+  else if (a_scalar) body(std::true_type{}, std::false_type{});
+  else if (b_scalar) body(std::false_type{}, std::true_type{});
+  else body(std::false_type{}, std::false_type{});
+}
 
 // An n-row column of `type`; data zeroed, every row null until a kernel fills it.
 Column Make(Type type, size_t n) {
@@ -35,9 +53,10 @@ Column Make(Type type, size_t n) {
   return c;
 }
 
-Vec Own(Column c) {
+Vec Own(Column c, bool scalar = false) {
   Vec v;
   v.own = std::move(c);
+  v.scalar = scalar;
   return v;
 }
 
@@ -70,13 +89,13 @@ class Evaluator {
 
   Vec Eval(const Node& node) {
     switch (node.kind) {
-      case NodeKind::kLiteral: return Own(Literal(node));
+      case NodeKind::kLiteral: return Own(Literal(node), /*scalar=*/true);
       case NodeKind::kColumn: {
         Vec v;
         v.ref = inputs_[node.column];
         return v;
       }
-      case NodeKind::kCast: return Own(IntToDouble(Eval(*node.args[0]).get()));
+      case NodeKind::kCast: return IntToDouble(Eval(*node.args[0]));
       case NodeKind::kUnary: return Unary(node);
       case NodeKind::kBinary: return Binary(node);
       case NodeKind::kCall: return Call(node);
@@ -84,9 +103,43 @@ class Evaluator {
     return Own(Make(node.type, n_));
   }
 
+  // Turns a scalar into a full column (for kernels without a scalar path).
+  void Expand(Vec& v) {
+    if (!v.scalar) return;
+    const Column& one = v.own;
+    Column c = Make(FromFeatureType(one.type), n_);
+    switch (c.type) {
+      case FeatureType::kDouble: std::fill(c.doubles.begin(), c.doubles.end(), one.doubles[0]); break;
+      case FeatureType::kString: std::fill(c.strings.begin(), c.strings.end(), one.strings[0]); break;
+      default: std::fill(c.ints.begin(), c.ints.end(), one.ints[0]); break;
+    }
+    std::fill(c.valid.begin(), c.valid.end(), one.valid[0]);
+    v.own = std::move(c);
+    v.scalar = false;
+  }
+
  private:
+  size_t Rows(bool scalar) const { return scalar ? 1 : n_; }
+
+  // The column a kernel writes `rows` rows of `type` into: the buffers of an owned
+  // full-length temporary operand of the same data kind when there is one (callers take
+  // their read pointers first; moving a vector keeps its buffer), else a new column.
+  Column Output(Type type, std::initializer_list<Vec*> operands, size_t rows) {
+    const FeatureType ft = ToFeatureType(type);
+    if (ft != FeatureType::kString && rows == n_) {
+      for (Vec* v : operands) {
+        if (v->Reusable(ft == FeatureType::kDouble)) {
+          Column c = std::move(v->own);
+          c.type = ft;
+          return c;
+        }
+      }
+    }
+    return Make(type, rows);
+  }
+
   Column Literal(const Node& node) {
-    Column c = Make(node.type, n_);
+    Column c = Make(node.type, 1);
     const Value& v = node.value;
     if (IsNull(v)) return c;
     switch (c.type) {
@@ -99,89 +152,115 @@ class Evaluator {
     return c;
   }
 
-  Column IntToDouble(const Column& x) {
-    Column out = Make(Type::kDouble, n_);
+  Vec IntToDouble(Vec arg) {
+    const Column& x = arg.get();
+    const size_t rows = Rows(arg.scalar);
+    Column out = Make(Type::kDouble, rows);
     const int64_t* xi = x.ints.data();
     double* o = out.doubles.data();
-    for (size_t i = 0; i < n_; ++i) o[i] = static_cast<double>(xi[i]);
-    out.valid = x.valid;
-    return out;
+    for (size_t i = 0; i < rows; ++i) o[i] = static_cast<double>(xi[i]);
+    std::copy(x.valid.begin(), x.valid.begin() + rows, out.valid.begin());
+    return Own(std::move(out), arg.scalar);
   }
 
   // out[i] = f(x[i]) where x is valid and ok(x[i]); null otherwise.
+  // out[i] = f(x[i]) where x is valid and ok(x[i]); null otherwise.
   template <class F, class Ok>
-  Column MapDouble(const Column& x, F f, Ok ok) {
-    Column out = Make(Type::kDouble, n_);
+  Vec MapDouble(Vec& arg, F f, Ok ok) {
+    const Column& x = arg.get();
+    const size_t rows = Rows(arg.scalar);
     const double* xd = x.doubles.data();
     const uint8_t* xv = x.valid.data();
+    Column out = Output(Type::kDouble, {&arg}, rows);
     double* o = out.doubles.data();
     uint8_t* ov = out.valid.data();
-    for (size_t i = 0; i < n_; ++i) {
-      const bool valid = xv[i] && ok(xd[i]);
-      o[i] = valid ? f(xd[i]) : 0.0;
+    for (size_t i = 0; i < rows; ++i) {
+      const double v = xd[i];
+      const bool valid = xv[i] && ok(v);
+      o[i] = valid ? f(v) : 0.0;
       ov[i] = valid;
     }
-    return out;
+    return Own(std::move(out), arg.scalar);
   }
 
   // Two-operand double kernel; null when either side is null.
   template <class F>
-  Column ZipDouble(const Column& a, const Column& b, F f) {
-    Column out = Make(Type::kDouble, n_);
+  Vec ZipDouble(Vec& va, Vec& vb, F f) {
+    const Column& a = va.get();
+    const Column& b = vb.get();
     const double* x = a.doubles.data();
     const double* y = b.doubles.data();
     const uint8_t* xv = a.valid.data();
     const uint8_t* yv = b.valid.data();
+    const bool scalar = va.scalar && vb.scalar;
+    const size_t rows = Rows(scalar);
+    Column out = Output(Type::kDouble, {&va, &vb}, rows);
     double* o = out.doubles.data();
     uint8_t* ov = out.valid.data();
-    for (size_t i = 0; i < n_; ++i) {
-      const uint8_t valid = xv[i] & yv[i];
-      const double r = f(x[i], y[i]);
-      o[i] = valid ? r : 0.0;
-      ov[i] = valid;
-    }
-    return out;
+    Dispatch2(va.scalar, vb.scalar, [&](auto sa, auto sb) {
+      for (size_t i = 0; i < rows; ++i) {
+        const size_t ia = decltype(sa)::value ? 0 : i, ib = decltype(sb)::value ? 0 : i;
+        const uint8_t valid = xv[ia] & yv[ib];
+        const double r = f(x[ia], y[ib]);
+        o[i] = valid ? r : 0.0;
+        ov[i] = valid;
+      }
+    });
+    return Own(std::move(out), scalar);
   }
 
   // Two-operand int64 kernel: f(x, y, &r) returns false for null (overflow, % 0).
   template <class F>
-  Column ZipInt(Type type, const Column& a, const Column& b, F f) {
-    Column out = Make(type, n_);
+  Vec ZipInt(Type type, Vec& va, Vec& vb, F f) {
+    const Column& a = va.get();
+    const Column& b = vb.get();
     const int64_t* x = a.ints.data();
     const int64_t* y = b.ints.data();
     const uint8_t* xv = a.valid.data();
     const uint8_t* yv = b.valid.data();
+    const bool scalar = va.scalar && vb.scalar;
+    const size_t rows = Rows(scalar);
+    Column out = Output(type, {&va, &vb}, rows);
     int64_t* o = out.ints.data();
     uint8_t* ov = out.valid.data();
-    for (size_t i = 0; i < n_; ++i) {
-      int64_t r = 0;
-      const bool ok = f(x[i], y[i], &r);
-      const uint8_t valid = xv[i] & yv[i] & static_cast<uint8_t>(ok);
-      o[i] = valid ? r : 0;
-      ov[i] = valid;
-    }
-    return out;
+    Dispatch2(va.scalar, vb.scalar, [&](auto sa, auto sb) {
+      for (size_t i = 0; i < rows; ++i) {
+        const size_t ia = decltype(sa)::value ? 0 : i, ib = decltype(sb)::value ? 0 : i;
+        int64_t r = 0;
+        const bool ok = f(x[ia], y[ib], &r);
+        const uint8_t valid = xv[ia] & yv[ib] & static_cast<uint8_t>(ok);
+        o[i] = valid ? r : 0;
+        ov[i] = valid;
+      }
+    });
+    return Own(std::move(out), scalar);
   }
 
   template <class T, class F>
-  Column Compare(const std::vector<T>& x, const std::vector<T>& y, const Column& a,
-                 const Column& b, F f) {
-    Column out = Make(Type::kBool, n_);
-    const uint8_t* xv = a.valid.data();
-    const uint8_t* yv = b.valid.data();
+  Vec Compare(const std::vector<T>& x, const std::vector<T>& y, Vec& va, Vec& vb, F f) {
+    const T* xd = x.data();
+    const T* yd = y.data();
+    const uint8_t* xv = va.get().valid.data();
+    const uint8_t* yv = vb.get().valid.data();
+    const bool scalar = va.scalar && vb.scalar;
+    const size_t rows = Rows(scalar);
+    Column out = Output(Type::kBool, {&va, &vb}, rows);
     int64_t* o = out.ints.data();
     uint8_t* ov = out.valid.data();
-    for (size_t i = 0; i < n_; ++i) {
-      const uint8_t valid = xv[i] & yv[i];
-      o[i] = valid & static_cast<uint8_t>(f(x[i], y[i]));
-      ov[i] = valid;
-    }
-    return out;
+    Dispatch2(va.scalar, vb.scalar, [&](auto sa, auto sb) {
+      for (size_t i = 0; i < rows; ++i) {
+        const size_t ia = decltype(sa)::value ? 0 : i, ib = decltype(sb)::value ? 0 : i;
+        const uint8_t valid = xv[ia] & yv[ib];
+        o[i] = valid & static_cast<uint8_t>(f(xd[ia], yd[ib]));
+        ov[i] = valid;
+      }
+    });
+    return Own(std::move(out), scalar);
   }
 
   template <class T>
-  Column CompareOp(const std::string& op, const std::vector<T>& x, const std::vector<T>& y,
-                   const Column& a, const Column& b) {
+  Vec CompareOp(const std::string& op, const std::vector<T>& x, const std::vector<T>& y,
+                Vec& a, Vec& b) {
     if (op == "=") return Compare(x, y, a, b, [](const T& p, const T& q) { return p == q; });
     if (op == "!=") return Compare(x, y, a, b, [](const T& p, const T& q) { return p != q; });
     if (op == "<") return Compare(x, y, a, b, [](const T& p, const T& q) { return p < q; });
@@ -192,6 +271,7 @@ class Evaluator {
 
   Vec Unary(const Node& node) {
     Vec arg = Eval(*node.args[0]);
+    Expand(arg);
     const Column& x = arg.get();
     Column out = Make(node.type, n_);
     if (node.op == "not") {
@@ -213,9 +293,15 @@ class Evaluator {
   Vec Binary(const Node& node) {
     Vec va = Eval(*node.args[0]);
     Vec vb = Eval(*node.args[1]);
+    const std::string& op = node.op;
+    const bool comparison = node.type == Type::kBool && op != "and" && op != "or";
+    if (!comparison && node.type != Type::kDouble && node.type != Type::kInt64 &&
+        node.type != Type::kTimestamp) {
+      Expand(va);  // and / or / string concatenation have no scalar path
+      Expand(vb);
+    }
     const Column& a = va.get();
     const Column& b = vb.get();
-    const std::string& op = node.op;
     if (op == "and" || op == "or") {
       // SQL three-valued logic: false and null = false, true or null = true.
       Column out = Make(Type::kBool, n_);
@@ -235,12 +321,11 @@ class Evaluator {
       }
       return Own(std::move(out));
     }
-    const Type at = node.args[0]->type;
-    if (node.type == Type::kBool && op != "+") {  // comparison (operands share a type)
+    if (comparison) {  // operands share a type
       switch (a.type) {
-        case FeatureType::kDouble: return Own(CompareOp(op, a.doubles, b.doubles, a, b));
-        case FeatureType::kString: return Own(CompareOp(op, a.strings, b.strings, a, b));
-        default: return Own(CompareOp(op, a.ints, b.ints, a, b));
+        case FeatureType::kDouble: return CompareOp(op, a.doubles, b.doubles, va, vb);
+        case FeatureType::kString: return CompareOp(op, a.strings, b.strings, va, vb);
+        default: return CompareOp(op, a.ints, b.ints, va, vb);
       }
     }
     if (node.type == Type::kString) {  // concatenation
@@ -256,34 +341,33 @@ class Evaluator {
     }
     if (node.type == Type::kDouble) {
       switch (op[0]) {
-        case '+': return Own(ZipDouble(a, b, [](double x, double y) { return x + y; }));
-        case '-': return Own(ZipDouble(a, b, [](double x, double y) { return x - y; }));
-        case '*': return Own(ZipDouble(a, b, [](double x, double y) { return x * y; }));
-        case '/': return Own(ZipDouble(a, b, [](double x, double y) { return x / y; }));
-        default: return Own(ZipDouble(a, b, [](double x, double y) { return std::fmod(x, y); }));
+        case '+': return ZipDouble(va, vb, [](double x, double y) { return x + y; });
+        case '-': return ZipDouble(va, vb, [](double x, double y) { return x - y; });
+        case '*': return ZipDouble(va, vb, [](double x, double y) { return x * y; });
+        case '/': return ZipDouble(va, vb, [](double x, double y) { return x / y; });
+        default: return ZipDouble(va, vb, [](double x, double y) { return std::fmod(x, y); });
       }
     }
-    (void)at;
     // int64, timestamp ± int64, timestamp - timestamp: checked arithmetic, overflow → null.
     switch (op[0]) {
       case '+':
-        return Own(ZipInt(node.type, a, b, [](int64_t x, int64_t y, int64_t* r) {
+        return ZipInt(node.type, va, vb, [](int64_t x, int64_t y, int64_t* r) {
           return !__builtin_add_overflow(x, y, r);
-        }));
+        });
       case '-':
-        return Own(ZipInt(node.type, a, b, [](int64_t x, int64_t y, int64_t* r) {
+        return ZipInt(node.type, va, vb, [](int64_t x, int64_t y, int64_t* r) {
           return !__builtin_sub_overflow(x, y, r);
-        }));
+        });
       case '*':
-        return Own(ZipInt(node.type, a, b, [](int64_t x, int64_t y, int64_t* r) {
+        return ZipInt(node.type, va, vb, [](int64_t x, int64_t y, int64_t* r) {
           return !__builtin_mul_overflow(x, y, r);
-        }));
+        });
       default:  // '%': sign of the dividend (C++), % 0 → null, INT64_MIN % -1 = 0
-        return Own(ZipInt(node.type, a, b, [](int64_t x, int64_t y, int64_t* r) {
+        return ZipInt(node.type, va, vb, [](int64_t x, int64_t y, int64_t* r) {
           if (y == 0) return false;
           *r = y == -1 ? 0 : x % y;
           return true;
-        }));
+        });
     }
   }
 
@@ -292,52 +376,60 @@ class Evaluator {
     std::vector<Vec> args;
     args.reserve(node.args.size());
     for (const NodePtr& arg : node.args) args.push_back(Eval(*arg));
-    const Column& x = args[0].get();
+    auto always = [](double) { return true; };
     switch (fn) {
       case Fn::kLog:
-        return Own(MapDouble(x, [](double v) { return std::log(v); }, [](double v) { return !(v <= 0); }));
+        return MapDouble(args[0], [](double v) { return std::log(v); }, [](double v) { return !(v <= 0); });
       case Fn::kLog1p:
-        return Own(MapDouble(x, [](double v) { return std::log1p(v); }, [](double v) { return !(v <= -1); }));
-      case Fn::kExp:
-        return Own(MapDouble(x, [](double v) { return std::exp(v); }, [](double) { return true; }));
+        return MapDouble(args[0], [](double v) { return std::log1p(v); }, [](double v) { return !(v <= -1); });
+      case Fn::kExp: return MapDouble(args[0], [](double v) { return std::exp(v); }, always);
       case Fn::kSqrt:
-        return Own(MapDouble(x, [](double v) { return std::sqrt(v); }, [](double v) { return !(v < 0); }));
-      case Fn::kAbs:
-        if (node.type == Type::kDouble) {
-          return Own(MapDouble(x, [](double v) { return std::fabs(v); }, [](double) { return true; }));
-        } else {
-          Column out = Make(Type::kInt64, n_);
-          for (size_t i = 0; i < n_; ++i) {
-            const int64_t v = x.ints[i];
-            const bool ok = x.valid[i] && v != std::numeric_limits<int64_t>::min();
-            out.ints[i] = ok ? (v < 0 ? -v : v) : 0;
-            out.valid[i] = ok;
-          }
-          return Own(std::move(out));
+        return MapDouble(args[0], [](double v) { return std::sqrt(v); }, [](double v) { return !(v < 0); });
+      case Fn::kFloor: case Fn::kCeil: case Fn::kRound: case Fn::kAbs:
+        if (node.type == Type::kDouble && node.args.size() == 1) {
+          if (fn == Fn::kAbs) return MapDouble(args[0], [](double v) { return std::fabs(v); }, always);
+          if (fn == Fn::kFloor) return MapDouble(args[0], [](double v) { return std::floor(v); }, always);
+          if (fn == Fn::kCeil) return MapDouble(args[0], [](double v) { return std::ceil(v); }, always);
+          return MapDouble(args[0], [](double v) { return std::round(v); }, always);
         }
-      case Fn::kFloor: case Fn::kCeil: case Fn::kRound: {
-        if (node.type == Type::kInt64) return std::move(args[0]);  // already whole
-        if (node.args.size() == 2) return Own(RoundDigits(x, args[1].get()));
-        if (fn == Fn::kFloor) return Own(MapDouble(x, [](double v) { return std::floor(v); }, [](double) { return true; }));
-        if (fn == Fn::kCeil) return Own(MapDouble(x, [](double v) { return std::ceil(v); }, [](double) { return true; }));
-        return Own(MapDouble(x, [](double v) { return std::round(v); }, [](double) { return true; }));
-      }
+        if (fn != Fn::kAbs && node.type == Type::kInt64) return std::move(args[0]);  // whole
+        break;
       case Fn::kPow:
-        return Own(ZipDouble(x, args[1].get(), [](double p, double q) { return std::pow(p, q); }));
+        return ZipDouble(args[0], args[1], [](double p, double q) { return std::pow(p, q); });
+      case Fn::kIf: return If(node.type, args[0], args[1], args[2]);
+      case Fn::kToInt64: case Fn::kToDouble: case Fn::kToString: case Fn::kToBool:
+      case Fn::kToTimestamp:
+        return Cast(node.args[0]->type, node.type, std::move(args[0]));
+      default: break;
+    }
+    if (fn >= Fn::kYear) {
+      const bool scalar = args[0].scalar;
+      return Own(DatePart(fn, args[0].get(), Rows(scalar)), scalar);
+    }
+    // The rest have no scalar path.
+    for (Vec& arg : args) Expand(arg);
+    const Column& x = args[0].get();
+    switch (fn) {
+      case Fn::kAbs: {  // int64
+        Column out = Make(Type::kInt64, n_);
+        for (size_t i = 0; i < n_; ++i) {
+          const int64_t v = x.ints[i];
+          const bool ok = x.valid[i] && v != std::numeric_limits<int64_t>::min();
+          out.ints[i] = ok ? (v < 0 ? -v : v) : 0;
+          out.valid[i] = ok;
+        }
+        return Own(std::move(out));
+      }
+      case Fn::kRound: return Own(RoundDigits(x, args[1].get()));
       case Fn::kClip: return Own(Clip(node.type, x, args[1].get(), args[2].get()));
       case Fn::kLeast: case Fn::kGreatest: return Own(Extreme(node.type, args, fn == Fn::kLeast));
       case Fn::kCoalesce: return Own(Coalesce(node.type, args));
-      case Fn::kIf: return Own(If(node.type, x, args[1].get(), args[2].get()));
-      case Fn::kIsNull: {
+      default: {  // is_null
         Column out = Make(Type::kBool, n_);
         for (size_t i = 0; i < n_; ++i) out.ints[i] = x.valid[i] ^ 1;
         std::fill(out.valid.begin(), out.valid.end(), 1);
         return Own(std::move(out));
       }
-      case Fn::kToInt64: case Fn::kToDouble: case Fn::kToString: case Fn::kToBool:
-      case Fn::kToTimestamp:
-        return Cast(node.args[0]->type, node.type, std::move(args[0]));
-      default: return Own(DatePart(fn, x));
     }
   }
 
@@ -431,47 +523,59 @@ class Evaluator {
     return out;
   }
 
-  // Null condition → the else branch.
-  Column If(Type type, const Column& c, const Column& a, const Column& b) {
-    Column out = Make(type, n_);
+  // Null condition → the else branch. Scalar operands (constants) are read with stride 0.
+  Vec If(Type type, Vec& vc, Vec& va, Vec& vb) {
+    if (ToFeatureType(type) == FeatureType::kString) {
+      Expand(vc);
+      Expand(va);
+      Expand(vb);
+    }
+    const Column& c = vc.get();
+    const Column& a = va.get();
+    const Column& b = vb.get();
+    const size_t sc = vc.scalar ? 0 : 1, sa = va.scalar ? 0 : 1, sb = vb.scalar ? 0 : 1;
+    const bool scalar = vc.scalar && va.scalar && vb.scalar;
+    const size_t rows = Rows(scalar);
     const uint8_t* cv = c.valid.data();
     const int64_t* ci = c.ints.data();
-    switch (out.type) {
-      case FeatureType::kDouble: {
-        const double* x = a.doubles.data();
-        const double* y = b.doubles.data();
-        for (size_t i = 0; i < n_; ++i) {
-          const bool t = cv[i] & (ci[i] != 0);
-          out.doubles[i] = t ? x[i] : y[i];
-          out.valid[i] = t ? a.valid[i] : b.valid[i];
-        }
-        break;
+    const uint8_t* av = a.valid.data();
+    const uint8_t* bv = b.valid.data();
+    if (ToFeatureType(type) == FeatureType::kString) {
+      Column out = Make(type, rows);
+      for (size_t i = 0; i < rows; ++i) {
+        const bool t = cv[i] & (ci[i] != 0);
+        out.strings[i] = t ? a.strings[i] : b.strings[i];
+        out.valid[i] = t ? av[i] : bv[i];
       }
-      case FeatureType::kString:
-        for (size_t i = 0; i < n_; ++i) {
-          const bool t = cv[i] & (ci[i] != 0);
-          out.strings[i] = t ? a.strings[i] : b.strings[i];
-          out.valid[i] = t ? a.valid[i] : b.valid[i];
-        }
-        break;
-      default: {
-        const int64_t* x = a.ints.data();
-        const int64_t* y = b.ints.data();
-        for (size_t i = 0; i < n_; ++i) {
-          const bool t = cv[i] & (ci[i] != 0);
-          out.ints[i] = t ? x[i] : y[i];
-          out.valid[i] = t ? a.valid[i] : b.valid[i];
-        }
-      }
+      return Own(std::move(out), scalar);
     }
-    return out;
+    auto select = [&](const auto* x, const auto* y, auto* o, uint8_t* ov) {
+      for (size_t i = 0; i < rows; ++i) {
+        const bool t = cv[i * sc] & (ci[i * sc] != 0);
+        o[i] = t ? x[i * sa] : y[i * sb];
+        ov[i] = t ? av[i * sa] : bv[i * sb];
+      }
+    };
+    if (ToFeatureType(type) == FeatureType::kDouble) {
+      const double* x = a.doubles.data();
+      const double* y = b.doubles.data();
+      Column out = Output(type, {&va, &vb}, rows);
+      select(x, y, out.doubles.data(), out.valid.data());
+      return Own(std::move(out), scalar);
+    }
+    const int64_t* x = a.ints.data();
+    const int64_t* y = b.ints.data();
+    Column out = Output(type, {&vc, &va, &vb}, rows);
+    select(x, y, out.ints.data(), out.valid.data());
+    return Own(std::move(out), scalar);
   }
 
   Vec Cast(Type from, Type to, Vec arg) {
     if (from == to) return arg;
     const Column& x = arg.get();
-    Column out = Make(to, n_);
-    for (size_t i = 0; i < n_; ++i) {
+    const size_t rows = Rows(arg.scalar);
+    Column out = Make(to, rows);
+    for (size_t i = 0; i < rows; ++i) {
       if (!x.valid[i]) continue;
       uint8_t ok = 1;
       switch (to) {
@@ -514,7 +618,7 @@ class Evaluator {
         if (!out.doubles.empty()) out.doubles[i] = 0;
       }
     }
-    return Own(std::move(out));
+    return Own(std::move(out), arg.scalar);
   }
 
   static bool ParseInt(const std::string& s, Type to, int64_t* out) {
@@ -535,9 +639,9 @@ class Evaluator {
     return true;
   }
 
-  Column DatePart(Fn fn, const Column& x) {
-    Column out = Make(Type::kInt64, n_);
-    for (size_t i = 0; i < n_; ++i) {
+  Column DatePart(Fn fn, const Column& x, size_t rows) {
+    Column out = Make(Type::kInt64, rows);
+    for (size_t i = 0; i < rows; ++i) {
       if (!x.valid[i]) continue;
       out.valid[i] = 1;
       const int64_t ms = x.ints[i];
@@ -583,7 +687,9 @@ class Evaluator {
 
 Column EvaluateTree(const Node& root, const std::vector<const Column*>& inputs, size_t rows) {
   Evaluator evaluator(inputs, rows);
-  Column out = evaluator.Eval(root).Take();
+  Vec result = evaluator.Eval(root);
+  evaluator.Expand(result);
+  Column out = std::move(result).Take();
   out.type = ToFeatureType(root.type);
   return out;
 }
