@@ -22,3 +22,5 @@ find_package(OpenSSL REQUIRED)  # SHA-256 content hashes of definitions
 # hiredis' CMake config is broken on Debian 12: use pkg-config.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# Online feature serving parses requests with simdjson (On-Demand).
+find_package(simdjson REQUIRED)

@@ -1,0 +1,75 @@
+#pragma once
+// Online feature serving with Feast's request and response shapes (FACTS.md "Feast"), as
+// `feast serve` answers POST /get-online-features.
+//
+// Request:
+//   {"features": ["view:feature", …] | "feature_service": "name",
+//    "entities": {"customer_id": [1001, 1002], …}, "full_feature_names": false}
+// Response (column-major: results[j] is column j across the entity rows; the entity
+// columns come first, in request order, then the features in request order):
+//   {"metadata": {"feature_names": ["customer_id", "total", …]},
+//    "results": [{"values": [1001, 1002], "statuses": ["PRESENT", "PRESENT"],
+//                 "event_timestamps": ["1970-01-01T00:00:00Z", …]}, …]}
+// Entity columns: their values as given, PRESENT, epoch 0. Features:
+//   NOT_FOUND        no row for the key: null, epoch 0;
+//   NULL_VALUE       the row's value is null: null, the row's event time;
+//   OUTSIDE_MAX_AGE  the view has ttl > 0 and now - event_ts > ttl: the value as stored
+//                    (as Feast's Go server), the row's event time;
+//   PRESENT          otherwise.
+// Event times are RFC 3339 UTC as protobuf's JSON mapping writes them
+// ("2021-12-31T23:00:00Z", "…:00.250Z"). Values: int64 as JSON integers, doubles in
+// Python's repr form (1.0, 0.1, 1e+16; NaN and ±inf as null), strings, booleans, and
+// timestamp features as integer epoch seconds (Feast's unix_timestamp_val). With
+// full_feature_names, feature columns are named "view__feature".
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "features/definitions.h"
+#include "features/online/online_store.h"
+
+namespace cairn::features {
+
+// A feature view as served: its spec and its join keys (the entities' join-key fields,
+// in the order the view's rows are keyed by, i.e. the order EncodeKey used when
+// materializing).
+struct ServedView {
+  FeatureViewSpec spec;
+  std::vector<Field> join_keys;
+};
+
+// What the server knows about served views and feature services; the integrator
+// implements it from the registry. Must be thread-safe.
+class FeatureCatalog {
+ public:
+  virtual ~FeatureCatalog() = default;
+  // NotFound (message naming the view, ideally with a suggestion) for an unknown view.
+  virtual absl::StatusOr<std::shared_ptr<const ServedView>> View(std::string_view name) const = 0;
+  // The feature service's feature list; NotFound for an unknown service.
+  virtual absl::StatusOr<std::vector<FeatureRef>> Service(std::string_view name) const = 0;
+};
+
+class OnlineFeatureService {
+ public:
+  // Borrows all three; they must outlive the service.
+  OnlineFeatureService(const FeatureCatalog* catalog, const OnlineStore* store,
+                       const Clock* clock)
+      : catalog_(catalog), store_(store), clock_(clock) {}
+
+  // The response JSON for `request_json`. InvalidArgument naming the field for a bad
+  // request ("entities.customer_id: expected int64 values, got \"abc\""; an unknown view,
+  // feature or feature service, with a suggestion; entity lists of different lengths);
+  // the store's error otherwise (Unavailable when Redis is down). Thread-safe.
+  absl::StatusOr<std::string> GetOnlineFeatures(std::string_view request_json) const;
+
+ private:
+  const FeatureCatalog* catalog_;
+  const OnlineStore* store_;
+  const Clock* clock_;
+};
+
+}  // namespace cairn::features
