@@ -99,8 +99,15 @@ class MergeStream final : public RowStream {
         run_end = top->pos + 1;
         while (run_end < limit && Before(*top, run_end, *second)) ++run_end;
       }
-      for (size_t c = 0; c < schema_.size(); ++c)
-        AppendRange(top->block.columns[c], top->pos, run_end, &batch->columns[c]);
+      if (out_rows == 0 && top->pos == 0 && run_end == top->end) {
+        // A whole block makes the batch: hand its columns over (the block takes the
+        // batch's old buffers, so both keep their capacity).
+        for (size_t c = 0; c < schema_.size(); ++c)
+          std::swap(top->block.columns[c], batch->columns[c]);
+      } else {
+        for (size_t c = 0; c < schema_.size(); ++c)
+          AppendRange(top->block.columns[c], top->pos, run_end, &batch->columns[c]);
+      }
       out_rows += run_end - top->pos;
       top->pos = run_end;
       if (top->pos == top->end) {

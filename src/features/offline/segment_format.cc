@@ -101,7 +101,7 @@ absl::StatusOr<SegmentFooter> DecodeFooter(std::string_view bytes, std::string_v
           !r.GetU32(&c.crc) || !r.GetU32(&c.null_count) || !r.GetU8(&enc) ||
           !r.GetU8(&comp) || !r.GetU8(&mm) || !r.GetI64(&c.min) || !r.GetI64(&c.max))
         return bad("chunk entry");
-      if (enc > 1 || comp > 1 || mm > 1 || c.raw_size > kMaxChunkBytes ||
+      if (enc > 3 || comp > 1 || mm > 1 || c.raw_size > kMaxChunkBytes ||
           c.null_count > b.rows)
         return bad("chunk entry values");
       c.encoding = static_cast<ChunkEncoding>(enc);

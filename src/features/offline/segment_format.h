@@ -24,7 +24,10 @@ inline constexpr uint32_t kDefaultBlockRows = 65536;
 // Refuse to allocate more than this for one chunk, whatever a footer says.
 inline constexpr uint32_t kMaxChunkBytes = 1u << 30;
 
-enum class ChunkEncoding : uint8_t { kPlain = 0, kDelta = 1 };
+// kDelta: int64 values stored as wrapping differences from the previous row (the first
+// from 0). kShuffle* (8-byte values): byte k of every value stored together, byte-plane by
+// byte-plane, so the rarely changing high bytes form runs zstd decodes as cheap matches.
+enum class ChunkEncoding : uint8_t { kPlain = 0, kDelta = 1, kShuffle = 2, kDeltaShuffle = 3 };
 enum class ChunkCompression : uint8_t { kNone = 0, kZstd = 1 };
 
 // Where one column of one block lives and what it holds.

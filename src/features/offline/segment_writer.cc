@@ -129,6 +129,16 @@ void EncodeChunk(const Column& col, RowIndex idx, size_t n, ChunkInfo* info,
   }
 }
 
+// Byte-plane transposition of n 8-byte values at `p` (in place, via `tmp`).
+void Shuffle8(char* p, size_t n, std::string* tmp) {
+  tmp->resize(n * 8);
+  char* out = tmp->data();
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < 8; ++k) out[k * n + i] = p[i * 8 + k];
+  }
+  std::memcpy(p, out, n * 8);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
@@ -185,6 +195,14 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
   for (size_t c = 0; c < columns.size(); ++c) {
     ChunkInfo& info = block.chunks[c];
     EncodeChunk(*columns[c], RowIndex{order, begin}, rows, &info, &payload_);
+    FeatureType type = footer_.schema[c].type;
+    if (type == FeatureType::kInt64 || type == FeatureType::kTimestamp ||
+        type == FeatureType::kDouble) {
+      size_t bitmap = info.null_count > 0 ? (rows + 7) / 8 : 0;
+      Shuffle8(payload_.data() + bitmap, rows, &compressed_);
+      info.encoding = info.encoding == ChunkEncoding::kDelta ? ChunkEncoding::kDeltaShuffle
+                                                             : ChunkEncoding::kShuffle;
+    }
     if (payload_.size() > kMaxChunkBytes)
       return absl::InvalidArgumentError(absl::StrCat(
           "offline segment '", path_, "': column '", footer_.schema[c].name, "' holds ",
@@ -196,8 +214,15 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
                                  compressed_.size(), payload_.data(), payload_.size(),
                                  options_.zstd_level);
     const std::string* stored = &compressed_;
-    if (ZSTD_isError(z) || z >= payload_.size()) {
-      info.compression = ChunkCompression::kNone;  // incompressible: skip the frame
+    if (ZSTD_isError(z) || z > payload_.size() / 4 * 3) {
+      // zstd saves under a quarter (near-random doubles, mostly Huffman-coded literals):
+      // decoding the frame would cost more scan time than the bytes are worth.
+      info.compression = ChunkCompression::kNone;
+      if (info.encoding == ChunkEncoding::kShuffle ||
+          info.encoding == ChunkEncoding::kDeltaShuffle) {
+        // Stored raw, the values read fastest unshuffled (straight into the column).
+        EncodeChunk(*columns[c], RowIndex{order, begin}, rows, &info, &payload_);
+      }
       stored = &payload_;
     } else {
       info.compression = ChunkCompression::kZstd;
