@@ -236,7 +236,7 @@ if do_hist == "1":
         df = store.get_historical_features(entity_df=entity_df,
                                            features=refs.split(",")).to_df()
         out["historical_s"].append(time.perf_counter() - t)
-        assert len(df) == len(entity_df)
+        out["rows_out"], out["rows_in"] = len(df), len(entity_df)
 if do_mat == "1":
     t = time.perf_counter()
     store.materialize(datetime(2023, 12, 1, tzinfo=timezone.utc),
@@ -262,7 +262,8 @@ def feast_repo(folder: Path, data: dict) -> Path:
     views = {v: (str(info["parquet"]), feature_names(i))
              for i, (v, info) in enumerate(data["views"].items())}
     (repo / "definitions.py").write_text(FEAST_REPO.format(views=views))
-    (repo / "driver.py").write_text(FEAST_DRIVER)
+    # Outside the repo: `feast apply` imports every .py file of the repo.
+    (folder / "feast_driver.py").write_text(FEAST_DRIVER)
     return repo
 
 
@@ -276,7 +277,7 @@ def bench_feast(python: str, data: dict, folder: Path, repeats: int, timeout: fl
     repo = feast_repo(folder, data)
     subprocess.run([feast_bin(python), "apply"], cwd=repo, check=True, capture_output=True,
                    timeout=600)
-    command = [python, str(repo / "driver.py"), str(repo), str(data["entities"]["parquet"]),
+    command = [python, str(repo.parent / "feast_driver.py"), str(repo), str(data["entities"]["parquet"]),
                ",".join(ALL_REFS), str(repeats), "1", "1" if materialize else "0"]
     try:
         done = subprocess.run(command, cwd=repo, capture_output=True, text=True,
