@@ -139,6 +139,16 @@ void Shuffle8(char* p, size_t n, std::string* tmp) {
   std::memcpy(p, out, n * 8);
 }
 
+// Inverse of Shuffle8.
+void Unshuffle8(char* p, size_t n, std::string* tmp) {
+  tmp->resize(n * 8);
+  char* out = tmp->data();
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < 8; ++k) out[i * 8 + k] = p[k * n + i];
+  }
+  std::memcpy(p, out, n * 8);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
@@ -221,7 +231,10 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
       if (info.encoding == ChunkEncoding::kShuffle ||
           info.encoding == ChunkEncoding::kDeltaShuffle) {
         // Stored raw, the values read fastest unshuffled (straight into the column).
-        EncodeChunk(*columns[c], RowIndex{order, begin}, rows, &info, &payload_);
+        size_t bitmap = info.null_count > 0 ? (rows + 7) / 8 : 0;
+        Unshuffle8(payload_.data() + bitmap, rows, &compressed_);
+        info.encoding = info.encoding == ChunkEncoding::kDeltaShuffle ? ChunkEncoding::kDelta
+                                                                      : ChunkEncoding::kPlain;
       }
       stored = &payload_;
     } else {
