@@ -7,17 +7,22 @@
 // Arguments: entity rows, rows per view, distinct keys, threads (0 = one per view up to
 // the cores), stream. View tables are generated once per shape, sorted, and streamed in
 // 65,536-row batches (the offline store's default scan batch) through StreamOfSortedTable
-// (stream 0) or a column-range copy (stream 1, SliceStream below). BM_StreamOnly drains
-// the same streams without joining: the floor set by the stream.
+// (stream 0), a column-range copy (stream 1, SliceStream below), or OfflineStore::Scan over
+// real segment files (stream 2: four segments per view, merged; stream 3: one segment),
+// written once under $CAIRN_BENCH_DIR or /tmp. BM_StreamOnly drains the same streams
+// without joining: the floor set by the stream.
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <tuple>
 
+#include "features/offline/offline_store.h"
 #include "features/pit_join.h"
 
 namespace cairn::features {
@@ -135,9 +140,68 @@ class SliceStream final : public RowStream {
   size_t next_ = 0;
 };
 
-std::unique_ptr<RowStream> OpenStream(const Table& table, int64_t kind) {
-  if (kind == 1) return std::make_unique<SliceStream>(table, kBatchRows);
-  return StreamOfSortedTable(table, kBatchRows);
+// The views written to an OfflineStore in a temporary directory (removed at exit): table
+// "view.viewN.4seg" holds view N as four segments split by event-time quarter (so a scan
+// merges four overlapping key ranges), "view.viewN.1seg" as one segment.
+struct Store {
+  std::filesystem::path dir;
+  std::unique_ptr<OfflineStore> store;
+  ~Store() {
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+OfflineStore* GetStore(const Data& d) {
+  static std::unique_ptr<Store> cached;
+  static const Data* cached_for = nullptr;
+  if (cached && cached_for == &d) return cached->store.get();
+  cached.reset();
+  auto s = std::make_unique<Store>();
+  const char* base = std::getenv("CAIRN_BENCH_DIR");
+  std::string tmpl = (base ? std::string(base) : std::string("/tmp")) + "/pit_bench_XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return nullptr;
+  s->dir = tmpl;
+  auto opened = OfflineStore::Open(s->dir.string());
+  if (!opened.ok()) return nullptr;
+  s->store = std::move(*opened);
+  for (int v = 0; v < kViews; ++v) {
+    const Table& rows = d.views[v];
+    OfflineTableLayout layout{{"driver_id"}, rows.schema()};
+    std::string one = "view.view" + std::to_string(v) + ".1seg";
+    std::string four = "view.view" + std::to_string(v) + ".4seg";
+    if (!s->store->EnsureTable(one, layout).ok() || !s->store->EnsureTable(four, layout).ok() ||
+        !s->store->Append(one, rows).ok()) {
+      return nullptr;
+    }
+    for (int q = 0; q < 4; ++q) {
+      Table part = Table::FromSchema(rows.schema());
+      const std::vector<int64_t>& ts = rows.columns[1].ints;
+      for (size_t r = 0; r < rows.num_rows(); ++r) {
+        if (ts[r] * 4 / (kTimeRange + 1) == q) part.AppendRow(rows, r);
+      }
+      if (!s->store->Append(four, part).ok()) return nullptr;
+    }
+  }
+  cached = std::move(s);
+  cached_for = &d;
+  return cached->store.get();
+}
+
+// kind: 0 StreamOfSortedTable, 1 SliceStream, 2 OfflineStore (4 segments), 3 (1 segment).
+std::unique_ptr<RowStream> OpenStream(const Data& d, int v, int64_t kind) {
+  if (kind == 1) return std::make_unique<SliceStream>(d.views[v], kBatchRows);
+  if (kind >= 2) {
+    OfflineStore* store = GetStore(d);
+    if (store == nullptr) return nullptr;
+    ScanOptions options;
+    options.batch_rows = kBatchRows;
+    auto scan = store->Scan(
+        "view.view" + std::to_string(v) + (kind == 2 ? ".4seg" : ".1seg"), options);
+    return scan.ok() ? std::move(*scan) : nullptr;
+  }
+  return StreamOfSortedTable(d.views[v], kBatchRows);
 }
 
 void BM_PitJoin(benchmark::State& state) {
@@ -145,11 +209,15 @@ void BM_PitJoin(benchmark::State& state) {
   PitOptions options;
   options.full_feature_names = true;
   options.threads = static_cast<int>(state.range(3));
+  if (OpenStream(d, 0, state.range(4)) == nullptr) {
+    state.SkipWithError("could not open the stream (offline store?)");
+    return;
+  }
   for (auto _ : state) {
     std::vector<PitView> views;
     for (int v = 0; v < kViews; ++v) {
-      views.push_back(PitView{&d.specs[v], {"driver_id"},
-                              OpenStream(d.views[v], state.range(4)), {"f0", "f1", "f2"}});
+      views.push_back(PitView{&d.specs[v], {"driver_id"}, OpenStream(d, v, state.range(4)),
+                              {"f0", "f1", "f2"}});
     }
     auto out = PointInTimeJoin(d.entities, std::move(views), options);
     if (!out.ok()) {
@@ -171,7 +239,7 @@ void BM_StreamOnly(benchmark::State& state) {
   for (auto _ : state) {
     int64_t rows = 0;
     for (int v = 0; v < kViews; ++v) {
-      auto stream = OpenStream(d.views[v], state.range(3));
+      auto stream = OpenStream(d, v, state.range(3));
       Table batch;
       while (*stream->Next(&batch)) rows += batch.num_rows();
     }
@@ -188,6 +256,10 @@ BENCHMARK(BM_PitJoin)
     ->Args({1'000'000, 10'000'000, 100'000, 0, 0})
     ->Args({1'000'000, 10'000'000, 100'000, 1, 1})
     ->Args({1'000'000, 10'000'000, 100'000, 0, 1})
+    ->Args({1'000'000, 10'000'000, 100'000, 1, 2})
+    ->Args({1'000'000, 10'000'000, 100'000, 0, 2})
+    ->Args({1'000'000, 10'000'000, 100'000, 1, 3})
+    ->Args({1'000'000, 10'000'000, 100'000, 0, 3})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
@@ -197,6 +269,8 @@ BENCHMARK(BM_StreamOnly)
     ->Args({100'000, 1'000'000, 10'000, 1})
     ->Args({1'000'000, 10'000'000, 100'000, 0})
     ->Args({1'000'000, 10'000'000, 100'000, 1})
+    ->Args({1'000'000, 10'000'000, 100'000, 2})
+    ->Args({1'000'000, 10'000'000, 100'000, 3})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

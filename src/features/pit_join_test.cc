@@ -333,6 +333,55 @@ TEST_P(PitJoinTest, EmptyInputs) {
   EXPECT_EQ(Values(*out, "a"), (std::vector<Value>{N}));
 }
 
+TEST_P(PitJoinTest, Int64TimestampColumnAndAnySchemaOrder) {
+  FeatureViewSpec spec = Spec("drivers", {Feature("a")});
+  Table entities = MakeTable({{"ts", FeatureType::kInt64, {I(20), I(12)}},
+                              {"driver_id", FeatureType::kInt64, {I(1), I(1)}}});
+  std::vector<PitView> views;
+  views.push_back(View(spec, {"driver_id"}, DriverRows(), {"a"}));
+  auto out = PointInTimeJoin(entities, std::move(views), Options());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Values(*out, "a"), (std::vector<Value>{D(2), D(1)}));
+}
+
+// A stream that fails after its first batch, as a damaged segment does.
+class FailingStream final : public RowStream {
+ public:
+  explicit FailingStream(const Table& rows) : rows_(rows), schema_(rows.schema()) {}
+  const Schema& schema() const override { return schema_; }
+  absl::StatusOr<bool> Next(Table* batch) override {
+    if (calls_++ > 0) return absl::DataLossError("seg-00000001.cseg: bad checksum");
+    *batch = rows_;
+    return true;
+  }
+
+ private:
+  Table rows_;
+  Schema schema_;
+  int calls_ = 0;
+};
+
+TEST_P(PitJoinTest, StreamErrorsAreReturned) {
+  FeatureViewSpec drivers = Spec("drivers", {Feature("a")});
+  FeatureViewSpec cars = Spec("cars", {Feature("b")});
+  Table car_rows = MakeTable({{"driver_id", FeatureType::kInt64, {I(1)}},
+                              {kEventTsColumn, FeatureType::kTimestamp, {I(1)}},
+                              {kCreatedTsColumn, FeatureType::kTimestamp, {I(0)}},
+                              {"b", FeatureType::kDouble, {D(42)}}});
+  Table entities = MakeTable({{"driver_id", FeatureType::kInt64, {I(1), I(9)}},
+                              {"ts", FeatureType::kTimestamp, {I(30), I(30)}}});
+  for (int threads : {1, 2}) {
+    std::vector<PitView> views;
+    views.push_back(View(drivers, {"driver_id"}, DriverRows(), {"a"}));
+    views.push_back(PitView{&cars, {"driver_id"},
+                            std::make_unique<FailingStream>(SortViewRows(car_rows, {"driver_id"})),
+                            {"b"}});
+    auto out = PointInTimeJoin(entities, std::move(views), Options(false, threads));
+    ASSERT_EQ(out.status().code(), absl::StatusCode::kDataLoss) << out.status();
+    EXPECT_THAT(std::string(out.status().message()), HasSubstr("seg-00000001.cseg"));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(BatchSizes, PitJoinTest, ::testing::Values(1, 2, 4096));
 
 // ---------------------------------------------------------------------------------------
