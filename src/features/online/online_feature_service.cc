@@ -337,6 +337,7 @@ struct PlannedView {
   std::vector<int> entity_columns;  // index into Request::entities per join key
   std::vector<std::string> keys;    // encoded, one per entity row
   std::vector<std::optional<OnlineRow>> rows;
+  std::string timestamps;  // formatted event times of `rows`, comma-separated, built once
 };
 
 struct PlannedFeature {
@@ -514,6 +515,18 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
     CAIRN_RETURN_IF_ERROR(store_->Read(pv.view->spec.meta.name, pv.keys, &pv.rows));
   }
   int64_t now = clock_->NowMillis();
+  for (PlannedView& pv : plan.views) {
+    // Every feature of a view shares its rows' event times: format them once.
+    for (size_t r = 0; r < num_rows; ++r) {
+      if (r > 0) pv.timestamps.push_back(',');
+      const std::optional<OnlineRow>& row = pv.rows[r];
+      if (row.has_value()) {
+        AppendProtoTimestamp(row->event_ts, &pv.timestamps);
+      } else {
+        pv.timestamps.append(kEpochZero);
+      }
+    }
+  }
 
   // Write the response.
   std::string out;
@@ -577,15 +590,7 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
       }
     }
     out.append("],\"event_timestamps\":[");
-    for (size_t r = 0; r < num_rows; ++r) {
-      if (r > 0) out.push_back(',');
-      const std::optional<OnlineRow>& row = pv.rows[r];
-      if (!row.has_value()) {
-        out.append(kEpochZero);
-      } else {
-        AppendProtoTimestamp(row->event_ts, &out);
-      }
-    }
+    out.append(pv.timestamps);
     out.append("]}");
   }
   out.append("]}");
