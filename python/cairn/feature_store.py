@@ -90,9 +90,11 @@ class FeatureStore:
     def apply(self, path: str | os.PathLike, dry_run: bool = False,
               prune: bool = False) -> dict:
         """Applies the YAML definitions in `path` (one file, or every *.yaml / *.yml below
-        a directory) and returns the server's plan: what was added, changed (with a
-        field-level diff), unchanged and removed. `dry_run` only computes the plan;
-        `prune` removes registered objects that the files no longer define."""
+        a directory) and returns the server's plan: {"changes": [{"kind", "name",
+        "action": "added" | "changed" | "unchanged" | "removed", "old_version",
+        "new_version", "diffs": [{"path", "old", "new"}], "file", "line"}, ...],
+        "applied": bool}. `dry_run` only computes the plan; `prune` removes registered
+        objects that the files no longer define."""
         root = Path(path)
         if root.is_dir():
             files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")
@@ -192,7 +194,7 @@ class FeatureStore:
         (the timestamp column as UTC datetimes), then one column per feature ("feature"
         or "view__feature" with `full_feature_names`). The training-set snapshot the
         server saved (id, content_hash, entity_hash, feature_views, rows) is in
-        `df.attrs["cairn_snapshot"]`.
+        `df.attrs["cairn_snapshot"]`, the server's join time in `df.attrs["cairn_join_ms"]`.
         """
         body = self._feature_selection(features, feature_service)
         body.update({"full_feature_names": bool(full_feature_names),
@@ -213,8 +215,12 @@ class FeatureStore:
             raise CairnError("BAD_RESPONSE", "historical response has no 'columns' object")
         order = payload.get("column_order") or list(columns)
         stamps = {timestamp_column}
-        types = payload.get("column_types") or {}
-        stamps.update(name for name, kind in types.items() if kind == "timestamp")
+        types = payload.get("column_types")
+        if types is not None:
+            stamps.update(name for name, kind in types.items() if kind == "timestamp")
+        else:
+            stamps.update(self._timestamp_features(features, feature_service,
+                                                   full_feature_names))
         if isinstance(entity_df, pd.DataFrame):
             stamps.update(str(c) for c in entity_df.columns
                           if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
@@ -225,6 +231,8 @@ class FeatureStore:
                 if name in result.columns and name not in stamps:
                     result[name] = entity_df[name].to_numpy()
         result.attrs["cairn_snapshot"] = payload.get("snapshot")
+        if "join_ms" in payload:
+            result.attrs["cairn_join_ms"] = payload["join_ms"]
         return result
 
     def get_online_features(self, features: Sequence[str] | None = None,
@@ -272,6 +280,19 @@ class FeatureStore:
 
     # --- plumbing ----------------------------------------------------------------------
 
+    def _timestamp_features(self, features, feature_service, full_feature_names) -> set:
+        """Output names of the timestamp-typed features of the views referenced (the
+        historical answer carries values, not types)."""
+        refs = (list(features) if features is not None
+                else self.get_feature_service(feature_service).get("features", []))
+        names = set()
+        for view in {str(ref).split(":", 1)[0] for ref in refs}:
+            for feature in self.get_feature_view(view).get("features", []):
+                if feature.get("type") == "timestamp":
+                    names.add(f"{view}__{feature['name']}" if full_feature_names
+                              else feature["name"])
+        return names
+
     @staticmethod
     def _feature_selection(features, feature_service) -> dict:
         if (features is None) == (feature_service is None):
@@ -293,9 +314,9 @@ class FeatureStore:
 
     def _list(self, kind: str) -> list[dict]:
         payload = self._call("GET", f"/api/v1/features/{kind}")
-        if isinstance(payload, dict) and isinstance(payload.get(kind), list):
-            return payload[kind]
-        return payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+            raise CairnError("BAD_RESPONSE", f"GET /api/v1/features/{kind}: no 'items' list")
+        return payload["items"]
 
     def _get_object(self, kind: str, name: str, version: int | None) -> dict:
         path = f"/api/v1/features/{kind}/{quote(name, safe='')}"

@@ -25,8 +25,8 @@ def _write_defs(folder, text):
 
 
 def _plan_entries(plan: dict, action: str) -> dict:
-    """{(kind, name): entry} of one action ("added", "changed", "unchanged", "removed")."""
-    return {(e["kind"], e["name"]): e for e in plan.get(action, [])}
+    """{(kind, name): change} of one action ("added", "changed", "unchanged", "removed")."""
+    return {(c["kind"], c["name"]): c for c in plan["changes"] if c["action"] == action}
 
 
 @pytest.fixture(scope="module")
@@ -55,32 +55,35 @@ def test_apply_prints_added_then_unchanged_then_a_field_diff(tmp_path):
 
         dry = store.apply(defs, dry_run=True)
         assert ("FeatureView", "spend") in _plan_entries(dry, "added")
-        assert store.list_feature_views() == [] or all(
-            v.get("name") != "spend" for v in store.list_feature_views())
+        assert dry["applied"] is False
+        assert store.list_feature_views() == []
 
         first = store.apply(defs)
+        assert first["applied"] is True
         added = _plan_entries(first, "added")
         assert set(added) == {("Entity", "customer"), ("Source", "txns"),
                               ("Source", "profile_push"), ("FeatureView", "profile"),
                               ("FeatureView", "spend"), ("FeatureView", "spend_windows"),
                               ("FeatureService", "churn"),
                               ("FeatureService", "churn_online")}
+        assert added[("FeatureView", "spend")]["new_version"] == 1
         assert {v["name"] for v in store.list_feature_views()} == {
             "profile", "spend", "spend_windows"}
 
         again = store.apply(defs)
-        assert not again.get("added") and not again.get("changed")
-        assert len(again["unchanged"]) == 8
+        assert again["applied"] is False
+        assert len(_plan_entries(again, "unchanged")) == 8 == len(again["changes"])
 
         _write_defs(tmp_path / "defs", sdk_defs.yaml_text(spend_ttl="2h"))
         changed = store.apply(defs)
         entry = _plan_entries(changed, "changed")[("FeatureView", "spend")]
-        assert "ttl" in str(entry), entry
-        assert "2h" in str(entry) or "7200000" in str(entry), entry
-        assert len(changed["unchanged"]) == 7
+        assert entry["diffs"] == [{"path": "ttl_ms", "old": 0, "new": 7_200_000}], entry
+        assert (entry["old_version"], entry["new_version"]) == (1, 2)
+        assert len(_plan_entries(changed, "unchanged")) == 7
         # Both versions stay readable.
-        assert store.get_feature_view("spend", version=1) != store.get_feature_view(
-            "spend", version=2)
+        assert store.get_feature_view("spend", version=1)["ttl_ms"] == 0
+        assert store.get_feature_view("spend", version=2)["ttl_ms"] == 7_200_000
+        assert [v["version"] for v in store.get_feature_view("spend")["versions"]] == [1, 2]
     finally:
         srv.stop()
 
