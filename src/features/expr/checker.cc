@@ -158,8 +158,8 @@ class Checker {
         n->type = Type::kDouble;
         return true;
       }
-      if (n->kind == NodeKind::kLiteral) {
-        n->value = static_cast<double>(std::get<int64_t>(n->value));
+      if (n->kind == NodeKind::kLiteral) {  // may be a typed null (`i / null`)
+        if (!IsNull(n->value)) n->value = static_cast<double>(std::get<int64_t>(n->value));
         n->type = Type::kDouble;
         return true;
       }

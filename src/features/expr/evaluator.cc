@@ -61,12 +61,7 @@ Vec Own(Column c, bool scalar = false) {
 }
 
 constexpr int64_t kMsPerDay = 86400000;
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
+constexpr int64_t kMaxFormattableMs = 8640000000000000;  // ECMAScript's Date range
 
 // The double → int64 conversions that are exact in range: [-2^63, 2^63).
 bool DoubleToInt(double d, int64_t* out) {
@@ -606,7 +601,11 @@ class Evaluator {
           switch (from) {
             case Type::kDouble: out.strings[i] = FormatDouble(x.doubles[i]); break;
             case Type::kBool: out.strings[i] = x.ints[i] ? "true" : "false"; break;
-            case Type::kTimestamp: out.strings[i] = FormatTimestamp(x.ints[i]); break;
+            case Type::kTimestamp:
+              // FormatTimestamp's range; beyond it (±275,760 years) there is no RFC 3339 text.
+              ok = x.ints[i] >= -kMaxFormattableMs && x.ints[i] <= kMaxFormattableMs;
+              if (ok) out.strings[i] = FormatTimestamp(x.ints[i]);
+              break;
             default: out.strings[i] = absl::StrCat(x.ints[i]);
           }
           break;
@@ -645,8 +644,13 @@ class Evaluator {
       if (!x.valid[i]) continue;
       out.valid[i] = 1;
       const int64_t ms = x.ints[i];
-      const int64_t days = FloorDiv(ms, kMsPerDay);
-      const int64_t ms_of_day = ms - days * kMsPerDay;
+      // Floor division without overflow at the int64 extremes.
+      int64_t days = ms / kMsPerDay;
+      int64_t ms_of_day = ms % kMsPerDay;
+      if (ms_of_day < 0) {
+        ms_of_day += kMsPerDay;
+        --days;
+      }
       int64_t v = 0;
       switch (fn) {
         case Fn::kHour: v = ms_of_day / 3600000; break;

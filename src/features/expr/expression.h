@@ -63,7 +63,8 @@
 //     - int64 ↔ timestamp reinterprets epoch milliseconds. bool → int64/double is 1 or 0;
 //       number → bool is x != 0 (NaN → null). string(x) writes int64 in decimal, doubles in
 //       the shortest form that reads back exactly ("0.1", "1e+300", "nan", "inf"),
-//       bools as true/false, timestamps as FormatTimestamp ("2024-05-01T12:00:00.000Z").
+//       bools as true/false, timestamps as FormatTimestamp ("2024-05-01T12:00:00.000Z";
+//       null beyond ±8.64e15 ms, about ±275,760 years, which RFC 3339 cannot write).
 //     - not allowed (compile error): bool(timestamp), timestamp(bool).
 //   year(ts), month(ts), day(ts), hour(ts), minute(ts), second(ts), day_of_year(ts),
 //   day_of_week(ts) (ISO: Monday = 1 … Sunday = 7)   int64 parts of a timestamp, in UTC.

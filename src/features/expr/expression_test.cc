@@ -184,6 +184,10 @@ TEST(Expression, NullHandlingFunctions) {
       {"is_null(null)", FeatureType::kBool, {true, true, true, true}},
       {"null", FeatureType::kDouble, {N, N, N, N}},
       {"null + 1", FeatureType::kInt64, {N, N, N, N}},
+      // Regression (fuzz): the null became an int64 literal, then the int64 → double
+      // conversion of '/' read its value as an int64.
+      {"n / null", FeatureType::kDouble, {N, N, N, N}},
+      {"amount + (null + 1)", FeatureType::kDouble, {N, N, N, N}},
       {"coalesce(null, null)", FeatureType::kDouble, {N, N, N, N}},
       {"log1p(amount) * 2 + if(amount > 10, 1, 0)", FeatureType::kDouble,
        {std::log1p(20.0) * 2 + 1, N, N, 0.0}},
