@@ -31,17 +31,26 @@ def _plan_entries(plan: dict, action: str) -> dict:
 
 @pytest.fixture(scope="module")
 def fs(tmp_path_factory):
-    """A server with the SDK definitions applied and the txns rows ingested."""
+    """A server with the SDK definitions applied."""
     root = tmp_path_factory.mktemp("sdk")
     srv = server.start(root / "data")
     store = cairn.FeatureStore(srv.url)
     store.apply(_write_defs(root / "defs", sdk_defs.yaml_text()))
-    (root / "txns.csv").write_text(sdk_defs.txns_csv())
-    result = store.ingest("txns", root / "txns.csv")
-    assert result["rows"] == len(sdk_defs.TXNS)
     yield store
     store.close()
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def txns(fs, tmp_path_factory):
+    """`fs` with the txns rows ingested."""
+    path = tmp_path_factory.mktemp("txns") / "txns.csv"
+    path.write_text(sdk_defs.txns_csv())
+    result = fs.ingest("txns", path)
+    assert result == {"source": "txns", "rows": len(sdk_defs.TXNS), "quarantined": 0,
+                      "views": {"spend": len(sdk_defs.TXNS),
+                                "spend_windows": len(sdk_defs.TXNS)}}
+    return fs
 
 
 # --- definitions --------------------------------------------------------------------------
@@ -153,7 +162,8 @@ def test_ingest_into_an_unknown_source_is_a_404_naming_it(fs, tmp_path):
 # --- historical ---------------------------------------------------------------------------
 
 
-def test_historical_features_with_a_service_and_a_snapshot(fs):
+def test_historical_features_with_a_service_and_a_snapshot(txns):
+    fs = txns
     entity_df = pd.DataFrame({
         "customer_id": [1, 2, 1, 3, 4],
         "event_timestamp": pd.to_datetime(
@@ -193,7 +203,8 @@ def test_unknown_feature_is_an_error_naming_it(fs):
     assert "amonut" in info.value.message
 
 
-def test_training_set_is_logged_as_an_mlflow_dataset_input(fs):
+def test_training_set_is_logged_as_an_mlflow_dataset_input(txns):
+    fs = txns
     mlflow = pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
