@@ -88,7 +88,10 @@ class RecordReader {
 // twice fails here too. An empty unquoted field is null; a quoted empty field ("") is
 // the empty string for string columns and null for other types. A record with a
 // different number of fields than the header is a bad row ("expected 5 fields, found
-// 4"). An empty file (no header) reads as zero rows. NotFound when `path` is missing.
+// 4"); so is text after a closing quote ("a"b), while a quote inside an unquoted field is
+// kept as text (a"b). A CR not followed by LF is text. A record longer than 256 MiB (a
+// quote left open) fails the read even with quarantine. An empty file (no header) reads
+// as zero rows. NotFound when `path` is missing.
 absl::StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(std::string path,
                                                             const Schema& schema,
                                                             const ReaderOptions& options);
@@ -99,7 +102,11 @@ absl::StatusOr<std::unique_ptr<RecordReader>> OpenCsvReader(std::string path,
 // are accepted, 1.5 is not); double ← JSON number; string ← JSON string; bool ← true /
 // false; timestamp ← RFC 3339 string or integer epoch milliseconds. Any other JSON
 // kind for a schema key (a string for an int64, an object, ...) is a bad row, and so
-// are malformed JSON, a line that is not an object and a schema key given twice.
+// are malformed JSON (validated in full, ignored keys included; nesting deeper than 512
+// levels is malformed), a line that is not an object and a schema key given twice.
+// Strings are unescaped (\uXXXX with surrogate pairs → UTF-8); their bytes are not
+// checked for valid UTF-8. An optional UTF-8 byte order mark is skipped; lines may end
+// in CRLF.
 absl::StatusOr<std::unique_ptr<RecordReader>> OpenJsonlReader(std::string path,
                                                               const Schema& schema,
                                                               const ReaderOptions& options);
