@@ -1,0 +1,850 @@
+#include "features/feature_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/timestamp.h"
+#include "features/definition_json.h"
+#include "features/online/materializer.h"
+#include "features/row_stream.h"
+#include "features/view_rows.h"
+#include "storage/migrations.h"
+
+namespace cairn::features {
+namespace {
+
+// Rows buffered before they are written as one segment, and the most rows an ingest
+// validates in memory before it falls back to reading the file twice.
+constexpr size_t kWriteRows = 1 << 20;
+
+std::span<const storage::Migration> Migrations() {
+  static const storage::Migration kMigrations[] = {
+      {1, "feature tables and materializations",
+       // Which offline table holds an object's rows, and the hash of what shaped them:
+       // a change to that hash rebuilds the table.
+       "CREATE TABLE feature_tables ("
+       " object TEXT PRIMARY KEY,"
+       " table_name TEXT NOT NULL,"
+       " shape_hash TEXT NOT NULL);"
+       "CREATE TABLE feature_materializations ("
+       " view TEXT NOT NULL,"
+       " view_version BIGINT NOT NULL,"
+       " start_ts BIGINT NOT NULL,"
+       " end_ts BIGINT NOT NULL,"
+       " rows_read BIGINT NOT NULL,"
+       " keys_written BIGINT NOT NULL,"
+       " created_at BIGINT NOT NULL);"
+       "CREATE INDEX feature_materializations_view ON feature_materializations (view, end_ts)"},
+  };
+  return kMigrations;
+}
+
+// The FeatureCatalog the online service reads, from the registry's cached snapshot; the
+// ServedView objects are rebuilt only when the registry generation moves.
+class RegistryCatalog final : public FeatureCatalog {
+ public:
+  explicit RegistryCatalog(FeatureRegistry& registry) : registry_(registry) {}
+
+  absl::StatusOr<std::shared_ptr<const ServedView>> View(std::string_view name) const override {
+    CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_.Snapshot());
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (generation_ == snapshot->generation()) {
+        auto it = views_.find(name);
+        if (it != views_.end()) return it->second;
+      }
+    }
+    const FeatureViewSpec* spec = snapshot->FindView(name);
+    if (spec == nullptr) {
+      std::vector<std::string_view> names;
+      for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) names.push_back(d->name);
+      std::string near = NearestName(name, names);
+      return absl::NotFoundError(absl::StrCat("feature view '", ToAbsl(name),
+                                              "' is not registered",
+                                              near.empty() ? "" : " (did you mean '",
+                                              near, near.empty() ? "" : "'?)"));
+    }
+    auto served = std::make_shared<ServedView>();
+    served->spec = *spec;
+    for (const std::string& e : spec->entities) {
+      const EntitySpec* entity = snapshot->FindEntity(e);
+      if (entity == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("feature view '", spec->meta.name, "' names entity '", e,
+                         "', which is not registered"));
+      }
+      for (const Field& k : entity->join_keys) served->join_keys.push_back(k);
+    }
+    absl::MutexLock lock(&mu_);
+    if (generation_ != snapshot->generation()) {
+      views_.clear();
+      generation_ = snapshot->generation();
+    }
+    views_[std::string(name)] = served;
+    return std::shared_ptr<const ServedView>(served);
+  }
+
+  absl::StatusOr<std::vector<FeatureRef>> Service(std::string_view name) const override {
+    CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_.Snapshot());
+    const FeatureServiceSpec* spec = snapshot->FindService(name);
+    if (spec == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("feature service '", ToAbsl(name), "' is not registered"));
+    }
+    return spec->features;
+  }
+
+ private:
+  FeatureRegistry& registry_;
+  mutable absl::Mutex mu_;
+  mutable int64_t generation_ ABSL_GUARDED_BY(mu_) = -1;
+  mutable std::map<std::string, std::shared_ptr<const ServedView>, std::less<>> views_
+      ABSL_GUARDED_BY(mu_);
+};
+
+std::string ShortHash(std::string_view text) {
+  std::string h = Sha256Hex(text);
+  return h.substr(0, 12);
+}
+
+// What shapes a source table's rows: its schema and time fields.
+std::string SourceShape(const SourceSpec& s) {
+  Json j = Json::array();
+  for (const Field& f : s.schema) j.push_back({f.name, TypeName(f.type), f.nullable});
+  return Sha256Hex(Json{{"schema", j}, {"ts", s.timestamp_field},
+                        {"created", s.created_timestamp_field}}.dump());
+}
+
+// What shapes a view table's rows: keys, source shape and each stored feature's
+// derivation (not ttl, windows, online or descriptions, which are applied when reading).
+std::string ViewShape(const FeatureViewSpec& v, const std::vector<Field>& keys,
+                      const SourceSpec& source) {
+  Json k = Json::array();
+  for (const Field& f : keys) k.push_back({f.name, TypeName(f.type)});
+  Json fs = Json::array();
+  for (const FeatureSpec& f : v.features) {
+    fs.push_back({f.name, TypeName(f.type), f.expr, AggName(f.agg), f.of});
+  }
+  return Sha256Hex(Json{{"keys", k}, {"source", v.source}, {"source_shape", SourceShape(source)},
+                        {"features", fs}}.dump());
+}
+
+int64_t MaxWindow(const FeatureViewSpec& v) {
+  int64_t w = 0;
+  for (const FeatureSpec& f : v.features) w = std::max(w, f.agg == AggFn::kNone ? 0 : f.window_ms);
+  return w;
+}
+
+// Conforms pushed rows to the source schema: columns by name, casts where lossless,
+// missing nullable columns as nulls.
+absl::StatusOr<Table> ConformToSchema(const SourceSpec& source, const Table& rows) {
+  Table out;
+  size_t n = rows.num_rows();
+  for (const Field& f : source.schema) {
+    int c = rows.Find(f.name);
+    if (c < 0) {
+      if (!f.nullable) {
+        return absl::InvalidArgumentError(absl::StrCat("source ", source.meta.name, ": column '",
+                                                       f.name, "' is required (not nullable)"));
+      }
+      Column col(f.type);
+      for (size_t i = 0; i < n; ++i) col.AppendNull();
+      out.names.push_back(f.name);
+      out.columns.push_back(std::move(col));
+      continue;
+    }
+    CAIRN_ASSIGN_OR_RETURN(Column col,
+                           CastColumn(rows.columns[c], f.type,
+                                      absl::StrCat("source ", source.meta.name, ": column '",
+                                                   f.name, "'")));
+    if (!f.nullable) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!col.valid[i]) {
+          return absl::InvalidArgumentError(absl::StrCat("source ", source.meta.name, ": row ",
+                                                         i + 1, ": column '", f.name,
+                                                         "' is null but not nullable"));
+        }
+      }
+    }
+    out.names.push_back(f.name);
+    out.columns.push_back(std::move(col));
+  }
+  for (size_t c = 0; c < rows.num_columns(); ++c) {
+    if (FindField(source.schema, rows.names[c]) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("source ", source.meta.name,
+                                                     ": unknown column '", rows.names[c],
+                                                     "' (not in the source schema)"));
+    }
+  }
+  return out;
+}
+
+void AppendTable(Table* into, const Table& from) {
+  if (into->num_columns() == 0) {
+    *into = from;
+    return;
+  }
+  for (size_t c = 0; c < into->num_columns(); ++c) {
+    Column& dst = into->columns[c];
+    const Column& src = from.columns[c];
+    dst.valid.insert(dst.valid.end(), src.valid.begin(), src.valid.end());
+    dst.ints.insert(dst.ints.end(), src.ints.begin(), src.ints.end());
+    dst.doubles.insert(dst.doubles.end(), src.doubles.begin(), src.doubles.end());
+    dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.end());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<RecordReader>> OpenReader(const SourceSpec& source,
+                                                         const IngestRequest& request,
+                                                         bool quarantine) {
+  ReaderOptions options;
+  options.file_label = request.file_label.empty() ? request.path : request.file_label;
+  options.quarantine = quarantine;
+  options.batch_rows = 65536;
+  FileFormat format = request.format.value_or(source.format);
+  if (format == FileFormat::kJsonl) return OpenJsonlReader(request.path, source.schema, options);
+  return OpenCsvReader(request.path, source.schema, options);
+}
+
+}  // namespace
+
+FeatureStore::~FeatureStore() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    threads.swap(job_threads_);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+std::string FeatureStore::StartMaterialization(const MaterializeRequest& request) {
+  std::string id = NewUuidHex().substr(0, 16);
+  int64_t total = 0;
+  for (const std::string& table : offline_->ListTables()) {
+    if (table.rfind("view.", 0) != 0) continue;
+    auto stats = offline_->Stats(table);
+    if (stats.ok()) total += stats->rows;
+  }
+  absl::MutexLock lock(&jobs_mu_);
+  MaterializationJob& job = jobs_[id];
+  job.id = id;
+  job.total_rows = total;
+  job_threads_.emplace_back([this, id, request] {
+    // Progress arrives per view, cumulative within the view.
+    std::string current;
+    int64_t done_rows = 0, done_keys = 0, last_rows = 0, last_keys = 0;
+    auto result = Materialize(request, [&](const std::string& view, int64_t rows, int64_t keys) {
+      if (view != current) {
+        done_rows += last_rows;
+        done_keys += last_keys;
+        current = view;
+      }
+      last_rows = rows;
+      last_keys = keys;
+      absl::MutexLock lock(&jobs_mu_);
+      MaterializationJob& j = jobs_[id];
+      j.rows_read = done_rows + rows;
+      j.keys_written = done_keys + keys;
+    });
+    absl::MutexLock lock(&jobs_mu_);
+    MaterializationJob& j = jobs_[id];
+    if (result.ok()) {
+      j.state = "succeeded";
+      j.views = *result;
+      j.rows_read = 0;
+      j.keys_written = 0;
+      for (const auto& [name, m] : j.views) {
+        j.rows_read += m.rows_read;
+        j.keys_written += m.keys_written;
+      }
+    } else {
+      j.state = "failed";
+      j.error = std::string(result.status().message());
+    }
+  });
+  return id;
+}
+
+absl::StatusOr<MaterializationJob> FeatureStore::GetMaterialization(std::string_view id) {
+  absl::MutexLock lock(&jobs_mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("materialization '", ToAbsl(id), "' does not exist"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::unique_ptr<FeatureStore>> FeatureStore::Open(storage::Database& db,
+                                                                 Clock& clock,
+                                                                 FeatureStoreOptions options) {
+  auto fs = std::unique_ptr<FeatureStore>(new FeatureStore());
+  fs->db_ = &db;
+  fs->clock_ = &clock;
+  fs->options_ = std::move(options);
+  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "features_store", Migrations()));
+  CAIRN_ASSIGN_OR_RETURN(fs->registry_, FeatureRegistry::Open(db, clock));
+  std::filesystem::path data(fs->options_.data_dir);
+  CAIRN_ASSIGN_OR_RETURN(fs->offline_, OfflineStore::Open((data / "offline").string()));
+  std::string url = fs->options_.online_url.empty() ? "embedded" : fs->options_.online_url;
+  fs->online_embedded_ = url == "embedded";
+  CAIRN_ASSIGN_OR_RETURN(fs->online_, OpenOnlineStore(url, fs->options_.data_dir));
+  fs->catalog_ = std::make_unique<RegistryCatalog>(*fs->registry_);
+  fs->online_service_ =
+      std::make_unique<OnlineFeatureService>(fs->catalog_.get(), fs->online_.get(), &clock);
+  CAIRN_ASSIGN_OR_RETURN(fs->training_sets_, TrainingSets::Open(db, clock, *fs->offline_));
+  return fs;
+}
+
+absl::StatusOr<std::vector<Field>> FeatureStore::JoinKeys(const FeatureViewSpec& view) {
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_->Snapshot());
+  std::vector<Field> keys;
+  for (const std::string& e : view.entities) {
+    const EntitySpec* entity = snapshot->FindEntity(e);
+    if (entity == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "feature view '", view.meta.name, "' names entity '", e, "', which is not registered"));
+    }
+    for (const Field& k : entity->join_keys) keys.push_back(k);
+  }
+  return keys;
+}
+
+absl::StatusOr<std::shared_ptr<const ViewDeriver>> FeatureStore::Deriver(
+    const FeatureViewSpec& view) {
+  CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(view.source));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(view));
+  std::string shape = ViewShape(view, keys, source.spec);
+  {
+    absl::MutexLock lock(&derivers_mu_);
+    auto it = derivers_.find(shape);
+    if (it != derivers_.end() && it->second->view() == view) return it->second;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto deriver, ViewDeriver::Make(view, std::move(keys), source.spec));
+  absl::MutexLock lock(&derivers_mu_);
+  derivers_[shape] = deriver;
+  return deriver;
+}
+
+namespace {
+
+// The offline table of an object ("source:x" / "view:x") and the shape it was built for.
+struct TableRecord {
+  std::string table;
+  std::string shape;
+};
+
+absl::StatusOr<std::optional<TableRecord>> GetTableRecord(storage::Database& db,
+                                                          const std::string& object) {
+  std::optional<TableRecord> found;
+  std::vector<storage::SqlValue> params = {object};
+  CAIRN_RETURN_IF_ERROR(db.Read([&](storage::SqlSession& s) {
+    return s.QueryEach("SELECT table_name, shape_hash FROM feature_tables WHERE object = $1",
+                       params, [&](const storage::SqlRowView& row) {
+                         found = TableRecord{std::string(row.Text(0)), std::string(row.Text(1))};
+                         return absl::OkStatus();
+                       });
+  }));
+  return found;
+}
+
+absl::Status PutTableRecord(storage::Database& db, const std::string& object,
+                            const TableRecord& record) {
+  std::vector<storage::SqlValue> params = {object, record.table, record.shape};
+  return db.Write([&](storage::SqlSession& s) {
+    return s
+        .Execute("INSERT INTO feature_tables (object, table_name, shape_hash) VALUES ($1, $2, $3)"
+                 " ON CONFLICT (object) DO UPDATE SET table_name = $2, shape_hash = $3",
+                 params)
+        .status();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PlannedChange>> FeatureStore::Apply(const DefinitionSet& definitions,
+                                                               bool dry_run, bool prune) {
+  if (dry_run) return registry_->Plan(definitions, prune);
+  absl::MutexLock lock(&apply_mu_);
+  CAIRN_ASSIGN_OR_RETURN(std::vector<PlannedChange> changes, registry_->Apply(definitions, prune));
+  // Sources first: a view rebuild reads its source's table.
+  for (DefinitionKind kind : {DefinitionKind::kSource, DefinitionKind::kFeatureView}) {
+    for (const PlannedChange& change : changes) {
+      if (change.kind != kind || change.action == ChangeAction::kUnchanged) continue;
+      std::string object = absl::StrCat(kind == DefinitionKind::kSource ? "source:" : "view:",
+                                        change.name);
+      CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
+      if (change.action == ChangeAction::kRemoved) {
+        if (old) CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
+        if (kind == DefinitionKind::kFeatureView) {
+          CAIRN_RETURN_IF_ERROR(online_->DropView(change.name));
+        }
+        continue;
+      }
+      if (kind == DefinitionKind::kSource) {
+        CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(change.name));
+        std::string shape = SourceShape(source.spec);
+        if (old && old->shape == shape) continue;
+        TableRecord record{absl::StrCat(SourceTableName(change.name), ".", ShortHash(shape)),
+                           shape};
+        CAIRN_RETURN_IF_ERROR(offline_->EnsureTable(record.table, SourceTableLayout(source.spec)));
+        if (old) {
+          // Carry the rows over: columns by name, new columns null, dropped ones gone.
+          CAIRN_ASSIGN_OR_RETURN(OfflineTableLayout new_layout, offline_->Layout(record.table));
+          CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(old->table, ScanOptions{}));
+          Table batch, pending;
+          while (true) {
+            CAIRN_ASSIGN_OR_RETURN(bool more, stream->Next(&batch));
+            if (!more) break;
+            Table converted;
+            for (const Field& f : new_layout.schema) {
+              int c = batch.Find(f.name);
+              Column col(f.type);
+              if (c >= 0) {
+                auto cast = CastColumn(batch.columns[c], f.type, f.name);
+                if (cast.ok()) col = std::move(*cast);
+              }
+              if (col.size() != batch.num_rows()) {
+                col = Column(f.type);
+                for (size_t i = 0; i < batch.num_rows(); ++i) col.AppendNull();
+              }
+              converted.names.push_back(f.name);
+              converted.columns.push_back(std::move(col));
+            }
+            CAIRN_RETURN_IF_ERROR(offline_->Append(record.table, converted));
+          }
+        }
+        CAIRN_RETURN_IF_ERROR(PutTableRecord(*db_, object, record));
+        if (old && old->table != record.table) {
+          CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
+        }
+        continue;
+      }
+      CAIRN_ASSIGN_OR_RETURN(auto view, registry_->GetView(change.name));
+      CAIRN_RETURN_IF_ERROR(RebuildView(view.spec));
+    }
+  }
+  return changes;
+}
+
+absl::Status FeatureStore::RebuildView(const FeatureViewSpec& view) {
+  std::string object = absl::StrCat("view:", view.meta.name);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
+  CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(view.source));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(view));
+  std::string shape = ViewShape(view, keys, source.spec);
+  if (!old || old->shape != shape) {
+    CAIRN_ASSIGN_OR_RETURN(auto deriver, Deriver(view));
+    TableRecord record{absl::StrCat(ViewTableName(view.meta.name), ".", ShortHash(shape)), shape};
+    if (old && old->table == record.table) return absl::OkStatus();
+    // A table of this shape left by an interrupted rebuild is incomplete: start afresh.
+    offline_->DropTable(record.table).IgnoreError();
+    CAIRN_RETURN_IF_ERROR(offline_->EnsureTable(record.table, deriver->layout()));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> source_table,
+                           GetTableRecord(*db_, absl::StrCat("source:", view.source)));
+    if (source_table) {
+      CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(source_table->table, ScanOptions{}));
+      Table batch, pending;
+      auto flush = [&]() -> absl::Status {
+        if (pending.num_rows() == 0) return absl::OkStatus();
+        CAIRN_ASSIGN_OR_RETURN(Table derived, deriver->Derive(pending));
+        CAIRN_RETURN_IF_ERROR(offline_->Append(record.table, derived));
+        pending = Table();
+        return absl::OkStatus();
+      };
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool more, stream->Next(&batch));
+        if (!more) break;
+        AppendTable(&pending, batch);
+        if (pending.num_rows() >= kWriteRows) CAIRN_RETURN_IF_ERROR(flush());
+      }
+      CAIRN_RETURN_IF_ERROR(flush());
+    }
+    CAIRN_RETURN_IF_ERROR(PutTableRecord(*db_, object, record));
+    if (old) CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
+  }
+  // Online rows are encoded in the view's feature order: a changed view starts over there,
+  // re-materialized over what was materialized before.
+  CAIRN_RETURN_IF_ERROR(online_->DropView(view.meta.name));
+  std::optional<int64_t> last_end;
+  std::vector<storage::SqlValue> params = {view.meta.name};
+  CAIRN_RETURN_IF_ERROR(db_->Read([&](storage::SqlSession& s) {
+    return s.QueryEach("SELECT MAX(end_ts) FROM feature_materializations WHERE view = $1", params,
+                       [&](const storage::SqlRowView& row) {
+                         if (!row.IsNull(0)) last_end = row.Int(0);
+                         return absl::OkStatus();
+                       });
+  }));
+  if (last_end && view.online) {
+    MaterializeRequest again;
+    again.start = 0;
+    again.end = *last_end;
+    again.views = {view.meta.name};
+    CAIRN_RETURN_IF_ERROR(Materialize(again).status());
+  }
+  return absl::OkStatus();
+}
+
+std::vector<FeatureViewSpec> FeatureStore::ViewsOfSource(std::string_view source) {
+  std::vector<FeatureViewSpec> views;
+  auto snapshot = registry_->Snapshot();
+  if (!snapshot.ok()) return views;
+  for (const auto* d : (*snapshot)->List(DefinitionKind::kFeatureView)) {
+    const auto& spec = std::get<FeatureViewSpec>(d->definition.spec);
+    if (spec.source == source) views.push_back(spec);
+  }
+  return views;
+}
+
+absl::Status FeatureStore::WriteOffline(const SourceSpec& source, const Table& source_rows,
+                                        std::map<std::string, int64_t>* view_rows) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> table,
+                         GetTableRecord(*db_, absl::StrCat("source:", source.meta.name)));
+  if (!table) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("source '", source.meta.name, "' has no offline table; apply it first"));
+  }
+  CAIRN_RETURN_IF_ERROR(offline_->Append(table->table, source_rows));
+  for (const FeatureViewSpec& view : ViewsOfSource(source.meta.name)) {
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> vt,
+                           GetTableRecord(*db_, absl::StrCat("view:", view.meta.name)));
+    if (!vt) continue;
+    CAIRN_ASSIGN_OR_RETURN(auto deriver, Deriver(view));
+    CAIRN_ASSIGN_OR_RETURN(Table derived, deriver->Derive(source_rows));
+    CAIRN_RETURN_IF_ERROR(offline_->Append(vt->table, derived));
+    if (view_rows) (*view_rows)[view.meta.name] += static_cast<int64_t>(derived.num_rows());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::WriteOnline(const SourceSpec& source, const Table& source_rows) {
+  for (const FeatureViewSpec& view : ViewsOfSource(source.meta.name)) {
+    if (!view.online) continue;
+    CAIRN_ASSIGN_OR_RETURN(auto deriver, Deriver(view));
+    CAIRN_ASSIGN_OR_RETURN(Table derived, deriver->Derive(source_rows));
+    std::vector<std::string> keys;
+    std::vector<OnlineRow> rows;
+    deriver->ToOnlineRows(derived, &keys, &rows);
+    CAIRN_RETURN_IF_ERROR(online_->Write(view.meta.name, keys, rows));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) {
+  CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(request.source));
+  IngestResult result;
+  int64_t now = clock_->NowMillis();
+  std::vector<BadRow> bad;
+  std::ofstream quarantine;
+  auto keep_bad = [&]() -> absl::Status {
+    if (bad.empty()) return absl::OkStatus();
+    if (!quarantine.is_open()) {
+      std::filesystem::path dir = std::filesystem::path(options_.data_dir) / "quarantine" /
+                                  request.source;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      result.quarantine_file =
+          (dir / absl::StrCat(FormatTimestamp(now), "-", NewUuidHex().substr(0, 8), ".jsonl"))
+              .string();
+      quarantine.open(result.quarantine_file);
+      if (!quarantine) {
+        return absl::InternalError(absl::StrCat("cannot write ", result.quarantine_file));
+      }
+    }
+    for (const BadRow& b : bad) {
+      quarantine << Json{{"file", b.file}, {"line", b.line},   {"column", b.column},
+                         {"value", b.value}, {"reason", b.reason}, {"raw", b.raw}}
+                        .dump()
+                 << "\n";
+    }
+    bad.clear();
+    return absl::OkStatus();
+  };
+
+  // Without quarantine one bad row rejects the file, so nothing may be written before
+  // the whole file is read: small files are held in memory, larger ones read twice.
+  bool two_pass = false;
+  Table pending;
+  if (!request.quarantine) {
+    CAIRN_ASSIGN_OR_RETURN(auto reader, OpenReader(source.spec, request, false));
+    Table batch;
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, nullptr));
+      if (!more) break;
+      if (!two_pass) {
+        AppendTable(&pending, batch);
+        if (pending.num_rows() > kWriteRows) {
+          two_pass = true;
+          pending = Table();
+        }
+      }
+    }
+    if (!two_pass) {
+      if (pending.num_rows() > 0) {
+        CAIRN_ASSIGN_OR_RETURN(Table rows, ToSourceRows(source.spec, std::move(pending), now));
+        CAIRN_RETURN_IF_ERROR(WriteOffline(source.spec, rows, &result.view_rows));
+        result.rows = static_cast<int64_t>(rows.num_rows());
+      }
+      return result;
+    }
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto reader, OpenReader(source.spec, request, request.quarantine));
+  Table batch;
+  pending = Table();
+  auto flush = [&]() -> absl::Status {
+    if (pending.num_rows() == 0) return absl::OkStatus();
+    result.rows += static_cast<int64_t>(pending.num_rows());
+    CAIRN_ASSIGN_OR_RETURN(Table rows, ToSourceRows(source.spec, std::move(pending), now));
+    pending = Table();
+    return WriteOffline(source.spec, rows, &result.view_rows);
+  };
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, &bad));
+    CAIRN_RETURN_IF_ERROR(keep_bad());
+    if (!more) break;
+    if (batch.num_rows() == 0) continue;
+    AppendTable(&pending, batch);
+    if (pending.num_rows() >= kWriteRows) CAIRN_RETURN_IF_ERROR(flush());
+  }
+  CAIRN_RETURN_IF_ERROR(flush());
+  result.quarantined = reader->bad_rows();
+  if (quarantine.is_open()) {
+    quarantine.flush();
+    if (!quarantine) return absl::InternalError(absl::StrCat("cannot write ", result.quarantine_file));
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> FeatureStore::Push(std::string_view source_name, const Table& rows,
+                                           PushTarget to) {
+  CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(source_name));
+  CAIRN_ASSIGN_OR_RETURN(Table conformed, ConformToSchema(source.spec, rows));
+  CAIRN_ASSIGN_OR_RETURN(Table source_rows,
+                         ToSourceRows(source.spec, std::move(conformed), clock_->NowMillis()));
+  if (to != PushTarget::kOnline) {
+    CAIRN_RETURN_IF_ERROR(WriteOffline(source.spec, source_rows, nullptr));
+  }
+  if (to != PushTarget::kOffline) CAIRN_RETURN_IF_ERROR(WriteOnline(source.spec, source_rows));
+  return static_cast<int64_t>(source_rows.num_rows());
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::vector<std::string>>>>
+FeatureStore::ResolveFeatures(const std::vector<FeatureRef>& refs,
+                              std::string_view feature_service) {
+  std::vector<FeatureRef> wanted = refs;
+  if (!feature_service.empty()) {
+    if (!refs.empty()) {
+      return absl::InvalidArgumentError("give either features or feature_service, not both");
+    }
+    CAIRN_ASSIGN_OR_RETURN(auto service, registry_->GetService(feature_service));
+    wanted = service.spec.features;
+  }
+  if (wanted.empty()) {
+    return absl::InvalidArgumentError("features: name at least one feature (view:feature) or a "
+                                      "feature_service");
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_->Snapshot());
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const FeatureRef& ref : wanted) {
+    const FeatureViewSpec* view = snapshot->FindView(ref.view);
+    if (view == nullptr) {
+      std::vector<std::string_view> names;
+      for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) names.push_back(d->name);
+      std::string near = NearestName(ref.view, names);
+      return absl::NotFoundError(absl::StrCat("features: feature view '", ref.view,
+                                              "' is not registered",
+                                              near.empty() ? "" : " (did you mean '", near,
+                                              near.empty() ? "" : "'?)"));
+    }
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == ref.view; });
+    if (it == out.end()) {
+      out.emplace_back(ref.view, std::vector<std::string>{});
+      it = out.end() - 1;
+    }
+    if (ref.feature.empty() || ref.feature == "*") {
+      for (const FeatureSpec& f : view->features) it->second.push_back(f.name);
+      continue;
+    }
+    bool known = std::any_of(view->features.begin(), view->features.end(),
+                             [&](const FeatureSpec& f) { return f.name == ref.feature; });
+    if (!known) {
+      std::vector<std::string_view> names;
+      for (const FeatureSpec& f : view->features) names.push_back(f.name);
+      std::string near = NearestName(ref.feature, names);
+      return absl::NotFoundError(absl::StrCat("features: feature view '", ref.view,
+                                              "' has no feature '", ref.feature, "'",
+                                              near.empty() ? "" : " (did you mean '", near,
+                                              near.empty() ? "" : "'?)"));
+    }
+    it->second.push_back(ref.feature);
+  }
+  return out;
+}
+
+absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
+    const HistoricalRequest& request) {
+  CAIRN_ASSIGN_OR_RETURN(auto resolved, ResolveFeatures(request.features, request.feature_service));
+  const Table& entities = request.entities;
+  int ts_col = entities.Find(request.options.timestamp_column);
+  if (ts_col < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("entities: no timestamp column '",
+                                                   request.options.timestamp_column,
+                                                   "' (set timestamp_column)"));
+  }
+  std::optional<int64_t> min_ts, max_ts;
+  for (size_t i = 0; i < entities.num_rows(); ++i) {
+    if (!entities.columns[ts_col].valid[i]) continue;
+    int64_t t = entities.columns[ts_col].ints[i];
+    min_ts = min_ts ? std::min(*min_ts, t) : t;
+    max_ts = max_ts ? std::max(*max_ts, t) : t;
+  }
+  std::vector<FeatureViewSpec> specs;
+  specs.reserve(resolved.size());
+  TrainingSetRecord record;
+  record.feature_service = request.feature_service;
+  std::vector<PitView> views;
+  for (const auto& [view_name, features] : resolved) {
+    CAIRN_ASSIGN_OR_RETURN(auto view, registry_->GetView(view_name));
+    specs.push_back(view.spec);
+    record.view_versions[view_name] = view.version;
+    for (const std::string& f : features) record.features.push_back(absl::StrCat(view_name, ":", f));
+  }
+  for (size_t v = 0; v < resolved.size(); ++v) {
+    const FeatureViewSpec& spec = specs[v];
+    CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(spec));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> table,
+                           GetTableRecord(*db_, absl::StrCat("view:", spec.meta.name)));
+    if (!table) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("feature view '", spec.meta.name, "' has no offline table; apply it"));
+    }
+    ScanOptions scan;
+    bool has_plain = false;
+    for (const std::string& f : resolved[v].second) {
+      auto it = std::find_if(spec.features.begin(), spec.features.end(),
+                             [&](const FeatureSpec& s) { return s.name == f; });
+      if (it->agg == AggFn::kNone) {
+        scan.columns.push_back(f);
+        has_plain = true;
+      } else if (!it->of.empty()) {
+        scan.columns.push_back(absl::StrCat(kAggInputPrefix, f));
+      }
+    }
+    // Prune segments outside what any entity row can see.
+    if (max_ts) scan.max_event_ts = *max_ts + 1;
+    int64_t reach = std::max(has_plain ? spec.ttl_ms : 0, MaxWindow(spec));
+    bool unbounded = has_plain && spec.ttl_ms == 0;
+    if (min_ts && !unbounded && reach > 0) scan.min_event_ts = *min_ts - reach;
+    CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(table->table, scan));
+    PitView pv;
+    pv.spec = &specs[v];
+    for (const Field& k : keys) pv.key_columns.push_back(k.name);
+    pv.rows = std::move(stream);
+    pv.features = resolved[v].second;
+    views.push_back(std::move(pv));
+  }
+  HistoricalResult result;
+  auto start = std::chrono::steady_clock::now();
+  CAIRN_ASSIGN_OR_RETURN(result.table, PointInTimeJoin(entities, std::move(views), request.options));
+  result.join_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  CAIRN_ASSIGN_OR_RETURN(result.snapshot, training_sets_->Save(entities, result.table, record));
+  return result;
+}
+
+absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::Materialize(
+    const MaterializeRequest& request, const MaterializeProgressFn& progress) {
+  if (!request.incremental && !request.start) {
+    return absl::InvalidArgumentError("start: required (or use materialize-incremental)");
+  }
+  if (request.start && *request.start > request.end) {
+    return absl::InvalidArgumentError(absl::StrCat("start (", FormatTimestamp(*request.start),
+                                                   ") is after end (",
+                                                   FormatTimestamp(request.end), ")"));
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_->Snapshot());
+  std::vector<FeatureViewSpec> views;
+  if (request.views.empty()) {
+    for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) {
+      const auto& spec = std::get<FeatureViewSpec>(d->definition.spec);
+      if (spec.online) views.push_back(spec);
+    }
+  } else {
+    for (const std::string& name : request.views) {
+      const FeatureViewSpec* spec = snapshot->FindView(name);
+      if (spec == nullptr) {
+        return absl::NotFoundError(absl::StrCat("views: feature view '", name,
+                                                "' is not registered"));
+      }
+      if (!spec->online) {
+        return absl::InvalidArgumentError(absl::StrCat("views: feature view '", name,
+                                                       "' is not served online (online: false)"));
+      }
+      views.push_back(*spec);
+    }
+  }
+  std::map<std::string, ViewMaterialization> out;
+  for (const FeatureViewSpec& view : views) {
+    ViewMaterialization m;
+    m.end = request.end;
+    if (request.incremental) {
+      std::optional<int64_t> last_end;
+      std::vector<storage::SqlValue> params = {view.meta.name};
+      CAIRN_RETURN_IF_ERROR(db_->Read([&](storage::SqlSession& s) {
+        return s.QueryEach("SELECT MAX(end_ts) FROM feature_materializations WHERE view = $1",
+                           params, [&](const storage::SqlRowView& row) {
+                             if (!row.IsNull(0)) last_end = row.Int(0);
+                             return absl::OkStatus();
+                           });
+      }));
+      // Feast: the first incremental run starts ttl before the end (all history when the
+      // view has no ttl).
+      m.start = last_end ? *last_end : (view.ttl_ms > 0 ? request.end - view.ttl_ms : 0);
+      m.start = std::min(m.start, request.end);
+    } else {
+      m.start = *request.start;
+    }
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> table,
+                           GetTableRecord(*db_, absl::StrCat("view:", view.meta.name)));
+    if (table && m.start < m.end) {
+      CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(view));
+      ScanOptions scan;
+      scan.min_event_ts = MaterializeScanStart(view, m.start);
+      scan.max_event_ts = m.end;
+      CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(table->table, scan));
+      std::string name = view.meta.name;
+      MaterializeOptions options;
+      if (progress) {
+        options.progress = [&](const MaterializeProgress& p) {
+          progress(name, p.rows_read, p.keys_written);
+        };
+      }
+      CAIRN_ASSIGN_OR_RETURN(MaterializeResult r,
+                             features::Materialize(view, keys, *stream, *online_, m.start, m.end,
+                                                   options));
+      m.rows_read = r.rows_read;
+      m.keys_written = r.keys_written;
+    }
+    CAIRN_ASSIGN_OR_RETURN(auto registered, registry_->GetView(view.meta.name));
+    std::vector<storage::SqlValue> params = {view.meta.name, registered.version, m.start, m.end,
+                                             m.rows_read, m.keys_written, clock_->NowMillis()};
+    CAIRN_RETURN_IF_ERROR(db_->Write([&](storage::SqlSession& s) {
+      return s
+          .Execute("INSERT INTO feature_materializations (view, view_version, start_ts, end_ts,"
+                   " rows_read, keys_written, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   params)
+          .status();
+    }));
+    out[view.meta.name] = m;
+  }
+  return out;
+}
+
+}  // namespace cairn::features
