@@ -103,6 +103,7 @@ TEST(Timestamp, ParsesRfc3339OffsetsFractionsAndEpochMillis) {
   EXPECT_FALSE(cairn::ParseTimestamp("").has_value());
   EXPECT_EQ(cairn::FormatTimestamp(1709209815250), "2024-02-29T12:30:15.250Z");
   EXPECT_EQ(cairn::FormatTimestamp(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_FALSE(cairn::FormatTimestamp(INT64_MIN).empty());  // no overflow (UBSan)
   for (int64_t t : {int64_t{0}, int64_t{-86'400'001}, int64_t{4'102'444'800'123}}) {
     EXPECT_EQ(*cairn::ParseTimestamp(cairn::FormatTimestamp(t)), t);
   }

@@ -122,9 +122,10 @@ std::optional<int64_t> ParseTimestamp(std::string_view text) {
 }
 
 std::string FormatTimestamp(int64_t millis) {
-  int64_t secs = millis >= 0 ? millis / 1000 : -((-millis + 999) / 1000);
+  // Floor division without negating (which overflows at INT64_MIN).
+  int64_t secs = millis / 1000 - (millis % 1000 < 0 ? 1 : 0);
   int ms = static_cast<int>(millis - secs * 1000);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t days = secs / 86400 - (secs % 86400 < 0 ? 1 : 0);
   int64_t rem = secs - days * 86400;
   int64_t y;
   unsigned m, d;
