@@ -1,6 +1,13 @@
 #pragma once
 // What the HTTP handlers can reach. Owned by the server's main; handlers borrow it.
 
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/definition_yaml.h"
+#include "features/feature_plan.h"
+
 namespace cairn::tracking {
 class TrackingStore;
 class ModelRegistry;
@@ -9,14 +16,25 @@ class LoggedModelStore;
 namespace cairn::storage {
 class ArtifactStore;
 }  // namespace cairn::storage
+namespace cairn::features {
+class FeatureRegistry;
+}  // namespace cairn::features
 
 namespace cairn::api {
+
+using FeatureApplier = std::function<absl::StatusOr<std::vector<features::PlannedChange>>(
+    const features::DefinitionSet& definitions, bool dry_run, bool prune)>;
 
 struct ApiContext {
   tracking::TrackingStore* tracking = nullptr;
   tracking::ModelRegistry* registry = nullptr;
   tracking::LoggedModelStore* logged_models = nullptr;
   storage::ArtifactStore* artifacts = nullptr;
+  // Versioned feature-store definitions, on the metadata database.
+  features::FeatureRegistry* feature_registry = nullptr;
+  // Applies definitions through the feature store (tables are created and rebuilt with
+  // the registry versions); unset → the registry alone.
+  FeatureApplier apply_features;
 };
 
 }  // namespace cairn::api

@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include "api/artifact_handlers.h"
+#include "api/feature_definition_handlers.h"
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
 
@@ -11,6 +12,7 @@ Router BuildRouter(const ApiContext& ctx) {
   RegisterTrackingRoutes(router, ctx);
   RegisterRegistryRoutes(router, ctx);
   RegisterArtifactRoutes(router, ctx);
+  if (ctx.feature_registry != nullptr) RegisterFeatureDefinitionRoutes(router, ctx);
   return router;
 }
 

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "features/feature_registry.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
 #include "tracking/logged_model_store.h"
@@ -31,6 +32,7 @@ struct ServerState {
   std::unique_ptr<tracking::ModelRegistry> registry;
   std::unique_ptr<tracking::LoggedModelStore> logged_models;
   std::unique_ptr<storage::ArtifactStore> artifacts;
+  std::unique_ptr<features::FeatureRegistry> feature_registry;
   ApiContext context;
 };
 
@@ -49,12 +51,15 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
   CAIRN_ASSIGN_OR_RETURN(state->registry, tracking::ModelRegistry::Open(*state->db, RealClock()));
   CAIRN_ASSIGN_OR_RETURN(state->logged_models, tracking::LoggedModelStore::Open(
                                                    *state->db, RealClock(), *state->tracking));
+  CAIRN_ASSIGN_OR_RETURN(state->feature_registry,
+                         features::FeatureRegistry::Open(*state->db, RealClock()));
   state->artifacts = std::make_unique<storage::ArtifactStore>(
       (std::filesystem::path(config.data_dir) / "artifacts").string());
   state->context = ApiContext{.tracking = state->tracking.get(),
                               .registry = state->registry.get(),
                               .logged_models = state->logged_models.get(),
-                              .artifacts = state->artifacts.get()};
+                              .artifacts = state->artifacts.get(),
+                              .feature_registry = state->feature_registry.get()};
   return state;
 }
 
