@@ -24,11 +24,18 @@ pytestmark = server.skip_unless_cairn()
 FEAST_CLIENT = textwrap.dedent('''
     import json, sys
     from datetime import timedelta
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
+    import pyarrow as pa, pyarrow.parquet as pq
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64, String
 
     repo = sys.argv[1]
-    customer = Entity(name="customer", join_keys=["customer_id"])
+    # Feast reads the offline file's schema at apply; the rows live in Cairn.
+    pq.write_table(pa.table({"customer_id": pa.array([], pa.int64()),
+                             "ts": pa.array([], pa.timestamp("ms", "UTC")),
+                             "age": pa.array([], pa.int64()),
+                             "score": pa.array([], pa.float64()),
+                             "tier": pa.array([], pa.string())}), repo + "/unused.parquet")
+    customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
     source = FileSource(name="profile_src", path=repo + "/unused.parquet",
                         timestamp_field="ts")
     profile = FeatureView(name="profile", entities=[customer], ttl=timedelta(hours=1),
