@@ -18,6 +18,7 @@ class ArtifactStore;
 }  // namespace cairn::storage
 namespace cairn::features {
 class FeatureRegistry;
+class FeatureStore;
 }  // namespace cairn::features
 
 namespace cairn::api {
@@ -32,6 +33,8 @@ struct ApiContext {
   storage::ArtifactStore* artifacts = nullptr;
   // Versioned feature-store definitions, on the metadata database.
   features::FeatureRegistry* feature_registry = nullptr;
+  // The feature store's data plane (ingest, push, training sets, online, materialize).
+  features::FeatureStore* feature_store = nullptr;
   // Applies definitions through the feature store (tables are created and rebuilt with
   // the registry versions); unset → the registry alone.
   FeatureApplier apply_features;

@@ -1,7 +1,10 @@
 #include "api/routes.h"
 
 #include "api/artifact_handlers.h"
+#include "api/feature_data_handlers.h"
 #include "api/feature_definition_handlers.h"
+#include "api/online_feature_handlers.h"
+#include "features/feature_store.h"
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
 
@@ -13,6 +16,12 @@ Router BuildRouter(const ApiContext& ctx) {
   RegisterRegistryRoutes(router, ctx);
   RegisterArtifactRoutes(router, ctx);
   if (ctx.feature_registry != nullptr) RegisterFeatureDefinitionRoutes(router, ctx);
+  if (ctx.feature_store != nullptr) {
+    RegisterFeatureDataRoutes(router, ctx.feature_store);
+    // The embedded store answers from memory: run on the I/O thread, no worker handoff.
+    RegisterOnlineFeatureRoutes(router, &ctx.feature_store->online_service(),
+                                ctx.feature_store->online_is_embedded());
+  }
   return router;
 }
 

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/feature_registry.h"
+#include "features/feature_store.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
 #include "tracking/logged_model_store.h"
@@ -32,7 +33,7 @@ struct ServerState {
   std::unique_ptr<tracking::ModelRegistry> registry;
   std::unique_ptr<tracking::LoggedModelStore> logged_models;
   std::unique_ptr<storage::ArtifactStore> artifacts;
-  std::unique_ptr<features::FeatureRegistry> feature_registry;
+  std::unique_ptr<features::FeatureStore> feature_store;
   ApiContext context;
 };
 
@@ -51,15 +52,21 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
   CAIRN_ASSIGN_OR_RETURN(state->registry, tracking::ModelRegistry::Open(*state->db, RealClock()));
   CAIRN_ASSIGN_OR_RETURN(state->logged_models, tracking::LoggedModelStore::Open(
                                                    *state->db, RealClock(), *state->tracking));
-  CAIRN_ASSIGN_OR_RETURN(state->feature_registry,
-                         features::FeatureRegistry::Open(*state->db, RealClock()));
+  CAIRN_ASSIGN_OR_RETURN(
+      state->feature_store,
+      features::FeatureStore::Open(*state->db, RealClock(),
+                                   {.data_dir = config.data_dir, .online_url = config.online_url}));
   state->artifacts = std::make_unique<storage::ArtifactStore>(
       (std::filesystem::path(config.data_dir) / "artifacts").string());
   state->context = ApiContext{.tracking = state->tracking.get(),
                               .registry = state->registry.get(),
                               .logged_models = state->logged_models.get(),
                               .artifacts = state->artifacts.get(),
-                              .feature_registry = state->feature_registry.get()};
+                              .feature_registry = &state->feature_store->registry(),
+                              .feature_store = state->feature_store.get()};
+  features::FeatureStore* store = state->feature_store.get();
+  state->context.apply_features = [store](const features::DefinitionSet& defs, bool dry_run,
+                                          bool prune) { return store->Apply(defs, dry_run, prune); };
   return state;
 }
 

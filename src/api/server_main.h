@@ -12,6 +12,8 @@ struct ServerConfig {
   std::string data_dir = "cairn-data";
   // Metadata database URL; empty means SQLite at <data_dir>/cairn.db.
   std::string metadata_url;
+  // Online feature store: "embedded" (files under the data directory) or redis://host:port.
+  std::string online_url = "embedded";
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // blocking work (SQL, files); 0: 2 × cores, at least 4
   bool access_log = true;

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -29,14 +30,36 @@ class CurlTransport final : public HttpTransport {
     for (const auto& [name, value] : call.headers) {
       headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
     }
-    if (!call.body.empty()) {
+    FILE* upload = nullptr;
+    if (!call.body_file.empty()) {
+      upload = std::fopen(call.body_file.c_str(), "rb");
+      if (upload == nullptr) {
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        return absl::NotFoundError(absl::StrCat(call.body_file, ": cannot open for reading"));
+      }
+      headers = curl_slist_append(
+          headers, absl::StrCat("Content-Type: ", call.content_type.empty()
+                                                      ? "application/octet-stream"
+                                                      : call.content_type)
+                       .c_str());
+      // Large uploads: no "Expect: 100-continue" round trip.
+      headers = curl_slist_append(headers, "Expect:");
+    } else if (!call.body.empty()) {
       headers = curl_slist_append(headers, "Content-Type: application/json");
     }
     HttpReply reply;
     char error_buffer[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(curl, CURLOPT_URL, call.url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call.method.c_str());
-    if (!call.body.empty() || call.method == "POST") {
+    if (upload != nullptr) {
+      std::fseek(upload, 0, SEEK_END);
+      curl_off_t size = std::ftell(upload);
+      std::fseek(upload, 0, SEEK_SET);
+      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl, CURLOPT_READDATA, upload);
+      curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, size);
+    } else if (!call.body.empty() || call.method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call.body.c_str());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                        static_cast<curl_off_t>(call.body.size()));
@@ -53,6 +76,7 @@ class CurlTransport final : public HttpTransport {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
+    if (upload != nullptr) std::fclose(upload);
     if (rc != CURLE_OK) {
       return absl::UnavailableError(error_buffer[0] != '\0' ? std::string(error_buffer)
                                                             : std::string(curl_easy_strerror(rc)));
@@ -176,6 +200,43 @@ absl::StatusOr<Json> ApiClient::Send(std::string_view method, std::string_view a
                                             parsed.status().message()));
   }
   return parsed;
+}
+
+absl::StatusOr<Json> ApiClient::PostFile(std::string_view absolute_path, const QueryList& query,
+                                         const std::string& file_path) {
+  HttpCall call;
+  call.method = "POST";
+  call.url = absl::StrCat(base_url_, std::string(absolute_path));
+  if (!query.empty()) absl::StrAppend(&call.url, "?", EncodeQuery(query));
+  call.body_file = file_path;
+  absl::StatusOr<HttpReply> reply = transport_.Send(call);
+  if (!reply.ok()) {
+    if (reply.status().code() == absl::StatusCode::kNotFound) return reply.status();
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach Cairn at ", base_url_, ": ", reply.status().message()));
+  }
+  if (reply->status >= 400 || reply->status < 200) return ErrorFromReply(*reply);
+  absl::StatusOr<Json> parsed = ParseJson(reply->body);
+  if (!parsed.ok()) {
+    return absl::InternalError(absl::StrCat("the server at ", base_url_,
+                                            " answered with invalid JSON: ",
+                                            parsed.status().message()));
+  }
+  return parsed;
+}
+
+absl::StatusOr<HttpReply> ApiClient::PostRaw(std::string_view absolute_path, const Json& body) {
+  HttpCall call;
+  call.method = "POST";
+  call.url = absl::StrCat(base_url_, std::string(absolute_path));
+  call.body = DumpJson(body);
+  absl::StatusOr<HttpReply> reply = transport_.Send(call);
+  if (!reply.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach Cairn at ", base_url_, ": ", reply.status().message()));
+  }
+  if (reply->status >= 400 || reply->status < 200) return ErrorFromReply(*reply);
+  return reply;
 }
 
 }  // namespace cairn::cli

@@ -22,6 +22,10 @@ struct HttpCall {
   std::string url;     // absolute, query string included
   HeaderList headers;
   std::string body;  // sent when non-empty (as application/json)
+  // When set, the body is streamed from this file instead (never held in memory), with
+  // `content_type` (default application/octet-stream).
+  std::string body_file;
+  std::string content_type;
 };
 
 struct HttpReply {
@@ -70,6 +74,14 @@ class ApiClient {
   absl::StatusOr<Json> Send(std::string_view method, std::string_view absolute_path,
                             const QueryList& query, const Json* body,
                             const HeaderList& headers);
+
+  // POSTs the file at `file_path` as the raw request body (streamed) and parses the JSON
+  // reply; errors as Send.
+  absl::StatusOr<Json> PostFile(std::string_view absolute_path, const QueryList& query,
+                                const std::string& file_path);
+
+  // Like Send with a JSON body, but returns the raw reply body (for CSV answers).
+  absl::StatusOr<HttpReply> PostRaw(std::string_view absolute_path, const Json& body);
 
   const std::string& base_url() const { return base_url_; }
 

@@ -1,0 +1,25 @@
+#pragma once
+// The feature store's data plane over HTTP (Cairn's API, /api/v1/features/…): ingestion of
+// files, pushes of rows (also Feast's POST /push), training sets (point-in-time joins) and
+// their snapshots, and materialization. Handlers only translate HTTP ↔ FeatureStore.
+//
+//   POST /api/v1/features/sources/{name}/ingest   body: the file (streamed to disk);
+//        ?format=csv|jsonl&quarantine=true|false&file=<label>
+//   POST /api/v1/features/push, POST /push        {"push_source_name"|"source", "df"|"rows", "to"}
+//   POST /api/v1/features/historical              {"entities"|"entities_csv", "features"|
+//        "feature_service", "full_feature_names", "timestamp_column", "format": json|csv}
+//   GET  /api/v1/features/training-sets/{id}      the snapshot record
+//   GET  /api/v1/features/training-sets/{id}/data ?format=csv|json: the rows
+//   POST /api/v1/features/materialize             {"start", "end", "views"}
+//   POST /api/v1/features/materialize-incremental {"end", "views"}
+// Timestamps in requests: RFC 3339 strings or epoch milliseconds.
+
+#include "api/router.h"
+#include "features/feature_store.h"
+
+namespace cairn::api {
+
+// `store` must outlive the router.
+void RegisterFeatureDataRoutes(Router& router, features::FeatureStore* store);
+
+}  // namespace cairn::api
