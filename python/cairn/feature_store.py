@@ -224,6 +224,10 @@ class FeatureStore:
         if isinstance(entity_df, pd.DataFrame):
             stamps.update(str(c) for c in entity_df.columns
                           if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
+        if entity_columns and set(entity_columns) <= set(order):
+            # The entity columns in the caller's order (a JSON object's keys may come back
+            # sorted), then the features in the server's order.
+            order = entity_columns + [c for c in order if c not in entity_columns]
         result = _convert.columns_to_frame(columns, order, stamps & set(order))
         if isinstance(entity_df, pd.DataFrame) and len(result) == len(entity_df):
             # Entity columns exactly as given (dtypes kept), except the timestamp in UTC.
