@@ -12,6 +12,11 @@ from urllib.parse import quote
 import pandas as pd
 import requests
 
+try:  # optional: several times faster than the json module on large training sets
+    import orjson as _fastjson
+except ImportError:  # pragma: no cover
+    _fastjson = None
+
 from cairn import _convert
 from cairn.errors import CairnError
 
@@ -330,6 +335,10 @@ class FeatureStore:
 
     def _call(self, method: str, path: str, **kwargs) -> Any:
         kwargs.setdefault("timeout", self.timeout)
+        if _fastjson is not None and "json" in kwargs:
+            kwargs["data"] = _fastjson.dumps(kwargs.pop("json"))
+            kwargs["headers"] = {**kwargs.get("headers", {}),
+                                 "Content-Type": "application/json"}
         try:
             response = self._session.request(method, self.url + path, **kwargs)
         except requests.RequestException as error:
@@ -346,7 +355,7 @@ class FeatureStore:
         if not response.content:
             return {}
         try:
-            return response.json()
+            return _fastjson.loads(response.content) if _fastjson else response.json()
         except ValueError:
             raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
                              f"{response.text[:200]!r}", response.status_code) from None
