@@ -56,7 +56,8 @@ class CustomerGenerator {
   CustomerGenerator(Rng& rng, ChurnEvents& out) : rng_(rng), out_(out) {}
 
   void Generate(int64_t customer_id) {
-    const int64_t prediction_ts = kFirstPrediction + static_cast<int64_t>(rng_.Below(kPredictionDays)) * kDay;
+    const int64_t prediction_ts =
+        kFirstPrediction + static_cast<int64_t>(rng_.Below(kPredictionDays)) * kDay;
     const double tenure_days = 7.0 + std::min(2500.0, std::floor(rng_.Exponential(540.0)));
     CustomerRecord customer;
     customer.customer_id = customer_id;
@@ -69,7 +70,8 @@ class CustomerGenerator {
     customer.contract = annual ? "annual" : "monthly";
     customer.discount_pct = rng_.Categorical({0.7, 0.2, 0.1}) * 10;
     customer.autopay = rng_.Bernoulli(0.55);
-    customer.age = static_cast<int64_t>(std::clamp(std::round(rng_.Normal(41.0, 12.0)), 18.0, 85.0));
+    customer.age =
+        static_cast<int64_t>(std::clamp(std::round(rng_.Normal(41.0, 12.0)), 18.0, 85.0));
 
     Traits traits;
     traits.activity = std::min(8.0, std::exp(rng_.Normal(0.0, 0.6)));
@@ -103,23 +105,24 @@ class CustomerGenerator {
       failed_30d += in_days(out_.transactions[idx].ts, 30) &&
                     std::string_view(out_.transactions[idx].status) == "failed";
     }
-    double logit = -1.25;
-    logit += logins_7d == 0 ? 1.1 : 0.0;
-    logit += -0.06 * std::min(logins_30d, 25);
-    logit += 0.35 * tickets_30d + (high_30d > 0 ? 0.7 : 0.0);
-    logit += 0.7 * std::min(failed_30d, 3);
-    logit += annual ? -1.3 : 0.3;
-    logit += 1.2 * std::exp(-tenure_days / 90.0);
-    logit += customer.autopay ? -0.4 : 0.0;
-    logit += customer.discount_pct == 0 ? 0.012 * (customer.monthly_price - 50.0)
-                                        : -0.03 * static_cast<double>(customer.discount_pct);
-    logit += rng_.Normal(0.0, 0.5);
+    double logit = -1.6;
+    logit += logins_7d == 0 ? 1.6 : 0.0;
+    logit += -0.08 * std::min(logins_30d, 25);
+    logit += 0.5 * tickets_30d + (high_30d > 0 ? 0.9 : 0.0);
+    logit += 1.0 * std::min(failed_30d, 3);
+    logit += annual ? -1.6 : 0.4;
+    logit += 1.5 * std::exp(-tenure_days / 90.0);
+    logit += customer.autopay ? -0.5 : 0.0;
+    logit += customer.discount_pct == 0 ? 0.015 * (customer.monthly_price - 50.0)
+                                        : -0.04 * static_cast<double>(customer.discount_pct);
+    logit += rng_.Normal(0.0, 0.4);
     const bool churned = rng_.Bernoulli(Sigmoid(logit));
     out_.labels.push_back({customer_id, prediction_ts, churned});
 
     const int64_t leaves =
-        churned ? prediction_ts + 1000 + static_cast<int64_t>(rng_.Below(kChurnHorizon / 1000)) * 1000
-                : kDataEnd;
+        churned
+            ? prediction_ts + 1000 + static_cast<int64_t>(rng_.Below(kChurnHorizon / 1000)) * 1000
+            : kDataEnd;
     Behave(customer, traits, prediction_ts, leaves);
     out_.customers.push_back(std::move(customer));
   }
@@ -154,8 +157,8 @@ class CustomerGenerator {
       PoissonTimes(rng_, begin, end, ticket_rate, [&](int64_t ts) { AddTicket(id, ts, nullptr); });
     }
     // Monthly charges on the signup's time of day, every 30 days after signup.
-    const double charge =
-        Round(customer.monthly_price * (1.0 - static_cast<double>(customer.discount_pct) / 100.0), 0.01);
+    const double discount = static_cast<double>(customer.discount_pct) / 100.0;
+    const double charge = Round(customer.monthly_price * (1.0 - discount), 0.01);
     const int64_t period = 30 * kDay;
     int64_t ts = customer.signup_ts;
     if (ts < from) ts += (from - ts + period - 1) / period * period;

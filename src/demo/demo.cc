@@ -13,13 +13,24 @@
 #include <ostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/timestamp.h"
 #include "demo/churn_data.h"
+#include "demo/churn_definitions.h"
+#include "demo/churn_events.h"
+#include "demo/training_data.h"
 #include "demo/xgb_trainer.h"
+#include "features/definition_yaml.h"
+#include "features/feature_plan.h"
+#include "features/feature_store.h"
+#include "features/view_rows.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
 #include "tracking/model_registry.h"
@@ -79,6 +90,7 @@ struct Stores {
   std::unique_ptr<tracking::TrackingStore> tracking;
   std::unique_ptr<tracking::ModelRegistry> registry;
   std::unique_ptr<storage::ArtifactStore> artifacts;
+  std::unique_ptr<features::FeatureStore> features;  // declared after db: closed before it
 };
 
 absl::StatusOr<Stores> OpenStores(const std::string& data_dir) {
@@ -95,6 +107,10 @@ absl::StatusOr<Stores> OpenStores(const std::string& data_dir) {
                          tracking::TrackingStore::Open(*stores.db, RealClock()));
   CAIRN_ASSIGN_OR_RETURN(stores.registry, tracking::ModelRegistry::Open(*stores.db, RealClock()));
   stores.artifacts = std::make_unique<storage::ArtifactStore>((root / "artifacts").string());
+  CAIRN_ASSIGN_OR_RETURN(stores.features,
+                         features::FeatureStore::Open(*stores.db, RealClock(),
+                                                      {.data_dir = data_dir,
+                                                       .online_url = "embedded"}));
   return stores;
 }
 
@@ -127,6 +143,7 @@ absl::Status EnsureRegisteredModel(tracking::ModelRegistry& registry) {
 // Trains one grid point and logs it as a run; marks the run FAILED on error.
 absl::StatusOr<DemoRun> TrainAndLogRun(Stores& stores, const std::string& experiment_id,
                                        const TrainValidationSplit& split,
+                                       const tracking::DatasetInput& training_set,
                                        const DemoOptions& options, int max_depth, double eta) {
   const auto start = std::chrono::steady_clock::now();
   Clock& clock = RealClock();
@@ -143,7 +160,8 @@ absl::StatusOr<DemoRun> TrainAndLogRun(Stores& stores, const std::string& experi
   request.tags = {{"mlflow.source.name", "cairn demo"},
                   {"mlflow.source.type", "LOCAL"},
                   {"model_type", "xgboost"},
-                  {"cairn.demo", "true"}};
+                  {"cairn.demo", "true"},
+                  {"cairn.training_set", training_set.dataset.source}};
   CAIRN_ASSIGN_OR_RETURN(tracking::Run run, stores.tracking->CreateRun(request));
   demo_run.run_id = run.info.run_id;
 
@@ -160,6 +178,7 @@ absl::StatusOr<DemoRun> TrainAndLogRun(Stores& stores, const std::string& experi
     run_params.push_back({"features", absl::StrCat(split.train.cols())});
     run_params.push_back({"data_seed", absl::StrCat(options.data_seed)});
     CAIRN_RETURN_IF_ERROR(stores.tracking->LogBatch(run.info.run_id, {}, run_params, {}));
+    CAIRN_RETURN_IF_ERROR(stores.tracking->LogInputs(run.info.run_id, {training_set}));
 
     std::vector<tracking::Metric> pending;
     auto flush = [&]() -> absl::Status {
@@ -239,6 +258,168 @@ void PrintSummary(const DemoResult& result, std::ostream& out) {
   }
 }
 
+// "1,234,567".
+std::string Grouped(int64_t value) {
+  std::string digits = absl::StrCat(value < 0 ? -value : value);
+  std::string out;
+  for (size_t idx = 0; idx < digits.size(); ++idx) {
+    if (idx > 0 && (digits.size() - idx) % 3 == 0) out.push_back(',');
+    out.push_back(digits[idx]);
+  }
+  return value < 0 ? absl::StrCat("-", out) : out;
+}
+
+// "340k rows/s".
+std::string RowsPerSecond(int64_t rows, double seconds) {
+  const double rate = seconds > 0 ? static_cast<double>(rows) / seconds : 0;
+  if (rate >= 1e6) return absl::StrFormat("%.1fM rows/s", rate / 1e6);
+  if (rate >= 1e3) return absl::StrFormat("%.0fk rows/s", rate / 1e3);
+  return absl::StrFormat("%.0f rows/s", rate);
+}
+
+// A plan line: "+ FeatureView customer_spend (v1)", "~ … (v1 -> v2)", "= … (v1, unchanged)".
+std::string PlanLine(const features::PlannedChange& change) {
+  const std::string object = absl::StrFormat("%-14s %s", features::KindName(change.kind),
+                                             change.name);
+  switch (change.action) {
+    case features::ChangeAction::kAdded:
+      return absl::StrFormat("+ %s (v%d)", object, change.new_version);
+    case features::ChangeAction::kChanged:
+      return absl::StrFormat("~ %s (v%d -> v%d)", object, change.old_version, change.new_version);
+    case features::ChangeAction::kUnchanged:
+      return absl::StrFormat("= %s (v%d, unchanged)", object, change.new_version);
+    case features::ChangeAction::kRemoved:
+      return absl::StrFormat("- %s (v%d, removed)", object, change.old_version);
+  }
+  return object;
+}
+
+absl::StatusOr<features::DefinitionSet> LoadDefinitions(const DemoOptions& options,
+                                                        std::string* shown_path) {
+  std::vector<features::DefinitionFile> files;
+  if (options.features_path.empty()) {
+    files = ChurnDefinitionFiles();
+    *shown_path = absl::StrCat(kChurnDefinitionsDir, " (built in)");
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(files, features::ReadDefinitionFiles(options.features_path));
+    *shown_path = options.features_path;
+  }
+  return features::ParseDefinitionFiles(files);
+}
+
+// Rows already in a source's offline table (0 before the first ingest).
+int64_t StoredSourceRows(features::FeatureStore& store, std::string_view source) {
+  const std::string prefix = absl::StrCat(features::SourceTableName(source), ".");
+  int64_t rows = 0;
+  for (const std::string& table : store.offline().ListTables()) {
+    if (!absl::StartsWith(table, prefix)) continue;
+    absl::StatusOr<features::OfflineStore::TableStats> stats = store.offline().Stats(table);
+    if (stats.ok()) rows += stats->rows;
+  }
+  return rows;
+}
+
+struct RawFile {
+  const char* source;
+  const char* file;
+  size_t rows;
+};
+
+std::vector<RawFile> RawFiles(const ChurnEvents& events) {
+  return {{"customers", kCustomersCsv, events.customers.size()},
+          {"transactions", kTransactionsCsv, events.transactions.size()},
+          {"logins", kLoginsCsv, events.logins.size()},
+          {"support_tickets", kTicketsCsv, events.tickets.size()}};
+}
+
+// Ingests the four CSV files, or, when a previous run on this directory ingested exactly
+// these events, reuses them (ingesting again would count every event twice).
+absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& events,
+                             const DemoOptions& options, const std::string& raw_dir,
+                             DemoResult& result, std::ostream& out) {
+  const std::vector<RawFile> files = RawFiles(events);
+  bool all_stored = true, none_stored = true;
+  for (const RawFile& file : files) {
+    const int64_t stored = StoredSourceRows(store, file.source);
+    all_stored &= stored == static_cast<int64_t>(file.rows);
+    none_stored &= stored == 0;
+  }
+  if (all_stored) {
+    out << absl::StrFormat(
+        "[3/8] Ingest: %s already holds these %s events (same %d customers, seed %d); "
+        "reusing them\n",
+        options.data_dir, Grouped(static_cast<int64_t>(events.event_count())), options.rows,
+        options.data_seed);
+    for (const RawFile& file : files) result.ingested_rows[file.source] = file.rows;
+    result.reused_ingested_events = true;
+    return absl::OkStatus();
+  }
+  if (!none_stored) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "--data %s: its feature store already holds the raw events of another demo run "
+        "(other --rows or seed); rerun with the same --rows, or use a fresh --data directory",
+        options.data_dir));
+  }
+  out << "[3/8] Ingesting the raw files (typed by each source's schema, then derived into "
+         "the source's feature views):\n";
+  for (const RawFile& file : files) {
+    const auto start = std::chrono::steady_clock::now();
+    features::IngestRequest request;
+    request.source = file.source;
+    request.path = (std::filesystem::path(raw_dir) / file.file).string();
+    request.file_label = absl::StrCat("raw/", file.file);
+    CAIRN_ASSIGN_OR_RETURN(features::IngestResult ingested, store.Ingest(request));
+    const double seconds = SecondsSince(start);
+    std::vector<std::string> views;
+    for (const auto& [view, rows] : ingested.view_rows) views.push_back(view);
+    out << absl::StrFormat("      %-16s %9s rows in %5.2fs (%s) -> %s\n", file.source,
+                           Grouped(ingested.rows), seconds,
+                           RowsPerSecond(ingested.rows, seconds), absl::StrJoin(views, ", "));
+    result.ingested_rows[file.source] = ingested.rows;
+  }
+  return absl::OkStatus();
+}
+
+// The response as Feast's server writes it, trimmed to the entity column and one or two
+// features of each view (the rest are counted by status).
+void PrintOnlineResponse(std::string_view response_json, std::ostream& out) {
+  // ordered_json keeps Feast's key order (values, statuses, event_timestamps).
+  const nlohmann::ordered_json response =
+      nlohmann::ordered_json::parse(response_json, nullptr, /*allow_exceptions=*/false);
+  if (response.is_discarded() || !response.contains("results")) {
+    out << "      " << response_json << "\n";
+    return;
+  }
+  static constexpr std::string_view kShown[] = {"customer_id",  "plan_tier",
+                                                "spend_30d",    "failed_payments_30d",
+                                                "logins_7d",    "session_minutes_30d",
+                                                "tickets_30d"};
+  const auto& names = response["metadata"]["feature_names"];
+  const auto& results = response["results"];
+  std::vector<std::string> shown_names;
+  std::vector<std::string> shown_results;
+  std::map<std::string, int> statuses;
+  for (size_t idx = 0; idx < names.size() && idx < results.size(); ++idx) {
+    if (idx > 0) {
+      for (const auto& status : results[idx]["statuses"]) ++statuses[status.get<std::string>()];
+    }
+    const std::string name = names[idx].is_string() ? names[idx].get<std::string>() : "";
+    if (std::find(std::begin(kShown), std::end(kShown), name) == std::end(kShown)) continue;
+    shown_names.push_back(names[idx].dump());
+    shown_results.push_back(results[idx].dump());
+  }
+  std::vector<std::string> counts;
+  for (const auto& [status, count] : statuses) counts.push_back(absl::StrCat(count, " ", status));
+  const size_t hidden = names.size() - shown_names.size();
+  out << absl::StrFormat("      {\"metadata\": {\"feature_names\": [%s, … %d more]},\n",
+                         absl::StrJoin(shown_names, ", "), hidden);
+  out << "       \"results\": [\n";
+  for (const std::string& result : shown_results) out << "         " << result << ",\n";
+  out << absl::StrFormat("         … %d more]}\n", hidden);
+  out << absl::StrFormat("      features: %s\n", absl::StrJoin(counts, ", "));
+}
+
+
 }  // namespace
 
 absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream& out) {
@@ -253,29 +434,90 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
     return absl::InvalidArgumentError(
         absl::StrCat("num_round: must be at least 1, got ", options.num_round));
   }
+  const std::filesystem::path root(options.data_dir);
+  DemoResult result;
 
   out << "Cairn demo: predicting which subscribers churn in the next 30 days\n\n";
-  out << absl::StrFormat("[1/4] Generating %d customers (seed %d) ...", options.rows,
-                         options.data_seed)
+  // Chapter 1: raw events, as a product's event logs would export them.
+  out << absl::StrFormat("[1/8] Generating raw events for %s customers (seed %d) ...",
+                         Grouped(options.rows), options.data_seed)
       << std::flush;
   auto step_start = std::chrono::steady_clock::now();
-  const Dataset data = GenerateChurnData(options.rows, options.data_seed);
-  const TrainValidationSplit split = SplitTrainValidation(data, kValidationFraction, kSplitSeed);
+  const ChurnEvents events = GenerateChurnEvents(options.rows, options.data_seed);
+  const std::string raw_dir = (root / "raw").string();
+  CAIRN_RETURN_IF_ERROR(WriteChurnCsvFiles(events, raw_dir));
+  result.raw_events = static_cast<int64_t>(events.event_count());
   out << absl::StrFormat(
-      " done in %.2fs: %d features, churn rate %.1f%%, %d train / %d validation rows\n",
-      SecondsSince(step_start), data.cols(), 100.0 * data.PositiveRate(), split.train.rows(),
-      split.validation.rows());
+      " done in %.2fs\n"
+      "      %s events, %s to %s: %s transactions, %s logins, %s support tickets, %s "
+      "customers\n"
+      "      -> %s/*.csv; labels: churned within 30 days after a prediction time in Apr-May "
+      "(%.1f%%), in raw/%s\n",
+      SecondsSince(step_start), Grouped(result.raw_events),
+      FormatTimestamp(std::max(events.first_event_ts, *ParseTimestamp("2024-01-01"))).substr(0, 10),
+      FormatTimestamp(events.last_event_ts).substr(0, 10),
+      Grouped(static_cast<int64_t>(events.transactions.size())),
+      Grouped(static_cast<int64_t>(events.logins.size())),
+      Grouped(static_cast<int64_t>(events.tickets.size())),
+      Grouped(static_cast<int64_t>(events.customers.size())), raw_dir, 100.0 * events.ChurnRate(),
+      kLabelsCsv);
 
+  // Chapter 2: the feature definitions.
+  step_start = std::chrono::steady_clock::now();
   CAIRN_ASSIGN_OR_RETURN(Stores stores, OpenStores(options.data_dir));
-  DemoResult result;
+  features::FeatureStore& feature_store = *stores.features;
+  std::string definitions_path;
+  CAIRN_ASSIGN_OR_RETURN(features::DefinitionSet definitions,
+                         LoadDefinitions(options, &definitions_path));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<features::PlannedChange> plan,
+                         feature_store.Apply(definitions, /*dry_run=*/false, /*prune=*/false));
+  out << absl::StrFormat("[2/8] Applied %s to the feature registry in %s (%.2fs):\n",
+                         definitions_path, (root / "cairn.db").string(), SecondsSince(step_start));
+  for (const features::PlannedChange& change : plan) out << "      " << PlanLine(change) << "\n";
+
+  // Chapter 3: ingestion.
+  step_start = std::chrono::steady_clock::now();
+  CAIRN_RETURN_IF_ERROR(IngestRawEvents(feature_store, events, options, raw_dir, result, out));
+  if (!result.reused_ingested_events) {
+    out << absl::StrFormat("      %s rows in %.2fs into %s\n", Grouped(result.raw_events),
+                           SecondsSince(step_start), (root / "offline").string());
+  }
+
+  // Chapter 4: the point-in-time training set.
+  step_start = std::chrono::steady_clock::now();
+  features::HistoricalRequest historical;
+  historical.entities = EntityRows(events.labels);
+  historical.feature_service = "churn";
+  CAIRN_ASSIGN_OR_RETURN(features::HistoricalResult training_set,
+                         feature_store.GetHistoricalFeatures(historical));
+  CAIRN_ASSIGN_OR_RETURN(Dataset data, TrainingSetToDataset(training_set.table));
+  const TrainValidationSplit split = SplitTrainValidation(data, kValidationFraction, kSplitSeed);
+  const tracking::DatasetInput training_input =
+      TrainingSetInput(training_set.snapshot, training_set.table);
+  result.training_set_id = training_set.snapshot.id;
+  result.training_set_hash = training_set.snapshot.content_hash;
+  result.training_rows = training_set.snapshot.rows;
+  result.feature_names = data.feature_names;
+  out << absl::StrFormat(
+      "[4/8] Point-in-time training set, feature service 'churn': %s entity rows (customer_id, "
+      "event_timestamp = prediction time, label) x %d features in %.2fs (join %d ms)\n"
+      "      each value as of its row's prediction time (windows: the trailing 1/7/30/90 days); "
+      "timestamps as days_since_*\n"
+      "      snapshot %s, content hash %s…; %d train / %d validation rows, %.1f%% churn\n",
+      Grouped(result.training_rows), data.cols(), SecondsSince(step_start), training_set.join_ms,
+      training_input.dataset.source, result.training_set_hash.substr(0, 16), split.train.rows(),
+      split.validation.rows(), 100.0 * data.PositiveRate());
+
+  // Chapter 5: the XGBoost grid, tracked.
   CAIRN_ASSIGN_OR_RETURN(result.experiment_id, EnsureExperiment(*stores.tracking));
   const size_t grid_size = options.max_depths.size() * options.etas.size();
   out << absl::StrFormat(
-      "[2/4] Training %d XGBoost models (max_depth × eta, %d rounds each, %d at a time), "
-      "logging to experiment '%s' (id %s) in %s\n",
+      "[5/8] Training %d XGBoost models on it (max_depth × eta, %d rounds each, %d at a "
+      "time), logging to experiment '%s' (id %s) in %s;\n"
+      "      each run's input dataset: '%s' (the snapshot)\n",
       grid_size, options.num_round, std::min<size_t>(grid_size, WorkerCount(options)),
       kDemoExperiment, result.experiment_id,
-      (std::filesystem::path(options.data_dir) / "cairn.db").string());
+      (std::filesystem::path(options.data_dir) / "cairn.db").string(), kTrainingDatasetName);
   struct GridPoint {
     int max_depth;
     double eta;
@@ -298,7 +540,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       DemoOptions single_threaded = options;
       single_threaded.threads = 1;
       absl::StatusOr<DemoRun> run =
-          TrainAndLogRun(stores, result.experiment_id, split, single_threaded,
+          TrainAndLogRun(stores, result.experiment_id, split, training_input, single_threaded,
                          grid[point_idx].max_depth, grid[point_idx].eta);
       {
         std::lock_guard<std::mutex> lock(out_mu);
@@ -339,7 +581,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
           kDemoModel, absl::StrCat(best_info.artifact_uri, "/model"), best.run_id,
           {{"val_auc", absl::StrFormat("%.4f", best.val_auc)}, {"run_name", best.run_name}}));
   result.model_version = version.version;
-  out << absl::StrFormat("[3/4] Registered the best run (%s, val AUC %.4f) as model '%s' "
+  out << absl::StrFormat("[6/8] Registered the best run (%s, val AUC %.4f) as model '%s' "
                          "version %d\n",
                          best.run_name, best.val_auc, kDemoModel, version.version);
 
@@ -351,12 +593,40 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   CAIRN_RETURN_IF_ERROR(stores.registry->SetAlias(kDemoModel, kDemoAlias, version.version,
                                                   "cairn demo", reason));
   if (previous.ok()) {
-    out << absl::StrFormat("[4/4] Moved alias '%s' from version %d to version %d\n",
+    out << absl::StrFormat("[7/8] Moved alias '%s' from version %d to version %d\n",
                            kDemoAlias, previous->version, version.version);
   } else {
-    out << absl::StrFormat("[4/4] Pointed alias '%s' at version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/8] Pointed alias '%s' at version %d\n", kDemoAlias,
                            version.version);
   }
+
+  // Chapter 8: online features for serving.
+  step_start = std::chrono::steady_clock::now();
+  features::MaterializeRequest materialize;
+  materialize.start = events.first_event_ts;
+  materialize.end = events.last_event_ts + 1;  // the end is exclusive
+  CAIRN_ASSIGN_OR_RETURN(auto materialized, feature_store.Materialize(materialize));
+  int64_t keys_written = 0;
+  for (const auto& [view, run] : materialized) {
+    result.materialized_keys[view] = run.keys_written;
+    keys_written += run.keys_written;
+  }
+  const double materialize_seconds = SecondsSince(step_start);
+  step_start = std::chrono::steady_clock::now();
+  result.online_customer_id = events.showcase_customer_id;
+  const std::string request = absl::StrFormat(
+      R"({"feature_service": "churn", "entities": {"customer_id": [%d]}})",
+      result.online_customer_id);
+  CAIRN_ASSIGN_OR_RETURN(result.online_response,
+                         feature_store.online_service().GetOnlineFeatures(request));
+  const double lookup_ms = 1000.0 * SecondsSince(step_start);
+  out << absl::StrFormat(
+      "[8/8] Materialized %d feature views into the online store (%s) up to the last event "
+      "(%s): %s keys in %.2fs\n"
+      "      POST /get-online-features %s  (%.1f ms in process)\n",
+      materialized.size(), (root / "online").string(), FormatTimestamp(events.last_event_ts),
+      Grouped(keys_written), materialize_seconds, request, lookup_ms);
+  PrintOnlineResponse(result.online_response, out);
 
   out << "\nSummary (* = registered, now " << kDemoModel << "@" << kDemoAlias << "):\n";
   PrintSummary(result, out);
@@ -367,11 +637,15 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       "  cairn runs search --experiment %s --order-by \"metrics.val_auc DESC\" --max 3\n"
       "  cairn models alias get %s %s\n"
       "  cairn models alias history %s\n"
+      "  cairn features list\n"
+      "  cairn features describe customer_activity\n"
+      "  cairn features historical --service churn --entities %s -o training.csv\n"
+      "  curl -s http://127.0.0.1:5000/get-online-features -d '%s'\n"
       "MLflow's client and UI work against the same server:\n"
       "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python -c \"import mlflow; "
       "print(mlflow.search_runs(experiment_names=['%s']))\"\n",
       options.data_dir, kDemoExperiment, kDemoExperiment, kDemoModel, kDemoAlias, kDemoModel,
-      kDemoExperiment);
+      (root / "raw" / kLabelsCsv).string(), request, kDemoExperiment);
   return result;
 }
 
