@@ -346,9 +346,9 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
   }
   if (all_stored) {
     out << absl::StrFormat(
-        "[3/8] Ingest: %s already holds these %s events (same %d customers, seed %d); "
+        "[3/8] Ingest: %s already holds these %s events (same %s customers, seed %d); "
         "reusing them\n",
-        options.data_dir, Grouped(static_cast<int64_t>(events.event_count())), options.rows,
+        options.data_dir, Grouped(static_cast<int64_t>(events.event_count())), Grouped(options.rows),
         options.data_seed);
     for (const RawFile& file : files) result.ingested_rows[file.source] = file.rows;
     result.reused_ingested_events = true;
