@@ -63,8 +63,10 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
                               .logged_models = state->logged_models.get(),
                               .artifacts = state->artifacts.get(),
                               .feature_registry = &state->feature_store->registry(),
-                              .feature_store = state->feature_store.get()};
+                              .feature_store = state->feature_store.get(),
+                              .apply_features = {}};
   features::FeatureStore* store = state->feature_store.get();
+  store->StartBackground(/*compact_every_ms=*/60'000, config.materialize_every_ms);
   state->context.apply_features = [store](const features::DefinitionSet& defs, bool dry_run,
                                           bool prune) { return store->Apply(defs, dry_run, prune); };
   return state;

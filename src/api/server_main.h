@@ -2,6 +2,7 @@
 // `cairn server`: opens the stores under the data directory (or the given URLs), applies
 // schema migrations, registers every route and serves until SIGTERM/SIGINT.
 
+#include <cstdint>
 #include <string>
 
 namespace cairn::api {
@@ -14,6 +15,8 @@ struct ServerConfig {
   std::string metadata_url;
   // Online feature store: "embedded" (files under the data directory) or redis://host:port.
   std::string online_url = "embedded";
+  // Feature views materialized incrementally up to now this often (0 = only on request).
+  int64_t materialize_every_ms = 0;
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // blocking work (SQL, files); 0: 2 × cores, at least 4
   bool access_log = true;

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "common/log.h"
+#include "features/offline/compaction.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
@@ -215,7 +217,49 @@ absl::StatusOr<std::unique_ptr<RecordReader>> OpenReader(const SourceSpec& sourc
 
 }  // namespace
 
+void FeatureStore::StartBackground(int64_t compact_every_ms, int64_t materialize_every_ms) {
+  background_ = std::thread([this, compact_every_ms, materialize_every_ms] {
+    int64_t next_compact = clock_->NowMillis() + compact_every_ms;
+    int64_t next_materialize =
+        materialize_every_ms > 0 ? clock_->NowMillis() + materialize_every_ms : INT64_MAX;
+    while (true) {
+      {
+        absl::MutexLock lock(&background_mu_);
+        int64_t wait = std::max<int64_t>(
+            1, std::min(next_compact, next_materialize) - clock_->NowMillis());
+        background_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(wait));
+        if (stopping_) return;
+      }
+      int64_t now = clock_->NowMillis();
+      if (now >= next_compact) {
+        CompactionReport report = CompactTables(*offline_);
+        for (const auto& [table, status] : report.failed) {
+          Log(LogLevel::kWarning, absl::StrCat("compaction of ", table, " failed: ",
+                                               std::string(status.message())));
+        }
+        next_compact = now + compact_every_ms;
+      }
+      if (now >= next_materialize) {
+        MaterializeRequest request;
+        request.end = now;
+        request.incremental = true;
+        auto result = Materialize(request);
+        if (!result.ok()) {
+          Log(LogLevel::kWarning, absl::StrCat("scheduled materialization failed: ",
+                                               std::string(result.status().message())));
+        }
+        next_materialize = now + materialize_every_ms;
+      }
+    }
+  });
+}
+
 FeatureStore::~FeatureStore() {
+  {
+    absl::MutexLock lock(&background_mu_);
+    stopping_ = true;
+  }
+  if (background_.joinable()) background_.join();
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&jobs_mu_);

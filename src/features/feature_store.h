@@ -143,6 +143,12 @@ class FeatureStore {
   // The view's join keys: its entities' join-key fields, in entity order.
   absl::StatusOr<std::vector<Field>> JoinKeys(const FeatureViewSpec& view);
 
+  // Background maintenance until the store closes: every `compact_every_ms` the offline
+  // tables with many segments are compacted (offline/compaction.h); every
+  // `materialize_every_ms` (0 = never) every online view is materialized incrementally up
+  // to now. Call once.
+  void StartBackground(int64_t compact_every_ms, int64_t materialize_every_ms);
+
   // Starts Materialize on a background thread; returns the job id.
   std::string StartMaterialization(const MaterializeRequest& request);
   // NotFound for an unknown id. Jobs are kept until the store closes.
@@ -179,6 +185,9 @@ class FeatureStore {
   absl::Mutex derivers_mu_;
   // content hash of the view → compiled deriver
   std::map<std::string, std::shared_ptr<const ViewDeriver>> derivers_ ABSL_GUARDED_BY(derivers_mu_);
+  absl::Mutex background_mu_;
+  bool stopping_ ABSL_GUARDED_BY(background_mu_) = false;
+  std::thread background_;
   absl::Mutex jobs_mu_;
   std::map<std::string, MaterializationJob, std::less<>> jobs_ ABSL_GUARDED_BY(jobs_mu_);
   std::vector<std::thread> job_threads_ ABSL_GUARDED_BY(jobs_mu_);
