@@ -348,7 +348,8 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
     out << absl::StrFormat(
         "[3/8] Ingest: %s already holds these %s events (same %s customers, seed %d); "
         "reusing them\n",
-        options.data_dir, Grouped(static_cast<int64_t>(events.event_count())), Grouped(options.rows),
+        options.data_dir, Grouped(static_cast<int64_t>(events.event_count())),
+        Grouped(options.rows),
         options.data_seed);
     for (const RawFile& file : files) result.ingested_rows[file.source] = file.rows;
     result.reused_ingested_events = true;
