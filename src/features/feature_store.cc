@@ -581,6 +581,9 @@ absl::Status FeatureStore::WriteOnline(const SourceSpec& source, const Table& so
 }
 
 absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) {
+  // Shared with other writers, exclusive with Apply: a view rebuilt from its source table
+  // must not miss rows written while it copies.
+  absl::ReaderMutexLock writers(&apply_mu_);
   CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(request.source));
   IngestResult result;
   int64_t now = clock_->NowMillis();
@@ -667,6 +670,7 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
 
 absl::StatusOr<int64_t> FeatureStore::Push(std::string_view source_name, const Table& rows,
                                            PushTarget to) {
+  absl::ReaderMutexLock writers(&apply_mu_);
   CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(source_name));
   CAIRN_ASSIGN_OR_RETURN(Table conformed, ConformToSchema(source.spec, rows));
   CAIRN_ASSIGN_OR_RETURN(Table source_rows,

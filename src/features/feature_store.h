@@ -15,8 +15,10 @@
 //   Materialize  the latest row per key (and window aggregations as of the end) into the
 //                online store; incremental runs continue where the last one ended.
 //
-// Thread-safe: applies are serialized; ingests, pushes, joins and materializations run
-// concurrently (offline segments are immutable, the online store is thread-safe).
+// Thread-safe: applies are serialized and exclude ingests and pushes (a view rebuilt
+// from its source must see every row); ingests, pushes, joins and materializations run
+// concurrently with each other (offline segments are immutable, the online store is
+// thread-safe).
 
 #include <cstdint>
 #include <functional>
