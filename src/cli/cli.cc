@@ -107,6 +107,10 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   AddExperimentsCommands(app, ctx);
   AddRunsCommands(app, ctx);
   AddModelsCommands(app, ctx);
+  CLI::App* features = app.add_subcommand("features", "Feature store: definitions and data");
+  features->require_subcommand(1);
+  AddFeatureDefinitionCommands(*features, ctx);
+  AddApplyCommand(app, ctx);
 
   // CLI11 consumes arguments from the back of the vector.
   std::vector<std::string> reversed(args.rbegin(), args.rend());

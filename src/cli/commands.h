@@ -67,5 +67,9 @@ absl::StatusOr<std::string> ResolveExperimentId(ApiClient& client, std::string_v
 void AddExperimentsCommands(CLI::App& app, CliContext& ctx);
 void AddRunsCommands(CLI::App& app, CliContext& ctx);
 void AddModelsCommands(CLI::App& app, CliContext& ctx);
+// `cairn apply -f DIR|FILE [--dry-run] [--prune]` (apply.cc).
+void AddApplyCommand(CLI::App& app, CliContext& ctx);
+// Verbs of the `features` noun: list, describe (features.cc).
+void AddFeatureDefinitionCommands(CLI::App& features, CliContext& ctx);
 
 }  // namespace cairn::cli

@@ -1,0 +1,105 @@
+// `cairn apply -f DIR|FILE [--dry-run] [--prune]`: reads definition files locally, sends
+// them to POST /api/v1/features/apply and prints the plan like `terraform plan`.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "features/definition_yaml.h"
+
+namespace cairn::cli {
+namespace {
+
+struct ApplyOptions {
+  ClientOptions client;
+  std::vector<std::string> paths;
+  bool dry_run = false;
+  bool prune = false;
+};
+
+std::string Value(const Json& value) {
+  std::string text = value.is_null() ? "(none)" : value.dump(-1, ' ', false,
+                                                              Json::error_handler_t::replace);
+  if (text.size() > 120) text = text.substr(0, 117) + "...";
+  return text;
+}
+
+std::string Version(const Json& value) {
+  return value.is_number_integer() ? absl::StrCat("v", value.get<int64_t>()) : "-";
+}
+
+int RunApply(CliContext& ctx, const ApplyOptions& options) {
+  Json files = Json::array();
+  for (const std::string& path : options.paths) {
+    absl::StatusOr<std::vector<features::DefinitionFile>> read =
+        features::ReadDefinitionFiles(path);
+    if (!read.ok()) return ctx.Fail(read.status());
+    for (const features::DefinitionFile& file : *read) {
+      files.push_back({{"path", file.path}, {"content", file.content}});
+    }
+  }
+  Json body = {{"files", std::move(files)}, {"dry_run", options.dry_run},
+               {"prune", options.prune}};
+  ApiClient client = ctx.Client(options.client);
+  absl::StatusOr<Json> reply = client.Send("POST", "/api/v1/features/apply", {}, &body, {});
+  if (!reply.ok()) return ctx.Fail(reply.status());
+  if (options.client.json) return ctx.PrintJson(*reply);
+
+  int added = 0, changed = 0, unchanged = 0, removed = 0;
+  for (const Json& change : reply->value("changes", Json::array())) {
+    const std::string action = change.value("action", "");
+    const std::string what =
+        absl::StrCat(change.value("kind", "?"), " ", change.value("name", "?"));
+    const Json old_version = change.value("old_version", Json());
+    const Json new_version = change.value("new_version", Json());
+    if (action == "added") {
+      ++added;
+      ctx.out() << "+ " << what << " (" << Version(new_version) << ")\n";
+    } else if (action == "changed") {
+      ++changed;
+      ctx.out() << "~ " << what << " " << Version(old_version) << " \u2192 "
+                << Version(new_version) << "\n";
+      for (const Json& diff : change.value("diffs", Json::array())) {
+        ctx.out() << "    " << diff.value("path", "") << ": " << Value(diff.value("old", Json()))
+                  << " \u2192 " << Value(diff.value("new", Json())) << "\n";
+      }
+    } else if (action == "removed") {
+      ++removed;
+      ctx.out() << "- " << what << " (" << Version(old_version) << " removed)\n";
+    } else {
+      ++unchanged;
+      ctx.out() << "= " << what << " (" << Version(old_version) << ", unchanged)\n";
+    }
+  }
+  const bool applied = reply->value("applied", false);
+  if (options.dry_run) {
+    ctx.out() << "\nPlan: " << added << " to add, " << changed << " to change, " << unchanged
+              << " unchanged, " << removed << " to remove (dry run: nothing applied).\n";
+  } else if (applied) {
+    ctx.out() << "\nApplied: " << added << " added, " << changed << " changed, " << unchanged
+              << " unchanged, " << removed << " removed.\n";
+  } else {
+    ctx.out() << "\nNo changes: " << unchanged << " unchanged.\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddApplyCommand(CLI::App& app, CliContext& ctx) {
+  auto options = std::make_shared<ApplyOptions>();
+  CLI::App* verb = app.add_subcommand(
+      "apply", "Apply feature-store definitions (YAML): show the plan and create new versions");
+  verb->add_option("-f,--file", options->paths,
+                   "A definition file, or a directory (every *.yaml / *.yml below it)")
+      ->required();
+  verb->add_flag("--dry-run", options->dry_run, "Show the plan without applying it");
+  verb->add_flag("--prune", options->prune,
+                 "Remove registered objects that the files do not define");
+  AddClientOptions(*verb, options->client);
+  verb->callback([&ctx, options] { ctx.exit_code = RunApply(ctx, *options); });
+}
+
+}  // namespace cairn::cli
