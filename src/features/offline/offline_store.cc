@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/entity_key.h"
+#include "features/offline/batch_sort.h"
 #include "features/offline/file_util.h"
 #include "features/offline/manifest.h"
 #include "features/offline/merge_stream.h"
@@ -394,45 +395,8 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
     return absl::InvalidArgumentError("append: more than 2^32 rows in one batch; split it");
 
   // Sort order: (keys, event ts, created ts, input position).
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  const Column& ev = *cols[t->event_idx];
-  const Column& cr = *cols[t->created_idx];
-  auto cmp_rows = [&](uint32_t a, uint32_t b) {
-    for (uint32_t k : t->key_idx) {
-      int c = CompareCells(*cols[k], a, *cols[k], b);
-      if (c != 0) return c < 0;
-    }
-    int c = CompareCells(ev, a, ev, b);
-    if (c == 0) c = CompareCells(cr, a, cr, b);
-    return c < 0 || (c == 0 && a < b);
-  };
-  bool one_int_key = t->key_idx.size() == 1 && cols[t->key_idx[0]]->type != FeatureType::kDouble &&
-                     cols[t->key_idx[0]]->type != FeatureType::kString;
-  if (one_int_key) {
-    // The common case (one integer entity key): sort flat records, not indirections.
-    const Column& key = *cols[t->key_idx[0]];
-    struct Rec {
-      int64_t key, ev, cr;
-      uint32_t idx;
-      uint8_t key_valid, cr_valid;
-    };
-    std::vector<Rec> recs(n);
-    for (uint32_t i = 0; i < n; ++i)
-      recs[i] = {key.ints[i], ev.ints[i], cr.ints[i], i, key.valid[i], cr.valid[i]};
-    auto less = [](const Rec& a, const Rec& b) {
-      if (a.key_valid != b.key_valid) return a.key_valid < b.key_valid;
-      if (a.key_valid && a.key != b.key) return a.key < b.key;
-      if (a.ev != b.ev) return a.ev < b.ev;
-      if (a.cr_valid != b.cr_valid) return a.cr_valid < b.cr_valid;
-      if (a.cr_valid && a.cr != b.cr) return a.cr < b.cr;
-      return a.idx < b.idx;
-    };
-    if (!std::is_sorted(recs.begin(), recs.end(), less)) std::sort(recs.begin(), recs.end(), less);
-    for (size_t i = 0; i < n; ++i) order[i] = recs[i].idx;
-  } else if (!std::is_sorted(order.begin(), order.end(), cmp_rows)) {
-    std::sort(order.begin(), order.end(), cmp_rows);
-  }
+  offline::SortedBatch sorted(cols, t->key_idx, static_cast<uint32_t>(t->event_idx),
+                              static_cast<uint32_t>(t->created_idx));
 
   std::string tmp = absl::StrCat(t->dir, "/tmp-", UniqueSuffix(), ".cseg.tmp");
   offline::SegmentWriterOptions wopts;
@@ -440,7 +404,22 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
   wopts.zstd_level = options_.append_zstd_level;
   CAIRN_ASSIGN_OR_RETURN(auto writer,
                          offline::SegmentWriter::Create(tmp, schema, t->key_idx, wopts));
-  CAIRN_RETURN_IF_ERROR(writer->Add(cols, order));
+  if (sorted.already_sorted()) {
+    CAIRN_RETURN_IF_ERROR(writer->Add(cols, {}));
+  } else {
+    // One block of sorted rows at a time, each column gathered once; whole blocks go
+    // to the writer without another copy.
+    const size_t block_rows = writer->footer().block_rows;
+    std::vector<Column> block;
+    std::vector<const Column*> block_cols;
+    for (size_t begin = 0; begin < n; begin += block_rows) {
+      size_t take = std::min(block_rows, n - begin);
+      sorted.Gather(begin, take, &block);
+      block_cols.clear();
+      for (const Column& c : block) block_cols.push_back(&c);
+      CAIRN_RETURN_IF_ERROR(writer->Add(block_cols, {}));
+    }
+  }
   CAIRN_RETURN_IF_ERROR(writer->Finish());
   SegmentEntry entry;
   entry.rows = n;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -17,6 +18,7 @@
 #include "features/entity_key.h"
 #include "features/offline/compaction.h"
 #include "features/offline/manifest.h"
+#include "features/offline/segment_reader.h"
 
 namespace cairn::features {
 namespace {
@@ -247,6 +249,129 @@ TEST(OfflineStoreTest, RandomizedMergeOfManySegmentsMatchesStableSort) {
       ExpectTablesEqual(Expected(layout, appended), *got);
     }
   }
+}
+
+// One int64 key of a timestamp type, to cover the integer fast path on another type.
+OfflineTableLayout TimestampKeyLayout() {
+  OfflineTableLayout l;
+  l.key_columns = {"day"};
+  l.schema = {{"v", FeatureType::kDouble, true},
+              {"day", FeatureType::kTimestamp, true},
+              {kCreatedTsColumn, FeatureType::kTimestamp, true},
+              {kEventTsColumn, FeatureType::kTimestamp, false}};
+  return l;
+}
+
+// The shapes of batch that take different Append sort paths (batch_sort.h).
+enum class KeyShape {
+  kFewKeys,        // RandomRows' keys: 7 values and nulls, many duplicates
+  kWideKeys,       // keys over the whole int64 range (every radix pass), some nulls
+  kOneKey,         // every key equal (no radix pass needed)
+  kSorted,         // already in segment order (no sort at all)
+  kTimeOrdered,    // sorted by event time only, keyed at random (radix only)
+  kDescending,     // segment order reversed
+};
+
+Table ShapedRows(const OfflineTableLayout& layout, size_t n, KeyShape shape,
+                 std::mt19937_64& rng) {
+  Table t = RandomRows(layout, n, rng, /*ts_base=*/-50, /*ts_span=*/200);
+  if (layout.key_columns.size() == 1) {
+    Column& key = t.columns[t.Find(layout.key_columns[0])];
+    for (size_t r = 0; r < n; ++r) {
+      if (shape == KeyShape::kWideKeys && key.valid[r]) {
+        static const int64_t kEdges[] = {INT64_MIN, INT64_MAX, -1, 0, 1};
+        key.ints[r] = rng() % 4 == 0 ? kEdges[rng() % 5] : static_cast<int64_t>(rng());
+      }
+      if (shape == KeyShape::kOneKey) {
+        key.valid[r] = 1;
+        key.ints[r] = 42;
+      }
+    }
+  }
+  if (shape == KeyShape::kSorted || shape == KeyShape::kDescending) {
+    Table sorted = Expected(layout, {t});
+    if (shape == KeyShape::kSorted) return sorted;
+    Table reversed = Table::FromSchema(layout.schema);
+    for (size_t r = n; r-- > 0;) reversed.AppendRow(sorted, r);
+    return reversed;
+  }
+  if (shape == KeyShape::kTimeOrdered) {
+    int ev = t.Find(kEventTsColumn);
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return t.columns[ev].ints[a] < t.columns[ev].ints[b];
+    });
+    Table out = Table::FromSchema(layout.schema);
+    for (size_t i : order) out.AppendRow(t, i);
+    return out;
+  }
+  return t;
+}
+
+TEST(OfflineStoreTest, EveryAppendSortPathMatchesStableSort) {
+  for (const OfflineTableLayout& layout : {WideLayout(), TimestampKeyLayout(), TwoKeyLayout()}) {
+    for (KeyShape shape : {KeyShape::kFewKeys, KeyShape::kWideKeys, KeyShape::kOneKey,
+                           KeyShape::kSorted, KeyShape::kTimeOrdered, KeyShape::kDescending}) {
+      for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{37}, size_t{3001}}) {
+        SCOPED_TRACE(testing::Message() << "keys " << layout.key_columns[0] << " shape "
+                                        << static_cast<int>(shape) << " rows " << n);
+        std::mt19937_64 rng(n * 31 + static_cast<uint64_t>(shape));
+        Table rows = ShapedRows(layout, n, shape, rng);
+        // Blocks of 256 rows: whole 8-value groups for the byte-plane shuffle, a partial
+        // last block, and enough blocks for the writer to stop and retry compression.
+        TempDir dir;
+        auto store = OfflineStore::Open(dir.path(), {.block_rows = 256});
+        ASSERT_TRUE(store.ok());
+        ASSERT_TRUE((*store)->EnsureTable("t", layout).ok());
+        ASSERT_TRUE((*store)->Append("t", rows).ok());
+        absl::StatusOr<Table> got = ScanAll(**store, "t");
+        ASSERT_TRUE(got.ok()) << got.status();
+        ExpectTablesEqual(Expected(layout, {rows}), *got);
+      }
+    }
+  }
+}
+
+// Doubles that zstd cannot shrink, then ones it can, then random again: the writer stops
+// trying on the first run and must still compress (and round-trip) the rest.
+TEST(OfflineStoreTest, IncompressibleThenCompressibleDoublesRoundTrip) {
+  TempDir dir;
+  auto store = OfflineStore::Open(dir.path(), {.block_rows = 512});
+  ASSERT_TRUE(store.ok());
+  OfflineTableLayout layout = WideLayout();
+  ASSERT_TRUE((*store)->EnsureTable("t", layout).ok());
+  std::mt19937_64 rng(77);
+  const size_t n = 512 * 40;
+  Table rows = Table::FromSchema(layout.schema);
+  for (size_t r = 0; r < n; ++r) {
+    rows.columns[0].AppendInt(static_cast<int64_t>(r / 64));  // sorted input: block = rows
+    rows.columns[1].AppendInt(static_cast<int64_t>(r));
+    rows.columns[2].AppendInt(static_cast<int64_t>(r));
+    double d;
+    uint64_t bits = rng() & ~(uint64_t{0x7ff} << 52);  // finite, no NaN
+    std::memcpy(&d, &bits, 8);
+    rows.columns[3].AppendDouble(r >= n / 4 && r < n / 2 ? 1.5 : d);
+    rows.columns[4].AppendString("s");
+    rows.columns[5].AppendBool(true);
+    rows.columns[6].AppendInt(7);
+    rows.columns[7].AppendNull();
+  }
+  ASSERT_TRUE((*store)->Append("t", rows).ok());
+  absl::StatusOr<Table> got = ScanAll(**store, "t");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectTablesEqual(rows, *got);
+  // Blocks 10-19 hold a constant double column: after the skipped tries, the writer
+  // compresses it again (at the latest by block 15, the try after 1 + 3 + 7 skips).
+  std::vector<std::string> files = SegmentFiles(dir.path() + "/t");
+  ASSERT_EQ(files.size(), 1u);
+  auto reader = offline::SegmentReader::Open(files[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const auto& blocks = (*reader)->footer().blocks;
+  ASSERT_EQ(blocks.size(), 40u);
+  EXPECT_EQ(blocks[0].chunks[3].compression, offline::ChunkCompression::kNone);
+  for (size_t b = 15; b < 20; ++b)
+    EXPECT_EQ(blocks[b].chunks[3].compression, offline::ChunkCompression::kZstd) << b;
 }
 
 TEST(OfflineStoreTest, EventTimeRangeKeepsExactlyTheRowsInRange) {

@@ -19,15 +19,21 @@ namespace {
 
 constexpr size_t kFlushBytes = 4 << 20;
 
-// Row r of a chunk is row Index(r) of the source column.
-struct RowIndex {
+// Row r of a chunk is row idx(r) of the source column: rows in order from `begin`, or
+// picked by a permutation (two types, so the common contiguous case has no branch).
+struct ContiguousRows {
+  size_t begin;
+  size_t operator()(size_t r) const { return begin + r; }
+};
+struct PermutedRows {
   const uint32_t* order;
   size_t begin;
-  size_t operator()(size_t r) const { return order ? order[begin + r] : begin + r; }
+  size_t operator()(size_t r) const { return order[begin + r]; }
 };
 
 // Builds the uncompressed chunk of `col` (bitmap when there are nulls, then values) into
 // *payload and fills the chunk's statistics.
+template <typename RowIndex>
 void EncodeChunk(const Column& col, RowIndex idx, size_t n, ChunkInfo* info,
                  std::string* payload) {
   uint32_t nulls = 0;
@@ -129,11 +135,41 @@ void EncodeChunk(const Column& col, RowIndex idx, size_t n, ChunkInfo* info,
   }
 }
 
-// Byte-plane transposition of n 8-byte values at `p` (in place, via `tmp`).
+// Transposes the 8x8 byte matrix x[0..8) (row j = the bytes of x[j]): afterwards byte j
+// of x[k] is what byte k of x[j] was. Three rounds of swapping 4-, 2- and 1-byte blocks.
+inline void Transpose8x8(uint64_t x[8]) {
+  for (int j = 0; j < 4; ++j) {
+    uint64_t a = x[j], b = x[j + 4];
+    x[j] = (a & 0x00000000FFFFFFFFull) | (b << 32);
+    x[j + 4] = (a >> 32) | (b & 0xFFFFFFFF00000000ull);
+  }
+  for (int j : {0, 1, 4, 5}) {
+    constexpr uint64_t m = 0x0000FFFF0000FFFFull;
+    uint64_t a = x[j], b = x[j + 2];
+    x[j] = (a & m) | ((b & m) << 16);
+    x[j + 2] = ((a >> 16) & m) | (b & ~m);
+  }
+  for (int j : {0, 2, 4, 6}) {
+    constexpr uint64_t m = 0x00FF00FF00FF00FFull;
+    uint64_t a = x[j], b = x[j + 1];
+    x[j] = (a & m) | ((b & m) << 8);
+    x[j + 1] = ((a >> 8) & m) | (b & ~m);
+  }
+}
+
+// Byte-plane transposition of n 8-byte values at `p` (in place, via `tmp`): byte k of
+// value i goes to p[k * n + i]. Eight values at a time as one 8x8 byte transpose.
 void Shuffle8(char* p, size_t n, std::string* tmp) {
   tmp->resize(n * 8);
   char* out = tmp->data();
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x[8];
+    std::memcpy(x, p + i * 8, 64);
+    Transpose8x8(x);
+    for (size_t k = 0; k < 8; ++k) std::memcpy(out + k * n + i, &x[k], 8);
+  }
+  for (; i < n; ++i) {
     for (size_t k = 0; k < 8; ++k) out[k * n + i] = p[i * 8 + k];
   }
   std::memcpy(p, out, n * 8);
@@ -143,10 +179,35 @@ void Shuffle8(char* p, size_t n, std::string* tmp) {
 void Unshuffle8(char* p, size_t n, std::string* tmp) {
   tmp->resize(n * 8);
   char* out = tmp->data();
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x[8];
+    for (size_t k = 0; k < 8; ++k) std::memcpy(&x[k], p + k * n + i, 8);
+    Transpose8x8(x);
+    std::memcpy(out + i * 8, x, 64);
+  }
+  for (; i < n; ++i) {
     for (size_t k = 0; k < 8; ++k) out[i * 8 + k] = p[k * n + i];
   }
   std::memcpy(p, out, n * 8);
+}
+
+// Copies rows [from, to) of `src` to the end of `dst` (same type).
+void AppendRange(const Column& src, size_t from, size_t to, Column* dst) {
+  switch (src.type) {
+    case FeatureType::kDouble:
+      dst->doubles.insert(dst->doubles.end(), src.doubles.begin() + from,
+                          src.doubles.begin() + to);
+      break;
+    case FeatureType::kString:
+      dst->strings.insert(dst->strings.end(), src.strings.begin() + from,
+                          src.strings.begin() + to);
+      break;
+    default:
+      dst->ints.insert(dst->ints.end(), src.ints.begin() + from, src.ints.begin() + to);
+      break;
+  }
+  dst->valid.insert(dst->valid.end(), src.valid.begin() + from, src.valid.begin() + to);
 }
 
 }  // namespace
@@ -175,6 +236,7 @@ SegmentWriter::SegmentWriter(std::string path, int fd, SegmentFooter footer,
   options_.block_rows = footer_.block_rows;
   for (const Field& f : footer_.schema) pending_.emplace_back(f.type);
   for (const Column& c : pending_) pending_ptrs_.push_back(&c);
+  zstd_trials_.resize(pending_.size());
   cctx_ = ZSTD_createCCtx();
 }
 
@@ -204,8 +266,26 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
   block.chunks.resize(columns.size());
   for (size_t c = 0; c < columns.size(); ++c) {
     ChunkInfo& info = block.chunks[c];
-    EncodeChunk(*columns[c], RowIndex{order, begin}, rows, &info, &payload_);
+    if (order != nullptr) {
+      EncodeChunk(*columns[c], PermutedRows{order, begin}, rows, &info, &payload_);
+    } else {
+      EncodeChunk(*columns[c], ContiguousRows{begin}, rows, &info, &payload_);
+    }
     FeatureType type = footer_.schema[c].type;
+    ZstdTrials& trials = zstd_trials_[c];
+    if (trials.skip > 0) {
+      // zstd did not pay on this column's recent blocks: store raw without trying (the
+      // same bytes a failed try stores), and try again after the skipped blocks.
+      --trials.skip;
+      info.compression = ChunkCompression::kNone;
+      info.raw_size = static_cast<uint32_t>(payload_.size());
+      if (payload_.size() > kMaxChunkBytes) return ChunkTooLarge(c, rows, payload_.size());
+      info.offset = offset_;
+      info.stored_size = info.raw_size;
+      info.crc = Crc32c(payload_.data(), payload_.size());
+      CAIRN_RETURN_IF_ERROR(Write(payload_.data(), payload_.size()));
+      continue;
+    }
     if (type == FeatureType::kInt64 || type == FeatureType::kTimestamp ||
         type == FeatureType::kDouble) {
       size_t bitmap = info.null_count > 0 ? (rows + 7) / 8 : 0;
@@ -213,11 +293,7 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
       info.encoding = info.encoding == ChunkEncoding::kDelta ? ChunkEncoding::kDeltaShuffle
                                                              : ChunkEncoding::kShuffle;
     }
-    if (payload_.size() > kMaxChunkBytes)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "offline segment '", path_, "': column '", footer_.schema[c].name, "' holds ",
-          payload_.size(), " bytes in one block of ", rows,
-          " rows (limit 1 GiB); use shorter strings or smaller batches"));
+    if (payload_.size() > kMaxChunkBytes) return ChunkTooLarge(c, rows, payload_.size());
     info.raw_size = static_cast<uint32_t>(payload_.size());
     compressed_.resize(ZSTD_compressBound(payload_.size()));
     size_t z = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), compressed_.data(),
@@ -226,7 +302,10 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
     const std::string* stored = &compressed_;
     if (ZSTD_isError(z) || z > payload_.size() / 4 * 3) {
       // zstd saves under a quarter (near-random doubles, mostly Huffman-coded literals):
-      // decoding the frame would cost more scan time than the bytes are worth.
+      // decoding the frame would cost more scan time than the bytes are worth. Skip the
+      // try on the next 1, 3, 7, … 31 blocks of the column while it keeps failing.
+      trials.failures = std::min(trials.failures + 1, 5);
+      trials.skip = (1 << trials.failures) - 1;
       info.compression = ChunkCompression::kNone;
       if (info.encoding == ChunkEncoding::kShuffle ||
           info.encoding == ChunkEncoding::kDeltaShuffle) {
@@ -238,6 +317,7 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
       }
       stored = &payload_;
     } else {
+      trials.failures = 0;
       info.compression = ChunkCompression::kZstd;
       compressed_.resize(z);
     }
@@ -249,6 +329,13 @@ absl::Status SegmentWriter::WriteBlock(std::span<const Column* const> columns,
   footer_.num_rows += rows;
   footer_.blocks.push_back(std::move(block));
   return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::ChunkTooLarge(size_t column, size_t rows, size_t bytes) const {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "offline segment '", path_, "': column '", footer_.schema[column].name, "' holds ",
+      bytes, " bytes in one block of ", rows,
+      " rows (limit 1 GiB); use shorter strings or smaller batches"));
 }
 
 absl::Status SegmentWriter::Add(const Table& table) {
@@ -273,8 +360,11 @@ absl::Status SegmentWriter::Add(std::span<const Column* const> columns,
     } else {
       for (size_t c = 0; c < columns.size(); ++c) {
         Column& dst = pending_[c];
-        for (size_t r = 0; r < take; ++r)
-          dst.AppendFrom(*columns[c], ord ? ord[done + r] : done + r);
+        if (ord != nullptr) {
+          for (size_t r = 0; r < take; ++r) dst.AppendFrom(*columns[c], ord[done + r]);
+        } else {
+          AppendRange(*columns[c], done, done + take, &dst);
+        }
       }
       pending_rows_ += take;
       if (pending_rows_ == block_rows) {

@@ -57,6 +57,7 @@ class SegmentWriter {
                 const SegmentWriterOptions& options);
   absl::Status WriteBlock(std::span<const Column* const> columns, const uint32_t* order,
                           size_t begin, size_t rows);
+  absl::Status ChunkTooLarge(size_t column, size_t rows, size_t bytes) const;
   absl::Status Write(const void* data, size_t n);
   absl::Status Flush();
 
@@ -71,6 +72,13 @@ class SegmentWriter {
   std::string buffer_;           // not yet written to fd_
   std::string payload_;          // one chunk before compression
   std::string compressed_;
+  // Per column: zstd's recent failures to save a quarter, and blocks left to store raw
+  // without trying.
+  struct ZstdTrials {
+    int failures = 0;
+    int skip = 0;
+  };
+  std::vector<ZstdTrials> zstd_trials_;
   void* cctx_ = nullptr;         // ZSTD_CCtx
   bool finished_ = false;
 };
