@@ -181,7 +181,11 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
   std::string body = "{\"columns\":";
   features::WriteColumnsJson(result.table, &body);
   Json order = result.table.names;
-  absl::StrAppend(&body, ",\"column_order\":", order.dump(),
+  Json column_types = Json::object();
+  for (size_t c = 0; c < result.table.num_columns(); ++c) {
+    column_types[result.table.names[c]] = std::string(features::TypeName(result.table.columns[c].type));
+  }
+  absl::StrAppend(&body, ",\"column_order\":", order.dump(), ",\"column_types\":", column_types.dump(),
                   ",\"snapshot\":", features::TrainingSetToJson(result.snapshot).dump(),
                   ",\"join_ms\":", result.join_ms, "}");
   return JsonResponse(std::move(body));
