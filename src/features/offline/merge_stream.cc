@@ -1,30 +1,13 @@
 #include "features/offline/merge_stream.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/status.h"
 #include "features/entity_key.h"
 
 namespace cairn::features::offline {
 namespace {
-
-// Copies rows [from, to) of `src` to the end of `dst` (same type).
-void AppendRange(const Column& src, size_t from, size_t to, Column* dst) {
-  switch (src.type) {
-    case FeatureType::kDouble:
-      dst->doubles.insert(dst->doubles.end(), src.doubles.begin() + from,
-                          src.doubles.begin() + to);
-      break;
-    case FeatureType::kString:
-      dst->strings.insert(dst->strings.end(), src.strings.begin() + from,
-                          src.strings.begin() + to);
-      break;
-    default:
-      dst->ints.insert(dst->ints.end(), src.ints.begin() + from, src.ints.begin() + to);
-      break;
-  }
-  dst->valid.insert(dst->valid.end(), src.valid.begin() + from, src.valid.begin() + to);
-}
 
 // Keeps the rows r with keep[r] != 0, in order.
 void Compress(const std::vector<uint8_t>& keep, Column* col) {
@@ -57,6 +40,47 @@ struct Cursor {
   size_t pos = 0, end = 0;
   ChunkScratch scratch;
   std::vector<uint8_t> keep;
+  // The one-integer-key fast path's view of `block` (set by Load).
+  const int64_t *key = nullptr, *ev = nullptr, *cr = nullptr;
+  const uint8_t *key_valid = nullptr, *ev_valid = nullptr, *cr_valid = nullptr;
+};
+
+// Orders two nullable int64 cells as CompareCells does: <0, 0, >0.
+inline int CompareInt(bool a_valid, int64_t a, bool b_valid, int64_t b) {
+  if (a_valid != b_valid) return a_valid ? 1 : -1;
+  if (!a_valid || a == b) return 0;
+  return a < b ? -1 : 1;
+}
+
+// memcpy for the short runs of a merge (a few rows per key and segment): inline moves
+// instead of a library call per column and run.
+inline void CopyBytes(void* dst, const void* src, size_t bytes) {
+  if (bytes > 256) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  char* out = static_cast<char*>(dst);
+  const char* in = static_cast<const char*>(src);
+  for (; bytes >= 16; bytes -= 16, out += 16, in += 16) std::memcpy(out, in, 16);
+  if (bytes >= 8) {
+    std::memcpy(out, in, 8);
+    out += 8, in += 8, bytes -= 8;
+  }
+  if (bytes >= 4) {
+    std::memcpy(out, in, 4);
+    out += 4, in += 4, bytes -= 4;
+  }
+  if (bytes >= 2) {
+    std::memcpy(out, in, 2);
+    out += 2, in += 2, bytes -= 2;
+  }
+  if (bytes >= 1) *out = *in;
+}
+
+// Rows [from, to) of a cursor's current block, waiting to be copied into the batch.
+struct Run {
+  const Cursor* cursor;
+  size_t from, to;
 };
 
 class MergeStream final : public RowStream {
@@ -71,6 +95,9 @@ class MergeStream final : public RowStream {
       cur->block = Table::FromSchema(schema_);
       cursors_.push_back(std::move(cur));
     }
+    int_key_ = spec_.key_positions.size() == 1 &&
+               schema_[spec_.key_positions[0]].type != FeatureType::kDouble &&
+               schema_[spec_.key_positions[0]].type != FeatureType::kString;
   }
 
   const Schema& schema() const override { return schema_; }
@@ -88,6 +115,7 @@ class MergeStream final : public RowStream {
     }
     if (heap_.empty()) return false;
     PrepareBatch(batch);
+    runs_.clear();
     size_t out_rows = 0;
     while (out_rows < spec_.batch_rows && !heap_.empty()) {
       Cursor* top = heap_[0];
@@ -96,8 +124,7 @@ class MergeStream final : public RowStream {
       if (heap_.size() > 1) {
         Cursor* second = heap_[1];
         if (heap_.size() > 2 && Before(*heap_[2], heap_[2]->pos, *second)) second = heap_[2];
-        run_end = top->pos + 1;
-        while (run_end < limit && Before(*top, run_end, *second)) ++run_end;
+        run_end = RunEnd(*top, limit, *second);
       }
       if (out_rows == 0 && top->pos == 0 && run_end == top->end) {
         // A whole block makes the batch: hand its columns over (the block takes the
@@ -105,12 +132,12 @@ class MergeStream final : public RowStream {
         for (size_t c = 0; c < schema_.size(); ++c)
           std::swap(top->block.columns[c], batch->columns[c]);
       } else {
-        for (size_t c = 0; c < schema_.size(); ++c)
-          AppendRange(top->block.columns[c], top->pos, run_end, &batch->columns[c]);
+        runs_.push_back({top, top->pos, run_end});
       }
       out_rows += run_end - top->pos;
       top->pos = run_end;
       if (top->pos == top->end) {
+        CopyRuns(batch);  // before Load replaces the block the runs point into
         CAIRN_ASSIGN_OR_RETURN(bool has, Load(top));
         if (!has) {
           heap_[0] = heap_.back();
@@ -119,13 +146,107 @@ class MergeStream final : public RowStream {
       }
       SiftDown();
     }
+    CopyRuns(batch);
     return true;
   }
 
  private:
+  // The end of the run of `top`'s rows from its current one that sort before the current
+  // row of `second` (at least one row, at most up to `limit`). Linear for short runs,
+  // then galloping and a binary search.
+  size_t RunEnd(const Cursor& top, size_t limit, const Cursor& second) const {
+    size_t end = top.pos + 1;
+    for (size_t linear = 0; linear < 8; ++linear, ++end) {
+      if (end >= limit || !Before(top, end, second)) return end;
+    }
+    // Rows below `end` are before `second`; find the first row at or after it that is not.
+    size_t step = 8, lo = end, hi = end;
+    while (true) {
+      hi = lo + step;
+      if (hi >= limit) {
+        hi = limit;
+        break;
+      }
+      if (!Before(top, hi, second)) break;
+      lo = hi + 1;
+      step *= 2;
+    }
+    // Rows before lo are before `second`; row hi is not (or hi == limit).
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (Before(top, mid, second)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  // Appends the pending runs to the batch, one column at a time.
+  void CopyRuns(Table* batch) {
+    if (runs_.empty()) return;
+    size_t total = 0;
+    for (const Run& r : runs_) total += r.to - r.from;
+    for (size_t c = 0; c < schema_.size(); ++c) {
+      Column& dst = batch->columns[c];
+      size_t at = dst.size();
+      dst.valid.resize(at + total);
+      uint8_t* valid = dst.valid.data() + at;
+      switch (dst.type) {
+        case FeatureType::kDouble: {
+          dst.doubles.resize(at + total);
+          double* out = dst.doubles.data() + at;
+          for (const Run& r : runs_) {
+            const Column& src = r.cursor->block.columns[c];
+            size_t n = r.to - r.from;
+            CopyBytes(out, src.doubles.data() + r.from, n * sizeof(double));
+            CopyBytes(valid, src.valid.data() + r.from, n);
+            out += n;
+            valid += n;
+          }
+          break;
+        }
+        case FeatureType::kString: {
+          dst.strings.resize(at + total);
+          std::string* out = dst.strings.data() + at;
+          for (const Run& r : runs_) {
+            const Column& src = r.cursor->block.columns[c];
+            size_t n = r.to - r.from;
+            std::copy_n(src.strings.begin() + r.from, n, out);
+            CopyBytes(valid, src.valid.data() + r.from, n);
+            out += n;
+            valid += n;
+          }
+          break;
+        }
+        default: {
+          dst.ints.resize(at + total);
+          int64_t* out = dst.ints.data() + at;
+          for (const Run& r : runs_) {
+            const Column& src = r.cursor->block.columns[c];
+            size_t n = r.to - r.from;
+            CopyBytes(out, src.ints.data() + r.from, n * sizeof(int64_t));
+            CopyBytes(valid, src.valid.data() + r.from, n);
+            out += n;
+            valid += n;
+          }
+          break;
+        }
+      }
+    }
+    runs_.clear();
+  }
+
   // Row `i` of `a` sorts before the current row of `b` (ties: the earlier input first).
   bool Before(const Cursor& a, size_t i, const Cursor& b) const {
     size_t j = b.pos;
+    if (int_key_) {
+      int c = CompareInt(a.key_valid[i], a.key[i], b.key_valid[j], b.key[j]);
+      if (c == 0) c = CompareInt(a.ev_valid[i], a.ev[i], b.ev_valid[j], b.ev[j]);
+      if (c == 0) c = CompareInt(a.cr_valid[i], a.cr[i], b.cr_valid[j], b.cr[j]);
+      return c < 0 || (c == 0 && a.order < b.order);
+    }
     const Table& ta = a.block;
     const Table& tb = b.block;
     int c = CompareKeys(ta, spec_.key_positions, i, tb, spec_.key_positions, j);
@@ -205,6 +326,17 @@ class MergeStream final : public RowStream {
       }
       cur->pos = 0;
       cur->end = rows;
+      if (int_key_) {
+        const Column& key = cur->block.columns[spec_.key_positions[0]];
+        const Column& ev = cur->block.columns[spec_.event_ts_position];
+        const Column& cr = cur->block.columns[spec_.created_ts_position];
+        cur->key = key.ints.data();
+        cur->key_valid = key.valid.data();
+        cur->ev = ev.ints.data();
+        cur->ev_valid = ev.valid.data();
+        cur->cr = cr.ints.data();
+        cur->cr_valid = cr.valid.data();
+      }
       return true;
     }
     return false;
@@ -214,6 +346,8 @@ class MergeStream final : public RowStream {
   Schema schema_;
   std::vector<std::unique_ptr<Cursor>> cursors_;
   std::vector<Cursor*> heap_;  // min-heap by Before
+  std::vector<Run> runs_;      // of the batch being built, not yet copied
+  bool int_key_ = false;       // one int64/timestamp/bool key: Before compares ints
   bool started_ = false;
 };
 

@@ -374,6 +374,33 @@ TEST(OfflineStoreTest, IncompressibleThenCompressibleDoublesRoundTrip) {
     EXPECT_EQ(blocks[b].chunks[3].compression, offline::ChunkCompression::kZstd) << b;
 }
 
+// Long runs from one segment (the merge gallops over them) and short interleavings, for
+// the one-integer-key comparison and the generic one.
+TEST(OfflineStoreTest, MergeOfLargeSegmentsMatchesStableSort) {
+  for (const OfflineTableLayout& layout : {WideLayout(), TimestampKeyLayout(), TwoKeyLayout()}) {
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      SCOPED_TRACE(testing::Message() << "seed " << seed << " keys " << layout.key_columns[0]);
+      TempDir dir;
+      std::mt19937_64 rng(seed * 1000);
+      auto store = OfflineStore::Open(dir.path(), {.block_rows = static_cast<uint32_t>(100 * seed)});
+      ASSERT_TRUE(store.ok());
+      ASSERT_TRUE((*store)->EnsureTable("t", layout).ok());
+      std::vector<Table> appended;
+      const KeyShape shapes[] = {KeyShape::kWideKeys, KeyShape::kFewKeys, KeyShape::kOneKey,
+                                 KeyShape::kSorted};
+      for (int s = 0; s < 5; ++s) {
+        appended.push_back(ShapedRows(layout, rng() % 1500, shapes[rng() % 4], rng));
+        ASSERT_TRUE((*store)->Append("t", appended.back()).ok());
+      }
+      ScanOptions opts;
+      opts.batch_rows = 1 + rng() % 700;
+      absl::StatusOr<Table> got = ScanAll(**store, "t", opts);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ExpectTablesEqual(Expected(layout, appended), *got);
+    }
+  }
+}
+
 TEST(OfflineStoreTest, EventTimeRangeKeepsExactlyTheRowsInRange) {
   TempDir dir;
   std::mt19937_64 rng(7);
