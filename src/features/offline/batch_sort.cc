@@ -99,8 +99,11 @@ SortedBatch::SortedBatch(std::span<const Column* const> columns,
   rows_ = cols_.empty() ? 0 : cols_[0]->size();
   for (const Column* c : cols_)
     has_nulls_.push_back(std::memchr(c->valid.data(), 0, c->valid.size()) != nullptr);
-  one_int_key_ = key_idx_.size() == 1 && cols_[key_idx_[0]]->type != FeatureType::kDouble &&
-                 cols_[key_idx_[0]]->type != FeatureType::kString;
+  // A table without keys (a source's raw rows) is ordered by (event, created): the event
+  // time then plays the key's part in the integer-key sort.
+  if (key_idx_.size() <= 1) int_key_col_ = key_idx_.empty() ? event_idx_ : key_idx_[0];
+  one_int_key_ = key_idx_.size() <= 1 && cols_[int_key_col_]->type != FeatureType::kDouble &&
+                 cols_[int_key_col_]->type != FeatureType::kString;
   already_sorted_ = CheckSorted();
   if (already_sorted_) return;
   if (one_int_key_) {
@@ -114,7 +117,7 @@ bool SortedBatch::CheckSorted() const {
   const Column& ev = *cols_[event_idx_];
   const Column& cr = *cols_[created_idx_];
   if (one_int_key_) {
-    const Column& key = *cols_[key_idx_[0]];
+    const Column& key = *cols_[int_key_col_];
     for (size_t r = 1; r < rows_; ++r) {
       int c = CompareInt(key.valid[r - 1], key.ints[r - 1], key.valid[r], key.ints[r]);
       if (c == 0) c = CompareInt(ev.valid[r - 1], ev.ints[r - 1], ev.valid[r], ev.ints[r]);
@@ -135,12 +138,12 @@ bool SortedBatch::CheckSorted() const {
 }
 
 void SortedBatch::SortOneIntKey() {
-  const Column& key = *cols_[key_idx_[0]];
+  const Column& key = *cols_[int_key_col_];
   const Column& ev = *cols_[event_idx_];
   const Column& cr = *cols_[created_idx_];
   const size_t n = rows_;
   size_t nulls = 0;
-  if (has_nulls_[key_idx_[0]]) nulls = std::count(key.valid.begin(), key.valid.end(), 0);
+  if (has_nulls_[int_key_col_]) nulls = std::count(key.valid.begin(), key.valid.end(), 0);
   // Null keys sort first: they fill [0, nulls) in input order, the others [nulls, n).
   recs_.resize(n);
   constexpr uint64_t kSign = uint64_t{1} << 63;  // int64 order as unsigned order
@@ -250,7 +253,7 @@ void SortedBatch::Gather(size_t begin, size_t n, std::vector<Column>* out) const
   const Rec* recs = recs_.data() + begin;
   std::vector<uint32_t> idx(n);
   for (size_t i = 0; i < n; ++i) idx[i] = recs[i].idx;
-  const uint32_t key_col = key_idx_[0];
+  const uint32_t key_col = int_key_col_;
   for (size_t c = 0; c < cols_.size(); ++c) {
     Column& dst = (*out)[c];
     int64_t Rec::*field = nullptr;

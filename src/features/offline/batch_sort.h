@@ -58,6 +58,7 @@ class SortedBatch {
   size_t rows_ = 0;
   bool already_sorted_ = false;
   bool one_int_key_ = false;
+  uint32_t int_key_col_ = 0;  // the integer sort key: the one key column, or the event time
   std::vector<uint8_t> has_nulls_;  // per column
   std::vector<Rec> recs_;           // one-int-key path: the sorted records
   std::vector<uint32_t> order_;     // generic path: the sorted permutation

@@ -333,6 +333,36 @@ TEST(OfflineStoreTest, EveryAppendSortPathMatchesStableSort) {
   }
 }
 
+// A table without keys (a source's raw rows) sorts by (event, created): the event time
+// takes the integer-key sort path. Duplicated times, nulls in created, sorted and not.
+TEST(OfflineStoreTest, KeylessTablesSortByEventThenCreatedTime) {
+  OfflineTableLayout layout;
+  layout.schema = {{kEventTsColumn, FeatureType::kTimestamp, false},
+                   {kCreatedTsColumn, FeatureType::kTimestamp, true},
+                   {"v", FeatureType::kDouble, true}};
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{37}, size_t{3001}}) {
+    for (bool sorted : {false, true}) {
+      std::mt19937_64 rng(n * 7 + sorted);
+      Table rows = Table::FromSchema(layout.schema);
+      for (size_t r = 0; r < n; ++r) {
+        int64_t ev = sorted ? static_cast<int64_t>(r / 3) : static_cast<int64_t>(rng() % 50) - 25;
+        rows.columns[0].AppendInt(ev);
+        if (rng() % 5 == 0) rows.columns[1].AppendNull();
+        else rows.columns[1].AppendInt(sorted ? 0 : static_cast<int64_t>(rng() % 4));
+        rows.columns[2].AppendDouble(static_cast<double>(r));
+      }
+      TempDir dir;
+      auto store = OfflineStore::Open(dir.path(), {.block_rows = 256});
+      ASSERT_TRUE(store.ok());
+      ASSERT_TRUE((*store)->EnsureTable("t", layout).ok());
+      ASSERT_TRUE((*store)->Append("t", rows).ok());
+      absl::StatusOr<Table> got = ScanAll(**store, "t");
+      ASSERT_TRUE(got.ok()) << got.status();
+      ExpectTablesEqual(Expected(layout, {rows}), *got);
+    }
+  }
+}
+
 // Doubles that zstd cannot shrink, then ones it can, then random again: the writer stops
 // trying on the first run and must still compress (and round-trip) the rest.
 TEST(OfflineStoreTest, IncompressibleThenCompressibleDoublesRoundTrip) {
