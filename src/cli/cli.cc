@@ -9,6 +9,7 @@
 #include "api/server_main.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "common/duration.h"
 #include "common/strings.h"
 #include "demo/demo.h"
 
@@ -58,6 +59,21 @@ void AddServerCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   server->add_option("--metadata", config->metadata_url,
                      "Metadata database URL (default: SQLite at <data>/cairn.db)");
+  server->add_option("--online", config->online_url,
+                     "Online feature store: embedded (in the server, under <data>/online) or "
+                     "redis://host:port[/db]")
+      ->capture_default_str();
+  auto materialize_every = std::make_shared<std::string>();
+  server->add_option("--materialize-every", *materialize_every,
+                     "Materialize every online feature view incrementally this often (30s, "
+                     "15m, 1h; default: only on request)")
+      ->check([](const std::string& text) {
+        auto ms = ParseDuration(text);
+        return ms.ok() ? std::string() : std::string(ms.status().message());
+      })
+      ->each([config](const std::string& text) {
+        config->materialize_every_ms = ParseDuration(text).value_or(0);
+      });
   server->add_option("--io-threads", config->io_threads, "I/O threads (0: one per core)")
       ->check(CLI::NonNegativeNumber);
   server->add_option("--workers", config->worker_threads,
@@ -93,7 +109,7 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   std::unique_ptr<HttpTransport> curl;
   HttpTransport* transport = env.transport;
   if (transport == nullptr) {
-    curl = NewCurlTransport();
+    curl = NewCurlTransport(3600);  // ingests and training sets of millions of rows
     transport = curl.get();
   }
   CliContext ctx(env, *transport);
@@ -109,6 +125,7 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   AddModelsCommands(app, ctx);
   CLI::App* features = app.add_subcommand("features", "Feature store: definitions and data");
   features->require_subcommand(1);
+  AddFeatureDataCommands(*features, ctx);
   AddFeatureDefinitionCommands(*features, ctx);
   AddApplyCommand(app, ctx);
 

@@ -71,5 +71,8 @@ void AddModelsCommands(CLI::App& app, CliContext& ctx);
 void AddApplyCommand(CLI::App& app, CliContext& ctx);
 // Verbs of the `features` noun: list, describe (features.cc).
 void AddFeatureDefinitionCommands(CLI::App& features, CliContext& ctx);
+// Verbs of the `features` noun (created by cli.cc): ingest, historical, materialize,
+// materialize-incremental (feature_data.cc).
+void AddFeatureDataCommands(CLI::App& features, CliContext& ctx);
 
 }  // namespace cairn::cli
