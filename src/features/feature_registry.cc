@@ -361,7 +361,8 @@ absl::StatusOr<std::vector<RegisteredDefinition>> FeatureRegistry::ListLatest(
 absl::StatusOr<std::shared_ptr<const RegistrySnapshot>> FeatureRegistry::Snapshot() {
   const int64_t now = clock_.NowMillis();
   {
-    absl::MutexLock lock(&mu_);
+    // The hot path (every online read): readers share the lock.
+    absl::ReaderMutexLock lock(&mu_);
     if (snapshot_ && now - snapshot_checked_at_ < options_.snapshot_max_age_ms) return snapshot_;
   }
   auto fresh = std::make_shared<RegistrySnapshot>();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <span>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -223,24 +224,50 @@ void AppendInt(int64_t v, std::string* out) {
 
 // Python's repr(float): shortest round-trip digits; fixed notation for exponents in
 // [-4, 16) with at least one fractional digit, scientific ("1e+16", "1.5e-07") otherwise.
+// The fixed form is laid out from the scientific digits (one to_chars call per value).
 void AppendPythonDouble(double v, std::string* out) {
   if (!std::isfinite(v)) {
     out->append("null");
     return;
   }
-  char buf[65];
-  auto [sci_end, ec] = std::to_chars(buf, buf + 64, v, std::chars_format::scientific);
-  *sci_end = '\0';
+  char buf[64];
+  auto [sci_end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string_view sci(buf, sci_end - buf);
-  int exponent = std::atoi(sci.data() + sci.find('e') + 1);
-  if (exponent >= -4 && exponent < 16) {
-    char fixed[64];
-    auto [end, ec2] = std::to_chars(fixed, fixed + sizeof fixed, v, std::chars_format::fixed);
-    out->append(fixed, end);
-    if (std::memchr(fixed, '.', end - fixed) == nullptr) out->append(".0");
-  } else {
+  const size_t e_pos = sci.find('e');
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci_end, exponent);
+  if (exponent < -4 || exponent >= 16) {
     out->append(sci);
+    return;
   }
+  // Mantissa "[-]d[.ddd]": its digits without the point.
+  std::string_view mantissa = sci.substr(0, e_pos);
+  const bool negative = mantissa.front() == '-';
+  if (negative) mantissa.remove_prefix(1);
+  char digits[32];
+  size_t num_digits = 0;
+  for (char c : mantissa) {
+    if (c != '.') digits[num_digits++] = c;
+  }
+  char fixed[64];
+  size_t n = 0;
+  if (negative) fixed[n++] = '-';
+  if (exponent < 0) {
+    fixed[n++] = '0';
+    fixed[n++] = '.';
+    for (int z = -1; z > exponent; --z) fixed[n++] = '0';
+    for (size_t d = 0; d < num_digits; ++d) fixed[n++] = digits[d];
+  } else {
+    const size_t integer_digits = static_cast<size_t>(exponent) + 1;
+    for (size_t d = 0; d < integer_digits; ++d) fixed[n++] = d < num_digits ? digits[d] : '0';
+    fixed[n++] = '.';
+    if (num_digits > integer_digits) {
+      for (size_t d = integer_digits; d < num_digits; ++d) fixed[n++] = digits[d];
+    } else {
+      fixed[n++] = '0';
+    }
+  }
+  out->append(fixed, n);
 }
 
 void Append2(unsigned v, char* p) {
@@ -345,28 +372,61 @@ struct PlannedFeature {
   int feature;     // index into the view's features
 };
 
+// The views of one request. PlannedView objects (with their key strings and decoded rows)
+// are kept per thread between requests so that their buffers are reused: a lookup then
+// decodes into rows whose value vectors already have capacity instead of allocating.
 struct Plan {
-  absl::InlinedVector<PlannedView, 2> views;
+  std::vector<PlannedView> view_pool;  // the first num_views are this request's
+  size_t num_views = 0;
   std::vector<PlannedFeature> features;
+
+  std::span<PlannedView> views() { return {view_pool.data(), num_views}; }
+  PlannedView& view(size_t i) { return view_pool[i]; }
+  PlannedView& AddView(std::shared_ptr<const ServedView> view) {
+    if (num_views == view_pool.size()) view_pool.emplace_back();
+    PlannedView& pv = view_pool[num_views++];
+    pv.view = std::move(view);
+    pv.entity_columns.clear();
+    pv.timestamps.clear();
+    return pv;
+  }
+  // Starts a request; drops what the previous one referenced.
+  void Reset() {
+    Release();
+    features.clear();
+  }
+  // Lets go of the served views (a registry change must not be pinned by an idle thread).
+  void Release() {
+    for (size_t i = 0; i < num_views; ++i) view_pool[i].view.reset();
+    num_views = 0;
+  }
 };
 
+// `field` names the request field in error messages ("features[3]"); `field_index` >= 0
+// appends "[field_index]" to it (built only when there is an error).
 absl::Status AddFeature(const FeatureCatalog& catalog, std::string_view view_name,
-                        std::string_view feature_name, std::string_view field, Plan* plan) {
+                        std::string_view feature_name, std::string_view field_base,
+                        int field_index, Plan* plan) {
+  auto field = [&] {
+    return field_index < 0 ? std::string(field_base)
+                           : absl::StrCat(ToAbsl(field_base), "[", field_index, "]");
+  };
   size_t view_index = 0;
-  while (view_index < plan->views.size() && plan->views[view_index].view->spec.meta.name != view_name) {
+  while (view_index < plan->num_views &&
+         plan->view(view_index).view->spec.meta.name != view_name) {
     ++view_index;
   }
-  if (view_index == plan->views.size()) {
+  if (view_index == plan->num_views) {
     absl::StatusOr<std::shared_ptr<const ServedView>> view = catalog.View(view_name);
     if (!view.ok()) {
       if (absl::IsNotFound(view.status())) {
-        return Invalid(absl::StrCat(ToAbsl(field), ": ", view.status().message()));
+        return Invalid(absl::StrCat(field(), ": ", view.status().message()));
       }
       return view.status();
     }
-    plan->views.push_back(PlannedView{std::move(*view), {}, {}, {}});
+    plan->AddView(std::move(*view));
   }
-  const FeatureViewSpec& spec = plan->views[view_index].view->spec;
+  const FeatureViewSpec& spec = plan->view(view_index).view->spec;
   if (feature_name.empty() || feature_name == "*") {
     for (size_t i = 0; i < spec.features.size(); ++i) {
       plan->features.push_back({view_index, static_cast<int>(i)});
@@ -379,7 +439,7 @@ absl::Status AddFeature(const FeatureCatalog& catalog, std::string_view view_nam
       return absl::OkStatus();
     }
   }
-  return Invalid(absl::StrCat(ToAbsl(field), ": feature view '", spec.meta.name,
+  return Invalid(absl::StrCat(field(), ": feature view '", spec.meta.name,
                               "' has no feature '", ToAbsl(feature_name), "'",
                               FeatureSuggestion(feature_name, spec)));
 }
@@ -400,6 +460,7 @@ absl::Status EncodeKeys(const Request& req, size_t num_rows, PlannedView* pv) {
   pv->keys.resize(num_rows);
   for (size_t r = 0; r < num_rows; ++r) {
     std::string& out = pv->keys[r];
+    out.clear();  // reused from an earlier request
     for (size_t k = 0; k < join_keys.size(); ++k) {
       const EntityColumn& column = req.entities[pv->entity_columns[k]];
       const EntityValue& v = column.values[r];
@@ -426,6 +487,15 @@ absl::Status EncodeKeys(const Request& req, size_t num_rows, PlannedView* pv) {
 
 thread_local od::parser tls_parser;
 thread_local std::string tls_padded;
+thread_local Plan tls_plan;
+
+// Resets the thread's plan on entry and releases its views on every exit.
+class PlanScope {
+ public:
+  PlanScope() { tls_plan.Reset(); }
+  ~PlanScope() { tls_plan.Release(); }
+  Plan& plan() { return tls_plan; }
+};
 
 }  // namespace
 
@@ -445,7 +515,8 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
   CAIRN_RETURN_IF_ERROR(ParseRequest(doc, &req));
 
   // Which features.
-  Plan plan;
+  PlanScope plan_scope;
+  Plan& plan = plan_scope.plan();
   if (req.has_features && req.feature_service.has_value()) {
     return Invalid("request: give either features or feature_service, not both");
   }
@@ -458,7 +529,8 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
       return refs.status();
     }
     for (const FeatureRef& ref : *refs) {
-      CAIRN_RETURN_IF_ERROR(AddFeature(*catalog_, ref.view, ref.feature, "feature_service", &plan));
+      CAIRN_RETURN_IF_ERROR(
+          AddFeature(*catalog_, ref.view, ref.feature, "feature_service", -1, &plan));
     }
   } else if (req.has_features) {
     if (req.features.empty()) return Invalid("features: must name at least one feature");
@@ -469,9 +541,8 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
         return Invalid(absl::StrCat("features[", i, "]: '", ToAbsl(ref),
                                     "' is not of the form \"view:feature\""));
       }
-      std::string field = absl::StrCat("features[", i, "]");
-      CAIRN_RETURN_IF_ERROR(
-          AddFeature(*catalog_, ref.substr(0, colon), ref.substr(colon + 1), field, &plan));
+      CAIRN_RETURN_IF_ERROR(AddFeature(*catalog_, ref.substr(0, colon), ref.substr(colon + 1),
+                                       "features", static_cast<int>(i), &plan));
     }
   } else {
     return Invalid("request: give features (a list of \"view:feature\") or feature_service");
@@ -490,32 +561,31 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
     }
   }
   // Feature column names; without full names two views' features may collide.
-  std::vector<std::string> names;
+  // (With full names, "view__feature" is written as two parts; the names here are only
+  // compared without full names.)
+  absl::InlinedVector<std::string_view, 16> names;
   names.reserve(plan.features.size());
   for (const PlannedFeature& f : plan.features) {
-    const FeatureViewSpec& spec = plan.views[f.view].view->spec;
-    names.push_back(req.full_feature_names
-                        ? absl::StrCat(spec.meta.name, "__", spec.features[f.feature].name)
-                        : spec.features[f.feature].name);
+    names.push_back(plan.view(f.view).view->spec.features[f.feature].name);
   }
-  if (!req.full_feature_names && plan.views.size() > 1) {
+  if (!req.full_feature_names && plan.num_views > 1) {
     for (size_t i = 0; i < names.size(); ++i) {
       for (size_t j = i + 1; j < names.size(); ++j) {
         if (names[i] == names[j] && plan.features[i].view != plan.features[j].view) {
           return Invalid(absl::StrCat("features: two feature views have a feature named '",
-                                      names[i], "'; set full_feature_names to true"));
+                                      ToAbsl(names[i]), "'; set full_feature_names to true"));
         }
       }
     }
   }
 
   // Look up.
-  for (PlannedView& pv : plan.views) {
+  for (PlannedView& pv : plan.views()) {
     CAIRN_RETURN_IF_ERROR(EncodeKeys(req, num_rows, &pv));
     CAIRN_RETURN_IF_ERROR(store_->Read(pv.view->spec.meta.name, pv.keys, &pv.rows));
   }
   int64_t now = clock_->NowMillis();
-  for (PlannedView& pv : plan.views) {
+  for (PlannedView& pv : plan.views()) {
     // Every feature of a view shares its rows' event times: format them once.
     for (size_t r = 0; r < num_rows; ++r) {
       if (r > 0) pv.timestamps.push_back(',');
@@ -538,9 +608,15 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
     first = false;
     AppendJsonString(column.name, &out);
   }
-  for (const std::string& name : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
     out.push_back(',');
-    AppendJsonString(name, &out);
+    if (req.full_feature_names) {
+      const PlannedFeature& f = plan.features[i];
+      const FeatureViewSpec& spec = plan.view(f.view).view->spec;
+      AppendJsonString(absl::StrCat(spec.meta.name, "__", spec.features[f.feature].name), &out);
+    } else {
+      AppendJsonString(names[i], &out);
+    }
   }
   out.append("]},\"results\":[");
   first = true;
@@ -562,7 +638,7 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
     out.append("]}");
   }
   for (const PlannedFeature& f : plan.features) {
-    const PlannedView& pv = plan.views[f.view];
+    const PlannedView& pv = plan.view(f.view);
     const FeatureViewSpec& spec = pv.view->spec;
     FeatureType type = spec.features[f.feature].type;
     out.append(",{\"values\":[");

@@ -158,7 +158,10 @@ TEST_F(OnlineFeatureServiceTest, DoublesAreWrittenLikePythonRepr) {
   std::vector<std::pair<double, std::string>> cases = {
       {0.1, "0.1"},       {1.0, "1.0"},        {-2.5, "-2.5"},   {1e16, "1e+16"},
       {1.5e-7, "1.5e-07"}, {123456.0, "123456.0"}, {0.0001, "0.0001"},
-      {1e15, "1000000000000000.0"}, {std::nan(""), "null"}, {-INFINITY, "null"}};
+      {1e15, "1000000000000000.0"}, {std::nan(""), "null"}, {-INFINITY, "null"},
+      {-0.0, "-0.0"},     {123.456, "123.456"}, {-0.00012, "-0.00012"}, {1.2e-5, "1.2e-05"},
+      {1234567890123456.7, "1234567890123456.8"}, {9.5e15, "9500000000000000.0"},
+      {-1e-300, "-1e-300"}, {1.7976931348623157e308, "1.7976931348623157e+308"}};
   std::vector<std::string> keys;
   std::vector<OnlineRow> rows;
   std::string ids;
