@@ -363,10 +363,12 @@ TEST_F(TrackingHandlersTest, LogBatchFastAndGeneralPathsAgree) {
   EXPECT_EQ(bad_key.status, 400);
 }
 
-// In-process handler timings in thread CPU time (CAIRN_TRACKING_PERF=1): the shared build
-// machines make wall time meaningless.
-TEST_F(TrackingHandlersTest, PerfTimings) {
-  if (std::getenv("CAIRN_TRACKING_PERF") == nullptr) GTEST_SKIP() << "set CAIRN_TRACKING_PERF=1";
+// log-batch of many 1,000-point requests, then get-history returns every point in order.
+// Small by default; CAIRN_TRACKING_PERF=1 logs the issue's 1M points, and the printed
+// handler timings (thread CPU time: the shared machines make wall time meaningless) are
+// then the in-process benchmark. Timings are printed, never asserted.
+TEST_F(TrackingHandlersTest, LogBatchThenGetHistoryReturnsEveryPoint) {
+  const int batches = std::getenv("CAIRN_TRACKING_PERF") != nullptr ? 1000 : 20;
   auto cpu_ms = [] {
     timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -374,7 +376,7 @@ TEST_F(TrackingHandlersTest, PerfTimings) {
   };
   std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
   std::vector<double> batch_ms;
-  for (int batch = 0; batch < 1000; ++batch) {
+  for (int batch = 0; batch < batches; ++batch) {
     std::string body = absl::StrCat(R"({"run_id": ")", run_id, R"(", "metrics": [)");
     for (int idx = 0; idx < 1000; ++idx) {
       absl::StrAppend(&body, idx > 0 ? "," : "", R"({"key": "loss", "value": )",
@@ -389,13 +391,18 @@ TEST_F(TrackingHandlersTest, PerfTimings) {
   }
   std::sort(batch_ms.begin(), batch_ms.end());
   std::printf("runs/log-batch handler, 1000 points: p50 %.2f ms CPU → %.0f points/s\n",
-              batch_ms[500], 1000 / (batch_ms[500] / 1000));
+              batch_ms[batch_ms.size() / 2], 1000 / (batch_ms[batch_ms.size() / 2] / 1000));
   for (int rep = 0; rep < 3; ++rep) {
     double start = cpu_ms();
     HttpResponse response = Call("GET", absl::StrCat(kApi, "metrics/get-history"), "",
                                  {{"run_id", run_id}, {"metric_key", "loss"}});
-    std::printf("metrics/get-history handler, 1M points: %.0f ms CPU, %.1f MB\n",
-                cpu_ms() - start, response.body.size() / 1e6);
+    std::printf("metrics/get-history handler, %d points: %.0f ms CPU, %.1f MB\n",
+                batches * 1000, cpu_ms() - start, response.body.size() / 1e6);
+    ASSERT_EQ(response.status, 200);
+    Json history = Json::parse(response.body);
+    ASSERT_EQ(history["metrics"].size(), static_cast<size_t>(batches) * 1000);
+    EXPECT_EQ(history["metrics"][0]["step"], 0);
+    EXPECT_EQ(history["metrics"][batches * 1000 - 1]["step"], batches * 1000 - 1);
   }
 }
 
