@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <numeric>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -155,51 +156,68 @@ struct OfflineStore::TableState {
     created_idx = FindField(layout.schema, kCreatedTsColumn);
   }
 
-  // Renames the finished temporary segment `tmp` to the next sequence number and makes
-  // it live: `replaced` (a prefix of the live list, possibly empty) is swapped for it.
-  absl::Status Commit(const std::string& tmp, SegmentEntry entry,
+  // Renames the finished temporary segments `added` (path, entry) to the next sequence
+  // numbers and makes them live with one manifest replacement: `replaced` (a prefix of
+  // the live list, possibly empty) is swapped for them, or they go after the live list
+  // when it is empty. On an error every file of `added` is deleted.
+  absl::Status Commit(const std::vector<std::pair<std::string, SegmentEntry>>& added,
                       const std::vector<std::shared_ptr<Segment>>& replaced) {
+    auto unlink_all = [&](const std::vector<std::string>& paths) {
+      for (const std::string& p : paths) ::unlink(p.c_str());
+    };
+    std::vector<std::string> pending;
+    for (const auto& a : added) pending.push_back(a.first);
     absl::MutexLock commit(&commit_mu);
     std::vector<std::shared_ptr<Segment>> current;
+    uint64_t seq;
     {
       absl::MutexLock lock(&mu);
       if (dropped) {
-        ::unlink(tmp.c_str());
+        unlink_all(pending);
         return absl::NotFoundError(
             absl::StrCat("offline table '", name, "' was dropped during the write"));
       }
-      entry.seq = next_seq;
+      seq = next_seq;
       current = segments;
     }
-    auto seg = MakeSegment(entry);
-    if (::rename(tmp.c_str(), seg->path.c_str()) != 0) {
-      absl::Status s = offline::IoError("rename", tmp, errno);
-      ::unlink(tmp.c_str());
-      return s;
+    std::vector<std::shared_ptr<Segment>> fresh;
+    std::vector<std::string> renamed;
+    for (size_t i = 0; i < added.size(); ++i) {
+      SegmentEntry entry = added[i].second;
+      entry.seq = seq++;
+      auto seg = MakeSegment(entry);
+      if (::rename(added[i].first.c_str(), seg->path.c_str()) != 0) {
+        absl::Status s = offline::IoError("rename", added[i].first, errno);
+        unlink_all(renamed);
+        unlink_all(std::vector<std::string>(pending.begin() + i, pending.end()));
+        return s;
+      }
+      renamed.push_back(seg->path);
+      fresh.push_back(std::move(seg));
     }
     std::vector<std::shared_ptr<Segment>> next;
     if (replaced.empty()) {
       next = current;
-      next.push_back(seg);
+      next.insert(next.end(), fresh.begin(), fresh.end());
     } else {
-      // Compactions are serialized and Appends only add at the end, so `replaced` is
-      // the head of the list; the merged segment takes its place, ahead of the Appends
-      // that committed meanwhile.
-      next.push_back(seg);
+      // Compactions are serialized and commits of appends only add at the end, so
+      // `replaced` is the head of the list; the merged segment takes its place, ahead of
+      // the appends that committed meanwhile.
+      next = fresh;
       for (const auto& s : current) {
         if (std::find(replaced.begin(), replaced.end(), s) == replaced.end()) next.push_back(s);
       }
     }
     absl::Status s = offline::WriteFileAtomic(absl::StrCat(dir, "/", offline::kManifestName),
-                                              EncodeManifest(MakeManifest(next, entry.seq + 1)));
+                                              EncodeManifest(MakeManifest(next, seq)));
     if (!s.ok()) {
-      ::unlink(seg->path.c_str());
+      unlink_all(renamed);
       return s;
     }
     {
       absl::MutexLock lock(&mu);
       segments = std::move(next);
-      next_seq = entry.seq + 1;
+      next_seq = seq;
     }
     for (const auto& old : replaced) old->obsolete.store(true);
     return absl::OkStatus();
@@ -351,8 +369,61 @@ absl::Status OfflineStore::EnsureTable(std::string_view table,
   return absl::OkStatus();
 }
 
+StagedSegment& StagedSegment::operator=(StagedSegment&& other) noexcept {
+  if (this != &other) {
+    Abort();
+    state_ = std::move(other.state_);
+    table_ = std::move(other.table_);
+    path_ = std::exchange(other.path_, std::string());
+    entry_ = other.entry_;
+  }
+  return *this;
+}
+
+void StagedSegment::Abort() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+  state_.reset();
+}
+
 absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
+  CAIRN_ASSIGN_OR_RETURN(StagedSegment staged, Stage(table, rows));
+  std::vector<StagedSegment> one;
+  one.push_back(std::move(staged));
+  return Commit(std::move(one));
+}
+
+absl::Status OfflineStore::Commit(std::vector<StagedSegment> segments) {
+  // Group by table, in first-appearance order.
+  std::vector<std::vector<StagedSegment*>> groups;
+  for (StagedSegment& s : segments) {
+    if (s.empty()) continue;
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& g) { return g[0]->state_ == s.state_; });
+    if (g == groups.end()) {
+      groups.push_back({&s});
+    } else {
+      g->push_back(&s);
+    }
+  }
+  for (auto& group : groups) {
+    std::vector<std::pair<std::string, SegmentEntry>> added;
+    for (StagedSegment* s : group) added.emplace_back(s->path_, s->entry_);
+    std::shared_ptr<TableState> t = group[0]->state_;
+    // The table's commit owns the files from here on (it deletes them on an error).
+    for (StagedSegment* s : group) {
+      s->path_.clear();
+      s->state_.reset();
+    }
+    CAIRN_RETURN_IF_ERROR(t->Commit(added, {}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StagedSegment> OfflineStore::Stage(std::string_view table, const Table& rows) {
   CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<TableState> t, Find(table));
+  StagedSegment staged;
+  staged.table_ = t->name;
   const Schema& schema = t->layout.schema;
   std::vector<const Column*> cols;
   for (const Field& f : schema) {
@@ -390,7 +461,7 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
         absl::StrCat("append to offline table '", t->name, "': duplicate column names"));
   }
   const size_t n = rows.num_rows();
-  if (n == 0) return absl::OkStatus();
+  if (n == 0) return staged;
   if (n > UINT32_MAX)
     return absl::InvalidArgumentError("append: more than 2^32 rows in one batch; split it");
 
@@ -398,7 +469,10 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
   offline::SortedBatch sorted(cols, t->key_idx, static_cast<uint32_t>(t->event_idx),
                               static_cast<uint32_t>(t->created_idx));
 
-  std::string tmp = absl::StrCat(t->dir, "/tmp-", UniqueSuffix(), ".cseg.tmp");
+  // The StagedSegment owns the file from its creation: an error below deletes it.
+  staged.path_ = absl::StrCat(t->dir, "/tmp-", UniqueSuffix(), ".cseg.tmp");
+  staged.state_ = t;
+  const std::string& tmp = staged.path_;
   offline::SegmentWriterOptions wopts;
   wopts.block_rows = options_.block_rows;
   wopts.zstd_level = options_.append_zstd_level;
@@ -421,7 +495,7 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
     }
   }
   CAIRN_RETURN_IF_ERROR(writer->Finish());
-  SegmentEntry entry;
+  SegmentEntry& entry = staged.entry_;
   entry.rows = n;
   entry.bytes = writer->bytes();
   entry.has_event_ts = true;
@@ -432,7 +506,7 @@ absl::Status OfflineStore::Append(std::string_view table, const Table& rows) {
     entry.min_event_ts = std::min(entry.min_event_ts, c.min);
     entry.max_event_ts = std::max(entry.max_event_ts, c.max);
   }
-  return t->Commit(tmp, entry, {});
+  return staged;
 }
 
 absl::StatusOr<std::unique_ptr<RowStream>> OfflineStore::Scan(std::string_view table,
@@ -496,7 +570,7 @@ absl::Status OfflineStore::Compact(std::string_view table) {
   }
   if (!entry.has_event_ts) entry.min_event_ts = entry.max_event_ts = 0;
   stream.reset();
-  return t->Commit(tmp, entry, segs);
+  return t->Commit({{tmp, entry}}, segs);
 }
 
 absl::Status OfflineStore::DropTable(std::string_view table) {

@@ -8,6 +8,15 @@
 // root at a time; Open removes what a crash left behind (temporary files, segments the
 // manifest does not list, half-dropped tables).
 //
+// Staged appends: Stage writes a durable segment file that no manifest lists yet (a
+// temporary name); Commit makes staged segments live, Abort (or destroying the
+// StagedSegment) deletes them, and a crash in between leaves a temporary file that Open
+// removes like any other leftover. A caller writing several tables all-or-nothing stages
+// every table first and commits last. Commit replaces each table's manifest atomically,
+// one table after another: a crash (or an I/O error) between two tables' manifests leaves
+// the earlier tables committed and the later ones not (for an ingest: the source table
+// ahead of a view table; rebuilding the view from the source repairs it).
+//
 // Thread-safety: every method may be called from any thread. Appends to one table commit
 // one at a time (their sorting and compression run in parallel); a Scan reads a snapshot
 // of the segment list and keeps its files open, so Appends, Compact and DropTable never
@@ -25,6 +34,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "features/offline/manifest.h"
 #include "features/row_stream.h"
 #include "features/table.h"
 
@@ -42,6 +52,8 @@ struct ScanOptions {
   std::optional<int64_t> max_event_ts;  // exclusive
   size_t batch_rows = 65536;
 };
+
+class StagedSegment;
 
 struct OfflineStoreOptions {
   uint32_t block_rows = 65536;   // rows per segment block (tests use small blocks)
@@ -68,7 +80,21 @@ class OfflineStore {
   // layout's columns by name, in any order, with the layout's types (InvalidArgument
   // naming the column otherwise, or for a null in a non-nullable column or in
   // __event_ts). NotFound for an unknown table. Empty `rows`: nothing is written.
+  // Same as Stage + Commit of one segment.
   absl::Status Append(std::string_view table, const Table& rows);
+
+  // Validates, sorts and writes `rows` exactly like Append (same errors), durable on
+  // return, but lists the segment in no manifest: Scan and Stats do not see it until
+  // Commit. Empty `rows`: an empty StagedSegment (no file; Commit skips it).
+  absl::StatusOr<StagedSegment> Stage(std::string_view table, const Table& rows);
+
+  // Makes `segments` live: per table (in the order tables first appear in `segments`)
+  // the table's segments are added after its live ones, in vector order, by one atomic
+  // manifest replacement. Not atomic across tables (see the header comment): on an error
+  // the tables before the failing one stay committed, the failing table and those after
+  // it get nothing, and every uncommitted file is deleted. NotFound when a table was
+  // dropped after Stage.
+  absl::Status Commit(std::vector<StagedSegment> segments);
 
   // Streams the table's rows in (keys, __event_ts, __created_ts) order, merging segments.
   // Batches hold the requested columns plus keys and timestamps, in the layout's column
@@ -103,6 +129,35 @@ class OfflineStore {
   const OfflineStoreOptions options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<TableState>> tables_ ABSL_GUARDED_BY(mu_);
+};
+
+// A segment file written by OfflineStore::Stage and not yet committed. Move-only; the
+// destructor deletes the file unless Commit took it (so an early return aborts). Must not
+// outlive the store that staged it.
+class StagedSegment {
+ public:
+  StagedSegment() = default;
+  StagedSegment(StagedSegment&& other) noexcept { *this = std::move(other); }
+  StagedSegment& operator=(StagedSegment&& other) noexcept;
+  StagedSegment(const StagedSegment&) = delete;
+  StagedSegment& operator=(const StagedSegment&) = delete;
+  ~StagedSegment() { Abort(); }
+
+  // Deletes the file (if any) and leaves this segment empty.
+  void Abort();
+
+  bool empty() const { return path_.empty(); }
+  const std::string& table() const { return table_; }
+  int64_t rows() const { return static_cast<int64_t>(entry_.rows); }
+  // The temporary file ("" when empty).
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class OfflineStore;
+  std::shared_ptr<OfflineStore::TableState> state_;
+  std::string table_;
+  std::string path_;
+  offline::SegmentEntry entry_;
 };
 
 }  // namespace cairn::features
