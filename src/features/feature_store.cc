@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
@@ -23,8 +25,7 @@
 namespace cairn::features {
 namespace {
 
-// Rows buffered before they are written as one segment, and the most rows an ingest
-// validates in memory before it falls back to reading the file twice.
+// Rows buffered before a view rebuild writes them as one segment.
 constexpr size_t kWriteRows = 1 << 20;
 
 std::span<const storage::Migration> Migrations() {
@@ -206,15 +207,70 @@ void AppendTable(Table* into, const Table& from) {
 
 absl::StatusOr<std::unique_ptr<RecordReader>> OpenReader(const SourceSpec& source,
                                                          const IngestRequest& request,
-                                                         bool quarantine) {
+                                                         bool quarantine, size_t batch_rows) {
   ReaderOptions options;
   options.file_label = request.file_label.empty() ? request.path : request.file_label;
   options.quarantine = quarantine;
-  options.batch_rows = 65536;
+  options.batch_rows = batch_rows;
   FileFormat format = request.format.value_or(source.format);
   if (format == FileFormat::kJsonl) return OpenJsonlReader(request.path, source.schema, options);
   return OpenCsvReader(request.path, source.schema, options);
 }
+
+// Batches read on one thread and consumed on another; at most `capacity` wait, so the
+// reader runs ahead of the writer by a bounded amount of memory.
+class BatchPipe {
+ public:
+  struct Item {
+    Table batch;
+    std::vector<BadRow> bad;
+  };
+
+  explicit BatchPipe(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+
+  // Reader: false once the consumer closed the pipe (stop reading).
+  bool Put(Item item) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BatchPipe* p) { return p->closed_ || p->items_.size() < p->capacity_; }, this));
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    return true;
+  }
+  // Reader: the end of the input (OK) or the reader's error.
+  void Finish(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    status_ = std::move(status);
+    finished_ = true;
+  }
+  // Consumer: the next batch, or nullopt after the last (then status() tells why).
+  std::optional<Item> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BatchPipe* p) { return p->finished_ || !p->items_.empty(); }, this));
+    if (items_.empty()) return std::nullopt;
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    return item;
+  }
+  absl::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  // Consumer: the reader's next Put returns false.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::deque<Item> items_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
@@ -548,32 +604,47 @@ std::vector<FeatureViewSpec> FeatureStore::ViewsOfSource(std::string_view source
 }
 
 absl::Status FeatureStore::WriteOffline(const SourceSpec& source, const Table& source_rows,
-                                        std::map<std::string, int64_t>* view_rows) {
+                                        std::map<std::string, int64_t>* view_rows,
+                                        std::vector<StagedSegment>* staged) {
   CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> table,
                          GetTableRecord(*db_, absl::StrCat("source:", source.meta.name)));
   if (!table) {
     return absl::FailedPreconditionError(
         absl::StrCat("source '", source.meta.name, "' has no offline table; apply it first"));
   }
-  // The source table and the views are independent segments: write the source's on
-  // another core while this thread derives and writes the views.
-  std::future<absl::Status> source_written = std::async(
-      std::launch::async, [&] { return offline_->Append(table->table, source_rows); });
-  absl::Status views_written = [&]() -> absl::Status {
+  // The source table and the views are independent segments: stage the source's on
+  // another core while this thread derives and stages the views.
+  std::future<absl::StatusOr<StagedSegment>> source_staged = std::async(
+      std::launch::async, [&] { return offline_->Stage(table->table, source_rows); });
+  std::vector<StagedSegment> segments;
+  std::map<std::string, int64_t> counts;
+  absl::Status views_staged = [&]() -> absl::Status {
     for (const FeatureViewSpec& view : ViewsOfSource(source.meta.name)) {
       CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> vt,
                              GetTableRecord(*db_, absl::StrCat("view:", view.meta.name)));
       if (!vt) continue;
       CAIRN_ASSIGN_OR_RETURN(auto deriver, Deriver(view));
       CAIRN_ASSIGN_OR_RETURN(Table derived, deriver->Derive(source_rows));
-      CAIRN_RETURN_IF_ERROR(offline_->Append(vt->table, derived));
-      if (view_rows) (*view_rows)[view.meta.name] += static_cast<int64_t>(derived.num_rows());
+      CAIRN_ASSIGN_OR_RETURN(StagedSegment segment, offline_->Stage(vt->table, derived));
+      segments.push_back(std::move(segment));
+      counts[view.meta.name] += static_cast<int64_t>(derived.num_rows());
     }
     return absl::OkStatus();
   }();
-  absl::Status source_status = source_written.get();
-  CAIRN_RETURN_IF_ERROR(source_status);
-  return views_written;
+  absl::StatusOr<StagedSegment> source_segment = source_staged.get();
+  CAIRN_RETURN_IF_ERROR(source_segment.status());
+  CAIRN_RETURN_IF_ERROR(views_staged);
+  // Source first: a commit cut short leaves views behind their source, never ahead.
+  segments.insert(segments.begin(), std::move(*source_segment));
+  if (staged == nullptr) {
+    CAIRN_RETURN_IF_ERROR(offline_->Commit(std::move(segments)));
+  } else {
+    for (StagedSegment& segment : segments) staged->push_back(std::move(segment));
+  }
+  if (view_rows) {
+    for (const auto& [view, n] : counts) (*view_rows)[view] += n;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FeatureStore::WriteOnline(const SourceSpec& source, const Table& source_rows) {
@@ -623,57 +694,58 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
     return absl::OkStatus();
   };
 
-  // Without quarantine one bad row rejects the file, so nothing may be written before
-  // the whole file is read: small files are held in memory, larger ones read twice.
-  bool two_pass = false;
-  Table pending;
-  if (!request.quarantine) {
-    CAIRN_ASSIGN_OR_RETURN(auto reader, OpenReader(source.spec, request, false));
-    Table batch;
+  // One pass over the file: a reader thread fills a bounded pipe of batches; this thread
+  // stages every ingest_batch_rows rows as segments of the source table and its views,
+  // and commits them all only after the whole file was read. Without quarantine one bad
+  // row rejects the file: the staged segments are deleted and nothing is written.
+  const size_t write_rows = std::max<size_t>(options_.ingest_batch_rows, 1);
+  const size_t read_rows = std::min<size_t>(write_rows, 65536);
+  CAIRN_ASSIGN_OR_RETURN(auto reader,
+                         OpenReader(source.spec, request, request.quarantine, read_rows));
+  BatchPipe pipe(std::max<size_t>(write_rows / read_rows, 2));
+  std::thread reading([&pipe, &reader] {
     while (true) {
-      CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, nullptr));
-      if (!more) break;
-      if (!two_pass) {
-        AppendTable(&pending, batch);
-        if (pending.num_rows() > kWriteRows) {
-          two_pass = true;
-          pending = Table();
-        }
-      }
+      BatchPipe::Item item;
+      absl::StatusOr<bool> more = reader->Next(&item.batch, &item.bad);
+      if (!more.ok()) return pipe.Finish(more.status());
+      if (!*more && item.bad.empty()) return pipe.Finish(absl::OkStatus());
+      if (!pipe.Put(std::move(item))) return pipe.Finish(absl::CancelledError("ingest stopped"));
+      if (!*more) return pipe.Finish(absl::OkStatus());
     }
-    if (!two_pass) {
-      if (pending.num_rows() > 0) {
-        CAIRN_ASSIGN_OR_RETURN(Table rows, ToSourceRows(source.spec, std::move(pending), now));
-        CAIRN_RETURN_IF_ERROR(WriteOffline(source.spec, rows, &result.view_rows));
-        result.rows = static_cast<int64_t>(rows.num_rows());
-      }
-      return result;
-    }
-  }
-  CAIRN_ASSIGN_OR_RETURN(auto reader, OpenReader(source.spec, request, request.quarantine));
-  Table batch;
-  pending = Table();
+  });
+  std::vector<StagedSegment> staged;
+  Table pending;
   auto flush = [&]() -> absl::Status {
     if (pending.num_rows() == 0) return absl::OkStatus();
     result.rows += static_cast<int64_t>(pending.num_rows());
     CAIRN_ASSIGN_OR_RETURN(Table rows, ToSourceRows(source.spec, std::move(pending), now));
     pending = Table();
-    return WriteOffline(source.spec, rows, &result.view_rows);
+    return WriteOffline(source.spec, rows, &result.view_rows, &staged);
   };
-  while (true) {
-    CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, &bad));
-    CAIRN_RETURN_IF_ERROR(keep_bad());
-    if (!more) break;
-    if (batch.num_rows() == 0) continue;
-    AppendTable(&pending, batch);
-    if (pending.num_rows() >= kWriteRows) CAIRN_RETURN_IF_ERROR(flush());
-  }
-  CAIRN_RETURN_IF_ERROR(flush());
-  result.quarantined = reader->bad_rows();
+  absl::Status read = [&]() -> absl::Status {
+    while (std::optional<BatchPipe::Item> item = pipe.Take()) {
+      bad = std::move(item->bad);
+      CAIRN_RETURN_IF_ERROR(keep_bad());
+      if (item->batch.num_rows() == 0) continue;
+      if (pending.num_columns() == 0) {
+        pending = std::move(item->batch);
+      } else {
+        AppendTable(&pending, item->batch);
+      }
+      if (pending.num_rows() >= write_rows) CAIRN_RETURN_IF_ERROR(flush());
+    }
+    CAIRN_RETURN_IF_ERROR(pipe.status());
+    return flush();
+  }();
+  pipe.Close();
+  reading.join();
+  CAIRN_RETURN_IF_ERROR(read);  // `staged` deletes its files
   if (quarantine.is_open()) {
     quarantine.flush();
     if (!quarantine) return absl::InternalError(absl::StrCat("cannot write ", result.quarantine_file));
   }
+  CAIRN_RETURN_IF_ERROR(offline_->Commit(std::move(staged)));
+  result.quarantined = reader->bad_rows();
   return result;
 }
 

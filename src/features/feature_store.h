@@ -7,9 +7,12 @@
 //                views and rebuilds a view's table from its source's rows when the view
 //                changed (a new expression or window is a new version, computed over all
 //                the data already ingested).
-//   Ingest       a CSV / JSON Lines file into a source: typed, validated, then written to
-//                the source table and every feature view that reads the source. Without
-//                quarantine a bad row rejects the whole file (nothing is written).
+//   Ingest       a CSV / JSON Lines file into a source, read once: typed, validated and
+//                staged in segments of the source table and every feature view that reads
+//                the source, committed when the whole file was read. Without quarantine a
+//                bad row rejects the whole file (nothing is written). The tables commit
+//                one after another (OfflineStore::Commit): a crash in between can leave
+//                the source table ahead of a view's.
 //   Push         rows into a source's offline tables, its views' online rows, or both.
 //   Historical   point-in-time-correct training sets, saved as snapshots.
 //   Materialize  the latest row per key (and window aggregations as of the end) into the
@@ -51,6 +54,8 @@ class ViewDeriver;
 struct FeatureStoreOptions {
   std::string data_dir;                // offline tables under <data_dir>/offline
   std::string online_url = "embedded";  // or redis://host:port[/db]
+  // Ingest stages a segment per table every this many rows (tests use small ones).
+  size_t ingest_batch_rows = size_t{1} << 20;
 };
 
 struct IngestRequest {
@@ -167,9 +172,11 @@ class FeatureStore {
   absl::StatusOr<std::shared_ptr<const ViewDeriver>> Deriver(const FeatureViewSpec& view);
   // Rewrites view.<name> from source.<source>.
   absl::Status RebuildView(const FeatureViewSpec& view);
-  // Writes source-table rows to the source table and every view of the source.
+  // Writes source-table rows to the source table and every view of the source: committed
+  // on return, or only staged into `*staged` (the caller commits or aborts) when given.
   absl::Status WriteOffline(const SourceSpec& source, const Table& source_rows,
-                            std::map<std::string, int64_t>* view_rows);
+                            std::map<std::string, int64_t>* view_rows,
+                            std::vector<StagedSegment>* staged = nullptr);
   absl::Status WriteOnline(const SourceSpec& source, const Table& source_rows);
   std::vector<FeatureViewSpec> ViewsOfSource(std::string_view source);
 

@@ -161,6 +161,58 @@ TEST_F(FeatureStoreTest, ABadRowRejectsTheWholeFileUnlessQuarantined) {
   EXPECT_THAT(line, ::testing::HasSubstr("abc"));
 }
 
+// Ingest stages a segment every ingest_batch_rows rows and commits only at the end: a bad
+// row after several staged batches still leaves nothing, not even temporary files.
+TEST_F(FeatureStoreTest, ABadRowAfterSeveralWriteBatchesLeavesNothing) {
+  store_.reset();
+  store_ = *FeatureStore::Open(*db_, clock_, {.data_dir = dir_.string(), .ingest_batch_rows = 2});
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  std::string good_rows =
+      "customer_id,ts,amount\n"
+      "1,2024-01-01T00:00:00Z,10\n2,2024-01-01T00:00:00Z,20\n"
+      "3,2024-01-01T00:00:00Z,30\n4,2024-01-01T00:00:00Z,40\n"
+      "5,2024-01-01T00:00:00Z,50\n";
+  std::string path = WriteFile("late.csv", good_rows + "6,2024-01-01T00:00:00Z,x\n");
+  auto rejected = store_->Ingest({.source = "transactions", .path = path, .file_label = "late.csv"});
+  ASSERT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(rejected.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("late.csv"), ::testing::HasSubstr("line 7"),
+                               ::testing::HasSubstr("'x'")));
+  std::vector<std::string> tables = store_->offline().ListTables();
+  ASSERT_EQ(tables.size(), 2u);  // the source's and the view's
+  for (const std::string& table : tables) {
+    auto stats = store_->offline().Stats(table);
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->rows, 0) << table;
+    EXPECT_EQ(stats->segments, 0) << table;
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "offline")) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("tmp-")) << e.path();
+  }
+
+  // The same rows without the bad one: three staged batches per table, all committed.
+  auto ingested = store_->Ingest({.source = "transactions", .path = WriteFile("ok.csv", good_rows)});
+  ASSERT_TRUE(ingested.ok()) << ingested.status();
+  EXPECT_EQ(ingested->rows, 5);
+  EXPECT_EQ(ingested->view_rows.at("spend"), 5);
+  for (const std::string& table : tables) {
+    EXPECT_EQ(store_->offline().Stats(table)->rows, 5) << table;
+    EXPECT_EQ(store_->offline().Stats(table)->segments, 3) << table;
+  }
+  // With quarantine the bad row is set aside and the rest is written.
+  auto kept = store_->Ingest({.source = "transactions", .path = path, .quarantine = true});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->rows, 5);
+  EXPECT_EQ(kept->quarantined, 1);
+  HistoricalRequest req;
+  req.entities = Entities({5, 6}, {"2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z"});
+  req.features = {{"spend", "amount"}};
+  auto got = store_->GetHistoricalFeatures(req);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->table.columns[got->table.Find("amount")].Get(0), Value(50.0));
+  EXPECT_TRUE(IsNull(got->table.columns[got->table.Find("amount")].Get(1)));
+}
+
 TEST_F(FeatureStoreTest, PushOnlineServesFeastShapedRowsAndMaterializeFillsAggregations) {
   ASSERT_TRUE(Apply(kDefinitions).ok());
   Table rows;
