@@ -257,6 +257,21 @@ class BatchPipe {
     absl::MutexLock lock(&mu_);
     return status_;
   }
+  // Consumer: a batch copied out, for the reader to refill (saves fresh pages per batch).
+  void Recycle(Table batch) {
+    absl::MutexLock lock(&mu_);
+    if (spare_.size() < capacity_) spare_.push_back(std::move(batch));
+  }
+  // Reader: an empty item, reusing a recycled batch's memory when there is one.
+  Item Fresh() {
+    absl::MutexLock lock(&mu_);
+    Item item;
+    if (!spare_.empty()) {
+      item.batch = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    return item;
+  }
   // Consumer: the reader's next Put returns false.
   void Close() {
     absl::MutexLock lock(&mu_);
@@ -267,6 +282,7 @@ class BatchPipe {
   const size_t capacity_;
   absl::Mutex mu_;
   std::deque<Item> items_ ABSL_GUARDED_BY(mu_);
+  std::vector<Table> spare_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
@@ -705,7 +721,7 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
   BatchPipe pipe(std::max<size_t>(write_rows / read_rows, 2));
   std::thread reading([&pipe, &reader] {
     while (true) {
-      BatchPipe::Item item;
+      BatchPipe::Item item = pipe.Fresh();
       absl::StatusOr<bool> more = reader->Next(&item.batch, &item.bad);
       if (!more.ok()) return pipe.Finish(more.status());
       if (!*more && item.bad.empty()) return pipe.Finish(absl::OkStatus());
@@ -731,6 +747,7 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
         pending = std::move(item->batch);
       } else {
         AppendTable(&pending, item->batch);
+        pipe.Recycle(std::move(item->batch));
       }
       if (pending.num_rows() >= write_rows) CAIRN_RETURN_IF_ERROR(flush());
     }
