@@ -198,13 +198,13 @@ void AppendJsonString(std::string_view s, std::string* out) {
     out->append(s.data() + start, i - start);
     start = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"': out->append(std::string_view("\\\"")); break;
+      case '\\': out->append(std::string_view("\\\\")); break;
+      case '\n': out->append(std::string_view("\\n")); break;
+      case '\r': out->append(std::string_view("\\r")); break;
+      case '\t': out->append(std::string_view("\\t")); break;
+      case '\b': out->append(std::string_view("\\b")); break;
+      case '\f': out->append(std::string_view("\\f")); break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
         char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
@@ -227,7 +227,7 @@ void AppendInt(int64_t v, std::string* out) {
 // The fixed form is laid out from the scientific digits (one to_chars call per value).
 void AppendPythonDouble(double v, std::string* out) {
   if (!std::isfinite(v)) {
-    out->append("null");
+    out->append(std::string_view("null"));
     return;
   }
   char buf[64];
@@ -320,7 +320,7 @@ constexpr std::string_view kEpochZero = "\"1970-01-01T00:00:00Z\"";
 void AppendValue(const Value& v, FeatureType type, std::string* out) {
   switch (v.index()) {
     case 0:
-      out->append("null");
+      out->append(std::string_view("null"));
       break;
     case 1: {
       int64_t i = std::get<int64_t>(v);
@@ -338,7 +338,7 @@ void AppendValue(const Value& v, FeatureType type, std::string* out) {
       AppendJsonString(std::get<std::string>(v), out);
       break;
     case 4:
-      out->append(std::get<bool>(v) ? "true" : "false");
+      out->append(std::get<bool>(v) ? std::string_view("true") : std::string_view("false"));
       break;
   }
 }
@@ -601,7 +601,7 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
   // Write the response.
   std::string out;
   out.reserve(128 + (req.entities.size() + plan.features.size()) * (80 + num_rows * 40));
-  out.append("{\"metadata\":{\"feature_names\":[");
+  out.append(std::string_view("{\"metadata\":{\"feature_names\":["));
   bool first = true;
   for (const EntityColumn& column : req.entities) {
     if (!first) out.push_back(',');
@@ -618,58 +618,60 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
       AppendJsonString(names[i], &out);
     }
   }
-  out.append("]},\"results\":[");
+  out.append(std::string_view("]},\"results\":["));
   first = true;
   for (const EntityColumn& column : req.entities) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"values\":[");
+    out.append(std::string_view("{\"values\":["));
     for (size_t r = 0; r < num_rows; ++r) {
       if (r > 0) out.push_back(',');
       AppendEntityValue(column.values[r], &out);
     }
-    out.append("],\"statuses\":[");
-    for (size_t r = 0; r < num_rows; ++r) out.append(r > 0 ? ",\"PRESENT\"" : "\"PRESENT\"");
-    out.append("],\"event_timestamps\":[");
+    out.append(std::string_view("],\"statuses\":["));
+    for (size_t r = 0; r < num_rows; ++r) {
+      out.append(r > 0 ? std::string_view(",\"PRESENT\"") : std::string_view("\"PRESENT\""));
+    }
+    out.append(std::string_view("],\"event_timestamps\":["));
     for (size_t r = 0; r < num_rows; ++r) {
       if (r > 0) out.push_back(',');
       out.append(kEpochZero);
     }
-    out.append("]}");
+    out.append(std::string_view("]}"));
   }
   for (const PlannedFeature& f : plan.features) {
     const PlannedView& pv = plan.view(f.view);
     const FeatureViewSpec& spec = pv.view->spec;
     FeatureType type = spec.features[f.feature].type;
-    out.append(",{\"values\":[");
+    out.append(std::string_view(",{\"values\":["));
     for (size_t r = 0; r < num_rows; ++r) {
       if (r > 0) out.push_back(',');
       const std::optional<OnlineRow>& row = pv.rows[r];
       if (!row.has_value() || static_cast<size_t>(f.feature) >= row->values.size()) {
-        out.append("null");
+        out.append(std::string_view("null"));
       } else {
         AppendValue(row->values[f.feature], type, &out);
       }
     }
-    out.append("],\"statuses\":[");
+    out.append(std::string_view("],\"statuses\":["));
     for (size_t r = 0; r < num_rows; ++r) {
       if (r > 0) out.push_back(',');
       const std::optional<OnlineRow>& row = pv.rows[r];
       if (!row.has_value() || static_cast<size_t>(f.feature) >= row->values.size()) {
-        out.append("\"NOT_FOUND\"");
+        out.append(std::string_view("\"NOT_FOUND\""));
       } else if (IsNull(row->values[f.feature])) {
-        out.append("\"NULL_VALUE\"");
+        out.append(std::string_view("\"NULL_VALUE\""));
       } else if (spec.ttl_ms > 0 && now - row->event_ts > spec.ttl_ms) {
-        out.append("\"OUTSIDE_MAX_AGE\"");
+        out.append(std::string_view("\"OUTSIDE_MAX_AGE\""));
       } else {
-        out.append("\"PRESENT\"");
+        out.append(std::string_view("\"PRESENT\""));
       }
     }
-    out.append("],\"event_timestamps\":[");
+    out.append(std::string_view("],\"event_timestamps\":["));
     out.append(pv.timestamps);
-    out.append("]}");
+    out.append(std::string_view("]}"));
   }
-  out.append("]}");
+  out.append(std::string_view("]}"));
   return out;
 }
 
