@@ -1,6 +1,7 @@
 #include "features/definition_yaml.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -614,6 +615,50 @@ std::string NearestName(std::string_view word, const std::vector<std::string_vie
 
 absl::StatusOr<DefinitionSet> ParseDefinitionsYaml(std::string_view text, std::string_view file) {
   DefinitionSet out;
+  // YAML allows only printable characters (YAML 1.2 §5.1: tab, line breaks and no other
+  // C0 control or DEL). Checked here, before yaml-cpp 0.7 sees them: some inputs with
+  // control characters send its scanner into a loop that never ends (found by fuzzing;
+  // fuzz/regressions/definition_yaml_fuzz/).
+  // yaml-cpp also recurses once per nesting level, so deep flow nesting ("[[[[…") or deep
+  // indentation would overflow the stack: definitions never nest more than a few levels.
+  constexpr int kMaxFlowDepth = 64;
+  constexpr int kMaxIndent = 512;
+  int line = 1, flow_depth = 0, indent = 0;
+  bool at_line_start = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++line;
+      at_line_start = true;
+      indent = 0;
+      continue;
+    }
+    if (at_line_start && (c == ' ' || c == '\t' || c == '-')) {
+      if (++indent > kMaxIndent) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            ToAbsl(file), ":", line, ": invalid YAML: indented more than ", kMaxIndent,
+            " columns"));
+      }
+    } else {
+      at_line_start = false;
+    }
+    if (c == '[' || c == '{') {
+      if (++flow_depth > kMaxFlowDepth) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            ToAbsl(file), ":", line, ": invalid YAML: nested more than ", kMaxFlowDepth,
+            " levels deep"));
+      }
+    } else if ((c == ']' || c == '}') && flow_depth > 0) {
+      --flow_depth;
+    }
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02x", c);
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(file), ":", line, ": invalid YAML: control character ", hex,
+                       " (YAML allows only printable characters, tabs and line breaks)"));
+    }
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));

@@ -105,6 +105,23 @@ TEST(DefinitionYamlTest, ParsesTheFourKinds) {
                           FeatureRef{"customer_profile", ""}));
 }
 
+// Found by definition_yaml_fuzz: control characters sent yaml-cpp 0.7's scanner into a
+// loop that never ended. They are not YAML; the parser names the line and the byte.
+TEST(DefinitionYamlTest, ControlCharactersAreRejectedBeforeYamlCppSeesThem) {
+  const std::string hang("kind: Entity\n,ind\x0f\0\0\0\0\0\0\0\nname: account\n", 38);
+  auto parsed = ParseDefinitionsYaml(hang, "defs.yaml");
+  ASSERT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(parsed.status().message()).find("defs.yaml:2:"), std::string::npos)
+      << parsed.status();
+  EXPECT_NE(std::string(parsed.status().message()).find("0x0f"), std::string::npos);
+  // Nesting deep enough to overflow yaml-cpp's recursion is refused up front.
+  auto deep = ParseDefinitionsYaml("kind: Entity\ntags: " + std::string(100000, '['), "d.yaml");
+  ASSERT_EQ(deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(deep.status().message()).find("nested more than"), std::string::npos);
+  // Tabs and CRLF line breaks stay allowed.
+  EXPECT_TRUE(ParseDefinitionsYaml("kind: Entity\r\nname: a\r\njoin_key: id\t\r\n", "x.yaml").ok());
+}
+
 TEST(DefinitionYamlTest, ShortJoinKeyFormAndDefaults) {
   auto parsed = ParseDefinitionsYaml(
       "kind: Entity\nname: account\njoin_key: account_id\ntype: string\n---\n"
