@@ -22,5 +22,7 @@ find_package(OpenSSL REQUIRED)  # SHA-256 content hashes of definitions
 # hiredis' CMake config is broken on Debian 12: use pkg-config.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# libyaml checks definition files' syntax before yaml-cpp 0.7 (which can loop on bad input).
+pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 # Online feature serving parses requests with simdjson (On-Demand).
 find_package(simdjson REQUIRED)

@@ -118,6 +118,23 @@ TEST(DefinitionYamlTest, ControlCharactersAreRejectedBeforeYamlCppSeesThem) {
   auto deep = ParseDefinitionsYaml("kind: Entity\ntags: " + std::string(100000, '['), "d.yaml");
   ASSERT_EQ(deep.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(deep.status().message()).find("nested more than"), std::string::npos);
+  // Malformed UTF-8 (another yaml-cpp loop found by the fuzzer) is refused; real UTF-8 is not.
+  auto bad_utf8 = ParseDefinitionsYaml(",iid\nty\xff\xff\xffst_idSou\x8e" "ce\n\n", "u.yaml");
+  ASSERT_EQ(bad_utf8.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad_utf8.status().message())
+                .find("u.yaml:2: invalid YAML: the file is not valid UTF-8"),
+            std::string::npos)
+      << bad_utf8.status();
+  EXPECT_TRUE(ParseDefinitionsYaml(
+                  "kind: Entity\nname: kunde\ndescription: \"Café — 日本 🙂\"\njoin_key: id\n",
+                  "ok.yaml")
+                  .ok());
+  // Plain ASCII that yaml-cpp 0.7 loops on: libyaml rejects its syntax first.
+  auto loops = ParseDefinitionsYaml(" !:,1&} 3", "l.yaml");
+  ASSERT_EQ(loops.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(loops.status().message()).find("l.yaml:1: invalid YAML"),
+            std::string::npos)
+      << loops.status();
   // Tabs and CRLF line breaks stay allowed.
   EXPECT_TRUE(ParseDefinitionsYaml("kind: Entity\r\nname: a\r\njoin_key: id\t\r\n", "x.yaml").ok());
 }
