@@ -140,6 +140,21 @@ std::string ViewShape(const FeatureViewSpec& v, const std::vector<Field>& keys,
                         {"features", fs}}.dump());
 }
 
+// Timestamps come from users: arithmetic on them saturates instead of overflowing.
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+int64_t SatSub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? INT64_MIN : INT64_MAX;
+  return r;
+}
+
+// Earliest event time materialization ever looks at when rebuilding a view's online rows.
+constexpr int64_t kBeginningOfTime = -(int64_t{1} << 62);
+
 int64_t MaxWindow(const FeatureViewSpec& v) {
   int64_t w = 0;
   for (const FeatureSpec& f : v.features) w = std::max(w, f.agg == AggFn::kNone ? 0 : f.window_ms);
@@ -489,79 +504,148 @@ absl::StatusOr<std::vector<PlannedChange>> FeatureStore::Apply(const DefinitionS
                                                                bool dry_run, bool prune) {
   if (dry_run) return registry_->Plan(definitions, prune);
   absl::MutexLock lock(&apply_mu_);
+  // Refuse, before anything is registered, a source change its stored rows cannot follow.
+  CAIRN_ASSIGN_OR_RETURN(std::vector<PlannedChange> plan, registry_->Plan(definitions, prune));
+  for (size_t d = 0; d < definitions.definitions.size(); ++d) {
+    const Definition& def = definitions.definitions[d];
+    if (def.kind != DefinitionKind::kSource) continue;
+    CAIRN_RETURN_IF_ERROR(CheckSourceChange(std::get<SourceSpec>(def.spec), def.file, def.line));
+  }
   CAIRN_ASSIGN_OR_RETURN(std::vector<PlannedChange> changes, registry_->Apply(definitions, prune));
-  // Sources first: a view rebuild reads its source's table.
-  for (DefinitionKind kind : {DefinitionKind::kSource, DefinitionKind::kFeatureView}) {
-    for (const PlannedChange& change : changes) {
-      if (change.kind != kind || change.action == ChangeAction::kUnchanged) continue;
-      std::string object = absl::StrCat(kind == DefinitionKind::kSource ? "source:" : "view:",
-                                        change.name);
-      CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
-      if (change.action == ChangeAction::kRemoved) {
-        if (old) CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
-        if (kind == DefinitionKind::kFeatureView) {
-          CAIRN_RETURN_IF_ERROR(online_->DropView(change.name));
-        }
-        continue;
-      }
-      if (kind == DefinitionKind::kSource) {
-        CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(change.name));
-        std::string shape = SourceShape(source.spec);
-        if (old && old->shape == shape) continue;
-        TableRecord record{absl::StrCat(SourceTableName(change.name), ".", ShortHash(shape)),
-                           shape};
-        CAIRN_RETURN_IF_ERROR(offline_->EnsureTable(record.table, SourceTableLayout(source.spec)));
-        if (old) {
-          // Carry the rows over: columns by name, new columns null, dropped ones gone.
-          CAIRN_ASSIGN_OR_RETURN(OfflineTableLayout new_layout, offline_->Layout(record.table));
-          CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(old->table, ScanOptions{}));
-          Table batch, pending;
-          while (true) {
-            CAIRN_ASSIGN_OR_RETURN(bool more, stream->Next(&batch));
-            if (!more) break;
-            Table converted;
-            for (const Field& f : new_layout.schema) {
-              int c = batch.Find(f.name);
-              Column col(f.type);
-              if (c >= 0) {
-                auto cast = CastColumn(batch.columns[c], f.type, f.name);
-                if (cast.ok()) col = std::move(*cast);
-              }
-              if (col.size() != batch.num_rows()) {
-                col = Column(f.type);
-                for (size_t i = 0; i < batch.num_rows(); ++i) col.AppendNull();
-              }
-              converted.names.push_back(f.name);
-              converted.columns.push_back(std::move(col));
-            }
-            CAIRN_RETURN_IF_ERROR(offline_->Append(record.table, converted));
-          }
-        }
-        CAIRN_RETURN_IF_ERROR(PutTableRecord(*db_, object, record));
-        if (old && old->table != record.table) {
-          CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
-        }
-        continue;
-      }
-      CAIRN_ASSIGN_OR_RETURN(auto view, registry_->GetView(change.name));
-      CAIRN_RETURN_IF_ERROR(RebuildView(view.spec));
+  for (const PlannedChange& change : changes) {
+    if (change.action != ChangeAction::kRemoved) continue;
+    if (change.kind != DefinitionKind::kSource && change.kind != DefinitionKind::kFeatureView) {
+      continue;
     }
+    bool is_view = change.kind == DefinitionKind::kFeatureView;
+    std::string object = absl::StrCat(is_view ? "view:" : "source:", change.name);
+    CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
+    if (old) offline_->DropTable(old->table).IgnoreError();
+    // Forget the object entirely: re-adding it later starts from nothing.
+    std::vector<storage::SqlValue> params = {object, absl::StrCat("online:", change.name)};
+    CAIRN_RETURN_IF_ERROR(db_->Write([&](storage::SqlSession& s) -> absl::Status {
+      CAIRN_RETURN_IF_ERROR(
+          s.Execute("DELETE FROM feature_tables WHERE object = $1 OR object = $2", params)
+              .status());
+      if (!is_view) return absl::OkStatus();
+      std::vector<storage::SqlValue> view = {change.name};
+      return s.Execute("DELETE FROM feature_materializations WHERE view = $1", view).status();
+    }));
+    if (is_view) CAIRN_RETURN_IF_ERROR(online_->DropView(change.name));
+  }
+  // Every registered source, then every view, is brought to its registered shape. This is
+  // idempotent, so applying again finishes an apply that failed half-way, and a changed
+  // entity or source reaches the views that use it.
+  CAIRN_ASSIGN_OR_RETURN(auto snapshot, registry_->Snapshot());
+  for (const auto* d : snapshot->List(DefinitionKind::kSource)) {
+    CAIRN_RETURN_IF_ERROR(SyncSource(std::get<SourceSpec>(d->definition.spec)));
+  }
+  for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) {
+    CAIRN_RETURN_IF_ERROR(SyncView(std::get<FeatureViewSpec>(d->definition.spec)));
   }
   return changes;
 }
 
-absl::Status FeatureStore::RebuildView(const FeatureViewSpec& view) {
+absl::Status FeatureStore::CheckSourceChange(const SourceSpec& source, const std::string& file,
+                                             int line) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old,
+                         GetTableRecord(*db_, absl::StrCat("source:", source.meta.name)));
+  if (!old || old->shape == SourceShape(source)) return absl::OkStatus();
+  auto layout = offline_->Layout(old->table);
+  if (!layout.ok()) return absl::OkStatus();  // no rows to carry over
+  auto stats = offline_->Stats(old->table);
+  bool has_rows = stats.ok() && stats->rows > 0;
+  for (const Field& f : source.schema) {
+    int c = FindField(layout->schema, f.name);
+    std::string where = absl::StrCat(file, ":", line, ": Source ", source.meta.name,
+                                     ": field '", f.name, "'");
+    if (c < 0) {
+      if (!f.nullable && has_rows) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            where, ": a new field must be nullable while the source holds rows (",
+            stats->rows, " rows have no value for it)"));
+      }
+      continue;
+    }
+    FeatureType was = layout->schema[c].type;
+    if (!CastColumn(Column(was), f.type, where).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          where, ": changes type from ", ToAbsl(TypeName(was)), " to ", ToAbsl(TypeName(f.type)),
+          ", which the stored rows cannot be converted to; add a new field instead, or "
+          "remove the source (apply --prune without it) and add it again"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::SyncSource(const SourceSpec& source) {
+  std::string object = absl::StrCat("source:", source.meta.name);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
+  std::string shape = SourceShape(source);
+  if (old && old->shape == shape) return absl::OkStatus();
+  TableRecord record{absl::StrCat(SourceTableName(source.meta.name), ".", ShortHash(shape)),
+                     shape};
+  // A table of this shape left by an interrupted apply is incomplete: start afresh.
+  if (!old || old->table != record.table) offline_->DropTable(record.table).IgnoreError();
+  CAIRN_RETURN_IF_ERROR(offline_->EnsureTable(record.table, SourceTableLayout(source)));
+  if (old) {
+    // Carry the rows over: columns by name (CheckSourceChange allowed each cast), new
+    // columns null, dropped ones gone.
+    CAIRN_ASSIGN_OR_RETURN(OfflineTableLayout new_layout, offline_->Layout(record.table));
+    auto stream = offline_->Scan(old->table, ScanOptions{});
+    if (stream.ok()) {
+      Table batch;
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool more, (*stream)->Next(&batch));
+        if (!more) break;
+        Table converted;
+        for (const Field& f : new_layout.schema) {
+          int c = batch.Find(f.name);
+          Column col(f.type);
+          if (c >= 0) {
+            CAIRN_ASSIGN_OR_RETURN(col, CastColumn(batch.columns[c], f.type, f.name));
+          } else {
+            for (size_t i = 0; i < batch.num_rows(); ++i) col.AppendNull();
+          }
+          converted.names.push_back(f.name);
+          converted.columns.push_back(std::move(col));
+        }
+        CAIRN_RETURN_IF_ERROR(offline_->Append(record.table, converted));
+      }
+    }
+  }
+  CAIRN_RETURN_IF_ERROR(PutTableRecord(*db_, object, record));
+  if (old && old->table != record.table) offline_->DropTable(old->table).IgnoreError();
+  return absl::OkStatus();
+}
+
+absl::Status FeatureStore::SyncView(const FeatureViewSpec& view) {
   std::string object = absl::StrCat("view:", view.meta.name);
   CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> old, GetTableRecord(*db_, object));
   CAIRN_ASSIGN_OR_RETURN(auto source, registry_->GetSource(view.source));
   CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(view));
   std::string shape = ViewShape(view, keys, source.spec);
+
+  // Online rows are encoded in the view's feature order with its windows' values: when
+  // those change, the old rows are dropped first (so no reader decodes them with the new
+  // spec) and rebuilt below over what was materialized before.
+  std::string online_object = absl::StrCat("online:", view.meta.name);
+  Json features = Json::array();
+  for (const FeatureSpec& f : view.features) {
+    features.push_back({f.name, TypeName(f.type), f.expr, AggName(f.agg), f.of, f.window_ms});
+  }
+  std::string online_shape = Sha256Hex(
+      Json{{"shape", shape}, {"features", features}, {"online", view.online}}.dump());
+  CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> online_old,
+                         GetTableRecord(*db_, online_object));
+  bool online_changed = !online_old || online_old->shape != online_shape;
+  if (online_changed) CAIRN_RETURN_IF_ERROR(online_->DropView(view.meta.name));
+
   if (!old || old->shape != shape) {
     CAIRN_ASSIGN_OR_RETURN(auto deriver, Deriver(view));
     TableRecord record{absl::StrCat(ViewTableName(view.meta.name), ".", ShortHash(shape)), shape};
-    if (old && old->table == record.table) return absl::OkStatus();
     // A table of this shape left by an interrupted rebuild is incomplete: start afresh.
-    offline_->DropTable(record.table).IgnoreError();
+    if (!old || old->table != record.table) offline_->DropTable(record.table).IgnoreError();
     CAIRN_RETURN_IF_ERROR(offline_->EnsureTable(record.table, deriver->layout()));
     CAIRN_ASSIGN_OR_RETURN(std::optional<TableRecord> source_table,
                            GetTableRecord(*db_, absl::StrCat("source:", view.source)));
@@ -584,11 +668,9 @@ absl::Status FeatureStore::RebuildView(const FeatureViewSpec& view) {
       CAIRN_RETURN_IF_ERROR(flush());
     }
     CAIRN_RETURN_IF_ERROR(PutTableRecord(*db_, object, record));
-    if (old) CAIRN_RETURN_IF_ERROR(offline_->DropTable(old->table));
+    if (old && old->table != record.table) offline_->DropTable(old->table).IgnoreError();
   }
-  // Online rows are encoded in the view's feature order: a changed view starts over there,
-  // re-materialized over what was materialized before.
-  CAIRN_RETURN_IF_ERROR(online_->DropView(view.meta.name));
+  if (!online_changed) return absl::OkStatus();
   std::optional<int64_t> last_end;
   std::vector<storage::SqlValue> params = {view.meta.name};
   CAIRN_RETURN_IF_ERROR(db_->Read([&](storage::SqlSession& s) {
@@ -600,12 +682,12 @@ absl::Status FeatureStore::RebuildView(const FeatureViewSpec& view) {
   }));
   if (last_end && view.online) {
     MaterializeRequest again;
-    again.start = 0;
+    again.start = kBeginningOfTime;
     again.end = *last_end;
     again.views = {view.meta.name};
-    CAIRN_RETURN_IF_ERROR(Materialize(again).status());
+    CAIRN_RETURN_IF_ERROR(MaterializeLocked(again, {}).status());
   }
-  return absl::OkStatus();
+  return PutTableRecord(*db_, online_object, TableRecord{"", online_shape});
 }
 
 std::vector<FeatureViewSpec> FeatureStore::ViewsOfSource(std::string_view source) {
@@ -701,9 +783,9 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
       }
     }
     for (const BadRow& b : bad) {
-      quarantine << Json{{"file", b.file}, {"line", b.line},   {"column", b.column},
-                         {"value", b.value}, {"reason", b.reason}, {"raw", b.raw}}
-                        .dump()
+      // DumpJson replaces invalid UTF-8 (a Latin-1 file, a label): it never throws.
+      quarantine << DumpJson(Json{{"file", b.file}, {"line", b.line},   {"column", b.column},
+                                  {"value", b.value}, {"reason", b.reason}, {"raw", b.raw}})
                  << "\n";
     }
     bad.clear();
@@ -844,9 +926,15 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
                                                    "' (set timestamp_column)"));
   }
   std::optional<int64_t> min_ts, max_ts;
+  constexpr int64_t kLimit = int64_t{1} << 62;
   for (size_t i = 0; i < entities.num_rows(); ++i) {
     if (!entities.columns[ts_col].valid[i]) continue;
     int64_t t = entities.columns[ts_col].ints[i];
+    if (t < -kLimit || t > kLimit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entities.", request.options.timestamp_column, "[", i, "]: ", t,
+          " is out of range (timestamps must lie within ±2^62 milliseconds of 1970)"));
+    }
     min_ts = min_ts ? std::min(*min_ts, t) : t;
     max_ts = max_ts ? std::max(*max_ts, t) : t;
   }
@@ -875,6 +963,11 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
     for (const std::string& f : resolved[v].second) {
       auto it = std::find_if(spec.features.begin(), spec.features.end(),
                              [&](const FeatureSpec& s) { return s.name == f; });
+      if (it == spec.features.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "feature view '", spec.meta.name, "' no longer has feature '", f,
+            "' (it changed while the request ran); retry"));
+      }
       if (it->agg == AggFn::kNone) {
         scan.columns.push_back(f);
         has_plain = true;
@@ -883,10 +976,10 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
       }
     }
     // Prune segments outside what any entity row can see.
-    if (max_ts) scan.max_event_ts = *max_ts + 1;
+    if (max_ts) scan.max_event_ts = SatAdd(*max_ts, 1);
     int64_t reach = std::max(has_plain ? spec.ttl_ms : 0, MaxWindow(spec));
     bool unbounded = has_plain && spec.ttl_ms == 0;
-    if (min_ts && !unbounded && reach > 0) scan.min_event_ts = *min_ts - reach;
+    if (min_ts && !unbounded && reach > 0) scan.min_event_ts = SatSub(*min_ts, reach);
     CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(table->table, scan));
     PitView pv;
     pv.spec = &specs[v];
@@ -907,6 +1000,20 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
 
 absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::Materialize(
     const MaterializeRequest& request, const MaterializeProgressFn& progress) {
+  // Shared with ingests, exclusive with Apply: no rows of an old view version land after
+  // Apply dropped them.
+  absl::ReaderMutexLock writers(&apply_mu_);
+  return MaterializeLocked(request, progress);
+}
+
+absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::MaterializeLocked(
+    const MaterializeRequest& request, const MaterializeProgressFn& progress) {
+  constexpr int64_t kLimit = int64_t{1} << 62;
+  if (request.end < -kLimit || request.end > kLimit ||
+      (request.start && (*request.start < -kLimit || *request.start > kLimit))) {
+    return absl::InvalidArgumentError(
+        "start, end: timestamps must lie within ±2^62 milliseconds of 1970");
+  }
   if (!request.incremental && !request.start) {
     return absl::InvalidArgumentError("start: required (or use materialize-incremental)");
   }
@@ -952,7 +1059,8 @@ absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::Materia
       }));
       // Feast: the first incremental run starts ttl before the end (all history when the
       // view has no ttl).
-      m.start = last_end ? *last_end : (view.ttl_ms > 0 ? request.end - view.ttl_ms : 0);
+      m.start = last_end ? *last_end
+                         : (view.ttl_ms > 0 ? SatSub(request.end, view.ttl_ms) : 0);
       m.start = std::min(m.start, request.end);
     } else {
       m.start = *request.start;
@@ -962,8 +1070,9 @@ absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::Materia
     if (table && m.start < m.end) {
       CAIRN_ASSIGN_OR_RETURN(std::vector<Field> keys, JoinKeys(view));
       ScanOptions scan;
-      scan.min_event_ts = MaterializeScanStart(view, m.start);
-      scan.max_event_ts = m.end;
+      scan.min_event_ts = SatSub(m.start, MaxWindow(view));
+      // Windows end at `end` inclusive, (end - window, end], as the join's do at ts = end.
+      scan.max_event_ts = SatAdd(m.end, 1);
       CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(table->table, scan));
       std::string name = view.meta.name;
       MaterializeOptions options;

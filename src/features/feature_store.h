@@ -170,8 +170,15 @@ class FeatureStore {
   FeatureStore() = default;
   // The compiled view (cached per registry version).
   absl::StatusOr<std::shared_ptr<const ViewDeriver>> Deriver(const FeatureViewSpec& view);
-  // Rewrites view.<name> from source.<source>.
-  absl::Status RebuildView(const FeatureViewSpec& view);
+  // FailedPrecondition when the stored rows of `source` cannot follow its new schema.
+  absl::Status CheckSourceChange(const SourceSpec& source, const std::string& file, int line);
+  // Bring the object's offline table (and a view's online rows) to its registered shape;
+  // nothing to do when it already has it.
+  absl::Status SyncSource(const SourceSpec& source);
+  absl::Status SyncView(const FeatureViewSpec& view);
+  // Materialize without taking apply_mu_ (the caller holds it).
+  absl::StatusOr<std::map<std::string, ViewMaterialization>> MaterializeLocked(
+      const MaterializeRequest& request, const MaterializeProgressFn& progress);
   // Writes source-table rows to the source table and every view of the source: committed
   // on return, or only staged into `*staged` (the caller commits or aborts) when given.
   absl::Status WriteOffline(const SourceSpec& source, const Table& source_rows,

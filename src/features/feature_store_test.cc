@@ -261,6 +261,71 @@ TEST_F(FeatureStoreTest, AChangedExpressionRebuildsTheViewFromStoredSourceRows) 
   EXPECT_EQ(result->snapshot.view_versions.at("spend"), 2);
 }
 
+TEST_F(FeatureStoreTest, ASourceTypeChangeTheRowsCannotFollowIsRefusedBeforeRegistering) {
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  ASSERT_TRUE(store_->Ingest({.source = "transactions", .path = WriteFile("tx.csv", kCsv)}).ok());
+  std::string changed = kDefinitions;
+  changed.replace(changed.find("{name: amount, type: double}"), 28,
+                  "{name: amount, type: int64}");
+  auto refused = Apply(changed);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("field 'amount'"),
+                               ::testing::HasSubstr("double to int64")));
+  EXPECT_EQ(store_->registry().GetSource("transactions")->version, 1);
+  // A nullable new field is carried over (null for the old rows), and the rows stay.
+  std::string added = kDefinitions;
+  added.replace(added.find("  - {name: amount, type: double}\n---"), 0,
+                "  - {name: channel, type: string}\n");
+  ASSERT_TRUE(Apply(added).ok()) << Apply(added).status();
+  HistoricalRequest req;
+  req.entities = Entities({2}, {"2024-01-02T00:00:00Z"});
+  req.features = {{"spend", "amount"}};
+  auto result = store_->GetHistoricalFeatures(req);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->table.columns[result->table.Find("amount")].Get(0), Value(7.0));
+}
+
+TEST_F(FeatureStoreTest, QuarantinedRowsThatAreNotUtf8AreStoredNotACrash) {
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  std::string path = WriteFile("latin1.csv",
+                               "customer_id,ts,amount\n1,2024-01-01T00:00:00Z,caf\xe9\n");
+  auto kept = store_->Ingest(
+      {.source = "transactions", .path = path, .quarantine = true, .file_label = "\xff.csv"});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->quarantined, 1);
+}
+
+TEST_F(FeatureStoreTest, RemovedAndReAddedObjectsStartAfreshAndADescriptionKeepsOnlineRows) {
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  ASSERT_TRUE(store_->Ingest({.source = "transactions", .path = WriteFile("tx.csv", kCsv)}).ok());
+  ASSERT_TRUE(store_->Materialize({.start = T("2024-01-01T00:00:00Z"),
+                                   .end = T("2024-01-10T00:00:00Z")})
+                  .ok());
+  const char* kRequest = R"({"features": ["spend:amount"], "entities": {"customer_id": [2]}})";
+  EXPECT_THAT(*store_->online_service().GetOnlineFeatures(kRequest), ::testing::HasSubstr("7.0"));
+  // A new description changes nothing stored: the online row stays.
+  std::string described = kDefinitions;
+  described.replace(described.find("name: spend\n"), 12, "name: spend\ndescription: Spend\n");
+  ASSERT_TRUE(Apply(described).ok());
+  EXPECT_THAT(*store_->online_service().GetOnlineFeatures(kRequest), ::testing::HasSubstr("7.0"));
+  // Removed (prune) and added again: an empty source, nothing online, and ingest works.
+  auto entity_only = ParseDefinitionsYaml(
+      "kind: Entity\nname: customer\njoin_keys: [{name: customer_id, type: int64}]\n", "e.yaml");
+  auto pruned = store_->Apply(*entity_only, false, true);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  EXPECT_THAT(*store_->online_service().GetOnlineFeatures(kRequest),
+              ::testing::HasSubstr("NOT_FOUND"));
+  auto again = store_->Ingest({.source = "transactions", .path = WriteFile("tx2.csv", kCsv)});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->view_rows.at("spend"), 4);
+  // ttl 2d back from the end: Jan 1 12:00 onwards, both customers.
+  auto inc = store_->Materialize({.end = T("2024-01-03T12:00:00Z"), .incremental = true});
+  ASSERT_TRUE(inc.ok()) << inc.status();
+  EXPECT_EQ(inc->at("spend").keys_written, 2);  // from the ttl, not the removed view's last end
+}
+
 TEST_F(FeatureStoreTest, UnknownFeatureNamesTheViewAndSuggests) {
   ASSERT_TRUE(Apply(kDefinitions).ok());
   HistoricalRequest req;
