@@ -635,6 +635,32 @@ absl::Status CheckYamlSyntax(std::string_view text, std::string_view file) {
       break;
     }
     done = event.type == YAML_STREAM_END_EVENT;
+    // Anchors, aliases and explicit tags have no use in definitions, and yaml-cpp 0.7
+    // loops on some uses of them that libyaml accepts (found by the fuzzer).
+    const char* what = nullptr;
+    switch (event.type) {
+      case YAML_ALIAS_EVENT: what = "aliases (*name)"; break;
+      case YAML_SCALAR_EVENT:
+        if (event.data.scalar.anchor != nullptr) what = "anchors (&name)";
+        else if (event.data.scalar.tag != nullptr) what = "tags (!tag)";
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+        if (event.data.sequence_start.anchor != nullptr) what = "anchors (&name)";
+        else if (event.data.sequence_start.tag != nullptr) what = "tags (!tag)";
+        break;
+      case YAML_MAPPING_START_EVENT:
+        if (event.data.mapping_start.anchor != nullptr) what = "anchors (&name)";
+        else if (event.data.mapping_start.tag != nullptr) what = "tags (!tag)";
+        break;
+      default: break;
+    }
+    if (what != nullptr) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          ToAbsl(file), ":", event.start_mark.line + 1, ": YAML ", what,
+          " are not supported in definitions; write the value out"));
+      yaml_event_delete(&event);
+      break;
+    }
     yaml_event_delete(&event);
   }
   yaml_parser_delete(&parser);

@@ -135,6 +135,14 @@ TEST(DefinitionYamlTest, ControlCharactersAreRejectedBeforeYamlCppSeesThem) {
   EXPECT_NE(std::string(loops.status().message()).find("l.yaml:1: invalid YAML"),
             std::string::npos)
       << loops.status();
+  // Anchors, aliases and tags (yaml-cpp loops on some that libyaml accepts) are refused.
+  for (const char* text : {"&S:$&S\n,", "kind: &k Entity\nname: *k\n", "kind: !e Entity\n"}) {
+    auto refused = ParseDefinitionsYaml(text, "a.yaml");
+    ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(std::string(refused.status().message()).find("not supported in definitions"),
+              std::string::npos)
+        << refused.status();
+  }
   // Tabs and CRLF line breaks stay allowed.
   EXPECT_TRUE(ParseDefinitionsYaml("kind: Entity\r\nname: a\r\njoin_key: id\t\r\n", "x.yaml").ok());
 }
