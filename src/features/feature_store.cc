@@ -210,14 +210,7 @@ void AppendTable(Table* into, const Table& from) {
     *into = from;
     return;
   }
-  for (size_t c = 0; c < into->num_columns(); ++c) {
-    Column& dst = into->columns[c];
-    const Column& src = from.columns[c];
-    dst.valid.insert(dst.valid.end(), src.valid.begin(), src.valid.end());
-    dst.ints.insert(dst.ints.end(), src.ints.begin(), src.ints.end());
-    dst.doubles.insert(dst.doubles.end(), src.doubles.begin(), src.doubles.end());
-    dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.end());
-  }
+  into->AppendRows(from);
 }
 
 absl::StatusOr<std::unique_ptr<RecordReader>> OpenReader(const SourceSpec& source,

@@ -91,6 +91,13 @@ void Column::AppendFrom(const Column& other, size_t i) {
   valid.push_back(other.valid[i]);
 }
 
+void Column::AppendColumn(const Column& other) {
+  valid.insert(valid.end(), other.valid.begin(), other.valid.end());
+  ints.insert(ints.end(), other.ints.begin(), other.ints.end());
+  doubles.insert(doubles.end(), other.doubles.begin(), other.doubles.end());
+  strings.insert(strings.end(), other.strings.begin(), other.strings.end());
+}
+
 Value Column::Get(size_t i) const {
   if (valid[i] == 0) return std::monostate{};
   switch (type) {
@@ -128,6 +135,10 @@ Schema Table::schema() const {
 
 void Table::Clear() {
   for (Column& c : columns) c.Clear();
+}
+
+void Table::AppendRows(const Table& other) {
+  for (size_t c = 0; c < columns.size(); ++c) columns[c].AppendColumn(other.columns[c]);
 }
 
 void Table::AppendRow(const Table& other, size_t i) {

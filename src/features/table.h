@@ -42,6 +42,8 @@ struct Column {
   absl::Status Append(const Value& v);
   // Appends row `i` of `other` (same type).
   void AppendFrom(const Column& other, size_t i);
+  // Appends every row of `other` (same type), a vector at a time.
+  void AppendColumn(const Column& other);
 
   // Row i as a Value (monostate when null; bool for kBool).
   Value Get(size_t i) const;
@@ -64,6 +66,8 @@ struct Table {
   void Clear();  // keeps names and types, drops rows
   // Appends row `i` of `other`, which has the same columns in the same order.
   void AppendRow(const Table& other, size_t i);
+  // Appends every row of `other`, which has the same columns in the same order.
+  void AppendRows(const Table& other);
 };
 
 }  // namespace cairn::features

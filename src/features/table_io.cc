@@ -372,14 +372,7 @@ absl::StatusOr<Table> TableFromCsv(std::string_view csv, std::string_view label,
   while (true) {
     CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, nullptr));
     if (!more) break;
-    for (size_t c = 0; c < out.num_columns(); ++c) {
-      Column& dst = out.columns[c];
-      const Column& src = batch.columns[c];
-      dst.valid.insert(dst.valid.end(), src.valid.begin(), src.valid.end());
-      dst.ints.insert(dst.ints.end(), src.ints.begin(), src.ints.end());
-      dst.doubles.insert(dst.doubles.end(), src.doubles.begin(), src.doubles.end());
-      dst.strings.insert(dst.strings.end(), src.strings.begin(), src.strings.end());
-    }
+    out.AppendRows(batch);
   }
   for (size_t c = 0; c < out.num_columns(); ++c) {
     if (types.count(out.names[c]) == 0) out.columns[c] = InferColumn(out.columns[c]);

@@ -208,13 +208,7 @@ absl::StatusOr<Table> TrainingSets::Load(std::string_view id) {
     CAIRN_ASSIGN_OR_RETURN(bool more, stream->Next(&batch));
     if (!more) break;
     for (size_t c = 0; c < out_schema.size(); ++c) {
-      int src = batch.Find(out_schema[c].name);
-      Column& dst = out.columns[c];
-      const Column& from = batch.columns[src];
-      dst.valid.insert(dst.valid.end(), from.valid.begin(), from.valid.end());
-      dst.ints.insert(dst.ints.end(), from.ints.begin(), from.ints.end());
-      dst.doubles.insert(dst.doubles.end(), from.doubles.begin(), from.doubles.end());
-      dst.strings.insert(dst.strings.end(), from.strings.begin(), from.strings.end());
+      out.columns[c].AppendColumn(batch.columns[batch.Find(out_schema[c].name)]);
     }
   }
   return out;
