@@ -211,6 +211,16 @@ absl::StatusOr<HttpResponse> TrainingSetData(FeatureStore& store, const HttpRequ
   return response;
 }
 
+// {"view": {"start", "end", "rows_read", "keys_written"}} for a materialization's views.
+Json MaterializedViewsJson(const std::map<std::string, features::ViewMaterialization>& views) {
+  Json out = Json::object();
+  for (const auto& [name, m] : views) {
+    out[name] = {{"start", FormatTimestamp(m.start)}, {"end", FormatTimestamp(m.end)},
+                 {"rows_read", m.rows_read}, {"keys_written", m.keys_written}};
+  }
+  return out;
+}
+
 absl::StatusOr<HttpResponse> Materialize(FeatureStore& store, const HttpRequest& request,
                                          bool incremental) {
   CAIRN_ASSIGN_OR_RETURN(Json fields, RequestFields(request));
@@ -235,22 +245,13 @@ absl::StatusOr<HttpResponse> Materialize(FeatureStore& store, const HttpRequest&
     return JsonResponse(Json{{"job_id", store.StartMaterialization(req)}}.dump());
   }
   CAIRN_ASSIGN_OR_RETURN(auto result, store.Materialize(req));
-  Json views = Json::object();
-  for (const auto& [name, m] : result) {
-    views[name] = {{"start", FormatTimestamp(m.start)}, {"end", FormatTimestamp(m.end)},
-                   {"rows_read", m.rows_read}, {"keys_written", m.keys_written}};
-  }
-  return JsonResponse(Json{{"views", views}}.dump());
+  return JsonResponse(Json{{"views", MaterializedViewsJson(result)}}.dump());
 }
 
 absl::StatusOr<HttpResponse> MaterializationJob(FeatureStore& store, const HttpRequest& request) {
   CAIRN_ASSIGN_OR_RETURN(features::MaterializationJob job,
                          store.GetMaterialization(*request.PathParam("id")));
-  Json views = Json::object();
-  for (const auto& [name, m] : job.views) {
-    views[name] = {{"start", FormatTimestamp(m.start)}, {"end", FormatTimestamp(m.end)},
-                   {"rows_read", m.rows_read}, {"keys_written", m.keys_written}};
-  }
+  Json views = MaterializedViewsJson(job.views);
   Json body{{"job_id", job.id},         {"state", job.state},
             {"total_rows", job.total_rows}, {"rows_read", job.rows_read},
             {"keys_written", job.keys_written}, {"views", views}};

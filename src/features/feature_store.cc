@@ -50,6 +50,33 @@ std::span<const storage::Migration> Migrations() {
   return kMigrations;
 }
 
+// " (did you mean 'x'?)" for the registered name nearest to `word`, or "".
+std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& names) {
+  std::string near = NearestName(word, names);
+  return near.empty() ? "" : absl::StrCat(" (did you mean '", near, "'?)");
+}
+
+std::vector<std::string_view> ViewNames(const RegistrySnapshot& snapshot) {
+  std::vector<std::string_view> names;
+  for (const auto* d : snapshot.List(DefinitionKind::kFeatureView)) names.push_back(d->name);
+  return names;
+}
+
+// Where the last materialization of `view` ended; nullopt when it never ran.
+absl::StatusOr<std::optional<int64_t>> LastMaterializedEnd(storage::Database& db,
+                                                           const std::string& view) {
+  std::optional<int64_t> last_end;
+  std::vector<storage::SqlValue> params = {view};
+  CAIRN_RETURN_IF_ERROR(db.Read([&](storage::SqlSession& s) {
+    return s.QueryEach("SELECT MAX(end_ts) FROM feature_materializations WHERE view = $1", params,
+                       [&](const storage::SqlRowView& row) {
+                         if (!row.IsNull(0)) last_end = row.Int(0);
+                         return absl::OkStatus();
+                       });
+  }));
+  return last_end;
+}
+
 // The FeatureCatalog the online service reads, from the registry's cached snapshot; the
 // ServedView objects are rebuilt only when the registry generation moves.
 class RegistryCatalog final : public FeatureCatalog {
@@ -67,13 +94,9 @@ class RegistryCatalog final : public FeatureCatalog {
     }
     const FeatureViewSpec* spec = snapshot->FindView(name);
     if (spec == nullptr) {
-      std::vector<std::string_view> names;
-      for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) names.push_back(d->name);
-      std::string near = NearestName(name, names);
       return absl::NotFoundError(absl::StrCat("feature view '", ToAbsl(name),
                                               "' is not registered",
-                                              near.empty() ? "" : " (did you mean '",
-                                              near, near.empty() ? "" : "'?)"));
+                                              DidYouMean(name, ViewNames(*snapshot))));
     }
     auto served = std::make_shared<ServedView>();
     served->spec = *spec;
@@ -664,15 +687,8 @@ absl::Status FeatureStore::SyncView(const FeatureViewSpec& view) {
     if (old && old->table != record.table) offline_->DropTable(old->table).IgnoreError();
   }
   if (!online_changed) return absl::OkStatus();
-  std::optional<int64_t> last_end;
-  std::vector<storage::SqlValue> params = {view.meta.name};
-  CAIRN_RETURN_IF_ERROR(db_->Read([&](storage::SqlSession& s) {
-    return s.QueryEach("SELECT MAX(end_ts) FROM feature_materializations WHERE view = $1", params,
-                       [&](const storage::SqlRowView& row) {
-                         if (!row.IsNull(0)) last_end = row.Int(0);
-                         return absl::OkStatus();
-                       });
-  }));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> last_end,
+                         LastMaterializedEnd(*db_, view.meta.name));
   if (last_end && view.online) {
     MaterializeRequest again;
     again.start = kBeginningOfTime;
@@ -875,13 +891,9 @@ FeatureStore::ResolveFeatures(const std::vector<FeatureRef>& refs,
   for (const FeatureRef& ref : wanted) {
     const FeatureViewSpec* view = snapshot->FindView(ref.view);
     if (view == nullptr) {
-      std::vector<std::string_view> names;
-      for (const auto* d : snapshot->List(DefinitionKind::kFeatureView)) names.push_back(d->name);
-      std::string near = NearestName(ref.view, names);
       return absl::NotFoundError(absl::StrCat("features: feature view '", ref.view,
                                               "' is not registered",
-                                              near.empty() ? "" : " (did you mean '", near,
-                                              near.empty() ? "" : "'?)"));
+                                              DidYouMean(ref.view, ViewNames(*snapshot))));
     }
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == ref.view; });
     if (it == out.end()) {
@@ -897,11 +909,9 @@ FeatureStore::ResolveFeatures(const std::vector<FeatureRef>& refs,
     if (!known) {
       std::vector<std::string_view> names;
       for (const FeatureSpec& f : view->features) names.push_back(f.name);
-      std::string near = NearestName(ref.feature, names);
       return absl::NotFoundError(absl::StrCat("features: feature view '", ref.view,
                                               "' has no feature '", ref.feature, "'",
-                                              near.empty() ? "" : " (did you mean '", near,
-                                              near.empty() ? "" : "'?)"));
+                                              DidYouMean(ref.feature, names)));
     }
     it->second.push_back(ref.feature);
   }
@@ -1041,15 +1051,8 @@ absl::StatusOr<std::map<std::string, ViewMaterialization>> FeatureStore::Materia
     ViewMaterialization m;
     m.end = request.end;
     if (request.incremental) {
-      std::optional<int64_t> last_end;
-      std::vector<storage::SqlValue> params = {view.meta.name};
-      CAIRN_RETURN_IF_ERROR(db_->Read([&](storage::SqlSession& s) {
-        return s.QueryEach("SELECT MAX(end_ts) FROM feature_materializations WHERE view = $1",
-                           params, [&](const storage::SqlRowView& row) {
-                             if (!row.IsNull(0)) last_end = row.Int(0);
-                             return absl::OkStatus();
-                           });
-      }));
+      CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> last_end,
+                             LastMaterializedEnd(*db_, view.meta.name));
       // Feast: the first incremental run starts ttl before the end (all history when the
       // view has no ttl).
       m.start = last_end ? *last_end
