@@ -115,3 +115,42 @@ def test_historical_without_features_or_service_is_a_usage_error(server, tmp_pat
     result = cli(server, "features", "historical", "--entities", str(entities))
     assert result.returncode == 1
     assert "--service or --features" in result.stderr
+
+
+@pytest.mark.parametrize("path,body,status,field", [
+    ("/api/v1/features/materialize", {"start": "yesterday", "end": "2024-01-01"}, 400, "start"),
+    ("/api/v1/features/materialize", {"start": 0}, 400, "end"),
+    ("/api/v1/features/materialize", {"start": 0, "end": 10, "views": ["nope"]}, 404, "nope"),
+    ("/api/v1/features/push", {"push_source_name": "payments", "to": "sideways",
+                               "df": {"customer_id": [1], "ts": [0], "amount": [1.0]}}, 400, "to"),
+    ("/api/v1/features/push", {"push_source_name": "payments",
+                               "df": {"customer_id": [1], "ts": [0], "colour": ["red"]}},
+     400, "colour"),
+    ("/api/v1/features/push", {"push_source_name": "payments",
+                               "df": {"customer_id": ["x"], "ts": [0]}}, 400, "df.customer_id[0]"),
+    ("/api/v1/features/push", {"df": {}}, 400, "push_source_name"),
+    ("/api/v1/features/historical", {"features": ["pay:amount"],
+                                     "entities": {"customer_id": [1, 2],
+                                                  "event_timestamp": [0]}}, 400, "entities"),
+    ("/api/v1/features/historical", {"features": ["pay:amount"],
+                                     "entities": {"customer_id": [1],
+                                                  "event_timestamp": ["soon"]}},
+     400, "entities.event_timestamp[0]"),
+    ("/api/v1/features/historical", {"features": ["pay:amont"],
+                                     "entities": {"customer_id": [1], "event_timestamp": [0]}},
+     404, "did you mean 'amount'"),
+])
+def test_bad_feature_requests_are_4xx_naming_the_field(server, tmp_path, path, body, status, field):
+    defs = tmp_path / "defs.yaml"
+    defs.write_text(DEFS)
+    assert cli(server, "apply", "-f", str(defs)).returncode == 0
+    response = requests.post(f"{server.url}{path}", json=body, timeout=10)
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert error["error_code"] and field in error["message"], error
+
+
+def test_unknown_training_set_is_404(server):
+    response = requests.get(f"{server.url}/api/v1/features/training-sets/nope", timeout=10)
+    assert response.status_code == 404
+    assert "nope" in response.json()["message"]
