@@ -1,0 +1,60 @@
+#pragma once
+// Versioned pipeline definitions on the metadata database (SQLite or PostgreSQL). Each
+// applied change of a pipeline's canonical content (pipeline_json.h) is a new version
+// 1, 2, …; an unchanged pipeline (same content hash) creates nothing; every version stays
+// readable. Runs pin one version. Thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "pipelines/pipeline_spec.h"
+
+namespace cairn::storage {
+class Database;
+}
+
+namespace cairn::pipelines {
+
+struct PipelineVersion {
+  std::string name;
+  int64_t version = 0;
+  std::string content_hash;  // hex SHA-256 of the canonical JSON
+  PipelineSpec spec;
+  int64_t created_ms = 0;
+  bool removed = false;  // pruned by `apply --prune`; its versions stay readable
+};
+
+// One entry of an apply plan, shaped like the feature store's (cli/apply.cc prints both).
+struct PipelineChange {
+  std::string action;  // "added" | "changed" | "unchanged" | "removed"
+  std::string name;
+  std::optional<int64_t> old_version, new_version;
+  Json diffs = Json::array();  // [{"path": "steps[1].command", "old": …, "new": …}]
+};
+
+class PipelineRegistry {
+ public:
+  static absl::StatusOr<std::unique_ptr<PipelineRegistry>> Open(storage::Database& db, Clock& clock);
+
+  // Plans (and unless dry_run, applies) `specs`; they must already be validated.
+  // `prune` marks registered pipelines missing from `specs` as removed.
+  absl::StatusOr<std::vector<PipelineChange>> Apply(const std::vector<PipelineSpec>& specs,
+                                                    bool dry_run, bool prune);
+  // The latest version when `version` is empty. NotFound names the pipeline / version.
+  absl::StatusOr<PipelineVersion> Get(std::string_view name, std::optional<int64_t> version = {});
+  // The latest version of every pipeline not removed, by name.
+  absl::StatusOr<std::vector<PipelineVersion>> List();
+  // Every version of one pipeline, oldest first.
+  absl::StatusOr<std::vector<PipelineVersion>> Versions(std::string_view name);
+  // Field-level differences between two versions ([{"path", "old", "new"}]).
+  absl::StatusOr<Json> Diff(std::string_view name, int64_t v1, int64_t v2);
+};
+
+}  // namespace cairn::pipelines
