@@ -159,6 +159,17 @@ TEST(DefinitionYamlTest, ShortJoinKeyFormAndDefaults) {
               ElementsAre(Field{"driver_id", FeatureType::kInt64, false}));
 }
 
+TEST(DefinitionYamlTest, DocumentsOfOtherModulesKindsAreLeftToThem) {
+  auto parsed = ParseDefinitionsYaml(
+      "kind: Pipeline\nname: train\nsteps: [{name: a, command: [true]}]\n---\n"
+      "kind: Entity\nname: driver\njoin_key: driver_id\n---\n"
+      "kind: Monitor\nname: m\n", "a.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->definitions.size(), 1u);
+  EXPECT_EQ(parsed->definitions[0].name(), "driver");
+  EXPECT_EQ(parsed->definitions[0].line, 5);
+}
+
 TEST(DefinitionYamlTest, UnknownFieldNamesFileLineAndNearestName) {
   absl::Status s = ParseError(
       "kind: FeatureView\nname: v\nentites: [customer]\nsource: t\nfeatures: [{name: a, type: "
