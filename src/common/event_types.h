@@ -1,0 +1,30 @@
+#pragma once
+// The events of the in-server bus (event_bus.h) and their attributes. Publishers use these
+// constants; pipeline triggers (`on:` in a Pipeline, pipelines/trigger_service.h) name
+// the type strings. Attribute values are text (numbers in decimal).
+
+#include <span>
+#include <string_view>
+
+namespace cairn {
+
+// Rows were ingested into a feature-store source.
+//   source: the source name; rows: how many rows were accepted.
+inline constexpr char kEventSourceIngested[] = "source_ingested";
+// A model version was registered in the model registry.
+//   model: the registered model name; version: its new version number.
+inline constexpr char kEventModelVersionRegistered[] = "model_version_registered";
+// A monitor raised an alert.
+//   monitor: the monitor name; severity: "info" | "warning" | "critical"; more
+//   attributes as the monitor defines (metric, value, threshold, …).
+inline constexpr char kEventAlert[] = "alert";
+// A pipeline run reached a terminal state.
+//   pipeline: the pipeline name; run_id: the run; state: "succeeded" | "failed" |
+//   "cancelled".
+inline constexpr char kEventPipelineRunFinished[] = "pipeline_run_finished";
+
+// The four types above, in that order (validation of `on:`, "did you mean").
+std::span<const std::string_view> KnownEventTypes();
+bool IsKnownEventType(std::string_view type);
+
+}  // namespace cairn
