@@ -1,11 +1,16 @@
 // `cairn apply -f DIR|FILE [--dry-run] [--prune]`: reads definition files locally, sends
-// them to POST /api/v1/features/apply and prints the plan like `terraform plan`.
+// them to each module whose kinds they hold — POST /api/v1/features/apply (Entity, Source,
+// FeatureView, FeatureService) and POST /api/v1/pipelines/apply (Pipeline) — and prints
+// the combined plan like `terraform plan`. A module gets the files only when they hold
+// one of its kinds, so `--prune` on a directory of pipelines never removes features.
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "features/definition_yaml.h"
 
@@ -30,7 +35,34 @@ std::string Version(const Json& value) {
   return value.is_number_integer() ? absl::StrCat("v", value.get<int64_t>()) : "-";
 }
 
+// Which modules' kinds the files hold, from their top-level `kind:` lines (the servers
+// parse the files properly; this only decides where to send them).
+struct KindsPresent {
+  bool features = false;
+  bool pipelines = false;
+};
+
+KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
+  KindsPresent present;
+  for (const features::DefinitionFile& file : files) {
+    for (absl::string_view line : absl::StrSplit(file.content, '\n')) {
+      if (!absl::ConsumePrefix(&line, "kind:")) continue;
+      absl::string_view kind = absl::StripAsciiWhitespace(line);
+      kind = kind.substr(0, kind.find_first_of(" #"));
+      kind = absl::StripAsciiWhitespace(absl::StripSuffix(absl::StripPrefix(kind, "\""), "\""));
+      if (kind == "Pipeline") {
+        present.pipelines = true;
+      } else {
+        present.features = true;  // feature kinds, and unknown kinds for its error message
+      }
+    }
+  }
+  if (!present.pipelines) present.features = true;
+  return present;
+}
+
 int RunApply(CliContext& ctx, const ApplyOptions& options) {
+  std::vector<features::DefinitionFile> read_files;
   Json files = Json::array();
   for (const std::string& path : options.paths) {
     absl::StatusOr<std::vector<features::DefinitionFile>> read =
@@ -38,20 +70,34 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
     if (!read.ok()) return ctx.Fail(read.status());
     for (const features::DefinitionFile& file : *read) {
       files.push_back({{"path", file.path}, {"content", file.content}});
+      read_files.push_back(file);
     }
   }
+  const KindsPresent kinds = ScanKinds(read_files);
   Json body = {{"files", std::move(files)}, {"dry_run", options.dry_run},
                {"prune", options.prune}};
   ApiClient client = ctx.Client(options.client);
-  absl::StatusOr<Json> reply = client.Send("POST", "/api/v1/features/apply", {}, &body, {});
-  if (!reply.ok()) return ctx.Fail(reply.status());
-  if (options.client.json) return ctx.PrintJson(*reply);
+  // Pipelines first: their validation does not depend on features, and a dry run of both
+  // shows the whole plan before anything is applied.
+  Json reply = {{"changes", Json::array()}, {"applied", false}};
+  std::vector<std::string> endpoints;
+  if (kinds.pipelines) endpoints.push_back("/api/v1/pipelines/apply");
+  if (kinds.features) endpoints.push_back("/api/v1/features/apply");
+  for (const std::string& endpoint : endpoints) {
+    absl::StatusOr<Json> one = client.Send("POST", endpoint, {}, &body, {});
+    if (!one.ok()) return ctx.Fail(one.status());
+    for (const Json& change : one->value("changes", Json::array())) {
+      reply["changes"].push_back(change);
+    }
+    if (one->value("applied", false)) reply["applied"] = true;
+  }
+  if (options.client.json) return ctx.PrintJson(reply);
 
   int added = 0, changed = 0, unchanged = 0, removed = 0;
-  for (const Json& change : reply->value("changes", Json::array())) {
+  for (const Json& change : reply.value("changes", Json::array())) {
     const std::string action = change.value("action", "");
     const std::string what =
-        absl::StrCat(change.value("kind", "?"), " ", change.value("name", "?"));
+        absl::StrCat(change.value("kind", "Pipeline"), " ", change.value("name", "?"));
     const Json old_version = change.value("old_version", Json());
     const Json new_version = change.value("new_version", Json());
     if (action == "added") {
@@ -73,7 +119,7 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
       ctx.out() << "= " << what << " (" << Version(old_version) << ", unchanged)\n";
     }
   }
-  const bool applied = reply->value("applied", false);
+  const bool applied = reply.value("applied", false);
   if (options.dry_run) {
     ctx.out() << "\nPlan: " << added << " to add, " << changed << " to change, " << unchanged
               << " unchanged, " << removed << " to remove (dry run: nothing applied).\n";
@@ -91,7 +137,7 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
 void AddApplyCommand(CLI::App& app, CliContext& ctx) {
   auto options = std::make_shared<ApplyOptions>();
   CLI::App* verb = app.add_subcommand(
-      "apply", "Apply feature-store definitions (YAML): show the plan and create new versions");
+      "apply", "Apply definitions (YAML: features, pipelines): show the plan and create new versions");
   verb->add_option("-f,--file", options->paths,
                    "A definition file, or a directory (every *.yaml / *.yml below it)")
       ->required();
