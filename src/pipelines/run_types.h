@@ -21,6 +21,9 @@ std::string_view RunStateName(RunState state);
 std::string_view StepStateName(StepState state);
 bool ParseRunState(std::string_view text, RunState* state);
 bool ParseStepState(std::string_view text, StepState* state);
+// True for every state but queued and running.
+bool IsTerminal(RunState state);
+bool IsTerminal(StepState state);
 
 struct AttemptRecord {
   int attempt = 1;  // 1-based
