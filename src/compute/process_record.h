@@ -1,0 +1,48 @@
+#pragma once
+// The job record: one line in "<log_path>.status", written (atomically, by rename) by
+// cairn-job-shim (process_shim.cc) when a local job starts and again when it ends. It is
+// how a restarted server recognises a job's process and learns its exit status:
+//
+//   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=1700000000000 state=running gpus=0,1
+//   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=… state=exited code=3 end_ms=…
+//   … state=signaled signal=9 end_ms=…
+//   … state=launch_error errno=2 end_ms=…
+//
+// `starttime` is field 22 of /proc/<pid>/stat: together with the pid it names one process
+// for the life of the machine (pids are reused, start times are not).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cairn::compute {
+
+struct JobRecord {
+  enum class State { kRunning, kExited, kSignaled, kLaunchError };
+  std::string token;
+  pid_t pid = 0;
+  uint64_t starttime = 0;
+  int64_t start_ms = 0;
+  State state = State::kRunning;
+  int exit_code = 0;    // kExited
+  int signal = 0;       // kSignaled
+  int error = 0;        // kLaunchError: errno of execv
+  int64_t end_ms = 0;   // not kRunning
+  std::vector<int> gpus;  // kRunning: the job's CUDA_VISIBLE_DEVICES
+};
+
+// "<log_path>.status".
+std::string JobRecordPath(std::string_view log_path);
+
+// InvalidArgument for text that is not a record.
+absl::StatusOr<JobRecord> ParseJobRecord(std::string_view text);
+
+// NotFound when the file does not exist; InvalidArgument when it is not a record.
+absl::StatusOr<JobRecord> ReadJobRecord(const std::string& path);
+
+}  // namespace cairn::compute
