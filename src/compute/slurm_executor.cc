@@ -1,0 +1,972 @@
+#include "compute/slurm_executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cctype>
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+
+extern char** environ;
+
+namespace cairn::compute {
+namespace {
+
+constexpr int64_t kMiB = 1024 * 1024;
+// A Slurm command that takes longer than this is killed (a hung controller must not stall
+// the polling thread forever; Slurm's own MessageTimeout is 10 s).
+constexpr int64_t kCommandTimeoutMs = 30'000;
+// Recently ended jobs are remembered so Cancel() on them is a no-op, not NotFound.
+constexpr size_t kRememberEnded = 10'000;
+
+struct CommandResult {
+  int exit_code = -1;  // -1: killed by a signal or not started
+  std::string out, err;
+};
+
+// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null and SLURM_CONF set to
+// `slurm_conf` when not empty; captures stdout and stderr. An error only when it cannot be
+// started or exceeds kCommandTimeoutMs.
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         const std::string& slurm_conf) {
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!slurm_conf.empty() && strncmp(*e, "SLURM_CONF=", 11) == 0) continue;
+    env_storage.emplace_back(*e);
+  }
+  if (!slurm_conf.empty()) env_storage.push_back("SLURM_CONF=" + slurm_conf);
+  std::vector<char*> envp, args;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return absl::InternalError("pipe2 failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return absl::UnavailableError(
+        absl::StrCat("cannot run '", argv[0], "': ", strerror(rc),
+                     " (is Slurm's client installed and in PATH, or configured with its path?)"));
+  }
+  CommandResult result;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(kCommandTimeoutMs);
+  bool timed_out = false;
+  char buf[65536];
+  while (open_fds > 0) {
+    int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    int n = poll(fds, 2, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(got));
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return absl::DeadlineExceededError(absl::StrCat("'", absl::StrJoin(argv, " "),
+                                                    "' did not answer within ",
+                                                    kCommandTimeoutMs / 1000, " s"));
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string Trimmed(std::string_view text) {
+  return std::string(absl::StripAsciiWhitespace(ToAbsl(text)));
+}
+
+// "what failed: stderr" for a command that ran but failed.
+std::string CommandError(const std::vector<std::string>& argv, const CommandResult& r) {
+  std::string err = Trimmed(r.err.empty() ? r.out : r.err);
+  return absl::StrCat("'", argv[0], " ", argv.size() > 1 ? argv[1] : "", "' failed (exit ",
+                      r.exit_code, ")", err.empty() ? "" : ": ", err);
+}
+
+bool ValidEnvName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+bool IsNumericId(const std::string& id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+// Slurm prints times in the cluster's local time zone, to the second. 0 when absent.
+int64_t ParseSlurmTime(const std::string& text) {
+  if (text.empty() || text == "N/A" || text == "Unknown" || text == "None") return 0;
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%S", text, absl::LocalTimeZone(), &t, &err)) return 0;
+  return absl::ToUnixMillis(t);
+}
+
+std::string SignalText(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? absl::StrCat(sig, " (SIG", abbrev, ")") : absl::StrCat(sig);
+}
+
+// "cpu=2,mem=1G,gres/gpu=1" style key=value lists and "key=value key=value" lines.
+std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
+  // Values may contain spaces (Reason=…, Command=…); a word without '=' continues the value
+  // before it. A repeated key (per-node "Nodes=… GRES=…" in detail mode) keeps the first.
+  std::map<std::string, std::string> out;
+  std::string* last = nullptr;
+  for (absl::string_view word : absl::StrSplit(ToAbsl(line), ' ', absl::SkipEmpty())) {
+    size_t eq = word.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      if (last != nullptr) absl::StrAppend(last, " ", word);
+      continue;
+    }
+    auto [it, inserted] = out.emplace(std::string(word.substr(0, eq)),
+                                      std::string(word.substr(eq + 1)));
+    last = inserted ? &it->second : nullptr;
+  }
+  return out;
+}
+
+int ToInt(const std::string& text, int fallback = 0) {
+  int v = 0;
+  return absl::SimpleAtoi(text, &v) ? v : fallback;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Pure pieces.
+
+namespace slurm_internal {
+
+std::string ShellQuote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += "'";
+  return out;
+}
+
+std::string BatchScript(const JobSpec& spec) {
+  std::string s = "#!/bin/sh\n# Written by cairn's Slurm executor for job '";
+  for (char c : spec.name) s += (c == '\n' || c == '\r') ? ' ' : c;
+  s += "'.\n";
+  // Slurm exports the GPUs it allocates in CUDA_VISIBLE_DEVICES; a job without GPUs sees
+  // none (not the server's).
+  if (spec.resources.gpus == 0 && !spec.env.contains("CUDA_VISIBLE_DEVICES")) {
+    s += "export CUDA_VISIBLE_DEVICES=''\n";
+  }
+  for (const auto& [key, value] : spec.env) {
+    absl::StrAppend(&s, "export ", key, "=", ShellQuote(value), "\n");
+  }
+  if (!spec.workdir.empty()) absl::StrAppend(&s, "cd ", ShellQuote(spec.workdir), " || exit 1\n");
+  s += "exec";
+  for (const auto& arg : spec.argv) absl::StrAppend(&s, " ", ShellQuote(arg));
+  s += "\n";
+  return s;
+}
+
+std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,
+                                    const std::string& script_path) {
+  std::string name;
+  for (char c : spec.name) {
+    name += (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+                ? '_'
+                : c;
+  }
+  if (name.empty()) name = "cairn";
+  // Slurm expands %j, %x… in --output; "%%" is a literal '%'.
+  std::string log;
+  for (char c : spec.log_path) log += (c == '%') ? std::string("%%") : std::string(1, c);
+  const Resources& r = spec.resources;
+  std::vector<std::string> args = {
+      "--parsable",
+      "--job-name=" + name,
+      "--output=" + log,
+      "--error=" + log,
+      "--open-mode=append",
+      absl::StrCat("--cpus-per-task=", std::max<int64_t>(1, std::llround(std::ceil(r.cpus)))),
+  };
+  if (!spec.workdir.empty()) args.push_back("--chdir=" + spec.workdir);
+  if (r.memory_bytes > 0) {
+    args.push_back(absl::StrCat("--mem=", (r.memory_bytes + kMiB - 1) / kMiB, "M"));
+  }
+  if (r.gpus > 0) args.push_back(absl::StrCat("--gres=gpu:", r.gpus));
+  if (r.timeout_ms > 0) args.push_back(absl::StrCat("--time=", (r.timeout_ms + 59'999) / 60'000));
+  if (!partition.empty()) args.push_back("--partition=" + partition);
+  args.push_back("--export=ALL");
+  args.push_back(script_path);
+  return args;
+}
+
+int GresGpuCount(std::string_view gres) {
+  // Drop "(…)" groups first: they may hold commas ("(S:0,1)").
+  std::string flat;
+  int depth = 0;
+  for (char c : gres) {
+    if (c == '(') ++depth;
+    else if (c == ')') depth = std::max(0, depth - 1);
+    else if (depth == 0) flat += c;
+  }
+  int total = 0;
+  for (absl::string_view item : absl::StrSplit(flat, ',', absl::SkipEmpty())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(item, ':');
+    if (parts.size() < 2 || parts[0] != "gpu") continue;
+    int n = 0;
+    if (absl::SimpleAtoi(parts.back(), &n)) total += n;
+  }
+  return total;
+}
+
+std::vector<int> GresGpuIndices(std::string_view gres) {
+  std::vector<int> out;
+  size_t pos = 0;
+  std::string_view text = gres;
+  while ((pos = text.find("gpu", pos)) != std::string_view::npos) {
+    size_t idx = text.find("(IDX:", pos);
+    if (idx == std::string_view::npos) break;
+    size_t end = text.find(')', idx);
+    if (end == std::string_view::npos) break;
+    std::string list(text.substr(idx + 5, end - idx - 5));
+    for (absl::string_view range : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> ends = absl::StrSplit(range, absl::MaxSplits('-', 1));
+      int lo = 0, hi = 0;
+      if (!absl::SimpleAtoi(ends.first, &lo)) continue;
+      if (ends.second.empty() || !absl::SimpleAtoi(ends.second, &hi)) hi = lo;
+      for (int i = lo; i <= hi && i - lo < 1024; ++i) out.push_back(i);
+    }
+    pos = end;
+  }
+  return out;
+}
+
+std::vector<SlurmNode> ParseNodes(std::string_view scontrol_output) {
+  std::vector<SlurmNode> nodes;
+  for (absl::string_view line : absl::StrSplit(ToAbsl(scontrol_output), '\n', absl::SkipEmpty())) {
+    auto kv = ParseKeyValues(ToStd(line));
+    if (!kv.contains("NodeName")) continue;
+    SlurmNode n;
+    n.name = kv["NodeName"];
+    n.state = kv["State"];
+    n.cpus = ToInt(kv.contains("CPUEfctv") ? kv["CPUEfctv"] : kv["CPUTot"]);
+    n.cpus_alloc = ToInt(kv["CPUAlloc"]);
+    n.memory_mib = ToInt(kv["RealMemory"]);
+    n.memory_alloc_mib = ToInt(kv["AllocMem"]);
+    n.gpus = GresGpuCount(kv["Gres"]);
+    n.gpus_alloc = GresGpuCount(kv["GresUsed"]);
+    for (absl::string_view p : absl::StrSplit(kv["Partitions"], ',', absl::SkipEmpty())) {
+      n.partitions.emplace_back(p);
+    }
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+}  // namespace slurm_internal
+
+using slurm_internal::SlurmNode;
+
+// ---------------------------------------------------------------------------------------
+// The executor.
+
+struct SlurmExecutor::Impl {
+  struct Job {
+    std::string id;
+    std::string name;
+    Resources resources;
+    JobCallback callback;
+    bool reattached = false;
+    std::optional<JobState> reported;  // the last state given to the callback
+    JobStatus status;
+    bool cancel_requested = false;
+    bool timed_out = false;        // we scancelled it for its time limit
+    int64_t deadline_ms = 0;       // 0: none (yet)
+    bool gpus_looked_up = false;
+    int missing_polls = 0;         // successful polls that did not list it
+    std::optional<std::string> rejected;  // sbatch refused it: the message
+  };
+  using Event = std::pair<JobCallback, JobStatus>;
+
+  Impl(SlurmOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+
+  SlurmOptions options;
+  Clock& clock;
+
+  mutable absl::Mutex mu;
+  std::map<std::string, std::shared_ptr<Job>> jobs ABSL_GUARDED_BY(mu);
+  std::deque<std::string> ended_order ABSL_GUARDED_BY(mu);
+  std::set<std::string> ended ABSL_GUARDED_BY(mu);
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  bool kicked ABSL_GUARDED_BY(mu) = false;
+  int64_t next_poll_ms ABSL_GUARDED_BY(mu) = 0;
+  int64_t rejected_seq ABSL_GUARDED_BY(mu) = 0;
+  std::thread thread;
+
+  mutable absl::Mutex nodes_mu;
+  mutable std::vector<SlurmNode> nodes_cache ABSL_GUARDED_BY(nodes_mu);
+  mutable int64_t nodes_cached_ms ABSL_GUARDED_BY(nodes_mu) = 0;
+
+  absl::StatusOr<CommandResult> Run(const std::string& exe, std::vector<std::string> args) const {
+    args.insert(args.begin(), exe);
+    return RunCommand(args, options.slurm_conf);
+  }
+
+  std::string ChoosePartition(const Resources& r) const {
+    for (const auto& p : options.partitions) {
+      if (p.gpus == (r.gpus > 0)) return p.name;
+    }
+    return "";
+  }
+
+  absl::StatusOr<std::vector<SlurmNode>> Nodes(bool fresh) const {
+    const int64_t now = clock.NowMillis();
+    {
+      absl::MutexLock lock(&nodes_mu);
+      if (!fresh && nodes_cached_ms > 0 && now - nodes_cached_ms < options.node_cache_ms) {
+        return nodes_cache;
+      }
+    }
+    std::vector<std::string> args = {"show", "node", "-d", "-o"};
+    auto result = Run(options.scontrol, args);
+    if (!result.ok()) return result.status();
+    if (result->exit_code != 0) {
+      args.insert(args.begin(), options.scontrol);
+      return absl::UnavailableError(
+          absl::StrCat("cannot list the Slurm nodes: ", CommandError(args, *result)));
+    }
+    std::vector<SlurmNode> nodes = slurm_internal::ParseNodes(result->out);
+    absl::MutexLock lock(&nodes_mu);
+    nodes_cache = nodes;
+    nodes_cached_ms = now;
+    return nodes;
+  }
+
+  void Remember(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!ended.insert(id).second) return;
+    ended_order.push_back(id);
+    if (ended_order.size() > kRememberEnded) {
+      ended.erase(ended_order.front());
+      ended_order.pop_front();
+    }
+  }
+
+  // Moves `job` to `state` (with the states in between that the callback has not seen)
+  // and queues the callbacks.
+  void Transition(Job& job, JobState state, std::vector<Event>& events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (job.reported && IsTerminal(*job.reported)) return;
+    auto emit = [&](JobState s) {
+      job.status.state = s;
+      job.reported = s;
+      events.emplace_back(job.callback, job.status);
+    };
+    if (!job.reported && !job.reattached && state != JobState::kQueued) emit(JobState::kQueued);
+    if (IsTerminal(state) && job.reported != JobState::kRunning && !job.status.host.empty() &&
+        !(job.reattached && !job.reported)) {
+      emit(JobState::kRunning);  // it ran between two polls
+    }
+    if (job.reported == state) return;
+    emit(state);
+    if (IsTerminal(state)) {
+      Remember(job.id);
+      jobs.erase(job.id);
+    }
+  }
+
+  void Fail(Job& job, FailureReason reason, std::string message, std::vector<Event>& events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    job.status.reason = reason;
+    job.status.message = std::move(message);
+    if (job.status.ended_ms == 0) job.status.ended_ms = clock.NowMillis();
+    Transition(job, reason == FailureReason::kCancelled ? JobState::kCancelled : JobState::kFailed,
+               events);
+  }
+
+  std::string TimeLimitText(const Job& job) const {
+    return job.resources.timeout_ms > 0
+               ? absl::StrCat("exceeded its time limit of ", FormatDuration(job.resources.timeout_ms))
+               : std::string("exceeded its Slurm time limit");
+  }
+
+  // One row of the poll: JobID|State|exit_code|NodeList|Reason|StartTime|EndTime.
+  void Apply(Job& job, const std::vector<std::string>& f, std::vector<Event>& events,
+             std::vector<std::string>& to_cancel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const std::string& state = f[1];
+    const int raw = ToInt(f[2]);
+    const std::string& nodes = f[3];
+    const std::string& slurm_reason = f[4];
+    const int64_t now = clock.NowMillis();
+    job.missing_polls = 0;
+    if (!nodes.empty() && nodes != "(null)") job.status.host = nodes;
+    if (state == "PENDING" || state == "REQUEUED" || state == "REQUEUE_HOLD" ||
+        state == "REQUEUE_FED" || state == "RESV_DEL_HOLD") {
+      Transition(job, JobState::kQueued, events);
+      return;
+    }
+    const bool terminal = state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" ||
+                          state == "TIMEOUT" || state == "OUT_OF_MEMORY" || state == "NODE_FAIL" ||
+                          state == "BOOT_FAIL" || state == "DEADLINE" || state == "PREEMPTED" ||
+                          state == "REVOKED" || state == "SPECIAL_EXIT";
+    if (job.status.started_ms == 0 && (terminal || !job.status.host.empty())) {
+      // Submitted here: when we saw it start (Slurm's StartTime is cut to the second).
+      // Re-attached: Slurm's StartTime is all there is.
+      int64_t slurm_start = ParseSlurmTime(f[5]);
+      job.status.started_ms = job.reattached && slurm_start > 0 ? slurm_start : now;
+      if (job.status.queued_ms > 0) {
+        job.status.started_ms = std::max(job.status.started_ms, job.status.queued_ms);
+      }
+      if (job.resources.timeout_ms > 0) {
+        job.deadline_ms = job.status.started_ms + job.resources.timeout_ms;
+      }
+    }
+    if (!terminal) {
+      // RUNNING, COMPLETING, CONFIGURING, SUSPENDED, STOPPED, SIGNALING, RESIZING, STAGE_OUT
+      Transition(job, JobState::kRunning, events);
+      if (job.deadline_ms > 0 && now >= job.deadline_ms && !job.timed_out &&
+          !job.cancel_requested) {
+        job.timed_out = true;
+        to_cancel.push_back(job.id);
+      }
+      return;
+    }
+    job.status.ended_ms = std::max(now, job.status.started_ms);
+    if (WIFSIGNALED(raw) || (raw & 0x7f) != 0) {
+      job.status.signal = raw & 0x7f;
+      job.status.exit_code.reset();
+    } else {
+      job.status.exit_code = (raw >> 8) & 0xff;
+    }
+    if (job.timed_out || state == "TIMEOUT" || state == "DEADLINE") {
+      Fail(job, FailureReason::kTimeout, TimeLimitText(job), events);
+    } else if (state == "COMPLETED") {
+      job.status.reason = FailureReason::kNone;
+      job.status.message = "exited with code 0";
+      Transition(job, JobState::kSucceeded, events);
+    } else if (state == "CANCELLED" || state == "REVOKED") {
+      Fail(job, FailureReason::kCancelled,
+           job.cancel_requested ? "cancelled"
+                                : "cancelled outside cairn (scancel by a person or an "
+                                  "administrator)",
+           events);
+    } else if (state == "OUT_OF_MEMORY") {
+      Fail(job, FailureReason::kOutOfMemory,
+           job.resources.memory_bytes > 0
+               ? absl::StrCat("out of memory: Slurm killed it for exceeding its memory limit of ",
+                              FormatMemory(job.resources.memory_bytes))
+               : std::string("out of memory: Slurm killed it for exceeding its memory"),
+           events);
+    } else if (state == "NODE_FAIL" || state == "BOOT_FAIL") {
+      Fail(job, FailureReason::kLostNode,
+           absl::StrCat("node lost: Slurm node ", job.status.host.empty() ? "?" : job.status.host,
+                        " failed while the job ran (", state, ")"),
+           events);
+    } else if (state == "PREEMPTED") {
+      Fail(job, FailureReason::kLostNode, "node lost: Slurm preempted the job", events);
+    } else if (job.status.signal) {
+      Fail(job, FailureReason::kSignal,
+           absl::StrCat("killed by signal ", SignalText(*job.status.signal)), events);
+    } else if (job.status.exit_code.value_or(0) != 0) {
+      Fail(job, FailureReason::kExitCode,
+           absl::StrCat("exited with code ", *job.status.exit_code), events);
+    } else {
+      // FAILED with status 0: Slurm could not launch it (bad workdir, log not writable…).
+      Fail(job, FailureReason::kLaunchError,
+           absl::StrCat("Slurm could not start the job (", state, ", reason ", slurm_reason,
+                        "); see its log and the slurmd log"),
+           events);
+    }
+  }
+
+  void Deliver(std::vector<Event>& events) {
+    for (auto& [callback, status] : events) {
+      if (callback) callback(status);
+    }
+    events.clear();
+  }
+
+  // Poll once: one squeue for every followed job.
+  void Poll(std::vector<Event>& events) {
+    std::vector<std::string> ids;
+    {
+      absl::MutexLock lock(&mu);
+      for (const auto& [id, job] : jobs) {
+        if (!job->rejected && IsNumericId(id)) ids.push_back(id);
+      }
+    }
+    if (ids.empty()) return;
+    std::vector<std::string> args = {
+        "--states=all", "--noheader", "--jobs=" + absl::StrJoin(ids, ","),
+        "--Format=JobID:|,State:|,exit_code:|,NodeList:|,Reason:|,StartTime:|,EndTime:|"};
+    auto result = Run(options.squeue, args);
+    bool all_unknown = false;
+    if (!result.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("slurm: ", result.status().message()));
+      return;
+    }
+    if (result->exit_code != 0) {
+      // squeue fails when none of the ids is known; any other failure is transient.
+      if (result->err.find("Invalid job id") == std::string::npos) {
+        args.insert(args.begin(), options.squeue);
+        Log(LogLevel::kWarning, absl::StrCat("slurm: polling jobs: ", CommandError(args, *result)));
+        return;
+      }
+      all_unknown = true;
+    }
+    std::map<std::string, std::vector<std::string>> rows;
+    if (!all_unknown) {
+      for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
+        std::vector<std::string> f;
+        for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
+        if (f.size() < 7) continue;
+        rows[f[0]] = std::move(f);
+      }
+    }
+    std::vector<std::string> to_cancel;
+    std::vector<std::string> need_gpus;
+    {
+      absl::MutexLock lock(&mu);
+      for (const auto& id : ids) {
+        auto it = jobs.find(id);
+        if (it == jobs.end()) continue;
+        std::shared_ptr<Job> job = it->second;
+        auto row = rows.find(id);
+        if (row == rows.end()) {
+          // Absent twice in a row (not a race with a just-accepted submission): Slurm has
+          // forgotten it.
+          if (++job->missing_polls < 2) continue;
+          Fail(*job, FailureReason::kLostNode,
+               absl::StrCat("node lost: Slurm no longer knows job ", id,
+                            " (it ended more than MinJobAge ago, or the controller lost its "
+                            "state); its outcome is unknown"),
+               events);
+          continue;
+        }
+        Apply(*job, row->second, events, to_cancel);
+        if (job->resources.gpus > 0 && !job->gpus_looked_up && job->reported == JobState::kRunning) {
+          job->gpus_looked_up = true;
+          need_gpus.push_back(id);
+        }
+      }
+    }
+    // GPU indices are only in scontrol's detail view: one call per GPU job, once.
+    for (const auto& id : need_gpus) {
+      auto detail = Run(options.scontrol, {"show", "job", "-d", "-o", id});
+      if (!detail.ok() || detail->exit_code != 0) continue;
+      std::vector<int> gpus;
+      size_t pos = detail->out.find(" GRES=");
+      if (pos != std::string::npos) {
+        size_t end = detail->out.find(' ', pos + 1);
+        gpus = slurm_internal::GresGpuIndices(
+            std::string_view(detail->out).substr(pos + 6, end == std::string::npos ? end : end - pos - 6));
+      }
+      absl::MutexLock lock(&mu);
+      auto it = jobs.find(id);
+      if (it != jobs.end()) it->second->status.gpus = std::move(gpus);
+    }
+    if (!to_cancel.empty()) {
+      auto r = Run(options.scancel, to_cancel);
+      if (!r.ok() || r->exit_code != 0) {
+        Log(LogLevel::kWarning,
+            absl::StrCat("slurm: scancel of timed-out jobs ", absl::StrJoin(to_cancel, ","),
+                         " failed: ", r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
+      }
+      absl::MutexLock lock(&mu);
+      next_poll_ms = 0;  // see them end soon
+      kicked = true;
+    }
+  }
+
+  void Loop() {
+    std::vector<Event> events;
+    while (true) {
+      bool poll_now = false;
+      {
+        absl::MutexLock lock(&mu);
+        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stop || kicked; };
+        bool active = false;
+        for (const auto& [id, job] : jobs) active |= !job->rejected.has_value();
+        int64_t now = clock.NowMillis();
+        if (active && now < next_poll_ms) {
+          mu.AwaitWithTimeout(absl::Condition(&wake), absl::Milliseconds(next_poll_ms - now));
+        } else if (!active) {
+          mu.Await(absl::Condition(&wake));
+        }
+        if (stop) break;
+        kicked = false;
+        // Newly accepted jobs are queued at once; jobs sbatch refused end here.
+        std::vector<std::shared_ptr<Job>> snapshot;
+        for (const auto& [id, job] : jobs) snapshot.push_back(job);
+        for (const auto& job : snapshot) {
+          if (job->rejected) {
+            Fail(*job, job->reattached ? FailureReason::kLostNode : FailureReason::kLaunchError,
+                 *job->rejected, events);
+          } else if (!job->reported && !job->reattached) {
+            Transition(*job, JobState::kQueued, events);
+          }
+        }
+        now = clock.NowMillis();
+        active = false;
+        for (const auto& [id, job] : jobs) active |= !job->rejected.has_value();
+        if (active && now >= next_poll_ms) {
+          poll_now = true;
+          next_poll_ms = now + options.poll_interval_ms;
+        }
+      }
+      Deliver(events);
+      if (poll_now) {
+        Poll(events);
+        Deliver(events);
+      }
+    }
+  }
+
+  void Kick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { kicked = true; }
+};
+
+SlurmExecutor::SlurmExecutor(SlurmOptions options, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), clock)) {
+  impl_->thread = std::thread([this] { impl_->Loop(); });
+}
+
+SlurmExecutor::~SlurmExecutor() { Shutdown(); }
+
+std::string_view SlurmExecutor::name() const { return impl_->options.name; }
+
+absl::Status SlurmExecutor::CheckSatisfiable(const Resources& r) const {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<SlurmNode> all, impl_->Nodes(/*fresh=*/false));
+  const std::string partition = impl_->ChoosePartition(r);
+  std::vector<SlurmNode> nodes;
+  for (const auto& n : all) {
+    if (partition.empty() ||
+        std::find(n.partitions.begin(), n.partitions.end(), partition) != n.partitions.end()) {
+      nodes.push_back(n);
+    }
+  }
+  const std::string where =
+      partition.empty() ? "the largest Slurm node"
+                        : absl::StrCat("the largest node of Slurm partition '", partition, "'");
+  if (nodes.empty()) {
+    return absl::InvalidArgumentError(
+        partition.empty() ? "the Slurm cluster has no nodes"
+                          : absl::StrCat("Slurm partition '", partition,
+                                         "' (configured for ", r.gpus > 0 ? "GPU" : "CPU",
+                                         " jobs) has no nodes; fix the executor configuration"));
+  }
+  int max_cpus = 0, max_gpus = 0;
+  int64_t max_mib = 0;
+  bool one_fits = false;
+  const int64_t want_cpus = std::max<int64_t>(1, std::llround(std::ceil(r.cpus)));
+  const int64_t want_mib = (r.memory_bytes + kMiB - 1) / kMiB;
+  for (const auto& n : nodes) {
+    max_cpus = std::max(max_cpus, n.cpus);
+    max_gpus = std::max(max_gpus, n.gpus);
+    max_mib = std::max(max_mib, n.memory_mib);
+    one_fits |= n.cpus >= want_cpus && n.memory_mib >= want_mib && n.gpus >= r.gpus;
+  }
+  if (want_cpus > max_cpus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("asks for ", want_cpus, " CPUs; ", where, " has ", max_cpus));
+  }
+  if (want_mib > max_mib) {
+    return absl::InvalidArgumentError(absl::StrCat("asks for ", FormatMemory(r.memory_bytes),
+                                                   " of memory; ", where, " has ",
+                                                   FormatMemory(max_mib * kMiB)));
+  }
+  if (r.gpus > max_gpus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("asks for ", r.gpus, " GPU", r.gpus == 1 ? "" : "s", "; ", where, " has ",
+                     max_gpus));
+  }
+  if (!one_fits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("asks for ", FormatResources(r), "; no single Slurm node",
+                     partition.empty() ? "" : absl::StrCat(" of partition '", partition, "'"),
+                     " has all of it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallback callback) {
+  if (spec.argv.empty() || spec.argv[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job '", spec.name, "': argv must name a command"));
+  }
+  if (spec.log_path.empty() || spec.log_path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job '", spec.name, "': log_path '", spec.log_path, "' must be absolute"));
+  }
+  if (!spec.workdir.empty() && spec.workdir[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job '", spec.name, "': workdir '", spec.workdir, "' must be absolute"));
+  }
+  for (const auto& [key, value] : spec.env) {
+    if (!ValidEnvName(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job '", spec.name, "': env: '", key,
+          "' is not a valid variable name (letters, digits and _, not starting with a digit)"));
+    }
+  }
+  auto job = std::make_shared<Impl::Job>();
+  job->name = spec.name;
+  job->resources = spec.resources;
+  job->callback = std::move(callback);
+  job->status.queued_ms = impl_->clock.NowMillis();
+
+  // Launch errors (directories, the script, sbatch) become a rejected job.
+  std::string rejected;
+  std::string slurm_id;
+  const std::string script_path = spec.log_path + ".sbatch";
+  std::error_code ec;
+  const std::filesystem::path log_dir = std::filesystem::path(spec.log_path).parent_path();
+  std::filesystem::create_directories(log_dir, ec);
+  if (ec) rejected = absl::StrCat("cannot create the log directory ", log_dir.string(), ": ", ec.message());
+  if (rejected.empty() && !spec.workdir.empty()) {
+    std::filesystem::create_directories(spec.workdir, ec);
+    if (ec) rejected = absl::StrCat("cannot create workdir ", spec.workdir, ": ", ec.message());
+  }
+  if (rejected.empty()) {
+    std::ofstream script(script_path, std::ios::trunc);
+    script << slurm_internal::BatchScript(spec);
+    script.close();
+    if (!script) rejected = absl::StrCat("cannot write the batch script ", script_path);
+  }
+  if (rejected.empty()) {
+    const std::string partition =
+        spec.partition.empty() ? impl_->ChoosePartition(spec.resources) : spec.partition;
+    std::vector<std::string> args = slurm_internal::SbatchArgs(spec, partition, script_path);
+    auto result = impl_->Run(impl_->options.sbatch, args);
+    if (!result.ok()) {
+      rejected = absl::StrCat("sbatch could not run: ", result.status().message());
+    } else if (result->exit_code != 0) {
+      rejected = absl::StrCat(
+          "sbatch refused the job", partition.empty() ? "" : absl::StrCat(" (partition '", partition, "')"),
+          ": ", Trimmed(result->err.empty() ? result->out : result->err));
+    } else {
+      // --parsable: "4711" or "4711;cluster".
+      std::string out = Trimmed(result->out);
+      slurm_id = out.substr(0, out.find(';'));
+      if (!IsNumericId(slurm_id)) {
+        rejected = absl::StrCat("sbatch answered '", out, "', not a job id");
+        slurm_id.clear();
+      }
+    }
+  }
+
+  absl::MutexLock lock(&impl_->mu);
+  if (impl_->stop) {
+    return absl::FailedPreconditionError("the Slurm executor is shut down");
+  }
+  if (!rejected.empty()) {
+    job->id = absl::StrCat("rejected-", ++impl_->rejected_seq);
+    job->rejected = rejected;
+  } else {
+    job->id = slurm_id;
+  }
+  job->status.job_id = job->id;
+  impl_->jobs[job->id] = job;
+  impl_->Kick();
+  return job->id;
+}
+
+absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& spec,
+                                     JobCallback callback) {
+  auto job = std::make_shared<Impl::Job>();
+  job->id = job_id;
+  job->name = spec.name;
+  job->resources = spec.resources;
+  job->callback = std::move(callback);
+  job->reattached = true;
+  job->status.job_id = job_id;
+  if (!IsNumericId(job_id)) {
+    job->rejected = absl::StrCat("node lost: '", job_id,
+                                 "' is not a Slurm job id (sbatch had refused that job)");
+  }
+  absl::MutexLock lock(&impl_->mu);
+  if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
+  if (impl_->jobs.contains(job_id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Slurm job ", job_id, " is already followed by this executor"));
+  }
+  impl_->jobs[job_id] = job;
+  impl_->next_poll_ms = 0;
+  impl_->Kick();
+  return absl::OkStatus();
+}
+
+absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    auto it = impl_->jobs.find(job_id);
+    if (it == impl_->jobs.end()) {
+      if (impl_->ended.contains(job_id)) return absl::OkStatus();
+      return absl::NotFoundError(
+          absl::StrCat("Slurm job '", job_id, "' is not followed by this executor"));
+    }
+    if (it->second->rejected) return absl::OkStatus();  // never ran; ends on its own
+    it->second->cancel_requested = true;
+  }
+  auto result = impl_->Run(impl_->options.scancel, {job_id});
+  if (!result.ok()) return result.status();
+  if (result->exit_code != 0 &&
+      result->err.find("already completing or completed") == std::string::npos &&
+      result->err.find("Invalid job id") == std::string::npos) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot cancel Slurm job ", job_id, ": ", CommandError({impl_->options.scancel, job_id}, *result)));
+  }
+  absl::MutexLock lock(&impl_->mu);
+  impl_->next_poll_ms = 0;
+  impl_->Kick();
+  return absl::OkStatus();
+}
+
+ExecutorStatus SlurmExecutor::Status() const {
+  ExecutorStatus out;
+  out.name = impl_->options.name;
+  out.capacity.cpus = 0;
+  out.in_use.cpus = 0;
+  auto nodes = impl_->Nodes(/*fresh=*/true);
+  if (!nodes.ok()) {
+    out.detail = std::string(nodes.status().message());
+    return out;
+  }
+  std::vector<std::string> node_texts;
+  for (const auto& n : *nodes) {
+    out.capacity.cpus += n.cpus;
+    out.capacity.memory_bytes += n.memory_mib * kMiB;
+    out.capacity.gpus += n.gpus;
+    out.in_use.cpus += n.cpus_alloc;
+    out.in_use.memory_bytes += n.memory_alloc_mib * kMiB;
+    out.in_use.gpus += n.gpus_alloc;
+    std::string state = n.state;
+    std::transform(state.begin(), state.end(), state.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    node_texts.push_back(absl::StrCat(n.name, " (", state, ", ", n.cpus, " CPUs, ",
+                                      FormatMemory(n.memory_mib * kMiB), ", ", n.gpus, " GPUs)"));
+  }
+  std::string partitions;
+  auto parts = impl_->Run(impl_->options.sinfo, {"--noheader", "--format=%P|%a|%N"});
+  if (parts.ok() && parts->exit_code == 0) {
+    std::vector<std::string> texts;
+    for (absl::string_view line : absl::StrSplit(parts->out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, '|');
+      if (f.size() < 3) continue;
+      bool is_default = absl::EndsWith(f[0], "*");
+      std::string name = is_default ? f[0].substr(0, f[0].size() - 1) : f[0];
+      std::string role;
+      for (const auto& p : impl_->options.partitions) {
+        if (p.name == name) role = p.gpus ? ", GPU jobs" : ", CPU jobs";
+      }
+      texts.push_back(absl::StrCat(name, " (", is_default ? "default, " : "", f[1], role, ": ",
+                                   f[2], ")"));
+    }
+    partitions = absl::StrJoin(texts, "; ");
+  }
+  out.detail = absl::StrCat("partitions: ", partitions.empty() ? "?" : partitions,
+                            "; nodes: ", absl::StrJoin(node_texts, ", "));
+  auto queue = impl_->Run(impl_->options.squeue,
+                          {"--noheader", "--Format=JobID:|,State:|,NodeList:|,SubmitTime:|,StartTime:|"});
+  if (queue.ok() && queue->exit_code == 0) {
+    for (absl::string_view line : absl::StrSplit(queue->out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f;
+      for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
+      if (f.size() < 5) continue;
+      JobStatus job;
+      job.job_id = f[0];
+      if (f[1] == "PENDING") {
+        job.state = JobState::kQueued;
+        ++out.queued;
+      } else {
+        job.state = JobState::kRunning;
+        job.host = f[2];
+        job.started_ms = ParseSlurmTime(f[4]);
+        ++out.running;
+      }
+      job.queued_ms = ParseSlurmTime(f[3]);
+      out.jobs.push_back(std::move(job));
+    }
+  }
+  return out;
+}
+
+void SlurmExecutor::Shutdown() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stop = true;
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace cairn::compute
