@@ -8,6 +8,9 @@
 #include "features/definition_yaml.h"
 #include "features/feature_plan.h"
 
+namespace cairn {
+class EventBus;
+}  // namespace cairn
 namespace cairn::tracking {
 class TrackingStore;
 class ModelRegistry;
@@ -38,6 +41,9 @@ struct ApiContext {
   // Applies definitions through the feature store (tables are created and rebuilt with
   // the registry versions); unset → the registry alone.
   FeatureApplier apply_features;
+  // The in-server event bus: handlers publish source_ingested and
+  // model_version_registered on it (pipeline triggers listen). May be null (tests).
+  EventBus* events = nullptr;
 };
 
 }  // namespace cairn::api

@@ -1,5 +1,8 @@
 #include "api/feature_data_handlers.h"
 
+#include "common/event_bus.h"
+#include "common/event_types.h"
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -269,9 +272,23 @@ Handler Wrap(FeatureStore* store,
 
 }  // namespace
 
-void RegisterFeatureDataRoutes(Router& router, FeatureStore* store) {
-  router.Add("POST", "/api/v1/features/sources/{name}/ingest", Wrap(store, Ingest),
-             RouteOptions{.stream_request_body = true});
+void RegisterFeatureDataRoutes(Router& router, FeatureStore* store, EventBus* events) {
+  router.Add(
+      "POST", "/api/v1/features/sources/{name}/ingest",
+      [store, events](const HttpRequest& request) {
+        absl::StatusOr<HttpResponse> response = Ingest(*store, request);
+        if (!response.ok()) return Error(response.status());
+        if (events != nullptr) {
+          // New data for pipelines triggered `on: source_ingested`.
+          Json body = Json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+          events->Publish(Event{
+              .type = kEventSourceIngested,
+              .attributes = {{"source", *request.PathParam("name")},
+                             {"rows", std::to_string(body.value("rows", int64_t{0}))}}});
+        }
+        return *std::move(response);
+      },
+      RouteOptions{.stream_request_body = true});
   router.Add("POST", "/api/v1/features/push", Wrap(store, Push));
   router.Add("POST", "/push", Wrap(store, Push));
   router.Add("POST", "/api/v1/features/historical", Wrap(store, Historical));

@@ -17,9 +17,15 @@
 #include "api/router.h"
 #include "features/feature_store.h"
 
+namespace cairn {
+class EventBus;
+}  // namespace cairn
+
 namespace cairn::api {
 
 // `store` must outlive the router.
-void RegisterFeatureDataRoutes(Router& router, features::FeatureStore* store);
+// `events` (may be null) gets a source_ingested event after each successful ingestion.
+void RegisterFeatureDataRoutes(Router& router, features::FeatureStore* store,
+                               EventBus* events = nullptr);
 
 }  // namespace cairn::api

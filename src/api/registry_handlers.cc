@@ -16,6 +16,8 @@
 #include "api/artifact_responses.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
+#include "common/event_bus.h"
+#include "common/event_types.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -712,6 +714,12 @@ absl::StatusOr<Json> CreateModelVersion(const ApiContext& ctx, const Json& f) {
       ctx.registry->CreateModelVersion(name, resolved.source, resolved.run_id.value_or(""), tags,
                                        run_link.value_or(""), description.value_or(""), options));
   if (!is_prompt && !options.model_id.empty()) TagLoggedModel(ctx, options.model_id, mv);
+  if (ctx.events != nullptr && !is_prompt) {
+    // For pipelines triggered `on: model_version_registered` (e.g. an evaluation).
+    ctx.events->Publish(Event{.type = kEventModelVersionRegistered,
+                              .attributes = {{"model", mv.name},
+                                             {"version", std::to_string(mv.version)}}});
+  }
   return Json{{"model_version", VersionJson(mv)}};
 }
 

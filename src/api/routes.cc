@@ -17,7 +17,7 @@ Router BuildRouter(const ApiContext& ctx) {
   RegisterArtifactRoutes(router, ctx);
   if (ctx.feature_registry != nullptr) RegisterFeatureDefinitionRoutes(router, ctx);
   if (ctx.feature_store != nullptr) {
-    RegisterFeatureDataRoutes(router, ctx.feature_store);
+    RegisterFeatureDataRoutes(router, ctx.feature_store, ctx.events);
     // The embedded store answers from memory: run on the I/O thread, no worker handoff.
     RegisterOnlineFeatureRoutes(router, &ctx.feature_store->online_service(),
                                 ctx.feature_store->online_is_embedded());
