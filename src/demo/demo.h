@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "demo/steps.h"
 
 namespace cairn::demo {
 
@@ -35,18 +36,10 @@ struct DemoOptions {
   // Feature definitions to apply: a file or directory of YAML; empty: the copy of
   // examples/churn/features compiled into the binary (demo/churn_definitions.h).
   std::string features_path;
-};
-
-// One trained and logged model.
-struct DemoRun {
-  std::string run_id;
-  std::string run_name;
-  int max_depth = 0;
-  double eta = 0;
-  int num_round = 0;
-  double val_auc = 0;
-  double val_logloss = 0;
-  double seconds = 0;  // training plus logging, wall time
+  // Run every pipeline step even when an earlier run has its outputs.
+  bool no_cache = false;
+  // What the pipeline's steps run as `<step_binary> demo step …`; empty: this executable.
+  std::string step_binary;
 };
 
 struct DemoResult {
@@ -67,11 +60,6 @@ struct DemoResult {
   size_t best_run_index = 0;  // into runs, by val_auc
   int64_t model_version = 0;  // the new version of model "churn", now `production`
 };
-
-// The experiment and registered model the demo writes to.
-inline constexpr char kDemoExperiment[] = "churn";
-inline constexpr char kDemoModel[] = "churn";
-inline constexpr char kDemoAlias[] = "production";
 
 // Runs the demo, printing each chapter with its timing to `out`. Errors from the stores,
 // the feature definitions or xgboost are returned (a run that fails is marked FAILED
