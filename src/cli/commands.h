@@ -74,5 +74,9 @@ void AddFeatureDefinitionCommands(CLI::App& features, CliContext& ctx);
 // Verbs of the `features` noun (created by cli.cc): ingest, historical, materialize,
 // materialize-incremental (feature_data.cc).
 void AddFeatureDataCommands(CLI::App& features, CliContext& ctx);
+// `cairn pipelines list|describe|versions|diff|run|runs|get|logs|cancel` (pipelines.cc).
+void AddPipelinesCommands(CLI::App& app, CliContext& ctx);
+// `cairn compute status` (compute.cc).
+void AddComputeCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace cairn::cli
