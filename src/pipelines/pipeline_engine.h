@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "compute/executor.h"
+#include "pipelines/pipeline_registry.h"
 #include "pipelines/run_types.h"
 
 namespace cairn::storage {
@@ -29,11 +30,22 @@ class TrackingStore;
 
 namespace cairn::pipelines {
 
-class PipelineRegistry;
+
+// Looks up a pipeline version (the latest when `version` is empty), as
+// PipelineRegistry::Get does. Lets tests run the engine without a registry.
+using VersionLookup = std::function<absl::StatusOr<PipelineVersion>(
+    std::string_view name, std::optional<int64_t> version)>;
 
 struct EngineOptions {
   std::string data_dir;    // runs live in <data_dir>/pipelines/runs/<run id>/<step>/
   std::string server_url;  // given to steps as CAIRN_URL and MLFLOW_TRACKING_URI
+  // Where the tracking store's "mlflow-artifacts:/…" run artifact URIs live (the server's
+  // <data>/artifacts store). Declared step outputs are hard-linked (or copied) into the
+  // step's child run under outputs/<name>. nullptr: outputs are not registered as artifacts.
+  storage::ArtifactStore* artifacts = nullptr;
+  // The executor of steps that ask for GPUs and name no executor themselves (the server's
+  // `routing: {gpu_steps: slurm}`); empty: the pipeline's executor.
+  std::string gpu_executor;
 };
 
 struct StartRunRequest {
@@ -64,6 +76,11 @@ class PipelineEngine {
       storage::Database& db, Clock& clock, PipelineRegistry& registry,
       std::map<std::string, compute::Executor*> executors, tracking::TrackingStore* tracking,
       EngineOptions options);
+  // The same with the pipeline versions from `lookup` (tests; the registry's Get above).
+  static absl::StatusOr<std::unique_ptr<PipelineEngine>> Open(
+      storage::Database& db, Clock& clock, VersionLookup lookup,
+      std::map<std::string, compute::Executor*> executors, tracking::TrackingStore* tracking,
+      EngineOptions options);
   ~PipelineEngine();
 
   // Resumes runs left queued/running by a previous server (DESIGN: finished steps stay
@@ -73,7 +90,10 @@ class PipelineEngine {
   // Validates the parameters (unknown name, wrong type, missing required → InvalidArgument
   // naming it) and starts the run; returns at once with the run queued.
   absl::StatusOr<RunRecord> StartRun(const StartRunRequest& request);
-  // Stops every running step (process group / scancel); the run ends kCancelled.
+  // Stops every running step (process group / scancel) and marks queued steps cancelled;
+  // the run ends kCancelled. Returns once the steps are cancelled (at most ~5 s; the run
+  // may still be ending when a job ignores its cancellation). NotFound for an unknown run;
+  // FailedPrecondition when the run has already ended.
   absl::Status CancelRun(std::string_view run_id);
 
   absl::StatusOr<RunRecord> GetRun(std::string_view run_id);  // with steps and attempts
@@ -87,11 +107,22 @@ class PipelineEngine {
   // Blocks until the run is terminal or `timeout_ms` passes (DeadlineExceeded). Tests, CLI --wait.
   absl::StatusOr<RunRecord> WaitForRun(std::string_view run_id, int64_t timeout_ms);
 
-  // Called after every run state change (the event bus publishes run_finished with it).
+  // `fn` is called once per run when it reaches a terminal state (succeeded, failed,
+  // cancelled), with its record (steps included), after it was stored, from the engine's
+  // thread and without engine locks held (it may call the engine). The event bus
+  // publishes pipeline_run_finished with it. Register before starting runs.
   void OnRunFinished(std::function<void(const RunRecord&)> fn);
 
   // Stops dispatching; running jobs are left to be re-attached by the next server.
+  // Idempotent; the destructor calls it. Callbacks of executors that arrive later are
+  // dropped (they may outlive the engine).
   void Shutdown();
+
+  class Impl;
+
+ private:
+  explicit PipelineEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace cairn::pipelines

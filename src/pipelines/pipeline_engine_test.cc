@@ -1,0 +1,644 @@
+// The engine against an in-process executor (testing/fake_executor.h): DAG order,
+// parameters, templates and environment, retries with backoff, failure messages with the
+// log tail, skipped downstream steps, cancellation, the cache, missing outputs, recovery
+// after a restart and the tracking mirror.
+
+#include "pipelines/pipeline_engine.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "pipelines/testing/fake_executor.h"
+#include "storage/artifact_store.h"
+#include "storage/database.h"
+#include "tracking/tracking_store.h"
+
+namespace cairn::pipelines {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeExecutor;
+using testing::FakeOutcome;
+
+constexpr int64_t kWaitMs = 20'000;
+
+fs::path FreshTempDir() {
+  static std::atomic<int> counter{0};
+  auto dir = fs::temp_directory_path() /
+             absl::StrCat("cairn-engine-test-", ::getpid(), "-", counter.fetch_add(1), "-",
+                          std::random_device{}());
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::map<std::string, std::string> TagMap(const tracking::Run& run) {
+  std::map<std::string, std::string> out;
+  for (const tracking::RunTag& tag : run.tags) out[tag.key] = tag.value;
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The fake executor's "commands":
+//   ok                   exit 0
+//   exit N [LINES]       print LINES numbered log lines, exit N
+//   flaky K              fail the first K attempts of the step, then succeed
+//   hang                 run until cancelled
+//   produce              write every CAIRN_OUTPUT_* file ("<step>:<inputs' contents>")
+//   skip-output          succeed without writing outputs
+FakeOutcome Interpret(const compute::JobSpec& job, std::map<std::string, int>* tries,
+                      absl::Mutex* mu) {
+  const std::vector<std::string>& argv = job.argv;
+  std::string command = argv.empty() ? "" : argv[0];
+  if (command == "hang") return {.hang = true};
+  if (command == "exit") {
+    FakeOutcome outcome{.exit_code = std::stoi(argv.at(1))};
+    int lines = argv.size() > 2 ? std::stoi(argv[2]) : 0;
+    for (int i = 1; i <= lines; ++i) absl::StrAppend(&outcome.log, "line ", i, "\n");
+    return outcome;
+  }
+  if (command == "flaky") {
+    absl::MutexLock lock(mu);
+    int& count = (*tries)[job.env.at("CAIRN_STEP")];
+    return {.exit_code = ++count <= std::stoi(argv.at(1)) ? 1 : 0,
+            .log = absl::StrCat("try ", count, "\n")};
+  }
+  if (command == "produce") {
+    std::string inputs;
+    for (const auto& [name, value] : job.env)
+      if (name.rfind("CAIRN_INPUT_", 0) == 0) absl::StrAppend(&inputs, "[", ReadFile(value), "]");
+    for (const auto& [name, value] : job.env) {
+      if (name.rfind("CAIRN_OUTPUT_", 0) != 0) continue;
+      std::ofstream(value) << job.env.at("CAIRN_STEP") << ":" << inputs;
+    }
+    return {};
+  }
+  return {};
+}
+
+StepSpec Step(std::string name, std::vector<std::string> command) {
+  StepSpec step;
+  step.name = std::move(name);
+  step.command = std::move(command);
+  return step;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshTempDir();
+    auto db = storage::OpenDatabase((dir_ / "cairn.db").string());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto tracking = tracking::TrackingStore::Open(*db_, RealClock());
+    ASSERT_TRUE(tracking.ok()) << tracking.status();
+    tracking_ = std::move(*tracking);
+    artifacts_ = std::make_unique<storage::ArtifactStore>((dir_ / "artifacts").string());
+    executor_ = std::make_unique<FakeExecutor>(clock());
+    executor_->set_handler(
+        [this](const compute::JobSpec& job) { return Interpret(job, &tries_, &tries_mu_); });
+    OpenEngine();
+  }
+  void TearDown() override {
+    engine_.reset();
+    executor_.reset();
+    tracking_.reset();
+    db_.reset();
+    fs::remove_all(dir_);
+  }
+  virtual Clock& clock() { return RealClock(); }
+
+  void OpenEngine() {
+    engine_.reset();
+    VersionLookup lookup = [this](std::string_view name, std::optional<int64_t> version)
+        -> absl::StatusOr<PipelineVersion> {
+      absl::MutexLock lock(&versions_mu_);
+      auto it = versions_.find(std::string(name));
+      if (it == versions_.end())
+        return absl::NotFoundError(absl::StrCat("pipeline '", std::string(name), "' not found"));
+      return it->second;
+    };
+    EngineOptions options;
+    options.data_dir = (dir_ / "data").string();
+    options.server_url = "http://127.0.0.1:5999";
+    options.artifacts = artifacts_.get();
+    auto engine = PipelineEngine::Open(*db_, clock(), lookup, {{"local", executor_.get()}},
+                                       tracking_.get(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+  }
+
+  void Register(PipelineSpec spec) {
+    absl::MutexLock lock(&versions_mu_);
+    PipelineVersion version;
+    version.name = spec.name;
+    version.version = versions_.count(spec.name) ? versions_[spec.name].version + 1 : 1;
+    version.spec = std::move(spec);
+    versions_[version.name] = version;
+  }
+
+  RunRecord RunToEnd(StartRunRequest request) {
+    auto started = engine_->StartRun(request);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return {};
+    auto done = engine_->WaitForRun(started->id, kWaitMs);
+    EXPECT_TRUE(done.ok()) << done.status();
+    return done.ok() ? *done : RunRecord{};
+  }
+
+  // Waits (bounded) until `predicate(run)` holds.
+  RunRecord WaitUntil(const std::string& run_id, std::function<bool(const RunRecord&)> predicate) {
+    absl::Time deadline = absl::Now() + absl::Milliseconds(kWaitMs);
+    for (;;) {
+      auto run = engine_->GetRun(run_id);
+      if (run.ok() && predicate(*run)) return *run;
+      if (absl::Now() > deadline) {
+        ADD_FAILURE() << "condition not reached for run " << run_id;
+        return run.ok() ? *run : RunRecord{};
+      }
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+
+  static const StepRecord& StepOf(const RunRecord& run, std::string_view name) {
+    for (const StepRecord& step : run.steps)
+      if (step.name == name) return step;
+    static StepRecord none;
+    ADD_FAILURE() << "no step " << name;
+    return none;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<tracking::TrackingStore> tracking_;
+  std::unique_ptr<storage::ArtifactStore> artifacts_;
+  std::unique_ptr<FakeExecutor> executor_;
+  std::unique_ptr<PipelineEngine> engine_;
+  absl::Mutex versions_mu_;
+  std::map<std::string, PipelineVersion> versions_;
+  absl::Mutex tries_mu_;
+  std::map<std::string, int> tries_;
+};
+
+PipelineSpec ThreeSteps() {
+  PipelineSpec spec;
+  spec.name = "churn";
+  spec.params = {{.name = "depth", .type = ParamType::kInt, .default_value = "6"}};
+  StepSpec eval = Step("eval", {"produce", "{{inputs.model}}"});
+  eval.inputs = {{.name = "model", .from = "train.model"}};
+  eval.outputs = {{.name = "report", .path = "report.txt"}};
+  StepSpec train = Step("train", {"produce", "--depth={{params.depth}}"});
+  train.inputs = {{.name = "train", .from = "build.train"}};
+  train.outputs = {{.name = "model", .path = "model/model.json"}};
+  train.env = {{"RUN", "{{run.id}}/{{step.name}}"}};
+  StepSpec build = Step("build", {"produce"});
+  build.outputs = {{.name = "train", .path = "train.csv"}};
+  spec.steps = {eval, train, build};  // file order is not run order
+  return spec;
+}
+
+TEST_F(EngineTest, RunsStepsInDagOrderPassingOutputs) {
+  Register(ThreeSteps());
+  RunRecord run = RunToEnd({.pipeline = "churn", .params = {{"depth", "8"}}});
+  EXPECT_EQ(run.state, RunState::kSucceeded) << run.message;
+  EXPECT_EQ(run.version, 1);
+  EXPECT_EQ(run.params, (std::map<std::string, std::string>{{"depth", "8"}}));
+  ASSERT_EQ(run.steps.size(), 3u);
+  EXPECT_EQ(run.steps[0].name, "build");
+  EXPECT_EQ(run.steps[1].name, "train");
+  EXPECT_EQ(run.steps[2].name, "eval");
+  for (const StepRecord& step : run.steps) {
+    EXPECT_EQ(step.state, StepState::kSucceeded) << step.name << ": " << step.message;
+    ASSERT_EQ(step.attempts.size(), 1u);
+    EXPECT_EQ(step.attempts[0].state, compute::JobState::kSucceeded);
+    EXPECT_EQ(step.attempts[0].executor, "local");
+    EXPECT_EQ(step.attempts[0].host, "fakehost");
+    EXPECT_FALSE(step.attempts[0].job_id.empty());
+    EXPECT_EQ(step.cache_key.size(), 64u);
+  }
+  std::string run_dir = (dir_ / "data" / "pipelines" / "runs" / run.id).string();
+  EXPECT_EQ(StepOf(run, "train").outputs.at("model"), run_dir + "/train/out/model/model.json");
+  EXPECT_EQ(ReadFile(StepOf(run, "eval").outputs.at("report")),
+            "eval:[train:[build:]]");  // outputs flowed build → train → eval
+  EXPECT_EQ(StepOf(run, "train").input_hashes.size(), 1u);
+
+  std::vector<compute::JobSpec> jobs = executor_->submitted();
+  ASSERT_EQ(jobs.size(), 3u);
+  const compute::JobSpec& train = jobs[1];
+  EXPECT_EQ(train.argv, (std::vector<std::string>{"produce", "--depth=8"}));
+  EXPECT_EQ(train.env.at("RUN"), run.id + "/train");
+  EXPECT_EQ(train.env.at("CAIRN_PARAM_DEPTH"), "8");
+  EXPECT_EQ(train.env.at("CAIRN_INPUT_TRAIN"), run_dir + "/build/out/train.csv");
+  EXPECT_EQ(train.env.at("CAIRN_OUTPUT_MODEL"), run_dir + "/train/out/model/model.json");
+  EXPECT_EQ(train.env.at("CAIRN_URL"), "http://127.0.0.1:5999");
+  EXPECT_EQ(train.env.at("MLFLOW_TRACKING_URI"), "http://127.0.0.1:5999");
+  EXPECT_EQ(train.env.at("MLFLOW_RUN_ID"), StepOf(run, "train").tracking_run_id);
+  EXPECT_EQ(train.env.at("CAIRN_PIPELINE_RUN_ID"), run.id);
+  EXPECT_EQ(train.workdir, run_dir + "/train");
+  EXPECT_EQ(train.log_path, run_dir + "/train/attempt-1.log");
+  EXPECT_EQ(jobs[2].argv[1], run_dir + "/train/out/model/model.json");
+
+  // Listed newest first.
+  auto list = engine_->ListRuns({.pipeline = "churn"});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->runs.size(), 1u);
+  EXPECT_EQ(list->runs[0].state, RunState::kSucceeded);
+}
+
+TEST_F(EngineTest, BadParametersAreInvalidArgumentNamingThem) {
+  Register(ThreeSteps());
+  auto unknown = engine_->StartRun({.pipeline = "churn", .params = {{"dept", "3"}}});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(unknown.status().message()).find("params.dept"), std::string::npos);
+  auto wrong = engine_->StartRun({.pipeline = "churn", .params = {{"depth", "x"}}});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(wrong.status().message()).find("'x' is not an int"), std::string::npos);
+  auto missing = engine_->StartRun({.pipeline = "nope"});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(executor_->submit_count(), 0);
+}
+
+TEST_F(EngineTest, FailureRetriesThenSkipsDownstreamAndExplainsWithLogTail) {
+  PipelineSpec spec;
+  spec.name = "fails";
+  StepSpec build = Step("build", {"ok"});
+  StepSpec train = Step("train", {"exit", "1", "30"});
+  train.depends_on = {"build"};
+  train.retry = {.attempts = 3, .backoff_ms = 1, .factor = 2, .max_backoff_ms = 10};
+  StepSpec eval = Step("eval", {"ok"});
+  eval.depends_on = {"train"};
+  StepSpec report = Step("report", {"ok"});
+  report.depends_on = {"eval"};
+  StepSpec side = Step("side", {"ok"});
+  spec.steps = {build, train, eval, report, side};
+  Register(spec);
+  std::vector<std::string> finished;
+  absl::Mutex finished_mu;
+  engine_->OnRunFinished([&](const RunRecord& run) {
+    absl::MutexLock lock(&finished_mu);
+    finished.push_back(absl::StrCat(run.id, ":", std::string(RunStateName(run.state))));
+  });
+
+  RunRecord run = RunToEnd({.pipeline = "fails"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  std::string tail;
+  for (int i = 11; i <= 30; ++i) absl::StrAppend(&tail, i == 11 ? "" : "\n", "line ", i);
+  EXPECT_EQ(run.message, absl::StrCat("step 'train' failed after 3 attempts: exited with code 1\n"
+                                      "last lines of its log:\n",
+                                      tail));
+  const StepRecord& train_step = StepOf(run, "train");
+  EXPECT_EQ(train_step.state, StepState::kFailed);
+  EXPECT_EQ(train_step.log_tail, tail);
+  ASSERT_EQ(train_step.attempts.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(train_step.attempts[i].attempt, i + 1);
+    EXPECT_EQ(train_step.attempts[i].exit_code, 1);
+    EXPECT_EQ(train_step.attempts[i].reason, compute::FailureReason::kExitCode);
+    EXPECT_NE(train_step.attempts[i].log_path, train_step.attempts[(i + 1) % 3].log_path);
+  }
+  // Backoff: 1 ms, then 2 ms between the attempts.
+  EXPECT_GE(train_step.attempts[1].queued_ms - train_step.attempts[0].ended_ms, 1);
+  EXPECT_GE(train_step.attempts[2].queued_ms - train_step.attempts[1].ended_ms, 2);
+  EXPECT_EQ(StepOf(run, "eval").state, StepState::kSkipped);
+  EXPECT_EQ(StepOf(run, "eval").message, "upstream step 'train' failed");
+  EXPECT_EQ(StepOf(run, "report").state, StepState::kSkipped);
+  EXPECT_EQ(StepOf(run, "report").message, "upstream step 'train' failed");
+  EXPECT_EQ(StepOf(run, "side").state, StepState::kSucceeded);
+  EXPECT_EQ(StepOf(run, "build").state, StepState::kSucceeded);
+
+  bool done = false;
+  auto log = engine_->ReadLog(run.id, "train", 2, 0, 1 << 20, &done);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(absl::StartsWith(*log, "line 1\nline 2\n"));
+  EXPECT_TRUE(done);
+  log = engine_->ReadLog(run.id, "train", 0, 7, 6, &done);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(*log, "line 2");
+  EXPECT_FALSE(done);
+  EXPECT_EQ(engine_->ReadLog(run.id, "train", 4, 0, 10, &done).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_->ReadLog(run.id, "nope", 0, 0, 10, &done).status().code(),
+            absl::StatusCode::kNotFound);
+  log = engine_->ReadLog(run.id, "eval", 0, 0, 10, &done);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(*log, "");
+  EXPECT_TRUE(done);
+
+  absl::MutexLock lock(&finished_mu);
+  EXPECT_EQ(finished, (std::vector<std::string>{run.id + ":failed"}));
+}
+
+TEST_F(EngineTest, FlakyStepSucceedsOnRetry) {
+  PipelineSpec spec;
+  spec.name = "flaky";
+  StepSpec step = Step("fetch", {"flaky", "2"});
+  step.retry = {.attempts = 3, .backoff_ms = 1, .factor = 1, .max_backoff_ms = 1};
+  spec.steps = {step};
+  Register(spec);
+  RunRecord run = RunToEnd({.pipeline = "flaky"});
+  EXPECT_EQ(run.state, RunState::kSucceeded) << run.message;
+  ASSERT_EQ(run.steps[0].attempts.size(), 3u);
+  EXPECT_EQ(run.steps[0].attempts[0].state, compute::JobState::kFailed);
+  EXPECT_EQ(run.steps[0].attempts[2].state, compute::JobState::kSucceeded);
+}
+
+TEST_F(EngineTest, MissingDeclaredOutputFailsTheStep) {
+  PipelineSpec spec;
+  spec.name = "missing";
+  StepSpec step = Step("train", {"ok"});
+  step.outputs = {{.name = "model", .path = "model.json"}};
+  spec.steps = {step};
+  Register(spec);
+  RunRecord run = RunToEnd({.pipeline = "missing"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  EXPECT_EQ(run.message,
+            "step 'train' failed after 1 attempt: declared output 'model' (model.json) was not "
+            "produced");
+}
+
+TEST_F(EngineTest, UnknownExecutorFailsTheStepNamingIt) {
+  PipelineSpec spec;
+  spec.name = "gpu";
+  StepSpec step = Step("train", {"ok"});
+  step.executor = "slurm";
+  spec.steps = {step};
+  Register(spec);
+  RunRecord run = RunToEnd({.pipeline = "gpu"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  EXPECT_NE(run.message.find("asks for executor 'slurm', which this server does not have (local)"),
+            std::string::npos)
+      << run.message;
+}
+
+TEST_F(EngineTest, CancelStopsRunningJobsAndQueuedSteps) {
+  PipelineSpec spec;
+  spec.name = "long";
+  StepSpec train = Step("train", {"hang"});
+  StepSpec eval = Step("eval", {"ok"});
+  eval.depends_on = {"train"};
+  spec.steps = {train, eval};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "long"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  ASSERT_TRUE(engine_->CancelRun(started->id).ok());
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kCancelled);
+  EXPECT_EQ(run->message, "cancelled");
+  EXPECT_EQ(run->steps[0].state, StepState::kCancelled);
+  EXPECT_EQ(run->steps[0].attempts[0].state, compute::JobState::kCancelled);
+  EXPECT_EQ(run->steps[1].state, StepState::kCancelled);
+  EXPECT_TRUE(executor_->running().empty());
+  EXPECT_EQ(engine_->CancelRun(started->id).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->CancelRun("nope").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, WaitForRunTimesOut) {
+  PipelineSpec spec;
+  spec.name = "long";
+  spec.steps = {Step("train", {"hang"})};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "long"});
+  ASSERT_TRUE(started.ok());
+  auto waited = engine_->WaitForRun(started->id, 20);
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(engine_->CancelRun(started->id).ok());
+}
+
+PipelineSpec CachedPipeline(const std::string& input) {
+  PipelineSpec spec;
+  spec.name = "cached";
+  spec.params = {{.name = "seed", .type = ParamType::kInt, .default_value = "1"}};
+  StepSpec build = Step("build", {"produce"});
+  build.inputs = {{.name = "raw", .path = input}};
+  build.outputs = {{.name = "train", .path = "train.csv"}};
+  StepSpec train = Step("train", {"produce"});
+  train.inputs = {{.name = "train", .from = "build.train"}};
+  train.outputs = {{.name = "model", .path = "model.json"}};
+  StepSpec notify = Step("notify", {"ok"});
+  notify.depends_on = {"train"};
+  notify.cache = false;
+  spec.steps = {build, train, notify};
+  return spec;
+}
+
+TEST_F(EngineTest, CacheHitsMissesNoCacheAndChangedInput) {
+  std::string input = (dir_ / "raw.csv").string();
+  std::ofstream(input) << "a,b\n1,2\n";
+  Register(CachedPipeline(input));
+  RunRecord first = RunToEnd({.pipeline = "cached"});
+  ASSERT_EQ(first.state, RunState::kSucceeded) << first.message;
+  EXPECT_EQ(executor_->submit_count(), 3);
+
+  // Unchanged: build and train come from the cache; notify (cache: false) runs.
+  RunRecord second = RunToEnd({.pipeline = "cached"});
+  ASSERT_EQ(second.state, RunState::kSucceeded) << second.message;
+  EXPECT_EQ(executor_->submit_count(), 4);
+  EXPECT_EQ(StepOf(second, "build").state, StepState::kCached);
+  EXPECT_EQ(StepOf(second, "build").cached_from, first.id);
+  EXPECT_TRUE(StepOf(second, "build").attempts.empty());
+  EXPECT_EQ(StepOf(second, "train").state, StepState::kCached);
+  EXPECT_EQ(StepOf(second, "train").outputs, StepOf(first, "train").outputs);
+  EXPECT_EQ(StepOf(second, "train").cache_key, StepOf(first, "train").cache_key);
+  EXPECT_EQ(StepOf(second, "notify").state, StepState::kSucceeded);
+
+  // A third run served from the second still names the run that did the work.
+  RunRecord third = RunToEnd({.pipeline = "cached"});
+  EXPECT_EQ(StepOf(third, "train").cached_from, first.id);
+  EXPECT_EQ(executor_->submit_count(), 5);
+
+  // --no-cache runs everything.
+  RunRecord forced = RunToEnd({.pipeline = "cached", .no_cache = true});
+  EXPECT_EQ(StepOf(forced, "build").state, StepState::kSucceeded);
+  EXPECT_EQ(executor_->submit_count(), 8);
+
+  // Other parameters: a new key.
+  RunRecord seeded = RunToEnd({.pipeline = "cached", .params = {{"seed", "2"}}});
+  EXPECT_EQ(StepOf(seeded, "build").state, StepState::kSucceeded);
+  EXPECT_EQ(executor_->submit_count(), 11);
+
+  // A changed input re-runs build, and train whose input (build's output) changed with it.
+  std::ofstream(input) << "a,b\n1,3\n";
+  RunRecord changed = RunToEnd({.pipeline = "cached"});
+  EXPECT_EQ(StepOf(changed, "build").state, StepState::kSucceeded);
+  EXPECT_NE(StepOf(changed, "build").input_hashes, StepOf(first, "build").input_hashes);
+  EXPECT_EQ(StepOf(changed, "train").state, StepState::kSucceeded);
+  EXPECT_NE(StepOf(changed, "train").cache_key, StepOf(first, "train").cache_key);
+  EXPECT_EQ(executor_->submit_count(), 14);
+
+  // Outputs that are gone are no cache entry.
+  for (const RunRecord* run : {&first, &forced, &seeded, &changed})
+    fs::remove_all(dir_ / "data" / "pipelines" / "runs" / run->id / "train");
+  RunRecord gone = RunToEnd({.pipeline = "cached"});
+  EXPECT_EQ(StepOf(gone, "build").state, StepState::kCached);
+  EXPECT_EQ(StepOf(gone, "train").state, StepState::kSucceeded);
+}
+
+TEST_F(EngineTest, MissingExternalInputFailsNamingIt) {
+  Register(CachedPipeline((dir_ / "absent.csv").string()));
+  RunRecord run = RunToEnd({.pipeline = "cached"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  EXPECT_NE(run.message.find("step 'build' input 'raw' ("), std::string::npos) << run.message;
+  EXPECT_NE(run.message.find("absent.csv"), std::string::npos);
+  EXPECT_EQ(StepOf(run, "train").message, "upstream step 'build' failed");
+  EXPECT_EQ(executor_->submit_count(), 0);
+}
+
+TEST_F(EngineTest, TracksParentAndChildRunsWithLineageAndArtifacts) {
+  Register(ThreeSteps());
+  RunRecord run = RunToEnd({.pipeline = "churn", .trigger = "schedule"});
+  ASSERT_EQ(run.state, RunState::kSucceeded) << run.message;
+  auto experiment = tracking_->GetExperimentByName("pipelines/churn");
+  ASSERT_TRUE(experiment.ok()) << experiment.status();
+  auto parent = tracking_->GetRun(run.tracking_run_id);
+  ASSERT_TRUE(parent.ok()) << parent.status();
+  EXPECT_EQ(parent->info.experiment_id, experiment->experiment_id);
+  EXPECT_EQ(parent->info.status, "FINISHED");
+  std::map<std::string, std::string> tags = TagMap(*parent);
+  EXPECT_EQ(tags["cairn.pipeline.name"], "churn");
+  EXPECT_EQ(tags["cairn.pipeline.version"], "1");
+  EXPECT_EQ(tags["cairn.pipeline.trigger"], "schedule");
+  EXPECT_EQ(tags["cairn.pipeline.run_id"], run.id);
+  ASSERT_EQ(parent->params.size(), 1u);
+  EXPECT_EQ(parent->params[0].key, "depth");
+  EXPECT_EQ(parent->params[0].value, "6");
+
+  const StepRecord& train = StepOf(run, "train");
+  auto child = tracking_->GetRun(train.tracking_run_id);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(child->info.status, "FINISHED");
+  EXPECT_EQ(child->info.experiment_id, experiment->experiment_id);
+  std::map<std::string, std::string> child_tags = TagMap(*child);
+  EXPECT_EQ(child_tags["mlflow.parentRunId"], run.tracking_run_id);
+  EXPECT_EQ(child_tags["cairn.step"], "train");
+  EXPECT_EQ(child_tags["cairn.cache_key"], train.cache_key);
+  EXPECT_EQ(child_tags["cairn.input_hashes"],
+            absl::StrCat("{\"train\":\"", train.input_hashes.at("train"), "\"}"));
+  auto relative = storage::ArtifactStore::RelativePathOfUri(child->info.artifact_uri);
+  ASSERT_TRUE(relative.ok());
+  auto model = artifacts_->FileForRead(*relative + "/outputs/model/model.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(ReadFile(*model), ReadFile(train.outputs.at("model")));
+
+  // A cached step's child run names the run it came from.
+  RunRecord again = RunToEnd({.pipeline = "churn"});
+  auto cached = tracking_->GetRun(StepOf(again, "train").tracking_run_id);
+  ASSERT_TRUE(cached.ok());
+  std::map<std::string, std::string> cached_tags = TagMap(*cached);
+  EXPECT_EQ(cached_tags["cairn.cached_from"], run.id);
+  EXPECT_EQ(cached->info.status, "FINISHED");
+}
+
+TEST_F(EngineTest, RecoveryReattachesRunningJobsWithoutRunningThemTwice) {
+  PipelineSpec spec;
+  spec.name = "resume";
+  StepSpec build = Step("build", {"ok"});
+  StepSpec train = Step("train", {"hang"});
+  train.depends_on = {"build"};
+  StepSpec eval = Step("eval", {"ok"});
+  eval.depends_on = {"train"};
+  spec.steps = {build, train, eval};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "resume"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[1].state == StepState::kRunning;
+  });
+  engine_.reset();  // the server stops; the job keeps running
+  ASSERT_EQ(executor_->running().size(), 1u);
+  std::string job = executor_->running()[0];
+
+  OpenEngine();
+  auto stored = engine_->GetRun(started->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, RunState::kRunning);
+  ASSERT_TRUE(engine_->Recover().ok());  // returns once the job is re-attached
+  EXPECT_EQ(executor_->reattach_count(), 1);
+  executor_->Finish(job, 0);
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  EXPECT_EQ(run->steps[0].attempts.size(), 1u);
+  EXPECT_EQ(run->steps[1].attempts.size(), 1u);
+  EXPECT_EQ(executor_->submit_count(), 3);  // build, train, eval: each once
+}
+
+TEST_F(EngineTest, RecoveryRetriesALostJob) {
+  PipelineSpec spec;
+  spec.name = "lost";
+  StepSpec train = Step("train", {"hang"});
+  train.retry = {.attempts = 2, .backoff_ms = 1};
+  spec.steps = {train};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "lost"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  engine_.reset();
+  std::string job = executor_->running().at(0);
+  executor_->Forget(job);  // the process vanished while the server was down
+  executor_->set_handler([](const compute::JobSpec&) { return FakeOutcome{}; });
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps[0].attempts.size(), 2u);
+  EXPECT_EQ(run->steps[0].attempts[0].reason, compute::FailureReason::kLostNode);
+  EXPECT_EQ(run->steps[0].attempts[1].state, compute::JobState::kSucceeded);
+  EXPECT_EQ(executor_->submit_count(), 2);
+}
+
+// Retry delays on a fake clock: the second attempt waits for exactly the backoff.
+class EngineFakeClockTest : public EngineTest {
+ protected:
+  Clock& clock() override { return fake_; }
+  FakeClock fake_;
+};
+
+TEST_F(EngineFakeClockTest, RetryWaitsForTheBackoff) {
+  PipelineSpec spec;
+  spec.name = "backoff";
+  StepSpec step = Step("fetch", {"flaky", "1"});
+  step.retry = {.attempts = 2, .backoff_ms = 60'000, .factor = 2, .max_backoff_ms = 600'000};
+  spec.steps = {step};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "backoff"});
+  ASSERT_TRUE(started.ok());
+  RunRecord waiting = WaitUntil(started->id, [](const RunRecord& run) {
+    return absl::StrContains(run.steps[0].message, "retrying in");
+  });
+  EXPECT_EQ(waiting.steps[0].message, "attempt 1 failed: exited with code 1; retrying in 1m");
+  EXPECT_EQ(executor_->submit_count(), 1);
+  fake_.Advance(59'999);
+  absl::SleepFor(absl::Milliseconds(100));  // the engine must not start it early
+  EXPECT_EQ(executor_->submit_count(), 1);
+  fake_.Advance(1);
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps[0].attempts.size(), 2u);
+  EXPECT_EQ(run->steps[0].attempts[1].queued_ms - run->steps[0].attempts[0].ended_ms, 60'000);
+}
+
+}  // namespace
+}  // namespace cairn::pipelines

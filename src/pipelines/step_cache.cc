@@ -1,0 +1,132 @@
+#include "pipelines/step_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "openssl/evp.h"
+
+namespace cairn::pipelines {
+namespace {
+
+std::string Hex(const unsigned char* digest, unsigned int length) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  return Hex(digest, length);
+}
+
+Json StepCacheJson(const StepSpec& step) {
+  Json inputs = Json::array();
+  for (const InputSpec& input : step.inputs)
+    inputs.push_back({{"name", input.name}, {"from", input.from}, {"path", input.path}});
+  Json outputs = Json::array();
+  for (const OutputSpec& output : step.outputs)
+    outputs.push_back({{"name", output.name}, {"path", output.path}});
+  return Json{{"name", step.name},       {"command", step.command}, {"script", step.script},
+              {"env", Json(step.env)},   {"workdir", step.workdir}, {"inputs", inputs},
+              {"outputs", outputs}};
+}
+
+std::string StepCacheKey(const StepSpec& step, const std::map<std::string, std::string>& params,
+                         const std::map<std::string, std::string>& input_hashes) {
+  Json key{{"step", StepCacheJson(step)}, {"params", Json(params)},
+           {"inputs", Json(input_hashes)}};
+  return Sha256Hex(DumpJson(key));
+}
+
+absl::StatusOr<std::string> InputHasher::HashFile(const std::string& path, int64_t size,
+                                                  int64_t mtime_ns) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = files_.find(path);
+    if (it != files_.end() && it->second.size == size && it->second.mtime_ns == mtime_ns)
+      return it->second.hash;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read input ", path, ": ", strerror(errno)));
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      EVP_MD_CTX_free(ctx);
+      return absl::InternalError(absl::StrCat("cannot read input ", path, ": ", strerror(error)));
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx, buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  std::string hash = Hex(digest, length);
+  absl::MutexLock lock(&mu_);
+  files_[path] = Entry{size, mtime_ns, hash};
+  return hash;
+}
+
+absl::StatusOr<std::string> InputHasher::Hash(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+  }
+  if (!S_ISDIR(st.st_mode)) return HashFile(path, st.st_size, MtimeNs(st));
+  // Directory: "<relative path>\0<file hash>\n" per file, "<relative dir>/\n" per directory,
+  // in sorted order.
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::string full = it->path().string();
+    std::string relative = std::filesystem::relative(it->path(), path).string();
+    struct stat entry;
+    if (::stat(full.c_str(), &entry) != 0) continue;
+    if (S_ISDIR(entry.st_mode)) {
+      entries.push_back(absl::StrCat(relative, "/\n"));
+    } else {
+      CAIRN_ASSIGN_OR_RETURN(std::string hash, HashFile(full, entry.st_size, MtimeNs(entry)));
+      entries.push_back(absl::StrCat(relative, std::string(1, '\0'), hash, "\n"));
+    }
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot list input directory ", path, ": ",
+                                            ec.message()));
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string all;
+  for (const std::string& entry : entries) all += entry;
+  return Sha256Hex(all);
+}
+
+}  // namespace cairn::pipelines

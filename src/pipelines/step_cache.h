@@ -1,0 +1,54 @@
+#pragma once
+// Cache keys of steps (issue 4 §3): a step is served from the cache when the SHA-256 of
+// (its canonical definition, the run's resolved parameters, the content hashes of its
+// inputs) matches an earlier success whose outputs still exist.
+//
+// Content hashes: a file is the SHA-256 of its bytes; a directory is the SHA-256 of its
+// sorted relative paths, each followed by its file's hash ("d/" entries for empty
+// directories). InputHasher memoizes file hashes by (path, size, mtime), so a big input
+// read by several steps or runs is hashed once while it does not change.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/json.h"
+#include "pipelines/pipeline_spec.h"
+
+namespace cairn::pipelines {
+
+// Hex SHA-256 of `bytes`.
+std::string Sha256Hex(std::string_view bytes);
+
+// The part of a step's definition that decides its outputs: name, command or script, env,
+// workdir, inputs and outputs. Resources, retries, executor and partition are left out
+// (a larger timeout does not change what a step computes). Keys sorted.
+Json StepCacheJson(const StepSpec& step);
+
+// hex SHA-256 over StepCacheJson, the parameters and the input hashes.
+std::string StepCacheKey(const StepSpec& step, const std::map<std::string, std::string>& params,
+                         const std::map<std::string, std::string>& input_hashes);
+
+// Thread-safe.
+class InputHasher {
+ public:
+  // The content hash of a file or directory. NotFound naming the path when it is missing.
+  absl::StatusOr<std::string> Hash(const std::string& path);
+
+ private:
+  struct Entry {
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    std::string hash;
+  };
+  absl::StatusOr<std::string> HashFile(const std::string& path, int64_t size, int64_t mtime_ns);
+
+  absl::Mutex mu_;
+  std::map<std::string, Entry> files_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cairn::pipelines
