@@ -3,6 +3,11 @@
 // applied change of a pipeline's canonical content (pipeline_json.h) is a new version
 // 1, 2, …; an unchanged pipeline (same content hash) creates nothing; every version stays
 // readable. Runs pin one version. Thread-safe.
+//
+// Tables (migrations component "pipelines"): pipelines (one row per name: latest version,
+// its hash, removed flag) and pipeline_versions (name, version → canonical JSON), keyed
+// by (name, version), so Get and List read one indexed row per pipeline. Parsed versions
+// are cached in memory (versions never change once written).
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +23,8 @@
 
 namespace cairn::storage {
 class Database;
-}
+class SqlRowView;
+}  // namespace cairn::storage
 
 namespace cairn::pipelines {
 
@@ -41,20 +47,38 @@ struct PipelineChange {
 
 class PipelineRegistry {
  public:
+  // Applies the schema migrations and reads the latest versions into the cache. `db` and
+  // `clock` outlive the registry.
   static absl::StatusOr<std::unique_ptr<PipelineRegistry>> Open(storage::Database& db, Clock& clock);
+  ~PipelineRegistry();
 
   // Plans (and unless dry_run, applies) `specs`; they must already be validated.
-  // `prune` marks registered pipelines missing from `specs` as removed.
+  // `prune` marks registered pipelines missing from `specs` as removed. Changes come in
+  // the order of `specs`, then the removed ones by name. A removed pipeline applied again
+  // is "added" (with a new version only when its content changed). Two specs with one
+  // name: InvalidArgument.
   absl::StatusOr<std::vector<PipelineChange>> Apply(const std::vector<PipelineSpec>& specs,
                                                     bool dry_run, bool prune);
-  // The latest version when `version` is empty. NotFound names the pipeline / version.
+  // The latest version when `version` is empty (also for a removed pipeline, with
+  // removed set). NotFound names the pipeline / version.
   absl::StatusOr<PipelineVersion> Get(std::string_view name, std::optional<int64_t> version = {});
   // The latest version of every pipeline not removed, by name.
   absl::StatusOr<std::vector<PipelineVersion>> List();
   // Every version of one pipeline, oldest first.
   absl::StatusOr<std::vector<PipelineVersion>> Versions(std::string_view name);
-  // Field-level differences between two versions ([{"path", "old", "new"}]).
+  // Field-level differences between two versions ([{"path", "old", "new"}], see
+  // pipeline_diff.h). NotFound names the missing version.
   absl::StatusOr<Json> Diff(std::string_view name, int64_t v1, int64_t v2);
+
+ private:
+  struct Cache;
+  PipelineRegistry(storage::Database& db, Clock& clock);
+  // One row of a version query; the spec parsed once per (name, version) and cached.
+  absl::StatusOr<PipelineVersion> ReadVersion(const storage::SqlRowView& row);
+
+  storage::Database& db_;
+  Clock& clock_;
+  std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace cairn::pipelines

@@ -43,19 +43,25 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "compute/resources.h"
 
 namespace cairn::pipelines {
 
 enum class ParamType { kString, kInt, kFloat, kBool };
+std::string_view ParamTypeName(ParamType type);  // "string" | "int" | "float" | "bool"
+// InvalidArgument naming the value and the accepted names.
+absl::StatusOr<ParamType> ParseParamType(std::string_view name);
 
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kString;
   std::optional<std::string> default_value;  // canonical text ("6", "0.1", "true", "x")
   std::string description;
+  int line = 0;  // where it was written (messages); not part of the content hash
   bool operator==(const ParamSpec&) const = default;
 };
 
@@ -100,6 +106,8 @@ struct StepSpec {
 };
 
 enum class Catchup { kNone, kLatest, kAll };
+std::string_view CatchupName(Catchup catchup);  // "none" | "latest" | "all"
+absl::StatusOr<Catchup> ParseCatchup(std::string_view name);
 
 struct ScheduleSpec {
   std::string cron;  // 5 fields, UTC; empty: no schedule
@@ -111,6 +119,7 @@ struct TriggerSpec {
   std::string on;  // "alert" | "source_ingested" | "model_version_registered"
   std::map<std::string, std::string> match;   // event attribute → required value
   std::map<std::string, std::string> params;  // parameter overrides for the run
+  int line = 0;  // where it was written (messages); not part of the content hash
   bool operator==(const TriggerSpec&) const = default;
 };
 

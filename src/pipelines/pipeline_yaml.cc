@@ -1,0 +1,616 @@
+#include "pipelines/pipeline_yaml.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/duration.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/yaml_documents.h"
+#include "compute/resources.h"
+#include "yaml-cpp/yaml.h"
+
+namespace cairn::pipelines {
+namespace {
+
+constexpr size_t kMaxNameLength = 128;
+
+bool ValidName(std::string_view name, bool allow_dash) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!alpha(name[0])) return false;
+  for (char c : name) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && !(allow_dash && c == '-')) return false;
+  }
+  return true;
+}
+
+// A YAML value as quoted in a message: scalars as written (cut at 80 characters), other
+// nodes by shape.
+std::string Shown(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "null";
+  if (node.IsScalar()) {
+    std::string text = node.Scalar();
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return absl::StrCat("'", text, "'");
+  }
+  if (node.IsSequence()) return absl::StrCat("a list of ", node.size());
+  return absl::StrCat("a map of ", node.size(), " keys");
+}
+
+int LineOf(const YAML::Node& node) {
+  if (!node.IsDefined()) return 0;
+  YAML::Mark mark = node.Mark();
+  return mark.line < 0 ? 0 : mark.line + 1;
+}
+
+bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
+
+std::string JoinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
+  std::string hint = features::NearestName(word, candidates);
+  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
+}
+
+const std::vector<std::string_view> kPipelineFields = {
+    "kind", "name", "description", "owner", "tags", "executor", "params", "steps",
+    "schedule", "triggers"};
+const std::vector<std::string_view> kParamFields = {"name", "type", "default", "description"};
+const std::vector<std::string_view> kStepFields = {
+    "name", "command", "script", "env", "workdir", "inputs", "outputs", "depends_on",
+    "resources", "retry", "cache", "executor", "partition"};
+const std::vector<std::string_view> kInputFields = {"name", "from", "path"};
+const std::vector<std::string_view> kOutputFields = {"name", "path"};
+const std::vector<std::string_view> kResourceFields = {"cpus", "memory", "gpus", "timeout"};
+const std::vector<std::string_view> kRetryFields = {"attempts", "backoff", "factor",
+                                                    "max_backoff", "jitter"};
+const std::vector<std::string_view> kScheduleFields = {"cron", "catchup"};
+const std::vector<std::string_view> kTriggerFields = {"on", "match", "params"};
+// Kinds parsed by other modules: skipped here.
+const std::vector<std::string_view> kOtherKinds = {
+    "Entity", "Source", "FeatureView", "FeatureService", "Monitor", "Policy", "Endpoint"};
+
+class DocumentParser {
+ public:
+  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+
+  // Sets *is_pipeline; parses into *spec only when it is one.
+  absl::Status Parse(PipelineSpec* spec, bool* is_pipeline) {
+    *is_pipeline = false;
+    const int line = LineOf(doc_);
+    if (!doc_.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          Shown(doc_)));
+    }
+    YAML::Node kind_node = doc_["kind"];
+    if (!Present(kind_node)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file_, ":", line,
+          ": missing field 'kind': add kind: Pipeline (or Entity, Source, FeatureView, "
+          "FeatureService, Monitor, Policy, Endpoint)"));
+    }
+    label_ = "definition";
+    if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
+    const std::string kind = kind_node.Scalar();
+    if (std::find(kOtherKinds.begin(), kOtherKinds.end(), kind) != kOtherKinds.end()) {
+      return absl::OkStatus();
+    }
+    if (kind != "Pipeline") {
+      std::vector<std::string_view> kinds = kOtherKinds;
+      kinds.insert(kinds.begin(), "Pipeline");
+      return FieldError(kind_node, "kind",
+                        absl::StrCat("is not a kind (", JoinNames(kinds), ")",
+                                     DidYouMean(kind, kinds)));
+    }
+    *is_pipeline = true;
+    label_ = "pipeline";
+    YAML::Node name_node = doc_["name"];
+    if (Present(name_node) && name_node.IsScalar()) {
+      label_ = absl::StrCat("pipeline ", name_node.Scalar());
+    }
+    spec->file = std::string(file_);
+    spec->line = line;
+    return ParsePipeline(spec);
+  }
+
+ private:
+  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(file_, ":", LineOf(at), ": ", label_,
+                                                   ": field '", ToAbsl(field), "': value ",
+                                                   Shown(at), " ", ToAbsl(what)));
+  }
+  absl::Status ObjectError(int line, std::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
+  }
+
+  // Every key of `map` must be one of `allowed`; `where` prefixes field names ("retry.").
+  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
+                           std::string_view where) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return ObjectError(LineOf(it->first),
+                           absl::StrCat("keys must be strings, got ", Shown(it->first)));
+      }
+      const std::string key = it->first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string hint = features::NearestName(key, allowed);
+      return ObjectError(
+          LineOf(it->first),
+          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", Shown(it->second),
+                       ")",
+                       hint.empty() ? absl::StrCat("; valid fields: ", JoinNames(allowed))
+                                    : absl::StrCat("; did you mean '", hint, "'?")));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
+    if (node.IsMap()) return absl::OkStatus();
+    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
+                                     std::string_view path, bool required) {
+    YAML::Node node = map[std::string(field)];
+    if (!Present(node)) {
+      if (required) {
+        return ObjectError(LineOf(map),
+                           absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
+      }
+      return std::string();
+    }
+    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
+    return node.Scalar();
+  }
+
+  // name: with the given syntax.
+  absl::StatusOr<std::string> Name(const YAML::Node& map, std::string_view path, bool dash) {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, String(map, "name", path, /*required=*/true));
+    if (!ValidName(name, dash)) {
+      return FieldError(map["name"], path,
+                        dash ? "is not a valid name: use letters, digits, '_' and '-', "
+                               "starting with a letter or '_' (at most 128 characters)"
+                             : "is not a valid name: use letters, digits and '_', starting "
+                               "with a letter or '_' (at most 128 characters)");
+    }
+    return name;
+  }
+
+  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
+                                                               std::string_view path,
+                                                               std::string_view example) {
+    std::map<std::string, std::string> out;
+    if (!Present(node)) return out;
+    if (!node.IsMap()) return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return FieldError(it->first, path, absl::StrCat("has a key that is not a string; write ",
+                                                        ToAbsl(example)));
+      }
+      std::string sub = absl::StrCat(ToAbsl(path), ".", it->first.Scalar());
+      if (!Present(it->second) || !it->second.IsScalar()) {
+        return FieldError(it->second, sub, "must be a string, number or bool (quote it)");
+      }
+      out[it->first.Scalar()] = it->second.Scalar();
+    }
+    return out;
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view path, bool fallback) {
+    if (!Present(node)) return fallback;
+    if (node.IsScalar()) {
+      const std::string& text = node.Scalar();
+      if (text == "true" || text == "True" || text == "yes") return true;
+      if (text == "false" || text == "False" || text == "no") return false;
+    }
+    return FieldError(node, path, "must be true or false");
+  }
+
+  absl::StatusOr<int64_t> Duration(const YAML::Node& node, std::string_view path,
+                                   int64_t fallback) {
+    if (!Present(node)) return fallback;
+    if (node.IsScalar()) {
+      absl::StatusOr<int64_t> ms = ParseDuration(node.Scalar());
+      if (ms.ok()) return *ms;
+    }
+    return FieldError(node, path,
+                      "is not a duration: write an integer and a unit (ms, s, m, h, d), like "
+                      "30s or 5m");
+  }
+
+  absl::StatusOr<int64_t> Integer(const YAML::Node& node, std::string_view path, int64_t fallback) {
+    if (!Present(node)) return fallback;
+    int64_t value = 0;
+    if (node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &value)) return value;
+    return FieldError(node, path, "must be a whole number");
+  }
+
+  absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path, double fallback) {
+    if (!Present(node)) return fallback;
+    double value = 0;
+    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
+      return value;
+    }
+    return FieldError(node, path, "must be a number");
+  }
+
+  absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node,
+                                                      std::string_view path,
+                                                      std::string_view example) {
+    std::vector<std::string> out;
+    if (!Present(node)) return out;
+    if (!node.IsSequence()) {
+      return FieldError(node, path, absl::StrCat("must be a list of strings, like ",
+                                                 ToAbsl(example)));
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (!Present(node[i]) || !node[i].IsScalar()) {
+        return FieldError(node[i], absl::StrCat(ToAbsl(path), "[", i, "]"),
+                          "must be a string (quote it)");
+      }
+      out.push_back(node[i].Scalar());
+    }
+    return out;
+  }
+
+  absl::Status ParsePipeline(PipelineSpec* spec) {
+    CAIRN_RETURN_IF_ERROR(CheckFields(doc_, kPipelineFields, ""));
+    CAIRN_ASSIGN_OR_RETURN(spec->name, Name(doc_, "name", /*dash=*/true));
+    CAIRN_ASSIGN_OR_RETURN(spec->description, String(doc_, "description", "description", false));
+    CAIRN_ASSIGN_OR_RETURN(spec->owner, String(doc_, "owner", "owner", false));
+    CAIRN_ASSIGN_OR_RETURN(spec->tags, StringMap(doc_["tags"], "tags", "{team: growth}"));
+    CAIRN_ASSIGN_OR_RETURN(std::string executor, String(doc_, "executor", "executor", false));
+    if (!executor.empty()) spec->executor = executor;
+
+    YAML::Node params = doc_["params"];
+    if (Present(params)) {
+      if (!params.IsSequence()) {
+        return FieldError(params, "params",
+                          "must be a list, like [{name: max_depth, type: int, default: 6}]");
+      }
+      for (size_t i = 0; i < params.size(); ++i) {
+        CAIRN_ASSIGN_OR_RETURN(ParamSpec param, ParseParam(params[i], i));
+        spec->params.push_back(std::move(param));
+      }
+    }
+
+    YAML::Node steps = doc_["steps"];
+    if (!Present(steps)) {
+      return ObjectError(LineOf(doc_),
+                         "missing field 'steps': add steps: [{name: build, command: [...]}]");
+    }
+    if (!steps.IsSequence() || steps.size() == 0) {
+      return FieldError(steps, "steps",
+                        "must be a non-empty list of steps, like [{name: build, command: "
+                        "[\"make\"]}]");
+    }
+    const std::string pipeline_label = label_;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      CAIRN_ASSIGN_OR_RETURN(StepSpec step, ParseStep(steps[i], i));
+      label_ = pipeline_label;
+      spec->steps.push_back(std::move(step));
+    }
+
+    YAML::Node schedule = doc_["schedule"];
+    if (Present(schedule)) {
+      if (schedule.IsScalar()) {
+        spec->schedule.cron = schedule.Scalar();
+      } else {
+        CAIRN_RETURN_IF_ERROR(RequireMap(schedule, "schedule",
+                                         "{cron: \"0 3 * * *\", catchup: latest}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(schedule, kScheduleFields, "schedule."));
+        CAIRN_ASSIGN_OR_RETURN(spec->schedule.cron,
+                               String(schedule, "cron", "schedule.cron", /*required=*/true));
+        YAML::Node catchup = schedule["catchup"];
+        if (Present(catchup)) {
+          absl::StatusOr<Catchup> parsed =
+              catchup.IsScalar() ? ParseCatchup(catchup.Scalar())
+                                 : absl::InvalidArgumentError("not a string");
+          if (!parsed.ok()) {
+            return FieldError(catchup, "schedule.catchup",
+                              absl::StrCat("is not a catch-up policy: use none, latest or all",
+                                           catchup.IsScalar()
+                                               ? DidYouMean(catchup.Scalar(),
+                                                            {"none", "latest", "all"})
+                                               : ""));
+          }
+          spec->schedule.catchup = *parsed;
+        }
+      }
+    }
+
+    YAML::Node triggers = doc_["triggers"];
+    if (Present(triggers)) {
+      if (!triggers.IsSequence()) {
+        return FieldError(triggers, "triggers",
+                          "must be a list, like [{on: source_ingested, match: {source: events}}]");
+      }
+      for (size_t i = 0; i < triggers.size(); ++i) {
+        const YAML::Node& node = triggers[i];
+        std::string path = absl::StrCat("triggers[", i, "]");
+        CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{on: alert, match: {monitor: drift}}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(node, kTriggerFields, path + "."));
+        TriggerSpec trigger;
+        trigger.line = LineOf(node);
+        CAIRN_ASSIGN_OR_RETURN(trigger.on, String(node, "on", path + ".on", /*required=*/true));
+        CAIRN_ASSIGN_OR_RETURN(trigger.match,
+                               StringMap(node["match"], path + ".match", "{source: events}"));
+        CAIRN_ASSIGN_OR_RETURN(trigger.params,
+                               StringMap(node["params"], path + ".params", "{reason: drift}"));
+        spec->triggers.push_back(std::move(trigger));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ParamSpec> ParseParam(const YAML::Node& node, size_t index) {
+    std::string path = absl::StrCat("params[", index, "]");
+    CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{name: max_depth, type: int, default: 6}"));
+    CAIRN_RETURN_IF_ERROR(CheckFields(node, kParamFields, path + "."));
+    ParamSpec param;
+    param.line = LineOf(node);
+    CAIRN_ASSIGN_OR_RETURN(param.name, Name(node, path + ".name", /*dash=*/false));
+    YAML::Node type = node["type"];
+    if (Present(type)) {
+      absl::StatusOr<ParamType> parsed = type.IsScalar()
+                                             ? ParseParamType(type.Scalar())
+                                             : absl::InvalidArgumentError("not a string");
+      if (!parsed.ok()) {
+        return FieldError(type, path + ".type",
+                          absl::StrCat("is not a parameter type: use int, float, string or bool",
+                                       type.IsScalar()
+                                           ? DidYouMean(type.Scalar(),
+                                                        {"int", "float", "string", "bool"})
+                                           : ""));
+      }
+      param.type = *parsed;
+    }
+    YAML::Node def = node["default"];
+    if (Present(def)) {
+      if (!def.IsScalar()) {
+        return FieldError(def, path + ".default", "must be a single value (a number, string or bool)");
+      }
+      param.default_value = def.Scalar();
+    }
+    CAIRN_ASSIGN_OR_RETURN(param.description,
+                           String(node, "description", path + ".description", false));
+    return param;
+  }
+
+  absl::StatusOr<StepSpec> ParseStep(const YAML::Node& node, size_t index) {
+    std::string at = absl::StrCat("steps[", index, "]");
+    CAIRN_RETURN_IF_ERROR(RequireMap(node, at, "{name: build, command: [\"make\"]}"));
+    StepSpec step;
+    step.line = LineOf(node);
+    CAIRN_ASSIGN_OR_RETURN(step.name, Name(node, at + ".name", /*dash=*/true));
+    label_ = absl::StrCat(label_, ": step ", step.name);
+    CAIRN_RETURN_IF_ERROR(CheckFields(node, kStepFields, ""));
+
+    YAML::Node command = node["command"];
+    YAML::Node script = node["script"];
+    if (Present(command) && Present(script)) {
+      return FieldError(script, "script",
+                        "conflicts with 'command': give either command (a list of arguments) "
+                        "or script (a shell script), not both");
+    }
+    if (!Present(command) && !Present(script)) {
+      return ObjectError(step.line,
+                         "missing field 'command': give command: [\"python\", \"train.py\"] "
+                         "(arguments) or script: \"...\" (a shell script run with sh -e)");
+    }
+    if (Present(command)) {
+      if (command.IsScalar()) {
+        return FieldError(command, "command",
+                          "must be a list of arguments, like [\"python\", \"train.py\"]; to run "
+                          "a shell command line write script: instead");
+      }
+      CAIRN_ASSIGN_OR_RETURN(step.command,
+                             StringList(command, "command", "[\"python\", \"train.py\"]"));
+      if (step.command.empty()) {
+        return FieldError(command, "command",
+                          "is empty: give the program and its arguments, like [\"python\", "
+                          "\"train.py\"]");
+      }
+    } else {
+      if (!script.IsScalar()) {
+        return FieldError(script, "script", "must be a string (a shell script run with sh -e)");
+      }
+      step.script = script.Scalar();
+      if (step.script.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return FieldError(script, "script", "is empty: give the shell commands to run");
+      }
+    }
+
+    CAIRN_ASSIGN_OR_RETURN(step.env, StringMap(node["env"], "env", "{SEED: \"42\"}"));
+    for (const auto& [key, value] : step.env) {
+      if (!ValidName(key, /*allow_dash=*/false)) {
+        return FieldError(node["env"], absl::StrCat("env.", key),
+                          "is not a valid environment variable name: use letters, digits and "
+                          "'_', starting with a letter or '_'");
+      }
+    }
+    CAIRN_ASSIGN_OR_RETURN(step.workdir, String(node, "workdir", "workdir", false));
+
+    YAML::Node inputs = node["inputs"];
+    if (Present(inputs)) {
+      if (!inputs.IsSequence()) {
+        return FieldError(inputs, "inputs",
+                          "must be a list, like [{name: train, from: build.train}]");
+      }
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const YAML::Node& in = inputs[i];
+        std::string path = absl::StrCat("inputs[", i, "]");
+        CAIRN_RETURN_IF_ERROR(RequireMap(in, path, "{name: train, from: build.train}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(in, kInputFields, path + "."));
+        InputSpec input;
+        CAIRN_ASSIGN_OR_RETURN(input.name, Name(in, path + ".name", /*dash=*/false));
+        CAIRN_ASSIGN_OR_RETURN(input.from, String(in, "from", path + ".from", false));
+        CAIRN_ASSIGN_OR_RETURN(input.path, String(in, "path", path + ".path", false));
+        if (!input.from.empty() && !input.path.empty()) {
+          return FieldError(in["path"], path + ".path",
+                            "conflicts with 'from': an input comes either from an upstream "
+                            "step's output (from: step.output) or from a path, not both");
+        }
+        if (input.from.empty() && input.path.empty()) {
+          return ObjectError(LineOf(in),
+                             absl::StrCat("input '", input.name,
+                                          "' needs 'from: STEP.OUTPUT' (an upstream step's "
+                                          "output) or 'path: FILE' (an external file or "
+                                          "directory)"));
+        }
+        if (!input.from.empty()) {
+          size_t dot = input.from.find('.');
+          if (dot == std::string::npos || !ValidName(input.from.substr(0, dot), true) ||
+              !ValidName(input.from.substr(dot + 1), false)) {
+            return FieldError(in["from"], path + ".from",
+                              "must name an upstream step's output as STEP.OUTPUT, like "
+                              "build.train");
+          }
+        }
+        step.inputs.push_back(std::move(input));
+      }
+    }
+
+    YAML::Node outputs = node["outputs"];
+    if (Present(outputs)) {
+      if (!outputs.IsSequence()) {
+        return FieldError(outputs, "outputs",
+                          "must be a list, like [{name: model, path: model.json}]");
+      }
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        const YAML::Node& out = outputs[i];
+        std::string path = absl::StrCat("outputs[", i, "]");
+        CAIRN_RETURN_IF_ERROR(RequireMap(out, path, "{name: model, path: model.json}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(out, kOutputFields, path + "."));
+        OutputSpec output;
+        CAIRN_ASSIGN_OR_RETURN(output.name, Name(out, path + ".name", /*dash=*/false));
+        CAIRN_ASSIGN_OR_RETURN(output.path, String(out, "path", path + ".path", false));
+        if (output.path.empty()) output.path = output.name;
+        step.outputs.push_back(std::move(output));
+      }
+    }
+
+    YAML::Node deps = node["depends_on"];
+    if (Present(deps) && deps.IsScalar()) {
+      step.depends_on.push_back(deps.Scalar());
+    } else {
+      CAIRN_ASSIGN_OR_RETURN(step.depends_on,
+                             StringList(deps, "depends_on", "[build, features]"));
+    }
+
+    YAML::Node resources = node["resources"];
+    if (Present(resources)) {
+      CAIRN_RETURN_IF_ERROR(
+          RequireMap(resources, "resources", "{cpus: 2, memory: 4Gi, gpus: 1, timeout: 30m}"));
+      CAIRN_RETURN_IF_ERROR(CheckFields(resources, kResourceFields, "resources."));
+      CAIRN_ASSIGN_OR_RETURN(step.resources.cpus,
+                             Number(resources["cpus"], "resources.cpus", step.resources.cpus));
+      YAML::Node memory = resources["memory"];
+      if (Present(memory)) {
+        absl::StatusOr<int64_t> bytes = memory.IsScalar()
+                                            ? compute::ParseMemory(memory.Scalar())
+                                            : absl::InvalidArgumentError("not a string");
+        if (!bytes.ok()) {
+          return FieldError(memory, "resources.memory",
+                            "is not an amount of memory: write a number and a unit, like "
+                            "512Mi, 4Gi or 1G (or bytes)");
+        }
+        step.resources.memory_bytes = *bytes;
+      }
+      CAIRN_ASSIGN_OR_RETURN(int64_t gpus,
+                             Integer(resources["gpus"], "resources.gpus", step.resources.gpus));
+      if (gpus < 0 || gpus > 1024) {
+        return FieldError(resources["gpus"], "resources.gpus",
+                          "is out of range: give a whole number of GPUs from 0 to 1024");
+      }
+      step.resources.gpus = static_cast<int>(gpus);
+      CAIRN_ASSIGN_OR_RETURN(step.resources.timeout_ms,
+                             Duration(resources["timeout"], "resources.timeout", 0));
+    }
+
+    YAML::Node retry = node["retry"];
+    if (Present(retry)) {
+      CAIRN_RETURN_IF_ERROR(RequireMap(
+          retry, "retry", "{attempts: 3, backoff: 1s, factor: 2, max_backoff: 1m, jitter: 0.1}"));
+      CAIRN_RETURN_IF_ERROR(CheckFields(retry, kRetryFields, "retry."));
+      CAIRN_ASSIGN_OR_RETURN(int64_t attempts,
+                             Integer(retry["attempts"], "retry.attempts", step.retry.attempts));
+      if (attempts < 1 || attempts > 100) {
+        return FieldError(retry["attempts"], "retry.attempts",
+                          "is out of range: give the total number of tries, from 1 to 100");
+      }
+      step.retry.attempts = static_cast<int>(attempts);
+      CAIRN_ASSIGN_OR_RETURN(step.retry.backoff_ms,
+                             Duration(retry["backoff"], "retry.backoff", step.retry.backoff_ms));
+      CAIRN_ASSIGN_OR_RETURN(step.retry.factor,
+                             Number(retry["factor"], "retry.factor", step.retry.factor));
+      CAIRN_ASSIGN_OR_RETURN(
+          step.retry.max_backoff_ms,
+          Duration(retry["max_backoff"], "retry.max_backoff", step.retry.max_backoff_ms));
+      CAIRN_ASSIGN_OR_RETURN(step.retry.jitter,
+                             Number(retry["jitter"], "retry.jitter", step.retry.jitter));
+    }
+    CAIRN_ASSIGN_OR_RETURN(step.cache, Bool(node["cache"], "cache", true));
+    CAIRN_ASSIGN_OR_RETURN(step.executor, String(node, "executor", "executor", false));
+    CAIRN_ASSIGN_OR_RETURN(step.partition, String(node, "partition", "partition", false));
+    return step;
+  }
+
+  std::string file_;
+  const YAML::Node& doc_;
+  std::string label_;
+};
+
+}  // namespace
+
+bool IsValidPipelineName(std::string_view name) { return ValidName(name, true); }
+bool IsValidParamName(std::string_view name) { return ValidName(name, false); }
+
+absl::StatusOr<std::vector<PipelineSpec>> ParsePipelinesYaml(std::string_view text,
+                                                             std::string_view file) {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<YAML::Node> docs, LoadYamlDocuments(text, file));
+  std::vector<PipelineSpec> out;
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull()) continue;
+    PipelineSpec spec;
+    bool is_pipeline = false;
+    try {
+      DocumentParser parser(file, doc);
+      CAIRN_RETURN_IF_ERROR(parser.Parse(&spec, &is_pipeline));
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(ToAbsl(file), ":", e.mark.line + 1,
+                                                     ": invalid pipeline: ", e.msg));
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(file), ":", LineOf(doc), ": invalid pipeline: ", e.what()));
+    }
+    if (is_pipeline) out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PipelineSpec>> ParsePipelineFiles(
+    const std::vector<features::DefinitionFile>& files) {
+  std::vector<PipelineSpec> out;
+  for (const features::DefinitionFile& file : files) {
+    CAIRN_ASSIGN_OR_RETURN(std::vector<PipelineSpec> specs,
+                           ParsePipelinesYaml(file.content, file.path));
+    for (PipelineSpec& spec : specs) out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+}  // namespace cairn::pipelines
