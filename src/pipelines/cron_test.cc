@@ -126,7 +126,8 @@ TEST(Cron, ErrorsNameTheFieldAndTheValue) {
   EXPECT_EQ(ParseError("0 0 * * 8"),
             "cron '0 0 * * 8': field 'day-of-week': 8 is out of range 0-7");
   EXPECT_EQ(ParseError("0 0 * jna *"),
-            "cron '0 0 * jna *': field 'month': 'jna' is not a number or a month name (jan … dec)");
+            "cron '0 0 * jna *': field 'month': 'jna' is not a number or a month name "
+            "(jan … dec)");
   EXPECT_EQ(ParseError("0 0 * * monday"),
             "cron '0 0 * * monday': field 'day-of-week': 'monday' is not a number or a weekday "
             "name (sun … sat)");

@@ -141,8 +141,8 @@ void TriggerService::Fire(const PipelineSpec& spec, int index, const Event& even
   firing.trigger = index;
   firing.event_type = event.type;
   firing.event_json = DumpJson(EventToJson(event));
-  const std::string where =
-      absl::StrCat("triggers: pipeline '", spec.name, "' trigger ", index, " (on ", trigger.on, ")");
+  const std::string where = absl::StrCat("triggers: pipeline '", spec.name, "' trigger ", index,
+                                         " (on ", trigger.on, ")");
 
   if (event.type == kEventPipelineRunFinished) {
     auto pipeline = event.attributes.find("pipeline");
