@@ -248,6 +248,20 @@ TEST_P(ExecutorContractTest, KilledBySignalIsReportedAsSignal) {
   EXPECT_THAT(status.message, HasSubstr("signal 9"));
 }
 
+TEST_P(ExecutorContractTest, AMissingCommandFailsAndSaysSo) {
+  Recorder recorder;
+  JobSpec spec = Spec("missing", "");
+  spec.argv = {"cairn-no-such-command-xyz", "arg"};
+  JobStatus status = Run(spec, recorder);
+  EXPECT_EQ(status.state, JobState::kFailed);
+  // The local executor knows before it starts anything (kLaunchError); on Slurm the batch
+  // script finds out on the node (exit 127, as a shell).
+  EXPECT_TRUE(status.reason == FailureReason::kLaunchError ||
+              (status.reason == FailureReason::kExitCode && status.exit_code == 127))
+      << FailureReasonName(status.reason) << ": " << status.message;
+  EXPECT_THAT(status.message + ReadFile(spec.log_path), HasSubstr("cairn-no-such-command-xyz"));
+}
+
 TEST_P(ExecutorContractTest, EnvironmentAndWorkdirReachTheCommand) {
   Recorder recorder;
   JobSpec spec = Spec("env", "printf 'greeting=[%s]\\n' \"$GREETING\"; echo \"pwd=$(pwd -P)\"");

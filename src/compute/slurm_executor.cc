@@ -1,15 +1,10 @@
 #include "compute/slurm_executor.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
 #include <cmath>
 #include <deque>
@@ -34,8 +29,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
-
-extern char** environ;
+#include "compute/run_command.h"
+#include "compute/slurm_text.h"
 
 namespace cairn::compute {
 namespace {
@@ -46,97 +41,6 @@ constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kCommandTimeoutMs = 30'000;
 // Recently ended jobs are remembered so Cancel() on them is a no-op, not NotFound.
 constexpr size_t kRememberEnded = 10'000;
-
-struct CommandResult {
-  int exit_code = -1;  // -1: killed by a signal or not started
-  std::string out, err;
-};
-
-// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null and SLURM_CONF set to
-// `slurm_conf` when not empty; captures stdout and stderr. An error only when it cannot be
-// started or exceeds kCommandTimeoutMs.
-absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         const std::string& slurm_conf) {
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!slurm_conf.empty() && strncmp(*e, "SLURM_CONF=", 11) == 0) continue;
-    env_storage.emplace_back(*e);
-  }
-  if (!slurm_conf.empty()) env_storage.push_back("SLURM_CONF=" + slurm_conf);
-  std::vector<char*> envp, args;
-  for (auto& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& a : argv_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    return absl::InternalError("pipe2 failed");
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    return absl::UnavailableError(
-        absl::StrCat("cannot run '", argv[0], "': ", strerror(rc),
-                     " (is Slurm's client installed and in PATH, or configured with its path?)"));
-  }
-  CommandResult result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(kCommandTimeoutMs);
-  bool timed_out = false;
-  char buf[65536];
-  while (open_fds > 0) {
-    int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    int n = poll(fds, 2, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t got = read(fds[i].fd, buf, sizeof buf);
-      if (got > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(got));
-      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  if (timed_out) kill(pid, SIGKILL);
-  for (auto& f : fds) {
-    if (f.fd >= 0) close(f.fd);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat("'", absl::StrJoin(argv, " "),
-                                                    "' did not answer within ",
-                                                    kCommandTimeoutMs / 1000, " s"));
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::string Trimmed(std::string_view text) {
   return std::string(absl::StripAsciiWhitespace(ToAbsl(text)));
@@ -163,181 +67,16 @@ bool IsNumericId(const std::string& id) {
 }
 
 // Slurm prints times in the cluster's local time zone, to the second. 0 when absent.
-int64_t ParseSlurmTime(const std::string& text) {
-  if (text.empty() || text == "N/A" || text == "Unknown" || text == "None") return 0;
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%S", text, absl::LocalTimeZone(), &t, &err)) return 0;
-  return absl::ToUnixMillis(t);
-}
-
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? absl::StrCat(sig, " (SIG", abbrev, ")") : absl::StrCat(sig);
 }
 
 // "cpu=2,mem=1G,gres/gpu=1" style key=value lists and "key=value key=value" lines.
-std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
-  // Values may contain spaces (Reason=…, Command=…); a word without '=' continues the value
-  // before it. A repeated key (per-node "Nodes=… GRES=…" in detail mode) keeps the first.
-  std::map<std::string, std::string> out;
-  std::string* last = nullptr;
-  for (absl::string_view word : absl::StrSplit(ToAbsl(line), ' ', absl::SkipEmpty())) {
-    size_t eq = word.find('=');
-    if (eq == absl::string_view::npos || eq == 0) {
-      if (last != nullptr) absl::StrAppend(last, " ", word);
-      continue;
-    }
-    auto [it, inserted] = out.emplace(std::string(word.substr(0, eq)),
-                                      std::string(word.substr(eq + 1)));
-    last = inserted ? &it->second : nullptr;
-  }
-  return out;
-}
-
-int ToInt(const std::string& text, int fallback = 0) {
-  int v = 0;
-  return absl::SimpleAtoi(text, &v) ? v : fallback;
-}
-
 }  // namespace
 
-// ---------------------------------------------------------------------------------------
-// Pure pieces.
 
-namespace slurm_internal {
-
-std::string ShellQuote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += "'";
-  return out;
-}
-
-std::string BatchScript(const JobSpec& spec) {
-  std::string s = "#!/bin/sh\n# Written by cairn's Slurm executor for job '";
-  for (char c : spec.name) s += (c == '\n' || c == '\r') ? ' ' : c;
-  s += "'.\n";
-  // Slurm exports the GPUs it allocates in CUDA_VISIBLE_DEVICES; a job without GPUs sees
-  // none (not the server's).
-  if (spec.resources.gpus == 0 && !spec.env.contains("CUDA_VISIBLE_DEVICES")) {
-    s += "export CUDA_VISIBLE_DEVICES=''\n";
-  }
-  for (const auto& [key, value] : spec.env) {
-    absl::StrAppend(&s, "export ", key, "=", ShellQuote(value), "\n");
-  }
-  if (!spec.workdir.empty()) absl::StrAppend(&s, "cd ", ShellQuote(spec.workdir), " || exit 1\n");
-  s += "exec";
-  for (const auto& arg : spec.argv) absl::StrAppend(&s, " ", ShellQuote(arg));
-  s += "\n";
-  return s;
-}
-
-std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,
-                                    const std::string& script_path) {
-  std::string name;
-  for (char c : spec.name) {
-    name += (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
-                ? '_'
-                : c;
-  }
-  if (name.empty()) name = "cairn";
-  // Slurm expands %j, %x… in --output; "%%" is a literal '%'.
-  std::string log;
-  for (char c : spec.log_path) log += (c == '%') ? std::string("%%") : std::string(1, c);
-  const Resources& r = spec.resources;
-  std::vector<std::string> args = {
-      "--parsable",
-      "--job-name=" + name,
-      "--output=" + log,
-      "--error=" + log,
-      "--open-mode=append",
-      absl::StrCat("--cpus-per-task=", std::max<int64_t>(1, std::llround(std::ceil(r.cpus)))),
-  };
-  if (!spec.workdir.empty()) args.push_back("--chdir=" + spec.workdir);
-  if (r.memory_bytes > 0) {
-    args.push_back(absl::StrCat("--mem=", (r.memory_bytes + kMiB - 1) / kMiB, "M"));
-  }
-  if (r.gpus > 0) args.push_back(absl::StrCat("--gres=gpu:", r.gpus));
-  if (r.timeout_ms > 0) args.push_back(absl::StrCat("--time=", (r.timeout_ms + 59'999) / 60'000));
-  if (!partition.empty()) args.push_back("--partition=" + partition);
-  args.push_back("--export=ALL");
-  args.push_back(script_path);
-  return args;
-}
-
-int GresGpuCount(std::string_view gres) {
-  // Drop "(…)" groups first: they may hold commas ("(S:0,1)").
-  std::string flat;
-  int depth = 0;
-  for (char c : gres) {
-    if (c == '(') ++depth;
-    else if (c == ')') depth = std::max(0, depth - 1);
-    else if (depth == 0) flat += c;
-  }
-  int total = 0;
-  for (absl::string_view item : absl::StrSplit(flat, ',', absl::SkipEmpty())) {
-    std::vector<absl::string_view> parts = absl::StrSplit(item, ':');
-    if (parts.size() < 2 || parts[0] != "gpu") continue;
-    int n = 0;
-    if (absl::SimpleAtoi(parts.back(), &n)) total += n;
-  }
-  return total;
-}
-
-std::vector<int> GresGpuIndices(std::string_view gres) {
-  std::vector<int> out;
-  size_t pos = 0;
-  std::string_view text = gres;
-  while ((pos = text.find("gpu", pos)) != std::string_view::npos) {
-    size_t idx = text.find("(IDX:", pos);
-    if (idx == std::string_view::npos) break;
-    size_t end = text.find(')', idx);
-    if (end == std::string_view::npos) break;
-    std::string list(text.substr(idx + 5, end - idx - 5));
-    for (absl::string_view range : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-      std::pair<std::string, std::string> ends = absl::StrSplit(range, absl::MaxSplits('-', 1));
-      int lo = 0, hi = 0;
-      if (!absl::SimpleAtoi(ends.first, &lo)) continue;
-      if (ends.second.empty() || !absl::SimpleAtoi(ends.second, &hi)) hi = lo;
-      for (int i = lo; i <= hi && i - lo < 1024; ++i) out.push_back(i);
-    }
-    pos = end;
-  }
-  return out;
-}
-
-std::vector<SlurmNode> ParseNodes(std::string_view scontrol_output) {
-  std::vector<SlurmNode> nodes;
-  for (absl::string_view line : absl::StrSplit(ToAbsl(scontrol_output), '\n', absl::SkipEmpty())) {
-    auto kv = ParseKeyValues(ToStd(line));
-    if (!kv.contains("NodeName")) continue;
-    SlurmNode n;
-    n.name = kv["NodeName"];
-    n.state = kv["State"];
-    n.cpus = ToInt(kv.contains("CPUEfctv") ? kv["CPUEfctv"] : kv["CPUTot"]);
-    n.cpus_alloc = ToInt(kv["CPUAlloc"]);
-    n.memory_mib = ToInt(kv["RealMemory"]);
-    n.memory_alloc_mib = ToInt(kv["AllocMem"]);
-    n.gpus = GresGpuCount(kv["Gres"]);
-    n.gpus_alloc = GresGpuCount(kv["GresUsed"]);
-    for (absl::string_view p : absl::StrSplit(kv["Partitions"], ',', absl::SkipEmpty())) {
-      n.partitions.emplace_back(p);
-    }
-    nodes.push_back(std::move(n));
-  }
-  return nodes;
-}
-
-}  // namespace slurm_internal
-
-using slurm_internal::SlurmNode;
+using slurm::SlurmNode;
 
 // ---------------------------------------------------------------------------------------
 // The executor.
@@ -373,6 +112,7 @@ struct SlurmExecutor::Impl {
   bool kicked ABSL_GUARDED_BY(mu) = false;
   int64_t next_poll_ms ABSL_GUARDED_BY(mu) = 0;
   int64_t rejected_seq ABSL_GUARDED_BY(mu) = 0;
+  int64_t last_warning_ms = 0;  // polling thread only
   std::thread thread;
 
   mutable absl::Mutex nodes_mu;
@@ -381,7 +121,9 @@ struct SlurmExecutor::Impl {
 
   absl::StatusOr<CommandResult> Run(const std::string& exe, std::vector<std::string> args) const {
     args.insert(args.begin(), exe);
-    return RunCommand(args, options.slurm_conf);
+    std::map<std::string, std::string> env;
+    if (!options.slurm_conf.empty()) env["SLURM_CONF"] = options.slurm_conf;
+    return RunCommand(args, env, kCommandTimeoutMs);
   }
 
   std::string ChoosePartition(const Resources& r) const {
@@ -407,7 +149,7 @@ struct SlurmExecutor::Impl {
       return absl::UnavailableError(
           absl::StrCat("cannot list the Slurm nodes: ", CommandError(args, *result)));
     }
-    std::vector<SlurmNode> nodes = slurm_internal::ParseNodes(result->out);
+    std::vector<SlurmNode> nodes = slurm::ParseNodes(result->out);
     absl::MutexLock lock(&nodes_mu);
     nodes_cache = nodes;
     nodes_cached_ms = now;
@@ -465,7 +207,8 @@ struct SlurmExecutor::Impl {
   void Apply(Job& job, const std::vector<std::string>& f, std::vector<Event>& events,
              std::vector<std::string>& to_cancel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     const std::string& state = f[1];
-    const int raw = ToInt(f[2]);
+    int raw = 0;
+    if (!absl::SimpleAtoi(f[2], &raw)) raw = 0;
     const std::string& nodes = f[3];
     const std::string& slurm_reason = f[4];
     const int64_t now = clock.NowMillis();
@@ -483,7 +226,7 @@ struct SlurmExecutor::Impl {
     if (job.status.started_ms == 0 && (terminal || !job.status.host.empty())) {
       // Submitted here: when we saw it start (Slurm's StartTime is cut to the second).
       // Re-attached: Slurm's StartTime is all there is.
-      int64_t slurm_start = ParseSlurmTime(f[5]);
+      int64_t slurm_start = slurm::ParseSlurmTime(f[5]);
       job.status.started_ms = job.reattached && slurm_start > 0 ? slurm_start : now;
       if (job.status.queued_ms > 0) {
         job.status.started_ms = std::max(job.status.started_ms, job.status.queued_ms);
@@ -557,6 +300,15 @@ struct SlurmExecutor::Impl {
     events.clear();
   }
 
+  // A cluster that stays unreachable is logged every 30 s, not every poll.
+  void Warn(const std::string& message) {
+    const int64_t now = clock.NowMillis();
+    if (now - last_warning_ms < 30'000) return;
+    last_warning_ms = now;
+    Log(LogLevel::kWarning, absl::StrCat(options.name, " executor: ", message,
+                                         " (retrying every ", options.poll_interval_ms, " ms)"));
+  }
+
   // Poll once: one squeue for every followed job.
   void Poll(std::vector<Event>& events) {
     std::vector<std::string> ids;
@@ -573,14 +325,14 @@ struct SlurmExecutor::Impl {
     auto result = Run(options.squeue, args);
     bool all_unknown = false;
     if (!result.ok()) {
-      Log(LogLevel::kWarning, absl::StrCat("slurm: ", result.status().message()));
+      Warn(absl::StrCat("polling jobs: ", result.status().message()));
       return;
     }
     if (result->exit_code != 0) {
       // squeue fails when none of the ids is known; any other failure is transient.
       if (result->err.find("Invalid job id") == std::string::npos) {
         args.insert(args.begin(), options.squeue);
-        Log(LogLevel::kWarning, absl::StrCat("slurm: polling jobs: ", CommandError(args, *result)));
+        Warn(absl::StrCat("polling jobs: ", CommandError(args, *result)));
         return;
       }
       all_unknown = true;
@@ -629,7 +381,7 @@ struct SlurmExecutor::Impl {
       size_t pos = detail->out.find(" GRES=");
       if (pos != std::string::npos) {
         size_t end = detail->out.find(' ', pos + 1);
-        gpus = slurm_internal::GresGpuIndices(
+        gpus = slurm::GresGpuIndices(
             std::string_view(detail->out).substr(pos + 6, end == std::string::npos ? end : end - pos - 6));
       }
       absl::MutexLock lock(&mu);
@@ -638,12 +390,17 @@ struct SlurmExecutor::Impl {
     }
     if (!to_cancel.empty()) {
       auto r = Run(options.scancel, to_cancel);
-      if (!r.ok() || r->exit_code != 0) {
-        Log(LogLevel::kWarning,
-            absl::StrCat("slurm: scancel of timed-out jobs ", absl::StrJoin(to_cancel, ","),
-                         " failed: ", r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
+      const bool failed = !r.ok() || r->exit_code != 0;
+      if (failed) {
+        Warn(absl::StrCat("scancel of jobs past their time limit (", absl::StrJoin(to_cancel, ","),
+                          ") failed: ",
+                          r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
       }
       absl::MutexLock lock(&mu);
+      for (const auto& id : to_cancel) {
+        auto it = jobs.find(id);
+        if (failed && it != jobs.end()) it->second->timed_out = false;  // the next poll retries
+      }
       next_poll_ms = 0;  // see them end soon
       kicked = true;
     }
@@ -779,6 +536,10 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
           "' is not a valid variable name (letters, digits and _, not starting with a digit)"));
     }
   }
+  {
+    absl::MutexLock lock(&impl_->mu);
+    if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
+  }
   auto job = std::make_shared<Impl::Job>();
   job->name = spec.name;
   job->resources = spec.resources;
@@ -799,17 +560,19 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   }
   if (rejected.empty()) {
     std::ofstream script(script_path, std::ios::trunc);
-    script << slurm_internal::BatchScript(spec);
+    script << slurm::BatchScript(spec);
     script.close();
     if (!script) rejected = absl::StrCat("cannot write the batch script ", script_path);
   }
   if (rejected.empty()) {
     const std::string partition =
         spec.partition.empty() ? impl_->ChoosePartition(spec.resources) : spec.partition;
-    std::vector<std::string> args = slurm_internal::SbatchArgs(spec, partition, script_path);
+    std::vector<std::string> args = slurm::SbatchArgs(spec, partition, script_path);
     auto result = impl_->Run(impl_->options.sbatch, args);
     if (!result.ok()) {
-      rejected = absl::StrCat("sbatch could not run: ", result.status().message());
+      rejected = absl::StrCat("sbatch could not run: ", result.status().message(),
+                              " (install slurm-client, or set the path of sbatch in the "
+                              "executor configuration)");
     } else if (result->exit_code != 0) {
       rejected = absl::StrCat(
           "sbatch refused the job", partition.empty() ? "" : absl::StrCat(" (partition '", partition, "')"),
@@ -825,10 +588,9 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
     }
   }
 
+  // Slurm has the job now: its id is returned even when Shutdown raced with sbatch (a
+  // restarted server can re-attach to it); only its callbacks stop.
   absl::MutexLock lock(&impl_->mu);
-  if (impl_->stop) {
-    return absl::FailedPreconditionError("the Slurm executor is shut down");
-  }
   if (!rejected.empty()) {
     job->id = absl::StrCat("rejected-", ++impl_->rejected_seq);
     job->rejected = rejected;
@@ -951,10 +713,10 @@ ExecutorStatus SlurmExecutor::Status() const {
       } else {
         job.state = JobState::kRunning;
         job.host = f[2];
-        job.started_ms = ParseSlurmTime(f[4]);
+        job.started_ms = slurm::ParseSlurmTime(f[4]);
         ++out.running;
       }
-      job.queued_ms = ParseSlurmTime(f[3]);
+      job.queued_ms = slurm::ParseSlurmTime(f[3]);
       out.jobs.push_back(std::move(job));
     }
   }

@@ -102,38 +102,4 @@ class SlurmExecutor final : public Executor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// The pieces below are exposed for unit tests.
-namespace slurm_internal {
-
-// `text` in single quotes for /bin/sh ("it's" → 'it'\''s').
-std::string ShellQuote(std::string_view text);
-
-// The batch script: #!/bin/sh, `export K='v'` per env entry, `cd 'workdir' || exit`,
-// `exec 'argv0' 'argv1' …`.
-std::string BatchScript(const JobSpec& spec);
-
-// The sbatch arguments after the executable, ending with `script_path`.
-std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,
-                                    const std::string& script_path);
-
-// One node as `scontrol show node -d -o` describes it.
-struct SlurmNode {
-  std::string name;
-  std::string state;
-  int cpus = 0, cpus_alloc = 0;
-  int64_t memory_mib = 0, memory_alloc_mib = 0;
-  int gpus = 0, gpus_alloc = 0;
-  std::vector<std::string> partitions;
-};
-std::vector<SlurmNode> ParseNodes(std::string_view scontrol_output);
-
-// The GPU count of a Gres string: "gpu:2", "gpu:a100:4(S:0-1)", "gpu:2(IDX:0-1),shard:4".
-int GresGpuCount(std::string_view gres);
-
-// The GPU indices of "gpu:2(IDX:0-1)" / "gpu:3(IDX:0,2-3)" → {0,1} / {0,2,3}.
-std::vector<int> GresGpuIndices(std::string_view gres);
-
-}  // namespace slurm_internal
-
 }  // namespace cairn::compute

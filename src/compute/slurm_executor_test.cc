@@ -5,6 +5,7 @@
 // executor_contract_test.cc.
 
 #include "compute/slurm_executor.h"
+#include "compute/slurm_text.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -29,7 +30,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using namespace slurm_internal;  // NOLINT
+using namespace slurm;  // NOLINT
 
 constexpr absl::Duration kDeadline = absl::Seconds(90);
 
@@ -141,6 +142,8 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
             "export A='x'\\''y'\n"
             "export B='$HOME'\n"
             "cd '/data/run 1' || exit 1\n"
+            "command -v 'python3' >/dev/null 2>&1 || { printf 'cairn: cannot run %s: command "
+            "not found\\n' 'python3' >&2; exit 127; }\n"
             "exec 'python3' 'train.py' '--lr=0.1' 'a b'\n");
   // No GPUs asked: none visible.
   spec.resources.gpus = 0;
