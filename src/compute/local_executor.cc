@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -44,7 +45,6 @@ struct LocalExecutor::Job {
   std::shared_ptr<JobCallback> callback;
   JobStatus status;
   bool reattached = false;
-  std::optional<JobStatus> pending_terminal;  // Reattach of a job that already ended
   pid_t pid = 0;     // the shim: leader of the job's session and process group
   int pidfd = -1;
   bool holds = false;  // counts in in_use_
@@ -333,8 +333,14 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
     }
     Job* raw = job.get();
     jobs_.emplace(id, std::move(job));
-    queue_.push_back(raw);
-    announce_.push_back(raw);
+    events_.push_back(Event{raw->callback, raw->status});
+    // Start it from this thread when nothing waits before it: one thread hop less between
+    // Submit and the process running.
+    if (queue_.empty() && Fits(raw->spec.resources)) {
+      Launch(*raw, events_);
+    } else {
+      queue_.push_back(raw);
+    }
   }
   Wake();
   return id;
@@ -369,8 +375,21 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
 
   const std::string record_path = JobRecordPath(spec.log_path);
   absl::StatusOr<JobRecord> record = ReadJobRecord(record_path);
+  // The shim writes its record about a millisecond after it was spawned; the server opens
+  // the log just before spawning. A log without a record may be a job whose server died in
+  // that millisecond: give its shim a moment rather than report it lost (and see it run
+  // twice).
+  if (!record.ok() && record.status().code() == absl::StatusCode::kNotFound &&
+      access(spec.log_path.c_str(), F_OK) == 0) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!record.ok() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      record = ReadJobRecord(record_path);
+    }
+  }
+  std::optional<JobStatus> pending_terminal;  // the job ended already
   if (!record.ok() || record->token != job->token) {
-    job->pending_terminal = LostStatus(
+    pending_terminal = LostStatus(
         job->status,
         !record.ok() && record.status().code() == absl::StatusCode::kNotFound
             ? absl::StrCat("the job had not started when the server stopped (no job record at ",
@@ -408,15 +427,15 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
       absl::StatusOr<JobRecord> again = ReadJobRecord(record_path);
       if (again.ok() && again->token == job->token &&
           again->state != JobRecord::State::kRunning) {
-        job->pending_terminal = StatusFromRecord(job->status, *again, spec);
+        pending_terminal = StatusFromRecord(job->status, *again, spec);
       } else {
         job->status.started_ms = record->start_ms;
-        job->pending_terminal = LostStatus(
+        pending_terminal = LostStatus(
             job->status, "the process disappeared while the server was down", now);
       }
     }
   } else {
-    job->pending_terminal = StatusFromRecord(job->status, *record, spec);
+    pending_terminal = StatusFromRecord(job->status, *record, spec);
   }
 
   {
@@ -447,7 +466,11 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
       }
     }
     jobs_.emplace(job_id, std::move(job));
-    announce_.push_back(raw);
+    if (pending_terminal.has_value()) {
+      Finish(*raw, *std::move(pending_terminal), events_);
+    } else {
+      events_.push_back(Event{raw->callback, raw->status});
+    }
   }
   Wake();
   return absl::OkStatus();
@@ -515,8 +538,8 @@ void LocalExecutor::Shutdown() {
   }
   jobs_.clear();
   queue_.clear();
-  announce_.clear();
   cancels_.clear();
+  events_.clear();
   stopped_ = true;
 }
 
@@ -538,13 +561,12 @@ void LocalExecutor::Run() {
       if (stopping_) return;
       // Exits seen by the last poll. Only this thread erases jobs, so `polled` is valid.
       for (size_t i = 0; i < polled.size(); ++i) {
-        if (fds[i + 1].revents != 0) ReapOne(*polled[i], events);
+        if (fds[i + 1].revents != 0) ReapOne(*polled[i], events_);
       }
-      AnnounceNew(events);
-      HandleCancels(events);
+      HandleCancels(events_);
       int64_t now = clock_.NowMillis();
       FireTimers(now);
-      Dispatch(events);
+      Dispatch(events_);
       bool memory_limits = false;
       for (const auto& [id, job] : jobs_) {
         if (job->pid > 0 && job->spec.resources.memory_bytes > 0) memory_limits = true;
@@ -563,6 +585,7 @@ void LocalExecutor::Run() {
         fds.push_back(pollfd{job->pidfd, POLLIN, 0});
         polled.push_back(job.get());
       }
+      events.swap(events_);
     }
     for (Event& event : events) (*event.callback)(event.status);
     events.clear();
@@ -581,19 +604,6 @@ void LocalExecutor::Run() {
       (void)ignored;
     }
   }
-}
-
-void LocalExecutor::AnnounceNew(std::vector<Event>& events) {
-  for (Job* job : announce_) {
-    if (job->pending_terminal.has_value()) {
-      JobStatus terminal = *std::move(job->pending_terminal);
-      job->pending_terminal.reset();
-      Finish(*job, std::move(terminal), events);
-      continue;
-    }
-    events.push_back(Event{job->callback, job->status});
-  }
-  announce_.clear();
 }
 
 void LocalExecutor::HandleCancels(std::vector<Event>& events) {
@@ -816,8 +826,10 @@ void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
     return fail(std::string(command.status().message()));
   }
 
+  // A record left by an earlier job with the same log is replaced by the shim's first write
+  // (rename) and, until then, told apart by its token; unlinking it here would cost an
+  // unlink in the hot path.
   const std::string record_path = JobRecordPath(spec.log_path);
-  unlink(record_path.c_str());  // a stale record from an earlier job with the same log
   std::vector<std::string> args = {shim_path_, record_path, job.token, *command};
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
   std::vector<char*> argv;

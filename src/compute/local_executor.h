@@ -27,9 +27,11 @@
 // 612Mi, limit 512Mi". Cancel kills it the same way (kCancelled). Processes a job leaves
 // behind in its process group are killed when it ends.
 //
-// Threads. One monitor thread launches jobs, waits for all of them at once (pidfds + poll,
-// no per-job polling), fires timers and samples memory, and calls the callbacks (in order,
-// never under a lock). Submit, Cancel, Status are cheap and thread-safe.
+// Threads. Submit starts a job that fits, with nothing queued before it, right away on the
+// caller's thread (posix_spawn, well under a millisecond); everything else happens on one
+// monitor thread, which starts queued jobs, waits for all jobs at once (pidfds + poll, no
+// per-job polling), fires timers, samples memory and makes the callbacks (in order, never
+// under a lock). Submit, Reattach, Cancel and Status are thread-safe.
 //
 // Restarts. Shutdown stops following jobs and leaves them running. Job ids are
 // "local:<token>"; a new executor's Reattach(id, spec) reads the job record next to
@@ -38,7 +40,8 @@
 // ended meanwhile reports its recorded status; otherwise kFailed / kLostNode ("node lost:
 // the process disappeared while the server was down"). A job that was still queued when
 // the server stopped never started: Reattach reports kLostNode for it too, so the caller
-// may submit it again. Reattach never starts a command.
+// may submit it again. Reattach never starts a command. It may block up to 2 s when the log
+// exists without a record (a server that died within a millisecond of the spawn).
 
 #include <sys/types.h>
 
@@ -113,7 +116,6 @@ class LocalExecutor final : public Executor {
 
   void Run();  // the monitor thread
   void Wake();
-  void AnnounceNew(std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleCancels(std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireTimers(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SampleMemory();
@@ -147,7 +149,8 @@ class LocalExecutor final : public Executor {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // not ended
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);        // waiting for capacity, FIFO
-  std::vector<Job*> announce_ ABSL_GUARDED_BY(mu_);    // accepted, callback not yet told
+  // Callbacks to make, in order; the monitor thread makes them outside the lock.
+  std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancels_ ABSL_GUARDED_BY(mu_);  // ids Cancel() was called for
   Resources in_use_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> gpu_busy_ ABSL_GUARDED_BY(mu_);    // parallel to gpus_
