@@ -1,11 +1,8 @@
 #include "compute/local_executor.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +24,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "compute/gpu_detect.h"
+#include "compute/process_launch.h"
 #include "compute/process_record.h"
 #include "compute/process_table.h"
 
@@ -82,11 +80,6 @@ int64_t MemTotalBytes() {
   return 0;
 }
 
-bool IsExecutableFile(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
-}
-
 std::string FindShim() {
   if (const char* env = std::getenv("CAIRN_JOB_SHIM"); env != nullptr && *env != '\0') {
     return env;
@@ -108,33 +101,6 @@ std::string FindShim() {
     }
   }
   return "";
-}
-
-// argv[0] as the job will run it: searched in the job's PATH unless it has a '/'.
-absl::StatusOr<std::string> ResolveCommand(const std::string& command, const std::string& path,
-                                           const std::string& workdir) {
-  if (command.empty()) return absl::InvalidArgumentError("argv[0]: the command is empty");
-  if (command.find('/') != std::string::npos) {
-    std::string full = command[0] == '/' || workdir.empty()
-                           ? command
-                           : absl::StrCat(workdir, "/", command);
-    if (access(full.c_str(), F_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat("command '", command, "' does not exist"));
-    }
-    if (!IsExecutableFile(full)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("command '", command, "' is not an executable file"));
-    }
-    return full;
-  }
-  for (absl::string_view dir : absl::StrSplit(path, ':')) {
-    std::string candidate =
-        dir.empty() ? absl::StrCat(workdir.empty() ? "." : workdir, "/", command)
-                    : absl::StrCat(dir, "/", command);
-    if (IsExecutableFile(candidate)) return candidate;
-  }
-  return absl::NotFoundError(absl::StrCat("command '", command, "' not found in PATH (", path,
-                                          "); give its absolute path or install it"));
 }
 
 std::string ErrnoText(int error) { return std::strerror(error); }
@@ -771,103 +737,33 @@ void LocalExecutor::Dispatch(std::vector<Event>& events) {
 
 void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
   const JobSpec& spec = job.spec;
-  auto fail = [&](std::string message) {
-    JobStatus status = job.status;
-    status.state = JobState::kFailed;
-    status.reason = FailureReason::kLaunchError;
-    status.message = std::move(message);
-    status.ended_ms = clock_.NowMillis();
-    Finish(job, std::move(status), events);
-  };
-  std::error_code error;
-  if (!spec.workdir.empty()) {
-    std::filesystem::create_directories(spec.workdir, error);
-    if (error) {
-      return fail(absl::StrCat("cannot create working directory '", spec.workdir,
-                               "': ", error.message()));
-    }
-  }
-  std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), error);
-  int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    return fail(absl::StrCat("cannot open log file '", spec.log_path, "': ", ErrnoText(errno)));
-  }
-
-  // Environment: the server's, then spec.env, then what the executor decides.
   std::vector<int> gpus;
   std::vector<size_t> slots;
-  for (size_t slot = 0; slot < gpus_.size() && static_cast<int>(slots.size()) < spec.resources.gpus;
-       ++slot) {
+  for (size_t slot = 0;
+       slot < gpus_.size() && static_cast<int>(slots.size()) < spec.resources.gpus; ++slot) {
     if (!gpu_busy_[slot]) {
       slots.push_back(slot);
       gpus.push_back(gpus_[slot]);
     }
   }
+  // The server's environment, then spec.env, then what the executor decides.
   std::map<std::string, std::string> overrides = spec.env;
   overrides["CUDA_VISIBLE_DEVICES"] = FormatGpuList(gpus);
   overrides["CAIRN_JOB_ID"] = job.id;
-  std::vector<std::string> env_strings;
-  env_strings.reserve(base_env_.size() + overrides.size());
-  std::string path_value = "/usr/local/bin:/usr/bin:/bin";
-  for (const std::string& entry : base_env_) {
-    size_t eq = entry.find('=');
-    std::string_view key = std::string_view(entry).substr(0, eq);
-    if (overrides.find(std::string(key)) != overrides.end()) continue;
-    if (key == "PATH") path_value = entry.substr(eq + 1);
-    env_strings.push_back(entry);
-  }
-  for (const auto& [key, value] : overrides) {
-    if (key == "PATH") path_value = value;
-    env_strings.push_back(absl::StrCat(key, "=", value));
-  }
-  absl::StatusOr<std::string> command = ResolveCommand(spec.argv[0], path_value, spec.workdir);
-  if (!command.ok()) {
-    close(log_fd);
-    return fail(std::string(command.status().message()));
-  }
-
   // A record left by an earlier job with the same log is replaced by the shim's first write
-  // (rename) and, until then, told apart by its token; unlinking it here would cost an
-  // unlink in the hot path.
-  const std::string record_path = JobRecordPath(spec.log_path);
-  std::vector<std::string> args = {shim_path_, record_path, job.token, *command};
-  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (std::string& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);  // undo the server's SIG_IGN (SIGPIPE, …)
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
-  if (!spec.workdir.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.workdir.c_str());
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, shim_path_.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(log_fd);
-  if (rc != 0) {
-    return fail(absl::StrCat("cannot start '", spec.argv[0], "' in '", spec.workdir,
-                             "': ", ErrnoText(rc)));
+  // (rename) and, until then, told apart by its token; no unlink in the hot path.
+  absl::StatusOr<pid_t> launched =
+      LaunchProcess(shim_path_, JobRecordPath(spec.log_path), job.token, spec,
+                    MergeEnvironment(base_env_, overrides));
+  if (!launched.ok()) {
+    JobStatus status = job.status;
+    status.state = JobState::kFailed;
+    status.reason = FailureReason::kLaunchError;
+    status.message = std::string(launched.status().message());
+    status.ended_ms = clock_.NowMillis();
+    return Finish(job, std::move(status), events);
   }
+  pid_t pid = *launched;
   job.pid = pid;
   job.pidfd = PidfdOpen(pid);
   if (job.pidfd < 0) {
