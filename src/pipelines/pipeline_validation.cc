@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/definition_yaml.h"
+#include "pipelines/cron.h"
 #include "pipelines/dag.h"
 #include "pipelines/pipeline_yaml.h"
 
@@ -357,13 +358,12 @@ class Validator {
   }
 
   absl::Status CheckSchedule() {
-    if (spec_.schedule.cron.empty() || !options_.check_cron) return absl::OkStatus();
-    absl::Status status = options_.check_cron(spec_.schedule.cron);
+    if (spec_.schedule.cron.empty()) return absl::OkStatus();
+    absl::Status status = options_.check_cron ? options_.check_cron(spec_.schedule.cron)
+                                              : ParseCron(spec_.schedule.cron).status();
     if (status.ok()) return status;
     return Error(spec_.line, "", "schedule.cron", spec_.schedule.cron,
-                 absl::StrCat("is not a valid cron expression: ", status.message(),
-                              " (5 fields in UTC: minute hour day-of-month month day-of-week, "
-                              "like \"0 3 * * *\")"));
+                 absl::StrCat("is not a valid cron expression: ", status.message()));
   }
 
   absl::Status CheckTriggers() {

@@ -3,8 +3,8 @@
 // unique step / parameter / input / output names, known steps in depends_on and in
 // inputs' `from: step.output` (and known outputs there), no cycles, templates that name
 // known things, parameter defaults of their declared type, retry and resource values in
-// range, known trigger events, and — through callbacks the server supplies — cron syntax,
-// known executors and resources that the chosen executor can satisfy.
+// range, known trigger events, cron syntax (pipelines/cron.h), and — through callbacks the
+// server supplies — known executors and resources that the chosen executor can satisfy.
 //
 // Every error is InvalidArgument and reads "FILE:LINE: pipeline NAME: step S: field 'F':
 // value 'V' …" (the parts that apply), with what to do. Pure functions; thread-safe.
@@ -35,7 +35,7 @@ struct ValidationOptions {
   // (check_resources may still answer NotFound).
   std::vector<std::string> executors;
   ResourceCheck check_resources;  // empty: resources are only range-checked
-  CronCheck check_cron;           // empty: the schedule's cron text is not checked
+  CronCheck check_cron;           // empty: pipelines/cron.h ParseCron
 };
 
 // The event types a trigger may name in `on`.

@@ -476,8 +476,14 @@ TEST(PipelineValidationTest, CronThroughTheHook) {
   EXPECT_EQ(seen, "0 3 * * *");
   EXPECT_EQ(ErrorOf(TwoSteps("", "schedule: {cron: '61 3 * * *'}\n"), options),
             "p.yaml:1: pipeline p: field 'schedule.cron': value '61 3 * * *' is not a valid "
-            "cron expression: minute '61' is out of range 0-59 (5 fields in UTC: minute hour "
-            "day-of-month month day-of-week, like \"0 3 * * *\")");
+            "cron expression: minute '61' is out of range 0-59");
+  // Without a hook: the cron parser of pipelines/cron.h.
+  auto daily = ParsePipelinesYaml(TwoSteps("", "schedule: {cron: '@daily'}\n"), "p.yaml");
+  ASSERT_TRUE(daily.ok());
+  EXPECT_TRUE(ValidatePipelines(*daily).ok());
+  EXPECT_THAT(ErrorOf(TwoSteps("", "schedule: {cron: '0 3 * *'}\n")),
+              HasSubstr("p.yaml:1: pipeline p: field 'schedule.cron': value '0 3 * *' is not a "
+                        "valid cron expression: cron '0 3 * *': expected 5 fields"));
 }
 
 TEST(TemplateRefsTest, FindsReferencesWithSpacesAndLeavesOtherBracesAlone) {
