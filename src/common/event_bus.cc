@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/event_types.h"
+#include "common/json.h"
 #include "common/log.h"
 
 namespace cairn {
@@ -25,11 +26,11 @@ bool IsKnownEventType(std::string_view type) {
   return false;
 }
 
-Json EventToJson(const Event& event) {
+std::string EventToJson(const Event& event) {
   Json attributes = Json::object();
   for (const auto& [key, value] : event.attributes) attributes[key] = value;
-  return Json{{"type", event.type}, {"attributes", std::move(attributes)},
-              {"time_ms", event.time_ms}};
+  return DumpJson(Json{{"type", event.type}, {"attributes", std::move(attributes)},
+                       {"time_ms", event.time_ms}});
 }
 
 EventBus::EventBus() : EventBus(RealClock()) {}

@@ -23,7 +23,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
-#include "common/json.h"
 
 namespace cairn {
 
@@ -33,8 +32,9 @@ struct Event {
   int64_t time_ms = 0;                           // set by Publish when 0
 };
 
-// {"attributes": {...}, "time_ms": 1700000000000, "type": "alert"}.
-Json EventToJson(const Event& event);
+// The event as JSON text, keys sorted:
+// {"attributes":{"monitor":"drift"},"time_ms":1700000000000,"type":"alert"}.
+std::string EventToJson(const Event& event);
 
 class EventBus {
  public:

@@ -111,8 +111,12 @@ absl::StatusOr<std::vector<PipelineSpec>> TriggerService::Pipelines(int64_t now_
 void TriggerService::HandleEvent(const Event& event) {
   absl::MutexLock lock(&handle_mu_);
   if (event.type == kEventPipelineRunFinished) {
+    // Only a terminal state ends a debounce (a publisher may report every state change).
     auto run = event.attributes.find("run_id");
-    if (run != event.attributes.end()) {
+    auto state = event.attributes.find("state");
+    const bool terminal = state == event.attributes.end() ||
+                          (state->second != "queued" && state->second != "running");
+    if (run != event.attributes.end() && terminal) {
       for (auto it = active_.begin(); it != active_.end();) {
         it = it->second == run->second ? active_.erase(it) : std::next(it);
       }
@@ -140,7 +144,7 @@ void TriggerService::Fire(const PipelineSpec& spec, int index, const Event& even
   firing.pipeline = spec.name;
   firing.trigger = index;
   firing.event_type = event.type;
-  firing.event_json = DumpJson(EventToJson(event));
+  firing.event_json = EventToJson(event);
   const std::string where = absl::StrCat("triggers: pipeline '", spec.name, "' trigger ", index,
                                          " (on ", trigger.on, ")");
 

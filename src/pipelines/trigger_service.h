@@ -10,7 +10,7 @@
 // queued or running (an alert storm or a burst of ingests starts one retraining, not one
 // per event); the skipped event is logged and recorded as a firing with outcome
 // "skipped". Whether that run is still active is asked of `run_active`; the service also
-// forgets a run when it sees its pipeline_run_finished event. "The same trigger" is the
+// forgets a run when it sees its pipeline_run_finished event with a terminal state. "The same trigger" is the
 // pipeline's trigger with the same `on` and `match`, so re-applying a pipeline keeps it.
 // A trigger on pipeline_run_finished never fires for a run of its own pipeline (it would
 // loop); that is logged and recorded as skipped.

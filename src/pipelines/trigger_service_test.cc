@@ -180,6 +180,11 @@ TEST_F(TriggerServiceTest, WithoutRunStateTheRunFinishedEventEndsTheDebounce) {
   Publish(MakeEvent(kEventAlert, {{"monitor", "m"}}));
   Publish(MakeEvent(kEventAlert, {{"monitor", "m"}}));
   EXPECT_EQ(server_.Requests().size(), 1u);
+  // A non-terminal state change of the run does not end it.
+  Publish(MakeEvent(kEventPipelineRunFinished,
+                    {{"pipeline", "retrain"}, {"run_id", "run-1"}, {"state", "running"}}));
+  Publish(MakeEvent(kEventAlert, {{"monitor", "m"}}));
+  EXPECT_EQ(server_.Requests().size(), 1u);
   Publish(MakeEvent(kEventPipelineRunFinished,
                     {{"pipeline", "retrain"}, {"run_id", "run-1"}, {"state", "succeeded"}}));
   Publish(MakeEvent(kEventAlert, {{"monitor", "m"}}));
