@@ -1,5 +1,7 @@
 #include "compute/executor.h"
 
+#include <initializer_list>
+
 namespace cairn::compute {
 
 std::string_view JobStateName(JobState state) {
@@ -30,6 +32,24 @@ std::string_view FailureReasonName(FailureReason reason) {
     case FailureReason::kLaunchError: return "launch_error";
   }
   return "unknown";
+}
+
+std::optional<JobState> ParseJobState(std::string_view name) {
+  for (JobState state : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded,
+                         JobState::kFailed, JobState::kCancelled}) {
+    if (JobStateName(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
+std::optional<FailureReason> ParseFailureReason(std::string_view name) {
+  for (FailureReason reason :
+       {FailureReason::kNone, FailureReason::kExitCode, FailureReason::kSignal,
+        FailureReason::kTimeout, FailureReason::kOutOfMemory, FailureReason::kLostNode,
+        FailureReason::kCancelled, FailureReason::kLaunchError}) {
+    if (FailureReasonName(reason) == name) return reason;
+  }
+  return std::nullopt;
 }
 
 }  // namespace cairn::compute

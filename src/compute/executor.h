@@ -28,6 +28,7 @@ namespace cairn::compute {
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
 std::string_view JobStateName(JobState state);  // "queued", "running", …
+std::optional<JobState> ParseJobState(std::string_view name);  // inverse of JobStateName
 bool IsTerminal(JobState state);
 
 // Why a job ended other than with exit code 0.
@@ -42,6 +43,7 @@ enum class FailureReason {
   kLaunchError,   // could not start (bad command, bad workdir, sbatch refused it)
 };
 std::string_view FailureReasonName(FailureReason reason);  // "exit_code", "signal", …
+std::optional<FailureReason> ParseFailureReason(std::string_view name);  // inverse
 
 struct JobSpec {
   std::string name;  // for people and for the cluster ("churn-train/42/train#1")

@@ -354,6 +354,10 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
     }
   }
   std::optional<JobStatus> pending_terminal;  // the job ended already
+  // Why the previous server was killing it, if it was.
+  std::optional<KillNote> kill_note = ReadKillNote(KillNotePath(spec.log_path), job->token);
+  std::optional<FailureReason> kill_reason;
+  if (kill_note.has_value()) kill_reason = ParseFailureReason(kill_note->reason);
   if (!record.ok() || record->token != job->token) {
     pending_terminal = LostStatus(
         job->status,
@@ -433,9 +437,17 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
     }
     jobs_.emplace(job_id, std::move(job));
     if (pending_terminal.has_value()) {
+      if (kill_reason.has_value()) {  // as when this executor kills: the reason stands
+        pending_terminal->state =
+            *kill_reason == FailureReason::kCancelled ? JobState::kCancelled : JobState::kFailed;
+        pending_terminal->reason = *kill_reason;
+        pending_terminal->message = kill_note->message;
+      }
       Finish(*raw, *std::move(pending_terminal), events_);
     } else {
       events_.push_back(Event{raw->callback, raw->status});
+      // The previous server had begun to kill it: finish the job (signal, grace, SIGKILL).
+      if (kill_reason.has_value()) StartKill(*raw, *kill_reason, kill_note->message);
     }
   }
   Wake();
@@ -706,6 +718,8 @@ void LocalExecutor::StartKill(Job& job, FailureReason reason, std::string messag
   if (job.kill_reason != FailureReason::kNone) return;  // the first reason stands
   job.kill_reason = reason;
   job.kill_message = std::move(message);
+  WriteKillNote(KillNotePath(job.spec.log_path), job.token,
+                KillNote{std::string(FailureReasonName(reason)), job.kill_message});
   SignalJob(job, SIGTERM);
   job.kill_at_ms = clock_.NowMillis() + std::max<int64_t>(options_.kill_grace_ms, 1);
 }

@@ -38,7 +38,10 @@
 // spec.log_path: a live process (same pid and start time) is followed to its end (its
 // resources and GPUs count as in use, its timeout runs from its original start); one that
 // ended meanwhile reports its recorded status; otherwise kFailed / kLostNode ("node lost:
-// the process disappeared while the server was down"). A job that was still queued when
+// the process disappeared while the server was down"). When the executor starts killing a
+// job it writes the reason to "<log_path>.kill" (process_record.h), so a kill the old server
+// began (timeout, out of memory, cancel) is finished by the new one and reported with that
+// reason, not as a bare signal. A job that was still queued when
 // the server stopped never started: Reattach reports kLostNode for it too, so the caller
 // may submit it again. Reattach never starts a command. It may block up to 2 s when the log
 // exists without a record (a server that died within a millisecond of the spawn).

@@ -630,6 +630,29 @@ TEST_F(ReattachTest, ATimeoutStillAppliesAfterReattach) {
   EXPECT_EQ(status.message, "exceeded its time limit of 1s");
 }
 
+TEST_F(ReattachTest, AKillTheOldServerBeganIsFinishedWithItsReason) {
+  JobSpec spec = Shell("doomed", "trap '' TERM; while :; do sleep 0.01; done");
+  spec.resources.timeout_ms = 200;
+  LocalExecutorOptions patient = Options();
+  patient.kill_grace_ms = 600'000;  // the first server dies long before it would SIGKILL
+  LocalExecutor& first = Make(patient);
+  Recorder before;
+  absl::StatusOr<std::string> id = first.Submit(spec, before.Callback());
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(KillNotePath(spec.log_path)); }));
+  first.Shutdown();
+  EXPECT_EQ(before.States(), (std::vector<JobState>{JobState::kQueued, JobState::kRunning}));
+
+  LocalExecutor& second = Make();  // grace 300 ms
+  Recorder after;
+  ASSERT_TRUE(second.Reattach(*id, spec, after.Callback()).ok());
+  JobStatus status = after.WaitTerminal();
+  EXPECT_EQ(after.States(), (std::vector<JobState>{JobState::kRunning, JobState::kFailed}));
+  EXPECT_EQ(status.reason, FailureReason::kTimeout);
+  EXPECT_EQ(status.message, "exceeded its time limit of 200ms");
+  EXPECT_EQ(status.signal, SIGKILL);
+}
+
 // --- overhead ---------------------------------------------------------------------------
 
 // Submit → running (the job's process exists) and Submit → ended for no-op jobs, one at a

@@ -93,4 +93,39 @@ absl::StatusOr<JobRecord> ReadJobRecord(const std::string& path) {
   return ParseJobRecord(std::string_view(buffer, static_cast<size_t>(n)));
 }
 
+std::string KillNotePath(std::string_view log_path) {
+  return absl::StrCat(ToAbsl(log_path), ".kill");
+}
+
+void WriteKillNote(const std::string& path, std::string_view token, const KillNote& note) {
+  std::string text = absl::StrCat("cairn-kill 1 token=", ToAbsl(token), " reason=", note.reason,
+                                  "\n", note.message, "\n");
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ssize_t written = write(fd, text.data(), text.size());
+  (void)written;
+  close(fd);
+}
+
+std::optional<KillNote> ReadKillNote(const std::string& path, std::string_view token) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buffer[2048];
+  ssize_t n = read(fd, buffer, sizeof(buffer));
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  std::string_view text(buffer, static_cast<size_t>(n));
+  size_t newline = text.find('\n');
+  if (newline == std::string_view::npos) return std::nullopt;
+  std::string head = absl::StrCat("cairn-kill 1 token=", ToAbsl(token), " reason=");
+  std::string_view first = text.substr(0, newline);
+  if (first.substr(0, head.size()) != head) return std::nullopt;
+  KillNote note;
+  note.reason = std::string(first.substr(head.size()));
+  std::string_view message = text.substr(newline + 1);
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  note.message = std::string(message);
+  return note;
+}
+
 }  // namespace cairn::compute

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,22 @@ struct JobRecord {
 
 // "<log_path>.status".
 std::string JobRecordPath(std::string_view log_path);
+
+// The kill note "<log_path>.kill": written by the executor when it starts killing a job
+// for a reason (timeout, out of memory, cancel), so that a restarted server reports that
+// reason rather than the bare signal:
+//
+//   cairn-kill 1 token=9f2c… reason=timeout
+//   exceeded its time limit of 30s
+struct KillNote {
+  std::string reason;   // FailureReasonName(): "timeout", "out_of_memory", "cancelled"
+  std::string message;  // JobStatus.message
+};
+std::string KillNotePath(std::string_view log_path);
+// Best effort (a job is killed whether or not the note could be written).
+void WriteKillNote(const std::string& path, std::string_view token, const KillNote& note);
+// nullopt when there is no note for `token`.
+std::optional<KillNote> ReadKillNote(const std::string& path, std::string_view token);
 
 // InvalidArgument for text that is not a record.
 absl::StatusOr<JobRecord> ParseJobRecord(std::string_view text);

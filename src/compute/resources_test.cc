@@ -84,6 +84,10 @@ TEST(ExecutorNamesTest, StatesAndReasons) {
   EXPECT_EQ(FailureReasonName(FailureReason::kLostNode), "lost_node");
   EXPECT_EQ(FailureReasonName(FailureReason::kCancelled), "cancelled");
   EXPECT_EQ(FailureReasonName(FailureReason::kLaunchError), "launch_error");
+  EXPECT_EQ(ParseJobState("cancelled"), JobState::kCancelled);
+  EXPECT_EQ(ParseJobState("done"), std::nullopt);
+  EXPECT_EQ(ParseFailureReason("out_of_memory"), FailureReason::kOutOfMemory);
+  EXPECT_EQ(ParseFailureReason("oom"), std::nullopt);
 }
 
 }  // namespace
