@@ -1,5 +1,7 @@
 #include "pipelines/pipeline_yaml.h"
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -277,6 +279,23 @@ TEST(PipelineYamlTest, UnsafeYamlIsRefusedBeforeYamlCpp) {
   EXPECT_THAT(ErrorOf("kind: Pipeline\nname: &a p\n"), HasSubstr("p.yaml:2: YAML anchors"));
   EXPECT_THAT(ErrorOf("kind: Pipeline\nname: p\x01\n"), HasSubstr("p.yaml:2: invalid YAML"));
   EXPECT_THAT(ErrorOf("kind: [Pipeline\n"), HasSubstr("p.yaml:"));
+}
+
+// Every pipeline under examples/ parses and validates (they are what users copy).
+TEST(PipelineYamlTest, ExamplesParseAndValidate) {
+  const char* source = std::getenv("CAIRN_SOURCE_DIR");
+  std::filesystem::path root = source != nullptr
+                                   ? std::filesystem::path(source)
+                                   : std::filesystem::path(__FILE__).parent_path() / "../..";
+  std::filesystem::path examples = root / "examples";
+  if (!std::filesystem::exists(examples)) GTEST_SKIP() << "no " << examples;
+  auto files = features::ReadDefinitionFiles(examples.string());
+  ASSERT_TRUE(files.ok()) << files.status();
+  auto specs = ParsePipelineFiles(*files);
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  absl::Status valid = ValidatePipelines(*specs);
+  EXPECT_TRUE(valid.ok()) << valid;
+  std::printf("%zu example pipeline(s) valid\n", specs->size());
 }
 
 // ---- validation ----
