@@ -368,6 +368,9 @@ TEST_P(ExecutorContractTest, ANewExecutorReattachesToARunningJobWithoutRunningIt
   Recorder second;
   ASSERT_TRUE(executor_->Reattach(*id, spec, second.Callback()).ok());
   ASSERT_TRUE(second.WaitRunning()) << second.StatesText();  // not ended, not lost
+  Recorder third;
+  EXPECT_EQ(executor_->Reattach(*id, spec, third.Callback()).code(),
+            absl::StatusCode::kAlreadyExists);
   std::ofstream(go) << "go\n";
   JobStatus status = second.WaitTerminal();
   EXPECT_EQ(status.state, JobState::kFailed) << status.message;

@@ -619,7 +619,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   absl::MutexLock lock(&impl_->mu);
   if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
   if (impl_->jobs.contains(job_id)) {
-    return absl::FailedPreconditionError(
+    return absl::AlreadyExistsError(
         absl::StrCat("Slurm job ", job_id, " is already followed by this executor"));
   }
   impl_->jobs[job_id] = job;

@@ -83,7 +83,7 @@ class SlurmExecutor final : public Executor {
   absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) override;
 
   // Follows an earlier job by its Slurm id; the first callback is its current state
-  // (kQueued, kRunning or terminal). FailedPrecondition when the id is already followed.
+  // (kQueued, kRunning or terminal). AlreadyExists when the id is already followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 
