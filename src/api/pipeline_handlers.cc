@@ -183,7 +183,7 @@ absl::StatusOr<std::vector<pipelines::PipelineSpec>> ParseFiles(const PipelineAp
         return absl::InvalidArgumentError(absl::StrCat(
             spec.file, ":", step.line, ": pipeline ", spec.name, ": step ", step.name,
             ": field 'resources': value '", compute::FormatResources(step.resources),
-            "' cannot run here: ", ToAbsl(fits.message()),
+            "' cannot run here: ", fits.message(),
             "; ask for less, or send the step to an executor that has it (executor: NAME)"));
       }
     }
