@@ -100,6 +100,10 @@ class PipelineEngine::Impl {
     finished_callbacks_.push_back(std::move(fn));
   }
   void Shutdown();
+  void SetServerUrl(std::string url) {
+    absl::MutexLock lock(&server_url_mu_);
+    server_url_ = std::move(url);
+  }
 
  private:
   // Executor callbacks and requests, handed to the dispatcher thread. Shared with the
@@ -171,6 +175,10 @@ class PipelineEngine::Impl {
     return absl::StrCat(options_.data_dir, "/pipelines/runs/", run.id, "/", step);
   }
   std::string ExecutorName(const PipelineSpec& spec, const StepSpec& step) const;
+  std::string ServerUrl() {
+    absl::MutexLock lock(&server_url_mu_);
+    return server_url_.empty() ? options_.server_url : server_url_;
+  }
   compute::JobCallback CallbackFor(const std::string& run_id, int pos, int attempt);
   absl::StatusOr<std::unique_ptr<ActiveRun>> Plan(RunRecord record, PipelineSpec spec);
 
@@ -178,6 +186,8 @@ class PipelineEngine::Impl {
   VersionLookup lookup_;
   std::map<std::string, compute::Executor*> executors_;
   EngineOptions options_;
+  absl::Mutex server_url_mu_;
+  std::string server_url_ ABSL_GUARDED_BY(server_url_mu_);  // SetServerUrl; else options_'s
   std::unique_ptr<RunStore> store_;
   EngineTracking tracking_;
   InputHasher hasher_;
@@ -718,7 +728,7 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
   LaunchOptions launch;
   launch.step_dir = step_dir;
   launch.log_path = attempt.log_path;
-  launch.server_url = options_.server_url;
+  launch.server_url = ServerUrl();
   launch.tracking_run_id = step.tracking_run_id;
   launch.job_name = absl::StrCat(run.record.pipeline, "/", run.record.id.substr(0, 8), "/",
                                  step.name, "#", attempt_no);
@@ -960,5 +970,6 @@ void PipelineEngine::OnRunFinished(std::function<void(const RunRecord&)> fn) {
 void PipelineEngine::Shutdown() {
   if (impl_) impl_->Shutdown();
 }
+void PipelineEngine::SetServerUrl(std::string url) { impl_->SetServerUrl(std::move(url)); }
 
 }  // namespace cairn::pipelines

@@ -113,6 +113,11 @@ class PipelineEngine {
   // publishes pipeline_run_finished with it. Register before starting runs.
   void OnRunFinished(std::function<void(const RunRecord&)> fn);
 
+  // The server's address for steps launched from now on (CAIRN_URL, MLFLOW_TRACKING_URI):
+  // the server binds after the engine exists (port 0 picks one). Overrides
+  // EngineOptions::server_url. Thread-safe.
+  void SetServerUrl(std::string url);
+
   // Stops dispatching; running jobs are left to be re-attached by the next server.
   // Idempotent; the destructor calls it. Callbacks of executors that arrive later are
   // dropped (they may outlive the engine).
