@@ -351,9 +351,9 @@ TEST_P(ExecutorContractTest, ANewExecutorReattachesToARunningJobWithoutRunningIt
   // running when the new executor attaches.
   const std::string go = dir_ + "/go";
   Recorder first;
-  JobSpec spec = Spec("reattach",
-                      "echo started; while [ ! -e '" + go + "' ]; do sleep 0.1; done; "
-                      "echo finished; exit 4");
+  JobSpec spec = Spec("reattach", "echo started; while [ ! -e '" + go +
+                                      "' ]; do sleep 0.1; done; "
+                                      "echo finished; exit 4");
   auto id = executor_->Submit(spec, first.Callback());
   ASSERT_TRUE(id.ok()) << id.status();
   ASSERT_TRUE(first.WaitRunning()) << first.StatesText();

@@ -96,8 +96,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   }
   if (timed_out) {
     return absl::DeadlineExceededError(absl::StrCat("'", absl::StrJoin(argv, " "),
-                                                    "' did not finish within ",
-                                                    timeout_ms, " ms; it was killed"));
+                                                    "' did not finish within ", timeout_ms,
+                                                    " ms; it was killed"));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;

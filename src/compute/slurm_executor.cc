@@ -66,15 +66,13 @@ bool IsNumericId(const std::string& id) {
   });
 }
 
-// Slurm prints times in the cluster's local time zone, to the second. 0 when absent.
+// "9 (SIGKILL)".
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? absl::StrCat(sig, " (SIG", abbrev, ")") : absl::StrCat(sig);
 }
 
-// "cpu=2,mem=1G,gres/gpu=1" style key=value lists and "key=value key=value" lines.
 }  // namespace
-
 
 using slurm::SlurmNode;
 
@@ -91,10 +89,10 @@ struct SlurmExecutor::Impl {
     std::optional<JobState> reported;  // the last state given to the callback
     JobStatus status;
     bool cancel_requested = false;
-    bool timed_out = false;        // we scancelled it for its time limit
-    int64_t deadline_ms = 0;       // 0: none (yet)
+    bool timed_out = false;   // we scancelled it for its time limit
+    int64_t deadline_ms = 0;  // 0: none (yet)
     bool gpus_looked_up = false;
-    int missing_polls = 0;         // successful polls that did not list it
+    int missing_polls = 0;                // successful polls that did not list it
     std::optional<std::string> rejected;  // sbatch refused it: the message
   };
   using Event = std::pair<JobCallback, JobStatus>;
@@ -198,9 +196,9 @@ struct SlurmExecutor::Impl {
   }
 
   std::string TimeLimitText(const Job& job) const {
-    return job.resources.timeout_ms > 0
-               ? absl::StrCat("exceeded its time limit of ", FormatDuration(job.resources.timeout_ms))
-               : std::string("exceeded its Slurm time limit");
+    return job.resources.timeout_ms > 0 ? absl::StrCat("exceeded its time limit of ",
+                                                       FormatDuration(job.resources.timeout_ms))
+                                        : std::string("exceeded its Slurm time limit");
   }
 
   // One row of the poll: JobID|State|exit_code|NodeList|Reason|StartTime|EndTime.
@@ -245,7 +243,9 @@ struct SlurmExecutor::Impl {
       }
       return;
     }
-    job.status.ended_ms = std::max(now, job.status.started_ms);
+    const int64_t slurm_end = slurm::ParseSlurmTime(f[6]);
+    job.status.ended_ms =
+        std::max(job.reattached && slurm_end > 0 ? slurm_end : now, job.status.started_ms);
     if (WIFSIGNALED(raw) || (raw & 0x7f) != 0) {
       job.status.signal = raw & 0x7f;
       job.status.exit_code.reset();
@@ -282,8 +282,8 @@ struct SlurmExecutor::Impl {
       Fail(job, FailureReason::kSignal,
            absl::StrCat("killed by signal ", SignalText(*job.status.signal)), events);
     } else if (job.status.exit_code.value_or(0) != 0) {
-      Fail(job, FailureReason::kExitCode,
-           absl::StrCat("exited with code ", *job.status.exit_code), events);
+      Fail(job, FailureReason::kExitCode, absl::StrCat("exited with code ", *job.status.exit_code),
+           events);
     } else {
       // FAILED with status 0: Slurm could not launch it (bad workdir, log not writable…).
       Fail(job, FailureReason::kLaunchError,
@@ -305,8 +305,8 @@ struct SlurmExecutor::Impl {
     const int64_t now = clock.NowMillis();
     if (now - last_warning_ms < 30'000) return;
     last_warning_ms = now;
-    Log(LogLevel::kWarning, absl::StrCat(options.name, " executor: ", message,
-                                         " (retrying every ", options.poll_interval_ms, " ms)"));
+    Log(LogLevel::kWarning, absl::StrCat(options.name, " executor: ", message, " (retrying every ",
+                                         options.poll_interval_ms, " ms)"));
   }
 
   // Poll once: one squeue for every followed job.
@@ -341,7 +341,8 @@ struct SlurmExecutor::Impl {
     if (!all_unknown) {
       for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
         std::vector<std::string> f;
-        for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
+        for (absl::string_view field : absl::StrSplit(line, '|'))
+          f.push_back(Trimmed(ToStd(field)));
         if (f.size() < 7) continue;
         rows[f[0]] = std::move(f);
       }
@@ -367,7 +368,8 @@ struct SlurmExecutor::Impl {
           continue;
         }
         Apply(*job, row->second, events, to_cancel);
-        if (job->resources.gpus > 0 && !job->gpus_looked_up && job->reported == JobState::kRunning) {
+        if (job->resources.gpus > 0 && !job->gpus_looked_up &&
+            job->reported == JobState::kRunning) {
           job->gpus_looked_up = true;
           need_gpus.push_back(id);
         }
@@ -382,7 +384,8 @@ struct SlurmExecutor::Impl {
       if (pos != std::string::npos) {
         size_t end = detail->out.find(' ', pos + 1);
         gpus = slurm::GresGpuIndices(
-            std::string_view(detail->out).substr(pos + 6, end == std::string::npos ? end : end - pos - 6));
+            std::string_view(detail->out)
+                .substr(pos + 6, end == std::string::npos ? end : end - pos - 6));
       }
       absl::MutexLock lock(&mu);
       auto it = jobs.find(id);
@@ -392,9 +395,9 @@ struct SlurmExecutor::Impl {
       auto r = Run(options.scancel, to_cancel);
       const bool failed = !r.ok() || r->exit_code != 0;
       if (failed) {
-        Warn(absl::StrCat("scancel of jobs past their time limit (", absl::StrJoin(to_cancel, ","),
-                          ") failed: ",
-                          r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
+        Warn(absl::StrCat(
+            "scancel of jobs past their time limit (", absl::StrJoin(to_cancel, ","),
+            ") failed: ", r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
       }
       absl::MutexLock lock(&mu);
       for (const auto& id : to_cancel) {
@@ -478,8 +481,8 @@ absl::Status SlurmExecutor::CheckSatisfiable(const Resources& r) const {
   if (nodes.empty()) {
     return absl::InvalidArgumentError(
         partition.empty() ? "the Slurm cluster has no nodes"
-                          : absl::StrCat("Slurm partition '", partition,
-                                         "' (configured for ", r.gpus > 0 ? "GPU" : "CPU",
+                          : absl::StrCat("Slurm partition '", partition, "' (configured for ",
+                                         r.gpus > 0 ? "GPU" : "CPU",
                                          " jobs) has no nodes; fix the executor configuration"));
   }
   int max_cpus = 0, max_gpus = 0;
@@ -503,9 +506,8 @@ absl::Status SlurmExecutor::CheckSatisfiable(const Resources& r) const {
                                                    FormatMemory(max_mib * kMiB)));
   }
   if (r.gpus > max_gpus) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("asks for ", r.gpus, " GPU", r.gpus == 1 ? "" : "s", "; ", where, " has ",
-                     max_gpus));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "asks for ", r.gpus, " GPU", r.gpus == 1 ? "" : "s", "; ", where, " has ", max_gpus));
   }
   if (!one_fits) {
     return absl::InvalidArgumentError(
@@ -553,7 +555,9 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   std::error_code ec;
   const std::filesystem::path log_dir = std::filesystem::path(spec.log_path).parent_path();
   std::filesystem::create_directories(log_dir, ec);
-  if (ec) rejected = absl::StrCat("cannot create the log directory ", log_dir.string(), ": ", ec.message());
+  if (ec)
+    rejected =
+        absl::StrCat("cannot create the log directory ", log_dir.string(), ": ", ec.message());
   if (rejected.empty() && !spec.workdir.empty()) {
     std::filesystem::create_directories(spec.workdir, ec);
     if (ec) rejected = absl::StrCat("cannot create workdir ", spec.workdir, ": ", ec.message());
@@ -574,9 +578,10 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
                               " (install slurm-client, or set the path of sbatch in the "
                               "executor configuration)");
     } else if (result->exit_code != 0) {
-      rejected = absl::StrCat(
-          "sbatch refused the job", partition.empty() ? "" : absl::StrCat(" (partition '", partition, "')"),
-          ": ", Trimmed(result->err.empty() ? result->out : result->err));
+      rejected =
+          absl::StrCat("sbatch refused the job",
+                       partition.empty() ? "" : absl::StrCat(" (partition '", partition, "')"),
+                       ": ", Trimmed(result->err.empty() ? result->out : result->err));
     } else {
       // --parsable: "4711" or "4711;cluster".
       std::string out = Trimmed(result->out);
@@ -645,8 +650,9 @@ absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
   if (result->exit_code != 0 &&
       result->err.find("already completing or completed") == std::string::npos &&
       result->err.find("Invalid job id") == std::string::npos) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot cancel Slurm job ", job_id, ": ", CommandError({impl_->options.scancel, job_id}, *result)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot cancel Slurm job ", job_id, ": ",
+                     CommandError({impl_->options.scancel, job_id}, *result)));
   }
   absl::MutexLock lock(&impl_->mu);
   impl_->next_poll_ms = 0;
@@ -691,15 +697,16 @@ ExecutorStatus SlurmExecutor::Status() const {
       for (const auto& p : impl_->options.partitions) {
         if (p.name == name) role = p.gpus ? ", GPU jobs" : ", CPU jobs";
       }
-      texts.push_back(absl::StrCat(name, " (", is_default ? "default, " : "", f[1], role, ": ",
-                                   f[2], ")"));
+      texts.push_back(
+          absl::StrCat(name, " (", is_default ? "default, " : "", f[1], role, ": ", f[2], ")"));
     }
     partitions = absl::StrJoin(texts, "; ");
   }
   out.detail = absl::StrCat("partitions: ", partitions.empty() ? "?" : partitions,
                             "; nodes: ", absl::StrJoin(node_texts, ", "));
-  auto queue = impl_->Run(impl_->options.squeue,
-                          {"--noheader", "--Format=JobID:|,State:|,NodeList:|,SubmitTime:|,StartTime:|"});
+  auto queue =
+      impl_->Run(impl_->options.squeue,
+                 {"--noheader", "--Format=JobID:|,State:|,NodeList:|,SubmitTime:|,StartTime:|"});
   if (queue.ok() && queue->exit_code == 0) {
     for (absl::string_view line : absl::StrSplit(queue->out, '\n', absl::SkipEmpty())) {
       std::vector<std::string> f;

@@ -5,7 +5,6 @@
 // executor_contract_test.cc.
 
 #include "compute/slurm_executor.h"
-#include "compute/slurm_text.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "compute/slurm_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -163,8 +163,8 @@ TEST(SlurmScriptTest, SbatchArgsMapResources) {
   EXPECT_THAT(SbatchArgs(spec, "gpu", "/logs/x.sbatch"),
               ElementsAre("--parsable", "--job-name=churn_train", "--output=/logs/100%%.log",
                           "--error=/logs/100%%.log", "--open-mode=append", "--cpus-per-task=2",
-                          "--chdir=/w", "--mem=512M", "--gres=gpu:2", "--time=2",
-                          "--partition=gpu", "--export=ALL", "/logs/x.sbatch"));
+                          "--chdir=/w", "--mem=512M", "--gres=gpu:2", "--time=2", "--partition=gpu",
+                          "--export=ALL", "/logs/x.sbatch"));
   // Undeclared memory, no GPUs, no timeout, no partition: no flags for them.
   JobSpec plain;
   plain.name = "n";
@@ -219,10 +219,14 @@ class FakeSlurmTest : public ::testing::Test {
     const std::string& d = dir_.path();
     WriteFile(d + "/sbatch",
               "#!/bin/sh\n"
-              "echo \"$@\" >> '" + d + "/sbatch_args'\n"
-              "if [ -e '" + d + "/sbatch_error' ]; then cat '" + d +
+              "echo \"$@\" >> '" +
+                  d +
+                  "/sbatch_args'\n"
+                  "if [ -e '" +
+                  d + "/sbatch_error' ]; then cat '" + d +
                   "/sbatch_error' >&2; exit 1; fi\n"
-                  "cat '" + d + "/next_id'\n",
+                  "cat '" +
+                  d + "/next_id'\n",
               true);
     WriteFile(d + "/squeue", "#!/bin/sh\ncat '" + d + "/rows'\n", true);
     WriteFile(d + "/scancel", "#!/bin/sh\necho \"$@\" >> '" + d + "/scancelled'\n", true);
@@ -264,8 +268,7 @@ TEST_F(FakeSlurmTest, SlurmStatesMapToJobStatesReasonsAndMessages) {
       {"COMPLETED", 0, JobState::kSucceeded, FailureReason::kNone, "exited with code 0"},
       {"FAILED", 3 << 8, JobState::kFailed, FailureReason::kExitCode, "exited with code 3"},
       {"FAILED", 9, JobState::kFailed, FailureReason::kSignal, "killed by signal 9 (SIGKILL)"},
-      {"TIMEOUT", 15, JobState::kFailed, FailureReason::kTimeout,
-       "exceeded its time limit of 5s"},
+      {"TIMEOUT", 15, JobState::kFailed, FailureReason::kTimeout, "exceeded its time limit of 5s"},
       {"OUT_OF_MEMORY", 9, JobState::kFailed, FailureReason::kOutOfMemory,
        "out of memory: Slurm killed it for exceeding its memory limit of 512Mi"},
       {"NODE_FAIL", 0, JobState::kFailed, FailureReason::kLostNode,
@@ -296,8 +299,8 @@ TEST_F(FakeSlurmTest, SlurmStatesMapToJobStatesReasonsAndMessages) {
     EXPECT_EQ(status.reason, c.reason);
     EXPECT_EQ(status.message, c.message);
     EXPECT_EQ(status.host, "vm");
-    EXPECT_EQ(recorder.States(), (std::vector<JobState>{JobState::kQueued, JobState::kRunning,
-                                                        c.state}));
+    EXPECT_EQ(recorder.States(),
+              (std::vector<JobState>{JobState::kQueued, JobState::kRunning, c.state}));
   }
 }
 
@@ -308,8 +311,8 @@ TEST_F(FakeSlurmTest, AJobThatRanBetweenTwoPollsStillReportsRunning) {
   Recorder recorder;
   ASSERT_TRUE(executor.Submit(SimpleSpec(dir_.path(), "quick", "true"), recorder.Callback()).ok());
   EXPECT_EQ(recorder.WaitTerminal().state, JobState::kSucceeded);
-  EXPECT_EQ(recorder.States(), (std::vector<JobState>{JobState::kQueued, JobState::kRunning,
-                                                      JobState::kSucceeded}));
+  EXPECT_EQ(recorder.States(),
+            (std::vector<JobState>{JobState::kQueued, JobState::kRunning, JobState::kSucceeded}));
 }
 
 TEST_F(FakeSlurmTest, ACancelledPendingJobNeverRan) {
@@ -325,8 +328,7 @@ TEST_F(FakeSlurmTest, ACancelledPendingJobNeverRan) {
   JobStatus status = recorder.WaitTerminal();
   EXPECT_EQ(status.state, JobState::kCancelled);
   EXPECT_EQ(status.message, "cancelled");
-  EXPECT_EQ(recorder.States(),
-            (std::vector<JobState>{JobState::kQueued, JobState::kCancelled}));
+  EXPECT_EQ(recorder.States(), (std::vector<JobState>{JobState::kQueued, JobState::kCancelled}));
 }
 
 TEST_F(FakeSlurmTest, OurOwnTimeoutCancelsTheJobAndReportsTimeout) {
@@ -506,9 +508,10 @@ TEST_F(RealSlurmTest, StatusShowsTheClusterAndRefusesWhatCannotFit) {
   EXPECT_THAT(status.detail, HasSubstr("gpu (up, GPU jobs"));
   Resources r;
   r.gpus = status.capacity.gpus + 1;
-  EXPECT_EQ(executor.CheckSatisfiable(r).message(),
-            absl::StrCat("asks for ", r.gpus, " GPUs; the largest node of Slurm partition 'gpu' has ",
-                         status.capacity.gpus));
+  EXPECT_EQ(
+      executor.CheckSatisfiable(r).message(),
+      absl::StrCat("asks for ", r.gpus, " GPUs; the largest node of Slurm partition 'gpu' has ",
+                   status.capacity.gpus));
 }
 
 TEST_F(RealSlurmTest, AnInvalidPartitionIsALaunchError) {
@@ -530,18 +533,22 @@ TEST_F(RealSlurmTest, LatencyOfSequentialNoOpJobs) {
   for (int i = 0; i < n; ++i) {
     Recorder recorder;
     const absl::Time submitted = absl::Now();
-    ASSERT_TRUE(executor.Submit(SimpleSpec(dir_.path(), absl::StrCat("noop", i), "true"),
-                                recorder.Callback())
-                    .ok());
+    ASSERT_TRUE(
+        executor
+            .Submit(SimpleSpec(dir_.path(), absl::StrCat("noop", i), "true"), recorder.Callback())
+            .ok());
     submit.push_back(absl::ToDoubleMilliseconds(absl::Now() - submitted));
     EXPECT_EQ(recorder.WaitTerminal().state, JobState::kSucceeded);
-    to_running.push_back(absl::ToDoubleMilliseconds(recorder.TimeOf(JobState::kRunning) - submitted));
-    to_done.push_back(absl::ToDoubleMilliseconds(recorder.TimeOf(JobState::kSucceeded) - submitted));
+    to_running.push_back(
+        absl::ToDoubleMilliseconds(recorder.TimeOf(JobState::kRunning) - submitted));
+    to_done.push_back(
+        absl::ToDoubleMilliseconds(recorder.TimeOf(JobState::kSucceeded) - submitted));
   }
   for (auto* v : {&submit, &to_running, &to_done}) std::sort(v->begin(), v->end());
-  printf("slurm no-op jobs: %d sequential, Submit() (sbatch) p50 %.0f ms, submit→running p50 "
-         "%.0f ms (max %.0f), submit→done p50 %.0f ms (max %.0f)\n",
-         n, submit[n / 2], to_running[n / 2], to_running.back(), to_done[n / 2], to_done.back());
+  printf(
+      "slurm no-op jobs: %d sequential, Submit() (sbatch) p50 %.0f ms, submit→running p50 "
+      "%.0f ms (max %.0f), submit→done p50 %.0f ms (max %.0f)\n",
+      n, submit[n / 2], to_running[n / 2], to_running.back(), to_done[n / 2], to_done.back());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ namespace {
 
 constexpr int64_t kMiB = 1024 * 1024;
 
+// The "Key=value Key=value" words of one `scontrol show … -o` line.
 std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
   // Values may contain spaces (Reason=…, Command=…); a word without '=' continues the value
   // before it. A repeated key (per-node "Nodes=… GRES=…" in detail mode) keeps the first.
@@ -27,8 +28,8 @@ std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
       if (last != nullptr) absl::StrAppend(last, " ", word);
       continue;
     }
-    auto [it, inserted] = out.emplace(std::string(word.substr(0, eq)),
-                                      std::string(word.substr(eq + 1)));
+    auto [it, inserted] =
+        out.emplace(std::string(word.substr(0, eq)), std::string(word.substr(eq + 1)));
     last = inserted ? &it->second : nullptr;
   }
   return out;
@@ -92,9 +93,10 @@ std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& part
                                     const std::string& script_path) {
   std::string name;
   for (char c : spec.name) {
-    name += (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
-                ? '_'
-                : c;
+    name +=
+        (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+            ? '_'
+            : c;
   }
   if (name.empty()) name = "cairn";
   // Slurm expands %j, %x… in --output; "%%" is a literal '%'.
@@ -126,9 +128,12 @@ int GresGpuCount(std::string_view gres) {
   std::string flat;
   int depth = 0;
   for (char c : gres) {
-    if (c == '(') ++depth;
-    else if (c == ')') depth = std::max(0, depth - 1);
-    else if (depth == 0) flat += c;
+    if (c == '(')
+      ++depth;
+    else if (c == ')')
+      depth = std::max(0, depth - 1);
+    else if (depth == 0)
+      flat += c;
   }
   int total = 0;
   for (absl::string_view item : absl::StrSplit(flat, ',', absl::SkipEmpty())) {
