@@ -604,6 +604,15 @@ void LocalExecutor::HandleCancels(std::vector<Event>& events) {
 }
 
 void LocalExecutor::ReapOne(Job& job, std::vector<Event>& events) {
+  // The pidfd is readable: the shim has exited. While it is our unreaped child (a zombie)
+  // its pid cannot be reused, so whatever the job left in its process group can be killed
+  // safely now, before the reap. (A re-attached job's shim is reaped by init at any moment:
+  // its leftovers are not touched, rather than risk signalling a reused pid.)
+  siginfo_t info{};
+  bool own_child = waitid(P_PID, static_cast<id_t>(job.pid), &info,
+                          WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                   info.si_pid == job.pid;
+  if (own_child) kill(-job.pid, SIGKILL);
   int wait_status = 0;
   pid_t reaped;
   do {
@@ -611,8 +620,6 @@ void LocalExecutor::ReapOne(Job& job, std::vector<Event>& events) {
   } while (reaped < 0 && errno == EINTR);
   if (reaped == 0) return;  // not ended yet
   bool have_status = reaped == job.pid;
-  // Whatever the job left in its process group goes with it.
-  kill(-job.pid, SIGKILL);
 
   JobStatus status = job.status;
   status.ended_ms = clock_.NowMillis();

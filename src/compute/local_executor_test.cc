@@ -285,6 +285,17 @@ TEST_F(LocalExecutorTest, TimeoutEscalatesToSigkillWhenTermIsIgnored) {
   EXPECT_TRUE(WaitFor([&] { return ProcessGone(shell); }));
 }
 
+TEST_F(LocalExecutorTest, ProcessesLeftBehindInTheGroupAreKilledWhenTheJobEnds) {
+  LocalExecutor& executor = Make();
+  JobSpec spec = Shell("daemon", "sleep 300 & echo $! > child.pid; exit 0");
+  Recorder recorder;
+  ASSERT_TRUE(executor.Submit(spec, recorder.Callback()).ok());
+  EXPECT_EQ(recorder.WaitTerminal().state, JobState::kSucceeded);
+  pid_t child = std::atoi(ReadFile(spec.workdir + "/child.pid").c_str());
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(WaitFor([&] { return ProcessGone(child); }));
+}
+
 TEST_F(LocalExecutorTest, MemoryOfTheWholeGroupOverTheLimitIsKilledAsOutOfMemory) {
   LocalExecutor& executor = Make();
   // Two processes of ~70Mi each: neither alone exceeds 100Mi, together they do.
