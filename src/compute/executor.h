@@ -58,7 +58,7 @@ struct JobSpec {
 
 // A snapshot of a job.
 struct JobStatus {
-  std::string job_id;  // executor-specific, stable across restarts ("local:1234:987654", "4711")
+  std::string job_id;  // executor-specific, stable across restarts ("local:9f2c…", "4711")
   JobState state = JobState::kQueued;
   FailureReason reason = FailureReason::kNone;
   std::optional<int> exit_code;

@@ -25,7 +25,7 @@
 // processes of the job's session is sampled every memory_sample_interval_ms; above the
 // limit the job is killed the same way, kFailed / kOutOfMemory, "out of memory: used
 // 612Mi, limit 512Mi". Cancel kills it the same way (kCancelled). Processes a job leaves
-// behind in its process group are killed when it ends.
+// behind in its process group are killed when it ends (not for re-attached jobs).
 //
 // Threads. Submit starts a job that fits, with nothing queued before it, right away on the
 // caller's thread (posix_spawn, well under a millisecond); everything else happens on one
@@ -41,10 +41,10 @@
 // the process disappeared while the server was down"). When the executor starts killing a
 // job it writes the reason to "<log_path>.kill" (process_record.h), so a kill the old server
 // began (timeout, out of memory, cancel) is finished by the new one and reported with that
-// reason, not as a bare signal. A job that was still queued when
-// the server stopped never started: Reattach reports kLostNode for it too, so the caller
-// may submit it again. Reattach never starts a command. It may block up to 2 s when the log
-// exists without a record (a server that died within a millisecond of the spawn).
+// reason, not as a bare signal. A job that was still queued when the server stopped never
+// started: Reattach reports kLostNode for it too, so the caller may submit it again.
+// Reattach never starts a command. It may block up to 2 s when the log exists without a
+// record (a server that died within a millisecond of the spawn).
 
 #include <sys/types.h>
 
