@@ -24,11 +24,11 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "pipelines/dag.h"
 #include "pipelines/engine_tracking.h"
 #include "pipelines/retry_policy.h"
 #include "pipelines/run_store.h"
 #include "pipelines/step_cache.h"
-#include "pipelines/step_graph.h"
 #include "pipelines/step_launch.h"
 
 namespace cairn::pipelines {
@@ -209,20 +209,21 @@ class PipelineEngine::Impl {
 
 absl::StatusOr<std::unique_ptr<PipelineEngine::Impl::ActiveRun>> PipelineEngine::Impl::Plan(
     RunRecord record, PipelineSpec spec) {
-  CAIRN_ASSIGN_OR_RETURN(StepGraph graph, BuildStepGraph(spec));
+  CAIRN_ASSIGN_OR_RETURN(Dag dag, Dag::Build(spec));
+  const std::vector<int>& order = dag.order();
   auto run = std::make_unique<ActiveRun>();
   std::vector<int> position_of(spec.steps.size());
-  for (size_t pos = 0; pos < graph.order.size(); ++pos) position_of[graph.order[pos]] = pos;
+  for (size_t pos = 0; pos < order.size(); ++pos) position_of[order[pos]] = pos;
   std::map<std::string, StepRecord> stored;
   for (StepRecord& step : record.steps) stored[step.name] = std::move(step);
   record.steps.clear();
-  run->steps.resize(graph.order.size());
-  for (size_t pos = 0; pos < graph.order.size(); ++pos) {
-    int index = graph.order[pos];
+  run->steps.resize(order.size());
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    int index = order[pos];
     StepRuntime& runtime = run->steps[pos];
     runtime.spec_index = index;
-    for (int up : graph.upstream[index]) runtime.upstream.push_back(position_of[up]);
-    for (int down : graph.downstream[index]) runtime.downstream.push_back(position_of[down]);
+    for (int up : dag.upstream(index)) runtime.upstream.push_back(position_of[up]);
+    for (int down : dag.downstream(index)) runtime.downstream.push_back(position_of[down]);
     auto it = stored.find(spec.steps[index].name);
     if (it != stored.end()) {
       record.steps.push_back(std::move(it->second));

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "pipelines/pipeline_registry.h"
 #include "pipelines/testing/fake_executor.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
@@ -606,6 +607,30 @@ TEST_F(EngineTest, RecoveryRetriesALostJob) {
   EXPECT_EQ(run->steps[0].attempts[0].reason, compute::FailureReason::kLostNode);
   EXPECT_EQ(run->steps[0].attempts[1].state, compute::JobState::kSucceeded);
   EXPECT_EQ(executor_->submit_count(), 2);
+}
+
+TEST_F(EngineTest, OpensOverTheRegistryAndPinsTheVersion) {
+  auto registry = PipelineRegistry::Open(*db_, RealClock());
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  PipelineSpec spec;
+  spec.name = "registered";
+  spec.steps = {Step("only", {"ok"})};
+  ASSERT_TRUE((*registry)->Apply({spec}, false, false).ok());
+  spec.steps[0].command = {"ok", "v2"};
+  ASSERT_TRUE((*registry)->Apply({spec}, false, false).ok());
+  engine_.reset();
+  EngineOptions options;
+  options.data_dir = (dir_ / "data").string();
+  auto engine = PipelineEngine::Open(*db_, RealClock(), **registry, {{"local", executor_.get()}},
+                                     nullptr, options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  engine_ = std::move(*engine);
+  RunRecord latest = RunToEnd({.pipeline = "registered"});
+  EXPECT_EQ(latest.state, RunState::kSucceeded) << latest.message;
+  EXPECT_EQ(latest.version, 2);
+  RunRecord pinned = RunToEnd({.pipeline = "registered", .version = 1});
+  EXPECT_EQ(pinned.version, 1);
+  EXPECT_EQ(executor_->submitted().back().argv, (std::vector<std::string>{"ok"}));
 }
 
 // Retry delays on a fake clock: the second attempt waits for exactly the backoff.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "openssl/evp.h"
+#include "pipelines/pipeline_json.h"
 
 namespace cairn::pipelines {
 namespace {
@@ -40,15 +41,9 @@ std::string Sha256Hex(std::string_view bytes) {
 }
 
 Json StepCacheJson(const StepSpec& step) {
-  Json inputs = Json::array();
-  for (const InputSpec& input : step.inputs)
-    inputs.push_back({{"name", input.name}, {"from", input.from}, {"path", input.path}});
-  Json outputs = Json::array();
-  for (const OutputSpec& output : step.outputs)
-    outputs.push_back({{"name", output.name}, {"path", output.path}});
-  return Json{{"name", step.name},       {"command", step.command}, {"script", step.script},
-              {"env", Json(step.env)},   {"workdir", step.workdir}, {"inputs", inputs},
-              {"outputs", outputs}};
+  Json json = StepToJson(step);
+  for (const char* key : {"resources", "retry", "cache", "executor", "partition"}) json.erase(key);
+  return json;
 }
 
 std::string StepCacheKey(const StepSpec& step, const std::map<std::string, std::string>& params,

@@ -24,9 +24,10 @@ namespace cairn::pipelines {
 // Hex SHA-256 of `bytes`.
 std::string Sha256Hex(std::string_view bytes);
 
-// The part of a step's definition that decides its outputs: name, command or script, env,
-// workdir, inputs and outputs. Resources, retries, executor and partition are left out
-// (a larger timeout does not change what a step computes). Keys sorted.
+// The part of a step's definition that decides its outputs: its canonical JSON
+// (pipeline_json.h StepToJson: name, command or script, env, workdir, inputs, outputs,
+// depends_on) without resources, retry, cache, executor and partition (a larger timeout or
+// another executor does not change what a step computes). Keys sorted.
 Json StepCacheJson(const StepSpec& step);
 
 // hex SHA-256 over StepCacheJson, the parameters and the input hashes.

@@ -11,7 +11,6 @@
 #include "gtest/gtest.h"
 #include "pipelines/retry_policy.h"
 #include "pipelines/step_cache.h"
-#include "pipelines/step_graph.h"
 
 namespace cairn::pipelines {
 namespace {
@@ -180,25 +179,6 @@ TEST(RetryPolicy, ExponentialWithCapAndJitter) {
   }
   EXPECT_TRUE(ShouldRetry(policy, 4));
   EXPECT_FALSE(ShouldRetry(policy, 5));
-}
-
-TEST(StepGraph, OrderAndImpliedDependencies) {
-  PipelineSpec spec;
-  spec.name = "p";
-  StepSpec eval{.name = "eval"};
-  eval.inputs = {{.name = "model", .from = "train.model"}};
-  StepSpec train{.name = "train"};
-  train.depends_on = {"build"};
-  StepSpec build{.name = "build"};
-  StepSpec other{.name = "other"};
-  spec.steps = {eval, train, build, other};
-  auto graph = BuildStepGraph(spec);
-  ASSERT_TRUE(graph.ok()) << graph.status();
-  EXPECT_EQ(graph->order, (std::vector<int>{2, 1, 0, 3}));
-  EXPECT_EQ(graph->upstream[0], (std::vector<int>{1}));
-  EXPECT_EQ(graph->downstream[2], (std::vector<int>{1}));
-  spec.steps[2].depends_on = {"eval"};
-  EXPECT_EQ(BuildStepGraph(spec).status().code(), absl::StatusCode::kInternal);
 }
 
 }  // namespace
