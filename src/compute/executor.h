@@ -47,7 +47,8 @@ std::optional<FailureReason> ParseFailureReason(std::string_view name);  // inve
 
 struct JobSpec {
   std::string name;  // for people and for the cluster ("churn-train/42/train#1")
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH; a script is {"/bin/sh", "-c", text}
+  // argv[0] is looked up in PATH; a script is {"/bin/sh", "-c", text}.
+  std::vector<std::string> argv;
   // Added to (and overriding) the server's environment.
   std::map<std::string, std::string> env;
   std::string workdir;   // absolute; created if missing

@@ -104,8 +104,8 @@ absl::StatusOr<std::vector<int>> ParseGpuList(std::string_view text) {
     }
     int index = std::atoi(std::string(entry).c_str());
     if (!seen.insert(index).second) {
-      return absl::InvalidArgumentError(absl::StrCat("GPU list '", std::string(text),
-                                                     "': device ", index, " is listed twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("GPU list '", std::string(text), "': device ", index, " is listed twice"));
     }
     indices.push_back(index);
     if (comma == std::string_view::npos) break;
@@ -147,8 +147,6 @@ GpuInventory DetectGpus() {
   return GpuInventory{{}, "none"};
 }
 
-std::string FormatGpuList(const std::vector<int>& indices) {
-  return absl::StrJoin(indices, ",");
-}
+std::string FormatGpuList(const std::vector<int>& indices) { return absl::StrJoin(indices, ","); }
 
 }  // namespace cairn::compute

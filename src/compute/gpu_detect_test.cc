@@ -1,8 +1,7 @@
 #include "compute/gpu_detect.h"
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "compute/process_record.h"
 
@@ -98,8 +97,7 @@ TEST(JobRecordTest, RefusesGarbage) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);  // no code, no end_ms
-  EXPECT_EQ(ReadJobRecord("/nonexistent/x.status").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadJobRecord("/nonexistent/x.status").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(JobRecordPath("/logs/train.log"), "/logs/train.log.status");
 }
 

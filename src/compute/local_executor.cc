@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -43,7 +43,7 @@ struct LocalExecutor::Job {
   std::shared_ptr<JobCallback> callback;
   JobStatus status;
   bool reattached = false;
-  pid_t pid = 0;     // the shim: leader of the job's session and process group
+  pid_t pid = 0;  // the shim: leader of the job's session and process group
   int pidfd = -1;
   bool holds = false;  // counts in in_use_
   Resources held;
@@ -153,14 +153,13 @@ std::string FormatMemoryUsed(int64_t bytes) {
   return absl::StrCat((bytes + kMiB - 1) / kMiB, "Mi");
 }
 
-absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
-    LocalExecutorOptions options) {
+absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(LocalExecutorOptions options) {
   double cpus = options.cpus.value_or(std::max(1u, std::thread::hardware_concurrency()));
   int64_t memory = options.memory_bytes.has_value() ? *options.memory_bytes : MemTotalBytes();
   if (cpus < 0 || memory < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "local executor capacity: cpus (", cpus, ") and memory (", memory,
-        ") must not be negative"));
+    return absl::InvalidArgumentError(absl::StrCat("local executor capacity: cpus (", cpus,
+                                                   ") and memory (", memory,
+                                                   ") must not be negative"));
   }
   std::vector<int> gpus;
   std::string gpu_source;
@@ -176,17 +175,17 @@ absl::StatusOr<std::unique_ptr<LocalExecutor>> LocalExecutor::Create(
   }
   std::string shim = options.shim_path.empty() ? FindShim() : options.shim_path;
   if (shim.empty() || !IsExecutableFile(shim)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "local executor: cannot find the job launcher cairn-job-shim",
-        shim.empty() ? "" : absl::StrCat(" at ", shim),
-        "; install it next to the cairn binary (build target cairn-job-shim) or set "
-        "CAIRN_JOB_SHIM to its path"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("local executor: cannot find the job launcher cairn-job-shim",
+                     shim.empty() ? "" : absl::StrCat(" at ", shim),
+                     "; install it next to the cairn binary (build target cairn-job-shim) or set "
+                     "CAIRN_JOB_SHIM to its path"));
   }
   int self_pidfd = PidfdOpen(getpid());
   if (self_pidfd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "local executor: pidfd_open is not available (", ErrnoText(errno),
-        "); it needs Linux 5.3 or later"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("local executor: pidfd_open is not available (", ErrnoText(errno),
+                     "); it needs Linux 5.3 or later"));
   }
   close(self_pidfd);
   Resources capacity;
@@ -217,8 +216,7 @@ std::string HostName(const std::string& configured) {
 }  // namespace
 
 LocalExecutor::LocalExecutor(LocalExecutorOptions options, Resources capacity,
-                             std::vector<int> gpus, std::string gpu_source,
-                             std::string shim_path)
+                             std::vector<int> gpus, std::string gpu_source, std::string shim_path)
     : name_(options.name),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : RealClock()),
@@ -243,8 +241,8 @@ LocalExecutor::~LocalExecutor() {
 absl::Status LocalExecutor::CheckSatisfiable(const Resources& resources) const {
   if (resources.cpus < 0 || resources.memory_bytes < 0 || resources.gpus < 0 ||
       resources.timeout_ms < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "resources: must not be negative (", FormatResources(resources), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("resources: must not be negative (", FormatResources(resources), ")"));
   }
   if (resources.cpus > capacity_.cpus + 1e-9) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -252,10 +250,10 @@ absl::Status LocalExecutor::CheckSatisfiable(const Resources& resources) const {
         " (set executors.local.cpus in the executor config, or ask for fewer)"));
   }
   if (resources.memory_bytes > capacity_.memory_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "asks for ", FormatMemory(resources.memory_bytes), " of memory; the ", name_,
-        " executor has ", FormatMemory(capacity_.memory_bytes),
-        " (set executors.local.memory in the executor config, or ask for less)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("asks for ", FormatMemory(resources.memory_bytes), " of memory; the ", name_,
+                     " executor has ", FormatMemory(capacity_.memory_bytes),
+                     " (set executors.local.memory in the executor config, or ask for less)"));
   }
   if (resources.gpus > capacity_.gpus) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -273,12 +271,12 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
         absl::StrCat("job '", spec.name, "': argv must name a command"));
   }
   if (spec.log_path.empty() || spec.log_path[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job '", spec.name, "': log_path '", spec.log_path, "' must be an absolute path"));
+    return absl::InvalidArgumentError(absl::StrCat("job '", spec.name, "': log_path '",
+                                                   spec.log_path, "' must be an absolute path"));
   }
   if (!spec.workdir.empty() && spec.workdir[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job '", spec.name, "': workdir '", spec.workdir, "' must be an absolute path"));
+    return absl::InvalidArgumentError(absl::StrCat("job '", spec.name, "': workdir '", spec.workdir,
+                                                   "' must be an absolute path"));
   }
   auto job = std::make_unique<Job>();
   job->token = NewUuidHex().substr(0, 20);
@@ -293,9 +291,8 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the ", name_, " executor is shut down; job '", spec.name,
-                       "' was not accepted"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the ", name_, " executor is shut down; job '", spec.name, "' was not accepted"));
     }
     Job* raw = job.get();
     jobs_.emplace(id, std::move(job));
@@ -315,14 +312,13 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
 absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& spec,
                                      JobCallback callback) {
   if (!absl::StartsWith(job_id, "local:") || job_id.size() <= 6) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job id '", job_id, "' is not a local executor job id (local:<token>)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("job id '", job_id, "' is not a local executor job id (local:<token>)"));
   }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the ", name_, " executor is shut down"));
+      return absl::FailedPreconditionError(absl::StrCat("the ", name_, " executor is shut down"));
     }
     if (jobs_.count(job_id) > 0) {
       return absl::AlreadyExistsError(absl::StrCat("job ", job_id, " is already followed"));
@@ -365,9 +361,9 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
             ? absl::StrCat("the job had not started when the server stopped (no job record at ",
                            record_path, ")")
             : absl::StrCat("the job record at ", record_path,
-                           record.ok() ? " belongs to another job"
-                                       : absl::StrCat(" is unreadable: ",
-                                                      record.status().message())),
+                           record.ok()
+                               ? " belongs to another job"
+                               : absl::StrCat(" is unreadable: ", record.status().message())),
         now);
   } else if (record->state == JobRecord::State::kRunning) {
     int pidfd = -1;
@@ -395,13 +391,12 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
       int ignored;
       waitpid(record->pid, &ignored, WNOHANG);
       absl::StatusOr<JobRecord> again = ReadJobRecord(record_path);
-      if (again.ok() && again->token == job->token &&
-          again->state != JobRecord::State::kRunning) {
+      if (again.ok() && again->token == job->token && again->state != JobRecord::State::kRunning) {
         pending_terminal = StatusFromRecord(job->status, *again, spec);
       } else {
         job->status.started_ms = record->start_ms;
-        pending_terminal = LostStatus(
-            job->status, "the process disappeared while the server was down", now);
+        pending_terminal =
+            LostStatus(job->status, "the process disappeared while the server was down", now);
       }
     }
   } else {
@@ -412,10 +407,10 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
     absl::MutexLock lock(&mu_);
     if (stopping_ || jobs_.count(job_id) > 0) {
       if (job->pidfd >= 0) close(job->pidfd);
-      return stopping_ ? absl::FailedPreconditionError(
-                             absl::StrCat("the ", name_, " executor is shut down"))
-                       : absl::AlreadyExistsError(
-                             absl::StrCat("job ", job_id, " is already followed"));
+      return stopping_
+                 ? absl::FailedPreconditionError(
+                       absl::StrCat("the ", name_, " executor is shut down"))
+                 : absl::AlreadyExistsError(absl::StrCat("job ", job_id, " is already followed"));
     }
     Job* raw = job.get();
     if (raw->pid > 0) {
@@ -461,7 +456,7 @@ absl::Status LocalExecutor::Cancel(const std::string& job_id) {
     if (it == jobs_.end()) {
       if (ended_.contains(job_id)) return absl::OkStatus();
       return absl::NotFoundError(absl::StrCat("no job ", job_id, " on the ", name_,
-                                               " executor (Reattach it after a restart)"));
+                                              " executor (Reattach it after a restart)"));
     }
     if (it->second->cancel_requested) return absl::OkStatus();
     it->second->cancel_requested = true;
@@ -476,9 +471,9 @@ ExecutorStatus LocalExecutor::Status() const {
   status.name = name_;
   status.capacity = capacity_;
   status.capacity.timeout_ms = 0;
-  status.detail = absl::StrCat("host ", host_, "; GPUs ",
-                               gpus_.empty() ? "none" : FormatGpuList(gpus_), " (", gpu_source_,
-                               ")");
+  status.detail =
+      absl::StrCat("host ", host_, "; GPUs ", gpus_.empty() ? "none" : FormatGpuList(gpus_), " (",
+                   gpu_source_, ")");
   absl::MutexLock lock(&mu_);
   status.in_use = in_use_;
   status.in_use.timeout_ms = 0;
@@ -609,9 +604,9 @@ void LocalExecutor::ReapOne(Job& job, std::vector<Event>& events) {
   // safely now, before the reap. (A re-attached job's shim is reaped by init at any moment:
   // its leftovers are not touched, rather than risk signalling a reused pid.)
   siginfo_t info{};
-  bool own_child = waitid(P_PID, static_cast<id_t>(job.pid), &info,
-                          WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                   info.si_pid == job.pid;
+  bool own_child =
+      waitid(P_PID, static_cast<id_t>(job.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == job.pid;
   if (own_child) kill(-job.pid, SIGKILL);
   int wait_status = 0;
   pid_t reaped;
@@ -656,9 +651,9 @@ void LocalExecutor::ReapOne(Job& job, std::vector<Event>& events) {
     status.message =
         absl::StrCat("killed by signal ", *status.signal, " (", SignalName(*status.signal), ")");
   } else {
-    status = LostStatus(std::move(status),
-                        "the process disappeared without recording its exit status",
-                        clock_.NowMillis());
+    status =
+        LostStatus(std::move(status), "the process disappeared without recording its exit status",
+                   clock_.NowMillis());
   }
   Finish(job, std::move(status), events);
 }
@@ -760,8 +755,8 @@ void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
   const JobSpec& spec = job.spec;
   std::vector<int> gpus;
   std::vector<size_t> slots;
-  for (size_t slot = 0;
-       slot < gpus_.size() && static_cast<int>(slots.size()) < spec.resources.gpus; ++slot) {
+  for (size_t slot = 0; slot < gpus_.size() && static_cast<int>(slots.size()) < spec.resources.gpus;
+       ++slot) {
     if (!gpu_busy_[slot]) {
       slots.push_back(slot);
       gpus.push_back(gpus_[slot]);

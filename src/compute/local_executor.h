@@ -144,19 +144,19 @@ class LocalExecutor final : public Executor {
   const std::string shim_path_;
   const std::string host_;
   const std::vector<std::string> base_env_;  // "K=V" of the server at Create
-  int wake_fd_ = -1;                          // eventfd
+  int wake_fd_ = -1;                         // eventfd
   std::thread thread_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // not ended
-  std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);        // waiting for capacity, FIFO
+  std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for capacity, FIFO
   // Callbacks to make, in order; the monitor thread makes them outside the lock.
   std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancels_ ABSL_GUARDED_BY(mu_);  // ids Cancel() was called for
   Resources in_use_ ABSL_GUARDED_BY(mu_);
-  std::vector<bool> gpu_busy_ ABSL_GUARDED_BY(mu_);    // parallel to gpus_
+  std::vector<bool> gpu_busy_ ABSL_GUARDED_BY(mu_);  // parallel to gpus_
   absl::flat_hash_set<std::string> ended_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
   int64_t next_sample_ms_ ABSL_GUARDED_BY(mu_) = 0;

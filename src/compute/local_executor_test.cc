@@ -1,5 +1,7 @@
 #include "compute/local_executor.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -13,9 +15,6 @@
 #include <functional>
 #include <sstream>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -272,8 +271,9 @@ TEST_F(LocalExecutorTest, TimeoutKillsTheWholeProcessGroup) {
 
 TEST_F(LocalExecutorTest, TimeoutEscalatesToSigkillWhenTermIsIgnored) {
   LocalExecutor& executor = Make();
-  JobSpec spec = Shell("stubborn", "trap '' TERM; echo $$ > shell.pid; "
-                                   "while :; do sleep 0.05; done");
+  JobSpec spec = Shell("stubborn",
+                       "trap '' TERM; echo $$ > shell.pid; "
+                       "while :; do sleep 0.05; done");
   spec.resources.timeout_ms = 500;
   Recorder recorder;
   ASSERT_TRUE(executor.Submit(spec, recorder.Callback()).ok());
@@ -351,12 +351,11 @@ TEST_F(LocalExecutorTest, CancelStopsRunningAndQueuedJobs) {
 // Each job counts itself in and out of a shared counter under flock and waits for a
 // release file; the highest count seen is the true concurrency.
 std::string CountingScript(const std::string& dir) {
-  return absl::StrCat(
-      "cd ", dir, " && ",
-      "flock lock sh -c 'n=$(($(cat count) + 1)); echo $n > count; "
-      "[ $n -gt $(cat max) ] && echo $n > max; true' && ",
-      "while [ ! -e release ]; do sleep 0.01; done && ",
-      "flock lock sh -c 'echo $(($(cat count) - 1)) > count'");
+  return absl::StrCat("cd ", dir, " && ",
+                      "flock lock sh -c 'n=$(($(cat count) + 1)); echo $n > count; "
+                      "[ $n -gt $(cat max) ] && echo $n > max; true' && ",
+                      "while [ ! -e release ]; do sleep 0.01; done && ",
+                      "flock lock sh -c 'echo $(($(cat count) - 1)) > count'");
 }
 
 TEST_F(LocalExecutorTest, NeverRunsMoreThanTheCpusAllow) {
@@ -433,8 +432,8 @@ TEST_F(LocalExecutorTest, SmallJobsBackfillPastABlockedHeadOnlyWithinTheWindow) 
     JobSpec big_spec = Shell(absl::StrCat("big", window), "true");
     big_spec.resources.cpus = 2;
     ASSERT_TRUE(executor.Submit(big_spec, big.Callback()).ok());
-    ASSERT_TRUE(executor.Submit(Shell(absl::StrCat("small", window), "true"), small.Callback())
-                    .ok());
+    ASSERT_TRUE(
+        executor.Submit(Shell(absl::StrCat("small", window), "true"), small.Callback()).ok());
     if (window > 0) {
       // The head (2 CPUs) cannot start while `first` holds one; the 1-CPU job may pass it.
       EXPECT_EQ(small.WaitTerminal().state, JobState::kSucceeded);
@@ -508,10 +507,10 @@ TEST_F(LocalExecutorTest, CheckSatisfiableNamesWhatDoesNotFit) {
   EXPECT_EQ(std::string(executor.CheckSatisfiable(Resources{.cpus = 5}).message()),
             "asks for 5 CPUs; the local executor has 4 (set executors.local.cpus in the executor "
             "config, or ask for fewer)");
-  EXPECT_EQ(std::string(executor.CheckSatisfiable(Resources{.memory_bytes = int64_t{9} << 30})
-                            .message()),
-            "asks for 9Gi of memory; the local executor has 8Gi (set executors.local.memory in "
-            "the executor config, or ask for less)");
+  EXPECT_EQ(
+      std::string(executor.CheckSatisfiable(Resources{.memory_bytes = int64_t{9} << 30}).message()),
+      "asks for 9Gi of memory; the local executor has 8Gi (set executors.local.memory in "
+      "the executor config, or ask for less)");
   ExecutorStatus status = executor.Status();
   EXPECT_EQ(status.name, "local");
   EXPECT_EQ(status.capacity.cpus, 4);
@@ -702,12 +701,13 @@ TEST_F(LocalExecutorTest, SubmitToRunningLatency) {
     std::sort(values.begin(), values.end());
     return values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))];
   };
-  std::printf("local executor, %d no-op jobs (/bin/true): Submit call (spawned) p50 %.3f ms "
-              "p99 %.3f ms; submit->running callback p50 %.3f ms p99 %.3f ms; submit->ended "
-              "callback p50 %.3f ms p99 %.3f ms\n",
-              jobs, percentile(submit_call, 0.5), percentile(submit_call, 0.99),
-              percentile(to_running, 0.5), percentile(to_running, 0.99),
-              percentile(to_end, 0.5), percentile(to_end, 0.99));
+  std::printf(
+      "local executor, %d no-op jobs (/bin/true): Submit call (spawned) p50 %.3f ms "
+      "p99 %.3f ms; submit->running callback p50 %.3f ms p99 %.3f ms; submit->ended "
+      "callback p50 %.3f ms p99 %.3f ms\n",
+      jobs, percentile(submit_call, 0.5), percentile(submit_call, 0.99),
+      percentile(to_running, 0.5), percentile(to_running, 0.99), percentile(to_end, 0.5),
+      percentile(to_end, 0.99));
 }
 
 }  // namespace

@@ -49,9 +49,8 @@ absl::StatusOr<std::string> ResolveCommand(const std::string& command, const std
                                            const std::string& workdir) {
   if (command.empty()) return absl::InvalidArgumentError("argv[0]: the command is empty");
   if (command.find('/') != std::string::npos) {
-    std::string full = command[0] == '/' || workdir.empty()
-                           ? command
-                           : absl::StrCat(workdir, "/", command);
+    std::string full =
+        command[0] == '/' || workdir.empty() ? command : absl::StrCat(workdir, "/", command);
     if (access(full.c_str(), F_OK) != 0) {
       return absl::NotFoundError(absl::StrCat("command '", command, "' does not exist"));
     }
@@ -62,9 +61,9 @@ absl::StatusOr<std::string> ResolveCommand(const std::string& command, const std
     return full;
   }
   for (absl::string_view dir : absl::StrSplit(path, ':')) {
-    std::string candidate =
-        dir.empty() ? absl::StrCat(workdir.empty() ? "." : workdir, "/", command)
-                    : absl::StrCat(dir, "/", command);
+    std::string candidate = dir.empty()
+                                ? absl::StrCat(workdir.empty() ? "." : workdir, "/", command)
+                                : absl::StrCat(dir, "/", command);
     if (IsExecutableFile(candidate)) return candidate;
   }
   return absl::NotFoundError(absl::StrCat("command '", command, "' not found in PATH (", path,
@@ -78,8 +77,8 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
   if (!spec.workdir.empty()) {
     std::filesystem::create_directories(spec.workdir, error);
     if (error) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot create working directory '", spec.workdir, "': ", error.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create working directory '", spec.workdir, "': ", error.message()));
     }
   }
   absl::StatusOr<std::string> command =
@@ -88,8 +87,8 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
   std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), error);
   int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (log_fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot open log file '", spec.log_path,
-                                                      "': ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open log file '", spec.log_path, "': ", std::strerror(errno)));
   }
 
   std::vector<const char*> argv = {shim_path.c_str(), record_path.c_str(), token.c_str(),
@@ -104,8 +103,8 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
@@ -121,15 +120,15 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
   if (!spec.workdir.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.workdir.c_str());
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, shim_path.c_str(), &actions, &attr,
-                       const_cast<char* const*>(argv.data()),
-                       const_cast<char* const*>(envp.data()));
+  int rc =
+      posix_spawn(&pid, shim_path.c_str(), &actions, &attr, const_cast<char* const*>(argv.data()),
+                  const_cast<char* const*>(envp.data()));
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(log_fd);
   if (rc != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot start '", spec.argv[0], "' in '", spec.workdir, "': ", std::strerror(rc)));
+    return absl::FailedPreconditionError(absl::StrCat("cannot start '", spec.argv[0], "' in '",
+                                                      spec.workdir, "': ", std::strerror(rc)));
   }
   return pid;
 }

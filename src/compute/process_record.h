@@ -3,7 +3,8 @@
 // cairn-job-shim (process_shim.cc) when a local job starts and again when it ends. It is
 // how a restarted server recognises a job's process and learns its exit status:
 //
-//   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=1700000000000 state=running gpus=0,1
+//   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=1700000000000 state=running
+//     gpus=0,1       (one line; the last field is the job's CUDA_VISIBLE_DEVICES)
 //   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=… state=exited code=3 end_ms=…
 //   … state=signaled signal=9 end_ms=…
 //   … state=launch_error errno=2 end_ms=…
@@ -30,10 +31,10 @@ struct JobRecord {
   uint64_t starttime = 0;
   int64_t start_ms = 0;
   State state = State::kRunning;
-  int exit_code = 0;    // kExited
-  int signal = 0;       // kSignaled
-  int error = 0;        // kLaunchError: errno of execv
-  int64_t end_ms = 0;   // not kRunning
+  int exit_code = 0;      // kExited
+  int signal = 0;         // kSignaled
+  int error = 0;          // kLaunchError: errno of execv
+  int64_t end_ms = 0;     // not kRunning
   std::vector<int> gpus;  // kRunning: the job's CUDA_VISIBLE_DEVICES
 };
 

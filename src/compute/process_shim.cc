@@ -66,8 +66,10 @@ void WriteRecord(const char* suffix) {
   if (fd < 0) return;
   ssize_t written = write(fd, line, static_cast<size_t>(len));
   close(fd);
-  if (written == len) rename(g_tmp, g_record);
-  else unlink(g_tmp);
+  if (written == len)
+    rename(g_tmp, g_record);
+  else
+    unlink(g_tmp);
 }
 
 }  // namespace

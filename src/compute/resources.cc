@@ -22,9 +22,14 @@ struct Unit {
   int64_t factor;
 };
 constexpr Unit kUnits[] = {
-    {"Ki", int64_t{1} << 10}, {"Mi", int64_t{1} << 20}, {"Gi", int64_t{1} << 30},
-    {"Ti", int64_t{1} << 40}, {"K", 1000},              {"M", 1000'000},
-    {"G", 1000'000'000},      {"T", 1000'000'000'000},
+    {"Ki", int64_t{1} << 10},
+    {"Mi", int64_t{1} << 20},
+    {"Gi", int64_t{1} << 30},
+    {"Ti", int64_t{1} << 40},
+    {"K", 1000},
+    {"M", 1000'000},
+    {"G", 1000'000'000},
+    {"T", 1000'000'000'000},
 };
 
 std::string FormatCpus(double cpus) { return absl::StrCat(cpus); }  // 1, 0.5, 2.25
@@ -33,8 +38,8 @@ std::string FormatCpus(double cpus) { return absl::StrCat(cpus); }  // 1, 0.5, 2
 
 absl::StatusOr<int64_t> ParseMemory(std::string_view text) {
   auto invalid = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("memory '", ToAbsl(text), "': ", ToAbsl(why), "; write ", ToAbsl(kMemoryForms)));
+    return absl::InvalidArgumentError(absl::StrCat("memory '", ToAbsl(text), "': ", ToAbsl(why),
+                                                   "; write ", ToAbsl(kMemoryForms)));
   };
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {

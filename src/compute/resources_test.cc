@@ -34,8 +34,7 @@ TEST(ParseMemoryTest, RefusesOtherFormsNamingTheValue) {
 }
 
 TEST(ParseMemoryTest, RefusesOverflow) {
-  EXPECT_EQ(ParseMemory("9223372036854775808").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseMemory("9223372036854775808").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseMemory("9000000Ti").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*ParseMemory("9223372036854775807"), INT64_MAX);
 }
@@ -56,11 +55,10 @@ TEST(FormatMemoryTest, ExactBinaryUnitsElseBytes) {
 
 TEST(FormatResourcesTest, LeavesDefaultsOut) {
   EXPECT_EQ(FormatResources(Resources{}), "");
-  EXPECT_EQ(FormatResources(Resources{.cpus = 2,
-                                      .memory_bytes = int64_t{4} << 30,
-                                      .gpus = 1,
-                                      .timeout_ms = 30 * 60 * 1000}),
-            "cpus=2 memory=4Gi gpus=1 timeout=30m");
+  EXPECT_EQ(
+      FormatResources(Resources{
+          .cpus = 2, .memory_bytes = int64_t{4} << 30, .gpus = 1, .timeout_ms = 30 * 60 * 1000}),
+      "cpus=2 memory=4Gi gpus=1 timeout=30m");
   EXPECT_EQ(FormatResources(Resources{.cpus = 0.5}), "cpus=0.5");
   EXPECT_EQ(FormatResources(Resources{.timeout_ms = 30'000}), "timeout=30s");
 }
