@@ -570,7 +570,9 @@ void PipelineEngine::Impl::HandleCancel(ActiveRun& run) {
       Log(LogLevel::kWarning, absl::StrCat("pipelines: cancel ", step.attempts.back().job_id,
                                            ": ", status.message()));
     }
-    StepEnded(run, pos, StepState::kCancelled, "cancelled before it started");
+    StepEnded(run, pos, StepState::kCancelled,
+              step.attempts.empty() ? "cancelled before it started"
+                                    : "cancelled while waiting to retry");
   }
 }
 
