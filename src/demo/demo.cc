@@ -1,17 +1,15 @@
 #include "demo/demo.h"
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -22,227 +20,48 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
-#include "demo/churn_data.h"
 #include "demo/churn_definitions.h"
 #include "demo/churn_events.h"
-#include "demo/training_data.h"
-#include "demo/xgb_trainer.h"
+#include "demo/churn_pipeline.h"
+#include "demo/demo_pipeline.h"
+#include "demo/demo_stores.h"
+#include "demo/step_io.h"
+#include "demo/steps.h"
 #include "features/definition_yaml.h"
 #include "features/feature_plan.h"
 #include "features/feature_store.h"
 #include "features/view_rows.h"
-#include "storage/artifact_store.h"
-#include "storage/database.h"
-#include "tracking/model_registry.h"
+#include "pipelines/step_cache.h"
 #include "tracking/tracking_store.h"
-#include "tracking/types.h"
 
 namespace cairn::demo {
 namespace {
 
-constexpr double kValidationFraction = 0.2;
-constexpr uint64_t kSplitSeed = 7;
-// Metrics are flushed to the store every this many rounds, so a server watching the same
-// database sees the curves grow while keeping the number of commits small.
-constexpr int kFlushEveryRounds = 10;
+// The shape of the churn-train pipeline's grid: steps train-1-1 … train-3-2.
+constexpr size_t kGridDepths = 3;
+constexpr size_t kGridEtas = 2;
 
-// Models trained side by side: --threads, else one per core.
-int WorkerCount(const DemoOptions& options) {
+// What the pipeline's steps run: --step-binary, else this executable (`cairn`).
+absl::StatusOr<std::string> StepBinary(const DemoOptions& options) {
+  if (!options.step_binary.empty()) return options.step_binary;
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot find this executable (/proc/self/exe: ", ec.message(),
+        "); the pipeline's steps run it as `cairn demo step …`"));
+  }
+  return self.string();
+}
+
+// CPUs the pipeline's local executor may use: --threads, else the machine's.
+std::optional<double> ExecutorCpus(const DemoOptions& options) {
   if (options.threads > 0) return options.threads;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::nullopt;
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string UserName() {
-  const char* user = std::getenv("USER");
-  return user != nullptr && *user != '\0' ? std::string(user) : std::string("cairn-demo");
-}
-
-std::string RunName(int max_depth, double eta) {
-  return absl::StrFormat("xgb-depth%d-eta%g", max_depth, eta);
-}
-
-// The MLmodel file of MLflow's xgboost flavor, so that `mlflow.pyfunc.load_model(
-// "models:/churn@production")` can load the booster through Cairn's artifact proxy.
-std::string MlmodelYaml(const std::string& run_id, int64_t created_ms) {
-  return absl::StrCat(
-      "artifact_path: model\n"
-      "flavors:\n"
-      "  python_function:\n"
-      "    data: model.json\n"
-      "    loader_module: mlflow.xgboost\n"
-      "  xgboost:\n"
-      "    code: null\n"
-      "    data: model.json\n"
-      "    model_class: xgboost.core.Booster\n"
-      "    model_format: json\n"
-      "    xgb_version: 1.7.4\n"
-      "run_id: ",
-      run_id, "\nutc_time_created_ms: ", created_ms, "\n");
-}
-
-// The stores the demo writes to, opened like `cairn server --data DIR` opens them.
-struct Stores {
-  std::unique_ptr<storage::Database> db;
-  std::unique_ptr<tracking::TrackingStore> tracking;
-  std::unique_ptr<tracking::ModelRegistry> registry;
-  std::unique_ptr<storage::ArtifactStore> artifacts;
-  std::unique_ptr<features::FeatureStore> features;  // declared after db: closed before it
-};
-
-absl::StatusOr<Stores> OpenStores(const std::string& data_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--data ", data_dir, ": cannot create directory: ", ec.message()));
-  }
-  Stores stores;
-  const std::filesystem::path root(data_dir);
-  CAIRN_ASSIGN_OR_RETURN(stores.db, storage::OpenDatabase((root / "cairn.db").string()));
-  CAIRN_ASSIGN_OR_RETURN(stores.tracking,
-                         tracking::TrackingStore::Open(*stores.db, RealClock()));
-  CAIRN_ASSIGN_OR_RETURN(stores.registry, tracking::ModelRegistry::Open(*stores.db, RealClock()));
-  stores.artifacts = std::make_unique<storage::ArtifactStore>((root / "artifacts").string());
-  CAIRN_ASSIGN_OR_RETURN(stores.features,
-                         features::FeatureStore::Open(*stores.db, RealClock(),
-                                                      {.data_dir = data_dir,
-                                                       .online_url = "embedded"}));
-  return stores;
-}
-
-absl::StatusOr<std::string> EnsureExperiment(tracking::TrackingStore& store) {
-  absl::StatusOr<tracking::Experiment> existing = store.GetExperimentByName(kDemoExperiment);
-  if (existing.ok()) {
-    if (existing->lifecycle_stage == tracking::kLifecycleDeleted) {
-      CAIRN_RETURN_IF_ERROR(store.RestoreExperiment(existing->experiment_id));
-    }
-    return existing->experiment_id;
-  }
-  if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-  return store.CreateExperiment(
-      kDemoExperiment, "",
-      {{"mlflow.note.content",
-        "Churn prediction: which subscribers leave in the next 30 days (cairn demo)."}});
-}
-
-absl::Status EnsureRegisteredModel(tracking::ModelRegistry& registry) {
-  absl::StatusOr<tracking::RegisteredModel> existing = registry.GetRegisteredModel(kDemoModel);
-  if (existing.ok()) return absl::OkStatus();
-  if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
-  return registry
-      .CreateRegisteredModel(kDemoModel,
-                             "XGBoost churn classifier trained by `cairn demo`; the "
-                             "`production` alias names the version to serve.")
-      .status();
-}
-
-// Trains one grid point and logs it as a run; marks the run FAILED on error.
-absl::StatusOr<DemoRun> TrainAndLogRun(Stores& stores, const std::string& experiment_id,
-                                       const TrainValidationSplit& split,
-                                       const tracking::DatasetInput& training_set,
-                                       const DemoOptions& options, int max_depth, double eta) {
-  const auto start = std::chrono::steady_clock::now();
-  Clock& clock = RealClock();
-  DemoRun demo_run;
-  demo_run.run_name = RunName(max_depth, eta);
-  demo_run.max_depth = max_depth;
-  demo_run.eta = eta;
-  demo_run.num_round = options.num_round;
-
-  tracking::CreateRunRequest request;
-  request.experiment_id = experiment_id;
-  request.user_id = UserName();
-  request.run_name = demo_run.run_name;
-  request.tags = {{"mlflow.source.name", "cairn demo"},
-                  {"mlflow.source.type", "LOCAL"},
-                  {"model_type", "xgboost"},
-                  {"cairn.demo", "true"},
-                  {"cairn.training_set", training_set.dataset.source}};
-  CAIRN_ASSIGN_OR_RETURN(tracking::Run run, stores.tracking->CreateRun(request));
-  demo_run.run_id = run.info.run_id;
-
-  auto body = [&]() -> absl::Status {
-    XgbParams params;
-    params.max_depth = max_depth;
-    params.eta = eta;
-    params.num_round = options.num_round;
-    params.threads = options.threads;
-    std::vector<tracking::Param> run_params;
-    for (const auto& [key, value] : params.AsParams()) run_params.push_back({key, value});
-    run_params.push_back({"train_rows", absl::StrCat(split.train.rows())});
-    run_params.push_back({"validation_rows", absl::StrCat(split.validation.rows())});
-    run_params.push_back({"features", absl::StrCat(split.train.cols())});
-    run_params.push_back({"data_seed", absl::StrCat(options.data_seed)});
-    CAIRN_RETURN_IF_ERROR(stores.tracking->LogBatch(run.info.run_id, {}, run_params, {}));
-    CAIRN_RETURN_IF_ERROR(stores.tracking->LogInputs(run.info.run_id, {training_set}));
-
-    std::vector<tracking::Metric> pending;
-    auto flush = [&]() -> absl::Status {
-      if (pending.empty()) return absl::OkStatus();
-      absl::Status logged = stores.tracking->LogBatch(run.info.run_id, pending, {}, {});
-      pending.clear();
-      return logged;
-    };
-    CAIRN_ASSIGN_OR_RETURN(
-        TrainResult trained,
-        TrainXgbClassifier(split.train, split.validation, params,
-                           [&](const IterationMetrics& metrics) -> absl::Status {
-                             const int64_t now = clock.NowMillis();
-                             const int64_t step = metrics.iteration;
-                             pending.push_back({"train_logloss", metrics.train_logloss, now, step});
-                             pending.push_back({"val_logloss", metrics.val_logloss, now, step});
-                             pending.push_back({"train_auc", metrics.train_auc, now, step});
-                             pending.push_back({"val_auc", metrics.val_auc, now, step});
-                             if ((metrics.iteration + 1) % kFlushEveryRounds == 0) return flush();
-                             return absl::OkStatus();
-                           }));
-    CAIRN_RETURN_IF_ERROR(flush());
-
-    const IterationMetrics& last = trained.final_metrics();
-    const auto best = std::max_element(
-        trained.history.begin(), trained.history.end(),
-        [](const IterationMetrics& lhs, const IterationMetrics& rhs) {
-          return lhs.val_auc < rhs.val_auc;
-        });
-    const int64_t now = clock.NowMillis();
-    const int64_t final_step = last.iteration;
-    CAIRN_RETURN_IF_ERROR(stores.tracking->LogBatch(
-        run.info.run_id,
-        {{"best_val_auc", best->val_auc, now, final_step},
-         {"best_iteration", static_cast<double>(best->iteration), now, final_step},
-         {"train_seconds", trained.train_seconds, now, final_step}},
-        {}, {}));
-
-    CAIRN_ASSIGN_OR_RETURN(std::string run_dir,
-                           storage::ArtifactStore::RelativePathOfUri(run.info.artifact_uri));
-    CAIRN_RETURN_IF_ERROR(
-        stores.artifacts->PutBytes(absl::StrCat(run_dir, "/model/model.json"), trained.model_json));
-    CAIRN_RETURN_IF_ERROR(stores.artifacts->PutBytes(absl::StrCat(run_dir, "/model/MLmodel"),
-                                                     MlmodelYaml(run.info.run_id, now)));
-
-    demo_run.val_auc = last.val_auc;
-    demo_run.val_logloss = last.val_logloss;
-    CAIRN_RETURN_IF_ERROR(stores.tracking
-                              ->UpdateRun(run.info.run_id, std::string("FINISHED"),
-                                          clock.NowMillis(), std::nullopt)
-                              .status());
-    return absl::OkStatus();
-  };
-  absl::Status status = body();
-  if (!status.ok()) {
-    // Best effort: the run's real error is what the caller needs to see.
-    stores.tracking->UpdateRun(run.info.run_id, std::string("FAILED"), clock.NowMillis(),
-                               std::nullopt)
-        .status()
-        .IgnoreError();
-    return status;
-  }
-  demo_run.seconds = SecondsSince(start);
-  return demo_run;
 }
 
 void PrintSummary(const DemoResult& result, std::ostream& out) {
@@ -294,17 +113,27 @@ std::string PlanLine(const features::PlannedChange& change) {
   return object;
 }
 
-absl::StatusOr<features::DefinitionSet> LoadDefinitions(const DemoOptions& options,
-                                                        std::string* shown_path) {
-  std::vector<features::DefinitionFile> files;
+// The definition files to apply: --features, else the copy compiled in.
+absl::StatusOr<std::vector<features::DefinitionFile>> DefinitionFiles(
+    const DemoOptions& options, std::string* shown_path) {
   if (options.features_path.empty()) {
-    files = ChurnDefinitionFiles();
     *shown_path = absl::StrCat(kChurnDefinitionsDir, " (built in)");
-  } else {
-    CAIRN_ASSIGN_OR_RETURN(files, features::ReadDefinitionFiles(options.features_path));
-    *shown_path = options.features_path;
+    return ChurnDefinitionFiles();
   }
-  return features::ParseDefinitionFiles(files);
+  *shown_path = options.features_path;
+  return features::ReadDefinitionFiles(options.features_path);
+}
+
+// What the training set depends on besides the pipeline's own definition: the generated
+// events (their size and seed) and the feature definitions. The pipeline's training-set
+// step reads the stores, not files, so this parameter carries them into its cache key.
+std::string DataVersion(const DemoOptions& options,
+                        const std::vector<features::DefinitionFile>& definitions) {
+  std::string fingerprint = absl::StrCat("rows=", options.rows, "\nseed=", options.data_seed, "\n");
+  for (const features::DefinitionFile& file : definitions) {
+    absl::StrAppend(&fingerprint, file.path, "\n", file.content.size(), "\n", file.content);
+  }
+  return pipelines::Sha256Hex(fingerprint).substr(0, 16);
 }
 
 // Rows already in a source's offline table (0 before the first ingest).
@@ -428,8 +257,12 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
     return absl::InvalidArgumentError(
         absl::StrCat("--rows: must be at least 100, got ", options.rows));
   }
-  if (options.max_depths.empty() || options.etas.empty()) {
-    return absl::InvalidArgumentError("grid: needs at least one max_depth and one eta");
+  if (options.max_depths.size() != kGridDepths || options.etas.size() != kGridEtas) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "grid: the churn-train pipeline trains %d max_depth x %d eta values (steps "
+        "train-1-1 … train-%d-%d); got %d x %d",
+        kGridDepths, kGridEtas, kGridDepths, kGridEtas, options.max_depths.size(),
+        options.etas.size()));
   }
   if (options.num_round < 1) {
     return absl::InvalidArgumentError(
@@ -465,105 +298,139 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   // Chapter 2: the feature definitions.
   step_start = std::chrono::steady_clock::now();
-  CAIRN_ASSIGN_OR_RETURN(Stores stores, OpenStores(options.data_dir));
-  features::FeatureStore& feature_store = *stores.features;
+  CAIRN_ASSIGN_OR_RETURN(DemoStores stores, OpenDemoStores(options.data_dir, /*with_features=*/true));
   std::string definitions_path;
+  CAIRN_ASSIGN_OR_RETURN(std::vector<features::DefinitionFile> definition_files,
+                         DefinitionFiles(options, &definitions_path));
   CAIRN_ASSIGN_OR_RETURN(features::DefinitionSet definitions,
-                         LoadDefinitions(options, &definitions_path));
+                         features::ParseDefinitionFiles(definition_files));
   CAIRN_ASSIGN_OR_RETURN(std::vector<features::PlannedChange> plan,
-                         feature_store.Apply(definitions, /*dry_run=*/false, /*prune=*/false));
+                         stores.features->Apply(definitions, /*dry_run=*/false, /*prune=*/false));
   out << absl::StrFormat("[2/8] Applied %s to the feature registry in %s (%.2fs):\n",
                          definitions_path, (root / "cairn.db").string(), SecondsSince(step_start));
   for (const features::PlannedChange& change : plan) out << "      " << PlanLine(change) << "\n";
 
   // Chapter 3: ingestion.
   step_start = std::chrono::steady_clock::now();
-  CAIRN_RETURN_IF_ERROR(IngestRawEvents(feature_store, events, options, raw_dir, result, out));
+  CAIRN_RETURN_IF_ERROR(IngestRawEvents(*stores.features, events, options, raw_dir, result, out));
   if (!result.reused_ingested_events) {
     out << absl::StrFormat("      %s rows in %.2fs into %s\n", Grouped(result.raw_events),
                            SecondsSince(step_start), (root / "offline").string());
   }
 
-  // Chapter 4: the point-in-time training set.
-  step_start = std::chrono::steady_clock::now();
-  features::HistoricalRequest historical;
-  historical.entities = EntityRows(events.labels);
-  historical.feature_service = "churn";
-  CAIRN_ASSIGN_OR_RETURN(features::HistoricalResult training_set,
-                         feature_store.GetHistoricalFeatures(historical));
-  CAIRN_ASSIGN_OR_RETURN(Dataset data, TrainingSetToDataset(training_set.table));
-  const TrainValidationSplit split = SplitTrainValidation(data, kValidationFraction, kSplitSeed);
-  const tracking::DatasetInput training_input =
-      TrainingSetInput(training_set.snapshot, training_set.table);
-  result.training_set_id = training_set.snapshot.id;
-  result.training_set_hash = training_set.snapshot.content_hash;
-  result.training_rows = training_set.snapshot.rows;
-  result.feature_names = data.feature_names;
+  // Chapter 4: the training pipeline. Its training-set step opens the feature store in
+  // its own process: this one closes it (the embedded online store lives in the memory of
+  // the process that opened it) and opens it again for chapter 8.
+  stores.features.reset();
+  std::error_code ec;
+  const std::filesystem::path absolute_root = std::filesystem::absolute(root, ec);
+  TrainingPipelineOptions pipeline_options;
+  pipeline_options.data_dir = absolute_root.lexically_normal().string();
+  pipeline_options.cpus = ExecutorCpus(options);
+  pipeline_options.no_cache = options.no_cache;
+  CAIRN_ASSIGN_OR_RETURN(pipeline_options.params["cairn"], StepBinary(options));
+  pipeline_options.params["data"] = pipeline_options.data_dir;
+  pipeline_options.params["rows"] = absl::StrCat(options.rows);
+  pipeline_options.params["data_version"] = DataVersion(options, definition_files);
+  pipeline_options.params["num_round"] = absl::StrCat(options.num_round);
+  for (size_t idx = 0; idx < options.max_depths.size(); ++idx) {
+    pipeline_options.params[absl::StrCat("max_depth_", idx + 1)] =
+        absl::StrCat(options.max_depths[idx]);
+  }
+  for (size_t idx = 0; idx < options.etas.size(); ++idx) {
+    pipeline_options.params[absl::StrCat("eta_", idx + 1)] = absl::StrCat(options.etas[idx]);
+  }
   out << absl::StrFormat(
-      "[4/8] Point-in-time training set, feature service 'churn': %s entity rows (customer_id, "
-      "event_timestamp = prediction time, label) x %d features in %.2fs (join %d ms)\n"
+      "[4/8] Training as a pipeline: %s (compiled in), %d XGBoost models (max_depth x eta, "
+      "%d rounds each), each step `cairn demo step …` in its own process:\n",
+      kChurnPipelinesDir, options.max_depths.size() * options.etas.size(), options.num_round);
+  // What each step produced, read from its outputs as it ends.
+  auto detail = [](const PipelineStepOutcome& step) -> std::string {
+    auto output = [&](const char* name) -> absl::StatusOr<Json> {
+      auto it = step.outputs.find(name);
+      if (it == step.outputs.end()) return absl::NotFoundError(name);
+      return ReadJsonFile(it->second);
+    };
+    if (step.name == "training-set") {
+      absl::StatusOr<Json> snapshot = output("snapshot");
+      if (!snapshot.ok()) return "";
+      absl::StatusOr<TrainingSetStepResult> set = TrainingSetStepResultFromJson(*snapshot);
+      if (!set.ok()) return "";
+      return absl::StrFormat("%s rows x %d features", Grouped(set->rows),
+                             set->feature_names.size());
+    }
+    if (absl::StartsWith(step.name, "train-")) {
+      absl::StatusOr<Json> metrics = output("metrics");
+      if (!metrics.ok()) return "";
+      absl::StatusOr<DemoRun> run = DemoRunFromJson(*metrics, "metrics.json");
+      if (!run.ok()) return "";
+      return absl::StrFormat("%-18s val AUC %.4f", run->run_name, run->val_auc);
+    }
+    if (step.name == "evaluate") {
+      absl::StatusOr<Json> best = output("best");
+      if (!best.ok() || !best->contains("best")) return "";
+      absl::StatusOr<DemoRun> run = DemoRunFromJson((*best)["best"], "best.json");
+      if (!run.ok()) return "";
+      return absl::StrFormat("best: %s (val AUC %.4f)", run->run_name, run->val_auc);
+    }
+    if (step.name == "register") {
+      absl::StatusOr<Json> registered = output("registered");
+      if (!registered.ok()) return "";
+      absl::StatusOr<RegisterStepResult> version =
+          RegisterStepResultFromJson(*registered, "registered.json");
+      if (!version.ok()) return "";
+      return absl::StrFormat("%s v%d%s", kDemoModel, version->version,
+                             version->created ? "" : " (already registered)");
+    }
+    return "";
+  };
+  CAIRN_ASSIGN_OR_RETURN(TrainingPipelineRun pipeline,
+                         RunTrainingPipeline(stores, pipeline_options, detail, out));
+  result.pipeline_run_id = pipeline.run_id;
+  result.pipeline_version = pipeline.version;
+  result.pipeline_steps = pipeline.steps;
+  result.steps_cached = pipeline.cached;
+  auto output_of = [&](const std::string& step,
+                       const std::string& name) -> absl::StatusOr<std::string> {
+    const PipelineStepOutcome* outcome = pipeline.Step(step);
+    if (outcome == nullptr || !outcome->outputs.contains(name)) {
+      return absl::InternalError(absl::StrCat("pipeline run ", pipeline.run_id, ": step '", step,
+                                              "' has no output '", name, "'"));
+    }
+    return outcome->outputs.at(name);
+  };
+
+  // Chapter 5: the point-in-time training set the models trained on.
+  CAIRN_ASSIGN_OR_RETURN(std::string snapshot_path, output_of("training-set", "snapshot"));
+  CAIRN_ASSIGN_OR_RETURN(Json snapshot, ReadJsonFile(snapshot_path));
+  CAIRN_ASSIGN_OR_RETURN(TrainingSetStepResult training_set,
+                         TrainingSetStepResultFromJson(snapshot));
+  result.training_set_id = training_set.id;
+  result.training_set_hash = training_set.content_hash;
+  result.training_rows = training_set.rows;
+  result.feature_names = training_set.feature_names;
+  out << absl::StrFormat(
+      "[5/8] Point-in-time training set (step training-set%s), feature service 'churn': %s "
+      "entity rows (customer_id, event_timestamp = prediction time, label) x %d features "
+      "(join %d ms)\n"
       "      each value as of its row's prediction time (windows: the trailing 1/7/30/90 days); "
       "timestamps as days_since_*\n"
       "      snapshot %s, content hash %s…; %d train / %d validation rows, %.1f%% churn\n",
-      Grouped(result.training_rows), data.cols(), SecondsSince(step_start), training_set.join_ms,
-      training_input.dataset.source, result.training_set_hash.substr(0, 16), split.train.rows(),
-      split.validation.rows(), 100.0 * data.PositiveRate());
+      pipeline.Step("training-set")->state == "cached" ? ", cached" : "",
+      Grouped(result.training_rows), result.feature_names.size(), training_set.join_ms,
+      training_set.uri, result.training_set_hash.substr(0, 16), training_set.train_rows,
+      training_set.validation_rows, 100.0 * training_set.positive_rate);
 
-  // Chapter 5: the XGBoost grid, tracked.
-  CAIRN_ASSIGN_OR_RETURN(result.experiment_id, EnsureExperiment(*stores.tracking));
-  const size_t grid_size = options.max_depths.size() * options.etas.size();
-  out << absl::StrFormat(
-      "[5/8] Training %d XGBoost models on it (max_depth × eta, %d rounds each, %d at a "
-      "time), logging to experiment '%s' (id %s) in %s;\n"
-      "      each run's input dataset: '%s' (the snapshot)\n",
-      grid_size, options.num_round, std::min<size_t>(grid_size, WorkerCount(options)),
-      kDemoExperiment, result.experiment_id,
-      (std::filesystem::path(options.data_dir) / "cairn.db").string(), kTrainingDatasetName);
-  struct GridPoint {
-    int max_depth;
-    double eta;
-  };
-  std::vector<GridPoint> grid;
-  for (int max_depth : options.max_depths) {
-    for (double eta : options.etas) grid.push_back({max_depth, eta});
-  }
-  // One single-threaded booster per worker: on a small, busy machine several models
-  // side by side keep the cores busy, where one multi-threaded booster loses most of its
-  // time in OpenMP barriers whenever another process takes a core.
-  const size_t workers = std::min(grid.size(), static_cast<size_t>(WorkerCount(options)));
-  std::vector<std::optional<absl::StatusOr<DemoRun>>> outcomes(grid.size());
-  std::atomic<size_t> next_point{0};
-  std::atomic<bool> failed{false};
-  std::mutex out_mu;
-  auto worker = [&] {
-    for (size_t point_idx = next_point++; point_idx < grid.size() && !failed;
-         point_idx = next_point++) {
-      DemoOptions single_threaded = options;
-      single_threaded.threads = 1;
-      absl::StatusOr<DemoRun> run =
-          TrainAndLogRun(stores, result.experiment_id, split, training_input, single_threaded,
-                         grid[point_idx].max_depth, grid[point_idx].eta);
-      {
-        std::lock_guard<std::mutex> lock(out_mu);
-        if (run.ok()) {
-          out << absl::StrFormat("      %-22s val AUC %.4f, val logloss %.4f (%.1fs)\n",
-                                 run->run_name, run->val_auc, run->val_logloss, run->seconds)
-              << std::flush;
-        } else {
-          failed = true;
-        }
-      }
-      outcomes[point_idx] = std::move(run);
+  // The grid, in grid order, from each train step's metrics.
+  for (size_t depth_idx = 0; depth_idx < options.max_depths.size(); ++depth_idx) {
+    for (size_t eta_idx = 0; eta_idx < options.etas.size(); ++eta_idx) {
+      CAIRN_ASSIGN_OR_RETURN(
+          std::string metrics_path,
+          output_of(absl::StrCat("train-", depth_idx + 1, "-", eta_idx + 1), "metrics"));
+      CAIRN_ASSIGN_OR_RETURN(Json metrics, ReadJsonFile(metrics_path));
+      CAIRN_ASSIGN_OR_RETURN(DemoRun run, DemoRunFromJson(metrics, metrics_path));
+      result.runs.push_back(std::move(run));
     }
-  };
-  std::vector<std::thread> threads;
-  for (size_t worker_idx = 1; worker_idx < workers; ++worker_idx) threads.emplace_back(worker);
-  worker();
-  for (std::thread& thread : threads) thread.join();
-  for (auto& outcome : outcomes) {
-    if (!outcome.has_value()) continue;  // not started after another run failed
-    if (!outcome->ok()) return outcome->status();
-    result.runs.push_back(std::move(**outcome));
   }
   result.best_run_index = static_cast<size_t>(
       std::max_element(result.runs.begin(), result.runs.end(),
@@ -571,42 +438,60 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
                          return lhs.val_auc < rhs.val_auc;
                        }) -
       result.runs.begin());
-  const DemoRun& best = result.runs[result.best_run_index];
+  absl::StatusOr<tracking::Experiment> experiment =
+      stores.tracking->GetExperimentByName(absl::StrCat("pipelines/", kChurnPipelineName));
+  if (experiment.ok()) result.experiment_id = experiment->experiment_id;
 
-  CAIRN_RETURN_IF_ERROR(EnsureRegisteredModel(*stores.registry));
-  CAIRN_ASSIGN_OR_RETURN(tracking::RunInfo best_info,
-                         stores.tracking->GetRunInfo(best.run_id));
-  CAIRN_ASSIGN_OR_RETURN(
-      tracking::ModelVersion version,
-      stores.registry->CreateModelVersion(
-          kDemoModel, absl::StrCat(best_info.artifact_uri, "/model"), best.run_id,
-          {{"val_auc", absl::StrFormat("%.4f", best.val_auc)}, {"run_name", best.run_name}}));
-  result.model_version = version.version;
-  out << absl::StrFormat("[6/8] Registered the best run (%s, val AUC %.4f) as model '%s' "
-                         "version %d\n",
-                         best.run_name, best.val_auc, kDemoModel, version.version);
-
-  absl::StatusOr<tracking::ModelVersion> previous =
-      stores.registry->GetModelVersionByAlias(kDemoModel, kDemoAlias);
-  const std::string reason =
-      absl::StrFormat("best val_auc %.4f of %d runs in grid (run %s)", best.val_auc,
-                      result.runs.size(), best.run_name);
-  CAIRN_RETURN_IF_ERROR(stores.registry->SetAlias(kDemoModel, kDemoAlias, version.version,
-                                                  "cairn demo", reason));
-  if (previous.ok()) {
-    out << absl::StrFormat("[7/8] Moved alias '%s' from version %d to version %d\n",
-                           kDemoAlias, previous->version, version.version);
+  // Chapters 6 and 7: the registry, as the register step left it.
+  CAIRN_ASSIGN_OR_RETURN(std::string registered_path, output_of("register", "registered"));
+  CAIRN_ASSIGN_OR_RETURN(Json registered_json, ReadJsonFile(registered_path));
+  CAIRN_ASSIGN_OR_RETURN(RegisterStepResult registered,
+                         RegisterStepResultFromJson(registered_json, registered_path));
+  // A cached register step registered nothing this time: its output is the earlier run's.
+  const bool register_cached = pipeline.Step("register")->state == "cached";
+  result.model_version = registered.version;
+  result.model_version_created = registered.created && !register_cached;
+  if (result.model_version_created) {
+    out << absl::StrFormat(
+        "[6/8] Registered the best run (%s, val AUC %.4f) as model '%s' version %d (step "
+        "register)\n",
+        registered.run_name, registered.val_auc, kDemoModel, registered.version);
   } else {
+    out << absl::StrFormat(
+        "[6/8] The best run (%s, val AUC %.4f) is model '%s' version %d already: no new "
+        "version\n",
+        registered.run_name, registered.val_auc, kDemoModel, registered.version);
+  }
+  absl::StatusOr<tracking::ModelVersion> production =
+      stores.registry->GetModelVersionByAlias(kDemoModel, kDemoAlias);
+  if (register_cached) {
+    if (production.ok() && production->version == registered.version) {
+      out << absl::StrFormat("[7/8] Alias '%s' stays on version %d\n", kDemoAlias,
+                             registered.version);
+    } else {
+      out << absl::StrFormat(
+          "[7/8] Alias '%s' was moved since (now %s); the cached register step leaves it "
+          "(`cairn demo --no-cache` registers again)\n",
+          kDemoAlias, production.ok() ? absl::StrCat("version ", production->version) : "unset");
+    }
+  } else if (!registered.previous_version.has_value()) {
     out << absl::StrFormat("[7/8] Pointed alias '%s' at version %d\n", kDemoAlias,
-                           version.version);
+                           registered.version);
+  } else if (*registered.previous_version != registered.version) {
+    out << absl::StrFormat("[7/8] Moved alias '%s' from version %d to version %d\n", kDemoAlias,
+                           *registered.previous_version, registered.version);
+  } else {
+    out << absl::StrFormat("[7/8] Alias '%s' stays on version %d\n", kDemoAlias,
+                           registered.version);
   }
 
   // Chapter 8: online features for serving.
   step_start = std::chrono::steady_clock::now();
+  CAIRN_RETURN_IF_ERROR(OpenFeatureStore(options.data_dir, stores));
   features::MaterializeRequest materialize;
   materialize.start = events.first_event_ts;
   materialize.end = events.last_event_ts + 1;  // the end is exclusive
-  CAIRN_ASSIGN_OR_RETURN(auto materialized, feature_store.Materialize(materialize));
+  CAIRN_ASSIGN_OR_RETURN(auto materialized, stores.features->Materialize(materialize));
   int64_t keys_written = 0;
   for (const auto& [view, run] : materialized) {
     result.materialized_keys[view] = run.keys_written;
@@ -619,7 +504,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       R"({"feature_service": "churn", "entities": {"customer_id": [%d]}})",
       result.online_customer_id);
   CAIRN_ASSIGN_OR_RETURN(result.online_response,
-                         feature_store.online_service().GetOnlineFeatures(request));
+                         stores.features->online_service().GetOnlineFeatures(request));
   const double lookup_ms = 1000.0 * SecondsSince(step_start);
   out << absl::StrFormat(
       "[8/8] Materialized %d feature views into the online store (%s) up to the last event "
@@ -631,10 +516,13 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   out << "\nSummary (* = registered, now " << kDemoModel << "@" << kDemoAlias << "):\n";
   PrintSummary(result, out);
+  const std::string experiment_name = absl::StrCat("pipelines/", kChurnPipelineName);
   out << absl::StrFormat(
       "\nBrowse the results:\n"
       "  cairn server --data %s\n"
-      "  cairn runs list --experiment %s\n"
+      "  cairn pipelines runs --pipeline %s\n"
+      "  cairn pipelines get %s\n"
+      "  cairn pipelines logs %s train-1-1\n"
       "  cairn runs search --experiment %s --order-by \"metrics.val_auc DESC\" --max 3\n"
       "  cairn models alias get %s %s\n"
       "  cairn models alias history %s\n"
@@ -645,8 +533,9 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       "MLflow's client and UI work against the same server:\n"
       "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python -c \"import mlflow; "
       "print(mlflow.search_runs(experiment_names=['%s']))\"\n",
-      options.data_dir, kDemoExperiment, kDemoExperiment, kDemoModel, kDemoAlias, kDemoModel,
-      (root / "raw" / kLabelsCsv).string(), request, kDemoExperiment);
+      options.data_dir, kChurnPipelineName, pipeline.run_id, pipeline.run_id, experiment_name,
+      kDemoModel, kDemoAlias, kDemoModel, (root / "raw" / kLabelsCsv).string(), request,
+      experiment_name);
   return result;
 }
 

@@ -1,6 +1,7 @@
 #include "demo/demo.h"
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -26,9 +27,10 @@ class DemoTest : public ::testing::Test {
     options_.data_dir = data_dir_.string();
     options_.rows = 2000;
     options_.threads = 2;
-    options_.max_depths = {2, 4};
-    options_.etas = {0.3};
+    options_.max_depths = {2, 3, 4};
+    options_.etas = {0.3, 0.5};
     options_.num_round = 5;
+    options_.step_binary = CAIRN_DEMO_CLI;
   }
   void TearDown() override { std::filesystem::remove_all(data_dir_); }
 
@@ -36,13 +38,39 @@ class DemoTest : public ::testing::Test {
   DemoOptions options_;
 };
 
-TEST_F(DemoTest, LogsRunsRegistersBestAndMovesAliasOnRerun) {
+// The grid's step names, in grid order.
+const std::vector<std::string> kTrainSteps = {"train-1-1", "train-1-2", "train-2-1",
+                                              "train-2-2", "train-3-1", "train-3-2"};
+
+TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
   std::ostringstream out;
   absl::StatusOr<DemoResult> first = RunDemoSteps(options_, out);
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_EQ(first->runs.size(), 2u);
-  EXPECT_EQ(first->model_version, 1);
+  ASSERT_TRUE(first.ok()) << first.status() << "\n" << out.str();
+
+  // The pipeline: applied, run, every step ran once and succeeded.
+  EXPECT_THAT(out.str(), HasSubstr("+ Pipeline churn-train (v1) in the pipeline registry"));
+  EXPECT_EQ(first->pipeline_version, 1);
+  ASSERT_EQ(first->pipeline_steps.size(), 9u) << out.str();
+  std::vector<std::string> names;
+  for (const PipelineStepOutcome& step : first->pipeline_steps) {
+    names.push_back(step.name);
+    EXPECT_EQ(step.state, "succeeded") << step.name;
+    EXPECT_EQ(step.attempts, 1) << step.name;
+  }
+  EXPECT_EQ(names.front(), "training-set");  // the others wait for its outputs
+  EXPECT_EQ(names[names.size() - 2], "evaluate");
+  EXPECT_EQ(names.back(), "register");
+  EXPECT_EQ(first->steps_cached, 0);
+  EXPECT_THAT(out.str(), HasSubstr("9 steps in"));
+  EXPECT_THAT(out.str(), HasSubstr("9 ran, 0 cached"));
+
+  ASSERT_EQ(first->runs.size(), 6u);
+  EXPECT_EQ(first->runs[3].max_depth, 3);  // grid order: train-2-2
+  EXPECT_DOUBLE_EQ(first->runs[3].eta, 0.5);
   for (const DemoRun& run : first->runs) EXPECT_GT(run.val_auc, 0.7) << run.run_name;
+  EXPECT_EQ(first->model_version, 1);
+  EXPECT_TRUE(first->model_version_created);
+  EXPECT_THAT(out.str(), HasSubstr("Pointed alias 'production' at version 1"));
   EXPECT_THAT(out.str(), HasSubstr("cairn models alias get churn production"));
   EXPECT_THAT(out.str(), HasSubstr("xgb-depth4-eta0.3"));
 
@@ -70,17 +98,30 @@ TEST_F(DemoTest, LogsRunsRegistersBestAndMovesAliasOnRerun) {
         << (*online)["metadata"]["feature_names"][idx];
   }
 
+  // Again on the same directory: same definitions, same events, same pipeline version —
+  // every step comes from the cache, nothing is trained or registered again.
   std::ostringstream rerun_out;
   absl::StatusOr<DemoResult> second = RunDemoSteps(options_, rerun_out);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(second.ok()) << second.status() << "\n" << rerun_out.str();
+  EXPECT_THAT(rerun_out.str(), HasSubstr("= Pipeline churn-train (v1, unchanged)"));
+  EXPECT_NE(second->pipeline_run_id, first->pipeline_run_id);
+  ASSERT_EQ(second->pipeline_steps.size(), 9u);
+  for (const PipelineStepOutcome& step : second->pipeline_steps) {
+    EXPECT_EQ(step.state, "cached") << step.name;
+    EXPECT_EQ(step.cached_from, first->pipeline_run_id) << step.name;
+  }
+  EXPECT_EQ(second->steps_cached, 9);
+  EXPECT_THAT(rerun_out.str(), HasSubstr("9 of 9 steps cached: nothing re-ran"));
   EXPECT_EQ(second->experiment_id, first->experiment_id);
-  EXPECT_EQ(second->model_version, 2);
-  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 1 to version 2"));
-  // Same definitions, same events: nothing re-applied or re-ingested, the same rows.
+  EXPECT_EQ(second->model_version, 1);
+  EXPECT_FALSE(second->model_version_created);
+  EXPECT_THAT(rerun_out.str(), HasSubstr("Alias 'production' stays on version 1"));
   EXPECT_THAT(rerun_out.str(), HasSubstr("= FeatureView    customer_spend (v1, unchanged)"));
   EXPECT_TRUE(second->reused_ingested_events);
-  EXPECT_EQ(second->training_set_hash, first->training_set_hash);
-  EXPECT_NE(second->training_set_id, first->training_set_id);
+  EXPECT_EQ(second->training_set_id, first->training_set_id);  // the cached snapshot
+  for (size_t idx = 0; idx < second->runs.size(); ++idx) {
+    EXPECT_EQ(second->runs[idx].run_id, first->runs[idx].run_id);
+  }
 
   // What a server on the same directory would serve.
   auto db = storage::OpenDatabase((data_dir_ / "cairn.db").string());
@@ -90,39 +131,39 @@ TEST_F(DemoTest, LogsRunsRegistersBestAndMovesAliasOnRerun) {
   auto registry = tracking::ModelRegistry::Open(**db, RealClock());
   ASSERT_TRUE(registry.ok()) << registry.status();
 
+  auto experiment = (*store)->GetExperimentByName("pipelines/churn-train");
+  ASSERT_TRUE(experiment.ok()) << experiment.status();
+  EXPECT_EQ(experiment->experiment_id, first->experiment_id);
   tracking::SearchRunsRequest search;
   search.experiment_ids = {first->experiment_id};
   search.filter = "attributes.status = 'FINISHED' and params.max_depth = '4'";
   auto runs = (*store)->SearchRuns(search);
   ASSERT_TRUE(runs.ok()) << runs.status();
-  ASSERT_EQ(runs->runs.size(), 2u);  // one per demo run
+  ASSERT_EQ(runs->runs.size(), 2u);  // train-3-1 and train-3-2, trained once
 
-  const std::string best_run_id = second->runs[second->best_run_index].run_id;
-  auto best = (*store)->GetRun(best_run_id);
+  const DemoRun& best_run = first->runs[first->best_run_index];
+  auto best = (*store)->GetRun(best_run.run_id);
   ASSERT_TRUE(best.ok()) << best.status();
-  EXPECT_EQ(best->info.status, "FINISHED");
-  EXPECT_EQ(best->info.run_name, second->runs[second->best_run_index].run_name);
+  EXPECT_EQ(best->info.status, "FINISHED");  // ended by the engine
+  EXPECT_EQ(best->info.run_name, best_run.run_name);
+  std::map<std::string, std::string> tags;
+  for (const tracking::RunTag& tag : best->tags) tags[tag.key] = tag.value;
+  EXPECT_EQ(tags["cairn.step"], kTrainSteps[first->best_run_index]);
+  EXPECT_EQ(tags["cairn.pipeline.name"], "churn-train");
+  EXPECT_FALSE(tags["mlflow.parentRunId"].empty());
+  EXPECT_EQ(tags["cairn.training_set"], "cairn://training-sets/" + first->training_set_id);
   // Every run names the training-set snapshot it was trained on.
   ASSERT_EQ(best->inputs.size(), 1u);
   const tracking::Dataset& dataset = best->inputs[0].dataset;
   EXPECT_EQ(dataset.name, "churn-training-set");
-  EXPECT_EQ(dataset.digest, second->training_set_hash.substr(0, 36));
+  EXPECT_EQ(dataset.digest, first->training_set_hash.substr(0, 36));
   EXPECT_EQ(dataset.source_type, "cairn");
-  // MLflow keeps one dataset per (name, digest) in an experiment: the rerun's identical
-  // rows are the dataset the first run logged; the run's tag names its own snapshot.
   EXPECT_EQ(dataset.source, "cairn://training-sets/" + first->training_set_id);
-  std::string tagged_snapshot;
-  for (const tracking::RunTag& tag : best->tags) {
-    if (tag.key == "cairn.training_set") tagged_snapshot = tag.value;
-  }
-  EXPECT_EQ(tagged_snapshot, "cairn://training-sets/" + second->training_set_id);
-  ASSERT_EQ(best->inputs[0].tags.size(), 1u);
-  EXPECT_EQ(best->inputs[0].tags[0].value, "training");
-  auto history = (*store)->GetMetricHistory(best_run_id, "val_auc", std::nullopt, "");
+  auto history = (*store)->GetMetricHistory(best_run.run_id, "val_auc", std::nullopt, "");
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->metrics.size(), 5u);
   EXPECT_EQ(history->metrics.back().step, 4);
-  EXPECT_DOUBLE_EQ(history->metrics.back().value, second->runs[second->best_run_index].val_auc);
+  EXPECT_DOUBLE_EQ(history->metrics.back().value, best_run.val_auc);
 
   storage::ArtifactStore artifacts((data_dir_ / "artifacts").string());
   auto run_dir = storage::ArtifactStore::RelativePathOfUri(best->info.artifact_uri);
@@ -130,21 +171,55 @@ TEST_F(DemoTest, LogsRunsRegistersBestAndMovesAliasOnRerun) {
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/model.json").ok());
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/MLmodel").ok());
 
+  auto versions = (*registry)->SearchModelVersions({.filter = "name = 'churn'"});
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_EQ(versions->versions.size(), 1u);  // the rerun added none
   auto production = (*registry)->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   ASSERT_TRUE(production.ok()) << production.status();
-  EXPECT_EQ(production->version, 2);
-  EXPECT_EQ(production->run_id, best_run_id);
+  EXPECT_EQ(production->version, 1);
+  EXPECT_EQ(production->run_id, best_run.run_id);
   auto changes = (*registry)->AliasHistory(kDemoModel);
   ASSERT_TRUE(changes.ok()) << changes.status();
-  ASSERT_EQ(changes->size(), 2u);
-  EXPECT_EQ((*changes)[0].from_version, 1);
-  EXPECT_EQ((*changes)[0].to_version, 2);
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].to_version, 1);
   EXPECT_EQ((*changes)[0].actor, "cairn demo");
   EXPECT_THAT((*changes)[0].reason, HasSubstr("best val_auc"));
 }
 
+// --no-cache runs every step again: new runs, and the best of them a new version.
+TEST_F(DemoTest, NoCacheRetrainsAndRegistersTheNewBestRun) {
+  std::ostringstream out;
+  absl::StatusOr<DemoResult> first = RunDemoSteps(options_, out);
+  ASSERT_TRUE(first.ok()) << first.status() << "\n" << out.str();
+  options_.no_cache = true;
+  std::ostringstream rerun_out;
+  absl::StatusOr<DemoResult> second = RunDemoSteps(options_, rerun_out);
+  ASSERT_TRUE(second.ok()) << second.status() << "\n" << rerun_out.str();
+  EXPECT_EQ(second->steps_cached, 0);
+  for (const PipelineStepOutcome& step : second->pipeline_steps) {
+    EXPECT_EQ(step.state, "succeeded") << step.name;
+  }
+  EXPECT_NE(second->runs[0].run_id, first->runs[0].run_id);
+  EXPECT_DOUBLE_EQ(second->runs[0].val_auc, first->runs[0].val_auc);  // deterministic
+  EXPECT_EQ(second->model_version, 2);
+  EXPECT_TRUE(second->model_version_created);
+  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 1 to version 2"));
+}
+
+// A step that fails fails the run; the demo names the step and shows its log.
+TEST_F(DemoTest, AFailedStepIsReportedWithItsLog) {
+  options_.step_binary = "/bin/sh";  // `sh demo step …`: no such script, exit 2
+  std::ostringstream out;
+  absl::StatusOr<DemoResult> result = RunDemoSteps(options_, out);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << result.status();
+  const std::string message(result.status().message());
+  EXPECT_THAT(message, HasSubstr("pipeline churn-train run "));
+  EXPECT_THAT(message, HasSubstr("training-set"));
+  EXPECT_THAT(message, HasSubstr("demo"));  // the log's last line: sh cannot open it
+  EXPECT_THAT(out.str(), HasSubstr("training-set  failed"));
+}
+
 TEST_F(DemoTest, RefusesToMixTheEventsOfAnotherSizeIntoItsFeatureStore) {
-  options_.max_depths = {2};
   options_.num_round = 2;
   std::ostringstream out;
   ASSERT_TRUE(RunDemoSteps(options_, out).ok());
@@ -165,13 +240,15 @@ TEST_F(DemoTest, ReadsFeatureDefinitionsFromAPathAndNamesTheFileOfAnError) {
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("bad.yaml"));
 }
 
-TEST_F(DemoTest, RejectsTooFewRowsAndEmptyGrid) {
+TEST_F(DemoTest, RejectsTooFewRowsAndAGridOfAnotherShape) {
   std::ostringstream out;
   options_.rows = 10;
   EXPECT_EQ(RunDemoSteps(options_, out).status().code(), absl::StatusCode::kInvalidArgument);
   options_.rows = 2000;
-  options_.etas.clear();
-  EXPECT_EQ(RunDemoSteps(options_, out).status().code(), absl::StatusCode::kInvalidArgument);
+  options_.etas = {0.3};
+  absl::Status grid = RunDemoSteps(options_, out).status();
+  EXPECT_EQ(grid.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(grid.message()), HasSubstr("3 max_depth x 2 eta values"));
 }
 
 }  // namespace

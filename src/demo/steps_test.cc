@@ -27,10 +27,10 @@ using ::testing::HasSubstr;
 
 constexpr int kCustomers = 400;
 
-// Runs demo_step_runner with `args` in a child process (MLFLOW_RUN_ID unset), its output
+// Runs demo_cli with `args` in a child process (MLFLOW_RUN_ID unset), its output
 // in `log`; returns the pid.
 pid_t SpawnStep(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv = {CAIRN_DEMO_STEP_RUNNER, "demo", "step"};
+  std::vector<std::string> argv = {CAIRN_DEMO_CLI, "demo", "step"};
   argv.insert(argv.end(), args.begin(), args.end());
   const pid_t pid = fork();
   if (pid == 0) {
