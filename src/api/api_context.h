@@ -24,7 +24,13 @@ class FeatureRegistry;
 class FeatureStore;
 }  // namespace cairn::features
 
+namespace cairn::compute {
+class Executor;
+}  // namespace cairn::compute
+
 namespace cairn::api {
+
+struct PipelineApi;
 
 using FeatureApplier = std::function<absl::StatusOr<std::vector<features::PlannedChange>>(
     const features::DefinitionSet& definitions, bool dry_run, bool prune)>;
@@ -44,6 +50,9 @@ struct ApiContext {
   // The in-server event bus: handlers publish source_ingested and
   // model_version_registered on it (pipeline triggers listen). May be null (tests).
   EventBus* events = nullptr;
+  // Pipelines (registry, engine) and the executors; null / empty: no such routes.
+  const PipelineApi* pipelines = nullptr;
+  std::vector<compute::Executor*> executors;
 };
 
 }  // namespace cairn::api

@@ -1,9 +1,11 @@
 #include "api/routes.h"
 
 #include "api/artifact_handlers.h"
+#include "api/compute_handlers.h"
 #include "api/feature_data_handlers.h"
 #include "api/feature_definition_handlers.h"
 #include "api/online_feature_handlers.h"
+#include "api/pipeline_handlers.h"
 #include "features/feature_store.h"
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
@@ -22,6 +24,8 @@ Router BuildRouter(const ApiContext& ctx) {
     RegisterOnlineFeatureRoutes(router, &ctx.feature_store->online_service(),
                                 ctx.feature_store->online_is_embedded());
   }
+  if (ctx.pipelines != nullptr) RegisterPipelineRoutes(router, *ctx.pipelines);
+  if (!ctx.executors.empty()) RegisterComputeRoutes(router, ctx.executors);
   return router;
 }
 

@@ -10,13 +10,25 @@
 #include "absl/strings/str_cat.h"
 #include "api/api_context.h"
 #include "api/http_server.h"
+#include "api/pipeline_handlers.h"
 #include "api/routes.h"
 #include "common/clock.h"
+#include "common/event_bus.h"
+#include "common/event_types.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/feature_registry.h"
+#include "compute/executor.h"
+#include "compute/gpu_detect.h"
+#include "compute/local_executor.h"
+#include "compute/resources.h"
+#include "compute/slurm_executor.h"
 #include "features/feature_store.h"
+#include "pipelines/pipeline_engine.h"
+#include "pipelines/pipeline_registry.h"
+#include "pipelines/schedule_service.h"
+#include "pipelines/trigger_service.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
 #include "tracking/logged_model_store.h"
@@ -26,7 +38,8 @@
 namespace cairn::api {
 namespace {
 
-// Everything the server owns, in construction order (destroyed in reverse).
+// Everything the server owns, in construction order (destroyed in reverse: the services
+// that start runs go before the engine, the engine before the executors and the bus).
 struct ServerState {
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<tracking::TrackingStore> tracking;
@@ -34,8 +47,143 @@ struct ServerState {
   std::unique_ptr<tracking::LoggedModelStore> logged_models;
   std::unique_ptr<storage::ArtifactStore> artifacts;
   std::unique_ptr<features::FeatureStore> feature_store;
+  std::unique_ptr<EventBus> events;
+  std::unique_ptr<compute::Executor> local_executor;
+  std::unique_ptr<compute::Executor> slurm_executor;
+  std::unique_ptr<pipelines::PipelineRegistry> pipeline_registry;
+  std::unique_ptr<pipelines::PipelineEngine> engine;
+  std::unique_ptr<pipelines::ScheduleService> schedules;
+  std::unique_ptr<pipelines::TriggerService> triggers;
+  PipelineApi pipeline_api;
   ApiContext context;
+
+  ~ServerState() {
+    triggers.reset();
+    if (schedules != nullptr) schedules->Shutdown();
+    if (engine != nullptr) engine->Shutdown();
+    if (slurm_executor != nullptr) slurm_executor->Shutdown();
+    if (local_executor != nullptr) local_executor->Shutdown();
+    if (events != nullptr) events->Shutdown();
+  }
 };
+
+// The executors of --local-* and --slurm*.
+absl::Status OpenExecutors(const ServerConfig& config, ServerState& state) {
+  compute::LocalExecutorOptions local;
+  if (config.local_cpus > 0) local.cpus = config.local_cpus;
+  if (!config.local_memory.empty()) {
+    absl::StatusOr<int64_t> memory = compute::ParseMemory(config.local_memory);
+    if (!memory.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--local-memory: ", memory.status().message()));
+    }
+    local.memory_bytes = *memory;
+  }
+  if (config.local_gpus == "none") {
+    local.gpus = std::vector<int>{};
+  } else if (!config.local_gpus.empty()) {
+    absl::StatusOr<std::vector<int>> gpus = compute::ParseGpuList(config.local_gpus);
+    if (!gpus.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--local-gpus: ", gpus.status().message()));
+    }
+    local.gpus = *gpus;
+  }
+  CAIRN_ASSIGN_OR_RETURN(state.local_executor, compute::LocalExecutor::Create(local));
+  if (config.slurm) {
+    compute::SlurmOptions slurm;
+    if (!config.slurm_partition.empty()) {
+      slurm.partitions.push_back({.name = config.slurm_partition, .gpus = false});
+    }
+    if (!config.slurm_gpu_partition.empty()) {
+      slurm.partitions.push_back({.name = config.slurm_gpu_partition, .gpus = true});
+    }
+    state.slurm_executor = std::make_unique<compute::SlurmExecutor>(slurm, RealClock());
+  }
+  if (!config.gpu_executor.empty() && config.gpu_executor != "local" &&
+      !(config.gpu_executor == "slurm" && config.slurm)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--gpu-executor: '", config.gpu_executor,
+        "' is not a configured executor (local, or slurm with --slurm)"));
+  }
+  return absl::OkStatus();
+}
+
+// Pipelines: registry, engine, schedules and event triggers on the event bus.
+absl::Status OpenPipelines(const ServerConfig& config, ServerState& state) {
+  std::map<std::string, compute::Executor*> executors;
+  executors["local"] = state.local_executor.get();
+  if (state.slurm_executor != nullptr) executors["slurm"] = state.slurm_executor.get();
+  CAIRN_ASSIGN_OR_RETURN(state.pipeline_registry,
+                         pipelines::PipelineRegistry::Open(*state.db, RealClock()));
+  // Steps run in other working directories (and on Slurm nodes): every path they get is
+  // absolute.
+  std::error_code ec;
+  const std::string data_dir = std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
+  pipelines::EngineOptions engine_options{.data_dir = data_dir,
+                                          .server_url = "",
+                                          .artifacts = state.artifacts.get(),
+                                          .gpu_executor = config.gpu_executor};
+  CAIRN_ASSIGN_OR_RETURN(state.engine,
+                         pipelines::PipelineEngine::Open(*state.db, RealClock(),
+                                                         *state.pipeline_registry, executors,
+                                                         state.tracking.get(), engine_options));
+  EventBus* bus = state.events.get();
+  state.engine->OnRunFinished([bus](const pipelines::RunRecord& run) {
+    bus->Publish(Event{.type = kEventPipelineRunFinished,
+                       .attributes = {{"pipeline", run.pipeline},
+                                      {"run_id", run.id},
+                                      {"state", std::string(pipelines::RunStateName(run.state))}}});
+  });
+  pipelines::PipelineRegistry* registry = state.pipeline_registry.get();
+  pipelines::PipelineEngine* engine = state.engine.get();
+  pipelines::ListPipelinesFn list = [registry]() -> absl::StatusOr<std::vector<pipelines::PipelineSpec>> {
+    CAIRN_ASSIGN_OR_RETURN(std::vector<pipelines::PipelineVersion> versions, registry->List());
+    std::vector<pipelines::PipelineSpec> specs;
+    specs.reserve(versions.size());
+    for (pipelines::PipelineVersion& v : versions) specs.push_back(std::move(v.spec));
+    return specs;
+  };
+  pipelines::StartRunFn start =
+      [engine](const pipelines::StartRunRequest& request) -> absl::StatusOr<std::string> {
+    CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord run, engine->StartRun(request));
+    return run.id;
+  };
+  CAIRN_ASSIGN_OR_RETURN(state.schedules,
+                         pipelines::ScheduleService::Open(*state.db, RealClock(), list, start));
+  state.triggers = std::make_unique<pipelines::TriggerService>(
+      *bus, RealClock(), list, start,
+      [engine](const std::string& run_id) -> absl::StatusOr<bool> {
+        CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord run, engine->GetRun(run_id));
+        return run.state == pipelines::RunState::kQueued ||
+               run.state == pipelines::RunState::kRunning;
+      });
+  const std::string gpu_executor = config.gpu_executor;
+  state.pipeline_api.registry = registry;
+  state.pipeline_api.engine = engine;
+  state.pipeline_api.check_resources =
+      [executors, gpu_executor](const pipelines::PipelineSpec& pipeline,
+                                const pipelines::StepSpec& step) -> absl::Status {
+    std::string name = step.executor;
+    if (name.empty()) {
+      name = step.resources.gpus > 0 && !gpu_executor.empty() ? gpu_executor : pipeline.executor;
+    }
+    auto it = executors.find(name);
+    if (it == executors.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "executor '", name, "' is not configured on this server",
+          name == "slurm" ? " (start it with --slurm)" : ""));
+    }
+    return it->second->CheckSatisfiable(step.resources);
+  };
+  pipelines::ScheduleService* schedules = state.schedules.get();
+  pipelines::TriggerService* triggers = state.triggers.get();
+  state.pipeline_api.on_applied = [schedules, triggers] {
+    schedules->Refresh();
+    triggers->Refresh();
+  };
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& config) {
   std::error_code ec;
@@ -58,13 +206,23 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
                                    {.data_dir = config.data_dir, .online_url = config.online_url}));
   state->artifacts = std::make_unique<storage::ArtifactStore>(
       (std::filesystem::path(config.data_dir) / "artifacts").string());
+  state->events = std::make_unique<EventBus>();
+  CAIRN_RETURN_IF_ERROR(OpenExecutors(config, *state));
+  CAIRN_RETURN_IF_ERROR(OpenPipelines(config, *state));
   state->context = ApiContext{.tracking = state->tracking.get(),
                               .registry = state->registry.get(),
                               .logged_models = state->logged_models.get(),
                               .artifacts = state->artifacts.get(),
                               .feature_registry = &state->feature_store->registry(),
                               .feature_store = state->feature_store.get(),
-                              .apply_features = {}};
+                              .apply_features = {},
+                              .events = state->events.get(),
+                              .pipelines = &state->pipeline_api,
+                              .executors = {}};
+  state->context.executors.push_back(state->local_executor.get());
+  if (state->slurm_executor != nullptr) {
+    state->context.executors.push_back(state->slurm_executor.get());
+  }
   features::FeatureStore* store = state->feature_store.get();
   store->StartBackground(/*compact_every_ms=*/60'000, config.materialize_every_ms);
   state->context.apply_features = [store](const features::DefinitionSet& defs, bool dry_run,
@@ -101,10 +259,22 @@ int RunServer(const ServerConfig& config) {
     return 1;
   }
   server.StopOnSignals();
+  // Steps reach the server at its real address (port 0 picks one at Start), so runs left
+  // unfinished by a previous server resume only now, and schedules start firing.
+  const std::string url = absl::StrCat(
+      "http://", config.host == "0.0.0.0" ? "127.0.0.1" : config.host, ":", server.port());
+  (*state)->engine->SetServerUrl(url);
+  if (absl::Status recovered = (*state)->engine->Recover(); !recovered.ok()) {
+    Log(LogLevel::kError, absl::StrCat("pipelines: resuming unfinished runs failed: ",
+                                       recovered.message()));
+  }
+  (*state)->schedules->Start();
   std::printf("cairn server listening on http://%s:%d\n", config.host.c_str(), server.port());
   std::fflush(stdout);
   Log(LogLevel::kInfo, absl::StrCat("data directory ", config.data_dir));
   server.Wait();
+  (*state)->schedules->Shutdown();
+  (*state)->engine->Shutdown();
   Log(LogLevel::kInfo, "server stopped");
   return 0;
 }

@@ -20,6 +20,18 @@ struct ServerConfig {
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // blocking work (SQL, files); 0: 2 × cores, at least 4
   bool access_log = true;
+
+  // Compute (DESIGN.md §5). The local executor is always there; its capacity defaults to
+  // the machine's (cores, memory, detected GPUs).
+  double local_cpus = 0;          // 0: the machine's
+  std::string local_memory;       // "8Gi"; empty: the machine's
+  std::string local_gpus;         // "0,1" (indices) or "none"; empty: detected
+  bool slurm = false;             // also run steps on Slurm (SLURM_CONF from the environment)
+  std::string slurm_partition;    // partition for CPU steps; empty: the cluster's default
+  std::string slurm_gpu_partition;  // partition for GPU steps; empty: the cluster's default
+  // The executor of steps that ask for GPUs and name none themselves ("slurm"); empty: the
+  // pipeline's executor.
+  std::string gpu_executor;
 };
 
 // Blocks until the server stops; returns the process exit code.

@@ -80,6 +80,24 @@ void AddServerCommand(CLI::App& app, int& exit_code) {
                      "Worker threads for blocking work (0: 2 x cores, at least 4)")
       ->check(CLI::NonNegativeNumber);
   server->add_flag("--no-access-log", *no_access_log, "Do not log each request");
+  // Compute: which executors run pipeline steps, and their capacity.
+  server->add_option("--local-cpus", config->local_cpus,
+                     "CPUs the local executor may use (default: the machine's cores)")
+      ->check(CLI::NonNegativeNumber);
+  server->add_option("--local-memory", config->local_memory,
+                     "Memory the local executor may use (8Gi, 512Mi; default: the machine's)");
+  server->add_option("--local-gpus", config->local_gpus,
+                     "GPU indices the local executor assigns (0,1), or none (default: "
+                     "CUDA_VISIBLE_DEVICES, else nvidia-smi -L)");
+  server->add_flag("--slurm", config->slurm,
+                   "Also run steps on Slurm (sbatch; SLURM_CONF from the environment)");
+  server->add_option("--slurm-partition", config->slurm_partition,
+                     "Slurm partition for steps without GPUs (default: the cluster's default)");
+  server->add_option("--slurm-gpu-partition", config->slurm_gpu_partition,
+                     "Slurm partition for steps that ask for GPUs");
+  server->add_option("--gpu-executor", config->gpu_executor,
+                     "Executor of steps that ask for GPUs and name none (local | slurm; "
+                     "default: the pipeline's)");
   server->callback([config, no_access_log, &exit_code] {
     config->access_log = !*no_access_log;
     exit_code = api::RunServer(*config);

@@ -1,11 +1,13 @@
 // `cairn compute status`: capacity, use and queue of each executor
 // (GET /api/v1/compute/status, api/compute_handlers.h).
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -19,9 +21,20 @@ std::string Str(const Json& object, const char* key) {
   return value.is_string() ? value.get<std::string>() : JsonCell(value);
 }
 
+// Binary units with one decimal when needed: "512Mi", "23.5Gi" ("-" for none).
 std::string Memory(const Json& resources) {
-  return JsonMillis(resources.value("memory_bytes", Json())) > 0 ? Str(resources, "memory")
-                                                                  : "-";
+  const int64_t bytes = JsonMillis(resources.value("memory_bytes", Json()));
+  if (bytes <= 0) return "-";
+  static constexpr const char* kUnits[] = {"", "Ki", "Mi", "Gi", "Ti"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  const double rounded = std::round(value * 10) / 10;
+  return rounded == std::floor(rounded) ? absl::StrCat(static_cast<int64_t>(rounded), kUnits[unit])
+                                        : absl::StrFormat("%.1f%s", rounded, kUnits[unit]);
 }
 
 // "1.5/4" — used of capacity.

@@ -31,18 +31,6 @@ std::string Msg(const absl::Status& status) { return std::string(status.message(
 
 }  // namespace
 
-std::string_view CatchupName(Catchup catchup) {
-  switch (catchup) {
-    case Catchup::kNone:
-      return "none";
-    case Catchup::kLatest:
-      return "latest";
-    case Catchup::kAll:
-      return "all";
-  }
-  return "latest";
-}
-
 ScheduleService::ScheduleService(storage::Database& db, Clock& clock, ListPipelinesFn list,
                                  StartRunFn start, ScheduleOptions options)
     : db_(db),

@@ -62,8 +62,7 @@ struct ScheduleState {
   std::optional<int64_t> next_fire_ms;
 };
 
-// "none" | "latest" | "all".
-std::string_view CatchupName(Catchup catchup);
+// CatchupName (pipeline_spec.h) names the policies: "none" | "latest" | "all".
 
 class ScheduleService {
  public:
