@@ -3,7 +3,8 @@
 Run by bench/pipelines/run.py with the benchmark virtualenv's Python (dagster from pip,
 bench/pipelines/requirements.txt), once per measurement, as a fresh process:
 
-  python dagster_side.py --scenario seq|fanout --steps N --variant subprocess|inprocess
+  python dagster_side.py --scenario seq|fanout --steps N --variant subprocess|inprocess \
+      [--repeats R]
 
   variant subprocess: the job runs on Dagster's multiprocess executor (its default
           executor for jobs: every op in its own process, at most max_concurrent = the
@@ -23,7 +24,8 @@ bench/pipelines/requirements.txt), once per measurement, as a fresh process:
 The number of ops comes from the BENCH_STEPS environment variable (the multiprocess
 executor re-imports this module in every op's process, so the jobs are built at import).
 Prints one line `RESULT {json}`: import_s, warmup_s (a one-op job first, in process),
-flow_s (the measured job, from the call to its return), task_runs (ops that succeeded,
+flows_s (the R measured jobs, each from the call to its return), extra_flows_s (jobs
+2..R, taken off the command's time by the driver), task_runs (ops that succeeded per job,
 counted from the result's events).
 """
 
@@ -103,6 +105,7 @@ def main() -> int:
     parser.add_argument("--scenario", choices=["seq", "fanout"], required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--variant", choices=["subprocess", "inprocess"], required=True)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if args.steps != STEPS or (args.variant == "subprocess") != SUBPROCESS:
         raise SystemExit("set BENCH_STEPS and BENCH_VARIANT to --steps and --variant")
@@ -110,28 +113,32 @@ def main() -> int:
     warmup_job.execute_in_process()
     warmup_s = time.perf_counter() - t
     target = seq_job if args.scenario == "seq" else fanout_job
-    if SUBPROCESS:
-        instance = DagsterInstance.get()  # DAGSTER_HOME
-        t = time.perf_counter()
-        with execute_job(reconstructable(_seq if args.scenario == "seq" else _fanout),
-                         instance=instance) as result:
-            flow_s = time.perf_counter() - t
+    flows, done = [], []
+    for _ in range(args.repeats):
+        if SUBPROCESS:
+            instance = DagsterInstance.get()  # DAGSTER_HOME
+            t = time.perf_counter()
+            with execute_job(reconstructable(_seq if args.scenario == "seq" else _fanout),
+                             instance=instance) as result:
+                flows.append(time.perf_counter() - t)
+                ok = result.success
+                events = result.all_events
+        else:
+            t = time.perf_counter()
+            result = target.execute_in_process()
+            flows.append(time.perf_counter() - t)
             ok = result.success
-            done = len([e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"])
-    else:
-        t = time.perf_counter()
-        result = target.execute_in_process()
-        flow_s = time.perf_counter() - t
-        ok = result.success
-        done = len([e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"])
-    if not ok:
-        raise SystemExit("the measured job failed")
+            events = result.all_events
+        if not ok:
+            raise SystemExit("the measured job failed")
+        done.append(len([e for e in events if e.event_type_value == "STEP_SUCCESS"]))
     import dagster
 
     print("RESULT " + json.dumps({
         "system": "dagster", "version": dagster.__version__, "scenario": args.scenario,
         "steps": args.steps, "variant": args.variant, "import_s": IMPORT_S,
-        "warmup_s": warmup_s, "flow_s": flow_s, "task_runs": done,
+        "warmup_s": warmup_s, "flows_s": flows, "task_runs": done,
+        "extra_flows_s": sum(flows[1:]),
         "executor": (f"multiprocess, start_method {START}, max_concurrent = CPU count"
                      if SUBPROCESS
                      else "in_process (execute_in_process)")}), flush=True)

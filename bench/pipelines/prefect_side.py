@@ -3,7 +3,8 @@
 Run by bench/pipelines/run.py with the benchmark virtualenv's Python (prefect from pip,
 bench/pipelines/requirements.txt), once per measurement, as a fresh process:
 
-  python prefect_side.py --scenario seq|fanout --steps N --variant subprocess|inprocess
+  python prefect_side.py --scenario seq|fanout --steps N --variant subprocess|inprocess \
+      [--repeats R]
 
 Prefect runs against its local ephemeral server (no PREFECT_API_URL, PREFECT_HOME in a
 fresh temporary directory set by the driver, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE=true):
@@ -19,8 +20,10 @@ runs with no_cache too).
           to Prefect: no process at all).
 
 Prints one line `RESULT {json}`: import_s (importing prefect), warmup_s (a one-task flow
-run first, which starts the ephemeral server), flow_s (the measured flow, from the call to
-its return: the figure compared with Cairn's run time), task_runs_recorded (completed task runs of the measured flow that
+run first, which starts the ephemeral server), flows_s (the R measured flows, each from the
+call to its return: the figures compared with Cairn's run time), extra_flows_s (the time
+of flows 2..R, which the driver takes off the command's time so that it stands for one
+flow), task_runs_recorded (completed task runs of the measured flow that
 the server had recorded when it returned: every task's future has succeeded by then, but
 Prefect records task runs asynchronously through events), count_s (the time spent
 counting, which the driver takes off the command's time).
@@ -104,26 +107,29 @@ def main() -> int:
     parser.add_argument("--scenario", choices=["seq", "fanout"], required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--variant", choices=["subprocess", "inprocess"], required=True)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     t = time.perf_counter()
     warmup()
     warmup_s = time.perf_counter() - t
     body = sequential if args.scenario == "seq" else fanout
-    t = time.perf_counter()
-    state = body(args.steps, args.variant == "subprocess", return_state=True)
-    flow_s = time.perf_counter() - t
-    if not state.is_completed():
-        raise SystemExit(f"the measured flow ended {state.type}: {state.message}")
-    t = time.perf_counter()
-    recorded = count_completed_task_runs(state.state_details.flow_run_id)
-    count_s = time.perf_counter() - t
+    flows, recorded, count_s = [], [], 0.0
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        state = body(args.steps, args.variant == "subprocess", return_state=True)
+        flows.append(time.perf_counter() - t)
+        if not state.is_completed():
+            raise SystemExit(f"the measured flow ended {state.type}: {state.message}")
+        t = time.perf_counter()
+        recorded.append(count_completed_task_runs(state.state_details.flow_run_id))
+        count_s += time.perf_counter() - t
     import prefect
 
     print("RESULT " + json.dumps({
         "system": "prefect", "version": prefect.__version__, "scenario": args.scenario,
         "steps": args.steps, "variant": args.variant, "import_s": IMPORT_S,
-        "warmup_s": warmup_s, "flow_s": flow_s, "task_runs_recorded": recorded,
-        "count_s": count_s,
+        "warmup_s": warmup_s, "flows_s": flows, "task_runs_recorded": recorded,
+        "count_s": count_s, "extra_flows_s": sum(flows[1:]),
         "task_runner": "ThreadPoolTaskRunner (default)"}), flush=True)
     return 0
 

@@ -141,9 +141,13 @@ class Client:
 # ---------------------------------------------------------------------------------------
 # Pipeline YAML (format: src/pipelines/pipeline_spec.h). Flow style keeps 1,000 steps short.
 
+STEP_CPUS: float | None = None  # --step-cpus: resources.cpus of every step (default 1)
+
+
 def step_line(name: str, argv: list[str], depends_on: list[str]) -> str:
     deps = f", depends_on: [{', '.join(depends_on)}]" if depends_on else ""
-    return f"  - {{name: {name}, command: {json.dumps(argv)}, cache: false{deps}}}"
+    res = f", resources: {{cpus: {STEP_CPUS:g}}}" if STEP_CPUS else ""
+    return f"  - {{name: {name}, command: {json.dumps(argv)}, cache: false{res}{deps}}}"
 
 
 def seq_yaml(name: str, steps: int, argv: list[str], description: str = "") -> str:
@@ -475,7 +479,10 @@ def cairn_scale(binary: Path, work: Path, config) -> dict:
 # Peers
 
 def run_peer(python: str, system: str, scenario: str, steps: int, variant: str,
-             timeout_s: float, work: Path) -> dict:
+             repeats: int, timeout_s: float, work: Path) -> dict:
+    """One process: imports, a warm-up flow, then `repeats` measured flows. command_s is
+    the process's wall time less flows 2..R and the read-back after each flow, i.e. the
+    time of `python <side>.py` running one flow from the command to its exit."""
     home = Path(tempfile.mkdtemp(prefix=f"{system}-home-", dir=work))
     env = dict(os.environ)
     env.update({"BENCH_STEPS": str(steps), "BENCH_VARIANT": variant})
@@ -489,7 +496,7 @@ def run_peer(python: str, system: str, scenario: str, steps: int, variant: str,
         env.update({"DAGSTER_HOME": str(home)})
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     command = [python, str(HERE / f"{system}_side.py"), "--scenario", scenario, "--steps",
-               str(steps), "--variant", variant]
+               str(steps), "--variant", variant, "--repeats", str(repeats)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, cwd=str(home), start_new_session=True)
@@ -509,7 +516,8 @@ def run_peer(python: str, system: str, scenario: str, steps: int, variant: str,
         if line.startswith("RESULT "):
             result = json.loads(line[len("RESULT "):])
             # Prefect's side reads back its task runs after the flow: not part of the command
-            result["command_s"] = wall - result.get("count_s", 0.0)
+            result["command_s"] = (wall - result.get("count_s", 0.0)
+                                   - result.get("extra_flows_s", 0.0))
             return result
     return {"error": f"exit {proc.returncode}: {out[-1500:]}", "command_s": wall}
 
@@ -545,23 +553,18 @@ def bench_peers(config, work: Path) -> dict:
                                          ("fanout", config.fanout_steps, config.peer_fanout_repeats)):
             for variant in ("subprocess", "inprocess"):
                 key = f"{scenario}_{variant}"
-                tries = []
-                for _ in range(repeats):
-                    print(f"{system} {scenario} {steps} steps, {variant} ...", flush=True)
-                    tries.append(run_peer(config.peer_python, system, scenario, steps, variant,
-                                          config.peer_timeout_s, work))
-                    if tries[-1].get("timeout"):
-                        tries[-1]["steps"] = steps
-                    print("  " + json.dumps(tries[-1])[:400], flush=True)
-                    if tries[-1].get("timeout") or tries[-1].get("error"):
-                        break
+                print(f"{system} {scenario} {steps} steps, {variant}, {repeats}x ...",
+                      flush=True)
+                t = run_peer(config.peer_python, system, scenario, steps, variant, repeats,
+                             config.peer_timeout_s, work)
+                print("  " + json.dumps(t)[:600], flush=True)
+                if t.get("timeout"):
+                    t["steps"] = steps
                 results[system][key] = {
-                    "tries": tries,
-                    "flow_s_median": med([t.get("flow_s") for t in tries]),
-                    "command_s_median": med([t.get("command_s") for t in tries
-                                             if not t.get("timeout")]),
-                    "timeout": any(t.get("timeout") for t in tries),
-                    "error": next((t["error"] for t in tries if t.get("error")), None),
+                    "tries": [t], "flows_s": t.get("flows_s", []),
+                    "flow_s_median": med(t.get("flows_s", [])),
+                    "command_s_median": None if t.get("timeout") else t.get("command_s"),
+                    "timeout": bool(t.get("timeout")), "error": t.get("error"),
                 }
     return results
 
@@ -610,13 +613,14 @@ def report(info: dict, config, cairn: dict, peers: dict) -> str:
                         f"done by then); vs Cairn (client): > "
                         f"{ratio(t['command_s'], c.get('client_s_median'))}")
                     continue
-                add(f"  {system} {variant}: flow {fmt(p['flow_s_median'], ' s', 3)}, command "
+                add(f"  {system} {variant}: flow {fmt(p['flow_s_median'], ' s', 3)} "
+                    f"{[round(x, 3) for x in p.get('flows_s', [])]}, command "
                     f"{fmt(p['command_s_median'], ' s', 2)}"
                     + (f" ERROR {p['error'][:300]}" if p["error"] else "")
                     + (f"; vs Cairn (client): flow {ratio(p['flow_s_median'], c.get('client_s_median'))}"
                        f", command vs CLI {ratio(p['command_s_median'], c.get('cli_s_median'))}"
                        if c else "")
-                    + (f"; recorded task runs {[t.get('task_runs_recorded') for t in p['tries']]}"
+                    + (f"; task runs recorded at each flow's return {p['tries'][0].get('task_runs_recorded')}"
                        if system == "prefect" else ""))
 
     sc = cairn.get("scale") or {}
@@ -682,6 +686,10 @@ def main() -> int:
     parser.add_argument("--peer-timeout-s", type=float, default=300,
                         help="one peer command's limit; a run past it is reported as a lower "
                              "bound, with the steps done by then")
+    parser.add_argument("--step-cpus", type=float,
+                        help="resources.cpus of every Cairn step (default: the spec's 1, so "
+                             "the local executor runs as many steps at once as the machine "
+                             "has CPUs)")
     parser.add_argument("--overhead-steps", type=int, default=21)
     parser.add_argument("--overhead-runs", type=int)
     parser.add_argument("--scale-pipelines", type=int)
@@ -700,6 +708,8 @@ def main() -> int:
                               ("scale_runs", 10_000, 500)):
         if getattr(config, name) is None:
             setattr(config, name, quick if q else full)
+    global STEP_CPUS
+    STEP_CPUS = config.step_cpus
     if q and config.fanout_steps == 1000:
         config.fanout_steps = 100
 
