@@ -160,6 +160,7 @@ absl::Status OpenPipelines(const ServerConfig& config, ServerState& state) {
       });
   const std::string gpu_executor = config.gpu_executor;
   state.pipeline_api.registry = registry;
+  for (const auto& [name, executor] : executors) state.pipeline_api.validation.executors.push_back(name);
   state.pipeline_api.engine = engine;
   state.pipeline_api.check_resources =
       [executors, gpu_executor](const pipelines::PipelineSpec& pipeline,
@@ -168,6 +169,7 @@ absl::Status OpenPipelines(const ServerConfig& config, ServerState& state) {
     if (name.empty()) {
       name = step.resources.gpus > 0 && !gpu_executor.empty() ? gpu_executor : pipeline.executor;
     }
+    if (name.empty()) name = "local";
     auto it = executors.find(name);
     if (it == executors.end()) {
       return absl::InvalidArgumentError(absl::StrCat(

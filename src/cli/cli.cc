@@ -11,7 +11,7 @@
 #include "cli/http_client.h"
 #include "common/duration.h"
 #include "common/strings.h"
-#include "demo/demo.h"
+#include "demo/demo_command.h"
 
 namespace cairn::cli {
 
@@ -104,23 +104,6 @@ void AddServerCommand(CLI::App& app, int& exit_code) {
   });
 }
 
-void AddDemoCommand(CLI::App& app, int& exit_code) {
-  auto options = std::make_shared<demo::DemoOptions>();
-  CLI::App* demo = app.add_subcommand(
-      "demo", "Train an XGBoost churn model grid, track the runs, register the best");
-  demo->add_option("--data", options->data_dir, "Data directory to write to")
-      ->capture_default_str();
-  demo->add_option("--rows", options->rows, "Customers to generate")
-      ->check(CLI::Range(100, 100'000'000))
-      ->capture_default_str();
-  demo->add_option("--threads", options->threads, "Models trained at once, one core each (0: one per core)")
-      ->check(CLI::NonNegativeNumber);
-  demo->add_option("--rounds", options->num_round, "Boosting rounds per model")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-  demo->callback([options, &exit_code] { exit_code = demo::RunDemo(*options); });
-}
-
 }  // namespace
 
 int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
@@ -137,7 +120,7 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "cairn 0.1.0");
   AddServerCommand(app, ctx.exit_code);
-  AddDemoCommand(app, ctx.exit_code);
+  demo::AddDemoCommand(app, ctx.exit_code);
   AddExperimentsCommands(app, ctx);
   AddRunsCommands(app, ctx);
   AddModelsCommands(app, ctx);

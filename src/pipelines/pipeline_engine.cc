@@ -54,11 +54,14 @@ std::string LogTail(const std::string& path, int lines) {
   ::close(fd);
   text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   while (!text.empty() && text.back() == '\n') text.pop_back();
-  size_t pos = text.size();
-  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
+  // Walk back over `lines` line breaks; fewer lines than that (or none): the whole text.
+  size_t begin = text.size();
+  for (int i = 0; i < lines && begin > 0; ++i) {
+    size_t newline = text.rfind('\n', begin - 1);
+    if (newline == std::string::npos) return text;
+    begin = newline;
   }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
+  return begin >= text.size() ? text : text.substr(begin + 1);
 }
 
 std::string Plural(int n, std::string_view word) {
@@ -745,7 +748,7 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
                         : absl::StrCat("step '", step.name, "' asks for executor '",
                                        attempt.executor, "', which this server does not have (",
                                        names.empty() ? "none" : absl::StrJoin(names, ", "),
-                                       "); configure it with --executor-config"));
+                                       "); slurm needs cairn server --slurm"));
     return;
   }
   run.steps[pos].executor = executor->second;

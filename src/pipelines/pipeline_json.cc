@@ -218,7 +218,7 @@ absl::StatusOr<PipelineSpec> PipelineFromJson(const Json& json) {
     spec.description = r.Str(json, "description");
     spec.owner = r.Str(json, "owner");
     spec.tags = r.Map(json, "tags");
-    spec.executor = r.Str(json, "executor", "local");
+    spec.executor = r.Str(json, "executor");
     size_t i = 0;
     for (const Json& p : r.Arr(json, "params")) {
       Reader rp = r.At(absl::StrCat("params[", i++, "]."));

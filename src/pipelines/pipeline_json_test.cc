@@ -109,7 +109,7 @@ TEST(PipelineJsonTest, AnyContentChangeChangesTheHash) {
 TEST(PipelineJsonTest, CanonicalFormIsExplicit) {
   Json json = PipelineToJson(MustParseOne(kBase));
   EXPECT_EQ(json["kind"], "Pipeline");
-  EXPECT_EQ(json["executor"], "local");
+  EXPECT_EQ(json["executor"], "");
   EXPECT_EQ(json["params"][1]["default"], "0.1");
   EXPECT_EQ(json["steps"][1]["resources"]["memory_bytes"], 1LL << 30);
   EXPECT_EQ(json["steps"][1]["resources"]["timeout_ms"], 3'600'000);

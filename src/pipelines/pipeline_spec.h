@@ -128,7 +128,8 @@ struct PipelineSpec {
   std::string description;
   std::string owner;
   std::map<std::string, std::string> tags;
-  std::string executor = "local";
+  // Empty: "local", except that steps asking for GPUs go to the server's --gpu-executor.
+  std::string executor;
   std::vector<ParamSpec> params;
   std::vector<StepSpec> steps;  // in file order
   ScheduleSpec schedule;

@@ -294,12 +294,11 @@ class Validator {
                    "is out of range: give a fraction from 0 to 1, like 0.1");
     }
     // Executor.
-    const std::string& executor = step.executor.empty() ? spec_.executor : step.executor;
+    // Named by the step, else by the pipeline, else the local executor (the server may
+    // route GPU steps that name none to its --gpu-executor; it checks those itself).
+    std::string executor = step.executor.empty() ? spec_.executor : step.executor;
+    if (executor.empty()) executor = "local";
     const bool own = !step.executor.empty();
-    if (executor.empty()) {
-      return Error(own ? line : spec_.line, own ? step.name : "", "executor", std::nullopt,
-                   "is empty: name an executor, like local or slurm");
-    }
     if (!options_.executors.empty() &&
         std::find(options_.executors.begin(), options_.executors.end(), executor) ==
             options_.executors.end()) {
@@ -307,8 +306,8 @@ class Validator {
       return Error(own ? line : spec_.line, own ? step.name : "", "executor", executor,
                    absl::StrCat("is not an executor of this server",
                                 DidYouMean(executor, names, "executors"),
-                                " (executors are configured with cairn server "
-                                "--executor-config)"));
+                                " (local is always there; slurm needs cairn "
+                                "server --slurm)"));
     }
     if (options_.check_resources) {
       absl::Status fits = options_.check_resources(executor, r);

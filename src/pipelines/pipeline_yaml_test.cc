@@ -158,7 +158,7 @@ TEST(PipelineYamlTest, MinimalPipelineTakesDefaults) {
   std::vector<PipelineSpec> specs =
       MustParse("kind: Pipeline\nname: p\nsteps:\n  - name: a\n    command: [\"true\"]\n");
   ASSERT_EQ(specs.size(), 1u);
-  EXPECT_EQ(specs[0].executor, "local");
+  EXPECT_EQ(specs[0].executor, "");  // local, or --gpu-executor for GPU steps
   EXPECT_TRUE(specs[0].params.empty());
   EXPECT_EQ(specs[0].schedule, ScheduleSpec{});
   EXPECT_EQ(specs[0].schedule.catchup, Catchup::kLatest);
@@ -464,12 +464,12 @@ TEST(PipelineValidationTest, ExecutorsAndResourcesThroughCallbacks) {
             "less, or send the step to an executor that has it (executor: NAME)");
   EXPECT_EQ(ErrorOf(TwoSteps("    executor: slrum\n"), options),
             "p.yaml:9: pipeline p: step train: field 'executor': value 'slrum' is not an "
-            "executor of this server; did you mean 'slurm'? (executors are configured with "
-            "cairn server --executor-config)");
+            "executor of this server; did you mean 'slurm'? (local is always there; slurm "
+            "needs cairn server --slurm)");
   EXPECT_EQ(ErrorOf(TwoSteps("", "executor: k8s\n"), options),
             "p.yaml:1: pipeline p: field 'executor': value 'k8s' is not an executor of this "
-            "server; executors: local, slurm (executors are configured with cairn server "
-            "--executor-config)");
+            "server; executors: local, slurm (local is always there; slurm needs cairn "
+            "server --slurm)");
   // Without a list of names, the callback's NotFound says the same.
   ValidationOptions by_callback;
   by_callback.check_resources = [](const std::string& executor, const compute::Resources&) {
