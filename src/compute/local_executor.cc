@@ -247,19 +247,19 @@ absl::Status LocalExecutor::CheckSatisfiable(const Resources& resources) const {
   if (resources.cpus > capacity_.cpus + 1e-9) {
     return absl::InvalidArgumentError(absl::StrCat(
         "asks for ", resources.cpus, " CPUs; the ", name_, " executor has ", capacity_.cpus,
-        " (set executors.local.cpus in the executor config, or ask for fewer)"));
+        " (start the server with --local-cpus N, or ask for fewer)"));
   }
   if (resources.memory_bytes > capacity_.memory_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("asks for ", FormatMemory(resources.memory_bytes), " of memory; the ", name_,
                      " executor has ", FormatMemory(capacity_.memory_bytes),
-                     " (set executors.local.memory in the executor config, or ask for less)"));
+                     " (start the server with --local-memory SIZE, or ask for less)"));
   }
   if (resources.gpus > capacity_.gpus) {
     return absl::InvalidArgumentError(absl::StrCat(
         "asks for ", resources.gpus, " GPU", resources.gpus == 1 ? "" : "s", "; the ", name_,
         " executor has ", capacity_.gpus, " (", gpu_source_,
-        "; configure executors.local.gpus or CUDA_VISIBLE_DEVICES, or run it on Slurm)"));
+        "; start the server with --local-gpus 0,1 or CUDA_VISIBLE_DEVICES, or run it on Slurm)"));
   }
   return absl::OkStatus();
 }

@@ -505,12 +505,12 @@ TEST_F(LocalExecutorTest, CheckSatisfiableNamesWhatDoesNotFit) {
   LocalExecutor& executor = Make();
   EXPECT_TRUE(executor.CheckSatisfiable(Resources{.cpus = 4, .memory_bytes = 1 << 30}).ok());
   EXPECT_EQ(std::string(executor.CheckSatisfiable(Resources{.cpus = 5}).message()),
-            "asks for 5 CPUs; the local executor has 4 (set executors.local.cpus in the executor "
-            "config, or ask for fewer)");
+            "asks for 5 CPUs; the local executor has 4 (start the server with --local-cpus N, or "
+            "ask for fewer)");
   EXPECT_EQ(
       std::string(executor.CheckSatisfiable(Resources{.memory_bytes = int64_t{9} << 30}).message()),
-      "asks for 9Gi of memory; the local executor has 8Gi (set executors.local.memory in "
-      "the executor config, or ask for less)");
+      "asks for 9Gi of memory; the local executor has 8Gi (start the server with "
+      "--local-memory SIZE, or ask for less)");
   ExecutorStatus status = executor.Status();
   EXPECT_EQ(status.name, "local");
   EXPECT_EQ(status.capacity.cpus, 4);
