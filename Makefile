@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench clean
+.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench bench-pipelines clean
 FUZZ_SECONDS ?= 20
 
 all: build
@@ -39,6 +39,12 @@ fuzz: fuzz-build
 
 bench: build
 	python3 bench/tracking/run.py --cairn $(BUILD_DIR)/cairn
+
+# Pipelines against Prefect 3 and Dagster (their own virtualenv; ~25 minutes).
+bench-pipelines: build
+	@test -x build/bench-venv/bin/python || python3 -m venv build/bench-venv
+	build/bench-venv/bin/pip install -q -r bench/pipelines/requirements.txt
+	python3 bench/pipelines/run.py --cairn $(BUILD_DIR)/cairn --peer-python build/bench-venv/bin/python
 
 clean:
 	rm -rf build
