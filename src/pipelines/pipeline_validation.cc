@@ -386,6 +386,23 @@ class Validator {
                        absl::StrCat("sets parameter '", name, "', which the pipeline does not "
                                     "declare", DidYouMean(name, params_, "parameters")));
         }
+        // A value taken from the event ({{event.version}}) is typed when the run starts.
+        absl::StatusOr<std::vector<TemplateRef>> refs = FindTemplateRefs(value);
+        if (!refs.ok()) {
+          return Error(line, "", absl::StrCat(field, ".params.", name), value,
+                       ToStd(refs.status().message()));
+        }
+        if (!refs->empty()) {
+          for (const TemplateRef& ref : *refs) {
+            if (ref.scope != "event") {
+              return Error(line, "", absl::StrCat(field, ".params.", name), value,
+                           absl::StrCat("uses {{", ref.scope, ".", ref.name,
+                                        "}}: trigger parameters may only use the event's "
+                                        "attributes, like {{event.version}}"));
+            }
+          }
+          continue;
+        }
         absl::StatusOr<std::string> normalized = NormalizeParamValue(param->type, value);
         if (!normalized.ok()) {
           return Error(line, "", absl::StrCat(field, ".params.", name), value,

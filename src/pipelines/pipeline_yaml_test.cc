@@ -403,6 +403,19 @@ TEST(PipelineValidationTest, EveryErrorNamesStepFieldValueAndWhatToDo) {
   EXPECT_EQ(ErrorOf(TwoSteps("", "triggers: [{on: alert, params: {depth: x}}]\n")),
             "p.yaml:11: pipeline p: field 'triggers[0].params.depth': value 'x' is not an int: "
             "give a whole number, like 6 (parameter 'depth' is declared type: int)");
+  // Values from the event are typed when the run starts; other templates are refused.
+  {
+    auto parsed = ParsePipelinesYaml(
+        TwoSteps("", "triggers: [{on: model_version_registered, params: "
+                     "{depth: '{{event.version}}'}}]\n"),
+        "p.yaml");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_TRUE(ValidatePipelines(*parsed).ok()) << ValidatePipelines(*parsed);
+  }
+  EXPECT_EQ(ErrorOf(TwoSteps("", "triggers: [{on: alert, params: {depth: '{{params.depth}}'}}]\n")),
+            "p.yaml:11: pipeline p: field 'triggers[0].params.depth': value '{{params.depth}}' "
+            "uses {{params.depth}}: trigger parameters may only use the event's attributes, "
+            "like {{event.version}}");
 }
 
 TEST(PipelineValidationTest, CyclesNameTheirPath) {
