@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -29,6 +31,7 @@
 #include <boost/beast/core/file.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/file_body.hpp>
@@ -216,7 +219,7 @@ class ServerImpl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(ServerImpl* server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {
+      : server_(server), stream_(std::move(socket)), pause_timer_(stream_.get_executor()) {
     beast::error_code ec;
     tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = remote.address().to_string();
@@ -229,10 +232,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // On the strand: the server is stopping. Idle connections close now; a request in
-  // progress finishes and its response closes the connection.
+  // progress finishes and its response closes the connection; a streamed response ends
+  // (truncated) once its producer's current call returns, or at once while it pauses.
   void NotifyStopping() {
     stopping_ = true;
     if (waiting_for_header_) Close();
+    if (stream_pausing_) pause_timer_.cancel();
   }
 
   // On the strand: shutdown grace is over.
@@ -276,6 +281,8 @@ class Session : public std::enable_shared_from_this<Session> {
     string_response_.reset();
     file_serializer_.reset();
     file_response_.reset();
+    stream_serializer_.reset();
+    stream_response_.reset();
   }
 
   void OnHeader(beast::error_code ec) {
@@ -556,6 +563,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!stream_.socket().is_open()) return;
     status_ = response.status >= 100 && response.status <= 999 ? response.status : 500;
     if (stopping_ || server_->stopping()) keep_alive_ = false;
+    if (response.stream) {
+      StartStream(std::move(response));
+      return;
+    }
     if (!response.file_path.empty()) {
       http::file_body::value_type file;
       beast::error_code ec;
@@ -603,7 +614,150 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  void OnResponseWritten() {
+  // Streamed responses (HttpResponse::stream). The header goes out first; then, in turn,
+  // a worker calls the producer and the strand writes what it produced as one chunk, until
+  // the producer says it is done (final chunk, then the next request on the connection) or
+  // fails, the client goes away, or the server stops (connection closed without the final
+  // chunk). Only one of {producer call, write, pause} is in progress at a time, so the
+  // producer and chunk_ are never touched by two threads at once.
+  void StartStream(HttpResponse response) {
+    producer_ = std::move(response.stream);
+    bytes_ = 0;
+    stream_response_.emplace();
+    SetHeaders(&*stream_response_, response);
+    stream_chunked_ = version_ >= 11;
+    if (stream_chunked_) {
+      stream_response_->chunked(true);
+    } else {
+      // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
+      keep_alive_ = false;
+      stream_response_->keep_alive(false);
+    }
+    stream_serializer_.emplace(*stream_response_);
+    stream_.expires_after(kIoTimeout);
+    http::async_write_header(stream_, *stream_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) {
+                                 self->AbortStream("the client went away");
+                                 return;
+                               }
+                               self->ProduceChunk();
+                             });
+  }
+
+  // On the strand: lets a worker call the producer once.
+  void ProduceChunk() {
+    if (stopping_ || server_->stopping()) {
+      AbortStream("the server is stopping");
+      return;
+    }
+    if (ClientGone()) {
+      AbortStream("the client went away");
+      return;
+    }
+    server_->workers().Post([self = shared_from_this()]() mutable {
+      self->chunk_.clear();
+      absl::StatusOr<bool> more = self->CallProducer();
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), more = std::move(more)]() mutable {
+        self->OnChunk(std::move(more));
+      });
+    });
+  }
+
+  // On a worker thread; never throws.
+  absl::StatusOr<bool> CallProducer() {
+    try {
+      return producer_(&chunk_);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("the stream producer threw: ", e.what()));
+    } catch (...) {
+      return absl::InternalError("the stream producer threw a non-standard exception");
+    }
+  }
+
+  void OnChunk(absl::StatusOr<bool> more) {
+    if (!stream_.socket().is_open()) {
+      AbortStream("the connection was closed");
+      return;
+    }
+    if (!more.ok()) {
+      AbortStream(absl::StrCat("the stream producer failed: ", more.status().ToString()));
+      return;
+    }
+    const bool last = !*more;
+    if (chunk_.empty()) {
+      if (last) {
+        FinishStream();
+        return;
+      }
+      // Nothing new yet: ask again after a pause, holding no thread meanwhile.
+      stream_pausing_ = true;
+      pause_timer_.expires_after(std::chrono::milliseconds(kStreamIdlePauseMs));
+      pause_timer_.async_wait([self = shared_from_this()](beast::error_code) {
+        self->stream_pausing_ = false;
+        self->ProduceChunk();
+      });
+      return;
+    }
+    bytes_ += chunk_.size();
+    auto on_written = [self = shared_from_this(), last](beast::error_code ec, size_t) {
+      if (ec) {
+        self->AbortStream("the client went away");
+        return;
+      }
+      if (last) {
+        self->FinishStream();
+      } else {
+        self->ProduceChunk();
+      }
+    };
+    stream_.expires_after(kIoTimeout);
+    if (stream_chunked_) {
+      asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)), std::move(on_written));
+    } else {
+      asio::async_write(stream_, asio::buffer(chunk_), std::move(on_written));
+    }
+  }
+
+  void FinishStream() {
+    producer_ = nullptr;
+    chunk_ = std::string();
+    if (!stream_chunked_) {
+      OnResponseWritten();
+      return;
+    }
+    stream_.expires_after(kIoTimeout);
+    asio::async_write(stream_, http::make_chunk_last(),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) {
+                          self->AbortStream("the client went away");
+                          return;
+                        }
+                        self->OnResponseWritten();
+                      });
+  }
+
+  // Ends a streamed response early: the connection closes without the final chunk.
+  void AbortStream(std::string_view why) {
+    producer_ = nullptr;
+    chunk_ = std::string();
+    RecordRequest(absl::StrCat(" (stream ended early: ", ToAbsl(why), ")"));
+    Close();
+  }
+
+  // True when the client closed its end (or the connection failed); only a cheap poll.
+  bool ClientGone() {
+    if (!stream_.socket().is_open()) return true;
+    pollfd fd{};
+    fd.fd = stream_.socket().native_handle();
+    fd.events = POLLRDHUP;
+    if (::poll(&fd, 1, 0) <= 0) return false;
+    return (fd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+  }
+
+  // The request's metrics (latency: to the last byte written) and access-log line.
+  void RecordRequest(std::string_view note = "") {
     const auto duration = std::chrono::steady_clock::now() - start_;
     server_->metrics().Record(series_, status_,
                               std::chrono::duration_cast<std::chrono::nanoseconds>(duration));
@@ -611,8 +765,12 @@ class Session : public std::enable_shared_from_this<Session> {
       const double millis = std::chrono::duration<double, std::milli>(duration).count();
       Log(LogLevel::kInfo,
           absl::StrCat(request_.method, " ", request_.target, " ", status_, " ", bytes_, " ",
-                       absl::StrFormat("%.3f", millis), "ms ", remote_));
+                       absl::StrFormat("%.3f", millis), "ms ", remote_, ToAbsl(note)));
     }
+  }
+
+  void OnResponseWritten() {
+    RecordRequest();
     if (!keep_alive_) {
       if (linger_) {
         Linger();
@@ -680,6 +838,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response_serializer<http::string_body>> string_serializer_;
   std::optional<http::response<http::file_body>> file_response_;
   std::optional<http::response_serializer<http::file_body>> file_serializer_;
+  std::optional<http::response<http::empty_body>> stream_response_;
+  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+  StreamProducer producer_;
+  std::string chunk_;  // written by the worker running producer_, read by the strand after
+  bool stream_chunked_ = true;
+  bool stream_pausing_ = false;
+  asio::steady_timer pause_timer_;
   std::unique_ptr<char[]> drain_buffer_;
 };
 

@@ -17,7 +17,15 @@
 //     handler that throws gets 500 INTERNAL_ERROR;
 //   - writes HttpResponse::body, or streams HttpResponse::file_path (404 if it is gone),
 //     with Content-Type, Content-Length, Server: cairn and the handler's extra headers;
-//   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr.
+//   - or, for HttpResponse::stream, sends the header at once and then each piece the
+//     producer makes as one HTTP/1.1 chunk (the producer runs on a worker thread, one call
+//     at a time; after an empty piece it is called again kStreamIdlePauseMs later, holding
+//     no thread). The final chunk ends the response and the connection stays open for the
+//     next request. A producer error, a client that went away (a failed write, or its
+//     closed end seen between calls) or the server's shutdown end the response without the
+//     final chunk, close the connection and destroy the producer;
+//   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr;
+//     latency (access log and /metrics) is to the last byte, streamed responses included.
 // Malformed HTTP gets 400 (a header over 1 MiB 431) and the connection is closed. Idle keep-alive connections and
 // stalled reads/writes time out after 60 s. Sockets use TCP_NODELAY.
 
@@ -60,7 +68,8 @@ class HttpServer {
   void Wait();
 
   // Graceful shutdown: stops accepting, closes idle keep-alive connections, lets requests
-  // in flight finish (at most 10 s, then their connections are closed), joins all threads.
+  // in flight finish (at most 10 s, then their connections are closed; streamed responses end
+  // at their next producer call), joins all threads.
   // Idempotent; callable from any thread. Called from one of the server's own threads (a
   // handler, a signal handler) it starts the shutdown on a helper thread and returns.
   void Stop();

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,7 @@ struct Reply {
   int status = 0;
   std::map<std::string, std::string> headers;  // lowercased names
   std::string body;
+  std::vector<std::string> chunks;  // for chunked replies: the body's chunks, in order
 };
 
 // A tiny blocking HTTP/1.1 client on a POSIX socket; enough to drive the server precisely
@@ -59,7 +61,9 @@ class TestClient {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   }
-  ~TestClient() { close(fd_); }
+  ~TestClient() {
+    if (fd_ >= 0) close(fd_);
+  }
 
   bool connected() const { return connected_; }
 
@@ -72,8 +76,37 @@ class TestClient {
     return true;
   }
 
-  // Reads one response (Content-Length framed). status 0: the connection closed first.
+  // Reads one response (Content-Length framed or chunked). status 0: the connection closed
+  // first.
   Reply Read(bool skip_interim = true) {
+    Reply reply = ReadHead(skip_interim);
+    if (reply.status == 0 || reply.status == 100) return reply;
+    if (reply.headers["transfer-encoding"] == "chunked") {
+      for (;;) {
+        std::optional<std::string> chunk = ReadChunk();
+        if (!chunk) {
+          reply.status = 0;
+          return reply;
+        }
+        if (chunk->empty()) return reply;
+        reply.body += *chunk;
+        reply.chunks.push_back(std::move(*chunk));
+      }
+    }
+    size_t length = std::stoul(reply.headers["content-length"]);
+    while (pending_.size() < length) {
+      if (!Fill()) {
+        reply.status = 0;
+        return reply;
+      }
+    }
+    reply.body = pending_.substr(0, length);
+    pending_.erase(0, length);
+    return reply;
+  }
+
+  // Reads the status line and headers of a response. status 0: the connection closed first.
+  Reply ReadHead(bool skip_interim = true) {
     Reply reply;
     size_t header_end;
     while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
@@ -97,17 +130,30 @@ class TestClient {
       reply.headers[name] = value;
       pos = end + 2;
     }
-    if (reply.status == 100) return skip_interim ? Read() : reply;
-    size_t length = std::stoul(reply.headers["content-length"]);
-    while (pending_.size() < length) {
-      if (!Fill()) {
-        reply.status = 0;
-        return reply;
-      }
-    }
-    reply.body = pending_.substr(0, length);
-    pending_.erase(0, length);
+    if (reply.status == 100) return skip_interim ? ReadHead() : reply;
     return reply;
+  }
+
+  // Reads one chunk of a chunked body ("" for the final chunk, whose trailer must be empty);
+  // nullopt when the connection closed first.
+  std::optional<std::string> ReadChunk() {
+    size_t line_end;
+    while ((line_end = pending_.find("\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    const size_t size = std::stoul(pending_.substr(0, line_end), nullptr, 16);
+    while (pending_.size() < line_end + 2 + size + 2) {
+      if (!Fill()) return std::nullopt;
+    }
+    std::string chunk = pending_.substr(line_end + 2, size);
+    if (pending_.compare(line_end + 2 + size, 2, "\r\n") != 0) return std::nullopt;
+    pending_.erase(0, line_end + 2 + size + 2);
+    return chunk;
+  }
+
+  void Disconnect() {
+    close(fd_);
+    fd_ = -1;
   }
 
   Reply Request(std::string_view method, std::string_view target, std::string_view body = "",
@@ -714,6 +760,210 @@ TEST(HttpServerStartTest, StartTwiceIsFailedPrecondition) {
   ASSERT_TRUE(server.Start().ok());
   EXPECT_EQ(server.Start().code(), absl::StatusCode::kFailedPrecondition);
   server.Stop();
+}
+
+}  // namespace
+}  // namespace cairn::api
+
+namespace cairn::api {
+namespace {
+
+// Counts producer calls and notes when the producer (and what it captured) is destroyed.
+struct ProducerProbe {
+  std::atomic<int> calls{0};
+  absl::Notification destroyed;
+};
+
+class DestroyNotifier {
+ public:
+  explicit DestroyNotifier(std::shared_ptr<ProducerProbe> probe) : probe_(std::move(probe)) {}
+  ~DestroyNotifier() { probe_->destroyed.Notify(); }
+
+ private:
+  std::shared_ptr<ProducerProbe> probe_;
+};
+
+// A producer of `pieces` pieces "piece-<n>\n", with an empty (nothing yet) call between
+// each; then, when `endless`, nothing new forever.
+StreamProducer CountingProducer(std::shared_ptr<ProducerProbe> probe, int pieces,
+                                bool endless = false) {
+  auto notifier = std::make_shared<DestroyNotifier>(probe);
+  return [probe, notifier, pieces, endless, produced = 0](std::string* chunk) mutable
+         -> absl::StatusOr<bool> {
+    const int call = probe->calls.fetch_add(1) + 1;
+    if (produced < pieces && call % 2 == 1) {
+      absl::StrAppend(chunk, "piece-", produced, "\n");
+      ++produced;
+    }
+    return endless || produced < pieces;
+  };
+}
+
+TEST_F(HttpServerTest, StreamedResponseArrivesChunkedCompleteAndKeepAliveContinues) {
+  auto probe = std::make_shared<ProducerProbe>();
+  router_.Add("GET", "/stream", [probe](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.headers.emplace_back("X-Extra", "yes");
+    response.stream = CountingProducer(probe, 3);
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  Reply reply = client.Request("GET", "/stream");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(reply.headers.count("content-length"), 0u);
+  EXPECT_EQ(reply.headers["content-type"], "text/plain");
+  EXPECT_EQ(reply.headers["x-extra"], "yes");
+  EXPECT_EQ(reply.body, "piece-0\npiece-1\npiece-2\n");
+  // One chunk per produced piece; the empty calls sent nothing.
+  EXPECT_THAT(reply.chunks, ::testing::ElementsAre("piece-0\n", "piece-1\n", "piece-2\n"));
+  EXPECT_TRUE(probe->destroyed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  // The same connection serves the next request.
+  Reply next = client.Request("GET", "/hello");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, "{\"hi\":1}");
+}
+
+TEST_F(HttpServerTest, StreamedPieceIsSentBeforeTheProducerFinishes) {
+  absl::Notification first_read;
+  router_.Add("GET", "/stream", [&](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.stream = [&, call = 0](std::string* chunk) mutable -> absl::StatusOr<bool> {
+      ++call;
+      if (call == 1) {
+        chunk->append("first");
+        return true;
+      }
+      // The client has the first piece while the producer is still going.
+      if (!first_read.WaitForNotificationWithTimeout(absl::Seconds(20))) {
+        return absl::DeadlineExceededError("the client never read the first piece");
+      }
+      chunk->append("second");
+      return false;
+    };
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("GET", "/stream", "")));
+  Reply head = client.ReadHead();
+  ASSERT_EQ(head.status, 200);
+  EXPECT_EQ(client.ReadChunk(), std::optional<std::string>("first"));
+  first_read.Notify();
+  EXPECT_EQ(client.ReadChunk(), std::optional<std::string>("second"));
+  EXPECT_EQ(client.ReadChunk(), std::optional<std::string>(""));
+}
+
+TEST_F(HttpServerTest, ClientThatDisconnectsStopsTheProducer) {
+  for (bool writing : {false, true}) {
+    SCOPED_TRACE(writing ? "producer keeps writing" : "producer waits for data");
+    auto probe = std::make_shared<ProducerProbe>();
+    Router router;
+    router.Add("GET", "/hello", [](const HttpRequest&) { return JsonResponse("{}"); });
+    router.Add("GET", "/stream", [probe, writing](const HttpRequest&) {
+      HttpResponse response;
+      response.content_type = "text/plain";
+      if (writing) {
+        auto notifier = std::make_shared<DestroyNotifier>(probe);
+        response.stream = [probe, notifier](std::string* chunk) -> absl::StatusOr<bool> {
+          probe->calls.fetch_add(1);
+          chunk->assign(4096, 'x');
+          return true;
+        };
+      } else {
+        response.stream = CountingProducer(probe, 1, /*endless=*/true);
+      }
+      return response;
+    });
+    router_ = std::move(router);
+    StartServer();
+    {
+      TestClient client(port());
+      ASSERT_TRUE(client.Send(TestClient::RawRequest("GET", "/stream", "")));
+      ASSERT_EQ(client.ReadHead().status, 200);
+      ASSERT_TRUE(client.ReadChunk().has_value());
+      client.Disconnect();
+    }
+    EXPECT_TRUE(probe->destroyed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    const int calls = probe->calls.load();
+    // The server still serves others.
+    EXPECT_EQ(TestClient(port()).Request("GET", "/hello").status, 200);
+    EXPECT_EQ(probe->calls.load(), calls);
+    server_.reset();
+  }
+}
+
+TEST_F(HttpServerTest, ProducerErrorTruncatesTheStreamAndClosesTheConnection) {
+  router_.Add("GET", "/stream", [](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.stream = [call = 0](std::string* chunk) mutable -> absl::StatusOr<bool> {
+      if (++call == 1) {
+        chunk->append("partial");
+        return true;
+      }
+      return absl::InternalError("disk on fire");
+    };
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("GET", "/stream", "")));
+  ASSERT_EQ(client.ReadHead().status, 200);
+  EXPECT_EQ(client.ReadChunk(), std::optional<std::string>("partial"));
+  // No final chunk: the body is visibly incomplete.
+  EXPECT_EQ(client.ReadChunk(), std::nullopt);
+}
+
+TEST_F(HttpServerTest, StopEndsAnOpenStreamAndDestroysItsProducer) {
+  auto probe = std::make_shared<ProducerProbe>();
+  router_.Add("GET", "/stream", [probe](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.stream = CountingProducer(probe, 1, /*endless=*/true);
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("GET", "/stream", "")));
+  ASSERT_EQ(client.ReadHead().status, 200);
+  ASSERT_EQ(client.ReadChunk(), std::optional<std::string>("piece-0\n"));
+  server_->Stop();
+  server_->Wait();
+  EXPECT_TRUE(probe->destroyed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(client.ReadChunk(), std::nullopt);
+}
+
+TEST_F(HttpServerTest, StreamedRequestIsCountedInMetricsOnce) {
+  auto probe = std::make_shared<ProducerProbe>();
+  router_.Add("GET", "/stream", [probe](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.stream = CountingProducer(probe, 2);
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  ASSERT_EQ(client.Request("GET", "/stream").body, "piece-0\npiece-1\n");
+  Reply metrics = client.Request("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_requests_total{route=\"/stream\","
+                                      "method=\"GET\",code=\"200\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_request_duration_seconds_count{route=\"/stream\","
+                                      "method=\"GET\"} 1\n"));
+}
+
+TEST(DrainStreamTest, CollectsEveryPieceIntoTheBody) {
+  HttpResponse response;
+  auto probe = std::make_shared<ProducerProbe>();
+  response.stream = CountingProducer(probe, 2);
+  ASSERT_TRUE(DrainStream(&response).ok());
+  EXPECT_EQ(response.body, "piece-0\npiece-1\n");
+  EXPECT_FALSE(response.stream);
+  EXPECT_TRUE(probe->destroyed.HasBeenNotified());
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "api/http_types.h"
 
+#include <chrono>
+#include <thread>
+
 namespace cairn::api {
 namespace {
 const std::string* Find(const std::vector<std::pair<std::string, std::string>>& pairs,
@@ -20,6 +23,21 @@ std::vector<std::string> HttpRequest::QueryParams(std::string_view key) const {
   for (const auto& [k, v] : query)
     if (k == key) values.push_back(v);
   return values;
+}
+
+absl::Status DrainStream(HttpResponse* response) {
+  if (!response->stream) return absl::OkStatus();
+  StreamProducer producer = std::move(response->stream);
+  response->stream = nullptr;
+  std::string chunk;
+  for (;;) {
+    chunk.clear();
+    absl::StatusOr<bool> more = producer(&chunk);
+    if (!more.ok()) return more.status();
+    response->body += chunk;
+    if (!*more) return absl::OkStatus();
+    if (chunk.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(kStreamIdlePauseMs));
+  }
 }
 
 }  // namespace cairn::api

@@ -2,10 +2,14 @@
 // HTTP request and response as the handlers see them: plain structs, no Beast types, so
 // handler files stay light to compile and easy to test without a socket.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace cairn::api {
 
@@ -33,13 +37,37 @@ struct HttpRequest {
   const std::string* PathParam(std::string_view key) const;
 };
 
+// Produces a streamed response body piece by piece. Each call appends the next piece to
+// `*chunk` (which the caller empties first) and returns true while more may follow, false
+// after the last piece. Appending nothing and returning true means "nothing new yet": the
+// server calls again after a short pause (kStreamIdlePauseMs), without holding a thread.
+// An error ends the response abruptly (headers are already sent: the connection is closed
+// without the final chunk, so the client sees a truncated body) and is logged.
+// The server calls it on a worker thread, one call at a time, never on an I/O thread; each
+// call should return promptly (well under a second), since the server notices a client that
+// went away or its own shutdown only between calls — and then stops calling and destroys
+// the producer.
+using StreamProducer = std::function<absl::StatusOr<bool>(std::string* chunk)>;
+
+// How long the server waits before calling a StreamProducer again after it produced nothing.
+inline constexpr int kStreamIdlePauseMs = 100;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   // When not empty, the server streams this file as the body (and ignores `body`).
   std::string file_path;
+  // When set, the body is streamed from this producer with HTTP/1.1 chunked transfer
+  // encoding, each piece sent as soon as it is produced (and `body`/`file_path` are
+  // ignored). HTTP/1.0 clients get the raw pieces and the connection closes at the end.
+  StreamProducer stream;
   std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// For in-process callers (Router::Dispatch in tests): runs `response->stream` to the end
+// (pausing kStreamIdlePauseMs after an empty piece), appends everything to `response->body`
+// and clears `stream`. No-op without a stream. The producer's error is returned.
+absl::Status DrainStream(HttpResponse* response);
 
 }  // namespace cairn::api
