@@ -36,6 +36,8 @@ constexpr int64_t kMaxFollowMs = 20'000;
 constexpr int64_t kFollowPollMs = 50;
 constexpr int64_t kDefaultLogBytes = 1 << 20;
 constexpr int64_t kMaxLogBytes = 16 << 20;
+// A followed (streamed) log is read and sent in pieces of at most this size.
+constexpr int64_t kLogStreamPieceBytes = 64 << 10;
 
 HttpResponse Error(const absl::Status& status) {
   return ErrorResponse(status, ErrorDialect::kCairn);
@@ -383,6 +385,54 @@ HttpResponse CancelRun(const PipelineApi& api, const HttpRequest& request) {
   return RunResponse(*run);
 }
 
+// The number of the step's latest attempt (0 while it has none yet), and whether the step
+// has ended with none (it will never have one: skipped, cancelled before it started).
+absl::StatusOr<std::pair<int, bool>> LatestAttempt(PipelineEngine& engine,
+                                                   const std::string& run_id,
+                                                   const std::string& step) {
+  CAIRN_ASSIGN_OR_RETURN(RunRecord run, engine.GetRun(run_id));
+  for (const pipelines::StepRecord& record : run.steps) {
+    if (record.name != step) continue;
+    const int count = static_cast<int>(record.attempts.size());
+    return std::make_pair(count, count == 0 && pipelines::IsTerminal(record.state));
+  }
+  return std::make_pair(0, false);  // ReadLog names the missing step
+}
+
+// follow=true&format=text: the log as a chunked stream from `offset`, a piece as soon as
+// it is written (the server asks again every kStreamIdlePauseMs while nothing is new),
+// until the attempt ends and everything is sent. Attempt 0 (the latest) is pinned to the
+// step's latest attempt once it has one, so a retry starting meanwhile does not switch
+// files under the offset.
+HttpResponse FollowLog(PipelineEngine* engine, std::string run_id, std::string step,
+                       int attempt, int64_t offset) {
+  // Unknown run, step or attempt: an error status now, not a truncated stream.
+  bool done = false;
+  absl::StatusOr<std::string> first = engine->ReadLog(run_id, step, attempt, offset, 0, &done);
+  if (!first.ok()) return Error(first.status());
+  HttpResponse response;
+  response.content_type = "text/plain; charset=utf-8";
+  response.headers.emplace_back("X-Cairn-Log-Offset", absl::StrCat(offset));
+  response.stream = [engine, run_id = std::move(run_id), step = std::move(step), attempt,
+                     offset](std::string* chunk) mutable -> absl::StatusOr<bool> {
+    if (attempt == 0) {
+      absl::StatusOr<std::pair<int, bool>> latest = LatestAttempt(*engine, run_id, step);
+      if (!latest.ok()) return latest.status();
+      if (latest->second) return false;   // ended without ever running
+      if (latest->first == 0) return true;  // not started yet
+      attempt = latest->first;
+    }
+    bool ended = false;
+    absl::StatusOr<std::string> text =
+        engine->ReadLog(run_id, step, attempt, offset, kLogStreamPieceBytes, &ended);
+    if (!text.ok()) return text.status();
+    offset += static_cast<int64_t>(text->size());
+    *chunk = std::move(*text);
+    return !ended;  // `ended`: the attempt is over and this piece reaches the end
+  };
+  return response;
+}
+
 HttpResponse Logs(const PipelineApi& api, const HttpRequest& request) {
   absl::StatusOr<Json> fields = RequestFields(request);
   if (!fields.ok()) return Error(fields.status());
@@ -405,11 +455,14 @@ HttpResponse Logs(const PipelineApi& api, const HttpRequest& request) {
   const std::string& step = *request.PathParam("step");
   const int64_t from = offset->value_or(0);
   const int64_t limit = max_bytes->value_or(kDefaultLogBytes);
+  if (*follow && fmt == "text") {
+    return FollowLog(api.engine, run_id, step, static_cast<int>(attempt->value_or(0)), from);
+  }
   bool done = false;
   absl::StatusOr<std::string> text = api.engine->ReadLog(
       run_id, step, static_cast<int>(attempt->value_or(0)), from, limit, &done);
   if (*follow) {
-    // Long poll: until there is something new or the attempt ends (or the cap passes).
+    // format=json (clients that track offsets: the CLI, the SDK): long poll until there is something new or the attempt ends (or the cap passes).
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(kMaxFollowMs);
     while (text.ok() && text->empty() && !done &&

@@ -28,9 +28,13 @@
 //        &format= → text/plain: the attempt's log from byte `offset` (attempt 0 or
 //        absent: the latest), with headers X-Cairn-Log-Offset (the offset after this
 //        text) and X-Cairn-Log-Done ("true" once the attempt has ended and the text
-//        reaches the end). follow=true waits (at most 20 s) until there is new text or the
-//        attempt ends; a client follows by asking again from X-Cairn-Log-Offset until
-//        done. format=json answers {"text", "offset", "next_offset", "done"} instead.
+//        reaches the end). format=json answers {"text", "offset", "next_offset", "done"}
+//        instead. follow=true (text): a chunked stream from `offset` (header
+//        X-Cairn-Log-Offset: that start), each piece sent as it is written, that ends
+//        when the attempt ends (attempt 0 follows the latest attempt at the time the step
+//        has one); `curl -N` prints it live. follow=true&format=json: a long poll that
+//        waits (at most 20 s) until there is new text or the attempt ends; a client
+//        follows by asking again from next_offset until done.
 //
 // A run: {"id", "pipeline", "version", "params", "trigger", "trigger_detail", "state",
 // "message", "tracking_run_id", "no_cache", "created_ms", "started_ms", "ended_ms",

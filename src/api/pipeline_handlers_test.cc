@@ -372,3 +372,60 @@ TEST_F(PipelineHandlersTest, ComputeStatusListsTheExecutors) {
 
 }  // namespace
 }  // namespace cairn::api
+
+namespace cairn::api {
+namespace {
+
+TEST_F(PipelineHandlersTest, FollowedTextLogIsAStreamThatEndsWhenTheAttemptEnds) {
+  CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(kPipeline));
+  Json run = RunToEnd(R"({"params": {"depth": 5}})");
+  const std::string id = run["id"];
+  const std::string logs = "/api/v1/pipeline-runs/" + id + "/steps/build/logs";
+  HttpResponse followed = Call("GET", logs, "", {{"follow", "true"}, {"offset", "2"}});
+  ASSERT_EQ(followed.status, 200) << followed.body;
+  ASSERT_TRUE(followed.stream);
+  EXPECT_EQ(followed.content_type, "text/plain; charset=utf-8");
+  EXPECT_THAT(followed.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                                    "X-Cairn-Log-Offset", "2")));
+  ASSERT_TRUE(DrainStream(&followed).ok());
+  EXPECT_EQ(followed.body, "ilt 5\n");
+
+  // Unknown step or attempt: an error status, not a stream.
+  HttpResponse missing =
+      Call("GET", "/api/v1/pipeline-runs/" + id + "/steps/nope/logs", "", {{"follow", "true"}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_FALSE(missing.stream);
+  EXPECT_THAT(missing.body, HasSubstr("no step 'nope'"));
+  HttpResponse no_attempt = Call("GET", logs, "", {{"follow", "true"}, {"attempt", "7"}});
+  EXPECT_EQ(no_attempt.status, 404);
+  EXPECT_FALSE(no_attempt.stream);
+}
+
+TEST_F(PipelineHandlersTest, FollowedLogOfARunningStepWaitsThenEndsWhenCancelled) {
+  const std::string hang = "kind: Pipeline\nname: h\nsteps:\n  - {name: wait, command: [hang]}\n";
+  CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(hang));
+  Json started = CallOk("POST", "/api/v1/pipelines/h/runs", "{}");
+  const std::string id = started["run"]["id"];
+  HttpResponse followed =
+      Call("GET", "/api/v1/pipeline-runs/" + id + "/steps/wait/logs", "", {{"follow", "true"}});
+  ASSERT_EQ(followed.status, 200) << followed.body;
+  ASSERT_TRUE(followed.stream);
+  // Running (or not started yet): nothing new, more to come.
+  std::string chunk;
+  absl::StatusOr<bool> more = followed.stream(&chunk);
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_TRUE(*more);
+  EXPECT_EQ(chunk, "");
+  CallOk("POST", "/api/v1/pipeline-runs/" + id + "/cancel", "{}");
+  // Cancelled: the stream ends (the server would call again after each empty piece).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (*more && std::chrono::steady_clock::now() < deadline) {
+    chunk.clear();
+    more = followed.stream(&chunk);
+    ASSERT_TRUE(more.ok()) << more.status();
+  }
+  EXPECT_FALSE(*more);
+}
+
+}  // namespace
+}  // namespace cairn::api
