@@ -182,6 +182,11 @@ absl::StatusOr<std::vector<pipelines::PipelineSpec>> ParseFiles(const PipelineAp
       for (const pipelines::StepSpec& step : spec.steps) {
         absl::Status fits = api.check_resources(spec, step);
         if (fits.ok()) continue;
+        if (absl::IsUnavailable(fits)) {  // e.g. slurmctld unreachable: retry later, not a bad file
+          return absl::UnavailableError(absl::StrCat(
+              spec.file, ":", step.line, ": pipeline ", spec.name, ": step ", step.name,
+              ": cannot check its resources now: ", fits.message()));
+        }
         return absl::InvalidArgumentError(absl::StrCat(
             spec.file, ":", step.line, ": pipeline ", spec.name, ": step ", step.name,
             ": field 'resources': value '", compute::FormatResources(step.resources),
@@ -326,6 +331,15 @@ HttpResponse StartRun(const PipelineApi& api, const HttpRequest& request) {
   start.no_cache = *no_cache;
   auto wait_ms = IntField(*body, "wait_ms", 0, kMaxWaitMs);
   if (!wait_ms.ok()) return Error(wait_ms.status());
+  // A pipeline removed by `apply --prune` keeps its versions readable but starts no runs.
+  absl::StatusOr<pipelines::PipelineVersion> pipeline =
+      api.registry->Get(start.pipeline, start.version);
+  if (!pipeline.ok()) return Error(pipeline.status());
+  if (pipeline->removed) {
+    return Error(absl::FailedPreconditionError(absl::StrCat(
+        "pipeline '", start.pipeline, "' was removed (apply --prune); apply its definition "
+        "again to run it")));
+  }
   absl::StatusOr<RunRecord> run = api.engine->StartRun(start);
   if (!run.ok()) return Error(run.status());
   if (wait_ms->value_or(0) == 0) return RunResponse(*run);

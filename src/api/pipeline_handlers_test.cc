@@ -88,7 +88,8 @@ class PipelineHandlersTest : public ::testing::Test {
                              const pipelines::StepSpec& step) {
       if (step.resources.gpus > 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "asks for ", step.resources.gpus, " GPUs; the ", pipeline.executor,
+            "asks for ", step.resources.gpus, " GPUs; the ",
+            pipeline.executor.empty() ? "local" : pipeline.executor,
             " executor has 0"));
       }
       return absl::OkStatus();
@@ -183,6 +184,22 @@ TEST_F(PipelineHandlersTest, ApplyAddsThenFindsNothingChangedAndSkipsOtherKinds)
   EXPECT_EQ(again["applied"], false);
   EXPECT_EQ(applied_, 1);
   EXPECT_EQ(again["changes"][0]["action"], "unchanged");
+}
+
+TEST_F(PipelineHandlersTest, APrunedPipelineStaysReadableButStartsNoRuns) {
+  CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(kPipeline));
+  const std::string other = "kind: Pipeline\nname: other\nsteps:\n  - {name: a, command: [x]}\n";
+  Json body = Json{{"files", Json::array({{{"path", "o.yaml"}, {"content", other}}})},
+                   {"prune", true}};
+  Json pruned = CallOk("POST", "/api/v1/pipelines/apply", DumpJson(body));
+  bool removed = false;
+  for (const Json& change : pruned["changes"]) {
+    removed |= change["name"] == "etl" && change["action"] == "removed";
+  }
+  EXPECT_TRUE(removed) << pruned.dump();
+  EXPECT_EQ(CallOk("GET", "/api/v1/pipelines/etl")["pipeline"]["version"], 1);
+  ExpectError(Call("POST", "/api/v1/pipelines/etl/runs", "{}"), 409, "INVALID_STATE",
+              "pipeline 'etl' was removed (apply --prune); apply its definition again");
 }
 
 TEST_F(PipelineHandlersTest, ApplyRefusesACycleAndUnsatisfiableResourcesNamingTheStep) {
