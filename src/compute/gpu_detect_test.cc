@@ -1,7 +1,11 @@
 #include "compute/gpu_detect.h"
 
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "compute/process_record.h"
 
@@ -99,6 +103,36 @@ TEST(JobRecordTest, RefusesGarbage) {
             absl::StatusCode::kInvalidArgument);  // no code, no end_ms
   EXPECT_EQ(ReadJobRecord("/nonexistent/x.status").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(JobRecordPath("/logs/train.log"), "/logs/train.log.status");
+}
+
+// The shim appends its end line to its start line; a line still being written is ignored.
+TEST(JobRecordTest, ReadsTheLastCompleteLine) {
+  char dir[] = "/tmp/job-record-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/a.log.status";
+  auto write = [&](const std::string& text) {
+    FILE* file = fopen(path.c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    fputs(text.c_str(), file);
+    fclose(file);
+  };
+  const std::string start = "cairn-job 1 token=t pid=5 starttime=7 start_ms=1 state=running gpus=\n";
+  write("");
+  EXPECT_EQ(ReadJobRecord(path).status().code(), absl::StatusCode::kNotFound);
+  write("cairn-job 1 token=t pid=5 sta");
+  EXPECT_EQ(ReadJobRecord(path).status().code(), absl::StatusCode::kNotFound);
+  write(start + "cairn-job 1 token=t pid=5 starttime=7 start_ms=1 state=exi");
+  absl::StatusOr<JobRecord> record = ReadJobRecord(path);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->state, JobRecord::State::kRunning);
+  write(start + "cairn-job 1 token=t pid=5 starttime=7 start_ms=1 state=exited code=4 end_ms=9\n");
+  record = ReadJobRecord(path);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->state, JobRecord::State::kExited);
+  EXPECT_EQ(record->exit_code, 4);
+  EXPECT_EQ(record->end_ms, 9);
+  unlink(path.c_str());
+  rmdir(dir);
 }
 
 }  // namespace

@@ -766,8 +766,8 @@ void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
   std::map<std::string, std::string> overrides = spec.env;
   overrides["CUDA_VISIBLE_DEVICES"] = FormatGpuList(gpus);
   overrides["CAIRN_JOB_ID"] = job.id;
-  // A record left by an earlier job with the same log is replaced by the shim's first write
-  // (rename) and, until then, told apart by its token; no unlink in the hot path.
+  // A record left by an earlier job with the same log is truncated by the shim's first write
+  // and, until then, told apart by its token; no unlink in the hot path.
   absl::StatusOr<pid_t> launched =
       LaunchProcess(shim_path_, JobRecordPath(spec.log_path), job.token, spec,
                     MergeEnvironment(base_env_, overrides));

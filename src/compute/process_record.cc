@@ -83,14 +83,30 @@ absl::StatusOr<JobRecord> ReadJobRecord(const std::string& path) {
     return absl::InternalError(
         absl::StrCat("cannot read job record ", path, ": ", std::strerror(error)));
   }
-  char buffer[2048];
-  ssize_t n;
-  do {
-    n = read(fd, buffer, sizeof(buffer));
-  } while (n < 0 && errno == EINTR);
+  // Two lines of at most 1 KiB each (the shim's start line and its end line).
+  char buffer[4096];
+  size_t size = 0;
+  while (size < sizeof(buffer)) {
+    ssize_t n = read(fd, buffer + size, sizeof(buffer) - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return absl::InternalError(absl::StrCat("cannot read job record ", path));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
   close(fd);
-  if (n < 0) return absl::InternalError(absl::StrCat("cannot read job record ", path));
-  return ParseJobRecord(std::string_view(buffer, static_cast<size_t>(n)));
+  // The last complete line counts: a line still being appended has no newline yet.
+  std::string_view text(buffer, size);
+  size_t end = text.rfind('\n');
+  if (end == std::string_view::npos) {
+    if (size == sizeof(buffer)) return ParseJobRecord(text);  // InvalidArgument: not a record
+    return absl::NotFoundError(absl::StrCat("the job record at ", path, " is not written yet"));
+  }
+  text = text.substr(0, end);
+  size_t begin = text.rfind('\n');
+  return ParseJobRecord(begin == std::string_view::npos ? text : text.substr(begin + 1));
 }
 
 std::string KillNotePath(std::string_view log_path) {

@@ -1,6 +1,7 @@
 #pragma once
-// The job record: one line in "<log_path>.status", written (atomically, by rename) by
-// cairn-job-shim (process_shim.cc) when a local job starts and again when it ends. It is
+// The job record: "<log_path>.status", written by cairn-job-shim (process_shim.cc): one
+// line when a local job starts, and one more line appended when it ends (appending frees
+// no disk blocks, unlike replacing the file); the last complete line is the record. It is
 // how a restarted server recognises a job's process and learns its exit status:
 //
 //   cairn-job 1 token=9f2c… pid=4242 starttime=123456 start_ms=1700000000000 state=running
@@ -60,7 +61,8 @@ std::optional<KillNote> ReadKillNote(const std::string& path, std::string_view t
 // InvalidArgument for text that is not a record.
 absl::StatusOr<JobRecord> ParseJobRecord(std::string_view text);
 
-// NotFound when the file does not exist; InvalidArgument when it is not a record.
+// The last complete (newline-terminated) line of the file. NotFound when the file does
+// not exist or has no complete line yet; InvalidArgument when that line is not a record.
 absl::StatusOr<JobRecord> ReadJobRecord(const std::string& path);
 
 }  // namespace cairn::compute
