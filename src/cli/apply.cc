@@ -5,12 +5,11 @@
 // one of its kinds, so `--prune` on a directory of pipelines never removes features.
 
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "features/definition_yaml.h"
 
@@ -35,22 +34,21 @@ std::string Version(const Json& value) {
   return value.is_number_integer() ? absl::StrCat("v", value.get<int64_t>()) : "-";
 }
 
-// Which modules' kinds the files hold, from their top-level `kind:` lines (the servers
-// parse the files properly; this only decides where to send them).
+// Which modules' kinds the files hold, from every `kind: X` they contain — block or flow
+// style, quoted or not (the servers parse the files properly; this only decides where to
+// send them, and sending a module a file without its kinds is harmless).
 struct KindsPresent {
   bool features = false;
   bool pipelines = false;
 };
 
 KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
+  static const std::regex kKind(R"((^|[\s{,])["']?kind["']?[ \t]*:[ \t]*["']?([A-Za-z]+))");
   KindsPresent present;
   for (const features::DefinitionFile& file : files) {
-    for (absl::string_view line : absl::StrSplit(file.content, '\n')) {
-      if (!absl::ConsumePrefix(&line, "kind:")) continue;
-      absl::string_view kind = absl::StripAsciiWhitespace(line);
-      kind = kind.substr(0, kind.find_first_of(" #"));
-      kind = absl::StripAsciiWhitespace(absl::StripSuffix(absl::StripPrefix(kind, "\""), "\""));
-      if (kind == "Pipeline") {
+    for (auto it = std::sregex_iterator(file.content.begin(), file.content.end(), kKind);
+         it != std::sregex_iterator(); ++it) {
+      if ((*it)[2] == "Pipeline") {
         present.pipelines = true;
       } else {
         present.features = true;  // feature kinds, and unknown kinds for its error message

@@ -93,6 +93,41 @@ TEST_F(FeaturesCliTest, ApplySendsEveryFileAndPrintsThePlan) {
             "Applied: 1 added, 1 changed, 1 unchanged, 1 removed.\n");
 }
 
+TEST_F(FeaturesCliTest, ApplySendsPipelinesAndFeatureKindsEachToTheirModule) {
+  const std::filesystem::path mixed = dir_ / "mixed.yaml";
+  {
+    std::ofstream out(mixed);
+    out << "{\"kind\": \"Pipeline\", name: p, steps: [{name: a, command: [x]}]}\n---\n"
+           "kind: Entity\nname: a\njoin_key: id\n";
+  }
+  transport_.Reply(200, R"({"applied": true, "changes": [{"kind": "Pipeline", "name": "p",
+      "action": "added", "old_version": null, "new_version": 1, "diffs": []}]})");
+  transport_.Reply(200, R"({"applied": false, "changes": [{"kind": "Entity", "name": "a",
+      "action": "unchanged", "old_version": 1, "new_version": 1, "diffs": []}]})");
+  ASSERT_EQ(Run({"apply", "-f", mixed.string()}), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 2u);
+  EXPECT_EQ(transport_.calls[0].url, "http://127.0.0.1:5000/api/v1/pipelines/apply");
+  EXPECT_EQ(transport_.calls[1].url, "http://127.0.0.1:5000/api/v1/features/apply");
+  EXPECT_EQ(out_.str(),
+            "+ Pipeline p (v1)\n"
+            "= Entity a (v1, unchanged)\n"
+            "\n"
+            "Applied: 1 added, 0 changed, 1 unchanged, 0 removed.\n");
+
+  // A file of pipelines only never reaches the feature store (so --prune cannot remove
+  // its objects).
+  const std::filesystem::path only = dir_ / "only.yaml";
+  {
+    std::ofstream out(only);
+    out << "kind: 'Pipeline'\nname: p\nsteps: [{name: a, command: [x]}]\n";
+  }
+  transport_.calls.clear();
+  transport_.Reply(200, R"({"applied": false, "changes": []})");
+  ASSERT_EQ(Run({"apply", "-f", only.string(), "--prune"}), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].url, "http://127.0.0.1:5000/api/v1/pipelines/apply");
+}
+
 TEST_F(FeaturesCliTest, DryRunSaysNothingWasAppliedAndJsonPrintsTheReply) {
   transport_.Reply(200, R"({"applied": false, "changes": [{"kind": "Entity", "name": "a",
       "action": "added", "old_version": null, "new_version": 1, "diffs": []}]})");
