@@ -431,6 +431,7 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
       }
     }
     jobs_.emplace(job_id, std::move(job));
+    if (raw->pid > 0) started_.insert(raw);
     if (pending_terminal.has_value()) {
       if (kill_reason.has_value()) {  // as when this executor kills: the reason stands
         pending_terminal->state =
@@ -509,6 +510,7 @@ void LocalExecutor::Shutdown() {
   for (auto& [id, job] : jobs_) {
     if (job->pidfd >= 0) close(job->pidfd);
   }
+  started_.clear();
   jobs_.clear();
   queue_.clear();
   cancels_.clear();
@@ -541,8 +543,8 @@ void LocalExecutor::Run() {
       FireTimers(now);
       Dispatch(events_);
       bool memory_limits = false;
-      for (const auto& [id, job] : jobs_) {
-        if (job->pid > 0 && job->spec.resources.memory_bytes > 0) memory_limits = true;
+      for (const Job* job : started_) {
+        if (job->spec.resources.memory_bytes > 0) memory_limits = true;
       }
       if (memory_limits && now >= next_sample_ms_) {
         sample = true;
@@ -553,10 +555,10 @@ void LocalExecutor::Run() {
       fds.clear();
       polled.clear();
       fds.push_back(pollfd{wake_fd_, POLLIN, 0});
-      for (const auto& [id, job] : jobs_) {
+      for (Job* job : started_) {
         if (job->pidfd < 0) continue;
         fds.push_back(pollfd{job->pidfd, POLLIN, 0});
-        polled.push_back(job.get());
+        polled.push_back(job);
       }
       events.swap(events_);
     }
@@ -659,8 +661,7 @@ void LocalExecutor::ReapOne(Job& job, std::vector<Event>& events) {
 }
 
 void LocalExecutor::FireTimers(int64_t now_ms) {
-  for (auto& [id, job] : jobs_) {
-    if (job->pid <= 0) continue;
+  for (Job* job : started_) {
     if (job->deadline_ms > 0 && now_ms >= job->deadline_ms &&
         job->kill_reason == FailureReason::kNone) {
       StartKill(*job, FailureReason::kTimeout,
@@ -678,10 +679,9 @@ void LocalExecutor::SampleMemory() {
   std::vector<std::pair<pid_t, std::string>> watched;  // session, job id
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, job] : jobs_) {
-      if (job->pid > 0 && job->spec.resources.memory_bytes > 0 &&
-          job->kill_reason == FailureReason::kNone) {
-        watched.emplace_back(job->pid, id);
+    for (const Job* job : started_) {
+      if (job->spec.resources.memory_bytes > 0 && job->kill_reason == FailureReason::kNone) {
+        watched.emplace_back(job->pid, job->id);
       }
     }
   }
@@ -786,6 +786,7 @@ void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
     // Cannot happen for a child we have not reaped; if it does, do not lose the job.
     Log(LogLevel::kError, absl::StrCat("pidfd_open(", pid, ") failed: ", ErrnoText(errno)));
   }
+  started_.insert(&job);
   job.holds = true;
   job.held = spec.resources;
   job.gpu_slots = slots;
@@ -813,7 +814,7 @@ void LocalExecutor::Release(Job& job) {
   }
   job.gpu_slots.clear();
   bool any_running = false;
-  for (const auto& [id, other] : jobs_) any_running |= other->holds;
+  for (const Job* other : started_) any_running |= other->holds;
   if (!any_running) in_use_ = Resources{.cpus = 0};
 }
 
@@ -826,6 +827,7 @@ void LocalExecutor::Finish(Job& job, JobStatus status, std::vector<Event>& event
   events.push_back(Event{job.callback, std::move(status)});
   std::string id = job.id;
   RememberEnded(id);
+  started_.erase(&job);
   jobs_.erase(id);  // destroys `job`
 }
 
@@ -845,8 +847,7 @@ int LocalExecutor::PollTimeoutMs(int64_t now_ms) const {
     int64_t delta = std::max<int64_t>(0, at - now_ms);
     wait = wait < 0 ? delta : std::min(wait, delta);
   };
-  for (const auto& [id, job] : jobs_) {
-    if (job->pid <= 0) continue;
+  for (const Job* job : started_) {
     if (job->deadline_ms > 0 && job->kill_reason == FailureReason::kNone) {
       consider(job->deadline_ms);
     }

@@ -152,6 +152,9 @@ class LocalExecutor final : public Executor {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // not ended
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for capacity, FIFO
+  // The jobs of jobs_ whose process was started (pid > 0): what the monitor loop polls,
+  // times and samples each turn, without walking the (possibly long) queue in jobs_.
+  absl::flat_hash_set<Job*> started_ ABSL_GUARDED_BY(mu_);
   // Callbacks to make, in order; the monitor thread makes them outside the lock.
   std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancels_ ABSL_GUARDED_BY(mu_);  // ids Cancel() was called for

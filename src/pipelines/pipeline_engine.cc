@@ -165,7 +165,7 @@ class PipelineEngine::Impl {
   void HandleRecover(ActiveRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Prepare(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Prepare(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Launch(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AttemptFailed(ActiveRun& run, int pos, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -606,8 +606,8 @@ void PipelineEngine::Impl::DrainReady() {
     if (!run.record.steps[pos].attempts.empty()) continue;  // already launched
     if (run.cancel_requested) {
       StepEnded(run, pos, StepState::kCancelled, "cancelled before it started");
-    } else {
-      Prepare(run, pos);
+    } else if (Prepare(run, pos)) {
+      Launch(run, pos);
     }
     MaybeFinish(run);
   }
@@ -631,8 +631,8 @@ compute::JobCallback PipelineEngine::Impl::CallbackFor(const std::string& run_id
   };
 }
 
-// Inputs, their hashes and the cache key; then a cache hit or a launch.
-void PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
+// Inputs, their hashes and the cache key; then a cache hit (or a failure) or true: launch it.
+bool PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
   StepRecord& step = run.record.steps[pos];
   const StepSpec& spec = run.spec.steps[run.steps[pos].spec_index];
   Touch(run, pos);
@@ -652,7 +652,7 @@ void PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
         StepEnded(run, pos, StepState::kFailed,
                   absl::StrCat("input '", input.name, "': step '", from_step,
                                "' has no output '", output, "'"));
-        return;
+        return false;
       }
     } else {
       std::error_code ec;
@@ -663,7 +663,7 @@ void PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
       StepEnded(run, pos, StepState::kFailed,
                 absl::StrCat("input '", input.name, "' (", path, ") cannot be read: ",
                              hash.status().message(), "; create it or fix the step's path"));
-      return;
+      return false;
     }
     step.input_hashes[input.name] = *hash;
   }
@@ -686,11 +686,11 @@ void PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
         step.started_ms = clock_.NowMillis();
         step.tracking_run_id = tracking_.StartStepRun(run.record, step);
         StepSucceeded(run, pos, StepState::kCached);
-        return;
+        return false;
       }
     }
   }
-  Launch(run, pos);
+  return true;
 }
 
 void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
@@ -704,7 +704,9 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
   context.step = step.name;
   context.params = run.record.params;
   std::error_code ec;
-  fs::create_directories(step_dir + "/out", ec);
+  // The step's directory (its working directory by default, and where its log goes) and,
+  // for declared outputs, out/ and their parents (one mkdir fewer per step without).
+  fs::create_directories(spec.outputs.empty() ? step_dir : step_dir + "/out", ec);
   for (const OutputSpec& output : spec.outputs) {
     std::string path = fs::path(step_dir + "/out/" + output.path).lexically_normal().string();
     context.outputs[output.name] = path;
