@@ -93,6 +93,7 @@ struct SlurmExecutor::Impl {
     int64_t deadline_ms = 0;  // 0: none (yet)
     bool gpus_looked_up = false;
     int missing_polls = 0;                // successful polls that did not list it
+    std::string status_path;              // the batch script's exit-status record
     std::optional<std::string> rejected;  // sbatch refused it: the message
   };
   using Event = std::pair<JobCallback, JobStatus>;
@@ -193,6 +194,33 @@ struct SlurmExecutor::Impl {
     if (job.status.ended_ms == 0) job.status.ended_ms = clock.NowMillis();
     Transition(job, reason == FailureReason::kCancelled ? JobState::kCancelled : JobState::kFailed,
                events);
+  }
+
+  // The end of a job Slurm has forgotten, from the exit status its batch script recorded
+  // (128 + N: killed by signal N, as the shell reports it).
+  void FinishFromStatusFile(Job& job, int rc, std::vector<Event>& events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const int64_t now = clock.NowMillis();
+    if (job.status.started_ms == 0) job.status.started_ms = now;
+    job.status.ended_ms = std::max(now, job.status.started_ms);
+    if (rc == 0) {
+      job.status.exit_code = 0;
+      job.status.reason = FailureReason::kNone;
+      job.status.message = "exited with code 0 (from its status file: Slurm had forgotten the job)";
+      Transition(job, JobState::kSucceeded, events);
+    } else if (rc > 128) {
+      job.status.signal = rc - 128;
+      Fail(job, FailureReason::kSignal,
+           absl::StrCat("killed by signal ", SignalText(rc - 128),
+                        " (from its status file: Slurm had forgotten the job)"),
+           events);
+    } else {
+      job.status.exit_code = rc;
+      Fail(job, FailureReason::kExitCode,
+           absl::StrCat("exited with code ", rc,
+                        " (from its status file: Slurm had forgotten the job)"),
+           events);
+    }
   }
 
   std::string TimeLimitText(const Job& job) const {
@@ -360,6 +388,11 @@ struct SlurmExecutor::Impl {
           // Absent twice in a row (not a race with a just-accepted submission): Slurm has
           // forgotten it.
           if (++job->missing_polls < 2) continue;
+          if (std::optional<int> rc = slurm::ReadStatusFile(job->status_path)) {
+            // It ended long enough ago for Slurm to forget it; its script left the status.
+            FinishFromStatusFile(*job, *rc, events);
+            continue;
+          }
           Fail(*job, FailureReason::kLostNode,
                absl::StrCat("node lost: Slurm no longer knows job ", id,
                             " (it ended more than MinJobAge ago, or the controller lost its "
@@ -545,6 +578,7 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   auto job = std::make_shared<Impl::Job>();
   job->name = spec.name;
   job->resources = spec.resources;
+  job->status_path = slurm::StatusPath(spec);
   job->callback = std::move(callback);
   job->status.queued_ms = impl_->clock.NowMillis();
 
@@ -614,6 +648,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   job->id = job_id;
   job->name = spec.name;
   job->resources = spec.resources;
+  job->status_path = slurm::StatusPath(spec);
   job->callback = std::move(callback);
   job->reattached = true;
   job->status.job_id = job_id;

@@ -136,6 +136,7 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
   spec.argv = {"python3", "train.py", "--lr=0.1", "a b"};
   spec.env = {{"A", "x'y"}, {"B", "$HOME"}};
   spec.workdir = "/data/run 1";
+  spec.log_path = "/logs/a.log";
   spec.resources.gpus = 1;
   EXPECT_EQ(BatchScript(spec),
             "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
@@ -144,7 +145,12 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
             "cd '/data/run 1' || exit 1\n"
             "command -v 'python3' >/dev/null 2>&1 || { printf 'cairn: cannot run %s: command "
             "not found\\n' 'python3' >&2; exit 127; }\n"
-            "exec 'python3' 'train.py' '--lr=0.1' 'a b'\n");
+            "'python3' 'train.py' '--lr=0.1' 'a b'\n"
+            "rc=$?\n"
+            "printf '%s\\n' \"$rc\" > '/logs/a.log.slurm-status.tmp' && mv -f "
+            "'/logs/a.log.slurm-status.tmp' '/logs/a.log.slurm-status'\n"
+            "[ \"$rc\" -gt 128 ] && kill -$((rc - 128)) $$\n"
+            "exit $rc\n");
   // No GPUs asked: none visible.
   spec.resources.gpus = 0;
   EXPECT_THAT(BatchScript(spec), HasSubstr("export CUDA_VISIBLE_DEVICES=''\n"));
@@ -302,6 +308,27 @@ TEST_F(FakeSlurmTest, SlurmStatesMapToJobStatesReasonsAndMessages) {
     EXPECT_EQ(recorder.States(),
               (std::vector<JobState>{JobState::kQueued, JobState::kRunning, c.state}));
   }
+}
+
+TEST_F(FakeSlurmTest, AJobSlurmHasForgottenEndsFromItsStatusFileElseAsLost) {
+  // Re-attached after the server was down longer than MinJobAge: squeue lists nothing.
+  JobSpec spec = SimpleSpec(dir_.path(), "old", "true");
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  WriteFile(spec.log_path + ".slurm-status", "3\n");
+  SlurmExecutor executor(options_);
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach("41", spec, recorder.Callback()).ok());
+  JobStatus status = recorder.WaitTerminal();
+  EXPECT_EQ(status.state, JobState::kFailed);
+  EXPECT_EQ(status.reason, FailureReason::kExitCode);
+  EXPECT_EQ(status.exit_code, 3);
+  EXPECT_EQ(status.message,
+            "exited with code 3 (from its status file: Slurm had forgotten the job)");
+
+  JobSpec gone = SimpleSpec(dir_.path(), "gone", "true");
+  Recorder lost;
+  ASSERT_TRUE(executor.Reattach("42", gone, lost.Callback()).ok());
+  EXPECT_EQ(lost.WaitTerminal().reason, FailureReason::kLostNode);
 }
 
 TEST_F(FakeSlurmTest, AJobThatRanBetweenTwoPollsStillReportsRunning) {

@@ -1,5 +1,7 @@
 #include "compute/slurm_text.h"
 
+#include <fstream>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -83,10 +85,32 @@ std::string BatchScript(const JobSpec& spec) {
                     " >/dev/null 2>&1 || { printf 'cairn: cannot run %s: command not found\\n' ",
                     cmd, " >&2; exit 127; }\n");
   }
-  s += "exec";
-  for (const auto& arg : spec.argv) absl::StrAppend(&s, " ", ShellQuote(arg));
-  s += "\n";
+  // Not exec: the shell stays to record the exit status next to the log (atomically), so
+  // the outcome survives Slurm forgetting the job (MinJobAge) while the server is down.
+  for (size_t i = 0; i < spec.argv.size(); ++i) {
+    absl::StrAppend(&s, i == 0 ? "" : " ", ShellQuote(spec.argv[i]));
+  }
+  s += "\nrc=$?\n";
+  const std::string status = StatusPath(spec);
+  if (!status.empty()) {
+    absl::StrAppend(&s, "printf '%s\\n' \"$rc\" > ", ShellQuote(status + ".tmp"), " && mv -f ",
+                    ShellQuote(status + ".tmp"), " ", ShellQuote(status), "\n");
+  }
+  // A command killed by a signal: the shell dies of the same signal, so Slurm reports it.
+  s += "[ \"$rc\" -gt 128 ] && kill -$((rc - 128)) $$\nexit $rc\n";
   return s;
+}
+
+std::string StatusPath(const JobSpec& spec) {
+  return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-status";
+}
+
+std::optional<int> ReadStatusFile(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  int rc = 0;
+  if (!(in >> rc) || rc < 0 || rc > 255) return std::nullopt;
+  return rc;
 }
 
 std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,

@@ -4,6 +4,7 @@
 // functions; thread-safe.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,15 @@ namespace cairn::compute::slurm {
 std::string ShellQuote(std::string_view text);
 
 // The batch script: #!/bin/sh, `export K='v'` per env entry, `cd 'workdir' || exit`,
-// `exec 'argv0' 'argv1' …`.
+// `'argv0' 'argv1' …`, then the exit status written to StatusPath(spec) and returned.
 std::string BatchScript(const JobSpec& spec);
+
+// Where the batch script records the command's exit status ("<log>.slurm-status", one
+// decimal line, 128+N for a signal N): the outcome of a job that ended more than
+// MinJobAge ago, when squeue has forgotten it. Empty for a spec without a log path.
+std::string StatusPath(const JobSpec& spec);
+// The recorded status, or nullopt when the file is missing or unreadable.
+std::optional<int> ReadStatusFile(const std::string& path);
 
 // The sbatch arguments after the executable, ending with `script_path`.
 std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,
