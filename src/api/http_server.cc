@@ -614,15 +614,16 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  // Streamed responses (HttpResponse::stream). The header goes out first; then, in turn,
-  // a worker calls the producer and the strand writes what it produced as one chunk, until
-  // the producer says it is done (final chunk, then the next request on the connection) or
-  // fails, the client goes away, or the server stops (connection closed without the final
-  // chunk). Only one of {producer call, write, pause} is in progress at a time, so the
-  // producer and chunk_ are never touched by two threads at once.
+  // Streamed responses (HttpResponse::stream). The header goes out first; then a worker
+  // calls the producer (into next_chunk_) and the strand writes what it produced as one
+  // chunk (from chunk_) while a worker already makes the next piece, until the producer
+  // says it is done (final chunk, then the next request on the connection) or fails, the
+  // client goes away, or the server stops (connection closed without the final chunk). At
+  // most one producer call is in progress, and only it touches next_chunk_ and producer_.
   void StartStream(HttpResponse response) {
     producer_ = std::move(response.stream);
     bytes_ = 0;
+    producing_ = writing_ = produced_ = stream_aborted_ = false;
     stream_response_.emplace();
     SetHeaders(&*stream_response_, response);
     stream_chunked_ = version_ >= 11;
@@ -645,7 +646,7 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
-  // On the strand: lets a worker call the producer once.
+  // On the strand: lets a worker call the producer once (into next_chunk_).
   void ProduceChunk() {
     if (stopping_ || server_->stopping()) {
       AbortStream("the server is stopping");
@@ -655,12 +656,13 @@ class Session : public std::enable_shared_from_this<Session> {
       AbortStream("the client went away");
       return;
     }
+    producing_ = true;
     server_->workers().Post([self = shared_from_this()]() mutable {
-      self->chunk_.clear();
+      self->next_chunk_.clear();
       absl::StatusOr<bool> more = self->CallProducer();
       auto executor = self->stream_.get_executor();
       asio::post(executor, [self = std::move(self), more = std::move(more)]() mutable {
-        self->OnChunk(std::move(more));
+        self->OnProduced(std::move(more));
       });
     });
   }
@@ -668,7 +670,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // On a worker thread; never throws.
   absl::StatusOr<bool> CallProducer() {
     try {
-      return producer_(&chunk_);
+      return producer_(&next_chunk_);
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("the stream producer threw: ", e.what()));
     } catch (...) {
@@ -676,7 +678,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void OnChunk(absl::StatusOr<bool> more) {
+  void OnProduced(absl::StatusOr<bool> more) {
+    producing_ = false;
+    if (stream_aborted_) {
+      producer_ = nullptr;  // AbortStream left it to us: it was running
+      return;
+    }
     if (!stream_.socket().is_open()) {
       AbortStream("the connection was closed");
       return;
@@ -685,9 +692,19 @@ class Session : public std::enable_shared_from_this<Session> {
       AbortStream(absl::StrCat("the stream producer failed: ", more.status().ToString()));
       return;
     }
-    const bool last = !*more;
-    if (chunk_.empty()) {
-      if (last) {
+    produced_ = true;
+    produced_more_ = *more;
+    MaybeWriteChunk();
+  }
+
+  // Writes the produced piece unless a write is still in flight (its completion calls
+  // here again). While it is written the producer already makes the next one.
+  void MaybeWriteChunk() {
+    if (writing_ || !produced_ || stream_aborted_) return;
+    produced_ = false;
+    const bool more = produced_more_;
+    if (next_chunk_.empty()) {
+      if (!more) {
         FinishStream();
         return;
       }
@@ -700,16 +717,19 @@ class Session : public std::enable_shared_from_this<Session> {
       });
       return;
     }
+    chunk_.swap(next_chunk_);
     bytes_ += chunk_.size();
-    auto on_written = [self = shared_from_this(), last](beast::error_code ec, size_t) {
+    writing_ = true;
+    auto on_written = [self = shared_from_this(), more](beast::error_code ec, size_t) {
+      self->writing_ = false;
       if (ec) {
         self->AbortStream("the client went away");
         return;
       }
-      if (last) {
-        self->FinishStream();
+      if (more) {
+        self->MaybeWriteChunk();
       } else {
-        self->ProduceChunk();
+        self->FinishStream();
       }
     };
     stream_.expires_after(kIoTimeout);
@@ -718,11 +738,13 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       asio::async_write(stream_, asio::buffer(chunk_), std::move(on_written));
     }
+    if (more) ProduceChunk();
   }
 
   void FinishStream() {
     producer_ = nullptr;
     chunk_ = std::string();
+    next_chunk_ = std::string();
     if (!stream_chunked_) {
       OnResponseWritten();
       return;
@@ -738,10 +760,15 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // Ends a streamed response early: the connection closes without the final chunk.
+  // Ends a streamed response early: the connection closes without the final chunk. The
+  // producer is destroyed here, or when its call in progress returns.
   void AbortStream(std::string_view why) {
-    producer_ = nullptr;
-    chunk_ = std::string();
+    if (stream_aborted_) return;
+    stream_aborted_ = true;
+    if (!producing_) {
+      producer_ = nullptr;
+      next_chunk_ = std::string();
+    }
     RecordRequest(absl::StrCat(" (stream ended early: ", ToAbsl(why), ")"));
     Close();
   }
@@ -841,7 +868,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::empty_body>> stream_response_;
   std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
   StreamProducer producer_;
-  std::string chunk_;  // written by the worker running producer_, read by the strand after
+  std::string chunk_;       // being written
+  std::string next_chunk_;  // being filled by the worker running producer_ (producing_)
+  bool producing_ = false;  // a worker is calling producer_: only it touches next_chunk_
+  bool writing_ = false;    // chunk_ is being written
+  bool produced_ = false;   // next_chunk_ holds a piece not yet written (produced_more_)
+  bool produced_more_ = false;
+  bool stream_aborted_ = false;
   bool stream_chunked_ = true;
   bool stream_pausing_ = false;
   asio::steady_timer pause_timer_;
