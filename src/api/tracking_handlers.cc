@@ -400,36 +400,39 @@ Body SearchRuns(TrackingStore& store, const Json& fields) {
 
 // ---- Metrics ----
 
-// Appends one page of the history of (run_id, key) to `*out` as MLflow's metric objects,
-// comma-separated (with a leading comma unless `*first_point`); `*points` counts them.
-// Points are formatted straight from the database scan into a small buffer that is
-// appended to `*out`, sized once for the page (growing it by doubling costs more than the
-// JSON).
-absl::Status AppendHistoryPage(TrackingStore& store, const std::string& run_id,
-                               const std::string& key, const std::string& point_head,
-                               std::optional<int64_t> max_results, const std::string& page_token,
-                               bool* first_point, int64_t* points, std::string* out,
-                               std::string* next_page_token) {
+Body GetMetricHistory(TrackingStore& store, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
+  CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "metric_key"));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
+  CAIRN_ASSIGN_OR_RETURN(std::string page_token, StringOrEmpty(fields, "page_token"));
+  // Points are written straight into the response as they stream out of the database (a
+  // 1M-point history is ~75 MB of JSON): formatted into a small chunk, appended to `out`,
+  // which is sized once for the page (growing it by doubling costs more than the JSON).
+  std::string out = "{\"metrics\":[";
+  const size_t prefix_size = out.size();
+  std::string point_head = "{\"key\":";
+  AppendJsonString(point_head, key);
+  point_head += ",\"value\":";
   // Longest point: ',' + head + value + timestamp and step fields with 20-char numbers.
   const size_t max_point_size = 1 + point_head.size() + kMaxJsonDoubleChars + 64;
   std::vector<char> chunk(std::max<size_t>(size_t{1} << 16, 2 * max_point_size));
   char* cursor = chunk.data();
   char* const chunk_end = chunk.data() + chunk.size();
+  bool first_point = true;
   auto copy = [&cursor](std::string_view text) {
     std::memcpy(cursor, text.data(), text.size());
     cursor += text.size();
   };
-  const size_t out_size = out->size();
+  std::string next_page_token;
   CAIRN_RETURN_IF_ERROR(store.ScanMetricHistory(
       run_id, key, max_results, page_token,
       [&](double value, int64_t timestamp, int64_t step) {
         if (static_cast<size_t>(chunk_end - cursor) < max_point_size) {
-          out->append(chunk.data(), cursor);
+          out.append(chunk.data(), cursor);
           cursor = chunk.data();
         }
-        if (!*first_point) *cursor++ = ',';
-        *first_point = false;
-        ++*points;
+        if (!first_point) *cursor++ = ',';
+        first_point = false;
         copy(point_head);
         cursor = WriteJsonDouble(cursor, value);
         copy(",\"timestamp\":");
@@ -438,53 +441,12 @@ absl::Status AppendHistoryPage(TrackingStore& store, const std::string& run_id,
         cursor = std::to_chars(cursor, chunk_end, step).ptr;
         *cursor++ = '}';
       },
-      next_page_token, [&](int64_t page_points) {
+      &next_page_token, [&](int64_t points) {
         // Typical points are far shorter than the longest; reserving address space is
         // cheap (pages are touched as they are written).
-        out->reserve(out_size + 64 + static_cast<size_t>(page_points) * max_point_size);
+        out.reserve(prefix_size + 64 + static_cast<size_t>(points) * max_point_size);
       }));
-  out->append(chunk.data(), cursor);
-  return absl::OkStatus();
-}
-
-// metrics/get-history. A history of up to kHistoryFirstPage points (or a max_results page
-// of that size) is answered as one body; a longer one is streamed (chunked): the first
-// page at once, then pages read one after another from the store (doubling up to
-// kHistoryMaxPage points each), so that the client receives while the server reads and
-// the server never holds the whole (1M points: ~75 MB) body. The bytes are the same as one
-// body's. Each page is its own read: points logged meanwhile may show up (as between
-// MLflow's pages); a series logged out of step order is re-sorted for each page.
-constexpr int64_t kHistoryFirstPage = 16 << 10;
-constexpr int64_t kHistoryMaxPage = 256 << 10;
-
-HttpResponse GetMetricHistory(TrackingStore* store, const HttpRequest& request) {
-  absl::StatusOr<Json> fields = RequestFields(request);
-  if (!fields.ok()) return ErrorResponse(fields.status());
-  absl::StatusOr<std::string> run_id = RunIdField(*fields);
-  if (!run_id.ok()) return ErrorResponse(run_id.status());
-  absl::StatusOr<std::string> key = RequiredString(*fields, "metric_key");
-  if (!key.ok()) return ErrorResponse(key.status());
-  absl::StatusOr<std::optional<int64_t>> max_results = OptionalInt64(*fields, "max_results");
-  if (!max_results.ok()) return ErrorResponse(max_results.status());
-  absl::StatusOr<std::string> page_token = StringOrEmpty(*fields, "page_token");
-  if (!page_token.ok()) return ErrorResponse(page_token.status());
-
-  std::string point_head = "{\"key\":";
-  AppendJsonString(point_head, *key);
-  point_head += ",\"value\":";
-  std::string out = "{\"metrics\":[";
-  const size_t prefix_size = out.size();
-  bool first_point = true;
-  int64_t points = 0;
-  std::string next_page_token;
-  // The first page (errors are still an error status here).
-  const std::optional<int64_t> wanted = *max_results;
-  std::optional<int64_t> first_page = kHistoryFirstPage;
-  if (wanted && *wanted <= kHistoryFirstPage) first_page = wanted;
-  absl::Status scanned =
-      AppendHistoryPage(*store, *run_id, *key, point_head, first_page, *page_token,
-                        &first_point, &points, &out, &next_page_token);
-  if (!scanned.ok()) return ErrorResponse(scanned);
+  out.append(chunk.data(), cursor);
   if (out.size() == prefix_size) {
     out = "{";
     if (!next_page_token.empty()) {
@@ -492,54 +454,12 @@ HttpResponse GetMetricHistory(TrackingStore* store, const HttpRequest& request) 
       AppendJsonString(out, next_page_token);
     }
     out += '}';
-    return JsonResponse(std::move(out));
+    return out;
   }
-  // Done: the history ends here, or so does the requested page (then the store's token is
-  // the one for the client's next page).
-  if (next_page_token.empty() || (wanted && points >= *wanted)) {
-    out += ']';
-    AppendNextPageToken(out, next_page_token);
-    out += '}';
-    return JsonResponse(std::move(out));
-  }
-  HttpResponse response = JsonResponse("");
-  struct State {
-    TrackingStore* store;
-    std::string run_id, key, point_head, page_token;
-    std::optional<int64_t> wanted;
-    int64_t points = 0;
-    int64_t page = kHistoryFirstPage;
-    bool first_point = false;
-    std::string pending;  // the first page, sent by the first call
-  };
-  auto state = std::make_shared<State>(State{store, std::move(*run_id), std::move(*key),
-                                             std::move(point_head), std::move(next_page_token),
-                                             wanted, points});
-  state->pending = std::move(out);
-  response.stream = [state](std::string* chunk) -> absl::StatusOr<bool> {
-    if (!state->pending.empty()) {
-      chunk->swap(state->pending);
-      state->pending = std::string();
-      return true;
-    }
-    state->page = std::min(kHistoryMaxPage, state->page * 2);
-    int64_t page = state->page;
-    if (state->wanted) page = std::min(page, *state->wanted - state->points);
-    std::string next_page_token;
-    CAIRN_RETURN_IF_ERROR(AppendHistoryPage(*state->store, state->run_id, state->key,
-                                            state->point_head, page, state->page_token,
-                                            &state->first_point, &state->points, chunk,
-                                            &next_page_token));
-    state->page_token = std::move(next_page_token);
-    if (state->page_token.empty() || (state->wanted && state->points >= *state->wanted)) {
-      *chunk += ']';
-      AppendNextPageToken(*chunk, state->page_token);
-      *chunk += '}';
-      return false;
-    }
-    return true;
-  };
-  return response;
+  out += ']';
+  AppendNextPageToken(out, next_page_token);
+  out += '}';
+  return out;
 }
 
 Body GetMetricHistoryBulkInterval(TrackingStore& store, const Json& fields) {
@@ -642,13 +562,7 @@ void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("POST", "runs/search", bind(&SearchRuns));
   router.AddMlflow("GET", "runs/search", bind(&SearchRuns));
 
-  router.AddMlflow("GET", "metrics/get-history", [store](const HttpRequest& request) {
-    try {
-      return GetMetricHistory(store, request);
-    } catch (const std::exception& error) {
-      return ErrorResponse(absl::InternalError(absl::StrCat("internal error: ", error.what())));
-    }
-  });
+  router.AddMlflow("GET", "metrics/get-history", bind(&GetMetricHistory));
   router.AddMlflow("GET", "metrics/get-history-bulk-interval",
                    bind(&GetMetricHistoryBulkInterval));
 }
