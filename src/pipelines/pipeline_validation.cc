@@ -111,6 +111,15 @@ class Validator {
         return Error(line, "", field + ".name", param.name,
                      "is declared twice: give each parameter its own name");
       }
+      // Steps see each parameter as CAIRN_PARAM_<NAME upper-cased>: names that differ only
+      // in case would share one variable.
+      if (auto [it, added] = param_env_names_.emplace(absl::AsciiStrToUpper(param.name), param.name);
+          !added) {
+        return Error(line, "", field + ".name", param.name,
+                     absl::StrCat("differs from parameter '", it->second,
+                                  "' only in case: both would be CAIRN_PARAM_",
+                                  absl::AsciiStrToUpper(param.name), "; rename one"));
+      }
       params_.push_back(param.name);
       if (param.default_value) {
         absl::StatusOr<std::string> value = NormalizeParamValue(param.type, *param.default_value);
@@ -183,7 +192,7 @@ class Validator {
                    "shell script)");
     }
     // Names of inputs and outputs.
-    std::set<std::string> inputs, outputs;
+    std::map<std::string, std::string> inputs, outputs;  // upper-cased → declared name
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const InputSpec& in = step.inputs[i];
       std::string field = absl::StrCat("inputs[", i, "]");
@@ -191,8 +200,13 @@ class Validator {
         return error(field + ".name", in.name,
                      "is not a valid input name: use letters, digits and '_'");
       }
-      if (!inputs.insert(in.name).second) {
-        return error(field + ".name", in.name, "is declared twice: give each input its own name");
+      if (auto [it, added] = inputs.emplace(absl::AsciiStrToUpper(in.name), in.name); !added) {
+        return error(field + ".name", in.name,
+                     it->second == in.name
+                         ? std::string("is declared twice: give each input its own name")
+                         : absl::StrCat("differs from input '", it->second,
+                                        "' only in case: both would be CAIRN_INPUT_", it->first,
+                                        "; rename one"));
       }
       if (in.from.empty() == in.path.empty()) {
         return Error(line, step.name, field, std::nullopt,
@@ -208,9 +222,14 @@ class Validator {
         return error(field + ".name", out.name,
                      "is not a valid output name: use letters, digits and '_'");
       }
-      if (!outputs.insert(out.name).second) {
+      if (auto [it, added] = outputs.emplace(absl::AsciiStrToUpper(out.name), out.name);
+          !added) {
         return error(field + ".name", out.name,
-                     "is declared twice: give each output its own name");
+                     it->second == out.name
+                         ? std::string("is declared twice: give each output its own name")
+                         : absl::StrCat("differs from output '", it->second,
+                                        "' only in case: both would be CAIRN_OUTPUT_", it->first,
+                                        "; rename one"));
       }
       if (out.path.empty() || out.path[0] == '/' || out.path == ".." ||
           out.path.rfind("../", 0) == 0 || out.path.find("/../") != std::string::npos ||
@@ -417,6 +436,7 @@ class Validator {
 
   const PipelineSpec& spec_;
   const ValidationOptions& options_;
+  std::map<std::string, std::string> param_env_names_;  // upper-cased → declared
   std::set<std::string> param_names_;
   std::vector<std::string_view> params_;
   std::map<std::string, const StepSpec*> step_index_;

@@ -338,6 +338,10 @@ TEST(PipelineValidationTest, EveryErrorNamesStepFieldValueAndWhatToDo) {
                     "steps: [{name: a, command: [x]}]\n"),
             "p.yaml:3: pipeline p: field 'params[1].name': value 'x' is declared twice: give "
             "each parameter its own name");
+  EXPECT_EQ(ErrorOf("kind: Pipeline\nname: p\nparams: [{name: lr}, {name: LR}]\n"
+                    "steps: [{name: a, command: [x]}]\n"),
+            "p.yaml:3: pipeline p: field 'params[1].name': value 'LR' differs from parameter "
+            "'lr' only in case: both would be CAIRN_PARAM_LR; rename one");
   EXPECT_EQ(ErrorOf("kind: Pipeline\nname: p\nparams:\n  - {name: n, type: int, default: 1.5}\n"
                     "steps: [{name: a, command: [x]}]\n"),
             "p.yaml:4: pipeline p: field 'params[0].default': value '1.5' is not an int: give a "

@@ -96,7 +96,8 @@ absl::StatusOr<std::map<std::string, std::string>> ResolveParams(
   return resolved;
 }
 
-absl::StatusOr<std::string> RenderTemplate(std::string_view text, const StepContext& context) {
+absl::StatusOr<std::string> RenderTemplate(std::string_view text, const StepContext& context,
+                                           TemplateMode mode) {
   std::string out;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -124,7 +125,17 @@ absl::StatusOr<std::string> RenderTemplate(std::string_view text, const StepCont
           "step '", context.step, "': template '{{", ref,
           "}}' names nothing; use params.NAME, inputs.NAME, outputs.NAME, run.id or step.name"));
     }
-    out.append(*value);
+    if (mode == TemplateMode::kValue) {
+      out.append(*value);
+    } else if (scope == "params") {
+      absl::StrAppend(&out, "${", EnvName("CAIRN_PARAM_", name), "}");
+    } else if (scope == "inputs") {
+      absl::StrAppend(&out, "${", EnvName("CAIRN_INPUT_", name), "}");
+    } else if (scope == "outputs") {
+      absl::StrAppend(&out, "${", EnvName("CAIRN_OUTPUT_", name), "}");
+    } else {
+      out.append(scope == "run" ? "${CAIRN_PIPELINE_RUN_ID}" : "${CAIRN_STEP}");
+    }
     pos = close + 2;
   }
   out.append(text.substr(pos));
@@ -146,7 +157,9 @@ absl::StatusOr<compute::JobSpec> BuildJobSpec(const StepSpec& step, const StepCo
   compute::JobSpec job;
   job.name = options.job_name;
   if (!step.script.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(std::string script, RenderTemplate(step.script, context));
+    CAIRN_ASSIGN_OR_RETURN(
+        std::string script,
+        RenderTemplate(step.script, context, TemplateMode::kShellVariable));
     job.argv = {"/bin/sh", "-ec", std::move(script)};
   } else {
     for (const std::string& arg : step.command) {

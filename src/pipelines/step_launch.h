@@ -30,9 +30,18 @@ struct StepContext {
   std::map<std::string, std::string> outputs;  // name → absolute path
 };
 
+// How a template is filled in: with its value (command arguments, env values, workdir:
+// no shell ever parses them), or — in a step's `script` — with the environment variable
+// that holds the value (`${CAIRN_PARAM_DEPTH}`, `${CAIRN_INPUT_TRAIN}`,
+// `${CAIRN_PIPELINE_RUN_ID}`, `${CAIRN_STEP}`), so a value is never parsed as shell code
+// (a parameter or event attribute like `x; rm -rf ~` stays text). Inside double quotes
+// ("{{params.name}}") it is one word.
+enum class TemplateMode { kValue, kShellVariable };
+
 // `text` with every {{scope.name}} (spaces inside the braces allowed) replaced.
 // InvalidArgument naming the reference when it names nothing in `context`.
-absl::StatusOr<std::string> RenderTemplate(std::string_view text, const StepContext& context);
+absl::StatusOr<std::string> RenderTemplate(std::string_view text, const StepContext& context,
+                                           TemplateMode mode = TemplateMode::kValue);
 
 // "CAIRN_PARAM_" + "max-depth" → "CAIRN_PARAM_MAX_DEPTH" (upper-cased; characters other
 // than letters, digits and '_' become '_').

@@ -78,6 +78,18 @@ TEST(RenderTemplate, ReplacesEveryScope) {
   EXPECT_NE(Message(bad.status()).find("'{{params.dpeth}}'"), std::string::npos);
 }
 
+TEST(BuildJobSpec, AParameterValueIsNeverShellCodeInAScript) {
+  StepContext context = Context();
+  context.params["name"] = "x; touch pwned; echo $(id)";
+  StepSpec step;
+  step.name = "s";
+  step.script = "echo \"{{params.name}}\"";
+  auto job = BuildJobSpec(step, context, LaunchOptions{.step_dir = "/r/s"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->argv.back(), "echo \"${CAIRN_PARAM_NAME}\"");
+  EXPECT_EQ(job->env.at("CAIRN_PARAM_NAME"), "x; touch pwned; echo $(id)");
+}
+
 TEST(BuildJobSpec, ArgvEnvWorkdirAndScript) {
   StepSpec step;
   step.name = "train";
@@ -108,11 +120,15 @@ TEST(BuildJobSpec, ArgvEnvWorkdirAndScript) {
   EXPECT_EQ(job->partition, "gpu");
 
   step.command.clear();
-  step.script = "echo {{step.name}}";
+  step.script = "echo {{step.name}} \"{{params.depth}}\" > {{outputs.model}}";
   step.workdir = "sub";
   job = BuildJobSpec(step, Context(), options);
   ASSERT_TRUE(job.ok());
-  EXPECT_EQ(job->argv, (std::vector<std::string>{"/bin/sh", "-ec", "echo train"}));
+  // In a script, templates are the environment variables (never shell code).
+  EXPECT_EQ(job->argv,
+            (std::vector<std::string>{
+                "/bin/sh", "-ec",
+                "echo ${CAIRN_STEP} \"${CAIRN_PARAM_DEPTH}\" > ${CAIRN_OUTPUT_MODEL}"}));
   EXPECT_EQ(job->workdir, "/runs/r1/train/sub");
   EXPECT_EQ(EnvName("CAIRN_PARAM_", "max-depth.x"), "CAIRN_PARAM_MAX_DEPTH_X");
 }
