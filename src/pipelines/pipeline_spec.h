@@ -35,7 +35,9 @@
 //
 // Templates: `{{params.NAME}}`, `{{inputs.NAME}}` (absolute path), `{{outputs.NAME}}`
 // (absolute path), `{{run.id}}`, `{{step.name}}` may appear in command, script, env
-// values and workdir. Steps also get CAIRN_PARAM_<NAME>, CAIRN_INPUT_<NAME>,
+// values and workdir. In command, env and workdir they are replaced by the value; in a
+// script by the environment variable that holds it (`${CAIRN_PARAM_NAME}`), so a value
+// is never parsed as shell code — write "{{params.NAME}}" in double quotes for one word. Steps also get CAIRN_PARAM_<NAME>, CAIRN_INPUT_<NAME>,
 // CAIRN_OUTPUT_<NAME> (upper-cased), CAIRN_URL, MLFLOW_TRACKING_URI, MLFLOW_RUN_ID,
 // CAIRN_PIPELINE_RUN_ID, CAIRN_STEP.
 
