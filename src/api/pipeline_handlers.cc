@@ -296,13 +296,34 @@ absl::StatusOr<std::string> ParamText(const std::string& name, const Json& value
 }
 
 // The run after waiting at most `wait_ms` for it to end (0: no wait).
-absl::StatusOr<RunRecord> MaybeWait(PipelineEngine& engine, const std::string& run_id,
-                                    int64_t wait_ms) {
-  if (wait_ms > 0) {
-    absl::StatusOr<RunRecord> run = engine.WaitForRun(run_id, wait_ms);
-    if (run.ok() || run.status().code() != absl::StatusCode::kDeadlineExceeded) return run;
+// The run once it has ended or `wait_ms` has passed. A short run is waited for on the
+// worker (its end is answered at once); past kBlockingWaitMs the answer becomes a
+// streamed response whose producer looks at the run between the server's idle pauses, so
+// a client waiting for a long run holds no worker thread (the pool is small: a few
+// `cairn pipelines run --wait` must not starve the API). The body is the same JSON.
+constexpr int64_t kBlockingWaitMs = 1'000;
+
+HttpResponse WaitResponse(PipelineEngine& engine, const std::string& run_id, int64_t wait_ms) {
+  const int64_t blocking = std::min(wait_ms, kBlockingWaitMs);
+  absl::StatusOr<RunRecord> run = engine.WaitForRun(run_id, blocking);
+  if (run.ok()) return RunResponse(*run);
+  if (run.status().code() != absl::StatusCode::kDeadlineExceeded) return Error(run.status());
+  if (wait_ms <= blocking) {
+    run = engine.GetRun(run_id);
+    return run.ok() ? RunResponse(*run) : Error(run.status());
   }
-  return engine.GetRun(run_id);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms - blocking);
+  HttpResponse response = JsonResponse("");
+  response.stream = [&engine, run_id, deadline](std::string* chunk) -> absl::StatusOr<bool> {
+    CAIRN_ASSIGN_OR_RETURN(RunRecord now, engine.GetRun(run_id));
+    if (!pipelines::IsTerminal(now.state) && std::chrono::steady_clock::now() < deadline) {
+      return true;  // nothing yet: asked again after the server's idle pause
+    }
+    *chunk = DumpJson(Json{{"run", RunToJson(now)}});
+    return false;
+  };
+  return response;
 }
 
 HttpResponse StartRun(const PipelineApi& api, const HttpRequest& request) {
@@ -343,9 +364,7 @@ HttpResponse StartRun(const PipelineApi& api, const HttpRequest& request) {
   absl::StatusOr<RunRecord> run = api.engine->StartRun(start);
   if (!run.ok()) return Error(run.status());
   if (wait_ms->value_or(0) == 0) return RunResponse(*run);
-  absl::StatusOr<RunRecord> waited = MaybeWait(*api.engine, run->id, **wait_ms);
-  if (!waited.ok()) return Error(waited.status());
-  return RunResponse(*waited);
+  return WaitResponse(*api.engine, run->id, **wait_ms);
 }
 
 HttpResponse ListRuns(const PipelineApi& api, const HttpRequest& request) {
@@ -385,9 +404,12 @@ HttpResponse GetRun(const PipelineApi& api, const HttpRequest& request) {
   if (!fields.ok()) return Error(fields.status());
   auto wait_ms = IntField(*fields, "wait_ms", 0, kMaxWaitMs);
   if (!wait_ms.ok()) return Error(wait_ms.status());
-  auto run = MaybeWait(*api.engine, *request.PathParam("id"), wait_ms->value_or(0));
-  if (!run.ok()) return Error(run.status());
-  return RunResponse(*run);
+  if (wait_ms->value_or(0) == 0) {
+    auto run = api.engine->GetRun(*request.PathParam("id"));
+    if (!run.ok()) return Error(run.status());
+    return RunResponse(*run);
+  }
+  return WaitResponse(*api.engine, *request.PathParam("id"), **wait_ms);
 }
 
 HttpResponse CancelRun(const PipelineApi& api, const HttpRequest& request) {

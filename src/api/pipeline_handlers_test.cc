@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -122,6 +124,8 @@ class PipelineHandlersTest : public ::testing::Test {
   Json CallOk(const std::string& method, const std::string& path, const std::string& body = "",
               std::vector<std::pair<std::string, std::string>> query = {}) {
     HttpResponse response = Call(method, path, body, std::move(query));
+    absl::Status drained = DrainStream(&response);  // a long wait_ms answers as a stream
+    EXPECT_TRUE(drained.ok()) << drained;
     EXPECT_EQ(response.status, 200) << method << " " << path << ": " << response.body;
     auto parsed = ParseJson(response.body);
     return parsed.ok() ? *parsed : Json();
@@ -392,6 +396,33 @@ TEST_F(PipelineHandlersTest, ComputeStatusListsTheExecutors) {
 
 namespace cairn::api {
 namespace {
+
+TEST_F(PipelineHandlersTest, ALongWaitForARunHoldsNoWorkerAndAnswersItsEnd) {
+  // The step hangs until the test finishes it, so the wait outlasts the blocking part.
+  const std::string yaml = "kind: Pipeline\nname: etl\nsteps:\n  - {name: a, command: [hang]}\n";
+  CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(yaml));
+  Json started = CallOk("POST", "/api/v1/pipelines/etl/runs", "{}");
+  const std::string id = started["run"]["id"];
+  HttpResponse waiting =
+      Call("GET", "/api/v1/pipeline-runs/" + id, "", {{"wait_ms", "20000"}});
+  ASSERT_EQ(waiting.status, 200) << waiting.body;
+  ASSERT_TRUE(waiting.stream) << "a wait past the blocking second must be a stream";
+  std::string piece;
+  absl::StatusOr<bool> more = waiting.stream(&piece);
+  ASSERT_TRUE(more.ok());
+  EXPECT_TRUE(*more);
+  EXPECT_EQ(piece, "") << "nothing until the run ends";
+  for (int i = 0; i < 400 && executor_->running().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // until the job runs
+  }
+  ASSERT_EQ(executor_->running().size(), 1u);
+  executor_->Finish(executor_->running()[0], 0);
+  ASSERT_TRUE(DrainStream(&waiting).ok());
+  auto body = ParseJson(waiting.body);
+  ASSERT_TRUE(body.ok()) << waiting.body;
+  EXPECT_EQ((*body)["run"]["id"], id);
+  EXPECT_EQ((*body)["run"]["state"], "succeeded");
+}
 
 TEST_F(PipelineHandlersTest, FollowedTextLogIsAStreamThatEndsWhenTheAttemptEnds) {
   CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(kPipeline));
