@@ -230,11 +230,24 @@ LocalExecutor::LocalExecutor(LocalExecutorOptions options, Resources capacity,
   gpu_busy_.assign(gpus_.size(), false);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   CAIRN_CHECK(wake_fd_ >= 0);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this, abandoned = abandoned_] { Run(abandoned); });
 }
 
 LocalExecutor::~LocalExecutor() {
-  Shutdown();
+  if (thread_.joinable() && thread_.get_id() == std::this_thread::get_id()) {
+    // Destroyed from inside one of its callbacks: the thread cannot be joined from here.
+    // It leaves as soon as the callback returns, without touching *this (Run), so what it
+    // used can be released now.
+    abandoned_->store(true);
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.detach();
+    StopAndRelease();
+  } else {
+    Shutdown();
+  }
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -493,20 +506,21 @@ ExecutorStatus LocalExecutor::Status() const {
 void LocalExecutor::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      if (stopped_) return;
-    }
+    if (stopped_) return;
     stopping_ = true;
   }
   Wake();
-  if (thread_.joinable()) {
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      thread_.detach();  // called from a callback: the thread ends after it returns
-      return;
-    }
-    thread_.join();
-  }
+  // Called from a callback: the thread ends after the callback returns (Run checks
+  // stopping_ first thing); the destructor or a later Shutdown joins it and releases.
+  if (thread_.get_id() == std::this_thread::get_id()) return;
+  absl::MutexLock join_lock(&join_mu_);
+  if (thread_.joinable()) thread_.join();
+  StopAndRelease();
+}
+
+void LocalExecutor::StopAndRelease() {
   absl::MutexLock lock(&mu_);
+  if (stopped_) return;
   for (auto& [id, job] : jobs_) {
     if (job->pidfd >= 0) close(job->pidfd);
   }
@@ -524,7 +538,7 @@ void LocalExecutor::Wake() {
   (void)ignored;
 }
 
-void LocalExecutor::Run() {
+void LocalExecutor::Run(std::shared_ptr<std::atomic<bool>> abandoned) {
   std::vector<pollfd> fds;
   std::vector<Job*> polled;  // parallel to fds[1..]
   std::vector<Event> events;
@@ -562,7 +576,10 @@ void LocalExecutor::Run() {
       }
       events.swap(events_);
     }
-    for (Event& event : events) (*event.callback)(event.status);
+    for (Event& event : events) {
+      (*event.callback)(event.status);
+      if (abandoned->load()) return;  // the callback destroyed the executor
+    }
     events.clear();
     if (sample) {
       SampleMemory();

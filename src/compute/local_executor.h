@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,7 +93,10 @@ class LocalExecutor final : public Executor {
   // FailedPrecondition when cairn-job-shim cannot be found; InvalidArgument for a negative
   // capacity. Starts the monitor thread.
   static absl::StatusOr<std::unique_ptr<LocalExecutor>> Create(LocalExecutorOptions options);
-  ~LocalExecutor() override;  // Shutdown()
+  // Shutdown(), then waits for the monitor thread. Destroying the executor from inside one
+  // of its own callbacks is allowed: the thread then leaves at once when the callback
+  // returns, touching nothing of the executor.
+  ~LocalExecutor() override;
 
   std::string_view name() const override { return name_; }
   absl::Status CheckSatisfiable(const Resources& resources) const override;
@@ -101,6 +105,10 @@ class LocalExecutor final : public Executor {
                         JobCallback callback) override;
   absl::Status Cancel(const std::string& job_id) override;
   ExecutorStatus Status() const override;
+  // Stops following jobs (they keep running). From another thread: returns once the
+  // monitor thread has stopped. From inside a callback (the monitor thread): marks the
+  // executor stopping and returns; the thread stops when the callback returns, and the
+  // destructor (or a later Shutdown from another thread) waits for it.
   void Shutdown() override;
 
   const Resources& capacity() const { return capacity_; }
@@ -117,7 +125,10 @@ class LocalExecutor final : public Executor {
     JobStatus status;
   };
 
-  void Run();  // the monitor thread
+  // The monitor thread. `abandoned`: set by a destructor running on this thread (from a
+  // callback); the thread then returns without touching *this.
+  void Run(std::shared_ptr<std::atomic<bool>> abandoned);
+  void StopAndRelease();  // after the monitor thread ended
   void Wake();
   void HandleCancels(std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireTimers(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -146,6 +157,8 @@ class LocalExecutor final : public Executor {
   const std::vector<std::string> base_env_;  // "K=V" of the server at Create
   int wake_fd_ = -1;                         // eventfd
   std::thread thread_;
+  std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
+  absl::Mutex join_mu_;  // one joiner at a time; before mu_
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

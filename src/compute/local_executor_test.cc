@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -533,6 +534,52 @@ TEST_F(LocalExecutorTest, NoSubmitAfterShutdown) {
   Recorder unused;
   EXPECT_EQ(executor.Submit(Shell("late", "true"), unused.Callback()).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Shutdown from inside a callback (on the executor's own thread) stops the executor; the
+// destructor, on another thread, then waits until that callback has returned.
+TEST_F(LocalExecutorTest, ShutdownFromACallbackThenDestroyWaitsForTheThread) {
+  auto executor = LocalExecutor::Create(Options());
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  std::atomic<bool> in_callback{false};
+  std::atomic<bool> shut_down{false};
+  LocalExecutor* raw = executor->get();
+  auto callback = [&](const JobStatus& status) {
+    if (!IsTerminal(status.state) || shut_down.exchange(true)) return;
+    in_callback = true;
+    raw->Shutdown();
+    // Widens the window in which a destructor that does not wait would return.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    in_callback = false;
+  };
+  ASSERT_TRUE((*executor)->Submit(Shell("ends", "true"), callback).ok());
+  ASSERT_TRUE(WaitFor([&] { return in_callback.load(); }));
+  Recorder unused;
+  EXPECT_EQ((*executor)->Submit(Shell("late", "true"), unused.Callback()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  executor->reset();
+  EXPECT_FALSE(in_callback.load()) << "the executor was destroyed while its thread ran";
+}
+
+// The executor may be destroyed from inside its own callback; its thread then leaves
+// without touching it (run under the asan preset to see a use after free otherwise).
+TEST_F(LocalExecutorTest, DestroyedFromItsOwnCallback) {
+  auto created = LocalExecutor::Create(Options());
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::shared_ptr<LocalExecutor> executor = *std::move(created);
+  absl::Mutex mu;
+  bool destroyed = false;
+  std::shared_ptr<LocalExecutor> owner = executor;  // released from the callback
+  auto callback = [&](const JobStatus& status) {
+    if (!IsTerminal(status.state)) return;
+    owner.reset();  // the last reference: ~LocalExecutor on the executor's thread
+    absl::MutexLock lock(&mu);
+    destroyed = true;
+  };
+  ASSERT_TRUE(executor->Submit(Shell("ends", "sleep 0.05"), callback).ok());
+  executor.reset();  // only the callback's owner is left
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&destroyed), kDeadline));
 }
 
 // --- restarts -------------------------------------------------------------------------
