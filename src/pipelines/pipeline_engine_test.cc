@@ -5,6 +5,8 @@
 
 #include "pipelines/pipeline_engine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "pipelines/pipeline_registry.h"
+#include "pipelines/step_cache.h"
 #include "pipelines/testing/fake_executor.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
@@ -631,6 +634,68 @@ TEST_F(EngineTest, OpensOverTheRegistryAndPinsTheVersion) {
   RunRecord pinned = RunToEnd({.pipeline = "registered", .version = 1});
   EXPECT_EQ(pinned.version, 1);
   EXPECT_EQ(executor_->submitted().back().argv, (std::vector<std::string>{"ok"}));
+}
+
+// A same-size rewrite whose mtime is put back (cp -p, rsync -t, tar) changes the hash:
+// the memo also keys on the inode's ctime (and device and inode number).
+TEST(InputHasher, SameSizeRewriteWithRestoredMtimeChangesTheHash) {
+  fs::path dir = FreshTempDir();
+  std::string file = (dir / "data.csv").string();
+  std::ofstream(file) << "a,1\n";
+  InputHasher hasher;
+  auto before = hasher.Hash(file);
+  ASSERT_TRUE(before.ok()) << before.status();
+  struct stat old_stat;
+  ASSERT_EQ(::stat(file.c_str(), &old_stat), 0);
+  // The kernel stamps ctime from a coarse clock: wait (bounded) until it has moved on.
+  std::string probe = (dir / "probe").string();
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  for (;;) {
+    std::ofstream(probe) << "x";
+    struct stat probe_stat;
+    ASSERT_EQ(::stat(probe.c_str(), &probe_stat), 0);
+    if (probe_stat.st_ctim.tv_sec != old_stat.st_ctim.tv_sec ||
+        probe_stat.st_ctim.tv_nsec != old_stat.st_ctim.tv_nsec) break;
+    ASSERT_LT(absl::Now(), deadline) << "the ctime clock did not move";
+  }
+  std::ofstream(file, std::ios::trunc) << "b,2\n";  // same size
+  struct timespec times[2] = {old_stat.st_atim, old_stat.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  struct stat new_stat;
+  ASSERT_EQ(::stat(file.c_str(), &new_stat), 0);
+  ASSERT_EQ(new_stat.st_size, old_stat.st_size);
+  ASSERT_EQ(new_stat.st_mtim.tv_nsec, old_stat.st_mtim.tv_nsec);
+  auto after = hasher.Hash(file);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, Sha256Hex("b,2\n"));
+  EXPECT_NE(*before, *after);
+  EXPECT_NE(StepCacheKey(Step("s", {"ok"}), {}, {{"in", *before}}),
+            StepCacheKey(Step("s", {"ok"}), {}, {{"in", *after}}));
+  fs::remove_all(dir);
+}
+
+// A link to a directory inside an input directory is followed: its contents count. A link
+// back up (a loop) is recorded, not followed forever.
+TEST(InputHasher, DirectoryHashFollowsLinkedDirectoriesWithALoopGuard) {
+  fs::path dir = FreshTempDir();
+  fs::create_directories(dir / "input" / "sub");
+  fs::create_directories(dir / "elsewhere");
+  std::ofstream(dir / "input" / "a.txt") << "1";
+  std::ofstream(dir / "elsewhere" / "b.txt") << "2";
+  fs::create_directory_symlink(dir / "elsewhere", dir / "input" / "linked");
+  fs::create_directory_symlink("..", dir / "input" / "sub" / "up");  // a loop
+  InputHasher hasher;
+  std::string input = (dir / "input").string();
+  auto before = hasher.Hash(input);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(*before, Sha256Hex(absl::StrCat("a.txt", std::string(1, '\0'), Sha256Hex("1"), "\n",
+                                            "linked/\n", "linked/b.txt", std::string(1, '\0'),
+                                            Sha256Hex("2"), "\n", "sub/\n", "sub/up/ (loop)\n")));
+  std::ofstream(dir / "elsewhere" / "b.txt") << "22";
+  auto after = hasher.Hash(input);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(*before, *after);
+  fs::remove_all(dir);
 }
 
 // Retry delays on a fake clock: the second attempt waits for exactly the backoff.

@@ -38,15 +38,31 @@ std::string StepCacheKey(const StepSpec& step, const std::map<std::string, std::
 class InputHasher {
  public:
   // The content hash of a file or directory. NotFound naming the path when it is missing.
+  // A directory hashes its files' relative paths and contents, recursively, in sorted
+  // order. Symbolic links are followed, to files and to directories alike (a linked
+  // directory's contents count as if they were in place); a link back to a directory
+  // that contains it (a loop) is recorded as "<path>/ (loop)" and not descended into.
+  // Dangling links are left out.
+  //
+  // File hashes are memoized by path, device, inode, size, mtime and ctime: a rewrite
+  // that keeps the size and restores the mtime (cp -p, rsync -t, tar) still changes the
+  // ctime, which user tools cannot set.
   absl::StatusOr<std::string> Hash(const std::string& path);
 
  private:
   struct Entry {
+    uint64_t dev = 0;
+    uint64_t ino = 0;
     int64_t size = 0;
     int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
     std::string hash;
+    bool Same(const Entry& other) const {
+      return dev == other.dev && ino == other.ino && size == other.size &&
+             mtime_ns == other.mtime_ns && ctime_ns == other.ctime_ns;
+    }
   };
-  absl::StatusOr<std::string> HashFile(const std::string& path, int64_t size, int64_t mtime_ns);
+  absl::StatusOr<std::string> HashFile(const std::string& path, Entry key);
 
   absl::Mutex mu_;
   std::map<std::string, Entry> files_ ABSL_GUARDED_BY(mu_);
