@@ -40,10 +40,66 @@ using compute::JobState;
 
 constexpr int kLogTailLines = 20;
 constexpr int64_t kMaxTimerWaitMs = 50;  // re-reads the (possibly fake) clock while retries wait
+constexpr int64_t kSaveRetryMs = 1000;   // after a failed Save of run state
 
 bool JobEnded(JobState state) { return state != JobState::kQueued && state != JobState::kRunning; }
 
-// The last `lines` lines of a log file (reads at most its last 64 KiB).
+// `text` as valid UTF-8: NULs dropped, each invalid or truncated sequence replaced with
+// U+FFFD (PostgreSQL refuses invalid UTF-8 in TEXT, and a NUL would cut the value short).
+std::string ValidUtf8(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == 0) {
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // The length of the sequence and the range of its second byte (RFC 3629: no overlong
+    // forms, no surrogates, nothing above U+10FFFF).
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    }
+    size_t valid = 0;  // bytes of a well-formed prefix
+    if (length > 0) {
+      valid = 1;
+      while (valid < length && i + valid < text.size()) {
+        unsigned char next = static_cast<unsigned char>(text[i + valid]);
+        unsigned char lo = valid == 1 ? low : 0x80, hi = valid == 1 ? high : 0xBF;
+        if (next < lo || next > hi) break;
+        ++valid;
+      }
+    }
+    if (length > 0 && valid == length) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append(kReplacement);  // one replacement per maximal ill-formed prefix
+      i += std::max<size_t>(valid, 1);
+    }
+  }
+  return out;
+}
+
+// The last `lines` lines of a log file (reads at most its last 64 KiB), as valid UTF-8
+// (see ValidUtf8; a character cut by the 64 KiB window is left out).
 std::string LogTail(const std::string& path, int lines) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
@@ -53,15 +109,24 @@ std::string LogTail(const std::string& path, int lines) {
   ssize_t n = ::pread(fd, text.data(), text.size(), start);
   ::close(fd);
   text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (start > 0) {  // the window may begin inside a character: skip its continuation bytes
+    size_t skip = 0;
+    while (skip < 3 && skip < text.size() &&
+           (static_cast<unsigned char>(text[skip]) & 0xC0) == 0x80) {
+      ++skip;
+    }
+    text.erase(0, skip);
+  }
   while (!text.empty() && text.back() == '\n') text.pop_back();
   // Walk back over `lines` line breaks; fewer lines than that (or none): the whole text.
+  // A line break is always a character boundary.
   size_t begin = text.size();
   for (int i = 0; i < lines && begin > 0; ++i) {
     size_t newline = text.rfind('\n', begin - 1);
-    if (newline == std::string::npos) return text;
+    if (newline == std::string::npos) return ValidUtf8(text);
     begin = newline;
   }
-  return begin >= text.size() ? text : text.substr(begin + 1);
+  return ValidUtf8(begin >= text.size() ? text : std::string_view(text).substr(begin + 1));
 }
 
 std::string Plural(int n, std::string_view word) {
@@ -429,6 +494,7 @@ void PipelineEngine::Impl::Shutdown() {
 // ---- The dispatcher --------------------------------------------------------------------
 
 void PipelineEngine::Impl::Loop() {
+  bool retry_save = false;  // the last Save failed: its changes are still dirty
   for (;;) {
     std::vector<Event> batch;
     {
@@ -436,6 +502,10 @@ void PipelineEngine::Impl::Loop() {
       const absl::Condition ready(inbox_.get(), &Inbox::Ready);
       while (!inbox_->closed && inbox_->events.empty() &&
              next_timer_ms_.load() > clock_.NowMillis()) {
+        if (retry_save) {  // real time, not clock_ (a fake clock may stand still)
+          inbox_->mu.AwaitWithTimeout(ready, absl::Milliseconds(kSaveRetryMs));
+          break;
+        }
         int64_t next = next_timer_ms_.load();
         if (next == std::numeric_limits<int64_t>::max()) {
           inbox_->mu.Await(ready);
@@ -460,16 +530,26 @@ void PipelineEngine::Impl::Loop() {
         if (!run->header_dirty && run->dirty.empty()) continue;
         changes.push_back(RunChange{&run->record, std::vector<int>(run->dirty.begin(), run->dirty.end())});
       }
-      if (absl::Status status = store_->Save(changes); !status.ok()) {
-        Log(LogLevel::kError, absl::StrCat("pipelines: cannot store run state: ", status.message()));
-      }
-      for (auto& [id, run] : runs_) {
-        run->header_dirty = false;
-        run->dirty.clear();
+      // A failed Save keeps the changes (and the finished runs, which GetRun serves from
+      // memory meanwhile) for the next turn, kSaveRetryMs later unless events come first.
+      absl::Status saved = changes.empty() ? absl::OkStatus() : store_->Save(changes);
+      retry_save = !saved.ok();
+      if (retry_save) {
+        Log(LogLevel::kError,
+            absl::StrCat("pipelines: cannot store the state of ",
+                         Plural(static_cast<int>(changes.size()), "run"), " (retrying in ",
+                         FormatDuration(kSaveRetryMs), "): ", saved.message()));
+      } else {
+        for (auto& [id, run] : runs_) {
+          run->header_dirty = false;
+          run->dirty.clear();
+        }
       }
       tracking_.Flush();
-      for (auto& [id, run] : runs_)
-        if (run->finished) finished.push_back(run->record);
+      if (!retry_save) {
+        for (auto& [id, run] : runs_)
+          if (run->finished) finished.push_back(run->record);
+      }
       int64_t next = timers_.empty() ? std::numeric_limits<int64_t>::max() : timers_.begin()->due_ms;
       next_timer_ms_.store(next);
       callbacks = finished_callbacks_;

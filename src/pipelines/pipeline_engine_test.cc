@@ -25,6 +25,7 @@
 #include "pipelines/testing/fake_executor.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
+#include "storage/testing/test_databases.h"
 #include "tracking/tracking_store.h"
 
 namespace cairn::pipelines {
@@ -76,6 +77,11 @@ FakeOutcome Interpret(const compute::JobSpec& job, std::map<std::string, int>* t
     for (int i = 1; i <= lines; ++i) absl::StrAppend(&outcome.log, "line ", i, "\n");
     return outcome;
   }
+  if (command == "garbage") {  // invalid UTF-8 and a NUL in the log, then exit 1
+    return {.exit_code = 1,
+            .log = std::string("first\nok \xff\xfe bad\0 nul \xe2\x82 cut \xc3\xa9t\xc3\xa9\n",
+                               34)};
+  }
   if (command == "flaky") {
     absl::MutexLock lock(mu);
     int& count = (*tries)[job.env.at("CAIRN_STEP")];
@@ -106,7 +112,7 @@ class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = FreshTempDir();
-    auto db = storage::OpenDatabase((dir_ / "cairn.db").string());
+    auto db = storage::OpenDatabase(DatabaseUrl());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto tracking = tracking::TrackingStore::Open(*db_, RealClock());
@@ -121,11 +127,13 @@ class EngineTest : public ::testing::Test {
   void TearDown() override {
     engine_.reset();
     executor_.reset();
+    slurm_.reset();
     tracking_.reset();
     db_.reset();
     fs::remove_all(dir_);
   }
   virtual Clock& clock() { return RealClock(); }
+  virtual std::string DatabaseUrl() { return (dir_ / "cairn.db").string(); }
 
   void OpenEngine() {
     engine_.reset();
@@ -141,8 +149,9 @@ class EngineTest : public ::testing::Test {
     options.data_dir = (dir_ / "data").string();
     options.server_url = "http://127.0.0.1:5999";
     options.artifacts = artifacts_.get();
-    auto engine = PipelineEngine::Open(*db_, clock(), lookup, {{"local", executor_.get()}},
-                                       tracking_.get(), options);
+    std::map<std::string, compute::Executor*> executors{{"local", executor_.get()}};
+    if (slurm_ != nullptr) executors["slurm"] = slurm_.get();
+    auto engine = PipelineEngine::Open(*db_, clock(), lookup, executors, tracking_.get(), options);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
   }
@@ -179,6 +188,26 @@ class EngineTest : public ::testing::Test {
     }
   }
 
+  // A step printing invalid UTF-8 and a NUL fails: its log tail and the run's message are
+  // valid UTF-8, stored, and the run ends failed.
+  void CheckBinaryLogTail() {
+    PipelineSpec spec;
+    spec.name = "binary-log";
+    spec.steps = {Step("dump", {"garbage"})};
+    Register(spec);
+    RunRecord run = RunToEnd({.pipeline = "binary-log"});
+    EXPECT_EQ(run.state, RunState::kFailed);
+    const std::string expected_tail =
+        "first\nok \xEF\xBF\xBD\xEF\xBF\xBD bad nul \xEF\xBF\xBD cut \xc3\xa9t\xc3\xa9";
+    EXPECT_EQ(StepOf(run, "dump").log_tail, expected_tail);
+    EXPECT_TRUE(absl::EndsWith(run.message, "last lines of its log:\n" + expected_tail))
+        << run.message;
+    auto stored = engine_->GetRun(run.id);  // from the database, the run having ended
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->state, RunState::kFailed);
+    EXPECT_EQ(stored->message, run.message);
+  }
+
   static const StepRecord& StepOf(const RunRecord& run, std::string_view name) {
     for (const StepRecord& step : run.steps)
       if (step.name == name) return step;
@@ -192,6 +221,7 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<tracking::TrackingStore> tracking_;
   std::unique_ptr<storage::ArtifactStore> artifacts_;
   std::unique_ptr<FakeExecutor> executor_;
+  std::unique_ptr<FakeExecutor> slurm_;  // an executor named "slurm", when a test makes one
   std::unique_ptr<PipelineEngine> engine_;
   absl::Mutex versions_mu_;
   std::map<std::string, PipelineVersion> versions_;
@@ -610,6 +640,63 @@ TEST_F(EngineTest, RecoveryRetriesALostJob) {
   EXPECT_EQ(run->steps[0].attempts[0].reason, compute::FailureReason::kLostNode);
   EXPECT_EQ(run->steps[0].attempts[1].state, compute::JobState::kSucceeded);
   EXPECT_EQ(executor_->submit_count(), 2);
+}
+
+// A failing step's log tail (in the step and the run's message) is valid UTF-8 without NULs,
+// whatever the step printed, so that every database stores it and the run ends failed.
+TEST_F(EngineTest, LogTailOfBinaryOutputIsValidUtf8AndTheRunEndsFailed) {
+  CheckBinaryLogTail();
+}
+
+// When storing run state fails (here: its table is away for a moment), the changes are kept
+// and stored on a later turn: the run ends in the database, not "running" forever.
+void RenameTable(storage::Database& db, const std::string& from, const std::string& to) {
+  absl::Status status = db.Write([&](storage::SqlSession& session) {
+    return session.ExecuteScript(absl::StrCat("ALTER TABLE ", from, " RENAME TO ", to));
+  });
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST_F(EngineTest, AFailedSaveIsRetriedAndTheRunEndsStored) {
+  PipelineSpec spec;
+  spec.name = "save-later";
+  spec.steps = {Step("train", {"hang"})};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "save-later"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  RenameTable(*db_, "pipeline_steps", "pipeline_steps_away");
+  executor_->Finish(executor_->running().at(0), 0);
+  // GetRun serves the run from memory while it is unsaved; the dispatcher saves (and here
+  // fails) under the same lock, so seeing the end means a Save was tried.
+  WaitUntil(started->id, [](const RunRecord& run) { return run.state == RunState::kSucceeded; });
+  RenameTable(*db_, "pipeline_steps_away", "pipeline_steps");
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps.size(), 1u);
+  EXPECT_EQ(run->steps[0].state, StepState::kSucceeded);
+  engine_.reset();
+  OpenEngine();  // what a restarted server reads
+  auto stored = engine_->GetRun(started->id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state, RunState::kSucceeded);
+}
+
+// The same on PostgreSQL, which refuses invalid UTF-8 and NULs in text.
+class EnginePostgresTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    CAIRN_REQUIRE_POSTGRES();
+    EngineTest::SetUp();
+  }
+  std::string DatabaseUrl() override { return storage::test_support::PrivatePostgresUrl(); }
+};
+
+TEST_F(EnginePostgresTest, LogTailOfBinaryOutputIsValidUtf8AndTheRunEndsFailed) {
+  CheckBinaryLogTail();
 }
 
 TEST_F(EngineTest, OpensOverTheRegistryAndPinsTheVersion) {
