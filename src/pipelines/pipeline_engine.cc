@@ -200,6 +200,10 @@ class PipelineEngine::Impl {
     int pending = 0;                        // upstream steps not yet succeeded / cached
     compute::Executor* executor = nullptr;  // of the current attempt
     bool retry_waiting = false;
+    // The attempt Recover re-attached, until the executor reports it alive: an attempt that
+    // the executor then reports lost (its process gone, or it never started) was lost to
+    // the restart, and runs again outside the retry budget.
+    int reattached_attempt = 0;
   };
   struct ActiveRun {
     RunRecord record;
@@ -607,8 +611,23 @@ void PipelineEngine::Impl::HandleRecover(ActiveRun& run) {
     if (!step.attempts.empty() && !JobEnded(step.attempts.back().state)) {
       AttemptRecord& attempt = step.attempts.back();
       auto executor = executors_.find(attempt.executor);
+      if (executor == executors_.end() && !attempt.job_id.empty()) {
+        // Its job may still run there: leave it alone, and say how to follow it.
+        std::string message = absl::StrCat(
+            "attempt ", attempt.attempt, " runs as ", attempt.executor, " job ", attempt.job_id,
+            ", but this server has no ", attempt.executor, " executor: restart it with ",
+            attempt.executor == "slurm" ? "--slurm"
+                                        : absl::StrCat("the '", attempt.executor, "' executor"),
+            " to follow it");
+        attempt.state = JobState::kFailed;
+        attempt.message = absl::StrCat("not followed after the restart: ", message);
+        attempt.ended_ms = clock_.NowMillis();
+        Touch(run, pos);
+        StepEnded(run, pos, StepState::kFailed, message);
+        continue;
+      }
       absl::Status attached = absl::NotFoundError("no job id was stored");
-      if (!attempt.job_id.empty() && executor != executors_.end()) {
+      if (!attempt.job_id.empty()) {
         run.steps[pos].executor = executor->second;
         compute::JobSpec spec;
         spec.name = absl::StrCat(run.record.pipeline, "/", run.record.id, "/", step.name, "#",
@@ -617,6 +636,7 @@ void PipelineEngine::Impl::HandleRecover(ActiveRun& run) {
         spec.resources = attempt.resources;
         attached = executor->second->Reattach(attempt.job_id, spec,
                                               CallbackFor(run.record.id, pos, attempt.attempt));
+        if (attached.ok()) run.steps[pos].reattached_attempt = attempt.attempt;
       }
       if (!attached.ok()) {
         attempt.state = JobState::kFailed;
@@ -857,6 +877,11 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
   AttemptRecord& attempt = step.attempts.back();
   if (JobEnded(attempt.state) || IsTerminal(step.state)) return;
   const compute::JobStatus& status = event.status;
+  StepRuntime& runtime = run.steps[pos];
+  const bool lost_to_restart = runtime.reattached_attempt == event.attempt &&
+                               status.state == JobState::kFailed &&
+                               status.reason == FailureReason::kLostNode;
+  if (status.state != JobState::kQueued) runtime.reattached_attempt = 0;
   attempt.state = status.state;
   attempt.reason = status.reason;
   attempt.exit_code = status.exit_code;
@@ -904,6 +929,14 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
       if (attempt.ended_ms == 0) attempt.ended_ms = clock_.NowMillis();
       if (run.cancel_requested) {
         StepEnded(run, pos, StepState::kCancelled, "cancelled");
+      } else if (lost_to_restart) {
+        // The executor says its process is gone (or never started): it cannot run twice.
+        step.state = StepState::kQueued;
+        step.message = absl::StrCat("attempt ", event.attempt, " was lost in the restart (",
+                                    attempt.message, "); running it again");
+        Log(LogLevel::kInfo, absl::StrCat("pipelines: run ", run.record.id, " step ", step.name,
+                                          ": ", step.message));
+        Launch(run, pos);
       } else {
         AttemptFailed(run, pos, attempt.message.empty() ? "failed" : attempt.message);
       }

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -319,6 +320,50 @@ TEST_F(EngineLocalTest, RestartedEngineReattachesTheLiveProcess) {
   EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
   EXPECT_EQ(run->steps[0].attempts.size(), 1u);
   EXPECT_EQ(ReadFile(starts), "start\n");  // it ran once
+}
+
+// The step's processes die while the server is down (their process group killed): after
+// the restart the step runs again, outside its retry budget (the default, one attempt).
+TEST_F(EngineLocalTest, RestartedEngineRunsAStepWhoseProcessIsGoneAgain) {
+  PipelineSpec spec;
+  spec.name = "lost";
+  fs::path starts = dir_ / "starts";
+  StepSpec train = Script("train", absl::StrCat("echo $$ >> ", starts.string(), "\n",
+                                                "[ $(wc -l < ", starts.string(),
+                                                ") -ge 2 ] && exit 0\nsleep 60"));
+  ASSERT_EQ(train.retry.attempts, 1);
+  StepSpec eval = Command("eval", {"true"});
+  eval.depends_on = {"train"};
+  spec.steps = {train, eval};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "lost"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [&](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning && !ReadFile(starts).empty();
+  });
+  engine_.reset();  // the server stops
+  local_->Shutdown();
+  pid_t pid = std::stoi(ReadFile(starts));
+  pid_t group = ::getpgid(pid);
+  ASSERT_GT(group, 1);
+  ASSERT_EQ(::kill(-group, SIGKILL), 0);  // and the step's processes die meanwhile
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (::kill(pid, 0) == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  OpenExecutor();
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps[0].attempts.size(), 2u);
+  EXPECT_EQ(run->steps[0].attempts[0].reason, compute::FailureReason::kLostNode);
+  EXPECT_TRUE(absl::StartsWith(run->steps[0].attempts[0].message, "node lost"))
+      << run->steps[0].attempts[0].message;
+  EXPECT_EQ(run->steps[0].attempts[1].state, compute::JobState::kSucceeded);
+  EXPECT_EQ(run->steps[1].state, StepState::kSucceeded);
+  int lines = 0;
+  for (char c : ReadFile(starts)) lines += c == '\n';
+  EXPECT_EQ(lines, 2);  // it ran twice: once lost, once to the end
 }
 
 double Percentile(std::vector<double> values, double p) {

@@ -642,6 +642,95 @@ TEST_F(EngineTest, RecoveryRetriesALostJob) {
   EXPECT_EQ(executor_->submit_count(), 2);
 }
 
+// A step whose process vanished while the server was down (or whose job had not started)
+// runs again after the restart even with no retries left: the lost attempt is recorded.
+TEST_F(EngineTest, RecoveryRunsALostJobAgainOutsideTheRetryBudget) {
+  PipelineSpec spec;
+  spec.name = "lost-once";
+  spec.steps = {Step("train", {"hang"})};  // retry.attempts = 1 (the default)
+  ASSERT_EQ(spec.steps[0].retry.attempts, 1);
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "lost-once"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  engine_.reset();
+  executor_->Forget(executor_->running().at(0));
+  executor_->set_handler([](const compute::JobSpec&) { return FakeOutcome{}; });
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps[0].attempts.size(), 2u);
+  EXPECT_EQ(run->steps[0].attempts[0].state, compute::JobState::kFailed);
+  EXPECT_EQ(run->steps[0].attempts[0].reason, compute::FailureReason::kLostNode);
+  EXPECT_TRUE(absl::StartsWith(run->steps[0].attempts[0].message, "node lost"))
+      << run->steps[0].attempts[0].message;
+  EXPECT_EQ(run->steps[0].attempts[1].state, compute::JobState::kSucceeded);
+  EXPECT_EQ(executor_->submit_count(), 2);
+}
+
+// Outside a restart, a lost node is an ordinary failure: it uses up the retry budget.
+TEST_F(EngineTest, ALostNodeWhileRunningCountsAgainstTheRetryBudget) {
+  executor_->set_handler([](const compute::JobSpec&) {
+    return FakeOutcome{.exit_code = 1, .reason = compute::FailureReason::kLostNode};
+  });
+  PipelineSpec spec;
+  spec.name = "node-fails";
+  spec.steps = {Step("train", {"ok"})};
+  Register(spec);
+  RunRecord run = RunToEnd({.pipeline = "node-fails"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  ASSERT_EQ(run.steps.size(), 1u);
+  EXPECT_EQ(run.steps[0].attempts.size(), 1u);
+  EXPECT_EQ(executor_->submit_count(), 1);
+}
+
+// A job on an executor the restarted server does not have is left alone: the step fails
+// saying which job it is and how to follow it, and nothing is resubmitted elsewhere.
+TEST_F(EngineTest, RecoveryWithoutTheAttemptsExecutorLeavesTheJobAndSaysHowToFollowIt) {
+  slurm_ = std::make_unique<FakeExecutor>(clock(), "slurm");
+  slurm_->set_handler([](const compute::JobSpec&) { return FakeOutcome{.hang = true}; });
+  OpenEngine();
+  PipelineSpec spec;
+  spec.name = "on-slurm";
+  StepSpec train = Step("train", {"hang"});
+  train.executor = "slurm";
+  train.retry = {.attempts = 3, .backoff_ms = 1};
+  StepSpec eval = Step("eval", {"ok"});
+  eval.depends_on = {"train"};
+  spec.steps = {train, eval};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "on-slurm"});
+  ASSERT_TRUE(started.ok());
+  RunRecord running = WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  std::string job = running.steps[0].attempts.at(0).job_id;
+  ASSERT_FALSE(job.empty());
+  engine_.reset();
+  std::unique_ptr<FakeExecutor> slurm = std::move(slurm_);  // restarted without --slurm
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kFailed);
+  const StepRecord& step = StepOf(*run, "train");
+  EXPECT_EQ(step.state, StepState::kFailed);
+  EXPECT_EQ(step.message,
+            absl::StrCat("attempt 1 runs as slurm job ", job,
+                         ", but this server has no slurm executor: restart it with --slurm to "
+                         "follow it"));
+  EXPECT_EQ(step.attempts.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(run->message, "restart it with --slurm")) << run->message;
+  EXPECT_EQ(StepOf(*run, "eval").state, StepState::kSkipped);
+  EXPECT_EQ(executor_->submit_count(), 0);  // not retried on the local executor
+  EXPECT_EQ(slurm->running(), std::vector<std::string>{job});  // left alone, not cancelled
+  EXPECT_EQ(slurm->submit_count(), 1);
+}
+
 // A failing step's log tail (in the step and the run's message) is valid UTF-8 without NULs,
 // whatever the step printed, so that every database stores it and the run ends failed.
 TEST_F(EngineTest, LogTailOfBinaryOutputIsValidUtf8AndTheRunEndsFailed) {
