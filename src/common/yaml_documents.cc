@@ -151,4 +151,21 @@ absl::StatusOr<std::vector<YAML::Node>> LoadYamlDocuments(std::string_view text,
   return docs;
 }
 
+std::string YamlShown(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "null";
+  if (node.IsScalar()) {
+    std::string text = node.Scalar();
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return absl::StrCat("'", text, "'");
+  }
+  if (node.IsSequence()) return absl::StrCat("a list of ", node.size());
+  return absl::StrCat("a map of ", node.size(), " keys");
+}
+
+int YamlLine(const YAML::Node& node) {
+  if (!node.IsDefined()) return 0;
+  YAML::Mark mark = node.Mark();
+  return mark.line < 0 ? 0 : mark.line + 1;
+}
+
 }  // namespace cairn

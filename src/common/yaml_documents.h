@@ -7,6 +7,7 @@
 // fuzz/regressions/definition_yaml_fuzz/). Errors are InvalidArgument and read
 // "FILE:LINE: invalid YAML: …". Pure function; thread-safe.
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,5 +20,13 @@ namespace cairn {
 // names the text in messages.
 absl::StatusOr<std::vector<YAML::Node>> LoadYamlDocuments(std::string_view text,
                                                           std::string_view file);
+
+// A YAML value as quoted in a message: a scalar as written in quotes (cut at 80
+// characters), other nodes by shape ("a list of 3", "a map of 2 keys"; never expanded:
+// aliases could make them huge), "null" for a missing or null node.
+std::string YamlShown(const YAML::Node& node);
+
+// The 1-based line where `node` starts; 0 when it is undefined.
+int YamlLine(const YAML::Node& node);
 
 }  // namespace cairn

@@ -22,19 +22,6 @@ namespace {
 
 constexpr size_t kMaxNameLength = 128;
 
-// A YAML value as quoted in a message: scalars as written (cut at 80 characters), other
-// nodes by shape (never expanded: aliases could make them huge).
-std::string Shown(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "null";
-  if (node.IsScalar()) {
-    std::string text = node.Scalar();
-    if (text.size() > 80) text = text.substr(0, 77) + "...";
-    return absl::StrCat("'", text, "'");
-  }
-  if (node.IsSequence()) return absl::StrCat("a list of ", node.size());
-  return absl::StrCat("a map of ", node.size(), " keys");
-}
-
 std::string JoinNames(const std::vector<std::string_view>& names) {
   std::string out;
   for (std::string_view name : names) {
@@ -44,24 +31,18 @@ std::string JoinNames(const std::vector<std::string_view>& names) {
   return out;
 }
 
-int LineOf(const YAML::Node& node) {
-  if (!node.IsDefined()) return 0;
-  YAML::Mark mark = node.Mark();
-  return mark.line < 0 ? 0 : mark.line + 1;
-}
-
 // Parses one document. Remembers the object's label for messages.
 class DocumentParser {
  public:
   DocumentParser(std::string_view file, const YAML::Node& doc)
-      : file_(file), doc_(doc), doc_line_(LineOf(doc)) {}
+      : file_(file), doc_(doc), doc_line_(YamlLine(doc)) {}
 
   absl::Status Parse(Definition* def, FieldLines* lines) {
     lines_ = lines;
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
           file_, ":", doc_line_, ": a definition must be a map with 'kind' and 'name', got ",
-          Shown(doc_)));
+          YamlShown(doc_)));
     }
     // Kind and name first, so that every later message can name the object.
     YAML::Node kind_node = doc_["kind"];
@@ -127,9 +108,9 @@ class DocumentParser {
 
  private:
   absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", LineOf(at), ": ", label_,
+    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
                                                    ": field '", ToAbsl(field), "': value ",
-                                                   Shown(at), " ", ToAbsl(what)));
+                                                   YamlShown(at), " ", ToAbsl(what)));
   }
   absl::Status ObjectError(int line, std::string_view what) {
     return absl::InvalidArgumentError(
@@ -137,7 +118,7 @@ class DocumentParser {
   }
 
   void Note(const std::string& path, const YAML::Node& node) {
-    if (lines_) (*lines_)[path] = LineOf(node);
+    if (lines_) (*lines_)[path] = YamlLine(node);
   }
 
   // Every key of `map` must be one of `allowed`.
@@ -145,16 +126,16 @@ class DocumentParser {
                            std::string_view where) {
     for (auto it = map.begin(); it != map.end(); ++it) {
       if (!it->first.IsScalar()) {
-        return ObjectError(LineOf(it->first),
-                           absl::StrCat("keys must be strings, got ", Shown(it->first)));
+        return ObjectError(YamlLine(it->first),
+                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
       }
       const std::string key = it->first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       std::string hint = NearestName(key, allowed);
       return ObjectError(
-          LineOf(it->first),
+          YamlLine(it->first),
           absl::StrCat("unknown field '", key, "'", where.empty() ? "" : " in ", ToAbsl(where),
-                       " (value ", Shown(it->second), ")",
+                       " (value ", YamlShown(it->second), ")",
                        hint.empty() ? absl::StrCat("; valid fields: ", JoinNames(allowed))
                                     : absl::StrCat("; did you mean '", hint, "'?")));
     }
@@ -168,7 +149,7 @@ class DocumentParser {
     YAML::Node node = map[std::string(field)];
     if (!Present(node)) {
       if (required) {
-        return ObjectError(LineOf(map),
+        return ObjectError(YamlLine(map),
                            absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
       }
       return std::string();
@@ -222,7 +203,7 @@ class DocumentParser {
     YAML::Node node = map["type"];
     if (!Present(node)) {
       if (fallback) return *fallback;
-      return ObjectError(LineOf(map), absl::StrCat("missing field '", ToAbsl(path),
+      return ObjectError(YamlLine(map), absl::StrCat("missing field '", ToAbsl(path),
                                                    "': give one of int64, double, string, "
                                                    "bool, timestamp"));
     }
@@ -466,12 +447,12 @@ class DocumentParser {
       return Present(window)
                  ? FieldError(window, path + ".window",
                               "must be greater than 0 for an aggregation")
-                 : ObjectError(LineOf(item),
+                 : ObjectError(YamlLine(item),
                                absl::StrCat("missing field '", path,
                                             ".window': an aggregation needs a window like 7d"));
     }
     if (f->of.empty() && f->agg != AggFn::kCount) {
-      return ObjectError(LineOf(item),
+      return ObjectError(YamlLine(item),
                          absl::StrCat("missing field '", path, ".of': agg ", agg,
                                       " needs the column or expression to aggregate"));
     }
@@ -645,7 +626,7 @@ absl::StatusOr<DefinitionSet> ParseDefinitionsYaml(std::string_view text, std::s
                                                      ": invalid definition: ", e.msg));
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
-          absl::StrCat(ToAbsl(file), ":", LineOf(doc), ": invalid definition: ", e.what()));
+          absl::StrCat(ToAbsl(file), ":", YamlLine(doc), ": invalid definition: ", e.what()));
     }
     out.definitions.push_back(std::move(def));
     out.field_lines.push_back(std::move(lines));

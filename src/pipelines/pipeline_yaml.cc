@@ -28,25 +28,6 @@ bool ValidName(std::string_view name, bool allow_dash) {
   return true;
 }
 
-// A YAML value as quoted in a message: scalars as written (cut at 80 characters), other
-// nodes by shape.
-std::string Shown(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "null";
-  if (node.IsScalar()) {
-    std::string text = node.Scalar();
-    if (text.size() > 80) text = text.substr(0, 77) + "...";
-    return absl::StrCat("'", text, "'");
-  }
-  if (node.IsSequence()) return absl::StrCat("a list of ", node.size());
-  return absl::StrCat("a map of ", node.size(), " keys");
-}
-
-int LineOf(const YAML::Node& node) {
-  if (!node.IsDefined()) return 0;
-  YAML::Mark mark = node.Mark();
-  return mark.line < 0 ? 0 : mark.line + 1;
-}
-
 bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
 
 std::string JoinNames(const std::vector<std::string_view>& names) {
@@ -88,11 +69,11 @@ class DocumentParser {
   // Sets *is_pipeline; parses into *spec only when it is one.
   absl::Status Parse(PipelineSpec* spec, bool* is_pipeline) {
     *is_pipeline = false;
-    const int line = LineOf(doc_);
+    const int line = YamlLine(doc_);
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
           file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
-          Shown(doc_)));
+          YamlShown(doc_)));
     }
     YAML::Node kind_node = doc_["kind"];
     if (!Present(kind_node)) {
@@ -127,9 +108,9 @@ class DocumentParser {
 
  private:
   absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", LineOf(at), ": ", label_,
+    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
                                                    ": field '", ToAbsl(field), "': value ",
-                                                   Shown(at), " ", ToAbsl(what)));
+                                                   YamlShown(at), " ", ToAbsl(what)));
   }
   absl::Status ObjectError(int line, std::string_view what) {
     return absl::InvalidArgumentError(
@@ -141,15 +122,15 @@ class DocumentParser {
                            std::string_view where) {
     for (auto it = map.begin(); it != map.end(); ++it) {
       if (!it->first.IsScalar()) {
-        return ObjectError(LineOf(it->first),
-                           absl::StrCat("keys must be strings, got ", Shown(it->first)));
+        return ObjectError(YamlLine(it->first),
+                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
       }
       const std::string key = it->first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       std::string hint = features::NearestName(key, allowed);
       return ObjectError(
-          LineOf(it->first),
-          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", Shown(it->second),
+          YamlLine(it->first),
+          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(it->second),
                        ")",
                        hint.empty() ? absl::StrCat("; valid fields: ", JoinNames(allowed))
                                     : absl::StrCat("; did you mean '", hint, "'?")));
@@ -167,7 +148,7 @@ class DocumentParser {
     YAML::Node node = map[std::string(field)];
     if (!Present(node)) {
       if (required) {
-        return ObjectError(LineOf(map),
+        return ObjectError(YamlLine(map),
                            absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
       }
       return std::string();
@@ -289,7 +270,7 @@ class DocumentParser {
 
     YAML::Node steps = doc_["steps"];
     if (!Present(steps)) {
-      return ObjectError(LineOf(doc_),
+      return ObjectError(YamlLine(doc_),
                          "missing field 'steps': add steps: [{name: build, command: [...]}]");
     }
     if (!steps.IsSequence() || steps.size() == 0) {
@@ -344,7 +325,7 @@ class DocumentParser {
         CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{on: alert, match: {monitor: drift}}"));
         CAIRN_RETURN_IF_ERROR(CheckFields(node, kTriggerFields, path + "."));
         TriggerSpec trigger;
-        trigger.line = LineOf(node);
+        trigger.line = YamlLine(node);
         CAIRN_ASSIGN_OR_RETURN(trigger.on, String(node, "on", path + ".on", /*required=*/true));
         CAIRN_ASSIGN_OR_RETURN(trigger.match,
                                StringMap(node["match"], path + ".match", "{source: events}"));
@@ -361,7 +342,7 @@ class DocumentParser {
     CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{name: max_depth, type: int, default: 6}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(node, kParamFields, path + "."));
     ParamSpec param;
-    param.line = LineOf(node);
+    param.line = YamlLine(node);
     CAIRN_ASSIGN_OR_RETURN(param.name, Name(node, path + ".name", /*dash=*/false));
     YAML::Node type = node["type"];
     if (Present(type)) {
@@ -394,7 +375,7 @@ class DocumentParser {
     std::string at = absl::StrCat("steps[", index, "]");
     CAIRN_RETURN_IF_ERROR(RequireMap(node, at, "{name: build, command: [\"make\"]}"));
     StepSpec step;
-    step.line = LineOf(node);
+    step.line = YamlLine(node);
     CAIRN_ASSIGN_OR_RETURN(step.name, Name(node, at + ".name", /*dash=*/true));
     label_ = absl::StrCat(label_, ": step ", step.name);
     CAIRN_RETURN_IF_ERROR(CheckFields(node, kStepFields, ""));
@@ -465,7 +446,7 @@ class DocumentParser {
                             "step's output (from: step.output) or from a path, not both");
         }
         if (input.from.empty() && input.path.empty()) {
-          return ObjectError(LineOf(in),
+          return ObjectError(YamlLine(in),
                              absl::StrCat("input '", input.name,
                                           "' needs 'from: STEP.OUTPUT' (an upstream step's "
                                           "output) or 'path: FILE' (an external file or "
@@ -595,7 +576,7 @@ absl::StatusOr<std::vector<PipelineSpec>> ParsePipelinesYaml(std::string_view te
                                                      ": invalid pipeline: ", e.msg));
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
-          absl::StrCat(ToAbsl(file), ":", LineOf(doc), ": invalid pipeline: ", e.what()));
+          absl::StrCat(ToAbsl(file), ":", YamlLine(doc), ": invalid pipeline: ", e.what()));
     }
     if (is_pipeline) out.push_back(std::move(spec));
   }
