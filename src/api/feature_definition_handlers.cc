@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/errors.h"
+#include "api/request_fields.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -20,7 +21,6 @@ using features::DefinitionKind;
 using features::FeatureRegistry;
 using features::RegisteredDefinition;
 
-constexpr size_t kMaxFiles = 10'000;
 
 struct KindPath {
   const char* segment;
@@ -44,28 +44,10 @@ Json Item(const RegisteredDefinition& def) {
 }
 
 absl::StatusOr<features::DefinitionSet> ParseFiles(const Json& body) {
-  auto files = body.find("files");
-  if (files == body.end() || !files->is_array() || files->empty()) {
-    return absl::InvalidArgumentError(
-        "files: give a non-empty list of {\"path\": \"a.yaml\", \"content\": \"…\"}");
-  }
-  if (files->size() > kMaxFiles) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("files: at most ", kMaxFiles, " files per apply, got ", files->size()));
-  }
+  CAIRN_ASSIGN_OR_RETURN(std::vector<ApplyFile> files, ApplyFiles(body));
   std::vector<features::DefinitionFile> inputs;
-  for (size_t i = 0; i < files->size(); ++i) {
-    const Json& file = (*files)[i];
-    auto path = file.is_object() ? file.find("path") : file.end();
-    auto content = file.is_object() ? file.find("content") : file.end();
-    if (!file.is_object() || path == file.end() || !path->is_string() ||
-        content == file.end() || !content->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "files[", i, "]: must be {\"path\": string, \"content\": string}, got ",
-          DumpJson(file).substr(0, 200)));
-    }
-    inputs.push_back({path->get<std::string>(), content->get<std::string>()});
-  }
+  inputs.reserve(files.size());
+  for (ApplyFile& file : files) inputs.push_back({std::move(file.path), std::move(file.content)});
   return features::ParseDefinitionFiles(inputs);
 }
 

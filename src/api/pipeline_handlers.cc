@@ -30,7 +30,6 @@ using pipelines::PipelineRegistry;
 using pipelines::PipelineVersion;
 using pipelines::RunRecord;
 
-constexpr size_t kMaxFiles = 10'000;
 constexpr int64_t kMaxWaitMs = 30'000;
 constexpr int64_t kMaxFollowMs = 20'000;
 constexpr int64_t kFollowPollMs = 50;
@@ -151,29 +150,11 @@ HttpResponse RunResponse(const RunRecord& run) {
 
 absl::StatusOr<std::vector<pipelines::PipelineSpec>> ParseFiles(const PipelineApi& api,
                                                                 const Json& body) {
-  auto files = body.find("files");
-  if (files == body.end() || !files->is_array() || files->empty()) {
-    return absl::InvalidArgumentError(
-        "files: give a non-empty list of {\"path\": \"a.yaml\", \"content\": \"…\"}");
-  }
-  if (files->size() > kMaxFiles) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("files: at most ", kMaxFiles, " files per apply, got ", files->size()));
-  }
+  CAIRN_ASSIGN_OR_RETURN(std::vector<ApplyFile> files, ApplyFiles(body));
   std::vector<pipelines::PipelineSpec> specs;
-  for (size_t i = 0; i < files->size(); ++i) {
-    const Json& file = (*files)[i];
-    auto path = file.is_object() ? file.find("path") : file.end();
-    auto content = file.is_object() ? file.find("content") : file.end();
-    if (!file.is_object() || path == file.end() || !path->is_string() ||
-        content == file.end() || !content->is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "files[", i, "]: must be {\"path\": string, \"content\": string}, got ",
-          DumpJson(file).substr(0, 200)));
-    }
-    CAIRN_ASSIGN_OR_RETURN(
-        std::vector<pipelines::PipelineSpec> parsed,
-        pipelines::ParsePipelinesYaml(content->get<std::string>(), path->get<std::string>()));
+  for (const ApplyFile& file : files) {
+    CAIRN_ASSIGN_OR_RETURN(std::vector<pipelines::PipelineSpec> parsed,
+                           pipelines::ParsePipelinesYaml(file.content, file.path));
     for (pipelines::PipelineSpec& spec : parsed) specs.push_back(std::move(spec));
   }
   CAIRN_RETURN_IF_ERROR(pipelines::ValidatePipelines(specs, api.validation));

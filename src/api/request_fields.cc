@@ -136,4 +136,32 @@ absl::StatusOr<Json> ObjectList(const Json& fields, std::string_view name) {
   return *value;
 }
 
+absl::StatusOr<std::vector<ApplyFile>> ApplyFiles(const Json& body) {
+  constexpr size_t kMaxFiles = 10'000;
+  auto files = body.is_object() ? body.find("files") : body.end();
+  if (!body.is_object() || files == body.end() || !files->is_array() || files->empty()) {
+    return absl::InvalidArgumentError(
+        "files: give a non-empty list of {\"path\": \"a.yaml\", \"content\": \"…\"}");
+  }
+  if (files->size() > kMaxFiles) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("files: at most ", kMaxFiles, " files per apply, got ", files->size()));
+  }
+  std::vector<ApplyFile> out;
+  out.reserve(files->size());
+  for (size_t i = 0; i < files->size(); ++i) {
+    const Json& file = (*files)[i];
+    auto path = file.is_object() ? file.find("path") : file.end();
+    auto content = file.is_object() ? file.find("content") : file.end();
+    if (!file.is_object() || path == file.end() || !path->is_string() ||
+        content == file.end() || !content->is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "files[", i, "]: must be {\"path\": string, \"content\": string}, got ",
+          DumpJson(file).substr(0, 200)));
+    }
+    out.push_back({path->get<std::string>(), content->get<std::string>()});
+  }
+  return out;
+}
+
 }  // namespace cairn::api

@@ -35,4 +35,13 @@ absl::StatusOr<std::vector<std::string>> StringList(const Json& fields, std::str
 // A repeated message field: absent → empty array; otherwise must be an array of objects.
 absl::StatusOr<Json> ObjectList(const Json& fields, std::string_view name);
 
+// One definition file of an apply request (`cairn apply` sends the files it read).
+struct ApplyFile {
+  std::string path;
+  std::string content;
+};
+// body["files"]: a non-empty list of {"path": string, "content": string}, at most 10,000;
+// InvalidArgument naming files / files[i] otherwise.
+absl::StatusOr<std::vector<ApplyFile>> ApplyFiles(const Json& body);
+
 }  // namespace cairn::api
