@@ -10,17 +10,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 import pandas as pd
-import requests
-
-try:  # optional: several times faster than the json module on large training sets
-    import orjson as _fastjson
-except ImportError:  # pragma: no cover
-    _fastjson = None
-
 from cairn import _convert
+from cairn._client import DEFAULT_URL, Client  # noqa: F401 (DEFAULT_URL re-exported)
 from cairn.errors import CairnError
 
-DEFAULT_URL = "http://127.0.0.1:5000"
 PUSH_TARGETS = ("online", "offline", "online_and_offline")
 # MLflow stores dataset digests of at most 36 characters.
 _MLFLOW_MAX_DIGEST = 36
@@ -65,7 +58,7 @@ class OnlineResponse:
         return f"OnlineResponse({self.to_dict()!r})"
 
 
-class FeatureStore:
+class FeatureStore(Client):
     """A connection to a Cairn server's feature store.
 
     `url` defaults to $CAIRN_URL, else http://127.0.0.1:5000. One keep-alive HTTP session
@@ -74,21 +67,7 @@ class FeatureStore:
     """
 
     def __init__(self, url: str | None = None, timeout: float = 600.0):
-        self.url = (url or os.environ.get("CAIRN_URL") or DEFAULT_URL).rstrip("/")
-        self.timeout = timeout
-        self._session = requests.Session()
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> "FeatureStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"FeatureStore({self.url!r})"
+        super().__init__(url, timeout)
 
     # --- definitions -------------------------------------------------------------------
 
@@ -332,33 +311,6 @@ class FeatureStore:
         if version is not None:
             path += f"/versions/{int(version)}"
         return self._call("GET", path)
-
-    def _call(self, method: str, path: str, **kwargs) -> Any:
-        kwargs.setdefault("timeout", self.timeout)
-        if _fastjson is not None and "json" in kwargs:
-            kwargs["data"] = _fastjson.dumps(kwargs.pop("json"))
-            kwargs["headers"] = {**kwargs.get("headers", {}),
-                                 "Content-Type": "application/json"}
-        try:
-            response = self._session.request(method, self.url + path, **kwargs)
-        except requests.RequestException as error:
-            raise CairnError("UNAVAILABLE", f"{method} {self.url}{path}: {error} (is the "
-                             "server running? set CAIRN_URL or FeatureStore(url=...))") from None
-        if response.status_code >= 400:
-            try:
-                payload = response.json()
-                code = payload.get("error_code") or f"HTTP_{response.status_code}"
-                message = payload.get("message") or response.text
-            except ValueError:
-                code, message = f"HTTP_{response.status_code}", response.text[:2000]
-            raise CairnError(code, message, response.status_code)
-        if not response.content:
-            return {}
-        try:
-            return _fastjson.loads(response.content) if _fastjson else response.json()
-        except ValueError:
-            raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
-                             f"{response.text[:200]!r}", response.status_code) from None
 
 
 def _wire_time(value: Any) -> str:

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
-import requests
-
+from cairn._client import DEFAULT_URL, Client  # noqa: F401 (DEFAULT_URL re-exported)
 from cairn.errors import CairnError
 
-DEFAULT_URL = "http://127.0.0.1:5000"
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 # The server answers a waiting request after at most 30 s; ask again until the run ends.
 _WAIT_SLICE_MS = 20_000
@@ -31,7 +29,7 @@ def _q(name: str) -> str:
     return quote(str(name), safe="")
 
 
-class Pipelines:
+class Pipelines(Client):
     """A connection to a Cairn server's pipelines.
 
     `url` defaults to $CAIRN_URL, else http://127.0.0.1:5000. One keep-alive HTTP session
@@ -45,23 +43,6 @@ class Pipelines:
     "outputs", "attempts": [{"attempt", "state", "reason", "exit_code", "signal",
     "message", "executor", "job_id", "host", "gpus", ...}]}]}.
     """
-
-    def __init__(self, url: str | None = None, timeout: float = 120.0):
-        self.url = (url or os.environ.get("CAIRN_URL") or DEFAULT_URL).rstrip("/")
-        self.timeout = timeout
-        self._session = requests.Session()
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> "Pipelines":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"Pipelines({self.url!r})"
 
     # --- definitions -------------------------------------------------------------------
 
@@ -209,28 +190,3 @@ class Pipelines:
     def compute_status(self) -> list[dict]:
         """Each executor's capacity, use, running and queued jobs."""
         return self._call("GET", "/api/v1/compute/status")["executors"]
-
-    # --- plumbing ----------------------------------------------------------------------
-
-    def _call(self, method: str, path: str, **kwargs) -> Any:
-        kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = self._session.request(method, self.url + path, **kwargs)
-        except requests.RequestException as error:
-            raise CairnError("UNAVAILABLE", f"{method} {self.url}{path}: {error} (is the "
-                             "server running? set CAIRN_URL or Pipelines(url=...))") from None
-        if response.status_code >= 400:
-            try:
-                payload = response.json()
-                code = payload.get("error_code") or f"HTTP_{response.status_code}"
-                message = payload.get("message") or response.text
-            except ValueError:
-                code, message = f"HTTP_{response.status_code}", response.text[:2000]
-            raise CairnError(code, message, response.status_code)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
-                             f"{response.text[:200]!r}", response.status_code) from None
