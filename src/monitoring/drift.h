@@ -1,0 +1,70 @@
+#pragma once
+// Data drift between a reference and a current data set (DESIGN.md §5 monitoring): per
+// column, Evidently's default test (FACTS.md "Drift statistics": chosen from the reference
+// size, the column kind and the number of distinct values) or the test the user named,
+// with its threshold; then the data-set verdict (drifted when the share of drifted
+// columns >= drift_share, 0.5 by default). Columns are tested in parallel on `threads`.
+// What `cairn drift`, POST /api/v1/monitoring/drift and monitors all call.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/json.h"
+#include "monitoring/data_frame.h"
+#include "monitoring/stats/binned_tests.h"
+#include "monitoring/stats/column_pair.h"
+
+namespace cairn::monitoring {
+
+struct ColumnTestOverride {
+  std::optional<std::string> test;  // a name from stats::StatTests()
+  std::optional<double> threshold;
+};
+
+struct DriftOptions {
+  std::vector<std::string> columns;  // empty: every column the two frames share
+  std::optional<std::string> test;   // for every column (else the per-column default)
+  std::optional<double> threshold;   // for every column (else the test's default)
+  std::map<std::string, ColumnTestOverride> per_column;  // wins over the two above
+  double drift_share = 0.5;
+  int threads = 0;                   // 0: hardware concurrency
+  bool keep_histograms = true;       // fill ColumnDrift::histogram (the HTML report)
+};
+
+struct ColumnDrift {
+  std::string column;
+  bool categorical = false;
+  int64_t reference_count = 0;  // values tested (after dropping missing / non-finite)
+  int64_t current_count = 0;
+  int64_t reference_missing = 0;
+  int64_t current_missing = 0;
+  stats::TestResult result;
+  stats::BinnedCounts histogram;  // for reports: the reference vs current counts
+};
+
+struct DriftReport {
+  std::vector<ColumnDrift> columns;  // in the order asked / the reference's order
+  int64_t reference_rows = 0;
+  int64_t current_rows = 0;
+  int drifted_columns = 0;
+  double drift_share = 0;   // drifted_columns / columns.size()
+  double share_threshold = 0.5;
+  bool dataset_drift = false;
+};
+
+// InvalidArgument naming the column when a named column is missing from either frame,
+// when a column is numeric in one and categorical in the other, when a test does not
+// apply, or when a column has no values left in one of the samples.
+absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataFrame& current,
+                                         const DriftOptions& options);
+
+// {"dataset_drift": …, "drift_share": …, "drifted_columns": …, "columns": [{"column",
+// "kind", "test", "statistic", "p_value" (null when none), "threshold", "drifted",
+// "method", "reference_count", "current_count", …}]} — the JSON of `cairn drift --json`,
+// the API and stored monitor runs.
+Json DriftReportToJson(const DriftReport& report);
+
+}  // namespace cairn::monitoring
