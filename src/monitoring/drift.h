@@ -43,6 +43,9 @@ struct ColumnDrift {
   int64_t current_missing = 0;
   stats::TestResult result;
   stats::BinnedCounts histogram;  // for reports: the reference vs current counts
+  // Categorical columns: the label of each code in histogram.values (the column's shared
+  // code space), so reports can name the bins. Empty for numeric columns.
+  std::vector<std::string> categories;
 };
 
 struct DriftReport {
