@@ -1,0 +1,126 @@
+#pragma once
+// One run of a monitor: loads the target (a feature view's rows in the window) and the
+// reference (a CSV file, a stored profile, or a feature view's rows in [from, to)) into
+// DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests) and, with
+// `constraints: true`, checks the reference's constraints (profiles' CheckConstraints),
+// stores the run in table monitor_runs (migrations component "monitoring_monitors"; the
+// full JSON result and the HTML report as text), then hands one MonitorOutcome per kind
+// ("drift", "constraints") to `on_outcome` (the alert service's OnMonitorRun). A run that
+// cannot read its data is stored as failed with the reason and hands nothing over.
+//
+// Everything the runner reads but does not own comes through MonitorIo, so tests run
+// with fakes and without the feature store, the profile store or the alert service.
+// Thread-safe: runs of different monitors may proceed concurrently.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "monitoring/alerts/alert_types.h"
+#include "monitoring/data_frame.h"
+#include "monitoring/drift.h"
+#include "monitoring/monitors/monitor_registry.h"
+#include "monitoring/monitors/monitor_spec.h"
+
+namespace cairn::storage {
+class Database;
+}  // namespace cairn::storage
+
+namespace cairn::monitoring {
+
+// Rows of a feature view: event time in [from_ms, to_ms) (0: unbounded on that side),
+// then, when last_rows > 0, only the last `last_rows` by event time. The frame holds the
+// view's feature columns (entity keys and timestamps left out); `categorical` names
+// columns to read as categories.
+struct ViewReadRequest {
+  std::string view;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  int64_t last_rows = 0;
+  std::vector<std::string> categorical;
+};
+
+// The seams. Unset members make the monitors that need them fail with FailedPrecondition
+// naming what is missing (they never crash).
+struct MonitorIo {
+  std::function<absl::StatusOr<DataFrame>(const ViewReadRequest&)> read_view;
+  // The source a view reads (trigger on source_ingested).
+  std::function<absl::StatusOr<std::string>(const std::string& view)> source_of_view;
+  // A CSV file on the server → a frame (`categorical` forced to categories).
+  std::function<absl::StatusOr<DataFrame>(const std::string& path,
+                                          const std::vector<std::string>& categorical)>
+      read_csv;
+  // The constraints check of a run: reference.profile names a stored profile whose
+  // constraints apply; otherwise they are inferred from `reference` (not null then).
+  // Returns {"violations": [{"column", "check", "description", …}], …}; no violations:
+  // an empty array.
+  std::function<absl::StatusOr<Json>(const MonitorReference& ref, const DataFrame* reference,
+                                     const DataFrame& current)>
+      check_constraints;
+  // The self-contained HTML report of a drift result (empty function: no report stored).
+  std::function<std::string(const DriftReport& report, const std::string& title)> render_html;
+  // Receives each outcome (AlertService::OnMonitorRun). May be empty.
+  std::function<void(const MonitorOutcome&)> on_outcome;
+};
+
+struct MonitorRun {
+  std::string id;
+  std::string monitor;
+  int64_t monitor_version = 0;
+  std::string trigger;         // "manual" | "schedule" | "source_ingested"
+  std::string trigger_detail;  // the fire time (ISO-8601) or the ingested source
+  std::string state;           // "succeeded" | "failed"
+  std::string message;         // the summary, or why the run failed
+  bool drift_found = false;
+  bool constraints_violated = false;
+  int64_t window_from_ms = 0;  // the target's window as run ([from, to))
+  int64_t window_to_ms = 0;
+  int64_t target_rows = 0;
+  int64_t reference_rows = 0;
+  Json result;                 // {"drift": DriftReportToJson or null, "constraints": … or null}
+  bool has_report = false;     // an HTML report is stored
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;
+};
+
+// {"id", "monitor", "monitor_version", "trigger", "trigger_detail", "state", "message",
+// "drift_found", "constraints_violated", "window_from_ms", "window_to_ms", "target_rows",
+// "reference_rows", "has_report", "started_ms", "ended_ms"} plus "result" when
+// `with_result`.
+Json MonitorRunToJson(const MonitorRun& run, bool with_result);
+
+class MonitorRunner {
+ public:
+  // Applies the migrations. `db` and `clock` outlive the runner.
+  static absl::StatusOr<std::unique_ptr<MonitorRunner>> Open(storage::Database& db,
+                                                             Clock& clock, MonitorIo io);
+  ~MonitorRunner();
+
+  // Runs `monitor` now and stores the run. Returns the stored run — also when the run
+  // failed (state "failed", message saying why); an error only when it could not be
+  // stored.
+  absl::StatusOr<MonitorRun> Run(const MonitorVersion& monitor, std::string_view trigger,
+                                 std::string_view trigger_detail = "");
+
+  // NotFound names the run.
+  absl::StatusOr<MonitorRun> GetRun(std::string_view run_id);
+  // The runs of one monitor, newest first, at most `limit`.
+  absl::StatusOr<std::vector<MonitorRun>> ListRuns(std::string_view monitor, int limit = 100);
+  // The run's HTML report; NotFound when the run or its report does not exist.
+  absl::StatusOr<std::string> Report(std::string_view run_id);
+
+ private:
+  MonitorRunner(storage::Database& db, Clock& clock, MonitorIo io);
+  storage::Database& db_;
+  Clock& clock_;
+  MonitorIo io_;
+};
+
+}  // namespace cairn::monitoring
