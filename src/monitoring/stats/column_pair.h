@@ -17,6 +17,9 @@ struct ColumnPair {
   std::vector<double> reference;  // finite values (numeric) or codes (categorical)
   std::vector<double> current;
   std::vector<std::string> categories;  // categorical only: code → label
+  // Numeric only: both samples are sorted ascending (ComputeDrift sorts a column once for
+  // every test that needs the order; RunStatTest sorts a copy when this is false).
+  bool sorted = false;
 };
 
 // Whether a larger or a smaller statistic means drift, and whether the bound is strict.
