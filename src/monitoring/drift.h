@@ -64,6 +64,13 @@ struct DriftReport {
 absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataFrame& current,
                                          const DriftOptions& options);
 
+// The test Evidently 0.7.23 picks for a column by default (registry.py
+// _get_default_stattest), from the cleaned samples: n = reference values, u = distinct
+// values over both samples. n <= 1000: numeric u > 5 → "ks", 3 <= u <= 5 → "chisquare",
+// u <= 2 → "z"; categorical u > 2 → "chisquare", else "z". n > 1000: numeric u > 5 →
+// "wasserstein", else "jensenshannon"; categorical → "jensenshannon".
+std::string DefaultStatTest(const stats::ColumnPair& column);
+
 // {"dataset_drift": …, "drift_share": …, "drifted_columns": …, "columns": [{"column",
 // "kind", "test", "statistic", "p_value" (null when none), "threshold", "drifted",
 // "method", "reference_count", "current_count", …}]} — the JSON of `cairn drift --json`,

@@ -19,6 +19,12 @@
 //   mannw           p-value <  t         0.05      numeric
 //   t_test          p-value <  t         0.05      numeric
 //   energy_dist     distance >  t        0.1       numeric
+//
+// Evidently's registry names "ed" and "TVD" are accepted for energy_dist and tvd. Evidently
+// registers chisquare and z for categorical columns only, yet picks them by default for
+// small numeric columns with few values; here they take both kinds. A test that needs the
+// order of the values (ks, cramer_von_mises, anderson, mannw, energy_dist, wasserstein)
+// reads the samples as they are when ColumnPair::sorted, else sorts a copy.
 
 #include <optional>
 #include <span>
