@@ -90,7 +90,7 @@ class Notifier {
   void Enqueue(std::string alert_id, std::string event, std::shared_ptr<Sink> sink,
                std::string body);
   void Wake();
-  // Blocks until nothing is queued or being tried, or `deadline_ms` of real time passed;
+  // Blocks until nothing is queued or being tried, or `timeout_ms` of real time passed;
   // true when idle (tests).
   bool WaitIdle(int64_t timeout_ms);
   void Shutdown();
@@ -114,6 +114,7 @@ class Notifier {
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex shutdown_mu_;  // serializes Shutdown (joins the thread once)
   std::thread thread_;
 };
 

@@ -1,0 +1,526 @@
+#include "monitoring/alerts/alert_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "common/event_types.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/timestamp.h"
+#include "monitoring/alerts/alert_store.h"
+
+namespace cairn::monitoring {
+namespace {
+
+// "drift" / "constraint violations": what a monitor run of this kind finds.
+std::string ProblemWord(const std::string& kind) {
+  if (kind == "constraints") return "constraint violations";
+  return kind;
+}
+
+std::map<std::string, std::string> ExpandParams(const Alert& alert,
+                                                const std::string& monitor_run) {
+  std::map<std::string, std::string> params;
+  if (!alert.retrain) return params;
+  const std::string severity(SeverityName(alert.severity));
+  const std::vector<std::pair<absl::string_view, absl::string_view>> replacements = {
+      {"{{alert.id}}", alert.id},
+      {"{{alert.severity}}", severity},
+      {"{{monitor}}", alert.monitor},
+      {"{{monitor_run}}", monitor_run},
+  };
+  for (const auto& [name, value] : alert.retrain->params) {
+    params[name] = absl::StrReplaceAll(value, replacements);
+  }
+  return params;
+}
+
+}  // namespace
+
+AlertService::AlertService(storage::Database& db, Clock& clock, EventBus& bus,
+                           StartRetrainFn start, AlertServiceOptions options)
+    : db_(db),
+      clock_(clock),
+      bus_(bus),
+      start_retrain_(std::move(start)),
+      options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<AlertService>> AlertService::Open(storage::Database& db,
+                                                                 Clock& clock, EventBus& bus,
+                                                                 StartRetrainFn start_retrain,
+                                                                 AlertServiceOptions options) {
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<AlertStore> store, AlertStore::Open(db));
+  std::unique_ptr<AlertService> service(
+      new AlertService(db, clock, bus, std::move(start_retrain), std::move(options)));
+  service->store_ = std::move(store);
+  AlertService* self = service.get();
+  service->notifier_ = std::make_unique<Notifier>(
+      clock, service->options_.webhook,
+      [self](const DeliveryReport& report) { self->OnDelivery(report); });
+  if (service->options_.subscribe) {
+    absl::MutexLock lock(&service->shutdown_mu_);
+    for (const char* type : {kEventPipelineRunFinished, kEventModelVersionRegistered}) {
+      service->subscriptions_.push_back(
+          bus.Subscribe(type, [self](const Event& event) { self->HandleEvent(event); }));
+    }
+  }
+  return service;
+}
+
+AlertService::~AlertService() { Shutdown(); }
+
+void AlertService::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (int id : subscriptions_) bus_.Unsubscribe(id);
+  subscriptions_.clear();
+  if (notifier_) notifier_->Shutdown();
+}
+
+bool AlertService::WaitNotificationsIdle(int64_t timeout_ms) {
+  return notifier_->WaitIdle(timeout_ms);
+}
+
+absl::Status AlertService::AddEvent(Alert& alert, int64_t now, std::string kind,
+                                    std::string message,
+                                    std::map<std::string, std::string> attributes) {
+  AlertEvent event;
+  event.time_ms = now;
+  event.kind = std::move(kind);
+  event.message = std::move(message);
+  event.attributes = std::move(attributes);
+  CAIRN_ASSIGN_OR_RETURN(event.seq, store_->AppendEvent(alert.id, event));
+  alert.timeline.push_back(std::move(event));
+  return absl::OkStatus();
+}
+
+void AlertService::PublishAlertEvent(const Alert& alert, const std::string& what) {
+  Event event;
+  event.type = kEventAlert;
+  event.attributes = {{"monitor", alert.monitor},
+                      {"severity", std::string(SeverityName(alert.severity))},
+                      {"alert_id", alert.id},
+                      {"kind", alert.kind},
+                      {"state", std::string(AlertStateName(alert.state))},
+                      {"event", what},
+                      {"monitor_run", alert.last_monitor_run},
+                      {"summary", alert.summary}};
+  bus_.Publish(std::move(event));
+}
+
+void AlertService::Notify(const Alert& alert, const std::string& event,
+                          const std::string& message, int64_t now) {
+  if (alert.sinks.empty()) return;
+  const std::string body = DumpJson(Json{{"event", event},
+                                         {"message", message},
+                                         {"alert", AlertToJson(alert, false)},
+                                         {"time_ms", now}});
+  for (const SinkSpec& spec : alert.sinks) {
+    absl::StatusOr<std::unique_ptr<Sink>> sink =
+        options_.make_sink ? options_.make_sink(spec) : MakeSink(spec, options_.webhook);
+    if (!sink.ok()) {
+      Alert copy = alert;
+      absl::Status added = AddEvent(
+          copy, now, "delivery_failed",
+          absl::StrCat(event, " notification not sent to ", spec.kind, " sink ", spec.url, ": ",
+                       sink.status().message(), "; fix the monitor's sinks and apply it again"),
+          {{"sink", spec.kind}, {"event", event}});
+      if (!added.ok()) Log(LogLevel::kError, absl::StrCat("alert ", alert.id, ": ", added.message()));
+      continue;
+    }
+    notifier_->Enqueue(alert.id, event, std::shared_ptr<Sink>(std::move(*sink)), body);
+  }
+}
+
+void AlertService::OnDelivery(const DeliveryReport& report) {
+  absl::MutexLock lock(&mu_);
+  Alert alert;
+  alert.id = report.alert_id;
+  std::map<std::string, std::string> attributes = {
+      {"sink", report.sink},
+      {"event", report.event},
+      {"attempt", absl::StrCat(report.attempt)},
+      {"http_status", absl::StrCat(report.http_status)}};
+  absl::Status added;
+  if (report.delivered) {
+    added = AddEvent(alert, clock_.NowMillis(), "delivered",
+                     absl::StrCat(report.event, " notification delivered to ", report.sink,
+                                  " (attempt ", report.attempt, ")"),
+                     std::move(attributes));
+  } else {
+    std::string next =
+        report.final
+            ? absl::StrCat("giving up after ", report.attempt,
+                           " attempts: check that the receiver is up and accepts the signature")
+            : absl::StrCat("retrying at ", FormatTimestamp(report.next_try_ms));
+    added = AddEvent(alert, clock_.NowMillis(), "delivery_failed",
+                     absl::StrCat(report.event, " notification to ", report.sink,
+                                  " failed (attempt ", report.attempt, " of ",
+                                  options_.webhook.attempts, "): ", report.error, "; ", next),
+                     std::move(attributes));
+  }
+  if (!added.ok()) {
+    Log(LogLevel::kError, absl::StrCat("alert ", report.alert_id,
+                                       ": cannot record a delivery: ", added.message()));
+  }
+}
+
+absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRun(const MonitorOutcome& outcome) {
+  if (outcome.monitor.empty()) {
+    return absl::InvalidArgumentError("monitor outcome: monitor must not be empty");
+  }
+  if (outcome.kind.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "monitor outcome of ", outcome.monitor, ": kind must not be empty (drift|constraints)"));
+  }
+  absl::MutexLock lock(&mu_);
+  return OnMonitorRunLocked(outcome, clock_.NowMillis());
+}
+
+absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
+    const MonitorOutcome& outcome, int64_t now) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> existing,
+                         store_->FindUnresolved(outcome.monitor, outcome.kind));
+  const std::string& run = outcome.run_id;
+  const std::string word = ProblemWord(outcome.kind);
+  const std::map<std::string, std::string> run_attr = {{"monitor_run", run}};
+
+  if (!outcome.problem) {
+    if (!existing) return std::nullopt;
+    Alert& alert = *existing;
+    alert.updated_ms = now;
+    alert.last_monitor_run = run;
+    if (alert.phase == RetrainPhase::kRetraining || alert.phase == RetrainPhase::kAwaitingModel) {
+      std::string waiting =
+          alert.phase == RetrainPhase::kRetraining
+              ? absl::StrCat("retraining run ", alert.retrain_run, " is still running")
+              : absl::StrCat("retraining run ", alert.retrain_run,
+                             " succeeded but no new version of model ",
+                             alert.retrain->await_model, " is registered yet");
+      CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+      CAIRN_RETURN_IF_ERROR(AddEvent(
+          alert, now, "verification_pending",
+          absl::StrCat("monitor run ", run, " found no ", word, ", but ", waiting,
+                       "; the alert stays ", ToAbsl(AlertStateName(alert.state)),
+                       " until a monitor run after the retraining confirms the fix"),
+          run_attr));
+      return alert;
+    }
+    std::string message =
+        alert.retrain_run.empty()
+            ? absl::StrCat("resolved: monitor run ", run, " found no ", word)
+            : absl::StrCat("resolved: monitor run ", run, " found no ", word,
+                           " after retraining run ", alert.retrain_run);
+    alert.state = AlertState::kResolved;
+    alert.resolved_ms = now;
+    alert.resolved_by = "cairn";
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    std::map<std::string, std::string> attributes = run_attr;
+    if (!alert.retrain_run.empty()) attributes["pipeline_run"] = alert.retrain_run;
+    CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "resolved", message, std::move(attributes)));
+    Notify(alert, "resolved", message, now);
+    return alert;
+  }
+
+  if (!existing) {
+    Alert alert;
+    alert.id = NewUuidHex();
+    alert.monitor = outcome.monitor;
+    alert.monitor_version = outcome.monitor_version;
+    alert.kind = outcome.kind;
+    alert.severity = outcome.severity;
+    alert.state = AlertState::kOpen;
+    alert.summary = outcome.summary;
+    alert.details = outcome.details;
+    alert.first_monitor_run = run;
+    alert.last_monitor_run = run;
+    alert.opened_ms = now;
+    alert.updated_ms = now;
+    alert.retrain = outcome.retrain;
+    alert.sinks = outcome.sinks;
+    CAIRN_RETURN_IF_ERROR(store_->Insert(alert));
+    std::string message = absl::StrCat(ToAbsl(SeverityName(alert.severity)), " ", alert.kind,
+                                       " alert opened by monitor run ", run, " of monitor ",
+                                       alert.monitor, ": ", outcome.summary);
+    CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "opened", message, run_attr));
+    PublishAlertEvent(alert, "opened");
+    Notify(alert, "opened", message, now);
+    if (alert.retrain) CAIRN_RETURN_IF_ERROR(Retrain(alert, run, now));
+    return alert;
+  }
+
+  Alert& alert = *existing;
+  alert.occurrences += 1;
+  alert.summary = outcome.summary;
+  alert.details = outcome.details;
+  alert.last_monitor_run = run;
+  alert.monitor_version = outcome.monitor_version;
+  alert.updated_ms = now;
+  alert.sinks = outcome.sinks;  // the monitor's current definition
+  if (outcome.retrain) {
+    alert.retrain = outcome.retrain;
+  }
+  std::string status;
+  switch (alert.phase) {
+    case RetrainPhase::kRetraining:
+      status = absl::StrCat("; retraining run ", alert.retrain_run, " is still running");
+      break;
+    case RetrainPhase::kAwaitingModel:
+      status = absl::StrCat("; waiting for a new version of model ", alert.retrain->await_model,
+                            " after retraining run ", alert.retrain_run);
+      break;
+    case RetrainPhase::kExhausted:
+      status = "; retraining was given up: look at it by hand";
+      break;
+    default:
+      break;
+  }
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "repeated",
+                                 absl::StrCat("monitor run ", run, " still finds ", word, ": ",
+                                              outcome.summary, " (occurrence ",
+                                              alert.occurrences, ")", status),
+                                 run_attr));
+  if (alert.phase == RetrainPhase::kAwaitingVerification) {
+    CAIRN_RETURN_IF_ERROR(EscalateAndRetry(
+        alert,
+        absl::StrCat("monitor run ", run, " still finds ", word, " after retraining run ",
+                     alert.retrain_run, " succeeded"),
+        run, now));
+  } else if (alert.phase == RetrainPhase::kNone && alert.retrain && alert.attempts == 0) {
+    CAIRN_RETURN_IF_ERROR(Retrain(alert, run, now));
+  }
+  return alert;
+}
+
+absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run, int64_t now) {
+  if (!alert.retrain) return absl::OkStatus();
+  const RetrainAction& action = *alert.retrain;
+  if (alert.attempts >= action.max_attempts) return Exhaust(alert, now);
+  alert.attempts += 1;
+  std::map<std::string, std::string> params = ExpandParams(alert, monitor_run);
+  absl::StatusOr<std::string> run =
+      start_retrain_ ? start_retrain_(action.pipeline, params, "alert")
+                     : absl::StatusOr<std::string>(
+                           absl::FailedPreconditionError("this server cannot start pipeline runs"));
+  const std::string attempt = absl::StrCat(alert.attempts, " of ", action.max_attempts);
+  if (run.ok()) {
+    alert.retrain_run = *run;
+    alert.retrain_runs.push_back(*run);
+    alert.phase = RetrainPhase::kRetraining;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    return AddEvent(alert, now, "retrain_started",
+                    absl::StrCat("retraining attempt ", attempt, ": started run ", *run,
+                                 " of pipeline ", action.pipeline,
+                                 " (follow it with: cairn pipelines get ", *run, ")"),
+                    {{"pipeline", action.pipeline},
+                     {"pipeline_run", *run},
+                     {"attempt", absl::StrCat(alert.attempts)},
+                     {"monitor_run", monitor_run}});
+  }
+  alert.phase = RetrainPhase::kNone;
+  alert.updated_ms = now;
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_RETURN_IF_ERROR(AddEvent(
+      alert, now, "retrain_start_failed",
+      absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
+                   action.pipeline, ": ", run.status().message(),
+                   "; fix the pipeline or the monitor's on_alert.pipeline"),
+      {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
+  return EscalateAndRetry(
+      alert, absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
+      monitor_run, now);
+}
+
+absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why,
+                                            const std::string& monitor_run, int64_t now) {
+  const Severity before = alert.severity;
+  alert.severity = Severity::kCritical;
+  std::string reopened;
+  if (alert.state == AlertState::kAcknowledged) {
+    alert.state = AlertState::kOpen;
+    reopened = absl::StrCat(" (open again: it was acknowledged by ", alert.acknowledged_by, ")");
+  }
+  alert.updated_ms = now;
+  std::string message =
+      before == Severity::kCritical
+          ? absl::StrCat("still critical: ", why, reopened)
+          : absl::StrCat("escalated from ", ToAbsl(SeverityName(before)), " to critical: ", why,
+                         reopened);
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "escalated", message,
+                                 {{"from", std::string(SeverityName(before))},
+                                  {"to", "critical"},
+                                  {"monitor_run", monitor_run}}));
+  PublishAlertEvent(alert, "escalated");
+  Notify(alert, "escalated", message, now);
+  return Retrain(alert, monitor_run, now);
+}
+
+absl::Status AlertService::Exhaust(Alert& alert, int64_t now) {
+  alert.phase = RetrainPhase::kExhausted;
+  alert.updated_ms = now;
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  std::string runs = alert.retrain_runs.empty()
+                         ? std::string("none started")
+                         : absl::StrCat("runs ", absl::StrJoin(alert.retrain_runs, ", "));
+  std::string message = absl::StrCat(
+      "retraining stopped: ", alert.attempts, " of ", alert.retrain->max_attempts,
+      " attempts with pipeline ", alert.retrain->pipeline, " did not fix the ",
+      ProblemWord(alert.kind), " of monitor ", alert.monitor, " (", runs,
+      "); paging the team: look at the data and the model by hand, then resolve this alert "
+      "(cairn alerts resolve ",
+      alert.id, ")");
+  CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "retrain_exhausted", message,
+                                 {{"attempts", absl::StrCat(alert.attempts)}}));
+  PublishAlertEvent(alert, "paged");
+  Notify(alert, "paged", message, now);
+  return absl::OkStatus();
+}
+
+void AlertService::HandleEvent(const Event& event) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status;
+  if (event.type == kEventPipelineRunFinished) {
+    status = OnRunFinished(event);
+  } else if (event.type == kEventModelVersionRegistered) {
+    status = OnModelRegistered(event);
+  }
+  if (!status.ok()) {
+    Log(LogLevel::kError, absl::StrCat("alerts: cannot handle ", EventToJson(event), ": ",
+                                       status.message()));
+  }
+}
+
+absl::Status AlertService::OnRunFinished(const Event& event) {
+  auto attr = [&](const char* name) {
+    auto it = event.attributes.find(name);
+    return it == event.attributes.end() ? std::string() : it->second;
+  };
+  const std::string run = attr("run_id");
+  const std::string state = attr("state");
+  if (state != "succeeded" && state != "failed" && state != "cancelled") return absl::OkStatus();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> found, store_->FindByRetrainRun(run));
+  if (!found) return absl::OkStatus();
+  Alert& alert = *found;
+  const int64_t now = clock_.NowMillis();
+  const std::map<std::string, std::string> attributes = {{"pipeline_run", run},
+                                                         {"state", state}};
+  if (alert.state == AlertState::kResolved) {
+    return AddEvent(alert, now, state == "succeeded" ? "retrain_succeeded" : "retrain_failed",
+                    absl::StrCat("retraining run ", run, " ended ", state,
+                                 " after the alert was resolved; nothing more to do"),
+                    attributes);
+  }
+  if (alert.phase != RetrainPhase::kRetraining) return absl::OkStatus();  // already seen
+  const std::string pipeline = alert.retrain ? alert.retrain->pipeline : "";
+  if (state == "succeeded") {
+    std::string next;
+    if (alert.retrain && !alert.retrain->await_model.empty()) {
+      alert.phase = RetrainPhase::kAwaitingModel;
+      next = absl::StrCat("waiting for a new version of model ", alert.retrain->await_model,
+                          " to be registered; the monitor run after that verifies the fix");
+    } else {
+      alert.phase = RetrainPhase::kAwaitingVerification;
+      next = absl::StrCat("the next run of monitor ", alert.monitor,
+                          " verifies whether the ", ProblemWord(alert.kind), " is gone");
+    }
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    return AddEvent(alert, now, "retrain_succeeded",
+                    absl::StrCat("retraining run ", run, " of pipeline ", pipeline,
+                                 " succeeded; ", next),
+                    attributes);
+  }
+  alert.phase = RetrainPhase::kNone;
+  alert.updated_ms = now;
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_RETURN_IF_ERROR(AddEvent(
+      alert, now, "retrain_failed",
+      absl::StrCat("retraining run ", run, " of pipeline ", pipeline, " ended ", state,
+                   "; see why with: cairn pipelines get ", run),
+      attributes));
+  return EscalateAndRetry(alert, absl::StrCat("retraining run ", run, " ", state),
+                          alert.last_monitor_run, now);
+}
+
+absl::Status AlertService::OnModelRegistered(const Event& event) {
+  auto model = event.attributes.find("model");
+  if (model == event.attributes.end() || model->second.empty()) return absl::OkStatus();
+  auto version_it = event.attributes.find("version");
+  const std::string version = version_it == event.attributes.end() ? "?" : version_it->second;
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> waiting, store_->FindAwaitingModel(model->second));
+  const int64_t now = clock_.NowMillis();
+  for (Alert& alert : waiting) {
+    alert.phase = RetrainPhase::kAwaitingVerification;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    CAIRN_RETURN_IF_ERROR(AddEvent(
+        alert, now, "model_registered",
+        absl::StrCat("model ", model->second, " version ", version,
+                     " registered after retraining run ", alert.retrain_run,
+                     "; the next run of monitor ", alert.monitor, " verifies whether the ",
+                     ProblemWord(alert.kind), " is gone"),
+        {{"model", model->second}, {"version", version}, {"pipeline_run", alert.retrain_run}}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Alert> AlertService::Acknowledge(const std::string& id, const std::string& by,
+                                                const std::string& note) {
+  absl::MutexLock lock(&mu_);
+  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Get(id, true));
+  if (alert.state == AlertState::kResolved) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("alert ", id, " is already resolved; there is nothing to acknowledge"));
+  }
+  const std::string who = by.empty() ? "unknown" : by;
+  const int64_t now = clock_.NowMillis();
+  alert.state = AlertState::kAcknowledged;
+  alert.acknowledged_by = who;
+  alert.updated_ms = now;
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_RETURN_IF_ERROR(AddEvent(
+      alert, now, "acknowledged",
+      absl::StrCat("acknowledged by ", who, note.empty() ? "" : absl::StrCat(": ", note)),
+      {{"by", who}, {"note", note}}));
+  return alert;
+}
+
+absl::StatusOr<Alert> AlertService::Resolve(const std::string& id, const std::string& by,
+                                            const std::string& note) {
+  absl::MutexLock lock(&mu_);
+  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Get(id, true));
+  if (alert.state == AlertState::kResolved) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "alert ", id, " is already resolved (by ", alert.resolved_by, " at ",
+        FormatTimestamp(alert.resolved_ms), ")"));
+  }
+  const std::string who = by.empty() ? "unknown" : by;
+  const int64_t now = clock_.NowMillis();
+  alert.state = AlertState::kResolved;
+  alert.resolved_by = who;
+  alert.resolved_ms = now;
+  alert.updated_ms = now;
+  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  std::string message =
+      absl::StrCat("resolved by ", who, note.empty() ? "" : absl::StrCat(": ", note));
+  CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "resolved", message, {{"by", who}, {"note", note}}));
+  Notify(alert, "resolved", message, now);
+  return alert;
+}
+
+absl::StatusOr<std::vector<Alert>> AlertService::List(const AlertFilter& filter) {
+  return store_->List(filter);
+}
+
+absl::StatusOr<Alert> AlertService::Get(const std::string& id) { return store_->Get(id, true); }
+
+}  // namespace cairn::monitoring

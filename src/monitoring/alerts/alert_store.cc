@@ -1,0 +1,329 @@
+#include "monitoring/alerts/alert_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "storage/migrations.h"
+
+namespace cairn::monitoring {
+namespace {
+
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+
+// open_key is "<monitor>\n<kind>" while the alert is not resolved and NULL afterwards, so
+// the UNIQUE constraint allows one unresolved alert per (monitor, kind) and any number of
+// resolved ones (both engines let NULLs repeat in a UNIQUE column).
+constexpr storage::Migration kMigrations[] = {
+    {1, "alerts and their timelines", R"sql(
+CREATE TABLE monitoring_alerts (
+  id TEXT PRIMARY KEY,
+  monitor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  open_key TEXT UNIQUE,
+  severity TEXT NOT NULL,
+  state TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  retrain_run TEXT NOT NULL,
+  await_model TEXT NOT NULL,
+  opened_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  data TEXT NOT NULL);
+CREATE INDEX monitoring_alerts_opened_idx ON monitoring_alerts (opened_ms, id);
+CREATE INDEX monitoring_alerts_monitor_idx ON monitoring_alerts (monitor, opened_ms);
+CREATE INDEX monitoring_alerts_run_idx ON monitoring_alerts (retrain_run);
+CREATE TABLE monitoring_alert_events (
+  alert_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  time_ms BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL,
+  attributes TEXT NOT NULL,
+  PRIMARY KEY (alert_id, seq));
+)sql"},
+};
+
+constexpr char kColumns[] =
+    "id, monitor, kind, severity, state, phase, retrain_run, await_model, opened_ms, "
+    "updated_ms, data";
+
+std::string OpenKey(const Alert& alert) { return absl::StrCat(alert.monitor, "\n", alert.kind); }
+
+std::string DataJson(const Alert& alert) {
+  Json sinks = Json::array();
+  for (const SinkSpec& sink : alert.sinks) sinks.push_back(SinkSpecToJson(sink, true));
+  Json data{{"monitor_version", alert.monitor_version},
+            {"summary", alert.summary},
+            {"details", alert.details},
+            {"occurrences", alert.occurrences},
+            {"first_monitor_run", alert.first_monitor_run},
+            {"last_monitor_run", alert.last_monitor_run},
+            {"resolved_ms", alert.resolved_ms},
+            {"acknowledged_by", alert.acknowledged_by},
+            {"resolved_by", alert.resolved_by},
+            {"attempts", alert.attempts},
+            {"retrain_runs", alert.retrain_runs},
+            {"sinks", std::move(sinks)}};
+  data["retrain"] = alert.retrain ? RetrainActionToJson(*alert.retrain) : Json(nullptr);
+  return DumpJson(data);
+}
+
+std::vector<SqlValue> RowParams(const Alert& alert) {
+  return {alert.id,
+          alert.monitor,
+          alert.kind,
+          alert.state == AlertState::kResolved ? SqlValue() : SqlValue(OpenKey(alert)),
+          std::string(SeverityName(alert.severity)),
+          std::string(AlertStateName(alert.state)),
+          std::string(RetrainPhaseName(alert.phase)),
+          alert.retrain_run,
+          alert.retrain ? alert.retrain->await_model : std::string(),
+          alert.opened_ms,
+          alert.updated_ms,
+          DataJson(alert)};
+}
+
+template <typename T>
+T JsonGet(const Json& object, const char* key, T fallback) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+absl::StatusOr<Alert> AlertFromRow(const SqlRowView& row) {
+  Alert alert;
+  alert.id = std::string(row.Text(0));
+  alert.monitor = std::string(row.Text(1));
+  alert.kind = std::string(row.Text(2));
+  alert.severity = ParseSeverity(row.Text(3)).value_or(Severity::kWarning);
+  alert.state = ParseAlertState(row.Text(4)).value_or(AlertState::kOpen);
+  alert.phase = ParseRetrainPhase(row.Text(5)).value_or(RetrainPhase::kNone);
+  alert.retrain_run = std::string(row.Text(6));
+  alert.opened_ms = row.Int(8);
+  alert.updated_ms = row.Int(9);
+  CAIRN_ASSIGN_OR_RETURN(Json data, ParseJson(row.Text(10)));
+  alert.monitor_version = JsonGet<int64_t>(data, "monitor_version", 0);
+  alert.summary = JsonGet<std::string>(data, "summary", "");
+  alert.details = data.contains("details") ? data["details"] : Json::object();
+  alert.occurrences = JsonGet<int64_t>(data, "occurrences", 1);
+  alert.first_monitor_run = JsonGet<std::string>(data, "first_monitor_run", "");
+  alert.last_monitor_run = JsonGet<std::string>(data, "last_monitor_run", "");
+  alert.resolved_ms = JsonGet<int64_t>(data, "resolved_ms", 0);
+  alert.acknowledged_by = JsonGet<std::string>(data, "acknowledged_by", "");
+  alert.resolved_by = JsonGet<std::string>(data, "resolved_by", "");
+  alert.attempts = JsonGet<int>(data, "attempts", 0);
+  alert.retrain_runs = JsonGet<std::vector<std::string>>(data, "retrain_runs", {});
+  if (data.contains("sinks") && data["sinks"].is_array()) {
+    for (const Json& sink : data["sinks"]) {
+      alert.sinks.push_back(SinkSpec{JsonGet<std::string>(sink, "kind", ""),
+                                     JsonGet<std::string>(sink, "url", ""),
+                                     JsonGet<std::string>(sink, "secret", "")});
+    }
+  }
+  if (data.contains("retrain") && data["retrain"].is_object()) {
+    const Json& r = data["retrain"];
+    RetrainAction action;
+    action.pipeline = JsonGet<std::string>(r, "pipeline", "");
+    action.params = JsonGet<std::map<std::string, std::string>>(r, "params", {});
+    action.max_attempts = JsonGet<int>(r, "max_attempts", 2);
+    action.await_model = JsonGet<std::string>(r, "await_model", "");
+    alert.retrain = std::move(action);
+  }
+  return alert;
+}
+
+absl::StatusOr<std::vector<Alert>> QueryAlerts(SqlSession& session, const std::string& where,
+                                               std::span<const SqlValue> params) {
+  std::vector<Alert> alerts;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", kColumns, " FROM monitoring_alerts ", where), params,
+      [&](const SqlRowView& row) -> absl::Status {
+        CAIRN_ASSIGN_OR_RETURN(Alert alert, AlertFromRow(row));
+        alerts.push_back(std::move(alert));
+        return absl::OkStatus();
+      }));
+  return alerts;
+}
+
+absl::Status LoadTimeline(SqlSession& session, Alert& alert) {
+  alert.timeline.clear();
+  const SqlValue params[] = {alert.id};
+  return session.QueryEach(
+      "SELECT seq, time_ms, kind, message, attributes FROM monitoring_alert_events "
+      "WHERE alert_id = $1 ORDER BY seq",
+      params, [&](const SqlRowView& row) -> absl::Status {
+        AlertEvent event;
+        event.seq = row.Int(0);
+        event.time_ms = row.Int(1);
+        event.kind = std::string(row.Text(2));
+        event.message = std::string(row.Text(3));
+        CAIRN_ASSIGN_OR_RETURN(Json attributes, ParseJson(row.Text(4)));
+        event.attributes = JsonGet<std::map<std::string, std::string>>(
+            Json{{"a", attributes}}, "a", {});
+        alert.timeline.push_back(std::move(event));
+        return absl::OkStatus();
+      });
+}
+
+// Reads alerts matching `where` and their timelines in one snapshot.
+absl::StatusOr<std::vector<Alert>> ReadWithTimelines(storage::Database& db,
+                                                     const std::string& where,
+                                                     std::vector<SqlValue> params) {
+  std::vector<Alert> alerts;
+  CAIRN_RETURN_IF_ERROR(db.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(alerts, QueryAlerts(session, where, params));
+    for (Alert& alert : alerts) CAIRN_RETURN_IF_ERROR(LoadTimeline(session, alert));
+    return absl::OkStatus();
+  }));
+  return alerts;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(storage::Database& db) {
+  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "monitoring_alerts", kMigrations));
+  return std::unique_ptr<AlertStore>(new AlertStore(db));
+}
+
+absl::Status AlertStore::Insert(const Alert& alert) {
+  absl::Status status = db_.Write([&](SqlSession& session) -> absl::Status {
+    std::vector<SqlValue> params = RowParams(alert);
+    return session
+        .Execute(
+            "INSERT INTO monitoring_alerts (id, monitor, kind, open_key, severity, state, phase, "
+            "retrain_run, await_model, opened_ms, updated_ms, data) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            params)
+        .status();
+  });
+  if (status.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("monitor ", alert.monitor, " already has an unresolved ", alert.kind,
+                     " alert (or alert id ", alert.id, " is taken): update that one instead"));
+  }
+  return status;
+}
+
+absl::Status AlertStore::Update(const Alert& alert) {
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    std::vector<SqlValue> params = RowParams(alert);
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("UPDATE monitoring_alerts SET monitor = $2, kind = $3, open_key = $4, "
+                        "severity = $5, state = $6, phase = $7, retrain_run = $8, "
+                        "await_model = $9, opened_ms = $10, updated_ms = $11, data = $12 "
+                        "WHERE id = $1",
+                        params));
+    if (changed == 0) return absl::NotFoundError(absl::StrCat("alert ", alert.id, " not found"));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> AlertStore::AppendEvent(const std::string& alert_id,
+                                                const AlertEvent& event) {
+  int64_t seq = 0;
+  Json attributes = Json::object();
+  for (const auto& [name, value] : event.attributes) attributes[name] = value;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue id[] = {alert_id};
+    CAIRN_ASSIGN_OR_RETURN(storage::SqlResult exists,
+                           session.Query("SELECT id FROM monitoring_alerts WHERE id = $1", id));
+    if (exists.rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("alert ", alert_id, " not found"));
+    }
+    CAIRN_ASSIGN_OR_RETURN(
+        storage::SqlResult last,
+        session.Query("SELECT COALESCE(MAX(seq), 0) FROM monitoring_alert_events "
+                      "WHERE alert_id = $1",
+                      id));
+    seq = std::get<int64_t>(last.rows.at(0).at(0)) + 1;
+    const SqlValue params[] = {alert_id, seq, event.time_ms, event.kind, event.message,
+                               DumpJson(attributes)};
+    return session
+        .Execute("INSERT INTO monitoring_alert_events (alert_id, seq, time_ms, kind, message, "
+                 "attributes) VALUES ($1, $2, $3, $4, $5, $6)",
+                 params)
+        .status();
+  }));
+  return seq;
+}
+
+absl::StatusOr<Alert> AlertStore::Get(const std::string& id, bool with_timeline) {
+  std::vector<Alert> alerts;
+  if (with_timeline) {
+    CAIRN_ASSIGN_OR_RETURN(alerts, ReadWithTimelines(db_, "WHERE id = $1", {id}));
+  } else {
+    CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+      const SqlValue params[] = {id};
+      CAIRN_ASSIGN_OR_RETURN(alerts, QueryAlerts(session, "WHERE id = $1", params));
+      return absl::OkStatus();
+    }));
+  }
+  if (alerts.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+  return std::move(alerts.front());
+}
+
+absl::StatusOr<std::optional<Alert>> AlertStore::FindUnresolved(const std::string& monitor,
+                                                                const std::string& kind) {
+  CAIRN_ASSIGN_OR_RETURN(
+      std::vector<Alert> alerts,
+      ReadWithTimelines(db_, "WHERE open_key = $1",
+                        {absl::StrCat(monitor, "\n", kind)}));
+  if (alerts.empty()) return std::nullopt;
+  return std::move(alerts.front());
+}
+
+absl::StatusOr<std::optional<Alert>> AlertStore::FindByRetrainRun(const std::string& run_id) {
+  if (run_id.empty()) return std::nullopt;
+  CAIRN_ASSIGN_OR_RETURN(
+      std::vector<Alert> alerts,
+      ReadWithTimelines(db_, "WHERE retrain_run = $1 ORDER BY opened_ms DESC, id DESC",
+                        {run_id}));
+  if (alerts.empty()) return std::nullopt;
+  return std::move(alerts.front());
+}
+
+absl::StatusOr<std::vector<Alert>> AlertStore::FindAwaitingModel(const std::string& model) {
+  return ReadWithTimelines(
+      db_,
+      "WHERE open_key IS NOT NULL AND phase = $1 AND await_model = $2 ORDER BY opened_ms, id",
+      {std::string(RetrainPhaseName(RetrainPhase::kAwaitingModel)), model});
+}
+
+absl::StatusOr<std::vector<Alert>> AlertStore::List(const AlertFilter& filter) {
+  if (filter.limit < 1 || filter.limit > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: ", filter.limit, " is out of range; use 1 to 1000"));
+  }
+  std::string where = "WHERE 1 = 1";
+  std::vector<SqlValue> params;
+  if (filter.state.has_value()) {
+    params.push_back(std::string(AlertStateName(*filter.state)));
+    absl::StrAppend(&where, " AND state = $", params.size());
+  }
+  if (!filter.monitor.empty()) {
+    params.push_back(filter.monitor);
+    absl::StrAppend(&where, " AND monitor = $", params.size());
+  }
+  if (filter.severity.has_value()) {
+    params.push_back(std::string(SeverityName(*filter.severity)));
+    absl::StrAppend(&where, " AND severity = $", params.size());
+  }
+  params.push_back(int64_t{filter.limit});
+  absl::StrAppend(&where, " ORDER BY opened_ms DESC, id DESC LIMIT $", params.size());
+  std::vector<Alert> alerts;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(alerts, QueryAlerts(session, where, params));
+    return absl::OkStatus();
+  }));
+  return alerts;
+}
+
+}  // namespace cairn::monitoring

@@ -1,0 +1,53 @@
+#pragma once
+// Alerts and their timelines in the metadata store (migrations component
+// "monitoring_alerts": tables monitoring_alerts and monitoring_alert_events). At most one
+// alert per (monitor, kind) is not resolved: the table enforces it with a unique key that
+// is NULL once the alert is resolved, on SQLite and PostgreSQL alike. The store keeps
+// rows; the rules (when to open, escalate, resolve) live in AlertService. Thread-safe
+// (every call is one transaction of the Database).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "monitoring/alerts/alert_types.h"
+#include "storage/database.h"
+
+namespace cairn::monitoring {
+
+class AlertStore {
+ public:
+  // Applies the migrations; `db` outlives the store.
+  static absl::StatusOr<std::unique_ptr<AlertStore>> Open(storage::Database& db);
+
+  // Stores a new alert (its timeline is ignored: add events with AppendEvent).
+  // AlreadyExists naming the alert when (monitor, kind) already has an unresolved one.
+  absl::Status Insert(const Alert& alert);
+  // Overwrites everything but the id and the timeline. NotFound for an unknown id.
+  absl::Status Update(const Alert& alert);
+  // Appends to the alert's timeline; the stored seq is one past the alert's last event, and
+  // is returned. NotFound for an unknown alert.
+  absl::StatusOr<int64_t> AppendEvent(const std::string& alert_id, const AlertEvent& event);
+
+  // NotFound "alert ID not found" for an unknown id.
+  absl::StatusOr<Alert> Get(const std::string& id, bool with_timeline);
+  // The unresolved alert of (monitor, kind), if any (with its timeline).
+  absl::StatusOr<std::optional<Alert>> FindUnresolved(const std::string& monitor,
+                                                      const std::string& kind);
+  // The newest alert whose latest retraining run is `run_id`, if any (with its timeline).
+  absl::StatusOr<std::optional<Alert>> FindByRetrainRun(const std::string& run_id);
+  // Unresolved alerts in phase kAwaitingModel waiting for `model` (with their timelines).
+  absl::StatusOr<std::vector<Alert>> FindAwaitingModel(const std::string& model);
+  // Newest opened first, without timelines. InvalidArgument when limit is not 1..1000.
+  absl::StatusOr<std::vector<Alert>> List(const AlertFilter& filter);
+
+ private:
+  explicit AlertStore(storage::Database& db) : db_(db) {}
+  storage::Database& db_;
+};
+
+}  // namespace cairn::monitoring
