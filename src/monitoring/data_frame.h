@@ -7,7 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/json.h"
 
 namespace cairn::monitoring {
 
@@ -25,6 +29,25 @@ struct DataFrame {
   int64_t rows = 0;
   // nullptr when there is no such column.
   const FrameColumn* Find(const std::string& name) const;
+  // The column names in order.
+  std::vector<std::string> Names() const;
 };
+
+// A frame from JSON columns as the API receives them: {"col": [values…], …} with one
+// value per row in every column. Numbers make a numeric column (non-finite → NaN); a
+// column with any string or boolean value is categorical (labels: the strings, "true" /
+// "false", and numbers as written); null is missing in either kind. Columns named in
+// `categorical` are categorical whatever their values. Columns come in the object's
+// order (nlohmann objects sort keys: alphabetical). InvalidArgument naming
+// `field`.<column> and the row when the value is not an object of arrays, when lengths
+// differ, when a value is an array or object, or when a `categorical` name is not a
+// column.
+absl::StatusOr<DataFrame> DataFrameFromJson(const Json& columns,
+                                            const std::vector<std::string>& categorical,
+                                            std::string_view field);
+
+// The candidate closest to `word` by edit distance when it is close enough to be a likely
+// typo ("did you mean"), else empty.
+std::string NearestColumnName(std::string_view word, const std::vector<std::string>& names);
 
 }  // namespace cairn::monitoring

@@ -1,0 +1,54 @@
+#pragma once
+// CSV → DataFrame for drift and profiles: what `cairn drift --reference ref.csv` reads.
+//
+// Format: RFC 4180 with a header line of column names; comma-separated; fields may be
+// quoted ("a, b", "say ""hi"""), quoted fields may span lines; LF or CRLF line ends; a
+// UTF-8 byte-order mark is skipped; blank lines are skipped; a row with fewer fields than
+// the header has the rest missing. An empty header name becomes "Unnamed: <index>" (what
+// pandas reads for the index column to_csv writes).
+//
+// Types are inferred as pandas.read_csv does: a column whose every value is a number
+// (std::from_chars syntax with optional surrounding spaces and a leading '+'; inf and
+// nan included) or missing is numeric; any other value makes the column categorical,
+// its labels the fields as written. Missing: an empty field or one of pandas' NA tokens
+// (NA, N/A, NaN, nan, NULL, null, None, #N/A, <NA>, …). Numeric columns hold NaN for
+// missing and non-finite values; categorical columns -1, categories in order of first
+// appearance in the file.
+//
+// Speed: the file is memory-mapped and cut into chunks at line ends, parsed on `threads`
+// threads (a chunk that guessed its start wrong — a line end inside a quoted field — is
+// parsed again from the right place), numbers with std::from_chars straight from the
+// mapped bytes; no allocation per value (categorical labels are interned per chunk).
+// Memory: the frame plus a transient copy of the columns while chunks are joined.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "monitoring/data_frame.h"
+
+namespace cairn::monitoring {
+
+struct CsvFrameOptions {
+  std::vector<std::string> categorical;  // read as categorical whatever their values
+  std::vector<std::string> columns;      // read only these (kept in file order); empty: all
+  int threads = 0;                       // 0: hardware concurrency
+  // Texts are cut into chunks of at least this many bytes (0: 256 KiB); smaller only to
+  // exercise the chunking in tests and fuzzing.
+  size_t min_chunk_bytes = 0;
+};
+
+// Reads the CSV file at `path`. NotFound when it cannot be opened; InvalidArgument naming
+// the file, the line (1-based, counting the header) and the column for: an empty file
+// (no header), a column named twice, a row with more fields than the header, a quoted
+// field that is never closed, and a name in `categorical` or `columns` that is not in the
+// header (with "did you mean").
+absl::StatusOr<DataFrame> ReadCsvFrame(const std::string& path, const CsvFrameOptions& options);
+
+// The same over text in memory; `label` names it in messages (a path, "reference").
+absl::StatusOr<DataFrame> ParseCsvFrame(std::string_view text, std::string_view label,
+                                        const CsvFrameOptions& options);
+
+}  // namespace cairn::monitoring

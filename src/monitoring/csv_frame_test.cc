@@ -1,0 +1,258 @@
+#include "monitoring/csv_frame.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cairn::monitoring {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+DataFrame Parse(std::string_view text, CsvFrameOptions options = {}) {
+  absl::StatusOr<DataFrame> frame = ParseCsvFrame(text, "data.csv", options);
+  EXPECT_TRUE(frame.ok()) << frame.status();
+  return frame.ok() ? *std::move(frame) : DataFrame();
+}
+
+absl::Status ParseError(std::string_view text, CsvFrameOptions options = {}) {
+  return ParseCsvFrame(text, "data.csv", options).status();
+}
+
+// The labels of a categorical column, row by row ("" for missing).
+std::vector<std::string> Labels(const FrameColumn& column) {
+  std::vector<std::string> labels;
+  for (int32_t code : column.codes) labels.push_back(code < 0 ? "" : column.categories[code]);
+  return labels;
+}
+
+TEST(CsvFrameTest, InfersNumericAndCategoricalColumns) {
+  DataFrame frame = Parse("x,city,n\n1.5,Paris,3\n-2e3,Oslo,4\n0.25,Paris,5\n");
+  ASSERT_EQ(frame.columns.size(), 3u);
+  EXPECT_EQ(frame.rows, 3);
+  EXPECT_FALSE(frame.columns[0].categorical);
+  EXPECT_THAT(frame.columns[0].numbers, ElementsAre(1.5, -2000, 0.25));
+  EXPECT_TRUE(frame.columns[1].categorical);
+  EXPECT_THAT(frame.columns[1].categories, ElementsAre("Paris", "Oslo"));
+  EXPECT_THAT(frame.columns[1].codes, ElementsAre(0, 1, 0));
+  EXPECT_THAT(frame.columns[2].numbers, ElementsAre(3, 4, 5));
+  EXPECT_EQ(frame.Find("city"), &frame.columns[1]);
+  EXPECT_EQ(frame.Find("nope"), nullptr);
+}
+
+TEST(CsvFrameTest, MissingValuesAndNonFiniteNumbersAreNaN) {
+  DataFrame frame = Parse("a,b\n,x\nNA,\n inf ,NULL\n+2, 1\nnan,N/A\n7\n");
+  ASSERT_EQ(frame.rows, 6);
+  const std::vector<double>& a = frame.columns[0].numbers;
+  ASSERT_EQ(a.size(), 6u);
+  EXPECT_TRUE(std::isnan(a[0]));
+  EXPECT_TRUE(std::isnan(a[1]));
+  EXPECT_TRUE(std::isnan(a[2]));  // inf is not finite
+  EXPECT_EQ(a[3], 2);
+  EXPECT_TRUE(std::isnan(a[4]));
+  EXPECT_EQ(a[5], 7);
+  // b: a label with a space is kept as written; the short last row is missing.
+  EXPECT_TRUE(frame.columns[1].categorical);
+  EXPECT_THAT(Labels(frame.columns[1]), ElementsAre("x", "", "", " 1", "", ""));
+  EXPECT_THAT(frame.columns[1].categories, ElementsAre("x", " 1"));
+}
+
+TEST(CsvFrameTest, NumbersWithSpacesAndSigns) {
+  DataFrame frame = Parse("a\n 1.5\n+3 \n-0.5e-2\n.5\n1e999\n");
+  EXPECT_FALSE(frame.columns[0].categorical);
+  const std::vector<double>& a = frame.columns[0].numbers;
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_EQ(a[0], 1.5);
+  EXPECT_EQ(a[1], 3);
+  EXPECT_EQ(a[2], -0.005);
+  EXPECT_EQ(a[3], 0.5);
+  EXPECT_TRUE(std::isnan(a[4]));  // overflows to inf
+}
+
+TEST(CsvFrameTest, OneTextValueMakesTheColumnCategoricalWithLabelsAsWritten) {
+  DataFrame frame = Parse("v\n1\n2.50\n\nx\n1\n");
+  ASSERT_TRUE(frame.columns[0].categorical);
+  EXPECT_THAT(Labels(frame.columns[0]), ElementsAre("1", "2.50", "x", "1"));
+  EXPECT_THAT(frame.columns[0].categories, ElementsAre("1", "2.50", "x"));
+}
+
+TEST(CsvFrameTest, ForcedCategoricalAndColumnSelection) {
+  CsvFrameOptions options;
+  options.categorical = {"zip"};
+  options.columns = {"zip", "a"};  // kept in file order
+  DataFrame frame = Parse("a,b,zip\n1,u,75001\n2,v,75002\n3,w,75001\n", options);
+  ASSERT_EQ(frame.columns.size(), 2u);
+  EXPECT_EQ(frame.columns[0].name, "a");
+  EXPECT_FALSE(frame.columns[0].categorical);
+  EXPECT_EQ(frame.columns[1].name, "zip");
+  EXPECT_TRUE(frame.columns[1].categorical);
+  EXPECT_THAT(frame.columns[1].categories, ElementsAre("75001", "75002"));
+  EXPECT_THAT(frame.columns[1].codes, ElementsAre(0, 1, 0));
+}
+
+TEST(CsvFrameTest, QuotedFieldsCommasEscapedQuotesAndLineBreaks) {
+  DataFrame frame = Parse(
+      "\"name, full\",q\n\"Smith, J\",\"1\"\n\"say \"\"hi\"\"\",2\n\"two\nlines\",\"3.5\"\n");
+  ASSERT_EQ(frame.columns.size(), 2u);
+  EXPECT_EQ(frame.columns[0].name, "name, full");
+  EXPECT_THAT(Labels(frame.columns[0]), ElementsAre("Smith, J", "say \"hi\"", "two\nlines"));
+  EXPECT_FALSE(frame.columns[1].categorical);
+  EXPECT_THAT(frame.columns[1].numbers, ElementsAre(1, 2, 3.5));
+}
+
+TEST(CsvFrameTest, BomCrLfBlankLinesNoFinalNewlineAndUnnamedColumns) {
+  DataFrame frame = Parse("\xEF\xBB\xBF,a\r\n0,1\r\n\r\n1,2\r\n\n2,3");
+  ASSERT_EQ(frame.columns.size(), 2u);
+  EXPECT_EQ(frame.columns[0].name, "Unnamed: 0");
+  EXPECT_EQ(frame.columns[1].name, "a");
+  EXPECT_EQ(frame.rows, 3);
+  EXPECT_THAT(frame.columns[1].numbers, ElementsAre(1, 2, 3));
+}
+
+TEST(CsvFrameTest, HeaderOnlyHasNoRows) {
+  DataFrame frame = Parse("a,b\n");
+  EXPECT_EQ(frame.rows, 0);
+  ASSERT_EQ(frame.columns.size(), 2u);
+  EXPECT_TRUE(frame.columns[0].numbers.empty());
+}
+
+TEST(CsvFrameTest, ErrorsNameTheFileLineAndColumn) {
+  absl::Status empty = ParseError("");
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.message(), HasSubstr("data.csv: the file is empty"));
+
+  absl::Status twice = ParseError("a,b,a\n1,2,3\n");
+  EXPECT_EQ(twice.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(twice.message(), HasSubstr("data.csv:1: column 'a' appears twice"));
+  EXPECT_THAT(twice.message(), HasSubstr("columns 1 and 3"));
+
+  absl::Status wide = ParseError("a,b\n1,2\n3,4\n5,6,7\n");
+  EXPECT_EQ(wide.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wide.message(), HasSubstr("data.csv:4: this row has more fields than the 2 columns"));
+
+  absl::Status unclosed = ParseError("a,b\n1,x\n2,\"oops\n3,y\n");
+  EXPECT_EQ(unclosed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unclosed.message(), HasSubstr("data.csv:3: column 'b': a quoted field starts here"));
+
+  CsvFrameOptions categorical;
+  categorical.categorical = {"colour"};
+  absl::Status unknown = ParseError("color,size\nred,1\n", categorical);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unknown.message(),
+            "data.csv: no column 'colour' to read as categorical (did you mean 'color'?); its "
+            "columns: color, size");
+
+  CsvFrameOptions columns;
+  columns.columns = {"weight"};
+  absl::Status missing = ParseError("color,size\nred,1\n", columns);
+  EXPECT_EQ(missing.message(), "data.csv: no column 'weight'; its columns: color, size");
+}
+
+TEST(CsvFrameTest, ReadsAFileAndSaysWhenItIsMissing) {
+  char dir[] = "/tmp/csv_frame_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/ref.csv");
+  std::ofstream(path) << "a,b\n1,x\n2,y\n";
+  absl::StatusOr<DataFrame> frame = ReadCsvFrame(path, {});
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->rows, 2);
+  EXPECT_THAT(frame->columns[0].numbers, ElementsAre(1, 2));
+
+  absl::StatusOr<DataFrame> missing = ReadCsvFrame(absl::StrCat(dir, "/nope.csv"), {});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("nope.csv: cannot open the file"));
+
+  const std::string empty = absl::StrCat(dir, "/empty.csv");
+  std::ofstream(empty).flush();
+  EXPECT_THAT(ReadCsvFrame(empty, {}).status().message(), HasSubstr("empty.csv: the file is empty"));
+  EXPECT_THAT(ReadCsvFrame(dir, {}).status().message(), HasSubstr("not a regular file"));
+  std::remove(path.c_str());
+  std::remove(empty.c_str());
+  rmdir(dir);
+}
+
+// Several MB so that the text is cut into chunks: a column that turns categorical late,
+// quoted fields with line breaks around the cuts, NA tokens, short rows.
+std::string BigCsv(int rows) {
+  std::string text = "id,x,late,label,note\n";
+  uint64_t state = 42;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  for (int row = 0; row < rows; ++row) {
+    absl::StrAppend(&text, row, ",", static_cast<double>(next() % 100000) / 7.0, ",");
+    if (row == rows - 10) {
+      text += "late-text";
+    } else if (row % 97 == 0) {
+      text += "NA";
+    } else {
+      absl::StrAppend(&text, next() % 1000);
+    }
+    absl::StrAppend(&text, ",c", next() % 13);
+    if (row % 5 == 0) {
+      absl::StrAppend(&text, ",\"multi\nline, \"\"", row % 3, "\"\"\"\n");
+    } else if (row % 7 == 0) {
+      text += "\n";  // short row: note missing
+    } else {
+      text += ",plain\n";
+    }
+  }
+  return text;
+}
+
+TEST(CsvFrameTest, ParallelChunksGiveTheSameFrameAsOneThread) {
+  const std::string text = BigCsv(120000);
+  ASSERT_GT(text.size(), 2u << 20);
+  CsvFrameOptions one;
+  one.threads = 1;
+  CsvFrameOptions many;
+  many.threads = 3;
+  DataFrame a = Parse(text, one);
+  DataFrame b = Parse(text, many);
+  ASSERT_EQ(a.rows, 120000);
+  ASSERT_EQ(b.rows, a.rows);
+  ASSERT_EQ(a.columns.size(), 5u);
+  ASSERT_EQ(b.columns.size(), 5u);
+  EXPECT_FALSE(a.columns[0].categorical);
+  EXPECT_TRUE(a.columns[2].categorical);  // "late-text" near the end
+  EXPECT_EQ(a.columns[2].codes[97], -1);  // NA
+  EXPECT_EQ(a.columns[4].categories.size(), 4u);  // three multi-line notes and "plain"
+  for (size_t c = 0; c < a.columns.size(); ++c) {
+    SCOPED_TRACE(a.columns[c].name);
+    EXPECT_EQ(a.columns[c].name, b.columns[c].name);
+    EXPECT_EQ(a.columns[c].categorical, b.columns[c].categorical);
+    EXPECT_EQ(a.columns[c].categories, b.columns[c].categories);
+    EXPECT_EQ(a.columns[c].codes, b.columns[c].codes);
+    ASSERT_EQ(a.columns[c].numbers.size(), b.columns[c].numbers.size());
+    for (size_t row = 0; row < a.columns[c].numbers.size(); ++row) {
+      const double x = a.columns[c].numbers[row];
+      const double y = b.columns[c].numbers[row];
+      ASSERT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << "row " << row;
+    }
+  }
+  EXPECT_EQ(a.columns[0].numbers[119999], 119999);
+  EXPECT_THAT(a.columns[4].categories[0], "multi\nline, \"0\"");
+}
+
+TEST(CsvFrameTest, ParallelErrorsMatchOneThread) {
+  std::string text = BigCsv(60000);
+  text += "1,2,3,c1,note,extra\n";
+  CsvFrameOptions many;
+  many.threads = 4;
+  absl::Status status = ParseError(text, many);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  int64_t lines = std::count(text.begin(), text.end(), '\n');
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("data.csv:", lines, ": this row has more")));
+}
+
+}  // namespace
+}  // namespace cairn::monitoring
