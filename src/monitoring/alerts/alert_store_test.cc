@@ -1,1 +1,195 @@
+#include "monitoring/alerts/alert_store.h"
+
+#include <filesystem>
+#include <random>
+
 #include "gtest/gtest.h"
+#include "storage/database.h"
+#include "storage/testing/test_databases.h"
+
+namespace cairn::monitoring {
+namespace {
+
+constexpr char kDrop[] =
+    "DROP TABLE IF EXISTS monitoring_alerts; DROP TABLE IF EXISTS monitoring_alert_events;"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
+    "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
+    "version));"
+    "DELETE FROM schema_migrations WHERE component = 'monitoring_alerts'";
+
+class AlertStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("cairn_alert_store_" + std::to_string(std::random_device{}()));
+      std::filesystem::create_directories(dir_);
+      url = (dir_ / "alerts.db").string();
+    } else {
+      CAIRN_REQUIRE_POSTGRES();
+      url = storage::test_support::PrivatePostgresUrl();
+    }
+    auto db = storage::OpenDatabase(url);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    if (GetParam() != "sqlite") {
+      ASSERT_TRUE(db_->Write([](storage::SqlSession& s) { return s.ExecuteScript(kDrop); }).ok());
+    }
+    auto store = AlertStore::Open(*db_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  static Alert MakeAlert(std::string id, std::string monitor, std::string kind,
+                         int64_t opened_ms) {
+    Alert alert;
+    alert.id = std::move(id);
+    alert.monitor = std::move(monitor);
+    alert.kind = std::move(kind);
+    alert.opened_ms = opened_ms;
+    alert.updated_ms = opened_ms;
+    alert.summary = "3 of 10 columns drifted";
+    alert.details = Json{{"drifted", {"age", "income"}}};
+    alert.first_monitor_run = "mr-1";
+    alert.last_monitor_run = "mr-1";
+    return alert;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<AlertStore> store_;
+};
+
+TEST_P(AlertStoreTest, RoundTripsEveryField) {
+  Alert alert = MakeAlert("a1", "churn", "drift", 1000);
+  alert.monitor_version = 3;
+  alert.severity = Severity::kCritical;
+  alert.state = AlertState::kAcknowledged;
+  alert.acknowledged_by = "ana";
+  alert.occurrences = 4;
+  alert.retrain = RetrainAction{"retrain", {{"reason", "{{alert.id}}"}}, 3, "churn-model"};
+  alert.phase = RetrainPhase::kAwaitingModel;
+  alert.attempts = 2;
+  alert.retrain_run = "run-2";
+  alert.retrain_runs = {"run-1", "run-2"};
+  alert.sinks = {SinkSpec{"webhook", "http://hook", "${SECRET}"}, SinkSpec{"log", "", ""}};
+  ASSERT_TRUE(store_->Insert(alert).ok());
+
+  auto got = store_->Get("a1", true);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->monitor, "churn");
+  EXPECT_EQ(got->monitor_version, 3);
+  EXPECT_EQ(got->severity, Severity::kCritical);
+  EXPECT_EQ(got->state, AlertState::kAcknowledged);
+  EXPECT_EQ(got->acknowledged_by, "ana");
+  EXPECT_EQ(got->occurrences, 4);
+  EXPECT_EQ(got->summary, "3 of 10 columns drifted");
+  EXPECT_EQ(got->details, alert.details);
+  EXPECT_EQ(got->retrain, alert.retrain);
+  EXPECT_EQ(got->phase, RetrainPhase::kAwaitingModel);
+  EXPECT_EQ(got->attempts, 2);
+  EXPECT_EQ(got->retrain_run, "run-2");
+  EXPECT_EQ(got->retrain_runs, alert.retrain_runs);
+  EXPECT_EQ(got->sinks, alert.sinks);
+  EXPECT_TRUE(got->timeline.empty());
+  // The API form never shows the secret.
+  EXPECT_EQ(DumpJson(AlertToJson(*got, false)).find("SECRET"), std::string::npos);
+}
+
+TEST_P(AlertStoreTest, OneUnresolvedAlertPerMonitorAndKind) {
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  absl::Status second = store_->Insert(MakeAlert("a2", "churn", "drift", 2000));
+  EXPECT_EQ(second.code(), absl::StatusCode::kAlreadyExists) << second;
+  EXPECT_NE(second.message().find("churn"), absl::string_view::npos) << second;
+  // Another kind, or another monitor, is a different alert.
+  EXPECT_TRUE(store_->Insert(MakeAlert("a3", "churn", "constraints", 2000)).ok());
+  EXPECT_TRUE(store_->Insert(MakeAlert("a4", "fraud", "drift", 2000)).ok());
+
+  // Once resolved, the (monitor, kind) is free again, any number of times.
+  auto a1 = store_->Get("a1", false);
+  ASSERT_TRUE(a1.ok());
+  a1->state = AlertState::kResolved;
+  ASSERT_TRUE(store_->Update(*a1).ok());
+  ASSERT_TRUE(store_->Insert(MakeAlert("a2", "churn", "drift", 3000)).ok());
+  auto open = store_->FindUnresolved("churn", "drift");
+  ASSERT_TRUE(open.ok());
+  ASSERT_TRUE(open->has_value());
+  EXPECT_EQ((*open)->id, "a2");
+  auto a2 = store_->Get("a2", false);
+  a2->state = AlertState::kResolved;
+  ASSERT_TRUE(store_->Update(*a2).ok());
+  open = store_->FindUnresolved("churn", "drift");
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->has_value());
+}
+
+TEST_P(AlertStoreTest, TimelineIsNumberedInOrder) {
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  for (int i = 0; i < 3; ++i) {
+    AlertEvent event{0, 1000 + i, "repeated", "monitor run still finds drift", {{"i", "x"}}};
+    auto seq = store_->AppendEvent("a1", event);
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    EXPECT_EQ(*seq, i + 1);
+  }
+  auto got = store_->Get("a1", true);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->timeline.size(), 3u);
+  EXPECT_EQ(got->timeline[2].seq, 3);
+  EXPECT_EQ(got->timeline[2].time_ms, 1002);
+  EXPECT_EQ(got->timeline[2].attributes.at("i"), "x");
+  EXPECT_EQ(store_->AppendEvent("nope", AlertEvent{}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(AlertStoreTest, FindsByRetrainRunAndAwaitedModel) {
+  Alert a = MakeAlert("a1", "churn", "drift", 1000);
+  a.retrain = RetrainAction{"retrain", {}, 2, "churn-model"};
+  a.retrain_run = "run-7";
+  a.phase = RetrainPhase::kAwaitingModel;
+  ASSERT_TRUE(store_->Insert(a).ok());
+  auto by_run = store_->FindByRetrainRun("run-7");
+  ASSERT_TRUE(by_run.ok());
+  ASSERT_TRUE(by_run->has_value());
+  EXPECT_EQ((*by_run)->id, "a1");
+  EXPECT_FALSE(store_->FindByRetrainRun("run-8")->has_value());
+  EXPECT_FALSE(store_->FindByRetrainRun("")->has_value());
+  auto waiting = store_->FindAwaitingModel("churn-model");
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_EQ(waiting->size(), 1u);
+  EXPECT_TRUE(store_->FindAwaitingModel("other")->empty());
+}
+
+TEST_P(AlertStoreTest, ListFiltersNewestFirst) {
+  Alert a = MakeAlert("a1", "churn", "drift", 1000);
+  Alert b = MakeAlert("a2", "churn", "constraints", 2000);
+  b.severity = Severity::kCritical;
+  Alert c = MakeAlert("a3", "fraud", "drift", 3000);
+  c.state = AlertState::kResolved;
+  for (const Alert& alert : {a, b, c}) ASSERT_TRUE(store_->Insert(alert).ok());
+  auto all = store_->List({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "a3");
+  EXPECT_EQ((*all)[2].id, "a1");
+  auto open = store_->List({AlertState::kOpen, "", std::nullopt, 100});
+  ASSERT_EQ(open->size(), 2u);
+  auto churn_critical = store_->List({std::nullopt, "churn", Severity::kCritical, 100});
+  ASSERT_EQ(churn_critical->size(), 1u);
+  EXPECT_EQ((*churn_critical)[0].id, "a2");
+  auto limited = store_->List({std::nullopt, "", std::nullopt, 1});
+  ASSERT_EQ(limited->size(), 1u);
+  auto bad = store_->List({std::nullopt, "", std::nullopt, 0});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Get("zzz", false).status().code(), absl::StatusCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AlertStoreTest, ::testing::Values("sqlite", "postgres"));
+
+}  // namespace
+}  // namespace cairn::monitoring
