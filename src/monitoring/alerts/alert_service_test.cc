@@ -1,1 +1,513 @@
+#include "monitoring/alerts/alert_service.h"
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/event_types.h"
 #include "gtest/gtest.h"
+
+namespace cairn::monitoring {
+namespace {
+
+// Records every notification a sink would receive; the first `fail_first` tries fail.
+class FakeSinks {
+ public:
+  struct Delivery {
+    std::string sink;
+    Json body;
+  };
+  MakeSinkFn fn() {
+    return [this](const SinkSpec& spec) -> absl::StatusOr<std::unique_ptr<Sink>> {
+      if (spec.kind == "broken") return absl::InvalidArgumentError("sinks: kind broken");
+      return std::unique_ptr<Sink>(new Recording(this, spec.kind + " " + spec.url));
+    };
+  }
+  std::vector<std::string> events() {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    for (const Delivery& d : deliveries_) out.push_back(d.body.value("event", ""));
+    return out;
+  }
+  std::vector<Delivery> deliveries() {
+    absl::MutexLock lock(&mu_);
+    return deliveries_;
+  }
+  void FailFirst(int n) {
+    absl::MutexLock lock(&mu_);
+    fail_first_ = n;
+  }
+
+ private:
+  class Recording final : public Sink {
+   public:
+    Recording(FakeSinks* owner, std::string name) : owner_(owner), name_(std::move(name)) {}
+    absl::Status Deliver(const std::string& body, int* http_status) override {
+      absl::MutexLock lock(&owner_->mu_);
+      if (owner_->fail_first_ > 0) {
+        --owner_->fail_first_;
+        *http_status = 502;
+        return absl::UnavailableError("answered HTTP 502");
+      }
+      *http_status = 200;
+      owner_->deliveries_.push_back({name_, *ParseJson(body)});
+      return absl::OkStatus();
+    }
+    std::string Describe() const override { return name_; }
+
+   private:
+    FakeSinks* owner_;
+    std::string name_;
+  };
+  absl::Mutex mu_;
+  int fail_first_ = 0;
+  std::vector<Delivery> deliveries_;
+};
+
+// A StartRun stand-in: run-1, run-2, …; or fails with `error` when set.
+struct FakeStartRun {
+  struct Call {
+    std::string pipeline;
+    std::map<std::string, std::string> params;
+    std::string trigger;
+  };
+  absl::Mutex mu;
+  std::vector<Call> calls;
+  absl::Status error;
+  std::function<void(const std::string& run)> on_start;  // e.g. finish the run at once
+
+  StartRetrainFn fn() {
+    return [this](const std::string& pipeline, const std::map<std::string, std::string>& params,
+                  const std::string& trigger) -> absl::StatusOr<std::string> {
+      std::string run;
+      {
+        absl::MutexLock lock(&mu);
+        calls.push_back({pipeline, params, trigger});
+        if (!error.ok()) return error;
+        run = "run-" + std::to_string(calls.size());
+      }
+      if (on_start) on_start(run);
+      return run;
+    };
+  }
+  size_t count() {
+    absl::MutexLock lock(&mu);
+    return calls.size();
+  }
+};
+
+class AlertServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn_alert_service_" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir_);
+    auto db = storage::OpenDatabase((dir_ / "alerts.db").string());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    bus_ = std::make_unique<EventBus>(clock_);
+    bus_->Subscribe(kEventAlert, [this](const Event& e) {
+      absl::MutexLock lock(&mu_);
+      alert_events_.push_back(e);
+    });
+    Open();
+  }
+  void Open() {
+    AlertServiceOptions options;
+    options.make_sink = sinks_.fn();
+    options.webhook.attempts = 3;
+    options.webhook.backoff_ms = 0;  // retries are due at once (the clock is fake)
+    auto service = AlertService::Open(*db_, clock_, *bus_, start_.fn(), options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+  }
+  void TearDown() override {
+    service_.reset();
+    bus_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  MonitorOutcome Outcome(bool problem, std::string run, bool retrain = false) {
+    MonitorOutcome outcome;
+    outcome.monitor = "churn-drift";
+    outcome.monitor_version = 2;
+    outcome.run_id = std::move(run);
+    outcome.kind = "drift";
+    outcome.problem = problem;
+    outcome.summary = problem ? "3 of 5 columns drifted (share 0.6 >= 0.5)"
+                              : "0 of 5 columns drifted (share 0 < 0.5)";
+    outcome.details = Json{{"drifted_columns", problem ? Json{"age", "income", "tenure"}
+                                                       : Json::array()}};
+    outcome.sinks = {SinkSpec{"webhook", "http://hooks/x", "s"}};
+    if (retrain) {
+      outcome.retrain = RetrainAction{
+          "retrain-churn", {{"reason", "alert {{alert.id}} of {{monitor}} ({{monitor_run}})"}},
+          2, ""};
+    }
+    return outcome;
+  }
+
+  Alert Run(const MonitorOutcome& outcome) {
+    auto alert = service_->OnMonitorRun(outcome);
+    EXPECT_TRUE(alert.ok()) << alert.status();
+    EXPECT_TRUE(alert.ok() && alert->has_value());
+    return alert.ok() && alert->has_value() ? **alert : Alert{};
+  }
+
+  void FinishRun(const std::string& run, const std::string& state) {
+    bus_->Publish(Event{kEventPipelineRunFinished,
+                        {{"pipeline", "retrain-churn"}, {"run_id", run}, {"state", state}}});
+    bus_->Drain();
+  }
+
+  Alert Current(const std::string& id) {
+    auto alert = service_->Get(id);
+    EXPECT_TRUE(alert.ok()) << alert.status();
+    return alert.ok() ? *alert : Alert{};
+  }
+
+  // The timeline without the delivery reports (those arrive from the notifier's thread in
+  // between).
+  static std::vector<AlertEvent> Steps(const Alert& alert) {
+    std::vector<AlertEvent> steps;
+    for (const AlertEvent& e : alert.timeline) {
+      if (e.kind != "delivered" && e.kind != "delivery_failed") steps.push_back(e);
+    }
+    return steps;
+  }
+
+  static std::vector<std::string> Kinds(const Alert& alert) {
+    std::vector<std::string> kinds;
+    for (const AlertEvent& e : alert.timeline) {
+      if (e.kind != "delivered" && e.kind != "delivery_failed") kinds.push_back(e.kind);
+    }
+    return kinds;
+  }
+
+  std::vector<std::string> BusEvents() {
+    bus_->Drain();
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    for (const Event& e : alert_events_) out.push_back(e.attributes.at("event"));
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<EventBus> bus_;
+  FakeSinks sinks_;
+  FakeStartRun start_;
+  std::unique_ptr<AlertService> service_;
+  absl::Mutex mu_;
+  std::vector<Event> alert_events_;
+};
+
+TEST_F(AlertServiceTest, NoProblemAndNoAlertIsNothing) {
+  auto alert = service_->OnMonitorRun(Outcome(false, "mr-1"));
+  ASSERT_TRUE(alert.ok());
+  EXPECT_FALSE(alert->has_value());
+  EXPECT_TRUE(service_->List({})->empty());
+}
+
+TEST_F(AlertServiceTest, RejectsOutcomesWithoutMonitorOrKind) {
+  MonitorOutcome outcome = Outcome(true, "mr-1");
+  outcome.kind = "";
+  EXPECT_EQ(service_->OnMonitorRun(outcome).status().code(), absl::StatusCode::kInvalidArgument);
+  outcome.monitor = "";
+  EXPECT_EQ(service_->OnMonitorRun(outcome).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AlertServiceTest, OpensOneAlertAndRepeatsUpdateIt) {
+  Alert opened = Run(Outcome(true, "mr-1"));
+  EXPECT_EQ(opened.state, AlertState::kOpen);
+  EXPECT_EQ(opened.severity, Severity::kWarning);
+  EXPECT_EQ(opened.monitor, "churn-drift");
+  EXPECT_EQ(opened.monitor_version, 2);
+  EXPECT_EQ(opened.first_monitor_run, "mr-1");
+  EXPECT_EQ(opened.opened_ms, 1'700'000'000'000);
+  ASSERT_EQ(Steps(opened).size(), 1u);
+  EXPECT_EQ(Steps(opened)[0].kind, "opened");
+  EXPECT_EQ(Steps(opened)[0].message,
+            "warning drift alert opened by monitor run mr-1 of monitor churn-drift: 3 of 5 "
+            "columns drifted (share 0.6 >= 0.5)");
+  EXPECT_EQ(BusEvents(), std::vector<std::string>{"opened"});
+
+  clock_.Advance(60'000);
+  Alert repeated = Run(Outcome(true, "mr-2"));
+  EXPECT_EQ(repeated.id, opened.id);
+  EXPECT_EQ(repeated.occurrences, 2);
+  EXPECT_EQ(repeated.last_monitor_run, "mr-2");
+  EXPECT_EQ(repeated.updated_ms, 1'700'000'060'000);
+  EXPECT_EQ(Kinds(repeated), (std::vector<std::string>{"opened", "repeated"}));
+  EXPECT_EQ(Steps(repeated)[1].attributes.at("monitor_run"), "mr-2");
+  EXPECT_EQ(BusEvents(), std::vector<std::string>{"opened"});  // a repeat is not announced
+
+  // Constraints of the same monitor are another alert.
+  MonitorOutcome constraints = Outcome(true, "mr-2");
+  constraints.kind = "constraints";
+  Alert other = Run(constraints);
+  EXPECT_NE(other.id, opened.id);
+  EXPECT_EQ(service_->List({})->size(), 2u);
+
+  // Without retraining, a clean run resolves it.
+  Alert resolved = Run(Outcome(false, "mr-3"));
+  EXPECT_EQ(resolved.id, opened.id);
+  EXPECT_EQ(resolved.state, AlertState::kResolved);
+  EXPECT_EQ(resolved.resolved_by, "cairn");
+  EXPECT_EQ(Steps(resolved).back().message, "resolved: monitor run mr-3 found no drift");
+
+  ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
+  EXPECT_EQ(sinks_.events(), (std::vector<std::string>{"opened", "opened", "resolved"}));
+  Json body = sinks_.deliveries()[0].body;
+  EXPECT_EQ(body["alert"]["id"], opened.id);
+  EXPECT_EQ(body["alert"]["severity"], "warning");
+  EXPECT_EQ(body["alert"]["sinks"][0].count("secret"), 0u);
+}
+
+TEST_F(AlertServiceTest, RetrainingThatHelpsResolvesTheAlert) {
+  Alert opened = Run(Outcome(true, "mr-1", /*retrain=*/true));
+  ASSERT_EQ(start_.count(), 1u);
+  EXPECT_EQ(start_.calls[0].pipeline, "retrain-churn");
+  EXPECT_EQ(start_.calls[0].trigger, "alert");
+  EXPECT_EQ(start_.calls[0].params.at("reason"),
+            "alert " + opened.id + " of churn-drift (mr-1)");
+  EXPECT_EQ(opened.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(opened.retrain_run, "run-1");
+  EXPECT_EQ(opened.attempts, 1);
+  EXPECT_EQ(Kinds(opened), (std::vector<std::string>{"opened", "retrain_started"}));
+  EXPECT_EQ(Steps(opened)[1].message,
+            "retraining attempt 1 of 2: started run run-1 of pipeline retrain-churn (follow it "
+            "with: cairn pipelines get run-1)");
+
+  // Drift while the run is going: repeated, no second run.
+  Alert during = Run(Outcome(true, "mr-2", true));
+  EXPECT_EQ(start_.count(), 1u);
+  EXPECT_EQ(during.severity, Severity::kWarning);
+
+  FinishRun("run-1", "succeeded");
+  Alert waiting = Current(opened.id);
+  EXPECT_EQ(waiting.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Steps(waiting).back().kind, "retrain_succeeded");
+
+  Alert resolved = Run(Outcome(false, "mr-3", true));
+  EXPECT_EQ(resolved.state, AlertState::kResolved);
+  EXPECT_EQ(resolved.resolved_by, "cairn");
+  EXPECT_EQ(Steps(resolved).back().message,
+            "resolved: monitor run mr-3 found no drift after retraining run run-1");
+  EXPECT_EQ(Steps(resolved).back().attributes.at("pipeline_run"), "run-1");
+  EXPECT_EQ(start_.count(), 1u);
+  EXPECT_EQ(BusEvents(), std::vector<std::string>{"opened"});
+  ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
+  EXPECT_EQ(sinks_.events(), (std::vector<std::string>{"opened", "resolved"}));
+}
+
+TEST_F(AlertServiceTest, RetrainingThatDoesNotHelpEscalatesThenPages) {
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  FinishRun("run-1", "succeeded");
+  alert = Run(Outcome(true, "mr-2", true));
+  EXPECT_EQ(alert.severity, Severity::kCritical);
+  EXPECT_EQ(alert.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(alert.retrain_run, "run-2");
+  EXPECT_EQ(alert.attempts, 2);
+  EXPECT_EQ(start_.count(), 2u);
+  const AlertEvent escalated = Steps(alert)[Steps(alert).size() - 2];
+  EXPECT_EQ(escalated.kind, "escalated");
+  EXPECT_EQ(escalated.message,
+            "escalated from warning to critical: monitor run mr-2 still finds drift after "
+            "retraining run run-1 succeeded");
+
+  FinishRun("run-2", "succeeded");
+  alert = Run(Outcome(true, "mr-3", true));
+  EXPECT_EQ(alert.phase, RetrainPhase::kExhausted);
+  EXPECT_EQ(alert.state, AlertState::kOpen);
+  EXPECT_EQ(start_.count(), 2u);  // max_attempts = 2: no third run
+  EXPECT_EQ(alert.retrain_runs, (std::vector<std::string>{"run-1", "run-2"}));
+  EXPECT_EQ(Kinds(alert),
+            (std::vector<std::string>{"opened", "retrain_started", "retrain_succeeded", "repeated",
+                                      "escalated", "retrain_started", "retrain_succeeded",
+                                      "repeated", "escalated", "retrain_exhausted"}));
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining stopped: 2 of 2 attempts with pipeline retrain-churn did not fix the "
+            "drift of monitor churn-drift (runs run-1, run-2); paging the team: look at the "
+            "data and the model by hand, then resolve this alert (cairn alerts resolve " +
+                alert.id + ")");
+
+  // Later runs with drift only repeat; nothing more is started.
+  alert = Run(Outcome(true, "mr-4", true));
+  EXPECT_EQ(start_.count(), 2u);
+  EXPECT_EQ(Steps(alert).back().kind, "repeated");
+
+  EXPECT_EQ(BusEvents(), (std::vector<std::string>{"opened", "escalated", "escalated", "paged"}));
+  ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
+  EXPECT_EQ(sinks_.events(),
+            (std::vector<std::string>{"opened", "escalated", "escalated", "paged"}));
+  EXPECT_EQ(sinks_.deliveries().back().body["alert"]["severity"], "critical");
+  EXPECT_EQ(sinks_.deliveries().back().body["alert"]["retrain"]["phase"], "exhausted");
+}
+
+TEST_F(AlertServiceTest, FailedRetrainingEscalatesAndRetriesAtOnce) {
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  FinishRun("run-1", "failed");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.severity, Severity::kCritical);
+  EXPECT_EQ(alert.retrain_run, "run-2");
+  EXPECT_EQ(alert.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(Kinds(alert), (std::vector<std::string>{"opened", "retrain_started",
+                                                    "retrain_failed", "escalated",
+                                                    "retrain_started"}));
+  EXPECT_EQ(Steps(alert)[2].message,
+            "retraining run run-1 of pipeline retrain-churn ended failed; see why with: cairn "
+            "pipelines get run-1");
+  FinishRun("run-2", "cancelled");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kExhausted);
+  EXPECT_EQ(start_.count(), 2u);
+  EXPECT_EQ(Steps(alert).back().kind, "retrain_exhausted");
+  // A repeated finished event (or one of an unrelated run) changes nothing.
+  FinishRun("run-2", "cancelled");
+  FinishRun("run-99", "failed");
+  EXPECT_EQ(Kinds(Current(alert.id)), Kinds(alert));
+}
+
+TEST_F(AlertServiceTest, AwaitModelWaitsForTheRegisteredVersion) {
+  MonitorOutcome outcome = Outcome(true, "mr-1", true);
+  outcome.retrain->await_model = "churn-model";
+  Alert alert = Run(outcome);
+  FinishRun("run-1", "succeeded");
+  EXPECT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingModel);
+
+  // A clean run before the model is registered does not resolve it.
+  MonitorOutcome clean = Outcome(false, "mr-2", true);
+  clean.retrain->await_model = "churn-model";
+  alert = Run(clean);
+  EXPECT_EQ(alert.state, AlertState::kOpen);
+  EXPECT_EQ(Steps(alert).back().kind, "verification_pending");
+
+  bus_->Publish(Event{kEventModelVersionRegistered, {{"model", "other"}, {"version", "1"}}});
+  bus_->Drain();
+  EXPECT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingModel);
+  bus_->Publish(Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "4"}}});
+  bus_->Drain();
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Steps(alert).back().message,
+            "model churn-model version 4 registered after retraining run run-1; the next run of "
+            "monitor churn-drift verifies whether the drift is gone");
+
+  alert = Run(clean);
+  EXPECT_EQ(alert.state, AlertState::kResolved);
+}
+
+TEST_F(AlertServiceTest, RunThatFinishesBeforeStartRunReturnsIsStillSeen) {
+  // The engine may publish pipeline_run_finished before the alert stored the run id.
+  start_.on_start = [this](const std::string& run) {
+    bus_->Publish(Event{kEventPipelineRunFinished,
+                        {{"pipeline", "retrain-churn"}, {"run_id", run}, {"state", "succeeded"}}});
+  };
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  bus_->Drain();
+  EXPECT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingVerification);
+}
+
+TEST_F(AlertServiceTest, RetrainingThatCannotStartCountsAsFailedAttempts) {
+  start_.error = absl::NotFoundError("pipeline retrain-churn not found");
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  EXPECT_EQ(start_.count(), 2u);
+  EXPECT_EQ(alert.phase, RetrainPhase::kExhausted);
+  EXPECT_EQ(alert.severity, Severity::kCritical);
+  EXPECT_EQ(Kinds(alert), (std::vector<std::string>{"opened", "retrain_start_failed",
+                                                    "escalated", "retrain_start_failed",
+                                                    "escalated", "retrain_exhausted"}));
+  EXPECT_EQ(Steps(alert)[1].message,
+            "retraining attempt 1 of 2: could not start pipeline retrain-churn: pipeline "
+            "retrain-churn not found; fix the pipeline or the monitor's on_alert.pipeline");
+}
+
+TEST_F(AlertServiceTest, AcknowledgeResolveAndReopenOnEscalation) {
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  auto acked = service_->Acknowledge(alert.id, "ana", "looking");
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->state, AlertState::kAcknowledged);
+  EXPECT_EQ(acked->acknowledged_by, "ana");
+  EXPECT_EQ(Steps(*acked).back().message, "acknowledged by ana: looking");
+  EXPECT_EQ(service_->List({AlertState::kAcknowledged, "", std::nullopt, 100})->size(), 1u);
+
+  // Escalation opens an acknowledged alert again.
+  FinishRun("run-1", "failed");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.state, AlertState::kOpen);
+  EXPECT_EQ(alert.severity, Severity::kCritical);
+  std::vector<AlertEvent> steps = Steps(alert);
+  auto escalated = std::find_if(steps.begin(), steps.end(),
+                                [](const AlertEvent& e) { return e.kind == "escalated"; });
+  ASSERT_NE(escalated, steps.end());
+  EXPECT_EQ(escalated->message,
+            "escalated from warning to critical: retraining run run-1 failed (open again: it was "
+            "acknowledged by ana)");
+
+  auto resolved = service_->Resolve(alert.id, "bob", "fixed the feed");
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(resolved->state, AlertState::kResolved);
+  EXPECT_EQ(resolved->resolved_by, "bob");
+  EXPECT_EQ(Steps(*resolved).back().message, "resolved by bob: fixed the feed");
+  EXPECT_EQ(service_->Resolve(alert.id, "bob", "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->Acknowledge(alert.id, "bob", "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->Acknowledge("nope", "bob", "").status().code(),
+            absl::StatusCode::kNotFound);
+
+  // The run still in flight finishes after the resolve: noted only.
+  FinishRun("run-2", "succeeded");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.state, AlertState::kResolved);
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining run run-2 ended succeeded after the alert was resolved; nothing more to "
+            "do");
+
+  // The next drift opens a new alert.
+  Alert next = Run(Outcome(true, "mr-5", true));
+  EXPECT_NE(next.id, alert.id);
+  EXPECT_EQ(next.severity, Severity::kWarning);
+}
+
+TEST_F(AlertServiceTest, DeliveryAttemptsAreInTheTimeline) {
+  sinks_.FailFirst(1);
+  MonitorOutcome outcome = Outcome(true, "mr-1");
+  outcome.sinks.push_back(SinkSpec{"broken", "", ""});
+  Alert alert = Run(outcome);
+  ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
+  alert = Current(alert.id);
+  std::vector<std::string> kinds;
+  for (const AlertEvent& e : alert.timeline) kinds.push_back(e.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"opened", "delivery_failed", "delivery_failed",
+                                             "delivered"}));
+  EXPECT_EQ(alert.timeline[1].message,
+            "opened notification not sent to broken sink : sinks: kind broken; fix the monitor's "
+            "sinks and apply it again");
+  EXPECT_EQ(alert.timeline[2].attributes.at("http_status"), "502");
+  EXPECT_NE(alert.timeline[2].message.find(
+                "opened notification to webhook http://hooks/x failed (attempt 1 of 3): answered "
+                "HTTP 502; retrying at"),
+            std::string::npos)
+      << alert.timeline[2].message;
+  EXPECT_EQ(alert.timeline[3].message,
+            "opened notification delivered to webhook http://hooks/x (attempt 2)");
+}
+
+TEST_F(AlertServiceTest, StateSurvivesAReopenedService) {
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  service_.reset();
+  Open();
+  FinishRun("run-1", "succeeded");
+  Alert resolved = Run(Outcome(false, "mr-2", true));
+  EXPECT_EQ(resolved.id, alert.id);
+  EXPECT_EQ(resolved.state, AlertState::kResolved);
+}
+
+}  // namespace
+}  // namespace cairn::monitoring
