@@ -225,20 +225,21 @@ void Judge(const FeatureConstraint& c, const ConstraintsConfig& config, const Ob
                      Number(c.completeness)));
   }
   if (o.has_numbers) {
+    // One range_check per column: the sign, then the range.
+    std::vector<std::string> parts;
     if (c.is_non_negative.value_or(false) && o.negatives > 0) {
-      add("range_check", absl::StrCat(column, ": ", o.negatives, " negative value",
-                                      o.negatives == 1 ? "" : "s", " (min ", Number(o.lo),
-                                      "), but the baseline is non-negative"));
+      parts.push_back(absl::StrCat(o.negatives, " negative value", o.negatives == 1 ? "" : "s",
+                                   " (min ", Number(o.lo), "), but the baseline is non-negative"));
     }
     if ((c.min.has_value() || c.max.has_value()) && o.non_null > 0 && o.outside > 0 &&
         static_cast<double>(o.outside) / o.non_null > config.out_of_range_threshold) {
-      add("range_check",
-          absl::StrCat(column, ": ", o.outside, " of ", o.non_null, " values (",
-                       Share(o.outside, o.non_null), ") are outside the baseline range [",
-                       c.min ? Number(*c.min) : "-inf", ", ", c.max ? Number(*c.max) : "inf",
-                       "] (observed min ", Number(o.lo), ", max ", Number(o.hi),
-                       "); out_of_range_threshold is ", Number(config.out_of_range_threshold)));
+      parts.push_back(absl::StrCat(
+          o.outside, " of ", o.non_null, " values (", Share(o.outside, o.non_null),
+          ") are outside the baseline range [", c.min ? Number(*c.min) : "-inf", ", ",
+          c.max ? Number(*c.max) : "inf", "] (observed min ", Number(o.lo), ", max ",
+          Number(o.hi), "); out_of_range_threshold is ", Number(config.out_of_range_threshold)));
     }
+    if (!parts.empty()) add("range_check", absl::StrCat(column, ": ", absl::StrJoin(parts, "; ")));
   }
   if (!c.domain.empty() && o.non_null > 0 && o.unknown > 0 &&
       static_cast<double>(o.non_null - o.unknown) / o.non_null < config.domain_content_threshold) {
