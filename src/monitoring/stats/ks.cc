@@ -8,6 +8,10 @@
 #include <numeric>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/special_functions/bessel.hpp>
 
@@ -62,12 +66,37 @@ double ProbOutsideSquare(int64_t n, int64_t h) {
   return 2 * p;
 }
 
+// Flushes subnormal results and operands to zero on this thread while alive (SSE's FTZ
+// and DAZ), restoring the previous mode after. The band recursion below otherwise spends
+// most of its time on subnormal shares (4 s instead of 0.5 s for 10000 × 9999 values far
+// apart, scipy's time included).
+class FlushSubnormals {
+ public:
+#if defined(__SSE2__)
+  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero); }
+  ~FlushSubnormals() { _mm_setcsr(saved_); }
+#endif
+  FlushSubnormals(const FlushSubnormals&) = delete;
+  FlushSubnormals& operator=(const FlushSubnormals&) = delete;
+
+ private:
+#if defined(__SSE2__)
+  static constexpr unsigned kFlushToZero = 0x8000;
+  static constexpr unsigned kDenormalsAreZero = 0x0040;
+  unsigned saved_;
+#endif
+};
+
 // Pr(D_{m,n} >= h/lcm(m, n)) by Hodges' "inside" lattice-path count, kept as the share of
 // paths that have already left the band |x/m − y/n| < h/lcm, one column at a time over a
 // sliding window (Viehmann 2021: computing 1 − p directly keeps small p-values accurate).
 // The arithmetic and its order are scipy's, so the answer (and whether it lands outside
-// [0, 1], which sends scipy to the asymptotic tail) is the same. O(m · window).
+// [0, 1], which sends scipy to the asymptotic tail) is the same, except that shares below
+// 2^-1022 count as 0: every value is a convex combination of the previous column's, so
+// the answer moves by less than m · 2^-1022 (< 1e-303) — p-values above 1e-290 agree to
+// the last digits, smaller ones are 0 for every practical purpose. O(m · window).
 double ProbOutsideBand(int64_t m, int64_t n, int64_t g, int64_t h) {
+  FlushSubnormals flush;
   if (m < n) std::swap(m, n);
   const int64_t mg = m / g;
   const int64_t ng = n / g;
