@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -45,6 +46,10 @@ struct MonitorChange {
 // The canonical JSON of a spec (keys sorted; file/line left out) and back.
 Json MonitorSpecToJson(const MonitorSpec& spec);
 absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json);
+
+// The schema of component "monitoring_monitors" (monitors, monitor_versions, monitor_runs);
+// Open of the registry and of the runner both call it. Idempotent.
+absl::Status ApplyMonitorMigrations(storage::Database& db);
 
 class MonitorRegistry {
  public:

@@ -80,7 +80,8 @@ struct MonitorRun {
   std::string message;         // the summary, or why the run failed
   bool drift_found = false;
   bool constraints_violated = false;
-  int64_t window_from_ms = 0;  // the target's window as run ([from, to))
+  int64_t window_from_ms = 0;  // the target window as run: event times in [from, to]
+                               // (from 0: the last target.rows rows, or all)
   int64_t window_to_ms = 0;
   int64_t target_rows = 0;
   int64_t reference_rows = 0;

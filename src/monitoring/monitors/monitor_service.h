@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "monitoring/monitors/monitor_registry.h"
 #include "monitoring/monitors/monitor_runner.h"
+#include "pipelines/cron.h"
 
 namespace cairn {
 class EventBus;
@@ -82,11 +83,18 @@ class MonitorService {
   void Shutdown();  // unsubscribes and stops the thread; idempotent
 
  private:
-  struct Schedule;
+  struct Schedule {
+    std::string cron_text;
+    std::shared_ptr<const pipelines::CronSchedule> cron;
+    MonitorScheduleState state;
+  };
   MonitorService(storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
                  MonitorServiceOptions options);
+  // Re-reads the monitors: schedules kept when their cron text is unchanged.
   absl::Status Reload(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  void RunScheduled(const MonitorVersion& monitor, int64_t fire_ms, int64_t now_ms);
   void Loop();
+  bool Woken() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; }
 
   Clock& clock_;
   EventBus* events_;
@@ -96,11 +104,11 @@ class MonitorService {
   std::unique_ptr<MonitorRunner> runner_;
   int subscription_ = 0;
 
-  absl::Mutex tick_mu_;  // taken before mu_, never after
-  std::map<std::string, std::unique_ptr<Schedule>> schedules_ ABSL_GUARDED_BY(tick_mu_);
-  std::map<std::string, std::vector<std::string>> by_source_ ABSL_GUARDED_BY(tick_mu_);
+  absl::Mutex tick_mu_;  // serializes Tick; taken before mu_, never after
+  std::vector<MonitorVersion> monitors_ ABSL_GUARDED_BY(tick_mu_);  // as of the last reload
 
-  absl::Mutex mu_;
+  absl::Mutex mu_;  // short sections only: never held while a monitor runs
+  std::map<std::string, Schedule> schedules_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ingested_ ABSL_GUARDED_BY(mu_);  // sources with new rows
   bool reload_ ABSL_GUARDED_BY(mu_) = true;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

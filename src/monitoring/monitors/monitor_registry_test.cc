@@ -1,0 +1,150 @@
+#include "monitoring/monitors/monitor_registry.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "monitoring/monitors/monitor_yaml.h"
+#include "storage/database.h"
+#include "storage/testing/test_databases.h"
+
+namespace cairn::monitoring {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string BackendUrl(const std::string& backend) {
+  if (backend == "sqlite") {
+    static std::atomic<int> counter{0};
+    auto dir = std::filesystem::temp_directory_path() /
+               ("cairn-monitor-registry-test-" + std::to_string(::getpid()) + "-" +
+                std::to_string(counter++));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return (dir / "test.db").string();
+  }
+  const char* url = storage::test_support::PrivatePostgresUrl();
+  return url ? url : "";
+}
+
+MonitorSpec Spec(const std::string& name, const std::string& test = "ks") {
+  std::string text = absl::StrCat("kind: Monitor\nname: ", name,
+                                  "\ntarget: {feature_view: v, window: 1d}\nreference: {path: "
+                                  "r.csv}\ntests: {default: ",
+                                  test, "}\n");
+  auto parsed = ParseMonitorsYaml(text, name + ".yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return parsed.ok() ? (*parsed)[0] : MonitorSpec();
+}
+
+std::vector<std::string> Summary(const std::vector<MonitorChange>& changes) {
+  std::vector<std::string> out;
+  for (const MonitorChange& c : changes) {
+    out.push_back(absl::StrCat(c.action, " ", c.name, " ",
+                               c.old_version ? std::to_string(*c.old_version) : "-", "->",
+                               c.new_version ? std::to_string(*c.new_version) : "-"));
+  }
+  return out;
+}
+
+class MonitorRegistryTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != "sqlite") CAIRN_REQUIRE_POSTGRES();
+    auto db = storage::OpenDatabase(BackendUrl(GetParam()));
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->Write([](storage::SqlSession& s) {
+                     return s.ExecuteScript(
+                         "DROP TABLE IF EXISTS monitors;"
+                         "DROP TABLE IF EXISTS monitor_versions;"
+                         "DROP TABLE IF EXISTS monitor_runs;"
+                         "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
+                         " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT "
+                         "NULL, PRIMARY KEY (component, version));"
+                         "DELETE FROM schema_migrations WHERE component = 'monitoring_monitors'");
+                   }).ok());
+    auto registry = MonitorRegistry::Open(*db_, clock_);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = std::move(*registry);
+  }
+
+  std::vector<MonitorChange> MustApply(const std::vector<MonitorSpec>& specs,
+                                       bool dry_run = false, bool prune = false) {
+    auto changes = registry_->Apply(specs, dry_run, prune);
+    EXPECT_TRUE(changes.ok()) << changes.status();
+    return changes.ok() ? *changes : std::vector<MonitorChange>();
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<MonitorRegistry> registry_;
+};
+
+TEST_P(MonitorRegistryTest, VersionsOnlyOnContentChange) {
+  EXPECT_THAT(Summary(MustApply({Spec("a"), Spec("b")})),
+              ElementsAre("added a -->1", "added b -->1"));
+  clock_.Advance(1000);
+  MonitorSpec same = Spec("a");
+  same.file = "moved.yaml";
+  same.line = 40;
+  auto changes = MustApply({same, Spec("b", "psi")});
+  EXPECT_THAT(Summary(changes), ElementsAre("unchanged a 1->1", "changed b 1->2"));
+  ASSERT_EQ(changes[1].diffs.size(), 1u);
+  EXPECT_EQ(changes[1].diffs[0]["path"], "tests.default");
+  EXPECT_EQ(changes[1].diffs[0]["old"], "ks");
+  EXPECT_EQ(changes[1].diffs[0]["new"], "psi");
+
+  auto b = registry_->Get("b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->version, 2);
+  EXPECT_EQ(b->spec.tests.default_test, "psi");
+  EXPECT_EQ(b->created_ms, clock_.NowMillis());
+  auto b1 = registry_->Get("b", 1);
+  ASSERT_TRUE(b1.ok()) << b1.status();
+  EXPECT_EQ(b1->spec.tests.default_test, "ks");
+  EXPECT_EQ(b1->spec.target.window_ms, 86'400'000);
+  EXPECT_NE(b1->content_hash, b->content_hash);
+  EXPECT_EQ(b1->content_hash.size(), 64u);
+
+  auto missing = registry_->Get("b", 7);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("monitor 'b' has no version 7: its versions are 1 to 2"));
+  auto unknown = registry_->Get("zz");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("monitor 'zz' is not registered"));
+}
+
+TEST_P(MonitorRegistryTest, DryRunWritesNothingAndPruneRemoves) {
+  EXPECT_THAT(Summary(MustApply({Spec("a")}, /*dry_run=*/true)), ElementsAre("added a -->1"));
+  EXPECT_EQ(registry_->Get("a").status().code(), absl::StatusCode::kNotFound);
+  MustApply({Spec("a"), Spec("b")});
+  EXPECT_THAT(Summary(MustApply({Spec("b")}, false, /*prune=*/true)),
+              ElementsAre("unchanged b 1->1", "removed a 1->-"));
+  auto list = registry_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "b");
+  auto a = registry_->Get("a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->removed);
+  // Applied again unchanged: back, without a new version.
+  EXPECT_THAT(Summary(MustApply({Spec("a")})), ElementsAre("added a 1->1"));
+  EXPECT_FALSE(registry_->Get("a")->removed);
+}
+
+TEST_P(MonitorRegistryTest, OneNameTwiceInAnApplyIsRefused) {
+  auto changes = registry_->Apply({Spec("a"), Spec("a", "psi")}, false, false);
+  EXPECT_EQ(changes.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(changes.status().message(), HasSubstr("a.yaml:1: monitor a: is defined twice"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MonitorRegistryTest, ::testing::Values("sqlite", "postgres"));
+
+}  // namespace
+}  // namespace cairn::monitoring

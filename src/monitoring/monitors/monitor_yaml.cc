@@ -1,0 +1,610 @@
+#include "monitoring/monitors/monitor_yaml.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/duration.h"
+#include "common/event_types.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/timestamp.h"
+#include "common/yaml_documents.h"
+#include "monitoring/stats/stat_tests.h"
+#include "pipelines/cron.h"
+#include "yaml-cpp/yaml.h"
+
+namespace cairn::monitoring {
+namespace {
+
+constexpr size_t kMaxNameLength = 128;
+
+bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
+
+std::string Join(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
+  std::string hint = features::NearestName(word, candidates);
+  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
+}
+
+const std::vector<std::string_view> kMonitorFields = {
+    "kind",     "name",        "description", "owner",       "tags",     "target",
+    "reference", "columns",    "categorical", "tests",       "drift",    "drift_share",
+    "constraints", "schedule", "trigger",     "severity",    "on_alert", "sinks"};
+const std::vector<std::string_view> kTargetFields = {"feature_view", "endpoint", "window", "rows"};
+const std::vector<std::string_view> kReferenceFields = {"path", "profile", "feature_view", "from",
+                                                        "to"};
+const std::vector<std::string_view> kTestsFields = {"default", "threshold", "per_column"};
+const std::vector<std::string_view> kColumnTestFields = {"test", "threshold"};
+const std::vector<std::string_view> kScheduleFields = {"cron"};
+const std::vector<std::string_view> kTriggerFields = {"on"};
+const std::vector<std::string_view> kOnAlertFields = {"pipeline", "params", "max_attempts",
+                                                      "await_model"};
+const std::vector<std::string_view> kSinkFields = {"webhook", "secret", "log"};
+const std::vector<std::string_view> kTriggerEvents = {kEventSourceIngested};
+const std::vector<std::string_view> kSeverities = {"info", "warning", "critical"};
+const std::vector<std::string_view> kOtherKinds = {
+    "Entity", "Source", "FeatureView", "FeatureService", "Pipeline", "Policy", "Endpoint"};
+
+std::vector<std::string_view> TestNames() {
+  std::vector<std::string_view> names;
+  for (const stats::StatTestInfo& info : stats::StatTests()) names.push_back(info.name);
+  return names;
+}
+
+class DocumentParser {
+ public:
+  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+
+  absl::Status Parse(MonitorSpec* spec, bool* is_monitor) {
+    *is_monitor = false;
+    const int line = YamlLine(doc_);
+    if (!doc_.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          YamlShown(doc_)));
+    }
+    YAML::Node kind_node = doc_["kind"];
+    if (!Present(kind_node)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file_, ":", line,
+          ": missing field 'kind': add kind: Monitor (or Entity, Source, FeatureView, "
+          "FeatureService, Pipeline, Policy, Endpoint)"));
+    }
+    label_ = "definition";
+    if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
+    const std::string kind = kind_node.Scalar();
+    if (std::find(kOtherKinds.begin(), kOtherKinds.end(), kind) != kOtherKinds.end()) {
+      return absl::OkStatus();
+    }
+    if (kind != "Monitor") {
+      std::vector<std::string_view> kinds = kOtherKinds;
+      kinds.insert(kinds.begin(), "Monitor");
+      return FieldError(kind_node, "kind",
+                        absl::StrCat("is not a kind (", Join(kinds), ")", DidYouMean(kind, kinds)));
+    }
+    *is_monitor = true;
+    label_ = "monitor";
+    YAML::Node name_node = doc_["name"];
+    if (Present(name_node) && name_node.IsScalar()) {
+      label_ = absl::StrCat("monitor ", name_node.Scalar());
+    }
+    spec->file = std::string(file_);
+    spec->line = line;
+    return ParseMonitor(spec);
+  }
+
+ private:
+  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
+                                                   ": field '", ToAbsl(field), "': value ",
+                                                   YamlShown(at), " ", ToAbsl(what)));
+  }
+  absl::Status ObjectError(int line, std::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
+  }
+
+  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
+                           std::string_view where) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return ObjectError(YamlLine(it->first),
+                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
+      }
+      const std::string key = it->first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string hint = features::NearestName(key, allowed);
+      return ObjectError(
+          YamlLine(it->first),
+          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(it->second),
+                       ")",
+                       hint.empty() ? absl::StrCat("; valid fields: ", Join(allowed))
+                                    : absl::StrCat("; did you mean '", hint, "'?")));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
+    if (node.IsMap()) return absl::OkStatus();
+    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
+  }
+
+  absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
+                                     std::string_view path, bool required) {
+    YAML::Node node = map[std::string(field)];
+    if (!Present(node)) {
+      if (required) {
+        return ObjectError(YamlLine(map),
+                           absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
+      }
+      return std::string();
+    }
+    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
+    return node.Scalar();
+  }
+
+  absl::StatusOr<std::string> ObjectName(const YAML::Node& map, std::string_view field,
+                                         std::string_view path, bool required) {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, String(map, field, path, required));
+    if (!name.empty() && !IsValidMonitorName(name)) {
+      return FieldError(map[std::string(field)], path,
+                        "is not a valid name: use letters, digits, '_' and '-', starting with "
+                        "a letter or '_' (at most 128 characters)");
+    }
+    return name;
+  }
+
+  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
+                                                               std::string_view path,
+                                                               std::string_view example) {
+    std::map<std::string, std::string> out;
+    if (!Present(node)) return out;
+    if (!node.IsMap()) {
+      return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return FieldError(it->first, path,
+                          absl::StrCat("has a key that is not a string; write ", ToAbsl(example)));
+      }
+      std::string sub = absl::StrCat(ToAbsl(path), ".", it->first.Scalar());
+      if (!Present(it->second) || !it->second.IsScalar()) {
+        return FieldError(it->second, sub, "must be a string, number or bool (quote it)");
+      }
+      out[it->first.Scalar()] = it->second.Scalar();
+    }
+    return out;
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view path, bool fallback) {
+    if (!Present(node)) return fallback;
+    if (node.IsScalar()) {
+      const std::string& text = node.Scalar();
+      if (text == "true" || text == "True" || text == "yes") return true;
+      if (text == "false" || text == "False" || text == "no") return false;
+    }
+    return FieldError(node, path, "must be true or false");
+  }
+
+  absl::StatusOr<int64_t> Integer(const YAML::Node& node, std::string_view path, int64_t fallback,
+                                  int64_t min) {
+    if (!Present(node)) return fallback;
+    int64_t value = 0;
+    if (node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &value)) {
+      if (value >= min) return value;
+      return FieldError(node, path, absl::StrCat("must be at least ", min));
+    }
+    return FieldError(node, path, "must be a whole number");
+  }
+
+  absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path) {
+    double value = 0;
+    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
+      return value;
+    }
+    return FieldError(node, path, "must be a number");
+  }
+
+  absl::StatusOr<std::optional<double>> Threshold(const YAML::Node& node, std::string_view path) {
+    if (!Present(node)) return std::optional<double>();
+    CAIRN_ASSIGN_OR_RETURN(double value, Number(node, path));
+    if (value < 0) return FieldError(node, path, "must not be negative");
+    return std::optional<double>(value);
+  }
+
+  absl::StatusOr<std::string> TestName(const YAML::Node& node, std::string_view path) {
+    if (!node.IsScalar()) return FieldError(node, path, "must be a test name, like ks or psi");
+    const std::string name = node.Scalar();
+    if (stats::FindStatTest(name) == nullptr) {
+      std::vector<std::string_view> names = TestNames();
+      return FieldError(node, path,
+                        absl::StrCat("is not a drift test (", Join(names), ")",
+                                     DidYouMean(name, names)));
+    }
+    return name;
+  }
+
+  absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node,
+                                                      std::string_view path,
+                                                      std::string_view example) {
+    std::vector<std::string> out;
+    if (!Present(node)) return out;
+    if (!node.IsSequence()) {
+      return FieldError(node, path,
+                        absl::StrCat("must be a list of strings, like ", ToAbsl(example)));
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string at = absl::StrCat(ToAbsl(path), "[", i, "]");
+      if (!Present(node[i]) || !node[i].IsScalar() || node[i].Scalar().empty()) {
+        return FieldError(node[i], at, "must be a non-empty string (quote it)");
+      }
+      if (std::find(out.begin(), out.end(), node[i].Scalar()) != out.end()) {
+        return FieldError(node[i], at, "is listed twice: name each column once");
+      }
+      out.push_back(node[i].Scalar());
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> Time(const YAML::Node& node, std::string_view path) {
+    if (!Present(node)) return int64_t{0};
+    if (node.IsScalar()) {
+      std::optional<int64_t> ms = ParseTimestamp(node.Scalar());
+      if (ms.has_value()) return *ms;
+    }
+    return FieldError(node, path,
+                      "is not a time: write an ISO-8601 date or time (2024-05-01, "
+                      "2024-05-01T12:00:00Z) or epoch milliseconds");
+  }
+
+  absl::Status ParseMonitor(MonitorSpec* spec) {
+    CAIRN_RETURN_IF_ERROR(CheckFields(doc_, kMonitorFields, ""));
+    CAIRN_ASSIGN_OR_RETURN(spec->name, ObjectName(doc_, "name", "name", /*required=*/true));
+    CAIRN_ASSIGN_OR_RETURN(spec->description, String(doc_, "description", "description", false));
+    CAIRN_ASSIGN_OR_RETURN(spec->owner, String(doc_, "owner", "owner", false));
+    CAIRN_ASSIGN_OR_RETURN(spec->tags, StringMap(doc_["tags"], "tags", "{team: growth}"));
+    CAIRN_RETURN_IF_ERROR(ParseTarget(spec));
+    CAIRN_RETURN_IF_ERROR(ParseReference(spec));
+    CAIRN_ASSIGN_OR_RETURN(spec->columns, StringList(doc_["columns"], "columns", "[amount, plan]"));
+    CAIRN_ASSIGN_OR_RETURN(spec->categorical,
+                           StringList(doc_["categorical"], "categorical", "[plan, country]"));
+    CAIRN_RETURN_IF_ERROR(ParseTests(spec));
+
+    YAML::Node share = doc_["drift_share"];
+    if (Present(share)) {
+      CAIRN_ASSIGN_OR_RETURN(spec->drift_share, Number(share, "drift_share"));
+      if (spec->drift_share <= 0 || spec->drift_share > 1) {
+        return FieldError(share, "drift_share",
+                          "must be in (0, 1]: the share of drifted columns at which the data "
+                          "set counts as drifted (0.5 is Evidently's default)");
+      }
+    }
+    const bool profile_reference = !spec->reference.profile.empty();
+    CAIRN_ASSIGN_OR_RETURN(spec->drift, Bool(doc_["drift"], "drift", !profile_reference));
+    CAIRN_ASSIGN_OR_RETURN(spec->constraints,
+                           Bool(doc_["constraints"], "constraints", profile_reference));
+    if (spec->drift && profile_reference) {
+      return FieldError(doc_["drift"], "drift",
+                        "needs reference rows, but the reference is a profile: set drift: "
+                        "false (constraints only) or give reference.path or "
+                        "reference.feature_view");
+    }
+    if (!spec->drift && !spec->constraints) {
+      return ObjectError(spec->line,
+                         "checks nothing: drift and constraints are both false; set one of "
+                         "them to true");
+    }
+
+    YAML::Node schedule = doc_["schedule"];
+    if (Present(schedule)) {
+      YAML::Node cron = schedule;
+      if (!schedule.IsScalar()) {
+        CAIRN_RETURN_IF_ERROR(RequireMap(schedule, "schedule", "{cron: \"0 * * * *\"}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(schedule, kScheduleFields, "schedule."));
+        cron = schedule["cron"];
+        if (!Present(cron)) {
+          return ObjectError(YamlLine(schedule),
+                             "missing field 'schedule.cron': write schedule: {cron: \"0 * * * "
+                             "*\"} (5 fields, UTC)");
+        }
+      }
+      if (!cron.IsScalar()) return FieldError(cron, "schedule.cron", "must be a string");
+      absl::StatusOr<pipelines::CronSchedule> parsed = pipelines::ParseCron(cron.Scalar());
+      if (!parsed.ok()) {
+        return FieldError(cron, "schedule.cron", absl::StrCat("is not valid: ", parsed.status().message()));
+      }
+      spec->cron = cron.Scalar();
+    }
+
+    YAML::Node trigger = doc_["trigger"];
+    if (Present(trigger)) {
+      CAIRN_RETURN_IF_ERROR(RequireMap(trigger, "trigger", "{on: source_ingested}"));
+      CAIRN_RETURN_IF_ERROR(CheckFields(trigger, kTriggerFields, "trigger."));
+      CAIRN_ASSIGN_OR_RETURN(spec->trigger_on, String(trigger, "on", "trigger.on", true));
+      if (std::find(kTriggerEvents.begin(), kTriggerEvents.end(), spec->trigger_on) ==
+          kTriggerEvents.end()) {
+        return FieldError(trigger["on"], "trigger.on",
+                          absl::StrCat("is not an event a monitor can follow (",
+                                       Join(kTriggerEvents), ")",
+                                       DidYouMean(spec->trigger_on, kTriggerEvents)));
+      }
+      if (spec->target.feature_view.empty()) {
+        return FieldError(trigger["on"], "trigger.on",
+                          "needs a feature_view target (new data of the view's source)");
+      }
+    }
+
+    YAML::Node severity = doc_["severity"];
+    if (Present(severity)) {
+      std::optional<Severity> parsed;
+      if (severity.IsScalar()) parsed = ParseSeverity(severity.Scalar());
+      if (!parsed.has_value()) {
+        return FieldError(severity, "severity",
+                          absl::StrCat("is not a severity (info, warning, critical)",
+                                       severity.IsScalar()
+                                           ? DidYouMean(severity.Scalar(), kSeverities)
+                                           : ""));
+      }
+      spec->severity = *parsed;
+    }
+    CAIRN_RETURN_IF_ERROR(ParseOnAlert(spec));
+    return ParseSinks(spec);
+  }
+
+  absl::Status ParseTarget(MonitorSpec* spec) {
+    YAML::Node target = doc_["target"];
+    if (!Present(target)) {
+      return ObjectError(spec->line,
+                         "missing field 'target': add target: {feature_view: VIEW, window: 1d}");
+    }
+    CAIRN_RETURN_IF_ERROR(RequireMap(target, "target", "{feature_view: VIEW, window: 1d}"));
+    CAIRN_RETURN_IF_ERROR(CheckFields(target, kTargetFields, "target."));
+    MonitorTarget& out = spec->target;
+    CAIRN_ASSIGN_OR_RETURN(out.feature_view,
+                           ObjectName(target, "feature_view", "target.feature_view", false));
+    CAIRN_ASSIGN_OR_RETURN(out.endpoint, ObjectName(target, "endpoint", "target.endpoint", false));
+    if (out.feature_view.empty() == out.endpoint.empty()) {
+      if (!out.feature_view.empty()) {
+        return FieldError(target["endpoint"], "target.endpoint",
+                          "conflicts with 'target.feature_view': a monitor watches one target");
+      }
+      return ObjectError(YamlLine(target),
+                         "field 'target' needs feature_view: VIEW (or endpoint: NAME)");
+    }
+    YAML::Node window = target["window"];
+    if (Present(window)) {
+      absl::StatusOr<int64_t> ms =
+          window.IsScalar() ? ParseDuration(window.Scalar()) : absl::InvalidArgumentError("");
+      if (!ms.ok() || *ms <= 0) {
+        return FieldError(window, "target.window",
+                          "is not a positive duration: write an integer and a unit (ms, s, m, "
+                          "h, d), like 1h or 1d");
+      }
+      out.window_ms = *ms;
+    }
+    CAIRN_ASSIGN_OR_RETURN(out.rows, Integer(target["rows"], "target.rows", 0, 1));
+    if (out.window_ms > 0 && out.rows > 0) {
+      return FieldError(target["rows"], "target.rows",
+                        "conflicts with 'target.window': give a time span (window: 1d) or a row "
+                        "count (rows: 10000), not both");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseReference(MonitorSpec* spec) {
+    YAML::Node ref = doc_["reference"];
+    if (!Present(ref)) {
+      return ObjectError(spec->line,
+                         "missing field 'reference': add reference: {path: train.csv} (or "
+                         "profile: NAME, or feature_view: VIEW with from/to)");
+    }
+    CAIRN_RETURN_IF_ERROR(RequireMap(ref, "reference", "{path: train.csv}"));
+    CAIRN_RETURN_IF_ERROR(CheckFields(ref, kReferenceFields, "reference."));
+    MonitorReference& out = spec->reference;
+    CAIRN_ASSIGN_OR_RETURN(out.path, String(ref, "path", "reference.path", false));
+    CAIRN_ASSIGN_OR_RETURN(out.profile, ObjectName(ref, "profile", "reference.profile", false));
+    CAIRN_ASSIGN_OR_RETURN(out.feature_view,
+                           ObjectName(ref, "feature_view", "reference.feature_view", false));
+    int kinds = !out.path.empty() + !out.profile.empty() + !out.feature_view.empty();
+    if (kinds == 0) {
+      return ObjectError(YamlLine(ref),
+                         "field 'reference' needs one of path: FILE.csv, profile: NAME or "
+                         "feature_view: VIEW");
+    }
+    if (kinds > 1) {
+      return ObjectError(YamlLine(ref),
+                         "field 'reference' names more than one of path, profile and "
+                         "feature_view: keep one");
+    }
+    CAIRN_ASSIGN_OR_RETURN(out.from_ms, Time(ref["from"], "reference.from"));
+    CAIRN_ASSIGN_OR_RETURN(out.to_ms, Time(ref["to"], "reference.to"));
+    if ((Present(ref["from"]) || Present(ref["to"])) && out.feature_view.empty()) {
+      YAML::Node at = Present(ref["from"]) ? ref["from"] : ref["to"];
+      return FieldError(at, Present(ref["from"]) ? "reference.from" : "reference.to",
+                        "applies to a feature_view reference only");
+    }
+    if (out.from_ms != 0 && out.to_ms != 0 && out.from_ms >= out.to_ms) {
+      return FieldError(ref["to"], "reference.to",
+                        absl::StrCat("must be after reference.from (",
+                                     FormatTimestamp(out.from_ms), ")"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseTests(MonitorSpec* spec) {
+    YAML::Node tests = doc_["tests"];
+    if (!Present(tests)) return absl::OkStatus();
+    CAIRN_RETURN_IF_ERROR(
+        RequireMap(tests, "tests", "{default: ks, per_column: {plan: {test: psi}}}"));
+    CAIRN_RETURN_IF_ERROR(CheckFields(tests, kTestsFields, "tests."));
+    if (Present(tests["default"])) {
+      CAIRN_ASSIGN_OR_RETURN(spec->tests.default_test, TestName(tests["default"], "tests.default"));
+    }
+    CAIRN_ASSIGN_OR_RETURN(spec->tests.threshold, Threshold(tests["threshold"], "tests.threshold"));
+    YAML::Node per_column = tests["per_column"];
+    if (!Present(per_column)) return absl::OkStatus();
+    CAIRN_RETURN_IF_ERROR(RequireMap(per_column, "tests.per_column",
+                                     "{plan: {test: psi, threshold: 0.2}}"));
+    for (auto it = per_column.begin(); it != per_column.end(); ++it) {
+      if (!it->first.IsScalar() || it->first.Scalar().empty()) {
+        return FieldError(it->first, "tests.per_column", "has a key that is not a column name");
+      }
+      const std::string column = it->first.Scalar();
+      const std::string path = absl::StrCat("tests.per_column.", column);
+      const YAML::Node& node = it->second;
+      ColumnTestSpec test;
+      if (Present(node) && node.IsScalar()) {  // per_column: {plan: psi}
+        CAIRN_ASSIGN_OR_RETURN(test.test, TestName(node, path));
+      } else {
+        CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{test: psi, threshold: 0.2}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(node, kColumnTestFields, path + "."));
+        if (Present(node["test"])) {
+          CAIRN_ASSIGN_OR_RETURN(test.test, TestName(node["test"], path + ".test"));
+        }
+        CAIRN_ASSIGN_OR_RETURN(test.threshold, Threshold(node["threshold"], path + ".threshold"));
+        if (test.test.empty() && !test.threshold.has_value()) {
+          return FieldError(node, path, "sets nothing: give test: NAME and/or threshold: X");
+        }
+      }
+      spec->tests.per_column[column] = std::move(test);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseOnAlert(MonitorSpec* spec) {
+    YAML::Node on_alert = doc_["on_alert"];
+    if (!Present(on_alert)) return absl::OkStatus();
+    CAIRN_RETURN_IF_ERROR(RequireMap(on_alert, "on_alert",
+                                     "{pipeline: churn-train, params: {reason: drift}}"));
+    CAIRN_RETURN_IF_ERROR(CheckFields(on_alert, kOnAlertFields, "on_alert."));
+    RetrainAction action;
+    CAIRN_ASSIGN_OR_RETURN(action.pipeline,
+                           ObjectName(on_alert, "pipeline", "on_alert.pipeline", true));
+    CAIRN_ASSIGN_OR_RETURN(action.params,
+                           StringMap(on_alert["params"], "on_alert.params", "{reason: drift}"));
+    CAIRN_ASSIGN_OR_RETURN(int64_t attempts,
+                           Integer(on_alert["max_attempts"], "on_alert.max_attempts", 2, 1));
+    if (attempts > 100) {
+      return FieldError(on_alert["max_attempts"], "on_alert.max_attempts", "must be at most 100");
+    }
+    action.max_attempts = static_cast<int>(attempts);
+    CAIRN_ASSIGN_OR_RETURN(action.await_model,
+                           String(on_alert, "await_model", "on_alert.await_model", false));
+    spec->on_alert = std::move(action);
+    return absl::OkStatus();
+  }
+
+  absl::Status ParseSinks(MonitorSpec* spec) {
+    YAML::Node sinks = doc_["sinks"];
+    if (!Present(sinks)) return absl::OkStatus();
+    if (!sinks.IsSequence()) {
+      return FieldError(sinks, "sinks",
+                        "must be a list, like [{webhook: \"https://…\", secret: \"${SECRET}\"}, "
+                        "{log: true}]");
+    }
+    for (size_t i = 0; i < sinks.size(); ++i) {
+      const YAML::Node& node = sinks[i];
+      const std::string path = absl::StrCat("sinks[", i, "]");
+      CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{webhook: \"https://…\"} or {log: true}"));
+      CAIRN_RETURN_IF_ERROR(CheckFields(node, kSinkFields, path + "."));
+      SinkSpec sink;
+      CAIRN_ASSIGN_OR_RETURN(sink.url, String(node, "webhook", path + ".webhook", false));
+      CAIRN_ASSIGN_OR_RETURN(sink.secret, String(node, "secret", path + ".secret", false));
+      CAIRN_ASSIGN_OR_RETURN(bool log, Bool(node["log"], path + ".log", false));
+      if (!sink.url.empty() && Present(node["log"])) {
+        return FieldError(node["log"], path + ".log",
+                          "conflicts with 'webhook': write one sink per list entry");
+      }
+      if (!sink.url.empty()) {
+        if (sink.url.rfind("http://", 0) != 0 && sink.url.rfind("https://", 0) != 0) {
+          return FieldError(node["webhook"], path + ".webhook",
+                            "is not an http:// or https:// URL");
+        }
+        sink.kind = "webhook";
+      } else if (log) {
+        if (!sink.secret.empty()) {
+          return FieldError(node["secret"], path + ".secret", "applies to a webhook sink only");
+        }
+        sink.kind = "log";
+      } else {
+        return ObjectError(YamlLine(node),
+                           absl::StrCat("field '", path,
+                                        "' needs webhook: URL (with an optional secret) or log: "
+                                        "true"));
+      }
+      spec->sinks.push_back(std::move(sink));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string file_;
+  const YAML::Node& doc_;
+  std::string label_;
+};
+
+}  // namespace
+
+bool IsValidMonitorName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!alpha(name[0])) return false;
+  for (char c : name) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-') return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<MonitorSpec>> ParseMonitorsYaml(std::string_view text,
+                                                           std::string_view file) {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<YAML::Node> docs, LoadYamlDocuments(text, file));
+  std::vector<MonitorSpec> out;
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull()) continue;
+    MonitorSpec spec;
+    bool is_monitor = false;
+    try {
+      DocumentParser parser(file, doc);
+      CAIRN_RETURN_IF_ERROR(parser.Parse(&spec, &is_monitor));
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(file), ":", e.mark.line + 1, ": invalid monitor: ", e.msg));
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(file), ":", YamlLine(doc), ": invalid monitor: ", e.what()));
+    }
+    if (is_monitor) out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<MonitorSpec>> ParseMonitorFiles(
+    const std::vector<features::DefinitionFile>& files) {
+  std::vector<MonitorSpec> out;
+  for (const features::DefinitionFile& file : files) {
+    CAIRN_ASSIGN_OR_RETURN(std::vector<MonitorSpec> specs, ParseMonitorsYaml(file.content, file.path));
+    for (MonitorSpec& spec : specs) {
+      for (const MonitorSpec& earlier : out) {
+        if (earlier.name == spec.name) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              spec.file, ":", spec.line, ": monitor ", spec.name, ": defined twice (also at ",
+              earlier.file, ":", earlier.line, "): keep one"));
+        }
+      }
+      out.push_back(std::move(spec));
+    }
+  }
+  return out;
+}
+
+}  // namespace cairn::monitoring

@@ -1,0 +1,228 @@
+#include "monitoring/monitors/monitor_yaml.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "monitoring/monitors/monitor_registry.h"
+
+namespace cairn::monitoring {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kFull[] = R"yaml(kind: Entity
+name: customer
+join_keys: [customer_id]
+---
+kind: Monitor
+name: churn-inputs
+description: inputs of the churn model
+owner: growth-ml
+tags: {team: growth}
+target: {feature_view: customer_spend, window: 1d}
+reference: {path: /data/train.csv}
+columns: [amount, plan]
+categorical: [plan]
+tests:
+  default: ks
+  threshold: 0.01
+  per_column:
+    plan: {test: psi, threshold: 0.2}
+    amount: wasserstein
+drift_share: 0.3
+constraints: true
+schedule: {cron: "0 * * * *"}
+trigger: {on: source_ingested}
+severity: critical
+on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 3, await_model: churn}
+sinks:
+  - {webhook: "http://127.0.0.1:9/hook", secret: "${HOOK_SECRET}"}
+  - {log: true}
+)yaml";
+
+absl::Status ParseError(const std::string& text) {
+  auto parsed = ParseMonitorsYaml(text, "m.yaml");
+  return parsed.ok() ? absl::OkStatus() : parsed.status();
+}
+
+std::string Minimal(const std::string& extra) {
+  return "kind: Monitor\nname: m\ntarget: {feature_view: v, rows: 100}\nreference: {path: "
+         "r.csv}\n" +
+         extra;
+}
+
+TEST(MonitorYamlTest, ParsesEveryField) {
+  auto parsed = ParseMonitorsYaml(kFull, "monitors.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 1u);  // the Entity is skipped
+  const MonitorSpec& m = (*parsed)[0];
+  EXPECT_EQ(m.name, "churn-inputs");
+  EXPECT_EQ(m.file, "monitors.yaml");
+  EXPECT_EQ(m.line, 5);
+  EXPECT_EQ(m.owner, "growth-ml");
+  EXPECT_EQ(m.tags.at("team"), "growth");
+  EXPECT_EQ(m.target.feature_view, "customer_spend");
+  EXPECT_EQ(m.target.window_ms, 86'400'000);
+  EXPECT_EQ(m.target.rows, 0);
+  EXPECT_EQ(m.reference.path, "/data/train.csv");
+  EXPECT_THAT(m.columns, ElementsAre("amount", "plan"));
+  EXPECT_THAT(m.categorical, ElementsAre("plan"));
+  EXPECT_EQ(m.tests.default_test, "ks");
+  EXPECT_EQ(m.tests.threshold, 0.01);
+  EXPECT_EQ(m.tests.per_column.at("plan").test, "psi");
+  EXPECT_EQ(m.tests.per_column.at("plan").threshold, 0.2);
+  EXPECT_EQ(m.tests.per_column.at("amount").test, "wasserstein");
+  EXPECT_FALSE(m.tests.per_column.at("amount").threshold.has_value());
+  EXPECT_EQ(m.drift_share, 0.3);
+  EXPECT_TRUE(m.drift);
+  EXPECT_TRUE(m.constraints);
+  EXPECT_EQ(m.cron, "0 * * * *");
+  EXPECT_EQ(m.trigger_on, "source_ingested");
+  EXPECT_EQ(m.severity, Severity::kCritical);
+  ASSERT_TRUE(m.on_alert.has_value());
+  EXPECT_EQ(m.on_alert->pipeline, "churn-train");
+  EXPECT_EQ(m.on_alert->params.at("reason"), "drift");
+  EXPECT_EQ(m.on_alert->max_attempts, 3);
+  EXPECT_EQ(m.on_alert->await_model, "churn");
+  ASSERT_EQ(m.sinks.size(), 2u);
+  EXPECT_EQ(m.sinks[0].kind, "webhook");
+  EXPECT_EQ(m.sinks[0].url, "http://127.0.0.1:9/hook");
+  EXPECT_EQ(m.sinks[0].secret, "${HOOK_SECRET}");
+  EXPECT_EQ(m.sinks[1].kind, "log");
+}
+
+TEST(MonitorYamlTest, DefaultsOfAMinimalMonitor) {
+  auto parsed = ParseMonitorsYaml(Minimal(""), "m.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const MonitorSpec& m = (*parsed)[0];
+  EXPECT_EQ(m.target.rows, 100);
+  EXPECT_EQ(m.drift_share, 0.5);
+  EXPECT_TRUE(m.drift);
+  EXPECT_FALSE(m.constraints);
+  EXPECT_EQ(m.severity, Severity::kWarning);
+  EXPECT_FALSE(m.on_alert.has_value());
+  EXPECT_TRUE(m.tests.default_test.empty());
+  EXPECT_TRUE(m.cron.empty());
+}
+
+TEST(MonitorYamlTest, ProfileReferenceChecksConstraintsOnly) {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v}\nreference: {profile: train}\n",
+      "m.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE((*parsed)[0].drift);
+  EXPECT_TRUE((*parsed)[0].constraints);
+  absl::Status status = ParseError(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v}\nreference: {profile: train}\n"
+      "drift: true\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("m.yaml:5: monitor q: field 'drift'"));
+  EXPECT_THAT(status.message(), HasSubstr("reference is a profile"));
+}
+
+TEST(MonitorYamlTest, FeatureViewReferenceTakesATimeRange) {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v, window: 1h}\n"
+      "reference: {feature_view: v, from: 2024-01-01, to: \"2024-02-01T00:00:00Z\"}\n",
+      "m.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ((*parsed)[0].reference.from_ms, 1704067200000);
+  EXPECT_EQ((*parsed)[0].reference.to_ms, 1706745600000);
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {feature_view: v, from: 2024-02-01, to: 2024-01-01}\n")
+                  .message(),
+              HasSubstr("field 'reference.to': value '2024-01-01' must be after reference.from"));
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {path: r.csv, from: 2024-02-01}\n")
+                  .message(),
+              HasSubstr("applies to a feature_view reference only"));
+}
+
+struct ErrorCase {
+  std::string extra;     // appended to Minimal() unless `whole` is set
+  std::string expected;  // a substring of the message
+  bool whole = false;
+};
+
+TEST(MonitorYamlTest, ErrorsNameFileLineFieldAndValue) {
+  const std::vector<ErrorCase> cases = {
+      {"sevrity: info\n", "m.yaml:5: monitor m: unknown field 'sevrity' (value 'info'); did you "
+                          "mean 'severity'?"},
+      {"severity: urgent\n",
+       "m.yaml:5: monitor m: field 'severity': value 'urgent' is not a severity (info, warning, "
+       "critical)"},
+      {"tests: {default: kss}\n",
+       "field 'tests.default': value 'kss' is not a drift test"},
+      {"tests: {default: kss}\n", "did you mean 'ks'?"},
+      {"tests: {per_column: {a: {test: psi, treshold: 2}}}\n",
+       "unknown field 'tests.per_column.a.treshold' (value '2'); did you mean 'threshold'?"},
+      {"tests: {threshold: -1}\n", "field 'tests.threshold': value '-1' must not be negative"},
+      {"drift_share: 1.5\n", "field 'drift_share': value '1.5' must be in (0, 1]"},
+      {"schedule: {cron: \"0 25 * * *\"}\n",
+       "field 'schedule.cron': value '0 25 * * *' is not valid: cron '0 25 * * *': field "
+       "'hour': 25 is out of range 0-23"},
+      {"trigger: {on: source_ingestd}\n",
+       "field 'trigger.on': value 'source_ingestd' is not an event a monitor can follow "
+       "(source_ingested); did you mean 'source_ingested'?"},
+      {"on_alert: {params: {a: b}}\n", "missing field 'on_alert.pipeline': it is required"},
+      {"on_alert: {pipeline: p, max_attempts: 0}\n",
+       "field 'on_alert.max_attempts': value '0' must be at least 1"},
+      {"sinks: [{webhook: ftp://x}]\n",
+       "field 'sinks[0].webhook': value 'ftp://x' is not an http:// or https:// URL"},
+      {"sinks: [{log: false}]\n", "field 'sinks[0]' needs webhook: URL"},
+      {"columns: [a, a]\n", "field 'columns[1]': value 'a' is listed twice"},
+      {"drift: false\n", "checks nothing: drift and constraints are both false"},
+      {"kind: Monitr\nname: m\n", "m.yaml:1: definition: field 'kind': value 'Monitr' is not a "
+                                  "kind",
+       true},
+      {"kind: Monitor\nname: 9m\ntarget: {feature_view: v}\nreference: {path: r}\n",
+       "field 'name': value '9m' is not a valid name", true},
+      {"kind: Monitor\nname: m\nreference: {path: r}\n", "missing field 'target'", true},
+      {"kind: Monitor\nname: m\ntarget: {feature_view: v, window: 1d, rows: 5}\n"
+       "reference: {path: r}\n",
+       "field 'target.rows': value '5' conflicts with 'target.window'", true},
+      {"kind: Monitor\nname: m\ntarget: {feature_view: v, window: 1x}\nreference: {path: r}\n",
+       "field 'target.window': value '1x' is not a positive duration", true},
+      {"kind: Monitor\nname: m\ntarget: {feature_view: v}\nreference: {path: r, profile: p}\n",
+       "m.yaml:4: monitor m: field 'reference' names more than one of path, profile and "
+       "feature_view",
+       true},
+      {"kind: Monitor\nname: m\ntarget: {feature_view: v}\n",
+       "m.yaml:1: monitor m: missing field 'reference'", true},
+  };
+  for (const ErrorCase& c : cases) {
+    const std::string text = c.whole ? c.extra : Minimal(c.extra);
+    absl::Status status = ParseError(text);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.expected)) << text;
+  }
+}
+
+TEST(MonitorYamlTest, InvalidYamlIsAnErrorNamingTheFile) {
+  absl::Status status = ParseError("kind: Monitor\nname: [unclosed\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("m.yaml:"));
+}
+
+TEST(MonitorYamlTest, TwoMonitorsWithOneNameAcrossFilesAreRefused) {
+  auto parsed = ParseMonitorFiles({{"a.yaml", Minimal("")}, {"b.yaml", Minimal("")}});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("b.yaml:1: monitor m: defined twice (also at a.yaml:1)"));
+}
+
+TEST(MonitorYamlTest, CanonicalJsonRoundTripsEveryField) {
+  auto parsed = ParseMonitorsYaml(kFull, "monitors.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const MonitorSpec& spec = (*parsed)[0];
+  auto back = MonitorSpecFromJson(MonitorSpecToJson(spec));
+  ASSERT_TRUE(back.ok()) << back.status();
+  MonitorSpec expected = spec;
+  expected.file.clear();
+  expected.line = 0;
+  EXPECT_EQ(*back, expected);
+  EXPECT_EQ(MonitorSpecToJson(*back), MonitorSpecToJson(spec));
+}
+
+}  // namespace
+}  // namespace cairn::monitoring
