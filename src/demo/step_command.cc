@@ -7,8 +7,10 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/strings.h"
 #include "demo/demo_stores.h"
+#include "demo/retrain_step.h"
 #include "demo/steps.h"
 
 namespace cairn::demo {
@@ -63,6 +65,31 @@ int RunDemoStepCommand(const std::vector<std::string>& args, std::ostream& out,
         "hash %s; %d train / %d validation rows\n",
         result->uri, set->data_version.empty() ? "-" : set->data_version, result->rows, result->feature_names.size(), result->join_ms,
         result->content_hash, result->train_rows, result->validation_rows);
+  });
+
+  auto retrain = std::make_shared<RetrainSetRequest>();
+  CLI::App* retrain_set = app.add_subcommand(
+      "retrain-set", "Train and validation matrices from the newest labeled production traffic");
+  retrain_set->add_option("--traffic", retrain->traffic_dir, "Traffic directory (traffic.h)")
+      ->required();
+  retrain_set->add_option("--days", retrain->days, "Newest days of labeled traffic to use")
+      ->capture_default_str();
+  retrain_set->add_option("--train", retrain->train_path, "Train matrix to write")->required();
+  retrain_set->add_option("--validation", retrain->validation_path, "Validation matrix to write")
+      ->required();
+  retrain_set->add_option("--snapshot", retrain->snapshot_path, "snapshot.json to write")
+      ->required();
+  retrain_set->callback([&] {
+    std::vector<std::string> files;
+    absl::StatusOr<TrainingSetStepResult> result = RunRetrainSetStep(*retrain, &files);
+    if (!result.ok()) {
+      exit_code = Fail(err, "retrain-set", result.status());
+      return;
+    }
+    out << absl::StrFormat(
+        "retrain set from %s: %d rows (%.1f%% churned); %d train / %d validation rows\n",
+        absl::StrJoin(files, ", "), result->rows, 100.0 * result->positive_rate,
+        result->train_rows, result->validation_rows);
   });
 
   auto train = std::make_shared<TrainStepRequest>();
