@@ -40,9 +40,9 @@ constexpr StatTestInfo kTests[] = {
     {"cramer_von_mises", DriftRule::kPValueAtMost, 0.1, true, false,
      "two-sample Cramer-von Mises p-value"},
     {"mannw", DriftRule::kPValueBelow, 0.05, true, false,
-     "Mann-Whitney U two-sided p-value"},
+     "Mann-Whitney U p-value, one-sided 'less' as Evidently (reference below current)"},
     {"t_test", DriftRule::kPValueBelow, 0.05, true, false,
-     "Welch's t-test two-sided p-value"},
+     "Student's two-sample t-test (pooled variance) two-sided p-value, as Evidently"},
     {"energy_dist", DriftRule::kDistanceAbove, 0.1, true, false,
      "energy distance of the two samples"},
 };
@@ -85,7 +85,7 @@ std::string TestNames(bool numeric, bool categorical) {
   return absl::StrJoin(names, ", ");
 }
 
-std::string UnknownTestMessage(std::string_view name, const ColumnPair& column) {
+std::string UnknownTestMessage(std::string_view name, std::string_view field) {
   std::string_view nearest;
   size_t best = std::max<size_t>(2, name.size() / 2) + 1;
   for (const StatTestInfo& info : kTests) {
@@ -96,7 +96,7 @@ std::string UnknownTestMessage(std::string_view name, const ColumnPair& column) 
     }
   }
   std::string message =
-      absl::StrCat("column '", column.name, "': unknown drift test '", ToAbsl(name), "'");
+      absl::StrCat(ToAbsl(field), ": unknown drift test '", ToAbsl(name), "'");
   if (!nearest.empty()) absl::StrAppend(&message, " (did you mean '", ToAbsl(nearest), "'?)");
   absl::StrAppend(&message, "; known tests: ", TestNames(true, true));
   return message;
@@ -148,10 +148,18 @@ const StatTestInfo* FindStatTest(std::string_view name) {
   return nullptr;
 }
 
+absl::Status CheckStatTestName(std::string_view field, std::string_view name) {
+  if (FindStatTest(name) != nullptr) return absl::OkStatus();
+  return absl::InvalidArgumentError(UnknownTestMessage(name, field));
+}
+
 absl::StatusOr<TestResult> RunStatTest(std::string_view name, const ColumnPair& column,
                                        std::optional<double> threshold) {
   const StatTestInfo* info = FindStatTest(name);
-  if (info == nullptr) return absl::InvalidArgumentError(UnknownTestMessage(name, column));
+  if (info == nullptr) {
+    return absl::InvalidArgumentError(
+        UnknownTestMessage(name, absl::StrCat("column '", column.name, "'")));
+  }
   if (column.categorical && !info->categorical) {
     return absl::InvalidArgumentError(absl::StrCat(
         "column '", column.name, "' is categorical and test '", ToAbsl(info->name),
@@ -230,9 +238,13 @@ absl::StatusOr<TestResult> RunStatTest(std::string_view name, const ColumnPair& 
   } else if (test == "cramer_von_mises") {
     SetPValue(result, CramerVonMises(reference, current), "exact", "asymptotic");
   } else if (test == "mannw") {
-    SetPValue(result, MannWhitneyU(reference, current), "exact", "asymptotic");
+    // Evidently calls mannwhitneyu(reference, current, alternative="less").
+    SetPValue(result, MannWhitneyU(reference, current, Alternative::kLess), "exact",
+              "asymptotic");
   } else if (test == "t_test") {
-    SetPValue(result, WelchTTest(column.reference, column.current), "exact", "Student t (Welch)");
+    // Evidently calls ttest_ind(reference, current): equal_var=True, the pooled test.
+    SetPValue(result, StudentTTest(column.reference, column.current), "exact",
+              "Student t, pooled variance");
   } else if (test == "energy_dist") {
     result.statistic = EnergyDistance(reference, current);
   }

@@ -16,10 +16,13 @@
 //   tvd             p-value <  t         0.1       both
 //   anderson        p-value <  t         0.1       numeric
 //   cramer_von_mises p-value <= t        0.1       numeric
-//   mannw           p-value <  t         0.05      numeric
-//   t_test          p-value <  t         0.05      numeric
+//   mannw           p-value <  t         0.05      numeric (one-sided "less")
+//   t_test          p-value <  t         0.05      numeric (pooled variance)
 //   energy_dist     distance >  t        0.1       numeric
 //
+// As Evidently 0.7.23 computes them: mannw is mannwhitneyu(reference, current,
+// alternative="less") — one-sided, drift when the reference lies below the current —, and
+// t_test is ttest_ind with equal_var=True (Student's pooled test, not Welch's).
 // Evidently's registry names "ed" and "TVD" are accepted for energy_dist and tvd. Evidently
 // registers chisquare and z for categorical columns only, yet picks them by default for
 // small numeric columns with few values; here they take both kinds. A test that needs the
@@ -49,6 +52,10 @@ struct StatTestInfo {
 std::span<const StatTestInfo> StatTests();
 // nullptr for an unknown name.
 const StatTestInfo* FindStatTest(std::string_view name);
+
+// OK when `name` is a test (or an alias); else InvalidArgument "<field>: unknown drift test
+// 'kss' (did you mean 'ks'?); known tests: …" — for the CLI, the API and monitor files.
+absl::Status CheckStatTestName(std::string_view field, std::string_view name);
 
 // Runs test `name` on `column` with `threshold` (its default when unset). InvalidArgument
 // naming the column and the test when the name is unknown ("did you mean"), when the test
