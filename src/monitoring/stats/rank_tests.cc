@@ -90,6 +90,44 @@ MeanVar MeanAndVariance(std::span<const double> x) {
   return {mean, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
 }
 
+// ∫ |F_a − F_b| (or ∫ (F_a − F_b)² when kSquared) over the real line, for the empirical
+// CDFs of two non-empty sorted samples: between consecutive pooled values both CDFs are
+// flat, so the integral is Σ_k g(F_a(x_k) − F_b(x_k)) · (x_{k+1} − x_k) over the pooled
+// sorted values x_k (scipy's _cdf_distance). One branch-free merge step per value (ties
+// need no grouping: between equal values the width is 0, and after the last copy of a
+// value both counts include every copy, because a merge takes all values ≤ x before any
+// larger one).
+template <bool kSquared>
+double CdfDifferenceIntegral(std::span<const double> a, std::span<const double> b) {
+  const std::size_t n = a.size();
+  const std::size_t m = b.size();
+  const double inv_n = 1.0 / static_cast<double>(n);
+  const double inv_m = 1.0 / static_cast<double>(m);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // The head of each sample, +inf once it is used up (index clamped so the load is valid).
+  auto head = [](std::span<const double> s, std::size_t i) {
+    const double v = s[std::min(i, s.size() - 1)];
+    return i < s.size() ? v : kInf;
+  };
+  std::size_t i = 0;
+  std::size_t j = 0;
+  double x = a[0];
+  double y = b[0];
+  double integral = 0;
+  for (std::size_t k = 0, last = n + m - 1; k < last; ++k) {
+    const bool take_a = x <= y;
+    const double current = take_a ? x : y;
+    i += take_a ? 1 : 0;
+    j += take_a ? 0 : 1;
+    x = head(a, i);
+    y = head(b, j);
+    const double next = std::min(x, y);
+    const double diff = static_cast<double>(i) * inv_n - static_cast<double>(j) * inv_m;
+    integral += (kSquared ? diff * diff : std::fabs(diff)) * (next - current);
+  }
+  return integral;
+}
+
 // --- Anderson–Darling ---------------------------------------------------------------------
 
 // Scholz & Stephens (1987) Table 2 interpolation coefficients for significance levels
@@ -398,41 +436,12 @@ StatisticAndP StudentTTest(std::span<const double> a, std::span<const double> b)
 
 double EnergyDistance(std::span<const double> a, std::span<const double> b) {
   if (a.empty() || b.empty()) return kNaN;
-  const double n = static_cast<double>(a.size());
-  const double m = static_cast<double>(b.size());
-  // ∫ (F_a − F_b)² between consecutive distinct pooled values, where both CDFs are flat.
-  double integral = 0;
-  double previous = 0;
-  bool first = true;
-  ForEachDistinct(a, b, [&](double z, std::size_t a_below, std::size_t b_below, std::size_t,
-                            std::size_t) {
-    if (!first) {
-      const double diff = static_cast<double>(a_below) / n - static_cast<double>(b_below) / m;
-      integral += diff * diff * (z - previous);
-    }
-    first = false;
-    previous = z;
-  });
-  return std::sqrt(2.0) * std::sqrt(integral);
+  return std::sqrt(2.0) * std::sqrt(CdfDifferenceIntegral</*kSquared=*/true>(a, b));
 }
 
 double Wasserstein(std::span<const double> a, std::span<const double> b) {
   if (a.empty() || b.empty()) return kNaN;
-  const double n = static_cast<double>(a.size());
-  const double m = static_cast<double>(b.size());
-  double integral = 0;
-  double previous = 0;
-  bool first = true;
-  ForEachDistinct(a, b, [&](double z, std::size_t a_below, std::size_t b_below, std::size_t,
-                            std::size_t) {
-    if (!first) {
-      const double diff = static_cast<double>(a_below) / n - static_cast<double>(b_below) / m;
-      integral += std::fabs(diff) * (z - previous);
-    }
-    first = false;
-    previous = z;
-  });
-  return integral;
+  return CdfDifferenceIntegral</*kSquared=*/false>(a, b);
 }
 
 }  // namespace cairn::monitoring::stats
