@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench bench-pipelines clean
+.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench bench-pipelines bench-drift clean
 FUZZ_SECONDS ?= 20
 
 all: build
@@ -45,6 +45,14 @@ bench-pipelines: build
 	@test -x build/bench-venv/bin/python || python3 -m venv build/bench-venv
 	build/bench-venv/bin/pip install -q -r bench/pipelines/requirements.txt
 	python3 bench/pipelines/run.py --cairn $(BUILD_DIR)/cairn --peer-python build/bench-venv/bin/python
+
+# Drift detection against Evidently's DataDriftPreset: 1M x 25 columns vs a 1M-row
+# reference (bench/drift; its own virtualenv, since Evidently 0.7.23 needs pandas < 3;
+# the data is generated once into build/bench-drift-data, ~430 MB; ~10 minutes).
+bench-drift: build
+	@test -x build/bench-drift-venv/bin/python || python3 -m venv --system-site-packages build/bench-drift-venv
+	build/bench-drift-venv/bin/pip install -q -r bench/drift/requirements.txt
+	python3 bench/drift/run.py --cairn $(BUILD_DIR)/cairn --peer-python build/bench-drift-venv/bin/python
 
 clean:
 	rm -rf build
