@@ -117,33 +117,37 @@ Histogram ColumnProfile::MakeHistogram(int bins) const {
 }
 
 void ColumnProfile::AddNumbers(const double* values, size_t n) {
+  double finite[kBlock];
   for (size_t start = 0; start < n; start += kBlock) {
     const size_t end = std::min(n, start + kBlock);
-    int64_t block_count = 0;
+    // Gather the finite values without branching, then run branch-free passes over them.
+    size_t m = 0;
+    for (size_t i = start; i < end; ++i) {
+      const double v = values[i];
+      finite[m] = v;
+      m += std::isfinite(v) ? 1 : 0;
+    }
+    const int64_t block_count = static_cast<int64_t>(m);
+    nulls_ += static_cast<int64_t>(end - start) - block_count;
+    if (block_count == 0) continue;
     int64_t block_non_integral = 0;
     double sum = 0.0;
     double lo = min_;
     double hi = max_;
-    for (size_t i = start; i < end; ++i) {
-      const double v = values[i];
-      if (!std::isfinite(v)) continue;
-      ++block_count;
+    for (size_t i = 0; i < m; ++i) {
+      const double v = finite[i];
       sum += v;
       lo = std::min(lo, v);
       hi = std::max(hi, v);
       block_non_integral += !IsIntegral(v);
-      sketch_.Add(v);
     }
-    nulls_ += static_cast<int64_t>(end - start) - block_count;
-    if (block_count == 0) continue;
     const double block_mean = sum / static_cast<double>(block_count);
     double block_m2 = 0.0;
-    for (size_t i = start; i < end; ++i) {
-      const double v = values[i];
-      if (!std::isfinite(v)) continue;
-      const double d = v - block_mean;
+    for (size_t i = 0; i < m; ++i) {
+      const double d = finite[i] - block_mean;
       block_m2 += d * d;
     }
+    sketch_.AddMany(finite, m);
     const int64_t total = count_ + block_count;
     const double delta = block_mean - mean_;
     const double share = static_cast<double>(block_count) / static_cast<double>(total);

@@ -28,6 +28,7 @@ void QuantileSketch::Reset(int k) {
 size_t QuantileSketch::LevelCapacity(size_t level) const {
   const size_t depth = levels_.size() - 1 - level;  // 0 for the top level
   const double width = std::ceil(static_cast<double>(k_) * std::pow(kShrink, depth));
+  if (level == 0) return static_cast<size_t>(k_);
   return std::max(kMinLevelWidth, static_cast<size_t>(width));
 }
 
@@ -63,15 +64,26 @@ void QuantileSketch::CompactLevel(size_t level) {
   // With an odd count the smallest value stays behind at its weight; the rest halve.
   const size_t odd = items.size() % 2;
   const size_t offset = odd + (CoinFlip() ? 1 : 0);
-  std::vector<double> promoted;
-  promoted.reserve(items.size() / 2);
-  for (size_t i = offset; i < items.size(); i += 2) promoted.push_back(items[i]);
-  retained_ -= items.size() - odd - promoted.size();
+  promoted_.clear();
+  for (size_t i = offset; i < items.size(); i += 2) promoted_.push_back(items[i]);
+  retained_ -= items.size() - odd - promoted_.size();
   items.resize(odd);
   std::vector<double>& above = levels_[level + 1];
-  std::vector<double> merged(above.size() + promoted.size());
-  std::merge(above.begin(), above.end(), promoted.begin(), promoted.end(), merged.begin());
-  above.swap(merged);
+  merged_.resize(above.size() + promoted_.size());
+  std::merge(above.begin(), above.end(), promoted_.begin(), promoted_.end(), merged_.begin());
+  above.swap(merged_);
+}
+
+void QuantileSketch::AddMany(const double* values, size_t n) {
+  while (n > 0) {
+    const size_t take = std::min(n, capacity_ - retained_);
+    levels_[0].insert(levels_[0].end(), values, values + take);
+    n_ += static_cast<int64_t>(take);
+    retained_ += take;
+    values += take;
+    n -= take;
+    if (retained_ >= capacity_) Compress();
+  }
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {

@@ -76,8 +76,8 @@ TEST(QuantileSketchTest, RankErrorWithinBoundOnManyStreams) {
     int64_t weight = 0;
     for (const auto& item : sketch.SortedItems()) weight += item.second;
     EXPECT_EQ(weight, n);
-    // Memory: about 3k values, not n.
-    EXPECT_LT(sketch.retained(), static_cast<size_t>(3 * k + 64));
+    // Memory: about 4k values, not n.
+    EXPECT_LT(sketch.retained(), static_cast<size_t>(4 * k + 64));
     if (MaxRankError(sketch, values) > bound) ++over;
   }
   // The bound holds with 99% probability per query; over a 101-point grid, allow one
@@ -104,7 +104,7 @@ TEST(QuantileSketchTest, MergedSketchSummarizesBothStreamsWithinBound) {
   left.Merge(right);
   EXPECT_EQ(left.count(), 120'000);
   EXPECT_LE(MaxRankError(left, all), QuantileSketch::RankErrorBound(k));
-  EXPECT_LT(left.retained(), static_cast<size_t>(3 * k + 64));
+  EXPECT_LT(left.retained(), static_cast<size_t>(4 * k + 64));
 }
 
 TEST(QuantileSketchTest, MergeOfExactSketchesStaysExact) {
