@@ -25,22 +25,37 @@ using QuietPolicy = boost::math::policies::policy<
     boost::math::policies::evaluation_error<boost::math::policies::ignore_error>,
     boost::math::policies::pole_error<boost::math::policies::ignore_error>>;
 
+// The head of a sorted sample at index i, +inf once it is used up (the index is clamped so
+// the load stays valid and the choice compiles to a conditional move).
+inline double Head(std::span<const double> s, std::size_t i) {
+  const double v = s[std::min(i, s.size() - 1)];
+  return i < s.size() ? v : std::numeric_limits<double>::infinity();
+}
+
 // Calls fn(z, a_below, b_below, a_equal, b_equal) for every distinct value z of the pooled
 // sample in ascending order: how many values of a (b) are < z, and how many equal z. One
-// merge-walk over the two sorted samples, no allocation.
+// merge step per value without data-dependent branches except the (well predicted) end of
+// a group of equal values; no allocation. Values are finite, so +inf marks the end.
 template <typename Fn>
 inline void ForEachDistinct(std::span<const double> a, std::span<const double> b, Fn&& fn) {
-  const std::size_t n = a.size();
-  const std::size_t m = b.size();
   std::size_t i = 0;
   std::size_t j = 0;
-  while (i < n || j < m) {
-    const double z = (j >= m || (i < n && a[i] <= b[j])) ? a[i] : b[j];
-    const std::size_t i0 = i;
-    const std::size_t j0 = j;
-    while (i < n && a[i] == z) ++i;
-    while (j < m && b[j] == z) ++j;
-    fn(z, i0, j0, i - i0, j - j0);
+  std::size_t group_i = 0;  // a_below / b_below of the current group
+  std::size_t group_j = 0;
+  double x = a[0];
+  double y = b[0];
+  for (std::size_t k = 0, total = a.size() + b.size(); k < total; ++k) {
+    const bool take_a = x <= y;
+    const double current = take_a ? x : y;
+    i += take_a ? 1 : 0;
+    j += take_a ? 0 : 1;
+    x = Head(a, i);
+    y = Head(b, j);
+    if (std::min(x, y) != current) {
+      fn(current, group_i, group_j, i - group_i, j - group_j);
+      group_i = i;
+      group_j = j;
+    }
   }
 }
 
@@ -103,12 +118,6 @@ double CdfDifferenceIntegral(std::span<const double> a, std::span<const double> 
   const std::size_t m = b.size();
   const double inv_n = 1.0 / static_cast<double>(n);
   const double inv_m = 1.0 / static_cast<double>(m);
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  // The head of each sample, +inf once it is used up (index clamped so the load is valid).
-  auto head = [](std::span<const double> s, std::size_t i) {
-    const double v = s[std::min(i, s.size() - 1)];
-    return i < s.size() ? v : kInf;
-  };
   std::size_t i = 0;
   std::size_t j = 0;
   double x = a[0];
@@ -119,8 +128,8 @@ double CdfDifferenceIntegral(std::span<const double> a, std::span<const double> 
     const double current = take_a ? x : y;
     i += take_a ? 1 : 0;
     j += take_a ? 0 : 1;
-    x = head(a, i);
-    y = head(b, j);
+    x = Head(a, i);
+    y = Head(b, j);
     const double next = std::min(x, y);
     const double diff = static_cast<double>(i) * inv_n - static_cast<double>(j) * inv_m;
     integral += (kSquared ? diff * diff : std::fabs(diff)) * (next - current);
