@@ -113,7 +113,7 @@ Json DriftDetails(const Json& report_json) {
 std::string ConstraintsSummary(const Json& violations) {
   std::vector<std::string> columns;
   for (const Json& v : violations) {
-    std::string column = v.value("column", "");
+    std::string column = v.value("feature_name", "");
     if (!column.empty() && std::find(columns.begin(), columns.end(), column) == columns.end()) {
       columns.push_back(column);
     }

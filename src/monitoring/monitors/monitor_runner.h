@@ -59,8 +59,8 @@ struct MonitorIo {
       read_csv;
   // The constraints check of a run: reference.profile names a stored profile whose
   // constraints apply; otherwise they are inferred from `reference` (not null then).
-  // Returns {"violations": [{"column", "check", "description", …}], …}; no violations:
-  // an empty array.
+  // Returns {"violations": [{"feature_name", "constraint_check_type", "description"}], …}
+  // (constraints.h ViolationsToJson); no violations: an empty array.
   std::function<absl::StatusOr<Json>(const MonitorReference& ref, const DataFrame* reference,
                                      const DataFrame& current)>
       check_constraints;

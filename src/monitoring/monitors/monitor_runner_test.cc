@@ -1,1 +1,234 @@
-// placeholder
+#include "monitoring/monitors/monitor_runner.h"
+
+#include <memory>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "monitoring/monitors/monitor_yaml.h"
+#include "storage/database.h"
+
+namespace cairn::monitoring {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// 200 rows: x = offset + i (numeric), plan cycling through `labels`.
+DataFrame Frame(double offset, std::vector<std::string> labels = {"a", "b"}) {
+  DataFrame frame;
+  frame.rows = 200;
+  FrameColumn x{.name = "x"};
+  FrameColumn plan{.name = "plan", .categorical = true, .categories = labels};
+  for (int i = 0; i < 200; ++i) {
+    x.numbers.push_back(offset + i);
+    plan.codes.push_back(i % static_cast<int>(labels.size()));
+  }
+  frame.columns = {x, plan};
+  return frame;
+}
+
+MonitorVersion Monitor(const std::string& extra) {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: m\ntarget: {feature_view: spend, window: 1h}\n"
+      "reference: {path: /data/ref.csv}\n" +
+          extra,
+      "m.yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  MonitorVersion version;
+  version.name = "m";
+  version.version = 3;
+  if (parsed.ok()) version.spec = (*parsed)[0];
+  return version;
+}
+
+class MonitorRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = storage::OpenDatabase("sqlite::memory:");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    MonitorIo io;
+    io.read_view = [this](const ViewReadRequest& request) -> absl::StatusOr<DataFrame> {
+      view_requests_.push_back(request);
+      if (!view_error_.ok()) return view_error_;
+      return target_;
+    };
+    io.read_csv = [this](const std::string& path, const std::vector<std::string>& categorical)
+        -> absl::StatusOr<DataFrame> {
+      csv_paths_.push_back(path);
+      return reference_;
+    };
+    io.check_constraints = [this](const MonitorReference& ref, const DataFrame* reference,
+                                  const DataFrame& current) -> absl::StatusOr<Json> {
+      constraint_calls_++;
+      EXPECT_NE(reference, nullptr);
+      EXPECT_EQ(current.rows, target_.rows);
+      return Json{{"violations", violations_}};
+    };
+    io.render_html = [](const DriftReport& report, const std::string& title) {
+      return "<html>" + title + "</html>";
+    };
+    io.on_outcome = [this](const MonitorOutcome& outcome) { outcomes_.push_back(outcome); };
+    auto runner = MonitorRunner::Open(*db_, clock_, io);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    runner_ = std::move(*runner);
+  }
+
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<MonitorRunner> runner_;
+  DataFrame target_ = Frame(0);
+  DataFrame reference_ = Frame(0);
+  absl::Status view_error_;
+  Json violations_ = Json::array();
+  int constraint_calls_ = 0;
+  std::vector<ViewReadRequest> view_requests_;
+  std::vector<std::string> csv_paths_;
+  std::vector<MonitorOutcome> outcomes_;
+};
+
+TEST_F(MonitorRunnerTest, DriftedTargetIsStoredAndHandedToTheAlerts) {
+  target_ = Frame(150);  // x shifted by 150 of a 0..199 range: KS finds it
+  MonitorVersion monitor = Monitor(
+      "severity: critical\non_alert: {pipeline: retrain, max_attempts: 3}\n"
+      "sinks: [{log: true}]\n");
+  auto run = runner_->Run(monitor, "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_TRUE(run->drift_found);
+  EXPECT_EQ(run->monitor, "m");
+  EXPECT_EQ(run->monitor_version, 3);
+  EXPECT_EQ(run->target_rows, 200);
+  EXPECT_EQ(run->reference_rows, 200);
+  EXPECT_EQ(run->window_from_ms, clock_.NowMillis() - 3'600'000);
+  EXPECT_EQ(run->window_to_ms, clock_.NowMillis());
+  EXPECT_THAT(run->message, HasSubstr("1 of 2 columns drifted (share 0.50 >= 0.50): data set "
+                                      "drift; drifted: x"));
+  ASSERT_EQ(view_requests_.size(), 1u);
+  EXPECT_EQ(view_requests_[0].view, "spend");
+  EXPECT_EQ(view_requests_[0].from_ms, clock_.NowMillis() - 3'600'000);
+  EXPECT_EQ(view_requests_[0].to_ms, clock_.NowMillis() + 1);
+  EXPECT_THAT(csv_paths_, ElementsAre("/data/ref.csv"));
+
+  ASSERT_EQ(outcomes_.size(), 1u);
+  const MonitorOutcome& outcome = outcomes_[0];
+  EXPECT_EQ(outcome.kind, "drift");
+  EXPECT_TRUE(outcome.problem);
+  EXPECT_EQ(outcome.monitor, "m");
+  EXPECT_EQ(outcome.monitor_version, 3);
+  EXPECT_EQ(outcome.run_id, run->id);
+  EXPECT_EQ(outcome.severity, Severity::kCritical);
+  ASSERT_TRUE(outcome.retrain.has_value());
+  EXPECT_EQ(outcome.retrain->pipeline, "retrain");
+  EXPECT_EQ(outcome.retrain->max_attempts, 3);
+  ASSERT_EQ(outcome.sinks.size(), 1u);
+  EXPECT_EQ(outcome.sinks[0].kind, "log");
+  ASSERT_EQ(outcome.details["drifted_columns"].size(), 1u);
+  EXPECT_EQ(outcome.details["drifted_columns"][0]["column"], "x");
+  EXPECT_EQ(outcome.details["drifted_columns"][0]["test"], "ks");
+
+  auto stored = runner_->GetRun(run->id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state, "succeeded");
+  EXPECT_TRUE(stored->has_report);
+  EXPECT_EQ(stored->result["drift"]["dataset_drift"], true);
+  EXPECT_EQ(stored->result["drift"]["columns"].size(), 2u);
+  EXPECT_EQ(stored->result["constraints"], nullptr);
+  auto report = runner_->Report(run->id);
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(*report, HasSubstr("Monitor m v3"));
+}
+
+TEST_F(MonitorRunnerTest, SameDataFindsNoProblemAndStillReportsIt) {
+  auto run = runner_->Run(Monitor("tests: {per_column: {x: {test: psi, threshold: 0.2}}}\n"),
+                          "schedule", "2023-11-14T22:00:00.000Z");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded");
+  EXPECT_FALSE(run->drift_found);
+  EXPECT_EQ(run->trigger, "schedule");
+  EXPECT_EQ(run->trigger_detail, "2023-11-14T22:00:00.000Z");
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_FALSE(outcomes_[0].problem);
+  EXPECT_EQ(run->result["drift"]["columns"][0]["column"], "x");
+  EXPECT_EQ(run->result["drift"]["columns"][0]["test"], "psi");
+  EXPECT_EQ(run->result["drift"]["columns"][0]["threshold"], 0.2);
+  EXPECT_EQ(run->result["drift"]["columns"][1]["test"], "z");  // Evidently: 2 categories
+}
+
+TEST_F(MonitorRunnerTest, ConstraintViolationsAreTheirOwnOutcome) {
+  violations_ = Json::array({{{"feature_name", "plan"},
+                              {"constraint_check_type", "categorical_values_check"},
+                              {"description", "plan: 'c' is not in the domain"}}});
+  auto run = runner_->Run(Monitor("constraints: true\n"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->constraints_violated);
+  EXPECT_FALSE(run->drift_found);
+  EXPECT_EQ(constraint_calls_, 1);
+  ASSERT_EQ(outcomes_.size(), 2u);
+  EXPECT_EQ(outcomes_[0].kind, "drift");
+  EXPECT_FALSE(outcomes_[0].problem);
+  EXPECT_EQ(outcomes_[1].kind, "constraints");
+  EXPECT_TRUE(outcomes_[1].problem);
+  EXPECT_EQ(outcomes_[1].summary, "1 constraint violation in plan");
+  EXPECT_EQ(outcomes_[1].details["violations"][0]["constraint_check_type"],
+            "categorical_values_check");
+}
+
+TEST_F(MonitorRunnerTest, UnreadableTargetFailsTheRunWithTheReason) {
+  view_error_ = absl::NotFoundError("FeatureView 'spend' is not registered");
+  auto run = runner_->Run(Monitor(""), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "failed");
+  EXPECT_EQ(run->message, "FeatureView 'spend' is not registered");
+  EXPECT_TRUE(outcomes_.empty());
+  EXPECT_EQ(runner_->Report(run->id).status().code(), absl::StatusCode::kNotFound);
+  auto stored = runner_->GetRun(run->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, "failed");
+}
+
+TEST_F(MonitorRunnerTest, EmptyWindowFailsSayingWhatToDo) {
+  target_ = DataFrame{};
+  auto run = runner_->Run(Monitor(""), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "failed");
+  EXPECT_THAT(run->message, HasSubstr("target.feature_view 'spend' has no rows with event time "
+                                      "in [2023-11-14T21:13:20.000Z, 2023-11-14T22:13:20.000Z]"));
+  EXPECT_THAT(run->message, HasSubstr("widen target.window"));
+}
+
+TEST_F(MonitorRunnerTest, RowCountWindowAndRunListNewestFirst) {
+  MonitorVersion by_rows = Monitor("");
+  by_rows.spec.target.window_ms = 0;
+  by_rows.spec.target.rows = 50;
+  auto first = runner_->Run(by_rows, "manual");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(view_requests_.size(), 1u);
+  EXPECT_EQ(view_requests_[0].last_rows, 50);
+  EXPECT_EQ(view_requests_[0].from_ms, 0);
+  clock_.Advance(1000);
+  auto second = runner_->Run(Monitor(""), "manual");
+  ASSERT_TRUE(second.ok());
+  auto runs = runner_->ListRuns("m", 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].id, second->id);
+  EXPECT_EQ((*runs)[1].id, first->id);
+  EXPECT_EQ(runner_->ListRuns("m", 1)->size(), 1u);
+  EXPECT_TRUE(runner_->ListRuns("other")->empty());
+  EXPECT_EQ(runner_->GetRun("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(MonitorRunnerTest, EndpointTargetIsRefusedForNow) {
+  MonitorVersion m = Monitor("");
+  m.spec.target.feature_view.clear();
+  m.spec.target.endpoint = "churn";
+  auto run = runner_->Run(m, "manual");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, "failed");
+  EXPECT_THAT(run->message, HasSubstr("target.endpoint 'churn'"));
+}
+
+}  // namespace
+}  // namespace cairn::monitoring

@@ -1,0 +1,209 @@
+#include "monitoring/monitors/monitor_io.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "features/feature_store.h"
+#include "features/row_stream.h"
+#include "features/view_rows.h"
+#include "monitoring/csv_frame.h"
+#include "monitoring/html_report.h"
+#include "monitoring/profile.h"
+
+namespace cairn::monitoring {
+namespace {
+
+// One frame column being filled from scanned batches.
+struct ColumnBuilder {
+  FrameColumn column;
+  features::FeatureType type = features::FeatureType::kDouble;
+  absl::flat_hash_map<std::string, int32_t> codes;  // categorical: label → code
+
+  int32_t Code(const std::string& label) {
+    auto [it, inserted] = codes.try_emplace(label, static_cast<int32_t>(codes.size()));
+    if (inserted) column.categories.push_back(label);
+    return it->second;
+  }
+
+  void Append(const features::Column& in, size_t row) {
+    const bool null = in.IsNull(row);
+    if (!column.categorical) {
+      double value = std::nan("");
+      if (!null) {
+        value = type == features::FeatureType::kDouble ? in.doubles[row]
+                                                       : static_cast<double>(in.ints[row]);
+        if (!std::isfinite(value)) value = std::nan("");
+      }
+      column.numbers.push_back(value);
+      return;
+    }
+    if (null) {
+      column.codes.push_back(-1);
+      return;
+    }
+    switch (type) {
+      case features::FeatureType::kString:
+        column.codes.push_back(Code(in.strings[row]));
+        break;
+      case features::FeatureType::kDouble: {
+        std::string label = absl::StrCat(in.doubles[row]);
+        column.codes.push_back(Code(label));
+        break;
+      }
+      case features::FeatureType::kBool:
+        column.codes.push_back(Code(in.ints[row] != 0 ? "true" : "false"));
+        break;
+      default:
+        column.codes.push_back(Code(absl::StrCat(in.ints[row])));
+    }
+  }
+};
+
+// Keeps the rows at `keep` (ascending positions) of every column.
+void KeepRows(FrameColumn& column, const std::vector<size_t>& keep) {
+  if (column.categorical) {
+    std::vector<int32_t> codes;
+    codes.reserve(keep.size());
+    for (size_t i : keep) codes.push_back(column.codes[i]);
+    column.codes = std::move(codes);
+  } else {
+    std::vector<double> numbers;
+    numbers.reserve(keep.size());
+    for (size_t i : keep) numbers.push_back(column.numbers[i]);
+    column.numbers = std::move(numbers);
+  }
+}
+
+absl::StatusOr<Json> CheckAgainst(const Constraints& constraints, const DataFrame& current) {
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Violation> violations, CheckConstraints(constraints, current));
+  Json out = ViolationsToJson(violations);
+  out["constraints"] = ConstraintsToJson(constraints);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
+                                               const ViewReadRequest& request) {
+  // The registry names an unknown view (NotFound with "did you mean" style text).
+  CAIRN_RETURN_IF_ERROR(store.registry().GetView(request.view).status());
+  const std::string table = features::ViewTableName(request.view);
+  CAIRN_ASSIGN_OR_RETURN(features::OfflineTableLayout layout, store.offline().Layout(table));
+
+  std::vector<ColumnBuilder> builders;
+  features::ScanOptions scan;
+  for (const features::Field& field : layout.schema) {
+    if (field.name.rfind("__", 0) == 0) continue;  // timestamps, aggregation inputs
+    if (std::find(layout.key_columns.begin(), layout.key_columns.end(), field.name) !=
+        layout.key_columns.end()) {
+      continue;
+    }
+    ColumnBuilder builder;
+    builder.column.name = field.name;
+    builder.type = field.type;
+    builder.column.categorical =
+        field.type == features::FeatureType::kString ||
+        std::find(request.categorical.begin(), request.categorical.end(), field.name) !=
+            request.categorical.end();
+    scan.columns.push_back(field.name);
+    builders.push_back(std::move(builder));
+  }
+  if (request.from_ms != 0) scan.min_event_ts = request.from_ms;
+  if (request.to_ms != 0) scan.max_event_ts = request.to_ms;
+
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<features::RowStream> stream,
+                         store.offline().Scan(table, scan));
+  std::vector<int> positions(builders.size(), -1);
+  int event_position = -1;
+  std::vector<int64_t> event_ts;
+  features::Table batch;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool more, stream->Next(&batch));
+    if (!more) break;
+    for (size_t c = 0; c < builders.size(); ++c) {
+      positions[c] = batch.Find(builders[c].column.name);
+    }
+    event_position = batch.Find(features::kEventTsColumn);
+    const size_t rows = batch.num_rows();
+    for (size_t c = 0; c < builders.size(); ++c) {
+      if (positions[c] < 0) {
+        return absl::InternalError(absl::StrCat("view table ", table, " scan lacks column ",
+                                                builders[c].column.name));
+      }
+      const features::Column& in = batch.columns[positions[c]];
+      for (size_t r = 0; r < rows; ++r) builders[c].Append(in, r);
+    }
+    if (request.last_rows > 0 && event_position >= 0) {
+      const features::Column& ts = batch.columns[event_position];
+      event_ts.insert(event_ts.end(), ts.ints.begin(), ts.ints.begin() + rows);
+    }
+  }
+
+  DataFrame frame;
+  for (ColumnBuilder& builder : builders) frame.columns.push_back(std::move(builder.column));
+  frame.rows = frame.columns.empty() ? 0 : static_cast<int64_t>(frame.columns[0].size());
+  if (request.last_rows > 0 && frame.rows > request.last_rows &&
+      static_cast<int64_t>(event_ts.size()) == frame.rows) {
+    // The scan is in (key, time) order: pick the latest rows by time, keep scan order.
+    std::vector<size_t> order(event_ts.size());
+    std::iota(order.begin(), order.end(), 0);
+    const size_t n = static_cast<size_t>(request.last_rows);
+    std::nth_element(order.begin(), order.begin() + (order.size() - n), order.end(),
+                     [&](size_t a, size_t b) {
+                       return event_ts[a] != event_ts[b] ? event_ts[a] < event_ts[b] : a < b;
+                     });
+    std::vector<size_t> keep(order.end() - n, order.end());
+    std::sort(keep.begin(), keep.end());
+    for (FrameColumn& column : frame.columns) KeepRows(column, keep);
+    frame.rows = static_cast<int64_t>(n);
+  }
+  return frame;
+}
+
+MonitorIo StandardMonitorIo(StandardIoOptions options) {
+  MonitorIo io;
+  features::FeatureStore* store = options.feature_store;
+  if (store != nullptr) {
+    io.read_view = [store](const ViewReadRequest& request) {
+      return ReadFeatureViewFrame(*store, request);
+    };
+    io.source_of_view = [store](const std::string& view) -> absl::StatusOr<std::string> {
+      CAIRN_ASSIGN_OR_RETURN(auto spec, store->registry().GetView(view));
+      return spec.spec.source;
+    };
+  }
+  const int threads = options.csv_threads;
+  io.read_csv = [threads](const std::string& path, const std::vector<std::string>& categorical) {
+    return ReadCsvFrame(path, CsvFrameOptions{.categorical = categorical, .threads = threads});
+  };
+  io.render_html = [](const DriftReport& report, const std::string& title) {
+    return DriftReportHtml(report, HtmlReportOptions{.title = title});
+  };
+  auto profile_constraints = options.profile_constraints;
+  io.check_constraints = [profile_constraints](const MonitorReference& ref,
+                                               const DataFrame* reference,
+                                               const DataFrame& current) -> absl::StatusOr<Json> {
+    if (!ref.profile.empty()) {
+      if (!profile_constraints) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "reference.profile '", ref.profile, "': this server has no profile store"));
+      }
+      CAIRN_ASSIGN_OR_RETURN(Constraints constraints, profile_constraints(ref.profile));
+      return CheckAgainst(constraints, current);
+    }
+    if (reference == nullptr) {
+      return absl::FailedPreconditionError("constraints need a reference profile or reference rows");
+    }
+    CAIRN_ASSIGN_OR_RETURN(DataProfile profile, ProfileFrame(*reference));
+    return CheckAgainst(InferConstraints(profile), current);
+  };
+  return io;
+}
+
+}  // namespace cairn::monitoring

@@ -1,0 +1,41 @@
+#pragma once
+// The server's MonitorIo (monitor_runner.h): feature views read from the feature store's
+// offline tables, CSV references through csv_frame.h, constraints through constraints.h
+// (inferred from the reference rows, or those stored with a named profile), and the HTML
+// report of html_report.h. `on_outcome` is left for the caller (the alert service).
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "monitoring/constraints.h"
+#include "monitoring/data_frame.h"
+#include "monitoring/monitors/monitor_runner.h"
+
+namespace cairn::features {
+class FeatureStore;
+}  // namespace cairn::features
+
+namespace cairn::monitoring {
+
+struct StandardIoOptions {
+  // Views come from here; null: feature_view targets and references fail saying so.
+  features::FeatureStore* feature_store = nullptr;
+  // The constraints stored with a named profile (the profile store); unset: monitors with
+  // `reference: {profile: NAME}` fail saying so.
+  std::function<absl::StatusOr<Constraints>(const std::string& profile)> profile_constraints;
+  int csv_threads = 2;
+};
+
+MonitorIo StandardMonitorIo(StandardIoOptions options);
+
+// The rows of a feature view's offline table (features::ViewTableName) as a frame: every
+// stored feature column (join keys, timestamps and internal "__" columns left out); int64,
+// double, bool and timestamp columns numeric, string columns categorical, and the columns
+// named in request.categorical categorical whatever their type (numbers as text). Rows
+// with event time in [from_ms, to_ms) (0: unbounded), then the last `last_rows` by event
+// time (ties: the later scanned). NotFound naming the view when it is not registered.
+absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
+                                               const ViewReadRequest& request);
+
+}  // namespace cairn::monitoring
