@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <boost/math/special_functions/gamma.hpp>
+
+#include "monitoring/stats/sort_sample.h"
 
 namespace cairn::monitoring::stats {
 namespace {
@@ -43,31 +46,14 @@ void CountCodes(std::span<const double> codes, std::vector<int64_t>& counts) {
   }
 }
 
-// Whether `sample` has more than `limit` distinct values (stops at the first limit + 1).
-// Fills `distinct` with the distinct values seen when it returns false.
-bool MoreDistinctThan(std::span<const double> sample, bool sorted, size_t limit,
-                      std::vector<double>& distinct) {
-  distinct.clear();
-  if (sorted) {
-    for (size_t i = 0; i < sample.size(); ++i) {
-      if (i == 0 || sample[i] != sample[i - 1]) {
-        if (distinct.size() == limit) return true;
-        distinct.push_back(sample[i]);
-      }
-    }
-    return false;
-  }
-  for (double x : sample) {
-    bool seen = false;
-    for (double d : distinct) {
-      if (d == x) {
-        seen = true;
-        break;
-      }
-    }
-    if (!seen) {
-      if (distinct.size() == limit) return true;
-      distinct.push_back(x);
+// Whether the sorted `sample` has more than `limit` distinct values (stops at the
+// first limit + 1).
+bool MoreDistinctThan(std::span<const double> sorted, size_t limit) {
+  size_t distinct = 0;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i == 0 || sorted[i] != sorted[i - 1]) {
+      if (distinct == limit) return true;
+      ++distinct;
     }
   }
   return false;
@@ -117,35 +103,145 @@ std::vector<double> HistogramCounts(std::span<const double> sample,
   return std::vector<double>(counts.begin(), counts.end());
 }
 
-// One bin per distinct value of both samples (ascending), with the counts of each sample.
-// `ref_distinct` already holds the distinct reference values when `have_ref_distinct`.
-void ValueBins(const ColumnPair& column, BinnedCounts& out) {
-  std::vector<double> values;
-  values.reserve(column.reference.size() + column.current.size());
-  values.insert(values.end(), column.reference.begin(), column.reference.end());
-  values.insert(values.end(), column.current.begin(), column.current.end());
-  if (!column.sorted) {
-    std::sort(values.begin(), values.end());
-  } else {
-    std::inplace_merge(values.begin(), values.begin() + column.reference.size(), values.end());
-  }
-  values.erase(std::unique(values.begin(), values.end()), values.end());
-  out.values = values;
-  out.reference.assign(values.size(), 0);
-  out.current.assign(values.size(), 0);
-  auto count = [&](std::span<const double> sample, std::vector<double>& counts) {
-    // Few distinct values (the usual case here): remember the last bin hit.
-    size_t last = 0;
-    for (double x : sample) {
-      if (values[last] != x) {
-        last = static_cast<size_t>(std::lower_bound(values.begin(), values.end(), x) -
-                                   values.begin());
-      }
-      counts[last] += 1;
+// Distinct values of both samples with a count per sample: an open-addressing table
+// keyed by the value's bits (-0.0 folded into 0.0, as pandas counts them), a one-entry
+// cache in front for runs of equal values. No allocation per value.
+class DistinctCounter {
+ public:
+  DistinctCounter() { Rehash(64); }
+
+  void Add(double x, int sample) {
+    if (x == 0) x = 0;  // -0.0 → +0.0
+    if (size_ > 0 && x == last_value_) {
+      ++counts_[last_slot_][sample];
+      return;
     }
-  };
-  count(column.reference, out.reference);
-  count(column.current, out.current);
+    uint64_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    size_t i = Hash(bits) & mask_;
+    while (used_[i] && keys_[i] != x) i = (i + 1) & mask_;
+    if (!used_[i]) {
+      used_[i] = 1;
+      keys_[i] = x;
+      counts_[i] = {0, 0};
+      if (++size_ * 2 > keys_.size()) {
+        Rehash(keys_.size() * 2);
+        i = Hash(bits) & mask_;
+        while (keys_[i] != x) i = (i + 1) & mask_;
+      }
+    }
+    ++counts_[i][sample];
+    last_value_ = x;
+    last_slot_ = i;
+  }
+
+  size_t size() const { return size_; }
+
+  // Ascending values with their counts.
+  void Extract(BinnedCounts& out) const {
+    std::vector<size_t> slots;
+    slots.reserve(size_);
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      if (used_[i]) slots.push_back(i);
+    }
+    std::sort(slots.begin(), slots.end(), [&](size_t a, size_t b) { return keys_[a] < keys_[b]; });
+    for (size_t i : slots) {
+      out.values.push_back(keys_[i]);
+      out.reference.push_back(static_cast<double>(counts_[i][0]));
+      out.current.push_back(static_cast<double>(counts_[i][1]));
+    }
+  }
+
+ private:
+  static size_t Hash(uint64_t bits) {
+    bits ^= bits >> 33;
+    bits *= 0xff51afd7ed558ccdULL;
+    bits ^= bits >> 33;
+    return static_cast<size_t>(bits);
+  }
+
+  void Rehash(size_t capacity) {
+    std::vector<double> keys(capacity);
+    std::vector<std::array<int64_t, 2>> counts(capacity);
+    std::vector<uint8_t> used(capacity, 0);
+    const size_t mask = capacity - 1;
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      if (!used_[i]) continue;
+      uint64_t bits;
+      std::memcpy(&bits, &keys_[i], sizeof bits);
+      size_t j = Hash(bits) & mask;
+      while (used[j]) j = (j + 1) & mask;
+      used[j] = 1;
+      keys[j] = keys_[i];
+      counts[j] = counts_[i];
+    }
+    keys_ = std::move(keys);
+    counts_ = std::move(counts);
+    used_ = std::move(used);
+    mask_ = mask;
+    size_ = 0;
+    for (uint8_t u : used_) size_ += u;
+    last_value_ = std::numeric_limits<double>::quiet_NaN();  // never equal
+  }
+
+  std::vector<double> keys_;
+  std::vector<std::array<int64_t, 2>> counts_;
+  std::vector<uint8_t> used_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+  double last_value_ = std::numeric_limits<double>::quiet_NaN();
+  size_t last_slot_ = 0;
+};
+
+// One bin per distinct value of both samples (ascending), with the counts of each sample.
+// Sorted samples: one merge walk; otherwise a DistinctCounter.
+void SortedValueBins(const std::vector<double>& a, const std::vector<double>& b,
+                     BinnedCounts& out);
+
+// Past this many distinct values a table is slower than sorting copies (radix sort).
+constexpr size_t kMaxHashedValues = 1 << 16;
+
+void ValueBins(const ColumnPair& column, BinnedCounts& out) {
+  if (column.sorted) {
+    SortedValueBins(column.reference, column.current, out);
+    return;
+  }
+  DistinctCounter counter;
+  bool many = false;
+  const std::vector<double>* samples[2] = {&column.reference, &column.current};
+  for (int which = 0; which < 2 && !many; ++which) {
+    for (double x : *samples[which]) {
+      counter.Add(x, which);
+      if (counter.size() > kMaxHashedValues) {
+        many = true;
+        break;
+      }
+    }
+  }
+  if (!many) {
+    counter.Extract(out);
+    return;
+  }
+  std::vector<double> a = column.reference;
+  std::vector<double> b = column.current;
+  SortSample(a);
+  SortSample(b);
+  SortedValueBins(a, b, out);
+}
+
+// One merge walk over two sorted samples.
+void SortedValueBins(const std::vector<double>& a, const std::vector<double>& b,
+                     BinnedCounts& out) {
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const double v = j == b.size() || (i < a.size() && a[i] < b[j]) ? a[i] : b[j];
+    size_t ci = i, cj = j;
+    while (i < a.size() && a[i] == v) ++i;
+    while (j < b.size() && b[j] == v) ++j;
+    out.values.push_back(v);
+    out.reference.push_back(static_cast<double>(i - ci));
+    out.current.push_back(static_cast<double>(j - cj));
+  }
 }
 
 void CodeBins(const ColumnPair& column, BinnedCounts& out) {
@@ -302,10 +398,14 @@ class LegacyMt19937 {
 
   void Refill() {
     constexpr uint32_t kUpper = 0x80000000u, kLower = 0x7fffffffu, kMatrix = 0x9908b0dfu;
-    for (uint32_t i = 0; i < kN; ++i) {
-      const uint32_t y = (state_[i] & kUpper) | (state_[(i + 1) % kN] & kLower);
-      state_[i] = state_[(i + kM) % kN] ^ (y >> 1) ^ ((y & 1u) ? kMatrix : 0u);
-    }
+    auto twist = [&](uint32_t i, uint32_t next, uint32_t far) {
+      const uint32_t y = (state_[i] & kUpper) | (state_[next] & kLower);
+      state_[i] = state_[far] ^ (y >> 1) ^ ((y & 1u) ? kMatrix : 0u);
+    };
+    uint32_t i = 0;
+    for (; i < kN - kM; ++i) twist(i, i + 1, i + kM);
+    for (; i < kN - 1; ++i) twist(i, i + 1, i + kM - kN);
+    twist(kN - 1, 0, kM - 1);
     pos_ = 0;
   }
 
@@ -348,10 +448,27 @@ BinnedCounts BinColumn(const ColumnPair& column) {
     CodeBins(column, out);
     return out;
   }
-  std::vector<double> distinct;
-  if (!MoreDistinctThan(column.reference, column.sorted, kMaxValueBins, distinct)) {
-    ValueBins(column, out);
-    return out;
+  if (column.sorted) {
+    if (!MoreDistinctThan(column.reference, kMaxValueBins)) {
+      ValueBins(column, out);
+      return out;
+    }
+  } else {
+    // Count the reference until it shows a 21st value; few values → finish the counts.
+    DistinctCounter counter;
+    bool many = false;
+    for (double x : column.reference) {
+      counter.Add(x, 0);
+      if (counter.size() > kMaxValueBins) {
+        many = true;
+        break;
+      }
+    }
+    if (!many) {
+      for (double x : column.current) counter.Add(x, 1);
+      counter.Extract(out);
+      return out;
+    }
   }
   const auto [lo, hi] = MinMax(column.reference, column.current, column.sorted);
   out.edges = SturgesEdges(lo, hi, column.reference.size() + column.current.size());
@@ -423,17 +540,10 @@ double Hellinger(const ColumnPair& column) {
   } else {
     // Sturges edges over the distinct values of both samples (not over the values), and
     // the two density histograms on them, as Evidently's hellinger_stat_test.
-    std::vector<double> keys;
-    keys.reserve(column.reference.size() + column.current.size());
-    keys.insert(keys.end(), column.reference.begin(), column.reference.end());
-    keys.insert(keys.end(), column.current.begin(), column.current.end());
-    if (column.sorted) {
-      std::inplace_merge(keys.begin(), keys.begin() + column.reference.size(), keys.end());
-    } else {
-      std::sort(keys.begin(), keys.end());
-    }
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    const std::vector<double> edges = SturgesEdges(keys.front(), keys.back(), keys.size());
+    BinnedCounts distinct;
+    ValueBins(column, distinct);
+    const std::vector<double> edges = SturgesEdges(
+        distinct.values.front(), distinct.values.back(), distinct.values.size());
     const std::vector<double> h1 = HistogramCounts(column.reference, edges);
     const std::vector<double> h2 = HistogramCounts(column.current, edges);
     const double t1 = Sum(h1), t2 = Sum(h2);
