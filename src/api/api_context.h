@@ -27,6 +27,9 @@ class FeatureStore;
 namespace cairn::compute {
 class Executor;
 }  // namespace cairn::compute
+namespace cairn::monitoring {
+class ProfileStore;
+}  // namespace cairn::monitoring
 
 namespace cairn::api {
 
@@ -53,6 +56,8 @@ struct ApiContext {
   // Pipelines (registry, engine) and the executors; null / empty: no such routes.
   const PipelineApi* pipelines = nullptr;
   std::vector<compute::Executor*> executors;
+  // Named data profiles and their constraints (monitoring); null: no profile routes.
+  monitoring::ProfileStore* profiles = nullptr;
 };
 
 }  // namespace cairn::api
