@@ -6,6 +6,7 @@
 #include "api/feature_definition_handlers.h"
 #include "api/online_feature_handlers.h"
 #include "api/pipeline_handlers.h"
+#include "api/profile_handlers.h"
 #include "features/feature_store.h"
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
@@ -26,6 +27,7 @@ Router BuildRouter(const ApiContext& ctx) {
   }
   if (ctx.pipelines != nullptr) RegisterPipelineRoutes(router, *ctx.pipelines);
   if (!ctx.executors.empty()) RegisterComputeRoutes(router, ctx.executors);
+  if (ctx.profiles != nullptr) RegisterProfileRoutes(router, ctx.profiles);
   return router;
 }
 
