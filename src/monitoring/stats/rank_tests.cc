@@ -87,7 +87,7 @@ double TwoSidedTPValue(double t, double df) {
 // large sample far from zero keeps its digits). Variance is NaN for a single value, as
 // scipy's `_var(x, ddof=1)` (0 · n/(n−1) with n − 1 = 0).
 struct MeanVar {
-  double mean = 0;
+  long double mean = 0;  // kept in long double: t's numerator is a difference of means
   double var = 0;
 };
 
@@ -95,14 +95,15 @@ MeanVar MeanAndVariance(std::span<const double> x) {
   long double sum = 0;
   for (double v : x) sum += v;
   const double n = static_cast<double>(x.size());
-  const double mean = static_cast<double>(sum / static_cast<long double>(x.size()));
+  const long double mean_ld = sum / static_cast<long double>(x.size());
+  const double mean = static_cast<double>(mean_ld);
   long double squares = 0;
   for (double v : x) {
     const double d = v - mean;
     squares += static_cast<long double>(d) * d;
   }
   const double m2 = static_cast<double>(squares / static_cast<long double>(x.size()));
-  return {mean, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
+  return {mean_ld, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
 }
 
 // ∫ |F_a − F_b| (or ∫ (F_a − F_b)² when kSquared) over the real line, for the empirical
@@ -414,7 +415,7 @@ StatisticAndP WelchTTest(std::span<const double> a, std::span<const double> b) {
   double df = (vn1 + vn2) * (vn1 + vn2) / (vn1 * vn1 / (n1 - 1.0) + vn2 * vn2 / (n2 - 1.0));
   if (std::isnan(df)) df = 1.0;  // both variances zero: df does not matter (scipy)
   const double denominator = std::sqrt(vn1 + vn2);
-  const double t = (x.mean - y.mean) / denominator;
+  const double t = static_cast<double>(x.mean - y.mean) / denominator;
   result.statistic = t;
   result.p_value = TwoSidedTPValue(t, df);
   return result;
@@ -437,7 +438,7 @@ StatisticAndP StudentTTest(std::span<const double> a, std::span<const double> b)
   const double df = n1 + n2 - 2.0;
   const double pooled = ((n1 - 1.0) * v1 + (n2 - 1.0) * v2) / df;
   const double denominator = std::sqrt(pooled * (1.0 / n1 + 1.0 / n2));
-  const double t = (x.mean - y.mean) / denominator;
+  const double t = static_cast<double>(x.mean - y.mean) / denominator;
   result.statistic = t;
   result.p_value = TwoSidedTPValue(t, df);
   return result;
