@@ -7,7 +7,7 @@
 //   name            rule                 default   columns
 //   ks              p-value <= t         0.05      numeric
 //   chisquare       p-value <  t         0.05      both (numeric: one bin per value)
-//   z               p-value <  t         0.05      both (two categories at most)
+//   z               p-value <  t         0.05      both (smallest value vs the rest)
 //   wasserstein     distance >= t        0.1       numeric (normed by reference std)
 //   jensenshannon   distance >= t        0.1       both
 //   psi             distance >= t        0.1       both
@@ -21,7 +21,8 @@
 //   energy_dist     distance >  t        0.1       numeric
 //
 // As Evidently 0.7.23 computes them: mannw is mannwhitneyu(reference, current,
-// alternative="less") — one-sided, drift when the reference lies below the current —, and
+// alternative="less") — one-sided: it flags drift only when the current values tend to be
+// larger than the reference's —, and
 // t_test is ttest_ind with equal_var=True (Student's pooled test, not Welch's).
 // Evidently's registry names "ed" and "TVD" are accepted for energy_dist and tvd. Evidently
 // registers chisquare and z for categorical columns only, yet picks them by default for
