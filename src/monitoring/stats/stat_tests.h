@@ -22,8 +22,8 @@
 //
 // As Evidently 0.7.23 computes them: mannw is mannwhitneyu(reference, current,
 // alternative="less") — one-sided: it flags drift only when the current values tend to be
-// larger than the reference's —, and
-// t_test is ttest_ind with equal_var=True (Student's pooled test, not Welch's).
+// larger than the reference's —, and t_test is ttest_ind with equal_var=True (Student's
+// pooled test, not Welch's).
 // Evidently's registry names "ed" and "TVD" are accepted for energy_dist and tvd. Evidently
 // registers chisquare and z for categorical columns only, yet picks them by default for
 // small numeric columns with few values; here they take both kinds. A test that needs the
