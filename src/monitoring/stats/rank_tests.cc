@@ -83,27 +83,30 @@ double TwoSidedTPValue(double t, double df) {
   return 2.0 * StudentTCdf(df, -std::fabs(t));
 }
 
-// Mean and the ddof=1 variance of one sample (two passes; long double accumulators so a
-// large sample far from zero keeps its digits). Variance is NaN for a single value, as
-// scipy's `_var(x, ddof=1)` (0 · n/(n−1) with n − 1 = 0).
+// Mean and the ddof=1 variance of one sorted sample. Sums run in long double over the
+// deviations from the middle value, so a sample far from zero (1e9 ± 1e3) keeps the digits
+// of its spread: the mean is pivot + mean deviation, and the difference of two means is
+// taken in long double. Variance is NaN for a single value, as scipy's `_var(x, ddof=1)`
+// (0 · n/(n−1) with n − 1 = 0).
 struct MeanVar {
-  long double mean = 0;  // kept in long double: t's numerator is a difference of means
+  long double mean = 0;
   double var = 0;
 };
 
 MeanVar MeanAndVariance(std::span<const double> x) {
-  long double sum = 0;
-  for (double v : x) sum += v;
-  const double n = static_cast<double>(x.size());
-  const long double mean_ld = sum / static_cast<long double>(x.size());
-  const double mean = static_cast<double>(mean_ld);
+  const long double count = static_cast<long double>(x.size());
+  const long double pivot = x[x.size() / 2];
+  long double deviations = 0;
+  for (double v : x) deviations += static_cast<long double>(v) - pivot;
+  const long double mean = pivot + deviations / count;
   long double squares = 0;
   for (double v : x) {
-    const double d = v - mean;
-    squares += static_cast<long double>(d) * d;
+    const long double d = static_cast<long double>(v) - mean;
+    squares += d * d;
   }
-  const double m2 = static_cast<double>(squares / static_cast<long double>(x.size()));
-  return {mean_ld, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
+  const double n = static_cast<double>(x.size());
+  const double m2 = static_cast<double>(squares / count);
+  return {mean, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
 }
 
 // ∫ |F_a − F_b| (or ∫ (F_a − F_b)² when kSquared) over the real line, for the empirical
