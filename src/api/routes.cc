@@ -2,6 +2,7 @@
 
 #include "api/artifact_handlers.h"
 #include "api/compute_handlers.h"
+#include "api/drift_handlers.h"
 #include "api/feature_data_handlers.h"
 #include "api/feature_definition_handlers.h"
 #include "api/online_feature_handlers.h"
@@ -27,6 +28,7 @@ Router BuildRouter(const ApiContext& ctx) {
   }
   if (ctx.pipelines != nullptr) RegisterPipelineRoutes(router, *ctx.pipelines);
   if (!ctx.executors.empty()) RegisterComputeRoutes(router, ctx.executors);
+  RegisterDriftRoutes(router);
   if (ctx.profiles != nullptr) RegisterProfileRoutes(router, ctx.profiles);
   return router;
 }
