@@ -259,6 +259,9 @@ std::vector<long double> MwuCdf(std::int64_t small, std::int64_t large, std::int
   return c;
 }
 
+// The most coefficients (16 bytes each) the exact Mann–Whitney distribution may use.
+constexpr std::int64_t kMaxExactMwuCoefficients = std::int64_t{1} << 22;
+
 // P(U ≥ k) under H0 (scipy's _MWU.sf): by symmetry P(U ≤ n1·n2 − k) when k is in the upper
 // half, else 1 − P(U ≤ k) + P(U = k).
 double MwuExactSf(std::int64_t n1, std::int64_t n2, std::int64_t k) {
@@ -383,7 +386,10 @@ StatisticAndP MannWhitneyU(std::span<const double> a, std::span<const double> b,
   }
 
   double p = 0;
-  const bool exact = !(n1 > 8 && n2 > 8) && !ties;  // scipy's _mwu_choose_method
+  // scipy's _mwu_choose_method, plus a bound of our own: the exact distribution needs
+  // n1·n2/2 coefficients, so past kMaxExactMwuCoefficients (8 vs 1M values) the normal
+  // approximation is used (scipy would still go exact, in O((n1·n2)²) time).
+  const bool exact = !(n1 > 8 && n2 > 8) && !ties && n1 * n2 / 2 < kMaxExactMwuCoefficients;
   if (exact) {
     p = MwuExactSf(n1, n2, static_cast<std::int64_t>(u));
   } else {

@@ -7,7 +7,7 @@
 // non-empty and finite. Every function is one merge-walk over the two sorted samples,
 // O(n + m) time and O(1) extra memory (1M vs 1M values: 8–14 ms of one core each), except
 // the exact Mann–Whitney p-value (only when a sample has at most 8 values: O(min²·max)
-// time, O(min·max) memory; 5 vs 1M values: ~0.12 s).
+// time, O(min·max) memory, at most 64 MiB; 5 vs 1M values: ~0.12 s).
 //
 // Where scipy answers NaN or raises (the statistic is undefined for the data), the
 // functions return NaN for that number, so the caller can tell "undefined" from a value:
@@ -49,7 +49,9 @@ StatisticAndP AndersonDarling(std::span<const double> a, std::span<const double>
 // (`exact` = true) when there are no ties in the pooled sample and at least one sample
 // has at most 8 values (scipy's "auto": asymptotic only when both n > 8 or on ties),
 // otherwise the normal approximation with tie correction and continuity correction.
-// Two-sided p = 2·P(U ≥ max(U1, U2)), clipped to 1.
+// Two-sided p = 2·P(U ≥ max(U1, U2)), clipped to 1. One deviation from scipy: when
+// n1·n2/2 ≥ 2²² (e.g. 5 values against 2M) the exact path would need more than 64 MiB and
+// the normal approximation is used instead (scipy stays exact but takes O((n1·n2)²) time).
 StatisticAndP MannWhitneyU(std::span<const double> a, std::span<const double> b,
                            Alternative alternative = Alternative::kTwoSided);
 

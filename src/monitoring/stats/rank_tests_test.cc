@@ -149,6 +149,21 @@ TEST(MannWhitneyUTest, ExactWhenOnlyOneSampleIsSmall) {
   ExpectRel(eight.p_value, 1.326767287851486e-06, 1e-10);
 }
 
+TEST(MannWhitneyUTest, VeryLargeExactCaseFallsBackToTheNormalApproximation) {
+  // 3 × 3M / 2 coefficients ≥ 2²²: normal approximation (our documented bound). x =
+  // [0.2500005, 1.5500005, 2.7500005], y = np.arange(3_000_000) / 1e6:
+  // mannwhitneyu(x, y, method="asymptotic") → 4550003.0, 0.9734074610186159; "less"
+  // 0.5132965353043022.
+  const std::vector<double> x = {0.2500005, 1.5500005, 2.7500005};
+  std::vector<double> y(3000000);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(i) / 1e6;
+  const StatisticAndP two = MannWhitneyU(x, y);
+  EXPECT_FALSE(two.exact);
+  EXPECT_EQ(two.statistic, 4550003.0);
+  ExpectRel(two.p_value, 0.9734074610186159);
+  ExpectRel(MannWhitneyU(x, y, Alternative::kLess).p_value, 0.5132965353043022);
+}
+
 TEST(MannWhitneyUTest, AsymptoticWithTiesMatchesScipy) {
   // mannwhitneyu(kTiesA, kTiesB) → U 38.0, p 0.01782668337036784; "less"
   // 0.00891334168518392; "greater" 0.9922667817718491.
