@@ -309,7 +309,7 @@ double SmirnovSf(int64_t n, double d) {
     const double cdf = d * std::pow(1.0 + d, static_cast<double>(n - 1));
     return Clip01(1 - cdf);
   }
-  if (-2.0 * static_cast<double>(n) * d * d < -708.3964185322641) return 0.0;  // underflows
+  if (-2.0 * static_cast<double>(n) * d * d < -745.1332191019412) return 0.0;  // < 2^-1075
   if (nd_floor >= n - 1) return Clip01(std::pow(1.0 - d, static_cast<double>(n)));
   if (n > 1000000) {  // asymptotic: Pr ~ exp(−(6nd + 1)² / 18n)
     const double logp = -std::pow(6.0 * n * d + 1, 2) / 18.0 / n;

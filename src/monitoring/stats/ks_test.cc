@@ -192,6 +192,9 @@ TEST(SmirnovSf, MatchesScipy) {
   EXPECT_THAT(SmirnovSf(100, 0.3), Near(8.859934946331458e-09));
   EXPECT_THAT(SmirnovSf(1000, 0.01), Near(0.8133237754763678));
   EXPECT_THAT(SmirnovSf(2000000, 0.001), Near(0.018303432023617325));        // asymptotic
+  // Subnormal tails survive until exp(−2nd²) would fall below 2^−1075 (cephes' MINLOG).
+  EXPECT_THAT(SmirnovSf(1202673, 0.01724587931125215), Near(2.00092523266e-311));
+  EXPECT_EQ(SmirnovSf(1000, 0.85), 0.0);
   EXPECT_EQ(SmirnovSf(10, 0.0), 1.0);
   EXPECT_EQ(SmirnovSf(10, 1.0), 0.0);
   EXPECT_TRUE(std::isnan(SmirnovSf(10, 1.5)));
