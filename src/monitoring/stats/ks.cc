@@ -267,6 +267,13 @@ StatisticAndP KolmogorovSmirnov(std::span<const double> a, std::span<const doubl
     const int64_t h = static_cast<int64_t>(std::nearbyint(d * static_cast<double>(lcm)));
     d = static_cast<double>(h) / static_cast<double>(lcm);  // scipy reports the rounded D
     if (h == 0) return {d, 1.0, true};
+    // D_{n1,n2} <= D_n1 + D_n2 and Massart's DKW bound for each give
+    // Pr(D >= d) <= 4·exp(−d²·n1·n2/(n1+n2)): past 800 that is below 1e-347, under the
+    // smallest double, so the p-value is 0 without the O(n1·n2) band recursion (5 s for
+    // 10000 × 9999 values that do not overlap).
+    const double n_eff = static_cast<double>(n1) * static_cast<double>(n2) /
+                         static_cast<double>(n1 + n2);
+    if (n1 != n2 && n_eff * d * d > 800) return {d, 0.0, true};
     const double prob = n1 == n2 ? ProbOutsideSquare(n1, h) : ProbOutsideBand(n1, n2, g, h);
     if (prob >= 0 && prob <= 1) return {d, prob, true};
     // Rounding pushed the exact value out of [0, 1]: scipy warns and uses the tail below.

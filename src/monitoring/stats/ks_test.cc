@@ -113,6 +113,16 @@ TEST(KolmogorovSmirnov, DisjointSamplesAreAtDistanceOne) {
   EXPECT_EQ(single.p_value, 1.0);
 }
 
+TEST(KolmogorovSmirnov, FarApartLargeSamplesAreZeroWithoutTheBandRecursion) {
+  // ks_2samp(Seq(10000, 7919, 10007, 100), Seq(9999, 104729, 10009, 100, 90.0)): D ≈ 0.9,
+  // p = 0.0 (exact), which scipy spends seconds on.
+  StatisticAndP r =
+      KolmogorovSmirnov(Seq(10000, 7919, 10007, 100.0), Seq(9999, 104729, 10009, 100.0, 90.0));
+  EXPECT_DOUBLE_EQ(r.statistic, 0.899491799179918);
+  EXPECT_EQ(r.p_value, 0.0);
+  EXPECT_TRUE(r.exact);
+}
+
 TEST(KolmogorovSmirnov, IsSymmetric) {
   std::vector<double> a = Seq(700, 37, 101, 10.0);
   std::vector<double> b = Seq(333, 53, 97, 10.0, 0.7);
