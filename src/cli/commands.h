@@ -79,4 +79,7 @@ void AddPipelinesCommands(CLI::App& app, CliContext& ctx);
 // `cairn compute status` (compute.cc).
 void AddComputeCommands(CLI::App& app, CliContext& ctx);
 
+// `cairn alerts list|show|ack|resolve` (alerts.cc).
+void AddAlertsCommands(CLI::App& app, CliContext& ctx);
+
 }  // namespace cairn::cli
