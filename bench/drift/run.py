@@ -9,7 +9,8 @@ in 6 numeric and 2 categorical columns; cached under --data).
 
 Cairn: the whole command `cairn drift --reference reference.csv --current current.csv
 --json`, timed from spawn to exit with time.perf_counter (process start, CSV parsing,
-every test, JSON output) -- --repeat runs, median; peak RSS from wait4.
+every test, JSON output) -- --repeat runs, median; CPU time (user + sys) and peak RSS
+from wait4.
 Evidently: bench/drift/evidently_side.py in --peer-python (a virtualenv with
 bench/drift/requirements.txt): pandas.read_csv of both files (NOT timed), a warm-up report
 on 1,000 rows (not timed), then --repeat timed `Report([DataDriftPreset()]).run(...)` +
@@ -21,7 +22,8 @@ drifted-column counts must agree.
 Usage:
   python3 bench/drift/run.py --cairn build/release/cairn \\
       --peer-python build/bench-drift-venv/bin/python [--rows 1000000] [--repeat 3] \\
-      [--skip-evidently] [--json out.json] [--markdown out.md]
+      [--skip-evidently | --evidently-json saved.json] [--json out.json] \
+      [--markdown out.md]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ METHODS = {
 }
 
 
-def run_cairn(cairn: str, ref: str, cur: str) -> tuple[float, int, dict]:
+def run_cairn(cairn: str, ref: str, cur: str) -> tuple[float, float, int, dict]:
     cmd = [cairn, "drift", "--reference", ref, "--current", cur, "--json"]
     out_path = os.path.join(os.path.dirname(ref), "cairn-drift.json")
     with open(out_path, "w") as out:
@@ -61,7 +63,7 @@ def run_cairn(cairn: str, ref: str, cur: str) -> tuple[float, int, dict]:
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
     with open(out_path) as f:
-        return elapsed, usage.ru_maxrss * 1024, json.load(f)
+        return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, json.load(f)
 
 
 def compare(cairn: dict, evidently: dict) -> dict:
@@ -101,6 +103,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-evidently", action="store_true")
+    ap.add_argument("--evidently-json",
+                    help="use this saved output of evidently_side.py instead of running it "
+                         "(Evidently needs minutes per report)")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
@@ -113,34 +118,45 @@ def main() -> None:
 
     version = subprocess.run([args.cairn, "--version"], capture_output=True,
                              text=True).stdout.strip()
-    times, rss, cairn_result = [], [], None
+    times, cpus, rss, cairn_result = [], [], [], None
     for i in range(args.repeat):
-        elapsed, peak, cairn_result = run_cairn(args.cairn, ref, cur)
+        elapsed, cpu, peak, cairn_result = run_cairn(args.cairn, ref, cur)
         times.append(elapsed)
+        cpus.append(cpu)
         rss.append(peak)
-        print(f"cairn run {i + 1}: {elapsed:.3f} s, peak RSS {peak / 1e6:.0f} MB", flush=True)
+        print(f"cairn run {i + 1}: {elapsed:.3f} s wall, {cpu:.3f} s CPU, "
+              f"peak RSS {peak / 1e6:.0f} MB", flush=True)
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.platform()}",
         "load_average_at_start": [round(x, 2) for x in load],
         "rows": args.rows, "columns": "20 numeric + 5 categorical",
         "cairn": {"version": version, "wall_s": times, "median_s": statistics.median(times),
+                  "cpu_s": cpus, "median_cpu_s": statistics.median(cpus),
                   "peak_rss_bytes": max(rss),
                   "drifted_columns": cairn_result["drifted_columns"],
                   "dataset_drift": cairn_result["dataset_drift"]},
     }
     if not args.skip_evidently:
-        proc = subprocess.run([args.peer_python, os.path.join(HERE, "evidently_side.py"),
-                               "--reference", ref, "--current", cur,
-                               "--repeat", str(args.repeat)],
-                              stdout=subprocess.PIPE, check=True)
-        ev = json.loads(proc.stdout)
+        if args.evidently_json:
+            with open(args.evidently_json) as f:
+                ev = json.load(f)
+        else:
+            proc = subprocess.run([args.peer_python, os.path.join(HERE, "evidently_side.py"),
+                                   "--reference", ref, "--current", cur,
+                                   "--repeat", str(args.repeat)],
+                                  stdout=subprocess.PIPE, check=True)
+            ev = json.loads(proc.stdout)
         result["evidently"] = {"version": ev["evidently"], "pandas": ev["pandas"],
                                "report_s": ev["report_s"],
                                "median_s": statistics.median(ev["report_s"]),
+                               "report_cpu_s": ev["report_cpu_s"],
+                               "median_cpu_s": statistics.median(ev["report_cpu_s"]),
                                "csv_read_s_not_timed": ev["csv_read_s"],
                                "drifted": ev["drifted"]}
         result["speedup"] = result["evidently"]["median_s"] / result["cairn"]["median_s"]
+        result["speedup_cpu"] = (result["evidently"]["median_cpu_s"] /
+                                 result["cairn"]["median_cpu_s"])
         result["agreement"] = compare(cairn_result, ev)
 
     text = json.dumps(result, indent=2)
@@ -167,6 +183,8 @@ def markdown(r: dict) -> str:
         e = r["evidently"]
         lines.append(f"| median wall, s | {c['median_s']:.2f} | {e['median_s']:.1f} | "
                      f"{r['speedup']:.0f}x |")
+        lines.append(f"| median CPU (user + sys), s | {c['median_cpu_s']:.2f} | "
+                     f"{e['median_cpu_s']:.1f} | {r['speedup_cpu']:.0f}x |")
         lines.append(f"| runs, s | {', '.join(f'{x:.2f}' for x in c['wall_s'])} | "
                      f"{', '.join(f'{x:.1f}' for x in e['report_s'])} | |")
         a = r["agreement"]
