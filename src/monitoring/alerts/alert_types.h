@@ -77,7 +77,7 @@ std::optional<RetrainPhase> ParseRetrainPhase(std::string_view text);
 // One entry of an alert's timeline. `kind` is one of:
 //   opened, repeated, resolved, acknowledged, escalated, retrain_started,
 //   retrain_start_failed, retrain_succeeded, retrain_failed, model_registered,
-//   retrain_exhausted, verification_pending, notified, delivery_failed, delivered
+//   retrain_exhausted, verification_pending, delivery_failed, delivered
 // `message` is a sentence a person can act on; `attributes` holds the ids it mentions
 // (monitor_run, pipeline_run, sink, attempt, http_status, …).
 struct AlertEvent {
