@@ -78,6 +78,8 @@ void AddFeatureDataCommands(CLI::App& features, CliContext& ctx);
 void AddPipelinesCommands(CLI::App& app, CliContext& ctx);
 // `cairn compute status` (compute.cc).
 void AddComputeCommands(CLI::App& app, CliContext& ctx);
+// `cairn profiles create|list|show|check|delete` (profiles.cc).
+void AddProfilesCommands(CLI::App& app, CliContext& ctx);
 // `cairn drift --reference ref.csv --current cur.csv …`: drift between two CSV files,
 // computed locally (drift.cc).
 void AddDriftCommand(CLI::App& app, CliContext& ctx);
