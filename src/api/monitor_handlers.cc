@@ -180,6 +180,10 @@ HttpResponse GetRun(MonitorService& service, const HttpRequest& request) {
 HttpResponse Report(MonitorService& service, const HttpRequest& request) {
   auto html = service.runner().Report(*request.PathParam("id"));
   if (!html.ok()) return Error(html.status());
+  const std::string* format = request.QueryParam("format");
+  if (format != nullptr && *format == "json") {
+    return JsonResponse(DumpJson(Json{{"html", std::move(*html)}}));
+  }
   HttpResponse response;
   response.content_type = "text/html; charset=utf-8";
   response.body = std::move(*html);

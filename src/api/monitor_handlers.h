@@ -22,7 +22,8 @@
 //   GET  /api/v1/monitoring/monitors/{name}/runs?limit=N (1..1000, default 50)
 //        → {"runs": [run]} newest first
 //   GET  /api/v1/monitoring/runs/{id} → {"run": run with "result"}
-//   GET  /api/v1/monitoring/runs/{id}/report → text/html (404 when the run has none)
+//   GET  /api/v1/monitoring/runs/{id}/report → text/html (404 when the run has none);
+//        ?format=json → {"html": "…"} (the CLI)
 //
 // A run: monitoring::MonitorRunToJson.
 

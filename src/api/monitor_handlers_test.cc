@@ -152,6 +152,9 @@ TEST_F(MonitorHandlersTest, RunRunsAndReport) {
   EXPECT_EQ(report.status, 200);
   EXPECT_EQ(report.content_type, "text/html; charset=utf-8");
   EXPECT_THAT(report.body, HasSubstr("Monitor spend-drift v1"));
+  Json as_json =
+      CallOk("GET", "/api/v1/monitoring/runs/" + id + "/report", "", {{"format", "json"}});
+  EXPECT_EQ(as_json["html"], report.body);
 
   Json monitor = CallOk("GET", "/api/v1/monitoring/monitors/spend-drift")["monitor"];
   EXPECT_EQ(monitor["last_run"]["id"], id);

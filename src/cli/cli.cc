@@ -131,6 +131,7 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   AddApplyCommand(app, ctx);
   AddPipelinesCommands(app, ctx);
   AddComputeCommands(app, ctx);
+  AddMonitorsCommands(app, ctx);
   AddProfilesCommands(app, ctx);
   AddDriftCommand(app, ctx);
   AddAlertsCommands(app, ctx);

@@ -87,4 +87,7 @@ void AddDriftCommand(CLI::App& app, CliContext& ctx);
 // `cairn alerts list|show|ack|resolve` (alerts.cc).
 void AddAlertsCommands(CLI::App& app, CliContext& ctx);
 
+// `cairn monitors list|describe|run|runs|report` (monitors.cc).
+void AddMonitorsCommands(CLI::App& app, CliContext& ctx);
+
 }  // namespace cairn::cli
