@@ -92,9 +92,33 @@ absl::StatusOr<Json> CheckAgainst(const Constraints& constraints, const DataFram
 absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
                                                const ViewReadRequest& request) {
   // The registry names an unknown view (NotFound with "did you mean" style text).
-  CAIRN_RETURN_IF_ERROR(store.registry().GetView(request.view).status());
-  const std::string table = features::ViewTableName(request.view);
-  CAIRN_ASSIGN_OR_RETURN(features::OfflineTableLayout layout, store.offline().Layout(table));
+  CAIRN_ASSIGN_OR_RETURN(auto view, store.registry().GetView(request.view));
+  // The store keeps a view's rows in "view.<name>.<shape hash>" and records which one is
+  // current privately; take the table of this view whose layout has every row-level
+  // feature of the registered version (the last such name when a rebuild left several).
+  const std::string prefix = features::ViewTableName(request.view) + ".";
+  std::string table;
+  features::OfflineTableLayout layout;
+  for (const std::string& name : store.offline().ListTables()) {
+    if (name.rfind(prefix, 0) != 0 || name.find('.', prefix.size()) != std::string::npos) {
+      continue;
+    }
+    absl::StatusOr<features::OfflineTableLayout> candidate = store.offline().Layout(name);
+    if (!candidate.ok()) continue;
+    bool has_all = true;
+    for (const features::FeatureSpec& feature : view.spec.features) {
+      if (feature.agg != features::AggFn::kNone) continue;
+      if (features::FindField(candidate->schema, feature.name) < 0) has_all = false;
+    }
+    if (!has_all) continue;
+    table = name;
+    layout = std::move(*candidate);
+  }
+  if (table.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "feature view '", request.view, "' has no offline rows yet: ingest into its source ",
+        view.spec.source));
+  }
 
   std::vector<ColumnBuilder> builders;
   features::ScanOptions scan;
