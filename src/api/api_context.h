@@ -28,6 +28,8 @@ namespace cairn::compute {
 class Executor;
 }  // namespace cairn::compute
 namespace cairn::monitoring {
+class AlertService;
+class MonitorService;
 class ProfileStore;
 }  // namespace cairn::monitoring
 
@@ -58,6 +60,9 @@ struct ApiContext {
   std::vector<compute::Executor*> executors;
   // Named data profiles and their constraints (monitoring); null: no profile routes.
   monitoring::ProfileStore* profiles = nullptr;
+  // Alerts (list, ack, resolve) and monitors (apply, run, reports); null: no such routes.
+  monitoring::AlertService* alerts = nullptr;
+  monitoring::MonitorService* monitors = nullptr;
 };
 
 }  // namespace cairn::api

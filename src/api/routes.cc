@@ -1,10 +1,12 @@
 #include "api/routes.h"
 
 #include "api/artifact_handlers.h"
+#include "api/alert_handlers.h"
 #include "api/compute_handlers.h"
 #include "api/drift_handlers.h"
 #include "api/feature_data_handlers.h"
 #include "api/feature_definition_handlers.h"
+#include "api/monitor_handlers.h"
 #include "api/online_feature_handlers.h"
 #include "api/pipeline_handlers.h"
 #include "api/profile_handlers.h"
@@ -28,8 +30,10 @@ Router BuildRouter(const ApiContext& ctx) {
   }
   if (ctx.pipelines != nullptr) RegisterPipelineRoutes(router, *ctx.pipelines);
   if (!ctx.executors.empty()) RegisterComputeRoutes(router, ctx.executors);
-  RegisterDriftRoutes(router);
   if (ctx.profiles != nullptr) RegisterProfileRoutes(router, ctx.profiles);
+  if (ctx.alerts != nullptr) RegisterAlertRoutes(router, *ctx.alerts);
+  if (ctx.monitors != nullptr) RegisterMonitorRoutes(router, *ctx.monitors);
+  RegisterDriftRoutes(router);
   return router;
 }
 

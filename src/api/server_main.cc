@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -25,6 +26,10 @@
 #include "compute/resources.h"
 #include "compute/slurm_executor.h"
 #include "features/feature_store.h"
+#include "monitoring/alerts/alert_service.h"
+#include "monitoring/monitors/monitor_io.h"
+#include "monitoring/monitors/monitor_service.h"
+#include "monitoring/profile_store.h"
 #include "pipelines/pipeline_engine.h"
 #include "pipelines/pipeline_registry.h"
 #include "pipelines/schedule_service.h"
@@ -54,10 +59,16 @@ struct ServerState {
   std::unique_ptr<pipelines::PipelineEngine> engine;
   std::unique_ptr<pipelines::ScheduleService> schedules;
   std::unique_ptr<pipelines::TriggerService> triggers;
+  std::unique_ptr<monitoring::ProfileStore> profiles;
+  std::unique_ptr<monitoring::AlertService> alerts;
+  std::unique_ptr<monitoring::MonitorService> monitors;
   PipelineApi pipeline_api;
   ApiContext context;
 
   ~ServerState() {
+    // Monitors hand outcomes to alerts, alerts start runs on the engine: stop them first.
+    if (monitors != nullptr) monitors->Shutdown();
+    if (alerts != nullptr) alerts->Shutdown();
     triggers.reset();
     if (schedules != nullptr) schedules->Shutdown();
     if (engine != nullptr) engine->Shutdown();
@@ -187,6 +198,53 @@ absl::Status OpenPipelines(const ServerConfig& config, ServerState& state) {
   return absl::OkStatus();
 }
 
+// Monitoring: profiles, alerts (retraining through the engine) and monitors (their
+// outcomes go to the alerts; relative CSV paths are read under the data directory).
+absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
+  CAIRN_ASSIGN_OR_RETURN(state.profiles, monitoring::ProfileStore::Open(*state.db, RealClock()));
+  pipelines::PipelineEngine* engine = state.engine.get();
+  monitoring::StartRetrainFn start_retrain =
+      [engine](const std::string& pipeline, const std::map<std::string, std::string>& params,
+               const std::string& trigger) -> absl::StatusOr<std::string> {
+    pipelines::StartRunRequest request;
+    request.pipeline = pipeline;
+    request.params = params;
+    request.trigger = trigger;
+    request.trigger_detail = "monitoring alert";
+    CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord run, engine->StartRun(request));
+    return run.id;
+  };
+  CAIRN_ASSIGN_OR_RETURN(state.alerts, monitoring::AlertService::Open(*state.db, RealClock(),
+                                                                      *state.events, start_retrain));
+  monitoring::ProfileStore* profiles = state.profiles.get();
+  monitoring::MonitorIo io = monitoring::StandardMonitorIo(
+      {.feature_store = state.feature_store.get(),
+       .profile_constraints = [profiles](const std::string& name) {
+         return profiles->GetConstraints(name);
+       }});
+  std::error_code ec;
+  const std::string data_dir =
+      std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
+  io.read_csv = [read = std::move(io.read_csv), data_dir](
+                    const std::string& path, const std::vector<std::string>& categorical) {
+    const std::filesystem::path file(path);
+    return read(file.is_absolute() ? path : (std::filesystem::path(data_dir) / file).string(),
+                categorical);
+  };
+  monitoring::AlertService* alerts = state.alerts.get();
+  io.on_outcome = [alerts](const monitoring::MonitorOutcome& outcome) {
+    absl::StatusOr<std::optional<monitoring::Alert>> alert = alerts->OnMonitorRun(outcome);
+    if (!alert.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("monitoring: alert for monitor ", outcome.monitor,
+                                           ": ", alert.status().message()));
+    }
+  };
+  CAIRN_ASSIGN_OR_RETURN(state.monitors, monitoring::MonitorService::Open(
+                                             *state.db, RealClock(), state.events.get(), io));
+  state.monitors->Start();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& config) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -211,6 +269,7 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
   state->events = std::make_unique<EventBus>();
   CAIRN_RETURN_IF_ERROR(OpenExecutors(config, *state));
   CAIRN_RETURN_IF_ERROR(OpenPipelines(config, *state));
+  CAIRN_RETURN_IF_ERROR(OpenMonitoring(config, *state));
   state->context = ApiContext{.tracking = state->tracking.get(),
                               .registry = state->registry.get(),
                               .logged_models = state->logged_models.get(),
@@ -221,6 +280,9 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
                               .events = state->events.get(),
                               .pipelines = &state->pipeline_api,
                               .executors = {}};
+  state->context.profiles = state->profiles.get();
+  state->context.alerts = state->alerts.get();
+  state->context.monitors = state->monitors.get();
   state->context.executors.push_back(state->local_executor.get());
   if (state->slurm_executor != nullptr) {
     state->context.executors.push_back(state->slurm_executor.get());

@@ -1,6 +1,7 @@
 // `cairn apply -f DIR|FILE [--dry-run] [--prune]`: reads definition files locally, sends
 // them to each module whose kinds they hold — POST /api/v1/features/apply (Entity, Source,
-// FeatureView, FeatureService) and POST /api/v1/pipelines/apply (Pipeline) — and prints
+// FeatureView, FeatureService), POST /api/v1/pipelines/apply (Pipeline) and POST
+// /api/v1/monitoring/apply (Monitor) — and prints
 // the combined plan like `terraform plan`. A module gets the files only when they hold
 // one of its kinds, so `--prune` on a directory of pipelines never removes features.
 
@@ -40,6 +41,7 @@ std::string Version(const Json& value) {
 struct KindsPresent {
   bool features = false;
   bool pipelines = false;
+  bool monitors = false;
 };
 
 KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
@@ -50,12 +52,14 @@ KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
          it != std::sregex_iterator(); ++it) {
       if ((*it)[2] == "Pipeline") {
         present.pipelines = true;
+      } else if ((*it)[2] == "Monitor") {
+        present.monitors = true;
       } else {
         present.features = true;  // feature kinds, and unknown kinds for its error message
       }
     }
   }
-  if (!present.pipelines) present.features = true;
+  if (!present.pipelines && !present.monitors) present.features = true;
   return present;
 }
 
@@ -75,12 +79,14 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
   Json body = {{"files", std::move(files)}, {"dry_run", options.dry_run},
                {"prune", options.prune}};
   ApiClient client = ctx.Client(options.client);
-  // Pipelines first: their validation does not depend on features, and a dry run of both
+  // Pipelines first: their validation does not depend on features, and a dry run of all
   // shows the whole plan before anything is applied.
   Json reply = {{"changes", Json::array()}, {"applied", false}};
   std::vector<std::string> endpoints;
   if (kinds.pipelines) endpoints.push_back("/api/v1/pipelines/apply");
   if (kinds.features) endpoints.push_back("/api/v1/features/apply");
+  // Monitors last: a monitor may name a feature view or a pipeline applied with it.
+  if (kinds.monitors) endpoints.push_back("/api/v1/monitoring/apply");
   for (const std::string& endpoint : endpoints) {
     absl::StatusOr<Json> one = client.Send("POST", endpoint, {}, &body, {});
     if (!one.ok()) return ctx.Fail(one.status());

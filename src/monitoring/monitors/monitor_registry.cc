@@ -123,6 +123,7 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
       {"tags", spec.tags},
       {"target",
        {{"feature_view", spec.target.feature_view},
+        {"path", spec.target.path},
         {"endpoint", spec.target.endpoint},
         {"window_ms", spec.target.window_ms},
         {"rows", spec.target.rows}}},
@@ -159,6 +160,7 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
     const Json& target = json.at("target");
     spec.target.feature_view = target.value("feature_view", "");
     spec.target.endpoint = target.value("endpoint", "");
+    spec.target.path = target.value("path", "");
     spec.target.window_ms = target.value("window_ms", int64_t{0});
     spec.target.rows = target.value("rows", int64_t{0});
     const Json& ref = json.at("reference");

@@ -181,36 +181,55 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
           "target.endpoint '", spec.target.endpoint,
           "': monitoring a serving endpoint is not available yet; watch a feature_view"));
     }
-    if (!io_.read_view) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "target.feature_view '", spec.target.feature_view,
-          "': this server has no feature store to read views from"));
-    }
-    ViewReadRequest target_request{.view = spec.target.feature_view,
-                                   .categorical = spec.categorical};
-    if (spec.target.window_ms > 0) {
-      target_request.from_ms = now - spec.target.window_ms;
-      target_request.to_ms = now + 1;  // the window ends at the run's time, inclusive
-      run.window_from_ms = target_request.from_ms;
+    DataFrame current;
+    if (!spec.target.path.empty()) {
+      if (!io_.read_csv) {
+        return absl::FailedPreconditionError("target.path: this server cannot read CSV files");
+      }
+      absl::StatusOr<DataFrame> frame = io_.read_csv(spec.target.path, spec.categorical);
+      if (!frame.ok()) {
+        return Annotate(frame.status(), absl::StrCat("target.path '", spec.target.path, "'"));
+      }
+      current = std::move(*frame);
       run.window_to_ms = now;
+      run.target_rows = current.rows;
+      run.result["target"] = {{"path", spec.target.path}, {"rows", current.rows}};
+      if (current.rows == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "target.path '", spec.target.path, "' has no rows: nothing to check"));
+      }
     } else {
-      target_request.last_rows = spec.target.rows;
-      run.window_to_ms = now;
-    }
-    CAIRN_ASSIGN_OR_RETURN(DataFrame current, io_.read_view(target_request));
-    run.target_rows = current.rows;
-    run.result["target"] = {{"feature_view", spec.target.feature_view},
-                            {"window_ms", spec.target.window_ms},
-                            {"rows_limit", spec.target.rows},
-                            {"rows", current.rows}};
-    if (current.rows == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "target.feature_view '", spec.target.feature_view, "' has no rows ",
-          spec.target.window_ms > 0
-              ? absl::StrCat("with event time in [", FormatTimestamp(run.window_from_ms), ", ",
-                             FormatTimestamp(now), "]")
-              : std::string("at all"),
-          ": nothing to check; ingest data into its source or widen target.window"));
+      if (!io_.read_view) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "target.feature_view '", spec.target.feature_view,
+            "': this server has no feature store to read views from"));
+      }
+      ViewReadRequest target_request{.view = spec.target.feature_view,
+                                     .categorical = spec.categorical};
+      if (spec.target.window_ms > 0) {
+        target_request.from_ms = now - spec.target.window_ms;
+        target_request.to_ms = now + 1;  // the window ends at the run's time, inclusive
+        run.window_from_ms = target_request.from_ms;
+        run.window_to_ms = now;
+      } else {
+        target_request.last_rows = spec.target.rows;
+        run.window_to_ms = now;
+      }
+      CAIRN_ASSIGN_OR_RETURN(current, io_.read_view(target_request));
+      run.target_rows = current.rows;
+      run.result["target"] = {{"feature_view", spec.target.feature_view},
+                              {"window_ms", spec.target.window_ms},
+                              {"rows_limit", spec.target.rows},
+                              {"rows", current.rows}};
+      if (current.rows == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "target.feature_view '", spec.target.feature_view, "' has no rows ",
+            spec.target.window_ms > 0
+                ? absl::StrCat("with event time in [", FormatTimestamp(run.window_from_ms), ", ",
+                               FormatTimestamp(now), "]")
+                : std::string("at all"),
+            ": nothing to check; ingest data into its source or widen target.window"));
+      }
     }
 
     std::optional<DataFrame> reference;

@@ -9,6 +9,9 @@
 //   description: …            owner: …            tags: {team: growth}
 //   target: {feature_view: customer_spend, window: 1d}   # or rows: 10000 (the last N rows
 //                                                         # by event time); later: endpoint
+//   # target: {path: traffic/current.csv}                 # or a CSV file on the server (a
+//                                                         # file drop; relative paths: under
+//                                                         # the server's data directory)
 //   reference: {path: /data/train.csv}                    # a CSV file on the server, or
 //   # reference: {profile: churn-train}                   # a stored profile (constraints),
 //   # reference: {feature_view: customer_spend, from: 2024-01-01, to: 2024-02-01}
@@ -38,11 +41,13 @@
 
 namespace cairn::monitoring {
 
-// The data a run checks. Exactly one of feature_view / endpoint (endpoint: not yet run).
-// The window: window_ms > 0 — rows whose event time lies in (now - window_ms, now];
-// rows > 0 — the last `rows` rows by event time; both 0 — every row of the view.
+// The data a run checks. Exactly one of feature_view / path / endpoint (endpoint: not yet
+// run). For a view, the window: window_ms > 0 — rows whose event time lies in
+// (now - window_ms, now]; rows > 0 — the last `rows` rows by event time; both 0 — every
+// row of the view. A path is read whole at each run (no window).
 struct MonitorTarget {
   std::string feature_view;
+  std::string path;
   std::string endpoint;  // reserved (serving's inference log); refused by the runner today
   int64_t window_ms = 0;
   int64_t rows = 0;

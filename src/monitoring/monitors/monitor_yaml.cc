@@ -41,7 +41,8 @@ const std::vector<std::string_view> kMonitorFields = {
     "kind",     "name",        "description", "owner",       "tags",     "target",
     "reference", "columns",    "categorical", "tests",       "drift",    "drift_share",
     "constraints", "schedule", "trigger",     "severity",    "on_alert", "sinks"};
-const std::vector<std::string_view> kTargetFields = {"feature_view", "endpoint", "window", "rows"};
+const std::vector<std::string_view> kTargetFields = {"feature_view", "path", "endpoint", "window",
+                                                     "rows"};
 const std::vector<std::string_view> kReferenceFields = {"path", "profile", "feature_view", "from",
                                                         "to"};
 const std::vector<std::string_view> kTestsFields = {"default", "threshold", "per_column"};
@@ -374,13 +375,28 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(out.feature_view,
                            ObjectName(target, "feature_view", "target.feature_view", false));
     CAIRN_ASSIGN_OR_RETURN(out.endpoint, ObjectName(target, "endpoint", "target.endpoint", false));
-    if (out.feature_view.empty() == out.endpoint.empty()) {
-      if (!out.feature_view.empty()) {
-        return FieldError(target["endpoint"], "target.endpoint",
-                          "conflicts with 'target.feature_view': a monitor watches one target");
-      }
+    CAIRN_ASSIGN_OR_RETURN(out.path, String(target, "path", "target.path", false));
+    const int kinds = !out.feature_view.empty() + !out.endpoint.empty() + !out.path.empty();
+    if (kinds > 1) {
+      const char* second = !out.endpoint.empty() ? "endpoint" : "path";
+      return FieldError(target[second], absl::StrCat("target.", second),
+                        absl::StrCat("conflicts with 'target.",
+                                     !out.feature_view.empty() ? "feature_view" : "endpoint",
+                                     "': a monitor watches one target"));
+    }
+    if (kinds == 0) {
       return ObjectError(YamlLine(target),
-                         "field 'target' needs feature_view: VIEW (or endpoint: NAME)");
+                         "field 'target' needs feature_view: VIEW (or path: FILE.csv, or "
+                         "endpoint: NAME)");
+    }
+    if (!out.path.empty()) {
+      for (const char* field : {"window", "rows"}) {
+        if (Present(target[field])) {
+          return FieldError(target[field], absl::StrCat("target.", field),
+                            "applies to a feature_view target; a target.path file is read "
+                            "whole at each run");
+        }
+      }
     }
     YAML::Node window = target["window"];
     if (Present(window)) {

@@ -33,7 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const MonitorSpec& spec : *parsed) {
     Check(IsValidMonitorName(spec.name));
-    Check(spec.target.feature_view.empty() != spec.target.endpoint.empty());
+    Check(!spec.target.feature_view.empty() + !spec.target.endpoint.empty() +
+              !spec.target.path.empty() ==
+          1);
     Check(!spec.reference.path.empty() + !spec.reference.profile.empty() +
               !spec.reference.feature_view.empty() ==
           1);

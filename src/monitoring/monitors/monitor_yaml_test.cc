@@ -120,6 +120,29 @@ TEST(MonitorYamlTest, ProfileReferenceChecksConstraintsOnly) {
   EXPECT_THAT(status.message(), HasSubstr("reference is a profile"));
 }
 
+TEST(MonitorYamlTest, PathTargetIsAFileReadWhole) {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: q\ntarget: {path: traffic/current.csv}\n"
+      "reference: {path: ref.csv}\n",
+      "m.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ((*parsed)[0].target.path, "traffic/current.csv");
+  EXPECT_TRUE((*parsed)[0].target.feature_view.empty());
+  absl::Status both = ParseError(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v, path: a.csv}\n"
+      "reference: {path: ref.csv}\n");
+  EXPECT_THAT(both.message(),
+              HasSubstr("field 'target.path': value 'a.csv' conflicts with "
+                        "'target.feature_view': a monitor watches one target"));
+  absl::Status window = ParseError(
+      "kind: Monitor\nname: q\ntarget: {path: a.csv, window: 1d}\nreference: {path: r.csv}\n");
+  EXPECT_THAT(window.message(), HasSubstr("field 'target.window'"));
+  EXPECT_THAT(window.message(), HasSubstr("read whole at each run"));
+  absl::Status none = ParseError(
+      "kind: Monitor\nname: q\ntarget: {window: 1d}\nreference: {path: r.csv}\n");
+  EXPECT_THAT(none.message(), HasSubstr("needs feature_view: VIEW (or path: FILE.csv"));
+}
+
 TEST(MonitorYamlTest, FeatureViewReferenceTakesATimeRange) {
   auto parsed = ParseMonitorsYaml(
       "kind: Monitor\nname: q\ntarget: {feature_view: v, window: 1h}\n"
