@@ -23,6 +23,7 @@
 #include "demo/churn_definitions.h"
 #include "demo/churn_events.h"
 #include "demo/churn_pipeline.h"
+#include "demo/demo_monitoring.h"
 #include "demo/demo_pipeline.h"
 #include "demo/demo_stores.h"
 #include "demo/step_io.h"
@@ -175,7 +176,7 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
   }
   if (all_stored) {
     out << absl::StrFormat(
-        "[3/8] Ingest: %s already holds these %s events (same %s customers, seed %d); "
+        "[3/9] Ingest: %s already holds these %s events (same %s customers, seed %d); "
         "reusing them\n",
         options.data_dir, Grouped(static_cast<int64_t>(events.event_count())),
         Grouped(options.rows),
@@ -190,7 +191,7 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
         "(other --rows or seed); rerun with the same --rows, or use a fresh --data directory",
         options.data_dir));
   }
-  out << "[3/8] Ingesting the raw files (typed by each source's schema, then derived into "
+  out << "[3/9] Ingesting the raw files (typed by each source's schema, then derived into "
          "the source's feature views):\n";
   for (const RawFile& file : files) {
     const auto start = std::chrono::steady_clock::now();
@@ -273,7 +274,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   out << "Cairn demo: predicting which subscribers churn in the next 30 days\n\n";
   // Chapter 1: raw events, as a product's event logs would export them.
-  out << absl::StrFormat("[1/8] Generating raw events for %s customers (seed %d) ...",
+  out << absl::StrFormat("[1/9] Generating raw events for %s customers (seed %d) ...",
                          Grouped(options.rows), options.data_seed)
       << std::flush;
   auto step_start = std::chrono::steady_clock::now();
@@ -306,7 +307,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
                          features::ParseDefinitionFiles(definition_files));
   CAIRN_ASSIGN_OR_RETURN(std::vector<features::PlannedChange> plan,
                          stores.features->Apply(definitions, /*dry_run=*/false, /*prune=*/false));
-  out << absl::StrFormat("[2/8] Applied %s to the feature registry in %s (%.2fs):\n",
+  out << absl::StrFormat("[2/9] Applied %s to the feature registry in %s (%.2fs):\n",
                          definitions_path, (root / "cairn.db").string(), SecondsSince(step_start));
   for (const features::PlannedChange& change : plan) out << "      " << PlanLine(change) << "\n";
 
@@ -341,7 +342,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
     pipeline_options.params[absl::StrCat("eta_", idx + 1)] = absl::StrCat(options.etas[idx]);
   }
   out << absl::StrFormat(
-      "[4/8] Training as a pipeline: %s (compiled in), %d XGBoost models (max_depth x eta, "
+      "[4/9] Training as a pipeline: %s (compiled in), %d XGBoost models (max_depth x eta, "
       "%d rounds each), each step `cairn demo step …` in its own process:\n",
       kChurnPipelinesDir, options.max_depths.size() * options.etas.size(), options.num_round);
   // What each step produced, read from its outputs as it ends.
@@ -410,7 +411,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   result.training_rows = training_set.rows;
   result.feature_names = training_set.feature_names;
   out << absl::StrFormat(
-      "[5/8] Point-in-time training set (step training-set%s), feature service 'churn': %s "
+      "[5/9] Point-in-time training set (step training-set%s), feature service 'churn': %s "
       "entity rows (customer_id, event_timestamp = prediction time, label) x %d features "
       "(join %d ms)\n"
       "      each value as of its row's prediction time (windows: the trailing 1/7/30/90 days); "
@@ -453,12 +454,12 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   result.model_version_created = registered.created && !register_cached;
   if (result.model_version_created) {
     out << absl::StrFormat(
-        "[6/8] Registered the best run (%s, val AUC %.4f) as model '%s' version %d (step "
+        "[6/9] Registered the best run (%s, val AUC %.4f) as model '%s' version %d (step "
         "register)\n",
         registered.run_name, registered.val_auc, kDemoModel, registered.version);
   } else {
     out << absl::StrFormat(
-        "[6/8] The best run (%s, val AUC %.4f) is model '%s' version %d already: no new "
+        "[6/9] The best run (%s, val AUC %.4f) is model '%s' version %d already: no new "
         "version\n",
         registered.run_name, registered.val_auc, kDemoModel, registered.version);
   }
@@ -466,22 +467,22 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       stores.registry->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   if (register_cached) {
     if (production.ok() && production->version == registered.version) {
-      out << absl::StrFormat("[7/8] Alias '%s' stays on version %d\n", kDemoAlias,
+      out << absl::StrFormat("[7/9] Alias '%s' stays on version %d\n", kDemoAlias,
                              registered.version);
     } else {
       out << absl::StrFormat(
-          "[7/8] Alias '%s' was moved since (now %s); the cached register step leaves it "
+          "[7/9] Alias '%s' was moved since (now %s); the cached register step leaves it "
           "(`cairn demo --no-cache` registers again)\n",
           kDemoAlias, production.ok() ? absl::StrCat("version ", production->version) : "unset");
     }
   } else if (!registered.previous_version.has_value()) {
-    out << absl::StrFormat("[7/8] Pointed alias '%s' at version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/9] Pointed alias '%s' at version %d\n", kDemoAlias,
                            registered.version);
   } else if (*registered.previous_version != registered.version) {
-    out << absl::StrFormat("[7/8] Moved alias '%s' from version %d to version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/9] Moved alias '%s' from version %d to version %d\n", kDemoAlias,
                            *registered.previous_version, registered.version);
   } else {
-    out << absl::StrFormat("[7/8] Alias '%s' stays on version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/9] Alias '%s' stays on version %d\n", kDemoAlias,
                            registered.version);
   }
 
@@ -507,12 +508,29 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
                          stores.features->online_service().GetOnlineFeatures(request));
   const double lookup_ms = 1000.0 * SecondsSince(step_start);
   out << absl::StrFormat(
-      "[8/8] Materialized %d feature views into the online store (%s) up to the last event "
+      "[8/9] Materialized %d feature views into the online store (%s) up to the last event "
       "(%s): %s keys in %.2fs\n"
       "      POST /get-online-features %s  (%.1f ms in process)\n",
       materialized.size(), (root / "online").string(), FormatTimestamp(events.last_event_ts),
       Grouped(keys_written), materialize_seconds, request, lookup_ms);
   PrintOnlineResponse(result.online_response, out);
+
+  // Chapter 9: production traffic drifts; the monitor, the alert and retraining.
+  step_start = std::chrono::steady_clock::now();
+  out << "[9/9] Monitoring production: simulated prediction requests, the same customers as "
+         "the validation set on day 1, shifted from day 2 (prices up, logins down, more "
+         "tickets):\n";
+  MonitoringChapterOptions monitoring_options;
+  monitoring_options.data_dir = pipeline_options.data_dir;
+  monitoring_options.step_binary = pipeline_options.params["cairn"];
+  CAIRN_ASSIGN_OR_RETURN(monitoring_options.train_path, output_of("training-set", "train"));
+  CAIRN_ASSIGN_OR_RETURN(monitoring_options.validation_path,
+                         output_of("training-set", "validation"));
+  monitoring_options.seed = options.data_seed;
+  monitoring_options.cpus = pipeline_options.cpus;
+  CAIRN_ASSIGN_OR_RETURN(result.monitoring,
+                         RunMonitoringChapter(stores, monitoring_options, out));
+  out << absl::StrFormat("      monitoring chapter in %.2fs\n", SecondsSince(step_start));
 
   out << "\nSummary (* = registered, now " << kDemoModel << "@" << kDemoAlias << "):\n";
   PrintSummary(result, out);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "demo/demo_monitoring.h"
 #include "demo/demo_pipeline.h"
 #include "demo/steps.h"
 
@@ -70,6 +71,9 @@ struct DemoResult {
   size_t best_run_index = 0;      // into runs, by val_auc
   int64_t model_version = 0;      // of model "churn", now `production`
   bool model_version_created = false;  // false: the best model was registered before
+
+  // The monitoring chapter: days of traffic, the alert and its retraining runs.
+  MonitoringChapterResult monitoring;
 };
 
 // Runs the demo, printing each chapter with its timing to `out`. Errors from the stores,
