@@ -547,6 +547,8 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       "  cairn features list\n"
       "  cairn features describe customer_activity\n"
       "  cairn features historical --service churn --entities %s -o training.csv\n"
+      "  cairn monitors runs churn-inputs\n"
+      "  cairn alerts list\n"
       "  curl -s http://127.0.0.1:5000/get-online-features -d '%s'\n"
       "MLflow's client and UI work against the same server:\n"
       "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python -c \"import mlflow; "
