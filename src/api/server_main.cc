@@ -241,7 +241,6 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
   };
   CAIRN_ASSIGN_OR_RETURN(state.monitors, monitoring::MonitorService::Open(
                                              *state.db, RealClock(), state.events.get(), io));
-  state.monitors->Start();
   return absl::OkStatus();
 }
 
@@ -333,10 +332,16 @@ int RunServer(const ServerConfig& config) {
                                        recovered.message()));
   }
   (*state)->schedules->Start();
+  (*state)->monitors->Start();  // after Recover: retraining runs get the server's URL
   std::printf("cairn server listening on http://%s:%d\n", config.host.c_str(), server.port());
   std::fflush(stdout);
   Log(LogLevel::kInfo, absl::StrCat("data directory ", config.data_dir));
   server.Wait();
+  // Monitors hand outcomes to alerts and alerts start runs: both stop before the engine,
+  // so a run in flight at SIGTERM never meets a stopped engine (which would count as a
+  // failed retraining attempt).
+  (*state)->monitors->Shutdown();
+  (*state)->alerts->Shutdown();
   (*state)->schedules->Shutdown();
   (*state)->engine->Shutdown();
   Log(LogLevel::kInfo, "server stopped");

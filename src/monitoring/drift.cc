@@ -242,6 +242,18 @@ absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataF
     }
   }
 
+  for (const auto& [side, frame] : {std::pair{"reference", &reference}, {"current", &current}}) {
+    if (frame->rows == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", side, " data set has no rows (only a header?): nothing to compare"));
+    }
+  }
+
+  // A test for every column applies to the columns of the kinds it supports; the others
+  // keep their default test (per-column tests are checked strictly by RunStatTest).
+  const stats::StatTestInfo* global_test =
+      options.test.has_value() ? stats::FindStatTest(*options.test) : nullptr;
+
   std::vector<ColumnJob> jobs;
   jobs.reserve(names.size());
   for (const std::string& name : names) {
@@ -259,8 +271,13 @@ absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataF
           "'); fix the data, or compare it as categories on both sides (--categorical ", name,
           ")"));
     }
-    job.test = options.test;
-    job.threshold = options.threshold;
+    const bool applies = global_test == nullptr ||
+                         (job.reference->categorical ? global_test->categorical
+                                                     : global_test->numeric);
+    if (applies) {
+      job.test = options.test;
+      job.threshold = options.threshold;
+    }
     if (auto it = options.per_column.find(name); it != options.per_column.end()) {
       if (it->second.test.has_value()) job.test = it->second.test;
       if (it->second.threshold.has_value()) job.threshold = it->second.threshold;

@@ -26,8 +26,10 @@ struct ColumnTestOverride {
 
 struct DriftOptions {
   std::vector<std::string> columns;  // empty: every column the two frames share
-  std::optional<std::string> test;   // for every column (else the per-column default)
-  std::optional<double> threshold;   // for every column (else the test's default)
+  // For every column of a kind the test supports (the others keep their default test and
+  // threshold): `--test ks` on mixed data tests the numeric columns with KS.
+  std::optional<std::string> test;
+  std::optional<double> threshold;   // for those columns (else the test's default)
   std::map<std::string, ColumnTestOverride> per_column;  // wins over the two above
   double drift_share = 0.5;
   int threads = 0;                   // 0: hardware concurrency
@@ -58,7 +60,8 @@ struct DriftReport {
   bool dataset_drift = false;
 };
 
-// InvalidArgument naming the column when a named column is missing from either frame,
+// InvalidArgument when either frame has no rows, naming the column when a named column
+// is missing from either frame,
 // when a column is numeric in one and categorical in the other, when a test does not
 // apply, or when a column has no values left in one of the samples.
 absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataFrame& current,

@@ -262,6 +262,35 @@ TEST(ComputeDriftTest, PerColumnOverridesWinOverTheGlobalTestAndThreshold) {
   EXPECT_NEAR(*report->columns[1].result.p_value, 1.0, 1e-12);
 }
 
+TEST(ComputeDriftTest, GlobalTestAppliesToTheColumnKindsItSupports) {
+  // `--test ks` on mixed data: the numeric column gets KS (with the threshold given), the
+  // categorical one keeps its default test (chi-squared on a small reference) and threshold.
+  DataFrame reference = Frame({Numeric("x", {0.1, 0.5, 0.9, 1.3, 2.0, 2.2, 3.1}),
+                               Categorical("k", {"a", "a", "b", "b", "c", "c", "c"})});
+  DataFrame current = Frame({Numeric("x", {1.0, 1.5, 2.5, 3.0, 3.5, 4.0, 4.4}),
+                             Categorical("k", {"a", "b", "b", "c", "c", "c", "c"})});
+  DriftOptions options;
+  options.test = "ks";
+  options.threshold = 0.01;
+  auto report = ComputeDrift(reference, current, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->columns.size(), 2u);
+  EXPECT_EQ(report->columns[0].result.test, "ks");
+  EXPECT_EQ(report->columns[0].result.threshold, 0.01);
+  EXPECT_EQ(report->columns[1].result.test, "chisquare");
+  EXPECT_EQ(report->columns[1].result.threshold, 0.05);
+}
+
+TEST(ComputeDriftTest, AFrameWithoutRowsIsAnError) {
+  DataFrame reference = Frame({Numeric("x", {0.1, 0.5, 0.9})});
+  DataFrame current = Frame({Numeric("x", {})});
+  auto report = ComputeDrift(reference, current, {});
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(report.status().message(),
+              HasSubstr("the current data set has no rows (only a header?)"));
+}
+
 TEST(ComputeDriftTest, DatasetDriftWhenTheShareOfDriftedColumnsReachesTheThreshold) {
   // x and y drift (shifted), z and w do not: share 0.5.
   DataFrame reference = Frame({Numeric("x", Cycle(1200, 10)), Numeric("y", Cycle(1200, 10)),
@@ -378,9 +407,10 @@ TEST(ComputeDriftErrorsTest, NameTheColumnAndSayWhatToDo) {
                                         "(2 rows, all missing or non-finite)"));
 
   options.columns = {"k"};
-  options.test = "ks";
+  options.per_column["k"] = {.test = "ks", .threshold = std::nullopt};
   EXPECT_THAT(error(options), HasSubstr("column 'k' is categorical and test 'ks' applies to "
                                         "numeric columns only"));
+  options.per_column.clear();
 
   options.columns = {"x"};
   options.test = "kss";
