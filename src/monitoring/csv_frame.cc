@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -55,6 +56,38 @@ bool IsNaToken(std::string_view text) {
     if (text == token) return true;
   }
   return false;
+}
+
+// The common case of a numeric field, decimal digits with an optional '-' and fraction
+// ("-12.5034", "7"), without std::from_chars: when the digits as an integer w are at most
+// 2^53 and there are at most 22 fraction digits, w and 10^fraction are exact doubles and
+// one IEEE division rounds their quotient correctly — the same double from_chars gives
+// (Clinger's fast path). Returns the end of the field, or nullptr when the field is not of
+// this form (exponent, too many digits, text, ...) and from_chars must decide.
+const char* ParseSimpleDecimal(const char* p, const char* end, double* value) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  const char* const digits = p;
+  uint64_t w = 0;
+  while (p < end && static_cast<unsigned char>(*p - '0') < 10) w = w * 10 + (*p++ - '0');
+  const ptrdiff_t whole = p - digits;
+  if (whole == 0) return nullptr;
+  ptrdiff_t fraction = 0;
+  if (p < end && *p == '.') {
+    const char* const first = ++p;
+    while (p < end && static_cast<unsigned char>(*p - '0') < 10) w = w * 10 + (*p++ - '0');
+    fraction = p - first;
+    if (fraction == 0) return nullptr;
+  }
+  // At most 19 digits cannot overflow w.
+  if (whole + fraction > 19 || fraction > 22 || w > (uint64_t{1} << 53)) return nullptr;
+  if (p < end && !IsFieldEnd(*p)) return nullptr;
+  const double magnitude = static_cast<double>(w) / kPow10[fraction];
+  *value = negative ? -magnitude : magnitude;
+  return p;
 }
 
 // A number as pandas reads one: optional spaces around, an optional leading '+', then what
@@ -191,8 +224,11 @@ class Parser {
         const Kind kind = kinds_[c];
         if (kind == Kind::kInfer && !column.categorical) {
           double value;
-          auto [next, ec] = std::from_chars(p, end, value);
-          if (ec == std::errc() && (next == end || IsFieldEnd(*next))) {
+          if (const char* field_end = ParseSimpleDecimal(p, end, &value)) {
+            column.numbers.push_back(value);
+            p = field_end;
+          } else if (auto [next, ec] = std::from_chars(p, end, value);
+                     ec == std::errc() && (next == end || IsFieldEnd(*next))) {
             column.numbers.push_back(std::isfinite(value) ? value : kMissing);
             p = next;
           } else if (p == end || IsFieldEnd(*p)) {
