@@ -64,11 +64,11 @@ TEST_F(AlertsCliTest, ListPrintsATableAndSendsFilters) {
   EXPECT_EQ(transport_.calls[0].url,
             std::string(kBase) + "/api/v1/monitoring/alerts?limit=100&state=open&monitor=churn");
   EXPECT_EQ(out_.str(),
-            "ID  MONITOR  KIND         SEVERITY  STATE         SEEN  RETRAINING           "
+            "ID  MONITOR  KIND         SEVERITY  STATE         SEEN  RETRAINING       "
             "OPENED (UTC)  SUMMARY\n"
-            "a1  churn    drift        critical  open             3  exhausted (2/2)      "
+            "a1  churn    drift        critical  open             3  exhausted (2/2)  "
             "-             3 of 5 columns drifted\n"
-            "a2  fraud    constraints  warning   acknowledged     1  -                    "
+            "a2  fraud    constraints  warning   acknowledged     1  -                "
             "-             -\n");
 }
 
@@ -97,7 +97,7 @@ TEST_F(AlertsCliTest, ShowPrintsTheTimeline) {
   EXPECT_THAT(out_.str(),
               HasSubstr("Retrain:   pipeline retrain, awaiting_verification, attempt 1 of 2, "
                         "run run-1\n"));
-  EXPECT_THAT(out_.str(), HasSubstr("resolved    resolved: monitor run mr-3 found no drift "
+  EXPECT_THAT(out_.str(), HasSubstr("resolved  resolved: monitor run mr-3 found no drift "
                                     "after retraining run run-1\n"));
 }
 
