@@ -313,6 +313,7 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   if (run.ok()) {
     alert.retrain_run = *run;
     alert.retrain_runs.push_back(*run);
+    alert.registered_version.clear();
     alert.phase = RetrainPhase::kRetraining;
     alert.updated_ms = now;
     CAIRN_RETURN_IF_ERROR(store_->Update(alert));
@@ -423,7 +424,14 @@ absl::Status AlertService::OnRunFinished(const Event& event) {
   const std::string pipeline = alert.retrain ? alert.retrain->pipeline : "";
   if (state == "succeeded") {
     std::string next;
-    if (alert.retrain && !alert.retrain->await_model.empty()) {
+    if (alert.retrain && !alert.retrain->await_model.empty() &&
+        !alert.registered_version.empty()) {
+      alert.phase = RetrainPhase::kAwaitingVerification;
+      next = absl::StrCat("model ", alert.retrain->await_model, " version ",
+                          alert.registered_version, " was registered while it ran; the next run of monitor ",
+                          alert.monitor, " verifies whether the ", ProblemWord(alert.kind),
+                          " is gone");
+    } else if (alert.retrain && !alert.retrain->await_model.empty()) {
       alert.phase = RetrainPhase::kAwaitingModel;
       next = absl::StrCat("waiting for a new version of model ", alert.retrain->await_model,
                           " to be registered; the monitor run after that verifies the fix");
@@ -468,6 +476,23 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
                      " registered after retraining run ", alert.retrain_run,
                      "; the next run of monitor ", alert.monitor, " verifies whether the ",
                      ProblemWord(alert.kind), " is gone"),
+        {{"model", model->second}, {"version", version}, {"pipeline_run", alert.retrain_run}}));
+  }
+  // A retraining pipeline that registers the model itself does so before its run finishes:
+  // remember the version on the alert, so that the run's success goes on to verification.
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> running,
+                         store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, model->second));
+  for (Alert& alert : running) {
+    alert.registered_version = version;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    CAIRN_RETURN_IF_ERROR(AddEvent(
+        alert, now, "model_registered",
+        absl::StrCat("model ", model->second, " version ", version,
+                     " registered while retraining run ", alert.retrain_run,
+                     " is still running; once the run succeeds, the next run of monitor ",
+                     alert.monitor, " verifies whether the ", ProblemWord(alert.kind),
+                     " is gone"),
         {{"model", model->second}, {"version", version}, {"pipeline_run", alert.retrain_run}}));
   }
   return absl::OkStatus();

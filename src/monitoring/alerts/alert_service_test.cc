@@ -402,6 +402,46 @@ TEST_F(AlertServiceTest, AwaitModelWaitsForTheRegisteredVersion) {
   EXPECT_EQ(alert.state, AlertState::kResolved);
 }
 
+TEST_F(AlertServiceTest, ModelRegisteredBeforeTheRunFinishesIsRemembered) {
+  // A retraining pipeline that registers the model itself publishes
+  // model_version_registered while its run is still going.
+  MonitorOutcome outcome = Outcome(true, "mr-1", true);
+  outcome.retrain->await_model = "churn-model";
+  Alert alert = Run(outcome);
+  ASSERT_EQ(alert.phase, RetrainPhase::kRetraining);
+  bus_->Publish(Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "7"}}});
+  bus_->Drain();
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(alert.registered_version, "7");
+  // Remembered in the database: a restarted service still knows.
+  service_.reset();
+  Open();
+  FinishRun("run-1", "succeeded");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Kinds(alert), (std::vector<std::string>{"opened", "retrain_started",
+                                                    "model_registered", "retrain_succeeded"}));
+  EXPECT_EQ(Steps(alert)[2].message,
+            "model churn-model version 7 registered while retraining run run-1 is still running; "
+            "once the run succeeds, the next run of monitor churn-drift verifies whether the "
+            "drift is gone");
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining run run-1 of pipeline retrain-churn succeeded; model churn-model version "
+            "7 was registered while it ran; the next run of monitor churn-drift verifies whether "
+            "the drift is gone");
+  MonitorOutcome clean = Outcome(false, "mr-2", true);
+  clean.retrain->await_model = "churn-model";
+  EXPECT_EQ(Run(clean).state, AlertState::kResolved);
+
+  // The next retraining run starts without the old registration.
+  Alert next = Run(outcome);
+  EXPECT_NE(next.id, alert.id);
+  EXPECT_EQ(next.registered_version, "");
+  FinishRun("run-2", "succeeded");
+  EXPECT_EQ(Current(next.id).phase, RetrainPhase::kAwaitingModel);
+}
+
 TEST_F(AlertServiceTest, RunThatFinishesBeforeStartRunReturnsIsStillSeen) {
   // The engine may publish pipeline_run_finished before the alert stored the run id.
   start_.on_start = [this](const std::string& run) {

@@ -66,6 +66,7 @@ std::string DataJson(const Alert& alert) {
             {"resolved_by", alert.resolved_by},
             {"attempts", alert.attempts},
             {"retrain_runs", alert.retrain_runs},
+            {"registered_version", alert.registered_version},
             {"sinks", std::move(sinks)}};
   data["retrain"] = alert.retrain ? RetrainActionToJson(*alert.retrain) : Json(nullptr);
   return DumpJson(data);
@@ -120,6 +121,7 @@ absl::StatusOr<Alert> AlertFromRow(const SqlRowView& row) {
   alert.resolved_by = JsonGet<std::string>(data, "resolved_by", "");
   alert.attempts = JsonGet<int>(data, "attempts", 0);
   alert.retrain_runs = JsonGet<std::vector<std::string>>(data, "retrain_runs", {});
+  alert.registered_version = JsonGet<std::string>(data, "registered_version", "");
   if (data.contains("sinks") && data["sinks"].is_array()) {
     for (const Json& sink : data["sinks"]) {
       alert.sinks.push_back(SinkSpec{JsonGet<std::string>(sink, "kind", ""),
@@ -291,10 +293,20 @@ absl::StatusOr<std::optional<Alert>> AlertStore::FindByRetrainRun(const std::str
 }
 
 absl::StatusOr<std::vector<Alert>> AlertStore::FindAwaitingModel(const std::string& model) {
+  return FindUnresolvedInPhase(RetrainPhase::kAwaitingModel, model);
+}
+
+absl::StatusOr<std::vector<Alert>> AlertStore::FindUnresolvedInPhase(
+    RetrainPhase phase, const std::string& await_model) {
+  if (await_model.empty()) {
+    return ReadWithTimelines(db_,
+                             "WHERE open_key IS NOT NULL AND phase = $1 ORDER BY opened_ms, id",
+                             {std::string(RetrainPhaseName(phase))});
+  }
   return ReadWithTimelines(
       db_,
       "WHERE open_key IS NOT NULL AND phase = $1 AND await_model = $2 ORDER BY opened_ms, id",
-      {std::string(RetrainPhaseName(RetrainPhase::kAwaitingModel)), model});
+      {std::string(RetrainPhaseName(phase)), await_model});
 }
 
 absl::StatusOr<std::vector<Alert>> AlertStore::List(const AlertFilter& filter) {

@@ -42,6 +42,10 @@ class AlertStore {
   absl::StatusOr<std::optional<Alert>> FindByRetrainRun(const std::string& run_id);
   // Unresolved alerts in phase kAwaitingModel waiting for `model` (with their timelines).
   absl::StatusOr<std::vector<Alert>> FindAwaitingModel(const std::string& model);
+  // Unresolved alerts in `phase` (and waiting for `await_model` unless it is empty), oldest
+  // first (with their timelines).
+  absl::StatusOr<std::vector<Alert>> FindUnresolvedInPhase(RetrainPhase phase,
+                                                           const std::string& await_model);
   // Newest opened first, without timelines. InvalidArgument when limit is not 1..1000.
   absl::StatusOr<std::vector<Alert>> List(const AlertFilter& filter);
 

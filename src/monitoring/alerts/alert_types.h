@@ -114,6 +114,10 @@ struct Alert {
   int attempts = 0;                     // retraining runs started (or tried) so far
   std::string retrain_run;              // the latest retraining run id ("" when none)
   std::vector<std::string> retrain_runs;  // every retraining run, oldest first
+  // With retrain.await_model: the version of that model registered while the current
+  // retraining run was still going ("" when none); persisted with the alert, so the run's
+  // success moves the alert straight to kAwaitingVerification. Cleared when a run starts.
+  std::string registered_version;
   std::vector<SinkSpec> sinks;
   std::vector<AlertEvent> timeline;  // filled by Get (List leaves it empty)
 };
