@@ -331,6 +331,17 @@ int RunServer(const ServerConfig& config) {
     Log(LogLevel::kError, absl::StrCat("pipelines: resuming unfinished runs failed: ",
                                        recovered.message()));
   }
+  // Alerts whose retraining run ended while no server listened move on now.
+  pipelines::PipelineEngine* engine = (*state)->engine.get();
+  if (absl::Status reconciled = (*state)->alerts->Reconcile(
+          [engine](const std::string& run_id) -> absl::StatusOr<std::string> {
+            CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord run, engine->GetRun(run_id));
+            return std::string(pipelines::RunStateName(run.state));
+          });
+      !reconciled.ok()) {
+    Log(LogLevel::kError, absl::StrCat("alerts: reconciling retraining runs failed: ",
+                                       reconciled.message()));
+  }
   (*state)->schedules->Start();
   (*state)->monitors->Start();  // after Recover: retraining runs get the server's URL
   std::printf("cairn server listening on http://%s:%d\n", config.host.c_str(), server.port());

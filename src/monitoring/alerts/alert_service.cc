@@ -405,8 +405,35 @@ absl::Status AlertService::OnRunFinished(const Event& event) {
     auto it = event.attributes.find(name);
     return it == event.attributes.end() ? std::string() : it->second;
   };
-  const std::string run = attr("run_id");
-  const std::string state = attr("state");
+  return OnRunEnded(attr("run_id"), attr("state"), "");
+}
+
+absl::Status AlertService::Reconcile(
+    std::function<absl::StatusOr<std::string>(const std::string& run_id)> run_state) {
+  absl::MutexLock lock(&mu_);
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> retraining,
+                         store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, ""));
+  absl::Status first;
+  for (const Alert& alert : retraining) {
+    absl::StatusOr<std::string> state = run_state(alert.retrain_run);
+    absl::Status status;
+    if (!state.ok()) {
+      status = absl::Status(state.status().code(),
+                            absl::StrCat("alert ", alert.id, ": cannot read the state of retraining run ",
+                                         alert.retrain_run, ": ", state.status().message()));
+    } else {
+      status = OnRunEnded(alert.retrain_run, *state, " (found at startup)");
+    }
+    if (!status.ok()) {
+      Log(LogLevel::kError, absl::StrCat("alerts: reconcile: ", status.message()));
+      if (first.ok()) first = status;
+    }
+  }
+  return first;
+}
+
+absl::Status AlertService::OnRunEnded(const std::string& run, const std::string& state,
+                                      const std::string& how) {
   if (state != "succeeded" && state != "failed" && state != "cancelled") return absl::OkStatus();
   CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> found, store_->FindByRetrainRun(run));
   if (!found) return absl::OkStatus();
@@ -444,7 +471,7 @@ absl::Status AlertService::OnRunFinished(const Event& event) {
     CAIRN_RETURN_IF_ERROR(store_->Update(alert));
     return AddEvent(alert, now, "retrain_succeeded",
                     absl::StrCat("retraining run ", run, " of pipeline ", pipeline,
-                                 " succeeded; ", next),
+                                 " succeeded", how, "; ", next),
                     attributes);
   }
   alert.phase = RetrainPhase::kNone;
@@ -452,7 +479,7 @@ absl::Status AlertService::OnRunFinished(const Event& event) {
   CAIRN_RETURN_IF_ERROR(store_->Update(alert));
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "retrain_failed",
-      absl::StrCat("retraining run ", run, " of pipeline ", pipeline, " ended ", state,
+      absl::StrCat("retraining run ", run, " of pipeline ", pipeline, " ended ", state, how,
                    "; see why with: cairn pipelines get ", run),
       attributes));
   return EscalateAndRetry(alert, absl::StrCat("retraining run ", run, " ", state),

@@ -111,6 +111,16 @@ class AlertService {
   // What the bus subscription calls (tests may call it directly).
   void HandleEvent(const Event& event);
 
+  // At startup (after the engine recovered its runs): for every unresolved alert in
+  // kRetraining, asks `run_state` for the state of its retraining run ("queued" |
+  // "running" | "succeeded" | "failed" | "cancelled"; in the server: PipelineEngine::GetRun →
+  // RunStateName) and, for a run that ended while no one listened (a restart, or a
+  // pipeline_run_finished lost at shutdown), moves the alert on as that event would have
+  // (the timeline says "(found at startup)"). Runs still queued or running are left to
+  // their events. Goes through every alert; returns the first error (each is logged).
+  absl::Status Reconcile(
+      std::function<absl::StatusOr<std::string>(const std::string& run_id)> run_state);
+
   // Unsubscribes from the bus (waits for an event being handled) and stops the notifier
   // (queued webhook deliveries are dropped and logged). Idempotent.
   void Shutdown();
@@ -135,6 +145,9 @@ class AlertService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exhaust(Alert& alert, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnRunFinished(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `run` ended in `state`; `how` is appended to the timeline's "ended …" wording.
+  absl::Status OnRunEnded(const std::string& run, const std::string& state,
+                          const std::string& how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnModelRegistered(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a timeline event (stored at once) and returns it.
   absl::Status AddEvent(Alert& alert, int64_t now, std::string kind, std::string message,

@@ -1,5 +1,6 @@
 #include "monitoring/alerts/alert_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -440,6 +441,56 @@ TEST_F(AlertServiceTest, ModelRegisteredBeforeTheRunFinishesIsRemembered) {
   EXPECT_EQ(next.registered_version, "");
   FinishRun("run-2", "succeeded");
   EXPECT_EQ(Current(next.id).phase, RetrainPhase::kAwaitingModel);
+}
+
+TEST_F(AlertServiceTest, ReconcileMovesAlertsWhoseRunEndedWhileNoOneListened) {
+  // Three monitors, each with a retraining run; the server stops before any finishes.
+  auto outcome_of = [this](const std::string& monitor) {
+    MonitorOutcome outcome = Outcome(true, "mr-1", true);
+    outcome.monitor = monitor;
+    return outcome;
+  };
+  Alert ok = Run(outcome_of("a"));        // run-1: succeeded while the server was down
+  Alert failed = Run(outcome_of("b"));    // run-2: failed
+  Alert running = Run(outcome_of("c"));   // run-3: still running
+  Alert unknown = Run(outcome_of("d"));   // run-4: the engine does not know it
+  service_.reset();
+  Open();
+  std::vector<std::string> asked;
+  absl::Status status = service_->Reconcile(
+      [&](const std::string& run) -> absl::StatusOr<std::string> {
+        asked.push_back(run);
+        if (run == "run-1") return std::string("succeeded");
+        if (run == "run-2") return std::string("failed");
+        if (run == "run-3") return std::string("running");
+        return absl::NotFoundError("run " + run + " not found");
+      });
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<std::string>{"run-1", "run-2", "run-3", "run-4"}));
+
+  ok = Current(ok.id);
+  EXPECT_EQ(ok.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Steps(ok).back().message,
+            "retraining run run-1 of pipeline retrain-churn succeeded (found at startup); the "
+            "next run of monitor a verifies whether the drift is gone");
+  failed = Current(failed.id);
+  EXPECT_EQ(failed.severity, Severity::kCritical);
+  EXPECT_EQ(failed.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(failed.retrain_run, "run-5");  // the second attempt
+  EXPECT_EQ(Kinds(failed), (std::vector<std::string>{"opened", "retrain_started",
+                                                     "retrain_failed", "escalated",
+                                                     "retrain_started"}));
+  EXPECT_EQ(Steps(failed)[2].message,
+            "retraining run run-2 of pipeline retrain-churn ended failed (found at startup); see "
+            "why with: cairn pipelines get run-2");
+  EXPECT_EQ(Current(running.id).phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(Kinds(Current(running.id)), Kinds(running));
+  EXPECT_EQ(Current(unknown.id).phase, RetrainPhase::kRetraining);
+
+  // The late event of a run reconciled already changes nothing more.
+  FinishRun("run-1", "succeeded");
+  EXPECT_EQ(Kinds(Current(ok.id)), Kinds(ok));
 }
 
 TEST_F(AlertServiceTest, RunThatFinishesBeforeStartRunReturnsIsStillSeen) {
