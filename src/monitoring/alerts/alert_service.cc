@@ -196,7 +196,10 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
     Alert& alert = *existing;
     alert.updated_ms = now;
     alert.last_monitor_run = run;
-    if (alert.phase == RetrainPhase::kRetraining || alert.phase == RetrainPhase::kAwaitingModel) {
+    alert.retrain = outcome.retrain;  // the monitor's current definition
+    const bool awaiting_model = alert.phase == RetrainPhase::kAwaitingModel && alert.retrain &&
+                                !alert.retrain->await_model.empty();
+    if (alert.phase == RetrainPhase::kRetraining || awaiting_model) {
       std::string waiting =
           alert.phase == RetrainPhase::kRetraining
               ? absl::StrCat("retraining run ", alert.retrain_run, " is still running")
@@ -263,10 +266,18 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
   alert.monitor_version = outcome.monitor_version;
   alert.updated_ms = now;
   alert.sinks = outcome.sinks;  // the monitor's current definition
-  if (outcome.retrain) {
-    alert.retrain = outcome.retrain;
-  }
+  // Also its retraining: a monitor without on_alert any more stops retraining this alert
+  // (attempts and runs so far stay on it).
+  alert.retrain = outcome.retrain;
   std::string status;
+  if (alert.phase == RetrainPhase::kAwaitingModel &&
+      (!alert.retrain || alert.retrain->await_model.empty())) {
+    alert.phase = RetrainPhase::kAwaitingVerification;  // nothing to wait for any more
+  }
+  if (!alert.retrain && alert.phase == RetrainPhase::kAwaitingVerification) {
+    alert.phase = RetrainPhase::kNone;
+    status = "; retraining is off: the monitor no longer declares on_alert.pipeline";
+  }
   switch (alert.phase) {
     case RetrainPhase::kRetraining:
       status = absl::StrCat("; retraining run ", alert.retrain_run, " is still running");
@@ -300,7 +311,11 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
 }
 
 absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run, int64_t now) {
-  if (!alert.retrain) return absl::OkStatus();
+  if (!alert.retrain) {  // the monitor no longer declares on_alert.pipeline
+    if (alert.phase == RetrainPhase::kNone) return absl::OkStatus();
+    alert.phase = RetrainPhase::kNone;
+    return store_->Update(alert);
+  }
   const RetrainAction& action = *alert.retrain;
   if (alert.attempts >= action.max_attempts) return Exhaust(alert, now);
   alert.attempts += 1;

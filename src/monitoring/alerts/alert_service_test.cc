@@ -493,6 +493,41 @@ TEST_F(AlertServiceTest, ReconcileMovesAlertsWhoseRunEndedWhileNoOneListened) {
   EXPECT_EQ(Kinds(Current(ok.id)), Kinds(ok));
 }
 
+TEST_F(AlertServiceTest, RemovingOnAlertFromTheMonitorStopsRetraining) {
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  FinishRun("run-1", "succeeded");
+  ASSERT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingVerification);
+  // The monitor was applied again without on_alert: the drift is still there, but no
+  // second retraining run starts.
+  alert = Run(Outcome(true, "mr-2", /*retrain=*/false));
+  EXPECT_EQ(start_.count(), 1u);
+  EXPECT_FALSE(alert.retrain.has_value());
+  EXPECT_EQ(alert.phase, RetrainPhase::kNone);
+  EXPECT_EQ(alert.attempts, 1);
+  EXPECT_EQ(alert.retrain_runs, std::vector<std::string>{"run-1"});
+  EXPECT_EQ(alert.severity, Severity::kWarning);
+  EXPECT_EQ(Steps(alert).back().message,
+            "monitor run mr-2 still finds drift: 3 of 5 columns drifted (share 0.6 >= 0.5) "
+            "(occurrence 2); retraining is off: the monitor no longer declares "
+            "on_alert.pipeline");
+  alert = Run(Outcome(true, "mr-3", false));
+  EXPECT_EQ(start_.count(), 1u);
+  EXPECT_EQ(Current(alert.id).retrain, std::nullopt);
+  // A clean run resolves it.
+  EXPECT_EQ(Run(Outcome(false, "mr-4", false)).state, AlertState::kResolved);
+
+  // Removed while a run is going: its failure escalates, but nothing starts again.
+  Alert second = Run(Outcome(true, "mr-5", true));
+  ASSERT_EQ(start_.count(), 2u);
+  Run(Outcome(true, "mr-6", false));
+  FinishRun("run-2", "failed");
+  second = Current(second.id);
+  EXPECT_EQ(start_.count(), 2u);
+  EXPECT_EQ(second.phase, RetrainPhase::kNone);
+  EXPECT_EQ(second.severity, Severity::kCritical);
+  EXPECT_EQ(Steps(second).back().kind, "escalated");
+}
+
 TEST_F(AlertServiceTest, RunThatFinishesBeforeStartRunReturnsIsStillSeen) {
   // The engine may publish pipeline_run_finished before the alert stored the run id.
   start_.on_start = [this](const std::string& run) {
