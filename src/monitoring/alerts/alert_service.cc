@@ -304,7 +304,8 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
         absl::StrCat("monitor run ", run, " still finds ", word, " after retraining run ",
                      alert.retrain_run, " succeeded"),
         run, now));
-  } else if (alert.phase == RetrainPhase::kNone && alert.retrain && alert.attempts == 0) {
+  } else if (alert.phase == RetrainPhase::kNone && alert.retrain) {
+    // Not started yet, or the last start found the engine unavailable: try (again) now.
     CAIRN_RETURN_IF_ERROR(Retrain(alert, run, now));
   }
   return alert;
@@ -341,6 +342,52 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
                      {"attempt", absl::StrCat(alert.attempts)},
                      {"monitor_run", monitor_run}});
   }
+  const absl::StatusCode code = run.status().code();
+  if (code == absl::StatusCode::kUnavailable) {
+    // The engine is stopping (or not ready): not the pipeline's fault and not an attempt.
+    alert.attempts -= 1;
+    alert.phase = RetrainPhase::kNone;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    return AddEvent(
+        alert, now, "retrain_start_failed",
+        absl::StrCat("retraining not started: pipeline ", action.pipeline,
+                     " cannot be started now: ", run.status().message(),
+                     "; not counted as an attempt: the next run of monitor ", alert.monitor,
+                     " that still finds ", ProblemWord(alert.kind), " tries again"),
+        {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}});
+  }
+  if (code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
+      code == absl::StatusCode::kFailedPrecondition) {
+    // A configuration problem (an unknown pipeline, missing params): every further attempt
+    // would fail the same way. Escalate once, stop retrying and page the team once.
+    CAIRN_RETURN_IF_ERROR(AddEvent(
+        alert, now, "retrain_start_failed",
+        absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
+                     action.pipeline, ": ", run.status().message(),
+                     "; fix the pipeline or the monitor's on_alert.pipeline"),
+        {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
+    CAIRN_RETURN_IF_ERROR(Escalate(
+        alert,
+        absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
+        monitor_run, now));
+    alert.phase = RetrainPhase::kExhausted;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    std::string message = absl::StrCat(
+        "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
+        " cannot be started (", run.status().message(),
+        "); no more retraining is tried for this alert. Fix the pipeline or the monitor's "
+        "on_alert (pipeline, params) and apply it, then resolve this alert (cairn alerts "
+        "resolve ",
+        alert.id, ")");
+    CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "retrain_exhausted", message,
+                                   {{"attempts", absl::StrCat(alert.attempts)},
+                                    {"pipeline", action.pipeline}}));
+    PublishAlertEvent(alert, "paged");
+    Notify(alert, "paged", message, now);
+    return absl::OkStatus();
+  }
   alert.phase = RetrainPhase::kNone;
   alert.updated_ms = now;
   CAIRN_RETURN_IF_ERROR(store_->Update(alert));
@@ -357,6 +404,12 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
 
 absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why,
                                             const std::string& monitor_run, int64_t now) {
+  CAIRN_RETURN_IF_ERROR(Escalate(alert, why, monitor_run, now));
+  return Retrain(alert, monitor_run, now);
+}
+
+absl::Status AlertService::Escalate(Alert& alert, const std::string& why,
+                                    const std::string& monitor_run, int64_t now) {
   const Severity before = alert.severity;
   alert.severity = Severity::kCritical;
   std::string reopened;
@@ -377,7 +430,7 @@ absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why
                                   {"monitor_run", monitor_run}}));
   PublishAlertEvent(alert, "escalated");
   Notify(alert, "escalated", message, now);
-  return Retrain(alert, monitor_run, now);
+  return absl::OkStatus();
 }
 
 absl::Status AlertService::Exhaust(Alert& alert, int64_t now) {

@@ -31,8 +31,13 @@
 //   → kAwaitingVerification ("model_registered").
 // Exhaust: phase kExhausted, "retrain_exhausted" (no more retraining runs are started for
 //   this alert), sinks "paged".
-// A retraining run that cannot be started (StartRetrainFn error) counts as an attempt that
-//   failed ("retrain_start_failed"; escalates as above).
+// A retraining run that cannot be started (StartRetrainFn error):
+//   InvalidArgument / NotFound / FailedPrecondition (a configuration problem: unknown
+//     pipeline, missing params) → "retrain_start_failed", escalate once, phase kExhausted
+//     ("retrain_exhausted": retraining blocked, saying what to fix), sinks "paged" once;
+//   Unavailable (the engine is stopping) → "retrain_start_failed", not counted as an
+//     attempt, phase kNone: the next monitor run that finds the problem tries again;
+//   any other error counts as an attempt that failed (escalates and retries as above).
 // Retraining params: {{alert.id}}, {{monitor}}, {{alert.severity}} and {{monitor_run}} in
 //   values are replaced. Runs are started with trigger label "alert".
 // Acknowledge / Resolve by a person: "acknowledged" / "resolved" with `by` and the note;
@@ -143,6 +148,9 @@ class AlertService {
   absl::Status EscalateAndRetry(Alert& alert, const std::string& why,
                                 const std::string& monitor_run, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Severity critical (an acknowledged alert is open again), "escalated", kEventAlert, sinks.
+  absl::Status Escalate(Alert& alert, const std::string& why, const std::string& monitor_run,
+                        int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exhaust(Alert& alert, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnRunFinished(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `run` ended in `state`; `how` is appended to the timeline's "ended …" wording.

@@ -540,7 +540,7 @@ TEST_F(AlertServiceTest, RunThatFinishesBeforeStartRunReturnsIsStillSeen) {
 }
 
 TEST_F(AlertServiceTest, RetrainingThatCannotStartCountsAsFailedAttempts) {
-  start_.error = absl::NotFoundError("pipeline retrain-churn not found");
+  start_.error = absl::InternalError("database is locked");
   Alert alert = Run(Outcome(true, "mr-1", true));
   EXPECT_EQ(start_.count(), 2u);
   EXPECT_EQ(alert.phase, RetrainPhase::kExhausted);
@@ -549,8 +549,93 @@ TEST_F(AlertServiceTest, RetrainingThatCannotStartCountsAsFailedAttempts) {
                                                     "escalated", "retrain_start_failed",
                                                     "escalated", "retrain_exhausted"}));
   EXPECT_EQ(Steps(alert)[1].message,
-            "retraining attempt 1 of 2: could not start pipeline retrain-churn: pipeline "
-            "retrain-churn not found; fix the pipeline or the monitor's on_alert.pipeline");
+            "retraining attempt 1 of 2: could not start pipeline retrain-churn: database is "
+            "locked; fix the pipeline or the monitor's on_alert.pipeline");
+}
+
+TEST_F(AlertServiceTest, RetrainingThatIsMisconfiguredIsBlockedAndPagedOnce) {
+  for (absl::Status error : {absl::NotFoundError("pipeline retrain-churn not found"),
+                             absl::InvalidArgumentError("params: missing 'table'"),
+                             absl::FailedPreconditionError("pipeline retrain-churn is paused")}) {
+    SCOPED_TRACE(error.ToString());
+    const size_t before = start_.count();
+    {
+      absl::MutexLock lock(&start_.mu);
+      start_.error = error;
+    }
+    MonitorOutcome outcome = Outcome(true, "mr-1", true);
+    outcome.monitor = "m-" + std::to_string(before);
+    Alert alert = Run(outcome);
+    EXPECT_EQ(start_.count(), before + 1);  // one try, not max_attempts in one call
+    EXPECT_EQ(alert.phase, RetrainPhase::kExhausted);
+    EXPECT_EQ(alert.severity, Severity::kCritical);
+    EXPECT_EQ(alert.attempts, 1);
+    EXPECT_EQ(Kinds(alert), (std::vector<std::string>{"opened", "retrain_start_failed",
+                                                      "escalated", "retrain_exhausted"}));
+    EXPECT_EQ(Steps(alert)[1].message,
+              "retraining attempt 1 of 2: could not start pipeline retrain-churn: " +
+                  std::string(error.message()) +
+                  "; fix the pipeline or the monitor's on_alert.pipeline");
+    EXPECT_EQ(Steps(alert).back().message,
+              "retraining blocked: pipeline retrain-churn of monitor " + outcome.monitor +
+                  " cannot be started (" + std::string(error.message()) +
+                  "); no more retraining is tried for this alert. Fix the pipeline or the "
+                  "monitor's on_alert (pipeline, params) and apply it, then resolve this alert "
+                  "(cairn alerts resolve " + alert.id + ")");
+    // Later runs with the problem only repeat.
+    alert = Run(outcome);
+    EXPECT_EQ(start_.count(), before + 1);
+    EXPECT_EQ(Steps(alert).back().kind, "repeated");
+  }
+  EXPECT_EQ(BusEvents(), (std::vector<std::string>{"opened", "escalated", "paged", "opened",
+                                                   "escalated", "paged", "opened", "escalated",
+                                                   "paged"}));
+  ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
+  EXPECT_EQ(sinks_.events(), (std::vector<std::string>{"opened", "escalated", "paged", "opened",
+                                                       "escalated", "paged", "opened",
+                                                       "escalated", "paged"}));
+}
+
+TEST_F(AlertServiceTest, EngineUnavailableIsNotAnAttemptAndIsRetriedNextRun) {
+  start_.error = absl::UnavailableError("the pipeline engine is shutting down");
+  Alert alert = Run(Outcome(true, "mr-1", true));
+  EXPECT_EQ(start_.count(), 1u);
+  EXPECT_EQ(alert.phase, RetrainPhase::kNone);
+  EXPECT_EQ(alert.attempts, 0);
+  EXPECT_EQ(alert.severity, Severity::kWarning);
+  EXPECT_EQ(Kinds(alert), (std::vector<std::string>{"opened", "retrain_start_failed"}));
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining not started: pipeline retrain-churn cannot be started now: the pipeline "
+            "engine is shutting down; not counted as an attempt: the next run of monitor "
+            "churn-drift that still finds drift tries again");
+  {
+    absl::MutexLock lock(&start_.mu);
+    start_.error = absl::OkStatus();
+  }
+  alert = Run(Outcome(true, "mr-2", true));
+  EXPECT_EQ(start_.count(), 2u);
+  EXPECT_EQ(alert.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(alert.attempts, 1);
+  EXPECT_EQ(alert.retrain_run, "run-2");
+
+  // Also after a failed run: the retry that meets a stopping engine waits for the next run.
+  {
+    absl::MutexLock lock(&start_.mu);
+    start_.error = absl::UnavailableError("the pipeline engine is shutting down");
+  }
+  FinishRun("run-2", "failed");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kNone);
+  EXPECT_EQ(alert.attempts, 1);
+  EXPECT_EQ(alert.severity, Severity::kCritical);
+  {
+    absl::MutexLock lock(&start_.mu);
+    start_.error = absl::OkStatus();
+  }
+  alert = Run(Outcome(true, "mr-3", true));
+  EXPECT_EQ(alert.phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(alert.attempts, 2);
+  EXPECT_EQ(alert.retrain_run, "run-4");
 }
 
 TEST_F(AlertServiceTest, AcknowledgeResolveAndReopenOnEscalation) {
