@@ -15,7 +15,69 @@
 namespace cairn::monitoring {
 namespace {
 
-std::string Escape(std::string_view text) {
+// The length of the valid UTF-8 sequence at text[i] (1..4), or 0 when it is not one.
+size_t Utf8Length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b = byte(i);
+  if (b < 0x80) return b == 0 ? 0 : 1;  // NUL: PostgreSQL refuses it in text
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (b >= 0xC2 && b <= 0xDF) {
+    n = 2;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    n = 3;
+    if (b == 0xE0) lo = 0xA0;  // overlong
+    if (b == 0xED) hi = 0x9F;  // surrogates
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    n = 4;
+    if (b == 0xF0) lo = 0x90;  // overlong
+    if (b == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// `text` as valid UTF-8: every byte that does not start a valid sequence (and NUL) becomes
+// U+FFFD, so the report can be stored as text (PostgreSQL refuses invalid UTF-8).
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8Length(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+// At most `max_chars` characters of `text` (valid UTF-8 afterwards); a longer text keeps
+// max_chars - 1 of them and ends with "…". Never splits a character.
+std::string Shorten(std::string_view text, size_t max_chars) {
+  const std::string valid = ValidUtf8(text);
+  size_t chars = 0;
+  size_t cut = 0;  // the byte offset after max_chars - 1 characters
+  for (size_t i = 0; i < valid.size(); ++i) {
+    if ((static_cast<unsigned char>(valid[i]) & 0xC0) == 0x80) continue;
+    if (chars == max_chars - 1) cut = i;
+    ++chars;
+  }
+  if (chars <= max_chars) return valid;
+  return valid.substr(0, cut) + "…";
+}
+
+std::string Escape(std::string_view raw) {
+  const std::string text = ValidUtf8(raw);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -142,7 +204,7 @@ std::string HistogramSvg(const ColumnDrift& column) {
         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"cur\"><title>%s — "
         "current: %s (%.4g%%)</title></rect>",
         x + 2 + bar_width, base - ch, bar_width, ch, label, Number(bar.current), 100 * c);
-    std::string shown = bar.label.size() > 18 ? bar.label.substr(0, 17) + "…" : bar.label;
+    const std::string shown = Shorten(bar.label, 18);
     const double cx = x + group / 2;
     if (rotate) {
       absl::StrAppendFormat(&svg,

@@ -111,6 +111,49 @@ TEST(HtmlReportTest, ManyCategoriesFoldIntoOther) {
   EXPECT_THAT(html, Not(HasSubstr(">sku-99</text>")));
 }
 
+// Whether `text` is valid UTF-8 without NUL (what PostgreSQL stores as text).
+bool IsStorableUtf8(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char b = static_cast<unsigned char>(text[i]);
+    size_t n = b == 0 ? 0 : b < 0x80 ? 1 : (b >= 0xC2 && b <= 0xDF) ? 2 : (b >= 0xE0 && b <= 0xEF) ? 3
+                                      : (b >= 0xF0 && b <= 0xF4) ? 4 : 0;
+    if (n == 0 || i + n > text.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    if (b == 0xE0 && static_cast<unsigned char>(text[i + 1]) < 0xA0) return false;
+    if (b == 0xED && static_cast<unsigned char>(text[i + 1]) > 0x9F) return false;
+    if (b == 0xF0 && static_cast<unsigned char>(text[i + 1]) < 0x90) return false;
+    if (b == 0xF4 && static_cast<unsigned char>(text[i + 1]) > 0x8F) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(HtmlReportTest, LabelsAreCutAtCharactersAndInvalidUtf8IsReplaced) {
+  DriftReport report;
+  ColumnDrift column;
+  column.column = "ville\xff";  // invalid UTF-8 in a column name
+  column.categorical = true;
+  // 16 ASCII characters then "é" (2 bytes) at the 17th/18th byte, 20 characters in all:
+  // a cut at 17 bytes would split the "é".
+  column.categories = {"abcdefghijklmnopéxyz", "Zürich", std::string("bad\xc3(\0z", 7),
+                       "\xed\xa0\x80surrogate"};
+  column.histogram.values = {0, 1, 2, 3};
+  column.histogram.reference = {10, 10, 10, 10};
+  column.histogram.current = {10, 10, 10, 10};
+  report.columns = {column};
+  const std::string html = DriftReportHtml(report);
+  EXPECT_TRUE(IsStorableUtf8(html));
+  EXPECT_THAT(html, HasSubstr(">abcdefghijklmnopé…</text>"));
+  EXPECT_THAT(html, HasSubstr("<title>abcdefghijklmnopéxyz — reference"));
+  EXPECT_THAT(html, HasSubstr(">Zürich</text>"));
+  EXPECT_THAT(html, HasSubstr(">bad\xEF\xBF\xBD(\xEF\xBF\xBDz</text>"));
+  EXPECT_THAT(html, HasSubstr(">\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDsurrogate</text>"));
+  EXPECT_THAT(html, HasSubstr("ville\xEF\xBF\xBD"));
+}
+
 TEST(HtmlReportTest, ColumnWithoutHistogram) {
   DriftReport report;
   ColumnDrift column;

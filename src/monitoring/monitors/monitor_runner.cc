@@ -326,7 +326,9 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
   run.has_report = !report_html.empty();
 
   const std::string result_text = DumpJson(run.result);
-  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+  // A run that cannot be stored still hands its outcomes to the alerts (the drift is real
+  // whether or not its record could be written); the storage error is logged and returned.
+  absl::Status stored = db_.Write([&](SqlSession& session) -> absl::Status {
     std::vector<SqlValue> params = {
         run.id,
         run.monitor,
@@ -353,7 +355,13 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             params)
         .status();
-  }));
+  });
+  if (!stored.ok()) {
+    Log(LogLevel::kError,
+        absl::StrCat("monitor ", run.monitor, " run ", run.id,
+                     ": cannot store the run (its outcomes still go to the alerts): ",
+                     stored.message()));
+  }
 
   if (io_.on_outcome) {
     for (MonitorOutcome& outcome : outcomes) {
@@ -370,6 +378,10 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
   if (run.state == "failed") {
     Log(LogLevel::kWarning,
         absl::StrCat("monitor ", run.monitor, " run ", run.id, " failed: ", run.message));
+  }
+  if (!stored.ok()) {
+    return absl::Status(stored.code(), absl::StrCat("monitor ", run.monitor, " run ", run.id,
+                                                    " could not be stored: ", stored.message()));
   }
   return run;
 }

@@ -140,6 +140,21 @@ TEST_F(MonitorRunnerTest, DriftedTargetIsStoredAndHandedToTheAlerts) {
   EXPECT_THAT(*report, HasSubstr("Monitor m v3"));
 }
 
+TEST_F(MonitorRunnerTest, OutcomesReachTheAlertsEvenWhenTheRunCannotBeStored) {
+  target_ = Frame(150);
+  ASSERT_TRUE(db_->Write([](storage::SqlSession& session) {
+                   return session.Execute("DROP TABLE monitor_runs", {}).status();
+                 }).ok());
+  auto run = runner_->Run(Monitor("on_alert: {pipeline: retrain}\n"), "manual");
+  ASSERT_FALSE(run.ok());
+  EXPECT_THAT(run.status().message(), HasSubstr("could not be stored"));
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_EQ(outcomes_[0].kind, "drift");
+  EXPECT_TRUE(outcomes_[0].problem);
+  EXPECT_EQ(outcomes_[0].monitor, "m");
+  ASSERT_TRUE(outcomes_[0].retrain.has_value());
+}
+
 TEST_F(MonitorRunnerTest, SameDataFindsNoProblemAndStillReportsIt) {
   auto run = runner_->Run(Monitor("tests: {per_column: {x: {test: psi, threshold: 0.2}}}\n"),
                           "schedule", "2023-11-14T22:00:00.000Z");
