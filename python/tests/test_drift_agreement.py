@@ -414,10 +414,17 @@ def test_default_tests_and_verdict_match_data_drift_preset(temp_root, size):
                                 categorical_columns=CATEGORICAL_COLUMNS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        snapshot = Report([DataDriftPreset()]).run(
+        # include_tests: the preset's data-set verdict is its test on the share of drifted
+        # columns ("Share of Drifted Columns: Less 0.500"; FAIL = data-set drift).
+        snapshot = Report([DataDriftPreset()], include_tests=True).run(
             Dataset.from_pandas(cur_frame, data_definition=definition),
             Dataset.from_pandas(ref_frame, data_definition=definition))
     metrics = snapshot.dict()["metrics"]
+    share_tests = [t for t in snapshot.dict()["tests"]
+                   if t["metric_config"]["params"]["type"]
+                   == "evidently:metric_v2:DriftedColumnsCount"]
+    assert len(share_tests) == 1, snapshot.dict()["tests"]
+    evidently_dataset_drift = str(share_tests[0]["status"].value) == "FAIL"
 
     seen = set()
     for metric in metrics:
@@ -440,7 +447,7 @@ def test_default_tests_and_verdict_match_data_drift_preset(temp_root, size):
             assert cairn["drifted_columns"] == int(metric["value"]["count"])
             assert_close(cairn["drift_share"], float(metric["value"]["share"]), "drift share")
     assert seen == set(reference.columns)
-    assert cairn["dataset_drift"] == (cairn["drift_share"] >= 0.5)
+    assert cairn["dataset_drift"] == evidently_dataset_drift, share_tests[0]["description"]
     assert cairn["number_of_columns"] == len(reference.columns)
     # The fixtures exercise both verdicts per column.
     assert 0 < cairn["drifted_columns"] < len(reference.columns)
