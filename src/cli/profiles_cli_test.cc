@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "cli/testing/fake_transport.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -21,19 +22,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class FakeTransport final : public HttpTransport {
- public:
-  absl::StatusOr<HttpReply> Send(const HttpCall& call) override {
-    calls.push_back(call);
-    if (replies.empty()) return HttpReply{200, "{}"};
-    HttpReply reply = replies.front();
-    replies.pop_front();
-    return reply;
-  }
-  void Reply(int status, std::string body) { replies.push_back(HttpReply{status, std::move(body)}); }
-  std::vector<HttpCall> calls;
-  std::deque<HttpReply> replies;
-};
+using FakeTransport = ::cairn::cli::testing::FakeTransport;
 
 class ProfilesCliTest : public ::testing::Test {
  protected:
