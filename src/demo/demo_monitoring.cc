@@ -85,8 +85,11 @@ absl::StatusOr<MonitoringChapterResult> RunMonitoringChapter(DemoStores& stores,
   const std::string traffic_dir = (root / kTrafficDir).string();
   const std::string reference_path = (root / kReferenceFile).string();
 
-  // The production model's training data becomes the monitor's reference.
+  // The production model's training data becomes the monitor's reference, and the
+  // simulation starts from day 1 (a rerun sees the same days, so retraining is cached).
   CAIRN_RETURN_IF_ERROR(CopyFile(options.train_path, reference_path));
+  std::error_code removed;
+  fs::remove_all(traffic_dir, removed);
   CAIRN_ASSIGN_OR_RETURN(Dataset customers, ReadDatasetCsv(options.validation_path));
 
   // The services a server runs: the event bus, a local executor, the pipeline engine, the

@@ -115,7 +115,7 @@ TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
   EXPECT_EQ(second->experiment_id, first->experiment_id);
   EXPECT_EQ(second->model_version, 1);
   EXPECT_FALSE(second->model_version_created);
-  EXPECT_THAT(rerun_out.str(), HasSubstr("Alias 'production' stays on version 1"));
+  EXPECT_THAT(rerun_out.str(), HasSubstr("Alias 'production' was moved since (now version 2)"));
   EXPECT_THAT(rerun_out.str(), HasSubstr("= FeatureView    customer_spend (v1, unchanged)"));
   EXPECT_TRUE(second->reused_ingested_events);
   EXPECT_EQ(second->training_set_id, first->training_set_id);  // the cached snapshot
@@ -171,19 +171,42 @@ TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/model.json").ok());
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/MLmodel").ok());
 
+  // Version 1 is the grid's best; the monitoring chapter's retraining made version 2 and
+  // moved production to it; the rerun's retraining was served from the cache.
   auto versions = (*registry)->SearchModelVersions({.filter = "name = 'churn'"});
   ASSERT_TRUE(versions.ok()) << versions.status();
-  EXPECT_EQ(versions->versions.size(), 1u);  // the rerun added none
+  EXPECT_EQ(versions->versions.size(), 2u);  // the rerun added none
   auto production = (*registry)->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   ASSERT_TRUE(production.ok()) << production.status();
-  EXPECT_EQ(production->version, 1);
-  EXPECT_EQ(production->run_id, best_run.run_id);
+  EXPECT_EQ(production->version, 2);
+  EXPECT_NE(production->run_id, best_run.run_id);
   auto changes = (*registry)->AliasHistory(kDemoModel);
   ASSERT_TRUE(changes.ok()) << changes.status();
-  ASSERT_EQ(changes->size(), 1u);
-  EXPECT_EQ((*changes)[0].to_version, 1);
-  EXPECT_EQ((*changes)[0].actor, "cairn demo");
-  EXPECT_THAT((*changes)[0].reason, HasSubstr("best val_auc"));
+  ASSERT_EQ(changes->size(), 2u);  // newest first
+  EXPECT_EQ((*changes)[0].to_version, 2);
+  EXPECT_EQ((*changes)[1].to_version, 1);
+  EXPECT_EQ((*changes)[1].actor, "cairn demo");
+  EXPECT_THAT((*changes)[1].reason, HasSubstr("best val_auc"));
+}
+
+// The monitoring chapter: day 1 like training, day 2 drifts and opens an alert whose
+// retraining run succeeds, day 3 finds no drift against the new reference and resolves it.
+TEST_F(DemoTest, DriftOpensAnAlertThatRetrainingResolves) {
+  std::ostringstream out;
+  absl::StatusOr<DemoResult> result = RunDemoSteps(options_, out);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
+  const MonitoringChapterResult& monitoring = result->monitoring;
+  ASSERT_EQ(monitoring.days.size(), 3u) << out.str();
+  EXPECT_FALSE(monitoring.days[0].drift) << monitoring.days[0].summary;
+  EXPECT_TRUE(monitoring.days[1].drift) << monitoring.days[1].summary;
+  EXPECT_EQ(monitoring.days[1].alert_state, "open");
+  EXPECT_FALSE(monitoring.days[2].drift) << monitoring.days[2].summary;
+  EXPECT_EQ(monitoring.alert_state, "resolved");
+  EXPECT_EQ(monitoring.alert_severity, "warning");
+  ASSERT_EQ(monitoring.retrain_runs.size(), 1u);
+  EXPECT_THAT(out.str(), HasSubstr("resolved: monitor run"));
+  EXPECT_THAT(out.str(), HasSubstr("churn-retrain run " + monitoring.retrain_runs[0].substr(0, 8) +
+                                   " succeeded"));
 }
 
 // --no-cache runs every step again: new runs, and the best of them a new version.
@@ -201,9 +224,10 @@ TEST_F(DemoTest, NoCacheRetrainsAndRegistersTheNewBestRun) {
   }
   EXPECT_NE(second->runs[0].run_id, first->runs[0].run_id);
   EXPECT_DOUBLE_EQ(second->runs[0].val_auc, first->runs[0].val_auc);  // deterministic
-  EXPECT_EQ(second->model_version, 2);
+  // Version 2 came from the first run's retraining; the grid's new best is version 3.
+  EXPECT_EQ(second->model_version, 3);
   EXPECT_TRUE(second->model_version_created);
-  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 1 to version 2"));
+  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 2 to version 3"));
 }
 
 // A step that fails fails the run; the demo names the step and shows its log.

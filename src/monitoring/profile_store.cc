@@ -36,7 +36,7 @@ constexpr storage::Migration kMigrations[] = {
 constexpr char kSummaryColumns[] = "name, version, n_rows, n_columns, source, created_ms";
 
 // How many concurrent Puts of one name may collide on PostgreSQL before one gives up.
-constexpr int kPutTries = 5;
+constexpr int kPutTries = 20;
 
 ProfileSummary ReadSummary(const SqlRowView& row) {
   ProfileSummary s;
@@ -86,6 +86,7 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
   summary.source = std::string(source);
   const std::string profile_text = DumpJson(ProfileToJson(profile));
   const std::string constraints_text = DumpJson(ConstraintsToJson(constraints));
+  absl::MutexLock lock(&put_mu_);
   absl::Status status;
   for (int attempt = 0; attempt < kPutTries; ++attempt) {
     status = db_.Write([&](SqlSession& session) -> absl::Status {

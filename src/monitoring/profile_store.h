@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "monitoring/constraints.h"
 #include "monitoring/profile.h"
@@ -69,6 +70,9 @@ class ProfileStore {
 
   storage::Database& db_;
   Clock& clock_;
+  // Puts of this process take the next version one at a time (MAX(version) + 1 would
+  // otherwise race); other processes sharing a database are handled by retrying.
+  absl::Mutex put_mu_;
 };
 
 }  // namespace cairn::monitoring
