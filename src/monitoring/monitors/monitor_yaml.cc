@@ -478,7 +478,7 @@ class DocumentParser {
       }
       const std::string column = it->first.Scalar();
       const std::string path = absl::StrCat("tests.per_column.", column);
-      const YAML::Node& node = it->second;
+      const YAML::Node node = it->second;  // a copy: `*it` is a temporary
       ColumnTestSpec test;
       if (Present(node) && node.IsScalar()) {  // per_column: {plan: psi}
         CAIRN_ASSIGN_OR_RETURN(test.test, TestName(node, path));
