@@ -9,46 +9,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/stats/stat_tests.h"
+#include "monitoring/testing/frames.h"
 
 namespace cairn::monitoring {
 namespace {
+
+using test_support::Categorical;
+using test_support::Frame;
+using test_support::Numeric;
 
 using ::testing::HasSubstr;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-FrameColumn Numeric(std::string name, std::vector<double> values) {
-  FrameColumn column;
-  column.name = std::move(name);
-  column.numbers = std::move(values);
-  return column;
-}
-
-// A categorical column from labels ("" = missing), with the dictionary in first-seen order.
-FrameColumn Categorical(std::string name, const std::vector<std::string>& labels) {
-  FrameColumn column;
-  column.name = std::move(name);
-  column.categorical = true;
-  std::map<std::string, int32_t> codes;
-  for (const std::string& label : labels) {
-    if (label.empty()) {
-      column.codes.push_back(-1);
-      continue;
-    }
-    auto [it, inserted] = codes.try_emplace(label, static_cast<int32_t>(column.categories.size()));
-    if (inserted) column.categories.push_back(label);
-    column.codes.push_back(it->second);
-  }
-  return column;
-}
-
-DataFrame Frame(std::vector<FrameColumn> columns) {
-  DataFrame frame;
-  frame.rows = columns.empty() ? 0 : static_cast<int64_t>(columns.front().size());
-  frame.columns = std::move(columns);
-  return frame;
-}
 
 std::vector<std::string> Repeat(const std::string& label, int times) {
   return std::vector<std::string>(times, label);

@@ -5,38 +5,19 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "monitoring/testing/frames.h"
 
 namespace cairn::monitoring {
 namespace {
+
+using test_support::Categorical;
+using test_support::Frame;
+using test_support::Numeric;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const double kNaN = std::nan("");
-
-FrameColumn Numeric(std::string name, std::vector<double> values) {
-  FrameColumn c;
-  c.name = std::move(name);
-  c.numbers = std::move(values);
-  return c;
-}
-
-FrameColumn Categorical(std::string name, std::vector<int32_t> codes,
-                        std::vector<std::string> labels) {
-  FrameColumn c;
-  c.name = std::move(name);
-  c.categorical = true;
-  c.codes = std::move(codes);
-  c.categories = std::move(labels);
-  return c;
-}
-
-DataFrame Frame(std::vector<FrameColumn> columns) {
-  DataFrame f;
-  f.rows = columns.empty() ? 0 : static_cast<int64_t>(columns[0].size());
-  f.columns = std::move(columns);
-  return f;
-}
 
 TEST(ProfileTest, NumericSummariesMatchPandasDescribe) {
   // pandas.Series([1, 2, 3, 4, 10, None]).describe(): count 5, mean 4, std 3.535534,
