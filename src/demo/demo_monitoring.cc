@@ -1,6 +1,5 @@
 #include "demo/demo_monitoring.h"
 
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -17,6 +16,7 @@
 #include "common/timestamp.h"
 #include "compute/local_executor.h"
 #include "demo/churn_monitors.h"
+#include "demo/demo_pipeline.h"
 #include "demo/step_io.h"
 #include "demo/traffic.h"
 #include "monitoring/alerts/alert_service.h"
@@ -33,6 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kRetrainDeadlineMs = 10 * 60 * 1000;
+constexpr int64_t kRetrainPollMs = 200;
 
 // The reference the monitor reads, relative to the data directory (the monitor file says
 // monitoring/churn-reference.csv; the demo applies it with absolute paths).
@@ -182,24 +183,11 @@ absl::StatusOr<MonitoringChapterResult> RunMonitoringChapter(DemoStores& stores,
     }
     return std::nullopt;
   };
-  // Waits for a retraining run, printing its steps as they end.
+  // Waits for a retraining run, then prints how each of its steps ended.
   auto follow_retraining = [&](const std::string& run_id) -> absl::Status {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(kRetrainDeadlineMs);
-    pipelines::RunRecord record;
-    while (true) {
-      absl::StatusOr<pipelines::RunRecord> waited = engine->WaitForRun(run_id, 200);
-      if (waited.ok()) {
-        record = std::move(*waited);
-        break;
-      }
-      if (waited.status().code() != absl::StatusCode::kDeadlineExceeded) return waited.status();
-      if (std::chrono::steady_clock::now() > deadline) {
-        engine->CancelRun(run_id).IgnoreError();
-        return absl::DeadlineExceededError(
-            absl::StrCat("retraining run ", run_id, " did not finish in time; cancelled"));
-      }
-    }
+    CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord record,
+                           WaitForPipelineRun(*engine, kChurnRetrainPipeline, run_id,
+                                              kRetrainPollMs, kRetrainDeadlineMs, {}));
     std::vector<std::string> steps;
     for (const pipelines::StepRecord& step : record.steps) {
       steps.push_back(
@@ -227,7 +215,8 @@ absl::StatusOr<MonitoringChapterResult> RunMonitoringChapter(DemoStores& stores,
     CAIRN_ASSIGN_OR_RETURN(monitoring::MonitorRun run,
                            monitors->RunNow(kChurnMonitorName, "manual", absl::StrCat("day ", day)));
     MonitoringDay outcome{.day = day, .shifted = shifted, .monitor_run = run.id,
-                          .drift = run.drift_found, .summary = run.message};
+                          .drift = run.drift_found, .summary = run.message,
+                          .alert_state = "", .alert_severity = ""};
     if (run.state != "succeeded") {
       return absl::FailedPreconditionError(
           absl::StrCat("monitor ", kChurnMonitorName, " run ", run.id, " failed: ", run.message));

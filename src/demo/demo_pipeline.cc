@@ -56,6 +56,29 @@ std::string StepLine(const PipelineStepOutcome& step, const std::string& detail)
 
 }  // namespace
 
+absl::StatusOr<pipelines::RunRecord> WaitForPipelineRun(
+    pipelines::PipelineEngine& engine, const std::string& pipeline, const std::string& run_id,
+    int64_t every_ms, int64_t deadline_ms,
+    const std::function<void(const pipelines::RunRecord&)>& progress) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  while (true) {
+    absl::StatusOr<pipelines::RunRecord> waited = engine.WaitForRun(run_id, every_ms);
+    if (waited.ok()) return waited;
+    if (waited.status().code() != absl::StatusCode::kDeadlineExceeded) return waited.status();
+    if (progress) {
+      CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord record, engine.GetRun(run_id));
+      progress(record);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      engine.CancelRun(run_id).IgnoreError();
+      return absl::DeadlineExceededError(
+          absl::StrFormat("pipeline %s run %s did not finish within %d minutes; cancelled",
+                          pipeline, run_id, deadline_ms / 60000));
+    }
+  }
+}
+
 const PipelineStepOutcome* TrainingPipelineRun::Step(const std::string& name) const {
   for (const PipelineStepOutcome& step : steps) {
     if (step.name == name) return &step;
@@ -141,25 +164,10 @@ absl::StatusOr<TrainingPipelineRun> RunTrainingPipeline(DemoStores& stores,
       result.steps.push_back(std::move(outcome));
     }
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRunDeadlineMs);
-  pipelines::RunRecord record;
-  while (true) {
-    absl::StatusOr<pipelines::RunRecord> waited = engine->WaitForRun(run.id, kProgressEveryMs);
-    if (waited.ok()) {
-      record = std::move(*waited);
-      print_ended(record);
-      break;
-    }
-    if (waited.status().code() != absl::StatusCode::kDeadlineExceeded) return waited.status();
-    CAIRN_ASSIGN_OR_RETURN(record, engine->GetRun(run.id));
-    print_ended(record);
-    if (std::chrono::steady_clock::now() > deadline) {
-      engine->CancelRun(run.id).IgnoreError();
-      return absl::DeadlineExceededError(absl::StrFormat(
-          "pipeline %s run %s did not finish within %d minutes; cancelled", result.pipeline,
-          run.id, kRunDeadlineMs / 60000));
-    }
-  }
+  CAIRN_ASSIGN_OR_RETURN(pipelines::RunRecord record,
+                         WaitForPipelineRun(*engine, result.pipeline, run.id, kProgressEveryMs,
+                                            kRunDeadlineMs, print_ended));
+  print_ended(record);
   engine->Shutdown();
   executor->Shutdown();
   result.tracking_run_id = record.tracking_run_id;

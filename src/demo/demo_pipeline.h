@@ -14,6 +14,11 @@
 
 #include "absl/status/statusor.h"
 #include "demo/demo_stores.h"
+#include "pipelines/run_types.h"
+
+namespace cairn::pipelines {
+class PipelineEngine;
+}  // namespace cairn::pipelines
 
 namespace cairn::demo {
 
@@ -60,5 +65,14 @@ absl::StatusOr<TrainingPipelineRun> RunTrainingPipeline(DemoStores& stores,
                                                         const TrainingPipelineOptions& options,
                                                         const StepDetailFn& detail,
                                                         std::ostream& out);
+
+// Waits until run `run_id` (of `pipeline`) ends and returns it. While it runs, `progress`
+// (may be empty) gets the run about every `every_ms`; after `deadline_ms` the run is
+// cancelled and the answer is DeadlineExceeded ("pipeline P run R did not finish within N
+// minutes; cancelled"). Errors of the engine otherwise.
+absl::StatusOr<pipelines::RunRecord> WaitForPipelineRun(
+    pipelines::PipelineEngine& engine, const std::string& pipeline, const std::string& run_id,
+    int64_t every_ms, int64_t deadline_ms,
+    const std::function<void(const pipelines::RunRecord&)>& progress);
 
 }  // namespace cairn::demo
