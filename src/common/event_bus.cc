@@ -13,9 +13,9 @@
 namespace cairn {
 
 std::span<const std::string_view> KnownEventTypes() {
-  static constexpr std::array<std::string_view, 4> kTypes = {
-      kEventSourceIngested, kEventModelVersionRegistered, kEventAlert,
-      kEventPipelineRunFinished};
+  static constexpr std::array<std::string_view, 6> kTypes = {
+      kEventSourceIngested,      kEventModelVersionRegistered, kEventAlert,
+      kEventPipelineRunFinished, kEventModelAliasMoved,        kEventEvaluationFinished};
   return kTypes;
 }
 

@@ -188,7 +188,7 @@ TEST(EventTypes, KnownTypesAndJson) {
   EXPECT_TRUE(IsKnownEventType("alert"));
   EXPECT_TRUE(IsKnownEventType("pipeline_run_finished"));
   EXPECT_FALSE(IsKnownEventType("alerts"));
-  EXPECT_EQ(KnownEventTypes().size(), 4u);
+  EXPECT_EQ(KnownEventTypes().size(), 6u);
   Event event{kEventModelVersionRegistered, {{"model", "churn"}, {"version", "3"}}, 5};
   EXPECT_EQ(EventToJson(event),
             R"({"attributes":{"model":"churn","version":"3"},"time_ms":5,)"

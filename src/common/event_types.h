@@ -22,8 +22,17 @@ inline constexpr char kEventAlert[] = "alert";
 //   pipeline: the pipeline name; run_id: the run; state: "succeeded" | "failed" |
 //   "cancelled".
 inline constexpr char kEventPipelineRunFinished[] = "pipeline_run_finished";
+// A registered model's alias was set, moved or deleted (registry API, promotion,
+// rollback, a canary's verdict).
+//   model: the registered model; alias: the alias; from_version / to_version: the
+//   versions before and after ("" when the alias did not exist / was deleted);
+//   actor, reason: who moved it and why.
+inline constexpr char kEventModelAliasMoved[] = "model_alias_moved";
+// A candidate version was evaluated against a policy (cicd).
+//   model, version, policy, evaluation_id; passed: "true" | "false".
+inline constexpr char kEventEvaluationFinished[] = "evaluation_finished";
 
-// The four types above, in that order (validation of `on:`, "did you mean").
+// The six types above, in that order (validation of `on:`, "did you mean").
 std::span<const std::string_view> KnownEventTypes();
 bool IsKnownEventType(std::string_view type);
 
