@@ -33,6 +33,19 @@ class MonitorService;
 class ProfileStore;
 }  // namespace cairn::monitoring
 
+namespace cairn::serving {
+class EndpointService;
+class EndpointRegistry;
+class EndpointStore;
+class InferenceLog;
+}  // namespace cairn::serving
+namespace cairn::cicd {
+class PolicyRegistry;
+class EvaluationStore;
+class PromotionService;
+class Webhooks;
+}  // namespace cairn::cicd
+
 namespace cairn::api {
 
 struct PipelineApi;
@@ -63,6 +76,18 @@ struct ApiContext {
   // Alerts (list, ack, resolve) and monitors (apply, run, reports); null: no such routes.
   monitoring::AlertService* alerts = nullptr;
   monitoring::MonitorService* monitors = nullptr;
+  // Serving: endpoint definitions (apply, list), live deployments (predict, rollouts),
+  // their rollouts and events, the inference log; null: no such routes.
+  serving::EndpointRegistry* endpoint_registry = nullptr;
+  serving::EndpointService* endpoints = nullptr;
+  serving::EndpointStore* endpoint_store = nullptr;
+  serving::InferenceLog* inference_log = nullptr;
+  // Model CI/CD: policies, evaluations, promotion / approval / rollback, registry webhooks;
+  // null: no such routes.
+  cicd::PolicyRegistry* policies = nullptr;
+  cicd::EvaluationStore* evaluations = nullptr;
+  cicd::PromotionService* promotion = nullptr;
+  cicd::Webhooks* webhooks = nullptr;
 };
 
 }  // namespace cairn::api
