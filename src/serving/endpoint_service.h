@@ -1,0 +1,238 @@
+#pragma once
+// The live side of serving endpoints (DESIGN.md §5 "serving", issue 6 items 1, 3, 6): every
+// endpoint of the EndpointRegistry deployed in this process, bound to a registered model's
+// alias (or a pinned version), its features fetched online by entity key, a canary or
+// shadow challenger beside the champion, every predicted row offered to the inference log.
+//
+// Deployments. Sync() brings the deployments to the registry: new endpoints are loaded,
+// changed ones reloaded, removed ones dropped. The model `name@alias` is resolved through
+// the ModelRegistry to a version, the version's source (or storage location) to a local
+// directory (`mlflow-artifacts:/…` below the ArtifactStore's root, `file://…` or a plain
+// path), and the directory loaded through `load_runtime`. A background thread re-resolves
+// every alias each `recheck_ms` (and at once on kEventModelAliasMoved from the bus, since
+// demo steps and other processes move aliases without it): when the alias names another
+// version, that version is loaded off the request path and swapped in; the old runtime
+// keeps answering until then, so a redeploy fails no request. Deployments, failures and
+// the python pool's scaling are recorded as EndpointStore events.
+//
+// Predict. Request (JSON):
+//   {"entities": {"customer_id": [1001, 1002]},      looked up through the endpoint's
+//                                                      feature service (online store)
+//    "features": {"tenure": [3, 40], "plan": ["a", "b"]}}   raw values, columnar; they
+//                                                      win over looked-up ones
+// (at least one of the two; every list has one value per row). Response:
+//   {"ids": ["…", "…"], "model": "churn", "model_version": 3,
+//    "predictions": [0.12, 0.83], "variant": "champion"}
+// A model input found in neither is a 400 naming it. A canary sends each request to the
+// challenger with probability percent/100 (a seeded, deterministic sequence), answering
+// with "variant": "canary" and its version; a shadow mirrors percent of the requests to
+// the challenger on a background thread (bounded queue; dropped when full) and only logs
+// its answers. Each row gets an id; rows with ShouldSample(id, log_sample) go to the
+// inference log. Every request feeds the rollout's guard; the background thread judges it:
+// pass → `promote` (on_pass: promote) and the rollout ends "promoted"; fail → the
+// challenger is dropped and the rollout ends "rolled_back" (on_fail: rollback); the
+// verdict is stored with the rollout.
+//
+// Thread-safety: every method may be called from any thread. Predict holds no lock while
+// the model predicts: it takes an immutable snapshot of the deployment (champion,
+// challenger, guard) under a reader lock and works on it.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "serving/endpoint_spec.h"
+#include "serving/endpoint_store.h"
+#include "serving/inference_record.h"
+#include "serving/model_runtime.h"
+
+namespace cairn {
+class EventBus;
+}  // namespace cairn
+namespace cairn::tracking {
+class ModelRegistry;
+}  // namespace cairn::tracking
+namespace cairn::storage {
+class ArtifactStore;
+}  // namespace cairn::storage
+namespace cairn::features {
+class OnlineFeatureService;
+}  // namespace cairn::features
+
+namespace cairn::serving {
+
+class EndpointRegistry;
+
+// What a runtime is loaded for: the model directory and the endpoint's runtime settings.
+struct RuntimeRequest {
+  std::string model_dir;  // absolute local directory holding MLmodel
+  std::string endpoint;
+  std::string model;
+  int64_t version = 0;
+  std::string runtime = "auto";  // EndpointSpec::runtime
+  int min_replicas = 1;
+  int max_replicas = 1;
+  int max_queue = 32;
+  // The python pool's scaling decisions (from → to workers, why); the service records
+  // them as "scaling" events.
+  std::function<void(int64_t time_ms, int from, int to, const std::string& reason)> on_scaling;
+};
+
+using LoadRuntimeFn =
+    std::function<absl::StatusOr<std::shared_ptr<ModelRuntime>>(const RuntimeRequest&)>;
+
+// Promotes `version` of `model` (the canary's on_pass, or a hand promote). The server wires
+// it to cicd's PromotionService::Promote; the default moves the endpoint's alias through
+// ModelRegistry::SetAlias (a pinned endpoint: "production") and publishes
+// kEventModelAliasMoved.
+using PromoteFn = std::function<absl::Status(std::string_view model, int64_t version,
+                                             std::string_view actor, std::string_view reason)>;
+
+// Loads through serving/model_loader.h (LoadModelRuntime): xgboost in process, python
+// in a worker pool sized by the request.
+LoadRuntimeFn DefaultLoadRuntime();
+
+struct EndpointServiceOptions {
+  tracking::ModelRegistry* models = nullptr;    // required
+  EndpointRegistry* definitions = nullptr;      // required for Sync
+  EndpointStore* store = nullptr;               // null: rollouts refused, events dropped
+  storage::ArtifactStore* artifacts = nullptr;  // null: mlflow-artifacts: sources refused
+  const features::OnlineFeatureService* online = nullptr;  // null: entities refused
+  InferenceLogSink* inference_log = nullptr;    // null: nothing logged
+  EventBus* events = nullptr;                   // null: alias moves seen by the recheck only
+  Clock* clock = nullptr;                       // null: RealClock()
+  LoadRuntimeFn load_runtime;                   // empty: DefaultLoadRuntime()
+  PromoteFn promote;                            // empty: SetAlias on the endpoint's alias
+  // Deterministic sampling of the inference log (InferenceLog::ShouldSample); empty: an
+  // FNV-1a hash of the id below rate.
+  std::function<bool(std::string_view id, double rate)> should_sample;
+  int64_t recheck_ms = 1000;  // alias re-resolution, feature-service refresh, guard judging
+  uint64_t seed = 0;          // the canary split's random sequence
+  size_t shadow_queue = 1024;  // mirrored requests waiting for the challenger
+  bool start_thread = true;   // false (tests): nothing runs until RecheckNow()
+};
+
+// One endpoint as deployed now (List).
+struct DeploymentStatus {
+  std::string endpoint;
+  int64_t definition_version = 0;
+  std::string state;     // "serving" | "failed" (nothing loaded) | "pending"
+  std::string model;
+  int64_t model_version = 0;   // the champion serving now; 0 when none
+  std::string error;           // the last load error ("" when the last load worked)
+  int64_t deployed_ms = 0;     // when the champion was swapped in
+  std::string rollout_id;      // the running rollout, "" when none
+};
+Json DeploymentStatusToJson(const DeploymentStatus& status);
+
+class EndpointService {
+ public:
+  // Validates the options, subscribes to the bus, starts the background thread (unless
+  // start_thread is false) and runs a first Sync (its error is logged, not returned: an
+  // endpoint whose model cannot load is listed as failed and retried on every recheck).
+  static absl::StatusOr<std::unique_ptr<EndpointService>> Start(EndpointServiceOptions options);
+  ~EndpointService();  // Shutdown()
+  EndpointService(const EndpointService&) = delete;
+  EndpointService& operator=(const EndpointService&) = delete;
+
+  // Deploys what the registry holds: loads new and changed endpoints (a changed endpoint
+  // keeps serving its old deployment until the new one is loaded), removes the ones no
+  // longer registered (their running rollout ends "ended"), starts a spec's standing
+  // rollout when none runs. Returns the first load error (every endpoint is still tried;
+  // List shows each one's state).
+  absl::Status Sync();
+
+  // Re-resolves every alias (redeploying moved ones), refreshes feature services, retries
+  // failed loads and judges running rollouts, now. The background thread calls it every
+  // recheck_ms; tests call it directly.
+  void RecheckNow();
+
+  // The response JSON (see above). NotFound for an unknown endpoint; Unavailable when the
+  // endpoint has no loaded model (naming the load error); InvalidArgument naming the field
+  // (bad JSON, lists of different lengths, a missing model input, an unknown entity key);
+  // the runtime's error otherwise (ResourceExhausted → 429, Unavailable, Internal).
+  absl::StatusOr<std::string> Predict(std::string_view endpoint, std::string_view request_json);
+
+  // Predicts every row of a CSV file (header first; columns: entity join keys and/or model
+  // inputs) in chunks, streaming; writes `output_csv` with the header "id,prediction" and
+  // one line per input row, in order. Returns the number of rows predicted. Rows are not
+  // logged and do not feed a rollout (the champion answers). NotFound for an unknown
+  // endpoint or input file; InvalidArgument naming the file, line and column.
+  absl::StatusOr<int64_t> PredictBatch(std::string_view endpoint, const std::string& input_csv,
+                                       const std::string& output_csv);
+
+  // Starts a canary / shadow of `spec` (version or alias, resolved now) on the endpoint:
+  // loads the challenger, stores the rollout (EndpointStore::Create), and routes traffic.
+  // FailedPrecondition when one runs already or the challenger is the champion; NotFound
+  // for an unknown endpoint or version; InvalidArgument for a bad spec.
+  absl::StatusOr<Rollout> StartRollout(std::string_view endpoint, const RolloutSpec& spec,
+                                       std::string_view actor, std::string_view reason);
+
+  // Ends the endpoint's running rollout by hand: `action` "promote" (promote the
+  // challenger, state promoted) or "rollback" (drop it, state rolled_back). `rollout_id`
+  // not empty: must be the running one (NotFound otherwise). The verdict records the
+  // guard's counts so far and who stopped it.
+  absl::StatusOr<Rollout> StopRollout(std::string_view endpoint, std::string_view rollout_id,
+                                      std::string_view action, std::string_view actor,
+                                      std::string_view reason);
+
+  // {"name", "definition_version", "spec": EndpointSpecToJson, "status":
+  // DeploymentStatusToJson, "runtime": {"replicas", "in_flight", "queued", "rejected"},
+  // "traffic": {"requests", "rows", "errors"}, "rollout": null | {RolloutToJson… +
+  // "challenger_runtime", "progress": {"champion": {requests, errors, p99_us},
+  // "challenger": {…}, "elapsed_ms", "window_ms", "min_requests"}}}. NotFound for an
+  // endpoint that is not deployed.
+  absl::StatusOr<Json> Describe(std::string_view endpoint);
+
+  // Every deployment, by name.
+  std::vector<DeploymentStatus> List();
+
+  // Stops the background and shadow threads, unsubscribes from the bus, drops the
+  // runtimes. Idempotent; Predict afterwards answers Unavailable.
+  void Shutdown();
+
+  struct Deployment;  // internal
+  struct Runtime;     // internal
+
+ private:
+  explicit EndpointService(EndpointServiceOptions options);
+  struct ShadowTask;
+  void Loop();
+  void ShadowLoop();
+
+  EndpointServiceOptions options_;
+  Clock* clock_;
+
+  absl::Mutex mu_;  // the map only; never held while loading or predicting
+  std::map<std::string, std::shared_ptr<Deployment>, std::less<>> deployments_
+      ABSL_GUARDED_BY(mu_);
+  absl::Mutex sync_mu_;  // one Sync / recheck at a time (they load models)
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> split_counter_{0};
+  int subscription_ = 0;
+
+  absl::Mutex loop_mu_;
+  bool wake_ ABSL_GUARDED_BY(loop_mu_) = false;
+  bool stop_loop_ ABSL_GUARDED_BY(loop_mu_) = false;
+  std::thread loop_thread_;
+
+  absl::Mutex shadow_mu_;
+  std::vector<std::unique_ptr<ShadowTask>> shadow_queue_ ABSL_GUARDED_BY(shadow_mu_);
+  bool stop_shadow_ ABSL_GUARDED_BY(shadow_mu_) = false;
+  std::thread shadow_thread_;
+};
+
+}  // namespace cairn::serving
