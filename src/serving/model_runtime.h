@@ -40,6 +40,9 @@ struct ModelInfo {
   // columns are passed as given).
   std::vector<std::string> input_columns;
   int64_t size_bytes = 0;  // total size of the files under model_dir
+  // The flavor's model file relative to model_dir (MLmodel's flavors.<flavor>.data, e.g.
+  // "model.json" for xgboost); empty when the flavor names none.
+  std::string data_file;
 };
 
 // Load of a runtime right now (the Python pool's; the XGBoost runtime reports replicas 1).
