@@ -676,3 +676,158 @@ absl::StatusOr<std::string> OnlineFeatureService::GetOnlineFeatures(
 }
 
 }  // namespace cairn::features
+
+// ---- typed lookups -------------------------------------------------------------------
+
+namespace cairn::features {
+namespace {
+
+// Per-thread buffers of Lookup: encoded keys and decoded rows per view, reused so that the
+// steady state decodes into value vectors that already have capacity.
+struct LookupScratch {
+  std::vector<std::vector<std::string>> keys;
+  std::vector<std::vector<std::optional<OnlineRow>>> rows;
+  std::vector<int> key_columns;
+};
+thread_local LookupScratch tls_lookup;
+
+}  // namespace
+
+absl::StatusOr<OnlineFeatureSet> OnlineFeatureService::ResolveFeatures(
+    std::string_view feature_service) const {
+  absl::StatusOr<std::vector<FeatureRef>> refs = catalog_->Service(feature_service);
+  if (!refs.ok()) {
+    if (absl::IsNotFound(refs.status())) {
+      return Invalid(absl::StrCat("feature_service: ", refs.status().message()));
+    }
+    return refs.status();
+  }
+  OnlineFeatureSet set;
+  for (const FeatureRef& ref : *refs) {
+    size_t view_index = 0;
+    while (view_index < set.views.size() && set.views[view_index]->spec.meta.name != ref.view) {
+      ++view_index;
+    }
+    if (view_index == set.views.size()) {
+      absl::StatusOr<std::shared_ptr<const ServedView>> view = catalog_->View(ref.view);
+      if (!view.ok()) {
+        if (absl::IsNotFound(view.status())) {
+          return Invalid(absl::StrCat("feature_service '", ToAbsl(feature_service),
+                                      "': ", view.status().message()));
+        }
+        return view.status();
+      }
+      set.views.push_back(std::move(*view));
+      for (const Field& key : set.views.back()->join_keys) {
+        bool seen = false;
+        for (const Field& k : set.join_keys) seen = seen || k.name == key.name;
+        if (!seen) set.join_keys.push_back(key);
+      }
+    }
+    const FeatureViewSpec& spec = set.views[view_index]->spec;
+    bool found = false;
+    for (size_t i = 0; i < spec.features.size(); ++i) {
+      if (!ref.feature.empty() && ref.feature != "*" && spec.features[i].name != ref.feature) {
+        continue;
+      }
+      found = true;
+      set.features.push_back(
+          {spec.features[i].name, spec.features[i].type, view_index, static_cast<int>(i)});
+    }
+    if (!found) {
+      return Invalid(absl::StrCat("feature_service '", ToAbsl(feature_service),
+                                  "': feature view '", spec.meta.name, "' has no feature '",
+                                  ref.feature, "'", FeatureSuggestion(ref.feature, spec)));
+    }
+  }
+  for (size_t i = 0; i < set.features.size(); ++i) {
+    for (size_t j = i + 1; j < set.features.size(); ++j) {
+      if (set.features[i].name == set.features[j].name &&
+          set.features[i].view != set.features[j].view) {
+        return Invalid(absl::StrCat(
+            "feature_service '", ToAbsl(feature_service), "': feature views '",
+            set.views[set.features[i].view]->spec.meta.name, "' and '",
+            set.views[set.features[j].view]->spec.meta.name, "' both have a feature named '",
+            set.features[i].name, "'; a model reads features by name, so rename one"));
+      }
+    }
+  }
+  return set;
+}
+
+absl::Status OnlineFeatureService::Lookup(const OnlineFeatureSet& set,
+                                          std::span<const EntityKeyColumn> entities,
+                                          size_t rows, std::span<const int> target,
+                                          size_t stride, Value* out) const {
+  if (target.size() != set.features.size()) {
+    return absl::InternalError("OnlineFeatureService::Lookup: one target per feature needed");
+  }
+  LookupScratch& scratch = tls_lookup;
+  if (scratch.keys.size() < set.views.size()) {
+    scratch.keys.resize(set.views.size());
+    scratch.rows.resize(set.views.size());
+  }
+  for (size_t v = 0; v < set.views.size(); ++v) {
+    const ServedView& view = *set.views[v];
+    scratch.key_columns.clear();
+    for (const Field& key : view.join_keys) {
+      int found = -1;
+      for (size_t c = 0; c < entities.size(); ++c) {
+        if (entities[c].name == key.name) found = static_cast<int>(c);
+      }
+      if (found < 0) {
+        return Invalid(absl::StrCat("entities: missing '", key.name,
+                                    "', a join key of feature view '", view.spec.meta.name,
+                                    "'"));
+      }
+      if (entities[found].values.size() != rows) {
+        return Invalid(absl::StrCat("entities.", key.name, ": ", entities[found].values.size(),
+                                    " values for ", rows, " rows"));
+      }
+      scratch.key_columns.push_back(found);
+    }
+    std::vector<std::string>& keys = scratch.keys[v];
+    keys.resize(rows);
+    for (size_t r = 0; r < rows; ++r) {
+      std::string& key_out = keys[r];
+      key_out.clear();
+      for (size_t k = 0; k < view.join_keys.size(); ++k) {
+        const Field& key = view.join_keys[k];
+        const EntityKeyValue& value = entities[scratch.key_columns[k]].values[r];
+        const bool is_int = key.type == FeatureType::kInt64 || key.type == FeatureType::kTimestamp;
+        if (is_int && !value.is_string) {
+          EncodeKeyValue(Value(value.int_value), key.type, &key_out);
+        } else if (key.type == FeatureType::kString && value.is_string) {
+          EncodeKeyValue(Value(std::string(value.text)), key.type, &key_out);
+        } else {
+          std::string got;
+          if (value.is_string) {
+            AppendJsonString(value.text, &got);
+          } else {
+            AppendInt(value.int_value, &got);
+          }
+          return Invalid(absl::StrCat("entities.", key.name, ": expected ",
+                                      ToAbsl(TypeName(key.type)), " values, got ", got));
+        }
+      }
+    }
+    CAIRN_RETURN_IF_ERROR(store_->Read(view.spec.meta.name, keys, &scratch.rows[v]));
+  }
+  for (size_t f = 0; f < set.features.size(); ++f) {
+    if (target[f] < 0) continue;
+    const OnlineFeatureSet::Feature& feature = set.features[f];
+    const std::vector<std::optional<OnlineRow>>& view_rows = scratch.rows[feature.view];
+    for (size_t r = 0; r < rows; ++r) {
+      Value& cell = out[r * stride + static_cast<size_t>(target[f])];
+      const std::optional<OnlineRow>& row = view_rows[r];
+      if (!row.has_value() || static_cast<size_t>(feature.index) >= row->values.size()) {
+        cell = std::monostate{};
+      } else {
+        cell = row->values[feature.index];
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cairn::features

@@ -23,6 +23,7 @@
 // full_feature_names, feature columns are named "view__feature".
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,35 @@ class FeatureCatalog {
   virtual absl::StatusOr<std::vector<FeatureRef>> Service(std::string_view name) const = 0;
 };
 
+// A feature list resolved against the catalog once (ResolveFeatures), for repeated typed
+// lookups on a predict path. Immutable; share it between threads; resolve it again after
+// the definitions change.
+struct OnlineFeatureSet {
+  struct Feature {
+    std::string name;  // the feature's name (what a model reads it as)
+    FeatureType type = FeatureType::kDouble;
+    size_t view = 0;   // index into `views`
+    int index = 0;     // index into the view's features
+  };
+  std::vector<std::shared_ptr<const ServedView>> views;
+  std::vector<Feature> features;
+  std::vector<Field> join_keys;  // every view's join keys, first seen first, no repeats
+};
+
+// One entity key value as a request gave it: an integer or a string (entity join keys are
+// int64, timestamp or string).
+struct EntityKeyValue {
+  bool is_string = false;
+  int64_t int_value = 0;
+  std::string_view text;  // is_string: the value
+};
+
+// One join key's values, one per entity row. Borrowed for the call.
+struct EntityKeyColumn {
+  std::string_view name;
+  std::span<const EntityKeyValue> values;
+};
+
 class OnlineFeatureService {
  public:
   // Borrows all three; they must outlive the service.
@@ -65,6 +95,25 @@ class OnlineFeatureService {
   // feature or feature service, with a suggestion; entity lists of different lengths);
   // the store's error otherwise (Unavailable when Redis is down). Thread-safe.
   absl::StatusOr<std::string> GetOnlineFeatures(std::string_view request_json) const;
+
+  // The features of `feature_service` resolved for Lookup. InvalidArgument naming the
+  // service ("feature_service: …", with a suggestion) for an unknown service or view; two
+  // views with a feature of the same name: InvalidArgument (a model reads features by
+  // name). Thread-safe.
+  absl::StatusOr<OnlineFeatureSet> ResolveFeatures(std::string_view feature_service) const;
+
+  // Looks up `rows` entity rows and writes feature f of row r to
+  // out[r * stride + target[f]] (features with target[f] < 0 are skipped; target.size()
+  // == set.features.size()). A key with no row gives null, as does a null value; values
+  // outside the view's ttl are written as stored (Feast's Go server). `entities` must
+  // name every join key of set.join_keys (InvalidArgument "entities: missing
+  // 'customer_id', a join key of feature view 'x'" otherwise; "entities.customer_id:
+  // expected int64 values, got \"abc\"" for a value of the wrong kind); each column has
+  // `rows` values. Allocation-free in the steady state apart from string values (buffers
+  // are reused per thread). Thread-safe.
+  absl::Status Lookup(const OnlineFeatureSet& set, std::span<const EntityKeyColumn> entities,
+                      size_t rows, std::span<const int> target, size_t stride,
+                      Value* out) const;
 
  private:
   const FeatureCatalog* catalog_;

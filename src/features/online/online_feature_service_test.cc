@@ -249,3 +249,75 @@ TEST_F(OnlineFeatureServiceTest, RoutesAnswerJsonAnd400) {
 
 }  // namespace
 }  // namespace cairn::features
+
+namespace cairn::features {
+namespace {
+
+// ---- typed lookups (the endpoint service's predict path) ----
+
+TEST_F(OnlineFeatureServiceTest, TypedLookupWritesValuesIntoTheCallersRows) {
+  catalog_.services["typed"] = {FeatureRef{"driver_stats", "conv_rate"},
+                                FeatureRef{"driver_stats", "city"}, FeatureRef{"pair_stats", ""}};
+  absl::StatusOr<OnlineFeatureSet> set = service_->ResolveFeatures("typed");
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->features.size(), 3u);
+  EXPECT_EQ(set->features[0].name, "conv_rate");
+  EXPECT_EQ(set->features[2].name, "trips");
+  ASSERT_EQ(set->join_keys.size(), 2u);
+  EXPECT_EQ(set->join_keys[0].name, "driver_id");
+  EXPECT_EQ(set->join_keys[1].name, "city_code");
+
+  std::vector<EntityKeyValue> drivers = {{false, 1001, {}}, {false, 1002, {}}, {false, 1003, {}}};
+  std::vector<EntityKeyValue> cities = {{true, 0, "PAR"}, {true, 0, "PAR"}, {true, 0, "LON"}};
+  std::vector<EntityKeyColumn> entities = {{"city_code", cities}, {"driver_id", drivers}};
+  // Output rows of 4 columns: trips → 0, conv_rate → 3, city skipped; column 1, 2 untouched.
+  std::vector<Value> out(12, Value(-1.0));
+  std::vector<int> target = {3, -1, 0};
+  ASSERT_TRUE(service_->Lookup(*set, entities, 3, target, 4, out.data()).ok());
+  EXPECT_EQ(out[0], Value(int64_t{7}));
+  EXPECT_EQ(out[1], Value(-1.0));
+  EXPECT_EQ(out[3], Value(0.5));
+  EXPECT_EQ(out[4], Value());   // no pair row for (1002, PAR)
+  EXPECT_EQ(out[7], Value(1.0));  // outside the ttl: written as stored
+  EXPECT_EQ(out[8], Value());
+  EXPECT_EQ(out[11], Value());  // 1003: absent
+
+  // The same thread again (reused buffers), one row.
+  std::vector<Value> one(4);
+  ASSERT_TRUE(service_->Lookup(*set, std::vector<EntityKeyColumn>{{"driver_id", {drivers.data(), 1}},
+                                                                  {"city_code", {cities.data(), 1}}},
+                               1, target, 4, one.data())
+                  .ok());
+  EXPECT_EQ(one[0], Value(int64_t{7}));
+  EXPECT_EQ(one[3], Value(0.5));
+}
+
+TEST_F(OnlineFeatureServiceTest, TypedLookupErrorsNameTheField) {
+  absl::StatusOr<OnlineFeatureSet> dup = service_->ResolveFeatures("model_v1");
+  ASSERT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(dup.status().message(),
+            "feature_service 'model_v1': feature views 'driver_stats' and 'pair_stats' both have "
+            "a feature named 'trips'; a model reads features by name, so rename one");
+  absl::StatusOr<OnlineFeatureSet> unknown = service_->ResolveFeatures("nope");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unknown.status().message(), "feature_service: feature service 'nope' not found");
+
+  catalog_.services["stats"] = {FeatureRef{"driver_stats", "trips"}};
+  absl::StatusOr<OnlineFeatureSet> set = service_->ResolveFeatures("stats");
+  ASSERT_TRUE(set.ok()) << set.status();
+  std::vector<Value> out(1);
+  std::vector<int> target = {0};
+  std::vector<EntityKeyValue> wrong = {{true, 0, "abc"}};
+  absl::Status missing =
+      service_->Lookup(*set, std::vector<EntityKeyColumn>{{"rider_id", wrong}}, 1, target, 1,
+                       out.data());
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.message(),
+            "entities: missing 'driver_id', a join key of feature view 'driver_stats'");
+  absl::Status kind = service_->Lookup(*set, std::vector<EntityKeyColumn>{{"driver_id", wrong}},
+                                       1, target, 1, out.data());
+  EXPECT_EQ(kind.message(), "entities.driver_id: expected int64 values, got \"abc\"");
+}
+
+}  // namespace
+}  // namespace cairn::features
