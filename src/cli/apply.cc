@@ -1,7 +1,8 @@
 // `cairn apply -f DIR|FILE [--dry-run] [--prune]`: reads definition files locally, sends
 // them to each module whose kinds they hold — POST /api/v1/features/apply (Entity, Source,
-// FeatureView, FeatureService), POST /api/v1/pipelines/apply (Pipeline) and POST
-// /api/v1/monitoring/apply (Monitor) — and prints
+// FeatureView, FeatureService), POST /api/v1/pipelines/apply (Pipeline), POST
+// /api/v1/monitoring/apply (Monitor), POST /api/v1/endpoints/apply (Endpoint) and POST
+// /api/v1/cicd/apply (Policy) — and prints
 // the combined plan like `terraform plan`. A module gets the files only when they hold
 // one of its kinds, so `--prune` on a directory of pipelines never removes features.
 
@@ -42,6 +43,8 @@ struct KindsPresent {
   bool features = false;
   bool pipelines = false;
   bool monitors = false;
+  bool endpoints = false;
+  bool policies = false;
 };
 
 KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
@@ -54,12 +57,18 @@ KindsPresent ScanKinds(const std::vector<features::DefinitionFile>& files) {
         present.pipelines = true;
       } else if ((*it)[2] == "Monitor") {
         present.monitors = true;
+      } else if ((*it)[2] == "Endpoint") {
+        present.endpoints = true;
+      } else if ((*it)[2] == "Policy") {
+        present.policies = true;
       } else {
         present.features = true;  // feature kinds, and unknown kinds for its error message
       }
     }
   }
-  if (!present.pipelines && !present.monitors) present.features = true;
+  if (!present.pipelines && !present.monitors && !present.endpoints && !present.policies) {
+    present.features = true;
+  }
   return present;
 }
 
@@ -87,6 +96,10 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
   if (kinds.features) endpoints.push_back("/api/v1/features/apply");
   // Monitors last: a monitor may name a feature view or a pipeline applied with it.
   if (kinds.monitors) endpoints.push_back("/api/v1/monitoring/apply");
+  // Then the serving endpoints (they name models and feature services) and the promotion
+  // policies (they name feature services and models).
+  if (kinds.endpoints) endpoints.push_back("/api/v1/endpoints/apply");
+  if (kinds.policies) endpoints.push_back("/api/v1/cicd/apply");
   for (const std::string& endpoint : endpoints) {
     absl::StatusOr<Json> one = client.Send("POST", endpoint, {}, &body, {});
     if (!one.ok()) return ctx.Fail(one.status());
@@ -141,7 +154,8 @@ int RunApply(CliContext& ctx, const ApplyOptions& options) {
 void AddApplyCommand(CLI::App& app, CliContext& ctx) {
   auto options = std::make_shared<ApplyOptions>();
   CLI::App* verb = app.add_subcommand(
-      "apply", "Apply definitions (YAML: features, pipelines): show the plan and create new versions");
+      "apply", "Apply definitions (YAML: features, pipelines, monitors, endpoints, policies): show "
+      "the plan and create new versions");
   verb->add_option("-f,--file", options->paths,
                    "A definition file, or a directory (every *.yaml / *.yml below it)")
       ->required();

@@ -117,6 +117,33 @@ TEST_F(FeaturesCliTest, ApplySendsPipelinesAndFeatureKindsEachToTheirModule) {
   EXPECT_EQ(transport_.calls[0].url, "http://127.0.0.1:5000/api/v1/pipelines/apply");
 }
 
+TEST_F(FeaturesCliTest, ApplySendsEndpointsAndPoliciesToServingAndCicdAfterTheRest) {
+  const std::filesystem::path mixed = dir_ / "serving.yaml";
+  {
+    std::ofstream out(mixed);
+    out << "kind: Policy\nname: gate\n---\nkind: \"Endpoint\"\nname: churn\n---\n"
+           "kind: FeatureService\nname: churn\n";
+  }
+  for (int i = 0; i < 3; ++i) transport_.Reply(200, R"({"applied": false, "changes": []})");
+  ASSERT_EQ(Run({"apply", "-f", mixed.string()}), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 3u);
+  EXPECT_EQ(transport_.calls[0].url, "http://127.0.0.1:5000/api/v1/features/apply");
+  EXPECT_EQ(transport_.calls[1].url, "http://127.0.0.1:5000/api/v1/endpoints/apply");
+  EXPECT_EQ(transport_.calls[2].url, "http://127.0.0.1:5000/api/v1/cicd/apply");
+
+  // Endpoints alone never reach the feature store.
+  const std::filesystem::path only = dir_ / "endpoint.yaml";
+  {
+    std::ofstream out(only);
+    out << "kind: Endpoint\nname: churn\nmodel: churn@production\n";
+  }
+  transport_.calls.clear();
+  transport_.Reply(200, R"({"applied": false, "changes": []})");
+  ASSERT_EQ(Run({"apply", "-f", only.string(), "--prune"}), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].url, "http://127.0.0.1:5000/api/v1/endpoints/apply");
+}
+
 TEST_F(FeaturesCliTest, DryRunSaysNothingWasAppliedAndJsonPrintsTheReply) {
   transport_.Reply(200, R"({"applied": false, "changes": [{"kind": "Entity", "name": "a",
       "action": "added", "old_version": null, "new_version": 1, "diffs": []}]})");
