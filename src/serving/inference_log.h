@@ -162,9 +162,9 @@ class InferenceLog : public InferenceLogSink {
 
   InferenceLog(storage::Database& db, InferenceLogOptions options);
   void WriterLoop();
-  // Writes `batch` and applies retention to the endpoints in `touched`; updates the stats.
-  absl::Status WriteBatch(std::vector<InferenceRecord>& batch,
-                          const absl::flat_hash_set<std::string>& retention_dirty);
+  // Writes batch_ and applies retention to its endpoints and to `retention_dirty`;
+  // updates the stats. Writer thread only.
+  absl::Status WriteBatch(const absl::flat_hash_set<std::string>& retention_dirty);
 
   storage::Database& db_;
   const InferenceLogOptions options_;
@@ -175,13 +175,19 @@ class InferenceLog : public InferenceLogSink {
   absl::flat_hash_set<std::string> retention_dirty_ ABSL_GUARDED_BY(mu_);
   int64_t cycles_started_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cycles_done_ ABSL_GUARDED_BY(mu_) = 0;
-  int flush_waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t writing_ ABSL_GUARDED_BY(mu_) = 0;  // records in the batch being written
+  int64_t flush_target_ ABSL_GUARDED_BY(mu_) = 0;  // start cycles up to this one now
   int64_t last_failed_cycle_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   InferenceLogStats stats_ ABSL_GUARDED_BY(mu_);
+  // Writer thread only: the batch being written (swapped with queue_, so both keep their
+  // capacity) and the bound parameters of the INSERT statements.
+  std::vector<InferenceRecord> batch_;
+  std::vector<storage::SqlValue> params_;
   std::thread writer_;
+  absl::Mutex shutdown_mu_;  // one Shutdown joins the writer
 };
 
 }  // namespace cairn::serving
