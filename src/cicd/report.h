@@ -4,9 +4,11 @@
 // model and version, policy and version, the baseline version or "no baseline", rows,
 // failing gate count), then a gate table with value / baseline / change / verdict, the
 // failing (and erroring) gates first, then skipped, then passed, each group in the
-// policy's order; each gate's detail sentence follows the table. Numbers print with up to
-// 4 significant decimals ("0.8123", "12.5", "-0.0042"); change is value − baseline (blank
-// without a baseline). Pure; thread-safe.
+// policy's order; each gate's detail sentence follows the table (in Markdown the failing
+// ones shown, the others folded in <details>). Numbers print with at most 4 decimals,
+// trailing zeros dropped ("0.8123", "12.5", "-0.0042", "5"; below 0.0001 as "1.2e-05");
+// change is value − baseline with a sign ("+0.02"; blank without a baseline). The slice
+// column appears only when a gate has a slice. Pure; thread-safe.
 
 #include <string>
 #include <vector>
