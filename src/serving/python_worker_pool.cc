@@ -1,10 +1,899 @@
 #include "serving/python_worker_pool.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+#include "common/status.h"
+
+extern char** environ;
+
 namespace cairn::serving {
+namespace internal {
+extern const std::string_view kPythonWorkerScript;
+}  // namespace internal
+
+namespace {
+
+constexpr int64_t kKillGraceMs = 2'000;   // SIGTERM → SIGKILL
+constexpr int kScalerTickMs = 100;        // idle checks (the clock may be fake)
+constexpr int64_t kZygoteRetryMs = 5'000;  // between restarts of a dead zygote
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- frames -------------------------------------------------------------------------
+
+template <typename T>
+void Put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));  // little-endian host (x86-64, aarch64)
+  out.append(bytes, sizeof(T));
+}
+
+void PutString(std::string& out, const std::string& text) {
+  Put<uint32_t>(out, static_cast<uint32_t>(text.size()));
+  out.append(text);
+}
+
+// The column's wire kind (python_worker.py): one typed array when every cell allows it.
+char ColumnKind(const ModelInput& input, size_t column) {
+  bool all_int = true, all_bool = true, any_string = false, any_number = false;
+  for (size_t row = 0; row < input.rows; ++row) {
+    const features::Value& cell = input.at(row, column);
+    switch (cell.index()) {
+      case 0:  // null
+        all_int = all_bool = false;
+        break;
+      case 1:  // int64
+        all_bool = false;
+        any_number = true;
+        break;
+      case 2:  // double
+        all_int = all_bool = false;
+        any_number = true;
+        break;
+      case 3:  // string
+        all_int = all_bool = false;
+        any_string = true;
+        break;
+      default:  // bool
+        all_int = false;
+        any_number = true;
+        break;
+    }
+  }
+  if (input.rows > 0 && all_int) return 'q';
+  if (input.rows > 0 && all_bool) return 'b';
+  if (!any_string) return 'd';
+  if (!any_number) return 's';
+  return 'o';
+}
+
+void EncodeRequest(const ModelInput& input, std::string& out) {
+  out.clear();
+  Put<uint32_t>(out, 0);  // length, patched below
+  out.push_back('P');
+  Put<uint32_t>(out, static_cast<uint32_t>(input.rows));
+  Put<uint32_t>(out, static_cast<uint32_t>(input.columns.size()));
+  for (size_t column = 0; column < input.columns.size(); ++column) {
+    const std::string& name = input.columns[column];
+    Put<uint16_t>(out, static_cast<uint16_t>(name.size()));
+    out.append(name);
+    char kind = ColumnKind(input, column);
+    out.push_back(kind);
+    for (size_t row = 0; row < input.rows; ++row) {
+      const features::Value& cell = input.at(row, column);
+      switch (kind) {
+        case 'q':
+          Put<int64_t>(out, std::get<int64_t>(cell));
+          break;
+        case 'b':
+          out.push_back(std::get<bool>(cell) ? 1 : 0);
+          break;
+        case 'd': {
+          double value = std::nan("");
+          if (const auto* d = std::get_if<double>(&cell)) value = *d;
+          if (const auto* i = std::get_if<int64_t>(&cell)) value = static_cast<double>(*i);
+          if (const auto* b = std::get_if<bool>(&cell)) value = *b ? 1.0 : 0.0;
+          Put<double>(out, value);
+          break;
+        }
+        case 's':
+          if (const auto* s = std::get_if<std::string>(&cell)) {
+            PutString(out, *s);
+          } else {
+            Put<uint32_t>(out, 0xFFFFFFFFu);
+          }
+          break;
+        default:  // 'o'
+          switch (cell.index()) {
+            case 0:
+              out.push_back('n');
+              break;
+            case 1:
+              out.push_back('q');
+              Put<int64_t>(out, std::get<int64_t>(cell));
+              break;
+            case 2:
+              out.push_back('d');
+              Put<double>(out, std::get<double>(cell));
+              break;
+            case 3:
+              out.push_back('s');
+              PutString(out, std::get<std::string>(cell));
+              break;
+            default:
+              out.push_back('b');
+              out.push_back(std::get<bool>(cell) ? 1 : 0);
+              break;
+          }
+      }
+    }
+  }
+  uint32_t length = static_cast<uint32_t>(out.size() - 4);
+  std::memcpy(out.data(), &length, 4);
+}
+
+// ---- socket I/O ---------------------------------------------------------------------
+
+// false when the peer is gone (EPIPE, ECONNRESET). No SIGPIPE.
+bool SendAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Waits until `fd` is readable or `deadline_ms` (steady) passes; -1 deadline = forever.
+bool WaitReadable(int fd, int64_t deadline_ms) {
+  while (true) {
+    int timeout = -1;
+    if (deadline_ms >= 0) {
+      timeout = static_cast<int>(std::clamp<int64_t>(deadline_ms - SteadyMs(), 0, 1'000'000));
+    }
+    pollfd p{fd, POLLIN, 0};
+    int rc = poll(&p, 1, timeout);
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return true;  // let the read report it
+    if (rc == 0 && timeout == 0) return false;
+  }
+}
+
+enum class ReadResult { kOk, kEof, kTimeout };
+
+// Reads one frame body into `body`. kEof when the peer closed (or failed) first.
+ReadResult ReadFrame(int fd, std::string& body, int64_t deadline_ms = -1) {
+  char head[4];
+  auto read_into = [&](char* dst, size_t want) -> ReadResult {
+    size_t have = 0;
+    while (have < want) {
+      if (deadline_ms >= 0 && !WaitReadable(fd, deadline_ms)) return ReadResult::kTimeout;
+      ssize_t n = recv(fd, dst + have, want - have, 0);
+      if (n == 0) return ReadResult::kEof;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ReadResult::kEof;
+      }
+      have += static_cast<size_t>(n);
+    }
+    return ReadResult::kOk;
+  };
+  ReadResult r = read_into(head, sizeof(head));
+  if (r != ReadResult::kOk) return r;
+  uint32_t length;
+  std::memcpy(&length, head, 4);
+  body.resize(length);
+  return read_into(body.data(), length);
+}
+
+// Sends `fd` over the Unix socket `control` with a one-byte command (SCM_RIGHTS).
+bool SendFd(int control, char command, int fd) {
+  iovec iov{&command, 1};
+  alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = buffer;
+  msg.msg_controllen = sizeof(buffer);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  while (true) {
+    ssize_t n = sendmsg(control, &msg, MSG_NOSIGNAL);
+    if (n == 1) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
+
+// Reads exactly `size` bytes before `deadline_ms` (steady).
+bool ReadExact(int fd, char* data, size_t size, int64_t deadline_ms) {
+  while (size > 0) {
+    if (!WaitReadable(fd, deadline_ms)) return false;
+    ssize_t n = recv(fd, data, size, 0);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Waits for the peer of `fd` to close (its process exited) until `deadline_ms` (steady),
+// discarding anything it still sends.
+bool WaitPeerClosed(int fd, int64_t deadline_ms) {
+  char sink[256];
+  while (WaitReadable(fd, deadline_ms)) {
+    ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0 && errno != EINTR && errno != EAGAIN) return true;
+  }
+  return false;
+}
+
+std::string ExitText(int wait_status) {
+  if (WIFEXITED(wait_status)) return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) return absl::StrCat("signal ", WTERMSIG(wait_status));
+  return "unknown status";
+}
+
+// ---- the zygote ---------------------------------------------------------------------
+
+struct Zygote {
+  pid_t pid = -1;
+  int control = -1;  // our end of the Unix socket (its fd 3)
+};
+
+// Spawns `python -c SCRIPT MODEL_DIR` and waits for its READY frame.
+absl::StatusOr<Zygote> StartZygote(const ModelInfo& info, const PythonPoolOptions& options) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return absl::InternalError(absl::StrCat("socketpair: ", std::strerror(errno)));
+  }
+  std::string script(internal::kPythonWorkerScript);
+  std::vector<const char*> argv = {options.python.c_str(), "-c", script.c_str(),
+                                   info.model_dir.c_str(), nullptr};
+  // One thread per worker: native thread pools (OpenMP, BLAS) would oversubscribe the
+  // cores the pool already spreads its replicas over, and do not survive fork().
+  std::vector<std::string> env_storage;
+  std::vector<const char*> envp;
+  bool has_omp = false, has_blas = false, has_mkl = false;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    has_omp |= entry.rfind("OMP_NUM_THREADS=", 0) == 0;
+    has_blas |= entry.rfind("OPENBLAS_NUM_THREADS=", 0) == 0;
+    has_mkl |= entry.rfind("MKL_NUM_THREADS=", 0) == 0;
+    envp.push_back(*e);
+  }
+  if (!has_omp) envp.push_back("OMP_NUM_THREADS=1");
+  if (!has_blas) envp.push_back("OPENBLAS_NUM_THREADS=1");
+  if (!has_mkl) envp.push_back("MKL_NUM_THREADS=1");
+  envp.push_back(nullptr);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);  // model prints → the server's stderr
+  posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, options.python.c_str(), &actions, &attr,
+                        const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp.data()));
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(pair[1]);
+  if (rc != 0) {
+    close(pair[0]);
+    if (rc == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(
+          "python: interpreter '", options.python,
+          "' not found in PATH; install Python with mlflow or give the interpreter's path"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("python: cannot start '", options.python, "': ", std::strerror(rc)));
+  }
+  Zygote zygote{pid, pair[0]};
+  auto fail = [&](absl::Status status) {
+    kill(pid, SIGKILL);
+    int ignored;
+    waitpid(pid, &ignored, 0);
+    close(pair[0]);
+    return status;
+  };
+  std::string body;
+  ReadResult r = ReadFrame(zygote.control, body, SteadyMs() + options.startup_timeout_ms);
+  if (r == ReadResult::kTimeout) {
+    return fail(absl::DeadlineExceededError(absl::StrCat(
+        "model ", info.model_dir, ": the Python worker did not load it within ",
+        options.startup_timeout_ms, " ms (startup_timeout_ms); raise it or check the model")));
+  }
+  if (r == ReadResult::kEof || body.empty()) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(pair[0]);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", info.model_dir, ": the Python worker (", options.python, ") exited (",
+        ExitText(status), ") before loading it; its error is in the server's log"));
+  }
+  if (body[0] != 'R') {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("model ", info.model_dir, ": Python cannot load it with ",
+                     "mlflow.pyfunc.load_model: ", absl::string_view(body).substr(1))));
+  }
+  return zygote;
+}
+
+// SIGTERM, then SIGKILL after the grace period; reaped.
+void StopZygote(Zygote& zygote) {
+  if (zygote.pid <= 0) return;
+  shutdown(zygote.control, SHUT_WR);  // EOF on its fd 3 ends it
+  kill(zygote.pid, SIGTERM);
+  if (!WaitPeerClosed(zygote.control, SteadyMs() + kKillGraceMs)) kill(zygote.pid, SIGKILL);
+  int status;
+  while (waitpid(zygote.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  close(zygote.control);
+  zygote = Zygote{};
+}
+
+// ---- the pool -----------------------------------------------------------------------
+
+class PythonWorkerPool final : public ModelRuntime {
+ public:
+  PythonWorkerPool(ModelInfo info, PythonPoolOptions options, Zygote zygote)
+      : info_(std::move(info)),
+        options_(std::move(options)),
+        clock_(options_.clock ? options_.clock : &RealClock()),
+        max_queue_(static_cast<size_t>(options_.max_queue_per_replica) *
+                   static_cast<size_t>(options_.max_replicas)),
+        zygote_(zygote) {
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  }
+
+  ~PythonWorkerPool() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      for (Waiter* waiter : waiters_) {
+        waiter->status = absl::UnavailableError("endpoint shutting down; retry");
+        waiter->done = true;
+      }
+      waiters_.clear();
+    }
+    Wake();
+    if (scaler_.joinable()) scaler_.join();
+    std::vector<std::unique_ptr<Worker>> workers;
+    {
+      absl::MutexLock lock(&mu_);
+      workers = std::move(workers_);
+      for (auto& retiring : retiring_) workers.push_back(std::move(retiring));
+      retiring_.clear();
+      idle_.clear();
+    }
+    for (auto& worker : workers) {
+      shutdown(worker->fd, SHUT_WR);
+      kill(worker->pid, SIGTERM);
+    }
+    int64_t deadline = SteadyMs() + kKillGraceMs;
+    for (auto& worker : workers) {
+      if (!WaitPeerClosed(worker->fd, deadline)) kill(worker->pid, SIGKILL);
+      close(worker->fd);
+    }
+    StopZygote(zygote_);
+    close(wake_fd_);
+  }
+
+  // Forks `count` workers now (start-up). false with the error when one cannot start.
+  absl::Status StartWorkers(int count) {
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<std::unique_ptr<Worker>> worker = ForkWorker();
+      if (!worker.ok()) return worker.status();
+      absl::MutexLock lock(&mu_);
+      AddReadyLocked(std::move(*worker));
+    }
+    return absl::OkStatus();
+  }
+
+  void StartScaler() {
+    scaler_ = std::thread([this] { ScalerLoop(); });
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+  absl::StatusOr<std::vector<double>> Predict(const ModelInput& input) override {
+    if (input.cells.size() != input.rows * input.columns.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input: ", input.cells.size(), " cells for ", input.rows, " rows × ",
+                       input.columns.size(), " columns"));
+    }
+    for (const std::string& needed : info_.input_columns) {
+      bool found = false;
+      for (const std::string& column : input.columns) {
+        if (column == needed) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input: the model needs column '", needed, "', which the request does not have"));
+      }
+    }
+    if (input.rows == 0) return std::vector<double>{};
+    thread_local std::string request;
+    thread_local std::string response;
+    EncodeRequest(input, request);
+
+    Worker* worker = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::UnavailableError("endpoint shutting down; retry");
+      if (!idle_.empty() && waiters_.empty()) {
+        worker = idle_.back();
+        idle_.pop_back();
+        ++in_flight_;
+        if (NeedsMoreLocked()) Wake();
+      } else {
+        if (waiters_.size() >= max_queue_) {
+          ++rejected_;
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "endpoint busy: ", waiters_.size(), " requests queued; retry after 1 s"));
+        }
+        Waiter waiter;
+        waiters_.push_back(&waiter);
+        if (NeedsMoreLocked()) Wake();
+        mu_.Await(absl::Condition(&waiter.done));
+        if (!waiter.status.ok()) return waiter.status;
+        worker = waiter.worker;  // in_flight_ counted by the hand-over
+      }
+    }
+
+    bool alive = SendAll(worker->fd, request.data(), request.size()) &&
+                 ReadFrame(worker->fd, response) == ReadResult::kOk && !response.empty();
+    if (!alive) {
+      pid_t pid = worker->pid;
+      DropWorker(worker, "died during a request");
+      return absl::UnavailableError(absl::StrCat(
+          "the Python worker (pid ", pid, ") serving model ", info_.model_dir,
+          " died during the request; the pool replaces it; retry"));
+    }
+    Release(worker);
+
+    const char kind = response[0];
+    if (kind == 'O' && response.size() >= 5) {
+      uint32_t n;
+      std::memcpy(&n, response.data() + 1, 4);
+      if (n == input.rows && response.size() == 5 + 8 * static_cast<size_t>(n)) {
+        std::vector<double> predictions(n);
+        std::memcpy(predictions.data(), response.data() + 5, 8 * static_cast<size_t>(n));
+        return predictions;
+      }
+      return absl::InternalError("the Python worker answered a malformed frame");
+    }
+    absl::string_view message = absl::string_view(response).substr(1);
+    if (kind == 'I') {
+      return absl::InvalidArgumentError(absl::StrCat("input: the model refused it: ", message));
+    }
+    return absl::InternalError(absl::StrCat("model error: ", message));
+  }
+
+  RuntimeStats Stats() const override {
+    absl::MutexLock lock(&mu_);
+    RuntimeStats stats;
+    stats.replicas = static_cast<int>(workers_.size()) + starting_;
+    stats.in_flight = in_flight_;
+    stats.queued = static_cast<int>(waiters_.size());
+    stats.rejected = rejected_;
+    return stats;
+  }
+
+ private:
+  struct Worker {
+    pid_t pid = -1;
+    int fd = -1;  // our end of its Unix socket
+    bool idle = false;
+    int64_t idle_since_ms = 0;  // options_.clock
+    uint64_t uses = 0;          // requests handed to it (a generation for the idle check)
+    int64_t kill_at_ms = 0;     // steady; retiring workers only
+  };
+  struct Waiter {
+    bool done = false;
+    Worker* worker = nullptr;
+    absl::Status status;
+  };
+
+  void Wake() {
+    uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+
+  int LoadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ + static_cast<int>(waiters_.size());
+  }
+  int ReplicasLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(workers_.size()) + starting_;
+  }
+  // Replicas the load calls for, within [min_replicas, max_replicas].
+  int WantedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int wanted = static_cast<int>(
+        std::ceil(static_cast<double>(LoadLocked()) / options_.target_in_flight_per_replica -
+                  1e-9));
+    return std::clamp(wanted, options_.min_replicas, options_.max_replicas);
+  }
+  bool NeedsMoreLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return WantedLocked() > ReplicasLocked();
+  }
+
+  // A ready worker: to the first waiter, else idle.
+  void AddReadyLocked(std::unique_ptr<Worker> worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Worker* raw = worker.get();
+    workers_.push_back(std::move(worker));
+    HandOverLocked(raw);
+  }
+
+  void HandOverLocked(Worker* worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!waiters_.empty()) {
+      Waiter* waiter = waiters_.front();
+      waiters_.pop_front();
+      waiter->worker = worker;
+      waiter->done = true;
+      worker->idle = false;
+      ++worker->uses;
+      ++in_flight_;
+      return;
+    }
+    worker->idle = true;
+    worker->idle_since_ms = clock_->NowMillis();
+    idle_.push_back(worker);
+  }
+
+  void Release(Worker* worker) {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    HandOverLocked(worker);
+  }
+
+  // A worker whose socket failed: killed, forgotten, reported by the scaler.
+  void DropWorker(Worker* worker, const char* what) {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    RemoveLocked(worker, absl::StrCat("worker ", worker->pid, " ", what));
+    Wake();
+  }
+
+  // Moves `worker` from workers_ to retiring_ (SIGTERM now, SIGKILL after the grace) and
+  // queues the scaling event.
+  void RemoveLocked(Worker* worker, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int from = ReplicasLocked();
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if (*it == worker) {
+        idle_.erase(it);
+        break;
+      }
+    }
+    for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+      if (it->get() == worker) {
+        shutdown(worker->fd, SHUT_WR);
+        kill(worker->pid, SIGTERM);
+        worker->kill_at_ms = SteadyMs() + kKillGraceMs;
+        retiring_.push_back(std::move(*it));
+        workers_.erase(it);
+        break;
+      }
+    }
+    QueueEventLocked(from, ReplicasLocked(), std::move(reason));
+  }
+
+  void QueueEventLocked(int from, int to, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (from == to) return;
+    if (to < from) last_scale_down_ms_ = clock_->NowMillis();
+    events_.push_back(
+        ScalingEvent{clock_->NowMillis(), options_.endpoint, from, to, std::move(reason)});
+  }
+
+  void Report() {
+    std::vector<ScalingEvent> events;
+    {
+      absl::MutexLock lock(&mu_);
+      events.swap(events_);
+    }
+    for (const ScalingEvent& event : events) {
+      Log(LogLevel::kInfo, absl::StrCat("python pool ", options_.endpoint, ": replicas ",
+                                        event.from, " -> ", event.to, ": ", event.reason));
+      if (options_.on_scaling) options_.on_scaling(event);
+    }
+  }
+
+  // Asks the zygote for one more worker. Runs on the scaler thread (or at start-up),
+  // without mu_.
+  absl::StatusOr<std::unique_ptr<Worker>> ForkWorker() {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      return absl::InternalError(absl::StrCat("socketpair: ", std::strerror(errno)));
+    }
+    bool sent = SendFd(zygote_.control, 'F', pair[1]);
+    close(pair[1]);
+    char reply[5];
+    if (!sent || !ReadExact(zygote_.control, reply, sizeof(reply),
+                            SteadyMs() + options_.startup_timeout_ms) ||
+        reply[0] != 'P') {
+      close(pair[0]);
+      zygote_dead_ = true;
+      return absl::UnavailableError(absl::StrCat(
+          "the Python zygote of model ", info_.model_dir, " stopped answering; restarting it"));
+    }
+    int32_t pid;
+    std::memcpy(&pid, reply + 1, 4);
+    if (pid <= 0) {
+      close(pair[0]);
+      return absl::InternalError("the Python zygote could not fork a worker");
+    }
+    auto worker = std::make_unique<Worker>();
+    worker->pid = pid;
+    worker->fd = pair[0];
+    return worker;
+  }
+
+  void RestartZygoteIfDead() {
+    if (!zygote_dead_) return;
+    int64_t now = SteadyMs();
+    if (now < zygote_retry_at_ms_) return;
+    zygote_retry_at_ms_ = now + kZygoteRetryMs;
+    StopZygote(zygote_);
+    absl::StatusOr<Zygote> zygote = StartZygote(info_, options_);
+    if (!zygote.ok()) {
+      Log(LogLevel::kError, absl::StrCat("python pool ", options_.endpoint,
+                                         ": cannot restart the zygote: ", zygote.status().message()));
+      FailWaitersIfNoWorkers(zygote.status());
+      return;
+    }
+    zygote_ = *zygote;
+    zygote_dead_ = false;
+  }
+
+  void FailWaitersIfNoWorkers(const absl::Status& cause) {
+    absl::MutexLock lock(&mu_);
+    if (!workers_.empty()) return;
+    for (Waiter* waiter : waiters_) {
+      waiter->status = absl::UnavailableError(
+          absl::StrCat("no Python worker can start for model ", info_.model_dir, ": ",
+                       cause.message(), "; retry later"));
+      waiter->done = true;
+    }
+    waiters_.clear();
+  }
+
+  void ScalerLoop() {
+    std::vector<pollfd> fds;
+    std::vector<std::pair<Worker*, uint64_t>> watched;
+    while (true) {
+      fds.clear();
+      watched.clear();
+      fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        // An idle worker's socket is readable only when its process ended.
+        for (Worker* worker : idle_) {
+          fds.push_back(pollfd{worker->fd, POLLIN, 0});
+          watched.emplace_back(worker, worker->uses);
+        }
+        for (auto& retiring : retiring_) fds.push_back(pollfd{retiring->fd, POLLIN, 0});
+      }
+      poll(fds.data(), fds.size(), kScalerTickMs);
+      uint64_t drained;
+      ssize_t ignored = read(wake_fd_, &drained, sizeof(drained));
+      (void)ignored;
+
+      int to_start = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        for (size_t i = 0; i < watched.size(); ++i) {
+          auto [worker, uses] = watched[i];
+          if ((fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+          bool still_idle = false;
+          for (Worker* idle : idle_) still_idle |= idle == worker;
+          if (still_idle && worker->uses == uses) {
+            RemoveLocked(worker, absl::StrCat("worker ", worker->pid, " exited while idle"));
+          }
+        }
+        ReapRetiringLocked();
+        int wanted = WantedLocked();
+        int replicas = ReplicasLocked();
+        if (wanted > replicas && !zygote_dead_) {
+          to_start = wanted - replicas;
+          QueueEventLocked(replicas, wanted, StartReasonLocked(replicas));
+          starting_ += to_start;
+        } else if (replicas > options_.min_replicas && !idle_.empty() && waiters_.empty()) {
+          int64_t now = clock_->NowMillis();
+          Worker* oldest = idle_.front();
+          if (now - oldest->idle_since_ms >= options_.scale_down_idle_ms &&
+              now - last_scale_down_ms_ >= options_.scale_down_idle_ms &&
+              LoadLocked() <= options_.target_in_flight_per_replica * (replicas - 1)) {
+            RemoveLocked(oldest, absl::StrCat("worker ", oldest->pid, " idle for ",
+                                              now - oldest->idle_since_ms, " ms (",
+                                              "scale_down_idle_ms ", options_.scale_down_idle_ms,
+                                              ")"));
+          }
+        }
+      }
+      Report();
+      for (int i = 0; i < to_start; ++i) {
+        absl::StatusOr<std::unique_ptr<Worker>> worker = ForkWorker();
+        if (worker.ok()) {
+          absl::MutexLock lock(&mu_);
+          --starting_;
+          AddReadyLocked(std::move(*worker));
+          continue;
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          int remaining = to_start - i;
+          starting_ -= remaining;
+          int replicas = ReplicasLocked();
+          QueueEventLocked(replicas + remaining, replicas,
+                           absl::StrCat("cannot start a worker: ", worker.status().message()));
+        }
+        if (!zygote_dead_) FailWaitersIfNoWorkers(worker.status());
+        break;
+      }
+      Report();
+      RestartZygoteIfDead();
+    }
+  }
+
+  std::string StartReasonLocked(int replicas) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (replicas < options_.min_replicas) {
+      return absl::StrCat("below min_replicas ", options_.min_replicas);
+    }
+    return absl::StrCat("load ", LoadLocked(), " (", in_flight_, " in flight, ", waiters_.size(),
+                        " queued) over target ", options_.target_in_flight_per_replica,
+                        " per replica");
+  }
+
+  void ReapRetiringLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int64_t now = SteadyMs();
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+      Worker& worker = **it;
+      if (WaitPeerClosed(worker.fd, now)) {
+        close(worker.fd);
+        it = retiring_.erase(it);
+        continue;
+      }
+      if (now >= worker.kill_at_ms && worker.kill_at_ms != 0) {
+        kill(worker.pid, SIGKILL);  // alive: it still holds its end of the socket
+        worker.kill_at_ms = 0;
+      }
+      ++it;
+    }
+  }
+
+  const ModelInfo info_;
+  const PythonPoolOptions options_;
+  Clock* const clock_;
+  const size_t max_queue_;
+  int wake_fd_ = -1;
+  std::thread scaler_;
+  // The zygote and its restart state belong to the scaler thread (and start-up).
+  Zygote zygote_;
+  bool zygote_dead_ = false;
+  int64_t zygote_retry_at_ms_ = 0;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);   // ready: idle or busy
+  std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);                      // most recent last
+  std::vector<std::unique_ptr<Worker>> retiring_ ABSL_GUARDED_BY(mu_);  // until they exit
+  std::deque<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);                    // FIFO
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_scale_down_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<ScalingEvent> events_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::Status ValidateOptions(const PythonPoolOptions& options) {
+  if (options.min_replicas < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_replicas: ", options.min_replicas, " is negative; give 0 or more"));
+  }
+  if (options.max_replicas < 1 || options.max_replicas < options.min_replicas) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_replicas: ", options.max_replicas, " must be at least 1 and at least min_replicas (",
+        options.min_replicas, ")"));
+  }
+  if (options.max_queue_per_replica < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_queue_per_replica: ",
+                                                   options.max_queue_per_replica,
+                                                   " is negative; give 0 (no queue) or more"));
+  }
+  if (!(options.target_in_flight_per_replica > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target_in_flight_per_replica: ", options.target_in_flight_per_replica,
+                     " must be greater than 0 (e.g. 1.0)"));
+  }
+  if (options.scale_down_idle_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scale_down_idle_ms: ", options.scale_down_idle_ms, " is negative"));
+  }
+  if (options.startup_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "startup_timeout_ms: ", options.startup_timeout_ms, " must be greater than 0"));
+  }
+  if (options.python.empty()) {
+    return absl::InvalidArgumentError("python: the interpreter is empty; e.g. python3");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelRuntime>> StartPythonRuntime(const ModelInfo& info,
                                                                   const PythonPoolOptions& options) {
-  return absl::UnimplementedError("the Python worker runtime is not built yet");
+  CAIRN_RETURN_IF_ERROR(ValidateOptions(options));
+  struct stat st;
+  if (stat(info.model_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(
+        absl::StrCat("model_dir: '", info.model_dir, "' is not a directory"));
+  }
+  CAIRN_ASSIGN_OR_RETURN(Zygote zygote, StartZygote(info, options));
+  auto pool = std::make_unique<PythonWorkerPool>(info, options, zygote);
+  CAIRN_RETURN_IF_ERROR(pool->StartWorkers(options.min_replicas));
+  if (options.min_replicas > 0 && options.on_scaling) {
+    options.on_scaling(ScalingEvent{(options.clock ? options.clock : &RealClock())->NowMillis(),
+                                    options.endpoint, 0, options.min_replicas,
+                                    absl::StrCat("start: min_replicas ", options.min_replicas)});
+  }
+  pool->StartScaler();
+  return pool;
 }
 
 }  // namespace cairn::serving
