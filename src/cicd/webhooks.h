@@ -78,6 +78,11 @@ const std::vector<std::string>& WebhookEventNames();
 // True for MLflow's own events (those its client can represent).
 bool IsMlflowWebhookEvent(std::string_view event);
 
+// The X-MLflow-Signature header's value, as MLflow computes it:
+// "v1," + base64(HMAC-SHA256(secret, "<delivery_id>.<timestamp>.<body>")).
+std::string MlflowWebhookSignature(std::string_view secret, std::string_view delivery_id,
+                                   std::string_view timestamp, std::string_view body);
+
 struct Webhook {
   std::string id;  // uuid4, "6f1c…-…"
   std::string name;
@@ -118,8 +123,8 @@ struct WebhookPage {
 
 // The answer to Test (MLflow's WebhookTestResult).
 struct WebhookTestResult {
-  bool success = false;     // a 2xx answer (MLflow: status < 400)
-  int response_status = 0;  // 0: no answer
+  bool success = false;       // a 2xx answer (MLflow: status < 400)
+  int response_status = 0;    // 0: no answer
   std::string response_body;  // the first 64 KiB
   std::string error_message;  // "" on success
 };
@@ -129,9 +134,9 @@ struct WebhookDelivery {
   std::string delivery_id;  // X-MLflow-Delivery-Id, the same for every try
   int attempt = 1;          // 1-based
   std::string webhook_id;
-  std::string event;        // "model_version.created", …
-  std::string payload;      // the body sent on this try
-  int64_t time_ms = 0;      // when the try ended
+  std::string event;    // "model_version.created", …
+  std::string payload;  // the body sent on this try
+  int64_t time_ms = 0;  // when the try ended
   bool success = false;
   bool final = false;       // no further try (delivered, refused, or the last try)
   bool test = false;        // made by Test
@@ -141,10 +146,10 @@ struct WebhookDelivery {
 };
 
 struct WebhooksOptions {
-  int attempts = 4;              // tries per delivery (MLflow: 1 + 3 retries)
-  int64_t backoff_ms = 1'000;    // before the 2nd try; doubled for each later one
+  int attempts = 4;            // tries per delivery (MLflow: 1 + 3 retries)
+  int64_t backoff_ms = 1'000;  // before the 2nd try; doubled for each later one
   int64_t max_backoff_ms = 60'000;
-  int64_t timeout_ms = 30'000;   // per try, connect + answer (MLflow's default)
+  int64_t timeout_ms = 30'000;  // per try, connect + answer (MLflow's default)
 };
 
 class Webhooks {
@@ -187,7 +192,7 @@ class Webhooks {
   // The tries of the webhook's deliveries, newest first; limit 1..1000. NotFound for an
   // id that never existed.
   absl::StatusOr<std::vector<WebhookDelivery>> ListDeliveries(std::string_view webhook_id,
-                                                               int limit = 50);
+                                                              int limit = 50);
 
   // Blocks until nothing is queued or being tried (retries waiting their turn included),
   // or `timeout_ms` of real time passed; true when idle (tests).
@@ -197,8 +202,8 @@ class Webhooks {
 
  private:
   struct Pending;
-  Webhooks(storage::Database& db, tracking::ModelRegistry* registry, EventBus* bus,
-           Clock& clock, WebhooksOptions options);
+  Webhooks(storage::Database& db, tracking::ModelRegistry* registry, EventBus* bus, Clock& clock,
+           WebhooksOptions options);
   void OnEvent(const Event& event);
   void Loop();
   void Fanout(Pending job);

@@ -1,0 +1,1027 @@
+#include "cicd/webhooks.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/event_types.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "features/definition_yaml.h"
+#include "monitoring/alerts/sinks.h"
+#include "storage/migrations.h"
+#include "tracking/model_registry.h"
+
+namespace cairn::cicd {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE cicd_webhooks (
+  webhook_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  status TEXT NOT NULL,
+  creation_timestamp BIGINT NOT NULL,
+  last_updated_timestamp BIGINT NOT NULL,
+  deleted_timestamp BIGINT
+);
+CREATE TABLE cicd_webhook_deliveries (
+  delivery_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  webhook_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  time_ms BIGINT NOT NULL,
+  is_success INTEGER NOT NULL,
+  is_final INTEGER NOT NULL,
+  is_test INTEGER NOT NULL,
+  http_status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  next_try_ms BIGINT NOT NULL,
+  PRIMARY KEY (delivery_id, attempt)
+);
+CREATE INDEX cicd_webhook_deliveries_by_webhook
+  ON cicd_webhook_deliveries (webhook_id, time_ms);
+)sql";
+
+constexpr storage::Migration kMigrations[] = {
+    {.version = 1, .name = "webhooks and their delivery tries", .sql = kSchemaV1},
+};
+
+constexpr char kWebhookColumns[] =
+    "webhook_id, name, description, url, events, secret, status, creation_timestamp, "
+    "last_updated_timestamp";
+
+constexpr size_t kMaxResponseBody = 64 * 1024;
+
+// MLflow's events (mlflow/entities/webhook.py WebhookEventStr), then Cairn's.
+const std::vector<std::string>& AllEvents() {
+  static const auto* events = new std::vector<std::string>{"registered_model.created",
+                                                           "model_version.created",
+                                                           "model_version_tag.set",
+                                                           "model_version_tag.deleted",
+                                                           "model_version_alias.created",
+                                                           "model_version_alias.deleted",
+                                                           "prompt.created",
+                                                           "prompt_version.created",
+                                                           "prompt_tag.set",
+                                                           "prompt_tag.deleted",
+                                                           "prompt_version_tag.set",
+                                                           "prompt_version_tag.deleted",
+                                                           "prompt_alias.created",
+                                                           "prompt_alias.deleted",
+                                                           "budget_policy.exceeded",
+                                                           std::string(kWebhookEvaluationFinished)};
+  return *events;
+}
+
+bool IsKnownEvent(std::string_view event) {
+  const auto& all = AllEvents();
+  return std::find(all.begin(), all.end(), event) != all.end();
+}
+
+absl::Status ValidateName(std::string_view name) {
+  auto alnum = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); };
+  bool ok = !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back());
+  for (char c : name) ok = ok && (alnum(c) || c == '.' || c == '_' || c == '-');
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "name: '", ToAbsl(name),
+      "' is not a valid webhook name; use 1 to 63 letters, digits, '.', '_' or '-', starting "
+      "and ending with a letter or digit"));
+}
+
+absl::Status ValidateUrl(std::string_view url) {
+  std::string_view rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("url: '", ToAbsl(url), "' must start with http:// or https://"));
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "url: '", ToAbsl(url), "' contains a space or a control character; percent-encode it"));
+    }
+  }
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+    if (host.size() <= 2) host = {};
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (host.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("url: '", ToAbsl(url), "' has no host name; write http(s)://HOST[:PORT]/…"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEvent(std::string_view event, std::string_view field) {
+  if (IsKnownEvent(event)) return absl::OkStatus();
+  std::vector<std::string_view> candidates(AllEvents().begin(), AllEvents().end());
+  std::string nearest = features::NearestName(event, candidates);
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(field), ": unknown event '", ToAbsl(event), "'",
+                   nearest.empty() ? "" : absl::StrCat("; did you mean '", nearest, "'?"),
+                   " Events are written entity.action: ", absl::StrJoin(AllEvents(), ", ")));
+}
+
+absl::StatusOr<std::vector<std::string>> ValidateEvents(const std::vector<std::string>& events) {
+  if (events.empty()) {
+    return absl::InvalidArgumentError(
+        "events: must not be empty; subscribe to at least one event, e.g. "
+        "model_version.created");
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    CAIRN_RETURN_IF_ERROR(ValidateEvent(events[i], absl::StrCat("events[", i, "]")));
+    if (std::find(out.begin(), out.end(), events[i]) == out.end()) out.push_back(events[i]);
+  }
+  return out;
+}
+
+absl::Status ValidateStatus(std::string_view status) {
+  if (status == "ACTIVE" || status == "DISABLED") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "status: '", ToAbsl(status), "' is not a webhook status; use ACTIVE or DISABLED"));
+}
+
+// Python's json.dumps(value) with its defaults (", " and ": " separators, ensure_ascii),
+// keys in insertion order: the body MLflow signs.
+void PythonDumps(const OrderedJson& value, std::string* out) {
+  switch (value.type()) {
+    case OrderedJson::value_t::object: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& [key, item] : value.items()) {
+        if (!first) out->append(", ");
+        first = false;
+        PythonDumps(OrderedJson(key), out);
+        out->append(": ");
+        PythonDumps(item, out);
+      }
+      out->push_back('}');
+      return;
+    }
+    case OrderedJson::value_t::array: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : value) {
+        if (!first) out->append(", ");
+        first = false;
+        PythonDumps(item, out);
+      }
+      out->push_back(']');
+      return;
+    }
+    default:
+      out->append(
+          value.dump(-1, ' ', /*ensure_ascii=*/true, OrderedJson::error_handler_t::replace));
+  }
+}
+
+// datetime.now(timezone.utc).isoformat(): microseconds, omitted when zero.
+std::string PythonIsoTime(int64_t ms) {
+  time_t seconds = static_cast<time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int64_t millis = ms - static_cast<int64_t>(seconds) * 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  if (millis == 0) {
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d+00:00", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  } else {
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis * 1000));
+  }
+  return buffer;
+}
+
+// str(uuid.uuid4()).
+std::string NewUuid4() {
+  std::string hex = NewUuidHex();
+  hex[12] = '4';
+  static constexpr char kVariant[] = "89ab";
+  int nibble =
+      std::isdigit(static_cast<unsigned char>(hex[16])) ? hex[16] - '0' : hex[16] - 'a' + 10;
+  hex[16] = kVariant[nibble & 3];
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20));
+}
+
+// The body of a delivery (MLflow's _send_webhook_request).
+std::string DeliveryBody(std::string_view event, const OrderedJson& data, int64_t time_ms) {
+  size_t dot = event.find('.');
+  OrderedJson body;
+  body["entity"] = std::string(event.substr(0, dot));
+  body["action"] = std::string(event.substr(dot + 1));
+  body["timestamp"] = PythonIsoTime(time_ms);
+  body["data"] = data;
+  std::string out;
+  PythonDumps(body, &out);
+  return out;
+}
+
+// MLflow's get_example_payload_for_event (mlflow/webhooks/types.py), and Cairn's.
+OrderedJson ExamplePayload(std::string_view event) {
+  const OrderedJson tags = {{"example_key", "example_value"}};
+  if (event == "registered_model.created") {
+    return {
+        {"name", "example_model"}, {"tags", tags}, {"description", "An example registered model"}};
+  }
+  if (event == "model_version.created") {
+    return {{"name", "example_model"},
+            {"version", "1"},
+            {"source", "models:/123"},
+            {"run_id", "abcd1234abcd5678"},
+            {"tags", tags},
+            {"description", "An example model version"}};
+  }
+  if (event == "model_version_tag.set") {
+    return {{"name", "example_model"},
+            {"version", "1"},
+            {"key", "example_key"},
+            {"value", "example_value"}};
+  }
+  if (event == "model_version_tag.deleted") {
+    return {{"name", "example_model"}, {"version", "1"}, {"key", "example_key"}};
+  }
+  if (event == "model_version_alias.created") {
+    return {{"name", "example_model"}, {"alias", "example_alias"}, {"version", "1"}};
+  }
+  if (event == "model_version_alias.deleted") {
+    return {{"name", "example_model"}, {"alias", "example_alias"}};
+  }
+  if (event == "prompt.created") {
+    return {{"name", "example_prompt"}, {"tags", tags}, {"description", "An example prompt"}};
+  }
+  if (event == "prompt_version.created") {
+    return {{"name", "example_prompt"},
+            {"version", "1"},
+            {"template", "Hello {{name}}!"},
+            {"tags", tags},
+            {"description", "An example prompt version"}};
+  }
+  if (event == "prompt_tag.set") {
+    return {{"name", "example_prompt"}, {"key", "example_key"}, {"value", "example_value"}};
+  }
+  if (event == "prompt_tag.deleted") {
+    return {{"name", "example_prompt"}, {"key", "example_key"}};
+  }
+  if (event == "prompt_version_tag.set") {
+    return {{"name", "example_prompt"},
+            {"version", "1"},
+            {"key", "example_key"},
+            {"value", "example_value"}};
+  }
+  if (event == "prompt_version_tag.deleted") {
+    return {{"name", "example_prompt"}, {"version", "1"}, {"key", "example_key"}};
+  }
+  if (event == "prompt_alias.created") {
+    return {{"name", "example_prompt"}, {"alias", "example_alias"}, {"version", "1"}};
+  }
+  if (event == "prompt_alias.deleted") {
+    return {{"name", "example_prompt"}, {"alias", "example_alias"}};
+  }
+  if (event == "budget_policy.exceeded") {
+    return {{"budget_policy_id", "bp-abc123"}, {"budget_unit", "USD"},
+            {"budget_amount", 100.0},          {"current_spend", 105.50},
+            {"duration_unit", "MONTHS"},       {"duration_value", 1},
+            {"target_scope", "ENDPOINT"},      {"workspace", "default"},
+            {"target_value", "ep-abc123"},     {"window_start", 1704067200000}};
+  }
+  return {{"name", "example_model"},
+          {"version", "1"},
+          {"policy", "example_policy"},
+          {"evaluation_id", "ev-example"},
+          {"passed", true}};
+}
+
+// One HTTP try.
+struct HttpAnswer {
+  int status = 0;  // 0: no answer
+  std::string body;
+  std::string error;
+  int64_t retry_after_ms = 0;
+};
+
+size_t CollectBody(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  size_t n = size * count;
+  if (body->size() < kMaxResponseBody) {
+    body->append(data, std::min(n, kMaxResponseBody - body->size()));
+  }
+  return n;
+}
+
+size_t CollectHeader(char* data, size_t size, size_t count, void* user) {
+  auto* answer = static_cast<HttpAnswer*>(user);
+  size_t n = size * count;
+  std::string_view line(data, n);
+  constexpr std::string_view kRetryAfter = "retry-after:";
+  if (line.size() > kRetryAfter.size() &&
+      absl::EqualsIgnoreCase(ToAbsl(line.substr(0, kRetryAfter.size())), ToAbsl(kRetryAfter))) {
+    int64_t seconds = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ToAbsl(line.substr(kRetryAfter.size()))),
+                         &seconds) &&
+        seconds > 0) {
+      answer->retry_after_ms = seconds * 1000;
+    }
+  }
+  return n;
+}
+
+HttpAnswer Post(const std::string& url, const std::string& body, const std::string& delivery_id,
+                const std::string& secret, int64_t now_ms, int64_t timeout_ms) {
+  static std::once_flag init_once;
+  std::call_once(init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  HttpAnswer answer;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) {
+    answer.error = "curl_easy_init failed";
+    return answer;
+  }
+  const std::string timestamp = std::to_string(now_ms / 1000);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  headers = curl_slist_append(headers, absl::StrCat("X-MLflow-Delivery-Id: ", delivery_id).c_str());
+  headers = curl_slist_append(headers, absl::StrCat("X-MLflow-Timestamp: ", timestamp).c_str());
+  if (!secret.empty()) {
+    headers = curl_slist_append(
+        headers, absl::StrCat("X-MLflow-Signature: ",
+                              MlflowWebhookSignature(secret, delivery_id, timestamp, body))
+                     .c_str());
+  }
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "cairn");
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) {
+    answer.status = 0;
+    answer.error =
+        absl::StrCat("POST ", url, " failed: ", error[0] != 0 ? error : curl_easy_strerror(code));
+    return answer;
+  }
+  answer.status = static_cast<int>(status);
+  if (status < 200 || status > 299) {
+    answer.error = absl::StrCat("POST ", url, " answered HTTP ", status);
+  }
+  return answer;
+}
+
+bool Retryable(int http_status) {
+  return http_status == 0 || http_status == 408 || http_status == 429 || http_status >= 500;
+}
+
+struct StoredWebhook {
+  Webhook webhook;
+  std::string secret;
+};
+
+absl::StatusOr<StoredWebhook> ReadWebhook(const SqlRowView& row) {
+  StoredWebhook out;
+  Webhook& w = out.webhook;
+  w.id = std::string(row.Text(0));
+  w.name = std::string(row.Text(1));
+  w.description = std::string(row.Text(2));
+  w.url = std::string(row.Text(3));
+  CAIRN_ASSIGN_OR_RETURN(Json events, ParseJson(row.Text(4)));
+  for (const Json& event : events) w.events.push_back(event.get<std::string>());
+  out.secret = std::string(row.Text(5));
+  w.has_secret = !out.secret.empty();
+  w.status = std::string(row.Text(6));
+  w.creation_timestamp = row.Int(7);
+  w.last_updated_timestamp = row.Int(8);
+  return out;
+}
+
+absl::Status NotFound(std::string_view id) {
+  return absl::NotFoundError(absl::StrCat("Webhook with ID ", ToAbsl(id), " not found."));
+}
+
+absl::StatusOr<StoredWebhook> LoadWebhook(SqlSession& session, std::string_view id) {
+  std::optional<StoredWebhook> found;
+  const SqlValue params[] = {std::string(id)};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      absl::StrCat("SELECT ", kWebhookColumns,
+                   " FROM cicd_webhooks WHERE webhook_id = $1 AND deleted_timestamp IS NULL"),
+      params, [&](const SqlRowView& row) -> absl::Status {
+        CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, ReadWebhook(row));
+        found = std::move(w);
+        return absl::OkStatus();
+      }));
+  if (!found) return NotFound(id);
+  return *std::move(found);
+}
+
+absl::StatusOr<std::vector<StoredWebhook>> LoadAll(SqlSession& session) {
+  std::vector<StoredWebhook> out;
+  CAIRN_RETURN_IF_ERROR(
+      session.QueryEach(absl::StrCat("SELECT ", kWebhookColumns,
+                                     " FROM cicd_webhooks WHERE deleted_timestamp IS NULL"
+                                     " ORDER BY creation_timestamp DESC, webhook_id DESC"),
+                        {}, [&](const SqlRowView& row) -> absl::Status {
+                          CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, ReadWebhook(row));
+                          out.push_back(std::move(w));
+                          return absl::OkStatus();
+                        }));
+  return out;
+}
+
+std::string EventsJson(const std::vector<std::string>& events) {
+  Json array = Json::array();
+  for (const std::string& event : events) array.push_back(event);
+  return DumpJson(array);
+}
+
+// MLflow's page token: base64 of json.dumps({"offset": N}).
+std::string PageToken(int64_t offset) {
+  return absl::Base64Escape(absl::StrCat("{\"offset\": ", offset, "}"));
+}
+
+absl::StatusOr<int64_t> PageOffset(std::string_view token) {
+  if (token.empty()) return 0;
+  std::string decoded;
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: '", ToAbsl(token),
+        "' is not a page token of this list; pass the next_page_token of the previous page"));
+  };
+  if (!absl::Base64Unescape(ToAbsl(token), &decoded)) return invalid();
+  absl::StatusOr<Json> json = ParseJson(decoded);
+  if (!json.ok() || !json->is_object() || !json->contains("offset") ||
+      !(*json)["offset"].is_number_integer() || (*json)["offset"].get<int64_t>() < 0) {
+    return invalid();
+  }
+  return (*json)["offset"].get<int64_t>();
+}
+
+}  // namespace
+
+const std::vector<std::string>& WebhookEventNames() { return AllEvents(); }
+
+bool IsMlflowWebhookEvent(std::string_view event) {
+  return IsKnownEvent(event) && event != kWebhookEvaluationFinished;
+}
+
+std::string MlflowWebhookSignature(std::string_view secret, std::string_view delivery_id,
+                                   std::string_view timestamp, std::string_view body) {
+  std::string hex = monitoring::HmacSha256Hex(
+      secret, absl::StrCat(ToAbsl(delivery_id), ".", ToAbsl(timestamp), ".", ToAbsl(body)));
+  return absl::StrCat("v1,", absl::Base64Escape(absl::HexStringToBytes(hex)));
+}
+
+struct Webhooks::Pending {
+  enum class Kind { kBusEvent, kNotify, kTry };
+  Kind kind = Kind::kTry;
+  Event bus_event;          // kBusEvent
+  std::string event;        // kNotify, kTry: "model_version.created"
+  OrderedJson data;         // kNotify
+  std::string webhook_id;   // kTry
+  std::string delivery_id;  // kTry
+  std::string body;         // kTry
+  int attempts_made = 0;    // kTry
+  int64_t due_ms = 0;
+};
+
+Webhooks::Webhooks(storage::Database& db, tracking::ModelRegistry* registry, EventBus* bus,
+                   Clock& clock, WebhooksOptions options)
+    : db_(db), registry_(registry), bus_(bus), clock_(clock), options_(options) {}
+
+Webhooks::~Webhooks() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Webhooks>> Webhooks::Open(storage::Database& db,
+                                                         tracking::ModelRegistry* registry,
+                                                         EventBus* bus, Clock& clock,
+                                                         WebhooksOptions options) {
+  if (options.attempts < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook attempts: must be at least 1, got ", options.attempts));
+  }
+  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "cicd_webhooks", kMigrations));
+  std::unique_ptr<Webhooks> webhooks(new Webhooks(db, registry, bus, clock, options));
+  Webhooks* self = webhooks.get();
+  self->thread_ = std::thread([self] { self->Loop(); });
+  if (bus != nullptr) {
+    self->subscription_ = bus->Subscribe("", [self](const Event& event) {
+      if (event.type == kEventModelVersionRegistered || event.type == kEventModelAliasMoved ||
+          event.type == kEventEvaluationFinished) {
+        self->OnEvent(event);
+      }
+    });
+  }
+  return webhooks;
+}
+
+absl::StatusOr<Webhook> Webhooks::Create(const WebhookCreate& request) {
+  CAIRN_RETURN_IF_ERROR(ValidateName(request.name));
+  CAIRN_RETURN_IF_ERROR(ValidateUrl(request.url));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<std::string> events, ValidateEvents(request.events));
+  CAIRN_RETURN_IF_ERROR(ValidateStatus(request.status));
+  Webhook w;
+  w.id = NewUuid4();
+  w.name = request.name;
+  w.description = request.description;
+  w.url = request.url;
+  w.events = std::move(events);
+  w.status = request.status;
+  w.has_secret = !request.secret.empty();
+  w.creation_timestamp = w.last_updated_timestamp = clock_.NowMillis();
+  const SqlValue params[] = {w.id,
+                             w.name,
+                             w.description,
+                             w.url,
+                             EventsJson(w.events),
+                             request.secret,
+                             w.status,
+                             w.creation_timestamp,
+                             w.last_updated_timestamp};
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    return session
+        .Execute(absl::StrCat("INSERT INTO cicd_webhooks (", kWebhookColumns,
+                              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+                 params)
+        .status();
+  }));
+  return w;
+}
+
+absl::StatusOr<Webhook> Webhooks::Get(std::string_view id) {
+  std::optional<StoredWebhook> found;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, LoadWebhook(session, id));
+    found = std::move(w);
+    return absl::OkStatus();
+  }));
+  return found->webhook;
+}
+
+absl::StatusOr<WebhookPage> Webhooks::List(int max_results, std::string_view page_token,
+                                           bool mlflow_only) {
+  if (max_results == 0) max_results = 100;
+  if (max_results < 1 || max_results > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_results: must be between 1 and 1000, got ", max_results));
+  }
+  CAIRN_ASSIGN_OR_RETURN(int64_t offset, PageOffset(page_token));
+  std::vector<StoredWebhook> all;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(all, LoadAll(session));
+    return absl::OkStatus();
+  }));
+  std::vector<Webhook> visible;
+  for (StoredWebhook& w : all) {
+    if (mlflow_only && std::none_of(w.webhook.events.begin(), w.webhook.events.end(),
+                                    [](const std::string& e) { return IsMlflowWebhookEvent(e); })) {
+      continue;
+    }
+    visible.push_back(std::move(w.webhook));
+  }
+  WebhookPage page;
+  for (int64_t i = offset; i < static_cast<int64_t>(visible.size()) && i < offset + max_results;
+       ++i) {
+    page.webhooks.push_back(std::move(visible[i]));
+  }
+  if (offset + max_results < static_cast<int64_t>(visible.size())) {
+    page.next_page_token = PageToken(offset + max_results);
+  }
+  return page;
+}
+
+absl::StatusOr<Webhook> Webhooks::Update(std::string_view id, const WebhookUpdate& update) {
+  if (update.name) CAIRN_RETURN_IF_ERROR(ValidateName(*update.name));
+  if (update.url) CAIRN_RETURN_IF_ERROR(ValidateUrl(*update.url));
+  std::optional<std::vector<std::string>> events;
+  if (update.events) {
+    CAIRN_ASSIGN_OR_RETURN(events, ValidateEvents(*update.events));
+  }
+  if (update.status) CAIRN_RETURN_IF_ERROR(ValidateStatus(*update.status));
+  const int64_t now = clock_.NowMillis();
+  std::optional<Webhook> result;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(StoredWebhook stored, LoadWebhook(session, id));
+    Webhook& w = stored.webhook;
+    if (update.name) w.name = *update.name;
+    if (update.description) w.description = *update.description;
+    if (update.url) w.url = *update.url;
+    if (events) w.events = *events;
+    if (update.secret) stored.secret = *update.secret;
+    if (update.status) w.status = *update.status;
+    w.has_secret = !stored.secret.empty();
+    w.last_updated_timestamp = now;
+    const SqlValue params[] = {
+        w.id, w.name, w.description, w.url, EventsJson(w.events), stored.secret, w.status, now};
+    CAIRN_RETURN_IF_ERROR(
+        session
+            .Execute("UPDATE cicd_webhooks SET name = $2, description = $3, url = $4, "
+                     "events = $5, secret = $6, status = $7, last_updated_timestamp = $8 "
+                     "WHERE webhook_id = $1",
+                     params)
+            .status());
+    result = w;
+    return absl::OkStatus();
+  }));
+  return *result;
+}
+
+absl::Status Webhooks::Delete(std::string_view id) {
+  const int64_t now = clock_.NowMillis();
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {std::string(id), now};
+    CAIRN_ASSIGN_OR_RETURN(int64_t changed,
+                           session.Execute("UPDATE cicd_webhooks SET deleted_timestamp = $2, "
+                                           "last_updated_timestamp = $2 "
+                                           "WHERE webhook_id = $1 AND deleted_timestamp IS NULL",
+                                           params));
+    if (changed == 0) return NotFound(id);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<WebhookTestResult> Webhooks::Test(std::string_view id,
+                                                 std::optional<std::string> event) {
+  std::optional<StoredWebhook> found;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, LoadWebhook(session, id));
+    found = std::move(w);
+    return absl::OkStatus();
+  }));
+  std::string name = event.value_or(found->webhook.events.front());
+  CAIRN_RETURN_IF_ERROR(ValidateEvent(name, "event"));
+  WebhookDelivery delivery;
+  delivery.delivery_id = NewUuid4();
+  delivery.webhook_id = found->webhook.id;
+  delivery.event = name;
+  delivery.payload = DeliveryBody(name, ExamplePayload(name), clock_.NowMillis());
+  delivery.test = true;
+  delivery.final = true;
+  HttpAnswer answer = Post(found->webhook.url, delivery.payload, delivery.delivery_id,
+                           found->secret, clock_.NowMillis(), options_.timeout_ms);
+  delivery.time_ms = clock_.NowMillis();
+  delivery.http_status = answer.status;
+  delivery.success = answer.status >= 200 && answer.status < 400;
+  delivery.error = delivery.success ? "" : answer.error;
+  absl::Status recorded = Record(delivery);
+  if (!recorded.ok()) {
+    Log(LogLevel::kWarning,
+        absl::StrCat("webhook ", delivery.webhook_id,
+                     ": could not record a test delivery: ", recorded.message()));
+  }
+  WebhookTestResult result;
+  result.success = delivery.success;
+  result.response_status = answer.status;
+  result.response_body = std::move(answer.body);
+  if (!result.success) {
+    result.error_message =
+        answer.status == 0 ? absl::StrCat("Failed to test webhook: ", answer.error) : answer.error;
+  }
+  return result;
+}
+
+absl::Status Webhooks::Notify(std::string_view event, Json data) {
+  CAIRN_RETURN_IF_ERROR(ValidateEvent(event, "event"));
+  auto job = std::make_shared<Pending>();
+  job->kind = Pending::Kind::kNotify;
+  job->event = std::string(event);
+  job->data = OrderedJson::parse(data.dump());
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("webhooks are shut down");
+  queue_.push_back(std::move(job));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<WebhookDelivery>> Webhooks::ListDeliveries(std::string_view webhook_id,
+                                                                      int limit) {
+  if (limit < 1 || limit > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be an integer from 1 to 1000, got ", limit));
+  }
+  std::vector<WebhookDelivery> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    const SqlValue id[] = {std::string(webhook_id)};
+    bool exists = false;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach("SELECT 1 FROM cicd_webhooks WHERE webhook_id = $1", id,
+                                            [&](const SqlRowView&) -> absl::Status {
+                                              exists = true;
+                                              return absl::OkStatus();
+                                            }));
+    if (!exists) return NotFound(webhook_id);
+    const SqlValue params[] = {std::string(webhook_id), int64_t{limit}};
+    return session.QueryEach(
+        "SELECT delivery_id, attempt, webhook_id, event, payload, time_ms, is_success, "
+        "is_final, is_test, http_status, error, next_try_ms FROM cicd_webhook_deliveries "
+        "WHERE webhook_id = $1 ORDER BY time_ms DESC, attempt DESC, delivery_id DESC "
+        "LIMIT $2",
+        params, [&](const SqlRowView& row) -> absl::Status {
+          WebhookDelivery d;
+          d.delivery_id = std::string(row.Text(0));
+          d.attempt = static_cast<int>(row.Int(1));
+          d.webhook_id = std::string(row.Text(2));
+          d.event = std::string(row.Text(3));
+          d.payload = std::string(row.Text(4));
+          d.time_ms = row.Int(5);
+          d.success = row.Int(6) != 0;
+          d.final = row.Int(7) != 0;
+          d.test = row.Int(8) != 0;
+          d.http_status = static_cast<int>(row.Int(9));
+          d.error = std::string(row.Text(10));
+          d.next_try_ms = row.Int(11);
+          out.push_back(std::move(d));
+          return absl::OkStatus();
+        });
+  }));
+  return out;
+}
+
+absl::Status Webhooks::Record(const WebhookDelivery& d) {
+  const SqlValue params[] = {d.delivery_id,
+                             int64_t{d.attempt},
+                             d.webhook_id,
+                             d.event,
+                             d.payload,
+                             d.time_ms,
+                             int64_t{d.success ? 1 : 0},
+                             int64_t{d.final ? 1 : 0},
+                             int64_t{d.test ? 1 : 0},
+                             int64_t{d.http_status},
+                             d.error,
+                             d.next_try_ms};
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    return session
+        .Execute(
+            "INSERT INTO cicd_webhook_deliveries (delivery_id, attempt, webhook_id, "
+            "event, payload, time_ms, is_success, is_final, is_test, http_status, error, "
+            "next_try_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            params)
+        .status();
+  });
+}
+
+void Webhooks::OnEvent(const Event& event) {
+  auto job = std::make_shared<Pending>();
+  job->kind = Pending::Kind::kBusEvent;
+  job->bus_event = event;
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  queue_.push_back(std::move(job));
+}
+
+bool Webhooks::WaitIdle(int64_t timeout_ms) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && in_flight_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Milliseconds(timeout_ms));
+}
+
+void Webhooks::Shutdown() {
+  absl::MutexLock shutdown(&shutdown_mu_);
+  if (bus_ != nullptr && subscription_ != 0) {
+    bus_->Unsubscribe(subscription_);
+    subscription_ = 0;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (!queue_.empty()) {
+      Log(LogLevel::kWarning,
+          absl::StrCat("webhooks: shutting down with ", queue_.size(), " deliveries not made"));
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  queue_.clear();
+}
+
+void Webhooks::Loop() {
+  while (true) {
+    std::shared_ptr<Pending> job;
+    {
+      absl::MutexLock lock(&mu_);
+      while (true) {
+        if (stopping_) return;
+        const int64_t now = clock_.NowMillis();
+        auto due = queue_.end();
+        int64_t earliest = INT64_MAX;
+        for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+          if ((*it)->due_ms < earliest) {
+            earliest = (*it)->due_ms;
+            due = it;
+          }
+        }
+        if (due != queue_.end() && earliest <= now) {
+          job = *due;
+          queue_.erase(due);
+          ++in_flight_;
+          break;
+        }
+        // Re-read the clock at least every 50 ms (a FakeClock moves without telling us).
+        int64_t wait_ms = due == queue_.end() ? 50 : std::clamp<int64_t>(earliest - now, 1, 50);
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](bool* stop) { return *stop; }, &stopping_),
+                             absl::Milliseconds(wait_ms));
+      }
+    }
+    switch (job->kind) {
+      case Pending::Kind::kBusEvent:
+      case Pending::Kind::kNotify:
+        Fanout(std::move(*job));
+        break;
+      case Pending::Kind::kTry:
+        Try(std::move(*job));
+        break;
+    }
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+  }
+}
+
+void Webhooks::Fanout(Pending job) {
+  if (job.kind == Pending::Kind::kBusEvent) {
+    const Event& e = job.bus_event;
+    auto attr = [&](const char* key) {
+      auto it = e.attributes.find(key);
+      return it == e.attributes.end() ? std::string() : it->second;
+    };
+    const std::string model = attr("model");
+    if (e.type == kEventModelVersionRegistered) {
+      job.event = "model_version.created";
+      const std::string version = attr("version");
+      job.data = {{"name", model},
+                  {"version", version},
+                  {"source", ""},
+                  {"run_id", nullptr},
+                  {"tags", OrderedJson::object()},
+                  {"description", nullptr}};
+      int64_t number = 0;
+      if (registry_ != nullptr && absl::SimpleAtoi(version, &number)) {
+        absl::StatusOr<tracking::ModelVersion> mv = registry_->GetModelVersion(model, number);
+        if (mv.ok()) {
+          OrderedJson tags = OrderedJson::object();
+          for (const tracking::RegistryTag& tag : mv->tags) tags[tag.key] = tag.value;
+          job.data = {{"name", model},
+                      {"version", version},
+                      {"source", mv->source},
+                      {"run_id", mv->run_id ? OrderedJson(*mv->run_id) : OrderedJson()},
+                      {"tags", std::move(tags)},
+                      {"description", mv->description && !mv->description->empty()
+                                          ? OrderedJson(*mv->description)
+                                          : OrderedJson()}};
+        } else {
+          Log(LogLevel::kWarning, absl::StrCat("webhooks: model ", model, " version ", version,
+                                               " not readable; delivering name and version only: ",
+                                               mv.status().message()));
+        }
+      }
+    } else if (e.type == kEventModelAliasMoved) {
+      const std::string to = attr("to_version");
+      if (to.empty()) {
+        job.event = "model_version_alias.deleted";
+        job.data = {{"name", model}, {"alias", attr("alias")}};
+      } else {
+        job.event = "model_version_alias.created";
+        job.data = {{"name", model}, {"alias", attr("alias")}, {"version", to}};
+      }
+    } else {
+      job.event = std::string(kWebhookEvaluationFinished);
+      job.data = {{"name", model},
+                  {"version", attr("version")},
+                  {"policy", attr("policy")},
+                  {"evaluation_id", attr("evaluation_id")},
+                  {"passed", attr("passed") == "true"}};
+    }
+  }
+  std::vector<StoredWebhook> all;
+  absl::Status read = db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(all, LoadAll(session));
+    return absl::OkStatus();
+  });
+  if (!read.ok()) {
+    Log(LogLevel::kError,
+        absl::StrCat("webhooks: ", job.event,
+                     " not delivered, the webhooks could not be read: ", read.message()));
+    return;
+  }
+  const int64_t now = clock_.NowMillis();
+  std::vector<std::shared_ptr<Pending>> tries;
+  // Oldest webhook first: deliveries go out in the order the webhooks were made.
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const Webhook& w = it->webhook;
+    if (w.status != "ACTIVE") continue;
+    if (std::find(w.events.begin(), w.events.end(), job.event) == w.events.end()) continue;
+    auto attempt = std::make_shared<Pending>();
+    attempt->kind = Pending::Kind::kTry;
+    attempt->event = job.event;
+    attempt->webhook_id = w.id;
+    attempt->delivery_id = NewUuid4();
+    attempt->body = DeliveryBody(job.event, job.data, now);
+    attempt->due_ms = 0;
+    tries.push_back(std::move(attempt));
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& attempt : tries) queue_.push_back(std::move(attempt));
+}
+
+void Webhooks::Try(Pending job) {
+  std::optional<StoredWebhook> found;
+  absl::Status read = db_.Read([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, LoadWebhook(session, job.webhook_id));
+    found = std::move(w);
+    return absl::OkStatus();
+  });
+  if (!read.ok() || found->webhook.status != "ACTIVE") {
+    // Deleted or disabled since it was queued: the delivery is dropped.
+    Log(LogLevel::kInfo,
+        absl::StrCat("webhooks: delivery ", job.delivery_id, " to ", job.webhook_id,
+                     " dropped: ", read.ok() ? "the webhook is disabled" : read.message()));
+    return;
+  }
+  HttpAnswer answer = Post(found->webhook.url, job.body, job.delivery_id, found->secret,
+                           clock_.NowMillis(), options_.timeout_ms);
+  ++job.attempts_made;
+  WebhookDelivery d;
+  d.delivery_id = job.delivery_id;
+  d.attempt = job.attempts_made;
+  d.webhook_id = job.webhook_id;
+  d.event = job.event;
+  d.payload = job.body;
+  d.time_ms = clock_.NowMillis();
+  d.http_status = answer.status;
+  d.success = answer.status >= 200 && answer.status <= 299;
+  d.error = answer.error;
+  const bool retry = !d.success && Retryable(answer.status) && d.attempt < options_.attempts;
+  d.final = !retry;
+  if (retry) {
+    int64_t backoff = options_.backoff_ms;
+    for (int i = 1; i < d.attempt && backoff < options_.max_backoff_ms; ++i) backoff *= 2;
+    backoff = std::min(std::max(backoff, answer.retry_after_ms), options_.max_backoff_ms);
+    d.next_try_ms = d.time_ms + backoff;
+  }
+  absl::Status recorded = Record(d);
+  if (!recorded.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat("webhooks: could not record delivery ", d.delivery_id,
+                                         " try ", d.attempt, ": ", recorded.message()));
+  }
+  if (!d.success) {
+    Log(retry ? LogLevel::kInfo : LogLevel::kWarning,
+        absl::StrCat("webhook ", found->webhook.name, ": ", d.event, " try ", d.attempt, " of ",
+                     options_.attempts, " failed: ", d.error,
+                     retry ? "; retrying" : "; giving up"));
+  }
+  if (!retry) return;
+  job.due_ms = d.next_try_ms;
+  auto again = std::make_shared<Pending>(std::move(job));
+  absl::MutexLock lock(&mu_);
+  if (!stopping_) queue_.push_back(std::move(again));
+}
+
+}  // namespace cairn::cicd

@@ -1,0 +1,640 @@
+#include "cicd/webhooks.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/event_types.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "monitoring/alerts/sinks.h"
+#include "storage/testing/test_databases.h"
+#include "tracking/model_registry.h"
+
+namespace cairn::cicd {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A real HTTP/1.1 server on 127.0.0.1:<ephemeral port>: one request per connection,
+// answers each request with the next status of `statuses` (the last one repeats) and the
+// body "received".
+class Receiver {
+ public:
+  struct Request {
+    std::string path;
+    std::map<std::string, std::string> headers;  // names in lower case
+    std::string body;
+  };
+
+  explicit Receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~Receiver() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+  bool WaitForRequests(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requests_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(20));
+  }
+  std::vector<Request> requests() {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    while (true) {
+      int conn = accept(fd_, nullptr, nullptr);
+      if (conn < 0) return;
+      Request request;
+      std::string data;
+      char buffer[4096];
+      size_t header_end = std::string::npos;
+      size_t content_length = 0;
+      while (true) {
+        ssize_t n = recv(conn, buffer, sizeof(buffer), 0);
+        if (n <= 0) break;
+        data.append(buffer, static_cast<size_t>(n));
+        if (header_end == std::string::npos) {
+          header_end = data.find("\r\n\r\n");
+          if (header_end != std::string::npos) {
+            ParseHead(data.substr(0, header_end), request);
+            auto it = request.headers.find("content-length");
+            if (it != request.headers.end()) {
+              EXPECT_TRUE(absl::SimpleAtoi(it->second, &content_length));
+            }
+          }
+        }
+        if (header_end != std::string::npos && data.size() >= header_end + 4 + content_length) {
+          break;
+        }
+      }
+      if (header_end != std::string::npos) request.body = data.substr(header_end + 4);
+      int status;
+      {
+        absl::MutexLock lock(&mu_);
+        status = statuses_[std::min(requests_.size(), statuses_.size() - 1)];
+        requests_.push_back(request);
+      }
+      std::string reply = "HTTP/1.1 " + std::to_string(status) +
+                          (status == 200 ? " OK" : " Error") +
+                          "\r\nContent-Length: 8\r\nConnection: close\r\n\r\nreceived";
+      send(conn, reply.data(), reply.size(), MSG_NOSIGNAL);
+      close(conn);
+    }
+  }
+  static void ParseHead(const std::string& head, Request& request) {
+    size_t line_end = head.find("\r\n");
+    std::string first = head.substr(0, line_end);
+    size_t sp1 = first.find(' ');
+    size_t sp2 = first.find(' ', sp1 + 1);
+    request.path = first.substr(sp1 + 1, sp2 - sp1 - 1);
+    size_t pos = line_end + 2;
+    while (line_end != std::string::npos && pos < head.size()) {
+      line_end = head.find("\r\n", pos);
+      std::string line =
+          head.substr(pos, line_end == std::string::npos ? std::string::npos : line_end - pos);
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        request.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
+            std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+      }
+      pos = line_end + 2;
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<int> statuses_;
+  std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+// A port on which nothing listens (bound, never listened, then closed).
+std::string DeadUrl() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return "http://127.0.0.1:" + std::to_string(port) + "/hook";
+}
+
+// The signature a receiver computes from what it received (MLflow's verification recipe).
+std::string ExpectedSignature(const std::string& secret, const Receiver::Request& request) {
+  std::string signed_content = request.headers.at("x-mlflow-delivery-id") + "." +
+                               request.headers.at("x-mlflow-timestamp") + "." + request.body;
+  return "v1," + absl::Base64Escape(
+                     absl::HexStringToBytes(monitoring::HmacSha256Hex(secret, signed_content)));
+}
+
+constexpr char kDrop[] =
+    "DROP TABLE IF EXISTS cicd_webhooks; DROP TABLE IF EXISTS cicd_webhook_deliveries;"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
+    "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
+    "version));"
+    "DELETE FROM schema_migrations WHERE component = 'cicd_webhooks'";
+
+// ---- the store: both backends ----
+
+class WebhookStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("cairn_webhooks_" + std::to_string(std::random_device{}()));
+      std::filesystem::create_directories(dir_);
+      url = (dir_ / "meta.db").string();
+    } else {
+      CAIRN_REQUIRE_POSTGRES();
+      url = storage::test_support::PrivatePostgresUrl();
+    }
+    auto db = storage::OpenDatabase(url);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    if (GetParam() != "sqlite") {
+      ASSERT_TRUE(db_->Write([](storage::SqlSession& s) { return s.ExecuteScript(kDrop); }).ok());
+    }
+    auto webhooks = Webhooks::Open(*db_, nullptr, nullptr, clock_);
+    ASSERT_TRUE(webhooks.ok()) << webhooks.status();
+    webhooks_ = std::move(*webhooks);
+  }
+  void TearDown() override {
+    webhooks_.reset();
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  WebhookCreate Request(std::string name) {
+    WebhookCreate request;
+    request.name = std::move(name);
+    request.url = "https://ci.example.com/hook";
+    request.events = {"model_version.created"};
+    return request;
+  }
+
+  FakeClock clock_{1'700'000'000'000};
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<Webhooks> webhooks_;
+};
+
+TEST_P(WebhookStoreTest, CreateGetUpdateDeleteRoundTrip) {
+  WebhookCreate request = Request("jenkins-ci");
+  request.description = "retrain job";
+  request.events = {"model_version.created", "model_version_alias.created", "model_version.created",
+                    "evaluation.finished"};
+  request.secret = "s3cret";
+  auto created = webhooks_->Create(request);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->id.size(), 36u);
+  EXPECT_EQ(created->id[14], '4');  // uuid4
+  EXPECT_EQ(created->name, "jenkins-ci");
+  EXPECT_EQ(created->description, "retrain job");
+  EXPECT_THAT(created->events, ElementsAre("model_version.created", "model_version_alias.created",
+                                           "evaluation.finished"));  // duplicates dropped
+  EXPECT_EQ(created->status, "ACTIVE");
+  EXPECT_TRUE(created->has_secret);
+  EXPECT_EQ(created->creation_timestamp, 1'700'000'000'000);
+
+  auto got = webhooks_->Get(created->id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, *created);
+
+  clock_.Advance(5'000);
+  WebhookUpdate update;
+  update.url = "http://jenkins.internal:8080/generic-webhook-trigger/invoke";
+  update.status = "DISABLED";
+  update.secret = "";
+  update.events = std::vector<std::string>{"model_version_alias.deleted"};
+  auto updated = webhooks_->Update(created->id, update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->name, "jenkins-ci");  // not in the update: kept
+  EXPECT_EQ(updated->description, "retrain job");
+  EXPECT_EQ(updated->url, "http://jenkins.internal:8080/generic-webhook-trigger/invoke");
+  EXPECT_THAT(updated->events, ElementsAre("model_version_alias.deleted"));
+  EXPECT_EQ(updated->status, "DISABLED");
+  EXPECT_FALSE(updated->has_secret);
+  EXPECT_EQ(updated->creation_timestamp, 1'700'000'000'000);
+  EXPECT_EQ(updated->last_updated_timestamp, 1'700'000'005'000);
+  EXPECT_EQ(*webhooks_->Get(created->id), *updated);
+
+  ASSERT_TRUE(webhooks_->Delete(created->id).ok());
+  auto gone = webhooks_->Get(created->id);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gone.status().message(), "Webhook with ID " + created->id + " not found.");
+  EXPECT_EQ(webhooks_->Delete(created->id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(webhooks_->Update(created->id, update).status().code(), absl::StatusCode::kNotFound);
+  // Its deliveries stay listable (none here).
+  auto deliveries = webhooks_->ListDeliveries(created->id);
+  ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+  EXPECT_TRUE(deliveries->empty());
+  EXPECT_EQ(webhooks_->ListDeliveries("no-such-id").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(WebhookStoreTest, ListPagesNewestFirstWithMlflowPageTokens) {
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(webhooks_->Create(Request(name)).ok());
+    clock_.Advance(1);
+  }
+  WebhookCreate cairn_only = Request("d");
+  cairn_only.events = {"evaluation.finished"};
+  ASSERT_TRUE(webhooks_->Create(cairn_only).ok());
+
+  auto first = webhooks_->List(2, "", /*mlflow_only=*/true);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->webhooks.size(), 2u);
+  EXPECT_EQ(first->webhooks[0].name, "c");
+  EXPECT_EQ(first->webhooks[1].name, "b");
+  // base64(json.dumps({"offset": 2})), as MLflow's SearchUtils.create_page_token.
+  EXPECT_EQ(first->next_page_token, "eyJvZmZzZXQiOiAyfQ==");
+  auto second = webhooks_->List(2, first->next_page_token, true);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->webhooks.size(), 1u);
+  EXPECT_EQ(second->webhooks[0].name, "a");
+  EXPECT_EQ(second->next_page_token, "");
+
+  auto all = webhooks_->List(0, "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->webhooks.size(), 4u);
+  EXPECT_EQ(all->webhooks[0].name, "d");
+
+  EXPECT_EQ(webhooks_->List(1001, "").status().code(), absl::StatusCode::kInvalidArgument);
+  auto bad_token = webhooks_->List(10, "not-a-token");
+  EXPECT_EQ(bad_token.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_token.status().message(), HasSubstr("page_token: 'not-a-token'"));
+}
+
+TEST_P(WebhookStoreTest, InvalidFieldsAreNamedWithTheirValue) {
+  WebhookCreate bad_name = Request("Bad Name!");
+  auto status = webhooks_->Create(bad_name).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("name: 'Bad Name!' is not a valid webhook name"));
+  EXPECT_EQ(webhooks_->Create(Request("-dash")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(webhooks_->Create(Request(std::string(64, 'a'))).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(webhooks_->Create(Request("Jenkins_CI.v2")).ok());
+
+  WebhookCreate bad_url = Request("u");
+  bad_url.url = "ftp://ci.example.com/hook";
+  status = webhooks_->Create(bad_url).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("url: 'ftp://ci.example.com/hook' must start with http:// or https://"));
+  bad_url.url = "http:///hook";
+  EXPECT_THAT(webhooks_->Create(bad_url).status().message(), HasSubstr("has no host name"));
+
+  WebhookCreate bad_event = Request("e");
+  bad_event.events = {"model_version.created", "model_version.creatd"};
+  status = webhooks_->Create(bad_event).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("events[1]: unknown event 'model_version.creatd'; did you mean "
+                        "'model_version.created'?"));
+  bad_event.events = {};
+  EXPECT_THAT(webhooks_->Create(bad_event).status().message(),
+              HasSubstr("events: must not be empty"));
+
+  WebhookCreate bad_status = Request("s");
+  bad_status.status = "PAUSED";
+  EXPECT_THAT(webhooks_->Create(bad_status).status().message(),
+              HasSubstr("status: 'PAUSED' is not a webhook status; use ACTIVE or DISABLED"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WebhookStoreTest, ::testing::Values("sqlite", "postgres"));
+
+// ---- formats ----
+
+TEST(WebhookSignatureTest, MatchesMlflowsGenerateHmacSignature) {
+  // mlflow.webhooks.delivery._generate_hmac_signature("s3cret", id, "1700000000", body)
+  EXPECT_EQ(MlflowWebhookSignature("s3cret", "0f8fad5b-d9cb-469f-a165-70867728950e", "1700000000",
+                                   R"({"entity": "model_version", "action": "created"})"),
+            "v1,hy0GfPNEvJ9mxLTjaLwkW7PaSJAXTaJYdy4MtIRywqA=");
+}
+
+TEST(WebhookEventsTest, MlflowsFifteenThenCairnsEvaluationFinished) {
+  ASSERT_EQ(WebhookEventNames().size(), 16u);
+  EXPECT_EQ(WebhookEventNames().front(), "registered_model.created");
+  EXPECT_EQ(WebhookEventNames().back(), "evaluation.finished");
+  EXPECT_TRUE(IsMlflowWebhookEvent("model_version_alias.created"));
+  EXPECT_FALSE(IsMlflowWebhookEvent("evaluation.finished"));
+  EXPECT_FALSE(IsMlflowWebhookEvent("model.exploded"));
+}
+
+// ---- deliveries ----
+
+class WebhookDeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = storage::OpenDatabase("sqlite::memory:");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto registry = tracking::ModelRegistry::Open(*db_, clock_);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = std::move(*registry);
+    bus_ = std::make_unique<EventBus>(clock_);
+  }
+  void Open(WebhooksOptions options = {}) {
+    auto webhooks = Webhooks::Open(*db_, registry_.get(), bus_.get(), clock_, options);
+    ASSERT_TRUE(webhooks.ok()) << webhooks.status();
+    webhooks_ = std::move(*webhooks);
+  }
+  void TearDown() override {
+    webhooks_.reset();
+    bus_.reset();
+  }
+  Webhook Subscribe(const std::string& url, std::vector<std::string> events,
+                    std::string secret = "s3cret", std::string name = "ci") {
+    WebhookCreate request;
+    request.name = std::move(name);
+    request.url = url;
+    request.events = std::move(events);
+    request.secret = std::move(secret);
+    auto created = webhooks_->Create(request);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return *created;
+  }
+  // Waits (real time, generous) until the webhook's tries are recorded.
+  bool WaitForTries(const std::string& id, size_t n) {
+    absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      auto tries = webhooks_->ListDeliveries(id);
+      if (tries.ok() && tries->size() >= n) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+  void Publish(std::string type, std::map<std::string, std::string> attributes) {
+    bus_->Publish(Event{.type = std::move(type), .attributes = std::move(attributes)});
+    bus_->Drain();
+  }
+
+  FakeClock clock_{1'700'000'000'123};
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<tracking::ModelRegistry> registry_;
+  std::unique_ptr<EventBus> bus_;
+  std::unique_ptr<Webhooks> webhooks_;
+};
+
+TEST_F(WebhookDeliveryTest, VersionCreatedIsDeliveredInMlflowsFormatAndSigned) {
+  Open();
+  Receiver receiver({200});
+  Webhook hook = Subscribe(receiver.url(), {"model_version.created"});
+  ASSERT_TRUE(registry_->CreateRegisteredModel("churn").ok());
+  auto version = registry_->CreateModelVersion("churn", "models:/m-1", "run42", {{"team", "risk"}},
+                                               "", "café model");
+  ASSERT_TRUE(version.ok()) << version.status();
+  Publish(kEventModelVersionRegistered, {{"model", "churn"}, {"version", "1"}});
+
+  ASSERT_TRUE(receiver.WaitForRequests(1));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  Receiver::Request request = receiver.requests()[0];
+  EXPECT_EQ(request.path, "/hook");
+  EXPECT_EQ(request.headers["content-type"], "application/json");
+  EXPECT_EQ(request.headers["x-mlflow-timestamp"], "1700000000");
+  EXPECT_EQ(request.headers["x-mlflow-delivery-id"].size(), 36u);
+  // Python's json.dumps layout, MLflow's key order, ensure_ascii, isoformat() time.
+  EXPECT_EQ(request.body,
+            R"({"entity": "model_version", "action": "created", )"
+            R"("timestamp": "2023-11-14T22:13:20.123000+00:00", "data": {"name": "churn", )"
+            R"("version": "1", "source": "models:/m-1", "run_id": "run42", )"
+            R"("tags": {"team": "risk"}, "description": "caf\u00e9 model"}})");
+  EXPECT_EQ(request.headers["x-mlflow-signature"], ExpectedSignature("s3cret", request));
+
+  auto deliveries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+  ASSERT_EQ(deliveries->size(), 1u);
+  const WebhookDelivery& d = (*deliveries)[0];
+  EXPECT_EQ(d.delivery_id, request.headers["x-mlflow-delivery-id"]);
+  EXPECT_EQ(d.attempt, 1);
+  EXPECT_EQ(d.event, "model_version.created");
+  EXPECT_EQ(d.payload, request.body);
+  EXPECT_TRUE(d.success);
+  EXPECT_TRUE(d.final);
+  EXPECT_FALSE(d.test);
+  EXPECT_EQ(d.http_status, 200);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.next_try_ms, 0);
+}
+
+TEST_F(WebhookDeliveryTest, AliasMovesAndEvaluationsGoOnlyToTheirSubscribers) {
+  Open();
+  Receiver aliases({200});
+  Receiver evaluations({200});
+  Subscribe(aliases.url(), {"model_version_alias.created", "model_version_alias.deleted"}, "",
+            "aliases");
+  Subscribe(evaluations.url(), {"evaluation.finished"}, "k", "evals");
+  Publish(kEventModelAliasMoved, {{"model", "churn"},
+                                  {"alias", "production"},
+                                  {"from_version", "1"},
+                                  {"to_version", "2"},
+                                  {"actor", "ci"},
+                                  {"reason", "gate passed"}});
+  Publish(kEventEvaluationFinished, {{"model", "churn"},
+                                     {"version", "3"},
+                                     {"policy", "churn-gate"},
+                                     {"evaluation_id", "ev-7"},
+                                     {"passed", "false"}});
+  Publish(kEventModelAliasMoved,
+          {{"model", "churn"}, {"alias", "staging"}, {"from_version", "2"}, {"to_version", ""}});
+  ASSERT_TRUE(aliases.WaitForRequests(2));
+  ASSERT_TRUE(evaluations.WaitForRequests(1));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+
+  auto alias_requests = aliases.requests();
+  ASSERT_EQ(alias_requests.size(), 2u);
+  EXPECT_THAT(alias_requests[0].body,
+              HasSubstr(R"("entity": "model_version_alias", "action": "created")"));
+  EXPECT_THAT(alias_requests[0].body,
+              HasSubstr(R"("data": {"name": "churn", "alias": "production", "version": "2"}})"));
+  EXPECT_EQ(alias_requests[0].headers.count("x-mlflow-signature"), 0u);  // no secret
+  EXPECT_THAT(alias_requests[1].body,
+              HasSubstr(R"("action": "deleted", "timestamp": "2023-11-14T22:13:20.123000+00:00", )"
+                        R"("data": {"name": "churn", "alias": "staging"}})"));
+
+  auto eval_requests = evaluations.requests();
+  ASSERT_EQ(eval_requests.size(), 1u);
+  EXPECT_THAT(eval_requests[0].body,
+              HasSubstr(R"({"entity": "evaluation", "action": "finished", )"));
+  EXPECT_THAT(eval_requests[0].body,
+              HasSubstr(R"("data": {"name": "churn", "version": "3", "policy": "churn-gate", )"
+                        R"("evaluation_id": "ev-7", "passed": false}})"));
+  EXPECT_EQ(eval_requests[0].headers["x-mlflow-signature"],
+            ExpectedSignature("k", eval_requests[0]));
+}
+
+TEST_F(WebhookDeliveryTest, ServerErrorsAreRetriedWithBackoffUnderOneDeliveryId) {
+  Open({.attempts = 4, .backoff_ms = 100, .max_backoff_ms = 150, .timeout_ms = 5'000});
+  Receiver receiver({503, 500, 200});
+  Webhook hook = Subscribe(receiver.url(), {"model_version_alias.created"});
+  Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", "1"}});
+
+  // The first try fails; the second is due 100 ms later on the (fake) clock.
+  ASSERT_TRUE(WaitForTries(hook.id, 1));
+  clock_.Advance(100);
+  ASSERT_TRUE(WaitForTries(hook.id, 2));
+  clock_.Advance(150);  // 200 ms capped at max_backoff_ms
+  ASSERT_TRUE(receiver.WaitForRequests(3));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const std::string id = requests[0].headers["x-mlflow-delivery-id"];
+  for (const auto& request : requests) {
+    EXPECT_EQ(request.headers.at("x-mlflow-delivery-id"), id);
+    EXPECT_EQ(request.body, requests[0].body);
+    EXPECT_EQ(request.headers.at("x-mlflow-signature"), ExpectedSignature("s3cret", request));
+  }
+  auto deliveries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+  ASSERT_EQ(deliveries->size(), 3u);  // newest first
+  EXPECT_EQ((*deliveries)[0].attempt, 3);
+  EXPECT_TRUE((*deliveries)[0].success);
+  EXPECT_TRUE((*deliveries)[0].final);
+  EXPECT_EQ((*deliveries)[1].attempt, 2);
+  EXPECT_EQ((*deliveries)[1].http_status, 500);
+  EXPECT_FALSE((*deliveries)[1].final);
+  EXPECT_EQ((*deliveries)[1].next_try_ms, (*deliveries)[1].time_ms + 150);
+  EXPECT_EQ((*deliveries)[2].attempt, 1);
+  EXPECT_EQ((*deliveries)[2].http_status, 503);
+  EXPECT_THAT((*deliveries)[2].error, HasSubstr("answered HTTP 503"));
+  EXPECT_EQ((*deliveries)[2].next_try_ms, (*deliveries)[2].time_ms + 100);
+}
+
+TEST_F(WebhookDeliveryTest, ARefusalIsFinalAndTheLastTryGivesUp) {
+  Open({.attempts = 2, .backoff_ms = 10, .max_backoff_ms = 10, .timeout_ms = 5'000});
+  Receiver refusing({404});
+  Webhook refused = Subscribe(refusing.url(), {"model_version_alias.created"}, "", "refused");
+  Webhook dead = Subscribe(DeadUrl(), {"model_version_alias.created"}, "", "dead");
+  Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", "1"}});
+  ASSERT_TRUE(refusing.WaitForRequests(1));
+  // The dead URL's retry waits 10 ms on the fake clock.
+  for (int i = 0; i < 200 && !webhooks_->WaitIdle(50); ++i) clock_.Advance(10);
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+
+  auto refused_tries = webhooks_->ListDeliveries(refused.id);
+  ASSERT_TRUE(refused_tries.ok());
+  ASSERT_EQ(refused_tries->size(), 1u);
+  EXPECT_EQ((*refused_tries)[0].http_status, 404);
+  EXPECT_TRUE((*refused_tries)[0].final);
+  EXPECT_FALSE((*refused_tries)[0].success);
+
+  auto dead_tries = webhooks_->ListDeliveries(dead.id);
+  ASSERT_TRUE(dead_tries.ok());
+  ASSERT_EQ(dead_tries->size(), 2u);
+  EXPECT_EQ((*dead_tries)[0].attempt, 2);
+  EXPECT_TRUE((*dead_tries)[0].final);
+  EXPECT_EQ((*dead_tries)[0].http_status, 0);
+  EXPECT_THAT((*dead_tries)[0].error, HasSubstr("failed"));
+  EXPECT_FALSE((*dead_tries)[1].final);
+  EXPECT_EQ(refusing.requests().size(), 1u);
+}
+
+TEST_F(WebhookDeliveryTest, DisabledWebhooksGetNothingButCanBeTested) {
+  Open();
+  Receiver receiver({200});
+  Webhook hook = Subscribe(receiver.url(), {"model_version_alias.created"});
+  WebhookUpdate disable;
+  disable.status = "DISABLED";
+  ASSERT_TRUE(webhooks_->Update(hook.id, disable).ok());
+  Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", "1"}});
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  EXPECT_TRUE(receiver.requests().empty());
+
+  auto result = webhooks_->Test(hook.id);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->success);
+  EXPECT_EQ(result->response_status, 200);
+  EXPECT_EQ(result->response_body, "received");
+  EXPECT_EQ(result->error_message, "");
+  ASSERT_EQ(receiver.requests().size(), 1u);
+  Receiver::Request request = receiver.requests()[0];
+  // MLflow's example payload of the webhook's first event.
+  EXPECT_THAT(request.body,
+              HasSubstr(R"("data": {"name": "example_model", "alias": "example_alias", )"
+                        R"("version": "1"}})"));
+  EXPECT_EQ(request.headers["x-mlflow-signature"], ExpectedSignature("s3cret", request));
+
+  auto other = webhooks_->Test(hook.id, "evaluation.finished");
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(receiver.requests()[1].body, HasSubstr(R"("entity": "evaluation")"));
+  EXPECT_EQ(webhooks_->Test(hook.id, "nope.never").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(webhooks_->Test("missing").status().code(), absl::StatusCode::kNotFound);
+
+  auto deliveries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(deliveries.ok());
+  ASSERT_EQ(deliveries->size(), 2u);
+  EXPECT_TRUE((*deliveries)[0].test);
+}
+
+TEST_F(WebhookDeliveryTest, ATestOfAnUnreachableUrlReportsTheError) {
+  Open();
+  Webhook hook = Subscribe(DeadUrl(), {"model_version.created"});
+  auto result = webhooks_->Test(hook.id);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->success);
+  EXPECT_EQ(result->response_status, 0);
+  EXPECT_THAT(result->error_message, HasSubstr("Failed to test webhook: POST http://127.0.0.1:"));
+}
+
+TEST_F(WebhookDeliveryTest, NotifyDeliversOtherEventsWithTheGivenData) {
+  clock_.Set(1'700'000'000'000);
+  Open();
+  Receiver receiver({200});
+  Subscribe(receiver.url(), {"model_version_tag.set"});
+  ASSERT_TRUE(webhooks_
+                  ->Notify("model_version_tag.set",
+                           Json{{"key", "k"}, {"name", "m"}, {"value", "v"}, {"version", "2"}})
+                  .ok());
+  ASSERT_TRUE(receiver.WaitForRequests(1));
+  EXPECT_EQ(receiver.requests()[0].body,
+            R"({"entity": "model_version_tag", "action": "set", )"
+            R"("timestamp": "2023-11-14T22:13:20+00:00", )"
+            R"("data": {"key": "k", "name": "m", "value": "v", "version": "2"}})");
+  EXPECT_EQ(webhooks_->Notify("model_version.exploded", Json::object()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace cairn::cicd
