@@ -10,6 +10,7 @@
 // Tables (migrations component "serving_endpoints", endpoint_registry.h applies them):
 // endpoint_rollouts, endpoint_events.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -145,6 +146,7 @@ class EndpointStore {
   storage::Database& db_;
   Clock& clock_;
   EndpointStoreOptions options_;
+  std::atomic<int64_t> added_{0};  // AddEvent calls, to trim now and then
 };
 
 }  // namespace cairn::serving
