@@ -75,6 +75,7 @@ class OnlineFeatureService;
 namespace cairn::serving {
 
 class EndpointRegistry;
+struct PredictRequest;
 
 // What a runtime is loaded for: the model directory and the endpoint's runtime settings.
 struct RuntimeRequest {
@@ -116,9 +117,12 @@ struct EndpointServiceOptions {
   Clock* clock = nullptr;                       // null: RealClock()
   LoadRuntimeFn load_runtime;                   // empty: DefaultLoadRuntime()
   PromoteFn promote;                            // empty: SetAlias on the endpoint's alias
-  // Deterministic sampling of the inference log (InferenceLog::ShouldSample); empty: an
-  // FNV-1a hash of the id below rate.
+  // Which rows the inference log gets; empty: InferenceLog::ShouldSample (deterministic by
+  // the row id's hash).
   std::function<bool(std::string_view id, double rate)> should_sample;
+  // Called at each deploy with the endpoint's log_max_rows (the server wires it to
+  // InferenceLog::SetRetention); empty: not called.
+  std::function<void(std::string_view endpoint, int64_t max_rows)> set_log_retention;
   int64_t recheck_ms = 1000;  // alias re-resolution, feature-service refresh, guard judging
   uint64_t seed = 0;          // the canary split's random sequence
   size_t shadow_queue = 1024;  // mirrored requests waiting for the challenger
@@ -181,6 +185,15 @@ class EndpointService {
   absl::StatusOr<Rollout> StartRollout(std::string_view endpoint, const RolloutSpec& spec,
                                        std::string_view actor, std::string_view reason);
 
+  // cicd's start_rollout (PromotionService): starts `spec` with the challenger `version`
+  // on every endpoint that serves `model` by alias. Returns a sentence naming them ("canary
+  // of churn version 4 at 20% on endpoint churn"); NotFound when no endpoint serves the
+  // model by alias; the first error when none could start.
+  absl::StatusOr<std::string> StartRolloutsForModel(std::string_view model, int64_t version,
+                                                    const RolloutSpec& spec,
+                                                    std::string_view actor,
+                                                    std::string_view reason);
+
   // Ends the endpoint's running rollout by hand: `action` "promote" (promote the
   // challenger, state promoted) or "rollback" (drop it, state rolled_back). `rollout_id`
   // not empty: must be the running one (NotFound otherwise). The verdict records the
@@ -204,22 +217,52 @@ class EndpointService {
   // runtimes. Idempotent; Predict afterwards answers Unavailable.
   void Shutdown();
 
-  struct Deployment;  // internal
-  struct Runtime;     // internal
+  // Internal (endpoint_service.cc).
+  struct Deployment;    // one endpoint: its current Serving, status and counters
+  struct Serving;       // one endpoint's immutable serving state (champion, rollout, …)
+  struct RolloutState;  // the challenger, its guard and its share of traffic
+  struct Runtime;       // a loaded model version
 
  private:
-  explicit EndpointService(EndpointServiceOptions options);
   struct ShadowTask;
+  explicit EndpointService(EndpointServiceOptions options);
   void Loop();
   void ShadowLoop();
+  std::shared_ptr<Deployment> Find(std::string_view name);
+  std::vector<std::shared_ptr<Deployment>> All();
+  static absl::Status NotDeployed(std::string_view endpoint);
+  void AddEvent(std::string_view endpoint, std::string_view kind, const Json& detail);
+  absl::StatusOr<std::string> LocalModelDir(std::string_view model, int64_t version);
+  absl::StatusOr<std::shared_ptr<const Runtime>> Load(const EndpointSpec& spec, int64_t version);
+  absl::StatusOr<int64_t> ResolveVersion(const EndpointSpec& spec);
+  void SetError(Deployment& d, std::string_view endpoint, std::string error, const Json& detail);
+  void Publish(Deployment& d, std::shared_ptr<Serving> next);
+  absl::Status Deploy(Deployment& d, const EndpointSpec& spec, int64_t definition_version,
+                      std::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  void RefreshFeatures(Serving& s);
+  absl::StatusOr<Rollout> AttachRollout(Deployment& d, Rollout record, bool create)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  void EnsureRollout(Deployment& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  absl::Status PromoteVersion(const EndpointSpec& spec, int64_t version, std::string_view actor,
+                              std::string_view reason);
+  absl::StatusOr<Rollout> FinishRollout(Deployment& d, std::string_view action, Json verdict,
+                                        std::string_view actor, std::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  bool Sample(std::string_view id, double rate) const;
+  void EnqueueShadow(const std::shared_ptr<Deployment>& d,
+                     const std::shared_ptr<const Serving>& s, const PredictRequest& request,
+                     const std::vector<std::string>& ids, int64_t time_ms);
+  DeploymentStatus StatusOf(const Deployment& d);
 
   EndpointServiceOptions options_;
   Clock* clock_;
+  std::string id_prefix_;  // random per service start; row ids are prefix + counter (hex)
+  std::atomic<uint64_t> id_counter_{0};
 
   absl::Mutex mu_;  // the map only; never held while loading or predicting
   std::map<std::string, std::shared_ptr<Deployment>, std::less<>> deployments_
       ABSL_GUARDED_BY(mu_);
-  absl::Mutex sync_mu_;  // one Sync / recheck at a time (they load models)
+  absl::Mutex sync_mu_;  // one Sync / recheck / rollout change at a time (they load models)
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> split_counter_{0};
   int subscription_ = 0;

@@ -1,0 +1,597 @@
+// The endpoint service's predict path (endpoint_service.h): a request parsed into columns,
+// the model inputs filled from raw values and the online store, the variant chosen, the
+// answer logged; the shadow thread; batch prediction over a CSV file.
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "features/online/online_feature_service.h"
+#include "serving/endpoint_service.h"
+#include "serving/endpoint_service_internal.h"
+#include "serving/inference_log.h"
+#include "serving/predict_request.h"
+#include "serving/rollout_guard.h"
+
+namespace cairn::serving {
+
+namespace {
+
+using endpoint_internal::ColumnPlan;
+using endpoint_internal::ModelLabel;
+using Runtime = EndpointService::Runtime;
+using Serving = EndpointService::Serving;
+using RolloutState = EndpointService::RolloutState;
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Json ValueToJson(const features::Value& v) {
+  switch (v.index()) {
+    case 1: return std::get<int64_t>(v);
+    case 2: {
+      double d = std::get<double>(v);
+      return std::isfinite(d) ? Json(d) : Json(nullptr);
+    }
+    case 3: return std::get<std::string>(v);
+    case 4: return std::get<bool>(v);
+    default: return nullptr;
+  }
+}
+
+// The per-thread buffers of the predict path.
+struct PredictScratch {
+  PredictRequest request;
+  ModelInput input;
+  std::vector<int> target;
+  std::vector<features::EntityKeyColumn> keys;
+  std::vector<std::string> ids;
+  std::vector<std::string> dynamic_columns;
+};
+thread_local PredictScratch tls_scratch;
+
+// Fills `input` for `runtime` from the request: raw feature values first, then what the
+// feature service looks up for the remaining inputs. InvalidArgument naming a missing
+// input; Unavailable when the feature service could not be resolved.
+absl::Status BuildInput(const Serving& serving, const Runtime& runtime, const ColumnPlan& plan,
+                        const PredictRequest& request,
+                        const features::OnlineFeatureService* online, PredictScratch* scratch,
+                        ModelInput* input) {
+  const features::OnlineFeatureSet* set = serving.features.get();
+  const std::vector<std::string>* columns = &plan.columns;
+  std::vector<int> dynamic_online;
+  if (plan.columns.empty()) {
+    // The model does not name its inputs: the feature service's features, then the request's
+    // other raw features, in order.
+    scratch->dynamic_columns.clear();
+    if (set != nullptr) {
+      for (const auto& f : set->features) {
+        scratch->dynamic_columns.push_back(f.name);
+        dynamic_online.push_back(static_cast<int>(dynamic_online.size()));
+      }
+    }
+    for (const auto& column : request.features()) {
+      if (std::find(scratch->dynamic_columns.begin(), scratch->dynamic_columns.end(),
+                    column.name) == scratch->dynamic_columns.end()) {
+        scratch->dynamic_columns.emplace_back(column.name);
+        dynamic_online.push_back(-1);
+      }
+    }
+    columns = &scratch->dynamic_columns;
+  }
+  const std::vector<int>& online_of = plan.columns.empty() ? dynamic_online : plan.online;
+  const size_t num_columns = columns->size();
+  if (input->columns != *columns) input->columns = *columns;
+  input->rows = request.rows;
+  input->cells.resize(request.rows * num_columns);
+
+  scratch->target.assign(set != nullptr ? set->features.size() : 0, -1);
+  bool need_online = false;
+  std::vector<std::string_view> missing;
+  for (size_t c = 0; c < num_columns; ++c) {
+    int raw = request.FindFeature((*columns)[c]);
+    if (raw >= 0) {
+      const std::vector<features::Value>& values = request.feature_slots[raw].values;
+      for (size_t r = 0; r < request.rows; ++r) input->cells[r * num_columns + c] = values[r];
+    } else if (online_of[c] >= 0) {
+      scratch->target[online_of[c]] = static_cast<int>(c);
+      need_online = true;
+    } else {
+      missing.push_back((*columns)[c]);
+    }
+  }
+  if (!missing.empty()) {
+    std::string names;
+    for (std::string_view m : missing) {
+      absl::StrAppend(&names, names.empty() ? "'" : ", '", ToAbsl(m), "'");
+    }
+    std::string where =
+        serving.spec.feature_service.empty()
+            ? std::string("the endpoint has no feature_service")
+            : absl::StrCat("feature service '", serving.spec.feature_service, "' does not ",
+                           missing.size() == 1 ? "serve it" : "serve them");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "features: model ", ModelLabel(runtime.model_name, runtime.version), " reads ",
+        missing.size() == 1 ? "input " : "inputs ", names, ", missing from the request (",
+        where, "); send ", missing.size() == 1 ? "it" : "them", " in \"features\""));
+  }
+  if (request.num_entities > 0 && serving.spec.feature_service.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "entities: endpoint '", serving.spec.name,
+        "' has no feature_service to look entities up in; send feature values in "
+        "\"features\" (or set feature_service on the endpoint)"));
+  }
+  if (!need_online) return absl::OkStatus();
+  if (set == nullptr) {
+    return absl::UnavailableError(absl::StrCat("endpoint '", serving.spec.name,
+                                               "': feature service '",
+                                               serving.spec.feature_service,
+                                               "' is not available: ", serving.features_error));
+  }
+  if (request.num_entities == 0) {
+    std::string keys;
+    for (const features::Field& k : set->join_keys) {
+      absl::StrAppend(&keys, keys.empty() ? "" : ", ", k.name);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "entities: model ", ModelLabel(runtime.model_name, runtime.version),
+        " reads features of feature service '", serving.spec.feature_service,
+        "' that the request does not give; send the join keys (", keys,
+        ") in \"entities\" or every value in \"features\""));
+  }
+  scratch->keys.clear();
+  for (const auto& column : request.entities()) {
+    scratch->keys.push_back({column.name, column.values});
+  }
+  if (online == nullptr) {
+    return absl::UnavailableError("entities: this server has no online feature store");
+  }
+  return online->Lookup(*set, scratch->keys, request.rows, scratch->target, num_columns,
+                        input->cells.data());
+}
+
+void FormatId(std::string_view prefix, uint64_t n, std::string* out) {
+  out->assign(prefix.data(), prefix.size());
+  char buf[20];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n, 16);
+  out->append(buf, end);
+}
+
+}  // namespace
+
+// ---- predict -------------------------------------------------------------------------
+
+absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
+                                                     std::string_view request_json) {
+  const int64_t start_us = SteadyMicros();
+  if (stopped_) return absl::UnavailableError("the endpoint service is shut down");
+  std::shared_ptr<Deployment> d = Find(endpoint);
+  if (d == nullptr) return NotDeployed(endpoint);
+  std::shared_ptr<const Serving> s = d->Get();
+  d->requests.fetch_add(1, std::memory_order_relaxed);
+  if (s == nullptr || s->champion == nullptr) {
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    return absl::UnavailableError(absl::StrCat("endpoint '", ToAbsl(endpoint),
+                                               "' has no model loaded: ", d->Error()));
+  }
+  PredictScratch& scratch = tls_scratch;
+  absl::Status parsed = ParsePredictRequest(request_json, &scratch.request);
+  if (!parsed.ok()) {
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    return parsed;
+  }
+  const PredictRequest& request = scratch.request;
+
+  // Which variant answers, and whether the challenger gets a mirrored copy.
+  const RolloutState* rollout = s->rollout.get();
+  bool to_canary = false, mirror = false;
+  if (rollout != nullptr) {
+    const uint64_t draw = SplitMix64(options_.seed ^ split_counter_.fetch_add(
+                                                         1, std::memory_order_relaxed));
+    const bool hit = static_cast<double>(draw >> 11) * 0x1.0p-53 < rollout->share;
+    (rollout->record.mode == "shadow" ? mirror : to_canary) = hit;
+  }
+  const Runtime* answered_by = nullptr;
+  std::string_view variant = "champion";
+  absl::StatusOr<std::vector<double>> predictions = absl::UnknownError("not predicted");
+  if (to_canary) {
+    const int64_t t0 = SteadyMicros();
+    absl::Status built = BuildInput(*s, *rollout->challenger, rollout->plan, request,
+                                    options_.online, &scratch, &scratch.input);
+    if (built.ok()) predictions = rollout->challenger->model->Predict(scratch.input);
+    const int64_t latency = SteadyMicros() - t0;
+    if (built.ok() && predictions.ok()) {
+      answered_by = rollout->challenger.get();
+      variant = "canary";
+      for (double p : *predictions) rollout->guard->Record(true, latency, false, p);
+    } else {
+      // The canary failed: counted against it, and the champion answers instead.
+      for (size_t r = 0; r < request.rows; ++r) rollout->guard->Record(true, latency, true, 0);
+    }
+  }
+  if (answered_by == nullptr) {
+    const int64_t t0 = SteadyMicros();
+    absl::Status built = BuildInput(*s, *s->champion, s->plan, request, options_.online,
+                                    &scratch, &scratch.input);
+    if (!built.ok()) {
+      d->errors.fetch_add(1, std::memory_order_relaxed);
+      return built;
+    }
+    predictions = s->champion->model->Predict(scratch.input);
+    const int64_t latency = SteadyMicros() - t0;
+    if (rollout != nullptr) {
+      if (predictions.ok()) {
+        for (double p : *predictions) rollout->guard->Record(false, latency, false, p);
+      } else if (!absl::IsInvalidArgument(predictions.status())) {
+        rollout->guard->Record(false, latency, true, 0);
+      }
+    }
+    if (!predictions.ok()) {
+      d->errors.fetch_add(1, std::memory_order_relaxed);
+      return predictions.status();
+    }
+    answered_by = s->champion.get();
+  }
+  if (predictions->size() != request.rows) {
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    return absl::InternalError(absl::StrCat("model ", ModelLabel(answered_by->model_name,
+                                                                 answered_by->version),
+                                            " answered ", predictions->size(),
+                                            " predictions for ", request.rows, " rows"));
+  }
+  d->rows.fetch_add(static_cast<int64_t>(request.rows), std::memory_order_relaxed);
+
+  // Ids, the inference log, the shadow copy, the answer.
+  const uint64_t first_id = id_counter_.fetch_add(request.rows, std::memory_order_relaxed);
+  scratch.ids.resize(request.rows);
+  for (size_t r = 0; r < request.rows; ++r) FormatId(id_prefix_, first_id + r, &scratch.ids[r]);
+  const int64_t now_ms = clock_->NowMillis();
+  const int64_t latency_us = SteadyMicros() - start_us;
+  if (options_.inference_log != nullptr && s->spec.log_sample > 0) {
+    for (size_t r = 0; r < request.rows; ++r) {
+      if (!Sample(scratch.ids[r], s->spec.log_sample)) continue;
+      InferenceRecord record;
+      record.id = scratch.ids[r];
+      record.endpoint = s->spec.name;
+      record.model = answered_by->model_name;
+      record.model_version = answered_by->version;
+      record.variant = std::string(variant);
+      record.time_ms = now_ms;
+      record.latency_us = latency_us;
+      const size_t n = scratch.input.columns.size();
+      for (size_t c = 0; c < n; ++c) {
+        record.features[scratch.input.columns[c]] = ValueToJson(scratch.input.cells[r * n + c]);
+      }
+      record.prediction = (*predictions)[r];
+      options_.inference_log->Append(std::move(record));
+    }
+  }
+  if (mirror) EnqueueShadow(d, s, request, scratch.ids, now_ms);
+  std::string out;
+  out.reserve(96 + request.rows * 48);
+  AppendPredictResponse(scratch.ids, answered_by->model_name, answered_by->version,
+                        *predictions, variant, &out);
+  return out;
+}
+
+bool EndpointService::Sample(std::string_view id, double rate) const {
+  return options_.should_sample ? options_.should_sample(id, rate)
+                                : InferenceLog::ShouldSample(id, rate);
+}
+
+void EndpointService::EnqueueShadow(const std::shared_ptr<Deployment>& d,
+                                    const std::shared_ptr<const Serving>& s,
+                                    const PredictRequest& request,
+                                    const std::vector<std::string>& ids, int64_t time_ms) {
+  auto task = std::make_unique<ShadowTask>();
+  // A deep copy: the request's names and strings point into this thread's parser.
+  task->serving = s;
+  task->deployment = d;
+  task->names.reserve(request.num_entities + request.num_features);
+  for (const auto& e : request.entities()) task->names.emplace_back(e.name);
+  for (const auto& f : request.features()) task->names.emplace_back(f.name);
+  size_t name = 0;
+  for (const auto& e : request.entities()) {
+    auto& column = task->request.AddEntity(task->names[name++]);
+    column.values = e.values;
+  }
+  for (const auto& f : request.features()) {
+    auto& column = task->request.AddFeature(task->names[name++]);
+    column.values = f.values;
+  }
+  task->request.rows = request.rows;
+  // String entity values still view the parser's buffer: copy them into names' storage.
+  for (size_t e = 0; e < task->request.num_entities; ++e) {
+    for (features::EntityKeyValue& v : task->request.entity_slots[e].values) {
+      if (!v.is_string) continue;
+      task->names.emplace_back(v.text);
+    }
+  }
+  {
+    size_t extra = request.num_entities + request.num_features;
+    for (size_t e = 0; e < task->request.num_entities; ++e) {
+      for (features::EntityKeyValue& v : task->request.entity_slots[e].values) {
+        if (v.is_string) v.text = task->names[extra++];
+      }
+    }
+  }
+  task->ids = ids;
+  task->time_ms = time_ms;
+  absl::MutexLock lock(&shadow_mu_);
+  if (shadow_queue_.size() >= options_.shadow_queue) {
+    d->shadow_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  shadow_queue_.push_back(std::move(task));
+}
+
+void EndpointService::ShadowLoop() {
+  PredictScratch scratch;
+  while (true) {
+    std::unique_ptr<ShadowTask> task;
+    {
+      absl::MutexLock lock(&shadow_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shadow_mu_) {
+        return stop_shadow_ || !shadow_queue_.empty();
+      };
+      shadow_mu_.Await(absl::Condition(&ready));
+      if (stop_shadow_) return;
+      task = std::move(shadow_queue_.front());
+      shadow_queue_.erase(shadow_queue_.begin());
+    }
+    const Serving& s = *task->serving;
+    const RolloutState& rollout = *s.rollout;
+    const int64_t t0 = SteadyMicros();
+    absl::StatusOr<std::vector<double>> predictions = absl::UnknownError("not predicted");
+    absl::Status built = BuildInput(s, *rollout.challenger, rollout.plan, task->request,
+                                    options_.online, &scratch, &scratch.input);
+    if (built.ok()) predictions = rollout.challenger->model->Predict(scratch.input);
+    const int64_t latency = SteadyMicros() - t0;
+    const bool ok = built.ok() && predictions.ok() && predictions->size() == task->request.rows;
+    for (size_t r = 0; r < task->request.rows; ++r) {
+      rollout.guard->Record(true, latency, !ok, ok ? (*predictions)[r] : 0);
+    }
+    if (options_.inference_log == nullptr || s.spec.log_sample <= 0) continue;
+    for (size_t r = 0; r < task->request.rows; ++r) {
+      if (!Sample(task->ids[r], s.spec.log_sample)) continue;
+      InferenceRecord record;
+      record.id = task->ids[r];
+      record.endpoint = s.spec.name;
+      record.model = rollout.challenger->model_name;
+      record.model_version = rollout.challenger->version;
+      record.variant = "shadow";
+      record.time_ms = task->time_ms;
+      record.latency_us = latency;
+      if (built.ok()) {
+        const size_t n = scratch.input.columns.size();
+        for (size_t c = 0; c < n; ++c) {
+          record.features[scratch.input.columns[c]] = ValueToJson(scratch.input.cells[r * n + c]);
+        }
+      }
+      record.prediction = ok ? (*predictions)[r] : 0;
+      record.error = !ok;
+      options_.inference_log->Append(std::move(record));
+    }
+  }
+}
+
+
+// ---- batch prediction ----------------------------------------------------------------
+
+namespace {
+
+// Reads one CSV record (RFC 4180: quoted fields may hold commas, doubled quotes and line
+// breaks) into `fields`. False at the end of the input. `line` counts physical lines.
+bool ReadCsvRecord(std::istream& in, std::vector<std::string>* fields, int64_t* line,
+                   std::string* buffer) {
+  fields->clear();
+  if (!std::getline(in, *buffer)) return false;
+  ++*line;
+  std::string field;
+  bool quoted = false;
+  size_t i = 0;
+  while (true) {
+    if (i == buffer->size()) {
+      if (quoted) {
+        // A line break inside quotes: the record continues on the next line.
+        std::string next;
+        if (!std::getline(in, next)) break;
+        ++*line;
+        field.push_back('\n');
+        *buffer = std::move(next);
+        i = 0;
+        continue;
+      }
+      break;
+    }
+    char c = (*buffer)[i++];
+    if (quoted) {
+      if (c == '"') {
+        if (i < buffer->size() && (*buffer)[i] == '"') {
+          field.push_back('"');
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields->push_back(std::move(field));
+      field.clear();
+    } else if (c != '\r' || i != buffer->size()) {
+      field.push_back(c);
+    }
+  }
+  fields->push_back(std::move(field));
+  return true;
+}
+
+features::Value CsvValue(const std::string& text) {
+  if (text.empty()) return std::monostate{};
+  int64_t i;
+  auto [ip, iec] = std::from_chars(text.data(), text.data() + text.size(), i);
+  if (iec == std::errc() && ip == text.data() + text.size()) return i;
+  double d;
+  auto [dp, dec] = std::from_chars(text.data(), text.data() + text.size(), d);
+  if (dec == std::errc() && dp == text.data() + text.size()) return d;
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> EndpointService::PredictBatch(std::string_view endpoint,
+                                                      const std::string& input_csv,
+                                                      const std::string& output_csv) {
+  std::shared_ptr<Deployment> d = Find(endpoint);
+  if (d == nullptr) return NotDeployed(endpoint);
+  std::ifstream in(input_csv);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("input: cannot open '", input_csv, "' (", std::strerror(errno), ")"));
+  }
+  std::vector<std::string> header;
+  std::string buffer;
+  int64_t line = 0;
+  if (!ReadCsvRecord(in, &header, &line, &buffer) ||
+      (header.size() == 1 && header[0].empty())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input: '", input_csv, "' is empty; the first line must be a header"));
+  }
+  std::string tmp_output = output_csv + ".tmp";
+  std::ofstream out(tmp_output, std::ios::trunc);
+  if (!out) {
+    return absl::InvalidArgumentError(absl::StrCat("output: cannot write '", output_csv, "' (",
+                                                   std::strerror(errno), ")"));
+  }
+  out << "id,prediction\n";
+
+  constexpr size_t kChunk = 1024;
+  PredictRequest request;
+  PredictScratch scratch;
+  std::vector<std::vector<std::string>> records;
+  std::vector<int64_t> record_lines;
+  int64_t predicted = 0;
+  bool done = false;
+  while (!done) {
+    // Each chunk uses the serving state of its time (a redeploy between chunks is seen).
+    std::shared_ptr<const Serving> s = d->Get();
+    if (s == nullptr || s->champion == nullptr) {
+      return absl::UnavailableError(absl::StrCat("endpoint '", ToAbsl(endpoint),
+                                                 "' has no model loaded: ", d->Error()));
+    }
+    records.clear();
+    record_lines.clear();
+    std::vector<std::string> fields;
+    while (records.size() < kChunk) {
+      if (!ReadCsvRecord(in, &fields, &line, &buffer)) {
+        done = true;
+        break;
+      }
+      if (fields.size() == 1 && fields[0].empty()) continue;  // a blank line
+      if (fields.size() != header.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(input_csv, ":", line, ": ", fields.size(),
+                                                       " fields, but the header has ",
+                                                       header.size()));
+      }
+      records.push_back(fields);
+      record_lines.push_back(line);
+    }
+    if (records.empty()) break;
+    request.Clear();
+    request.rows = records.size();
+    const features::OnlineFeatureSet* set = s->features.get();
+    for (size_t c = 0; c < header.size(); ++c) {
+      const features::Field* key = nullptr;
+      if (set != nullptr) {
+        for (const features::Field& k : set->join_keys) {
+          if (k.name == header[c]) key = &k;
+        }
+      }
+      if (key != nullptr) {
+        auto& column = request.AddEntity(header[c]);
+        for (size_t r = 0; r < records.size(); ++r) {
+          const std::string& text = records[r][c];
+          if (key->type == features::FeatureType::kString) {
+            column.values.push_back({true, 0, text});
+            continue;
+          }
+          int64_t v;
+          auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec != std::errc() || p != text.data() + text.size()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(input_csv, ":", record_lines[r], ": column '", header[c],
+                             "': expected an integer join key, got '", text, "'"));
+          }
+          column.values.push_back({false, v, {}});
+        }
+      } else {
+        auto& column = request.AddFeature(header[c]);
+        for (size_t r = 0; r < records.size(); ++r) column.values.push_back(CsvValue(records[r][c]));
+      }
+    }
+    absl::Status built = BuildInput(*s, *s->champion, s->plan, request, options_.online,
+                                    &scratch, &scratch.input);
+    if (!built.ok()) {
+      return absl::Status(built.code(), absl::StrCat(input_csv, " (rows on lines ",
+                                                     record_lines.front(), "–",
+                                                     record_lines.back(), "): ",
+                                                     built.message()));
+    }
+    absl::StatusOr<std::vector<double>> predictions = s->champion->model->Predict(scratch.input);
+    if (!predictions.ok()) {
+      return absl::Status(predictions.status().code(),
+                          absl::StrCat(input_csv, " (rows on lines ", record_lines.front(), "–",
+                                       record_lines.back(), "): ",
+                                       predictions.status().message()));
+    }
+    const uint64_t first_id = id_counter_.fetch_add(records.size(), std::memory_order_relaxed);
+    std::string text;
+    std::string id;
+    for (size_t r = 0; r < records.size(); ++r) {
+      FormatId(id_prefix_, first_id + r, &id);
+      text.append(id);
+      text.push_back(',');
+      double p = (*predictions)[r];
+      if (std::isfinite(p)) AppendJsonDouble(p, &text);
+      text.push_back('\n');
+    }
+    out << text;
+    predicted += static_cast<int64_t>(records.size());
+    d->rows.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);
+  }
+  out.close();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("output: writing '", output_csv, "' failed"));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_output, output_csv, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("output: cannot move the result to '", output_csv, "': ", ec.message()));
+  }
+  return predicted;
+}
+
+
+}  // namespace cairn::serving
