@@ -99,12 +99,31 @@ class Booster {
   BoosterHandle handle_ = nullptr;
 };
 
-// Per-thread scratch reused across Predict calls (no allocation once warm).
+// Per-thread scratch reused across Predict calls (no allocation once warm). The proxy
+// DMatrix matters: given none, libxgboost 1.7 builds one per call, and its Context reads
+// the cgroup CPU-quota files (two openat + read per prediction, about half of a
+// single-row call's time). A proxy holds no reference to a booster, so one per thread
+// serves every runtime.
 struct Scratch {
   std::vector<float> matrix;
   std::vector<int> source;  // model column → caller column
   char array_interface[160];
+  DMatrixHandle proxy = nullptr;
+
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (proxy != nullptr) XGDMatrixFree(proxy);
+  }
 };
+
+// 0, 1, 2, … in the order threads first predict (picks a thread's booster copy).
+size_t ThreadOrdinal() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t ordinal = next.fetch_add(1, std::memory_order_relaxed);
+  return ordinal;
+}
 
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
@@ -113,8 +132,9 @@ Scratch& ThreadScratch() {
 
 class XgbRuntime final : public ModelRuntime {
  public:
-  XgbRuntime(ModelInfo info, std::unique_ptr<Booster> booster, size_t num_features)
-      : info_(std::move(info)), booster_(std::move(booster)), num_features_(num_features) {
+  XgbRuntime(ModelInfo info, std::vector<std::unique_ptr<Booster>> boosters,
+             size_t num_features)
+      : info_(std::move(info)), boosters_(std::move(boosters)), num_features_(num_features) {
     for (size_t index = 0; index < info_.input_columns.size(); ++index) {
       column_index_.emplace(info_.input_columns[index], static_cast<int>(index));
     }
@@ -224,11 +244,17 @@ class XgbRuntime final : public ModelRuntime {
                   static_cast<unsigned long long>(
                       reinterpret_cast<uintptr_t>(scratch.matrix.data())),
                   input.rows, width);
+    if (scratch.proxy == nullptr && XGProxyDMatrixCreate(&scratch.proxy) != 0) {
+      scratch.proxy = nullptr;
+      return absl::InternalError(
+          absl::StrCat("xgboost: cannot create a proxy DMatrix: ", XGBGetLastError()));
+    }
     const bst_ulong* shape = nullptr;
     bst_ulong dims = 0;
     const float* scores = nullptr;
-    if (XGBoosterPredictFromDense(booster_->get(), scratch.array_interface, kPredictConfig,
-                                  nullptr, &shape, &dims, &scores) != 0) {
+    const Booster& booster = *boosters_[ThreadOrdinal() % boosters_.size()];
+    if (XGBoosterPredictFromDense(booster.get(), scratch.array_interface, kPredictConfig,
+                                  scratch.proxy, &shape, &dims, &scores) != 0) {
       return absl::InternalError(
           absl::StrCat("xgboost prediction failed: ", XGBGetLastError()));
     }
@@ -244,7 +270,9 @@ class XgbRuntime final : public ModelRuntime {
   }
 
   const ModelInfo info_;
-  const std::unique_ptr<Booster> booster_;
+  // Every booster answers concurrent calls; several copies only spread callers so that
+  // their threads do not share the learner's reference counts (see LoadXgbRuntime).
+  const std::vector<std::unique_ptr<Booster>> boosters_;
   const size_t num_features_;
   absl::flat_hash_map<std::string, int> column_index_;
   std::atomic<int> in_flight_{0};
@@ -396,8 +424,8 @@ absl::StatusOr<std::string> NormalizeXgbModel(std::string_view bytes, std::strin
   return model.dump();
 }
 
-absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& info,
-                                                             int threads) {
+absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntimeCopies(const ModelInfo& info,
+                                                                   int threads, int copies) {
   if (info.flavor != "xgboost") {
     return absl::FailedPreconditionError(absl::StrCat(
         "model ", info.model_dir, " has flavor '", info.flavor,
@@ -418,23 +446,28 @@ absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& in
                          NormalizeXgbModel(bytes, path.string(), &changed));
   if (changed) bytes = std::move(normalized);
 
-  auto booster = std::make_unique<Booster>();
-  if (XGBoosterCreate(nullptr, 0, booster->out()) != 0) {
-    return absl::InternalError(absl::StrCat("xgboost: cannot create a booster: ",
-                                            XGBGetLastError()));
+  std::vector<std::unique_ptr<Booster>> boosters;
+  for (int copy = 0; copy < std::max(copies, 1); ++copy) {
+    auto booster = std::make_unique<Booster>();
+    if (XGBoosterCreate(nullptr, 0, booster->out()) != 0) {
+      return absl::InternalError(
+          absl::StrCat("xgboost: cannot create a booster: ", XGBGetLastError()));
+    }
+    if (XGBoosterLoadModelFromBuffer(booster->get(), bytes.data(), bytes.size()) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model file ", path.string(), ": libxgboost cannot load it: ", XGBGetLastError()));
+    }
+    const std::string nthread = absl::StrCat(threads);
+    if (XGBoosterSetParam(booster->get(), "nthread", nthread.c_str()) != 0 ||
+        XGBoosterSetParam(booster->get(), "verbosity", "0") != 0) {
+      return absl::InternalError(
+          absl::StrCat("xgboost: cannot set nthread: ", XGBGetLastError()));
+    }
+    boosters.push_back(std::move(booster));
   }
-  if (XGBoosterLoadModelFromBuffer(booster->get(), bytes.data(), bytes.size()) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model file ", path.string(), ": libxgboost cannot load it: ", XGBGetLastError()));
-  }
-  const std::string nthread = absl::StrCat(threads);
-  if (XGBoosterSetParam(booster->get(), "nthread", nthread.c_str()) != 0 ||
-      XGBoosterSetParam(booster->get(), "verbosity", "0") != 0) {
-    return absl::InternalError(
-        absl::StrCat("xgboost: cannot set nthread: ", XGBGetLastError()));
-  }
+  BoosterHandle first = boosters.front()->get();
   bst_ulong num_features = 0;
-  if (XGBoosterGetNumFeature(booster->get(), &num_features) != 0) {
+  if (XGBoosterGetNumFeature(first, &num_features) != 0) {
     return absl::InternalError(
         absl::StrCat("xgboost: cannot read the number of features: ", XGBGetLastError()));
   }
@@ -443,7 +476,7 @@ absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& in
   if (loaded.input_columns.empty()) {
     bst_ulong count = 0;
     const char** names = nullptr;
-    if (XGBoosterGetStrFeatureInfo(booster->get(), "feature_name", &count, &names) != 0) {
+    if (XGBoosterGetStrFeatureInfo(first, "feature_name", &count, &names) != 0) {
       return absl::InternalError(
           absl::StrCat("xgboost: cannot read feature names: ", XGBGetLastError()));
     }
@@ -456,7 +489,12 @@ absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& in
         num_features, " features; log the model again with a matching signature"));
   }
   return std::unique_ptr<ModelRuntime>(
-      new XgbRuntime(std::move(loaded), std::move(booster), num_features));
+      new XgbRuntime(std::move(loaded), std::move(boosters), num_features));
+}
+
+absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& info,
+                                                             int threads) {
+  return LoadXgbRuntimeCopies(info, threads, 1);
 }
 
 }  // namespace cairn::serving

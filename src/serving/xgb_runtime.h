@@ -37,6 +37,12 @@ namespace cairn::serving {
 // flavor is not xgboost.
 absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntime(const ModelInfo& info, int threads);
 
+// The same with `copies` boosters of the model (at least 1); concurrent callers are
+// spread over them by thread, lock-free. For the benchmark that settles whether copies
+// pay (bench/serving/xgb_runtime_bench.cc).
+absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntimeCopies(const ModelInfo& info,
+                                                                   int threads, int copies);
+
 // Rewrites a model file's bytes (JSON, or UBJSON as xgboost ≥ 1.6 writes it) so that
 // libxgboost 1.7.4 reads it as the writer meant. xgboost ≥ 2.0 stores base_score as a
 // list ("[5.14E-1]"), which 1.7.4 silently reads as the default 0.5 (every prediction
