@@ -13,6 +13,7 @@
 #include "features/feature_store.h"
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
+#include "api/webhook_handlers.h"
 
 namespace cairn::api {
 
@@ -34,6 +35,7 @@ Router BuildRouter(const ApiContext& ctx) {
   if (ctx.alerts != nullptr) RegisterAlertRoutes(router, *ctx.alerts);
   if (ctx.monitors != nullptr) RegisterMonitorRoutes(router, *ctx.monitors);
   RegisterDriftRoutes(router);
+  if (ctx.webhooks != nullptr) RegisterWebhookRoutes(router, *ctx.webhooks);
   return router;
 }
 
