@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench bench-pipelines bench-drift clean
+.PHONY: all bootstrap configure build demo test fuzz-build fuzz bench bench-pipelines bench-drift bench-serving clean
 FUZZ_SECONDS ?= 20
 
 all: build
@@ -53,6 +53,13 @@ bench-drift: build
 	@test -x build/bench-drift-venv/bin/python || python3 -m venv --system-site-packages build/bench-drift-venv
 	build/bench-drift-venv/bin/pip install -q -r bench/drift/requirements.txt
 	python3 bench/drift/run.py --cairn $(BUILD_DIR)/cairn --peer-python build/bench-drift-venv/bin/python
+
+# Serving side by side: an XGBoost endpoint of 100 trees x 20 online features against
+# `mlflow models serve` of the same model, both under wrk (bench/serving; needs wrk and
+# Python xgboost; ~6 minutes).
+bench-serving: build
+	python3 -m pip install -q -r bench/serving/requirements.txt
+	python3 bench/serving/run.py --cairn $(BUILD_DIR)/cairn
 
 clean:
 	rm -rf build
