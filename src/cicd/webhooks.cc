@@ -1,7 +1,5 @@
 #include "cicd/webhooks.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cicd/webhook_format.h"
 #include "common/event_types.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -30,7 +29,6 @@
 namespace cairn::cicd {
 namespace {
 
-using OrderedJson = nlohmann::ordered_json;
 using storage::SqlRowView;
 using storage::SqlSession;
 using storage::SqlValue;
@@ -74,34 +72,6 @@ constexpr storage::Migration kMigrations[] = {
 constexpr char kWebhookColumns[] =
     "webhook_id, name, description, url, events, secret, status, creation_timestamp, "
     "last_updated_timestamp";
-
-constexpr size_t kMaxResponseBody = 64 * 1024;
-
-// MLflow's events (mlflow/entities/webhook.py WebhookEventStr), then Cairn's.
-const std::vector<std::string>& AllEvents() {
-  static const auto* events = new std::vector<std::string>{"registered_model.created",
-                                                           "model_version.created",
-                                                           "model_version_tag.set",
-                                                           "model_version_tag.deleted",
-                                                           "model_version_alias.created",
-                                                           "model_version_alias.deleted",
-                                                           "prompt.created",
-                                                           "prompt_version.created",
-                                                           "prompt_tag.set",
-                                                           "prompt_tag.deleted",
-                                                           "prompt_version_tag.set",
-                                                           "prompt_version_tag.deleted",
-                                                           "prompt_alias.created",
-                                                           "prompt_alias.deleted",
-                                                           "budget_policy.exceeded",
-                                                           std::string(kWebhookEvaluationFinished)};
-  return *events;
-}
-
-bool IsKnownEvent(std::string_view event) {
-  const auto& all = AllEvents();
-  return std::find(all.begin(), all.end(), event) != all.end();
-}
 
 absl::Status ValidateName(std::string_view name) {
   auto alnum = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); };
@@ -149,13 +119,13 @@ absl::Status ValidateUrl(std::string_view url) {
 }
 
 absl::Status ValidateEvent(std::string_view event, std::string_view field) {
-  if (IsKnownEvent(event)) return absl::OkStatus();
-  std::vector<std::string_view> candidates(AllEvents().begin(), AllEvents().end());
+  if (IsWebhookEvent(event)) return absl::OkStatus();
+  std::vector<std::string_view> candidates(WebhookEventNames().begin(), WebhookEventNames().end());
   std::string nearest = features::NearestName(event, candidates);
-  return absl::InvalidArgumentError(
-      absl::StrCat(ToAbsl(field), ": unknown event '", ToAbsl(event), "'",
-                   nearest.empty() ? "" : absl::StrCat("; did you mean '", nearest, "'?"),
-                   " Events are written entity.action: ", absl::StrJoin(AllEvents(), ", ")));
+  return absl::InvalidArgumentError(absl::StrCat(
+      ToAbsl(field), ": unknown event '", ToAbsl(event), "'",
+      nearest.empty() ? "" : absl::StrCat("; did you mean '", nearest, "'?"),
+      " Events are written entity.action: ", absl::StrJoin(WebhookEventNames(), ", ")));
 }
 
 absl::StatusOr<std::vector<std::string>> ValidateEvents(const std::vector<std::string>& events) {
@@ -176,247 +146,6 @@ absl::Status ValidateStatus(std::string_view status) {
   if (status == "ACTIVE" || status == "DISABLED") return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "status: '", ToAbsl(status), "' is not a webhook status; use ACTIVE or DISABLED"));
-}
-
-// Python's json.dumps(value) with its defaults (", " and ": " separators, ensure_ascii),
-// keys in insertion order: the body MLflow signs.
-void PythonDumps(const OrderedJson& value, std::string* out) {
-  switch (value.type()) {
-    case OrderedJson::value_t::object: {
-      out->push_back('{');
-      bool first = true;
-      for (const auto& [key, item] : value.items()) {
-        if (!first) out->append(", ");
-        first = false;
-        PythonDumps(OrderedJson(key), out);
-        out->append(": ");
-        PythonDumps(item, out);
-      }
-      out->push_back('}');
-      return;
-    }
-    case OrderedJson::value_t::array: {
-      out->push_back('[');
-      bool first = true;
-      for (const auto& item : value) {
-        if (!first) out->append(", ");
-        first = false;
-        PythonDumps(item, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    default:
-      out->append(
-          value.dump(-1, ' ', /*ensure_ascii=*/true, OrderedJson::error_handler_t::replace));
-  }
-}
-
-// datetime.now(timezone.utc).isoformat(): microseconds, omitted when zero.
-std::string PythonIsoTime(int64_t ms) {
-  time_t seconds = static_cast<time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  int64_t millis = ms - static_cast<int64_t>(seconds) * 1000;
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[64];
-  if (millis == 0) {
-    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d+00:00", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis * 1000));
-  }
-  return buffer;
-}
-
-// str(uuid.uuid4()).
-std::string NewUuid4() {
-  std::string hex = NewUuidHex();
-  hex[12] = '4';
-  static constexpr char kVariant[] = "89ab";
-  int nibble =
-      std::isdigit(static_cast<unsigned char>(hex[16])) ? hex[16] - '0' : hex[16] - 'a' + 10;
-  hex[16] = kVariant[nibble & 3];
-  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
-                      hex.substr(16, 4), "-", hex.substr(20));
-}
-
-// The body of a delivery (MLflow's _send_webhook_request).
-std::string DeliveryBody(std::string_view event, const OrderedJson& data, int64_t time_ms) {
-  size_t dot = event.find('.');
-  OrderedJson body;
-  body["entity"] = std::string(event.substr(0, dot));
-  body["action"] = std::string(event.substr(dot + 1));
-  body["timestamp"] = PythonIsoTime(time_ms);
-  body["data"] = data;
-  std::string out;
-  PythonDumps(body, &out);
-  return out;
-}
-
-// MLflow's get_example_payload_for_event (mlflow/webhooks/types.py), and Cairn's.
-OrderedJson ExamplePayload(std::string_view event) {
-  const OrderedJson tags = {{"example_key", "example_value"}};
-  if (event == "registered_model.created") {
-    return {
-        {"name", "example_model"}, {"tags", tags}, {"description", "An example registered model"}};
-  }
-  if (event == "model_version.created") {
-    return {{"name", "example_model"},
-            {"version", "1"},
-            {"source", "models:/123"},
-            {"run_id", "abcd1234abcd5678"},
-            {"tags", tags},
-            {"description", "An example model version"}};
-  }
-  if (event == "model_version_tag.set") {
-    return {{"name", "example_model"},
-            {"version", "1"},
-            {"key", "example_key"},
-            {"value", "example_value"}};
-  }
-  if (event == "model_version_tag.deleted") {
-    return {{"name", "example_model"}, {"version", "1"}, {"key", "example_key"}};
-  }
-  if (event == "model_version_alias.created") {
-    return {{"name", "example_model"}, {"alias", "example_alias"}, {"version", "1"}};
-  }
-  if (event == "model_version_alias.deleted") {
-    return {{"name", "example_model"}, {"alias", "example_alias"}};
-  }
-  if (event == "prompt.created") {
-    return {{"name", "example_prompt"}, {"tags", tags}, {"description", "An example prompt"}};
-  }
-  if (event == "prompt_version.created") {
-    return {{"name", "example_prompt"},
-            {"version", "1"},
-            {"template", "Hello {{name}}!"},
-            {"tags", tags},
-            {"description", "An example prompt version"}};
-  }
-  if (event == "prompt_tag.set") {
-    return {{"name", "example_prompt"}, {"key", "example_key"}, {"value", "example_value"}};
-  }
-  if (event == "prompt_tag.deleted") {
-    return {{"name", "example_prompt"}, {"key", "example_key"}};
-  }
-  if (event == "prompt_version_tag.set") {
-    return {{"name", "example_prompt"},
-            {"version", "1"},
-            {"key", "example_key"},
-            {"value", "example_value"}};
-  }
-  if (event == "prompt_version_tag.deleted") {
-    return {{"name", "example_prompt"}, {"version", "1"}, {"key", "example_key"}};
-  }
-  if (event == "prompt_alias.created") {
-    return {{"name", "example_prompt"}, {"alias", "example_alias"}, {"version", "1"}};
-  }
-  if (event == "prompt_alias.deleted") {
-    return {{"name", "example_prompt"}, {"alias", "example_alias"}};
-  }
-  if (event == "budget_policy.exceeded") {
-    return {{"budget_policy_id", "bp-abc123"}, {"budget_unit", "USD"},
-            {"budget_amount", 100.0},          {"current_spend", 105.50},
-            {"duration_unit", "MONTHS"},       {"duration_value", 1},
-            {"target_scope", "ENDPOINT"},      {"workspace", "default"},
-            {"target_value", "ep-abc123"},     {"window_start", 1704067200000}};
-  }
-  return {{"name", "example_model"},
-          {"version", "1"},
-          {"policy", "example_policy"},
-          {"evaluation_id", "ev-example"},
-          {"passed", true}};
-}
-
-// One HTTP try.
-struct HttpAnswer {
-  int status = 0;  // 0: no answer
-  std::string body;
-  std::string error;
-  int64_t retry_after_ms = 0;
-};
-
-size_t CollectBody(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  size_t n = size * count;
-  if (body->size() < kMaxResponseBody) {
-    body->append(data, std::min(n, kMaxResponseBody - body->size()));
-  }
-  return n;
-}
-
-size_t CollectHeader(char* data, size_t size, size_t count, void* user) {
-  auto* answer = static_cast<HttpAnswer*>(user);
-  size_t n = size * count;
-  std::string_view line(data, n);
-  constexpr std::string_view kRetryAfter = "retry-after:";
-  if (line.size() > kRetryAfter.size() &&
-      absl::EqualsIgnoreCase(ToAbsl(line.substr(0, kRetryAfter.size())), ToAbsl(kRetryAfter))) {
-    int64_t seconds = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ToAbsl(line.substr(kRetryAfter.size()))),
-                         &seconds) &&
-        seconds > 0) {
-      answer->retry_after_ms = seconds * 1000;
-    }
-  }
-  return n;
-}
-
-HttpAnswer Post(const std::string& url, const std::string& body, const std::string& delivery_id,
-                const std::string& secret, int64_t now_ms, int64_t timeout_ms) {
-  static std::once_flag init_once;
-  std::call_once(init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  HttpAnswer answer;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    answer.error = "curl_easy_init failed";
-    return answer;
-  }
-  const std::string timestamp = std::to_string(now_ms / 1000);
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Expect:");
-  headers = curl_slist_append(headers, absl::StrCat("X-MLflow-Delivery-Id: ", delivery_id).c_str());
-  headers = curl_slist_append(headers, absl::StrCat("X-MLflow-Timestamp: ", timestamp).c_str());
-  if (!secret.empty()) {
-    headers = curl_slist_append(
-        headers, absl::StrCat("X-MLflow-Signature: ",
-                              MlflowWebhookSignature(secret, delivery_id, timestamp, body))
-                     .c_str());
-  }
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "cairn");
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    answer.status = 0;
-    answer.error =
-        absl::StrCat("POST ", url, " failed: ", error[0] != 0 ? error : curl_easy_strerror(code));
-    return answer;
-  }
-  answer.status = static_cast<int>(status);
-  if (status < 200 || status > 299) {
-    answer.error = absl::StrCat("POST ", url, " answered HTTP ", status);
-  }
-  return answer;
 }
 
 bool Retryable(int http_status) {
@@ -507,19 +236,6 @@ absl::StatusOr<int64_t> PageOffset(std::string_view token) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& WebhookEventNames() { return AllEvents(); }
-
-bool IsMlflowWebhookEvent(std::string_view event) {
-  return IsKnownEvent(event) && event != kWebhookEvaluationFinished;
-}
-
-std::string MlflowWebhookSignature(std::string_view secret, std::string_view delivery_id,
-                                   std::string_view timestamp, std::string_view body) {
-  std::string hex = monitoring::HmacSha256Hex(
-      secret, absl::StrCat(ToAbsl(delivery_id), ".", ToAbsl(timestamp), ".", ToAbsl(body)));
-  return absl::StrCat("v1,", absl::Base64Escape(absl::HexStringToBytes(hex)));
-}
 
 struct Webhooks::Pending {
   enum class Kind { kBusEvent, kNotify, kTry };
@@ -702,11 +418,11 @@ absl::StatusOr<WebhookTestResult> Webhooks::Test(std::string_view id,
   delivery.delivery_id = NewUuid4();
   delivery.webhook_id = found->webhook.id;
   delivery.event = name;
-  delivery.payload = DeliveryBody(name, ExamplePayload(name), clock_.NowMillis());
+  delivery.payload = WebhookDeliveryBody(name, WebhookExamplePayload(name), clock_.NowMillis());
   delivery.test = true;
   delivery.final = true;
-  HttpAnswer answer = Post(found->webhook.url, delivery.payload, delivery.delivery_id,
-                           found->secret, clock_.NowMillis(), options_.timeout_ms);
+  WebhookHttpAnswer answer = PostWebhook(found->webhook.url, delivery.payload, delivery.delivery_id,
+                                         found->secret, clock_.NowMillis(), options_.timeout_ms);
   delivery.time_ms = clock_.NowMillis();
   delivery.http_status = answer.status;
   delivery.success = answer.status >= 200 && answer.status < 400;
@@ -963,7 +679,7 @@ void Webhooks::Fanout(Pending job) {
     attempt->event = job.event;
     attempt->webhook_id = w.id;
     attempt->delivery_id = NewUuid4();
-    attempt->body = DeliveryBody(job.event, job.data, now);
+    attempt->body = WebhookDeliveryBody(job.event, job.data, now);
     attempt->due_ms = 0;
     tries.push_back(std::move(attempt));
   }
@@ -985,8 +701,8 @@ void Webhooks::Try(Pending job) {
                      " dropped: ", read.ok() ? "the webhook is disabled" : read.message()));
     return;
   }
-  HttpAnswer answer = Post(found->webhook.url, job.body, job.delivery_id, found->secret,
-                           clock_.NowMillis(), options_.timeout_ms);
+  WebhookHttpAnswer answer = PostWebhook(found->webhook.url, job.body, job.delivery_id,
+                                         found->secret, clock_.NowMillis(), options_.timeout_ms);
   ++job.attempts_made;
   WebhookDelivery d;
   d.delivery_id = job.delivery_id;

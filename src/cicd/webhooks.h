@@ -2,26 +2,14 @@
 // Registry webhooks (issue 6 item 7): external CI (Jenkins, GitHub Actions) is called when
 // a model version is created, an alias moves, or an evaluation finishes.
 //
-// Compatible with MLflow 3's webhooks (mlflow/webhooks/delivery.py), so that
-// `MlflowClient().create_webhook(...)` works against Cairn and a receiver written for
-// MLflow verifies Cairn's deliveries unchanged:
-//   * events "entity.action": registered_model.created, model_version.created,
-//     model_version_tag.set|deleted, model_version_alias.created|deleted, prompt.created,
-//     prompt_version.created, prompt_tag.set|deleted, prompt_version_tag.set|deleted,
-//     prompt_alias.created|deleted, budget_policy.exceeded (MLflow's list, all accepted),
-//     plus Cairn's own evaluation.finished;
-//   * a delivery is `POST url` with the body (Python json.dumps layout, keys in this order)
-//       {"entity": "model_version", "action": "created",
-//        "timestamp": "2026-11-28T11:43:44.123000+00:00", "data": {...}}
-//     and the headers Content-Type: application/json, X-MLflow-Delivery-Id: <uuid4>,
-//     X-MLflow-Timestamp: <unix seconds>, and, when the webhook has a secret,
-//     X-MLflow-Signature: v1,<base64 of HMAC-SHA256(secret,
-//     "<delivery id>.<timestamp>.<body>")>;
-//   * data as MLflow sends it: model_version.created {name, version (a string), source,
-//     run_id (or null), tags {key: value}, description (or null)};
-//     model_version_alias.created {name, alias, version}; model_version_alias.deleted
-//     {name, alias}; evaluation.finished (Cairn) {name, version, policy, evaluation_id,
-//     passed (a bool)}.
+// Compatible with MLflow 3's webhooks, so that `MlflowClient().create_webhook(...)` works
+// against Cairn (api/webhook_handlers.h) and a receiver written for MLflow verifies
+// Cairn's deliveries unchanged: events, body, headers and signature as webhook_format.h
+// describes. The data of each event, as MLflow sends it: model_version.created {name,
+// version (a string), source, run_id (or null), tags {key: value}, description (or
+// null)}; model_version_alias.created {name, alias, version}; model_version_alias.deleted
+// {name, alias}; and Cairn's evaluation.finished {name, version, policy, evaluation_id,
+// passed (a bool)}.
 // Differences from MLflow, deliberate: http:// and private addresses are allowed (CI
 // servers on the same network); a failed try is retried by this class's own schedule
 // (below) and every try is recorded.
@@ -58,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "cicd/webhook_format.h"
 #include "common/clock.h"
 #include "common/event_bus.h"
 #include "common/json.h"
@@ -68,20 +57,6 @@ class ModelRegistry;
 }  // namespace cairn::tracking
 
 namespace cairn::cicd {
-
-// Cairn's own event (not in MLflow's list).
-inline constexpr std::string_view kWebhookEvaluationFinished = "evaluation.finished";
-
-// Every event a webhook may subscribe to, "entity.action": MLflow's fifteen, then
-// evaluation.finished.
-const std::vector<std::string>& WebhookEventNames();
-// True for MLflow's own events (those its client can represent).
-bool IsMlflowWebhookEvent(std::string_view event);
-
-// The X-MLflow-Signature header's value, as MLflow computes it:
-// "v1," + base64(HMAC-SHA256(secret, "<delivery_id>.<timestamp>.<body>")).
-std::string MlflowWebhookSignature(std::string_view secret, std::string_view delivery_id,
-                                   std::string_view timestamp, std::string_view body);
 
 struct Webhook {
   std::string id;  // uuid4, "6f1c…-…"

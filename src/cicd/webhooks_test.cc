@@ -343,24 +343,6 @@ TEST_P(WebhookStoreTest, InvalidFieldsAreNamedWithTheirValue) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, WebhookStoreTest, ::testing::Values("sqlite", "postgres"));
 
-// ---- formats ----
-
-TEST(WebhookSignatureTest, MatchesMlflowsGenerateHmacSignature) {
-  // mlflow.webhooks.delivery._generate_hmac_signature("s3cret", id, "1700000000", body)
-  EXPECT_EQ(MlflowWebhookSignature("s3cret", "0f8fad5b-d9cb-469f-a165-70867728950e", "1700000000",
-                                   R"({"entity": "model_version", "action": "created"})"),
-            "v1,hy0GfPNEvJ9mxLTjaLwkW7PaSJAXTaJYdy4MtIRywqA=");
-}
-
-TEST(WebhookEventsTest, MlflowsFifteenThenCairnsEvaluationFinished) {
-  ASSERT_EQ(WebhookEventNames().size(), 16u);
-  EXPECT_EQ(WebhookEventNames().front(), "registered_model.created");
-  EXPECT_EQ(WebhookEventNames().back(), "evaluation.finished");
-  EXPECT_TRUE(IsMlflowWebhookEvent("model_version_alias.created"));
-  EXPECT_FALSE(IsMlflowWebhookEvent("evaluation.finished"));
-  EXPECT_FALSE(IsMlflowWebhookEvent("model.exploded"));
-}
-
 // ---- deliveries ----
 
 class WebhookDeliveryTest : public ::testing::Test {
