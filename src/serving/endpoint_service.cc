@@ -445,9 +445,10 @@ absl::Status EndpointService::Sync() {
     if (names.contains(d->name)) continue;
     std::shared_ptr<const Serving> s = d->Get();
     if (s != nullptr && s->rollout != nullptr) {
-      absl::StatusOr<Rollout> ended =
-          FinishRollout(*d, "end", Json{{"passed", nullptr}, {"reason", "endpoint removed"}},
-                        "endpoint-service", "the endpoint was removed");
+      absl::StatusOr<Rollout> ended = FinishRolloutLocked(
+          *d, s->rollout->record.id, kRolloutEnded, /*promoted=*/false,
+          Json{{"passed", nullptr}, {"reason", "endpoint removed"}}, "endpoint-service",
+          "the endpoint was removed");
       if (!ended.ok()) {
         Log(LogLevel::kWarning, absl::StrCat("endpoint '", d->name, "': ending its rollout: ",
                                              ended.status().message()));
@@ -464,11 +465,32 @@ absl::Status EndpointService::Sync() {
 }
 
 void EndpointService::RecheckNow() {
-  absl::MutexLock sync(&sync_mu_);
-  if (stopped_) return;
-  for (const std::shared_ptr<Deployment>& d : All()) {
+  std::vector<PendingVerdict> verdicts;
+  {
+    absl::MutexLock sync(&sync_mu_);
+    if (stopped_) return;
+    for (const std::shared_ptr<Deployment>& d : All()) {
+      RecheckLocked(d, &verdicts);
+    }
+  }
+  // Verdicts are acted on without the lock: a promotion calls into cicd.
+  for (PendingVerdict& v : verdicts) {
+    absl::StatusOr<Rollout> finished = FinishRollout(v.deployment, v.rollout_id, v.action,
+                                                     std::move(v.record), "rollout-guard",
+                                                     v.reason);
+    if (!finished.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("endpoint '", v.deployment->name,
+                                           "': recording the verdict of rollout ", v.rollout_id,
+                                           ": ", finished.status().message()));
+    }
+  }
+}
+
+void EndpointService::RecheckLocked(const std::shared_ptr<Deployment>& d,
+                                    std::vector<PendingVerdict>* verdicts) {
+  {
     std::shared_ptr<const Serving> s = d->Get();
-    if (s == nullptr) continue;
+    if (s == nullptr) return;
     // 1. The alias (or a failed load): redeploy when it names another version.
     if (!s->spec.alias.empty() || s->champion == nullptr) {
       absl::StatusOr<int64_t> version = ResolveVersion(s->spec);
@@ -503,13 +525,7 @@ void EndpointService::RecheckNow() {
         const Rollout& r = s->rollout->record;
         std::string action = verdict->passed ? (r.on_pass == "promote" ? "promote" : "end")
                                              : (r.on_fail == "rollback" ? "rollback" : "end");
-        absl::StatusOr<Rollout> finished =
-            FinishRollout(*d, action, record, "rollout-guard", verdict->reason);
-        if (!finished.ok()) {
-          Log(LogLevel::kWarning, absl::StrCat("endpoint '", d->name, "': recording the verdict "
-                                               "of rollout ", s->rollout->record.id, ": ",
-                                               finished.status().message()));
-        }
+        verdicts->push_back({d, r.id, action, verdict->reason, std::move(record)});
       }
     } else {
       EnsureRollout(*d);
@@ -615,36 +631,63 @@ absl::Status EndpointService::PromoteVersion(const EndpointSpec& spec, int64_t v
   return absl::OkStatus();
 }
 
-absl::StatusOr<Rollout> EndpointService::FinishRollout(Deployment& d, std::string_view action,
-                                                       Json verdict, std::string_view actor,
+absl::StatusOr<Rollout> EndpointService::FinishRollout(const std::shared_ptr<Deployment>& d,
+                                                       std::string rollout_id,
+                                                       std::string_view action, Json verdict,
+                                                       std::string_view actor,
                                                        std::string_view reason) {
-  std::shared_ptr<const Serving> s = d.Get();
-  if (s == nullptr || s->rollout == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("endpoint '", d.name, "' has no running rollout"));
+  std::shared_ptr<const Serving> s;
+  {
+    absl::MutexLock sync(&sync_mu_);
+    s = d->Get();
+    if (s == nullptr || s->rollout == nullptr || s->rollout->record.id != rollout_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rollout ", rollout_id, " is no longer running on endpoint '", d->name, "'"));
+    }
+    if (!finishing_.insert(rollout_id).second) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rollout ", rollout_id, " is being finished already"));
+    }
   }
-  const RolloutState& rollout = *s->rollout;
+  // The promotion calls into cicd (which may call StartRolloutsForModel while holding its
+  // own lock): no lock of this service is held here.
   std::string state = kRolloutEnded;
   bool promoted = false;
   if (action == "promote") {
-    absl::Status moved = PromoteVersion(s->spec, rollout.record.version, actor, reason);
+    const Rollout& record = s->rollout->record;
+    absl::Status moved = PromoteVersion(s->spec, record.version, actor, reason);
     if (moved.ok()) {
       state = kRolloutPromoted;
       promoted = true;
     } else {
       verdict["promote_error"] = std::string(moved.message());
-      Log(LogLevel::kWarning, absl::StrCat("endpoint '", d.name, "': promoting ",
-                                           ModelLabel(rollout.record.model,
-                                                      rollout.record.version),
+      Log(LogLevel::kWarning, absl::StrCat("endpoint '", d->name, "': promoting ",
+                                           ModelLabel(record.model, record.version),
                                            " failed: ", moved.message()));
     }
   } else if (action == "rollback") {
     state = kRolloutRolledBack;
   }
+  absl::MutexLock sync(&sync_mu_);
+  finishing_.erase(rollout_id);
+  return FinishRolloutLocked(*d, rollout_id, state, promoted, std::move(verdict), actor, reason);
+}
+
+absl::StatusOr<Rollout> EndpointService::FinishRolloutLocked(Deployment& d,
+                                                             std::string_view rollout_id,
+                                                             std::string_view state,
+                                                             bool promoted, Json verdict,
+                                                             std::string_view actor,
+                                                             std::string_view reason) {
   absl::StatusOr<Rollout> finished =
       options_.store != nullptr
-          ? options_.store->Finish(rollout.record.id, state, verdict, actor, reason)
-          : absl::StatusOr<Rollout>(rollout.record);
+          ? options_.store->Finish(rollout_id, state, verdict, actor, reason)
+          : absl::StatusOr<Rollout>(absl::FailedPreconditionError("no endpoint store"));
+  std::shared_ptr<const Serving> s = d.Get();
+  if (s == nullptr || s->rollout == nullptr || s->rollout->record.id != rollout_id) {
+    return finished;  // the endpoint changed meanwhile; its traffic no longer has it
+  }
+  const RolloutState& rollout = *s->rollout;
   // Whatever the store says (a concurrent finish elsewhere), traffic returns to one model.
   std::shared_ptr<Serving> next = CopyServing(s);
   if (promoted && !s->spec.alias.empty()) {
@@ -669,7 +712,12 @@ absl::StatusOr<Rollout> EndpointService::FinishRollout(Deployment& d, std::strin
                   {"definition_version", s->definition_version},
                   {"reason", absl::StrCat("rollout ", rollout.record.id, " promoted")}});
   }
-  if (finished.ok() && finished->state == kRolloutRunning) finished->state = state;
+  if (!finished.ok() && options_.store == nullptr) {
+    Rollout record = rollout.record;
+    record.state = std::string(state);
+    record.verdict = verdict;
+    return record;
+  }
   return finished;
 }
 
@@ -750,7 +798,6 @@ absl::StatusOr<Rollout> EndpointService::StopRollout(std::string_view endpoint,
     return absl::InvalidArgumentError(absl::StrCat(
         "action: '", ToAbsl(action), "' is not one of promote, rollback"));
   }
-  absl::MutexLock sync(&sync_mu_);
   std::shared_ptr<Deployment> d = Find(endpoint);
   if (d == nullptr) return NotDeployed(endpoint);
   std::shared_ptr<const Serving> s = d->Get();
@@ -787,7 +834,7 @@ absl::StatusOr<Rollout> EndpointService::StopRollout(std::string_view endpoint,
                                           " by ", ToAbsl(actor),
                                           reason.empty() ? "" : ": ", ToAbsl(reason))},
                   {"details", s->rollout->guard->Snapshot(clock_->NowMillis())}};
-  return FinishRollout(*d, action, std::move(verdict), actor, reason);
+  return FinishRollout(d, s->rollout->record.id, action, std::move(verdict), actor, reason);
 }
 
 absl::Status EndpointService::NotDeployed(std::string_view endpoint) {

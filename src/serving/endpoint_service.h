@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -225,6 +226,7 @@ class EndpointService {
 
  private:
   struct ShadowTask;
+  struct PendingVerdict;
   explicit EndpointService(EndpointServiceOptions options);
   void Loop();
   void ShadowLoop();
@@ -245,9 +247,20 @@ class EndpointService {
   void EnsureRollout(Deployment& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status PromoteVersion(const EndpointSpec& spec, int64_t version, std::string_view actor,
                               std::string_view reason);
-  absl::StatusOr<Rollout> FinishRollout(Deployment& d, std::string_view action, Json verdict,
-                                        std::string_view actor, std::string_view reason)
+  // Ends a running rollout (`action` promote | rollback | end); takes sync_mu_ itself and
+  // calls `promote` without it.
+  absl::StatusOr<Rollout> FinishRollout(const std::shared_ptr<Deployment>& d,
+                                        std::string rollout_id, std::string_view action,
+                                        Json verdict, std::string_view actor,
+                                        std::string_view reason)
+      ABSL_LOCKS_EXCLUDED(sync_mu_);
+  absl::StatusOr<Rollout> FinishRolloutLocked(Deployment& d, std::string_view rollout_id,
+                                              std::string_view state, bool promoted,
+                                              Json verdict, std::string_view actor,
+                                              std::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  void RecheckLocked(const std::shared_ptr<Deployment>& d,
+                     std::vector<PendingVerdict>* verdicts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   bool Sample(std::string_view id, double rate) const;
   void EnqueueShadow(const std::shared_ptr<Deployment>& d,
                      const std::shared_ptr<const Serving>& s, const PredictRequest& request,
@@ -262,7 +275,10 @@ class EndpointService {
   absl::Mutex mu_;  // the map only; never held while loading or predicting
   std::map<std::string, std::shared_ptr<Deployment>, std::less<>> deployments_
       ABSL_GUARDED_BY(mu_);
-  absl::Mutex sync_mu_;  // one Sync / recheck / rollout change at a time (they load models)
+  // One Sync / recheck / rollout change at a time (they load models). Never held while
+  // calling `promote` (cicd may call back into StartRolloutsForModel under its own lock).
+  absl::Mutex sync_mu_;
+  std::set<std::string> finishing_ ABSL_GUARDED_BY(sync_mu_);  // rollouts being finished
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> split_counter_{0};
   int subscription_ = 0;

@@ -104,4 +104,11 @@ struct EndpointService::ShadowTask {
   int64_t time_ms = 0;
 };
 
+// A rollout's verdict found by a recheck, acted on once the recheck's lock is released.
+struct EndpointService::PendingVerdict {
+  std::shared_ptr<Deployment> deployment;
+  std::string rollout_id, action, reason;
+  Json record;
+};
+
 }  // namespace cairn::serving

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "serving/endpoint_registry.h"
 #include "serving/endpoint_store.h"
+#include "serving/testing/xgb_models.h"
 #include "storage/database.h"
 #include "tracking/model_registry.h"
 
@@ -702,6 +703,117 @@ TEST_F(EndpointServiceTest, BatchPredictionStreamsACsv) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace cairn::serving
+
+// ---- a real XGBoost model through the default loader ----
+
+namespace cairn::serving {
+namespace {
+
+class XgbCatalog : public features::FeatureCatalog {
+ public:
+  absl::StatusOr<std::shared_ptr<const features::ServedView>> View(
+      std::string_view name) const override {
+    if (name != "customer_features") return absl::NotFoundError("no such view");
+    return view;
+  }
+  absl::StatusOr<std::vector<features::FeatureRef>> Service(
+      std::string_view name) const override {
+    return std::vector<features::FeatureRef>{{"customer_features", ""}};
+  }
+  std::shared_ptr<const features::ServedView> view;
+};
+
+TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
+  constexpr int kFeatures = 20, kCustomers = 50;
+  auto dir = std::filesystem::temp_directory_path() /
+             absl::StrCat("cairn-endpoint-xgb-", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  testing::TestBoosterOptions booster;
+  booster.features = kFeatures;
+  booster.trees = 20;
+  absl::StatusOr<std::string> model_json = testing::TrainTestBooster(booster);
+  ASSERT_TRUE(model_json.ok()) << model_json.status();
+  ASSERT_TRUE(testing::WriteXgbModelDir((dir / "model").string(), *model_json).ok());
+
+  FakeClock clock(kNow);
+  auto db = storage::OpenDatabase((dir / "cairn.db").string());
+  ASSERT_TRUE(db.ok());
+  auto models = tracking::ModelRegistry::Open(**db, clock);
+  ASSERT_TRUE(models.ok());
+  ASSERT_TRUE((*models)->CreateRegisteredModel("churn").ok());
+  ASSERT_TRUE((*models)->CreateModelVersion("churn", (dir / "model").string()).ok());
+  ASSERT_TRUE((*models)->SetAlias("churn", "production", 1).ok());
+  auto definitions = EndpointRegistry::Open(**db, clock);
+  ASSERT_TRUE(definitions.ok());
+
+  auto store = features::OpenEmbeddedOnlineStore((dir / "online").string());
+  ASSERT_TRUE(store.ok());
+  auto view = std::make_shared<features::ServedView>();
+  view->spec.meta.name = "customer_features";
+  for (const std::string& name : testing::FeatureNames(kFeatures)) {
+    features::FeatureSpec f;
+    f.name = name;
+    f.type = features::FeatureType::kDouble;
+    view->spec.features.push_back(f);
+  }
+  view->join_keys = {features::Field{"customer_id", features::FeatureType::kInt64, false}};
+  XgbCatalog catalog;
+  catalog.view = view;
+  std::vector<float> data = testing::SyntheticRows(kCustomers, kFeatures, 3);
+  std::vector<std::string> keys;
+  std::vector<features::OnlineRow> rows;
+  for (int c = 0; c < kCustomers; ++c) {
+    keys.push_back(IntKey(c));
+    features::OnlineRow row{kNow, kNow, {}};
+    for (int f = 0; f < kFeatures; ++f) {
+      float v = data[c * kFeatures + f];
+      row.values.push_back(std::isnan(v) ? features::Value() : features::Value(double{v}));
+    }
+    rows.push_back(std::move(row));
+  }
+  ASSERT_TRUE((*store)->Write("customer_features", keys, rows).ok());
+  features::OnlineFeatureService online(&catalog, store->get(), &clock);
+
+  EndpointSpec spec;
+  spec.name = "churn";
+  spec.model = "churn";
+  spec.alias = "production";
+  spec.feature_service = "churn";
+  ASSERT_TRUE((*definitions)->Apply({spec}, false, false).ok());
+  EndpointServiceOptions options;
+  options.models = models->get();
+  options.definitions = definitions->get();
+  options.online = &online;
+  options.clock = &clock;
+  options.start_thread = false;
+  auto service = EndpointService::Start(std::move(options));
+  ASSERT_TRUE(service.ok()) << service.status();
+  ASSERT_EQ((*service)->List()[0].state, "serving") << (*service)->List()[0].error;
+
+  absl::StatusOr<std::vector<float>> reference =
+      testing::ReferencePredict(*model_json, data, kFeatures);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  std::string ids;
+  for (int c = 0; c < kCustomers; ++c) absl::StrAppend(&ids, c == 0 ? "" : ",", c);
+  absl::StatusOr<std::string> out =
+      (*service)->Predict("churn", absl::StrCat(R"({"entities": {"customer_id": [)", ids, "]}}"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  Json json = Json::parse(*out);
+  ASSERT_EQ(json["predictions"].size(), static_cast<size_t>(kCustomers));
+  for (int c = 0; c < kCustomers; ++c) {
+    EXPECT_NEAR(json["predictions"][c].get<double>(), (*reference)[c], 1e-6) << "customer " << c;
+  }
+  // One row with a raw value overriding f3.
+  absl::StatusOr<std::string> one = (*service)->Predict(
+      "churn", R"({"entities": {"customer_id": [0]}, "features": {"f3": ["x"]}})");
+  EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
+  (*service)->Shutdown();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
