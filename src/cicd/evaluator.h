@@ -8,7 +8,8 @@
 //
 // Gates (one GateResult per part and slice, in the policy's order):
 //   - {metric: M, min/max}: M on the evaluation rows (metrics.h) within the bounds;
-//     "auc >= 0.7", "logloss <= 0.6", "0.6 <= auc <= 0.9".
+//     "auc >= 0.7", "logloss <= 0.6", "0.6 <= auc <= 0.9" (GateResult::gate is
+//     policy_yaml.h's GateText of the part; "better" is its GreaterIsBetter).
 //   - {metric: M, min_absolute_change / min_relative_change}: the comparison with the
 //     baseline on the same rows, in M's better direction (policy_spec.h);
 //     "auc vs production: change >= -0.005". No version holds the target alias →
@@ -25,7 +26,9 @@
 //     evaluation rows (nearest rank), in ms, timed with `deps.now_ns`.
 //   - {check: size_mb, max}: ModelInfo::size_bytes in MiB (2^20 bytes).
 //   - {check: features_online, feature_service: S}: every input column of the model is a
-//     feature of S's online features (value: how many are missing; detail names them).
+//     feature of S's online features, by name or by the part after a view prefix
+//     ("view:name") (value: how many are missing, at most max (default 0); detail names
+//     them). A model that names no inputs cannot be checked ("error").
 //   Checks accept min/max and change thresholds like metrics (the baseline measured the
 //   same way).
 // Verdicts: "pass", "fail", "skipped" (no baseline / undefined on a slice: counts as
@@ -73,8 +76,8 @@ struct EvaluatorDeps {
   // Loads a registered version in its runtime (the server: resolve the version's source
   // under the artifact root, serving::LoadModelRuntime). Required for metric and check
   // gates; unset: those gates say "error".
-  std::function<absl::StatusOr<std::shared_ptr<serving::ModelRuntime>>(
-      std::string_view model, int64_t version)>
+  std::function<absl::StatusOr<std::shared_ptr<serving::ModelRuntime>>(std::string_view model,
+                                                                       int64_t version)>
       load_runtime;
   // The names of a feature service's online features (check features_online); unset:
   // that check says "error".
@@ -95,14 +98,7 @@ struct EvaluatorDeps {
 // ({"candidate": {…}, "baseline": {…}, "slices": {"plan=basic": {"rows": N,
 // "candidate": {…}, "baseline": {…}}}} — every metric that applies), gates, passed.
 absl::StatusOr<Evaluation> Evaluate(const PolicySpec& policy, int64_t policy_version,
-                                    std::string_view model, int64_t version,
-                                    std::string_view actor, const EvaluatorDeps& deps);
-
-// The gate as a user reads it, for GateResult::gate: "auc >= 0.7", "0.6 <= auc <= 0.9",
-// "auc vs production: change >= -0.005", "logloss vs production: relative change >=
-// -5%", "run val_auc >= 0.7", "loads", "latency_p99_ms <= 5", "features_online (churn)".
-// `comparison` picks the comparison part of a gate with both.
-std::string DescribeGate(const GateSpec& gate, std::string_view target_alias,
-                         bool comparison);
+                                    std::string_view model, int64_t version, std::string_view actor,
+                                    const EvaluatorDeps& deps);
 
 }  // namespace cairn::cicd

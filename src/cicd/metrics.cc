@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -30,21 +29,7 @@ bool IsKnownMetric(std::string_view name) {
 }
 
 bool IsClassificationMetric(std::string_view name) {
-  return std::find(kClassification.begin(), kClassification.end(), name) !=
-         kClassification.end();
-}
-
-bool DefaultGreaterIsBetter(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (std::string_view worse : {"loss", "error", "rmse", "mse", "mae", "brier", "latency"}) {
-    if (lower.find(worse) != std::string::npos) return false;
-  }
-  auto ends_with = [&](std::string_view suffix) {
-    return lower.size() >= suffix.size() &&
-           std::string_view(lower).substr(lower.size() - suffix.size()) == suffix;
-  };
-  return !(ends_with("_ms") || ends_with("_mb"));
+  return std::find(kClassification.begin(), kClassification.end(), name) != kClassification.end();
 }
 
 double RocAuc(std::span<const double> labels, std::span<const double> scores) {
@@ -84,8 +69,7 @@ double LogLoss(std::span<const double> labels, std::span<const double> probabili
 }
 
 absl::StatusOr<MetricSet> ComputeMetrics(std::span<const double> labels,
-                                         std::span<const double> predictions,
-                                         double threshold) {
+                                         std::span<const double> predictions, double threshold) {
   CAIRN_CHECK(labels.size() == predictions.size());
   const size_t n = labels.size();
   if (n == 0) return absl::InvalidArgumentError("no rows to compute metrics on");
@@ -151,9 +135,9 @@ absl::StatusOr<MetricSet> ComputeMetrics(std::span<const double> labels,
   out.values["logloss"] = LogLoss(labels, predictions);
   const double auc = RocAuc(labels, predictions);
   if (std::isnan(auc)) {
-    out.unavailable["auc"] = absl::StrCat("only one class in the labels (all ",
-                                          tp + fn > 0 ? "1" : "0",
-                                          "): the ROC AUC needs positives and negatives");
+    out.unavailable["auc"] =
+        absl::StrCat("only one class in the labels (all ", tp + fn > 0 ? "1" : "0",
+                     "): the ROC AUC needs positives and negatives");
   } else {
     out.values["auc"] = auc;
   }

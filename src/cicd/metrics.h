@@ -36,12 +36,6 @@ bool IsKnownMetric(std::string_view name);
 // auc, logloss, accuracy, precision, recall, f1, brier.
 bool IsClassificationMetric(std::string_view name);
 
-// The direction of "better" when a gate does not say: false for losses and errors — the
-// metrics above (logloss, brier, rmse, mae) and any other name (a run metric) containing
-// "loss", "error", "rmse", "mse", "mae", "brier" or "latency", or ending in "_ms" or
-// "_mb" (operational checks); true otherwise (auc, accuracy, r2, val_auc, …).
-bool DefaultGreaterIsBetter(std::string_view name);
-
 struct MetricSet {
   std::map<std::string, double> values;  // name → value, for every metric that applies
   // name → why it was not computed, for every other known metric (a sentence:
@@ -53,8 +47,7 @@ struct MetricSet {
 // one value per row, same length (programmer error otherwise). InvalidArgument when there
 // are no rows, or a label or prediction is NaN or infinite (naming the row, 0-based).
 absl::StatusOr<MetricSet> ComputeMetrics(std::span<const double> labels,
-                                         std::span<const double> predictions,
-                                         double threshold);
+                                         std::span<const double> predictions, double threshold);
 
 // The single metrics, for callers that want one (same definitions; inputs assumed valid:
 // non-empty, finite; labels 0/1 for the classification ones). RocAuc returns NaN when the

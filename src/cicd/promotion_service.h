@@ -13,8 +13,9 @@
 //                           the alias holds now (a stale baseline needs a new check); in
 //                           mode manual it needs Approve instead. A non-empty override
 //                           reason skips every condition and is recorded as
-//                           "override by <actor>: <reason>" (also without a policy: the
-//                           alias is then "production").
+//                           "override by <actor>: <reason>"; it moves the alias at once,
+//                           without the policy's rollout (also without a policy: the alias
+//                           is then "production").
 //   Approve(model, version) the manual mode's promotion: the same conditions as Promote
 //                           without override; recorded "approved by <actor>".
 //   Rollback(model, alias)  moves the alias back to the version it held before its latest
@@ -31,10 +32,12 @@
 // reason). Moving an alias to the version it already holds changes nothing.
 //
 // Thread-safe. Evaluations run on the caller's thread without locks; the decision and the
-// alias move of one service are serialized (one mutex, never held while evaluating).
+// alias move of one service are serialized (one mutex, held neither while evaluating nor
+// while calling start_rollout).
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -79,10 +82,10 @@ struct PromotionOutcome {
   // "awaiting_approval" passed under a manual policy (Check only);
   // "rejected"          the evaluation failed (Check only): nothing moved.
   std::string action;
-  std::string alias;             // the target alias
-  int64_t from_version = 0;      // what the alias held before (0: none)
-  int64_t to_version = 0;        // what it holds now / will hold after the rollout
-  std::string detail;            // one sentence for people (the reason recorded, …)
+  std::string alias;         // the target alias
+  int64_t from_version = 0;  // what the alias held before (0: none)
+  int64_t to_version = 0;    // what it holds now / will hold after the rollout
+  std::string detail;        // one sentence for people (the reason recorded, …)
 };
 
 struct CheckResult {
@@ -115,8 +118,7 @@ class PromotionService {
   // evaluation under the current policy to have passed when a policy governs the model
   // (FailedPrecondition otherwise, so a hand-started canary cannot bypass the gate);
   // never starts another rollout.
-  absl::StatusOr<PromotionOutcome> PromoteAfterRollout(std::string_view model,
-                                                       int64_t version,
+  absl::StatusOr<PromotionOutcome> PromoteAfterRollout(std::string_view model, int64_t version,
                                                        std::string_view actor,
                                                        std::string_view reason);
 
@@ -127,11 +129,24 @@ class PromotionService {
                                             std::string_view actor, std::string_view reason);
 
  private:
-  struct Governing;
-  absl::StatusOr<PromotionOutcome> PromoteChecked(std::string_view model, int64_t version,
-                                                  std::string_view actor,
-                                                  std::string_view override_reason,
-                                                  bool approval, bool after_rollout);
+  enum class Route { kAuto, kPromote, kApprove, kAfterRollout };
+  // What the decision under mu_ found: done (moved, or nothing to do), or a rollout to
+  // start outside mu_ (the endpoint service takes its own locks and calls back).
+  struct Plan {
+    std::optional<PromotionOutcome> done;
+    serving::RolloutSpec rollout;
+    std::string alias;
+    int64_t from_version = 0;
+    std::string reason;
+  };
+  absl::StatusOr<PromotionOutcome> Decide(std::string_view model, int64_t version,
+                                          std::string_view actor,
+                                          std::string_view override_or_reason, Route route);
+  absl::StatusOr<Plan> PlanLocked(std::string_view model, int64_t version, std::string_view actor,
+                                  std::string_view override_or_reason, Route route)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Points `alias` at `version` (SetAlias with actor and reason) and publishes the move;
+  // "already_current" when it names the version already.
   absl::StatusOr<PromotionOutcome> MoveAlias(std::string_view model, std::string_view alias,
                                              int64_t version, std::string_view actor,
                                              std::string_view reason)
