@@ -341,6 +341,33 @@ TEST_P(WebhookStoreTest, InvalidFieldsAreNamedWithTheirValue) {
               HasSubstr("status: 'PAUSED' is not a webhook status; use ACTIVE or DISABLED"));
 }
 
+TEST_P(WebhookStoreTest, TriesAreRecordedAndListedNewestFirst) {
+  WebhookCreate request = Request("tries");
+  request.url = DeadUrl();
+  auto hook = webhooks_->Create(request);
+  ASSERT_TRUE(hook.ok()) << hook.status();
+  ASSERT_TRUE(webhooks_->Test(hook->id).ok());
+  clock_.Advance(1'000);
+  ASSERT_TRUE(webhooks_->Test(hook->id, "evaluation.finished").ok());
+  auto all = webhooks_->ListDeliveries(hook->id);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].event, "evaluation.finished");
+  EXPECT_EQ((*all)[0].time_ms, 1'700'000'001'000);
+  EXPECT_TRUE((*all)[0].test);
+  EXPECT_TRUE((*all)[0].final);
+  EXPECT_FALSE((*all)[0].success);
+  EXPECT_EQ((*all)[0].http_status, 0);
+  EXPECT_THAT((*all)[0].payload, HasSubstr(R"("entity": "evaluation", "action": "finished")"));
+  EXPECT_EQ((*all)[1].event, "model_version.created");
+  auto newest = webhooks_->ListDeliveries(hook->id, 1);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ((*newest)[0].delivery_id, (*all)[0].delivery_id);
+  EXPECT_EQ(webhooks_->ListDeliveries(hook->id, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, WebhookStoreTest, ::testing::Values("sqlite", "postgres"));
 
 // ---- deliveries ----
