@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "monitoring/monitors/monitor_runner.h"
+#include "monitoring/monitors/monitor_yaml.h"
 #include "storage/database.h"
 #include "storage/testing/test_databases.h"
 
@@ -431,6 +433,48 @@ TEST_P(InferenceLogTest, ReopeningKeepsTheLog) {
   auto page = log_->Read({.endpoint = "churn"});
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(Ids(*page), ElementsAre("a"));
+}
+
+// The wiring the server does: a monitor whose target is an endpoint reads the log through
+// MonitorIo::read_endpoint → InferenceLog::ReadFrame.
+TEST_P(InferenceLogTest, MonitorOnAnEndpointFindsDriftInTheLoggedFeatures) {
+  FakeClock clock(1'700'000'000'000);
+  const int64_t now = clock.NowMillis();
+  for (int i = 0; i < 300; ++i) {
+    InferenceRecord old_row = Record("churn", absl::StrCat("old", i), now - 7'200'000 + i);
+    old_row.features = {{"amount", 100.0 + i % 100}};
+    ASSERT_TRUE(log_->Append(old_row));
+    InferenceRecord live = Record("churn", absl::StrCat("live", i), now - 600'000 + i);
+    live.features = {{"amount", 180.0 + i % 100}};  // shifted by 80 of a 100 range
+    ASSERT_TRUE(log_->Append(live));
+  }
+  monitoring::MonitorIo io;
+  std::vector<monitoring::EndpointReadRequest> requests;
+  io.read_endpoint = [&](const monitoring::EndpointReadRequest& request) {
+    requests.push_back(request);
+    return log_->ReadFrame(request.endpoint, request.from_ms, request.to_ms,
+                           {.last_rows = request.last_rows, .categorical = request.categorical});
+  };
+  io.read_csv = [&](const std::string&, const std::vector<std::string>&) {
+    // The reference: the endpoint's own traffic two hours ago.
+    return log_->ReadFrame("churn", now - 7'200'000, now - 3'600'000);
+  };
+  auto runner = monitoring::MonitorRunner::Open(*db_, clock, io);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  auto specs = monitoring::ParseMonitorsYaml(
+      "kind: Monitor\nname: live\ntarget: {endpoint: churn, window: 1h}\n"
+      "reference: {path: ref.csv}\ncolumns: [amount]\n",
+      "live.yaml");
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  monitoring::MonitorVersion monitor{.name = "live", .version = 1, .spec = (*specs)[0]};
+  auto run = (*runner)->Run(monitor, "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_EQ(run->target_rows, 300);
+  EXPECT_EQ(run->reference_rows, 300);
+  EXPECT_TRUE(run->drift_found) << run->message;
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].from_ms, now - 3'600'000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, InferenceLogTest, ::testing::Values("sqlite", "postgres"),

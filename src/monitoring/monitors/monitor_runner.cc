@@ -176,13 +176,45 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
   // failed run's message (the run is still stored, so `runs` shows why).
   auto execute = [&]() -> absl::Status {
     const int64_t now = run.started_ms;
-    if (!spec.target.endpoint.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "target.endpoint '", spec.target.endpoint,
-          "': monitoring a serving endpoint is not available yet; watch a feature_view"));
-    }
     DataFrame current;
-    if (!spec.target.path.empty()) {
+    if (!spec.target.endpoint.empty()) {
+      if (!io_.read_endpoint) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("target.endpoint '", spec.target.endpoint,
+                         "': this server has no inference log to read endpoints from"));
+      }
+      EndpointReadRequest target_request{.endpoint = spec.target.endpoint,
+                                         .categorical = spec.categorical};
+      if (spec.target.window_ms > 0) {
+        target_request.from_ms = now - spec.target.window_ms;
+        target_request.to_ms = now + 1;  // the window ends at the run's time, inclusive
+        run.window_from_ms = target_request.from_ms;
+      } else {
+        target_request.last_rows = spec.target.rows;
+      }
+      run.window_to_ms = now;
+      absl::StatusOr<DataFrame> frame = io_.read_endpoint(target_request);
+      if (!frame.ok()) {
+        return Annotate(frame.status(),
+                        absl::StrCat("target.endpoint '", spec.target.endpoint, "'"));
+      }
+      current = std::move(*frame);
+      run.target_rows = current.rows;
+      run.result["target"] = {{"endpoint", spec.target.endpoint},
+                              {"window_ms", spec.target.window_ms},
+                              {"rows_limit", spec.target.rows},
+                              {"rows", current.rows}};
+      if (current.rows == 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "target.endpoint '", spec.target.endpoint, "' logged no predictions ",
+            spec.target.window_ms > 0
+                ? absl::StrCat("in [", FormatTimestamp(run.window_from_ms), ", ",
+                               FormatTimestamp(now), "]")
+                : std::string("at all"),
+            ": nothing to check; send predictions to it, raise its inference_log.sample, or "
+            "widen target.window"));
+      }
+    } else if (!spec.target.path.empty()) {
       if (!io_.read_csv) {
         return absl::FailedPreconditionError("target.path: this server cannot read CSV files");
       }

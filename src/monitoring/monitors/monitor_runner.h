@@ -1,5 +1,6 @@
 #pragma once
-// One run of a monitor: loads the target (a feature view's rows in the window) and the
+// One run of a monitor: loads the target (a feature view's rows in the window, a CSV file,
+// or a serving endpoint's logged predictions in the window) and the
 // reference (a CSV file, a stored profile, or a feature view's rows in [from, to)) into
 // DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests) and, with
 // `constraints: true`, checks the reference's constraints (profiles' CheckConstraints),
@@ -47,10 +48,26 @@ struct ViewReadRequest {
   std::vector<std::string> categorical;
 };
 
+// Logged predictions of a serving endpoint (serving's inference log): rows with
+// prediction time in [from_ms, to_ms) (0: unbounded on that side), then, when
+// last_rows > 0, only the newest `last_rows`. The frame holds the logged feature values,
+// "prediction", and "label" where ground truth was posted; `categorical` names columns to
+// read as categories.
+struct EndpointReadRequest {
+  std::string endpoint;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  int64_t last_rows = 0;
+  std::vector<std::string> categorical;
+};
+
 // The seams. Unset members make the monitors that need them fail with FailedPrecondition
 // naming what is missing (they never crash).
 struct MonitorIo {
   std::function<absl::StatusOr<DataFrame>(const ViewReadRequest&)> read_view;
+  // An endpoint's logged predictions (the server wires serving::InferenceLog::ReadFrame;
+  // monitoring does not depend on serving).
+  std::function<absl::StatusOr<DataFrame>(const EndpointReadRequest&)> read_endpoint;
   // The source a view reads (trigger on source_ingested).
   std::function<absl::StatusOr<std::string>(const std::string& view)> source_of_view;
   // A CSV file on the server → a frame (`categorical` forced to categories).

@@ -70,6 +70,12 @@ class MonitorRunnerTest : public ::testing::Test {
       return "<html>" + title + "</html>";
     };
     io.on_outcome = [this](const MonitorOutcome& outcome) { outcomes_.push_back(outcome); };
+    io.read_endpoint = [this](const EndpointReadRequest& request) -> absl::StatusOr<DataFrame> {
+      endpoint_requests_.push_back(request);
+      if (!endpoint_error_.ok()) return endpoint_error_;
+      return endpoint_frame_;
+    };
+    io_ = io;
     auto runner = MonitorRunner::Open(*db_, clock_, io);
     ASSERT_TRUE(runner.ok()) << runner.status();
     runner_ = std::move(*runner);
@@ -84,6 +90,10 @@ class MonitorRunnerTest : public ::testing::Test {
   Json violations_ = Json::array();
   int constraint_calls_ = 0;
   std::vector<ViewReadRequest> view_requests_;
+  MonitorIo io_;
+  DataFrame endpoint_frame_ = Frame(0);
+  absl::Status endpoint_error_;
+  std::vector<EndpointReadRequest> endpoint_requests_;
   std::vector<std::string> csv_paths_;
   std::vector<MonitorOutcome> outcomes_;
 };
@@ -235,14 +245,82 @@ TEST_F(MonitorRunnerTest, RowCountWindowAndRunListNewestFirst) {
   EXPECT_EQ(runner_->GetRun("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(MonitorRunnerTest, EndpointTargetIsRefusedForNow) {
-  MonitorVersion m = Monitor("");
-  m.spec.target.feature_view.clear();
-  m.spec.target.endpoint = "churn";
-  auto run = runner_->Run(m, "manual");
-  ASSERT_TRUE(run.ok());
+MonitorVersion EndpointMonitor(const std::string& target) {
+  auto parsed = ParseMonitorsYaml("kind: Monitor\nname: live\ntarget: " + target +
+                                      "\nreference: {path: /data/ref.csv}\n"
+                                      "categorical: [plan]\n",
+                                  "live.yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  MonitorVersion version;
+  version.name = "live";
+  version.version = 1;
+  if (parsed.ok()) version.spec = (*parsed)[0];
+  return version;
+}
+
+TEST_F(MonitorRunnerTest, EndpointTargetReadsTheLoggedPredictionsOfTheWindow) {
+  endpoint_frame_ = Frame(150);  // the live traffic's x drifted
+  auto run = runner_->Run(EndpointMonitor("{endpoint: churn, window: 1h}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_TRUE(run->drift_found);
+  EXPECT_EQ(run->target_rows, 200);
+  EXPECT_EQ(run->window_from_ms, clock_.NowMillis() - 3'600'000);
+  EXPECT_EQ(run->window_to_ms, clock_.NowMillis());
+  EXPECT_THAT(run->message, HasSubstr("drifted: x"));
+  EXPECT_EQ(run->result["target"]["endpoint"], "churn");
+  EXPECT_EQ(run->result["target"]["rows"], 200);
+  ASSERT_EQ(endpoint_requests_.size(), 1u);
+  EXPECT_EQ(endpoint_requests_[0].endpoint, "churn");
+  EXPECT_EQ(endpoint_requests_[0].from_ms, clock_.NowMillis() - 3'600'000);
+  EXPECT_EQ(endpoint_requests_[0].to_ms, clock_.NowMillis() + 1);
+  EXPECT_EQ(endpoint_requests_[0].last_rows, 0);
+  EXPECT_THAT(endpoint_requests_[0].categorical, ElementsAre("plan"));
+  EXPECT_TRUE(view_requests_.empty());
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_EQ(outcomes_[0].kind, "drift");
+  EXPECT_TRUE(outcomes_[0].problem);
+}
+
+TEST_F(MonitorRunnerTest, EndpointTargetByRowsAsksForTheNewestRows) {
+  auto run = runner_->Run(EndpointMonitor("{endpoint: churn, rows: 500}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_FALSE(run->drift_found);
+  ASSERT_EQ(endpoint_requests_.size(), 1u);
+  EXPECT_EQ(endpoint_requests_[0].from_ms, 0);
+  EXPECT_EQ(endpoint_requests_[0].to_ms, 0);
+  EXPECT_EQ(endpoint_requests_[0].last_rows, 500);
+  EXPECT_EQ(run->window_from_ms, 0);
+}
+
+TEST_F(MonitorRunnerTest, EndpointTargetWithoutLoggedPredictionsFailsSayingWhatToDo) {
+  endpoint_frame_ = DataFrame{};
+  auto run = runner_->Run(EndpointMonitor("{endpoint: churn, window: 1h}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "failed");
+  EXPECT_THAT(run->message, HasSubstr("target.endpoint 'churn' logged no predictions in ["));
+  EXPECT_THAT(run->message, HasSubstr("inference_log.sample"));
+  EXPECT_TRUE(outcomes_.empty());
+
+  endpoint_error_ = absl::InvalidArgumentError("variant: 'x' is not a variant");
+  run = runner_->Run(EndpointMonitor("{endpoint: churn, window: 1h}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->state, "failed");
   EXPECT_THAT(run->message, HasSubstr("target.endpoint 'churn'"));
+  EXPECT_THAT(run->message, HasSubstr("variant: 'x' is not a variant"));
+}
+
+TEST_F(MonitorRunnerTest, EndpointTargetWithoutAnInferenceLogFailsNamingIt) {
+  MonitorIo io = io_;
+  io.read_endpoint = nullptr;
+  auto runner = MonitorRunner::Open(*db_, clock_, io);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  auto run = (*runner)->Run(EndpointMonitor("{endpoint: churn, window: 1h}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "failed");
+  EXPECT_THAT(run->message,
+              HasSubstr("target.endpoint 'churn': this server has no inference log"));
 }
 
 }  // namespace

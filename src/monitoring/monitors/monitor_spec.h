@@ -8,7 +8,10 @@
 //   name: churn-inputs
 //   description: …            owner: …            tags: {team: growth}
 //   target: {feature_view: customer_spend, window: 1d}   # or rows: 10000 (the last N rows
-//                                                         # by event time); later: endpoint
+//                                                         # by event time)
+//   # target: {endpoint: churn, window: 1h}               # or a serving endpoint's logged
+//                                                         # predictions (its inference log:
+//                                                         # features, prediction, label)
 //   # target: {path: traffic/current.csv}                 # or a CSV file on the server (a
 //                                                         # file drop; relative paths: under
 //                                                         # the server's data directory)
@@ -41,14 +44,14 @@
 
 namespace cairn::monitoring {
 
-// The data a run checks. Exactly one of feature_view / path / endpoint (endpoint: not yet
-// run). For a view, the window: window_ms > 0 — rows whose event time lies in
-// (now - window_ms, now]; rows > 0 — the last `rows` rows by event time; both 0 — every
-// row of the view. A path is read whole at each run (no window).
+// The data a run checks. Exactly one of feature_view / path / endpoint. For a view (or an
+// endpoint), the window: window_ms > 0 — rows whose event time (prediction time) lies in
+// (now - window_ms, now]; rows > 0 — the last `rows` rows by that time; both 0 — every
+// row. A path is read whole at each run (no window).
 struct MonitorTarget {
   std::string feature_view;
   std::string path;
-  std::string endpoint;  // reserved (serving's inference log); refused by the runner today
+  std::string endpoint;  // a serving endpoint: its inference log (MonitorIo::read_endpoint)
   int64_t window_ms = 0;
   int64_t rows = 0;
   bool operator==(const MonitorTarget&) const = default;
