@@ -275,9 +275,12 @@ Needs NeedsOf(const PolicySpec& policy) {
       n.runtime = n.data = n.scores = n.baseline_runtime = true;
     } else if (g.kind == "check") {
       n.runtime = true;
-      if (g.name == "loads") n.data = true;
+      // Checks predict evaluation rows when the policy names data; without it, loads only
+      // loads and latency_p99_ms says "error" (metric gates require data in policy_yaml.h).
+      if (g.name == "loads" && !policy.evaluation.path.empty()) n.data = true;
       if (g.name == "latency_p99_ms") {
-        n.data = n.latency = true;
+        n.latency = true;
+        if (!policy.evaluation.path.empty()) n.data = true;
         if (HasChanges(g)) n.baseline_runtime = n.baseline_latency = true;
       }
       if (g.name == "size_mb" && HasChanges(g)) n.baseline_runtime = true;
@@ -391,6 +394,12 @@ void Evaluator::Score(Scored& s, bool full) {
 
 void Evaluator::MeasureLatency(Scored& s) {
   if (s.p99_ms.has_value()) return;
+  if (!data_.has_value()) {
+    s.p99_ms = absl::FailedPreconditionError(
+        "latency_p99_ms predicts evaluation rows one at a time: set evaluation.data.path in "
+        "the policy");
+    return;
+  }
   if (!s.load_status.ok()) {
     s.p99_ms = s.load_status;
     return;

@@ -326,6 +326,24 @@ TEST_F(EvaluatorTest, OperationalChecksLoadsLatencySizeAndOnlineFeatures) {
   EXPECT_EQ(missing->gates[0].detail, "not served online by feature service 'churn': plan_code");
 }
 
+TEST_F(EvaluatorTest, ChecksWithoutEvaluationDataLoadButCannotTimePredictions) {
+  policy_.evaluation = EvaluationDataSpec{};
+  GateSpec latency = Check("latency_p99_ms");
+  latency.max = 5;
+  policy_.gates = {Check("loads"), latency};
+  const int64_t v1 = NewVersion();
+  loader_.versions.emplace(v1, Identity());
+  absl::StatusOr<Evaluation> ev = Run(v1);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  EXPECT_EQ(ev->rows, 0);
+  EXPECT_EQ(ev->gates[0].verdict, "pass");
+  EXPECT_EQ(ev->gates[0].detail, "loaded in 0 ms");
+  EXPECT_EQ(ev->gates[1].verdict, "error");
+  EXPECT_EQ(ev->gates[1].detail,
+            "the candidate (version 1) could not predict single rows: latency_p99_ms predicts "
+            "evaluation rows one at a time: set evaluation.data.path in the policy");
+}
+
 TEST_F(EvaluatorTest, ACandidateThatDoesNotLoadFailsLoadsAndErrsItsMetricGates) {
   GateSpec auc = Metric("auc");
   auc.min = 0.7;
