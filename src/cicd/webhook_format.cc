@@ -82,6 +82,11 @@ size_t CollectHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// libcurl's progress callback (called at least once a second): non-zero aborts the try.
+int Cancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
+
 }  // namespace
 
 // MLflow's events (mlflow/entities/webhook.py WebhookEventStr), then Cairn's.
@@ -230,7 +235,7 @@ OrderedJson WebhookExamplePayload(std::string_view event) {
 
 WebhookHttpAnswer PostWebhook(const std::string& url, const std::string& body,
                               const std::string& delivery_id, const std::string& secret,
-                              int64_t now_ms, int64_t timeout_ms) {
+                              int64_t now_ms, int64_t timeout_ms, const std::atomic<bool>* cancel) {
   static std::once_flag init_once;
   std::call_once(init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   WebhookHttpAnswer answer;
@@ -260,6 +265,11 @@ WebhookHttpAnswer PostWebhook(const std::string& url, const std::string& body,
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "cairn");
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Cancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cancel);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);

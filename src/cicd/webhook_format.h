@@ -15,6 +15,7 @@
 //     v1,<base64 of HMAC-SHA256(secret, "<delivery id>.<timestamp>.<body>")>.
 // Stateless; thread-safe.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,8 +64,11 @@ struct WebhookHttpAnswer {
 };
 // POSTs `body` to `url` (http or https only) with MLflow's headers; X-MLflow-Timestamp
 // is now_ms / 1000; X-MLflow-Signature only when `secret` is not empty. No redirects.
+// When `cancel` (may be null) becomes true, the try is abandoned within about a second
+// (shutdown), with an error.
 WebhookHttpAnswer PostWebhook(const std::string& url, const std::string& body,
                               const std::string& delivery_id, const std::string& secret,
-                              int64_t now_ms, int64_t timeout_ms);
+                              int64_t now_ms, int64_t timeout_ms,
+                              const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace cairn::cicd

@@ -421,8 +421,9 @@ absl::StatusOr<WebhookTestResult> Webhooks::Test(std::string_view id,
   delivery.payload = WebhookDeliveryBody(name, WebhookExamplePayload(name), clock_.NowMillis());
   delivery.test = true;
   delivery.final = true;
-  WebhookHttpAnswer answer = PostWebhook(found->webhook.url, delivery.payload, delivery.delivery_id,
-                                         found->secret, clock_.NowMillis(), options_.timeout_ms);
+  WebhookHttpAnswer answer =
+      PostWebhook(found->webhook.url, delivery.payload, delivery.delivery_id, found->secret,
+                  clock_.NowMillis(), options_.timeout_ms, &cancel_);
   delivery.time_ms = clock_.NowMillis();
   delivery.http_status = answer.status;
   delivery.success = answer.status >= 200 && answer.status < 400;
@@ -548,6 +549,7 @@ void Webhooks::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    cancel_ = true;
     if (!queue_.empty()) {
       Log(LogLevel::kWarning,
           absl::StrCat("webhooks: shutting down with ", queue_.size(), " deliveries not made"));
@@ -701,8 +703,9 @@ void Webhooks::Try(Pending job) {
                      " dropped: ", read.ok() ? "the webhook is disabled" : read.message()));
     return;
   }
-  WebhookHttpAnswer answer = PostWebhook(found->webhook.url, job.body, job.delivery_id,
-                                         found->secret, clock_.NowMillis(), options_.timeout_ms);
+  WebhookHttpAnswer answer =
+      PostWebhook(found->webhook.url, job.body, job.delivery_id, found->secret, clock_.NowMillis(),
+                  options_.timeout_ms, &cancel_);
   ++job.attempts_made;
   WebhookDelivery d;
   d.delivery_id = job.delivery_id;
@@ -714,7 +717,8 @@ void Webhooks::Try(Pending job) {
   d.http_status = answer.status;
   d.success = answer.status >= 200 && answer.status <= 299;
   d.error = answer.error;
-  const bool retry = !d.success && Retryable(answer.status) && d.attempt < options_.attempts;
+  const bool retry =
+      !d.success && Retryable(answer.status) && d.attempt < options_.attempts && !cancel_.load();
   d.final = !retry;
   if (retry) {
     int64_t backoff = options_.backoff_ms;

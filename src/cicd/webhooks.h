@@ -33,6 +33,7 @@
 //
 // Thread-safe.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -172,7 +173,8 @@ class Webhooks {
   // Blocks until nothing is queued or being tried (retries waiting their turn included),
   // or `timeout_ms` of real time passed; true when idle (tests).
   bool WaitIdle(int64_t timeout_ms);
-  // Unsubscribes from the bus and stops the thread after the try in progress. Idempotent.
+  // Unsubscribes from the bus, abandons the try in progress (within about a second) and
+  // stops the thread. Idempotent.
   void Shutdown();
 
  private:
@@ -196,7 +198,8 @@ class Webhooks {
   std::deque<std::shared_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Mutex shutdown_mu_;  // serializes Shutdown (joins the thread once)
+  std::atomic<bool> cancel_ = false;  // set at Shutdown: abandons the try in progress
+  absl::Mutex shutdown_mu_;           // serializes Shutdown (joins the thread once)
   std::thread thread_;
 };
 

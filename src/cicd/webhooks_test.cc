@@ -579,6 +579,33 @@ TEST_F(WebhookDeliveryTest, ARefusalIsFinalAndTheLastTryGivesUp) {
   EXPECT_EQ(refusing.requests().size(), 1u);
 }
 
+TEST_F(WebhookDeliveryTest, ShutdownAbandonsATryToAReceiverThatNeverAnswers) {
+  Open({.attempts = 3, .backoff_ms = 10, .max_backoff_ms = 10, .timeout_ms = 600'000});
+  // Accepts the connection, reads nothing, answers nothing.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  Webhook hook = Subscribe("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/h",
+                           {"model_version_tag.set"});
+  ASSERT_TRUE(webhooks_->Notify("model_version_tag.set", Json{{"name", "m"}}).ok());
+  int conn = accept(fd, nullptr, nullptr);  // the try is in flight
+  ASSERT_GE(conn, 0);
+  webhooks_->Shutdown();  // returns long before the 600 s timeout
+  auto tries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(tries.ok()) << tries.status();
+  ASSERT_EQ(tries->size(), 1u);  // abandoned, and not retried
+  EXPECT_EQ((*tries)[0].http_status, 0);
+  EXPECT_THAT((*tries)[0].error, HasSubstr("aborted"));
+  EXPECT_TRUE((*tries)[0].final);
+  close(conn);
+  close(fd);
+}
+
 TEST_F(WebhookDeliveryTest, DisabledWebhooksGetNothingButCanBeTested) {
   Open();
   Receiver receiver({200});
