@@ -289,9 +289,12 @@ absl::Status AddToLeaves(Json& tree, double delta, std::string_view file) {
         ToAbsl(file), ": a tree without left_children/split_conditions of equal length"));
   }
   for (size_t node = 0; node < left->size(); ++node) {
-    if ((*left)[node].is_number() && (*left)[node].get<int64_t>() == -1) {
-      (*values)[node] = (*values)[node].get<double>() + delta;
+    if (!(*left)[node].is_number() || (*left)[node].get<int64_t>() != -1) continue;
+    if (!(*values)[node].is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(file), ": a leaf value that is not a number"));
     }
+    (*values)[node] = (*values)[node].get<double>() + delta;
   }
   return absl::OkStatus();
 }
@@ -301,7 +304,8 @@ absl::Status AddToLeaves(Json& tree, double delta, std::string_view file) {
 // value becomes the scalar. Per-class intercepts are margins (multi:softmax/softprob have
 // an identity ProbToMargin), so they are folded into the leaves of each class's first
 // tree and base_score becomes 0: the same margins, in a model 1.7 reads.
-absl::Status NormalizeBaseScore(Json& learner, Json& param, std::string_view file) {
+absl::Status NormalizeBaseScore(Json& learner, Json& param, std::string_view file,
+                                bool* changed) {
   auto it = param.find("base_score");
   if (it == param.end() || !it->is_string()) return absl::OkStatus();
   const std::string text = it->get<std::string>();
@@ -309,6 +313,7 @@ absl::Status NormalizeBaseScore(Json& learner, Json& param, std::string_view fil
   if (!absl::ConsumePrefix(&inner, "[") || !absl::ConsumeSuffix(&inner, "]")) {
     return absl::OkStatus();
   }
+  *changed = true;
   std::vector<double> intercepts;
   std::string first_text;
   for (absl::string_view part : absl::StrSplit(inner, ',')) {
@@ -393,9 +398,10 @@ absl::StatusOr<std::string> NormalizeXgbModel(std::string_view bytes, std::strin
     return absl::InvalidArgumentError(
         absl::StrCat(ToAbsl(file), ": no 'learner' object; not an XGBoost model file"));
   }
+  bool base_score_changed = false;
   auto param = learner->find("learner_model_param");
   if (param != learner->end() && param->is_object()) {
-    CAIRN_RETURN_IF_ERROR(NormalizeBaseScore(*learner, *param, file));
+    CAIRN_RETURN_IF_ERROR(NormalizeBaseScore(*learner, *param, file, &base_score_changed));
     auto num_target = param->find("num_target");
     if (num_target != param->end() && num_target->is_string() &&
         num_target->get<std::string>() != "1" && num_target->get<std::string>() != "0") {
@@ -420,8 +426,9 @@ absl::StatusOr<std::string> NormalizeXgbModel(std::string_view bytes, std::strin
       }
     }
   }
+  if (!base_score_changed) return std::string();  // "base_score" followed by '[' elsewhere
   *changed = true;
-  return model.dump();
+  return DumpJson(model);  // invalid UTF-8 (possible in UBJSON strings) replaced, no throw
 }
 
 absl::StatusOr<std::unique_ptr<ModelRuntime>> LoadXgbRuntimeCopies(const ModelInfo& info,
