@@ -68,8 +68,13 @@ HttpResponse ErrorResponse(int http_status, std::string_view error_code,
 }
 
 HttpResponse ErrorResponse(const absl::Status& status, ErrorDialect dialect) {
-  return ErrorResponse(HttpStatusFor(status.code(), dialect), MlflowErrorCode(status.code()),
-                       ToStd(status.message()));
+  HttpResponse response = ErrorResponse(HttpStatusFor(status.code(), dialect),
+                                        MlflowErrorCode(status.code()), ToStd(status.message()));
+  // Back-pressure (a busy endpoint, a full queue): tell the client when to try again.
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
+    response.headers.emplace_back("Retry-After", "1");
+  }
+  return response;
 }
 
 HttpResponse JsonResponse(std::string body) {

@@ -19,6 +19,7 @@ enum class ErrorDialect { kMlflow, kCairn };
 std::string_view MlflowErrorCode(absl::StatusCode code);
 int HttpStatusFor(absl::StatusCode code, ErrorDialect dialect);
 
+// ResourceExhausted (429) also carries "Retry-After: 1".
 HttpResponse ErrorResponse(const absl::Status& status,
                            ErrorDialect dialect = ErrorDialect::kMlflow);
 // An error with an explicit MLflow error_code (ENDPOINT_NOT_FOUND, BAD_REQUEST, …).

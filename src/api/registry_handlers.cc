@@ -665,12 +665,36 @@ absl::StatusOr<Json> DeleteRegisteredModelTag(const ApiContext& ctx, const Json&
   return Json::object();
 }
 
+// The version `alias` names now, as text; "" when it names none (or the model is unknown:
+// the registry call that follows reports that).
+std::string AliasVersion(const ApiContext& ctx, const std::string& name, const std::string& alias) {
+  absl::StatusOr<ModelVersion> current = ctx.registry->GetModelVersionByAlias(name, alias);
+  return current.ok() ? std::to_string(current->version) : std::string();
+}
+
+// For endpoints that follow the alias, webhooks and pipeline triggers. Nothing when the
+// alias did not change (the registry recorded nothing either).
+void PublishAliasMoved(const ApiContext& ctx, const std::string& name, const std::string& alias,
+                       const std::string& from, const std::string& to, const std::string& actor,
+                       const std::string& reason) {
+  if (ctx.events == nullptr || from == to) return;
+  ctx.events->Publish(Event{.type = kEventModelAliasMoved,
+                            .attributes = {{"model", name},
+                                           {"alias", alias},
+                                           {"from_version", from},
+                                           {"to_version", to},
+                                           {"actor", actor},
+                                           {"reason", reason}}});
+}
+
 absl::StatusOr<Json> SetAlias(const ApiContext& ctx, const HttpRequest& request, const Json& f) {
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string alias, RequiredStringField(f, "alias"));
   CAIRN_ASSIGN_OR_RETURN(int64_t version, VersionField(f));
   CAIRN_ASSIGN_OR_RETURN(std::string reason, Reason(request, f));
+  const std::string before = AliasVersion(ctx, name, alias);
   CAIRN_RETURN_IF_ERROR(ctx.registry->SetAlias(name, alias, version, Actor(request), reason));
+  PublishAliasMoved(ctx, name, alias, before, std::to_string(version), Actor(request), reason);
   return Json::object();
 }
 
@@ -679,7 +703,9 @@ absl::StatusOr<Json> DeleteAlias(const ApiContext& ctx, const HttpRequest& reque
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string alias, RequiredStringField(f, "alias"));
   CAIRN_ASSIGN_OR_RETURN(std::string reason, Reason(request, f));
+  const std::string before = AliasVersion(ctx, name, alias);
   CAIRN_RETURN_IF_ERROR(ctx.registry->DeleteAlias(name, alias, Actor(request), reason));
+  PublishAliasMoved(ctx, name, alias, before, "", Actor(request), reason);
   return Json::object();
 }
 

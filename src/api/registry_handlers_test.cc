@@ -13,6 +13,8 @@
 #include "gtest/gtest.h"
 #include "api/errors.h"
 #include "common/clock.h"
+#include "common/event_bus.h"
+#include "common/event_types.h"
 #include "common/json.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
@@ -419,6 +421,49 @@ TEST_F(RegistryHandlersTest, ResponsesHaveTheShapeMlflowsClientParses) {
   EXPECT_EQ(CallOk("DELETE", "registered-models/delete", R"({"name": "churn2"})"),
             Json::object());
   EXPECT_EQ(Call("GET", "/api/v1/models/churn2/alias-history").status, 404);
+}
+
+TEST_F(RegistryHandlersTest, AliasMovesArePublishedOnTheEventBus) {
+  EventBus bus(clock_);
+  ctx_.events = &bus;
+  Router router;
+  RegisterRegistryRoutes(router, ctx_);
+  std::vector<Event> moves;
+  absl::Mutex mu;
+  bus.Subscribe(kEventModelAliasMoved, [&](const Event& e) {
+    absl::MutexLock lock(&mu);
+    moves.push_back(e);
+  });
+  auto call = [&](const std::string& method, const std::string& suffix, const std::string& body) {
+    HttpRequest request;
+    request.method = method;
+    request.path = request.target = "/api/2.0/mlflow/" + suffix;
+    request.body = body;
+    request.headers = {{"x-cairn-actor", "alice"}};
+    HttpResponse response = router.Dispatch(std::move(request));
+    EXPECT_EQ(response.status, 200) << suffix << ": " << response.body;
+  };
+  call("POST", "registered-models/create", R"({"name": "churn"})");
+  call("POST", "model-versions/create", R"({"name": "churn", "source": "s3://b/1"})");
+  call("POST", "model-versions/create", R"({"name": "churn", "source": "s3://b/2"})");
+  call("POST", "registered-models/alias",
+       R"({"name": "churn", "alias": "production", "version": "1", "reason": "launch"})");
+  call("POST", "registered-models/alias",  // unchanged: no event
+       R"({"name": "churn", "alias": "production", "version": "1"})");
+  call("POST", "registered-models/alias",
+       R"({"name": "churn", "alias": "production", "version": "2"})");
+  call("DELETE", "registered-models/alias", R"({"name": "churn", "alias": "production"})");
+  bus.Drain();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(moves.size(), 3u);
+  EXPECT_EQ(moves[0].attributes, (std::map<std::string, std::string>{
+                                     {"model", "churn"}, {"alias", "production"},
+                                     {"from_version", ""}, {"to_version", "1"},
+                                     {"actor", "alice"}, {"reason", "launch"}}));
+  EXPECT_EQ(moves[1].attributes.at("from_version"), "1");
+  EXPECT_EQ(moves[1].attributes.at("to_version"), "2");
+  EXPECT_EQ(moves[2].attributes.at("from_version"), "2");
+  EXPECT_EQ(moves[2].attributes.at("to_version"), "");
 }
 
 TEST_F(RegistryHandlersTest, SourcesResolveAsMlflowDoes) {

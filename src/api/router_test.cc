@@ -83,6 +83,16 @@ TEST(Errors, MlflowDialectUsesMlflowStatuses) {
   EXPECT_NE(r.body.find("RESOURCE_ALREADY_EXISTS"), std::string::npos);
   EXPECT_EQ(ErrorResponse(absl::AlreadyExistsError("x"), ErrorDialect::kCairn).status, 409);
   EXPECT_EQ(ErrorResponse(absl::NotFoundError("x")).status, 404);
+  EXPECT_TRUE(r.headers.empty());
+}
+
+TEST(Errors, BackPressureIs429WithRetryAfter) {
+  auto r = ErrorResponse(absl::ResourceExhaustedError("endpoint busy"), ErrorDialect::kCairn);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("endpoint busy"), std::string::npos);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+  EXPECT_EQ(r.headers[0].second, "1");
 }
 
 TEST(RequestFields, GetQueryRepeatsBecomeArrays) {
