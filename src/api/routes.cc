@@ -2,8 +2,10 @@
 
 #include "api/artifact_handlers.h"
 #include "api/alert_handlers.h"
+#include "api/cicd_handlers.h"
 #include "api/compute_handlers.h"
 #include "api/drift_handlers.h"
+#include "api/endpoint_handlers.h"
 #include "api/feature_data_handlers.h"
 #include "api/feature_definition_handlers.h"
 #include "api/monitor_handlers.h"
@@ -14,6 +16,7 @@
 #include "api/registry_handlers.h"
 #include "api/tracking_handlers.h"
 #include "api/webhook_handlers.h"
+#include "api/api_context.h"
 
 namespace cairn::api {
 
@@ -35,6 +38,8 @@ Router BuildRouter(const ApiContext& ctx) {
   if (ctx.alerts != nullptr) RegisterAlertRoutes(router, *ctx.alerts);
   if (ctx.monitors != nullptr) RegisterMonitorRoutes(router, *ctx.monitors);
   RegisterDriftRoutes(router);
+  RegisterEndpointRoutes(router, ctx);
+  RegisterCicdRoutes(router, ctx);
   if (ctx.webhooks != nullptr) RegisterWebhookRoutes(router, *ctx.webhooks);
   return router;
 }

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "api/api_context.h"
 #include "api/http_server.h"
+#include "cicd/release_stack.h"
+#include "cicd/webhooks.h"
 #include "api/pipeline_handlers.h"
 #include "api/routes.h"
 #include "common/clock.h"
@@ -62,10 +64,15 @@ struct ServerState {
   std::unique_ptr<monitoring::ProfileStore> profiles;
   std::unique_ptr<monitoring::AlertService> alerts;
   std::unique_ptr<monitoring::MonitorService> monitors;
+  std::unique_ptr<cicd::ReleaseStack> release;
+  std::unique_ptr<cicd::Webhooks> webhooks;
   PipelineApi pipeline_api;
   ApiContext context;
 
   ~ServerState() {
+    // Endpoints promote through the promotion service and log into the inference log:
+    // they stop first; then the log writes what it holds.
+    if (release != nullptr) release->Shutdown();
     // Monitors hand outcomes to alerts, alerts start runs on the engine: stop them first.
     if (monitors != nullptr) monitors->Shutdown();
     if (alerts != nullptr) alerts->Shutdown();
@@ -231,6 +238,12 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
     return read(file.is_absolute() ? path : (std::filesystem::path(data_dir) / file).string(),
                 categorical);
   };
+  if (serving::InferenceLog* log = state.release->inference_log.get()) {
+    io.read_endpoint = [log](const monitoring::EndpointReadRequest& request) {
+      return log->ReadFrame(request.endpoint, request.from_ms, request.to_ms,
+                            {.last_rows = request.last_rows, .categorical = request.categorical});
+    };
+  }
   monitoring::AlertService* alerts = state.alerts.get();
   io.on_outcome = [alerts](const monitoring::MonitorOutcome& outcome) {
     absl::StatusOr<std::optional<monitoring::Alert>> alert = alerts->OnMonitorRun(outcome);
@@ -241,6 +254,24 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
   };
   CAIRN_ASSIGN_OR_RETURN(state.monitors, monitoring::MonitorService::Open(
                                              *state.db, RealClock(), state.events.get(), io));
+  return absl::OkStatus();
+}
+
+// Serving and CI/CD (cicd/release_stack.h) and the registry's webhooks. Opened before
+// monitoring: monitors read the endpoints' inference logs.
+absl::Status OpenServing(const ServerConfig& config, ServerState& state) {
+  std::error_code ec;
+  cicd::ReleaseStackOptions options;
+  options.db = state.db.get();
+  options.registry = state.registry.get();
+  options.tracking = state.tracking.get();
+  options.artifacts = state.artifacts.get();
+  options.online = &state.feature_store->online_service();
+  options.events = state.events.get();
+  options.data_dir = std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
+  CAIRN_ASSIGN_OR_RETURN(state.release, cicd::OpenReleaseStack(options));
+  CAIRN_ASSIGN_OR_RETURN(state.webhooks, cicd::Webhooks::Open(*state.db, state.registry.get(),
+                                                               state.events.get(), RealClock()));
   return absl::OkStatus();
 }
 
@@ -268,6 +299,7 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
   state->events = std::make_unique<EventBus>();
   CAIRN_RETURN_IF_ERROR(OpenExecutors(config, *state));
   CAIRN_RETURN_IF_ERROR(OpenPipelines(config, *state));
+  CAIRN_RETURN_IF_ERROR(OpenServing(config, *state));
   CAIRN_RETURN_IF_ERROR(OpenMonitoring(config, *state));
   state->context = ApiContext{.tracking = state->tracking.get(),
                               .registry = state->registry.get(),
@@ -282,6 +314,15 @@ absl::StatusOr<std::unique_ptr<ServerState>> OpenState(const ServerConfig& confi
   state->context.profiles = state->profiles.get();
   state->context.alerts = state->alerts.get();
   state->context.monitors = state->monitors.get();
+  cicd::ReleaseStack& release = *state->release;
+  state->context.endpoint_registry = release.endpoint_registry.get();
+  state->context.endpoints = release.endpoints.get();
+  state->context.endpoint_store = release.endpoint_store.get();
+  state->context.inference_log = release.inference_log.get();
+  state->context.policies = release.policies.get();
+  state->context.evaluations = release.evaluations.get();
+  state->context.promotion = release.promotion.get();
+  state->context.webhooks = state->webhooks.get();
   state->context.executors.push_back(state->local_executor.get());
   if (state->slurm_executor != nullptr) {
     state->context.executors.push_back(state->slurm_executor.get());
@@ -348,6 +389,9 @@ int RunServer(const ServerConfig& config) {
   std::fflush(stdout);
   Log(LogLevel::kInfo, absl::StrCat("data directory ", config.data_dir));
   server.Wait();
+  // Endpoints stop taking predictions and promoting; the inference log writes what it
+  // holds.
+  (*state)->release->Shutdown();
   // Monitors hand outcomes to alerts and alerts start runs: both stop before the engine,
   // so a run in flight at SIGTERM never meets a stopped engine (which would count as a
   // failed retraining attempt).
