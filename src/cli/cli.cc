@@ -132,6 +132,8 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env) {
   AddPipelinesCommands(app, ctx);
   AddComputeCommands(app, ctx);
   AddMonitorsCommands(app, ctx);
+  AddEndpointsCommands(app, ctx);
+  AddCiCommands(app, ctx);
   AddProfilesCommands(app, ctx);
   AddDriftCommand(app, ctx);
   AddAlertsCommands(app, ctx);

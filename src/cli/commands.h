@@ -89,5 +89,13 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx);
 
 // `cairn monitors list|describe|run|runs|report` (monitors.cc).
 void AddMonitorsCommands(CLI::App& app, CliContext& ctx);
+// `cairn endpoints list|describe|predict|log|label|canary|rollouts|promote|rollback|events`
+// (endpoints.cc).
+void AddEndpointsCommands(CLI::App& app, CliContext& ctx);
+// `cairn ci check MODEL VERSION` (ci.cc).
+void AddCiCommands(CLI::App& app, CliContext& ctx);
+// Verbs of the `models` noun (created by models.cc): promote, approve, rollback
+// (promotion.cc).
+void AddModelPromotionCommands(CLI::App& models, CliContext& ctx);
 
 }  // namespace cairn::cli

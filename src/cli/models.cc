@@ -1,4 +1,5 @@
-// `cairn models list|versions|alias set|get|history`.
+// `cairn models list|versions|alias set|get|history` (and promote|approve|rollback:
+// promotion.cc).
 
 #include <algorithm>
 #include <map>
@@ -233,6 +234,8 @@ void AddModelsCommands(CLI::App& app, CliContext& ctx) {
   history->add_option("--alias", history_options->alias, "Only this alias");
   history->callback(
       [&ctx, history_options] { ctx.exit_code = AliasHistory(ctx, *history_options); });
+
+  AddModelPromotionCommands(*noun, ctx);
 }
 
 }  // namespace cairn::cli
