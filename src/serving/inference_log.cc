@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include <simdjson.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -179,6 +181,213 @@ absl::Status CheckWindow(std::string_view endpoint, int64_t from_ms, int64_t to_
   }
   return absl::OkStatus();
 }
+
+// Builds ReadFrame's frame straight from the rows' feature JSON (simdjson, no JSON tree):
+// the same frame monitoring::DataFrameFromJson makes of the columns, at a fraction of the
+// cost. Numbers make a numeric column; a column with any string or boolean value (or one
+// named in `categorical`) becomes categorical, numbers labelled as JSON writes them; null,
+// arrays and objects are missing.
+class FrameBuilder {
+ public:
+  explicit FrameBuilder(const std::vector<std::string>& categorical)
+      : forced_(categorical.begin(), categorical.end()) {}
+
+  void Reset() {
+    columns_.clear();
+    index_.clear();
+    predictions_.clear();
+    labels_.clear();
+    any_label_ = false;
+    rows_ = 0;
+  }
+
+  void AddRow(std::string_view features, double prediction, std::optional<double> label) {
+    padded_.assign(features.data(), features.size());
+    padded_.append(simdjson::SIMDJSON_PADDING, '\0');
+    size_t position = 0;
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object object;
+    if (!parser_.iterate(padded_.data(), features.size(), padded_.size()).get(doc) &&
+        !doc.get_object().get(object)) {
+      for (auto field_result : object) {
+        simdjson::ondemand::field field;
+        std::string_view key;
+        if (std::move(field_result).get(field) || field.unescaped_key().get(key)) break;
+        Column* column = Find(key, position++);
+        if (column == nullptr) continue;
+        if (!Read(field.value(), *column)) break;
+      }
+    }
+    ++rows_;
+    for (Column& column : columns_) Pad(column);
+    predictions_.push_back(std::isfinite(prediction) ? prediction : std::nan(""));
+    labels_.push_back(label.has_value() ? *label : std::nan(""));
+    any_label_ |= label.has_value();
+  }
+
+  absl::StatusOr<monitoring::DataFrame> Finish() {
+    monitoring::DataFrame frame;
+    frame.rows = rows_;
+    std::vector<size_t> order(columns_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return columns_[a].name < columns_[b].name; });
+    for (size_t i : order) {
+      Column& column = columns_[i];
+      monitoring::FrameColumn out;
+      out.name = column.name;
+      out.categorical = column.any_text || forced_.count(column.name) > 0;
+      if (!out.categorical) {
+        out.numbers = std::move(column.numbers);
+      } else {
+        absl::flat_hash_map<std::string, int32_t> codes;
+        out.codes.reserve(static_cast<size_t>(rows_));
+        for (int64_t r = 0; r < rows_; ++r) {
+          const Kind kind = column.kinds[r];
+          if (kind == Kind::kMissing) {
+            out.codes.push_back(-1);
+            continue;
+          }
+          std::string label;
+          if (kind == Kind::kText) {
+            label = column.texts[column.text_index[r]];
+          } else if (kind == Kind::kInteger) {
+            label = absl::StrCat(static_cast<int64_t>(column.numbers[r]));
+          } else {
+            label = DumpJson(Json(column.numbers[r]));
+          }
+          auto [entry, inserted] =
+              codes.try_emplace(label, static_cast<int32_t>(out.categories.size()));
+          if (inserted) out.categories.push_back(std::move(label));
+          out.codes.push_back(entry->second);
+        }
+      }
+      frame.columns.push_back(std::move(out));
+    }
+    monitoring::FrameColumn prediction;
+    prediction.name = "prediction";
+    prediction.numbers = std::move(predictions_);
+    frame.columns.push_back(std::move(prediction));
+    if (any_label_) {
+      monitoring::FrameColumn label;
+      label.name = "label";
+      label.numbers = std::move(labels_);
+      frame.columns.push_back(std::move(label));
+    }
+    return frame;
+  }
+
+ private:
+  enum class Kind : uint8_t { kMissing, kNumber, kInteger, kText };
+  struct Column {
+    std::string name;
+    std::vector<double> numbers;  // NaN unless a number
+    std::vector<Kind> kinds;
+    bool any_text = false;
+    std::vector<int32_t> text_index;  // kText: index into texts (sized with the rows)
+    std::vector<std::string> texts;
+    absl::flat_hash_map<std::string, int32_t> text_ids;
+  };
+
+  // The column of `key`, created with missing values for the earlier rows; nullptr for
+  // the log's own column names. Rows usually list the same keys in the same order, so the
+  // column at the same position is tried before the hash lookup.
+  Column* Find(std::string_view key, size_t position) {
+    if (position < columns_.size() && columns_[position].name == key) {
+      return &columns_[position];
+    }
+    auto it = index_.find(ToAbsl(key));
+    if (it != index_.end()) return &columns_[it->second];
+    if (key == "prediction" || key == "label") return nullptr;
+    index_.emplace(std::string(key), columns_.size());
+    Column& column = columns_.emplace_back();
+    column.name = std::string(key);
+    column.numbers.assign(static_cast<size_t>(rows_), std::nan(""));
+    column.kinds.assign(static_cast<size_t>(rows_), Kind::kMissing);
+    return &column;
+  }
+
+  // Fills rows up to the current one with missing values.
+  void Pad(Column& column) {
+    const size_t rows = static_cast<size_t>(rows_);
+    if (column.kinds.size() < rows) {
+      column.numbers.resize(rows, std::nan(""));
+      column.kinds.resize(rows, Kind::kMissing);
+    }
+    if (column.any_text && column.text_index.size() < rows) column.text_index.resize(rows, -1);
+  }
+
+  // The current row's value of `column`; false when the document is malformed.
+  bool Read(simdjson::ondemand::value value, Column& column) {
+    Pad(column);  // a key seen twice in one row: the later value wins
+    if (column.kinds.size() == static_cast<size_t>(rows_)) {
+      column.numbers.push_back(std::nan(""));
+      column.kinds.push_back(Kind::kMissing);
+    }
+    double& number = column.numbers.back();
+    Kind& kind = column.kinds.back();
+    simdjson::ondemand::json_type type;
+    if (value.type().get(type)) return false;
+    switch (type) {
+      case simdjson::ondemand::json_type::number: {
+        simdjson::ondemand::number_type number_type;
+        if (value.get_number_type().get(number_type)) return false;
+        if (number_type == simdjson::ondemand::number_type::signed_integer) {
+          int64_t integer = 0;
+          if (value.get_int64().get(integer)) return false;
+          number = static_cast<double>(integer);
+          kind = Kind::kInteger;
+        } else {
+          double d = 0;
+          if (value.get_double().get(d)) return false;
+          number = std::isfinite(d) ? d : std::nan("");
+          kind = Kind::kNumber;
+        }
+        return true;
+      }
+      case simdjson::ondemand::json_type::string: {
+        std::string_view text;
+        if (value.get_string().get(text)) return false;
+        SetText(column, text);
+        return true;
+      }
+      case simdjson::ondemand::json_type::boolean: {
+        bool flag = false;
+        if (value.get_bool().get(flag)) return false;
+        SetText(column, flag ? "true" : "false");
+        return true;
+      }
+      case simdjson::ondemand::json_type::null:
+        return true;
+      default:  // an array or object: missing (the parser skips it)
+        return true;
+    }
+  }
+
+  void SetText(Column& column, std::string_view text) {
+    if (!column.any_text) {
+      column.any_text = true;
+      column.text_index.assign(column.kinds.size(), -1);
+    }
+    column.text_index.resize(column.kinds.size(), -1);
+    auto [entry, inserted] =
+        column.text_ids.try_emplace(std::string(text), static_cast<int32_t>(column.texts.size()));
+    if (inserted) column.texts.emplace_back(text);
+    column.text_index.back() = entry->second;
+    column.numbers.back() = std::nan("");
+    column.kinds.back() = Kind::kText;
+  }
+
+  const std::set<std::string> forced_;
+  simdjson::ondemand::parser parser_;
+  std::string padded_;
+  std::vector<Column> columns_;
+  absl::flat_hash_map<std::string, size_t> index_;
+  std::vector<double> predictions_;
+  std::vector<double> labels_;
+  bool any_label_ = false;
+  int64_t rows_ = 0;
+};
 
 }  // namespace
 
@@ -558,81 +767,31 @@ absl::StatusOr<monitoring::DataFrame> InferenceLog::ReadFrame(std::string_view e
   } else {
     filter.Add("variant = $?", options.variant);
   }
-  std::string sql = absl::StrCat("SELECT features, prediction, label FROM serving_inference_log",
-                                 filter.sql, " ORDER BY time_ms DESC, seq DESC");
+  // Oldest first (the frame's order); with last_rows, the newest rows, then reordered.
+  std::string sql;
   if (options.last_rows > 0) {
     filter.params.push_back(options.last_rows);
-    absl::StrAppend(&sql, " LIMIT $", filter.params.size());
+    sql = absl::StrCat(
+        "SELECT features, prediction, label, time_ms, seq FROM (SELECT features, prediction, "
+        "label, time_ms, seq FROM serving_inference_log",
+        filter.sql, " ORDER BY time_ms DESC, seq DESC LIMIT $", filter.params.size(),
+        ") AS newest ORDER BY time_ms, seq");
+  } else {
+    sql = absl::StrCat("SELECT features, prediction, label FROM serving_inference_log",
+                       filter.sql, " ORDER BY time_ms, seq");
   }
 
   Flush().IgnoreError();
-  // Newest first from the database; the frame holds them oldest first.
-  std::vector<Json> rows;
-  std::vector<double> predictions;
-  std::vector<double> labels;
-  bool any_label = false;
+  FrameBuilder builder(options.categorical);
   CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    rows.clear();
-    predictions.clear();
-    labels.clear();
-    any_label = false;
+    builder.Reset();
     return session.QueryEach(sql, filter.params, [&](const SqlRowView& row) -> absl::Status {
-      absl::StatusOr<Json> features = ParseJson(row.Text(0));
-      rows.push_back(features.ok() && features->is_object() ? std::move(*features)
-                                                            : Json::object());
-      predictions.push_back(row.IsNull(1) ? std::numeric_limits<double>::quiet_NaN()
-                                          : row.Double(1));
-      if (row.IsNull(2)) {
-        labels.push_back(std::numeric_limits<double>::quiet_NaN());
-      } else {
-        labels.push_back(row.Double(2));
-        any_label = true;
-      }
+      builder.AddRow(row.Text(0), row.IsNull(1) ? std::nan("") : row.Double(1),
+                     row.IsNull(2) ? std::optional<double>() : row.Double(2));
       return absl::OkStatus();
     });
   }));
-
-  std::set<std::string> names;
-  for (const Json& row : rows) {
-    for (auto it = row.begin(); it != row.end(); ++it) names.insert(it.key());
-  }
-  // "prediction" and "label" are the log's own columns: a feature of that name is left out.
-  names.erase("prediction");
-  names.erase("label");
-  Json columns = Json::object();
-  for (const std::string& name : names) {
-    Json values = Json::array();
-    values.get_ref<Json::array_t&>().reserve(rows.size());
-    for (auto row = rows.rbegin(); row != rows.rend(); ++row) {
-      auto it = row->find(name);
-      values.push_back(it == row->end() ? Json(nullptr) : *it);
-    }
-    columns[name] = std::move(values);
-  }
-  std::vector<std::string> categorical;
-  for (const std::string& name : options.categorical) {
-    if (names.count(name) > 0) categorical.push_back(name);
-  }
-  monitoring::DataFrame frame;
-  if (!names.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(frame, monitoring::DataFrameFromJson(columns, categorical,
-                                                                "inference_log.features"));
-  }
-  frame.rows = static_cast<int64_t>(rows.size());
-  monitoring::FrameColumn prediction;
-  prediction.name = "prediction";
-  prediction.numbers.assign(predictions.rbegin(), predictions.rend());
-  for (double& value : prediction.numbers) {
-    if (!std::isfinite(value)) value = std::numeric_limits<double>::quiet_NaN();
-  }
-  frame.columns.push_back(std::move(prediction));
-  if (any_label) {
-    monitoring::FrameColumn label;
-    label.name = "label";
-    label.numbers.assign(labels.rbegin(), labels.rend());
-    frame.columns.push_back(std::move(label));
-  }
-  return frame;
+  return builder.Finish();
 }
 
 }  // namespace cairn::serving

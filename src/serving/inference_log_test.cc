@@ -416,6 +416,53 @@ TEST_P(InferenceLogTest, ReadFrameHoldsFeaturesPredictionAndLabelsOldestFirst) {
   EXPECT_TRUE(last->Find("visits")->categorical);
 }
 
+// ReadFrame builds its frame without JSON trees; it must read the feature values exactly
+// as monitoring::DataFrameFromJson reads the same values written as columns.
+TEST_P(InferenceLogTest, ReadFrameReadsValuesAsDataFrameFromJson) {
+  const std::vector<Json> rows = {
+      {{"n", 1.5}, {"i", 3}, {"s", "a"}, {"mixed", 2}, {"b", true}, {"forced", 7}},
+      {{"n", nullptr}, {"i", -4}, {"s", "b"}, {"mixed", "x"}, {"forced", 7.5}},
+      {{"n", 1e300}, {"s", "a"}, {"mixed", 2.25}, {"b", false}, {"late", 1}, {"forced", 7}},
+      {{"i", 0}, {"mixed", nullptr}, {"s", "caf\u00e9 \"q\""}, {"forced", nullptr}},
+      {{"n", -0.125}, {"i", 9007199254740993}, {"b", nullptr}, {"mixed", true}},
+  };
+  Json columns = Json::object();
+  for (const char* name : {"n", "i", "s", "mixed", "b", "forced", "late"}) {
+    Json values = Json::array();
+    for (const Json& row : rows) values.push_back(row.contains(name) ? row[name] : Json());
+    columns[name] = values;
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    InferenceRecord record = Record("churn", absl::StrCat("r", r), 1'000 + r, 0.5 + r);
+    record.features = rows[r];
+    ASSERT_TRUE(log_->Append(record));
+  }
+  auto expected = monitoring::DataFrameFromJson(columns, {"forced"}, "x");
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  auto frame = log_->ReadFrame("churn", 0, 0, {.categorical = {"forced"}});
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  ASSERT_EQ(frame->rows, 5);
+  ASSERT_EQ(frame->columns.size(), expected->columns.size() + 1);  // + prediction
+  for (size_t c = 0; c < expected->columns.size(); ++c) {
+    const monitoring::FrameColumn& want = expected->columns[c];
+    const monitoring::FrameColumn& got = frame->columns[c];
+    SCOPED_TRACE(want.name);
+    EXPECT_EQ(got.name, want.name);
+    EXPECT_EQ(got.categorical, want.categorical);
+    EXPECT_EQ(got.codes, want.codes);
+    EXPECT_EQ(got.categories, want.categories);
+    ASSERT_EQ(got.numbers.size(), want.numbers.size());
+    for (size_t r = 0; r < want.numbers.size(); ++r) {
+      if (std::isnan(want.numbers[r])) {
+        EXPECT_TRUE(std::isnan(got.numbers[r])) << r;
+      } else {
+        EXPECT_EQ(got.numbers[r], want.numbers[r]) << r;
+      }
+    }
+  }
+  EXPECT_THAT(frame->columns.back().numbers, ElementsAre(0.5, 1.5, 2.5, 3.5, 4.5));
+}
+
 TEST_P(InferenceLogTest, ReadFrameOfAnEmptyWindowHasNoRows) {
   auto frame = log_->ReadFrame("churn", 0, 0);
   ASSERT_TRUE(frame.ok()) << frame.status();
