@@ -209,7 +209,7 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
   }
   const Runtime* answered_by = nullptr;
   std::string_view variant = "champion";
-  absl::StatusOr<std::vector<double>> predictions = absl::UnknownError("not predicted");
+  absl::StatusOr<std::vector<double>> predictions{std::vector<double>()};
   if (to_canary) {
     const int64_t t0 = SteadyMicros();
     absl::Status built = BuildInput(*s, *rollout->challenger, rollout->plan, request,
@@ -358,7 +358,7 @@ void EndpointService::ShadowLoop() {
     const Serving& s = *task->serving;
     const RolloutState& rollout = *s.rollout;
     const int64_t t0 = SteadyMicros();
-    absl::StatusOr<std::vector<double>> predictions = absl::UnknownError("not predicted");
+    absl::StatusOr<std::vector<double>> predictions{std::vector<double>()};
     absl::Status built = BuildInput(s, *rollout.challenger, rollout.plan, task->request,
                                     options_.online, &scratch, &scratch.input);
     if (built.ok()) predictions = rollout.challenger->model->Predict(scratch.input);

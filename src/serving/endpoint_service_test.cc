@@ -582,6 +582,90 @@ TEST_F(EndpointServiceTest, PromoteIsInjected) {
   EXPECT_EQ(models_->GetModelVersionByAlias("churn", "production")->version, 1);
 }
 
+// Regression guard: cicd's promotion may call back into the service (start_rollout) while
+// the canary's verdict is being applied; the service must hold none of its locks then.
+TEST_F(EndpointServiceTest, PromoteMayCallBackIntoTheService) {
+  Apply({Spec()});
+  EndpointService* self = nullptr;
+  std::string callback_answer;
+  EndpointServiceOptions options;
+  options.models = models_.get();
+  options.definitions = definitions_.get();
+  options.store = store_.get();
+  options.online = online_.get();
+  options.clock = &clock_;
+  options.load_runtime = loader_.Fn();
+  options.start_thread = false;
+  options.promote = [&](std::string_view model, int64_t version, std::string_view actor,
+                        std::string_view reason) {
+    RolloutSpec again;
+    again.version = 3;
+    absl::StatusOr<std::string> started =
+        self->StartRolloutsForModel(model, 3, again, "cicd", "nested");
+    callback_answer = std::string(started.status().message());
+    EXPECT_EQ(self->List().size(), 1u);
+    return models_->SetAlias(model, "production", version, actor, reason);
+  };
+  auto service = EndpointService::Start(std::move(options));
+  ASSERT_TRUE(service.ok());
+  self = service->get();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.guard.window_ms = 1000;
+  spec.guard.min_requests = 1;
+  spec.guard.max_p99_latency_ratio = 1000;
+  spec.percent = 100;
+  ASSERT_TRUE(self->StartRollout("churn", spec, "ann", "").ok());
+  service_ = std::move(*service);
+  EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["variant"], "canary");
+  clock_.Advance(2000);
+  service_->RecheckNow();
+  EXPECT_THAT(callback_answer, HasSubstr("already runs rollout"));
+  EXPECT_EQ(store_->List("churn")->at(0).state, kRolloutPromoted);
+  EXPECT_EQ(PredictJson(R"({"features": {"tenure": [1], "spend": [1]}})")["model_version"], 2);
+}
+
+TEST_F(EndpointServiceTest, ScalingEventsAndDescribe) {
+  LoadRuntimeFn fake = loader_.Fn();
+  Apply({Spec()});
+  EndpointServiceOptions options;
+  options.models = models_.get();
+  options.definitions = definitions_.get();
+  options.store = store_.get();
+  options.online = online_.get();
+  options.clock = &clock_;
+  options.start_thread = false;
+  options.load_runtime = [&](const RuntimeRequest& request) {
+    request.on_scaling(kNow, 1, 2, "load 3 over target 1 per replica");
+    return fake(request);
+  };
+  auto service = EndpointService::Start(std::move(options));
+  ASSERT_TRUE(service.ok());
+  service_ = std::move(*service);
+  auto events = store_->ListEvents("churn", 10, kEndpointEventScaling);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].detail["from"], 1);
+  EXPECT_EQ((*events)[0].detail["to"], 2);
+  EXPECT_EQ((*events)[0].detail["reason"], "load 3 over target 1 per replica");
+
+  PredictJson(R"({"entities": {"customer_id": [1001, 1002]}})");
+  absl::StatusOr<Json> described = service_->Describe("churn");
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ((*described)["name"], "churn");
+  EXPECT_EQ((*described)["status"]["state"], "serving");
+  EXPECT_EQ((*described)["status"]["model_version"], 1);
+  EXPECT_EQ((*described)["spec"]["model"], "churn");
+  EXPECT_EQ((*described)["runtime"]["version"], 1);
+  EXPECT_EQ((*described)["runtime"]["input_columns"], Json::parse(R"(["tenure", "spend"])"));
+  EXPECT_EQ((*described)["traffic"]["requests"], 1);
+  EXPECT_EQ((*described)["traffic"]["rows"], 2);
+  EXPECT_EQ((*described)["features"]["features"], Json::parse(R"(["tenure", "spend"])"));
+  EXPECT_EQ((*described)["features"]["join_keys"], Json::parse(R"(["customer_id"])"));
+  EXPECT_EQ((*described)["rollout"], nullptr);
+  EXPECT_EQ(service_->Describe("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EndpointServiceTest, StandingRolloutFromTheDefinitionStartsOnceAndResumes) {
   EndpointSpec spec = Spec();
   RolloutSpec rollout;
