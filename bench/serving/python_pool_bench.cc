@@ -5,7 +5,8 @@
 //    regression over 20 features (mlflow.sklearn, predict_proba), single-row predictions.
 //    In-process = pyfunc_model.predict(one-row DataFrame) timed in Python (the DataFrame
 //    built beforehand); pool = ModelRuntime::Predict of the same rows from C++ (encode,
-//    pipe, decode into a DataFrame, the same predict, answer). Target ≤ 1 ms at p50.
+//    pipe, decode into a DataFrame, the same predict, answer). Target ≤ 1 ms at p50. The
+//    same for a pyfunc model that returns zeros, where the pool's own cost stands out.
 // 2. Scale-up for a 10× load step: a model that takes 20 ms per request (time.sleep, so two
 //    cores can hold ten replicas), min_replicas 1, max_replicas 12, paced callers offering
 //    40 req/s, then 400 req/s. Reports when the pool reached its new size, when latency
@@ -16,6 +17,7 @@
 //
 // Needs python3 with mlflow and scikit-learn. Prints one line per figure.
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,22 +70,60 @@ class Sleepy(mlflow.pyfunc.PythonModel):
 
 mlflow.pyfunc.save_model(os.path.join(out, "sleepy"), python_model=Sleepy())
 
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return np.zeros(len(model_input))
+
+mlflow.pyfunc.save_model(os.path.join(out, "constant"), python_model=Constant())
+
 model = mlflow.pyfunc.load_model(os.path.join(out, "sklearn20"))
+constant = mlflow.pyfunc.load_model(os.path.join(out, "constant"))
 rows = [X.iloc[[i % 100]] for i in range(100)]
 for i in range(300):
     model.predict(rows[i % 100])
+    constant.predict(rows[i % 100])
 def timed(fn):
     t = []
+    cpu = time.thread_time_ns()
     for i in range(n):
         s = time.perf_counter_ns(); fn(i); t.append((time.perf_counter_ns() - s) / 1000.0)
+    cpu = (time.thread_time_ns() - cpu) / 1000.0 / n
     t.sort()
-    return {"p50_us": t[len(t) // 2], "p99_us": t[int(len(t) * 0.99)]}
+    return {"p50_us": t[len(t) // 2], "p99_us": t[int(len(t) * 0.99)], "cpu_us": cpu}
 result = {
-    "pyfunc": timed(lambda i: model.predict(rows[i % 100])),
-    "sklearn": timed(lambda i: clf.predict_proba(rows[i % 100])),
+    "sklearn20": timed(lambda i: model.predict(rows[i % 100])),
+    "sklearn20 predict_proba": timed(lambda i: clf.predict_proba(rows[i % 100])),
+    "constant": timed(lambda i: constant.predict(rows[i % 100])),
 }
 json.dump(result, open(os.path.join(out, "inprocess.json"), "w"))
 )py";
+
+// CPU time (user + system) of the processes whose command line names `needle`: the
+// pool's zygote and workers carry the model directory as their last argument.
+double ProcessesCpuUs(const std::string& needle) {
+  double ticks = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.empty() || pid[0] < '1' || pid[0] > '9') continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (args.find(needle) == std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::stringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::atof(field.c_str());  // utime, stime
+    }
+  }
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double ThreadCpuUs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
 
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
@@ -98,8 +138,8 @@ std::string Slurp(const std::string& path) {
   return text.str();
 }
 
-int Overhead(const std::string& dir, int requests) {
-  ModelInfo info{dir + "/sklearn20", "python_function", {}, 0};
+int Overhead(const std::string& dir, const std::string& model, int requests) {
+  ModelInfo info{dir + "/" + model, "python_function", {}, 0};
   PythonPoolOptions options;
   options.startup_timeout_ms = 600'000;
   auto runtime = cairn::serving::StartPythonRuntime(info, options);
@@ -124,6 +164,7 @@ int Overhead(const std::string& dir, int requests) {
   for (int i = 0; i < 300; ++i) (void)(*runtime)->Predict(rows[i % rows.size()]);
   std::vector<double> micros;
   micros.reserve(requests);
+  double workers_cpu = ProcessesCpuUs(info.model_dir), caller_cpu = ThreadCpuUs();
   for (int i = 0; i < requests; ++i) {
     auto start = Clock::now();
     auto result = (*runtime)->Predict(rows[i % rows.size()]);
@@ -133,19 +174,25 @@ int Overhead(const std::string& dir, int requests) {
       return 1;
     }
   }
+  workers_cpu = (ProcessesCpuUs(info.model_dir) - workers_cpu) / requests;
+  caller_cpu = (ThreadCpuUs() - caller_cpu) / requests;
   std::string inprocess = Slurp(dir + "/inprocess.json");
-  std::printf("in-process (python): %s\n", inprocess.c_str());
   double p50 = Percentile(micros, 0.5), p99 = Percentile(micros, 0.99);
-  std::printf("pool Predict, 1 row x 20 features, %d sequential calls: p50 %.0f us, p99 %.0f us\n",
-              requests, p50, p99);
+  std::printf("%s: pool Predict, 1 row x 20 features, %d sequential calls: p50 %.0f us, "
+              "p99 %.0f us\n", model.c_str(), requests, p50, p99);
   auto number_after = [&](const std::string& key) {
-    size_t at = inprocess.find("\"pyfunc\"");
+    size_t at = inprocess.find("\"" + model + "\"");
     at = inprocess.find(key, at);
     return std::atof(inprocess.c_str() + inprocess.find(':', at) + 1);
   };
   double in_p50 = number_after("\"p50_us\""), in_p99 = number_after("\"p99_us\"");
-  std::printf("overhead over in-process pyfunc predict: p50 %.0f us, p99 %.0f us\n", p50 - in_p50,
-              p99 - in_p99);
+  double in_cpu = number_after("\"cpu_us\"");
+  std::printf("%s: CPU per request: pool %.0f us (caller thread %.0f + Python workers %.0f), "
+              "in-process %.0f us; overhead %.0f us of CPU\n", model.c_str(),
+              caller_cpu + workers_cpu, caller_cpu, workers_cpu, in_cpu,
+              caller_cpu + workers_cpu - in_cpu);
+  std::printf("%s: in-process pyfunc predict p50 %.0f us, p99 %.0f us; pool overhead p50 %.0f us, "
+              "p99 %.0f us\n", model.c_str(), in_p50, in_p99, p50 - in_p50, p99 - in_p99);
   return 0;
 }
 
@@ -155,7 +202,9 @@ int ScaleStep(const std::string& dir, int step_seconds) {
   ModelInfo info{dir + "/sleepy", "python_function", {}, 0};
   absl::Mutex mu;
   std::vector<std::pair<double, ScalingEvent>> events;  // (seconds since step, event)
-  std::atomic<int64_t> step_at_ns{0};
+  std::atomic<int64_t> step_at_ns{
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count()};
   auto since_step = [&] {
     return std::chrono::duration<double>(Clock::now().time_since_epoch()).count() -
            step_at_ns.load() / 1e9;
@@ -229,6 +278,19 @@ int ScaleStep(const std::string& dir, int step_seconds) {
     ++after_step;
     if (s.code != 0 || s.latency_ms > 2 * kServiceMs) settled_s = s.sent_s;
   }
+  // Per second of send time: requests (offered 40/s before the step, 400/s after, less
+  // when callers fall behind), answered, p50 / p99 latency.
+  for (int second = -3; second < step_seconds; ++second) {
+    std::vector<double> window;
+    int sent = 0;
+    for (const Sample& s : samples) {
+      if (s.sent_s < second || s.sent_s >= second + 1) continue;
+      ++sent;
+      if (s.code == 0) window.push_back(s.latency_ms);
+    }
+    std::printf("  second %+d: %d sent, %zu answered, p50 %.1f ms, p99 %.1f ms\n", second, sent,
+                window.size(), Percentile(window, 0.5), Percentile(window, 0.99));
+  }
   int final_replicas = pool.Stats().replicas;
   double reached_s = -1;
   {
@@ -265,12 +327,15 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/cairn-pypool-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   std::ofstream(dir + "/prepare.py") << kPrepare;
-  std::string command = "python3 " + dir + "/prepare.py " + dir + " " + std::to_string(requests);
+  // One BLAS/OpenMP thread, as in the pool's workers.
+  std::string command = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 " + dir + "/prepare.py " + dir + " " + std::to_string(requests);
   if (std::system(command.c_str()) != 0) {
     std::fprintf(stderr, "preparing the models failed (%s)\n", command.c_str());
     return 1;
   }
-  int rc = Overhead(dir, requests);
+  std::printf("in-process (python, microseconds): %s\n", Slurp(dir + "/inprocess.json").c_str());
+  int rc = Overhead(dir, "constant", requests);
+  if (rc == 0) rc = Overhead(dir, "sklearn20", requests);
   if (rc == 0) rc = ScaleStep(dir, step_seconds);
   std::filesystem::remove_all(dir);
   return rc;

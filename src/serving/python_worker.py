@@ -10,8 +10,9 @@
 #
 # A worker answers one request at a time until EOF. Every frame (both directions) is a
 # little-endian u32 byte length followed by that many bytes:
-#   request   b"P" u32 rows u32 columns, then per column: u16 name length, the UTF-8 name,
-#             a kind byte and rows values of that kind:
+#   request   b"P" u32 rows, u32 columns, u32 header length; the header: per column a u16
+#             name length, the UTF-8 name and a kind byte; then per column, in the same
+#             order, rows values of its kind:
 #               b"d" float64 each (null = NaN)   b"q" int64 each   b"b" uint8 each (0/1)
 #               b"s" per row u32 length + UTF-8 (0xFFFFFFFF = null)
 #               b"o" per row a tag: b"n" null | b"q" int64 | b"d" float64 | b"b" uint8 |
@@ -48,32 +49,52 @@ def recv_exact(sock, n):
     return buf
 
 
-def decode_request(buf, np, pd):
-    rows, ncols = struct.unpack_from("<II", buf, 1)
-    off = 9
+# Decoding plans by request header (column names and kinds): a service sends the same
+# columns again and again, and building a pandas Index from names costs more than the rest
+# of a one-row request.
+_plans = {}
+
+
+def decode_plan(header, pd):
     names = []
-    columns = []
-    all_double = True
-    for _ in range(ncols):
-        (nlen,) = struct.unpack_from("<H", buf, off)
+    kinds = []
+    off = 0
+    while off < len(header):
+        (nlen,) = struct.unpack_from("<H", header, off)
         off += 2
-        name = bytes(buf[off:off + nlen]).decode("utf-8")
+        names.append(header[off:off + nlen].decode("utf-8"))
         off += nlen
-        kind = buf[off]
+        kinds.append(header[off])
         off += 1
+    plan = (pd.Index(names), names, kinds, all(k == 0x64 for k in kinds) and len(kinds) > 0)
+    if len(_plans) >= 256:
+        _plans.clear()
+    _plans[header] = plan
+    return plan
+
+
+def decode_request(buf, np, pd):
+    rows, ncols, hlen = struct.unpack_from("<III", buf, 1)
+    header = bytes(buf[13:13 + hlen])
+    plan = _plans.get(header) or decode_plan(header, pd)
+    index, names, kinds, all_double = plan
+    off = 13 + hlen
+    if all_double:
+        # One float64 block, column after column: a single pandas block without copies.
+        matrix = np.frombuffer(buf, dtype="<f8", count=rows * ncols, offset=off)
+        return pd.DataFrame(matrix.reshape(ncols, rows).T, columns=index, copy=False)
+    columns = {}
+    for name, kind in zip(names, kinds):
         if kind == 0x64:  # d
             col = np.frombuffer(buf, dtype="<f8", count=rows, offset=off)
             off += 8 * rows
         elif kind == 0x71:  # q
             col = np.frombuffer(buf, dtype="<i8", count=rows, offset=off)
             off += 8 * rows
-            all_double = False
         elif kind == 0x62:  # b
             col = np.frombuffer(buf, dtype="u1", count=rows, offset=off).astype(bool)
             off += rows
-            all_double = False
         else:
-            all_double = False
             col = np.empty(rows, dtype=object)
             for r in range(rows):
                 tag = kind
@@ -101,12 +122,8 @@ def decode_request(buf, np, pd):
                     off += 1
                 else:
                     raise ValueError("unknown cell tag %r in a request frame" % tag)
-        names.append(name)
-        columns.append(col)
-    if all_double and ncols > 0:
-        # One float64 block: much cheaper for pandas than a dict of columns.
-        return pd.DataFrame(np.stack(columns, axis=1), columns=names, copy=False)
-    return pd.DataFrame(dict(zip(names, columns)))
+        columns[name] = col
+    return pd.DataFrame(columns)
 
 
 def encode_predictions(out, rows, np, pd):

@@ -19,12 +19,16 @@
 // replicas the pool grows at once to ceil(load / target), at most max_replicas. A worker
 // idle for scale_down_idle_ms is retired, one at a time (the next retirement waits another
 // scale_down_idle_ms), never below min_replicas. min_replicas may be 0: the first request
-// then starts a worker and waits for it. A worker that dies is dropped (its request fails
-// with Unavailable) and replaced when the load or min_replicas calls for it. Every change
-// of the replica count is reported to on_scaling with the reason.
+// then forks a worker (milliseconds) and waits for it; the zygote, which holds the loaded
+// model, stays. A worker that dies is dropped (its request fails with Unavailable) and
+// replaced when the load or min_replicas calls for it; a zygote that dies is restarted
+// (at most every 5 s; callers queued meanwhile get Unavailable if that fails). Every
+// change of the replica count is reported to on_scaling with the reason. A request has no
+// time limit: a model that hangs holds its worker.
 //
-// Shutdown (the runtime's destructor): pipes closed and SIGTERM to every worker, SIGKILL
-// after 2 s to those still alive; then the zygote the same way, reaped.
+// Shutdown (the runtime's destructor, called when no Predict is in progress — callers
+// share the runtime through a shared_ptr): sockets closed and SIGTERM to every worker,
+// SIGKILL after 2 s to those still alive; then the zygote the same way, reaped.
 
 #include <cstdint>
 #include <functional>
@@ -56,8 +60,8 @@ struct PythonPoolOptions {
   int64_t startup_timeout_ms = 60'000;  // zygote: import + load_model; a fork: the same bound
   std::string endpoint;                 // copied into ScalingEvent::endpoint
   Clock* clock = nullptr;               // nullptr → RealClock(); drives the idle times only
-  // Called from the pool's scaler thread (or from the caller of Predict when a worker dies
-  // mid-request); must not call back into the runtime.
+  // Called from the pool's scaler thread (the start event from StartPythonRuntime's
+  // caller), never with a lock of the pool held; must not block for long.
   std::function<void(const ScalingEvent&)> on_scaling;
 };
 

@@ -427,6 +427,11 @@ TEST_F(PythonWorkerPoolTest, MinZeroStartsAWorkerForTheFirstRequestThenServesCon
   EXPECT_EQ(right.load(), 240);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(pool.Stats().replicas, 2);
+  // Regression: a worker answering between the scaler's poll and its check was taken for
+  // one that exited while idle.
+  for (const ScalingEvent& event : pools_->min_zero_events.Get()) {
+    EXPECT_THAT(event.reason, ::testing::Not(HasSubstr("exited"))) << event.reason;
+  }
 }
 
 TEST_F(PythonWorkerPoolTest, ShutdownLeavesNoProcessBehind) {
