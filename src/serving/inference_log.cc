@@ -413,6 +413,7 @@ void InferenceLog::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    wake_cv_.Signal();
   }
   if (writer_.joinable()) writer_.join();
 }
@@ -426,6 +427,9 @@ bool InferenceLog::Append(InferenceRecord record) {
   }
   queue_.push_back(std::move(record));
   ++stats_.appended;
+  // Only the append that fills a batch wakes the writer: the others unlock on the fast path
+  // (a waiter's Condition would be evaluated at every unlock).
+  if (queue_.size() == options_.batch_size) wake_cv_.Signal();
   return true;
 }
 
@@ -433,12 +437,11 @@ void InferenceLog::WriterLoop() {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_set<std::string> dirty;
   while (true) {
-    auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || flush_target_ > cycles_started_ ||
-             queue_.size() >= options_.batch_size;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&wake),
-                         absl::Milliseconds(options_.flush_interval_ms));
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(options_.flush_interval_ms);
+    while (!stopping_ && flush_target_ <= cycles_started_ &&
+           queue_.size() < options_.batch_size) {
+      if (wake_cv_.WaitWithDeadline(&mu_, deadline)) break;  // true: the interval passed
+    }
     const bool flush_due = flush_target_ > cycles_started_;
     if (queue_.empty() && retention_dirty_.empty() && !flush_due) {
       if (stopping_) break;
@@ -459,8 +462,10 @@ void InferenceLog::WriterLoop() {
       last_failed_cycle_ = cycle;
       last_failure_ = status;
     }
+    done_cv_.SignalAll();
   }
   stopped_ = true;
+  done_cv_.SignalAll();
 }
 
 absl::Status InferenceLog::WriteBatch(const absl::flat_hash_set<std::string>& retention_dirty) {
@@ -617,10 +622,8 @@ absl::Status InferenceLog::Flush() {
   const int64_t first = cycles_done_ + 1;
   const int64_t target = cycles_started_ + 1;
   flush_target_ = std::max(flush_target_, target);
-  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cycles_done_ >= target || stopped_;
-  };
-  mu_.Await(absl::Condition(&done));
+  wake_cv_.Signal();
+  while (cycles_done_ < target && !stopped_) done_cv_.Wait(&mu_);
   if (last_failed_cycle_ >= first) return last_failure_;
   return absl::OkStatus();
 }

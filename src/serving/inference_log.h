@@ -170,6 +170,8 @@ class InferenceLog : public InferenceLogSink {
   const InferenceLogOptions options_;
 
   mutable absl::Mutex mu_;
+  absl::CondVar wake_cv_;  // the writer: a batch is full, a flush is asked for, stopping
+  absl::CondVar done_cv_;  // flushers: a cycle is done, or the writer stopped
   std::vector<InferenceRecord> queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Retention> retention_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> retention_dirty_ ABSL_GUARDED_BY(mu_);
