@@ -89,7 +89,15 @@ absl::StatusOr<CheckResult> PromotionService::Check(std::string_view model, int6
                                   " ", version, "`");
     return result;
   }
-  CAIRN_ASSIGN_OR_RETURN(outcome, Decide(model, version, actor, "", Route::kAuto));
+  absl::StatusOr<PromotionOutcome> promoted = Decide(model, version, actor, "", Route::kAuto);
+  if (promoted.ok()) {
+    outcome = std::move(*promoted);
+  } else {
+    // The evaluation is stored and passed; what failed is the step after it.
+    outcome.action = "not_promoted";
+    outcome.to_version = evaluation.baseline_version;
+    outcome.detail = absl::StrCat("passed, but not promoted: ", promoted.status().message());
+  }
   return result;
 }
 

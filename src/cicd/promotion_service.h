@@ -80,7 +80,10 @@ struct PromotionOutcome {
   // "already_current"   the alias already named the version;
   // "rollout_started"   a canary/shadow started; its verdict promotes or rolls back;
   // "awaiting_approval" passed under a manual policy (Check only);
-  // "rejected"          the evaluation failed (Check only): nothing moved.
+  // "rejected"          the evaluation failed (Check only): nothing moved;
+  // "not_promoted"      passed, but the promotion that should follow could not happen
+  //                     (Check only: the alias moved meanwhile, the rollout could not
+  //                     start, a storage error): detail says why; nothing moved.
   std::string action;
   std::string alias;         // the target alias
   int64_t from_version = 0;  // what the alias held before (0: none)
@@ -100,7 +103,8 @@ class PromotionService {
 
   // FailedPrecondition when no policy governs `model` ("apply a kind: Policy for it");
   // Evaluate's errors (NotFound for an unknown version, …); a storage error. A failing
-  // evaluation is a successful Check (action "rejected").
+  // evaluation is a successful Check (action "rejected"), and so is one whose promotion
+  // failed after it was stored (action "not_promoted": the evaluation is the result).
   absl::StatusOr<CheckResult> Check(std::string_view model, int64_t version,
                                     std::string_view actor);
 

@@ -364,6 +364,24 @@ TEST_F(PromotionServiceTest, WithoutAnEndpointTheRolloutPolicyPromotesDirectly) 
                                        "endpoint follows churn@production");
 }
 
+TEST_F(PromotionServiceTest, APassingCheckWhoseRolloutCannotStartReportsItAndMovesNothing) {
+  spec_.rollout = serving::RolloutSpec{};
+  ApplyPolicy();
+  start_rollout_ = [](std::string_view, int64_t, const serving::RolloutSpec&, std::string_view,
+                      std::string_view) -> absl::StatusOr<std::string> {
+    return absl::FailedPreconditionError("endpoint churn already runs rollout r-1");
+  };
+  const int64_t v1 = NewVersion(Identity());
+  absl::StatusOr<CheckResult> check = Service().Check("churn", v1, "ci");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->evaluation.passed);
+  EXPECT_EQ(check->promotion.action, "not_promoted");
+  EXPECT_EQ(check->promotion.detail,
+            "passed, but not promoted: endpoint churn already runs rollout r-1");
+  EXPECT_EQ(Production(), 0);
+  EXPECT_TRUE(evaluations_->Get(check->evaluation.id).ok());
+}
+
 TEST_F(PromotionServiceTest, AHandStartedCanaryCannotBypassTheGate) {
   ApplyPolicy();
   const int64_t v1 = NewVersion(Constant(0.5));
