@@ -205,7 +205,8 @@ absl::StatusOr<PromotionService::Plan> PromotionService::PlanLocked(
     return absl::FailedPreconditionError(
         absl::StrCat("the latest evaluation of ", ToAbsl(model), " version ", version, " under ",
                      PolicyRef(*policy), " (", latest->id, ") failed: ", FailedGates(*latest),
-                     "; fix the model and check it again, or promote with --override WHY"));
+                     "; register a better version and `cairn ci check` it, or promote this one "
+                     "with --override WHY"));
   }
   if (plan.from_version == version) {
     PromotionOutcome same;

@@ -221,8 +221,9 @@ TEST_F(PromotionServiceTest, AFailingCandidateIsRejectedAndOnlyAnOverrideMovesIt
   EXPECT_EQ(refused.status().message(),
             "the latest evaluation of churn version 2 under policy churn-gate v1 (" +
                 check->evaluation.id +
-                ") failed: auc >= 0.6 (fail), auc vs production: change >= 0 (fail); fix the "
-                "model and check it again, or promote with --override WHY");
+                ") failed: auc >= 0.6 (fail), auc vs production: change >= 0 (fail); register "
+                "a better version and `cairn ci check` it, or promote this one with --override "
+                "WHY");
   EXPECT_EQ(Production(), v1);
 
   absl::StatusOr<PromotionOutcome> forced =
