@@ -21,9 +21,10 @@
 //   - {run_metric: M, …}: the latest value of M logged on the version's source run
 //     (TrackingStore); the baseline's from its own run.
 //   - {check: loads}: the candidate loads in its runtime and predicts one evaluation row
-//     (value: load time in ms).
+//     (only loads when the policy names no evaluation data) (value: load time in ms).
 //   - {check: latency_p99_ms, max}: p99 of single-row predictions over the first 1,000
-//     evaluation rows (nearest rank), in ms, timed with `deps.now_ns`.
+//     evaluation rows (nearest rank; one untimed warm-up call first), in ms, timed with
+//     `deps.now_ns`; "error" when the policy names no evaluation data.
 //   - {check: size_mb, max}: ModelInfo::size_bytes in MiB (2^20 bytes).
 //   - {check: features_online, feature_service: S}: every input column of the model is a
 //     feature of S's online features, by name or by the part after a view prefix
@@ -31,6 +32,8 @@
 //     them). A model that names no inputs cannot be checked ("error").
 //   Checks accept min/max and change thresholds like metrics (the baseline measured the
 //   same way).
+// Bound gates also show the baseline's value where it costs nothing more (metrics, run
+// metrics), so reports can print the change.
 // Verdicts: "pass", "fail", "skipped" (no baseline / undefined on a slice: counts as
 // passing), "error" (the value could not be computed: the model did not load, a column
 // is missing, the run has no such metric — the detail says what to do; counts as
