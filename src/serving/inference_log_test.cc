@@ -171,6 +171,15 @@ TEST_P(InferenceLogTest, ReadFiltersByWindowAndVariantAndPagesNewestFirst) {
     ++pages;
   } while (!token.empty());
   EXPECT_EQ(pages, 3);
+
+  // A page boundary between two rows of the same time_ms (c10 and c9 at 1,900).
+  auto first = log_->Read({.endpoint = "churn", .max_results = 1});
+  ASSERT_TRUE(first.ok());
+  EXPECT_THAT(Ids(*first), ElementsAre("c10"));
+  auto second =
+      log_->Read({.endpoint = "churn", .max_results = 1, .page_token = first->next_page_token});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(Ids(*second), ElementsAre("c9"));
   EXPECT_THAT(all, ElementsAre("c10", "c9", "c8", "c7", "c6", "c5", "c4", "c3", "c2", "c1",
                                "c0"));
 }
@@ -355,6 +364,25 @@ TEST_P(InferenceLogTest, ConcurrentAppendersLoseNothingBelowTheQueueBound) {
   ASSERT_TRUE(log_->Flush().ok());
   EXPECT_EQ(CountRows("churn"), kThreads * kPerThread);
   EXPECT_EQ(log_->Stats().written, kThreads * kPerThread);
+}
+
+TEST_P(InferenceLogTest, AFailedWriteIsReturnedByFlushAndCounted) {
+  ASSERT_TRUE(log_->Append(Record("churn", "a", 1)));
+  ASSERT_TRUE(log_->Flush().ok());
+  // The table disappears under the log: the next batch cannot be written.
+  ASSERT_TRUE(db_->Write([](storage::SqlSession& s) {
+                   return s.ExecuteScript("DROP TABLE serving_inference_log");
+                 }).ok());
+  ASSERT_TRUE(log_->Append(Record("churn", "b", 2)));
+  ASSERT_TRUE(log_->Append(Record("churn", "c", 3)));
+  absl::Status flushed = log_->Flush();
+  EXPECT_FALSE(flushed.ok());
+  InferenceLogStats stats = log_->Stats();
+  EXPECT_EQ(stats.written, 1);
+  EXPECT_EQ(stats.failed, 2);
+  EXPECT_EQ(stats.last_error, std::string(flushed.message()));
+  // A later flush with nothing new to write reports no old failure.
+  EXPECT_TRUE(log_->Flush().ok());
 }
 
 TEST_P(InferenceLogTest, ReadFrameHoldsFeaturesPredictionAndLabelsOldestFirst) {
