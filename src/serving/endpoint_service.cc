@@ -1,5 +1,6 @@
 #include "serving/endpoint_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -333,6 +334,7 @@ absl::Status EndpointService::Deploy(Deployment& d, const EndpointSpec& spec,
   std::shared_ptr<const Serving> current = d.Get();
   Json detail = {{"model", spec.model}, {"definition_version", definition_version}};
   absl::StatusOr<int64_t> version = ResolveVersion(spec);
+  const int64_t wanted = version.ok() ? *version : 0;
   std::shared_ptr<const Runtime> runtime;
   if (version.ok()) {
     detail["version"] = *version;
@@ -345,6 +347,18 @@ absl::Status EndpointService::Deploy(Deployment& d, const EndpointSpec& spec,
         runtime = std::move(*loaded);
       }
     }
+  }
+  // A version that does not load is retried after 1 s, 2 s, 4 s, … up to a minute (a python
+  // model that fails to start costs a process each time).
+  if (!version.ok()) {
+    d.retry_delay_ms = d.retry_version == wanted
+                           ? std::min<int64_t>(std::max<int64_t>(d.retry_delay_ms * 2, 1000),
+                                               60'000)
+                           : std::max<int64_t>(options_.recheck_ms, 1000);
+    d.retry_version = wanted;
+    d.retry_at_ms = clock_->NowMillis() + d.retry_delay_ms;
+  } else {
+    d.retry_version = d.retry_at_ms = d.retry_delay_ms = 0;
   }
   std::shared_ptr<Serving> next = CopyServing(current);
   const bool definition_changed = next->definition_version != definition_version;
@@ -491,13 +505,17 @@ void EndpointService::RecheckLocked(const std::shared_ptr<Deployment>& d,
   {
     std::shared_ptr<const Serving> s = d->Get();
     if (s == nullptr) return;
-    // 1. The alias (or a failed load): redeploy when it names another version.
-    if (!s->spec.alias.empty() || s->champion == nullptr) {
+    // 1. The alias (or a failed load): redeploy when it names another version; a version
+    // that failed to load is retried with a backoff.
+    {
       absl::StatusOr<int64_t> version = ResolveVersion(s->spec);
+      const bool backing_off = version.ok() && d->retry_version == *version &&
+                               clock_->NowMillis() < d->retry_at_ms;
       if (!version.ok()) {
         SetError(*d, s->spec.name, std::string(version.status().message()),
                  Json{{"model", s->spec.model}});
-      } else if (s->champion == nullptr || s->champion->version != *version) {
+      } else if (!backing_off &&
+                 (s->champion == nullptr || s->champion->version != *version)) {
         std::string why = s->champion == nullptr
                               ? std::string("retry")
                               : absl::StrCat("alias ", s->spec.alias, " moved from version ",

@@ -80,6 +80,9 @@ struct EndpointService::Deployment {
   std::string error ABSL_GUARDED_BY(mu);  // the last load / resolve error
   int64_t deployed_ms ABSL_GUARDED_BY(mu) = 0;
   std::atomic<int64_t> requests{0}, rows{0}, errors{0}, shadow_dropped{0};
+  // The version that last failed to load and when to try it again (used under the
+  // service's sync_mu_ only).
+  int64_t retry_version = 0, retry_at_ms = 0, retry_delay_ms = 0;
 
   std::shared_ptr<const Serving> Get() const {
     absl::ReaderMutexLock lock(&mu);

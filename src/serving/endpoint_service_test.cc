@@ -706,10 +706,16 @@ TEST_F(EndpointServiceTest, FailedLoadsAreListedAndRetried) {
   auto failed = store_->ListEvents("churn", 10, kEndpointEventDeployFailed);
   ASSERT_TRUE(failed.ok());
   EXPECT_EQ(failed->size(), 1u);
-  // The same error on the next recheck is not recorded twice; fixed, it serves.
+  // Retried after a backoff (1 s, then 2 s, …); the same error is not recorded twice.
+  service_->RecheckNow();
+  EXPECT_EQ(loader_.Loads(1), 0);  // the directory check failed before the loader
+  clock_.Advance(1000);
   service_->RecheckNow();
   EXPECT_EQ(store_->ListEvents("churn", 10, kEndpointEventDeployFailed)->size(), 1u);
   std::filesystem::rename(dir_ / "models" / "v1-away", dir_ / "models" / "v1");
+  service_->RecheckNow();
+  EXPECT_EQ(service_->List()[0].state, "failed");  // backing off: next try at +3 s
+  clock_.Advance(2000);
   service_->RecheckNow();
   EXPECT_EQ(service_->List()[0].state, "serving");
   EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["model_version"], 1);
