@@ -107,6 +107,10 @@ absl::StatusOr<std::unique_ptr<ReleaseStack>> OpenReleaseStack(
   service.should_sample = [](std::string_view id, double rate) {
     return serving::InferenceLog::ShouldSample(id, rate);
   };
+  service.set_log_retention = [log = stack->inference_log.get()](std::string_view endpoint,
+                                                                  int64_t max_rows) {
+    log->SetRetention(endpoint, max_rows);
+  };
   service.promote = [s](std::string_view model, int64_t version, std::string_view actor,
                         std::string_view reason) -> absl::Status {
     return s->promotion->PromoteAfterRollout(model, version, actor, reason).status();
