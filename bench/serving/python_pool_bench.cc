@@ -178,8 +178,10 @@ int Overhead(const std::string& dir, const std::string& model, int requests) {
   caller_cpu = (ThreadCpuUs() - caller_cpu) / requests;
   std::string inprocess = Slurp(dir + "/inprocess.json");
   double p50 = Percentile(micros, 0.5), p99 = Percentile(micros, 0.99);
-  std::printf("%s: pool Predict, 1 row x 20 features, %d sequential calls: p50 %.0f us, "
-              "p99 %.0f us\n", model.c_str(), requests, p50, p99);
+  std::printf(
+      "%s: pool Predict, 1 row x 20 features, %d sequential calls: p50 %.0f us, "
+      "p99 %.0f us\n",
+      model.c_str(), requests, p50, p99);
   auto number_after = [&](const std::string& key) {
     size_t at = inprocess.find("\"" + model + "\"");
     at = inprocess.find(key, at);
@@ -187,12 +189,15 @@ int Overhead(const std::string& dir, const std::string& model, int requests) {
   };
   double in_p50 = number_after("\"p50_us\""), in_p99 = number_after("\"p99_us\"");
   double in_cpu = number_after("\"cpu_us\"");
-  std::printf("%s: CPU per request: pool %.0f us (caller thread %.0f + Python workers %.0f), "
-              "in-process %.0f us; overhead %.0f us of CPU\n", model.c_str(),
-              caller_cpu + workers_cpu, caller_cpu, workers_cpu, in_cpu,
-              caller_cpu + workers_cpu - in_cpu);
-  std::printf("%s: in-process pyfunc predict p50 %.0f us, p99 %.0f us; pool overhead p50 %.0f us, "
-              "p99 %.0f us\n", model.c_str(), in_p50, in_p99, p50 - in_p50, p99 - in_p99);
+  std::printf(
+      "%s: CPU per request: pool %.0f us (caller thread %.0f + Python workers %.0f), "
+      "in-process %.0f us; overhead %.0f us of CPU\n",
+      model.c_str(), caller_cpu + workers_cpu, caller_cpu, workers_cpu, in_cpu,
+      caller_cpu + workers_cpu - in_cpu);
+  std::printf(
+      "%s: in-process pyfunc predict p50 %.0f us, p99 %.0f us; pool overhead p50 %.0f us, "
+      "p99 %.0f us\n",
+      model.c_str(), in_p50, in_p99, p50 - in_p50, p99 - in_p99);
   return 0;
 }
 
@@ -305,11 +310,12 @@ int ScaleStep(const std::string& dir, int step_seconds) {
   for (const Sample& s : samples) {
     if (s.sent_s > step_seconds - 2 && s.code == 0) late.push_back(s.latency_ms);
   }
-  std::printf("10x step (40 -> 400 req/s, 20 ms model, max_replicas 12): %d requests after the "
-              "step; pool at %d replicas %.3f s after the step; latency <= %.0f ms for every "
-              "request sent from %.3f s on; last 2 s p50 %.1f ms p99 %.1f ms\n",
-              after_step, final_replicas, reached_s, 2 * kServiceMs, settled_s,
-              Percentile(late, 0.5), Percentile(late, 0.99));
+  std::printf(
+      "10x step (40 -> 400 req/s, 20 ms model, max_replicas 12): %d requests after the "
+      "step; pool at %d replicas %.3f s after the step; latency <= %.0f ms for every "
+      "request sent from %.3f s on; last 2 s p50 %.1f ms p99 %.1f ms\n",
+      after_step, final_replicas, reached_s, 2 * kServiceMs, settled_s, Percentile(late, 0.5),
+      Percentile(late, 0.99));
   int other = 0;
   for (const auto& [code, count] : failures) {
     std::printf("  failures with code %d: %d\n", code, count);
@@ -328,7 +334,8 @@ int main(int argc, char** argv) {
   std::string dir = mkdtemp(tmpl);
   std::ofstream(dir + "/prepare.py") << kPrepare;
   // One BLAS/OpenMP thread, as in the pool's workers.
-  std::string command = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 " + dir + "/prepare.py " + dir + " " + std::to_string(requests);
+  std::string command = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python3 " + dir + "/prepare.py " +
+                        dir + " " + std::to_string(requests);
   if (std::system(command.c_str()) != 0) {
     std::fprintf(stderr, "preparing the models failed (%s)\n", command.c_str());
     return 1;

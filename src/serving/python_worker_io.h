@@ -15,9 +15,10 @@ int64_t SteadyMs();
 
 // Writes the request frame for `input` into `out` (cleared first; its capacity reused):
 // u32 length, 'P', u32 rows, u32 columns, u32 header length, the header (per column u16
-// name length, the name, a kind byte), then per column its cells — 'q' int64 when every cell is an int64, 'b' bool when every cell
-// is a bool, 'd' float64 when no cell is a string (int64 and bool converted, null → NaN),
-// 's' strings (null → 0xFFFFFFFF length), else 'o' with a tag per cell.
+// name length, the name, a kind byte), then per column its cells: 'q' int64 when every
+// cell is an int64, 'b' bool when every cell is a bool, 'd' float64 when no cell is a
+// string (int64 and bool converted, null → NaN), 's' strings (null → 0xFFFFFFFF length),
+// else 'o' with a tag per cell.
 void EncodeRequest(const ModelInput& input, std::string& out);
 
 // Sends everything; false when the peer is gone.

@@ -45,8 +45,8 @@ using internal::SendFd;
 using internal::SteadyMs;
 using internal::WaitPeerClosed;
 
-constexpr int64_t kKillGraceMs = 2'000;   // SIGTERM → SIGKILL
-constexpr int kScalerTickMs = 100;        // idle checks (the clock may be fake)
+constexpr int64_t kKillGraceMs = 2'000;    // SIGTERM → SIGKILL
+constexpr int kScalerTickMs = 100;         // idle checks (the clock may be fake)
 constexpr int64_t kZygoteRetryMs = 5'000;  // between restarts of a dead zygote
 
 std::string ExitText(int wait_status) {
@@ -105,8 +105,9 @@ absl::StatusOr<Zygote> StartZygote(const ModelInfo& info, const PythonPoolOption
   posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
   posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, options.python.c_str(), &actions, &attr,
-                        const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp.data()));
+  int rc =
+      posix_spawnp(&pid, options.python.c_str(), &actions, &attr,
+                   const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp.data()));
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(pair[1]);
@@ -172,8 +173,6 @@ class PythonWorkerPool final : public ModelRuntime {
       : info_(std::move(info)),
         options_(std::move(options)),
         clock_(options_.clock ? options_.clock : &RealClock()),
-        max_queue_(static_cast<size_t>(options_.max_queue_per_replica) *
-                   static_cast<size_t>(options_.max_replicas)),
         zygote_(zygote) {
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
@@ -230,9 +229,9 @@ class PythonWorkerPool final : public ModelRuntime {
 
   absl::StatusOr<std::vector<double>> Predict(const ModelInput& input) override {
     if (input.cells.size() != input.rows * input.columns.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input: ", input.cells.size(), " cells for ", input.rows, " rows × ",
-                       input.columns.size(), " columns"));
+      return absl::InvalidArgumentError(absl::StrCat("input: ", input.cells.size(), " cells for ",
+                                                     input.rows, " rows × ", input.columns.size(),
+                                                     " columns"));
     }
     for (const std::string& needed : info_.input_columns) {
       bool found = false;
@@ -243,8 +242,8 @@ class PythonWorkerPool final : public ModelRuntime {
         }
       }
       if (!found) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input: the model needs column '", needed, "', which the request does not have"));
+        return absl::InvalidArgumentError(absl::StrCat("input: the model needs column '", needed,
+                                                       "', which the request does not have"));
       }
     }
     if (input.rows == 0) return std::vector<double>{};
@@ -264,10 +263,13 @@ class PythonWorkerPool final : public ModelRuntime {
         ++in_flight_;
         if (NeedsMoreLocked()) Wake();
       } else {
-        if (waiters_.size() >= max_queue_) {
+        // The bound grows with the pool: a scale-up decided for this load counts at once.
+        const size_t bound = static_cast<size_t>(options_.max_queue_per_replica) *
+                             static_cast<size_t>(std::max(1, ReplicasLocked()));
+        if (waiters_.size() >= bound) {
           ++rejected_;
-          return absl::ResourceExhaustedError(absl::StrCat(
-              "endpoint busy: ", waiters_.size(), " requests queued; retry after 1 s"));
+          return absl::ResourceExhaustedError(absl::StrCat("endpoint busy: ", waiters_.size(),
+                                                           " requests queued; retry after 1 s"));
         }
         Waiter waiter;
         waiters_.push_back(&waiter);
@@ -283,9 +285,9 @@ class PythonWorkerPool final : public ModelRuntime {
     if (!alive) {
       pid_t pid = worker->pid;
       DropWorker(worker, "died during a request");
-      return absl::UnavailableError(absl::StrCat(
-          "the Python worker (pid ", pid, ") serving model ", info_.model_dir,
-          " died during the request; the pool replaces it; retry"));
+      return absl::UnavailableError(
+          absl::StrCat("the Python worker (pid ", pid, ") serving model ", info_.model_dir,
+                       " died during the request; the pool replaces it; retry"));
     }
     Release(worker);
 
@@ -346,9 +348,8 @@ class PythonWorkerPool final : public ModelRuntime {
   }
   // Replicas the load calls for, within [min_replicas, max_replicas].
   int WantedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    int wanted = static_cast<int>(
-        std::ceil(static_cast<double>(LoadLocked()) / options_.target_in_flight_per_replica -
-                  1e-9));
+    int wanted = static_cast<int>(std::ceil(
+        static_cast<double>(LoadLocked()) / options_.target_in_flight_per_replica - 1e-9));
     return std::clamp(wanted, options_.min_replicas, options_.max_replicas);
   }
   bool NeedsMoreLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -445,13 +446,14 @@ class PythonWorkerPool final : public ModelRuntime {
     bool sent = SendFd(zygote_.control, 'F', pair[1]);
     close(pair[1]);
     char reply[5];
-    if (!sent || !ReadExact(zygote_.control, reply, sizeof(reply),
-                            SteadyMs() + options_.startup_timeout_ms) ||
+    if (!sent ||
+        !ReadExact(zygote_.control, reply, sizeof(reply),
+                   SteadyMs() + options_.startup_timeout_ms) ||
         reply[0] != 'P') {
       close(pair[0]);
       zygote_dead_ = true;
-      return absl::UnavailableError(absl::StrCat(
-          "the Python zygote of model ", info_.model_dir, " stopped answering; restarting it"));
+      return absl::UnavailableError(absl::StrCat("the Python zygote of model ", info_.model_dir,
+                                                 " stopped answering; restarting it"));
     }
     int32_t pid;
     std::memcpy(&pid, reply + 1, 4);
@@ -473,8 +475,9 @@ class PythonWorkerPool final : public ModelRuntime {
     StopZygote(zygote_);
     absl::StatusOr<Zygote> zygote = StartZygote(info_, options_);
     if (!zygote.ok()) {
-      Log(LogLevel::kError, absl::StrCat("python pool ", options_.endpoint,
-                                         ": cannot restart the zygote: ", zygote.status().message()));
+      Log(LogLevel::kError,
+          absl::StrCat("python pool ", options_.endpoint,
+                       ": cannot restart the zygote: ", zygote.status().message()));
       FailWaitersIfNoWorkers(zygote.status());
       return;
     }
@@ -486,9 +489,9 @@ class PythonWorkerPool final : public ModelRuntime {
     absl::MutexLock lock(&mu_);
     if (!workers_.empty()) return;
     for (Waiter* waiter : waiters_) {
-      waiter->status = absl::UnavailableError(
-          absl::StrCat("no Python worker can start for model ", info_.model_dir, ": ",
-                       cause.message(), "; retry later"));
+      waiter->status = absl::UnavailableError(absl::StrCat("no Python worker can start for model ",
+                                                           info_.model_dir, ": ", cause.message(),
+                                                           "; retry later"));
       waiter->done = true;
     }
     waiters_.clear();
@@ -542,10 +545,10 @@ class PythonWorkerPool final : public ModelRuntime {
           if (now - oldest->idle_since_ms >= options_.scale_down_idle_ms &&
               now - last_scale_down_ms_ >= options_.scale_down_idle_ms &&
               LoadLocked() <= options_.target_in_flight_per_replica * (replicas - 1)) {
-            RemoveLocked(oldest, absl::StrCat("worker ", oldest->pid, " idle for ",
-                                              now - oldest->idle_since_ms, " ms (",
-                                              "scale_down_idle_ms ", options_.scale_down_idle_ms,
-                                              ")"));
+            RemoveLocked(
+                oldest,
+                absl::StrCat("worker ", oldest->pid, " idle for ", now - oldest->idle_since_ms,
+                             " ms (", "scale_down_idle_ms ", options_.scale_down_idle_ms, ")"));
           }
         }
       }
@@ -603,7 +606,6 @@ class PythonWorkerPool final : public ModelRuntime {
   const ModelInfo info_;
   const PythonPoolOptions options_;
   Clock* const clock_;
-  const size_t max_queue_;
   int wake_fd_ = -1;
   std::thread scaler_;
   // The zygote and its restart state belong to the scaler thread (and start-up).
@@ -626,18 +628,18 @@ class PythonWorkerPool final : public ModelRuntime {
 
 absl::Status ValidateOptions(const PythonPoolOptions& options) {
   if (options.min_replicas < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_replicas: ", options.min_replicas, " is negative; give 0 or more"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_replicas: ", options.min_replicas, " is negative; give 0 or more"));
   }
   if (options.max_replicas < 1 || options.max_replicas < options.min_replicas) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_replicas: ", options.max_replicas, " must be at least 1 and at least min_replicas (",
-        options.min_replicas, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_replicas: ", options.max_replicas,
+                     " must be at least 1 and at least min_replicas (", options.min_replicas, ")"));
   }
   if (options.max_queue_per_replica < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("max_queue_per_replica: ",
-                                                   options.max_queue_per_replica,
-                                                   " is negative; give 0 (no queue) or more"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_queue_per_replica: ", options.max_queue_per_replica,
+                     " is negative; give 0 (no queue) or more"));
   }
   if (!(options.target_in_flight_per_replica > 0)) {
     return absl::InvalidArgumentError(
@@ -645,8 +647,8 @@ absl::Status ValidateOptions(const PythonPoolOptions& options) {
                      " must be greater than 0 (e.g. 1.0)"));
   }
   if (options.scale_down_idle_ms < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scale_down_idle_ms: ", options.scale_down_idle_ms, " is negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scale_down_idle_ms: ", options.scale_down_idle_ms, " is negative"));
   }
   if (options.startup_timeout_ms <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -661,7 +663,7 @@ absl::Status ValidateOptions(const PythonPoolOptions& options) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelRuntime>> StartPythonRuntime(const ModelInfo& info,
-                                                                  const PythonPoolOptions& options) {
+                                                                 const PythonPoolOptions& options) {
   CAIRN_RETURN_IF_ERROR(ValidateOptions(options));
   struct stat st;
   if (stat(info.model_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -7,13 +7,14 @@
 // (the script is compiled into the binary from python_worker.py), which imports MLflow and
 // calls mlflow.pyfunc.load_model once. Every worker is forked from the zygote, so a new
 // replica is ready in milliseconds instead of the seconds an MLflow import takes. Each
-// worker answers one request at a time over its own pair of pipes (length-prefixed binary
+// worker answers one request at a time over its own Unix socket (length-prefixed binary
 // frames, python_worker.py documents the layout); its stdout goes to the server's stderr.
 //
 // Load. A Predict takes an idle worker (the most recently used first, so spare workers
 // stay idle and can be retired) or waits in a FIFO queue of at most
-// max_queue_per_replica × max_replicas callers; beyond that it fails at once with
-// ResourceExhausted. Nothing is locked while a worker predicts.
+// max_queue_per_replica × replicas callers (replicas ready or starting, at least 1);
+// beyond that it fails at once with ResourceExhausted. Nothing is locked while a worker
+// predicts.
 //
 // Scaling. Load = in-flight + queued requests. When load > target_in_flight_per_replica ×
 // replicas the pool grows at once to ceil(load / target), at most max_replicas. A worker
@@ -73,6 +74,6 @@ struct PythonPoolOptions {
 // The returned runtime is thread-safe (model_runtime.h); Stats() reports the pool's
 // replicas (ready and starting), in-flight and queued requests and rejections.
 absl::StatusOr<std::unique_ptr<ModelRuntime>> StartPythonRuntime(const ModelInfo& info,
-                                                                  const PythonPoolOptions& options);
+                                                                 const PythonPoolOptions& options);
 
 }  // namespace cairn::serving

@@ -127,12 +127,12 @@ constexpr int64_t kStartupTimeoutMs = 600'000;
 struct Pools {
   FakeClock clock;
   EventLog sklearn_events, ctl_events, scaling_events, min_zero_events;
-  std::unique_ptr<ModelRuntime> sklearn;    // min 1, max 1
-  std::unique_ptr<ModelRuntime> ctl;        // min 1, max 1, queue 1, input_columns {x}
-  std::unique_ptr<ModelRuntime> scaling;    // min 1, max 3, fake clock, idle 1 s
-  std::unique_ptr<ModelRuntime> min_zero;   // min 0, max 2
-  std::unique_ptr<ModelRuntime> shutdown;   // min 2, max 2, its own copy of the model
-  absl::Status broken;                      // StartPythonRuntime of the model that cannot load
+  std::unique_ptr<ModelRuntime> sklearn;   // min 1, max 1
+  std::unique_ptr<ModelRuntime> ctl;       // min 1, max 1, queue 1, input_columns {x}
+  std::unique_ptr<ModelRuntime> scaling;   // min 1, max 3, fake clock, idle 1 s
+  std::unique_ptr<ModelRuntime> min_zero;  // min 0, max 2
+  std::unique_ptr<ModelRuntime> shutdown;  // min 2, max 2, its own copy of the model
+  absl::Status broken;                     // StartPythonRuntime of the model that cannot load
   std::vector<absl::Status> errors;
 };
 
@@ -142,8 +142,8 @@ class PythonWorkerPoolTest : public ::testing::Test {
     char tmpl[] = "/tmp/cairn-pypool-XXXXXX";
     dir_ = new std::string(mkdtemp(tmpl));
     std::ofstream(*dir_ + "/make_models.py") << kMakeModels;
-    std::string command = "python3 " + *dir_ + "/make_models.py " + *dir_ + " 2>" + *dir_ +
-                          "/make_models.log";
+    std::string command =
+        "python3 " + *dir_ + "/make_models.py " + *dir_ + " 2>" + *dir_ + "/make_models.log";
     ASSERT_EQ(std::system(command.c_str()), 0) << Slurp(*dir_ + "/make_models.log");
     std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-shutdown",
                           std::filesystem::copy_options::recursive);
@@ -173,14 +173,13 @@ class PythonWorkerPoolTest : public ::testing::Test {
     scaling.scale_down_idle_ms = 1'000;
     starts.emplace_back(start, &p.scaling, Info("ctl"), scaling);
     starts.emplace_back(start, &p.min_zero, Info("ctl"), Options(0, 2, p.min_zero_events));
-    starts.emplace_back(start, &p.shutdown, Info("ctl-shutdown"), PythonPoolOptions{
-                                                                      .min_replicas = 2,
-                                                                      .max_replicas = 2,
-                                                                      .startup_timeout_ms =
-                                                                          kStartupTimeoutMs});
+    starts.emplace_back(
+        start, &p.shutdown, Info("ctl-shutdown"),
+        PythonPoolOptions{
+            .min_replicas = 2, .max_replicas = 2, .startup_timeout_ms = kStartupTimeoutMs});
     starts.emplace_back([&] {
-      auto runtime = StartPythonRuntime(
-          Info("broken"), PythonPoolOptions{.startup_timeout_ms = kStartupTimeoutMs});
+      auto runtime = StartPythonRuntime(Info("broken"),
+                                        PythonPoolOptions{.startup_timeout_ms = kStartupTimeoutMs});
       absl::MutexLock lock(&mu);
       p.broken = runtime.status();
     });
@@ -295,7 +294,7 @@ TEST_F(PythonWorkerPoolTest, MixedColumnsReachTheModel) {
   ModelInput input;
   input.columns = {"x", "tag", "flag", "mixed"};
   input.rows = 2;
-  input.cells = {1.5, std::string("a"), true, std::monostate{},
+  input.cells = {1.5,        std::string("a"), true,  std::monostate{},
                  int64_t{4}, std::monostate{}, false, std::string("z")};
   auto predictions = pools_->ctl->Predict(input);
   ASSERT_TRUE(predictions.ok()) << predictions.status();
