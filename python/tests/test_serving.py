@@ -1,0 +1,683 @@
+"""Serving end to end on a real `cairn server` (issue 6 items 1, 2, 3, 6): real clients,
+real data, real models.
+
+- An XGBoost booster trained here with Python xgboost on the names of online features,
+  logged and registered with the stock mlflow client, served by a `kind: Endpoint` bound
+  to NAME@production with a feature service: predictions by entity key (features looked
+  up in the online store after `cairn features ingest` + `materialize`) and by raw values
+  equal the booster's own; a missing input is a 400 naming it; an unknown endpoint a 404.
+- Moving the alias with MlflowClient.set_registered_model_alias redeploys the endpoint.
+- The inference log holds what was predicted; labels are posted by id, unknown ids named.
+- A canary started by hand: both variants answer, a rollback ends it; rollouts and
+  events show it.
+- A scikit-learn model in the Python worker runtime (replicas 1..2, max_queue 1): its
+  predictions equal sklearn's; a burst of concurrent requests gets some HTTP 429 with
+  Retry-After and nothing else fails; the pool's scaling is recorded.
+- `cairn endpoints list | describe | predict | log` print what the API holds.
+
+Waits poll a condition with a deadline; nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import random
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+import cairn_testing
+
+pytestmark = pytest.mark.skipif(cairn_testing.is_mlflow(),
+                                reason="serving endpoints are Cairn's own API")
+
+xgb = pytest.importorskip("xgboost", reason="python xgboost (xgboost-cpu) is in "
+                          "python/requirements-test.txt; scripts/bootstrap installs it")
+
+DEADLINE_S = float(os.environ.get("CAIRN_TEST_SERVING_DEADLINE_S", "120"))
+FEATURES = ["tenure", "spend", "calls", "age"]
+CUSTOMERS = list(range(1, 21))
+TOLERANCE = 1e-6
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def cli(server, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`cairn ARGS --url SERVER` as a process."""
+    env = dict(os.environ)
+    env.pop("CAIRN_URL", None)
+    return subprocess.run([str(cairn_testing.cairn_binary()), *args, "--url", server.url],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, (done.args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def wait_until(what: str, predicate, deadline_s: float = DEADLINE_S, interval_s: float = 0.05):
+    """Polls `predicate` until it returns something truthy (returned); fails after the
+    deadline saying what was awaited and what was seen last."""
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {deadline_s} s waiting for {what} (last: {last!r})")
+
+
+def endpoint_url(server, name: str, suffix: str = "") -> str:
+    return f"{server.url}/api/v1/endpoints/{name}{suffix}"
+
+
+def predict(server, name: str, body: dict) -> requests.Response:
+    return requests.post(endpoint_url(server, name, "/predict"), json=body, timeout=60)
+
+
+def get_json(server, name: str, suffix: str, **params) -> dict:
+    reply = requests.get(endpoint_url(server, name, suffix), params=params, timeout=60)
+    assert reply.status_code == 200, (reply.url, reply.status_code, reply.text)
+    return reply.json()
+
+
+def post_json(server, name: str, suffix: str, body: dict) -> dict:
+    reply = requests.post(endpoint_url(server, name, suffix), json=body, timeout=60)
+    assert reply.status_code == 200, (reply.url, reply.status_code, reply.text)
+    return reply.json()
+
+
+def apply_yaml(server, tmp: Path, text: str, expect: str) -> str:
+    path = tmp / f"{uuid.uuid4().hex[:8]}.yaml"
+    path.write_text(text)
+    out = ok(cli(server, "apply", "-f", str(path)))
+    assert expect in out, out
+    return out
+
+
+def assert_close(got, expected, what: str):
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    assert got.shape == expected.shape, (what, got, expected)
+    worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    assert worst <= TOLERANCE, f"{what}: max |difference| {worst} > {TOLERANCE}: " \
+                               f"{got.tolist()} vs {expected.tolist()}"
+
+
+class MlflowPointer:
+    """Points the mlflow client's globals (and env) at a server for a module; restores."""
+
+    def __init__(self, url: str):
+        import mlflow
+
+        self.mlflow = mlflow
+        self.saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ["MLFLOW_TRACKING_URI"] = url
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
+
+    def close(self):
+        while self.mlflow.active_run() is not None:
+            self.mlflow.end_run()
+        if self.saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = self.saved_env
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+
+
+# ---- the world: a server, online features, two XGBoost versions, an endpoint --------------
+
+FEATURE_DEFS = """
+kind: Entity
+name: {entity}
+join_keys: [{{name: customer_id, type: int64}}]
+---
+kind: Source
+name: {source}
+timestamp_field: ts
+schema:
+  - {{name: customer_id, type: int64, nullable: false}}
+  - {{name: ts, type: timestamp, nullable: false}}
+  - {{name: tenure, type: double}}
+  - {{name: spend, type: double}}
+  - {{name: calls, type: double}}
+  - {{name: age, type: double}}
+---
+kind: FeatureView
+name: {view}
+entities: [{entity}]
+source: {source}
+features:
+  - {{name: tenure, type: double}}
+  - {{name: spend, type: double}}
+  - {{name: calls, type: double}}
+  - {{name: age, type: double}}
+---
+kind: FeatureService
+name: {service}
+features: ["{view}"]
+"""
+
+ENDPOINT = """
+kind: Endpoint
+name: {name}
+description: the e2e serving test's XGBoost model
+model: {model}
+feature_service: {service}
+inference_log: {{sample: 1.0, max_rows: 100000}}
+"""
+
+
+def feature_rows(rng: random.Random) -> tuple[str, dict[int, list[float]]]:
+    """Two rows per customer (an older and a newer one); returns the CSV and the newest
+    values per customer, which materialization puts online."""
+    lines = ["customer_id,ts,tenure,spend,calls,age"]
+    newest: dict[int, list[float]] = {}
+    for day in (1, 2):
+        for customer in CUSTOMERS:
+            values = [round(rng.uniform(0, 60), 3), round(rng.uniform(0, 120), 3),
+                      float(rng.randint(0, 9)), float(rng.randint(18, 80))]
+            lines.append(f"{customer},2024-03-0{day}T{customer % 24:02d}:00:00Z,"
+                         + ",".join(repr(v) for v in values))
+            newest[customer] = values
+    return "\n".join(lines) + "\n", newest
+
+
+def train_booster(seed: int, rounds: int):
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.uniform(0, 60, 400), rng.uniform(0, 120, 400),
+                         rng.integers(0, 10, 400).astype(float),
+                         rng.integers(18, 81, 400).astype(float)])
+    y = ((x[:, 1] / 120 + x[:, 2] / 10 - x[:, 0] / 60 + rng.normal(0, 0.3, 400)) > 0.4)
+    frame = pd.DataFrame(x, columns=FEATURES)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "eta": 0.3,
+                         "seed": seed},
+                        xgb.DMatrix(frame, label=y.astype(float)), num_boost_round=rounds)
+    return booster, frame
+
+
+def booster_predict(booster, rows: list[list[float]]) -> list[float]:
+    return booster.predict(xgb.DMatrix(pd.DataFrame(rows, columns=FEATURES))).tolist()
+
+
+def log_xgb_version(model_name: str, booster, frame, model_format: str) -> int:
+    import mlflow
+    import mlflow.xgboost
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(frame, booster.predict(xgb.DMatrix(frame)))
+    with mlflow.start_run():
+        info = mlflow.xgboost.log_model(booster, name="model", signature=signature,
+                                        registered_model_name=model_name,
+                                        model_format=model_format,
+                                        pip_requirements=["xgboost"])
+    return int(info.registered_model_version)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("serving") / "data"
+    # Enough request threads for a burst to outnumber a python pool's capacity (2 workers
+    # + 2 queued) whatever the machine's core count.
+    s = cairn_testing.start_server(data, kind="cairn", extra_args=["--workers", "16"])
+    pointer = MlflowPointer(s.url)
+    try:
+        yield s
+    finally:
+        pointer.close()
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def world(server, tmp_path_factory):
+    """Online features for CUSTOMERS, model versions 1 and 2 of an XGBoost model
+    (production → 1), and an endpoint following MODEL@production with the feature service."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    tmp = tmp_path_factory.mktemp("serving-world")
+    names = {k: unique(k) for k in ("customer", "payments", "profile", "churn_svc")}
+    apply_yaml(server, tmp, FEATURE_DEFS.format(entity=names["customer"],
+                                                source=names["payments"],
+                                                view=names["profile"],
+                                                service=names["churn_svc"]),
+               f"FeatureService {names['churn_svc']}")
+    csv_text, online = feature_rows(random.Random(7))
+    rows = tmp / "rows.csv"
+    rows.write_text(csv_text)
+    ok(cli(server, "features", "ingest", names["payments"], str(rows)))
+    ok(cli(server, "features", "materialize", "--start", "2024-01-01", "--end", "2024-04-01"))
+
+    model = unique("churn_xgb")
+    mlflow.set_experiment(unique("serving"))
+    booster1, frame1 = train_booster(seed=1, rounds=20)
+    booster2, frame2 = train_booster(seed=2, rounds=35)
+    # The stock client's default format (UBJSON) for version 1, JSON for version 2.
+    assert log_xgb_version(model, booster1, frame1, "ubj") == 1
+    assert log_xgb_version(model, booster2, frame2, "json") == 2
+    client = MlflowClient()
+    client.set_registered_model_alias(model, "production", "1")
+
+    endpoint = unique("churn").replace("_", "-")
+    apply_yaml(server, tmp, ENDPOINT.format(name=endpoint, model=f"{model}@production",
+                                            service=names["churn_svc"]),
+               f"Endpoint {endpoint}")
+    world = {"model": model, "endpoint": endpoint, "online": online,
+             "boosters": {1: booster1, 2: booster2}, "service": names["churn_svc"],
+             "tmp": tmp, "client": client}
+    wait_until(f"endpoint {endpoint} to answer", lambda: predict(
+        server, endpoint, {"entities": {"customer_id": [1]}}).status_code == 200)
+    return world
+
+
+def current_version(server, world) -> int:
+    reply = predict(server, world["endpoint"], {"entities": {"customer_id": [1]}})
+    assert reply.status_code == 200, reply.text
+    return reply.json()["model_version"]
+
+
+# ---- 1. XGBoost with online features ----------------------------------------------------
+
+def test_xgboost_predictions_by_entity_key_and_raw_values_equal_the_boosters(server, world):
+    endpoint, online = world["endpoint"], world["online"]
+    version = current_version(server, world)
+    booster = world["boosters"][version]
+    keys = [3, 1, 17, 20, 8]
+    reply = predict(server, endpoint, {"entities": {"customer_id": keys}})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["model"] == world["model"]
+    assert body["model_version"] == version
+    assert body["variant"] == "champion"
+    assert len(body["ids"]) == len(keys) and len(set(body["ids"])) == len(keys)
+    expected = booster_predict(booster, [online[k] for k in keys])
+    assert_close(body["predictions"], expected, "predictions by entity key")
+
+    # Raw values (columnar), no entities: the same rows give the same predictions.
+    columns = {name: [online[k][i] for k in keys] for i, name in enumerate(FEATURES)}
+    raw = predict(server, endpoint, {"features": columns})
+    assert raw.status_code == 200, raw.text
+    assert raw.json()["model_version"] == version
+    assert_close(raw.json()["predictions"], expected, "predictions by raw values")
+
+    # Raw values win over looked-up ones.
+    changed = [list(online[k]) for k in keys]
+    for row in changed:
+        row[1] = 500.0
+    mixed = predict(server, endpoint, {"entities": {"customer_id": keys},
+                                       "features": {"spend": [500.0] * len(keys)}})
+    assert mixed.status_code == 200, mixed.text
+    assert_close(mixed.json()["predictions"], booster_predict(booster, changed),
+                 "raw spend over the online one")
+
+    # Values of our own (not in the online store) for a direct check of the model.
+    own = [[1.5, 99.25, 7.0, 30.0], [55.0, 3.5, 0.0, 71.0]]
+    mine = predict(server, endpoint, {
+        "features": {name: [row[i] for row in own] for i, name in enumerate(FEATURES)}})
+    assert mine.status_code == 200, mine.text
+    assert_close(mine.json()["predictions"], booster_predict(booster, own), "own values")
+
+
+def test_missing_input_is_a_400_naming_it_and_unknown_endpoint_a_404(server, world):
+    endpoint = world["endpoint"]
+    missing = predict(server, endpoint, {"features": {"tenure": [1.0], "spend": [2.0],
+                                                      "calls": [3.0]}})
+    assert missing.status_code == 400, missing.text
+    assert "age" in missing.text, missing.text
+
+    unknown = predict(server, "no-such-endpoint", {"features": {"tenure": [1.0]}})
+    assert unknown.status_code == 404, unknown.text
+    assert "no-such-endpoint" in unknown.text, unknown.text
+
+    # Nothing to predict from: a 400 that says what to send.
+    empty = predict(server, endpoint, {})
+    assert empty.status_code == 400, empty.text
+    assert "entities" in empty.text or "features" in empty.text, empty.text
+
+
+# ---- 2. alias move redeploys -----------------------------------------------------------
+
+def test_alias_move_through_the_mlflow_client_redeploys(server, world):
+    client, model = world["client"], world["model"]
+    client.set_registered_model_alias(model, "production", "1")
+    wait_until("version 1 in production",
+               lambda: current_version(server, world) == 1)
+    client.set_registered_model_alias(model, "production", "2")
+    wait_until("the endpoint to answer with version 2 after the alias moved",
+               lambda: current_version(server, world) == 2)
+    keys = [2, 4, 6]
+    reply = predict(server, world["endpoint"], {"entities": {"customer_id": keys}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["model_version"] == 2
+    assert_close(reply.json()["predictions"],
+                 booster_predict(world["boosters"][2], [world["online"][k] for k in keys]),
+                 "version 2's predictions")
+    deployed = get_json(server, world["endpoint"], "/events", kind="deployed")["events"]
+    assert any(e["detail"].get("version") == 2 for e in deployed), deployed
+
+
+# ---- 3. inference log and labels ---------------------------------------------------------
+
+def logged_records(server, endpoint: str, **params) -> list[dict]:
+    """Every logged record of the endpoint (following page tokens)."""
+    records: list[dict] = []
+    token = None
+    while True:
+        query = dict(params, max_results=500)
+        if token:
+            query["page_token"] = token
+        page = get_json(server, endpoint, "/inference-log", **query)
+        records.extend(page["records"])
+        token = page.get("next_page_token")
+        if not token:
+            return records
+
+
+def test_inference_log_holds_features_predictions_versions_and_labels(server, world):
+    endpoint, online = world["endpoint"], world["online"]
+    start_ms = int(time.time() * 1000) - 1
+    keys = [5, 9, 11]
+    reply = predict(server, endpoint, {"entities": {"customer_id": keys}})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    ids = answer["ids"]
+
+    def logged():
+        by_id = {r["id"]: r for r in logged_records(server, endpoint, from_ms=start_ms)}
+        return by_id if all(i in by_id for i in ids) else None
+
+    by_id = wait_until("the predicted rows in the inference log", logged)
+    for i, key in zip(ids, keys):
+        record = by_id[i]
+        assert record["endpoint"] == endpoint
+        assert record["model"] == world["model"]
+        assert record["model_version"] == answer["model_version"]
+        assert record["variant"] == "champion"
+        assert record["error"] is False
+        assert record["label"] is None
+        assert record["features"] == dict(zip(FEATURES, online[key])), record
+        assert abs(record["prediction"] - answer["predictions"][ids.index(i)]) <= TOLERANCE
+
+    labels = {"labels": [{"id": ids[0], "label": 1}, {"id": ids[1], "label": 0},
+                         {"id": "no-such-row", "label": 1}]}
+    result = post_json(server, endpoint, "/labels", labels)
+    assert result["labelled"] == 2, result
+    by_result = {r["id"]: r for r in result["results"]}
+    assert by_result[ids[0]]["ok"] is True and by_result[ids[1]]["ok"] is True
+    assert by_result["no-such-row"]["ok"] is False
+    assert "no-such-row" in by_result["no-such-row"]["error"], by_result["no-such-row"]
+
+    after = {r["id"]: r for r in logged_records(server, endpoint, from_ms=start_ms)}
+    assert after[ids[0]]["label"] == 1 and after[ids[1]]["label"] == 0
+    assert after[ids[2]]["label"] is None
+    assert after[ids[0]]["label_time_ms"] >= start_ms
+
+    # A window that ends before the request holds none of them.
+    before = logged_records(server, endpoint, from_ms=0, to_ms=start_ms)
+    assert not any(r["id"] in ids for r in before)
+
+    bad = requests.post(endpoint_url(server, endpoint, "/labels"),
+                        json={"labels": [{"id": ids[0]}]}, timeout=60)
+    assert bad.status_code == 400 and "label" in bad.text, bad.text
+
+
+# ---- 4. a canary by hand -------------------------------------------------------------------
+
+def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
+    # An endpoint pinned to version 2, so version 1 can be its canary whatever production is.
+    endpoint = unique("canary").replace("_", "-")
+    apply_yaml(server, world["tmp"], ENDPOINT.format(
+        name=endpoint, model=f"{world['model']}/2", service=world["service"]),
+        f"Endpoint {endpoint}")
+    wait_until(f"endpoint {endpoint} to answer", lambda: predict(
+        server, endpoint, {"entities": {"customer_id": [1]}}).status_code == 200)
+
+    started = post_json(server, endpoint, "/rollouts", {
+        "mode": "canary", "version": 1, "percent": 50,
+        "guard": {"window": "1s", "min_requests": 20},
+        "actor": "e2e-test", "reason": "canary by hand"})["rollout"]
+    assert started["state"] == "running", started
+    assert started["version"] == 1 and started["mode"] == "canary"
+    assert started["percent"] == 50
+    rollout_id = started["id"]
+
+    # Fewer than min_requests (20) single-row requests in all, so the guard cannot judge
+    # (and promote) before the rollback: with 50% each, both variants answer long before.
+    seen: dict[str, dict] = {}
+    online = world["online"]
+    for n in range(19):
+        key = CUSTOMERS[n % len(CUSTOMERS)]
+        reply = predict(server, endpoint, {"entities": {"customer_id": [key]}})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        expected_version = {"champion": 2, "canary": 1}[body["variant"]]
+        assert body["model_version"] == expected_version, body
+        assert_close(body["predictions"],
+                     booster_predict(world["boosters"][expected_version], [online[key]]),
+                     f"{body['variant']} prediction")
+        seen[body["variant"]] = body
+        if len(seen) == 2:
+            break
+    assert set(seen) == {"champion", "canary"}, seen
+
+    described = get_json(server, endpoint, "")
+    assert described["rollout"] is not None and described["rollout"]["id"] == rollout_id
+
+    stopped = post_json(server, endpoint, f"/rollouts/{rollout_id}/rollback",
+                        {"actor": "e2e-test", "reason": "seen enough"})["rollout"]
+    assert stopped["id"] == rollout_id
+    assert stopped["state"] == "rolled_back", stopped
+    assert stopped["ended_ms"] >= stopped["started_ms"] > 0
+
+    # After the rollback only the champion answers.
+    for key in CUSTOMERS[:6]:
+        body = predict(server, endpoint, {"entities": {"customer_id": [key]}}).json()
+        assert (body["variant"], body["model_version"]) == ("champion", 2), body
+
+    rollouts = get_json(server, endpoint, "/rollouts")["rollouts"]
+    assert [(r["id"], r["state"]) for r in rollouts] == [(rollout_id, "rolled_back")]
+    assert rollouts[0]["actor"] == "e2e-test"
+    kinds = [e["kind"] for e in get_json(server, endpoint, "/events")["events"]]
+    assert "rollout_started" in kinds and "rollout_finished" in kinds, kinds
+
+    again = requests.post(endpoint_url(server, endpoint, f"/rollouts/{rollout_id}/rollback"),
+                          json={"actor": "e2e-test"}, timeout=60)
+    assert again.status_code in (400, 404, 409), again.text
+
+
+# ---- 5. the Python runtime: sklearn, a bounded queue, autoscaling ------------------------
+
+PY_FEATURES = ["a", "b", "c"]
+
+PY_ENDPOINT = """
+kind: Endpoint
+name: {name}
+model: {model}@production
+runtime: python
+replicas: {{min: 1, max: 2}}
+max_queue: 1
+inference_log: {{sample: 0.0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def python_endpoint(server, world):
+    """A brute-force nearest-neighbours regressor (slow enough per request that a burst
+    overlaps), logged with mlflow.sklearn, served by the python runtime."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+    from sklearn.neighbors import KNeighborsRegressor
+
+    rng = np.random.default_rng(11)
+    x = pd.DataFrame(rng.uniform(-1, 1, (20_000, 3)), columns=PY_FEATURES)
+    y = x["a"] * 2 - x["b"] + 0.5 * x["c"] ** 2
+    model = KNeighborsRegressor(n_neighbors=5, algorithm="brute").fit(x, y)
+    name = unique("knn")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model",
+                                        signature=infer_signature(x, model.predict(x[:10])),
+                                        registered_model_name=name,
+                                        pip_requirements=["scikit-learn"])
+    MlflowClient().set_registered_model_alias(name, "production",
+                                              str(info.registered_model_version))
+    endpoint = unique("knn").replace("_", "-")
+    apply_yaml(server, world["tmp"], PY_ENDPOINT.format(name=endpoint, model=name),
+               f"Endpoint {endpoint}")
+    probe = {"features": {c: [0.0] for c in PY_FEATURES}}
+    wait_until(f"python endpoint {endpoint} to answer",
+               lambda: predict(server, endpoint, probe).status_code == 200)
+    return {"endpoint": endpoint, "model": model, "name": name}
+
+
+def test_python_runtime_predictions_equal_sklearns(server, python_endpoint):
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame(rng.uniform(-1, 1, (50, 3)), columns=PY_FEATURES)
+    reply = predict(server, python_endpoint["endpoint"],
+                    {"features": {c: rows[c].tolist() for c in PY_FEATURES}})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["model"] == python_endpoint["name"] and body["model_version"] == 1
+    assert_close(body["predictions"], python_endpoint["model"].predict(rows),
+                 "python runtime vs sklearn")
+
+    missing = predict(server, python_endpoint["endpoint"], {"features": {"a": [0.1]}})
+    assert missing.status_code == 400, missing.text
+    assert "'b'" in missing.text and "'c'" in missing.text, missing.text
+
+
+def test_python_runtime_burst_gets_429_with_retry_after_and_scales_up(server, python_endpoint):
+    endpoint = python_endpoint["endpoint"]
+    rng = np.random.default_rng(9)
+    rows = pd.DataFrame(rng.uniform(-1, 1, (100, 3)), columns=PY_FEATURES)
+    body = json.dumps({"features": {c: rows[c].tolist() for c in PY_FEATURES}})
+    expected = python_endpoint["model"].predict(rows)
+    url = endpoint_url(server, endpoint, "/predict")
+    threads = 24
+    statuses: list[int] = []
+    rejected: list[requests.Response] = []
+
+    def burst() -> list[requests.Response]:
+        barrier = threading.Barrier(threads)
+
+        def one(_):
+            session = requests.Session()
+            barrier.wait(timeout=60)
+            try:
+                return session.post(url, data=body, timeout=120,
+                                    headers={"Content-Type": "application/json"})
+            finally:
+                session.close()
+
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, range(threads)))
+
+    deadline = time.monotonic() + DEADLINE_S
+    while not rejected and time.monotonic() < deadline:
+        for reply in burst():
+            statuses.append(reply.status_code)
+            if reply.status_code == 429:
+                rejected.append(reply)
+                continue
+            assert reply.status_code == 200, (reply.status_code, reply.text)
+            assert_close(reply.json()["predictions"], expected, "burst answer")
+    assert rejected, f"no request was turned away in bursts of {threads}: {statuses}"
+    assert all(s in (200, 429) for s in statuses), statuses
+    assert statuses.count(200) > 0, statuses
+    for reply in rejected:
+        assert reply.headers.get("Retry-After", "").isdigit(), dict(reply.headers)
+        assert int(reply.headers["Retry-After"]) >= 1
+        assert "busy" in reply.text or "queue" in reply.text, reply.text
+
+    def scaled_up():
+        events = get_json(server, endpoint, "/events", kind="scaling")["events"]
+        return [e for e in events if e["detail"].get("to", 0) > e["detail"].get("from", 0)
+                and e["detail"].get("to") == 2]
+
+    ups = wait_until("a scaling event from 1 to 2 workers", scaled_up)
+    assert ups[0]["detail"]["from"] == 1 and ups[0]["detail"]["reason"], ups[0]
+
+    described = get_json(server, endpoint, "")
+    assert described["spec"]["runtime"] == "python"
+    assert described["runtime"]["rejected"] >= len(rejected), described["runtime"]
+
+
+# ---- 6. the CLI -------------------------------------------------------------------------------
+
+def test_cli_endpoints_list_describe_predict_log(server, world):
+    endpoint, model = world["endpoint"], world["model"]
+    version = current_version(server, world)
+
+    listed = ok(cli(server, "endpoints", "list"))
+    line = next((l for l in listed.splitlines() if l.startswith(endpoint + " ")), None)
+    assert line is not None, listed
+    assert "serving" in line and f"{model}@production" in line and f"v{version}" in line, line
+    as_json = json.loads(ok(cli(server, "endpoints", "list", "--json")))
+    api = requests.get(f"{server.url}/api/v1/endpoints", timeout=60).json()
+    assert as_json == api
+
+    described = ok(cli(server, "endpoints", "describe", endpoint))
+    assert f"Endpoint:  {endpoint}" in described, described
+    assert f"Model:     {model}@production" in described, described
+    assert f"serving version {version}" in described, described
+    assert f"Features:  {world['service']}" in described, described
+    api_described = get_json(server, endpoint, "")
+    requests_line = f"Traffic:   {api_described['traffic']['requests']}"
+    # The CLI's own describe is not a prediction: the request counter cannot move between.
+    assert requests_line in described, (requests_line, described)
+
+    predicted = cli(server, "endpoints", "predict", endpoint, "--entity", "customer_id=7",
+                    "--json")
+    answer = json.loads(ok(predicted))
+    assert answer["model_version"] == version and answer["variant"] == "champion"
+    expected = booster_predict(world["boosters"][version], [world["online"][7]])
+    assert_close(answer["predictions"], expected, "cairn endpoints predict --json")
+
+    text = ok(cli(server, "endpoints", "predict", endpoint, "--entity", "customer_id=7"))
+    assert f"Model {model} version {version} (champion)" in text, text
+    id_and_value = [l.split() for l in text.splitlines()[1:] if l.strip()][-1]
+    assert abs(float(id_and_value[-1]) - expected[0]) <= 1e-5 * max(1, abs(expected[0])), text
+    printed_id = id_and_value[0]
+
+    features = ["--feature", f"tenure={world['online'][7][0]}",
+                "--feature", f"spend={world['online'][7][1]}",
+                "--feature", f"calls={world['online'][7][2]}",
+                "--feature", f"age={world['online'][7][3]}"]
+    raw = json.loads(ok(cli(server, "endpoints", "predict", endpoint, *features, "--json")))
+    assert_close(raw["predictions"], expected, "cairn endpoints predict --feature")
+
+    missing = cli(server, "endpoints", "predict", endpoint, "--feature", "tenure=1")
+    assert missing.returncode != 0 and "spend" in missing.stderr, missing
+
+    def logged_by_cli():
+        out = ok(cli(server, "endpoints", "log", endpoint, "--since", "1h", "--max", "500"))
+        return out if printed_id in out else None
+
+    log_text = wait_until("the CLI's prediction in `cairn endpoints log`", logged_by_cli)
+    row = next(l for l in log_text.splitlines() if printed_id in l)
+    assert str(version) in row.split() and "champion" in row, row
+    records = {r["id"]: r for r in json.loads(ok(cli(
+        server, "endpoints", "log", endpoint, "--since", "1h", "--max", "500",
+        "--json")))["records"]}
+    assert printed_id in records
+    assert abs(records[printed_id]["prediction"] - expected[0]) <= TOLERANCE
+
+    unknown = cli(server, "endpoints", "describe", "no-such-endpoint")
+    assert unknown.returncode != 0 and "no-such-endpoint" in unknown.stderr, unknown
