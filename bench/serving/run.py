@@ -155,7 +155,8 @@ def run_wrk(url: str, path: str, bodies: Path, lua: Path, threads: int, connecti
     env = dict(os.environ, BENCH_BODIES=str(bodies), BENCH_PATH=path,
                BENCH_DELAY_MS=str(delay_ms))
     done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d",
-                           f"{duration}s", "--latency", "-s", str(lua), url],
+                           f"{duration}s", "--timeout", "10s", "--latency", "-s", str(lua),
+                           url],
                           capture_output=True, text=True, env=env, timeout=duration + 60)
     for line in done.stdout.splitlines():
         if line.startswith("WRK_RESULT "):
@@ -173,11 +174,18 @@ def measure(url: str, path: str, bodies: Path, lua: Path, config) -> dict:
                     config.duration) for _ in range(config.repeats)]
     peak_rps = statistics.median(r["rps"] for r in peak)
     target = peak_rps / 2
+    # Each paced connection sends one request per (delay + latency + wrk's timer slack):
+    # a short probe measures the rate one setting gives, and the connections are scaled.
     connections = max(1, round(target * PACING_PERIOD_MS / 1000))
+    probe = run_wrk(url, path, bodies, lua, min(config.threads, connections), connections,
+                    3, PACING_PERIOD_MS)
+    if probe["rps"] > 0:
+        connections = max(1, round(connections * target / probe["rps"]))
     threads = min(config.threads, connections)
     half = [run_wrk(url, path, bodies, lua, threads, connections, config.duration,
                     PACING_PERIOD_MS) for _ in range(config.repeats)]
-    return {"peak": peak, "half": half, "peak_rps": peak_rps, "target_half_rps": target}
+    return {"peak": peak, "probe": probe, "half": half, "peak_rps": peak_rps,
+            "target_half_rps": target}
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,10 +207,17 @@ def setup_cairn(server, data: dict, work: Path) -> None:
     store.materialize(T0_MS, T0_MS + 1)
     store.close()
 
+    # The model directory becomes a run's artifacts (uploaded through the server), and the
+    # registered version's source points at them, as a training job would leave it.
+    import mlflow
     from mlflow.tracking import MlflowClient
+    mlflow.set_tracking_uri(server.url)
+    with mlflow.start_run(run_name="serving-bench") as run:
+        mlflow.log_artifacts(str(data["model_dir"]), artifact_path="model")
     client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     client.create_registered_model(MODEL)
-    version = client.create_model_version(MODEL, source=str(data["model_dir"]))
+    version = client.create_model_version(MODEL, source=f"{run.info.artifact_uri}/model",
+                                          run_id=run.info.run_id)
     client.set_registered_model_alias(MODEL, "production", version.version)
 
     body = {"files": [{"path": "endpoint.yaml", "content": endpoint_yaml()}]}
