@@ -45,7 +45,11 @@ with open(os.path.join(out, "expected.json"), "w") as f:
 
 class Ctl(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
-        import os, time
+        import json, os, time
+        if "describe" in model_input.columns:
+            raise ValueError("frame " + json.dumps(
+                {c: [str(model_input[c].dtype), model_input[c].tolist()]
+                 for c in model_input.columns if c != "describe"}, default=str))
         out = []
         for _, row in model_input.iterrows():
             if "crash" in row and row["crash"] == 1:
@@ -292,13 +296,27 @@ TEST_F(PythonWorkerPoolTest, ModelErrorIsInternalWithThePythonMessage) {
 TEST_F(PythonWorkerPoolTest, MixedColumnsReachTheModel) {
   ASSERT_NE(pools_->ctl, nullptr);
   ModelInput input;
-  input.columns = {"x", "tag", "flag", "mixed"};
+  input.columns = {"x", "tag", "flag", "count", "any"};
   input.rows = 2;
-  input.cells = {1.5,        std::string("a"), true,  std::monostate{},
-                 int64_t{4}, std::monostate{}, false, std::string("z")};
+  input.cells = {1.5,        std::string("a"), true,  int64_t{3}, int64_t{7},
+                 int64_t{4}, std::monostate{}, false, int64_t{5}, std::string("s")};
   auto predictions = pools_->ctl->Predict(input);
   ASSERT_TRUE(predictions.ok()) << predictions.status();
   EXPECT_EQ(*predictions, (std::vector<double>{3.0, 8.0}));
+
+  // The model sees each column with its type: float64, bool, int64, object.
+  input.columns.push_back("describe");
+  input.cells.insert(input.cells.begin() + 5, int64_t{1});
+  input.cells.push_back(int64_t{1});
+  auto described = pools_->ctl->Predict(input);
+  ASSERT_EQ(described.status().code(), absl::StatusCode::kInternal);
+  std::string frame(described.status().message());
+  EXPECT_THAT(frame, HasSubstr(R"("x": ["float64", [1.5, 4.0]])")) << frame;
+  EXPECT_THAT(frame, HasSubstr(R"("flag": ["bool", [true, false]])")) << frame;
+  EXPECT_THAT(frame, HasSubstr(R"("count": ["int64", [3, 5]])")) << frame;
+  EXPECT_THAT(frame, HasSubstr(R"("any": ["object", [7, "s"]])")) << frame;
+  EXPECT_THAT(frame, HasSubstr(R"("tag": )")) << frame;
+  EXPECT_THAT(frame, HasSubstr(R"(["a", )")) << frame;
 }
 
 TEST_F(PythonWorkerPoolTest, DeadWorkerFailsItsRequestWithUnavailableAndIsReplaced) {
