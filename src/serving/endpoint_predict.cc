@@ -145,15 +145,27 @@ absl::Status BuildInput(const Serving& serving, const Runtime& runtime, const Co
                                                "' is not available: ", serving.features_error));
   }
   if (request.num_entities == 0) {
-    std::string keys;
+    std::string keys, names;
     for (const features::Field& k : set->join_keys) {
       absl::StrAppend(&keys, keys.empty() ? "" : ", ", k.name);
     }
+    int listed = 0, unlisted = 0;
+    for (size_t c = 0; c < num_columns; ++c) {
+      if (online_of[c] < 0 || request.FindFeature((*columns)[c]) >= 0) continue;
+      if (listed == 10) {
+        ++unlisted;
+        continue;
+      }
+      absl::StrAppend(&names, listed == 0 ? "'" : ", '", ToAbsl((*columns)[c]), "'");
+      ++listed;
+    }
+    if (unlisted > 0) absl::StrAppend(&names, " and ", unlisted, " more");
     return absl::InvalidArgumentError(absl::StrCat(
-        "entities: model ", ModelLabel(runtime.model_name, runtime.version),
-        " reads features of feature service '", serving.spec.feature_service,
-        "' that the request does not give; send the join keys (", keys,
-        ") in \"entities\" or every value in \"features\""));
+        "features: model ", ModelLabel(runtime.model_name, runtime.version), " reads ",
+        listed + unlisted == 1 ? "input " : "inputs ", names,
+        ", missing from the request; send the join keys (", keys,
+        ") in \"entities\" so that feature service '", serving.spec.feature_service,
+        "' looks them up, or the values in \"features\""));
   }
   scratch->keys.clear();
   for (const auto& column : request.entities()) {
@@ -210,6 +222,7 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
   const Runtime* answered_by = nullptr;
   std::string_view variant = "champion";
   absl::StatusOr<std::vector<double>> predictions{std::vector<double>()};
+  int64_t canary_failed_us = -1;  // the failed canary's latency, or -1
   if (to_canary) {
     const int64_t t0 = SteadyMicros();
     absl::Status built = BuildInput(*s, *rollout->challenger, rollout->plan, request,
@@ -221,20 +234,29 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
       variant = "canary";
       for (double p : *predictions) rollout->guard->Record(true, latency, false, p);
     } else {
-      // The canary failed: counted against it, and the champion answers instead.
-      for (size_t r = 0; r < request.rows; ++r) rollout->guard->Record(true, latency, true, 0);
+      // The canary failed: the champion answers instead; the failure counts against the
+      // canary unless the champion refuses the request too (then it was the request's).
+      canary_failed_us = latency;
     }
   }
   if (answered_by == nullptr) {
+    auto record_canary_failure = [&](bool request_was_bad) {
+      if (canary_failed_us < 0 || request_was_bad) return;
+      for (size_t r = 0; r < request.rows; ++r) {
+        rollout->guard->Record(true, canary_failed_us, true, 0);
+      }
+    };
     const int64_t t0 = SteadyMicros();
     absl::Status built = BuildInput(*s, *s->champion, s->plan, request, options_.online,
                                     &scratch, &scratch.input);
     if (!built.ok()) {
+      record_canary_failure(absl::IsInvalidArgument(built));
       d->errors.fetch_add(1, std::memory_order_relaxed);
       return built;
     }
     predictions = s->champion->model->Predict(scratch.input);
     const int64_t latency = SteadyMicros() - t0;
+    record_canary_failure(!predictions.ok() && absl::IsInvalidArgument(predictions.status()));
     if (rollout != nullptr) {
       if (predictions.ok()) {
         for (double p : *predictions) rollout->guard->Record(false, latency, false, p);

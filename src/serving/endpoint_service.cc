@@ -397,7 +397,11 @@ absl::Status EndpointService::Deploy(Deployment& d, const EndpointSpec& spec,
     Log(LogLevel::kInfo, absl::StrCat("endpoint '", spec.name, "': serving ",
                                       ModelLabel(spec.model, *version), " (", ToAbsl(why), ")"));
   }
-  if (options_.set_log_retention) options_.set_log_retention(spec.name, spec.log_max_rows);
+  if (options_.set_log_retention) {
+    options_.set_log_retention(spec.name, spec.log_max_rows);
+  } else if (auto* log = dynamic_cast<InferenceLog*>(options_.inference_log)) {
+    log->SetRetention(spec.name, spec.log_max_rows);
+  }
   return absl::OkStatus();
 }
 

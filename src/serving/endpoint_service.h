@@ -121,8 +121,8 @@ struct EndpointServiceOptions {
   // Which rows the inference log gets; empty: InferenceLog::ShouldSample (deterministic by
   // the row id's hash).
   std::function<bool(std::string_view id, double rate)> should_sample;
-  // Called at each deploy with the endpoint's log_max_rows (the server wires it to
-  // InferenceLog::SetRetention); empty: not called.
+  // Called at each deploy with the endpoint's log_max_rows; empty: the sink's
+  // InferenceLog::SetRetention when the sink is an InferenceLog.
   std::function<void(std::string_view endpoint, int64_t max_rows)> set_log_retention;
   int64_t recheck_ms = 1000;  // alias re-resolution, feature-service refresh, guard judging
   uint64_t seed = 0;          // the canary split's random sequence

@@ -304,9 +304,9 @@ TEST_F(EndpointServiceTest, BadRequestsNameTheFieldAndTheMissingInput) {
             "(the endpoint has no feature_service); send it in \"features\"");
   absl::Status no_keys = error("churn", R"({"features": {"tenure": [1]}})");
   EXPECT_EQ(no_keys.message(),
-            "entities: model churn version 1 reads features of feature service 'churn' that "
-            "the request does not give; send the join keys (customer_id) in \"entities\" or "
-            "every value in \"features\"");
+            "features: model churn version 1 reads input 'spend', missing from the request; "
+            "send the join keys (customer_id) in \"entities\" so that feature service 'churn' "
+            "looks them up, or the values in \"features\"");
   EXPECT_EQ(error("raw", R"({"entities": {"customer_id": [1]}, "features": {"tenure": [1],
                               "spend": [1]}})")
                 .message(),
@@ -481,6 +481,26 @@ TEST_F(EndpointServiceTest, AFailingCanaryIsRolledBackAndItsRequestsStillAnswere
   EXPECT_EQ((*rollouts)[0].verdict["passed"], false);
   EXPECT_EQ(models_->GetModelVersionByAlias("churn", "production")->version, 1);
   EXPECT_EQ(service_->List()[0].rollout_id, "");
+}
+
+TEST_F(EndpointServiceTest, ABadRequestDoesNotCountAgainstTheCanary) {
+  Apply({Spec()});
+  StartService();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.percent = 100;
+  ASSERT_TRUE(service_->StartRollout("churn", spec, "ann", "").ok());
+  absl::StatusOr<std::string> bad = service_->Predict("churn", R"({"features": {"tenure": [1]}})");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  loader_.fail_predict[2] = true;
+  Json out = PredictJson(R"({"entities": {"customer_id": [1001]}})");
+  EXPECT_EQ(out["variant"], "champion");
+  absl::StatusOr<Json> described = service_->Describe("churn");
+  ASSERT_TRUE(described.ok());
+  const Json& progress = (*described)["rollout"]["progress"];
+  EXPECT_EQ(progress["challenger"]["requests"], 1) << progress.dump();
+  EXPECT_EQ(progress["challenger"]["errors"], 1) << progress.dump();
+  EXPECT_EQ(progress["champion"]["requests"], 1) << progress.dump();
 }
 
 TEST_F(EndpointServiceTest, ShadowIsMirroredAndOnlyLogged) {
