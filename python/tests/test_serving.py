@@ -326,6 +326,15 @@ def test_xgboost_predictions_by_entity_key_and_raw_values_equal_the_boosters(ser
     assert_close(mixed.json()["predictions"], booster_predict(booster, changed),
                  "raw spend over the online one")
 
+    # A key the online store does not hold: its features are missing (NaN), which the
+    # booster handles as it does in Python.
+    nan = float("nan")
+    absent = predict(server, endpoint, {"entities": {"customer_id": [999, 3]}})
+    assert absent.status_code == 200, absent.text
+    assert_close(absent.json()["predictions"],
+                 booster_predict(booster, [[nan] * len(FEATURES), online[3]]),
+                 "a key with no online features")
+
     # Values of our own (not in the online store) for a direct check of the model.
     own = [[1.5, 99.25, 7.0, 30.0], [55.0, 3.5, 0.0, 71.0]]
     mine = predict(server, endpoint, {
@@ -351,6 +360,33 @@ def test_missing_input_is_a_400_naming_it_and_unknown_endpoint_a_404(server, wor
     assert "entities" in empty.text or "features" in empty.text, empty.text
 
 
+def test_batch_prediction_over_a_csv_file(server, world, tmp_path):
+    keys = [1, 2, 3, 999, 20]
+    source = tmp_path / "score-me.csv"
+    # Entity keys looked up online, and one raw feature column that wins over the store.
+    source.write_text("customer_id,calls\n" + "".join(f"{k},{k % 4}\n" for k in keys))
+    output = tmp_path / "scored.csv"
+    done = post_json(server, world["endpoint"], "/predict-batch",
+                     {"input": str(source), "output": str(output)})
+    assert done["rows"] == len(keys), done
+    lines = output.read_text().splitlines()
+    assert lines[0] == "id,prediction", lines[:2]
+    got = [float(line.split(",")[1]) for line in lines[1:]]
+    nan = float("nan")
+    rows = []
+    for k in keys:
+        row = list(world["online"].get(k, [nan] * len(FEATURES)))
+        row[2] = float(k % 4)
+        rows.append(row)
+    booster = world["boosters"][current_version(server, world)]
+    assert_close(got, booster_predict(booster, rows), "batch predictions")
+
+    missing = requests.post(endpoint_url(server, world["endpoint"], "/predict-batch"),
+                            json={"input": str(tmp_path / "absent.csv"),
+                                  "output": str(output)}, timeout=60)
+    assert missing.status_code == 404 and "absent.csv" in missing.text, missing.text
+
+
 # ---- 2. alias move redeploys -----------------------------------------------------------
 
 def test_alias_move_through_the_mlflow_client_redeploys(server, world):
@@ -358,9 +394,39 @@ def test_alias_move_through_the_mlflow_client_redeploys(server, world):
     client.set_registered_model_alias(model, "production", "1")
     wait_until("version 1 in production",
                lambda: current_version(server, world) == 1)
-    client.set_registered_model_alias(model, "production", "2")
-    wait_until("the endpoint to answer with version 2 after the alias moved",
-               lambda: current_version(server, world) == 2)
+    # A client predicting all along: no request fails while the endpoint redeploys, and
+    # once version 2 answers, version 1 never answers again.
+    answers: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def steady_client():
+        session = requests.Session()
+        while not stop.is_set():
+            reply = session.post(endpoint_url(server, world["endpoint"], "/predict"),
+                                 json={"entities": {"customer_id": [4]}}, timeout=60)
+            answers.append((reply.status_code,
+                            reply.json().get("model_version", 0)
+                            if reply.status_code == 200 else reply.text))
+        session.close()
+
+    steady = threading.Thread(target=steady_client, daemon=True)
+    steady.start()
+    try:
+        wait_until("the steady client's first answers", lambda: len(answers) >= 3)
+        client.set_registered_model_alias(model, "production", "2")
+        wait_until("the endpoint to answer with version 2 after the alias moved",
+                   lambda: answers and answers[-1] == (200, 2))
+        count = len(answers)
+        wait_until("a few more answers", lambda: len(answers) >= count + 3)
+    finally:
+        stop.set()
+        steady.join(timeout=60)
+    failed = [a for a in answers if a[0] != 200]
+    assert not failed, failed[:5]
+    versions = [v for _, v in answers]
+    first_v2 = versions.index(2)
+    assert set(versions[:first_v2]) == {1} and set(versions[first_v2:]) == {2}, versions
+    assert current_version(server, world) == 2
     keys = [2, 4, 6]
     reply = predict(server, world["endpoint"], {"entities": {"customer_id": keys}})
     assert reply.status_code == 200, reply.text
@@ -490,6 +556,16 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
         body = predict(server, endpoint, {"entities": {"customer_id": [key]}}).json()
         assert (body["variant"], body["model_version"]) == ("champion", 2), body
 
+    # The log tells the variants apart: the canary's rows were made by version 1.
+    def canary_rows():
+        rows = logged_records(server, endpoint, variant="canary")
+        return rows if any(r["id"] == seen["canary"]["ids"][0] for r in rows) else None
+
+    rows = wait_until("the canary's rows in the inference log", canary_rows)
+    assert {(r["variant"], r["model_version"]) for r in rows} == {("canary", 1)}, rows
+    champion_rows = logged_records(server, endpoint, variant="champion")
+    assert champion_rows and {r["model_version"] for r in champion_rows} == {2}
+
     rollouts = get_json(server, endpoint, "/rollouts")["rollouts"]
     assert [(r["id"], r["state"]) for r in rollouts] == [(rollout_id, "rolled_back")]
     assert rollouts[0]["actor"] == "e2e-test"
@@ -589,6 +665,9 @@ def test_python_runtime_burst_gets_429_with_retry_after_and_scales_up(server, py
         with concurrent.futures.ThreadPoolExecutor(threads) as pool:
             return list(pool.map(one, range(threads)))
 
+    # The pool's size before the burst: from 1 worker, the burst must scale it up.
+    replicas_before = get_json(server, endpoint, "")["runtime"]["replicas"]
+    burst_start_ms = int(time.time() * 1000) - 1
     deadline = time.monotonic() + DEADLINE_S
     while not rejected and time.monotonic() < deadline:
         for reply in burst():
@@ -609,7 +688,8 @@ def test_python_runtime_burst_gets_429_with_retry_after_and_scales_up(server, py
     def scaled_up():
         events = get_json(server, endpoint, "/events", kind="scaling")["events"]
         return [e for e in events if e["detail"].get("to", 0) > e["detail"].get("from", 0)
-                and e["detail"].get("to") == 2]
+                and e["detail"].get("to") == 2
+                and (replicas_before == 2 or e["time_ms"] >= burst_start_ms)]
 
     ups = wait_until("a scaling event from 1 to 2 workers", scaled_up)
     assert ups[0]["detail"]["from"] == 1 and ups[0]["detail"]["reason"], ups[0]
