@@ -445,12 +445,16 @@ absl::StatusOr<WebhookTestResult> Webhooks::Test(std::string_view id,
   return result;
 }
 
-absl::Status Webhooks::Notify(std::string_view event, Json data) {
+absl::Status Webhooks::Notify(std::string_view event, const Json& data) {
+  return Notify(event, OrderedJson::parse(data.dump()));
+}
+
+absl::Status Webhooks::Notify(std::string_view event, OrderedJson data) {
   CAIRN_RETURN_IF_ERROR(ValidateEvent(event, "event"));
   auto job = std::make_shared<Pending>();
   job->kind = Pending::Kind::kNotify;
   job->event = std::string(event);
-  job->data = OrderedJson::parse(data.dump());
+  job->data = std::move(data);
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("webhooks are shut down");
   queue_.push_back(std::move(job));

@@ -162,8 +162,11 @@ class Webhooks {
                                          std::optional<std::string> event = std::nullopt);
 
   // Queues a delivery of `event` with `data` to every ACTIVE webhook subscribed to it
-  // (looked up on the delivery thread). InvalidArgument for an unknown event.
-  absl::Status Notify(std::string_view event, Json data);
+  // (looked up on the delivery thread). InvalidArgument for an unknown event; Unavailable
+  // after Shutdown. With OrderedJson the data's keys keep their order (MLflow's payloads
+  // list name first); Json sorts them.
+  absl::Status Notify(std::string_view event, OrderedJson data);
+  absl::Status Notify(std::string_view event, const Json& data);
 
   // The tries of the webhook's deliveries, newest first; limit 1..1000. NotFound for an
   // id that never existed.

@@ -658,7 +658,7 @@ TEST_F(WebhookDeliveryTest, NotifyDeliversOtherEventsWithTheGivenData) {
   clock_.Set(1'700'000'000'000);
   Open();
   Receiver receiver({200});
-  Subscribe(receiver.url(), {"model_version_tag.set"});
+  Subscribe(receiver.url(), {"model_version_tag.set", "registered_model.created"});
   ASSERT_TRUE(webhooks_
                   ->Notify("model_version_tag.set",
                            Json{{"key", "k"}, {"name", "m"}, {"value", "v"}, {"version", "2"}})
@@ -668,6 +668,14 @@ TEST_F(WebhookDeliveryTest, NotifyDeliversOtherEventsWithTheGivenData) {
             R"({"entity": "model_version_tag", "action": "set", )"
             R"("timestamp": "2023-11-14T22:13:20+00:00", )"
             R"("data": {"key": "k", "name": "m", "value": "v", "version": "2"}})");
+  ASSERT_TRUE(webhooks_
+                  ->Notify("registered_model.created", OrderedJson{{"name", "m"},
+                                                                   {"tags", OrderedJson::object()},
+                                                                   {"description", nullptr}})
+                  .ok());
+  ASSERT_TRUE(receiver.WaitForRequests(2));
+  EXPECT_THAT(receiver.requests()[1].body,
+              HasSubstr(R"("data": {"name": "m", "tags": {}, "description": null}})"));
   EXPECT_EQ(webhooks_->Notify("model_version.exploded", Json::object()).code(),
             absl::StatusCode::kInvalidArgument);
 }
