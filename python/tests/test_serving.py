@@ -126,6 +126,7 @@ class MlflowPointer:
 
         self.mlflow = mlflow
         self.saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+        self.saved_uris = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
         os.environ["MLFLOW_TRACKING_URI"] = url
         mlflow.set_tracking_uri(url)
         mlflow.set_registry_uri(url)
@@ -137,6 +138,14 @@ class MlflowPointer:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = self.saved_env
+        self.mlflow.set_tracking_uri(self.saved_uris[0])
+        self.mlflow.set_registry_uri(self.saved_uris[1])
+        try:
+            import mlflow.tracking.fluent as fluent
+
+            fluent._active_experiment_id = None  # an experiment of the other server
+        except (ImportError, AttributeError):
+            pass
         os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
         os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
 
@@ -577,6 +586,78 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
     assert again.status_code in (400, 404, 409), again.text
 
 
+def test_canary_guard_promotes_by_itself_and_the_server_restarts_serving_it(tmp_path):
+    """On a server of its own: a canary whose guard passes moves the alias (recorded as the
+    guard's promotion in the alias history) and the endpoint serves the new version; after
+    a restart the endpoint comes back serving it, its rollout on record."""
+    from mlflow import MlflowClient
+    import mlflow
+
+    own = cairn_testing.start_server(tmp_path / "data", kind="cairn")
+    pointer = MlflowPointer(own.url)
+    try:
+        mlflow.set_experiment(unique("guard"))
+        model = unique("guarded")
+        boosters = {}
+        for version, (seed, rounds) in ((1, (3, 10)), (2, (4, 15))):
+            booster, frame = train_booster(seed=seed, rounds=rounds)
+            assert log_xgb_version(model, booster, frame, "json") == version
+            boosters[version] = booster
+        MlflowClient().set_registered_model_alias(model, "production", "1")
+        endpoint = "guarded"
+        (tmp_path / "endpoint.yaml").write_text(
+            f"kind: Endpoint\nname: {endpoint}\nmodel: {model}@production\n")
+        ok(cli(own, "apply", "-f", str(tmp_path / "endpoint.yaml")))
+        row = [12.0, 80.0, 3.0, 40.0]
+        body = {"features": {name: [row[i]] for i, name in enumerate(FEATURES)}}
+        wait_until("the endpoint to answer",
+                   lambda: predict(own, endpoint, body).status_code == 200)
+
+        # Latency is not what this test is about: the ratio allowed is generous.
+        rollout = post_json(own, endpoint, "/rollouts", {
+            "mode": "canary", "version": 2, "percent": 50, "actor": "e2e-test",
+            "guard": {"window": "1s", "min_requests": 20, "max_p99_latency_ratio": 1000}})
+        rollout_id = rollout["rollout"]["id"]
+
+        def judged():
+            reply = predict(own, endpoint, body)
+            assert reply.status_code == 200, reply.text
+            rollouts = get_json(own, endpoint, "/rollouts")["rollouts"]
+            return rollouts[0] if rollouts[0]["state"] != "running" else None
+
+        finished = wait_until("the guard's verdict", judged)
+        assert finished["id"] == rollout_id
+        assert finished["state"] == "promoted", finished
+        assert finished["verdict"]["passed"] is True, finished["verdict"]
+        assert finished["verdict"]["details"]["challenger"]["requests"] >= 20
+        assert MlflowClient().get_model_version_by_alias(model, "production").version == "2"
+        history = requests.get(f"{own.url}/api/v1/models/{model}/alias-history",
+                               timeout=60).json()["alias_changes"]
+        assert (history[0]["from_version"], history[0]["to_version"]) == (1, 2), history
+        assert rollout_id in history[0]["reason"] or "rollout" in history[0]["reason"], history
+        def champion_version():
+            answer = predict(own, endpoint, body).json()
+            return (answer["model_version"], answer["variant"]) == (2, "champion")
+
+        wait_until("version 2 to answer as champion", champion_version)
+        answer = predict(own, endpoint, body).json()
+        assert_close(answer["predictions"], booster_predict(boosters[2], [row]),
+                     "the promoted version's prediction")
+
+        own.stop()
+        own = cairn_testing.start_server(tmp_path / "data", kind="cairn")
+        wait_until("the endpoint to answer after the restart",
+                   lambda: predict(own, endpoint, body).status_code == 200)
+        again = predict(own, endpoint, body).json()
+        assert (again["model_version"], again["variant"]) == (2, "champion"), again
+        assert_close(again["predictions"], answer["predictions"], "after the restart")
+        kept = get_json(own, endpoint, "/rollouts")["rollouts"]
+        assert [(r["id"], r["state"]) for r in kept] == [(rollout_id, "promoted")]
+    finally:
+        pointer.close()
+        own.stop()
+
+
 # ---- 5. the Python runtime: sklearn, a bounded queue, autoscaling ------------------------
 
 PY_FEATURES = ["a", "b", "c"]
@@ -607,6 +688,7 @@ def python_endpoint(server, world):
     y = x["a"] * 2 - x["b"] + 0.5 * x["c"] ** 2
     model = KNeighborsRegressor(n_neighbors=5, algorithm="brute").fit(x, y)
     name = unique("knn")
+    mlflow.set_experiment(unique("serving-python"))
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model",
                                         signature=infer_signature(x, model.predict(x[:10])),
