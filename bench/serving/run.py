@@ -108,9 +108,12 @@ def feature_yaml() -> str:
     ])
 
 
-def endpoint_yaml() -> str:
-    return (f"kind: Endpoint\nname: {ENDPOINT}\nmodel: {MODEL}@production\n"
+def endpoint_yaml(log_sample: float | None = None) -> str:
+    text = (f"kind: Endpoint\nname: {ENDPOINT}\nmodel: {MODEL}@production\n"
             "feature_service: serving_bench\nruntime: auto\n")
+    if log_sample is not None:  # absent: the endpoint's default (every row logged)
+        text += f"inference_log: {{sample: {log_sample}}}\n"
+    return text
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def start_cairn(binary: Path, data_dir: Path):
     return cairn_testing.start_server(data_dir, kind="cairn")
 
 
-def setup_cairn(server, data: dict, work: Path) -> None:
+def setup_cairn(server, data: dict, work: Path, log_sample: float | None = None) -> None:
     store = cairn.FeatureStore(server.url)
     defs = work / "defs"
     defs.mkdir(parents=True, exist_ok=True)
@@ -220,7 +223,7 @@ def setup_cairn(server, data: dict, work: Path) -> None:
                                           run_id=run.info.run_id)
     client.set_registered_model_alias(MODEL, "production", version.version)
 
-    body = {"files": [{"path": "endpoint.yaml", "content": endpoint_yaml()}]}
+    body = {"files": [{"path": "endpoint.yaml", "content": endpoint_yaml(log_sample)}]}
     response = requests.post(f"{server.url}/api/v1/endpoints/apply", json=body, timeout=60)
     if response.status_code != 200:
         raise RuntimeError(f"endpoints/apply -> {response.status_code}: {response.text[:500]}")
@@ -353,6 +356,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mlflow-workers", type=int, default=2)
+    parser.add_argument("--log-sample", type=float, default=None,
+                        help="the endpoint's inference_log sample (default: the endpoint's "
+                             "default, every prediction logged)")
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-cairn", action="store_true")
     parser.add_argument("--work", type=Path, default=None,
@@ -387,7 +393,7 @@ def main() -> int:
         server = start_cairn(config.cairn.resolve(), work / "cairn-data")
         try:
             print("cairn: apply, ingest, materialize, register, endpoint ...", flush=True)
-            setup_cairn(server, data, work)
+            setup_cairn(server, data, work, config.log_sample)
             cairn_answers = cairn_predict(server.url, check_keys)
             print("cairn: wrk ...", flush=True)
             side = measure(server.url, f"/api/v1/endpoints/{ENDPOINT}/predict", cairn_bodies,
