@@ -363,6 +363,17 @@ def test_missing_input_is_a_400_naming_it_and_unknown_endpoint_a_404(server, wor
     assert unknown.status_code == 404, unknown.text
     assert "no-such-endpoint" in unknown.text, unknown.text
 
+    # A value the model cannot read: the column and the row named.
+    text = {name: [1.0, 2.0] for name in FEATURES}
+    text["age"] = [30.0, "old"]
+    wrong = predict(server, endpoint, {"features": text})
+    assert wrong.status_code == 400, wrong.text
+    assert "'age'" in wrong.text and "row 1" in wrong.text and "old" in wrong.text, wrong.text
+
+    # Lists of different lengths.
+    ragged = predict(server, endpoint, {"features": {**text, "age": [30.0]}})
+    assert ragged.status_code == 400 and "features.age" in ragged.text, ragged.text
+
     # Nothing to predict from: a 400 that says what to send.
     empty = predict(server, endpoint, {})
     assert empty.status_code == 400, empty.text
@@ -522,6 +533,18 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
         f"Endpoint {endpoint}")
     wait_until(f"endpoint {endpoint} to answer", lambda: predict(
         server, endpoint, {"entities": {"customer_id": [1]}}).status_code == 200)
+
+    # Refused rollouts: the champion itself, a version that does not exist, a typo.
+    for bad, status, words in (
+            ({"mode": "canary", "version": 2, "percent": 50}, 409, ["version 2", "champion"]),
+            ({"mode": "canary", "version": 9, "percent": 50}, 404, ["version=9"]),
+            ({"mode": "canery", "version": 1, "percent": 50}, 400, ["mode", "canary"]),
+            ({"mode": "canary", "version": 1, "percent": 150}, 400, ["percent"])):
+        refused = requests.post(endpoint_url(server, endpoint, "/rollouts"), json=bad,
+                                timeout=60)
+        assert refused.status_code == status, (bad, refused.status_code, refused.text)
+        assert all(w in refused.text for w in words), (bad, refused.text)
+    assert get_json(server, endpoint, "/rollouts")["rollouts"] == []
 
     started = post_json(server, endpoint, "/rollouts", {
         "mode": "canary", "version": 1, "percent": 50,
