@@ -55,6 +55,16 @@ Json ValueToJson(const features::Value& v) {
   }
 }
 
+// Row `row` of `input` as {"column": value, …}, built as one map (no per-key lookups).
+Json FeaturesJson(const ModelInput& input, size_t row) {
+  Json::object_t object;
+  const size_t n = input.columns.size();
+  for (size_t c = 0; c < n; ++c) {
+    object.emplace_hint(object.end(), input.columns[c], ValueToJson(input.cells[row * n + c]));
+  }
+  return Json(std::move(object));
+}
+
 // The per-thread buffers of the predict path.
 struct PredictScratch {
   PredictRequest request;
@@ -296,10 +306,7 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
       record.variant = std::string(variant);
       record.time_ms = now_ms;
       record.latency_us = latency_us;
-      const size_t n = scratch.input.columns.size();
-      for (size_t c = 0; c < n; ++c) {
-        record.features[scratch.input.columns[c]] = ValueToJson(scratch.input.cells[r * n + c]);
-      }
+      record.features = FeaturesJson(scratch.input, r);
       record.prediction = (*predictions)[r];
       options_.inference_log->Append(std::move(record));
     }
@@ -401,10 +408,7 @@ void EndpointService::ShadowLoop() {
       record.time_ms = task->time_ms;
       record.latency_us = latency;
       if (built.ok()) {
-        const size_t n = scratch.input.columns.size();
-        for (size_t c = 0; c < n; ++c) {
-          record.features[scratch.input.columns[c]] = ValueToJson(scratch.input.cells[r * n + c]);
-        }
+        record.features = FeaturesJson(scratch.input, r);
       }
       record.prediction = ok ? (*predictions)[r] : 0;
       record.error = !ok;
