@@ -609,6 +609,43 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
     assert again.status_code in (400, 404, 409), again.text
 
 
+def test_shadow_mirrors_requests_and_logs_the_challengers_answers_only(server, world):
+    endpoint = unique("shadow").replace("_", "-")
+    apply_yaml(server, world["tmp"], ENDPOINT.format(
+        name=endpoint, model=f"{world['model']}/2", service=world["service"]),
+        f"Endpoint {endpoint}")
+    wait_until(f"endpoint {endpoint} to answer", lambda: predict(
+        server, endpoint, {"entities": {"customer_id": [1]}}).status_code == 200)
+    started = post_json(server, endpoint, "/rollouts", {
+        "mode": "shadow", "version": 1, "percent": 100, "actor": "e2e-test",
+        "guard": {"window": "1h", "min_requests": 1000}})["rollout"]
+    assert (started["mode"], started["state"]) == ("shadow", "running"), started
+
+    online, boosters = world["online"], world["boosters"]
+    answered: dict[str, int] = {}
+    for key in CUSTOMERS[:8]:
+        body = predict(server, endpoint, {"entities": {"customer_id": [key]}}).json()
+        # The champion always answers; the shadow's answer is never returned.
+        assert (body["variant"], body["model_version"]) == ("champion", 2), body
+        assert_close(body["predictions"], booster_predict(boosters[2], [online[key]]),
+                     "champion under a shadow")
+        answered[body["ids"][0]] = key
+
+    def shadow_rows():
+        rows = {r["id"]: r for r in logged_records(server, endpoint, variant="shadow")}
+        return rows if all(i in rows for i in answered) else None
+
+    rows = wait_until("the shadow's answers in the inference log", shadow_rows)
+    for row_id, key in answered.items():
+        row = rows[row_id]
+        assert (row["variant"], row["model_version"], row["error"]) == ("shadow", 1, False)
+        assert abs(row["prediction"] - booster_predict(boosters[1], [online[key]])[0]) \
+            <= TOLERANCE, row
+    stopped = post_json(server, endpoint, f"/rollouts/{started['id']}/rollback",
+                        {"actor": "e2e-test", "reason": "shadow seen"})["rollout"]
+    assert stopped["state"] == "rolled_back"
+
+
 def test_canary_guard_promotes_by_itself_and_the_server_restarts_serving_it(tmp_path):
     """On a server of its own: a canary whose guard passes moves the alias (recorded as the
     guard's promotion in the alias history) and the endpoint serves the new version; after
