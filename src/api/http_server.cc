@@ -78,6 +78,11 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kUnmatchedMethods[] = {"GET",  "POST",    "PUT",  "DELETE",
                                                   "PATCH", "OPTIONS", "HEAD", "OTHER"};
 constexpr int kNumUnmatchedMethods = sizeof(kUnmatchedMethods) / sizeof(kUnmatchedMethods[0]);
+// Default backlog bound per handler thread (ServerOptions::max_backlog = 0): deep enough for
+// bursts of fast requests, bounded so that a stuck pool answers 429 instead of piling up.
+constexpr size_t kBacklogPerThread = 64;
+// Default size of the predict pool (ServerOptions::predict_threads = 0).
+constexpr int kDefaultPredictThreads = 32;
 
 // The server whose I/O or worker thread this is (Stop must not join its own thread).
 thread_local const void* t_current_server = nullptr;
@@ -161,7 +166,17 @@ class ServerImpl {
   }
   const std::string& tmp_dir() const { return tmp_dir_; }
   HttpMetrics& metrics() { return metrics_; }
+  // The default pool (also runs stream producers, which are never refused).
   WorkerPool& workers() { return *workers_; }
+  // The pool that runs handlers of `kind`, and how many requests may wait for it.
+  WorkerPool& pool(HandlerPool kind) {
+    return kind == HandlerPool::kPredict && predict_workers_ ? *predict_workers_ : *workers_;
+  }
+  size_t max_backlog(HandlerPool kind) const {
+    return kind == HandlerPool::kPredict && predict_workers_ ? predict_max_backlog_ : max_backlog_;
+  }
+  // The pools' waiting requests, bounds and refusals in Prometheus text.
+  void AppendPoolMetrics(std::string* out) const;
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   int RouteSeries(const Route* route) const {
     return static_cast<int>(route - router_.routes().data());
@@ -210,6 +225,9 @@ class ServerImpl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   std::optional<WorkerPool> workers_;
+  std::optional<WorkerPool> predict_workers_;  // only when a route uses HandlerPool::kPredict
+  size_t max_backlog_ = 0;                     // set by Start, before any request
+  size_t predict_max_backlog_ = 0;
 };
 
 
@@ -485,6 +503,7 @@ class Session : public std::enable_shared_from_this<Session> {
         HttpResponse response;
         response.content_type = "text/plain; version=0.0.4; charset=utf-8";
         server_->metrics().AppendPrometheus(&response.body);
+        server_->AppendPoolMetrics(&response.body);
         SendResponse(std::move(response));
         return;
       }
@@ -506,13 +525,27 @@ class Session : public std::enable_shared_from_this<Session> {
       SendResponse(RunHandler());
       return;
     }
-    server_->workers().Post([self = shared_from_this()]() mutable {
-      HttpResponse response = self->RunHandler();
-      auto executor = self->stream_.get_executor();
-      asio::post(executor, [self = std::move(self), response = std::move(response)]() mutable {
-        self->SendResponse(std::move(response));
-      });
-    });
+    const HandlerPool kind = route_->options.pool;
+    const size_t max_backlog = server_->max_backlog(kind);
+    const bool queued = server_->pool(kind).TryPost(
+        [self = shared_from_this()]() mutable {
+          HttpResponse response = self->RunHandler();
+          auto executor = self->stream_.get_executor();
+          asio::post(executor, [self = std::move(self), response = std::move(response)]() mutable {
+            self->SendResponse(std::move(response));
+          });
+        },
+        max_backlog);
+    if (!queued) {
+      // Back-pressure: refused at once, the handler never runs; the body was read, so the
+      // connection stays usable.
+      RemoveBodyFile();
+      HttpResponse busy = ErrorResponse(
+          429, "RESOURCE_EXHAUSTED",
+          absl::StrCat("server busy: ", max_backlog, " requests waiting; retry after 1 s"));
+      busy.headers.emplace_back("Retry-After", "1");
+      SendResponse(std::move(busy));
+    }
   }
 
   // Runs the route's handler; never throws. Removes a streamed body file afterwards.
@@ -988,6 +1021,20 @@ absl::Status ServerImpl::Start() {
   const int worker_threads =
       options_.worker_threads > 0 ? options_.worker_threads : std::max(4, 2 * cores);
   workers_.emplace(worker_threads, [this] { t_current_server = this; });
+  max_backlog_ = options_.max_backlog > 0 ? options_.max_backlog
+                                          : kBacklogPerThread * static_cast<size_t>(worker_threads);
+  const bool predict_routes =
+      std::any_of(router_.routes().begin(), router_.routes().end(), [](const Route& route) {
+        return !route.options.inline_handler && route.options.pool == HandlerPool::kPredict;
+      });
+  if (predict_routes) {
+    const int predict_threads =
+        options_.predict_threads > 0 ? options_.predict_threads : kDefaultPredictThreads;
+    predict_workers_.emplace(predict_threads, [this] { t_current_server = this; });
+    predict_max_backlog_ = options_.predict_max_backlog > 0
+                               ? options_.predict_max_backlog
+                               : kBacklogPerThread * static_cast<size_t>(predict_threads);
+  }
   work_.emplace(ioc_.get_executor());
   asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
   io_threads_.reserve(static_cast<size_t>(io_threads));
@@ -1106,6 +1153,33 @@ void ServerImpl::DoStop() {
   // Waits for handlers still running (only after a forced close); their responses go
   // nowhere.
   if (workers_) workers_->Join();
+  if (predict_workers_) predict_workers_->Join();
+}
+
+void ServerImpl::AppendPoolMetrics(std::string* out) const {
+  absl::StrAppend(out,
+                  "# HELP cairn_http_handlers_waiting Requests waiting for a handler thread, "
+                  "by pool.\n"
+                  "# TYPE cairn_http_handlers_waiting gauge\n");
+  auto line = [out](const char* name, const char* pool, uint64_t value) {
+    absl::StrAppend(out, name, "{pool=\"", pool, "\"} ", value, "\n");
+  };
+  line("cairn_http_handlers_waiting", "default", workers_->waiting());
+  if (predict_workers_) line("cairn_http_handlers_waiting", "predict", predict_workers_->waiting());
+  absl::StrAppend(out,
+                  "# HELP cairn_http_handlers_max_waiting Waiting requests beyond which a "
+                  "request is refused with 429, by pool.\n"
+                  "# TYPE cairn_http_handlers_max_waiting gauge\n");
+  line("cairn_http_handlers_max_waiting", "default", max_backlog_);
+  if (predict_workers_) line("cairn_http_handlers_max_waiting", "predict", predict_max_backlog_);
+  absl::StrAppend(out,
+                  "# HELP cairn_http_handlers_refused_total Requests refused with 429 because "
+                  "their pool's backlog was full, by pool.\n"
+                  "# TYPE cairn_http_handlers_refused_total counter\n");
+  line("cairn_http_handlers_refused_total", "default", workers_->refused());
+  if (predict_workers_) {
+    line("cairn_http_handlers_refused_total", "predict", predict_workers_->refused());
+  }
 }
 
 void ServerImpl::StopOnSignals() {

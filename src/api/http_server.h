@@ -13,8 +13,16 @@
 //   - reads the body into memory, limited to max_body_bytes (413 REQUEST_LIMIT_EXCEEDED and
 //     the connection is closed), or, for RouteOptions::stream_request_body routes, streams
 //     it into a fresh file under tmp_dir (no limit) that is removed after the handler;
-//   - runs the handler on a worker thread (on the I/O thread for inline_handler routes); a
-//     handler that throws gets 500 INTERNAL_ERROR;
+//   - runs the handler on a worker thread (on the I/O thread for inline_handler routes) of
+//     the route's pool (RouteOptions::pool: the default pool, or the predict pool so that
+//     slow models never hold the threads of the other routes); a handler that throws gets
+//     500 INTERNAL_ERROR;
+//   - applies back-pressure instead of queueing without bound: when a pool already has its
+//     max backlog of requests waiting for a thread, the request is answered at once, on the
+//     I/O thread and without running the handler, with 429, "Retry-After: 1" and
+//     {"error_code": "RESOURCE_EXHAUSTED", "message": "server busy: N requests waiting;
+//     retry after 1 s"} (the connection stays open). /healthz, /metrics and inline routes
+//     are never refused; /metrics shows each pool's waiting requests, bound and refusals;
 //   - writes HttpResponse::body, or streams HttpResponse::file_path (404 if it is gone),
 //     with Content-Type, Content-Length, Server: cairn and the handler's extra headers;
 //   - or, for HttpResponse::stream, sends the header at once and then each piece the
@@ -26,9 +34,11 @@
 //     final chunk, close the connection and destroy the producer;
 //   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr;
 //     latency (access log and /metrics) is to the last byte, streamed responses included.
-// Malformed HTTP gets 400 (a header over 1 MiB 431) and the connection is closed. Idle keep-alive connections and
-// stalled reads/writes time out after 60 s. Sockets use TCP_NODELAY.
+// Malformed HTTP gets 400 (a header over 1 MiB 431) and the connection is closed. Idle
+// keep-alive connections and stalled reads/writes time out after 60 s. Sockets use
+// TCP_NODELAY.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -42,6 +52,15 @@ struct ServerOptions {
   int port = 0;            // 0: the OS picks a free port (see HttpServer::port())
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // handler pool; 0: 2 × cores, at least 4
+  // Requests waiting for a worker thread beyond which the next one is refused (429);
+  // 0: 64 × worker threads.
+  size_t max_backlog = 0;
+  // The pool of RouteOptions::pool == kPredict routes (started only when a route uses it).
+  // A predict handler may block until its model answers (a Python worker pool queues up
+  // to its own bound and then answers 429 itself), so it needs more threads than there are
+  // cores: enough for the largest python pools' capacity. 0: 32.
+  int predict_threads = 0;
+  size_t predict_max_backlog = 0;    // as max_backlog for the predict pool; 0: 64 × its threads
   size_t max_body_bytes = 64 << 20;  // in-memory request bodies
   std::string tmp_dir;     // for streamed request bodies; empty: the system temp directory
   bool access_log = true;

@@ -956,6 +956,211 @@ TEST_F(HttpServerTest, StreamedRequestIsCountedInMetricsOnce) {
                                       "method=\"GET\"} 1\n"));
 }
 
+// The value of one /metrics sample line (`name{labels}`), or -1 when it is not there.
+int64_t MetricValue(int port, std::string_view sample) {
+  Reply reply = TestClient(port).Request("GET", "/metrics");
+  const std::string prefix = std::string(sample) + " ";
+  size_t pos = reply.body.find(prefix);
+  if (reply.status != 200 || pos == std::string::npos) return -1;
+  return std::stoll(reply.body.substr(pos + prefix.size()));
+}
+
+TEST(WorkerPoolTest, TryPostRefusesBeyondTheBacklogAndRunsWhatItAccepted) {
+  WorkerPool pool(1);
+  absl::Notification entered;
+  absl::Notification release;
+  std::atomic<int> ran{0};
+  pool.Post([&] {
+    entered.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+  });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(pool.TryPost([&] { ++ran; }, 2));
+  EXPECT_TRUE(pool.TryPost([&] { ++ran; }, 2));
+  EXPECT_EQ(pool.waiting(), 2u);
+  auto token = std::make_shared<int>(0);
+  std::weak_ptr<int> weak = token;
+  EXPECT_FALSE(pool.TryPost([&ran, token = std::move(token)] { ++ran; }, 2));
+  EXPECT_TRUE(weak.expired()) << "a refused task is destroyed at once";
+  EXPECT_EQ(pool.refused(), 1u);
+  pool.Post([&] { ++ran; });  // Post is never refused
+  EXPECT_EQ(pool.waiting(), 3u);
+  release.Notify();
+  pool.Join();
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(pool.waiting(), 0u);
+}
+
+TEST(WorkerPoolTest, TryPostCountsOnlyTasksThatNoIdleWorkerWillTake) {
+  WorkerPool pool(2);
+  absl::Notification release;
+  std::atomic<int> entered{0};
+  auto block = [&] {
+    ++entered;
+    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+  };
+  // Nothing may wait, but two workers are idle: both tasks are taken, whether or not a
+  // worker has picked the first one up yet.
+  EXPECT_TRUE(pool.TryPost(block, 0));
+  EXPECT_TRUE(pool.TryPost(block, 0));
+  EXPECT_FALSE(pool.TryPost(block, 0));
+  ASSERT_TRUE(WaitFor([&] { return entered.load() == 2; }));
+  EXPECT_EQ(pool.waiting(), 0u);
+  EXPECT_TRUE(pool.TryPost(block, 1));
+  EXPECT_EQ(pool.waiting(), 1u);
+  release.Notify();
+  pool.Join();
+  EXPECT_EQ(entered.load(), 3);
+  EXPECT_EQ(pool.refused(), 1u);
+}
+
+// A blocking route whose handlers wait for `release` and count themselves in `entered`.
+struct Gate {
+  std::atomic<int> entered{0};
+  absl::Notification release;
+  Handler Blocking(std::string body) {
+    return [this, body = std::move(body)](const HttpRequest&) {
+      ++entered;
+      release.WaitForNotificationWithTimeout(absl::Seconds(20));
+      return JsonResponse(body);
+    };
+  }
+};
+
+TEST_F(HttpServerTest, FullBacklogGets429WithRetryAfterAtOnceAndTheConnectionStaysUsable) {
+  Gate gate;
+  router_.Add("GET", "/slow", gate.Blocking("{\"slow\":true}"));
+  std::atomic<int> uploads{0};
+  router_.Add(
+      "PUT", "/upload",
+      [&](const HttpRequest&) {
+        ++uploads;
+        return JsonResponse("{}");
+      },
+      RouteOptions{.stream_request_body = true});
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.max_backlog = 2;
+  StartServer(options);
+
+  std::vector<Reply> slow_replies(3);
+  std::vector<std::thread> slow_clients;
+  slow_clients.emplace_back([&] { slow_replies[0] = TestClient(port()).Request("GET", "/slow"); });
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 1; }));
+  for (int client_idx = 1; client_idx < 3; ++client_idx) {
+    slow_clients.emplace_back(
+        [&, client_idx] { slow_replies[client_idx] = TestClient(port()).Request("GET", "/slow"); });
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] { return MetricValue(port(), "cairn_http_handlers_waiting{pool=\"default\"}") == 2; }));
+
+  // The backlog is full: refused at once, without running the handler.
+  TestClient client(port());
+  Reply busy = client.Request("GET", "/slow");
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(busy.headers["retry-after"], "1");
+  EXPECT_EQ(busy.headers["content-type"], "application/json");
+  EXPECT_EQ(*ParseJson(busy.body), Json::parse(R"({"error_code": "RESOURCE_EXHAUSTED",
+                            "message": "server busy: 2 requests waiting; retry after 1 s"})"));
+  // A streamed upload is refused too, and its temporary file removed.
+  Reply busy_upload = client.Request("PUT", "/upload", "some bytes");
+  EXPECT_EQ(busy_upload.status, 429);
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_dir_));
+  // The connection stays open; the built-in routes still answer.
+  EXPECT_EQ(client.Request("GET", "/healthz").status, 200);
+  Reply metrics = client.Request("GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_max_waiting{pool=\"default\"} 2\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_refused_total{pool=\"default\"} 2\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_requests_total{route=\"/slow\",method=\"GET\","
+                                      "code=\"429\"} 1\n"));
+  EXPECT_EQ(gate.entered.load(), 1);
+  EXPECT_EQ(uploads.load(), 0);
+
+  gate.release.Notify();
+  for (std::thread& slow_client : slow_clients) slow_client.join();
+  for (const Reply& reply : slow_replies) {
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.body, "{\"slow\":true}");
+  }
+  EXPECT_EQ(gate.entered.load(), 3);
+  // Room again: the same connection is served.
+  EXPECT_EQ(client.Request("GET", "/slow").status, 200);
+  EXPECT_EQ(client.Request("PUT", "/upload", "some bytes").status, 200);
+  EXPECT_EQ(uploads.load(), 1);
+}
+
+TEST_F(HttpServerTest, PredictRoutesRunOnTheirOwnPoolAndTheOtherRoutesStayResponsive) {
+  Gate gate;
+  router_.Add("POST", "/predict/{name}", gate.Blocking("{\"predictions\":[1]}"),
+              RouteOptions{.pool = HandlerPool::kPredict});
+  router_.Add("GET", "/registry", [](const HttpRequest&) { return JsonResponse("{\"ok\":1}"); });
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.predict_threads = 2;
+  options.predict_max_backlog = 1;
+  StartServer(options);
+
+  std::vector<Reply> replies(3);
+  std::vector<std::thread> clients;
+  for (int client_idx = 0; client_idx < 2; ++client_idx) {
+    clients.emplace_back([&, client_idx] {
+      replies[client_idx] = TestClient(port()).Request("POST", "/predict/m", "{}");
+    });
+  }
+  // Both predict threads are held (more than the default pool's one thread).
+  ASSERT_TRUE(WaitFor([&] { return gate.entered.load() == 2; }));
+  clients.emplace_back(
+      [&] { replies[2] = TestClient(port()).Request("POST", "/predict/m", "{}"); });
+  ASSERT_TRUE(WaitFor(
+      [&] { return MetricValue(port(), "cairn_http_handlers_waiting{pool=\"predict\"}") == 1; }));
+
+  TestClient client(port());
+  Reply busy = client.Request("POST", "/predict/m", "{}");
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(busy.headers["retry-after"], "1");
+  EXPECT_EQ((*ParseJson(busy.body))["message"], "server busy: 1 requests waiting; retry after 1 s");
+  // While every predict thread is blocked, the other routes answer on their own pool.
+  for (int round = 0; round < 3; ++round) {
+    Reply registry = client.Request("GET", "/registry");
+    EXPECT_EQ(registry.status, 200);
+    EXPECT_EQ(registry.body, "{\"ok\":1}");
+    EXPECT_EQ(client.Request("GET", "/healthz").status, 200);
+  }
+  Reply metrics = client.Request("GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_waiting{pool=\"default\"} 0\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_max_waiting{pool=\"predict\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_refused_total{pool=\"predict\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_refused_total{pool=\"default\"} 0\n"));
+  EXPECT_EQ(gate.entered.load(), 2);
+
+  gate.release.Notify();
+  for (std::thread& predict_client : clients) predict_client.join();
+  for (const Reply& reply : replies) {
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.body, "{\"predictions\":[1]}");
+  }
+  EXPECT_EQ(gate.entered.load(), 3);
+}
+
+TEST_F(HttpServerTest, DefaultBacklogsAre64RequestsPerThread) {
+  StartServer();  // 4 worker threads, no predict route: no predict pool
+  Reply metrics = TestClient(port()).Request("GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_max_waiting{pool=\"default\"} 256\n"));
+  EXPECT_THAT(metrics.body, ::testing::Not(HasSubstr("pool=\"predict\"")));
+  server_.reset();
+
+  router_ = Router();
+  router_.Add(
+      "POST", "/predict", [](const HttpRequest&) { return JsonResponse("{}"); },
+      RouteOptions{.pool = HandlerPool::kPredict});
+  StartServer();
+  TestClient client(port());
+  EXPECT_EQ(client.Request("POST", "/predict", "{}").status, 200);
+  metrics = client.Request("GET", "/metrics");
+  // 32 predict threads by default.
+  EXPECT_THAT(metrics.body, HasSubstr("cairn_http_handlers_max_waiting{pool=\"predict\"} 2048\n"));
+}
+
 TEST(DrainStreamTest, CollectsEveryPieceIntoTheBody) {
   HttpResponse response;
   auto probe = std::make_shared<ProducerProbe>();

@@ -17,9 +17,18 @@ namespace cairn::api {
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Which of the HTTP server's worker pools runs a route's handler (see ServerOptions).
+enum class HandlerPool {
+  kDefault,  // registry, tracking, apply, …: the server's worker pool
+  kPredict,  // model predictions, which may block for a long time on a busy model: their own
+             // pool, so that they never hold the threads the other routes need
+};
+
 struct RouteOptions {
   // Runs on the I/O thread (only for handlers that never block: /healthz).
   bool inline_handler = false;
+  // The pool that runs the handler (ignored for inline handlers).
+  HandlerPool pool = HandlerPool::kDefault;
   // Body is streamed to a temporary file instead of memory (artifact uploads); such
   // routes are exempt from the in-memory body limit.
   bool stream_request_body = false;

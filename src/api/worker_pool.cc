@@ -2,7 +2,9 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 
 namespace cairn::api {
@@ -15,6 +17,7 @@ constexpr std::chrono::microseconds kSpinTime{50};
 WorkerPool::WorkerPool(int threads, absl::AnyInvocable<void() const> on_thread_start)
     : on_thread_start_(std::move(on_thread_start)) {
   if (threads < 1) threads = 1;
+  num_threads_ = static_cast<size_t>(threads);
   threads_.reserve(static_cast<size_t>(threads));
   for (int thread_idx = 0; thread_idx < threads; ++thread_idx) {
     threads_.emplace_back([this] { Run(); });
@@ -23,11 +26,19 @@ WorkerPool::WorkerPool(int threads, absl::AnyInvocable<void() const> on_thread_s
 
 WorkerPool::~WorkerPool() { Join(); }
 
-void WorkerPool::Post(Task task) {
+void WorkerPool::Post(Task task) { TryPost(std::move(task), SIZE_MAX); }
+
+bool WorkerPool::TryPost(Task task, size_t max_waiting) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
+    if (stopping_) return true;
+    // The task would wait unless an idle worker is left for it after the queued ones.
+    const size_t idle = num_threads_ - std::min(busy_, num_threads_);
+    if (max_waiting != SIZE_MAX && queue_.size() >= idle + max_waiting) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return false;  // `task` is destroyed outside the lock, by the caller's frame
+    }
     queue_.push_back(std::move(task));
     queued_.fetch_add(1, std::memory_order_release);
     // A spinning worker will find the task; it decremented spinning_ before it locks mu_
@@ -35,6 +46,17 @@ void WorkerPool::Post(Task task) {
     wake = sleeping_ > 0 && spinning_.load(std::memory_order_acquire) == 0;
   }
   if (wake) wake_.notify_one();
+  return true;
+}
+
+size_t WorkerPool::WaitingLocked() const {
+  const size_t idle = num_threads_ - std::min(busy_, num_threads_);
+  return queue_.size() > idle ? queue_.size() - idle : 0;
+}
+
+size_t WorkerPool::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return WaitingLocked();
 }
 
 void WorkerPool::Join() {
@@ -71,10 +93,12 @@ bool WorkerPool::SpinForWork() {
 
 void WorkerPool::Run() {
   if (on_thread_start_) on_thread_start_();
+  bool ran = false;
   for (;;) {
     Task task;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (ran) --busy_;
       bool spun = false;
       while (queue_.empty()) {
         // Drain before stopping: Join runs every task already queued.
@@ -93,6 +117,8 @@ void WorkerPool::Run() {
       }
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++busy_;
+      ran = true;
       queued_.fetch_sub(1, std::memory_order_release);
       // More work and nobody looking: hand it to a sleeper rather than let it wait for us.
       if (!queue_.empty() && sleeping_ > 0 && spinning_.load(std::memory_order_acquire) == 0) {
