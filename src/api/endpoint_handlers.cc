@@ -308,7 +308,8 @@ void RegisterEndpointRoutes(Router& router, const ApiContext& ctx) {
   }
   if (ctx.endpoints != nullptr) {
     router.Add("POST", base + "/{name}/predict",
-               [c](const HttpRequest& r) { return Predict(*c, r); });
+               [c](const HttpRequest& r) { return Predict(*c, r); },
+               RouteOptions{.pool = HandlerPool::kPredict});
     router.Add("POST", base + "/{name}/predict-batch",
                [c](const HttpRequest& r) { return PredictBatch(*c, r); });
     router.Add("POST", base + "/{name}/rollouts",
