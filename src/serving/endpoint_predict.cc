@@ -332,7 +332,6 @@ void EndpointService::EnqueueShadow(const std::shared_ptr<Deployment>& d,
   // A deep copy: the request's names and strings point into this thread's parser.
   task->serving = s;
   task->deployment = d;
-  task->names.reserve(request.num_entities + request.num_features);
   for (const auto& e : request.entities()) task->names.emplace_back(e.name);
   for (const auto& f : request.features()) task->names.emplace_back(f.name);
   size_t name = 0;

@@ -4,6 +4,7 @@
 // prediction): the parts of a deployment. Not for other modules.
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,7 +103,8 @@ struct EndpointService::ShadowTask {
   std::shared_ptr<const Serving> serving;
   std::shared_ptr<Deployment> deployment;
   PredictRequest request;  // owns its strings: names copied below
-  std::vector<std::string> names;
+  // A deque: appending never moves the strings the request's views point into.
+  std::deque<std::string> names;
   std::vector<std::string> ids;
   int64_t time_ms = 0;
 };

@@ -115,15 +115,18 @@ class FakeCatalog : public features::FeatureCatalog {
  public:
   absl::StatusOr<std::shared_ptr<const features::ServedView>> View(
       std::string_view name) const override {
+    if (name == "customer_names" && by_name != nullptr) return by_name;
     if (name != "customer_stats") return absl::NotFoundError("no such view");
     return view;
   }
   absl::StatusOr<std::vector<features::FeatureRef>> Service(
       std::string_view name) const override {
+    if (name == "by_name") return std::vector<features::FeatureRef>{{"customer_names", ""}};
     if (name != "churn") return absl::NotFoundError(absl::StrCat("feature service '", std::string(name), "' not found"));
     return std::vector<features::FeatureRef>{{"customer_stats", ""}};
   }
   std::shared_ptr<const features::ServedView> view;
+  std::shared_ptr<const features::ServedView> by_name;  // string join key customer_name
 };
 
 std::string IntKey(int64_t id) {
@@ -525,6 +528,51 @@ TEST_F(EndpointServiceTest, ShadowIsMirroredAndOnlyLogged) {
   EXPECT_EQ(by_variant["shadow"][0]->prediction, 310.5);
   EXPECT_EQ(by_variant["shadow"][1]->id, out["ids"][1]);
   EXPECT_EQ(by_variant["shadow"][1]->features, Json::parse(R"({"spend": 0.25, "tenure": 20})"));
+}
+
+TEST_F(EndpointServiceTest, ShadowCopiesStringEntityKeys) {
+  // A view keyed by a string: customer_name → tenure, spend. Keys longer than the small
+  // string buffer, so that the copy's storage is allocated as the request is mirrored.
+  auto view = std::make_shared<features::ServedView>(*catalog_.view);
+  view->spec.meta.name = "customer_names";
+  view->join_keys = {features::Field{"customer_name", features::FeatureType::kString, false}};
+  catalog_.by_name = view;
+  const std::string a(60, 'a'), b(60, 'b');
+  std::string key_a, key_b;
+  features::EncodeKeyValue(features::Value(a), features::FeatureType::kString, &key_a);
+  features::EncodeKeyValue(features::Value(b), features::FeatureType::kString, &key_b);
+  std::vector<features::OnlineRow> rows = {
+      {kNow, kNow, {features::Value(int64_t{10}), features::Value(0.5)}},
+      {kNow, kNow, {features::Value(int64_t{20}), features::Value(0.25)}}};
+  std::vector<std::string> keys = {key_a, key_b};
+  ASSERT_TRUE(online_store_->Write("customer_names", keys, rows).ok());
+  EndpointSpec endpoint = Spec();
+  endpoint.feature_service = "by_name";
+  Apply({endpoint});
+  StartService();
+  RolloutSpec spec;
+  spec.mode = "shadow";
+  spec.version = 3;
+  spec.percent = 100;
+  spec.on_pass = "none";
+  ASSERT_TRUE(service_->StartRollout("churn", spec, "ann", "watch v3").ok());
+  Json out = PredictJson(absl::StrCat(R"({"entities": {"customer_name": [")", a, R"(", ")", b,
+                                      R"("]}, "features": {"spend": [1.5, 2.5]}})"));
+  EXPECT_EQ(out["predictions"], Json::parse("[111.5, 122.5]"));
+  ASSERT_TRUE(WaitFor([&] { return sink_.Records().size() == 4; }));
+  std::vector<const InferenceRecord*> shadow;
+  std::vector<InferenceRecord> records = sink_.Records();
+  for (const InferenceRecord& r : records) {
+    if (r.variant == "shadow") shadow.push_back(&r);
+  }
+  ASSERT_EQ(shadow.size(), 2u);
+  EXPECT_EQ(shadow[0]->prediction, 311.5);
+  EXPECT_EQ(shadow[1]->prediction, 322.5);
+  EXPECT_EQ(shadow[1]->features, Json::parse(R"({"spend": 2.5, "tenure": 20})"));
+  absl::StatusOr<Json> described = service_->Describe("churn");
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ((*described)["rollout"]["progress"]["challenger"]["errors"], 0)
+      << described->dump();
 }
 
 TEST_F(EndpointServiceTest, RolloutsStoppedByHand) {
