@@ -243,7 +243,10 @@ absl::StatusOr<PromotionService::Plan> PromotionService::PlanLocked(
       plan.reason = absl::StrCat("rollout passed: ", ToAbsl(override_or_reason), "; ", evidence);
       break;
   }
-  if (route != Route::kAfterRollout && spec.rollout.has_value() && deps_.start_rollout) {
+  // A rollout compares the candidate with the champion: the first version to take the
+  // alias has none to be compared with, so it is promoted directly.
+  if (route != Route::kAfterRollout && spec.rollout.has_value() && deps_.start_rollout &&
+      plan.from_version != 0) {
     plan.rollout = *spec.rollout;
     plan.rollout.version = version;  // the challenger is the candidate
     plan.rollout.alias.clear();
@@ -295,9 +298,13 @@ absl::StatusOr<PromotionOutcome> PromotionService::Rollback(std::string_view mod
     return absl::NotFoundError(absl::StrCat("model '", ToAbsl(model), "' has no alias '",
                                             ToAbsl(alias), "': nothing to roll back"));
   }
+  // The newest move that brought the alias to its current version, not counting
+  // rollbacks: rolling back twice walks further back (3 → 2 → 1) instead of undoing the
+  // first rollback.
   const tracking::AliasChange* latest = nullptr;
   for (const tracking::AliasChange& change : history) {  // newest first
-    if (change.alias == alias) {
+    if (change.alias != alias || change.reason.rfind("rollback by ", 0) == 0) continue;
+    if (change.to_version.has_value() && *change.to_version == current) {
       latest = &change;
       break;
     }

@@ -18,13 +18,15 @@
 //                           is then "production").
 //   Approve(model, version) the manual mode's promotion: the same conditions as Promote
 //                           without override; recorded "approved by <actor>".
-//   Rollback(model, alias)  moves the alias back to the version it held before its latest
-//                           move (AliasHistory); NotFound when the alias does not exist or
-//                           was never moved (nothing to go back to).
+//   Rollback(model, alias)  moves the alias back to the version it held before the move
+//                           that brought it to its current version, rollbacks not counted
+//                           (AliasHistory; rolling back twice goes 3 → 2 → 1); NotFound
+//                           when the alias does not exist or has nothing before it.
 //
-// "Promote" means: when the policy has a rollout (canary / shadow) and `start_rollout` is
-// set, the rollout starts on the endpoints that follow model@alias and the alias does not
-// move yet — the canary's verdict calls PromoteAfterRollout (the endpoint service's
+// "Promote" means: when the policy has a rollout (canary / shadow), `start_rollout` is
+// set and a version holds the alias already (a champion to compare with), the rollout
+// starts on the endpoints that follow model@alias and the alias does not move yet — the
+// canary's verdict calls PromoteAfterRollout (the endpoint service's
 // injected `promote`); when start_rollout is unset or answers NotFound (no endpoint serves
 // the model) the alias moves at once and the outcome says so. Every move goes through
 // ModelRegistry::SetAlias with the actor and a reason (the alias-history record) and is

@@ -356,10 +356,12 @@ TEST_F(PromotionServiceTest, WithoutAnEndpointTheRolloutPolicyPromotesDirectly) 
     return absl::NotFoundError("no endpoint follows churn@production");
   };
   const int64_t v1 = NewVersion(Identity());
-  absl::StatusOr<CheckResult> check = Service().Check("churn", v1, "ci");
+  ASSERT_TRUE(Service().Promote("churn", v1, "ana", "the first version").ok());
+  const int64_t v2 = NewVersion(Identity());
+  absl::StatusOr<CheckResult> check = Service().Check("churn", v2, "ci");
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_EQ(check->promotion.action, "promoted");
-  EXPECT_EQ(Production(), v1);
+  EXPECT_EQ(Production(), v2);
   EXPECT_EQ(LatestChange().reason, "auto: evaluation " + check->evaluation.id +
                                        " passed (policy churn-gate v1); no rollout: no "
                                        "endpoint follows churn@production");
@@ -373,14 +375,40 @@ TEST_F(PromotionServiceTest, APassingCheckWhoseRolloutCannotStartReportsItAndMov
     return absl::FailedPreconditionError("endpoint churn already runs rollout r-1");
   };
   const int64_t v1 = NewVersion(Identity());
-  absl::StatusOr<CheckResult> check = Service().Check("churn", v1, "ci");
+  ASSERT_TRUE(Service().Promote("churn", v1, "ana", "the first version").ok());
+  const int64_t v2 = NewVersion(Identity());
+  absl::StatusOr<CheckResult> check = Service().Check("churn", v2, "ci");
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_TRUE(check->evaluation.passed);
   EXPECT_EQ(check->promotion.action, "not_promoted");
   EXPECT_EQ(check->promotion.detail,
             "passed, but not promoted: endpoint churn already runs rollout r-1");
-  EXPECT_EQ(Production(), 0);
+  EXPECT_EQ(Production(), v1);
   EXPECT_TRUE(evaluations_->Get(check->evaluation.id).ok());
+}
+
+// The first version to take the alias has no champion to be compared with: no rollout.
+TEST_F(PromotionServiceTest, TheFirstVersionIsPromotedWithoutARollout) {
+  spec_.rollout = serving::RolloutSpec{};
+  ApplyPolicy();
+  int calls = 0;
+  start_rollout_ = [&calls](std::string_view, int64_t, const serving::RolloutSpec&,
+                            std::string_view, std::string_view) -> absl::StatusOr<std::string> {
+    ++calls;
+    return std::string("canary started");
+  };
+  const int64_t v1 = NewVersion(Identity());
+  absl::StatusOr<CheckResult> check = Service().Check("churn", v1, "ci");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->promotion.action, "promoted");
+  EXPECT_EQ(Production(), v1);
+  EXPECT_EQ(calls, 0);
+  const int64_t v2 = NewVersion(Identity());
+  check = Service().Check("churn", v2, "ci");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->promotion.action, "rollout_started");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Production(), v1);
 }
 
 TEST_F(PromotionServiceTest, AHandStartedCanaryCannotBypassTheGate) {
@@ -426,6 +454,26 @@ TEST_F(PromotionServiceTest, RollbackMovesTheAliasBackToItsPreviousVersion) {
             "model 'churn' has no alias 'staging': nothing to roll back");
   EXPECT_EQ(Service().Rollback("fraud", "production", "a", "").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// Rolling back twice walks further back (3 → 2 → 1) instead of undoing the first rollback.
+TEST_F(PromotionServiceTest, RollingBackTwiceWalksFurtherBack) {
+  ApplyPolicy();
+  const int64_t v1 = NewVersion(Identity());
+  const int64_t v2 = NewVersion(Identity());
+  const int64_t v3 = NewVersion(Identity());
+  for (int64_t v : {v1, v2, v3}) ASSERT_TRUE(Service().Check("churn", v, "ci").ok());
+  ASSERT_EQ(Production(), v3);
+  absl::StatusOr<PromotionOutcome> first = Service().Rollback("churn", "production", "bo", "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(Production(), v2);
+  absl::StatusOr<PromotionOutcome> second = Service().Rollback("churn", "production", "bo", "");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->from_version, v2);
+  EXPECT_EQ(second->to_version, v1);
+  EXPECT_EQ(Production(), v1);
+  EXPECT_EQ(Service().Rollback("churn", "production", "bo", "").status().code(),
+            absl::StatusCode::kNotFound);  // version 1 was the first: nothing before it
 }
 
 TEST_F(PromotionServiceTest, WithoutAPolicyOnlyAnOverridePromotes) {

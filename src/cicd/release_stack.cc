@@ -1,5 +1,6 @@
 #include "cicd/release_stack.h"
 
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -75,22 +76,42 @@ absl::StatusOr<std::unique_ptr<ReleaseStack>> OpenReleaseStack(
     serving::RolloutSpec spec = rollout;
     spec.version = version;
     spec.alias.clear();
-    std::vector<std::string> started;
+    // Endpoints that serve a champion now (a canary compares the candidate with it).
+    std::map<std::string, int64_t> serving_now;
+    for (const serving::DeploymentStatus& status : s->endpoints->List()) {
+      if (status.state == "serving" && status.model_version > 0) {
+        serving_now[status.endpoint] = status.model_version;
+      }
+    }
+    std::vector<std::string> started, failed;
     for (const serving::EndpointVersion& endpoint : endpoints) {
-      if (endpoint.spec.model != model || endpoint.spec.alias != policy.spec.target_alias) {
+      if (endpoint.spec.model != model || endpoint.spec.alias != policy.spec.target_alias ||
+          !serving_now.contains(endpoint.name)) {
         continue;
       }
-      CAIRN_ASSIGN_OR_RETURN(serving::Rollout run,
-                             s->endpoints->StartRollout(endpoint.name, spec, actor, reason));
-      started.push_back(absl::StrCat(run.mode, " ", run.id, " at ", run.percent,
-                                     "% on endpoint ", endpoint.name));
+      absl::StatusOr<serving::Rollout> run =
+          s->endpoints->StartRollout(endpoint.name, spec, actor, reason);
+      if (run.ok()) {
+        started.push_back(absl::StrCat(run->mode, " ", run->id, " at ", run->percent,
+                                       "% on endpoint ", endpoint.name));
+      } else {
+        failed.push_back(absl::StrCat("endpoint ", endpoint.name, ": ", run.status().message()));
+      }
+    }
+    if (started.empty() && failed.empty()) {
+      return absl::NotFoundError(absl::StrCat("no endpoint serving ", ToAbsl(model), "@",
+                                              policy.spec.target_alias));
     }
     if (started.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("no endpoint follows ", ToAbsl(model), "@", policy.spec.target_alias));
+      // Endpoints follow the alias but no canary could start: do not move it unwatched.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the rollout of version ", version, " could not start (", absl::StrJoin(failed, "; "),
+          "); fix that, or promote with --override"));
     }
+    const std::string skipped =
+        failed.empty() ? "" : absl::StrCat(" (not on: ", absl::StrJoin(failed, "; "), ")");
     return absl::StrCat("version ", version, " of ", ToAbsl(model), " rolls out: ",
-                        absl::StrJoin(started, "; "));
+                        absl::StrJoin(started, "; "), skipped);
   };
   stack->promotion = std::make_unique<PromotionService>(std::move(promotion));
 
