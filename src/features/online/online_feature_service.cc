@@ -740,8 +740,22 @@ absl::StatusOr<OnlineFeatureSet> OnlineFeatureService::ResolveFeatures(
                                   ref.feature, "'", FeatureSuggestion(ref.feature, spec)));
     }
   }
-  for (size_t i = 0; i < set.features.size(); ++i) {
-    for (size_t j = i + 1; j < set.features.size(); ++j) {
+  // Request-time features: days since each timestamp feature (see the header).
+  const size_t stored = set.features.size();
+  for (size_t i = 0; i < stored; ++i) {
+    if (set.features[i].type != FeatureType::kTimestamp) continue;
+    std::string name = absl::StrCat("days_since_", set.features[i].name);
+    bool taken = false;
+    for (size_t j = 0; j < stored; ++j) taken = taken || set.features[j].name == name;
+    if (taken) continue;
+    OnlineFeatureSet::Feature derived = set.features[i];
+    derived.name = std::move(name);
+    derived.type = FeatureType::kDouble;
+    derived.days_since = true;
+    set.features.push_back(std::move(derived));
+  }
+  for (size_t i = 0; i < stored; ++i) {
+    for (size_t j = i + 1; j < stored; ++j) {
       if (set.features[i].name == set.features[j].name &&
           set.features[i].view != set.features[j].view) {
         return Invalid(absl::StrCat(
@@ -813,6 +827,8 @@ absl::Status OnlineFeatureService::Lookup(const OnlineFeatureSet& set,
     }
     CAIRN_RETURN_IF_ERROR(store_->Read(view.spec.meta.name, keys, &scratch.rows[v]));
   }
+  constexpr double kMillisPerDay = 86'400'000.0;
+  const int64_t now_ms = clock_->NowMillis();
   for (size_t f = 0; f < set.features.size(); ++f) {
     if (target[f] < 0) continue;
     const OnlineFeatureSet::Feature& feature = set.features[f];
@@ -822,6 +838,13 @@ absl::Status OnlineFeatureService::Lookup(const OnlineFeatureSet& set,
       const std::optional<OnlineRow>& row = view_rows[r];
       if (!row.has_value() || static_cast<size_t>(feature.index) >= row->values.size()) {
         cell = std::monostate{};
+      } else if (feature.days_since) {
+        const Value& stamp = row->values[feature.index];
+        if (const int64_t* ms = std::get_if<int64_t>(&stamp)) {
+          cell = static_cast<double>(now_ms - *ms) / kMillisPerDay;
+        } else {
+          cell = std::monostate{};
+        }
       } else {
         cell = row->values[feature.index];
       }

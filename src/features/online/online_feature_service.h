@@ -57,12 +57,19 @@ class FeatureCatalog {
 // A feature list resolved against the catalog once (ResolveFeatures), for repeated typed
 // lookups on a predict path. Immutable; share it between threads; resolve it again after
 // the definitions change.
+//
+// Request-time features: for every timestamp feature `f` the set also holds
+// `days_since_f` (double), computed at lookup time as (now − f) in days (null when f is
+// null) — the form in which training sets hand timestamps to a model (a model sees
+// tenure and recency, not calendar dates; demo/training_data.h), so a model trained on
+// them is served the same values online. A real feature of that name wins.
 struct OnlineFeatureSet {
   struct Feature {
     std::string name;  // the feature's name (what a model reads it as)
     FeatureType type = FeatureType::kDouble;
     size_t view = 0;   // index into `views`
     int index = 0;     // index into the view's features
+    bool days_since = false;  // request-time: days from the timestamp feature `index` to now
   };
   std::vector<std::shared_ptr<const ServedView>> views;
   std::vector<Feature> features;

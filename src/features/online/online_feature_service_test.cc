@@ -292,6 +292,27 @@ TEST_F(OnlineFeatureServiceTest, TypedLookupWritesValuesIntoTheCallersRows) {
   EXPECT_EQ(one[3], Value(0.5));
 }
 
+// A timestamp feature also serves days_since_<name>, computed at lookup time, as training
+// sets hand timestamps to models.
+TEST_F(OnlineFeatureServiceTest, TimestampFeaturesAlsoServeDaysSinceAtLookupTime) {
+  catalog_.services["recency"] = {FeatureRef{"driver_stats", "last_seen"},
+                                  FeatureRef{"driver_stats", "trips"}};
+  absl::StatusOr<OnlineFeatureSet> set = service_->ResolveFeatures("recency");
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->features.size(), 3u);
+  EXPECT_EQ(set->features[2].name, "days_since_last_seen");
+  EXPECT_EQ(set->features[2].type, FeatureType::kDouble);
+  EXPECT_TRUE(set->features[2].days_since);
+  std::vector<EntityKeyValue> drivers = {{false, 1001, {}}, {false, 1002, {}}};
+  std::vector<EntityKeyColumn> entities = {{"driver_id", drivers}};
+  std::vector<Value> out(2);
+  std::vector<int> target = {-1, -1, 0};
+  clock_.Set(1'640'995'200'250 + 3 * 86'400'000);  // three days after last_seen of 1001
+  ASSERT_TRUE(service_->Lookup(*set, entities, 2, target, 1, out.data()).ok());
+  EXPECT_EQ(out[0], Value(3.0));
+  EXPECT_EQ(out[1], Value());  // 1002's last_seen is null
+}
+
 TEST_F(OnlineFeatureServiceTest, TypedLookupErrorsNameTheField) {
   absl::StatusOr<OnlineFeatureSet> dup = service_->ResolveFeatures("model_v1");
   ASSERT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
