@@ -6,10 +6,13 @@ real data, real models.
   to NAME@production with a feature service: predictions by entity key (features looked
   up in the online store after `cairn features ingest` + `materialize`) and by raw values
   equal the booster's own; a missing input is a 400 naming it; an unknown endpoint a 404.
-- Moving the alias with MlflowClient.set_registered_model_alias redeploys the endpoint.
+  Batch prediction over a CSV file gives the same.
+- Moving the alias with MlflowClient.set_registered_model_alias redeploys the endpoint
+  with no failed request on the way.
 - The inference log holds what was predicted; labels are posted by id, unknown ids named.
 - A canary started by hand: both variants answer, a rollback ends it; rollouts and
-  events show it.
+  events show it. A shadow's answers are logged, never returned. A canary whose guard
+  passes promotes itself, and a restarted server serves the promoted version.
 - A scikit-learn model in the Python worker runtime (replicas 1..2, max_queue 1): its
   predictions equal sklearn's; a burst of concurrent requests gets some HTTP 429 with
   Retry-After and nothing else fails; the pool's scaling is recorded.
