@@ -377,10 +377,13 @@ absl::Status EndpointService::Deploy(Deployment& d, const EndpointSpec& spec,
     next->champion = nullptr;  // a definition for another model: the old one must not answer
   }
   RefreshFeatures(*next);
+  std::string dropped_rollout;
   if (next->rollout != nullptr && next->rollout->record.model != spec.model) {
+    dropped_rollout = next->rollout->record.id;
     next->rollout = nullptr;
   }
   Publish(d, next);
+  if (!dropped_rollout.empty()) EndRolloutOfOtherModel(d.name, dropped_rollout, spec.model);
   if (!version.ok()) {
     SetError(d, spec.name, std::string(version.status().message()), detail);
     return version.status();
@@ -581,6 +584,21 @@ absl::StatusOr<Rollout> EndpointService::AttachRollout(Deployment& d, Rollout re
   return record;
 }
 
+void EndpointService::EndRolloutOfOtherModel(std::string_view endpoint,
+                                             std::string_view rollout_id,
+                                             std::string_view model) {
+  if (options_.store == nullptr) return;
+  const std::string reason = absl::StrCat("the endpoint now serves model ", ToAbsl(model));
+  absl::StatusOr<Rollout> ended =
+      options_.store->Finish(rollout_id, kRolloutEnded,
+                             Json{{"passed", nullptr}, {"reason", reason}}, "endpoint-service",
+                             reason);
+  if (!ended.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat("endpoint '", ToAbsl(endpoint), "': ending rollout ",
+                                         ToAbsl(rollout_id), ": ", ended.status().message()));
+  }
+}
+
 void EndpointService::EnsureRollout(Deployment& d) {
   if (options_.store == nullptr) return;
   std::shared_ptr<const Serving> s = d.Get();
@@ -591,7 +609,11 @@ void EndpointService::EnsureRollout(Deployment& d) {
     SetError(d, d.name, std::string(active.status().message()), Json::object());
     return;
   }
-  if (active->has_value()) {
+  if (active->has_value() && (*active)->model != s->spec.model) {
+    // Started before the definition named another model: its challenger is not this
+    // endpoint's model, and its version number means nothing for the new one.
+    EndRolloutOfOtherModel(d.name, (*active)->id, s->spec.model);
+  } else if (active->has_value()) {
     Rollout record = **active;
     absl::StatusOr<Rollout> attached = AttachRollout(d, record, /*create=*/false);
     if (!attached.ok()) {

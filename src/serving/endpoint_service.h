@@ -245,6 +245,9 @@ class EndpointService {
   absl::StatusOr<Rollout> AttachRollout(Deployment& d, Rollout record, bool create)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void EnsureRollout(Deployment& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Finishes `rollout_id` in the store as ended: the endpoint's definition now names `model`.
+  void EndRolloutOfOtherModel(std::string_view endpoint, std::string_view rollout_id,
+                              std::string_view model);
   absl::Status PromoteVersion(const EndpointSpec& spec, int64_t version, std::string_view actor,
                               std::string_view reason);
   // Ends a running rollout (`action` promote | rollback | end); takes sync_mu_ itself and

@@ -575,6 +575,42 @@ TEST_F(EndpointServiceTest, ShadowCopiesStringEntityKeys) {
       << described->dump();
 }
 
+TEST_F(EndpointServiceTest, ARolloutEndsWhenTheDefinitionNamesAnotherModel) {
+  Apply({Spec()});
+  StartService();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.percent = 50;
+  absl::StatusOr<Rollout> rollout = service_->StartRollout("churn", spec, "ann", "try v2");
+  ASSERT_TRUE(rollout.ok()) << rollout.status();
+  ASSERT_TRUE(models_->CreateRegisteredModel("fraud").ok());
+  for (int v = 1; v <= 2; ++v) {
+    std::filesystem::path model_dir = dir_ / "models" / absl::StrCat("fraud-v", v);
+    std::filesystem::create_directories(model_dir);
+    ASSERT_TRUE(models_->CreateModelVersion("fraud", model_dir.string()).ok());
+  }
+  ASSERT_TRUE(models_->SetAlias("fraud", "production", 1, "test", "first").ok());
+  EndpointSpec fraud = Spec();
+  fraud.model = "fraud";
+  Apply({fraud});
+  ASSERT_TRUE(service_->Sync().ok());
+  service_->RecheckNow();
+  service_->RecheckNow();
+  auto ended = store_->Get(rollout->id);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state, kRolloutEnded);
+  EXPECT_EQ(ended->verdict["reason"], "the endpoint now serves model fraud");
+  ASSERT_EQ(service_->List().size(), 1u);
+  EXPECT_EQ(service_->List()[0].rollout_id, "");
+  EXPECT_EQ(service_->List()[0].model_version, 1);
+  for (int i = 0; i < 20; ++i) {
+    Json out = PredictJson(R"({"entities": {"customer_id": [1001]}})");
+    EXPECT_EQ(out["model"], "fraud");
+    EXPECT_EQ(out["model_version"], 1);
+    EXPECT_EQ(out["variant"], "champion");
+  }
+}
+
 TEST_F(EndpointServiceTest, RolloutsStoppedByHand) {
   Apply({Spec()});
   StartService();
