@@ -362,11 +362,18 @@ absl::Status EndpointService::Deploy(Deployment& d, const EndpointSpec& spec,
   }
   std::shared_ptr<Serving> next = CopyServing(current);
   const bool definition_changed = next->definition_version != definition_version;
-  if (!version.ok() && !definition_changed && next->champion != nullptr) {
-    // The alias moved to a version that does not load: the old one keeps serving.
+  if (!version.ok() && next->champion != nullptr && next->champion->model_name == spec.model) {
+    // The alias moved to a version that does not load, or a new definition of this model
+    // does not load (new settings): the old runtime keeps serving under the old spec and
+    // definition version, so that Sync and the recheck try the new definition again.
+    if (definition_changed) {
+      d.pending_spec = spec;
+      d.pending_definition_version = definition_version;
+    }
     SetError(d, spec.name, std::string(version.status().message()), detail);
     return version.status();
   }
+  d.pending_spec.reset();
   const int64_t previous = next->champion != nullptr ? next->champion->version : 0;
   next->spec = spec;
   next->definition_version = definition_version;
@@ -512,6 +519,14 @@ void EndpointService::RecheckLocked(const std::shared_ptr<Deployment>& d,
   {
     std::shared_ptr<const Serving> s = d->Get();
     if (s == nullptr) return;
+    // 0. A newer definition that failed to load: retried with the load backoff.
+    if (d->pending_spec.has_value() && clock_->NowMillis() >= d->retry_at_ms) {
+      const EndpointSpec pending = *d->pending_spec;
+      Deploy(*d, pending, d->pending_definition_version,
+             absl::StrCat("definition version ", d->pending_definition_version, " (retry)"))
+          .IgnoreError();  // recorded by Deploy
+      s = d->Get();
+    }
     // 1. The alias (or a failed load): redeploy when it names another version; a version
     // that failed to load is retried with a backoff.
     {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,10 @@ struct EndpointService::Deployment {
   // The version that last failed to load and when to try it again (used under the
   // service's sync_mu_ only).
   int64_t retry_version = 0, retry_at_ms = 0, retry_delay_ms = 0;
+  // A definition whose runtime failed to load while the previous one keeps serving (with
+  // its own spec and definition version): retried by the recheck (under sync_mu_ only).
+  std::optional<EndpointSpec> pending_spec;
+  int64_t pending_definition_version = 0;
 
   std::shared_ptr<const Serving> Get() const {
     absl::ReaderMutexLock lock(&mu);

@@ -68,6 +68,7 @@ struct FakeLoader {
   std::map<int64_t, absl::Notification*> gates;  // a load of that version waits for it
   std::map<int64_t, std::atomic<bool>> fail_predict;
   std::vector<std::string> columns = {"tenure", "spend"};
+  std::atomic<bool> fail_loads{false};
 
   LoadRuntimeFn Fn() {
     return [this](const RuntimeRequest& request)
@@ -80,6 +81,7 @@ struct FakeLoader {
         if (it != gates.end()) gate = it->second;
       }
       if (gate != nullptr) gate->WaitForNotification();
+      if (fail_loads) return absl::UnavailableError("the runtime did not start");
       ModelInfo info;
       info.model_dir = request.model_dir;
       info.flavor = "fake";
@@ -609,6 +611,43 @@ TEST_F(EndpointServiceTest, ARolloutEndsWhenTheDefinitionNamesAnotherModel) {
     EXPECT_EQ(out["model_version"], 1);
     EXPECT_EQ(out["variant"], "champion");
   }
+}
+
+TEST_F(EndpointServiceTest, NewSettingsThatFailToLoadAreRetriedWhileTheOldOnesServe) {
+  Apply({Spec()});
+  StartService();
+  EXPECT_EQ(loader_.Loads(1), 1);
+  EndpointSpec bigger = Spec();
+  bigger.max_queue = 64;
+  Apply({bigger});
+  loader_.fail_loads = true;
+  EXPECT_EQ(service_->Sync().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(loader_.Loads(1), 2);
+  absl::StatusOr<Json> described = service_->Describe("churn");
+  ASSERT_TRUE(described.ok()) << described.status();
+  // The old definition serves, under its own spec and version, with the error on record.
+  EXPECT_EQ((*described)["status"]["definition_version"], 1) << described->dump();
+  EXPECT_EQ((*described)["spec"]["max_queue"], 32);
+  EXPECT_THAT((*described)["status"]["error"].get<std::string>(),
+              HasSubstr("version 1 from '"));
+  EXPECT_THAT((*described)["status"]["error"].get<std::string>(),
+              HasSubstr("': the runtime did not start"));
+  EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["model_version"], 1);
+
+  // Before the backoff ends, no retry; after it, the recheck loads the new settings.
+  loader_.fail_loads = false;
+  service_->RecheckNow();
+  EXPECT_EQ(loader_.Loads(1), 2);
+  clock_.Advance(1'000);
+  service_->RecheckNow();
+  EXPECT_EQ(loader_.Loads(1), 3);
+  described = service_->Describe("churn");
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ((*described)["status"]["definition_version"], 2) << described->dump();
+  EXPECT_EQ((*described)["spec"]["max_queue"], 64);
+  EXPECT_EQ((*described)["status"]["error"], "");
+  service_->RecheckNow();
+  EXPECT_EQ(loader_.Loads(1), 3);
 }
 
 TEST_F(EndpointServiceTest, RolloutsStoppedByHand) {
