@@ -671,8 +671,15 @@ void EndpointService::EnsureRollout(Deployment& d) {
 
 absl::Status EndpointService::PromoteVersion(const EndpointSpec& spec, int64_t version,
                                              std::string_view actor, std::string_view reason) {
+  if (spec.alias.empty()) {
+    // A pinned endpoint (a standing rollout of its definition): moving any alias would not
+    // change what it serves.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "endpoint '", spec.name, "' is pinned to ", ModelLabel(spec.model, spec.version),
+        " and has no alias to move; set on_pass: none on its rollouts"));
+  }
   if (options_.promote) return options_.promote(spec.model, version, actor, reason);
-  const std::string alias = spec.alias.empty() ? "production" : spec.alias;
+  const std::string& alias = spec.alias;  // the endpoint's own alias
   absl::StatusOr<tracking::ModelVersion> before =
       options_.models->GetModelVersionByAlias(spec.model, alias);
   CAIRN_RETURN_IF_ERROR(options_.models->SetAlias(spec.model, alias, version, actor, reason));
@@ -803,6 +810,12 @@ absl::StatusOr<Rollout> EndpointService::StartRollout(std::string_view endpoint,
         s->rollout->record.mode, " of version ", s->rollout->record.version,
         "); stop it first: cairn endpoints promote|rollback ", ToAbsl(endpoint), " ",
         s->rollout->record.id));
+  }
+  if (s->spec.alias.empty() && spec.on_pass == "promote") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "on_pass: \"promote\", but endpoint '", ToAbsl(endpoint), "' is pinned to ",
+        ModelLabel(s->spec.model, s->spec.version),
+        ": a pinned endpoint has no alias to move; use on_pass: none (or follow an alias)"));
   }
   int64_t version = spec.version;
   if (version == 0) {

@@ -650,6 +650,48 @@ TEST_F(EndpointServiceTest, NewSettingsThatFailToLoadAreRetriedWhileTheOldOnesSe
   EXPECT_EQ(loader_.Loads(1), 3);
 }
 
+TEST_F(EndpointServiceTest, APinnedEndpointRefusesARolloutThatWouldPromote) {
+  EndpointSpec pinned = Spec();
+  pinned.alias.clear();
+  pinned.version = 3;
+  Apply({pinned});
+  StartService();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.percent = 50;
+  absl::StatusOr<Rollout> refused = service_->StartRollout("churn", spec, "ann", "try v2");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(refused.status().message()),
+            "on_pass: \"promote\", but endpoint 'churn' is pinned to churn version 3: a pinned endpoint "
+            "has no alias to move; use on_pass: none (or follow an alias)");
+  EXPECT_TRUE(store_->List("churn")->empty());
+  spec.on_pass = "none";
+  EXPECT_TRUE(service_->StartRollout("churn", spec, "ann", "watch v2").ok());
+}
+
+TEST_F(EndpointServiceTest, APassingCanaryMovesTheEndpointsOwnAlias) {
+  ASSERT_TRUE(models_->SetAlias("churn", "stable", 1, "test", "").ok());
+  EndpointSpec stable = Spec();
+  stable.alias = "stable";
+  Apply({stable});
+  StartService();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.percent = 100;
+  spec.guard.window_ms = 1000;
+  spec.guard.min_requests = 5;
+  spec.guard.max_p99_latency_ratio = 1000;
+  absl::StatusOr<Rollout> rollout = service_->StartRollout("churn", spec, "ann", "try v2");
+  ASSERT_TRUE(rollout.ok()) << rollout.status();
+  for (int i = 0; i < 20; ++i) PredictJson(R"({"entities": {"customer_id": [1001]}})");
+  clock_.Advance(2000);
+  service_->RecheckNow();
+  EXPECT_EQ(store_->Get(rollout->id)->state, kRolloutPromoted);
+  EXPECT_EQ(models_->GetModelVersionByAlias("churn", "stable")->version, 2);
+  EXPECT_EQ(models_->GetModelVersionByAlias("churn", "production")->version, 1);
+  EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["model_version"], 2);
+}
+
 TEST_F(EndpointServiceTest, RolloutsStoppedByHand) {
   Apply({Spec()});
   StartService();
