@@ -32,11 +32,12 @@ HttpResponse Error(const absl::Status& status) {
 
 HttpResponse Ok(const Json& body) { return JsonResponse(DumpJson(body)); }
 
-std::string Actor(const HttpRequest& request, const Json& fields) {
-  std::string actor = fields.is_object() ? fields.value("actor", "") : "";
-  if (!actor.empty()) return actor;
+// The body's "actor" (a string), else the x-cairn-actor header, else "anonymous".
+absl::StatusOr<std::string> Actor(const HttpRequest& request, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> actor, OptionalString(fields, "actor"));
+  if (actor.has_value() && !actor->empty()) return *actor;
   const std::string* header = request.Header("x-cairn-actor");
-  return header != nullptr && !header->empty() ? *header : "anonymous";
+  return header != nullptr && !header->empty() ? *header : std::string("anonymous");
 }
 
 // A version as a JSON integer or a decimal string (MLflow writes versions as strings).
@@ -126,8 +127,10 @@ HttpResponse Check(const ApiContext& ctx, const HttpRequest& request) {
   if (!model.ok()) return Error(model.status());
   absl::StatusOr<int64_t> version = Version(*body);
   if (!version.ok()) return Error(version.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<cicd::CheckResult> result =
-      ctx.promotion->Check(*model, *version, Actor(request, *body));
+      ctx.promotion->Check(*model, *version, *actor);
   if (!result.ok()) return Error(result.status());
   return Ok(Json{{"evaluation", cicd::EvaluationToJson(result->evaluation)},
                  {"promotion", OutcomeToJson(result->promotion)},
@@ -185,8 +188,10 @@ HttpResponse Promote(const ApiContext& ctx, const HttpRequest& request) {
   if (!version.ok()) return Error(version.status());
   auto override_reason = OptionalString(*body, "override_reason");
   if (!override_reason.ok()) return Error(override_reason.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   auto outcome = ctx.promotion->Promote(*request.PathParam("name"), *version,
-                                        Actor(request, *body), override_reason->value_or(""));
+                                        *actor, override_reason->value_or(""));
   if (!outcome.ok()) return Error(outcome.status());
   return Ok(Json{{"promotion", OutcomeToJson(*outcome)}});
 }
@@ -196,8 +201,10 @@ HttpResponse Approve(const ApiContext& ctx, const HttpRequest& request) {
   if (!body.ok()) return Error(body.status());
   absl::StatusOr<int64_t> version = Version(*body);
   if (!version.ok()) return Error(version.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   auto outcome =
-      ctx.promotion->Approve(*request.PathParam("name"), *version, Actor(request, *body));
+      ctx.promotion->Approve(*request.PathParam("name"), *version, *actor);
   if (!outcome.ok()) return Error(outcome.status());
   return Ok(Json{{"promotion", OutcomeToJson(*outcome)}});
 }
@@ -209,8 +216,10 @@ HttpResponse Rollback(const ApiContext& ctx, const HttpRequest& request) {
   if (!alias.ok()) return Error(alias.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   auto outcome = ctx.promotion->Rollback(*request.PathParam("name"),
-                                         alias->value_or("production"), Actor(request, *body),
+                                         alias->value_or("production"), *actor,
                                          reason->value_or(""));
   if (!outcome.ok()) return Error(outcome.status());
   return Ok(Json{{"promotion", OutcomeToJson(*outcome)}});

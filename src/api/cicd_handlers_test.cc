@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "api/api_context.h"
+#include "api/registry_handlers.h"
 #include "cicd/evaluation_store.h"
 #include "cicd/policy_registry.h"
 #include "cicd/promotion_service.h"
@@ -64,6 +65,7 @@ class CicdHandlersTest : public ::testing::Test {
     ctx_.evaluations = evaluations_.get();
     ctx_.promotion = promotion_.get();
     RegisterCicdRoutes(router_, ctx_);
+    RegisterRegistryRoutes(router_, ctx_);
   }
   void TearDown() override {
     std::error_code ec;
@@ -194,7 +196,25 @@ TEST_F(CicdHandlersTest, PromotionNeedsAPassedCheckOrAnOverrideAndRollsBack) {
   ASSERT_TRUE(production.ok());
   EXPECT_EQ(production->version, 1);
 
+  // The policy's target alias moves only through the gate, not MLflow's alias routes.
+  HttpResponse gated = Call("POST", "/api/2.0/mlflow/registered-models/alias",
+                            R"({"name": "churn", "alias": "production", "version": "2"})");
+  EXPECT_EQ(gated.status, 400);
+  EXPECT_THAT(gated.body, HasSubstr("governed by policy 'churn-gate'"));
+  EXPECT_EQ(Call("DELETE", "/api/2.0/mlflow/registered-models/alias",
+                 R"({"name": "churn", "alias": "production"})")
+                .status,
+            400);
+  EXPECT_EQ(Call("POST", "/api/2.0/mlflow/registered-models/alias",
+                 R"({"name": "churn", "alias": "staging", "version": "2"})")
+                .status,
+            200);  // other aliases stay free
+
   EXPECT_EQ(Call("POST", "/api/v1/models/churn/promote", R"({"version": "x"})").status, 400);
+  HttpResponse bad_actor =
+      Call("POST", "/api/v1/models/churn/promote", R"({"version": 1, "actor": ["ana"]})");
+  EXPECT_EQ(bad_actor.status, 400);
+  EXPECT_THAT(bad_actor.body, HasSubstr("actor"));
   EXPECT_EQ(Call("POST", "/api/v1/models/churn/promote", R"({})").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/cicd/check", R"({"model": "churn"})").status, 400);
   HttpResponse unknown =

@@ -33,11 +33,19 @@ HttpResponse Error(const absl::Status& status) {
 
 HttpResponse Ok(const Json& body) { return JsonResponse(DumpJson(body)); }
 
-std::string Actor(const HttpRequest& request, const Json& fields) {
-  std::string actor = fields.is_object() ? fields.value("actor", "") : "";
-  if (!actor.empty()) return actor;
+// The body's "actor" (a string), else the x-cairn-actor header, else "anonymous".
+absl::StatusOr<std::string> Actor(const HttpRequest& request, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> actor, OptionalString(fields, "actor"));
+  if (actor.has_value() && !actor->empty()) return *actor;
   const std::string* header = request.Header("x-cairn-actor");
-  return header != nullptr && !header->empty() ? *header : "anonymous";
+  return header != nullptr && !header->empty() ? *header : std::string("anonymous");
+}
+
+// NotFound naming the endpoint when it was never defined (a removed one stays readable:
+// its log, rollouts and events are kept).
+absl::Status KnownEndpoint(const ApiContext& ctx, const HttpRequest& request) {
+  if (ctx.endpoint_registry == nullptr) return absl::OkStatus();
+  return ctx.endpoint_registry->Get(*request.PathParam("name")).status();
 }
 
 absl::StatusOr<bool> Flag(const Json& body, const char* name) {
@@ -166,6 +174,7 @@ Json RecordToJson(const serving::InferenceRecord& r) {
 }
 
 HttpResponse InferenceLog(const ApiContext& ctx, const HttpRequest& request) {
+  if (absl::Status known = KnownEndpoint(ctx, request); !known.ok()) return Error(known);
   absl::StatusOr<Json> fields = RequestFields(request);
   if (!fields.ok()) return Error(fields.status());
   serving::InferenceLogQuery query;
@@ -201,6 +210,7 @@ HttpResponse InferenceLog(const ApiContext& ctx, const HttpRequest& request) {
 }
 
 HttpResponse Labels(const ApiContext& ctx, const HttpRequest& request) {
+  if (absl::Status known = KnownEndpoint(ctx, request); !known.ok()) return Error(known);
   absl::StatusOr<Json> body = RequestFields(request);
   if (!body.ok()) return Error(body.status());
   absl::StatusOr<Json> list = ObjectList(*body, "labels");
@@ -246,13 +256,16 @@ HttpResponse StartRollout(const ApiContext& ctx, const HttpRequest& request) {
   if (!spec.ok()) return Error(spec.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<serving::Rollout> rollout = ctx.endpoints->StartRollout(
-      *request.PathParam("name"), *spec, Actor(request, *body), reason->value_or(""));
+      *request.PathParam("name"), *spec, *actor, reason->value_or(""));
   if (!rollout.ok()) return Error(rollout.status());
   return Ok(Json{{"rollout", serving::RolloutToJson(*rollout)}});
 }
 
 HttpResponse ListRollouts(const ApiContext& ctx, const HttpRequest& request) {
+  if (absl::Status known = KnownEndpoint(ctx, request); !known.ok()) return Error(known);
   absl::StatusOr<std::vector<serving::Rollout>> rollouts =
       ctx.endpoint_store->List(*request.PathParam("name"));
   if (!rollouts.ok()) return Error(rollouts.status());
@@ -267,14 +280,17 @@ HttpResponse StopRollout(const ApiContext& ctx, const HttpRequest& request,
   if (!body.ok()) return Error(body.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
+  absl::StatusOr<std::string> actor = Actor(request, *body);
+  if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<serving::Rollout> rollout =
       ctx.endpoints->StopRollout(*request.PathParam("name"), *request.PathParam("id"), action,
-                                 Actor(request, *body), reason->value_or(""));
+                                 *actor, reason->value_or(""));
   if (!rollout.ok()) return Error(rollout.status());
   return Ok(Json{{"rollout", serving::RolloutToJson(*rollout)}});
 }
 
 HttpResponse Events(const ApiContext& ctx, const HttpRequest& request) {
+  if (absl::Status known = KnownEndpoint(ctx, request); !known.ok()) return Error(known);
   absl::StatusOr<Json> fields = RequestFields(request);
   if (!fields.ok()) return Error(fields.status());
   auto limit = OptionalInt64(*fields, "limit");

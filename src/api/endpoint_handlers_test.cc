@@ -143,6 +143,7 @@ TEST_F(EndpointHandlersTest, BadDefinitionsAre400sNamingFileAndLine) {
 }
 
 TEST_F(EndpointHandlersTest, InferenceLogReadsPagesAndTakesLabels) {
+  CallOk("POST", "/api/v1/endpoints/apply", ApplyBody(kEndpoint));
   for (int i = 0; i < 3; ++i) {
     serving::InferenceRecord record;
     record.id = "r" + std::to_string(i);
@@ -196,6 +197,7 @@ TEST_F(EndpointHandlersTest, InferenceLogReadsPagesAndTakesLabels) {
 }
 
 TEST_F(EndpointHandlersTest, RolloutsAndEventsAreListedNewestFirst) {
+  CallOk("POST", "/api/v1/endpoints/apply", ApplyBody(kEndpoint));
   serving::RolloutSpec spec;
   spec.version = 4;
   spec.percent = 20;
@@ -217,6 +219,15 @@ TEST_F(EndpointHandlersTest, RolloutsAndEventsAreListedNewestFirst) {
   Json scaling = CallOk("GET", "/api/v1/endpoints/churn/events", "", {{"kind", "scaling"}});
   EXPECT_EQ(scaling["events"].size(), 1u);
   EXPECT_EQ(Call("GET", "/api/v1/endpoints/churn/events", "", {{"limit", "0"}}).status, 400);
+  // Reads of an endpoint that was never defined are 404s naming it, not empty lists.
+  for (const char* what : {"rollouts", "events", "inference-log"}) {
+    HttpResponse missing = Call("GET", std::string("/api/v1/endpoints/nope/") + what);
+    EXPECT_EQ(missing.status, 404) << what;
+    EXPECT_THAT(missing.body, HasSubstr("nope")) << what;
+  }
+  EXPECT_EQ(Call("POST", "/api/v1/endpoints/nope/labels", R"({"labels": [{"id": "a", "label": 1}]})")
+                .status,
+            404);
 }
 
 }  // namespace

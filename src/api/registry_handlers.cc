@@ -16,6 +16,7 @@
 #include "api/artifact_responses.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
+#include "cicd/policy_registry.h"
 #include "common/event_bus.h"
 #include "common/event_types.h"
 #include "common/json.h"
@@ -687,11 +688,27 @@ void PublishAliasMoved(const ApiContext& ctx, const std::string& name, const std
                                            {"reason", reason}}});
 }
 
+// A policy's target alias moves only through the gate (cairn models promote / approve /
+// rollback), where every move is evaluated or recorded as an override: the plain MLflow
+// alias routes refuse it.
+absl::Status CheckNotGated(const ApiContext& ctx, const std::string& name,
+                           const std::string& alias) {
+  if (ctx.policies == nullptr) return absl::OkStatus();
+  absl::StatusOr<cicd::PolicyVersion> policy = ctx.policies->ForModel(name);
+  if (!policy.ok() || policy->spec.target_alias != alias) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "alias '", alias, "' of model '", name, "' is governed by policy '", policy->name,
+      "': move it with `cairn models promote ", name,
+      " VERSION` after `cairn ci check` (or --override WHY), or `cairn models rollback ", name,
+      "`"));
+}
+
 absl::StatusOr<Json> SetAlias(const ApiContext& ctx, const HttpRequest& request, const Json& f) {
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string alias, RequiredStringField(f, "alias"));
   CAIRN_ASSIGN_OR_RETURN(int64_t version, VersionField(f));
   CAIRN_ASSIGN_OR_RETURN(std::string reason, Reason(request, f));
+  CAIRN_RETURN_IF_ERROR(CheckNotGated(ctx, name, alias));
   const std::string before = AliasVersion(ctx, name, alias);
   CAIRN_RETURN_IF_ERROR(ctx.registry->SetAlias(name, alias, version, Actor(request), reason));
   PublishAliasMoved(ctx, name, alias, before, std::to_string(version), Actor(request), reason);
@@ -703,6 +720,7 @@ absl::StatusOr<Json> DeleteAlias(const ApiContext& ctx, const HttpRequest& reque
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string alias, RequiredStringField(f, "alias"));
   CAIRN_ASSIGN_OR_RETURN(std::string reason, Reason(request, f));
+  CAIRN_RETURN_IF_ERROR(CheckNotGated(ctx, name, alias));
   const std::string before = AliasVersion(ctx, name, alias);
   CAIRN_RETURN_IF_ERROR(ctx.registry->DeleteAlias(name, alias, Actor(request), reason));
   PublishAliasMoved(ctx, name, alias, before, "", Actor(request), reason);

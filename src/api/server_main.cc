@@ -351,6 +351,7 @@ int RunServer(const ServerConfig& config) {
   options.host = config.host;
   options.port = config.port;
   options.io_threads = config.io_threads > 0 ? config.io_threads : static_cast<int>(cores);
+  options.predict_threads = config.predict_threads;
   options.worker_threads = config.worker_threads > 0
                                ? config.worker_threads
                                : static_cast<int>(std::max(4u, 2 * cores));

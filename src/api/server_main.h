@@ -19,6 +19,10 @@ struct ServerConfig {
   int64_t materialize_every_ms = 0;
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // blocking work (SQL, files); 0: 2 × cores, at least 4
+  // Threads for model predictions (their own pool, so slow models never starve the other
+  // routes); 0: 32. A python endpoint needs at least replicas × max_queue of them to fill
+  // its queue; beyond a pool's backlog the server answers 429 with Retry-After.
+  int predict_threads = 0;
   bool access_log = true;
 
   // Compute (DESIGN.md §5). The local executor is always there; its capacity defaults to

@@ -79,6 +79,10 @@ void AddServerCommand(CLI::App& app, int& exit_code) {
   server->add_option("--workers", config->worker_threads,
                      "Worker threads for blocking work (0: 2 x cores, at least 4)")
       ->check(CLI::NonNegativeNumber);
+  server->add_option("--predict-threads", config->predict_threads,
+                     "Threads for model predictions (0: 32); python endpoints need at least "
+                     "their replicas x max_queue")
+      ->check(CLI::NonNegativeNumber);
   server->add_flag("--no-access-log", *no_access_log, "Do not log each request");
   // Compute: which executors run pipeline steps, and their capacity.
   server->add_option("--local-cpus", config->local_cpus,
