@@ -2,6 +2,9 @@
 // the model inputs filled from raw values and the online store, the variant chosen, the
 // answer logged; the shadow thread; batch prediction over a CSV file.
 
+#include <unistd.h>
+
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -485,9 +488,45 @@ features::Value CsvValue(const std::string& text) {
 
 }  // namespace
 
+absl::StatusOr<std::string> EndpointService::ResolveBatchPath(std::string_view field,
+                                                             const std::string& path) const {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": a file path is required"));
+  }
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  std::filesystem::path relative = p.lexically_normal();
+  if (!relative.empty() && *relative.begin() == "..") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(field), ": '", path, "' leaves the server's data directory",
+        options_.data_dir.empty() ? "" : absl::StrCat(" (", options_.data_dir, ")"),
+        "; give a path below it (or an absolute path)"));
+  }
+  if (options_.data_dir.empty()) return relative.string();
+  return (std::filesystem::path(options_.data_dir) / relative).string();
+}
+
 absl::StatusOr<int64_t> EndpointService::PredictBatch(std::string_view endpoint,
                                                       const std::string& input_csv,
                                                       const std::string& output_csv) {
+  CAIRN_ASSIGN_OR_RETURN(std::string input, ResolveBatchPath("input", input_csv));
+  CAIRN_ASSIGN_OR_RETURN(std::string output, ResolveBatchPath("output", output_csv));
+  // A temporary name of this call: concurrent calls never share one.
+  static std::atomic<uint64_t> calls{0};
+  const std::string tmp_output =
+      absl::StrCat(output, ".tmp-", ::getpid(), "-", calls.fetch_add(1));
+  absl::StatusOr<int64_t> rows = PredictBatchTo(endpoint, input, output, tmp_output);
+  if (!rows.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(tmp_output, ec);  // nothing to remove when it was never opened
+  }
+  return rows;
+}
+
+absl::StatusOr<int64_t> EndpointService::PredictBatchTo(std::string_view endpoint,
+                                                        const std::string& input_csv,
+                                                        const std::string& output_csv,
+                                                        const std::string& tmp_output) {
   std::shared_ptr<Deployment> d = Find(endpoint);
   if (d == nullptr) return NotDeployed(endpoint);
   std::ifstream in(input_csv);
@@ -503,7 +542,6 @@ absl::StatusOr<int64_t> EndpointService::PredictBatch(std::string_view endpoint,
     return absl::InvalidArgumentError(
         absl::StrCat("input: '", input_csv, "' is empty; the first line must be a header"));
   }
-  std::string tmp_output = output_csv + ".tmp";
   std::ofstream out(tmp_output, std::ios::trunc);
   if (!out) {
     return absl::InvalidArgumentError(absl::StrCat("output: cannot write '", output_csv, "' (",

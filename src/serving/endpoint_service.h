@@ -128,6 +128,9 @@ struct EndpointServiceOptions {
   uint64_t seed = 0;          // the canary split's random sequence
   size_t shadow_queue = 1024;  // mirrored requests waiting for the challenger
   bool start_thread = true;   // false (tests): nothing runs until RecheckNow()
+  // PredictBatch resolves relative input / output paths under this directory (the
+  // server's data directory; empty: the working directory); '..' may not leave it.
+  std::string data_dir;
 };
 
 // One endpoint as deployed now (List).
@@ -175,7 +178,10 @@ class EndpointService {
   // inputs) in chunks, streaming; writes `output_csv` with the header "id,prediction" and
   // one line per input row, in order. Returns the number of rows predicted. Rows are not
   // logged and do not feed a rollout (the champion answers). NotFound for an unknown
-  // endpoint or input file; InvalidArgument naming the file, line and column.
+  // endpoint or input file; InvalidArgument naming the file, line and column. Relative
+  // paths are under options.data_dir (InvalidArgument for one whose '..' leaves it). The
+  // output is written to a temporary file of this call beside it (removed on any error)
+  // and renamed into place at the end.
   absl::StatusOr<int64_t> PredictBatch(std::string_view endpoint, const std::string& input_csv,
                                        const std::string& output_csv);
 
@@ -245,6 +251,11 @@ class EndpointService {
   absl::StatusOr<Rollout> AttachRollout(Deployment& d, Rollout record, bool create)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void EnsureRollout(Deployment& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  absl::StatusOr<std::string> ResolveBatchPath(std::string_view field,
+                                               const std::string& path) const;
+  absl::StatusOr<int64_t> PredictBatchTo(std::string_view endpoint, const std::string& input_csv,
+                                         const std::string& output_csv,
+                                         const std::string& tmp_output);
   // Finishes `rollout_id` in the store as ended: the endpoint's definition now names `model`.
   void EndRolloutOfOtherModel(std::string_view endpoint, std::string_view rollout_id,
                               std::string_view model);

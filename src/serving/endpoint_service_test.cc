@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -232,6 +233,7 @@ class EndpointServiceTest : public ::testing::Test {
     options.seed = 42;
     options.start_thread = thread;
     options.recheck_ms = recheck_ms;
+    options.data_dir = data_dir_;
     auto service = EndpointService::Start(std::move(options));
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = std::move(*service);
@@ -258,6 +260,7 @@ class EndpointServiceTest : public ::testing::Test {
   CollectingSink sink_;
   FakeLoader loader_;
   std::unique_ptr<EndpointService> service_;
+  std::string data_dir_;
 };
 
 TEST_F(EndpointServiceTest, PredictsWithOnlineFeaturesAndRawValuesWin) {
@@ -1089,6 +1092,50 @@ TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
   EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
   (*service)->Shutdown();
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(EndpointServiceTest, BatchPathsAreUnderTheDataDirAndNoTemporaryFileIsLeft) {
+  std::filesystem::path data = dir_ / "data";
+  std::filesystem::create_directories(data / "batch");
+  data_dir_ = data.string();
+  Apply({Spec()});
+  StartService();
+  auto files = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
+      if (e.is_regular_file()) names.push_back(e.path().lexically_relative(data).string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  {
+    std::ofstream f(data / "batch" / "in.csv");
+    f << "customer_id,spend\n1001,1\n1002,2\n";
+  }
+  absl::StatusOr<int64_t> rows = service_->PredictBatch("churn", "batch/in.csv", "out.csv");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, 2);
+  EXPECT_EQ(files(), (std::vector<std::string>{"batch/in.csv", "out.csv"}));
+
+  // A failed call leaves neither a temporary file nor a new output.
+  {
+    std::ofstream bad(data / "batch" / "bad.csv");
+    bad << "customer_id,spend\n1001,1\nabc,2\n";
+  }
+  EXPECT_EQ(service_->PredictBatch("churn", "batch/bad.csv", "bad-out.csv").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(files(), (std::vector<std::string>{"batch/bad.csv", "batch/in.csv", "out.csv"}));
+
+  // '..' may not leave the data directory.
+  absl::Status escape =
+      service_->PredictBatch("churn", "batch/in.csv", "batch/../../x.csv").status();
+  EXPECT_EQ(escape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(escape.message()),
+            absl::StrCat("output: 'batch/../../x.csv' leaves the server's data directory (",
+                         data.string(), "); give a path below it (or an absolute path)"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "x.csv"));
+  EXPECT_EQ(service_->PredictBatch("churn", "../in.csv", "y.csv").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
