@@ -176,7 +176,7 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
   }
   if (all_stored) {
     out << absl::StrFormat(
-        "[3/9] Ingest: %s already holds these %s events (same %s customers, seed %d); "
+        "[3/10] Ingest: %s already holds these %s events (same %s customers, seed %d); "
         "reusing them\n",
         options.data_dir, Grouped(static_cast<int64_t>(events.event_count())),
         Grouped(options.rows),
@@ -191,7 +191,7 @@ absl::Status IngestRawEvents(features::FeatureStore& store, const ChurnEvents& e
         "(other --rows or seed); rerun with the same --rows, or use a fresh --data directory",
         options.data_dir));
   }
-  out << "[3/9] Ingesting the raw files (typed by each source's schema, then derived into "
+  out << "[3/10] Ingesting the raw files (typed by each source's schema, then derived into "
          "the source's feature views):\n";
   for (const RawFile& file : files) {
     const auto start = std::chrono::steady_clock::now();
@@ -274,7 +274,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   out << "Cairn demo: predicting which subscribers churn in the next 30 days\n\n";
   // Chapter 1: raw events, as a product's event logs would export them.
-  out << absl::StrFormat("[1/9] Generating raw events for %s customers (seed %d) ...",
+  out << absl::StrFormat("[1/10] Generating raw events for %s customers (seed %d) ...",
                          Grouped(options.rows), options.data_seed)
       << std::flush;
   auto step_start = std::chrono::steady_clock::now();
@@ -299,6 +299,10 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   // Chapter 2: the feature definitions.
   step_start = std::chrono::steady_clock::now();
+  // The online store answers as of the last generated event (the demo's "now"): request-time
+  // features such as days_since_last_login_at then mean what they meant in training.
+  // Declared before the stores, which borrow it.
+  FakeClock as_of_clock(events.last_event_ts);
   CAIRN_ASSIGN_OR_RETURN(DemoStores stores, OpenDemoStores(options.data_dir, /*with_features=*/true));
   std::string definitions_path;
   CAIRN_ASSIGN_OR_RETURN(std::vector<features::DefinitionFile> definition_files,
@@ -307,7 +311,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
                          features::ParseDefinitionFiles(definition_files));
   CAIRN_ASSIGN_OR_RETURN(std::vector<features::PlannedChange> plan,
                          stores.features->Apply(definitions, /*dry_run=*/false, /*prune=*/false));
-  out << absl::StrFormat("[2/9] Applied %s to the feature registry in %s (%.2fs):\n",
+  out << absl::StrFormat("[2/10] Applied %s to the feature registry in %s (%.2fs):\n",
                          definitions_path, (root / "cairn.db").string(), SecondsSince(step_start));
   for (const features::PlannedChange& change : plan) out << "      " << PlanLine(change) << "\n";
 
@@ -342,7 +346,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
     pipeline_options.params[absl::StrCat("eta_", idx + 1)] = absl::StrCat(options.etas[idx]);
   }
   out << absl::StrFormat(
-      "[4/9] Training as a pipeline: %s (compiled in), %d XGBoost models (max_depth x eta, "
+      "[4/10] Training as a pipeline: %s (compiled in), %d XGBoost models (max_depth x eta, "
       "%d rounds each), each step `cairn demo step …` in its own process:\n",
       kChurnPipelinesDir, options.max_depths.size() * options.etas.size(), options.num_round);
   // What each step produced, read from its outputs as it ends.
@@ -411,7 +415,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   result.training_rows = training_set.rows;
   result.feature_names = training_set.feature_names;
   out << absl::StrFormat(
-      "[5/9] Point-in-time training set (step training-set%s), feature service 'churn': %s "
+      "[5/10] Point-in-time training set (step training-set%s), feature service 'churn': %s "
       "entity rows (customer_id, event_timestamp = prediction time, label) x %d features "
       "(join %d ms)\n"
       "      each value as of its row's prediction time (windows: the trailing 1/7/30/90 days); "
@@ -454,12 +458,12 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   result.model_version_created = registered.created && !register_cached;
   if (result.model_version_created) {
     out << absl::StrFormat(
-        "[6/9] Registered the best run (%s, val AUC %.4f) as model '%s' version %d (step "
+        "[6/10] Registered the best run (%s, val AUC %.4f) as model '%s' version %d (step "
         "register)\n",
         registered.run_name, registered.val_auc, kDemoModel, registered.version);
   } else {
     out << absl::StrFormat(
-        "[6/9] The best run (%s, val AUC %.4f) is model '%s' version %d already: no new "
+        "[6/10] The best run (%s, val AUC %.4f) is model '%s' version %d already: no new "
         "version\n",
         registered.run_name, registered.val_auc, kDemoModel, registered.version);
   }
@@ -467,28 +471,28 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       stores.registry->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   if (register_cached) {
     if (production.ok() && production->version == registered.version) {
-      out << absl::StrFormat("[7/9] Alias '%s' stays on version %d\n", kDemoAlias,
+      out << absl::StrFormat("[7/10] Alias '%s' stays on version %d\n", kDemoAlias,
                              registered.version);
     } else {
       out << absl::StrFormat(
-          "[7/9] Alias '%s' was moved since (now %s); the cached register step leaves it "
+          "[7/10] Alias '%s' was moved since (now %s); the cached register step leaves it "
           "(`cairn demo --no-cache` registers again)\n",
           kDemoAlias, production.ok() ? absl::StrCat("version ", production->version) : "unset");
     }
   } else if (!registered.previous_version.has_value()) {
-    out << absl::StrFormat("[7/9] Pointed alias '%s' at version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/10] Pointed alias '%s' at version %d\n", kDemoAlias,
                            registered.version);
   } else if (*registered.previous_version != registered.version) {
-    out << absl::StrFormat("[7/9] Moved alias '%s' from version %d to version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/10] Moved alias '%s' from version %d to version %d\n", kDemoAlias,
                            *registered.previous_version, registered.version);
   } else {
-    out << absl::StrFormat("[7/9] Alias '%s' stays on version %d\n", kDemoAlias,
+    out << absl::StrFormat("[7/10] Alias '%s' stays on version %d\n", kDemoAlias,
                            registered.version);
   }
 
   // Chapter 8: online features for serving.
   step_start = std::chrono::steady_clock::now();
-  CAIRN_RETURN_IF_ERROR(OpenFeatureStore(options.data_dir, stores));
+  CAIRN_RETURN_IF_ERROR(OpenFeatureStore(options.data_dir, stores, &as_of_clock));
   features::MaterializeRequest materialize;
   materialize.start = events.first_event_ts;
   materialize.end = events.last_event_ts + 1;  // the end is exclusive
@@ -508,7 +512,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
                          stores.features->online_service().GetOnlineFeatures(request));
   const double lookup_ms = 1000.0 * SecondsSince(step_start);
   out << absl::StrFormat(
-      "[8/9] Materialized %d feature views into the online store (%s) up to the last event "
+      "[8/10] Materialized %d feature views into the online store (%s) up to the last event "
       "(%s): %s keys in %.2fs\n"
       "      POST /get-online-features %s  (%.1f ms in process)\n",
       materialized.size(), (root / "online").string(), FormatTimestamp(events.last_event_ts),
@@ -517,7 +521,7 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
 
   // Chapter 9: production traffic drifts; the monitor, the alert and retraining.
   step_start = std::chrono::steady_clock::now();
-  out << "[9/9] Monitoring production: simulated prediction requests, the same customers as "
+  out << "[9/10] Monitoring production: simulated prediction requests, the same customers as "
          "the validation set on day 1, shifted from day 2 (prices up, logins down, more "
          "tickets):\n";
   MonitoringChapterOptions monitoring_options;
@@ -531,6 +535,23 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
   CAIRN_ASSIGN_OR_RETURN(result.monitoring,
                          RunMonitoringChapter(stores, monitoring_options, out));
   out << absl::StrFormat("      monitoring chapter in %.2fs\n", SecondsSince(step_start));
+
+  // Chapter 10: the retrained model through the release gate, a canary, serving.
+  step_start = std::chrono::steady_clock::now();
+  out << "[10/10] Releasing: the retrained model through the gate against production, a "
+         "canary on the churn endpoint, then predictions with online features:\n";
+  ReleaseChapterOptions release_options;
+  release_options.data_dir = pipeline_options.data_dir;
+  release_options.seed = options.data_seed;
+  for (const CustomerRecord& customer : events.customers) {
+    release_options.customer_ids.push_back(customer.customer_id);
+  }
+  std::rotate(release_options.customer_ids.begin(),
+              std::find(release_options.customer_ids.begin(), release_options.customer_ids.end(),
+                        events.showcase_customer_id),
+              release_options.customer_ids.end());
+  CAIRN_ASSIGN_OR_RETURN(result.release, RunReleaseChapter(stores, release_options, out));
+  out << absl::StrFormat("      release chapter in %.2fs\n", SecondsSince(step_start));
 
   out << "\nSummary (* = registered, now " << kDemoModel << "@" << kDemoAlias << "):\n";
   PrintSummary(result, out);
@@ -549,13 +570,16 @@ absl::StatusOr<DemoResult> RunDemoSteps(const DemoOptions& options, std::ostream
       "  cairn features historical --service churn --entities %s -o training.csv\n"
       "  cairn monitors runs churn-inputs\n"
       "  cairn alerts list\n"
+      "  cairn ci check %s %d\n"
+      "  cairn endpoints describe churn\n"
+      "  cairn endpoints predict churn --entity customer_id=%d\n"
       "  curl -s http://127.0.0.1:5000/get-online-features -d '%s'\n"
       "MLflow's client and UI work against the same server:\n"
       "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python -c \"import mlflow; "
       "print(mlflow.search_runs(experiment_names=['%s']))\"\n",
       options.data_dir, kChurnPipelineName, pipeline.run_id, pipeline.run_id, experiment_name,
-      kDemoModel, kDemoAlias, kDemoModel, (root / "raw" / kLabelsCsv).string(), request,
-      experiment_name);
+      kDemoModel, kDemoAlias, kDemoModel, (root / "raw" / kLabelsCsv).string(), kDemoModel,
+      result.release.candidate_version, events.showcase_customer_id, request, experiment_name);
   return result;
 }
 

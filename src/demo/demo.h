@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "demo/demo_monitoring.h"
 #include "demo/demo_pipeline.h"
+#include "demo/demo_release.h"
 #include "demo/steps.h"
 
 namespace cairn::demo {
@@ -74,6 +75,8 @@ struct DemoResult {
 
   // The monitoring chapter: days of traffic, the alert and its retraining runs.
   MonitoringChapterResult monitoring;
+  // The release chapter: the gate, the canary, the rejected candidate, serving.
+  ReleaseChapterResult release;
 };
 
 // Runs the demo, printing each chapter with its timing to `out`. Errors from the stores,

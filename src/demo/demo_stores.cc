@@ -26,9 +26,10 @@ absl::StatusOr<DemoStores> OpenDemoStores(const std::string& data_dir, bool with
   return stores;
 }
 
-absl::Status OpenFeatureStore(const std::string& data_dir, DemoStores& stores) {
+absl::Status OpenFeatureStore(const std::string& data_dir, DemoStores& stores, Clock* clock) {
+  Clock& now = clock != nullptr ? *clock : RealClock();
   CAIRN_ASSIGN_OR_RETURN(stores.features,
-                         features::FeatureStore::Open(*stores.db, RealClock(),
+                         features::FeatureStore::Open(*stores.db, now,
                                                       {.data_dir = data_dir,
                                                        .online_url = "embedded"}));
   return absl::OkStatus();

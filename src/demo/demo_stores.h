@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "features/feature_store.h"
 #include "storage/artifact_store.h"
 #include "storage/database.h"
@@ -34,7 +35,10 @@ struct DemoStores {
 // the stores; the feature store only when `with_features`.
 absl::StatusOr<DemoStores> OpenDemoStores(const std::string& data_dir, bool with_features);
 
-// Opens the feature store on stores opened without it (after the pipeline ran).
-absl::Status OpenFeatureStore(const std::string& data_dir, DemoStores& stores);
+// Opens the feature store on stores opened without it (after the pipeline ran), on
+// `clock` (the online store's "now": TTLs, request-time features) when given, which must
+// outlive it; else the real clock.
+absl::Status OpenFeatureStore(const std::string& data_dir, DemoStores& stores,
+                              Clock* clock = nullptr);
 
 }  // namespace cairn::demo

@@ -171,11 +171,13 @@ TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/model.json").ok());
   EXPECT_TRUE(artifacts.FileForRead(*run_dir + "/model/MLmodel").ok());
 
-  // Version 1 is the grid's best; the monitoring chapter's retraining made version 2 and
-  // moved production to it; the rerun's retraining was served from the cache.
+  // Version 1 is the grid's best; the monitoring chapter's retraining made version 2, which
+  // the release gate and its canary moved production to; version 3 is the rushed candidate
+  // the gate rejected. The rerun's retraining was served from the cache and the rushed
+  // candidate reused.
   auto versions = (*registry)->SearchModelVersions({.filter = "name = 'churn'"});
   ASSERT_TRUE(versions.ok()) << versions.status();
-  EXPECT_EQ(versions->versions.size(), 2u);  // the rerun added none
+  EXPECT_EQ(versions->versions.size(), 3u);  // the rerun added none
   auto production = (*registry)->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   ASSERT_TRUE(production.ok()) << production.status();
   EXPECT_EQ(production->version, 2);
@@ -184,6 +186,7 @@ TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
   ASSERT_TRUE(changes.ok()) << changes.status();
   ASSERT_EQ(changes->size(), 2u);  // newest first
   EXPECT_EQ((*changes)[0].to_version, 2);
+  EXPECT_THAT((*changes)[0].reason, HasSubstr("rollout passed"));
   EXPECT_EQ((*changes)[1].to_version, 1);
   EXPECT_EQ((*changes)[1].actor, "cairn demo");
   EXPECT_THAT((*changes)[1].reason, HasSubstr("best val_auc"));
@@ -191,7 +194,10 @@ TEST_F(DemoTest, TrainsAsAPipelineAndARerunIsServedFromTheCache) {
 
 // The monitoring chapter: day 1 like training, day 2 drifts and opens an alert whose
 // retraining run succeeds, day 3 finds no drift against the new reference and resolves it.
-TEST_F(DemoTest, DriftOpensAnAlertThatRetrainingResolves) {
+// The release chapter: the retrained model passes the gate against production and its
+// canary's guard promotes it; a rushed candidate fails the gate; the endpoint serves the
+// new version with online features.
+TEST_F(DemoTest, DriftOpensAnAlertThatRetrainingResolvesAndTheGateReleases) {
   std::ostringstream out;
   absl::StatusOr<DemoResult> result = RunDemoSteps(options_, out);
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
@@ -207,6 +213,27 @@ TEST_F(DemoTest, DriftOpensAnAlertThatRetrainingResolves) {
   EXPECT_THAT(out.str(), HasSubstr("resolved: monitor run"));
   EXPECT_THAT(out.str(), HasSubstr("churn-retrain run " + monitoring.retrain_runs[0].substr(0, 8) +
                                    " succeeded"));
+
+  const ReleaseChapterResult& release = result->release;
+  EXPECT_EQ(release.candidate_version, 2) << out.str();
+  EXPECT_TRUE(release.candidate_passed) << out.str();
+  EXPECT_EQ(release.candidate_action, "rollout_started");
+  EXPECT_FALSE(release.rollout_id.empty());
+  EXPECT_EQ(release.rollout_state, "promoted") << out.str();
+  EXPECT_GT(release.canary_requests, 0);
+  EXPECT_EQ(release.rejected_version, 3);
+  EXPECT_FALSE(release.rejected_passed) << out.str();
+  EXPECT_FALSE(release.failed_gates.empty());
+  EXPECT_EQ(release.production_version, 2);
+  ASSERT_EQ(release.predictions.size(), 3u);
+  for (const ServedPrediction& p : release.predictions) {
+    EXPECT_EQ(p.model_version, 2);
+    EXPECT_GT(p.score, 0.0);
+    EXPECT_LT(p.score, 1.0);
+  }
+  EXPECT_GE(release.logged_predictions, release.canary_requests);
+  EXPECT_THAT(out.str(), HasSubstr("cairn ci check churn 2"));
+  EXPECT_THAT(out.str(), HasSubstr("REJECTED"));
 }
 
 // --no-cache runs every step again: new runs, and the best of them a new version.
@@ -224,10 +251,11 @@ TEST_F(DemoTest, NoCacheRetrainsAndRegistersTheNewBestRun) {
   }
   EXPECT_NE(second->runs[0].run_id, first->runs[0].run_id);
   EXPECT_DOUBLE_EQ(second->runs[0].val_auc, first->runs[0].val_auc);  // deterministic
-  // Version 2 came from the first run's retraining; the grid's new best is version 3.
-  EXPECT_EQ(second->model_version, 3);
+  // Version 2 came from the first run's retraining, version 3 is its rushed candidate; the
+  // grid's new best is version 4.
+  EXPECT_EQ(second->model_version, 4);
   EXPECT_TRUE(second->model_version_created);
-  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 2 to version 3"));
+  EXPECT_THAT(rerun_out.str(), HasSubstr("Moved alias 'production' from version 2 to version 4"));
 }
 
 // A step that fails fails the run; the demo names the step and shows its log.

@@ -144,8 +144,11 @@ int RunDemoStepCommand(const std::vector<std::string>& args, std::ostream& out,
   });
 
   std::string register_data_dir, best_path, register_out;
+  bool register_only = false;
   CLI::App* register_cmd = app.add_subcommand(
       "register", "Register the best model as churn and point production at it");
+  register_cmd->add_flag("--no-promote", register_only,
+                         "Register only: the release gate decides about production");
   register_cmd->add_option("--data", register_data_dir, "Data directory")->required();
   register_cmd->add_option("--best", best_path, "best.json of the evaluate step")->required();
   register_cmd->add_option("--out", register_out, "registered.json to write")->required();
@@ -156,15 +159,19 @@ int RunDemoStepCommand(const std::vector<std::string>& args, std::ostream& out,
       exit_code = Fail(err, "register", stores.status());
       return;
     }
-    absl::StatusOr<RegisterStepResult> result = RunRegisterStep(*stores, best_path, register_out);
+    absl::StatusOr<RegisterStepResult> result =
+        RunRegisterStep(*stores, best_path, register_out, /*promote=*/!register_only);
     if (!result.ok()) {
       exit_code = Fail(err, "register", result.status());
       return;
     }
-    out << absl::StrFormat("model %s version %d %s (run %s, val AUC %.4f); alias %s -> %d\n",
-                           kDemoModel, result->version,
+    out << absl::StrFormat("model %s version %d %s (run %s, val AUC %.4f); %s\n", kDemoModel,
+                           result->version,
                            result->created ? "registered" : "already registered: reused",
-                           result->run_name, result->val_auc, kDemoAlias, result->version);
+                           result->run_name, result->val_auc,
+                           register_only ? "awaits the release gate"
+                                         : absl::StrFormat("alias %s -> %d", kDemoAlias,
+                                                           result->version));
   });
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -38,8 +39,17 @@ std::string UserName() {
 }
 
 // The MLmodel file of MLflow's xgboost flavor, so that `mlflow.pyfunc.load_model(
-// "models:/churn@production")` can load the booster through Cairn's artifact proxy.
-std::string MlmodelYaml(const std::string& run_id, int64_t created_ms) {
+// "models:/churn@production")` can load the booster through Cairn's artifact proxy, with
+// the model's signature: its input columns in the order the booster reads them (what a
+// serving endpoint fetches online and what a gate checks against the feature service).
+std::string MlmodelYaml(const std::string& run_id, int64_t created_ms,
+                        const std::vector<std::string>& inputs) {
+  Json columns = Json::array();
+  for (const std::string& name : inputs) {
+    columns.push_back(Json{{"name", name}, {"type", "double"}, {"required", true}});
+  }
+  // A YAML single-quoted scalar: quotes inside are doubled.
+  const std::string signature = absl::StrReplaceAll(columns.dump(), {{"'", "''"}});
   return absl::StrCat(
       "artifact_path: model\n"
       "flavors:\n"
@@ -53,7 +63,16 @@ std::string MlmodelYaml(const std::string& run_id, int64_t created_ms) {
       "    model_format: json\n"
       "    xgb_version: 1.7.4\n"
       "run_id: ",
-      run_id, "\nutc_time_created_ms: ", created_ms, "\n");
+      run_id,
+      "\n"
+      "signature:\n"
+      "  inputs: '",
+      signature,
+      "'\n"
+      "  outputs: null\n"
+      "  params: null\n"
+      "utc_time_created_ms: ",
+      created_ms, "\n");
 }
 
 absl::StatusOr<std::string> EnsureExperiment(tracking::TrackingStore& store) {
@@ -379,8 +398,9 @@ absl::StatusOr<DemoRun> RunTrainStep(DemoStores& stores, const TrainStepRequest&
                            storage::ArtifactStore::RelativePathOfUri(info.artifact_uri));
     CAIRN_RETURN_IF_ERROR(
         stores.artifacts->PutBytes(absl::StrCat(run_dir, "/model/model.json"), trained.model_json));
-    CAIRN_RETURN_IF_ERROR(stores.artifacts->PutBytes(absl::StrCat(run_dir, "/model/MLmodel"),
-                                                     MlmodelYaml(run_id, now)));
+    CAIRN_RETURN_IF_ERROR(
+        stores.artifacts->PutBytes(absl::StrCat(run_dir, "/model/MLmodel"),
+                                   MlmodelYaml(run_id, now, train.feature_names)));
     {
       std::error_code ec;
       const std::filesystem::path model_path(request.model_path);
@@ -483,7 +503,7 @@ absl::StatusOr<RegisterStepResult> RegisterStepResultFromJson(const Json& json,
 
 absl::StatusOr<RegisterStepResult> RunRegisterStep(DemoStores& stores,
                                                    const std::string& best_path,
-                                                   const std::string& out_path) {
+                                                   const std::string& out_path, bool promote) {
   CAIRN_ASSIGN_OR_RETURN(Json evaluation, ReadJsonFile(best_path));
   if (!evaluation.contains("best")) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -520,7 +540,7 @@ absl::StatusOr<RegisterStepResult> RunRegisterStep(DemoStores& stores,
   absl::StatusOr<tracking::ModelVersion> previous =
       stores.registry->GetModelVersionByAlias(kDemoModel, kDemoAlias);
   if (previous.ok()) result.previous_version = previous->version;
-  if (!previous.ok() || previous->version != result.version) {
+  if (promote && (!previous.ok() || previous->version != result.version)) {
     const std::string reason = absl::StrFormat(
         "best val_auc %.4f of %d runs in grid (run %s)", best.val_auc,
         evaluation.contains("candidates") ? evaluation["candidates"].size() : size_t{1},

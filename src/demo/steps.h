@@ -129,11 +129,13 @@ absl::StatusOr<RegisterStepResult> RegisterStepResultFromJson(const Json& json,
 
 // Registers the best run of `best_path` (evaluate's output) as a version of "churn" —
 // unless a version of that run's model exists already: then that version is reused, so
-// a rerun never registers the same model twice — and points `production` at it (moving
-// it only when it pointed elsewhere; each move is recorded with actor "cairn demo").
+// a rerun never registers the same model twice — and, when `promote`, points `production`
+// at it (moving it only when it pointed elsewhere; each move is recorded with actor "cairn
+// demo"). Without `promote` (retraining) the version waits for the release gate.
 // Writes registered.json to `out_path`.
 absl::StatusOr<RegisterStepResult> RunRegisterStep(DemoStores& stores,
                                                    const std::string& best_path,
-                                                   const std::string& out_path);
+                                                   const std::string& out_path,
+                                                   bool promote = true);
 
 }  // namespace cairn::demo
