@@ -16,6 +16,7 @@
 #include "serving/endpoint_json.h"
 #include "serving/endpoint_registry.h"
 #include "serving/endpoint_service_internal.h"
+#include "serving/model_source.h"
 #include "serving/endpoint_yaml.h"
 #include "serving/inference_log.h"
 #include "serving/model_loader.h"
@@ -188,43 +189,7 @@ void EndpointService::AddEvent(std::string_view endpoint, std::string_view kind,
 
 absl::StatusOr<std::string> EndpointService::LocalModelDir(std::string_view model,
                                                            int64_t version) {
-  CAIRN_ASSIGN_OR_RETURN(tracking::ModelVersion mv,
-                         options_.models->GetModelVersion(model, version));
-  std::string source = mv.storage_location.empty() ? mv.source : mv.storage_location;
-  std::string dir;
-  std::string_view s = source;
-  if (s.starts_with("mlflow-artifacts:")) {
-    if (options_.artifacts == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("model ", ModelLabel(model, version), ": its source '", source,
-                       "' is in the artifact store, which this service was not given"));
-    }
-    CAIRN_ASSIGN_OR_RETURN(std::string relative,
-                           storage::ArtifactStore::RelativePathOfUri(source));
-    CAIRN_ASSIGN_OR_RETURN(dir, options_.artifacts->Resolve(relative));
-  } else if (s.starts_with("file://")) {
-    s.remove_prefix(7);
-    if (!s.starts_with("/")) {
-      size_t slash = s.find('/');  // file://host/path: drop the host
-      s = slash == std::string_view::npos ? std::string_view() : s.substr(slash);
-    }
-    dir = std::string(s);
-  } else if (s.find("://") != std::string_view::npos || s.starts_with("models:") ||
-             s.starts_with("runs:")) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", ModelLabel(model, version), ": source '", source,
-        "' is not a local directory or an mlflow-artifacts: URI; register the version with "
-        "its artifact location"));
-  } else {
-    dir = source;
-  }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("model ", ModelLabel(model, version),
-                                            ": its directory '", dir, "' (from source '",
-                                            source, "') does not exist"));
-  }
-  return std::filesystem::absolute(dir).string();
+  return serving::LocalModelDir(*options_.models, options_.artifacts, model, version);
 }
 
 absl::StatusOr<std::shared_ptr<const Runtime>> EndpointService::Load(const EndpointSpec& spec,
