@@ -687,7 +687,17 @@ absl::StatusOr<Rollout> EndpointService::FinishRollout(const std::shared_ptr<Dep
   if (action == "promote") {
     const Rollout& record = s->rollout->record;
     absl::Status moved = PromoteVersion(s->spec, record.version, actor, reason);
-    if (moved.ok()) {
+    // The injected promote moves its policy's target alias: when that is not the alias this
+    // endpoint follows, the endpoint keeps its champion and the rollout is not "promoted".
+    absl::StatusOr<int64_t> follows =
+        moved.ok() ? ResolveVersion(s->spec) : absl::StatusOr<int64_t>(moved);
+    if (moved.ok() && (!follows.ok() || *follows != record.version)) {
+      verdict["promote_error"] = absl::StrCat(
+          "promoted, but alias ", s->spec.alias, " of endpoint '", d->name, "' does not name ",
+          ModelLabel(record.model, record.version), ": the endpoint keeps its champion");
+      Log(LogLevel::kWarning, absl::StrCat("endpoint '", d->name, "': ",
+                                           verdict["promote_error"].get<std::string>()));
+    } else if (moved.ok()) {
       state = kRolloutPromoted;
       promoted = true;
     } else {

@@ -234,6 +234,7 @@ class EndpointServiceTest : public ::testing::Test {
     options.start_thread = thread;
     options.recheck_ms = recheck_ms;
     options.data_dir = data_dir_;
+    options.promote = promote_;
     auto service = EndpointService::Start(std::move(options));
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = std::move(*service);
@@ -261,6 +262,7 @@ class EndpointServiceTest : public ::testing::Test {
   FakeLoader loader_;
   std::unique_ptr<EndpointService> service_;
   std::string data_dir_;
+  PromoteFn promote_;
 };
 
 TEST_F(EndpointServiceTest, PredictsWithOnlineFeaturesAndRawValuesWin) {
@@ -693,6 +695,38 @@ TEST_F(EndpointServiceTest, APassingCanaryMovesTheEndpointsOwnAlias) {
   EXPECT_EQ(models_->GetModelVersionByAlias("churn", "stable")->version, 2);
   EXPECT_EQ(models_->GetModelVersionByAlias("churn", "production")->version, 1);
   EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["model_version"], 2);
+}
+
+TEST_F(EndpointServiceTest, APromoteThatMovesAnotherAliasIsNotRecordedAsPromoted) {
+  ASSERT_TRUE(models_->SetAlias("churn", "stable", 1, "test", "").ok());
+  // The injected promote moves its policy's target alias, production.
+  promote_ = [this](std::string_view model, int64_t version, std::string_view actor,
+                    std::string_view reason) {
+    return models_->SetAlias(std::string(model), "production", version, std::string(actor),
+                             std::string(reason));
+  };
+  EndpointSpec stable = Spec();
+  stable.alias = "stable";
+  Apply({stable});
+  StartService();
+  RolloutSpec spec;
+  spec.version = 2;
+  spec.percent = 100;
+  spec.guard.window_ms = 1000;
+  spec.guard.min_requests = 5;
+  spec.guard.max_p99_latency_ratio = 1000;
+  absl::StatusOr<Rollout> rollout = service_->StartRollout("churn", spec, "ann", "try v2");
+  ASSERT_TRUE(rollout.ok()) << rollout.status();
+  for (int i = 0; i < 20; ++i) PredictJson(R"({"entities": {"customer_id": [1001]}})");
+  clock_.Advance(2000);
+  service_->RecheckNow();
+  auto finished = store_->Get(rollout->id);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->state, kRolloutEnded);
+  EXPECT_EQ(finished->verdict["promote_error"],
+            "promoted, but alias stable of endpoint 'churn' does not name churn version 2: the "
+            "endpoint keeps its champion");
+  EXPECT_EQ(PredictJson(R"({"entities": {"customer_id": [1001]}})")["model_version"], 1);
 }
 
 TEST_F(EndpointServiceTest, RolloutsStoppedByHand) {
