@@ -32,14 +32,6 @@ HttpResponse Error(const absl::Status& status) {
 
 HttpResponse Ok(const Json& body) { return JsonResponse(DumpJson(body)); }
 
-// The body's "actor" (a string), else the x-cairn-actor header, else "anonymous".
-absl::StatusOr<std::string> Actor(const HttpRequest& request, const Json& fields) {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> actor, OptionalString(fields, "actor"));
-  if (actor.has_value() && !actor->empty()) return *actor;
-  const std::string* header = request.Header("x-cairn-actor");
-  return header != nullptr && !header->empty() ? *header : std::string("anonymous");
-}
-
 // A version as a JSON integer or a decimal string (MLflow writes versions as strings).
 absl::StatusOr<int64_t> Version(const Json& fields) {
   auto it = fields.find("version");
@@ -127,7 +119,7 @@ HttpResponse Check(const ApiContext& ctx, const HttpRequest& request) {
   if (!model.ok()) return Error(model.status());
   absl::StatusOr<int64_t> version = Version(*body);
   if (!version.ok()) return Error(version.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<cicd::CheckResult> result =
       ctx.promotion->Check(*model, *version, *actor);
@@ -188,7 +180,7 @@ HttpResponse Promote(const ApiContext& ctx, const HttpRequest& request) {
   if (!version.ok()) return Error(version.status());
   auto override_reason = OptionalString(*body, "override_reason");
   if (!override_reason.ok()) return Error(override_reason.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   auto outcome = ctx.promotion->Promote(*request.PathParam("name"), *version,
                                         *actor, override_reason->value_or(""));
@@ -201,7 +193,7 @@ HttpResponse Approve(const ApiContext& ctx, const HttpRequest& request) {
   if (!body.ok()) return Error(body.status());
   absl::StatusOr<int64_t> version = Version(*body);
   if (!version.ok()) return Error(version.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   auto outcome =
       ctx.promotion->Approve(*request.PathParam("name"), *version, *actor);
@@ -216,7 +208,7 @@ HttpResponse Rollback(const ApiContext& ctx, const HttpRequest& request) {
   if (!alias.ok()) return Error(alias.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   auto outcome = ctx.promotion->Rollback(*request.PathParam("name"),
                                          alias->value_or("production"), *actor,

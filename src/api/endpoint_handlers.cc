@@ -33,14 +33,6 @@ HttpResponse Error(const absl::Status& status) {
 
 HttpResponse Ok(const Json& body) { return JsonResponse(DumpJson(body)); }
 
-// The body's "actor" (a string), else the x-cairn-actor header, else "anonymous".
-absl::StatusOr<std::string> Actor(const HttpRequest& request, const Json& fields) {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> actor, OptionalString(fields, "actor"));
-  if (actor.has_value() && !actor->empty()) return *actor;
-  const std::string* header = request.Header("x-cairn-actor");
-  return header != nullptr && !header->empty() ? *header : std::string("anonymous");
-}
-
 // NotFound naming the endpoint when it was never defined (a removed one stays readable:
 // its log, rollouts and events are kept).
 absl::Status KnownEndpoint(const ApiContext& ctx, const HttpRequest& request) {
@@ -256,7 +248,7 @@ HttpResponse StartRollout(const ApiContext& ctx, const HttpRequest& request) {
   if (!spec.ok()) return Error(spec.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<serving::Rollout> rollout = ctx.endpoints->StartRollout(
       *request.PathParam("name"), *spec, *actor, reason->value_or(""));
@@ -280,7 +272,7 @@ HttpResponse StopRollout(const ApiContext& ctx, const HttpRequest& request,
   if (!body.ok()) return Error(body.status());
   auto reason = OptionalString(*body, "reason");
   if (!reason.ok()) return Error(reason.status());
-  absl::StatusOr<std::string> actor = Actor(request, *body);
+  absl::StatusOr<std::string> actor = RequestActor(request, *body);
   if (!actor.ok()) return Error(actor.status());
   absl::StatusOr<serving::Rollout> rollout =
       ctx.endpoints->StopRollout(*request.PathParam("name"), *request.PathParam("id"), action,

@@ -164,4 +164,11 @@ absl::StatusOr<std::vector<ApplyFile>> ApplyFiles(const Json& body) {
   return out;
 }
 
+absl::StatusOr<std::string> RequestActor(const HttpRequest& request, const Json& fields) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> actor, OptionalString(fields, "actor"));
+  if (actor.has_value() && !actor->empty()) return *actor;
+  const std::string* header = request.Header("x-cairn-actor");
+  return header != nullptr && !header->empty() ? *header : std::string("anonymous");
+}
+
 }  // namespace cairn::api

@@ -44,4 +44,9 @@ struct ApplyFile {
 // InvalidArgument naming files / files[i] otherwise.
 absl::StatusOr<std::vector<ApplyFile>> ApplyFiles(const Json& body);
 
+// Who asks (recorded with promotions, rollouts, alias moves): the body's "actor" (a
+// string), else the x-cairn-actor header, else "anonymous". InvalidArgument naming
+// "actor" when the body's value is not a string.
+absl::StatusOr<std::string> RequestActor(const HttpRequest& request, const Json& fields);
+
 }  // namespace cairn::api
