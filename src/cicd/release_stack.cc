@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<ReleaseStack>> OpenReleaseStack(
   service.inference_log = stack->inference_log.get();
   service.events = options.events;
   service.recheck_ms = options.recheck_ms;
+  service.data_dir = options.data_dir;  // batch prediction's relative paths
   service.seed = options.seed;
   service.should_sample = [](std::string_view id, double rate) {
     return serving::InferenceLog::ShouldSample(id, rate);
