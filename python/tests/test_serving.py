@@ -539,10 +539,16 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
 
     # Refused rollouts: the champion itself, a version that does not exist, a typo.
     for bad, status, words in (
-            ({"mode": "canary", "version": 2, "percent": 50}, 409, ["version 2", "champion"]),
-            ({"mode": "canary", "version": 9, "percent": 50}, 404, ["version=9"]),
-            ({"mode": "canery", "version": 1, "percent": 50}, 400, ["mode", "canary"]),
-            ({"mode": "canary", "version": 1, "percent": 150}, 400, ["percent"])):
+            ({"mode": "canary", "version": 2, "percent": 50, "on_pass": "none"}, 409,
+             ["version 2", "champion"]),
+            ({"mode": "canary", "version": 9, "percent": 50, "on_pass": "none"}, 404,
+             ["version=9"]),
+            ({"mode": "canery", "version": 1, "percent": 50, "on_pass": "none"}, 400,
+             ["mode", "canary"]),
+            ({"mode": "canary", "version": 1, "percent": 150, "on_pass": "none"}, 400,
+             ["percent"]),
+            # A pinned endpoint has no alias a passing canary could move.
+            ({"mode": "canary", "version": 1, "percent": 50}, 400, ["on_pass", "pinned"])):
         refused = requests.post(endpoint_url(server, endpoint, "/rollouts"), json=bad,
                                 timeout=60)
         assert refused.status_code == status, (bad, refused.status_code, refused.text)
@@ -550,7 +556,7 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
     assert get_json(server, endpoint, "/rollouts")["rollouts"] == []
 
     started = post_json(server, endpoint, "/rollouts", {
-        "mode": "canary", "version": 1, "percent": 50,
+        "mode": "canary", "version": 1, "percent": 50, "on_pass": "none",
         "guard": {"window": "1s", "min_requests": 20},
         "actor": "e2e-test", "reason": "canary by hand"})["rollout"]
     assert started["state"] == "running", started
@@ -620,7 +626,7 @@ def test_shadow_mirrors_requests_and_logs_the_challengers_answers_only(server, w
     wait_until(f"endpoint {endpoint} to answer", lambda: predict(
         server, endpoint, {"entities": {"customer_id": [1]}}).status_code == 200)
     started = post_json(server, endpoint, "/rollouts", {
-        "mode": "shadow", "version": 1, "percent": 100, "actor": "e2e-test",
+        "mode": "shadow", "version": 1, "percent": 100, "actor": "e2e-test", "on_pass": "none",
         "guard": {"window": "1h", "min_requests": 1000}})["rollout"]
     assert (started["mode"], started["state"]) == ("shadow", "running"), started
 
