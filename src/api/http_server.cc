@@ -540,11 +540,12 @@ class Session : public std::enable_shared_from_this<Session> {
       // Back-pressure: refused at once, the handler never runs; the body was read, so the
       // connection stays usable.
       RemoveBodyFile();
-      HttpResponse busy = ErrorResponse(
-          429, "RESOURCE_EXHAUSTED",
-          absl::StrCat("server busy: ", max_backlog, " requests waiting; retry after 1 s"));
-      busy.headers.emplace_back("Retry-After", "1");
-      SendResponse(std::move(busy));
+      // The one mapping of every back-pressure answer (api/errors.h): 429, MLflow's
+      // REQUEST_LIMIT_EXCEEDED, Retry-After: 1 — as a busy endpoint answers.
+      SendResponse(ErrorResponse(
+          absl::ResourceExhaustedError(absl::StrCat("server busy: ", max_backlog,
+                                                    " requests waiting; retry after 1 s")),
+          ErrorDialect::kCairn));
     }
   }
 

@@ -20,7 +20,7 @@
 //   - applies back-pressure instead of queueing without bound: when a pool already has its
 //     max backlog of requests waiting for a thread, the request is answered at once, on the
 //     I/O thread and without running the handler, with 429, "Retry-After: 1" and
-//     {"error_code": "RESOURCE_EXHAUSTED", "message": "server busy: N requests waiting;
+//     {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "server busy: N requests waiting;
 //     retry after 1 s"} (the connection stays open). /healthz, /metrics and inline routes
 //     are never refused; /metrics shows each pool's waiting requests, bound and refusals;
 //   - writes HttpResponse::body, or streams HttpResponse::file_path (404 if it is gone),

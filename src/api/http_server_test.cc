@@ -1060,7 +1060,7 @@ TEST_F(HttpServerTest, FullBacklogGets429WithRetryAfterAtOnceAndTheConnectionSta
   EXPECT_EQ(busy.status, 429);
   EXPECT_EQ(busy.headers["retry-after"], "1");
   EXPECT_EQ(busy.headers["content-type"], "application/json");
-  EXPECT_EQ(*ParseJson(busy.body), Json::parse(R"({"error_code": "RESOURCE_EXHAUSTED",
+  EXPECT_EQ(*ParseJson(busy.body), Json::parse(R"({"error_code": "REQUEST_LIMIT_EXCEEDED",
                             "message": "server busy: 2 requests waiting; retry after 1 s"})"));
   // A streamed upload is refused too, and its temporary file removed.
   Reply busy_upload = client.Request("PUT", "/upload", "some bytes");

@@ -67,7 +67,7 @@ TEST_F(ServingCliTest, PredictSendsEntitiesAndFeaturesAsColumnsAndPrintsPredicti
 }
 
 TEST_F(ServingCliTest, BusyEndpointIsReportedWithTheServersMessage) {
-  transport_.Reply(429, R"({"error_code": "RESOURCE_EXHAUSTED",
+  transport_.Reply(429, R"({"error_code": "REQUEST_LIMIT_EXCEEDED",
                             "message": "endpoint busy: 64 requests queued; retry after 1 s"})");
   EXPECT_EQ(Run({"endpoints", "predict", "churn", "--feature", "x=1"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("endpoint busy: 64 requests queued"));
