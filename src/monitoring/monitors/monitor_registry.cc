@@ -116,7 +116,7 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
                 {"max_attempts", spec.on_alert->max_attempts},
                 {"await_model", spec.on_alert->await_model}};
   }
-  return Json{
+  Json out{
       {"name", spec.name},
       {"description", spec.description},
       {"owner", spec.owner},
@@ -148,6 +148,28 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
       {"on_alert", on_alert},
       {"sinks", sinks},
   };
+  // Only when set, so the content hash of a monitor without `quality:` is what it was
+  // before live quality existed (re-applying it creates no new version).
+  if (spec.quality.has_value()) {
+    Json metrics = Json::array();
+    for (const QualityBound& bound : spec.quality->metrics) {
+      metrics.push_back({{"metric", bound.metric},
+                         {"min", OptionalNumber(bound.min)},
+                         {"max", OptionalNumber(bound.max)}});
+    }
+    Json baselines = Json::array();
+    for (const QualityBaseline& baseline : spec.quality->baselines) {
+      baselines.push_back({{"metric", baseline.metric},
+                           {"value", OptionalNumber(baseline.value)},
+                           {"model_metric", baseline.model_metric},
+                           {"max_drop", baseline.max_drop}});
+    }
+    out["quality"] = {{"min_labels", spec.quality->min_labels},
+                      {"threshold", spec.quality->threshold},
+                      {"metrics", metrics},
+                      {"baselines", baselines}};
+  }
+  return out;
 }
 
 absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
@@ -218,6 +240,30 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
                                       .url = s.value("url", ""),
                                       .secret = s.value("secret", "")});
       }
+    }
+    if (json.contains("quality") && !json.at("quality").is_null()) {
+      const Json& q = json.at("quality");
+      MonitorQuality quality;
+      quality.min_labels = q.value("min_labels", int64_t{100});
+      quality.threshold = q.value("threshold", 0.5);
+      auto optional_number = [](const Json& object, const char* key) {
+        return object.contains(key) && !object.at(key).is_null()
+                   ? std::optional<double>(object.at(key).get<double>())
+                   : std::optional<double>();
+      };
+      for (const Json& m : q.value("metrics", Json::array())) {
+        quality.metrics.push_back(QualityBound{.metric = m.at("metric").get<std::string>(),
+                                               .min = optional_number(m, "min"),
+                                               .max = optional_number(m, "max")});
+      }
+      for (const Json& b : q.value("baselines", Json::array())) {
+        quality.baselines.push_back(
+            QualityBaseline{.metric = b.at("metric").get<std::string>(),
+                            .value = optional_number(b, "value"),
+                            .model_metric = b.value("model_metric", ""),
+                            .max_drop = b.value("max_drop", 0.0)});
+      }
+      spec.quality = std::move(quality);
     }
     return spec;
   } catch (const std::exception& e) {

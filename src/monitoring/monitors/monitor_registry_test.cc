@@ -144,6 +144,29 @@ TEST_P(MonitorRegistryTest, OneNameTwiceInAnApplyIsRefused) {
   EXPECT_THAT(changes.status().message(), HasSubstr("a.yaml:1: monitor a: is defined twice"));
 }
 
+TEST(MonitorSpecJsonTest, QualityRoundTripsAndIsLeftOutWhenUnset) {
+  MonitorSpec spec = Spec("q");
+  // Without quality the canonical JSON has no "quality" key: monitors applied before live
+  // quality existed keep their content hash.
+  EXPECT_FALSE(MonitorSpecToJson(spec).contains("quality"));
+  spec.target = MonitorTarget{.endpoint = "churn", .window_ms = 3'600'000};
+  spec.quality = MonitorQuality{
+      .min_labels = 50,
+      .threshold = 0.4,
+      .metrics = {{.metric = "auc", .min = 0.7}, {.metric = "logloss", .max = 0.6}},
+      .baselines = {{.metric = "auc", .value = 0.82, .max_drop = 0.05},
+                    {.metric = "f1", .model_metric = "val_f1", .max_drop = 0.1}}};
+  Json json = MonitorSpecToJson(spec);
+  EXPECT_EQ(json["quality"]["min_labels"], 50);
+  EXPECT_EQ(json["quality"]["metrics"][1]["min"], nullptr);
+  EXPECT_EQ(json["quality"]["metrics"][1]["max"], 0.6);
+  auto back = MonitorSpecFromJson(ParseJson(DumpJson(json)).value());
+  ASSERT_TRUE(back.ok()) << back.status();
+  back->file = spec.file;
+  back->line = spec.line;
+  EXPECT_EQ(*back, spec);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MonitorRegistryTest, ::testing::Values("sqlite", "postgres"));
 
 }  // namespace

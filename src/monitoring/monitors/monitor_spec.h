@@ -33,6 +33,11 @@
 //   on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 2,
 //              await_model: churn}
 //   sinks: [{webhook: "https://hooks.example/x", secret: "${HOOK_SECRET}"}, {log: true}]
+//   quality:                                              # endpoint targets only: live model
+//     min_labels: 100                                     # quality on the rows whose ground
+//     threshold: 0.5                                      # truth was posted (labels)
+//     metrics: [{metric: auc, min: 0.70}, {metric: logloss, max: 0.6}]
+//     baseline: {metric: auc, value: 0.82, max_drop: 0.05}   # or model_metric: val_auc
 
 #include <cstdint>
 #include <map>
@@ -82,6 +87,39 @@ struct MonitorTests {
   bool operator==(const MonitorTests&) const = default;
 };
 
+// One absolute bound on a live quality metric (stats/quality_metrics.h names): the metric
+// on the window's labelled rows must be >= min and <= max (at least one is set).
+struct QualityBound {
+  std::string metric;
+  std::optional<double> min;
+  std::optional<double> max;
+  bool operator==(const QualityBound&) const = default;
+};
+
+// A comparison with the model's quality when it was trained: the live `metric` may be worse
+// than the baseline by at most `max_drop` (absolute; "worse" is lower for auc, accuracy,
+// precision, recall, f1, r2 and higher for logloss, brier, rmse, mae). The baseline is a
+// fixed `value`, or `model_metric`: a metric logged on the training run of the model
+// version the endpoint serves (MonitorIo::model_metric; exactly one of the two).
+struct QualityBaseline {
+  std::string metric;
+  std::optional<double> value;
+  std::string model_metric;
+  double max_drop = 0;
+  bool operator==(const QualityBaseline&) const = default;
+};
+
+// Live quality (issue 6 item 3): metrics on (label, prediction) of the target window's
+// rows with a posted label. Fewer than min_labels such rows: the check is "insufficient
+// labels" (reported, no alert).
+struct MonitorQuality {
+  int64_t min_labels = 100;
+  double threshold = 0.5;  // a prediction >= threshold counts as positive (accuracy, f1, …)
+  std::vector<QualityBound> metrics;
+  std::vector<QualityBaseline> baselines;
+  bool operator==(const MonitorQuality&) const = default;
+};
+
 struct MonitorSpec {
   std::string name;
   std::string description;
@@ -93,13 +131,15 @@ struct MonitorSpec {
   std::vector<std::string> categorical;  // columns read as categories
   MonitorTests tests;
   double drift_share = 0.5;
-  bool drift = true;         // false only for a profile reference (constraints only)
+  bool drift = true;         // false for a profile reference (constraints only) or for a
+                             // quality monitor without a reference
   bool constraints = false;  // check the reference's (inferred) constraints
   std::string cron;          // schedule.cron; empty: no schedule
   std::string trigger_on;    // trigger.on: "" | "source_ingested"
   Severity severity = Severity::kWarning;
   std::optional<RetrainAction> on_alert;
   std::vector<SinkSpec> sinks;
+  std::optional<MonitorQuality> quality;  // endpoint targets only
   // Where it was written (messages); not part of the content hash.
   std::string file;
   int line = 0;
