@@ -1,141 +1,25 @@
 #include "monitoring/alerts/sinks.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/testing/http_receiver.h"
 #include "gtest/gtest.h"
 
 namespace cairn::monitoring {
 namespace {
 
-// A real HTTP/1.1 server on 127.0.0.1:<ephemeral port>: one request per connection, answers
-// each request with the next status of `statuses` (the last one repeats).
-class WebhookReceiver {
+// The local receiver every webhook test uses (common/testing/http_receiver.h), answering
+// "ok".
+class WebhookReceiver : public test_support::HttpReceiver {
  public:
-  struct Request {
-    std::string method;
-    std::string path;
-    std::map<std::string, std::string> headers;  // names in lower case
-    std::string body;
-  };
-
-  explicit WebhookReceiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~WebhookReceiver() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
-  // Waits (real time, generous) until `n` requests arrived.
-  bool WaitForRequests(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requests_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(20));
-  }
-  std::vector<Request> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-
- private:
-  void Serve() {
-    while (true) {
-      int conn = accept(fd_, nullptr, nullptr);
-      if (conn < 0) return;
-      Request request;
-      std::string data;
-      char buffer[4096];
-      size_t header_end = std::string::npos;
-      size_t content_length = 0;
-      while (true) {
-        ssize_t n = recv(conn, buffer, sizeof(buffer), 0);
-        if (n <= 0) break;
-        data.append(buffer, static_cast<size_t>(n));
-        if (header_end == std::string::npos) {
-          header_end = data.find("\r\n\r\n");
-          if (header_end != std::string::npos) {
-            ParseHead(data.substr(0, header_end), request);
-            auto it = request.headers.find("content-length");
-            if (it != request.headers.end()) {
-              EXPECT_TRUE(absl::SimpleAtoi(it->second, &content_length));
-            }
-          }
-        }
-        if (header_end != std::string::npos && data.size() >= header_end + 4 + content_length) {
-          break;
-        }
-      }
-      if (header_end != std::string::npos) request.body = data.substr(header_end + 4);
-      int status;
-      {
-        absl::MutexLock lock(&mu_);
-        status = statuses_[std::min(requests_.size(), statuses_.size() - 1)];
-        requests_.push_back(request);
-      }
-      std::string reply = "HTTP/1.1 " + std::to_string(status) +
-                          (status == 200 ? " OK" : " Error") +
-                          "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      send(conn, reply.data(), reply.size(), MSG_NOSIGNAL);
-      close(conn);
-    }
-  }
-  static void ParseHead(const std::string& head, Request& request) {
-    size_t line_end = head.find("\r\n");
-    std::string first = head.substr(0, line_end);
-    size_t sp1 = first.find(' ');
-    size_t sp2 = first.find(' ', sp1 + 1);
-    request.method = first.substr(0, sp1);
-    request.path = first.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t pos = line_end + 2;
-    while (line_end != std::string::npos && pos < head.size()) {
-      line_end = head.find("\r\n", pos);
-      std::string line = head.substr(pos, line_end == std::string::npos ? std::string::npos
-                                                                         : line_end - pos);
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string value = line.substr(colon + 1);
-        request.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
-            std::string(absl::StripAsciiWhitespace(value));
-      }
-      pos = line_end + 2;
-    }
-  }
-
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<int> statuses_;
-  std::vector<Request> requests_;
+  explicit WebhookReceiver(std::vector<int> statuses)
+      : HttpReceiver(std::move(statuses), "ok") {}
 };
 
 // Collects delivery reports; waits for them without sleeping blindly.
