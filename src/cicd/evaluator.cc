@@ -14,18 +14,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "cicd/metrics.h"
 #include "cicd/policy_yaml.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "monitoring/csv_frame.h"
+#include "monitoring/stats/quality_metrics.h"
 #include "tracking/model_registry.h"
 #include "tracking/tracking_store.h"
 
 namespace cairn::cicd {
 namespace {
 
+using monitoring::stats::ComputeMetrics;
+using monitoring::stats::MetricSet;
 using serving::ModelInput;
 using serving::ModelRuntime;
 

@@ -14,9 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "cicd/evaluator.h"
-#include "cicd/metrics.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
+#include "monitoring/stats/quality_metrics.h"
 #include "serving/mlmodel.h"
 #include "serving/testing/xgb_models.h"
 #include "serving/xgb_runtime.h"
@@ -27,6 +27,8 @@ namespace cairn::cicd {
 namespace {
 
 namespace fs = std::filesystem;
+using monitoring::stats::ComputeMetrics;
+using monitoring::stats::MetricSet;
 
 TEST(EvaluatorXgbTest, ScoresABoosterByColumnNameWithMissingValues) {
   const fs::path dir =

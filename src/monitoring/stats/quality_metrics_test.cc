@@ -1,11 +1,11 @@
-#include "cicd/metrics.h"
+#include "monitoring/stats/quality_metrics.h"
 
 #include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace cairn::cicd {
+namespace cairn::monitoring::stats {
 namespace {
 
 // Expected values computed with scikit-learn 1.9.1 (roc_auc_score, log_loss,
@@ -96,4 +96,4 @@ TEST(MetricNamesTest, Kinds) {
 }
 
 }  // namespace
-}  // namespace cairn::cicd
+}  // namespace cairn::monitoring::stats

@@ -1,4 +1,4 @@
-#include "cicd/metrics.h"
+#include "monitoring/stats/quality_metrics.h"
 
 #include <algorithm>
 #include <array>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 
-namespace cairn::cicd {
+namespace cairn::monitoring::stats {
 namespace {
 
 constexpr std::array<std::string_view, 10> kMetrics = {
@@ -30,6 +30,10 @@ bool IsKnownMetric(std::string_view name) {
 
 bool IsClassificationMetric(std::string_view name) {
   return std::find(kClassification.begin(), kClassification.end(), name) != kClassification.end();
+}
+
+bool HigherIsBetter(std::string_view name) {
+  return name != "logloss" && name != "brier" && name != "rmse" && name != "mae";
 }
 
 double RocAuc(std::span<const double> labels, std::span<const double> scores) {
@@ -144,4 +148,4 @@ absl::StatusOr<MetricSet> ComputeMetrics(std::span<const double> labels,
   return out;
 }
 
-}  // namespace cairn::cicd
+}  // namespace cairn::monitoring::stats

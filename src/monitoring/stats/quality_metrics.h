@@ -1,6 +1,8 @@
 #pragma once
-// The model-quality metrics a policy's `{metric: …}` gates are computed with (issue 6
-// item 4), on labels and predictions of the same rows. Definitions are scikit-learn's
+// The model-quality metrics on labels and predictions of the same rows: what a CI/CD
+// policy's `{metric: …}` gates are computed with (issue 6 item 4, cicd/evaluator.h) and what
+// a monitor's live `quality:` checks compute on an endpoint's labelled predictions (item 3,
+// monitors/monitor_runner.h). Definitions are scikit-learn's
 // (1.9), so a gate agrees with what a data scientist computed in a notebook:
 //
 //   auc        roc_auc_score: area under the ROC curve; tied scores count half
@@ -28,13 +30,16 @@
 
 #include "absl/status/statusor.h"
 
-namespace cairn::cicd {
+namespace cairn::monitoring::stats {
 
 // Every metric name above, in that order.
 std::span<const std::string_view> KnownMetrics();
 bool IsKnownMetric(std::string_view name);
 // auc, logloss, accuracy, precision, recall, f1, brier.
 bool IsClassificationMetric(std::string_view name);
+// True when a larger value is better (auc, accuracy, precision, recall, f1, r2); false for
+// the losses and errors (logloss, brier, rmse, mae).
+bool HigherIsBetter(std::string_view name);
 
 struct MetricSet {
   std::map<std::string, double> values;  // name → value, for every metric that applies
@@ -55,4 +60,4 @@ absl::StatusOr<MetricSet> ComputeMetrics(std::span<const double> labels,
 double RocAuc(std::span<const double> labels, std::span<const double> scores);
 double LogLoss(std::span<const double> labels, std::span<const double> probabilities);
 
-}  // namespace cairn::cicd
+}  // namespace cairn::monitoring::stats
