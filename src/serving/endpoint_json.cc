@@ -138,7 +138,7 @@ absl::StatusOr<RolloutSpec> RolloutSpecFromJson(const Json& json) {
 }
 
 Json EndpointSpecToJson(const EndpointSpec& spec) {
-  return Json{
+  Json out{
       {"name", spec.name},
       {"description", spec.description},
       {"owner", spec.owner},
@@ -153,6 +153,10 @@ Json EndpointSpecToJson(const EndpointSpec& spec) {
       {"inference_log", {{"sample", spec.log_sample}, {"max_rows", spec.log_max_rows}}},
       {"rollout", spec.rollout.has_value() ? RolloutSpecToJson(*spec.rollout) : Json(nullptr)},
   };
+  // Only when set: definitions stored before the field existed keep their content hash
+  // (a re-apply of an unchanged file is no new version).
+  if (spec.timeout_ms != kDefaultEndpointTimeoutMs) out["timeout_ms"] = spec.timeout_ms;
+  return out;
 }
 
 absl::StatusOr<EndpointSpec> EndpointSpecFromJson(const Json& json) {
@@ -180,6 +184,20 @@ absl::StatusOr<EndpointSpec> EndpointSpecFromJson(const Json& json) {
     CAIRN_READ(*replicas, "max", "replicas.max", &spec.max_replicas);
   }
   CAIRN_READ(json, "max_queue", "max_queue", &spec.max_queue);
+  // timeout_ms (a number) or timeout (a duration like "30s", as in YAML).
+  auto timeout = json.find("timeout");
+  if (timeout != json.end() && !timeout->is_null()) {
+    absl::StatusOr<int64_t> ms = timeout->is_string()
+                                     ? ParseDuration(timeout->get<std::string>())
+                                     : absl::InvalidArgumentError("not a string");
+    if (!ms.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "endpoint JSON: field 'timeout': value ", DumpJson(*timeout).substr(0, 80),
+          " must be a duration like \"30s\" (or give timeout_ms)"));
+    }
+    spec.timeout_ms = *ms;
+  }
+  CAIRN_READ(json, "timeout_ms", "timeout_ms", &spec.timeout_ms);
   auto log = json.find("inference_log");
   if (log != json.end() && !log->is_null()) {
     CAIRN_RETURN_IF_ERROR(RequireObject(*log, "inference_log"));

@@ -70,6 +70,25 @@ TEST(EndpointJsonTest, RoundTrips) {
   EXPECT_FALSE(plain_back->rollout.has_value());
 }
 
+TEST(EndpointJsonTest, TimeoutIsWrittenOnlyWhenSetAndReadInBothForms) {
+  EndpointSpec spec = Full();
+  EXPECT_FALSE(EndpointSpecToJson(spec).contains("timeout_ms"));  // the default, 30 s
+  spec.timeout_ms = 2'000;
+  Json json = EndpointSpecToJson(spec);
+  EXPECT_EQ(json["timeout_ms"], 2'000);
+  auto back = EndpointSpecFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, spec);
+  EXPECT_NE(*back, Full());
+  auto from_duration =
+      EndpointSpecFromJson(ParseJson(R"({"name": "e", "model": "m", "timeout": "1500ms"})").value());
+  ASSERT_TRUE(from_duration.ok()) << from_duration.status();
+  EXPECT_EQ(from_duration->timeout_ms, 1'500);
+  auto bad = EndpointSpecFromJson(ParseJson(R"({"name": "e", "model": "m", "timeout": 2})").value());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("field 'timeout': value 2 must be a duration"));
+}
+
 TEST(EndpointJsonTest, ApiBodiesReadWithDefaultsAndDurations) {
   auto rollout = RolloutSpecFromJson(ParseJson(R"({"mode": "canary", "version": 4,
       "percent": 10, "guard": {"window": "5m", "max_p99_latency_ratio": 1.5}})")

@@ -11,6 +11,8 @@
 //   runtime: auto                    # auto (from MLmodel) | xgboost | python
 //   replicas: {min: 1, max: 4}       # python runtime's worker pool
 //   max_queue: 32                    # requests waiting per replica before 429
+//   timeout: 30s                     # python runtime: a request's deadline (queue + model);
+//                                    # past it 504, and a busy worker is killed and replaced
 //   inference_log: {sample: 0.1, max_rows: 1000000}
 //   rollout:                         # optional: a standing canary / shadow
 //     mode: canary                   # canary | shadow
@@ -53,6 +55,8 @@ struct RolloutSpec {
   bool operator==(const RolloutSpec&) const = default;
 };
 
+inline constexpr int64_t kDefaultEndpointTimeoutMs = 30'000;
+
 struct EndpointSpec {
   std::string name;  // [A-Za-z0-9_.-]+, at most 255
   std::string description;
@@ -68,6 +72,10 @@ struct EndpointSpec {
   int min_replicas = 1;          // 0 <= min <= max, max >= 1
   int max_replicas = 1;
   int max_queue = 32;            // >= 1
+  // A request's deadline in the python runtime, from the moment it reaches the pool:
+  // waiting for a worker plus the model's predict. 1 ms .. 1 h. Past it the caller gets
+  // DeadlineExceeded (HTTP 504); a worker still predicting is killed and replaced.
+  int64_t timeout_ms = kDefaultEndpointTimeoutMs;
   double log_sample = 1.0;       // share of predicted rows logged, 0..1
   int64_t log_max_rows = 1'000'000;  // the endpoint's log keeps the newest this many
   std::optional<RolloutSpec> rollout;
@@ -78,7 +86,8 @@ struct EndpointSpec {
            tags == o.tags && model == o.model && alias == o.alias && version == o.version &&
            feature_service == o.feature_service && runtime == o.runtime &&
            min_replicas == o.min_replicas && max_replicas == o.max_replicas &&
-           max_queue == o.max_queue && log_sample == o.log_sample &&
+           max_queue == o.max_queue && timeout_ms == o.timeout_ms &&
+           log_sample == o.log_sample &&
            log_max_rows == o.log_max_rows && rollout == o.rollout;
   }
 };

@@ -21,10 +21,12 @@ namespace {
 constexpr size_t kMaxNameLength = 255;
 constexpr int kMaxReplicas = 256;
 constexpr int64_t kMaxQueue = 100'000;
+constexpr int64_t kMaxTimeoutMs = 3'600'000;  // 1 h
 
 const std::vector<std::string_view> kEndpointFields = {
     "kind",    "name",     "description", "owner",     "tags",          "model",
-    "feature_service", "runtime", "replicas", "max_queue", "inference_log", "rollout"};
+    "feature_service", "runtime", "replicas", "max_queue", "timeout", "inference_log",
+    "rollout"};
 const std::vector<std::string_view> kReplicasFields = {"min", "max"};
 const std::vector<std::string_view> kLogFields = {"sample", "max_rows"};
 const std::vector<std::string_view> kRolloutFields = {"mode",  "version", "alias",  "percent",
@@ -224,6 +226,16 @@ absl::Status CheckEndpoint(const EndpointSpec& spec, const Report& report) {
   if (spec.max_queue < 1 || spec.max_queue > kMaxQueue) {
     return report("max_queue", absl::StrCat("must be in 1..", kMaxQueue,
                                             ": the requests waiting per replica before 429"));
+  }
+  if (spec.timeout_ms < 1 || spec.timeout_ms > kMaxTimeoutMs) {
+    return report("timeout",
+                  "must be a duration from 1ms to 1h, like 30s: how long a request may wait "
+                  "for a worker and predict before the endpoint answers 504");
+  }
+  if (spec.runtime == "xgboost" && spec.timeout_ms != kDefaultEndpointTimeoutMs) {
+    return report("timeout",
+                  "applies to the python runtime's worker pool only; the xgboost runtime "
+                  "predicts in the server's threads: remove it or set runtime: python");
   }
   if (!(spec.log_sample >= 0 && spec.log_sample <= 1)) {
     return report("inference_log.sample",
@@ -479,6 +491,19 @@ class DocumentParser {
                                      ": the requests waiting per replica before 429"));
     }
     spec->max_queue = static_cast<int>(queue);
+
+    YAML::Node timeout = doc_["timeout"];
+    Remember("timeout", timeout);
+    if (Present(timeout)) {
+      absl::StatusOr<int64_t> ms =
+          timeout.IsScalar() ? ParseDuration(timeout.Scalar()) : absl::InvalidArgumentError("");
+      if (!ms.ok() || *ms < 1 || *ms > kMaxTimeoutMs) {
+        return FieldError(timeout, "timeout",
+                          "is not a duration from 1ms to 1h: write an integer and a unit (ms, "
+                          "s, m, h), like 30s");
+      }
+      spec->timeout_ms = *ms;
+    }
 
     YAML::Node log = doc_["inference_log"];
     Remember("inference_log", log);

@@ -22,6 +22,7 @@ feature_service: churn_features
 runtime: python
 replicas: {min: 0, max: 4}
 max_queue: 16
+timeout: 2500ms
 inference_log: {sample: 0.1, max_rows: 5000}
 rollout:
   mode: canary
@@ -67,6 +68,7 @@ TEST(EndpointYamlTest, ParsesEveryField) {
   EXPECT_EQ(e.min_replicas, 0);
   EXPECT_EQ(e.max_replicas, 4);
   EXPECT_EQ(e.max_queue, 16);
+  EXPECT_EQ(e.timeout_ms, 2'500);
   EXPECT_DOUBLE_EQ(e.log_sample, 0.1);
   EXPECT_EQ(e.log_max_rows, 5000);
   EXPECT_EQ(e.file, "defs.yaml");
@@ -96,9 +98,10 @@ TEST(EndpointYamlTest, ParsesEveryField) {
   EXPECT_EQ(pinned.min_replicas, 1);
   EXPECT_EQ(pinned.max_replicas, 1);
   EXPECT_EQ(pinned.max_queue, 32);
+  EXPECT_EQ(pinned.timeout_ms, 30'000);
   EXPECT_DOUBLE_EQ(pinned.log_sample, 1.0);
   EXPECT_FALSE(pinned.rollout.has_value());
-  EXPECT_EQ(pinned.line, 25);
+  EXPECT_EQ(pinned.line, 26);
 }
 
 TEST(EndpointYamlTest, RolloutDefaultsAndShortForms) {
@@ -186,6 +189,32 @@ TEST(EndpointYamlTest, ValueErrorsPointAtTheirLine) {
       Error("kind: Endpoint\nname: e\nmodel: m@p\nruntime: xgboost\nreplicas: {max: 3}\n"),
       HasSubstr("e.yaml:5: endpoint e: field 'replicas': value a map of 1 keys applies to the "
                 "python runtime's worker pool only"));
+}
+
+TEST(EndpointYamlTest, TimeoutIsAPositiveDurationUpToAnHour) {
+  auto specs = ParseEndpointsYaml("kind: Endpoint\nname: e\nmodel: m@p\ntimeout: 2s\n", "e.yaml");
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  EXPECT_EQ((*specs)[0].timeout_ms, 2'000);
+  EXPECT_TRUE(ValidateEndpointSpec((*specs)[0]).ok());
+  EXPECT_EQ(Error("kind: Endpoint\nname: e\nmodel: m@p\ntimeout: 0\n"),
+            "e.yaml:4: endpoint e: field 'timeout': value '0' is not a duration from 1ms to 1h: "
+            "write an integer and a unit (ms, s, m, h), like 30s");
+  EXPECT_THAT(Error("kind: Endpoint\nname: e\nmodel: m@p\n\ntimeout: 2\n"),
+              HasSubstr("e.yaml:5: endpoint e: field 'timeout': value '2' is not a duration"));
+  EXPECT_THAT(Error("kind: Endpoint\nname: e\nmodel: m@p\ntimeout: 2h\n"),
+              HasSubstr("e.yaml:4: endpoint e: field 'timeout': value '2h' is not a duration "
+                        "from 1ms to 1h"));
+  EXPECT_THAT(Error("kind: Endpoint\nname: e\nmodel: m@p\ntimeout: {s: 2}\n"),
+              HasSubstr("e.yaml:4: endpoint e: field 'timeout'"));
+  EXPECT_THAT(Error("kind: Endpoint\nname: e\nmodel: m@p\ntimout: 2s\n"),
+              HasSubstr("unknown field 'timout' (value '2s'); did you mean 'timeout'?"));
+  EXPECT_THAT(Error("kind: Endpoint\nname: e\nmodel: m@p\nruntime: xgboost\ntimeout: 5s\n"),
+              HasSubstr("e.yaml:5: endpoint e: field 'timeout': value '5s' applies to the "
+                        "python runtime's worker pool only"));
+  EndpointSpec spec = (*specs)[0];
+  spec.timeout_ms = 0;
+  EXPECT_THAT(ValidateEndpointSpec(spec).message(),
+              HasSubstr("endpoint e: field 'timeout' must be a duration from 1ms to 1h"));
 }
 
 TEST(EndpointYamlTest, RolloutErrors) {
