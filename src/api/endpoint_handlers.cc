@@ -140,14 +140,27 @@ HttpResponse Predict(const ApiContext& ctx, const HttpRequest& request) {
 HttpResponse PredictBatch(const ApiContext& ctx, const HttpRequest& request) {
   absl::StatusOr<Json> body = RequestFields(request);
   if (!body.ok()) return Error(body.status());
-  absl::StatusOr<std::string> input = RequiredString(*body, "input");
+  absl::StatusOr<std::optional<std::string>> input = OptionalString(*body, "input");
   if (!input.ok()) return Error(input.status());
+  absl::StatusOr<std::optional<std::string>> training_set =
+      OptionalString(*body, "training_set");
+  if (!training_set.ok()) return Error(training_set.status());
+  if (input->has_value() == training_set->has_value()) {
+    return Error(absl::InvalidArgumentError(absl::StrCat(
+        "input, training_set: ", input->has_value() ? "both given" : "neither given",
+        "; give exactly one: \"input\" (a CSV file under the server's data directory) or "
+        "\"training_set\" (the id of a saved training set)")));
+  }
   absl::StatusOr<std::string> output = RequiredString(*body, "output");
   if (!output.ok()) return Error(output.status());
+  const std::string& name = *request.PathParam("name");
   absl::StatusOr<int64_t> rows =
-      ctx.endpoints->PredictBatch(*request.PathParam("name"), *input, *output);
+      input->has_value() ? ctx.endpoints->PredictBatch(name, **input, *output)
+                         : ctx.endpoints->PredictTrainingSet(name, **training_set, *output);
   if (!rows.ok()) return Error(rows.status());
-  return Ok(Json{{"rows", *rows}, {"output", *output}});
+  Json answer{{"rows", *rows}, {"output", *output}};
+  if (training_set->has_value()) answer["training_set"] = **training_set;
+  return Ok(answer);
 }
 
 Json RecordToJson(const serving::InferenceRecord& r) {

@@ -12,8 +12,10 @@
 //        EndpointVersionToJson]}
 //   GET  /api/v1/endpoints/{name} → EndpointService::Describe
 //   POST /api/v1/endpoints/{name}/predict → EndpointService::Predict's body
-//   POST /api/v1/endpoints/{name}/predict-batch {"input": CSV path, "output": CSV path}
-//        (paths on the server) → {"rows": N, "output": path}
+//   POST /api/v1/endpoints/{name}/predict-batch {"input": CSV path | "training_set": id,
+//        "output": CSV path} (exactly one of input and training_set; paths on the server,
+//        under its data directory) → {"rows": N, "output": path[, "training_set": id]};
+//        EndpointService::PredictBatch / PredictTrainingSet
 //   GET  /api/v1/endpoints/{name}/inference-log?from_ms=&to_ms=&variant=&max_results=
 //        &page_token= → {"records": [record], "next_page_token"}; record = {"id",
 //        "endpoint", "model", "model_version", "variant", "time_ms", "latency_us",

@@ -1,7 +1,8 @@
 // The endpoint routes called through the Router, without a socket and without a live
 // EndpointService: definitions (apply, list, describe of a pending endpoint), the
-// inference log (read, labels), rollouts and events as stored, and bad requests. Predict
-// and rollouts on live deployments are tested end to end in python/tests/test_serving.py.
+// inference log (read, labels), rollouts and events as stored, and bad requests; batch
+// prediction through a live EndpointService with a fake runtime. Predict and rollouts on
+// live deployments are tested end to end in python/tests/test_serving.py.
 
 #include "api/endpoint_handlers.h"
 
@@ -9,6 +10,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "api/api_context.h"
 #include "common/clock.h"
@@ -16,9 +19,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "serving/endpoint_registry.h"
+#include "serving/endpoint_service.h"
 #include "serving/endpoint_store.h"
 #include "serving/inference_log.h"
 #include "storage/database.h"
+#include "tracking/model_registry.h"
 
 namespace cairn::api {
 namespace {
@@ -228,6 +233,144 @@ TEST_F(EndpointHandlersTest, RolloutsAndEventsAreListedNewestFirst) {
   EXPECT_EQ(Call("POST", "/api/v1/endpoints/nope/labels", R"({"labels": [{"id": "a", "label": 1}]})")
                 .status,
             404);
+}
+
+// Predicts tenure + 2 * spend for each row (numbers only), so an answer shows the values read.
+class SumRuntime : public serving::ModelRuntime {
+ public:
+  explicit SumRuntime(std::string dir) { info_.model_dir = std::move(dir); }
+  const serving::ModelInfo& info() const override { return info_; }
+  absl::StatusOr<std::vector<double>> Predict(const serving::ModelInput& input) override {
+    std::vector<double> out;
+    for (size_t r = 0; r < input.rows; ++r) {
+      double p = 0;
+      for (size_t c = 0; c < input.columns.size(); ++c) {
+        const features::Value& v = input.at(r, c);
+        const double weight = input.columns[c] == "spend" ? 2 : 1;
+        if (auto* i = std::get_if<int64_t>(&v)) p += weight * static_cast<double>(*i);
+        if (auto* d = std::get_if<double>(&v)) p += weight * *d;
+      }
+      out.push_back(p);
+    }
+    return out;
+  }
+
+ private:
+  serving::ModelInfo info_{.flavor = "fake", .input_columns = {"tenure", "spend"}};
+};
+
+TEST_F(EndpointHandlersTest, PredictBatchTakesACsvFileOrATrainingSet) {
+  auto models = tracking::ModelRegistry::Open(*db_, clock_);
+  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_TRUE((*models)->CreateRegisteredModel("churn").ok());
+  std::filesystem::create_directories(dir_ / "model");
+  ASSERT_TRUE((*models)->CreateModelVersion("churn", (dir_ / "model").string()).ok());
+  ASSERT_TRUE((*models)->SetAlias("churn", "production", 1).ok());
+  CallOk("POST", "/api/v1/endpoints/apply",
+         ApplyBody("kind: Endpoint\nname: churn\nmodel: churn@production\n"));
+  const std::filesystem::path data = dir_ / "data";
+  std::filesystem::create_directories(data);
+
+  serving::EndpointServiceOptions options;
+  options.models = models->get();
+  options.definitions = registry_.get();
+  options.clock = &clock_;
+  options.start_thread = false;
+  options.data_dir = data.string();
+  options.load_runtime = [](const serving::RuntimeRequest& request)
+      -> absl::StatusOr<std::shared_ptr<serving::ModelRuntime>> {
+    return std::make_shared<SumRuntime>(request.model_dir);
+  };
+  options.load_training_set = [](std::string_view id)
+      -> absl::StatusOr<serving::TrainingSetRows> {
+    if (id != "ts1" && id != "thin") {
+      return absl::NotFoundError(absl::StrCat("training set '", std::string(id),
+                                              "' does not exist"));
+    }
+    serving::TrainingSetRows rows;
+    features::Table& t = rows.table;
+    t.AddColumn("customer_id", features::FeatureType::kInt64);
+    t.AddColumn("event_timestamp", features::FeatureType::kTimestamp);
+    t.AddColumn("tenure", features::FeatureType::kInt64);
+    if (id == "ts1") t.AddColumn("spend", features::FeatureType::kDouble);
+    for (int r = 0; r < 2; ++r) {
+      t.columns[0].AppendInt(7 + r);
+      t.columns[1].AppendInt(0);
+      t.columns[2].AppendInt(10 * (r + 1));
+      if (id == "ts1") t.columns[3].AppendDouble(0.25);
+    }
+    rows.entity_columns = {"customer_id", "event_timestamp"};
+    return rows;
+  };
+  auto service = serving::EndpointService::Start(std::move(options));
+  ASSERT_TRUE(service.ok()) << service.status();
+  ApiContext ctx = ctx_;
+  ctx.endpoints = service->get();
+  Router router;
+  RegisterEndpointRoutes(router, ctx);
+  auto post = [&](const std::string& body) {
+    HttpRequest request;
+    request.method = "POST";
+    request.path = request.target = "/api/v1/endpoints/churn/predict-batch";
+    request.body = body;
+    return router.Dispatch(std::move(request));
+  };
+  auto read = [](const std::filesystem::path& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+
+  // The output's directory must exist.
+  HttpResponse snapshot = post(R"({"training_set": "ts1", "output": "scored/ts1.csv"})");
+  EXPECT_EQ(snapshot.status, 400);
+  EXPECT_THAT(snapshot.body, HasSubstr("output: cannot write"));
+  std::filesystem::create_directories(data / "scored");
+  snapshot = post(R"({"training_set": "ts1", "output": "scored/ts1.csv"})");
+  ASSERT_EQ(snapshot.status, 200) << snapshot.body;
+  EXPECT_EQ(Json::parse(snapshot.body),
+            Json::parse(R"({"rows": 2, "output": "scored/ts1.csv", "training_set": "ts1"})"));
+  std::string text = read(data / "scored" / "ts1.csv");
+  EXPECT_THAT(text, ::testing::StartsWith("id,customer_id,event_timestamp,prediction\n"));
+  EXPECT_THAT(text, HasSubstr(",7,1970-01-01T00:00:00.000Z,10.5\n"));
+  EXPECT_THAT(text, HasSubstr(",8,1970-01-01T00:00:00.000Z,20.5\n"));
+
+  {
+    std::ofstream f(data / "in.csv");
+    f << "tenure,spend\n1,1\n";
+  }
+  HttpResponse file = post(R"({"input": "in.csv", "output": "in-scored.csv"})");
+  ASSERT_EQ(file.status, 200) << file.body;
+  EXPECT_EQ(Json::parse(file.body), Json::parse(R"({"rows": 1, "output": "in-scored.csv"})"));
+  EXPECT_THAT(read(data / "in-scored.csv"), ::testing::StartsWith("id,prediction\n"));
+
+  // Exactly one source; 400s name the fields.
+  for (const char* body : {R"({"output": "o.csv"})",
+                           R"({"input": "in.csv", "training_set": "ts1", "output": "o.csv"})"}) {
+    HttpResponse bad = post(body);
+    EXPECT_EQ(bad.status, 400) << body;
+    EXPECT_THAT(bad.body, HasSubstr("input, training_set"));
+    EXPECT_THAT(bad.body, HasSubstr("exactly one"));
+  }
+  HttpResponse no_output = post(R"({"training_set": "ts1"})");
+  EXPECT_EQ(no_output.status, 400);
+  EXPECT_THAT(no_output.body, HasSubstr("output"));
+  // An unknown training set is a 404 naming it; a missing model input a 400 naming it.
+  HttpResponse unknown = post(R"({"training_set": "nope", "output": "o.csv"})");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(unknown.body, HasSubstr("nope"));
+  HttpResponse thin = post(R"({"training_set": "thin", "output": "o.csv"})");
+  EXPECT_EQ(thin.status, 400);
+  EXPECT_THAT(thin.body, HasSubstr("'spend'"));
+  EXPECT_THAT(thin.body, HasSubstr("customer_id, event_timestamp, tenure"));
+  // A path outside the data directory: a 400 naming the field, the path and the directory.
+  const std::string outside = (dir_ / "o.csv").string();
+  HttpResponse escape =
+      post(DumpJson(Json{{"training_set", "ts1"}, {"output", outside}}));
+  EXPECT_EQ(escape.status, 400);
+  EXPECT_THAT(escape.body, HasSubstr("output: '" + outside + "' is outside"));
+  EXPECT_THAT(escape.body, HasSubstr(data.string()));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "o.csv"));
+  (*service)->Shutdown();
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/timestamp.h"
 #include "features/online/online_feature_service.h"
 #include "serving/endpoint_service.h"
 #include "serving/endpoint_service_internal.h"
@@ -490,20 +491,44 @@ features::Value CsvValue(const std::string& text) {
 
 absl::StatusOr<std::string> EndpointService::ResolveBatchPath(std::string_view field,
                                                              const std::string& path) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path base = options_.data_dir.empty() ? fs::current_path(ec)
+                                            : fs::absolute(options_.data_dir, ec);
+  base = base.lexically_normal();
+  if (!base.has_filename() && base.has_parent_path() && base != base.root_path()) {
+    base = base.parent_path();  // "/data/" → "/data"
+  }
+  const std::string where =
+      options_.data_dir.empty() ? absl::StrCat("the working directory ", base.string())
+                                : base.string();
   if (path.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": a file path is required"));
-  }
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return p.lexically_normal().string();
-  std::filesystem::path relative = p.lexically_normal();
-  if (!relative.empty() && *relative.begin() == "..") {
     return absl::InvalidArgumentError(absl::StrCat(
-        ToAbsl(field), ": '", path, "' leaves the server's data directory",
-        options_.data_dir.empty() ? "" : absl::StrCat(" (", options_.data_dir, ")"),
-        "; give a path below it (or an absolute path)"));
+        ToAbsl(field), ": a file path is required (relative to the server's data directory, ",
+        where, ")"));
   }
-  if (options_.data_dir.empty()) return relative.string();
-  return (std::filesystem::path(options_.data_dir) / relative).string();
+  // Inside `dir` and not `dir` itself.
+  auto inside = [](const fs::path& p, const fs::path& dir) {
+    fs::path relative = p.lexically_relative(dir);
+    return !relative.empty() && *relative.begin() != ".." && relative != ".";
+  };
+  auto outside = [&](std::string_view how) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(field), ": '", path, "' is outside the server's data directory (", where, ")",
+        ToAbsl(how), "; give a path relative to it, or an absolute path inside it"));
+  };
+  const fs::path given(path);
+  const fs::path full = (given.is_absolute() ? given : base / given).lexically_normal();
+  if (!inside(full, base)) return outside("");
+  // What exists of the path, with its symbolic links resolved, must stay inside too.
+  const fs::path real_base = fs::weakly_canonical(base, ec);
+  if (!ec) {
+    const fs::path real = fs::weakly_canonical(full, ec);
+    if (!ec && !inside(real, real_base)) {
+      return outside(absl::StrCat(" through a symbolic link (it leads to ", real.string(), ")"));
+    }
+  }
+  return full.string();
 }
 
 absl::StatusOr<int64_t> EndpointService::PredictBatch(std::string_view endpoint,
@@ -656,5 +681,227 @@ absl::StatusOr<int64_t> EndpointService::PredictBatchTo(std::string_view endpoin
   return predicted;
 }
 
+// ---- batch prediction over a training set ---------------------------------------------
+
+namespace {
+
+// `text` as a CSV field, quoted when it has to be (RFC 4180).
+void AppendCsvText(std::string_view text, std::string* out) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(text);
+    return;
+  }
+  out->push_back('"');
+  for (char ch : text) {
+    if (ch == '"') out->push_back('"');
+    out->push_back(ch);
+  }
+  out->push_back('"');
+}
+
+// Row `row` of `column` as a CSV field (as features/table_io.h writes tables: timestamps in
+// RFC 3339 UTC, NaN / infinities as nan / inf / -inf, null as an empty field).
+void AppendCsvCell(const features::Column& column, size_t row, std::string* out) {
+  if (column.IsNull(row)) return;
+  switch (column.type) {
+    case features::FeatureType::kInt64: absl::StrAppend(out, column.ints[row]); break;
+    case features::FeatureType::kBool: out->append(column.ints[row] ? "true" : "false"); break;
+    case features::FeatureType::kTimestamp: out->append(FormatTimestamp(column.ints[row])); break;
+    case features::FeatureType::kDouble: {
+      const double d = column.doubles[row];
+      if (std::isnan(d)) {
+        out->append("nan");
+      } else if (std::isinf(d)) {
+        out->append(d > 0 ? "inf" : "-inf");
+      } else {
+        AppendJsonDouble(d, out);
+      }
+      break;
+    }
+    case features::FeatureType::kString: AppendCsvText(column.strings[row], out); break;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> EndpointService::PredictTrainingSet(std::string_view endpoint,
+                                                            std::string_view training_set,
+                                                            const std::string& output_csv) {
+  CAIRN_ASSIGN_OR_RETURN(std::string output, ResolveBatchPath("output", output_csv));
+  if (training_set.empty()) {
+    return absl::InvalidArgumentError(
+        "training_set: an id is required (the snapshot id that `cairn features historical` "
+        "and POST /api/v1/features/historical report)");
+  }
+  if (Find(endpoint) == nullptr) return NotDeployed(endpoint);
+  if (!options_.load_training_set) {
+    return absl::FailedPreconditionError(
+        "training_set: this server has no feature store to read training sets from; give "
+        "\"input\": a CSV file instead");
+  }
+  CAIRN_ASSIGN_OR_RETURN(TrainingSetRows rows, options_.load_training_set(training_set));
+  static std::atomic<uint64_t> calls{0};
+  const std::string tmp_output =
+      absl::StrCat(output, ".tmp-", ::getpid(), "-t", calls.fetch_add(1));
+  absl::StatusOr<int64_t> predicted =
+      PredictTableTo(endpoint, training_set, rows, output, tmp_output);
+  if (!predicted.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(tmp_output, ec);
+  }
+  return predicted;
+}
+
+absl::StatusOr<int64_t> EndpointService::PredictTableTo(std::string_view endpoint,
+                                                        std::string_view id,
+                                                        const TrainingSetRows& rows,
+                                                        const std::string& output_csv,
+                                                        const std::string& tmp_output) {
+  std::shared_ptr<Deployment> d = Find(endpoint);
+  if (d == nullptr) return NotDeployed(endpoint);
+  const features::Table& table = rows.table;
+  std::vector<int> carried;  // the entity columns, copied to the output
+  std::vector<uint8_t> is_entity(table.num_columns(), 0);
+  for (const std::string& name : rows.entity_columns) {
+    const int c = table.Find(name);
+    if (c < 0) {
+      return absl::InternalError(absl::StrCat("training set '", ToAbsl(id),
+                                              "' has no entity column '", name, "'"));
+    }
+    carried.push_back(c);
+    is_entity[c] = 1;
+  }
+  auto column_list = [&] {
+    std::string names;
+    for (const std::string& name : table.names) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", name);
+    }
+    return names;
+  };
+
+  // Which of the table's columns feed `s`'s champion (into `fed`): the model's inputs by
+  // name, or, when it does not name them, the snapshot's feature columns in order.
+  std::vector<int> fed;
+  auto plan_inputs = [&](const Serving& s) -> absl::Status {
+    fed.clear();
+    if (s.plan.columns.empty()) {
+      for (size_t c = 0; c < table.num_columns(); ++c) {
+        if (!is_entity[c]) fed.push_back(static_cast<int>(c));
+      }
+      return absl::OkStatus();
+    }
+    std::string missing;
+    int num_missing = 0;
+    for (const std::string& input : s.plan.columns) {
+      const int c = table.Find(input);
+      if (c >= 0) {
+        fed.push_back(c);
+      } else {
+        absl::StrAppend(&missing, num_missing++ == 0 ? "'" : ", '", input, "'");
+      }
+    }
+    if (num_missing == 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training_set: model ", ModelLabel(s.champion->model_name, s.champion->version),
+        " reads ", num_missing == 1 ? "input " : "inputs ", missing,
+        ", missing from training set '", ToAbsl(id), "' (its columns: ", column_list(),
+        "); build the training set with ", num_missing == 1 ? "that feature" : "those features",
+        ", or predict over a CSV file that has ", num_missing == 1 ? "it" : "them"));
+  };
+  std::shared_ptr<const Serving> current = d->Get();
+  if (current == nullptr || current->champion == nullptr) {
+    return absl::UnavailableError(absl::StrCat("endpoint '", ToAbsl(endpoint),
+                                               "' has no model loaded: ", d->Error()));
+  }
+  CAIRN_RETURN_IF_ERROR(plan_inputs(*current));  // before the output is opened
+  current.reset();
+
+  std::ofstream out(tmp_output, std::ios::trunc);
+  if (!out) {
+    return absl::InvalidArgumentError(absl::StrCat("output: cannot write '", output_csv, "' (",
+                                                   std::strerror(errno), ")"));
+  }
+  std::string text = "id,";
+  for (int c : carried) {
+    AppendCsvText(table.names[c], &text);
+    text.push_back(',');
+  }
+  text.append("prediction\n");
+  out << text;
+
+  constexpr size_t kChunk = 1024;
+  const size_t total = table.num_rows();
+  PredictRequest request;
+  PredictScratch scratch;
+  std::string id_text;
+  int64_t predicted = 0;
+  for (size_t first = 0; first < total; first += kChunk) {
+    // Each chunk uses the serving state of its time (a redeploy between chunks is seen).
+    std::shared_ptr<const Serving> s = d->Get();
+    if (s == nullptr || s->champion == nullptr) {
+      return absl::UnavailableError(absl::StrCat("endpoint '", ToAbsl(endpoint),
+                                                 "' has no model loaded: ", d->Error()));
+    }
+    const Runtime& champion = *s->champion;
+    // The snapshot holds the features as of each row's time: the online store is not read.
+    Serving offline = *s;
+    offline.features.reset();
+    CAIRN_RETURN_IF_ERROR(plan_inputs(*s));
+    const size_t n = std::min(kChunk, total - first);
+    request.Clear();
+    request.rows = n;
+    for (int c : fed) {
+      PredictRequest::FeatureColumn& column = request.AddFeature(table.names[c]);
+      column.values.reserve(n);
+      const features::Column& source = table.columns[c];
+      for (size_t r = first; r < first + n; ++r) column.values.push_back(source.Get(r));
+    }
+    const std::string rows_label =
+        absl::StrCat("training set '", ToAbsl(id), "' (rows ", first, "–", first + n - 1, "): ");
+    absl::Status built = BuildInput(offline, champion, s->plan, request, nullptr, &scratch,
+                                    &scratch.input);
+    if (!built.ok()) {
+      return absl::Status(built.code(), absl::StrCat(rows_label, built.message()));
+    }
+    absl::StatusOr<std::vector<double>> predictions = champion.model->Predict(scratch.input);
+    if (!predictions.ok()) {
+      return absl::Status(predictions.status().code(),
+                          absl::StrCat(rows_label, predictions.status().message()));
+    }
+    if (predictions->size() != n) {
+      return absl::InternalError(absl::StrCat(
+          rows_label, "model ", ModelLabel(champion.model_name, champion.version), " answered ",
+          predictions->size(), " predictions for ", n, " rows"));
+    }
+    const uint64_t first_id = id_counter_.fetch_add(n, std::memory_order_relaxed);
+    text.clear();
+    for (size_t r = 0; r < n; ++r) {
+      FormatId(id_prefix_, first_id + r, &id_text);
+      text.append(id_text);
+      text.push_back(',');
+      for (int c : carried) {
+        AppendCsvCell(table.columns[c], first + r, &text);
+        text.push_back(',');
+      }
+      const double p = (*predictions)[r];
+      if (std::isfinite(p)) AppendJsonDouble(p, &text);
+      text.push_back('\n');
+    }
+    out << text;
+    predicted += static_cast<int64_t>(n);
+    d->rows.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+  }
+  out.close();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("output: writing '", output_csv, "' failed"));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_output, output_csv, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("output: cannot move the result to '", output_csv, "': ", ec.message()));
+  }
+  return predicted;
+}
 
 }  // namespace cairn::serving

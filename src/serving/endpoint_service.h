@@ -55,6 +55,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/json.h"
+#include "features/table.h"
 #include "serving/endpoint_spec.h"
 #include "serving/endpoint_store.h"
 #include "serving/inference_record.h"
@@ -107,6 +108,18 @@ using PromoteFn = std::function<absl::Status(std::string_view model, int64_t ver
 // in a worker pool sized by the request.
 LoadRuntimeFn DefaultLoadRuntime();
 
+// A saved training set (features/training_sets.h), read for batch prediction: its rows,
+// and which of its columns came from the entity input (the join keys, the event
+// timestamp and any other column the entity rows had, e.g. a label); the others are the
+// joined features. The point-in-time join puts the entity columns first, so the wiring
+// takes all but the last TrainingSetRecord::features.size() columns.
+struct TrainingSetRows {
+  features::Table table;
+  std::vector<std::string> entity_columns;
+};
+// NotFound naming the id when there is no such training set.
+using LoadTrainingSetFn = std::function<absl::StatusOr<TrainingSetRows>(std::string_view id)>;
+
 struct EndpointServiceOptions {
   tracking::ModelRegistry* models = nullptr;    // required
   EndpointRegistry* definitions = nullptr;      // required for Sync
@@ -128,9 +141,13 @@ struct EndpointServiceOptions {
   uint64_t seed = 0;          // the canary split's random sequence
   size_t shadow_queue = 1024;  // mirrored requests waiting for the challenger
   bool start_thread = true;   // false (tests): nothing runs until RecheckNow()
-  // PredictBatch resolves relative input / output paths under this directory (the
-  // server's data directory; empty: the working directory); '..' may not leave it.
+  // Batch prediction's files lie under this directory (the server's data directory;
+  // empty: the working directory): relative paths resolve under it, absolute ones must
+  // lie inside it, and neither '..' nor a symbolic link may lead out of it.
   std::string data_dir;
+  // Reads a saved training set for PredictTrainingSet; empty: that is refused
+  // (FailedPrecondition: this server has no feature store).
+  LoadTrainingSetFn load_training_set;
 };
 
 // One endpoint as deployed now (List).
@@ -178,12 +195,27 @@ class EndpointService {
   // inputs) in chunks, streaming; writes `output_csv` with the header "id,prediction" and
   // one line per input row, in order. Returns the number of rows predicted. Rows are not
   // logged and do not feed a rollout (the champion answers). NotFound for an unknown
-  // endpoint or input file; InvalidArgument naming the file, line and column. Relative
-  // paths are under options.data_dir (InvalidArgument for one whose '..' leaves it). The
-  // output is written to a temporary file of this call beside it (removed on any error)
-  // and renamed into place at the end.
+  // endpoint or input file; InvalidArgument naming the file, line and column. Both paths
+  // lie under options.data_dir: relative ones resolve under it; an absolute one, or one
+  // whose '..' or symbolic link leads elsewhere, outside it, is InvalidArgument naming the
+  // field, the path and the directory. The output is written to a temporary file of this
+  // call beside it (removed on any error) and renamed into place at the end.
   absl::StatusOr<int64_t> PredictBatch(std::string_view endpoint, const std::string& input_csv,
                                        const std::string& output_csv);
+
+  // The same over a saved training set (options.load_training_set): its columns feed the
+  // model inputs by name (the online store is not read: the snapshot holds the features
+  // as of each row's timestamp). `output_csv` gets the header "id,<entity columns…>,
+  // prediction" (TrainingSetRows::entity_columns in the snapshot's order: the join keys
+  // and event timestamp, so rows join back) and one line per snapshot row, in order;
+  // timestamps as RFC 3339 UTC, strings quoted as CSV needs. Rows are predicted in chunks
+  // (the snapshot itself is read whole by the loader). NotFound for an unknown endpoint
+  // or training set (naming it); InvalidArgument naming a model input the snapshot lacks
+  // and the snapshot's columns, and for the output path as PredictBatch;
+  // FailedPrecondition when no loader is configured.
+  absl::StatusOr<int64_t> PredictTrainingSet(std::string_view endpoint,
+                                             std::string_view training_set,
+                                             const std::string& output_csv);
 
   // Starts a canary / shadow of `spec` (version or alias, resolved now) on the endpoint:
   // loads the challenger, stores the rollout (EndpointStore::Create), and routes traffic.
@@ -254,6 +286,10 @@ class EndpointService {
   absl::StatusOr<std::string> ResolveBatchPath(std::string_view field,
                                                const std::string& path) const;
   absl::StatusOr<int64_t> PredictBatchTo(std::string_view endpoint, const std::string& input_csv,
+                                         const std::string& output_csv,
+                                         const std::string& tmp_output);
+  absl::StatusOr<int64_t> PredictTableTo(std::string_view endpoint, std::string_view id,
+                                         const TrainingSetRows& rows,
                                          const std::string& output_csv,
                                          const std::string& tmp_output);
   // Finishes `rollout_id` in the store as ended: the endpoint's definition now names `model`.

@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "common/event_bus.h"
 #include "common/event_types.h"
@@ -234,6 +236,7 @@ class EndpointServiceTest : public ::testing::Test {
     options.start_thread = thread;
     options.recheck_ms = recheck_ms;
     options.data_dir = data_dir_;
+    options.load_training_set = load_training_set_;
     options.promote = promote_;
     auto service = EndpointService::Start(std::move(options));
     ASSERT_TRUE(service.ok()) << service.status();
@@ -262,6 +265,7 @@ class EndpointServiceTest : public ::testing::Test {
   FakeLoader loader_;
   std::unique_ptr<EndpointService> service_;
   std::string data_dir_;
+  LoadTrainingSetFn load_training_set_;
   PromoteFn promote_;
 };
 
@@ -981,6 +985,7 @@ TEST_F(EndpointServiceTest, LogSamplingFollowsTheSpec) {
 }
 
 TEST_F(EndpointServiceTest, BatchPredictionStreamsACsv) {
+  data_dir_ = dir_.string();  // absolute paths are accepted inside the data directory
   Apply({Spec()});
   StartService();
   std::string input = (dir_ / "in.csv").string();
@@ -1103,6 +1108,31 @@ TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
   options.online = &online;
   options.clock = &clock;
   options.start_thread = false;
+  options.data_dir = dir.string();
+  // The same rows as a saved training set: customer_id, event_timestamp, f0…f19.
+  options.load_training_set = [&](std::string_view) -> absl::StatusOr<TrainingSetRows> {
+    TrainingSetRows snapshot;
+    features::Table& t = snapshot.table;
+    t.AddColumn("customer_id", features::FeatureType::kInt64);
+    t.AddColumn("event_timestamp", features::FeatureType::kTimestamp);
+    for (const std::string& name : testing::FeatureNames(kFeatures)) {
+      t.AddColumn(name, features::FeatureType::kDouble);
+    }
+    for (int c = 0; c < kCustomers; ++c) {
+      t.columns[0].AppendInt(c);
+      t.columns[1].AppendInt(kNow);
+      for (int f = 0; f < kFeatures; ++f) {
+        float v = data[c * kFeatures + f];
+        if (std::isnan(v)) {
+          t.columns[2 + f].AppendNull();
+        } else {
+          t.columns[2 + f].AppendDouble(double{v});
+        }
+      }
+    }
+    snapshot.entity_columns = {"customer_id", "event_timestamp"};
+    return snapshot;
+  };
   auto service = EndpointService::Start(std::move(options));
   ASSERT_TRUE(service.ok()) << service.status();
   ASSERT_EQ((*service)->List()[0].state, "serving") << (*service)->List()[0].error;
@@ -1124,6 +1154,24 @@ TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
   absl::StatusOr<std::string> one = (*service)->Predict(
       "churn", R"({"entities": {"customer_id": [0]}, "features": {"f3": ["x"]}})");
   EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Batch prediction over the training set: the booster's own predictions, row by row.
+  absl::StatusOr<int64_t> scored_rows =
+      (*service)->PredictTrainingSet("churn", "ts", "scored.csv");
+  ASSERT_TRUE(scored_rows.ok()) << scored_rows.status();
+  EXPECT_EQ(*scored_rows, kCustomers);
+  std::ifstream scored(dir / "scored.csv");
+  std::string line;
+  ASSERT_TRUE(std::getline(scored, line));
+  EXPECT_EQ(line, "id,customer_id,event_timestamp,prediction");
+  for (int c = 0; c < kCustomers; ++c) {
+    ASSERT_TRUE(std::getline(scored, line)) << "row " << c;
+    std::vector<std::string> fields = absl::StrSplit(line, ',');
+    ASSERT_EQ(fields.size(), 4u) << line;
+    EXPECT_EQ(fields[1], absl::StrCat(c));
+    EXPECT_NEAR(std::stod(fields[3]), (*reference)[c], 1e-6) << "customer " << c;
+  }
+  EXPECT_FALSE(std::getline(scored, line));
   (*service)->Shutdown();
   std::filesystem::remove_all(dir);
 }
@@ -1165,11 +1213,165 @@ TEST_F(EndpointServiceTest, BatchPathsAreUnderTheDataDirAndNoTemporaryFileIsLeft
       service_->PredictBatch("churn", "batch/in.csv", "batch/../../x.csv").status();
   EXPECT_EQ(escape.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(escape.message()),
-            absl::StrCat("output: 'batch/../../x.csv' leaves the server's data directory (",
-                         data.string(), "); give a path below it (or an absolute path)"));
+            absl::StrCat("output: 'batch/../../x.csv' is outside the server's data directory (",
+                         data.string(), "); give a path relative to it, or an absolute path "
+                         "inside it"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "x.csv"));
   EXPECT_EQ(service_->PredictBatch("churn", "../in.csv", "y.csv").status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // An absolute path is taken inside the data directory only.
+  const std::string inside_in = (data / "batch" / "in.csv").string();
+  absl::StatusOr<int64_t> absolute =
+      service_->PredictBatch("churn", inside_in, (data / "abs-out.csv").string());
+  ASSERT_TRUE(absolute.ok()) << absolute.status();
+  EXPECT_EQ(*absolute, 2);
+  {
+    std::ofstream f(dir_ / "elsewhere.csv");
+    f << "customer_id,spend\n1001,1\n";
+  }
+  absl::Status outside_in =
+      service_->PredictBatch("churn", (dir_ / "elsewhere.csv").string(), "o.csv").status();
+  EXPECT_EQ(outside_in.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(outside_in.message()),
+            absl::StrCat("input: '", (dir_ / "elsewhere.csv").string(),
+                         "' is outside the server's data directory (", data.string(),
+                         "); give a path relative to it, or an absolute path inside it"));
+  absl::Status outside_out =
+      service_->PredictBatch("churn", "batch/in.csv", (dir_ / "o.csv").string()).status();
+  EXPECT_EQ(outside_out.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(outside_out.message(), HasSubstr("output: '"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "o.csv"));
+  // The data directory itself is not a file; a sibling sharing its prefix is outside.
+  EXPECT_EQ(service_->PredictBatch("churn", "batch/in.csv", data.string()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->PredictBatch("churn", "batch/in.csv", data.string() + "-x/o.csv")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->PredictBatch("churn", "batch/in.csv", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A symbolic link inside that leads out of it is refused, naming where it leads.
+  std::filesystem::create_directories(dir_ / "outside");
+  std::filesystem::create_directory_symlink(dir_ / "outside", data / "link");
+  absl::Status linked =
+      service_->PredictBatch("churn", "batch/in.csv", "link/o.csv").status();
+  EXPECT_EQ(linked.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(linked.message(), HasSubstr("through a symbolic link"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "outside" / "o.csv"));
+}
+
+// A saved training set: customer_id and event_timestamp (and region, a string key) from
+// the entity rows, then the features tenure, spend and one the model does not read.
+TrainingSetRows Snapshot(int rows, bool with_spend = true) {
+  TrainingSetRows out;
+  features::Table& t = out.table;
+  t.AddColumn("customer_id", features::FeatureType::kInt64);
+  t.AddColumn("region", features::FeatureType::kString);
+  t.AddColumn("event_timestamp", features::FeatureType::kTimestamp);
+  t.AddColumn("tenure", features::FeatureType::kInt64);
+  if (with_spend) t.AddColumn("spend", features::FeatureType::kDouble);
+  t.AddColumn("unused", features::FeatureType::kDouble);
+  for (int r = 0; r < rows; ++r) {
+    t.columns[0].AppendInt(1001 + r % 2);
+    t.columns[1].AppendString(r == 1 ? "north, \"upper\"" : "south");
+    t.columns[2].AppendInt(kNow + r * 1000);
+    t.columns[3].AppendInt(r);
+    if (with_spend) {
+      if (r == 2) {
+        t.columns[4].AppendNull();
+      } else {
+        t.columns[4].AppendDouble(0.5 * r);
+      }
+    }
+    t.columns.back().AppendDouble(1e6);
+  }
+  out.entity_columns = {"customer_id", "region", "event_timestamp"};
+  return out;
+}
+
+std::vector<std::string> Lines(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(EndpointServiceTest, BatchPredictionOverATrainingSetFeedsItsColumnsByName) {
+  std::filesystem::path data = dir_ / "data";
+  std::filesystem::create_directories(data);
+  data_dir_ = data.string();
+  constexpr int kRows = 2500;  // three chunks
+  std::vector<std::string> asked;
+  load_training_set_ = [&asked](std::string_view id) -> absl::StatusOr<TrainingSetRows> {
+    asked.emplace_back(id);
+    if (id == "no-spend") return Snapshot(3, /*with_spend=*/false);
+    if (id != "ts1") {
+      return absl::NotFoundError(absl::StrCat("training set '", std::string(id),
+                                              "' does not exist"));
+    }
+    return Snapshot(kRows);
+  };
+  Apply({Spec()});
+  StartService();
+
+  absl::StatusOr<int64_t> rows = service_->PredictTrainingSet("churn", "ts1", "scored.csv");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, kRows);
+  std::vector<std::string> lines = Lines(data / "scored.csv");
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kRows) + 1);
+  EXPECT_EQ(lines[0], "id,customer_id,region,event_timestamp,prediction");
+  // The fake model answers version * 100 + tenure + spend: the snapshot's values, not the
+  // online store's (customer 1001 has tenure 10 there); a null spend is read as null.
+  EXPECT_THAT(lines[1], ::testing::EndsWith(",1001,south,2023-11-14T22:13:20.000Z,100"));
+  EXPECT_THAT(lines[2],
+              ::testing::EndsWith(",1002,\"north, \"\"upper\"\"\",2023-11-14T22:13:21.000Z,101.5"));
+  EXPECT_THAT(lines[3], ::testing::EndsWith(",1001,south,2023-11-14T22:13:22.000Z,102"));
+  std::set<std::string> ids;
+  for (int r = 0; r < kRows; ++r) {
+    const std::string& line = lines[r + 1];
+    ids.insert(line.substr(0, line.find(',')));
+    const double expected = 100 + r + (r == 2 ? 0 : 0.5 * r);
+    const double got = std::stod(line.substr(line.rfind(',') + 1));
+    ASSERT_DOUBLE_EQ(got, expected) << "row " << r << ": " << line;
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRows));  // every row has its own id
+  EXPECT_TRUE(sink_.Records().empty());  // batch rows are not logged
+
+  // A model input the snapshot lacks: a 400 naming it and the snapshot's columns; no output.
+  absl::Status missing = service_->PredictTrainingSet("churn", "no-spend", "x.csv").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(missing.message()),
+            "training_set: model churn version 1 reads input 'spend', missing from training set "
+            "'no-spend' (its columns: customer_id, region, event_timestamp, tenure, unused); "
+            "build the training set with that feature, or predict over a CSV file that has it");
+  EXPECT_FALSE(std::filesystem::exists(data / "x.csv"));
+
+  // An unknown snapshot: NotFound naming it. An unknown endpoint: NotFound, nothing loaded.
+  absl::Status unknown = service_->PredictTrainingSet("churn", "nope", "x.csv").status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.message(), HasSubstr("'nope'"));
+  asked.clear();
+  EXPECT_EQ(service_->PredictTrainingSet("other", "ts1", "x.csv").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(asked.empty());
+  // The output path follows the same rule as for a CSV input.
+  absl::Status escape = service_->PredictTrainingSet("churn", "ts1", "../x.csv").status();
+  EXPECT_EQ(escape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(escape.message(), HasSubstr("output: '../x.csv' is outside"));
+  EXPECT_EQ(service_->PredictTrainingSet("churn", "", "x.csv").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(data / "x.csv"));
+}
+
+TEST_F(EndpointServiceTest, BatchPredictionOverATrainingSetNeedsALoader) {
+  data_dir_ = dir_.string();
+  Apply({Spec()});
+  StartService();
+  absl::Status status = service_->PredictTrainingSet("churn", "ts1", "x.csv").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(), HasSubstr("no feature store"));
 }
 
 }  // namespace
