@@ -3,6 +3,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -568,6 +569,37 @@ void TagLoggedModel(const ApiContext& ctx, const std::string& model_id, const Mo
       .IgnoreError();
 }
 
+// ---- Events for webhooks (cicd/webhooks.h) and other subscribers ----
+
+// MLflow's test of a prompt (RegisteredModel._is_prompt): tag mlflow.prompt.is_prompt is
+// "true" in any case; among repeated keys the last one counts.
+bool IsPromptTags(const std::vector<RegistryTag>& tags) {
+  bool prompt = false;
+  for (const RegistryTag& tag : tags)
+    if (tag.key == "mlflow.prompt.is_prompt") prompt = absl::AsciiStrToLower(tag.value) == "true";
+  return prompt;
+}
+
+// "true" when the registered model `name` is a prompt, else "false".
+std::string PromptAttribute(const ApiContext& ctx, const std::string& name) {
+  absl::StatusOr<RegisteredModel> model = ctx.registry->GetRegisteredModel(name);
+  return model.ok() && IsPromptTags(model->tags) ? "true" : "false";
+}
+
+// The request's tags as a JSON object in request order (a repeated key keeps its first
+// place and its last value, as Python's dict comprehension does).
+std::string TagsAttribute(const std::vector<RegistryTag>& tags) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const RegistryTag& tag : tags) out[tag.key] = tag.value;
+  return out.dump();
+}
+
+void Publish(const ApiContext& ctx, const char* type,
+             std::map<std::string, std::string> attributes) {
+  if (ctx.events == nullptr) return;
+  ctx.events->Publish(Event{.type = type, .attributes = std::move(attributes)});
+}
+
 // ---- Handlers ----
 
 absl::StatusOr<Json> CreateRegisteredModel(const ApiContext& ctx, const Json& f) {
@@ -576,6 +608,11 @@ absl::StatusOr<Json> CreateRegisteredModel(const ApiContext& ctx, const Json& f)
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> description, StringField(f, "description"));
   CAIRN_ASSIGN_OR_RETURN(RegisteredModel model,
                          ctx.registry->CreateRegisteredModel(name, description, tags));
+  Publish(ctx, kEventRegisteredModelCreated,
+          {{"model", name},
+           {"tags", TagsAttribute(tags)},
+           {"description", description.value_or("")},
+           {"prompt", IsPromptTags(tags) ? "true" : "false"}});
   return Json{{"registered_model", RegisteredModelJson(model)}};
 }
 
@@ -656,6 +693,13 @@ absl::StatusOr<Json> SetRegisteredModelTag(const ApiContext& ctx, const Json& f)
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> value, StringField(f, "value"));
   CAIRN_RETURN_IF_ERROR(
       ctx.registry->SetRegisteredModelTag(name, key.value_or(""), value.value_or("")));
+  if (ctx.events != nullptr) {
+    Publish(ctx, kEventRegisteredModelTagSet,
+            {{"model", name},
+             {"key", key.value_or("")},
+             {"value", value.value_or("")},
+             {"prompt", PromptAttribute(ctx, name)}});
+  }
   return Json::object();
 }
 
@@ -663,6 +707,10 @@ absl::StatusOr<Json> DeleteRegisteredModelTag(const ApiContext& ctx, const Json&
   CAIRN_ASSIGN_OR_RETURN(std::string name, RequiredStringField(f, "name"));
   CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredStringField(f, "key"));
   CAIRN_RETURN_IF_ERROR(ctx.registry->DeleteRegisteredModelTag(name, key));
+  if (ctx.events != nullptr) {
+    Publish(ctx, kEventRegisteredModelTagDeleted,
+            {{"model", name}, {"key", key}, {"prompt", PromptAttribute(ctx, name)}});
+  }
   return Json::object();
 }
 
@@ -764,6 +812,13 @@ absl::StatusOr<Json> CreateModelVersion(const ApiContext& ctx, const Json& f) {
                               .attributes = {{"model", mv.name},
                                              {"version", std::to_string(mv.version)}}});
   }
+  if (is_prompt) {
+    Publish(ctx, kEventPromptVersionCreated,
+            {{"model", mv.name},
+             {"version", std::to_string(mv.version)},
+             {"tags", TagsAttribute(tags)},
+             {"description", description.value_or("")}});
+  }
   return Json{{"model_version", VersionJson(mv)}};
 }
 
@@ -834,6 +889,14 @@ absl::StatusOr<Json> SetModelVersionTag(const ApiContext& ctx, const Json& f) {
   CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredStringField(f, "key"));
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> value, StringField(f, "value"));
   CAIRN_RETURN_IF_ERROR(ctx.registry->SetModelVersionTag(name, version, key, value.value_or("")));
+  if (ctx.events != nullptr) {
+    Publish(ctx, kEventModelVersionTagSet,
+            {{"model", name},
+             {"version", std::to_string(version)},
+             {"key", key},
+             {"value", value.value_or("")},
+             {"prompt", PromptAttribute(ctx, name)}});
+  }
   return Json::object();
 }
 
@@ -842,6 +905,13 @@ absl::StatusOr<Json> DeleteModelVersionTag(const ApiContext& ctx, const Json& f)
   CAIRN_ASSIGN_OR_RETURN(int64_t version, VersionField(f));
   CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredStringField(f, "key"));
   CAIRN_RETURN_IF_ERROR(ctx.registry->DeleteModelVersionTag(name, version, key));
+  if (ctx.events != nullptr) {
+    Publish(ctx, kEventModelVersionTagDeleted,
+            {{"model", name},
+             {"version", std::to_string(version)},
+             {"key", key},
+             {"prompt", PromptAttribute(ctx, name)}});
+  }
   return Json::object();
 }
 

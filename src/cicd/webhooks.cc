@@ -65,9 +65,33 @@ CREATE INDEX cicd_webhook_deliveries_by_webhook
   ON cicd_webhook_deliveries (webhook_id, time_ms);
 )sql";
 
+// The outbox: one row per delivery (event × webhook), written when the event is accepted,
+// updated with each try; pending rows are resumed by the next Open.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE cicd_webhook_outbox (
+  delivery_id TEXT PRIMARY KEY,
+  webhook_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  body TEXT NOT NULL,
+  accepted_ms BIGINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_try_ms BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  finished_ms BIGINT NOT NULL
+);
+CREATE INDEX cicd_webhook_outbox_by_state ON cicd_webhook_outbox (state, next_try_ms);
+CREATE INDEX cicd_webhook_outbox_by_webhook ON cicd_webhook_outbox (webhook_id, finished_ms);
+)sql";
+
 constexpr storage::Migration kMigrations[] = {
     {.version = 1, .name = "webhooks and their delivery tries", .sql = kSchemaV1},
+    {.version = 2, .name = "webhook delivery outbox", .sql = kSchemaV2},
 };
+
+constexpr char kPending[] = "pending";
+constexpr char kOutboxColumns[] =
+    "delivery_id, webhook_id, event, body, accepted_ms, attempts, next_try_ms, state, "
+    "finished_ms";
 
 constexpr char kWebhookColumns[] =
     "webhook_id, name, description, url, events, secret, status, creation_timestamp, "
@@ -235,18 +259,201 @@ absl::StatusOr<int64_t> PageOffset(std::string_view token) {
   return (*json)["offset"].get<int64_t>();
 }
 
+
+absl::Status CheckWebhookExists(SqlSession& session, std::string_view webhook_id) {
+  const SqlValue id[] = {std::string(webhook_id)};
+  bool exists = false;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach("SELECT 1 FROM cicd_webhooks WHERE webhook_id = $1", id,
+                                          [&](const SqlRowView&) -> absl::Status {
+                                            exists = true;
+                                            return absl::OkStatus();
+                                          }));
+  if (!exists) return NotFound(webhook_id);
+  return absl::OkStatus();
+}
+
+absl::Status InsertTry(SqlSession& session, const WebhookDelivery& d) {
+  const SqlValue params[] = {d.delivery_id,
+                             int64_t{d.attempt},
+                             d.webhook_id,
+                             d.event,
+                             d.payload,
+                             d.time_ms,
+                             int64_t{d.success ? 1 : 0},
+                             int64_t{d.final ? 1 : 0},
+                             int64_t{d.test ? 1 : 0},
+                             int64_t{d.http_status},
+                             d.error,
+                             d.next_try_ms};
+  return session
+      .Execute(
+          "INSERT INTO cicd_webhook_deliveries (delivery_id, attempt, webhook_id, "
+          "event, payload, time_ms, is_success, is_final, is_test, http_status, error, "
+          "next_try_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+          params)
+      .status();
+}
+
+// Keeps the newest `history` finished deliveries of the webhook and its newest
+// `history` × `attempts` tries; pending deliveries are never removed.
+absl::Status PruneHistory(SqlSession& session, const std::string& webhook_id, int history,
+                          int attempts) {
+  const SqlValue outbox[] = {webhook_id, int64_t{history}, std::string(kPending)};
+  CAIRN_RETURN_IF_ERROR(
+      session
+          .Execute("DELETE FROM cicd_webhook_outbox WHERE webhook_id = $1 AND state <> $3 "
+                   "AND finished_ms <= (SELECT finished_ms FROM cicd_webhook_outbox "
+                   "WHERE webhook_id = $1 AND state <> $3 "
+                   "ORDER BY finished_ms DESC LIMIT 1 OFFSET $2)",
+                   outbox)
+          .status());
+  const SqlValue tries[] = {webhook_id, int64_t{history} * attempts};
+  return session
+      .Execute("DELETE FROM cicd_webhook_deliveries WHERE webhook_id = $1 "
+               "AND time_ms <= (SELECT time_ms FROM cicd_webhook_deliveries "
+               "WHERE webhook_id = $1 ORDER BY time_ms DESC LIMIT 1 OFFSET $2)",
+               tries)
+      .status();
+}
+
+// MLflow's prompts are registered models tagged mlflow.prompt.is_prompt=true; these tags
+// are its own and left out of a prompt's webhook data (mlflow/prompt/constants.py).
+constexpr char kIsPromptTag[] = "mlflow.prompt.is_prompt";
+constexpr char kPromptTypeTag[] = "_mlflow_prompt_type";
+constexpr char kPromptTextTag[] = "mlflow.prompt.text";
+
+// A bus attribute holding a JSON object of tags, in the request's order; {} when absent
+// or unreadable.
+OrderedJson TagsAttribute(const std::string& text) {
+  if (text.empty()) return OrderedJson::object();
+  OrderedJson tags = OrderedJson::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (tags.is_discarded() || !tags.is_object()) return OrderedJson::object();
+  return tags;
+}
+
+// The webhook event and data MLflow's server sends for a bus event; nullopt for events
+// no webhook hears of.
+std::optional<std::pair<std::string, OrderedJson>> TranslateEvent(
+    const Event& e, tracking::ModelRegistry* registry) {
+  auto attr = [&](const char* key) {
+    auto it = e.attributes.find(key);
+    return it == e.attributes.end() ? std::string() : it->second;
+  };
+  const std::string model = attr("model");
+  bool prompt = attr("prompt") == "true";
+  if (!e.attributes.contains("prompt") && e.type == kEventModelAliasMoved && registry != nullptr) {
+    // Alias moves do not say; the registry does (tag mlflow.prompt.is_prompt).
+    absl::StatusOr<tracking::RegisteredModel> rm = registry->GetRegisteredModel(model);
+    if (rm.ok()) {
+      for (const tracking::RegistryTag& tag : rm->tags) {
+        if (tag.key == kIsPromptTag) prompt = absl::AsciiStrToLower(tag.value) == "true";
+      }
+    }
+  }
+  if (e.type == kEventModelVersionRegistered) {
+    const std::string version = attr("version");
+    OrderedJson data = {{"name", model},        {"version", version},
+                        {"source", ""},         {"run_id", nullptr},
+                        {"tags", OrderedJson::object()}, {"description", nullptr}};
+    int64_t number = 0;
+    if (registry != nullptr && absl::SimpleAtoi(version, &number)) {
+      absl::StatusOr<tracking::ModelVersion> mv = registry->GetModelVersion(model, number);
+      if (mv.ok()) {
+        OrderedJson tags = OrderedJson::object();
+        for (const tracking::RegistryTag& tag : mv->tags) tags[tag.key] = tag.value;
+        data = {{"name", model},
+                {"version", version},
+                {"source", mv->source},
+                {"run_id", mv->run_id ? OrderedJson(*mv->run_id) : OrderedJson()},
+                {"tags", std::move(tags)},
+                {"description", mv->description && !mv->description->empty()
+                                    ? OrderedJson(*mv->description)
+                                    : OrderedJson()}};
+      } else {
+        Log(LogLevel::kWarning, absl::StrCat("webhooks: model ", model, " version ", version,
+                                             " not readable; delivering name and version only: ",
+                                             mv.status().message()));
+      }
+    }
+    return std::pair{std::string("model_version.created"), std::move(data)};
+  }
+  if (e.type == kEventRegisteredModelCreated) {
+    OrderedJson tags = TagsAttribute(attr("tags"));
+    if (prompt) {
+      tags.erase(kIsPromptTag);
+      tags.erase(kPromptTypeTag);
+    }
+    return std::pair{std::string(prompt ? "prompt.created" : "registered_model.created"),
+                     OrderedJson{{"name", model},
+                                 {"tags", std::move(tags)},
+                                 {"description", attr("description")}}};
+  }
+  if (e.type == kEventPromptVersionCreated) {
+    OrderedJson tags = TagsAttribute(attr("tags"));
+    OrderedJson text = tags.contains(kPromptTextTag) ? tags[kPromptTextTag] : OrderedJson();
+    tags.erase(kPromptTextTag);
+    tags.erase(kIsPromptTag);
+    tags.erase(kPromptTypeTag);
+    const std::string description = attr("description");
+    return std::pair{std::string("prompt_version.created"),
+                     OrderedJson{{"name", model},
+                                 {"version", attr("version")},
+                                 {"template", std::move(text)},
+                                 {"tags", std::move(tags)},
+                                 {"description",
+                                  description.empty() ? OrderedJson() : OrderedJson(description)}}};
+  }
+  if (e.type == kEventModelVersionTagSet) {
+    return std::pair{std::string(prompt ? "prompt_version_tag.set" : "model_version_tag.set"),
+                     OrderedJson{{"name", model},
+                                 {"version", attr("version")},
+                                 {"key", attr("key")},
+                                 {"value", attr("value")}}};
+  }
+  if (e.type == kEventModelVersionTagDeleted) {
+    return std::pair{
+        std::string(prompt ? "prompt_version_tag.deleted" : "model_version_tag.deleted"),
+        OrderedJson{{"name", model}, {"version", attr("version")}, {"key", attr("key")}}};
+  }
+  if (e.type == kEventRegisteredModelTagSet) {
+    if (!prompt) return std::nullopt;  // MLflow sends nothing for a model's tags
+    return std::pair{std::string("prompt_tag.set"),
+                     OrderedJson{{"name", model}, {"key", attr("key")}, {"value", attr("value")}}};
+  }
+  if (e.type == kEventRegisteredModelTagDeleted) {
+    if (!prompt) return std::nullopt;
+    return std::pair{std::string("prompt_tag.deleted"),
+                     OrderedJson{{"name", model}, {"key", attr("key")}}};
+  }
+  if (e.type == kEventModelAliasMoved) {
+    const std::string to = attr("to_version");
+    if (to.empty()) {
+      return std::pair{
+          std::string(prompt ? "prompt_alias.deleted" : "model_version_alias.deleted"),
+          OrderedJson{{"name", model}, {"alias", attr("alias")}}};
+    }
+    return std::pair{std::string(prompt ? "prompt_alias.created" : "model_version_alias.created"),
+                     OrderedJson{{"name", model}, {"alias", attr("alias")}, {"version", to}}};
+  }
+  if (e.type == kEventEvaluationFinished) {
+    return std::pair{std::string(kWebhookEvaluationFinished),
+                     OrderedJson{{"name", model},
+                                 {"version", attr("version")},
+                                 {"policy", attr("policy")},
+                                 {"evaluation_id", attr("evaluation_id")},
+                                 {"passed", attr("passed") == "true"}}};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-struct Webhooks::Pending {
-  enum class Kind { kBusEvent, kNotify, kTry };
-  Kind kind = Kind::kTry;
-  Event bus_event;          // kBusEvent
-  std::string event;        // kNotify, kTry: "model_version.created"
-  OrderedJson data;         // kNotify
-  std::string webhook_id;   // kTry
-  std::string delivery_id;  // kTry
-  std::string body;         // kTry
-  int attempts_made = 0;    // kTry
+struct Webhooks::Job {
+  std::string delivery_id;
+  std::string webhook_id;
+  std::string event;
+  std::string body;
+  int attempts_made = 0;
   int64_t due_ms = 0;
 };
 
@@ -264,19 +471,65 @@ absl::StatusOr<std::unique_ptr<Webhooks>> Webhooks::Open(storage::Database& db,
     return absl::InvalidArgumentError(
         absl::StrCat("webhook attempts: must be at least 1, got ", options.attempts));
   }
+  if (options.workers < 0 || options.workers > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook workers: must be from 0 to 64, got ", options.workers));
+  }
+  if (options.history < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook history: must be at least 1, got ", options.history));
+  }
   CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "cicd_webhooks", kMigrations));
   std::unique_ptr<Webhooks> webhooks(new Webhooks(db, registry, bus, clock, options));
   Webhooks* self = webhooks.get();
-  self->thread_ = std::thread([self] { self->Loop(); });
+  CAIRN_RETURN_IF_ERROR(self->Resume());
+  for (int i = 0; i < options.workers; ++i) {
+    self->workers_.emplace_back([self] { self->Work(); });
+  }
   if (bus != nullptr) {
-    self->subscription_ = bus->Subscribe("", [self](const Event& event) {
-      if (event.type == kEventModelVersionRegistered || event.type == kEventModelAliasMoved ||
-          event.type == kEventEvaluationFinished) {
-        self->OnEvent(event);
-      }
-    });
+    self->subscription_ = bus->Subscribe("", [self](const Event& event) { self->OnEvent(event); });
   }
   return webhooks;
+}
+
+absl::Status Webhooks::Resume() {
+  const int64_t now = clock_.NowMillis();
+  std::vector<std::shared_ptr<Job>> jobs;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    jobs.clear();
+    const SqlValue pending[] = {std::string(kPending)};
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(
+        "SELECT delivery_id, webhook_id, event, body, attempts, next_try_ms "
+        "FROM cicd_webhook_outbox WHERE state = $1 ORDER BY accepted_ms, delivery_id",
+        pending, [&](const SqlRowView& row) -> absl::Status {
+          auto job = std::make_shared<Job>();
+          job->delivery_id = std::string(row.Text(0));
+          job->webhook_id = std::string(row.Text(1));
+          job->event = std::string(row.Text(2));
+          job->body = std::string(row.Text(3));
+          job->attempts_made = static_cast<int>(row.Int(4));
+          job->due_ms = row.Int(5);
+          jobs.push_back(std::move(job));
+          return absl::OkStatus();
+        }));
+    // Those that already had every try `attempts` now allows are given up.
+    const SqlValue params[] = {int64_t{options_.attempts}, now, std::string(kPending)};
+    return session
+        .Execute("UPDATE cicd_webhook_outbox SET state = 'failed', finished_ms = $2, "
+                 "next_try_ms = 0 WHERE state = $3 AND attempts >= $1",
+                 params)
+        .status();
+  }));
+  std::erase_if(jobs, [&](const std::shared_ptr<Job>& job) {
+    return job->attempts_made >= options_.attempts;
+  });
+  if (!jobs.empty()) {
+    Log(LogLevel::kInfo, absl::StrCat("webhooks: resuming ", jobs.size(), " pending deliveries"));
+  }
+  if (options_.workers == 0) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  for (auto& job : jobs) queue_.push_back(std::move(job));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Webhook> Webhooks::Create(const WebhookCreate& request) {
@@ -428,7 +681,10 @@ absl::StatusOr<WebhookTestResult> Webhooks::Test(std::string_view id,
   delivery.http_status = answer.status;
   delivery.success = answer.status >= 200 && answer.status < 400;
   delivery.error = delivery.success ? "" : answer.error;
-  absl::Status recorded = Record(delivery);
+  absl::Status recorded = db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(InsertTry(session, delivery));
+    return PruneHistory(session, delivery.webhook_id, options_.history, options_.attempts);
+  });
   if (!recorded.ok()) {
     Log(LogLevel::kWarning,
         absl::StrCat("webhook ", delivery.webhook_id,
@@ -451,13 +707,48 @@ absl::Status Webhooks::Notify(std::string_view event, const Json& data) {
 
 absl::Status Webhooks::Notify(std::string_view event, OrderedJson data) {
   CAIRN_RETURN_IF_ERROR(ValidateEvent(event, "event"));
-  auto job = std::make_shared<Pending>();
-  job->kind = Pending::Kind::kNotify;
-  job->event = std::string(event);
-  job->data = std::move(data);
+  return Accept(std::string(event), data);
+}
+
+absl::Status Webhooks::Accept(const std::string& event, const OrderedJson& data) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("webhooks are shut down");
+  }
+  const int64_t now = clock_.NowMillis();
+  const std::string body = WebhookDeliveryBody(event, data, now);
+  std::vector<std::shared_ptr<Job>> jobs;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    jobs.clear();
+    CAIRN_ASSIGN_OR_RETURN(std::vector<StoredWebhook> all, LoadAll(session));
+    // Oldest webhook first: deliveries go out in the order the webhooks were made.
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      const Webhook& w = it->webhook;
+      if (w.status != "ACTIVE") continue;
+      if (std::find(w.events.begin(), w.events.end(), event) == w.events.end()) continue;
+      auto job = std::make_shared<Job>();
+      job->delivery_id = NewUuid4();
+      job->webhook_id = w.id;
+      job->event = event;
+      job->body = body;
+      job->due_ms = now;
+      const SqlValue params[] = {job->delivery_id, job->webhook_id, job->event,
+                                 job->body,        now,             int64_t{0},
+                                 now,              std::string(kPending), int64_t{0}};
+      CAIRN_RETURN_IF_ERROR(
+          session
+              .Execute(absl::StrCat("INSERT INTO cicd_webhook_outbox (", kOutboxColumns,
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+                       params)
+              .status());
+      jobs.push_back(std::move(job));
+    }
+    return absl::OkStatus();
+  }));
+  if (options_.workers == 0) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("webhooks are shut down");
-  queue_.push_back(std::move(job));
+  if (stopping_) return absl::OkStatus();  // stored: the next Open delivers them
+  for (auto& job : jobs) queue_.push_back(std::move(job));
   return absl::OkStatus();
 }
 
@@ -469,14 +760,8 @@ absl::StatusOr<std::vector<WebhookDelivery>> Webhooks::ListDeliveries(std::strin
   }
   std::vector<WebhookDelivery> out;
   CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    const SqlValue id[] = {std::string(webhook_id)};
-    bool exists = false;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach("SELECT 1 FROM cicd_webhooks WHERE webhook_id = $1", id,
-                                            [&](const SqlRowView&) -> absl::Status {
-                                              exists = true;
-                                              return absl::OkStatus();
-                                            }));
-    if (!exists) return NotFound(webhook_id);
+    out.clear();
+    CAIRN_RETURN_IF_ERROR(CheckWebhookExists(session, webhook_id));
     const SqlValue params[] = {std::string(webhook_id), int64_t{limit}};
     return session.QueryEach(
         "SELECT delivery_id, attempt, webhook_id, event, payload, time_ms, is_success, "
@@ -504,43 +789,55 @@ absl::StatusOr<std::vector<WebhookDelivery>> Webhooks::ListDeliveries(std::strin
   return out;
 }
 
-absl::Status Webhooks::Record(const WebhookDelivery& d) {
-  const SqlValue params[] = {d.delivery_id,
-                             int64_t{d.attempt},
-                             d.webhook_id,
-                             d.event,
-                             d.payload,
-                             d.time_ms,
-                             int64_t{d.success ? 1 : 0},
-                             int64_t{d.final ? 1 : 0},
-                             int64_t{d.test ? 1 : 0},
-                             int64_t{d.http_status},
-                             d.error,
-                             d.next_try_ms};
-  return db_.Write([&](SqlSession& session) -> absl::Status {
-    return session
-        .Execute(
-            "INSERT INTO cicd_webhook_deliveries (delivery_id, attempt, webhook_id, "
-            "event, payload, time_ms, is_success, is_final, is_test, http_status, error, "
-            "next_try_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            params)
-        .status();
-  });
+absl::StatusOr<std::vector<WebhookOutboxEntry>> Webhooks::ListOutbox(std::string_view webhook_id,
+                                                                     int limit) {
+  if (limit < 1 || limit > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be an integer from 1 to 1000, got ", limit));
+  }
+  std::vector<WebhookOutboxEntry> out;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    out.clear();
+    CAIRN_RETURN_IF_ERROR(CheckWebhookExists(session, webhook_id));
+    const SqlValue params[] = {std::string(webhook_id), int64_t{limit}};
+    return session.QueryEach(
+        absl::StrCat("SELECT ", kOutboxColumns,
+                     " FROM cicd_webhook_outbox WHERE webhook_id = $1 "
+                     "ORDER BY accepted_ms DESC, delivery_id DESC LIMIT $2"),
+        params, [&](const SqlRowView& row) -> absl::Status {
+          WebhookOutboxEntry e;
+          e.delivery_id = std::string(row.Text(0));
+          e.webhook_id = std::string(row.Text(1));
+          e.event = std::string(row.Text(2));
+          e.body = std::string(row.Text(3));
+          e.accepted_ms = row.Int(4);
+          e.attempts = static_cast<int>(row.Int(5));
+          e.next_try_ms = row.Int(6);
+          e.state = std::string(row.Text(7));
+          e.finished_ms = row.Int(8);
+          out.push_back(std::move(e));
+          return absl::OkStatus();
+        });
+  }));
+  return out;
 }
 
 void Webhooks::OnEvent(const Event& event) {
-  auto job = std::make_shared<Pending>();
-  job->kind = Pending::Kind::kBusEvent;
-  job->bus_event = event;
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return;
-  queue_.push_back(std::move(job));
+  std::optional<std::pair<std::string, OrderedJson>> delivery = TranslateEvent(event, registry_);
+  if (!delivery) return;
+  absl::Status accepted = Accept(delivery->first, delivery->second);
+  if (!accepted.ok() && !absl::IsUnavailable(accepted)) {
+    Log(LogLevel::kError, absl::StrCat("webhooks: ", delivery->first,
+                                       " not delivered, it could not be stored: ",
+                                       accepted.message()));
+  }
 }
 
 bool Webhooks::WaitIdle(int64_t timeout_ms) {
   absl::MutexLock lock(&mu_);
-  auto idle = [this]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && in_flight_ == 0; };
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queue_.empty() && busy_.empty();
+  };
   return mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Milliseconds(timeout_ms));
 }
 
@@ -555,18 +852,21 @@ void Webhooks::Shutdown() {
     stopping_ = true;
     cancel_ = true;
     if (!queue_.empty()) {
-      Log(LogLevel::kWarning,
-          absl::StrCat("webhooks: shutting down with ", queue_.size(), " deliveries not made"));
+      Log(LogLevel::kInfo, absl::StrCat("webhooks: shutting down with ", queue_.size(),
+                                        " deliveries pending; they resume at the next start"));
     }
   }
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
   absl::MutexLock lock(&mu_);
   queue_.clear();
 }
 
-void Webhooks::Loop() {
+void Webhooks::Work() {
   while (true) {
-    std::shared_ptr<Pending> job;
+    std::shared_ptr<Job> job;
     {
       absl::MutexLock lock(&mu_);
       while (true) {
@@ -575,7 +875,7 @@ void Webhooks::Loop() {
         auto due = queue_.end();
         int64_t earliest = INT64_MAX;
         for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-          if ((*it)->due_ms < earliest) {
+          if ((*it)->due_ms < earliest && !busy_.contains((*it)->webhook_id)) {
             earliest = (*it)->due_ms;
             due = it;
           }
@@ -583,7 +883,7 @@ void Webhooks::Loop() {
         if (due != queue_.end() && earliest <= now) {
           job = *due;
           queue_.erase(due);
-          ++in_flight_;
+          busy_.insert(job->webhook_id);
           break;
         }
         // Re-read the clock at least every 50 ms (a FakeClock moves without telling us).
@@ -593,118 +893,48 @@ void Webhooks::Loop() {
                              absl::Milliseconds(wait_ms));
       }
     }
-    switch (job->kind) {
-      case Pending::Kind::kBusEvent:
-      case Pending::Kind::kNotify:
-        Fanout(std::move(*job));
-        break;
-      case Pending::Kind::kTry:
-        Try(std::move(*job));
-        break;
-    }
+    const std::string webhook_id = job->webhook_id;
+    Try(std::move(*job));
     absl::MutexLock lock(&mu_);
-    --in_flight_;
+    busy_.erase(webhook_id);
   }
 }
 
-void Webhooks::Fanout(Pending job) {
-  if (job.kind == Pending::Kind::kBusEvent) {
-    const Event& e = job.bus_event;
-    auto attr = [&](const char* key) {
-      auto it = e.attributes.find(key);
-      return it == e.attributes.end() ? std::string() : it->second;
-    };
-    const std::string model = attr("model");
-    if (e.type == kEventModelVersionRegistered) {
-      job.event = "model_version.created";
-      const std::string version = attr("version");
-      job.data = {{"name", model},
-                  {"version", version},
-                  {"source", ""},
-                  {"run_id", nullptr},
-                  {"tags", OrderedJson::object()},
-                  {"description", nullptr}};
-      int64_t number = 0;
-      if (registry_ != nullptr && absl::SimpleAtoi(version, &number)) {
-        absl::StatusOr<tracking::ModelVersion> mv = registry_->GetModelVersion(model, number);
-        if (mv.ok()) {
-          OrderedJson tags = OrderedJson::object();
-          for (const tracking::RegistryTag& tag : mv->tags) tags[tag.key] = tag.value;
-          job.data = {{"name", model},
-                      {"version", version},
-                      {"source", mv->source},
-                      {"run_id", mv->run_id ? OrderedJson(*mv->run_id) : OrderedJson()},
-                      {"tags", std::move(tags)},
-                      {"description", mv->description && !mv->description->empty()
-                                          ? OrderedJson(*mv->description)
-                                          : OrderedJson()}};
-        } else {
-          Log(LogLevel::kWarning, absl::StrCat("webhooks: model ", model, " version ", version,
-                                               " not readable; delivering name and version only: ",
-                                               mv.status().message()));
-        }
-      }
-    } else if (e.type == kEventModelAliasMoved) {
-      const std::string to = attr("to_version");
-      if (to.empty()) {
-        job.event = "model_version_alias.deleted";
-        job.data = {{"name", model}, {"alias", attr("alias")}};
-      } else {
-        job.event = "model_version_alias.created";
-        job.data = {{"name", model}, {"alias", attr("alias")}, {"version", to}};
-      }
-    } else {
-      job.event = std::string(kWebhookEvaluationFinished);
-      job.data = {{"name", model},
-                  {"version", attr("version")},
-                  {"policy", attr("policy")},
-                  {"evaluation_id", attr("evaluation_id")},
-                  {"passed", attr("passed") == "true"}};
-    }
-  }
-  std::vector<StoredWebhook> all;
-  absl::Status read = db_.Read([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(all, LoadAll(session));
-    return absl::OkStatus();
-  });
-  if (!read.ok()) {
-    Log(LogLevel::kError,
-        absl::StrCat("webhooks: ", job.event,
-                     " not delivered, the webhooks could not be read: ", read.message()));
-    return;
-  }
-  const int64_t now = clock_.NowMillis();
-  std::vector<std::shared_ptr<Pending>> tries;
-  // Oldest webhook first: deliveries go out in the order the webhooks were made.
-  for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    const Webhook& w = it->webhook;
-    if (w.status != "ACTIVE") continue;
-    if (std::find(w.events.begin(), w.events.end(), job.event) == w.events.end()) continue;
-    auto attempt = std::make_shared<Pending>();
-    attempt->kind = Pending::Kind::kTry;
-    attempt->event = job.event;
-    attempt->webhook_id = w.id;
-    attempt->delivery_id = NewUuid4();
-    attempt->body = WebhookDeliveryBody(job.event, job.data, now);
-    attempt->due_ms = 0;
-    tries.push_back(std::move(attempt));
-  }
-  absl::MutexLock lock(&mu_);
-  for (auto& attempt : tries) queue_.push_back(std::move(attempt));
-}
-
-void Webhooks::Try(Pending job) {
+void Webhooks::Try(Job job) {
   std::optional<StoredWebhook> found;
   absl::Status read = db_.Read([&](SqlSession& session) -> absl::Status {
     CAIRN_ASSIGN_OR_RETURN(StoredWebhook w, LoadWebhook(session, job.webhook_id));
     found = std::move(w);
     return absl::OkStatus();
   });
+  if (!read.ok() && !absl::IsNotFound(read)) {
+    // The database is unreachable: try again later (the row stays pending).
+    Log(LogLevel::kWarning, absl::StrCat("webhooks: delivery ", job.delivery_id,
+                                         " postponed, its webhook could not be read: ",
+                                         read.message()));
+    job.due_ms = clock_.NowMillis() + options_.backoff_ms;
+    auto again = std::make_shared<Job>(std::move(job));
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) queue_.push_back(std::move(again));
+    return;
+  }
   if (!read.ok() || found->webhook.status != "ACTIVE") {
-    // Deleted or disabled since it was queued: the delivery is dropped.
+    // Deleted or disabled since it was accepted: the delivery is dropped.
     Log(LogLevel::kInfo,
         absl::StrCat("webhooks: delivery ", job.delivery_id, " to ", job.webhook_id,
                      " dropped: ", read.ok() ? "the webhook is disabled" : read.message()));
+    const SqlValue params[] = {job.delivery_id, clock_.NowMillis()};
+    absl::Status dropped = db_.Write([&](SqlSession& session) -> absl::Status {
+      return session
+          .Execute("UPDATE cicd_webhook_outbox SET state = 'dropped', finished_ms = $2, "
+                   "next_try_ms = 0 WHERE delivery_id = $1",
+                   params)
+          .status();
+    });
+    if (!dropped.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("webhooks: could not mark delivery ", job.delivery_id,
+                                           " dropped: ", dropped.message()));
+    }
     return;
   }
   WebhookHttpAnswer answer =
@@ -721,16 +951,31 @@ void Webhooks::Try(Pending job) {
   d.http_status = answer.status;
   d.success = answer.status >= 200 && answer.status <= 299;
   d.error = answer.error;
-  const bool retry =
-      !d.success && Retryable(answer.status) && d.attempt < options_.attempts && !cancel_.load();
+  const bool cancelled = cancel_.load();
+  const bool retry = !d.success && Retryable(answer.status) && d.attempt < options_.attempts;
   d.final = !retry;
-  if (retry) {
+  if (retry && cancelled) {
+    d.next_try_ms = d.time_ms;  // cut short by Shutdown: again at the next start
+  } else if (retry) {
     int64_t backoff = options_.backoff_ms;
     for (int i = 1; i < d.attempt && backoff < options_.max_backoff_ms; ++i) backoff *= 2;
     backoff = std::min(std::max(backoff, answer.retry_after_ms), options_.max_backoff_ms);
     d.next_try_ms = d.time_ms + backoff;
   }
-  absl::Status recorded = Record(d);
+  const std::string state = d.success ? "delivered" : retry ? kPending : "failed";
+  const SqlValue params[] = {d.delivery_id, int64_t{d.attempt}, d.next_try_ms, state,
+                             retry ? int64_t{0} : d.time_ms};
+  absl::Status recorded = db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_RETURN_IF_ERROR(InsertTry(session, d));
+    CAIRN_RETURN_IF_ERROR(session
+                              .Execute("UPDATE cicd_webhook_outbox SET attempts = $2, "
+                                       "next_try_ms = $3, state = $4, finished_ms = $5 "
+                                       "WHERE delivery_id = $1",
+                                       params)
+                              .status());
+    if (retry) return absl::OkStatus();
+    return PruneHistory(session, d.webhook_id, options_.history, options_.attempts);
+  });
   if (!recorded.ok()) {
     Log(LogLevel::kWarning, absl::StrCat("webhooks: could not record delivery ", d.delivery_id,
                                          " try ", d.attempt, ": ", recorded.message()));
@@ -739,11 +984,12 @@ void Webhooks::Try(Pending job) {
     Log(retry ? LogLevel::kInfo : LogLevel::kWarning,
         absl::StrCat("webhook ", found->webhook.name, ": ", d.event, " try ", d.attempt, " of ",
                      options_.attempts, " failed: ", d.error,
-                     retry ? "; retrying" : "; giving up"));
+                     retry ? (cancelled ? "; again at the next start" : "; retrying")
+                           : "; giving up"));
   }
   if (!retry) return;
   job.due_ms = d.next_try_ms;
-  auto again = std::make_shared<Pending>(std::move(job));
+  auto again = std::make_shared<Job>(std::move(job));
   absl::MutexLock lock(&mu_);
   if (!stopping_) queue_.push_back(std::move(again));
 }

@@ -15,9 +15,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/event_types.h"
+#include "common/testing/http_receiver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/alerts/sinks.h"
@@ -30,133 +32,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A real HTTP/1.1 server on 127.0.0.1:<ephemeral port>: one request per connection,
-// answers each request with the next status of `statuses` (the last one repeats) and the
-// body "received".
-class Receiver {
- public:
-  struct Request {
-    std::string path;
-    std::map<std::string, std::string> headers;  // names in lower case
-    std::string body;
-  };
-
-  explicit Receiver(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~Receiver() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
-  bool WaitForRequests(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requests_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(20));
-  }
-  std::vector<Request> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-
- private:
-  void Serve() {
-    while (true) {
-      int conn = accept(fd_, nullptr, nullptr);
-      if (conn < 0) return;
-      Request request;
-      std::string data;
-      char buffer[4096];
-      size_t header_end = std::string::npos;
-      size_t content_length = 0;
-      while (true) {
-        ssize_t n = recv(conn, buffer, sizeof(buffer), 0);
-        if (n <= 0) break;
-        data.append(buffer, static_cast<size_t>(n));
-        if (header_end == std::string::npos) {
-          header_end = data.find("\r\n\r\n");
-          if (header_end != std::string::npos) {
-            ParseHead(data.substr(0, header_end), request);
-            auto it = request.headers.find("content-length");
-            if (it != request.headers.end()) {
-              EXPECT_TRUE(absl::SimpleAtoi(it->second, &content_length));
-            }
-          }
-        }
-        if (header_end != std::string::npos && data.size() >= header_end + 4 + content_length) {
-          break;
-        }
-      }
-      if (header_end != std::string::npos) request.body = data.substr(header_end + 4);
-      int status;
-      {
-        absl::MutexLock lock(&mu_);
-        status = statuses_[std::min(requests_.size(), statuses_.size() - 1)];
-        requests_.push_back(request);
-      }
-      std::string reply = "HTTP/1.1 " + std::to_string(status) +
-                          (status == 200 ? " OK" : " Error") +
-                          "\r\nContent-Length: 8\r\nConnection: close\r\n\r\nreceived";
-      send(conn, reply.data(), reply.size(), MSG_NOSIGNAL);
-      close(conn);
-    }
-  }
-  static void ParseHead(const std::string& head, Request& request) {
-    size_t line_end = head.find("\r\n");
-    std::string first = head.substr(0, line_end);
-    size_t sp1 = first.find(' ');
-    size_t sp2 = first.find(' ', sp1 + 1);
-    request.path = first.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t pos = line_end + 2;
-    while (line_end != std::string::npos && pos < head.size()) {
-      line_end = head.find("\r\n", pos);
-      std::string line =
-          head.substr(pos, line_end == std::string::npos ? std::string::npos : line_end - pos);
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        request.headers[absl::AsciiStrToLower(line.substr(0, colon))] =
-            std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-      }
-      pos = line_end + 2;
-    }
-  }
-
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::vector<int> statuses_;
-  std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
-};
-
-// A port on which nothing listens (bound, never listened, then closed).
-std::string DeadUrl() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return "http://127.0.0.1:" + std::to_string(port) + "/hook";
-}
+using Receiver = test_support::HttpReceiver;
+using test_support::DeadUrl;
 
 // The signature a receiver computes from what it received (MLflow's verification recipe).
 std::string ExpectedSignature(const std::string& secret, const Receiver::Request& request) {
@@ -168,6 +45,7 @@ std::string ExpectedSignature(const std::string& secret, const Receiver::Request
 
 constexpr char kDrop[] =
     "DROP TABLE IF EXISTS cicd_webhooks; DROP TABLE IF EXISTS cicd_webhook_deliveries;"
+    "DROP TABLE IF EXISTS cicd_webhook_outbox;"
     "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
     "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
     "version));"
@@ -188,6 +66,7 @@ class WebhookStoreTest : public ::testing::TestWithParam<std::string> {
       CAIRN_REQUIRE_POSTGRES();
       url = storage::test_support::PrivatePostgresUrl();
     }
+    url_ = url;
     auto db = storage::OpenDatabase(url);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
@@ -213,6 +92,7 @@ class WebhookStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   FakeClock clock_{1'700'000'000'000};
+  std::string url_;
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<Webhooks> webhooks_;
@@ -366,6 +246,76 @@ TEST_P(WebhookStoreTest, TriesAreRecordedAndListedNewestFirst) {
   EXPECT_EQ((*newest)[0].delivery_id, (*all)[0].delivery_id);
   EXPECT_EQ(webhooks_->ListDeliveries(hook->id, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A server stopped (or killed) after accepting an event but before delivering it: the next
+// server on the same database delivers it, once, signed.
+TEST_P(WebhookStoreTest, AcceptedDeliveriesSurviveARestartAndAreDeliveredOnce) {
+  Receiver receiver({200});
+  webhooks_.reset();
+  auto stored_only = Webhooks::Open(*db_, nullptr, nullptr, clock_, {.workers = 0});
+  ASSERT_TRUE(stored_only.ok()) << stored_only.status();
+  WebhookCreate request = Request("restart");
+  request.url = receiver.url();
+  request.events = {"model_version_tag.set"};
+  request.secret = "s3cret";
+  auto hook = (*stored_only)->Create(request);
+  ASSERT_TRUE(hook.ok()) << hook.status();
+  ASSERT_TRUE((*stored_only)
+                  ->Notify("model_version_tag.set", OrderedJson{{"name", "churn"},
+                                                                {"version", "3"},
+                                                                {"key", "stage"},
+                                                                {"value", "qa"}})
+                  .ok());
+  auto outbox = (*stored_only)->ListOutbox(hook->id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].state, "pending");
+  EXPECT_EQ((*outbox)[0].attempts, 0);
+  EXPECT_EQ((*outbox)[0].accepted_ms, 1'700'000'000'000);
+  const std::string delivery_id = (*outbox)[0].delivery_id;
+  stored_only->reset();
+  EXPECT_TRUE(receiver.requests().empty());
+
+  // A new process: a new connection to the same database.
+  db_.reset();
+  auto db = storage::OpenDatabase(url_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  clock_.Advance(60'000);
+  auto reopened = Webhooks::Open(*db_, nullptr, nullptr, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  webhooks_ = std::move(*reopened);
+  ASSERT_TRUE(receiver.WaitForRequests(1));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].headers["x-mlflow-delivery-id"], delivery_id);
+  EXPECT_EQ(requests[0].headers["x-mlflow-timestamp"], "1700000060");  // the try's time
+  EXPECT_EQ(requests[0].headers["x-mlflow-signature"], ExpectedSignature("s3cret", requests[0]));
+  // The body made when the event was accepted.
+  EXPECT_EQ(requests[0].body,
+            R"({"entity": "model_version_tag", "action": "set", )"
+            R"("timestamp": "2023-11-14T22:13:20+00:00", "data": {"name": "churn", )"
+            R"("version": "3", "key": "stage", "value": "qa"}})");
+  outbox = webhooks_->ListOutbox(hook->id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].state, "delivered");
+  EXPECT_EQ((*outbox)[0].attempts, 1);
+  EXPECT_EQ((*outbox)[0].finished_ms, 1'700'000'060'000);
+  auto tries = webhooks_->ListDeliveries(hook->id);
+  ASSERT_TRUE(tries.ok());
+  ASSERT_EQ(tries->size(), 1u);
+  EXPECT_TRUE((*tries)[0].success);
+
+  // A third start finds nothing pending: nothing is sent again.
+  webhooks_.reset();
+  auto third = Webhooks::Open(*db_, nullptr, nullptr, clock_);
+  ASSERT_TRUE(third.ok()) << third.status();
+  webhooks_ = std::move(*third);
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  EXPECT_EQ(receiver.requests().size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WebhookStoreTest, ::testing::Values("sqlite", "postgres"));
@@ -598,10 +548,16 @@ TEST_F(WebhookDeliveryTest, ShutdownAbandonsATryToAReceiverThatNeverAnswers) {
   webhooks_->Shutdown();  // returns long before the 600 s timeout
   auto tries = webhooks_->ListDeliveries(hook.id);
   ASSERT_TRUE(tries.ok()) << tries.status();
-  ASSERT_EQ(tries->size(), 1u);  // abandoned, and not retried
+  ASSERT_EQ(tries->size(), 1u);  // abandoned, not retried by this instance
   EXPECT_EQ((*tries)[0].http_status, 0);
   EXPECT_THAT((*tries)[0].error, HasSubstr("aborted"));
-  EXPECT_TRUE((*tries)[0].final);
+  EXPECT_FALSE((*tries)[0].final);  // the next start tries it again, at once
+  EXPECT_EQ((*tries)[0].next_try_ms, (*tries)[0].time_ms);
+  auto outbox = webhooks_->ListOutbox(hook.id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].state, "pending");
+  EXPECT_EQ((*outbox)[0].attempts, 1);
   close(conn);
   close(fd);
 }
@@ -678,6 +634,227 @@ TEST_F(WebhookDeliveryTest, NotifyDeliversOtherEventsWithTheGivenData) {
               HasSubstr(R"("data": {"name": "m", "tags": {}, "description": null}})"));
   EXPECT_EQ(webhooks_->Notify("model_version.exploded", Json::object()).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(WebhookDeliveryTest, ARetryWaitingAtRestartResumesAtItsTimeWithItsTriesCounted) {
+  const WebhooksOptions options = {
+      .attempts = 3, .backoff_ms = 1'000, .max_backoff_ms = 1'000, .timeout_ms = 5'000};
+  Open(options);
+  Receiver receiver({503, 200});
+  Webhook hook = Subscribe(receiver.url(), {"model_version_alias.created"});
+  Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", "1"}});
+  ASSERT_TRUE(WaitForTries(hook.id, 1));
+  webhooks_.reset();  // the server stops while the retry waits
+
+  Open(options);
+  auto outbox = webhooks_->ListOutbox(hook.id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].state, "pending");
+  EXPECT_EQ((*outbox)[0].attempts, 1);
+  EXPECT_EQ((*outbox)[0].next_try_ms, 1'700'000'001'123);
+  EXPECT_EQ(receiver.requests().size(), 1u);  // not due yet
+  clock_.Advance(1'000);
+  ASSERT_TRUE(receiver.WaitForRequests(2));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].headers["x-mlflow-delivery-id"],
+            requests[0].headers["x-mlflow-delivery-id"]);
+  EXPECT_EQ(requests[1].body, requests[0].body);
+  EXPECT_EQ(requests[1].headers["x-mlflow-signature"], ExpectedSignature("s3cret", requests[1]));
+  auto tries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(tries.ok());
+  ASSERT_EQ(tries->size(), 2u);
+  EXPECT_EQ((*tries)[0].attempt, 2);  // counted on from before the restart
+  EXPECT_TRUE((*tries)[0].success);
+  outbox = webhooks_->ListOutbox(hook.id);
+  ASSERT_TRUE(outbox.ok());
+  EXPECT_EQ((*outbox)[0].state, "delivered");
+  EXPECT_EQ((*outbox)[0].attempts, 2);
+}
+
+TEST_F(WebhookDeliveryTest, ARestartGivesUpDeliveriesThatHadEveryTryAllowed) {
+  Open({.attempts = 3, .backoff_ms = 1'000, .max_backoff_ms = 1'000, .timeout_ms = 5'000});
+  Receiver receiver({503});
+  Webhook hook = Subscribe(receiver.url(), {"model_version_alias.created"});
+  Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", "1"}});
+  ASSERT_TRUE(WaitForTries(hook.id, 1));
+  webhooks_.reset();
+
+  Open({.attempts = 1});  // now one try is all a delivery gets
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  auto outbox = webhooks_->ListOutbox(hook.id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].state, "failed");
+  EXPECT_EQ((*outbox)[0].attempts, 1);
+  EXPECT_EQ(receiver.requests().size(), 1u);
+}
+
+TEST_F(WebhookDeliveryTest, ASlowReceiverHoldsOneWorkerWhileOthersAreDelivered) {
+  Open({.attempts = 1, .timeout_ms = 60'000, .workers = 2});
+  Receiver slow({200});
+  Receiver fast({200});
+  slow.Hold();
+  Webhook slow_hook = Subscribe(slow.url(), {"model_version_alias.created"}, "", "slow");
+  Webhook fast_hook = Subscribe(fast.url(), {"model_version_alias.created"}, "", "fast");
+  for (const char* version : {"1", "2", "3"}) {
+    Publish(kEventModelAliasMoved, {{"model", "m"}, {"alias", "a"}, {"to_version", version}});
+  }
+  ASSERT_TRUE(slow.WaitForRequests(1));
+  // While the slow receiver holds its first answer, the fast one gets all three, in order.
+  ASSERT_TRUE(fast.WaitForRequests(3));
+  auto fast_requests = fast.requests();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(fast_requests[i].body,
+                HasSubstr(absl::StrCat(R"("version": ")", i + 1, R"("}})")));
+  }
+  EXPECT_EQ(slow.requests().size(), 1u);  // one try in flight per webhook
+  slow.Release();
+  ASSERT_TRUE(slow.WaitForRequests(3));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  auto outbox = webhooks_->ListOutbox(slow_hook.id);
+  ASSERT_TRUE(outbox.ok());
+  ASSERT_EQ(outbox->size(), 3u);
+  for (const WebhookOutboxEntry& entry : *outbox) EXPECT_EQ(entry.state, "delivered");
+}
+
+TEST_F(WebhookDeliveryTest, RegistryEventsAreDeliveredAsMlflowSendsThem) {
+  clock_.Set(1'700'000'000'000);
+  Open();
+  Receiver receiver({200});
+  std::vector<std::string> all;
+  for (const std::string& event : WebhookEventNames()) all.push_back(event);
+  Subscribe(receiver.url(), all);
+  Publish(kEventRegisteredModelCreated, {{"model", "churn"},
+                                         {"tags", R"({"team": "risk", "a": "1"})"},
+                                         {"description", ""},
+                                         {"prompt", "false"}});
+  Publish(kEventModelVersionTagSet, {{"model", "churn"},
+                                     {"version", "2"},
+                                     {"key", "stage"},
+                                     {"value", "qa"},
+                                     {"prompt", "false"}});
+  Publish(kEventModelVersionTagDeleted,
+          {{"model", "churn"}, {"version", "2"}, {"key", "stage"}, {"prompt", "false"}});
+  // A model's own tags: MLflow sends nothing.
+  Publish(kEventRegisteredModelTagSet,
+          {{"model", "churn"}, {"key", "k"}, {"value", "v"}, {"prompt", "false"}});
+  Publish(kEventRegisteredModelCreated,
+          {{"model", "greeting"},
+           {"tags", R"({"mlflow.prompt.is_prompt": "true", "_mlflow_prompt_type": "text", "lang": "en"})"},
+           {"description", "says hello"},
+           {"prompt", "true"}});
+  Publish(kEventPromptVersionCreated,
+          {{"model", "greeting"},
+           {"version", "1"},
+           {"tags", R"({"mlflow.prompt.is_prompt": "true", "mlflow.prompt.text": "Hi {{name}}", "lang": "en"})"},
+           {"description", ""}});
+  Publish(kEventRegisteredModelTagSet,
+          {{"model", "greeting"}, {"key", "k"}, {"value", "v"}, {"prompt", "true"}});
+  Publish(kEventRegisteredModelTagDeleted, {{"model", "greeting"}, {"key", "k"}, {"prompt", "true"}});
+  Publish(kEventModelVersionTagSet, {{"model", "greeting"},
+                                     {"version", "1"},
+                                     {"key", "k"},
+                                     {"value", "v"},
+                                     {"prompt", "true"}});
+  Publish(kEventModelVersionTagDeleted,
+          {{"model", "greeting"}, {"version", "1"}, {"key", "k"}, {"prompt", "true"}});
+  Publish(kEventModelAliasMoved, {{"model", "greeting"},
+                                  {"alias", "prod"},
+                                  {"from_version", ""},
+                                  {"to_version", "1"},
+                                  {"prompt", "true"}});
+  Publish(kEventModelAliasMoved, {{"model", "greeting"},
+                                  {"alias", "prod"},
+                                  {"from_version", "1"},
+                                  {"to_version", ""},
+                                  {"prompt", "true"}});
+  ASSERT_TRUE(receiver.WaitForRequests(11));
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 11u);
+  const std::string time = R"("timestamp": "2023-11-14T22:13:20+00:00", )";
+  const std::vector<std::string> expected = {
+      R"({"entity": "registered_model", "action": "created", )" + time +
+          R"("data": {"name": "churn", "tags": {"team": "risk", "a": "1"}, "description": ""}})",
+      R"({"entity": "model_version_tag", "action": "set", )" + time +
+          R"("data": {"name": "churn", "version": "2", "key": "stage", "value": "qa"}})",
+      R"({"entity": "model_version_tag", "action": "deleted", )" + time +
+          R"("data": {"name": "churn", "version": "2", "key": "stage"}})",
+      R"({"entity": "prompt", "action": "created", )" + time +
+          R"("data": {"name": "greeting", "tags": {"lang": "en"}, "description": "says hello"}})",
+      R"({"entity": "prompt_version", "action": "created", )" + time +
+          R"("data": {"name": "greeting", "version": "1", "template": "Hi {{name}}", )"
+          R"("tags": {"lang": "en"}, "description": null}})",
+      R"({"entity": "prompt_tag", "action": "set", )" + time +
+          R"("data": {"name": "greeting", "key": "k", "value": "v"}})",
+      R"({"entity": "prompt_tag", "action": "deleted", )" + time +
+          R"("data": {"name": "greeting", "key": "k"}})",
+      R"({"entity": "prompt_version_tag", "action": "set", )" + time +
+          R"("data": {"name": "greeting", "version": "1", "key": "k", "value": "v"}})",
+      R"({"entity": "prompt_version_tag", "action": "deleted", )" + time +
+          R"("data": {"name": "greeting", "version": "1", "key": "k"}})",
+      R"({"entity": "prompt_alias", "action": "created", )" + time +
+          R"("data": {"name": "greeting", "alias": "prod", "version": "1"}})",
+      R"({"entity": "prompt_alias", "action": "deleted", )" + time +
+          R"("data": {"name": "greeting", "alias": "prod"}})",
+  };
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(requests[i].body, expected[i]) << i;
+    EXPECT_EQ(requests[i].headers["x-mlflow-signature"], ExpectedSignature("s3cret", requests[i]));
+  }
+}
+
+TEST_F(WebhookDeliveryTest, APromptsAliasMoveIsAPromptAliasEvent) {
+  clock_.Set(1'700'000'000'000);
+  Open();
+  Receiver receiver({200});
+  Subscribe(receiver.url(), {"prompt_alias.created", "model_version_alias.created"});
+  ASSERT_TRUE(registry_
+                  ->CreateRegisteredModel("greeting", std::nullopt,
+                                          {{"mlflow.prompt.is_prompt", "True"}})
+                  .ok());
+  // The bus event does not say it is a prompt: the registry's tag does.
+  Publish(kEventModelAliasMoved, {{"model", "greeting"}, {"alias", "prod"}, {"to_version", "2"}});
+  ASSERT_TRUE(receiver.WaitForRequests(1));
+  EXPECT_EQ(receiver.requests()[0].body,
+            R"({"entity": "prompt_alias", "action": "created", )"
+            R"("timestamp": "2023-11-14T22:13:20+00:00", )"
+            R"("data": {"name": "greeting", "alias": "prod", "version": "2"}})");
+}
+
+TEST_F(WebhookDeliveryTest, HistoryKeepsTheNewestFinishedDeliveriesPerWebhook) {
+  Open({.attempts = 1, .history = 2});
+  Receiver receiver({200});
+  Webhook hook = Subscribe(receiver.url(), {"model_version_tag.deleted"});
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(webhooks_
+                    ->Notify("model_version_tag.deleted",
+                             OrderedJson{{"name", "m"}, {"version", "1"}, {"key", absl::StrCat(i)}})
+                    .ok());
+    ASSERT_TRUE(receiver.WaitForRequests(i + 1));
+    ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+    clock_.Advance(10);
+  }
+  auto outbox = webhooks_->ListOutbox(hook.id);
+  ASSERT_TRUE(outbox.ok()) << outbox.status();
+  ASSERT_EQ(outbox->size(), 2u);
+  EXPECT_THAT((*outbox)[0].body, HasSubstr(R"("key": "3")"));
+  EXPECT_THAT((*outbox)[1].body, HasSubstr(R"("key": "2")"));
+  auto tries = webhooks_->ListDeliveries(hook.id);
+  ASSERT_TRUE(tries.ok());
+  ASSERT_EQ(tries->size(), 2u);
+  EXPECT_EQ((*tries)[0].delivery_id, (*outbox)[0].delivery_id);
+}
+
+TEST_F(WebhookDeliveryTest, OptionsOutOfRangeAreRefused) {
+  EXPECT_THAT(Webhooks::Open(*db_, nullptr, nullptr, clock_, {.workers = -1}).status().message(),
+              HasSubstr("webhook workers: must be from 0 to 64, got -1"));
+  EXPECT_THAT(Webhooks::Open(*db_, nullptr, nullptr, clock_, {.history = 0}).status().message(),
+              HasSubstr("webhook history: must be at least 1, got 0"));
 }
 
 }  // namespace

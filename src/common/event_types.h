@@ -36,4 +36,26 @@ inline constexpr char kEventEvaluationFinished[] = "evaluation_finished";
 std::span<const std::string_view> KnownEventTypes();
 bool IsKnownEventType(std::string_view type);
 
+// Registry changes that MLflow's server announces to webhooks (cicd/webhooks.h); not
+// pipeline triggers (KnownEventTypes lists the six above). A model is a prompt (MLflow's
+// prompt registry) when it has tag mlflow.prompt.is_prompt=true; these events carry
+// prompt: "true" for a prompt, "false" otherwise.
+//
+// A registered model was created.
+//   model; tags: the request's tags as a JSON object {"key": "value"} in request order;
+//   description: as given ("" when none); prompt.
+inline constexpr char kEventRegisteredModelCreated[] = "registered_model_created";
+// A version of a prompt was created (a model's versions: model_version_registered).
+//   model, version; tags: the request's tags as a JSON object (the template is tag
+//   mlflow.prompt.text); description: as given ("" when none).
+inline constexpr char kEventPromptVersionCreated[] = "prompt_version_created";
+// A model version's tag was set / deleted.
+//   model, version, key, value (set only), prompt.
+inline constexpr char kEventModelVersionTagSet[] = "model_version_tag_set";
+inline constexpr char kEventModelVersionTagDeleted[] = "model_version_tag_deleted";
+// A registered model's tag was set / deleted.
+//   model, key, value (set only), prompt.
+inline constexpr char kEventRegisteredModelTagSet[] = "registered_model_tag_set";
+inline constexpr char kEventRegisteredModelTagDeleted[] = "registered_model_tag_deleted";
+
 }  // namespace cairn
