@@ -1,6 +1,7 @@
 #include "monitoring/monitors/monitor_runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
+#include "monitoring/stats/quality_metrics.h"
 #include "storage/database.h"
 
 namespace cairn::monitoring {
@@ -47,6 +49,9 @@ MonitorRun ReadRun(const SqlRowView& row) {
   run.reference_rows = row.Int(12);
   absl::StatusOr<Json> result = ParseJson(row.Text(13));
   run.result = result.ok() ? std::move(*result) : Json(nullptr);
+  run.quality_failed = run.result.is_object() && run.result.contains("quality") &&
+                       run.result["quality"].is_object() &&
+                       run.result["quality"].value("status", "") == "failed";
   run.has_report = row.Int(14) != 0;
   run.started_ms = row.Int(15);
   run.ended_ms = row.Int(16);
@@ -124,6 +129,175 @@ std::string ConstraintsSummary(const Json& violations) {
                       columns.empty() ? "" : absl::StrCat(" in ", absl::StrJoin(columns, ", ")));
 }
 
+std::string Figure(double value) { return absl::StrFormat("%.4g", value); }
+
+// The live quality check of a run (see monitor_runner.h): result.quality, and the outcome
+// to hand over (none when there are too few labels or nothing could be checked).
+struct QualityCheck {
+  Json result;
+  std::optional<MonitorOutcome> outcome;
+  std::string summary;
+  bool failed = false;
+};
+
+absl::StatusOr<QualityCheck> CheckQuality(const MonitorSpec& spec, const DataFrame& frame,
+                                          const MonitorIo& io) {
+  const MonitorQuality& quality = *spec.quality;
+  const std::string where = absl::StrCat("target.endpoint '", spec.target.endpoint, "'");
+  const FrameColumn* prediction = frame.Find("prediction");
+  if (prediction == nullptr || prediction->categorical) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, ": the logged rows have no numeric 'prediction' column to compute quality on"));
+  }
+  const FrameColumn* label = frame.Find("label");
+  std::vector<double> labels, predictions;
+  if (label != nullptr && !label->categorical) {
+    for (size_t i = 0; i < label->numbers.size() && i < prediction->numbers.size(); ++i) {
+      if (std::isfinite(label->numbers[i]) && std::isfinite(prediction->numbers[i])) {
+        labels.push_back(label->numbers[i]);
+        predictions.push_back(prediction->numbers[i]);
+      }
+    }
+  }
+  const int64_t labelled = static_cast<int64_t>(labels.size());
+  QualityCheck out;
+  out.result = {{"rows", frame.rows},
+                {"labelled_rows", labelled},
+                {"min_labels", quality.min_labels},
+                {"threshold", quality.threshold},
+                {"values", Json::object()},
+                {"unavailable", Json::object()},
+                {"checks", Json::array()},
+                {"violations", Json::array()}};
+  if (labelled < quality.min_labels) {
+    out.result["status"] = "insufficient_labels";
+    out.summary = absl::StrCat("quality not checked: insufficient labels (", labelled,
+                               " labelled of ", frame.rows, " rows, min_labels ",
+                               quality.min_labels, ")");
+    return out;
+  }
+  CAIRN_ASSIGN_OR_RETURN(stats::MetricSet metrics,
+                         stats::ComputeMetrics(labels, predictions, quality.threshold));
+  out.result["values"] = metrics.values;
+  out.result["unavailable"] = metrics.unavailable;
+
+  Json checks = Json::array();
+  Json violations = Json::array();
+  std::vector<std::string> broken, passed, unavailable;
+  auto unavailable_check = [&](Json check, const std::string& metric, const std::string& why) {
+    check["status"] = "unavailable";
+    check["reason"] = why;
+    checks.push_back(std::move(check));
+    unavailable.push_back(absl::StrCat(metric, " (", why, ")"));
+  };
+  // One comparison: `value` must be >= bound (at_least) or <= bound.
+  auto compare = [&](Json check, const std::string& metric, double value, double bound,
+                     bool at_least, const std::string& what) {
+    const bool ok = at_least ? value >= bound : value <= bound;
+    check["value"] = value;
+    check["bound"] = bound;
+    check["status"] = ok ? "passed" : "failed";
+    if (ok) {
+      passed.push_back(absl::StrCat(metric, " ", Figure(value)));
+    } else {
+      const std::string message = absl::StrCat(metric, " ", Figure(value), at_least ? " < " : " > ",
+                                               what, " ", Figure(bound));
+      check["message"] = message;
+      broken.push_back(message);
+      Json violation = check;
+      violation["labelled_rows"] = labelled;
+      violations.push_back(std::move(violation));
+    }
+    checks.push_back(std::move(check));
+  };
+  for (const QualityBound& bound : quality.metrics) {
+    auto value = metrics.values.find(bound.metric);
+    for (const auto& [kind, limit] : {std::pair{"min", bound.min}, std::pair{"max", bound.max}}) {
+      if (!limit.has_value()) continue;
+      Json check = {{"metric", bound.metric}, {"kind", kind}};
+      if (value == metrics.values.end()) {
+        auto why = metrics.unavailable.find(bound.metric);
+        unavailable_check(std::move(check), bound.metric,
+                          why != metrics.unavailable.end() ? why->second : "not computed");
+        continue;
+      }
+      compare(std::move(check), bound.metric, value->second, *limit,
+              std::string_view(kind) == "min", kind);
+    }
+  }
+  for (const QualityBaseline& baseline : quality.baselines) {
+    Json check = {{"metric", baseline.metric}, {"kind", "baseline"},
+                  {"max_drop", baseline.max_drop}};
+    auto value = metrics.values.find(baseline.metric);
+    if (value == metrics.values.end()) {
+      auto why = metrics.unavailable.find(baseline.metric);
+      unavailable_check(std::move(check), baseline.metric,
+                        why != metrics.unavailable.end() ? why->second : "not computed");
+      continue;
+    }
+    double base = 0;
+    if (baseline.value.has_value()) {
+      base = *baseline.value;
+      check["baseline"] = base;
+      check["baseline_source"] = "value";
+    } else {
+      check["model_metric"] = baseline.model_metric;
+      if (!io.model_metric) {
+        unavailable_check(std::move(check), baseline.metric,
+                          absl::StrCat("baseline model_metric ", baseline.model_metric,
+                                       ": this server cannot look up the served model's "
+                                       "training run; give value: X instead"));
+        continue;
+      }
+      absl::StatusOr<ModelMetricValue> found =
+          io.model_metric(spec.target.endpoint, baseline.model_metric);
+      if (!found.ok()) {
+        unavailable_check(std::move(check), baseline.metric,
+                          absl::StrCat("baseline model_metric ", baseline.model_metric, ": ",
+                                       found.status().message()));
+        continue;
+      }
+      base = found->value;
+      check["baseline"] = base;
+      check["baseline_source"] = found->source;
+    }
+    const bool higher = stats::HigherIsBetter(baseline.metric);
+    const double bound = higher ? base - baseline.max_drop : base + baseline.max_drop;
+    compare(std::move(check), baseline.metric, value->second, bound, higher,
+            absl::StrCat("baseline ", Figure(base), higher ? " - " : " + ", "max_drop ",
+                         Figure(baseline.max_drop), " ="));
+  }
+
+  out.failed = !broken.empty();
+  const bool checked = !broken.empty() || !passed.empty();
+  out.result["status"] = out.failed ? "failed" : checked ? "passed" : "unavailable";
+  out.summary = absl::StrCat("quality on ", labelled, " labelled rows: ");
+  if (out.failed) {
+    absl::StrAppend(&out.summary, absl::StrJoin(broken, "; "));
+  } else if (checked) {
+    absl::StrAppend(&out.summary, passed.size(), " check", passed.size() == 1 ? "" : "s",
+                    " passed (", absl::StrJoin(passed, ", "), ")");
+  } else {
+    absl::StrAppend(&out.summary, "nothing could be checked");
+  }
+  if (!unavailable.empty()) {
+    absl::StrAppend(&out.summary, "; not checked: ", absl::StrJoin(unavailable, "; "));
+  }
+  out.result["checks"] = checks;
+  out.result["violations"] = violations;
+  if (checked) {
+    MonitorOutcome outcome;
+    outcome.kind = "quality";
+    outcome.problem = out.failed;
+    outcome.summary = out.summary;
+    outcome.details = {{"labelled_rows", labelled},
+                       {"values", out.result["values"]},
+                       {"violations", violations}};
+    out.outcome = std::move(outcome);
+  }
+  return out;
+}
+
 }  // namespace
 
 Json MonitorRunToJson(const MonitorRun& run, bool with_result) {
@@ -136,6 +310,7 @@ Json MonitorRunToJson(const MonitorRun& run, bool with_result) {
               {"message", run.message},
               {"drift_found", run.drift_found},
               {"constraints_violated", run.constraints_violated},
+              {"quality_failed", run.quality_failed},
               {"window_from_ms", run.window_from_ms},
               {"window_to_ms", run.window_to_ms},
               {"target_rows", run.target_rows},
@@ -168,9 +343,10 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
   run.trigger = std::string(trigger);
   run.trigger_detail = std::string(trigger_detail);
   run.started_ms = clock_.NowMillis();
-  run.result = {{"drift", nullptr}, {"constraints", nullptr}};
+  run.result = {{"drift", nullptr}, {"constraints", nullptr}, {"quality", nullptr}};
   std::string report_html;
   std::vector<MonitorOutcome> outcomes;
+  std::vector<std::string> notes;  // summary parts without an outcome (insufficient labels)
 
   // Everything that can fail for reasons of data or configuration: its error becomes the
   // failed run's message (the run is still stored, so `runs` shows why).
@@ -340,6 +516,20 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
       outcomes.push_back(std::move(outcome));
       run.result["constraints"] = std::move(checked);
     }
+    if (spec.quality.has_value()) {
+      if (spec.target.endpoint.empty()) {
+        return absl::FailedPreconditionError(
+            "quality: needs an endpoint target (its logged predictions and posted labels)");
+      }
+      CAIRN_ASSIGN_OR_RETURN(QualityCheck quality, CheckQuality(spec, current, io_));
+      run.quality_failed = quality.failed;
+      run.result["quality"] = std::move(quality.result);
+      if (quality.outcome.has_value()) {
+        outcomes.push_back(std::move(*quality.outcome));
+      } else {
+        notes.push_back(std::move(quality.summary));
+      }
+    }
     return absl::OkStatus();
   };
 
@@ -349,6 +539,7 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
     run.state = "succeeded";
     std::vector<std::string> parts;
     for (const MonitorOutcome& outcome : outcomes) parts.push_back(outcome.summary);
+    for (std::string& note : notes) parts.push_back(std::move(note));
     run.message = absl::StrJoin(parts, "; ");
   } else {
     run.state = "failed";

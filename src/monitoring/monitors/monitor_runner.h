@@ -2,12 +2,24 @@
 // One run of a monitor: loads the target (a feature view's rows in the window, a CSV file,
 // or a serving endpoint's logged predictions in the window) and the
 // reference (a CSV file, a stored profile, or a feature view's rows in [from, to)) into
-// DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests) and, with
-// `constraints: true`, checks the reference's constraints (profiles' CheckConstraints),
-// stores the run in table monitor_runs (migrations component "monitoring_monitors"; the
-// full JSON result and the HTML report as text), then hands one MonitorOutcome per kind
-// ("drift", "constraints") to `on_outcome` (the alert service's OnMonitorRun). A run that
-// cannot read its data is stored as failed with the reason and hands nothing over.
+// DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests), with
+// `constraints: true` checks the reference's constraints (profiles' CheckConstraints), and
+// with `quality:` (endpoint targets) computes live quality metrics on the window's rows
+// that have a posted label (stats/quality_metrics.h on (label, prediction)) and checks
+// their bounds and baselines. It stores the run in table monitor_runs (migrations
+// component "monitoring_monitors"; the full JSON result and the HTML report as text),
+// then hands one MonitorOutcome per kind ("drift", "constraints", "quality") to
+// `on_outcome` (the alert service's OnMonitorRun). A run that cannot read its data is
+// stored as failed with the reason and hands nothing over.
+//
+// Live quality: fewer than quality.min_labels labelled rows → result.quality.status
+// "insufficient_labels", reported in the message, no outcome (an open quality alert stays
+// as it is). A metric that cannot be computed on these rows (a classification metric on
+// labels that are not all 0/1, auc with one class, a model_metric baseline that cannot be
+// looked up) → that check's status "unavailable" with the reason, never an alert. Any
+// bound or baseline crossed → status "failed", run.quality_failed, and a "quality" outcome
+// with problem = true whose details list each violation (metric, value, bound, labelled
+// rows); otherwise an outcome with problem = false (which resolves an open quality alert).
 //
 // Everything the runner reads but does not own comes through MonitorIo, so tests run
 // with fakes and without the feature store, the profile store or the alert service.
@@ -61,6 +73,13 @@ struct EndpointReadRequest {
   std::vector<std::string> categorical;
 };
 
+// A metric logged on the training run of the model version an endpoint serves now (a
+// quality.baseline.model_metric), and where it came from ("model churn v3, run 1f2e…").
+struct ModelMetricValue {
+  double value = 0;
+  std::string source;
+};
+
 // The seams. Unset members make the monitors that need them fail with FailedPrecondition
 // naming what is missing (they never crash).
 struct MonitorIo {
@@ -83,6 +102,12 @@ struct MonitorIo {
       check_constraints;
   // The self-contained HTML report of a drift result (empty function: no report stored).
   std::function<std::string(const DriftReport& report, const std::string& title)> render_html;
+  // quality.baseline.model_metric: `metric` of the training run of the model version that
+  // `endpoint` serves (the server wires serving + tracking). Unset or an error: that
+  // baseline check is reported "unavailable" with the reason.
+  std::function<absl::StatusOr<ModelMetricValue>(const std::string& endpoint,
+                                                 const std::string& metric)>
+      model_metric;
   // Receives each outcome (AlertService::OnMonitorRun). May be empty.
   std::function<void(const MonitorOutcome&)> on_outcome;
 };
@@ -97,19 +122,22 @@ struct MonitorRun {
   std::string message;         // the summary, or why the run failed
   bool drift_found = false;
   bool constraints_violated = false;
+  bool quality_failed = false;  // result.quality.status == "failed" (not a DB column)
   int64_t window_from_ms = 0;  // the target window as run: event times in [from, to]
                                // (from 0: the last target.rows rows, or all)
   int64_t window_to_ms = 0;
   int64_t target_rows = 0;
   int64_t reference_rows = 0;
-  Json result;                 // {"drift": DriftReportToJson or null, "constraints": … or null}
+  Json result;                 // {"drift": DriftReportToJson or null, "constraints": … or null,
+                               //  "quality": {"status", "labelled_rows", "values", "checks",
+                               //  "violations", …} or null}
   bool has_report = false;     // an HTML report is stored
   int64_t started_ms = 0;
   int64_t ended_ms = 0;
 };
 
 // {"id", "monitor", "monitor_version", "trigger", "trigger_detail", "state", "message",
-// "drift_found", "constraints_violated", "window_from_ms", "window_to_ms", "target_rows",
+// "drift_found", "constraints_violated", "quality_failed", "window_from_ms", "window_to_ms", "target_rows",
 // "reference_rows", "has_report", "started_ms", "ended_ms"} plus "result" when
 // `with_result`.
 Json MonitorRunToJson(const MonitorRun& run, bool with_result);

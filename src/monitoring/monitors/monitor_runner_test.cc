@@ -1,11 +1,15 @@
 #include "monitoring/monitors/monitor_runner.h"
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/monitors/monitor_yaml.h"
+#include "monitoring/stats/quality_metrics.h"
 #include "storage/database.h"
 
 namespace cairn::monitoring {
@@ -321,6 +325,218 @@ TEST_F(MonitorRunnerTest, EndpointTargetWithoutAnInferenceLogFailsNamingIt) {
   EXPECT_EQ(run->state, "failed");
   EXPECT_THAT(run->message,
               HasSubstr("target.endpoint 'churn': this server has no inference log"));
+}
+
+// An endpoint's logged rows: x, "prediction", and "label" on the first `labelled` rows
+// (NaN after: no ground truth posted for them).
+DataFrame LabelledFrame(int rows, int labelled, double (*label)(int), double (*prediction)(int)) {
+  DataFrame frame;
+  frame.rows = rows;
+  FrameColumn x{.name = "x"}, predictions{.name = "prediction"}, labels{.name = "label"};
+  for (int i = 0; i < rows; ++i) {
+    x.numbers.push_back(i);
+    predictions.numbers.push_back(prediction(i));
+    labels.numbers.push_back(i < labelled ? label(i) : std::nan(""));
+  }
+  frame.columns = {x, predictions, labels};
+  return frame;
+}
+
+double Alternating(int i) { return i % 2; }
+// Scores that rank the labels poorly: AUC well below 0.7.
+double Noisy(int i) { return 0.2 + 0.6 * ((i * 37) % 11) / 10.0; }
+// Scores that separate the labels perfectly: AUC 1.
+double Perfect(int i) { return i % 2 == 1 ? 0.9 : 0.1; }
+
+MonitorVersion QualityMonitor(const std::string& quality, const std::string& extra = "") {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: live-quality\ntarget: {endpoint: churn, window: 1h}\n"
+      "severity: critical\non_alert: {pipeline: retrain}\nquality: " +
+          quality + "\n" + extra,
+      "q.yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  MonitorVersion version;
+  version.name = "live-quality";
+  version.version = 2;
+  if (parsed.ok()) version.spec = (*parsed)[0];
+  return version;
+}
+
+TEST_F(MonitorRunnerTest, QualityBelowItsBoundRaisesAQualityAlertNamingMetricValueAndBound) {
+  endpoint_frame_ = LabelledFrame(200, 150, Alternating, Noisy);
+  std::vector<double> labels, predictions;
+  for (int i = 0; i < 150; ++i) {
+    labels.push_back(Alternating(i));
+    predictions.push_back(Noisy(i));
+  }
+  const double auc = stats::RocAuc(labels, predictions);
+  ASSERT_LT(auc, 0.7);
+  auto run = runner_->Run(
+      QualityMonitor("{min_labels: 100, metrics: [{metric: auc, min: 0.7}, "
+                     "{metric: logloss, max: 5}]}"),
+      "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_TRUE(run->quality_failed);
+  EXPECT_FALSE(run->drift_found);
+  EXPECT_TRUE(csv_paths_.empty());  // quality only: no reference read, no drift
+  EXPECT_THAT(run->message, HasSubstr(absl::StrCat("quality on 150 labelled rows: auc ",
+                                                   absl::StrFormat("%.4g", auc), " < min 0.7")));
+  const Json& quality = run->result["quality"];
+  EXPECT_EQ(quality["status"], "failed");
+  EXPECT_EQ(quality["labelled_rows"], 150);
+  EXPECT_EQ(quality["rows"], 200);
+  EXPECT_DOUBLE_EQ(quality["values"]["auc"].get<double>(), auc);
+  ASSERT_EQ(quality["checks"].size(), 2u);
+  EXPECT_EQ(quality["checks"][1]["metric"], "logloss");
+  EXPECT_EQ(quality["checks"][1]["status"], "passed");
+
+  ASSERT_EQ(outcomes_.size(), 1u);
+  const MonitorOutcome& outcome = outcomes_[0];
+  EXPECT_EQ(outcome.kind, "quality");
+  EXPECT_TRUE(outcome.problem);
+  EXPECT_EQ(outcome.severity, Severity::kCritical);
+  ASSERT_TRUE(outcome.retrain.has_value());
+  EXPECT_EQ(outcome.retrain->pipeline, "retrain");
+  EXPECT_THAT(outcome.summary, HasSubstr("auc"));
+  ASSERT_EQ(outcome.details["violations"].size(), 1u);
+  const Json& violation = outcome.details["violations"][0];
+  EXPECT_EQ(violation["metric"], "auc");
+  EXPECT_EQ(violation["kind"], "min");
+  EXPECT_DOUBLE_EQ(violation["value"].get<double>(), auc);
+  EXPECT_DOUBLE_EQ(violation["bound"].get<double>(), 0.7);
+  EXPECT_EQ(violation["labelled_rows"], 150);
+
+  // Stored: the run record and its JSON say so.
+  auto stored = runner_->GetRun(run->id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->quality_failed);
+  EXPECT_EQ(stored->result["quality"]["violations"][0]["metric"], "auc");
+  EXPECT_EQ(MonitorRunToJson(*stored, false)["quality_failed"], true);
+}
+
+TEST_F(MonitorRunnerTest, QualityWithinItsBoundsReportsNoProblem) {
+  endpoint_frame_ = LabelledFrame(200, 120, Alternating, Perfect);
+  auto run = runner_->Run(
+      QualityMonitor("{min_labels: 100, metrics: [{metric: auc, min: 0.7}, "
+                     "{metric: accuracy, min: 0.9, max: 1}]}"),
+      "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_FALSE(run->quality_failed);
+  EXPECT_THAT(run->message,
+              HasSubstr("quality on 120 labelled rows: 3 checks passed (auc 1, accuracy 1"));
+  EXPECT_EQ(run->result["quality"]["status"], "passed");
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_EQ(outcomes_[0].kind, "quality");
+  EXPECT_FALSE(outcomes_[0].problem);  // resolves an open quality alert
+  EXPECT_TRUE(outcomes_[0].details["violations"].empty());
+}
+
+TEST_F(MonitorRunnerTest, TooFewLabelsIsReportedWithoutAnAlert) {
+  endpoint_frame_ = LabelledFrame(200, 40, Alternating, Noisy);
+  auto run = runner_->Run(QualityMonitor("{min_labels: 100, metrics: [{metric: auc, min: 0.7}]}"),
+                          "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_FALSE(run->quality_failed);
+  EXPECT_EQ(run->message,
+            "quality not checked: insufficient labels (40 labelled of 200 rows, min_labels 100)");
+  EXPECT_EQ(run->result["quality"]["status"], "insufficient_labels");
+  EXPECT_EQ(run->result["quality"]["labelled_rows"], 40);
+  EXPECT_TRUE(outcomes_.empty());  // neither raises nor resolves a quality alert
+
+  // No label posted at all: the log's frame has no "label" column.
+  endpoint_frame_.columns.pop_back();
+  run = runner_->Run(QualityMonitor("{metrics: [{metric: auc, min: 0.7}]}"), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_THAT(run->message, HasSubstr("insufficient labels (0 labelled of 200 rows, "
+                                      "min_labels 100)"));
+  EXPECT_TRUE(outcomes_.empty());
+}
+
+TEST_F(MonitorRunnerTest, ClassificationMetricOnNonBinaryLabelsIsAFindingNotACrash) {
+  endpoint_frame_ = LabelledFrame(
+      150, 150, [](int i) { return 2.5 * (i % 3); }, [](int i) { return 2.5 * (i % 3) + 0.5; });
+  auto run = runner_->Run(
+      QualityMonitor("{min_labels: 10, metrics: [{metric: auc, min: 0.7}, "
+                     "{metric: mae, max: 0.4}]}"),
+      "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_THAT(run->message, HasSubstr("quality on 150 labelled rows: mae 0.5 > max 0.4"));
+  EXPECT_THAT(run->message, HasSubstr("not checked: auc (the labels are not all 0 or 1 (e.g. "
+                                      "2.5): a classification metric needs a binary label)"));
+  EXPECT_EQ(run->result["quality"]["checks"][0]["status"], "unavailable");
+  ASSERT_EQ(outcomes_.size(), 1u);
+  ASSERT_EQ(outcomes_[0].details["violations"].size(), 1u);
+  EXPECT_EQ(outcomes_[0].details["violations"][0]["metric"], "mae");
+
+  // Only the unavailable check: reported, nothing handed to the alerts.
+  outcomes_.clear();
+  run = runner_->Run(QualityMonitor("{min_labels: 10, metrics: [{metric: f1, min: 0.7}]}"),
+                     "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->result["quality"]["status"], "unavailable");
+  EXPECT_THAT(run->message, HasSubstr("nothing could be checked; not checked: f1 (the labels"));
+  EXPECT_TRUE(outcomes_.empty());
+}
+
+TEST_F(MonitorRunnerTest, BaselinesCompareWithAFixedValueOrTheServedModelsTrainingRun) {
+  endpoint_frame_ = LabelledFrame(200, 200, Alternating, Noisy);
+  auto run = runner_->Run(
+      QualityMonitor("{min_labels: 100, baseline: [{metric: auc, value: 0.9, max_drop: 0.05}, "
+                     "{metric: logloss, model_metric: val_logloss, max_drop: 0.1}]}"),
+      "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->quality_failed);
+  EXPECT_THAT(run->message, HasSubstr("< baseline 0.9 - max_drop 0.05 = 0.85"));
+  // No model_metric seam on this server: that baseline is unavailable, not an alert.
+  EXPECT_THAT(run->message, HasSubstr("not checked: logloss (baseline model_metric val_logloss: "
+                                      "this server cannot look up"));
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_EQ(outcomes_[0].details["violations"][0]["kind"], "baseline");
+  EXPECT_DOUBLE_EQ(outcomes_[0].details["violations"][0]["bound"].get<double>(), 0.85);
+
+  MonitorIo io = io_;
+  std::vector<std::string> asked;
+  io.model_metric = [&](const std::string& endpoint,
+                        const std::string& metric) -> absl::StatusOr<ModelMetricValue> {
+    asked.push_back(endpoint + "/" + metric);
+    return ModelMetricValue{.value = 0.2, .source = "model churn v3, run r1"};
+  };
+  auto runner = MonitorRunner::Open(*db_, clock_, io);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  outcomes_.clear();
+  run = (*runner)->Run(
+      QualityMonitor("{min_labels: 100, baseline: {metric: logloss, model_metric: val_logloss, "
+                     "max_drop: 0.1}}"),
+      "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_THAT(asked, ElementsAre("churn/val_logloss"));
+  EXPECT_TRUE(run->quality_failed) << run->message;  // logloss of noisy scores >> 0.3
+  EXPECT_THAT(run->message, HasSubstr("> baseline 0.2 + max_drop 0.1 = 0.3"));
+  const Json& check = run->result["quality"]["checks"][0];
+  EXPECT_EQ(check["baseline_source"], "model churn v3, run r1");
+  EXPECT_EQ(check["model_metric"], "val_logloss");
+}
+
+TEST_F(MonitorRunnerTest, DriftAndQualityRunSideBySide) {
+  endpoint_frame_ = LabelledFrame(200, 200, Alternating, Noisy);
+  reference_ = LabelledFrame(200, 0, Alternating, Noisy);
+  reference_.columns.resize(1);  // x only
+  auto run = runner_->Run(QualityMonitor("{metrics: [{metric: auc, min: 0.7}]}",
+                                         "reference: {path: ref.csv}\ncolumns: [x]\n"),
+                          "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_FALSE(run->drift_found);
+  EXPECT_TRUE(run->quality_failed);
+  ASSERT_EQ(outcomes_.size(), 2u);
+  EXPECT_EQ(outcomes_[0].kind, "drift");
+  EXPECT_FALSE(outcomes_[0].problem);
+  EXPECT_EQ(outcomes_[1].kind, "quality");
+  EXPECT_TRUE(outcomes_[1].problem);
 }
 
 }  // namespace

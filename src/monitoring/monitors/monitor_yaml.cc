@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <span>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "common/strings.h"
 #include "common/timestamp.h"
 #include "common/yaml_documents.h"
+#include "monitoring/stats/quality_metrics.h"
 #include "monitoring/stats/stat_tests.h"
 #include "pipelines/cron.h"
 #include "yaml-cpp/yaml.h"
@@ -40,7 +42,8 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string_view
 const std::vector<std::string_view> kMonitorFields = {
     "kind",     "name",        "description", "owner",       "tags",     "target",
     "reference", "columns",    "categorical", "tests",       "drift",    "drift_share",
-    "constraints", "schedule", "trigger",     "severity",    "on_alert", "sinks"};
+    "constraints", "schedule", "trigger",     "severity",    "on_alert", "sinks",
+    "quality"};
 const std::vector<std::string_view> kTargetFields = {"feature_view", "path", "endpoint", "window",
                                                      "rows"};
 const std::vector<std::string_view> kReferenceFields = {"path", "profile", "feature_view", "from",
@@ -52,10 +55,20 @@ const std::vector<std::string_view> kTriggerFields = {"on"};
 const std::vector<std::string_view> kOnAlertFields = {"pipeline", "params", "max_attempts",
                                                       "await_model"};
 const std::vector<std::string_view> kSinkFields = {"webhook", "secret", "log"};
+const std::vector<std::string_view> kQualityFields = {"min_labels", "threshold", "metrics",
+                                                      "baseline"};
+const std::vector<std::string_view> kQualityMetricFields = {"metric", "min", "max"};
+const std::vector<std::string_view> kBaselineFields = {"metric", "value", "model_metric",
+                                                       "max_drop"};
 const std::vector<std::string_view> kTriggerEvents = {kEventSourceIngested};
 const std::vector<std::string_view> kSeverities = {"info", "warning", "critical"};
 const std::vector<std::string_view> kOtherKinds = {
     "Entity", "Source", "FeatureView", "FeatureService", "Pipeline", "Policy", "Endpoint"};
+
+std::vector<std::string_view> QualityMetricNames() {
+  std::span<const std::string_view> known = stats::KnownMetrics();
+  return std::vector<std::string_view>(known.begin(), known.end());
+}
 
 std::vector<std::string_view> TestNames() {
   std::vector<std::string_view> names;
@@ -291,8 +304,12 @@ class DocumentParser {
                           "set counts as drifted (0.5 is Evidently's default)");
       }
     }
+    CAIRN_RETURN_IF_ERROR(ParseQuality(spec));
     const bool profile_reference = !spec->reference.profile.empty();
-    CAIRN_ASSIGN_OR_RETURN(spec->drift, Bool(doc_["drift"], "drift", !profile_reference));
+    const bool has_reference = spec->reference != MonitorReference();
+    // A quality monitor may leave out the reference: then it checks quality only.
+    CAIRN_ASSIGN_OR_RETURN(spec->drift,
+                           Bool(doc_["drift"], "drift", has_reference && !profile_reference));
     CAIRN_ASSIGN_OR_RETURN(spec->constraints,
                            Bool(doc_["constraints"], "constraints", profile_reference));
     if (spec->drift && profile_reference) {
@@ -301,10 +318,20 @@ class DocumentParser {
                         "false (constraints only) or give reference.path or "
                         "reference.feature_view");
     }
-    if (!spec->drift && !spec->constraints) {
+    if (spec->drift && !has_reference) {
+      return FieldError(doc_["drift"], "drift",
+                        "needs reference rows: add reference: {path: train.csv} (or "
+                        "feature_view: VIEW), or set drift: false (quality only)");
+    }
+    if (spec->constraints && !has_reference) {
+      return FieldError(doc_["constraints"], "constraints",
+                        "needs a reference to infer them from: add reference: {profile: NAME} "
+                        "(or path: train.csv), or set constraints: false");
+    }
+    if (!spec->drift && !spec->constraints && !spec->quality.has_value()) {
       return ObjectError(spec->line,
                          "checks nothing: drift and constraints are both false; set one of "
-                         "them to true");
+                         "them to true (or add quality: for an endpoint target)");
     }
 
     YAML::Node schedule = doc_["schedule"];
@@ -421,6 +448,7 @@ class DocumentParser {
   absl::Status ParseReference(MonitorSpec* spec) {
     YAML::Node ref = doc_["reference"];
     if (!Present(ref)) {
+      if (Present(doc_["quality"])) return absl::OkStatus();  // quality needs no reference
       return ObjectError(spec->line,
                          "missing field 'reference': add reference: {path: train.csv} (or "
                          "profile: NAME, or feature_view: VIEW with from/to)");
@@ -495,6 +523,140 @@ class DocumentParser {
       }
       spec->tests.per_column[column] = std::move(test);
     }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> MetricName(const YAML::Node& node, std::string_view path) {
+    if (!Present(node) || !node.IsScalar()) {
+      return FieldError(node, path, "must be a metric name, like auc or logloss");
+    }
+    const std::string name = node.Scalar();
+    if (!stats::IsKnownMetric(name)) {
+      std::vector<std::string_view> names = QualityMetricNames();
+      return FieldError(node, path,
+                        absl::StrCat("is not a quality metric (", Join(names), ")",
+                                     DidYouMean(name, names)));
+    }
+    return name;
+  }
+
+  absl::Status ParseQuality(MonitorSpec* spec) {
+    YAML::Node quality = doc_["quality"];
+    if (!Present(quality)) return absl::OkStatus();
+    CAIRN_RETURN_IF_ERROR(
+        RequireMap(quality, "quality", "{min_labels: 100, metrics: [{metric: auc, min: 0.7}]}"));
+    if (spec->target.endpoint.empty()) {
+      return FieldError(quality, "quality",
+                        "needs an endpoint target (target: {endpoint: NAME, window: 1h}): live "
+                        "quality is computed on an endpoint's logged predictions and the "
+                        "labels posted for them");
+    }
+    CAIRN_RETURN_IF_ERROR(CheckFields(quality, kQualityFields, "quality."));
+    MonitorQuality out;
+    CAIRN_ASSIGN_OR_RETURN(out.min_labels,
+                           Integer(quality["min_labels"], "quality.min_labels", 100, 1));
+    if (Present(quality["threshold"])) {
+      CAIRN_ASSIGN_OR_RETURN(out.threshold, Number(quality["threshold"], "quality.threshold"));
+    }
+    YAML::Node metrics = quality["metrics"];
+    if (Present(metrics)) {
+      if (!metrics.IsSequence()) {
+        return FieldError(metrics, "quality.metrics",
+                          "must be a list, like [{metric: auc, min: 0.7}, {metric: logloss, "
+                          "max: 0.6}]");
+      }
+      for (size_t i = 0; i < metrics.size(); ++i) {
+        const YAML::Node node = metrics[i];
+        const std::string path = absl::StrCat("quality.metrics[", i, "]");
+        CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{metric: auc, min: 0.7}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(node, kQualityMetricFields, path + "."));
+        if (!Present(node["metric"])) {
+          return ObjectError(YamlLine(node), absl::StrCat("missing field '", path,
+                                                          ".metric': name a metric, like auc"));
+        }
+        QualityBound bound;
+        CAIRN_ASSIGN_OR_RETURN(bound.metric, MetricName(node["metric"], path + ".metric"));
+        for (const QualityBound& earlier : out.metrics) {
+          if (earlier.metric == bound.metric) {
+            return FieldError(node["metric"], path + ".metric",
+                              "is listed twice: give one entry with min and/or max");
+          }
+        }
+        if (Present(node["min"])) {
+          CAIRN_ASSIGN_OR_RETURN(bound.min, Number(node["min"], path + ".min"));
+        }
+        if (Present(node["max"])) {
+          CAIRN_ASSIGN_OR_RETURN(bound.max, Number(node["max"], path + ".max"));
+        }
+        if (!bound.min.has_value() && !bound.max.has_value()) {
+          return FieldError(node, path,
+                            absl::StrCat("sets no bound: give min: X and/or max: Y for ",
+                                         bound.metric));
+        }
+        if (bound.min.has_value() && bound.max.has_value() && *bound.min > *bound.max) {
+          return FieldError(node["max"], path + ".max",
+                            absl::StrCat("must not be below min (", *bound.min, ")"));
+        }
+        out.metrics.push_back(std::move(bound));
+      }
+    }
+    YAML::Node baseline = quality["baseline"];
+    if (Present(baseline)) {
+      std::vector<YAML::Node> entries;
+      if (baseline.IsSequence()) {
+        for (size_t i = 0; i < baseline.size(); ++i) entries.push_back(baseline[i]);
+      } else {
+        entries.push_back(baseline);
+      }
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const YAML::Node node = entries[i];
+        const std::string path =
+            baseline.IsSequence() ? absl::StrCat("quality.baseline[", i, "]") : "quality.baseline";
+        CAIRN_RETURN_IF_ERROR(
+            RequireMap(node, path, "{metric: auc, model_metric: val_auc, max_drop: 0.05}"));
+        CAIRN_RETURN_IF_ERROR(CheckFields(node, kBaselineFields, path + "."));
+        QualityBaseline out_baseline;
+        CAIRN_ASSIGN_OR_RETURN(out_baseline.model_metric,
+                               String(node, "model_metric", path + ".model_metric", false));
+        if (Present(node["metric"])) {
+          CAIRN_ASSIGN_OR_RETURN(out_baseline.metric, MetricName(node["metric"], path + ".metric"));
+        } else if (stats::IsKnownMetric(out_baseline.model_metric)) {
+          out_baseline.metric = out_baseline.model_metric;  // {model_metric: auc}: auc vs auc
+        } else {
+          return ObjectError(
+              YamlLine(node),
+              absl::StrCat("missing field '", path, ".metric': name the live metric to compare (",
+                           Join(QualityMetricNames()), ")"));
+        }
+        if (Present(node["value"])) {
+          CAIRN_ASSIGN_OR_RETURN(out_baseline.value, Number(node["value"], path + ".value"));
+        }
+        if (out_baseline.value.has_value() == !out_baseline.model_metric.empty()) {
+          return ObjectError(
+              YamlLine(node),
+              absl::StrCat("field '", path,
+                           "' needs exactly one of value: X (a fixed baseline) or "
+                           "model_metric: NAME (the metric logged on the training run of the "
+                           "model version the endpoint serves)"));
+        }
+        if (Present(node["max_drop"])) {
+          CAIRN_ASSIGN_OR_RETURN(out_baseline.max_drop,
+                                 Number(node["max_drop"], path + ".max_drop"));
+          if (out_baseline.max_drop < 0) {
+            return FieldError(node["max_drop"], path + ".max_drop",
+                              "must not be negative: it is how much worse than the baseline "
+                              "the live metric may be");
+          }
+        }
+        out.baselines.push_back(std::move(out_baseline));
+      }
+    }
+    if (out.metrics.empty() && out.baselines.empty()) {
+      return FieldError(quality, "quality",
+                        "checks nothing: add metrics: [{metric: auc, min: 0.7}] and/or "
+                        "baseline: {metric: auc, value: 0.8, max_drop: 0.05}");
+    }
+    spec->quality = std::move(out);
     return absl::OkStatus();
   }
 

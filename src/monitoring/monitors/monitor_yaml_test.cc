@@ -247,5 +247,101 @@ TEST(MonitorYamlTest, CanonicalJsonRoundTripsEveryField) {
   EXPECT_EQ(MonitorSpecToJson(*back), MonitorSpecToJson(spec));
 }
 
+constexpr char kQuality[] = R"yaml(kind: Monitor
+name: churn-quality
+target: {endpoint: churn, window: 1h}
+quality:
+  min_labels: 50
+  threshold: 0.4
+  metrics: [{metric: auc, min: 0.70}, {metric: logloss, max: 0.6}]
+  baseline: {model_metric: auc, max_drop: 0.05}
+on_alert: {pipeline: churn-train}
+)yaml";
+
+std::string QualityMonitor(const std::string& quality, const std::string& extra = "") {
+  return "kind: Monitor\nname: q\ntarget: {endpoint: churn, window: 1h}\nquality: " + quality +
+         "\n" + extra;
+}
+
+TEST(MonitorYamlTest, QualityOnAnEndpointTargetNeedsNoReferenceAndChecksNoDrift) {
+  auto parsed = ParseMonitorsYaml(kQuality, "q.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const MonitorSpec& m = (*parsed)[0];
+  ASSERT_TRUE(m.quality.has_value());
+  EXPECT_EQ(m.quality->min_labels, 50);
+  EXPECT_DOUBLE_EQ(m.quality->threshold, 0.4);
+  ASSERT_EQ(m.quality->metrics.size(), 2u);
+  EXPECT_EQ(m.quality->metrics[0], (QualityBound{.metric = "auc", .min = 0.7}));
+  EXPECT_EQ(m.quality->metrics[1], (QualityBound{.metric = "logloss", .max = 0.6}));
+  // {model_metric: auc}: the live auc against the auc logged on the training run.
+  ASSERT_EQ(m.quality->baselines.size(), 1u);
+  EXPECT_EQ(m.quality->baselines[0],
+            (QualityBaseline{.metric = "auc", .model_metric = "auc", .max_drop = 0.05}));
+  EXPECT_FALSE(m.drift);  // no reference: quality only
+  EXPECT_FALSE(m.constraints);
+  EXPECT_EQ(m.reference, MonitorReference());
+
+  // Defaults; a list of baselines; drift stays on when a reference is given.
+  parsed = ParseMonitorsYaml(
+      QualityMonitor("{metrics: [{metric: rmse, max: 3}], baseline: [{metric: f1, value: 0.8}, "
+                     "{metric: r2, model_metric: val_r2, max_drop: 0.1}]}",
+                     "reference: {path: train.csv}\n"),
+      "q.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ((*parsed)[0].quality->min_labels, 100);
+  EXPECT_DOUBLE_EQ((*parsed)[0].quality->threshold, 0.5);
+  ASSERT_EQ((*parsed)[0].quality->baselines.size(), 2u);
+  EXPECT_EQ((*parsed)[0].quality->baselines[1].model_metric, "val_r2");
+  EXPECT_TRUE((*parsed)[0].drift);
+
+  // Canonical JSON round trip.
+  auto back = MonitorSpecFromJson(MonitorSpecToJson((*parsed)[0]));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->quality, (*parsed)[0].quality);
+}
+
+TEST(MonitorYamlTest, QualityErrorsNameFileLineFieldAndFix) {
+  auto error = [](const std::string& text) { return std::string(ParseError(text).message()); };
+  EXPECT_THAT(error(QualityMonitor("{min_lables: 10, metrics: [{metric: auc, min: 0.7}]}")),
+              HasSubstr("m.yaml:4: monitor q: unknown field 'quality.min_lables' (value '10'); "
+                        "did you mean 'min_labels'?"));
+  EXPECT_THAT(error(QualityMonitor("{metrics: [{metric: acu, min: 0.7}]}")),
+              HasSubstr("m.yaml:4: monitor q: field 'quality.metrics[0].metric': value 'acu' "
+                        "is not a quality metric (auc, logloss, accuracy, precision, recall, "
+                        "f1, brier, rmse, mae, r2); did you mean 'auc'?"));
+  EXPECT_THAT(error(QualityMonitor("{metrics: [{metric: auc, maxx: 0.7}]}")),
+              HasSubstr("unknown field 'quality.metrics[0].maxx' (value '0.7'); did you mean "
+                        "'max'?"));
+  EXPECT_THAT(error(QualityMonitor("{metrics: [{metric: auc}]}")),
+              HasSubstr("field 'quality.metrics[0]': value a map of 1 keys sets no bound: give "
+                        "min: X and/or max: Y for auc"));
+  EXPECT_THAT(error(QualityMonitor("{metrics: [{metric: auc, min: 0.9, max: 0.8}]}")),
+              HasSubstr("field 'quality.metrics[0].max': value '0.8' must not be below min "
+                        "(0.9)"));
+  EXPECT_THAT(error(QualityMonitor("{min_labels: 0, metrics: [{metric: auc, min: 0.7}]}")),
+              HasSubstr("field 'quality.min_labels': value '0' must be at least 1"));
+  EXPECT_THAT(error(QualityMonitor("{min_labels: 10}")),
+              HasSubstr("field 'quality': value a map of 1 keys checks nothing: add metrics:"));
+  EXPECT_THAT(error(QualityMonitor("{baseline: {metric: auc, max_drop: 0.1}}")),
+              HasSubstr("field 'quality.baseline' needs exactly one of value: X"));
+  EXPECT_THAT(error(QualityMonitor("{baseline: {model_metric: val_auc}}")),
+              HasSubstr("missing field 'quality.baseline.metric': name the live metric"));
+  EXPECT_THAT(error(QualityMonitor("{baseline: {metric: auc, value: 0.8, max_drop: -1}}")),
+              HasSubstr("field 'quality.baseline.max_drop': value '-1' must not be negative"));
+  EXPECT_THAT(error(QualityMonitor("{metrics: [{metric: auc, min: 0.7}]}", "drift: true\n")),
+              HasSubstr("m.yaml:5: monitor q: field 'drift': value 'true' needs reference rows: "
+                        "add reference: {path: train.csv}"));
+  EXPECT_THAT(error(QualityMonitor("[auc]")),
+              HasSubstr("field 'quality': value a list of 1 must be a map, like {min_labels:"));
+  // Quality reads the labels posted to an endpoint: other targets are refused.
+  EXPECT_THAT(error("kind: Monitor\nname: q\ntarget: {feature_view: v, window: 1h}\n"
+                    "quality: {metrics: [{metric: auc, min: 0.7}]}\n"),
+              HasSubstr("m.yaml:4: monitor q: field 'quality': value a map of 1 keys needs an "
+                        "endpoint target (target: {endpoint: NAME, window: 1h})"));
+  // Without quality, a reference is still required.
+  EXPECT_THAT(error("kind: Monitor\nname: q\ntarget: {endpoint: churn, window: 1h}\n"),
+              HasSubstr("missing field 'reference'"));
+}
+
 }  // namespace
 }  // namespace cairn::monitoring
