@@ -26,6 +26,8 @@ std::string_view MlflowErrorCode(absl::StatusCode code) {
       return "TEMPORARILY_UNAVAILABLE";
     case absl::StatusCode::kUnimplemented:
       return "NOT_IMPLEMENTED";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
     default:
       return "INTERNAL_ERROR";
   }
@@ -54,6 +56,8 @@ int HttpStatusFor(absl::StatusCode code, ErrorDialect dialect) {
       return 503;
     case absl::StatusCode::kUnimplemented:
       return 501;
+    case absl::StatusCode::kDeadlineExceeded:  // MLflow: DEADLINE_EXCEEDED → 504 as well
+      return 504;
     default:
       return 500;
   }

@@ -145,12 +145,21 @@ void EncodeRequest(const ModelInput& input, std::string& out) {
 
 // ---- socket I/O ---------------------------------------------------------------------
 
-// false when the peer is gone (EPIPE, ECONNRESET). No SIGPIPE.
-bool SendAll(int fd, const char* data, size_t size) {
+// false when the peer is gone (EPIPE, ECONNRESET) or `deadline_ms` passed. No SIGPIPE.
+bool SendAll(int fd, const char* data, size_t size, int64_t deadline_ms) {
   while (size > 0) {
-    ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+    // With a deadline, never block in send: wait for room until the deadline instead.
+    ssize_t n = send(fd, data, size, MSG_NOSIGNAL | (deadline_ms >= 0 ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int timeout =
+            static_cast<int>(std::clamp<int64_t>(deadline_ms - SteadyMs(), 0, 1'000'000));
+        pollfd p{fd, POLLOUT, 0};
+        int rc = poll(&p, 1, timeout);
+        if (rc == 0 && timeout == 0) return false;
+        continue;
+      }
       return false;
     }
     data += n;

@@ -21,8 +21,9 @@ int64_t SteadyMs();
 // else 'o' with a tag per cell.
 void EncodeRequest(const ModelInput& input, std::string& out);
 
-// Sends everything; false when the peer is gone.
-bool SendAll(int fd, const char* data, size_t size);
+// Sends everything; false when the peer is gone or the steady time `deadline_ms` passed
+// first (-1: no deadline).
+bool SendAll(int fd, const char* data, size_t size, int64_t deadline_ms = -1);
 
 // Waits until `fd` is readable or the steady time `deadline_ms` passes (-1: no deadline;
 // a deadline already past checks without waiting). true also when poll fails, so that

@@ -24,6 +24,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "serving/python_worker_io.h"
@@ -247,6 +249,8 @@ class PythonWorkerPool final : public ModelRuntime {
       }
     }
     if (input.rows == 0) return std::vector<double>{};
+    const int64_t deadline_ms =
+        options_.request_timeout_ms > 0 ? SteadyMs() + options_.request_timeout_ms : -1;
     thread_local std::string request;
     thread_local std::string response;
     internal::EncodeRequest(input, request);
@@ -272,16 +276,47 @@ class PythonWorkerPool final : public ModelRuntime {
                                                            " requests queued; retry after 1 s"));
         }
         Waiter waiter;
+        waiter.deadline_ms = deadline_ms;
         waiters_.push_back(&waiter);
         if (NeedsMoreLocked()) Wake();
-        mu_.Await(absl::Condition(&waiter.done));
+        if (deadline_ms < 0) {
+          mu_.Await(absl::Condition(&waiter.done));
+        } else if (!mu_.AwaitWithTimeout(
+                       absl::Condition(&waiter.done),
+                       absl::Milliseconds(std::max<int64_t>(0, deadline_ms - SteadyMs())))) {
+          // Still queued at the deadline (every path that takes a waiter off the queue
+          // sets done): leave the queue, never reaching a worker.
+          waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &waiter));
+          return QueuedTooLongLocked();
+        }
         if (!waiter.status.ok()) return waiter.status;
         worker = waiter.worker;  // in_flight_ counted by the hand-over
+        if (deadline_ms >= 0 && SteadyMs() >= deadline_ms) {
+          // Handed over as the deadline passed: give the worker on, unused.
+          --in_flight_;
+          HandOverLocked(worker);
+          return QueuedTooLongLocked();
+        }
       }
     }
 
-    bool alive = SendAll(worker->fd, request.data(), request.size()) &&
-                 ReadFrame(worker->fd, response) == ReadResult::kOk && !response.empty();
+    // Sent and read against the deadline: a send blocks only on a worker that does not
+    // read (its socket buffer full), a read on a model that does not answer.
+    ReadResult read = ReadResult::kEof;
+    if (SendAll(worker->fd, request.data(), request.size(), deadline_ms)) {
+      read = ReadFrame(worker->fd, response, deadline_ms);
+    } else if (deadline_ms >= 0 && SteadyMs() >= deadline_ms) {
+      read = ReadResult::kTimeout;
+    }
+    if (read == ReadResult::kTimeout) {
+      pid_t pid = worker->pid;
+      KillWorker(worker);
+      return absl::DeadlineExceededError(absl::StrCat(
+          EndpointLabel(), ": the model did not answer within the timeout of ",
+          FormatDuration(options_.request_timeout_ms), " (Python worker ", pid,
+          " killed and replaced); make the model faster or raise the endpoint's timeout"));
+    }
+    bool alive = read == ReadResult::kOk && !response.empty();
     if (!alive) {
       pid_t pid = worker->pid;
       DropWorker(worker, "died during a request");
@@ -329,6 +364,7 @@ class PythonWorkerPool final : public ModelRuntime {
     int64_t kill_at_ms = 0;     // steady; retiring workers only
   };
   struct Waiter {
+    int64_t deadline_ms = -1;  // steady; -1: none
     bool done = false;
     Worker* worker = nullptr;
     absl::Status status;
@@ -363,10 +399,29 @@ class PythonWorkerPool final : public ModelRuntime {
     HandOverLocked(raw);
   }
 
+  std::string EndpointLabel() const {
+    return options_.endpoint.empty() ? absl::StrCat("model ", info_.model_dir)
+                                     : absl::StrCat("endpoint '", options_.endpoint, "'");
+  }
+
+  absl::Status QueuedTooLongLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        EndpointLabel(), ": no Python worker was free within the timeout of ",
+        FormatDuration(options_.request_timeout_ms), " (", in_flight_, " requests in flight, ",
+        waiters_.size(), " queued, ", ReplicasLocked(), " of at most ", options_.max_replicas,
+        " replicas); retry later, raise replicas.max or the endpoint's timeout"));
+  }
+
   void HandOverLocked(Worker* worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!waiters_.empty()) {
+    while (!waiters_.empty()) {
       Waiter* waiter = waiters_.front();
       waiters_.pop_front();
+      if (waiter->deadline_ms >= 0 && SteadyMs() >= waiter->deadline_ms) {
+        // Its deadline passed while it waited (it has not woken up yet): not sent.
+        waiter->status = QueuedTooLongLocked();
+        waiter->done = true;
+        continue;
+      }
       waiter->worker = worker;
       waiter->done = true;
       worker->idle = false;
@@ -389,13 +444,27 @@ class PythonWorkerPool final : public ModelRuntime {
   void DropWorker(Worker* worker, const char* what) {
     absl::MutexLock lock(&mu_);
     --in_flight_;
+    replacing_.push_back(absl::StrCat("worker ", worker->pid, " (", what, ")"));
     RemoveLocked(worker, absl::StrCat("worker ", worker->pid, " ", what));
     Wake();
   }
 
-  // Moves `worker` from workers_ to retiring_ (SIGTERM now, SIGKILL after the grace) and
-  // queues the scaling event.
-  void RemoveLocked(Worker* worker, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // A worker whose request ran past its deadline: SIGKILL now (the model may never give
+  // the interpreter back), dropped; its replacement is reported with the reason.
+  void KillWorker(Worker* worker) {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    std::string what = absl::StrCat("killed after the request timeout of ",
+                                    FormatDuration(options_.request_timeout_ms));
+    replacing_.push_back(absl::StrCat("worker ", worker->pid, " (", what, ")"));
+    RemoveLocked(worker, absl::StrCat("worker ", worker->pid, " ", what), /*force=*/true);
+    Wake();
+  }
+
+  // Moves `worker` from workers_ to retiring_ (SIGTERM now and SIGKILL after the grace, or
+  // SIGKILL now when `force`) and queues the scaling event.
+  void RemoveLocked(Worker* worker, std::string reason, bool force = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     int from = ReplicasLocked();
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
       if (*it == worker) {
@@ -406,8 +475,8 @@ class PythonWorkerPool final : public ModelRuntime {
     for (auto it = workers_.begin(); it != workers_.end(); ++it) {
       if (it->get() == worker) {
         shutdown(worker->fd, SHUT_WR);
-        kill(worker->pid, SIGTERM);
-        worker->kill_at_ms = SteadyMs() + kKillGraceMs;
+        kill(worker->pid, force ? SIGKILL : SIGTERM);
+        worker->kill_at_ms = force ? 0 : SteadyMs() + kKillGraceMs;
         retiring_.push_back(std::move(*it));
         workers_.erase(it);
         break;
@@ -537,18 +606,27 @@ class PythonWorkerPool final : public ModelRuntime {
         int replicas = ReplicasLocked();
         if (wanted > replicas && !zygote_dead_) {
           to_start = wanted - replicas;
-          QueueEventLocked(replicas, wanted, StartReasonLocked(replicas));
+          std::string reason = StartReasonLocked(replicas);
+          for (size_t i = 0; i < replacing_.size(); ++i) {
+            absl::StrAppend(&reason, i == 0 ? "; replaces " : ", ", replacing_[i]);
+          }
+          replacing_.clear();
+          QueueEventLocked(replicas, wanted, std::move(reason));
           starting_ += to_start;
-        } else if (replicas > options_.min_replicas && !idle_.empty() && waiters_.empty()) {
-          int64_t now = clock_->NowMillis();
-          Worker* oldest = idle_.front();
-          if (now - oldest->idle_since_ms >= options_.scale_down_idle_ms &&
-              now - last_scale_down_ms_ >= options_.scale_down_idle_ms &&
-              LoadLocked() <= options_.target_in_flight_per_replica * (replicas - 1)) {
-            RemoveLocked(
-                oldest,
-                absl::StrCat("worker ", oldest->pid, " idle for ", now - oldest->idle_since_ms,
-                             " ms (", "scale_down_idle_ms ", options_.scale_down_idle_ms, ")"));
+        } else {
+          // Nothing calls for a replacement now (e.g. min_replicas 0 and no load).
+          if (wanted <= replicas) replacing_.clear();
+          if (replicas > options_.min_replicas && !idle_.empty() && waiters_.empty()) {
+            int64_t now = clock_->NowMillis();
+            Worker* oldest = idle_.front();
+            if (now - oldest->idle_since_ms >= options_.scale_down_idle_ms &&
+                now - last_scale_down_ms_ >= options_.scale_down_idle_ms &&
+                LoadLocked() <= options_.target_in_flight_per_replica * (replicas - 1)) {
+              RemoveLocked(oldest, absl::StrCat("worker ", oldest->pid, " idle for ",
+                                                now - oldest->idle_since_ms, " ms (",
+                                                "scale_down_idle_ms ",
+                                                options_.scale_down_idle_ms, ")"));
+            }
           }
         }
       }
@@ -622,6 +700,9 @@ class PythonWorkerPool final : public ModelRuntime {
   int starting_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers dropped since the last start decision ("worker 4242 (died during a request)"),
+  // named in the event of the start that replaces them.
+  std::vector<std::string> replacing_ ABSL_GUARDED_BY(mu_);
   int64_t last_scale_down_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ScalingEvent> events_ ABSL_GUARDED_BY(mu_);
 };
@@ -649,6 +730,11 @@ absl::Status ValidateOptions(const PythonPoolOptions& options) {
   if (options.scale_down_idle_ms < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("scale_down_idle_ms: ", options.scale_down_idle_ms, " is negative"));
+  }
+  if (options.request_timeout_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request_timeout_ms: ", options.request_timeout_ms, " is negative; give 0 (no limit) "
+        "or more"));
   }
   if (options.startup_timeout_ms <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(

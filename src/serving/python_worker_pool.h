@@ -21,11 +21,21 @@
 // idle for scale_down_idle_ms is retired, one at a time (the next retirement waits another
 // scale_down_idle_ms), never below min_replicas. min_replicas may be 0: the first request
 // then forks a worker (milliseconds) and waits for it; the zygote, which holds the loaded
-// model, stays. A worker that dies is dropped (its request fails with Unavailable) and
-// replaced when the load or min_replicas calls for it; a zygote that dies is restarted
-// (at most every 5 s; callers queued meanwhile get Unavailable if that fails). Every
-// change of the replica count is reported to on_scaling with the reason. A request has no
-// time limit: a model that hangs holds its worker.
+// model, stays (docs/serving.md "Scale to zero": re-creating it costs an MLflow import and
+// load_model, ≈ 8 CPU-seconds for a scikit-learn model, against ≈ 260 MiB kept resident).
+// A worker that dies is dropped (its request fails with Unavailable) and replaced when the
+// load or min_replicas calls for it; a zygote that dies is restarted (at most every 5 s;
+// callers queued meanwhile get Unavailable if that fails). Every change of the replica
+// count is reported to on_scaling with the reason; a start that replaces a dropped worker
+// says so ("…; replaces worker 4242 (killed after the request timeout of 2s)").
+//
+// Deadline. A request has request_timeout_ms from the moment Predict is called: waiting
+// in the queue and the model's predict together. A caller still queued at its deadline
+// leaves the queue with DeadlineExceeded and is never sent to a worker. A caller whose
+// worker has not answered by then gets DeadlineExceeded too; that worker is killed at
+// once (SIGKILL: a hung model may hold the GIL or ignore SIGTERM; the zygote's children
+// are reaped by the kernel), dropped and replaced like a dead one, so the queue keeps
+// flowing. Both messages name the endpoint and the timeout.
 //
 // Shutdown (the runtime's destructor, called when no Predict is in progress — callers
 // share the runtime through a shared_ptr): sockets closed and SIGTERM to every worker,
@@ -59,6 +69,7 @@ struct PythonPoolOptions {
   double target_in_flight_per_replica = 1.0;
   int64_t scale_down_idle_ms = 30'000;
   int64_t startup_timeout_ms = 60'000;  // zygote: import + load_model; a fork: the same bound
+  int64_t request_timeout_ms = 30'000;  // a request's deadline (queue + predict); 0: none
   std::string endpoint;                 // copied into ScalingEvent::endpoint
   Clock* clock = nullptr;               // nullptr → RealClock(); drives the idle times only
   // Called from the pool's scaler thread (the start event from StartPythonRuntime's
@@ -67,6 +78,7 @@ struct PythonPoolOptions {
 };
 
 // Starts the zygote and min_replicas workers and waits until they are ready.
+// Predict answers DeadlineExceeded past request_timeout_ms (see "Deadline" above).
 // InvalidArgument for options out of range (naming the field and value); NotFound when
 // the interpreter is not found; FailedPrecondition with the model's Python error when the
 // model cannot be loaded (e.g. "ModuleNotFoundError: No module named 'sklearn'");

@@ -1,6 +1,7 @@
 #include "serving/python_worker_pool.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -56,6 +58,8 @@ class Ctl(mlflow.pyfunc.PythonModel):
                 os._exit(3)
             if "fail" in row and row["fail"] == 1:
                 raise ValueError("boom")
+            if "touch" in row and isinstance(row["touch"], str):
+                open(row["touch"], "w").close()
             if "wait_file" in row and isinstance(row["wait_file"], str):
                 while not os.path.exists(row["wait_file"]):
                     time.sleep(0.005)
@@ -103,6 +107,29 @@ int CountProcessesNaming(const std::string& needle) {
   return count;
 }
 
+// The pid of this process's child whose command line names `needle` (a pool's zygote:
+// its workers are the zygote's children), or -1.
+pid_t ChildNaming(const std::string& needle) {
+  pid_t found = -1;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    std::string base = std::string("/proc/") + entry->d_name;
+    std::string stat = Slurp(base + "/stat");  // pid (comm) state ppid …
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(stat.substr(paren + 1));
+    std::string state;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == getpid() && Slurp(base + "/cmdline").find(needle) != std::string::npos) {
+      found = static_cast<pid_t>(std::stol(entry->d_name));
+    }
+  }
+  closedir(proc);
+  return found;
+}
+
 // The scaling events of one pool, as its on_scaling reports them.
 class EventLog {
  public:
@@ -126,16 +153,21 @@ class EventLog {
 // Six zygotes import MLflow at once on a loaded 2-core machine: generous.
 constexpr int64_t kStartupTimeoutMs = 600'000;
 
+// The deadline pool's: long enough for a fork and a predict on a loaded machine; each
+// deadline test waits it out once or twice.
+constexpr int64_t kRequestTimeoutMs = 5'000;
+
 // Every zygote imports MLflow (seconds of CPU), so the suite starts its pools once, all
 // at the same time, and the tests share them; each test leaves its pool idle.
 struct Pools {
   FakeClock clock;
-  EventLog sklearn_events, ctl_events, scaling_events, min_zero_events;
+  EventLog sklearn_events, ctl_events, scaling_events, min_zero_events, deadline_events;
   std::unique_ptr<ModelRuntime> sklearn;   // min 1, max 1
   std::unique_ptr<ModelRuntime> ctl;       // min 1, max 1, queue 1, input_columns {x}
   std::unique_ptr<ModelRuntime> scaling;   // min 1, max 3, fake clock, idle 1 s
   std::unique_ptr<ModelRuntime> min_zero;  // min 0, max 2
   std::unique_ptr<ModelRuntime> shutdown;  // min 2, max 2, its own copy of the model
+  std::unique_ptr<ModelRuntime> deadline;  // min 1, max 1, request timeout 5 s, own copy
   absl::Status broken;                     // StartPythonRuntime of the model that cannot load
   std::vector<absl::Status> errors;
 };
@@ -150,6 +182,8 @@ class PythonWorkerPoolTest : public ::testing::Test {
         "python3 " + *dir_ + "/make_models.py " + *dir_ + " 2>" + *dir_ + "/make_models.log";
     ASSERT_EQ(std::system(command.c_str()), 0) << Slurp(*dir_ + "/make_models.log");
     std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-shutdown",
+                          std::filesystem::copy_options::recursive);
+    std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-deadline",
                           std::filesystem::copy_options::recursive);
 
     pools_ = new Pools;
@@ -181,6 +215,9 @@ class PythonWorkerPoolTest : public ::testing::Test {
         start, &p.shutdown, Info("ctl-shutdown"),
         PythonPoolOptions{
             .min_replicas = 2, .max_replicas = 2, .startup_timeout_ms = kStartupTimeoutMs});
+    PythonPoolOptions deadline = Options(1, 1, p.deadline_events);
+    deadline.request_timeout_ms = kRequestTimeoutMs;
+    starts.emplace_back(start, &p.deadline, Info("ctl-deadline"), deadline);
     starts.emplace_back([&] {
       auto runtime = StartPythonRuntime(Info("broken"),
                                         PythonPoolOptions{.startup_timeout_ms = kStartupTimeoutMs});
@@ -451,6 +488,78 @@ TEST_F(PythonWorkerPoolTest, MinZeroStartsAWorkerForTheFirstRequestThenServesCon
   }
 }
 
+// The pid in "… (Python worker 4242 killed and replaced) …", or -1.
+pid_t KilledWorkerPid(absl::string_view message) {
+  std::smatch match;
+  std::string text(message);
+  if (!std::regex_search(text, match, std::regex("Python worker ([0-9]+) killed"))) return -1;
+  return static_cast<pid_t>(std::stol(match[1]));
+}
+
+TEST_F(PythonWorkerPoolTest, HungModelTimesOutAndItsWorkerIsKilledAndReplaced) {
+  ASSERT_NE(pools_->deadline, nullptr);
+  ModelRuntime& pool = *pools_->deadline;
+  EventLog& log = pools_->deadline_events;
+  size_t before = log.Size();
+  // The model waits for a file that never appears: it never answers.
+  auto hung = pool.Predict(Ctl(1.0, {{"wait_file", *dir_ + "/never"}}));
+  ASSERT_EQ(hung.status().code(), absl::StatusCode::kDeadlineExceeded) << hung.status();
+  EXPECT_THAT(hung.status().message(),
+              HasSubstr("endpoint 'churn': the model did not answer within the timeout of 5s"));
+  pid_t pid = KilledWorkerPid(hung.status().message());
+  ASSERT_GT(pid, 0) << hung.status();
+  // Killed (SIGKILL) and reaped: the pid is gone, not a zombie.
+  EXPECT_TRUE(Eventually([&] { return kill(pid, 0) != 0 && errno == ESRCH; }));
+  ASSERT_TRUE(Eventually([&] { return log.Size() >= before + 2; }));
+  std::vector<ScalingEvent> events = log.Get();
+  EXPECT_EQ(events[before].from, 1);
+  EXPECT_EQ(events[before].to, 0);
+  EXPECT_EQ(events[before].reason,
+            "worker " + std::to_string(pid) + " killed after the request timeout of 5s");
+  EXPECT_EQ(events[before + 1].from, 0);
+  EXPECT_EQ(events[before + 1].to, 1);
+  EXPECT_EQ(events[before + 1].reason,
+            "below min_replicas 1; replaces worker " + std::to_string(pid) +
+                " (killed after the request timeout of 5s)");
+  // The replacement answers.
+  auto next = pool.Predict(Ctl(4.0));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, std::vector<double>{8.0});
+  EXPECT_EQ(pool.Stats().replicas, 1);
+  EXPECT_EQ(pool.Stats().in_flight, 0);
+}
+
+TEST_F(PythonWorkerPoolTest, RequestWhoseDeadlinePassesInTheQueueNeverReachesAWorker) {
+  ASSERT_NE(pools_->deadline, nullptr);
+  ModelRuntime& pool = *pools_->deadline;  // one replica
+  // A hung request holds the only worker; the zygote is stopped, so its replacement
+  // cannot come before the queued request's deadline.
+  pid_t zygote = ChildNaming(*dir_ + "/ctl-deadline");
+  ASSERT_GT(zygote, 0);
+  absl::StatusOr<std::vector<double>> first, second;
+  std::thread a([&] { first = pool.Predict(Ctl(1.0, {{"wait_file", *dir_ + "/never"}})); });
+  ASSERT_TRUE(Eventually([&] { return pool.Stats().in_flight == 1; }));
+  ASSERT_EQ(kill(zygote, SIGSTOP), 0);
+  std::string touched = *dir_ + "/touched-by-the-queued-request";
+  std::thread b([&] { second = pool.Predict(Ctl(2.0, {{"touch", touched}})); });
+  a.join();
+  b.join();
+  ASSERT_EQ(kill(zygote, SIGCONT), 0);
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded) << first.status();
+  EXPECT_THAT(first.status().message(), HasSubstr("did not answer within the timeout of 5s"));
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded) << second.status();
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("endpoint 'churn': no Python worker was free within the timeout of 5s"));
+  EXPECT_THAT(second.status().message(), HasSubstr("raise replicas.max or the endpoint's timeout"));
+  EXPECT_FALSE(std::filesystem::exists(touched));  // the model never saw it
+  EXPECT_EQ(pool.Stats().queued, 0);
+  // The queue flows again once the replacement is forked.
+  auto next = pool.Predict(Ctl(3.0));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, std::vector<double>{6.0});
+  EXPECT_FALSE(std::filesystem::exists(touched));
+}
+
 TEST_F(PythonWorkerPoolTest, ShutdownLeavesNoProcessBehind) {
   ASSERT_NE(pools_->shutdown, nullptr);
   std::string model_dir = *dir_ + "/ctl-shutdown";
@@ -476,6 +585,11 @@ TEST_F(PythonWorkerPoolTest, BadOptionsAndMissingPiecesAreNamed) {
   runtime = StartPythonRuntime(Info("ctl"), options);
   EXPECT_EQ(runtime.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(runtime.status().message(), HasSubstr("target_in_flight_per_replica"));
+  options = PythonPoolOptions{};
+  options.request_timeout_ms = -1;
+  runtime = StartPythonRuntime(Info("ctl"), options);
+  EXPECT_EQ(runtime.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(runtime.status().message(), HasSubstr("request_timeout_ms: -1 is negative"));
   options = PythonPoolOptions{};
   options.python = "python-that-does-not-exist";
   runtime = StartPythonRuntime(Info("ctl"), options);
