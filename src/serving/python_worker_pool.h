@@ -21,8 +21,9 @@
 // idle for scale_down_idle_ms is retired, one at a time (the next retirement waits another
 // scale_down_idle_ms), never below min_replicas. min_replicas may be 0: the first request
 // then forks a worker (milliseconds) and waits for it; the zygote, which holds the loaded
-// model, stays (docs/serving.md "Scale to zero": re-creating it costs an MLflow import and
-// load_model, ≈ 8 CPU-seconds for a scikit-learn model, against ≈ 260 MiB kept resident).
+// model, stays (docs/python_runtime.md "Scale to zero": re-creating it costs an MLflow
+// import and load_model, ≈ 8 CPU-seconds for a scikit-learn model, against ≈ 264 MiB kept
+// resident).
 // A worker that dies is dropped (its request fails with Unavailable) and replaced when the
 // load or min_replicas calls for it; a zygote that dies is restarted (at most every 5 s;
 // callers queued meanwhile get Unavailable if that fails). Every change of the replica
