@@ -1,5 +1,6 @@
 // `cairn endpoints list | describe NAME | predict NAME --entity k=v… [--feature k=v…]
-// [--body JSON] | log NAME [--since 1h] [--variant V] [--max N] | label NAME ID VALUE |
+// [--body JSON] | predict-batch NAME (--input FILE | --training-set ID) --output FILE |
+// log NAME [--since 1h] [--variant V] [--max N] | label NAME ID VALUE |
 // canary NAME (--version V | --alias A) [--percent P] [--shadow] [--window 10m]
 // [--min-requests N] | rollouts NAME | promote NAME ROLLOUT | rollback NAME ROLLOUT |
 // events NAME [--limit N]`: serving endpoints (/api/v1/endpoints…, api/endpoint_handlers.h).
@@ -31,6 +32,14 @@ struct PredictOptions {
   std::vector<std::string> entities;  // key=value
   std::vector<std::string> features;  // name=value
   std::string body;
+};
+
+struct BatchOptions {
+  ClientOptions client;
+  std::string name;
+  std::string input;         // a CSV file on the server, under its data directory
+  std::string training_set;  // or a saved training set's id
+  std::string output;
 };
 
 struct LogOptions {
@@ -248,6 +257,27 @@ int Predict(CliContext& ctx, const PredictOptions& options) {
   return kExitOk;
 }
 
+int PredictBatch(CliContext& ctx, const BatchOptions& options) {
+  if (options.input.empty() == options.training_set.empty()) {
+    ctx.err() << "cairn: give exactly one of --input FILE (a CSV file under the server's data "
+                 "directory) and --training-set ID (a saved training set)\n";
+    return kExitUsage;
+  }
+  Json body = {{"output", options.output}};
+  if (!options.input.empty()) body["input"] = options.input;
+  if (!options.training_set.empty()) body["training_set"] = options.training_set;
+  ApiClient client = ctx.Client(options.client);
+  absl::StatusOr<Json> reply =
+      client.Send("POST", EndpointPath(options.name, "/predict-batch"), {}, &body, {});
+  if (!reply.ok()) return ctx.Fail(reply.status());
+  if (options.client.json) return ctx.PrintJson(*reply);
+  ctx.out() << "Predicted " << Text(*reply, "rows") << " rows of "
+            << (options.input.empty() ? absl::StrCat("training set ", options.training_set)
+                                      : options.input)
+            << " into " << Text(*reply, "output") << " (on the server).\n";
+  return kExitOk;
+}
+
 int Log(CliContext& ctx, const LogOptions& options) {
   absl::StatusOr<int64_t> since = ParseDuration(options.since);
   if (!since.ok()) {
@@ -417,6 +447,21 @@ void AddEndpointsCommands(CLI::App& app, CliContext& ctx) {
   predict_verb->add_option("--body", predict->body,
                            "The whole request as JSON ({\"entities\": …, \"features\": …})");
   predict_verb->callback([&ctx, predict] { ctx.exit_code = Predict(ctx, *predict); });
+
+  auto batch = std::make_shared<BatchOptions>();
+  CLI::App* batch_verb = NameVerb(
+      *noun, "predict-batch",
+      "Predict every row of a CSV file or a saved training set into a CSV file on the server",
+      batch);
+  batch_verb->add_option("--input", batch->input,
+                         "CSV file on the server (relative to its data directory): entity "
+                         "keys and/or model inputs");
+  batch_verb->add_option("--training-set", batch->training_set,
+                         "A saved training set's id (`cairn features historical`)");
+  batch_verb->add_option("--output", batch->output,
+                         "Output CSV on the server (relative to its data directory)")
+      ->required();
+  batch_verb->callback([&ctx, batch] { ctx.exit_code = PredictBatch(ctx, *batch); });
 
   auto log = std::make_shared<LogOptions>();
   CLI::App* log_verb = NameVerb(*noun, "log", "Recent logged predictions, newest first", log);

@@ -73,6 +73,47 @@ TEST_F(ServingCliTest, BusyEndpointIsReportedWithTheServersMessage) {
   EXPECT_THAT(err_.str(), HasSubstr("endpoint busy: 64 requests queued"));
 }
 
+TEST_F(ServingCliTest, PredictBatchSendsAFileOrATrainingSetAndNeedsExactlyOne) {
+  // Neither or both sources, or no --output: usage errors, nothing sent.
+  EXPECT_EQ(Run({"endpoints", "predict-batch", "churn", "--output", "out.csv"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("exactly one of --input FILE"));
+  EXPECT_EQ(Run({"endpoints", "predict-batch", "churn", "--input", "in.csv", "--training-set",
+                 "abc", "--output", "out.csv"}),
+            2);
+  EXPECT_THAT(err_.str(), HasSubstr("--training-set ID"));
+  EXPECT_EQ(Run({"endpoints", "predict-batch", "churn", "--input", "in.csv"}), 2);
+  EXPECT_TRUE(transport_.calls.empty());
+
+  transport_.Reply(200, R"({"rows": 3, "output": "scored/out.csv", "training_set": "ab12"})");
+  ASSERT_EQ(Run({"endpoints", "predict-batch", "churn", "--training-set", "ab12", "--output",
+                 "scored/out.csv"}),
+            0)
+      << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].url,
+            std::string(kBase) + "/api/v1/endpoints/churn/predict-batch");
+  EXPECT_EQ(BodyOf(0), Json::parse(R"({"training_set": "ab12", "output": "scored/out.csv"})"));
+  EXPECT_EQ(out_.str(),
+            "Predicted 3 rows of training set ab12 into scored/out.csv (on the server).\n");
+
+  transport_.Reply(200, R"({"rows": 2, "output": "out.csv"})");
+  ASSERT_EQ(Run({"endpoints", "predict-batch", "churn", "--input", "batch/in.csv", "--output",
+                 "out.csv"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(BodyOf(1), Json::parse(R"({"input": "batch/in.csv", "output": "out.csv"})"));
+  EXPECT_EQ(out_.str(), "Predicted 2 rows of batch/in.csv into out.csv (on the server).\n");
+
+  // The server's 400 (a path outside its data directory) is shown as it says it.
+  transport_.Reply(400, R"js({"error_code": "INVALID_PARAMETER_VALUE",
+      "message": "output: '/etc/x.csv' is outside the server's data directory (/srv/cairn)"})js");
+  EXPECT_EQ(Run({"endpoints", "predict-batch", "churn", "--input", "in.csv", "--output",
+                 "/etc/x.csv"}),
+            1);
+  EXPECT_THAT(err_.str(), HasSubstr("is outside the server's data directory (/srv/cairn)"));
+}
+
 TEST_F(ServingCliTest, CanaryNeedsExactlyOneChallengerAndSendsTheGuard) {
   EXPECT_EQ(Run({"endpoints", "canary", "churn", "--percent", "20"}), 2);
   EXPECT_EQ(Run({"endpoints", "canary", "churn", "--version", "4", "--alias", "challenger"}), 2);
