@@ -1,5 +1,6 @@
 #include "cicd/release_stack.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/online/online_feature_service.h"
+#include "features/training_sets.h"
 #include "serving/model_loader.h"
 #include "serving/model_source.h"
 
@@ -125,6 +127,20 @@ absl::StatusOr<std::unique_ptr<ReleaseStack>> OpenReleaseStack(
   service.events = options.events;
   service.recheck_ms = options.recheck_ms;
   service.data_dir = options.data_dir;  // batch prediction's relative paths
+  if (features::TrainingSets* sets = options.training_sets) {
+    service.load_training_set = [sets](std::string_view id)
+        -> absl::StatusOr<serving::TrainingSetRows> {
+      CAIRN_ASSIGN_OR_RETURN(features::TrainingSetRecord record, sets->Get(id));
+      serving::TrainingSetRows rows;
+      CAIRN_ASSIGN_OR_RETURN(rows.table, sets->Load(id));
+      // The point-in-time join puts the entity input's columns first, the features last.
+      const size_t entity_columns =
+          rows.table.num_columns() - std::min(rows.table.num_columns(), record.features.size());
+      rows.entity_columns.assign(rows.table.names.begin(),
+                                 rows.table.names.begin() + entity_columns);
+      return rows;
+    };
+  }
   service.seed = options.seed;
   service.should_sample = [](std::string_view id, double rate) {
     return serving::InferenceLog::ShouldSample(id, rate);

@@ -33,6 +33,7 @@ class TrackingStore;
 }  // namespace cairn::tracking
 namespace cairn::features {
 class OnlineFeatureService;
+class TrainingSets;
 }  // namespace cairn::features
 
 namespace cairn::cicd {
@@ -43,6 +44,8 @@ struct ReleaseStackOptions {
   tracking::TrackingStore* tracking = nullptr;    // run_metric gates; may be null
   storage::ArtifactStore* artifacts = nullptr;    // model sources under mlflow-artifacts:
   const features::OnlineFeatureService* online = nullptr;  // entity lookups; may be null
+  // Batch prediction over saved training sets (predict-batch "training_set"); null: refused.
+  features::TrainingSets* training_sets = nullptr;
   EventBus* events = nullptr;                     // alias moves, evaluations; may be null
   std::string data_dir;  // relative evaluation paths resolve under it (absolute)
   serving::InferenceLogOptions inference_log;
