@@ -273,6 +273,32 @@ HttpResponse Deliveries(Webhooks& webhooks, const HttpRequest& request, const st
   return JsonResponse(DumpJson(Json{{"deliveries", std::move(items)}}));
 }
 
+HttpResponse Outbox(Webhooks& webhooks, const HttpRequest& request, const std::string& id) {
+  absl::StatusOr<Json> fields = RequestFields(request);
+  if (!fields.ok()) return Error(fields.status(), Dialect::kCairn);
+  auto limit = OptionalInt64(*fields, "limit");
+  if (!limit.ok()) return Error(limit.status(), Dialect::kCairn);
+  const int64_t n = limit->value_or(50);
+  if (n < 1 || n > 1000) {
+    return Error(absl::InvalidArgumentError(
+                     absl::StrCat("limit: must be an integer from 1 to 1000, got ", n)),
+                 Dialect::kCairn);
+  }
+  auto outbox = webhooks.ListOutbox(id, static_cast<int>(n));
+  if (!outbox.ok()) return Error(outbox.status(), Dialect::kCairn);
+  Json items = Json::array();
+  for (const cicd::WebhookOutboxEntry& e : *outbox) {
+    items.push_back(Json{{"delivery_id", e.delivery_id},
+                         {"event", e.event},
+                         {"state", e.state},
+                         {"attempts", e.attempts},
+                         {"accepted_ms", e.accepted_ms},
+                         {"next_try_ms", e.next_try_ms},
+                         {"finished_ms", e.finished_ms}});
+  }
+  return JsonResponse(DumpJson(Json{{"outbox", std::move(items)}}));
+}
+
 void RegisterDialect(Router& router, Webhooks* w, Dialect dialect) {
   const char* id_param = dialect == Dialect::kMlflow ? "webhook_id" : "id";
   auto add = [&](std::string method, std::string suffix, Handler handler) {
@@ -296,6 +322,7 @@ void RegisterDialect(Router& router, Webhooks* w, Dialect dialect) {
   if (dialect == Dialect::kCairn) {
     add("GET", one + "/deliveries",
         [w, id](const HttpRequest& r) { return Deliveries(*w, r, id(r)); });
+    add("GET", one + "/outbox", [w, id](const HttpRequest& r) { return Outbox(*w, r, id(r)); });
   }
 }
 

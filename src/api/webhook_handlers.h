@@ -36,6 +36,10 @@
 //          → {"deliveries": [{"delivery_id", "attempt", "event", "time_ms", "success",
 //             "final", "test", "http_status", "error", "next_try_ms", "payload"}]} newest
 //             first
+//   GET    /api/v1/webhooks/{id}/outbox?limit=N (1..1000, default 50): its deliveries
+//          (one per event), newest first → {"outbox": [{"delivery_id", "event", "state":
+//          "pending" | "delivered" | "failed" | "dropped", "attempts", "accepted_ms",
+//          "next_try_ms", "finished_ms"}]}
 //   C = {"id", "name", "description", "url", "events", "status", "has_secret",
 //        "creation_timestamp", "last_updated_timestamp"}
 

@@ -149,5 +149,33 @@ TEST_F(WebhookHandlersTest, CairnDialectShowsEveryEventAndTheDeliveries) {
   EXPECT_EQ(missing.status, 404);
 }
 
+TEST_F(WebhookHandlersTest, CairnDialectListsTheOutbox) {
+  HttpResponse created = Call("POST", "/api/v1/webhooks", R"({
+      "name": "jenkins", "url": "http://127.0.0.1:1/unreachable",
+      "events": ["model_version_tag.set"]})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string id = Body(created)["webhook"]["id"];
+  ASSERT_TRUE(webhooks_
+                  ->Notify("model_version_tag.set",
+                           Json{{"name", "m"}, {"version", "1"}, {"key", "k"}, {"value", "v"}})
+                  .ok());
+  ASSERT_TRUE(webhooks_->WaitIdle(20'000));
+
+  HttpResponse outbox = Call("GET", "/api/v1/webhooks/" + id + "/outbox");
+  ASSERT_EQ(outbox.status, 200) << outbox.body;
+  Json items = Body(outbox)["outbox"];
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0]["event"], "model_version_tag.set");
+  EXPECT_EQ(items[0]["state"], "failed");  // one try allowed, and it failed
+  EXPECT_EQ(items[0]["attempts"], 1);
+  EXPECT_EQ(items[0]["accepted_ms"], 1'700'000'000'000);
+  EXPECT_EQ(items[0]["finished_ms"], 1'700'000'000'000);
+  EXPECT_EQ(items[0]["delivery_id"].get<std::string>().size(), 36u);
+
+  EXPECT_EQ(Call("GET", "/api/v1/webhooks/" + id + "/outbox", "", {{"limit", "1001"}}).status,
+            400);
+  EXPECT_EQ(Call("GET", "/api/v1/webhooks/nope/outbox").status, 404);
+}
+
 }  // namespace
 }  // namespace cairn::api
