@@ -257,6 +257,12 @@ absl::StatusOr<QualityCheck> CheckQuality(const MonitorSpec& spec, const DataFra
                                        found.status().message()));
         continue;
       }
+      if (!std::isfinite(found->value)) {
+        unavailable_check(std::move(check), baseline.metric,
+                          absl::StrCat("baseline model_metric ", baseline.model_metric, " of ",
+                                       found->source, " is not a number"));
+        continue;
+      }
       base = found->value;
       check["baseline"] = base;
       check["baseline_source"] = found->source;
