@@ -1,8 +1,9 @@
 """Registry webhooks (issue 6 item 7) with the stock mlflow client: create, list, get,
 update, test and delete through `MlflowClient`, and a real HTTP receiver that checks the
 MLflow signature (X-MLflow-Signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">)
-of a model_version.created and a model_version_alias.created delivery, as a receiver
-written for MLflow does.
+of every registry event MLflow's server sends (registered_model.created,
+model_version.created, model_version_tag.set / .deleted, model_version_alias.created,
+prompt.created), as a receiver written for MLflow does, with MLflow's exact payloads.
 
 With CAIRN_TEST_TARGET=mlflow the same assertions run against a real `mlflow server` (it
 needs the two environment variables below to call a loopback http:// receiver).
@@ -201,6 +202,69 @@ def test_version_created_and_alias_moved_are_delivered_signed(client, receiver):
                                 "version": str(version.version)}
         assert moved["headers"]["x-mlflow-delivery-id"] != created["headers"][
             "x-mlflow-delivery-id"]
+    finally:
+        client.delete_webhook(hook.webhook_id)
+
+
+def test_registered_model_and_tag_events_are_delivered_signed(client, receiver, http,
+                                                             tracking_uri):
+    hook = client.create_webhook(
+        name=unique("tags"), url=receiver.url, secret=SECRET,
+        events=["registered_model.created", "model_version_tag.set",
+                "model_version_tag.deleted", "prompt.created"])
+    model = unique("churn")
+    plain = unique("plain")
+    prompt = unique("greeting")
+    try:
+        client.create_registered_model(model, tags={"team": "risk", "tier": "1"},
+                                       description="churn classifier")
+        created = receiver.wait_for(lambda b: b["entity"] == "registered_model"
+                                    and b["data"]["name"] == model)
+        body = verify_signature(created, SECRET)
+        assert body["action"] == "created"
+        assert body["data"] == {"name": model, "tags": {"team": "risk", "tier": "1"},
+                                "description": "churn classifier"}
+        assert created["body"].startswith(
+            '{"entity": "registered_model", "action": "created", "timestamp": "')
+
+        # No description given: MLflow sends the request's empty string, not null.
+        client.create_registered_model(plain)
+        body = verify_signature(receiver.wait_for(
+            lambda b: b["entity"] == "registered_model" and b["data"]["name"] == plain),
+            SECRET)
+        assert body["data"] == {"name": plain, "tags": {}, "description": ""}
+
+        version = client.create_model_version(model, source="s3://ci-bucket/churn/model",
+                                              run_id=None)
+        client.set_model_version_tag(model, version.version, "validation", "passed")
+        tag_set = receiver.wait_for(lambda b: b["entity"] == "model_version_tag"
+                                    and b["action"] == "set" and b["data"]["name"] == model)
+        assert verify_signature(tag_set, SECRET)["data"] == {
+            "name": model, "version": str(version.version), "key": "validation",
+            "value": "passed"}
+        client.delete_model_version_tag(model, version.version, "validation")
+        tag_deleted = receiver.wait_for(lambda b: b["entity"] == "model_version_tag"
+                                        and b["action"] == "deleted"
+                                        and b["data"]["name"] == model)
+        assert verify_signature(tag_deleted, SECRET)["data"] == {
+            "name": model, "version": str(version.version), "key": "validation"}
+
+        # A registered model tagged as a prompt (what mlflow.genai.register_prompt sends;
+        # the client's create_registered_model refuses the tag) is announced as
+        # prompt.created, without the prompt registry's own tag.
+        answer = http.post(f"{tracking_uri}/api/2.0/mlflow/registered-models/create", json={
+            "name": prompt, "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"},
+                                     {"key": "lang", "value": "en"}]}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        body = verify_signature(receiver.wait_for(
+            lambda b: b["entity"] == "prompt" and b["data"]["name"] == prompt), SECRET)
+        assert body["action"] == "created"
+        assert body["data"] == {"name": prompt, "tags": {"lang": "en"}, "description": ""}
+
+        ids = [r["headers"]["x-mlflow-delivery-id"] for r in receiver.requests]
+        assert len(ids) == len(set(ids))
+        assert not [r for r in receiver.requests
+                    if json.loads(r["body"])["entity"] == "model_version"]  # not subscribed
     finally:
         client.delete_webhook(hook.webhook_id)
 
