@@ -41,10 +41,12 @@ def unique(prefix: str) -> str:
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1:<free port> that records every POST and answers 200."""
+    """An HTTP server on 127.0.0.1:<free port> that records every POST and answers with the
+    next status of `statuses` (the last one repeats)."""
 
-    def __init__(self):
+    def __init__(self, statuses: tuple[int, ...] = (200,)):
         self.requests: list[dict] = []
+        self._statuses = statuses
         self._cond = threading.Condition()
         receiver = self
 
@@ -53,11 +55,13 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode("utf-8")
                 with receiver._cond:
+                    status = receiver._statuses[min(len(receiver.requests),
+                                                    len(receiver._statuses) - 1)]
                     receiver.requests.append(
                         {"path": self.path, "headers": {k.lower(): v for k, v in
                                                         self.headers.items()}, "body": body})
                     receiver._cond.notify_all()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -302,3 +306,49 @@ def test_cairn_api_subscribes_to_evaluations_and_lists_deliveries(cairn_server, 
     assert webhook["id"] not in [w["webhook_id"] for w in listed.get("webhooks", [])]
     assert http.delete(f"{cairn_server.url}/api/v1/webhooks/{webhook['id']}",
                        timeout=30).status_code == 200
+
+
+@pytest.mark.skipif(cairn_testing.is_mlflow(),
+                    reason="Cairn's outbox; MLflow keeps retries in memory")
+def test_a_delivery_waiting_for_its_retry_survives_kill9(temp_root, http):
+    receiver = Receiver(statuses=(503, 200))  # the first try fails: retried after 1 s
+    data_dir = temp_root / f"webhooks-kill9-{uuid.uuid4().hex[:6]}"
+    servers = [cairn_testing.start_server(data_dir)]
+    try:
+        client = MlflowClient(tracking_uri=servers[0].url, registry_uri=servers[0].url)
+        hook = client.create_webhook(name=unique("kill9"), url=receiver.url, secret=SECRET,
+                                     events=["model_version_tag.set"])
+        model = unique("churn")
+        client.create_registered_model(model)
+        version = client.create_model_version(model, source="s3://ci-bucket/churn/model")
+        client.set_model_version_tag(model, version.version, "validation", "passed")
+        first = receiver.wait_for(lambda b: b["data"].get("name") == model)
+        servers[0].kill9()  # before the retry is due
+
+        servers.append(cairn_testing.start_server(data_dir))
+        deadline = time.monotonic() + 60
+        while len(receiver.requests) < 2:
+            assert time.monotonic() < deadline, "the restarted server did not deliver"
+            time.sleep(0.05)
+        second = receiver.requests[1]
+        assert second["headers"]["x-mlflow-delivery-id"] == first["headers"][
+            "x-mlflow-delivery-id"]
+        assert second["body"] == first["body"]
+        body = verify_signature(second, SECRET)
+        assert body["data"] == {"name": model, "version": str(version.version),
+                                "key": "validation", "value": "passed"}
+
+        outbox_url = f"{servers[1].url}/api/v1/webhooks/{hook.webhook_id}/outbox"
+        while True:
+            [entry] = http.get(outbox_url, timeout=30).json()["outbox"]
+            if entry["state"] != "pending":
+                break
+            assert time.monotonic() < deadline, entry
+            time.sleep(0.05)
+        assert entry["state"] == "delivered"
+        assert entry["delivery_id"] == first["headers"]["x-mlflow-delivery-id"]
+    finally:
+        for server in servers:
+            if server.alive():
+                server.stop()
+        receiver.close()
