@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/api_context.h"
+#include "api/apply_changes.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
 #include "cicd/evaluation_store.h"
@@ -79,23 +80,7 @@ HttpResponse Apply(const ApiContext& ctx, const HttpRequest& request) {
   absl::StatusOr<std::vector<PolicyChange>> plan =
       ctx.policies->Apply(*specs, dry, prune->value_or(false));
   if (!plan.ok()) return Error(plan.status());
-  Json changes = Json::array();
-  bool changed = false;
-  for (const PolicyChange& change : *plan) {
-    Json item = cicd::PolicyChangeToJson(change);
-    item["kind"] = "Policy";
-    item["file"] = "";
-    item["line"] = 0;
-    for (const PolicySpec& spec : *specs) {
-      if (spec.name == change.name) {
-        item["file"] = spec.file;
-        item["line"] = spec.line;
-      }
-    }
-    changes.push_back(std::move(item));
-    changed = changed || change.action != "unchanged";
-  }
-  return Ok(Json{{"changes", std::move(changes)}, {"applied", !dry && changed}});
+  return Ok(ApplyChangesReply("Policy", *plan, *specs, dry));
 }
 
 HttpResponse ListPolicies(const ApiContext& ctx) {

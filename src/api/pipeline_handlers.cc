@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/apply_changes.h"
 #include "api/compute_handlers.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
@@ -191,29 +192,9 @@ HttpResponse Apply(const PipelineApi& api, const HttpRequest& request) {
   absl::StatusOr<std::vector<pipelines::PipelineChange>> plan =
       api.registry->Apply(*specs, *dry_run, *prune);
   if (!plan.ok()) return Error(plan.status());
-  Json changes = Json::array();
-  bool changed = false;
-  for (const pipelines::PipelineChange& change : *plan) {
-    Json item = {{"kind", "Pipeline"},
-                 {"name", change.name},
-                 {"action", change.action},
-                 {"old_version", change.old_version ? Json(*change.old_version) : Json()},
-                 {"new_version", change.new_version ? Json(*change.new_version) : Json()},
-                 {"diffs", change.diffs},
-                 {"file", ""},
-                 {"line", 0}};
-    for (const pipelines::PipelineSpec& spec : *specs) {
-      if (spec.name == change.name) {
-        item["file"] = spec.file;
-        item["line"] = spec.line;
-      }
-    }
-    changes.push_back(std::move(item));
-    changed = changed || change.action != "unchanged";
-  }
-  if (!*dry_run && changed && api.on_applied) api.on_applied();
-  return JsonResponse(DumpJson(Json{{"changes", std::move(changes)},
-                                    {"applied", !*dry_run && changed}}));
+  Json reply = ApplyChangesReply("Pipeline", *plan, *specs, *dry_run);
+  if (reply.at("applied").get<bool>() && api.on_applied) api.on_applied();
+  return JsonResponse(DumpJson(reply));
 }
 
 HttpResponse List(const PipelineApi& api) {

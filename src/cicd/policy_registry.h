@@ -1,6 +1,6 @@
 #pragma once
-// Versioned policy definitions on the metadata database (SQLite or PostgreSQL), the
-// pattern of monitoring/monitors/monitor_registry.h: each applied change of a policy's
+// Versioned policy definitions on the metadata database (SQLite or PostgreSQL), a typed
+// wrapper over storage/definition_store.h like the monitors' and endpoints': each applied change of a policy's
 // canonical content (PolicySpecToJson) is a new version 1, 2, …; an unchanged policy (same
 // content hash) creates nothing; every version stays readable (evaluations pin one).
 // At most one live (not removed) policy governs a model: an apply that would leave two
@@ -24,30 +24,18 @@
 #include "cicd/policy_spec.h"
 #include "common/clock.h"
 #include "common/json.h"
-
-namespace cairn::storage {
-class Database;
-}  // namespace cairn::storage
+#include "storage/definition_store.h"
 
 namespace cairn::cicd {
 
-struct PolicyVersion {
-  std::string name;
-  int64_t version = 0;
-  std::string content_hash;  // hex SHA-256 of the canonical JSON
-  PolicySpec spec;           // file reads "registry (NAME vN)"
-  int64_t created_ms = 0;
-  bool removed = false;  // pruned by `apply --prune`; its versions stay readable
-};
+// {name, version, content_hash, spec (file reads "registry (NAME vN)"), created_ms,
+// removed (pruned by `apply --prune`; its versions stay readable)}.
+using PolicyVersion = storage::DefinitionVersion<PolicySpec>;
 
-// One entry of an apply plan, shaped like the monitors' and pipelines' (cli/apply.cc
-// prints them alike).
-struct PolicyChange {
-  std::string action;  // "added" | "changed" | "unchanged" | "removed"
-  std::string name;
-  std::optional<int64_t> old_version, new_version;
-  Json diffs = Json::array();  // [{"path": "gates[0].min", "old": …, "new": …}]
-};
+// One entry of an apply plan, shaped like every registry's (cli/apply.cc prints them
+// alike): action "added" | "changed" | "unchanged" | "removed", name, old/new version,
+// diffs [{"path": "gates[0].min", "old": …, "new": …}].
+using PolicyChange = storage::DefinitionChange;
 
 // {"action", "name", "old_version", "new_version", "diffs"} (null versions when absent).
 Json PolicyChangeToJson(const PolicyChange& change);
@@ -82,8 +70,7 @@ class PolicyRegistry {
 
  private:
   PolicyRegistry(storage::Database& db, Clock& clock);
-  storage::Database& db_;
-  Clock& clock_;
+  storage::TypedDefinitionStore<PolicySpec> store_;
 };
 
 }  // namespace cairn::cicd

@@ -6,7 +6,10 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "cicd/policy_json.h"
 #include "cicd/policy_yaml.h"
+#include "common/status.h"
+#include "features/definition_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
@@ -204,6 +207,81 @@ TEST_P(PolicyRegistryTest, ReopenKeepsVersions) {
   PolicyChange change{.action = "added", .name = "a", .new_version = 1};
   EXPECT_EQ(DumpJson(PolicyChangeToJson(change)),
             R"({"action":"added","diffs":[],"name":"a","new_version":1,"old_version":null})");
+}
+
+// A database written before the registries shared storage/definition_store.h: the schema
+// of migration 1 as it was, rows as the old Apply wrote them (canonical text, its SHA-256,
+// the model). It opens, shows its versions, ForModel finds them, an unchanged apply makes
+// no version, and a second policy for a registered model is still refused.
+TEST_P(PolicyRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
+  constexpr char kOldSchemaV1[] = R"sql(
+DROP TABLE cicd_policies;
+DROP TABLE cicd_policy_versions;
+CREATE TABLE cicd_policies (
+  name TEXT PRIMARY KEY,
+  latest_version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  model TEXT NOT NULL,
+  removed INTEGER NOT NULL,
+  updated_ms BIGINT NOT NULL);
+CREATE INDEX cicd_policies_by_model ON cicd_policies (model);
+CREATE TABLE cicd_policy_versions (
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (name, version))
+)sql";
+  const std::vector<PolicySpec> old = {Spec("a"), Spec("a", "churn", "{check: size_mb, max: 9}"),
+                                       Spec("gone", "other")};
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
+                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldSchemaV1));
+                   for (size_t i = 0; i < old.size(); ++i) {
+                     const std::string text = DumpJson(PolicySpecToJson(old[i]));
+                     const int64_t version = i == 1 ? 2 : 1;
+                     const std::string hash = features::Sha256Hex(text);
+                     std::vector<storage::SqlValue> row = {old[i].name, version, hash, text,
+                                                           int64_t{1000} * version};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO cicd_policy_versions (name, version, "
+                                   "content_hash, spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                                   row)
+                             .status());
+                     row = {old[i].name, version, hash, old[i].model,
+                            int64_t{old[i].name == "gone" ? 1 : 0}, int64_t{0}};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO cicd_policies (name, latest_version, "
+                                   "content_hash, model, removed, updated_ms) VALUES ($1, $2, "
+                                   "$3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
+                                   "latest_version = $2, content_hash = $3",
+                                   row)
+                             .status());
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  auto reopened = PolicyRegistry::Open(*db_, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  registry_ = std::move(*reopened);
+  auto list = registry_->List();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].version, 2);
+  EXPECT_EQ((*list)[0].spec.file, "registry (a v2)");
+  auto governing = registry_->ForModel("churn");
+  ASSERT_TRUE(governing.ok()) << governing.status();
+  EXPECT_EQ(governing->name, "a");
+  EXPECT_EQ(registry_->ForModel("other").status().code(), absl::StatusCode::kNotFound);
+  auto v1 = registry_->Get("a", 1);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(PolicySpecToJson(v1->spec), PolicySpecToJson(old[0]));
+  EXPECT_TRUE(registry_->Get("gone")->removed);
+  auto unchanged = registry_->Apply({old[1]}, false, false);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.status();
+  EXPECT_THAT(Summary(*unchanged), ElementsAre("unchanged a 2->2"));
+  auto second = registry_->Apply({Spec("b")}, false, false);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(second.status().message(), HasSubstr("registered policy a (v2)"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PolicyRegistryTest, ::testing::Values("sqlite", "postgres"));

@@ -4,15 +4,15 @@
 // 1, 2, …; an unchanged pipeline (same content hash) creates nothing; every version stays
 // readable. Runs pin one version. Thread-safe.
 //
-// Tables (migrations component "pipelines"): pipelines (one row per name: latest version,
-// its hash, removed flag) and pipeline_versions (name, version → canonical JSON), keyed
-// by (name, version), so Get and List read one indexed row per pipeline. Parsed versions
-// are cached in memory (versions never change once written).
+// A typed wrapper over storage/definition_store.h. Tables (migrations component
+// "pipelines"): pipelines (one row per name: latest version, its hash, removed flag) and
+// pipeline_versions (name, version → canonical JSON), keyed by (name, version), so Get
+// and List read one indexed row per pipeline. Parsed versions are cached in memory
+// (versions never change once written).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,30 +20,18 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "pipelines/pipeline_spec.h"
-
-namespace cairn::storage {
-class Database;
-class SqlRowView;
-}  // namespace cairn::storage
+#include "storage/definition_store.h"
 
 namespace cairn::pipelines {
 
-struct PipelineVersion {
-  std::string name;
-  int64_t version = 0;
-  std::string content_hash;  // hex SHA-256 of the canonical JSON
-  PipelineSpec spec;
-  int64_t created_ms = 0;
-  bool removed = false;  // pruned by `apply --prune`; its versions stay readable
-};
+// {name, version, content_hash, spec, created_ms, removed}: one stored version (removed:
+// pruned by `apply --prune`; its versions stay readable).
+using PipelineVersion = storage::DefinitionVersion<PipelineSpec>;
 
-// One entry of an apply plan, shaped like the feature store's (cli/apply.cc prints both).
-struct PipelineChange {
-  std::string action;  // "added" | "changed" | "unchanged" | "removed"
-  std::string name;
-  std::optional<int64_t> old_version, new_version;
-  Json diffs = Json::array();  // [{"path": "steps[1].command", "old": …, "new": …}]
-};
+// One entry of an apply plan, shaped like every registry's (cli/apply.cc prints them all):
+// action "added" | "changed" | "unchanged" | "removed", name, old/new version, diffs
+// [{"path": "steps[1].command", "old": …, "new": …}].
+using PipelineChange = storage::DefinitionChange;
 
 class PipelineRegistry {
  public:
@@ -71,14 +59,9 @@ class PipelineRegistry {
   absl::StatusOr<Json> Diff(std::string_view name, int64_t v1, int64_t v2);
 
  private:
-  struct Cache;
   PipelineRegistry(storage::Database& db, Clock& clock);
-  // One row of a version query; the spec parsed once per (name, version) and cached.
-  absl::StatusOr<PipelineVersion> ReadVersion(const storage::SqlRowView& row);
 
-  storage::Database& db_;
-  Clock& clock_;
-  std::unique_ptr<Cache> cache_;
+  storage::TypedDefinitionStore<PipelineSpec> store_;
 };
 
 }  // namespace cairn::pipelines

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipelines/pipeline_json.h"
@@ -250,6 +251,74 @@ TEST_P(PipelineRegistryTest, ManyPipelinesManyVersions) {
       "cached %lld us; Get %lld us each\n",
       GetParam().c_str(), static_cast<long long>(us(cold)), static_cast<long long>(us(uncached)),
       static_cast<long long>(us(warm)), static_cast<long long>(us(gets) / 100));
+}
+
+// A database written before the registries shared storage/definition_store.h: the
+// schema of migration 1 as it was, rows as the old Apply wrote them (canonical text, its
+// SHA-256). It opens, shows its versions, and an unchanged apply makes no version.
+TEST_P(PipelineRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
+  constexpr char kOldSchemaV1[] = R"sql(
+DROP TABLE pipelines;
+DROP TABLE pipeline_versions;
+CREATE TABLE pipelines (
+  name TEXT PRIMARY KEY,
+  latest_version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  removed INTEGER NOT NULL,
+  updated_ms BIGINT NOT NULL);
+CREATE TABLE pipeline_versions (
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (name, version))
+)sql";
+  registry_.reset();
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
+                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldSchemaV1));
+                   int64_t version = 0;
+                   for (const PipelineSpec& spec : {Spec("a"), Spec("a", "false"), Spec("gone")}) {
+                     version = spec.name == "gone" ? 1 : version + 1;
+                     std::vector<storage::SqlValue> row = {
+                         spec.name, version, PipelineContentHash(spec),
+                         DumpJson(PipelineToJson(spec)), int64_t{1000} * version};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO pipeline_versions (name, version, content_hash, "
+                                   "spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                                   row)
+                             .status());
+                     row[3] = int64_t{spec.name == "gone" ? 1 : 0};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO pipelines (name, latest_version, content_hash, "
+                                   "removed, updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+                                   "(name) DO UPDATE SET latest_version = $2, content_hash = $3",
+                                   row)
+                             .status());
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  auto reopened = PipelineRegistry::Open(*db_, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  registry_ = std::move(*reopened);
+  auto list = registry_->List();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "a");
+  EXPECT_EQ((*list)[0].version, 2);
+  EXPECT_EQ((*list)[0].spec.steps[0].command, std::vector<std::string>{"false"});
+  EXPECT_EQ((*list)[0].spec.file, "registry (a v2)");
+  auto v1 = registry_->Get("a", 1);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->spec.steps[0].command, std::vector<std::string>{"true"});
+  EXPECT_EQ(v1->created_ms, 1000);
+  EXPECT_TRUE(registry_->Get("gone")->removed);
+  EXPECT_EQ(registry_->Versions("a")->size(), 2u);
+  EXPECT_THAT(Summary(MustApply({Spec("a", "false")})), ElementsAre("unchanged a 2->2"));
+  auto changed = MustApply({Spec("a", "maybe")});
+  EXPECT_THAT(Summary(changed), ElementsAre("changed a 2->3"));
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].diffs.size(), 1u) << changed[0].diffs;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PipelineRegistryTest, ::testing::Values("sqlite", "postgres"),

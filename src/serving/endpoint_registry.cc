@@ -1,13 +1,9 @@
 #include "serving/endpoint_registry.h"
 
 #include <map>
-#include <set>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "common/strings.h"
-#include "features/definition_json.h"
 #include "pipelines/pipeline_diff.h"
 #include "serving/endpoint_json.h"
 #include "storage/database.h"
@@ -15,10 +11,6 @@
 
 namespace cairn::serving {
 namespace {
-
-using storage::SqlRowView;
-using storage::SqlSession;
-using storage::SqlValue;
 
 // endpoint_rollouts and endpoint_events belong to endpoint_store.cc but share the
 // component: one list of migrations per component (storage/migrations.h), kept here. At
@@ -91,52 +83,10 @@ constexpr storage::Migration kMigrations[] = {
      .postgres_sql = kSchemaV2Postgres},
 };
 
-constexpr char kVersionColumns[] =
-    "v.name, v.version, v.content_hash, v.spec, v.created_ms, p.removed";
-
-struct Head {
-  int64_t latest_version = 0;
-  std::string content_hash;
-  bool removed = false;
-};
-
-constexpr int kApplyTries = 5;
-
-absl::StatusOr<EndpointVersion> ReadVersion(const SqlRowView& row) {
-  EndpointVersion out;
-  out.name = std::string(row.Text(0));
-  out.version = row.Int(1);
-  out.content_hash = std::string(row.Text(2));
-  out.created_ms = row.Int(4);
-  out.removed = row.Int(5) != 0;
-  absl::StatusOr<Json> json = ParseJson(row.Text(3));
-  if (!json.ok()) {
-    return absl::InternalError(absl::StrCat("endpoint ", out.name, " v", out.version,
-                                            ": stored spec is not JSON: ",
-                                            json.status().message()));
-  }
-  absl::StatusOr<EndpointSpec> spec = EndpointSpecFromJson(*json);
-  if (!spec.ok()) {
-    return absl::InternalError(absl::StrCat("endpoint ", out.name, " v", out.version,
-                                            ": stored spec: ", spec.status().message()));
-  }
-  out.spec = std::move(*spec);
-  out.spec.file = absl::StrCat("registry (", out.name, " v", out.version, ")");
-  return out;
-}
-
-Json OptionalVersion(const std::optional<int64_t>& version) {
-  return version.has_value() ? Json(*version) : Json(nullptr);
-}
-
 }  // namespace
 
 Json EndpointChangeToJson(const EndpointChange& change) {
-  return Json{{"action", change.action},
-              {"name", change.name},
-              {"old_version", OptionalVersion(change.old_version)},
-              {"new_version", OptionalVersion(change.new_version)},
-              {"diffs", change.diffs}};
+  return storage::DefinitionChangeToJson(change);
 }
 
 Json EndpointVersionToJson(const EndpointVersion& version) {
@@ -153,7 +103,13 @@ absl::Status ApplyEndpointMigrations(storage::Database& db) {
 }
 
 EndpointRegistry::EndpointRegistry(storage::Database& db, Clock& clock)
-    : db_(db), clock_(clock) {}
+    : store_(db, clock,
+             {.kind = "endpoint",
+              .table = "endpoints",
+              .versions_table = "endpoint_versions",
+              .diff = pipelines::DiffPipelineJson,
+              .list_hint = "list endpoints with cairn endpoints list"},
+             {.to_json = EndpointSpecToJson, .from_json = EndpointSpecFromJson}) {}
 EndpointRegistry::~EndpointRegistry() = default;
 
 absl::StatusOr<std::unique_ptr<EndpointRegistry>> EndpointRegistry::Open(storage::Database& db,
@@ -164,6 +120,7 @@ absl::StatusOr<std::unique_ptr<EndpointRegistry>> EndpointRegistry::Open(storage
 
 absl::StatusOr<std::vector<EndpointChange>> EndpointRegistry::Apply(
     const std::vector<EndpointSpec>& specs, bool dry_run, bool prune) {
+  // Its own message for two specs with one name: it names both places.
   std::map<std::string, const EndpointSpec*> names;
   for (const EndpointSpec& spec : specs) {
     auto [it, inserted] = names.emplace(spec.name, &spec);
@@ -174,160 +131,14 @@ absl::StatusOr<std::vector<EndpointChange>> EndpointRegistry::Apply(
           "): give each endpoint its own name"));
     }
   }
-  std::vector<std::string> texts, hashes;
-  std::vector<Json> jsons;
-  for (const EndpointSpec& spec : specs) {
-    jsons.push_back(EndpointSpecToJson(spec));
-    texts.push_back(DumpJson(jsons.back()));
-    hashes.push_back(features::Sha256Hex(texts.back()));
-  }
-  std::vector<EndpointChange> changes;
-  auto plan = [&](SqlSession& session, bool write) -> absl::Status {
-    changes.clear();
-    const int64_t now = clock_.NowMillis();
-    std::map<std::string, Head> heads;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(
-        "SELECT name, latest_version, content_hash, removed FROM endpoints", {},
-        [&](const SqlRowView& row) {
-          heads[std::string(row.Text(0))] =
-              Head{row.Int(1), std::string(row.Text(2)), row.Int(3) != 0};
-          return absl::OkStatus();
-        }));
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const EndpointSpec& spec = specs[i];
-      EndpointChange change;
-      change.name = spec.name;
-      auto it = heads.find(spec.name);
-      bool new_version = true;
-      if (it == heads.end()) {
-        change.action = "added";
-        change.new_version = 1;
-      } else {
-        const Head& head = it->second;
-        change.old_version = head.latest_version;
-        new_version = head.content_hash != hashes[i];
-        change.new_version = head.latest_version + (new_version ? 1 : 0);
-        change.action = head.removed ? "added" : new_version ? "changed" : "unchanged";
-        if (new_version) {
-          std::string old_text;
-          std::vector<SqlValue> params = {spec.name, head.latest_version};
-          CAIRN_RETURN_IF_ERROR(session.QueryEach(
-              "SELECT spec FROM endpoint_versions WHERE name = $1 AND version = $2", params,
-              [&](const SqlRowView& row) {
-                old_text = std::string(row.Text(0));
-                return absl::OkStatus();
-              }));
-          absl::StatusOr<Json> old_json = ParseJson(old_text);
-          if (old_json.ok()) change.diffs = pipelines::DiffPipelineJson(*old_json, jsons[i]);
-        }
-      }
-      if (write && change.action != "unchanged") {
-        if (new_version) {
-          std::vector<SqlValue> params = {spec.name, *change.new_version, hashes[i], texts[i],
-                                          now};
-          CAIRN_RETURN_IF_ERROR(
-              session
-                  .Execute("INSERT INTO endpoint_versions (name, version, content_hash, spec, "
-                           "created_ms) VALUES ($1, $2, $3, $4, $5)",
-                           params)
-                  .status());
-        }
-        std::vector<SqlValue> params = {spec.name, *change.new_version, hashes[i], now};
-        CAIRN_RETURN_IF_ERROR(
-            session
-                .Execute("INSERT INTO endpoints (name, latest_version, content_hash, removed, "
-                         "updated_ms) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (name) DO UPDATE "
-                         "SET latest_version = $2, content_hash = $3, removed = 0, "
-                         "updated_ms = $4",
-                         params)
-                .status());
-      }
-      changes.push_back(std::move(change));
-    }
-    if (prune) {
-      for (const auto& [name, head] : heads) {
-        if (head.removed || names.count(name)) continue;
-        EndpointChange change;
-        change.action = "removed";
-        change.name = name;
-        change.old_version = head.latest_version;
-        if (write) {
-          std::vector<SqlValue> params = {name, now};
-          CAIRN_RETURN_IF_ERROR(
-              session.Execute("UPDATE endpoints SET removed = 1, updated_ms = $2 WHERE name = $1",
-                              params)
-                  .status());
-        }
-        changes.push_back(std::move(change));
-      }
-    }
-    return absl::OkStatus();
-  };
-  if (dry_run) {
-    CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) { return plan(session, false); }));
-    return changes;
-  }
-  absl::Status status;
-  for (int attempt = 0; attempt < kApplyTries; ++attempt) {
-    status = db_.Write([&](SqlSession& session) { return plan(session, true); });
-    if (!absl::IsAlreadyExists(status) && !absl::IsAborted(status)) break;
-  }
-  CAIRN_RETURN_IF_ERROR(status);
-  return changes;
+  return store_.Apply(specs, dry_run, prune);
 }
 
 absl::StatusOr<EndpointVersion> EndpointRegistry::Get(std::string_view name,
                                                       std::optional<int64_t> version) {
-  std::optional<EndpointVersion> found;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    found.reset();
-    std::vector<SqlValue> params = {std::string(name)};
-    std::string sql = absl::StrCat(
-        "SELECT ", kVersionColumns,
-        " FROM endpoints p JOIN endpoint_versions v ON v.name = p.name AND v.version = ");
-    if (version) {
-      absl::StrAppend(&sql, "$2 WHERE p.name = $1");
-      params.push_back(*version);
-    } else {
-      absl::StrAppend(&sql, "p.latest_version WHERE p.name = $1");
-    }
-    return session.QueryEach(sql, params, [&](const SqlRowView& row) -> absl::Status {
-      CAIRN_ASSIGN_OR_RETURN(EndpointVersion v, ReadVersion(row));
-      found = std::move(v);
-      return absl::OkStatus();
-    });
-  }));
-  if (!found) {
-    if (!version) {
-      return absl::NotFoundError(absl::StrCat(
-          "endpoint '", ToAbsl(name),
-          "' is not registered: apply its definition first (cairn apply FILE); list endpoints "
-          "with cairn endpoints list"));
-    }
-    absl::StatusOr<EndpointVersion> latest = Get(name);
-    if (!latest.ok()) return latest.status();
-    return absl::NotFoundError(absl::StrCat("endpoint '", ToAbsl(name), "' has no version ",
-                                            *version, ": its versions are 1 to ",
-                                            latest->version));
-  }
-  return std::move(*found);
+  return store_.Get(name, version);
 }
 
-absl::StatusOr<std::vector<EndpointVersion>> EndpointRegistry::List() {
-  std::vector<EndpointVersion> out;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    out.clear();
-    return session.QueryEach(
-        absl::StrCat("SELECT ", kVersionColumns,
-                     " FROM endpoints p JOIN endpoint_versions v ON v.name = p.name AND "
-                     "v.version = p.latest_version WHERE p.removed = 0 ORDER BY p.name"),
-        {}, [&](const SqlRowView& row) -> absl::Status {
-          CAIRN_ASSIGN_OR_RETURN(EndpointVersion v, ReadVersion(row));
-          out.push_back(std::move(v));
-          return absl::OkStatus();
-        });
-  }));
-  return out;
-}
+absl::StatusOr<std::vector<EndpointVersion>> EndpointRegistry::List() { return store_.List(); }
 
 }  // namespace cairn::serving

@@ -1,8 +1,8 @@
 #pragma once
-// Versioned endpoint definitions on the metadata database (SQLite or PostgreSQL), the
-// pattern of monitoring/monitors/monitor_registry.h: each applied change of an endpoint's
-// canonical content (EndpointSpecToJson) is a new version 1, 2, …; an unchanged endpoint
-// (same content hash) creates nothing; every version stays readable; `apply --prune`
+// Versioned endpoint definitions on the metadata database (SQLite or PostgreSQL), a typed
+// wrapper over storage/definition_store.h like the monitors' and pipelines': each applied
+// change of an endpoint's canonical content (EndpointSpecToJson) is a new version 1, 2, …;
+// an unchanged endpoint (same content hash) creates nothing; every version stays readable; `apply --prune`
 // marks endpoints missing from the apply as removed (the endpoint service undeploys them).
 // Thread-safe (every call is one database transaction).
 //
@@ -23,30 +23,18 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "serving/endpoint_spec.h"
-
-namespace cairn::storage {
-class Database;
-}  // namespace cairn::storage
+#include "storage/definition_store.h"
 
 namespace cairn::serving {
 
-struct EndpointVersion {
-  std::string name;
-  int64_t version = 0;
-  std::string content_hash;  // hex SHA-256 of the canonical JSON
-  EndpointSpec spec;         // file = "registry (NAME vN)", line = 0
-  int64_t created_ms = 0;
-  bool removed = false;  // pruned by `apply --prune`; its versions stay readable
-};
+// {name, version, content_hash, spec (file = "registry (NAME vN)", line 0), created_ms,
+// removed (pruned by `apply --prune`; its versions stay readable)}.
+using EndpointVersion = storage::DefinitionVersion<EndpointSpec>;
 
-// One entry of an apply plan, shaped like the monitors' and pipelines' (cli/apply.cc
-// prints them all alike).
-struct EndpointChange {
-  std::string action;  // "added" | "changed" | "unchanged" | "removed"
-  std::string name;
-  std::optional<int64_t> old_version, new_version;
-  Json diffs = Json::array();  // [{"path": "rollout.percent", "old": 10, "new": 20}]
-};
+// One entry of an apply plan, shaped like every registry's (cli/apply.cc prints them all
+// alike): action "added" | "changed" | "unchanged" | "removed", name, old/new version,
+// diffs [{"path": "rollout.percent", "old": 10, "new": 20}].
+using EndpointChange = storage::DefinitionChange;
 
 // {"action", "name", "old_version", "new_version", "diffs"} (versions null when absent).
 Json EndpointChangeToJson(const EndpointChange& change);
@@ -79,8 +67,7 @@ class EndpointRegistry {
 
  private:
   EndpointRegistry(storage::Database& db, Clock& clock);
-  storage::Database& db_;
-  Clock& clock_;
+  storage::TypedDefinitionStore<EndpointSpec> store_;
 };
 
 }  // namespace cairn::serving

@@ -86,12 +86,12 @@ struct DefinitionStoreOptions {
   std::string table;           // "pipelines"
   std::string versions_table;  // "pipeline_versions"
   // Extra TEXT columns of `table` set from DefinitionInput::columns (the policies' model).
-  std::vector<std::string> columns;
+  std::vector<std::string> columns = {};
   // Field-level differences of a changed definition: (old, new canonical) → [{"path",
   // "old", "new"}]. Unset: no diffs.
-  std::function<Json(const Json&, const Json&)> diff;
+  std::function<Json(const Json&, const Json&)> diff = nullptr;
   // Appended to the "is not registered" NotFound of Get: "list pipelines with …".
-  std::string list_hint;
+  std::string list_hint = {};
 };
 
 class DefinitionStore {
@@ -139,7 +139,7 @@ template <typename Spec>
 struct DefinitionCodec {
   std::function<Json(const Spec&)> to_json;                      // canonical JSON
   std::function<absl::StatusOr<Spec>(const Json&)> from_json;   // and back
-  std::function<std::vector<std::string>(const Spec&)> columns;  // options.columns; may be unset
+  std::function<std::vector<std::string>(const Spec&)> columns = nullptr;  // may be unset
 };
 
 template <typename Spec>
