@@ -6,7 +6,9 @@ real data, real models.
   to NAME@production with a feature service: predictions by entity key (features looked
   up in the online store after `cairn features ingest` + `materialize`) and by raw values
   equal the booster's own; a missing input is a 400 naming it; an unknown endpoint a 404.
-  Batch prediction over a CSV file gives the same.
+  Batch prediction over a CSV file gives the same; over a saved training set (the
+  point-in-time join's snapshot) it equals /predict on the same rows sent raw. Batch
+  files lie under the server's data directory; paths outside it are 400s.
 - Moving the alias with MlflowClient.set_registered_model_alias redeploys the endpoint
   with no failed request on the way.
 - The inference log holds what was predicted; labels are posted by id, unknown ids named.
@@ -385,12 +387,15 @@ def test_missing_input_is_a_400_naming_it_and_unknown_endpoint_a_404(server, wor
 
 def test_batch_prediction_over_a_csv_file(server, world, tmp_path):
     keys = [1, 2, 3, 999, 20]
-    source = tmp_path / "score-me.csv"
+    # Batch files lie under the server's data directory: relative paths resolve there.
+    batch_dir = server.data_dir / "batch-csv"
+    batch_dir.mkdir(exist_ok=True)
+    source = batch_dir / "score-me.csv"
     # Entity keys looked up online, and one raw feature column that wins over the store.
     source.write_text("customer_id,calls\n" + "".join(f"{k},{k % 4}\n" for k in keys))
-    output = tmp_path / "scored.csv"
+    output = batch_dir / "scored.csv"
     done = post_json(server, world["endpoint"], "/predict-batch",
-                     {"input": str(source), "output": str(output)})
+                     {"input": "batch-csv/score-me.csv", "output": "batch-csv/scored.csv"})
     assert done["rows"] == len(keys), done
     lines = output.read_text().splitlines()
     assert lines[0] == "id,prediction", lines[:2]
@@ -404,10 +409,86 @@ def test_batch_prediction_over_a_csv_file(server, world, tmp_path):
     booster = world["boosters"][current_version(server, world)]
     assert_close(got, booster_predict(booster, rows), "batch predictions")
 
+    # An absolute path inside the data directory is taken as well.
+    again = post_json(server, world["endpoint"], "/predict-batch",
+                      {"input": str(source), "output": str(batch_dir / "again.csv")})
+    assert again["rows"] == len(keys), again
+
     missing = requests.post(endpoint_url(server, world["endpoint"], "/predict-batch"),
-                            json={"input": str(tmp_path / "absent.csv"),
-                                  "output": str(output)}, timeout=60)
+                            json={"input": "batch-csv/absent.csv",
+                                  "output": "batch-csv/scored.csv"}, timeout=60)
     assert missing.status_code == 404 and "absent.csv" in missing.text, missing.text
+
+    # Paths outside the data directory are refused, naming the field, the path and the
+    # directory; nothing is written there.
+    outside = tmp_path / "scored.csv"
+    refused = requests.post(endpoint_url(server, world["endpoint"], "/predict-batch"),
+                            json={"input": "batch-csv/score-me.csv", "output": str(outside)},
+                            timeout=60)
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["message"]
+    assert f"output: '{outside}' is outside the server's data directory" in message, message
+    assert str(server.data_dir.resolve()) in message or str(server.data_dir) in message, message
+    assert not outside.exists()
+    escape = requests.post(endpoint_url(server, world["endpoint"], "/predict-batch"),
+                           json={"input": "../outside.csv", "output": "x.csv"}, timeout=60)
+    assert escape.status_code == 400 and "input: '../outside.csv'" in escape.text, escape.text
+
+
+def test_batch_prediction_over_a_training_set_snapshot(server, world):
+    """ingest (the world) → a training set saved by the point-in-time join → predict-batch
+    over it: one output row per snapshot row, keyed by its entity columns, each prediction
+    equal to /predict on the same row's features sent raw."""
+    endpoint = world["endpoint"]
+    # Each customer late on day 1 (sees day 1's row) and on day 3 (sees day 2's row).
+    entities = {"customer_id": [], "event_timestamp": []}
+    for customer in CUSTOMERS:
+        for when in ("2024-03-01T23:59:00Z", "2024-03-03T00:00:00Z"):
+            entities["customer_id"].append(customer)
+            entities["event_timestamp"].append(when)
+    reply = requests.post(f"{server.url}/api/v1/features/historical",
+                          json={"entities": entities, "feature_service": world["service"]},
+                          timeout=120)
+    assert reply.status_code == 200, reply.text
+    historical = reply.json()
+    snapshot_id = historical["snapshot"]["id"]
+    columns = historical["columns"]
+    rows = historical["snapshot"]["rows"]
+    assert rows == len(entities["customer_id"]), historical["snapshot"]
+    assert all(name in columns for name in FEATURES), historical["column_order"]
+
+    (server.data_dir / "scored").mkdir(exist_ok=True)
+    done = post_json(server, endpoint, "/predict-batch",
+                     {"training_set": snapshot_id, "output": "scored/snapshot.csv"})
+    assert done == {"rows": rows, "output": "scored/snapshot.csv",
+                    "training_set": snapshot_id}, done
+    scored = pd.read_csv(server.data_dir / "scored" / "snapshot.csv")
+    assert list(scored.columns) == ["id", "customer_id", "event_timestamp", "prediction"]
+    assert len(scored) == rows
+    assert scored["customer_id"].tolist() == entities["customer_id"]
+    assert scored["id"].nunique() == rows
+
+    # The same rows through /predict with their features sent raw.
+    raw = predict(server, endpoint, {"features": {name: columns[name] for name in FEATURES}})
+    assert raw.status_code == 200, raw.text
+    assert_close(scored["prediction"].tolist(), raw.json()["predictions"],
+                 "snapshot batch vs /predict")
+
+    # Through the CLI as well.
+    out = ok(cli(server, "endpoints", "predict-batch", endpoint, "--training-set", snapshot_id,
+                 "--output", "scored/cli.csv"))
+    assert f"Predicted {rows} rows of training set {snapshot_id}" in out, out
+    assert (server.data_dir / "scored" / "cli.csv").read_text().count("\n") == rows + 1
+
+    # An unknown snapshot is a 404 naming it; no source or both sources are 400s.
+    unknown = requests.post(endpoint_url(server, endpoint, "/predict-batch"),
+                            json={"training_set": "f" * 32, "output": "scored/x.csv"},
+                            timeout=60)
+    assert unknown.status_code == 404 and "f" * 32 in unknown.text, unknown.text
+    both = requests.post(endpoint_url(server, endpoint, "/predict-batch"),
+                         json={"training_set": snapshot_id, "input": "a.csv",
+                               "output": "scored/x.csv"}, timeout=60)
+    assert both.status_code == 400 and "input, training_set" in both.text, both.text
 
 
 # ---- 2. alias move redeploys -----------------------------------------------------------
