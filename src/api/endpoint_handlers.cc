@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/strings.h"
 #include "features/definition_yaml.h"
+#include "features/feature_store.h"
 #include "serving/endpoint_json.h"
 #include "serving/endpoint_registry.h"
 #include "serving/endpoint_service.h"
@@ -328,9 +329,18 @@ void RegisterEndpointRoutes(Router& router, const ApiContext& ctx) {
     router.Add("GET", base + "/{name}", [c](const HttpRequest& r) { return Describe(*c, r); });
   }
   if (ctx.endpoints != nullptr) {
+    // A prediction that computes in process (XGBoost) over in-memory online features
+    // answers on the I/O thread: two thread hand-offs fewer per request. The rest (Python
+    // workers, a remote online store) runs on the predict pool.
+    RouteOptions predict_options{.pool = HandlerPool::kPredict};
+    if (ctx.feature_store == nullptr || ctx.feature_store->online_is_embedded()) {
+      predict_options.inline_when = [c](const HttpRequest& r) {
+        const std::string* name = r.PathParam("name");
+        return name != nullptr && c->endpoints->PredictsInProcess(*name);
+      };
+    }
     router.Add("POST", base + "/{name}/predict",
-               [c](const HttpRequest& r) { return Predict(*c, r); },
-               RouteOptions{.pool = HandlerPool::kPredict});
+               [c](const HttpRequest& r) { return Predict(*c, r); }, std::move(predict_options));
     router.Add("POST", base + "/{name}/predict-batch",
                [c](const HttpRequest& r) { return PredictBatch(*c, r); });
     router.Add("POST", base + "/{name}/rollouts",

@@ -521,7 +521,8 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
     }
     request_.path_params = std::move(match_.path_params);
-    if (route_->options.inline_handler) {
+    if (route_->options.inline_handler ||
+        (route_->options.inline_when && route_->options.inline_when(request_))) {
       SendResponse(RunHandler());
       return;
     }

@@ -13,7 +13,8 @@
 //   - reads the body into memory, limited to max_body_bytes (413 REQUEST_LIMIT_EXCEEDED and
 //     the connection is closed), or, for RouteOptions::stream_request_body routes, streams
 //     it into a fresh file under tmp_dir (no limit) that is removed after the handler;
-//   - runs the handler on a worker thread (on the I/O thread for inline_handler routes) of
+//   - runs the handler on a worker thread (on the I/O thread for inline_handler routes,
+//     and for requests that RouteOptions::inline_when accepts) of
 //     the route's pool (RouteOptions::pool: the default pool, or the predict pool so that
 //     slow models never hold the threads of the other routes); a handler that throws gets
 //     500 INTERNAL_ERROR;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -651,6 +652,47 @@ TEST_F(HttpServerTest, HandlersRunOffTheIoThreadsUnlessInline) {
   release.Notify();
   blocked.join();
   EXPECT_NE(worker_thread.load(), inline_thread.load());
+}
+
+TEST_F(HttpServerTest, InlineWhenRunsTheRequestsItAcceptsOnTheIoThread) {
+  std::atomic<std::thread::id> io_thread{};
+  router_.Add(
+      "GET", "/inline",
+      [&](const HttpRequest&) {
+        io_thread = std::this_thread::get_id();
+        return JsonResponse("{}");
+      },
+      RouteOptions{.inline_handler = true});
+  absl::Mutex mu;
+  std::map<std::string, std::thread::id> ran_on;
+  std::vector<std::string> asked;  // what inline_when saw, in order
+  RouteOptions options{.pool = HandlerPool::kPredict};
+  options.inline_when = [&](const HttpRequest& r) {
+    const std::string* mode = r.PathParam("mode");
+    absl::MutexLock lock(&mu);
+    asked.push_back(mode == nullptr ? "(none)" : absl::StrCat(*mode, ":", r.body));
+    return mode != nullptr && *mode == "fast";
+  };
+  router_.Add(
+      "POST", "/predict/{mode}",
+      [&](const HttpRequest& r) {
+        absl::MutexLock lock(&mu);
+        ran_on[*r.PathParam("mode")] = std::this_thread::get_id();
+        return JsonResponse("{}");
+      },
+      std::move(options));
+  ServerOptions server_options;
+  server_options.io_threads = 1;
+  StartServer(server_options);
+  TestClient client(port());
+  ASSERT_EQ(client.Request("GET", "/inline").status, 200);
+  ASSERT_EQ(client.Request("POST", "/predict/fast", "{\"a\":1}").status, 200);
+  ASSERT_EQ(client.Request("POST", "/predict/slow", "{\"b\":2}").status, 200);
+  absl::MutexLock lock(&mu);
+  // Asked once per request, with the path parameters filled and the body read.
+  EXPECT_EQ(asked, (std::vector<std::string>{"fast:{\"a\":1}", "slow:{\"b\":2}"}));
+  EXPECT_EQ(ran_on["fast"], io_thread.load());  // the one I/O thread
+  EXPECT_NE(ran_on["slow"], io_thread.load());  // a thread of the predict pool
 }
 
 TEST_F(HttpServerTest, StopLetsInFlightHandlerFinishThenWaitReturns) {

@@ -27,6 +27,11 @@ enum class HandlerPool {
 struct RouteOptions {
   // Runs on the I/O thread (only for handlers that never block: /healthz).
   bool inline_handler = false;
+  // Decides per request (path parameters filled, body read) whether this one runs on the
+  // I/O thread, as an inline handler does: for handlers that block only in some cases
+  // (a prediction blocks on a Python worker, not on an in-process model). Called on the
+  // I/O thread, so it must be cheap and never block. Empty: never.
+  std::function<bool(const HttpRequest&)> inline_when;
   // The pool that runs the handler (ignored for inline handlers).
   HandlerPool pool = HandlerPool::kDefault;
   // Body is streamed to a temporary file instead of memory (artifact uploads); such

@@ -323,6 +323,20 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
   return out;
 }
 
+bool EndpointService::PredictsInProcess(std::string_view endpoint) {
+  if (stopped_) return false;
+  std::shared_ptr<Deployment> d = Find(endpoint);
+  if (d == nullptr) return false;
+  std::shared_ptr<const Serving> s = d->Get();
+  if (s == nullptr || s->champion == nullptr || !s->champion->model->runs_in_process()) {
+    return false;
+  }
+  // A shadow challenger answers on the shadow thread; a canary on the request's.
+  const RolloutState* rollout = s->rollout.get();
+  return rollout == nullptr || rollout->record.mode == "shadow" ||
+         rollout->challenger->model->runs_in_process();
+}
+
 bool EndpointService::Sample(std::string_view id, double rate) const {
   return options_.should_sample ? options_.should_sample(id, rate)
                                 : InferenceLog::ShouldSample(id, rate);

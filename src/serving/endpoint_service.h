@@ -191,6 +191,13 @@ class EndpointService {
   // the runtime's error otherwise (ResourceExhausted → 429, Unavailable, Internal).
   absl::StatusOr<std::string> Predict(std::string_view endpoint, std::string_view request_json);
 
+  // True when a Predict on `endpoint` now computes entirely in this process: its champion
+  // and, during a canary, its challenger run in process (ModelRuntime::runs_in_process).
+  // The HTTP server then answers on its I/O thread (no hand-off to the predict pool);
+  // the caller must also know that the online lookups are in memory. False for an unknown
+  // or undeployed endpoint. Cheap: one lookup and a few loads.
+  bool PredictsInProcess(std::string_view endpoint);
+
   // Predicts every row of a CSV file (header first; columns: entity join keys and/or model
   // inputs) in chunks, streaming; writes `output_csv` with the header "id,prediction" and
   // one line per input row, in order. Returns the number of rows predicted. Rows are not

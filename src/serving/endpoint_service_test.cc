@@ -272,6 +272,9 @@ class EndpointServiceTest : public ::testing::Test {
 TEST_F(EndpointServiceTest, PredictsWithOnlineFeaturesAndRawValuesWin) {
   Apply({Spec()});
   StartService();
+  // The fake runtime does not say it runs in process (a Python pool's answer): predict-pool.
+  EXPECT_FALSE(service_->PredictsInProcess("churn"));
+  EXPECT_FALSE(service_->PredictsInProcess("no-such-endpoint"));
   Json out = PredictJson(R"({"entities": {"customer_id": [1001, 1002]}})");
   EXPECT_EQ(out["model"], "churn");
   EXPECT_EQ(out["model_version"], 1);
@@ -1136,6 +1139,8 @@ TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
   auto service = EndpointService::Start(std::move(options));
   ASSERT_TRUE(service.ok()) << service.status();
   ASSERT_EQ((*service)->List()[0].state, "serving") << (*service)->List()[0].error;
+  // The native runtime computes in process: the server may answer on its I/O threads.
+  EXPECT_TRUE((*service)->PredictsInProcess("churn"));
 
   absl::StatusOr<std::vector<float>> reference =
       testing::ReferencePredict(*model_json, data, kFeatures);

@@ -66,6 +66,11 @@ class ModelRuntime {
   // at once.
   virtual absl::StatusOr<std::vector<double>> Predict(const ModelInput& input) = 0;
   virtual RuntimeStats Stats() const { return {}; }
+
+  // True when Predict computes on the caller's thread and never waits on another process,
+  // a lock held across a prediction or I/O (the native XGBoost runtime): the HTTP server
+  // may then call it on an I/O thread instead of handing the request to a worker pool.
+  virtual bool runs_in_process() const { return false; }
 };
 
 }  // namespace cairn::serving

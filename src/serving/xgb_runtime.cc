@@ -149,6 +149,8 @@ class XgbRuntime final : public ModelRuntime {
     return result;
   }
 
+  bool runs_in_process() const override { return true; }
+
   RuntimeStats Stats() const override {
     RuntimeStats stats;
     stats.replicas = 1;
