@@ -4,8 +4,7 @@
 
 namespace cairn::api {
 
-Json ApplyChangesReply(std::string_view kind,
-                       const std::vector<storage::DefinitionChange>& changes,
+Json ApplyChangesReply(std::string_view kind, const std::vector<storage::DefinitionChange>& changes,
                        const std::map<std::string, DefinitionPlace>& places, bool dry_run) {
   Json items = Json::array();
   bool changed = false;

@@ -21,14 +21,12 @@ struct DefinitionPlace {
 };
 
 // `places`: by definition name.
-Json ApplyChangesReply(std::string_view kind,
-                       const std::vector<storage::DefinitionChange>& changes,
+Json ApplyChangesReply(std::string_view kind, const std::vector<storage::DefinitionChange>& changes,
                        const std::map<std::string, DefinitionPlace>& places, bool dry_run);
 
 // The same, with the places of `specs` (each has name, file, line).
 template <typename Spec>
-Json ApplyChangesReply(std::string_view kind,
-                       const std::vector<storage::DefinitionChange>& changes,
+Json ApplyChangesReply(std::string_view kind, const std::vector<storage::DefinitionChange>& changes,
                        const std::vector<Spec>& specs, bool dry_run) {
   std::map<std::string, DefinitionPlace> places;
   for (const Spec& spec : specs) places[spec.name] = {spec.file, spec.line};

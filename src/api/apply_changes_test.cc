@@ -31,7 +31,8 @@ TEST(ApplyChangesReplyTest, CarriesKindPlaceAndVersionsOfEveryChange) {
 TEST(ApplyChangesReplyTest, AppliedOnlyWhenNotDryAndSomethingChanged) {
   std::vector<storage::DefinitionChange> unchanged = {
       {.action = "unchanged", .name = "a", .old_version = 1, .new_version = 1}};
-  std::vector<storage::DefinitionChange> added = {{.action = "added", .name = "a", .new_version = 1}};
+  std::vector<storage::DefinitionChange> added = {
+      {.action = "added", .name = "a", .new_version = 1}};
   const std::vector<Spec> none;
   EXPECT_FALSE(ApplyChangesReply("Policy", unchanged, none, false).at("applied"));
   EXPECT_FALSE(ApplyChangesReply("Policy", added, none, true).at("applied"));

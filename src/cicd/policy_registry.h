@@ -1,8 +1,9 @@
 #pragma once
 // Versioned policy definitions on the metadata database (SQLite or PostgreSQL), a typed
-// wrapper over storage/definition_store.h like the monitors' and endpoints': each applied change of a policy's
-// canonical content (PolicySpecToJson) is a new version 1, 2, …; an unchanged policy (same
-// content hash) creates nothing; every version stays readable (evaluations pin one).
+// wrapper over storage/definition_store.h like the monitors' and endpoints': each applied
+// change of a policy's canonical content (PolicySpecToJson) is a new version 1, 2, …; an
+// unchanged policy (same content hash) creates nothing; every version stays readable
+// (evaluations pin one).
 // At most one live (not removed) policy governs a model: an apply that would leave two
 // policies for one model — within the apply, or against a registered policy that this
 // apply neither renames nor prunes — is refused with InvalidArgument naming both.

@@ -2,8 +2,9 @@
 // Versioned endpoint definitions on the metadata database (SQLite or PostgreSQL), a typed
 // wrapper over storage/definition_store.h like the monitors' and pipelines': each applied
 // change of an endpoint's canonical content (EndpointSpecToJson) is a new version 1, 2, …;
-// an unchanged endpoint (same content hash) creates nothing; every version stays readable; `apply --prune`
-// marks endpoints missing from the apply as removed (the endpoint service undeploys them).
+// an unchanged endpoint (same content hash) creates nothing; every version stays
+// readable; `apply --prune` marks endpoints missing from the apply as removed (the
+// endpoint service undeploys them).
 // Thread-safe (every call is one database transaction).
 //
 // Tables (migrations component "serving_endpoints", shared with endpoint_store.h):

@@ -58,15 +58,14 @@ DefinitionStore::DefinitionStore(Database& db, Clock& clock, DefinitionStoreOpti
     : db_(db), clock_(clock), options_(std::move(options)) {}
 
 absl::StatusOr<std::vector<DefinitionChange>> DefinitionStore::Apply(
-    const std::vector<DefinitionInput>& inputs, bool dry_run, bool prune,
-    const HeadCheck& check) {
+    const std::vector<DefinitionInput>& inputs, bool dry_run, bool prune, const HeadCheck& check) {
   const DefinitionStoreOptions& o = options_;
   std::set<std::string> names;
   for (const DefinitionInput& input : inputs) {
     if (!names.insert(input.name).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          input.file, ":", input.line, ": ", o.kind, " ", input.name,
-          ": is defined twice in this apply: give each ", o.kind, " its own name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(input.file, ":", input.line, ": ", o.kind, " ", input.name,
+                       ": is defined twice in this apply: give each ", o.kind, " its own name"));
     }
   }
   // Canonical forms once, outside the transaction (which may run more than once).
@@ -85,8 +84,8 @@ absl::StatusOr<std::vector<DefinitionChange>> DefinitionStore::Apply(
   }
   const std::string select_heads = absl::StrCat(
       "SELECT name, latest_version, content_hash, removed", extra_select, " FROM ", o.table);
-  const std::string select_spec = absl::StrCat(
-      "SELECT spec FROM ", o.versions_table, " WHERE name = $1 AND version = $2");
+  const std::string select_spec =
+      absl::StrCat("SELECT spec FROM ", o.versions_table, " WHERE name = $1 AND version = $2");
   const std::string insert_version =
       absl::StrCat("INSERT INTO ", o.versions_table,
                    " (name, version, content_hash, spec, created_ms) VALUES ($1, $2, $3, $4, $5)");
@@ -134,11 +133,10 @@ absl::StatusOr<std::vector<DefinitionChange>> DefinitionStore::Apply(
         if (new_version && o.diff) {
           std::string old_text;
           std::vector<SqlValue> params = {input.name, head.latest_version};
-          CAIRN_RETURN_IF_ERROR(
-              session.QueryEach(select_spec, params, [&](const SqlRowView& row) {
-                old_text = std::string(row.Text(0));
-                return absl::OkStatus();
-              }));
+          CAIRN_RETURN_IF_ERROR(session.QueryEach(select_spec, params, [&](const SqlRowView& row) {
+            old_text = std::string(row.Text(0));
+            return absl::OkStatus();
+          }));
           absl::StatusOr<Json> old_json = ParseJson(old_text);
           if (old_json.ok()) change.diffs = o.diff(*old_json, input.canonical);
         }
@@ -207,11 +205,10 @@ absl::StatusOr<StoredDefinition> DefinitionStore::Get(std::string_view name,
                                                       std::optional<int64_t> version) {
   std::vector<SqlValue> params = {std::string(name)};
   if (version) params.push_back(*version);
-  CAIRN_ASSIGN_OR_RETURN(
-      std::vector<StoredDefinition> found,
-      Query(version ? "AND v.version = $2 WHERE p.name = $1"
-                    : "AND v.version = p.latest_version WHERE p.name = $1",
-            params));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<StoredDefinition> found,
+                         Query(version ? "AND v.version = $2 WHERE p.name = $1"
+                                       : "AND v.version = p.latest_version WHERE p.name = $1",
+                               params));
   if (!found.empty()) return std::move(found.back());
   if (!version) {
     std::string hint = options_.list_hint.empty() ? "" : absl::StrCat("; ", options_.list_hint);
@@ -222,8 +219,7 @@ absl::StatusOr<StoredDefinition> DefinitionStore::Get(std::string_view name,
   }
   CAIRN_ASSIGN_OR_RETURN(StoredDefinition latest, Get(name));
   return absl::NotFoundError(absl::StrCat(options_.kind, " '", ToAbsl(name), "' has no version ",
-                                          *version, ": its versions are 1 to ",
-                                          latest.version));
+                                          *version, ": its versions are 1 to ", latest.version));
 }
 
 absl::StatusOr<std::vector<StoredDefinition>> DefinitionStore::List(std::string_view column,
@@ -234,9 +230,9 @@ absl::StatusOr<std::vector<StoredDefinition>> DefinitionStore::List(std::string_
   bool known = false;
   for (const std::string& c : options_.columns) known = known || c == column;
   if (!known) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options_.kind, " store: column '", ToAbsl(column), "' is not one of its columns (",
-        absl::StrJoin(options_.columns, ", "), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(options_.kind, " store: column '",
+                                                   ToAbsl(column), "' is not one of its columns (",
+                                                   absl::StrJoin(options_.columns, ", "), ")"));
   }
   // ORDER BY: were two rows ever to match, the answer is still deterministic.
   return Query(absl::StrCat("AND v.version = p.latest_version WHERE p.removed = 0 AND p.",
@@ -248,9 +244,9 @@ absl::StatusOr<std::vector<StoredDefinition>> DefinitionStore::Versions(std::str
   CAIRN_ASSIGN_OR_RETURN(std::vector<StoredDefinition> out,
                          Query("WHERE p.name = $1 ORDER BY v.version", {std::string(name)}));
   if (out.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        options_.kind, " '", ToAbsl(name),
-        "' is not registered: apply its definition first (cairn apply FILE)"));
+    return absl::NotFoundError(
+        absl::StrCat(options_.kind, " '", ToAbsl(name),
+                     "' is not registered: apply its definition first (cairn apply FILE)"));
   }
   return out;
 }

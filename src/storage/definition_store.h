@@ -98,8 +98,7 @@ class DefinitionStore {
  public:
   // Runs inside the apply's transaction, after the registered heads are read and before
   // anything is planned; a non-OK status fails the apply (nothing written).
-  using HeadCheck =
-      std::function<absl::Status(const std::map<std::string, DefinitionHead>& heads)>;
+  using HeadCheck = std::function<absl::Status(const std::map<std::string, DefinitionHead>& heads)>;
 
   // `db` and `clock` outlive the store; the tables must exist (the caller's migrations).
   DefinitionStore(Database& db, Clock& clock, DefinitionStoreOptions options);
@@ -116,8 +115,7 @@ class DefinitionStore {
   // The latest version when `version` is empty (also of a removed definition, with removed
   // set). NotFound: "KIND 'NAME' is not registered: …" / "… has no version N: its
   // versions are 1 to M".
-  absl::StatusOr<StoredDefinition> Get(std::string_view name,
-                                       std::optional<int64_t> version = {});
+  absl::StatusOr<StoredDefinition> Get(std::string_view name, std::optional<int64_t> version = {});
   // The latest version of every definition not removed, by name; with `column` (one of
   // options.columns), only those whose column equals `value`.
   absl::StatusOr<std::vector<StoredDefinition>> List(std::string_view column = {},
@@ -137,8 +135,8 @@ class DefinitionStore {
 // A DefinitionStore of one spec type. Spec has `name`, `file` and `line`.
 template <typename Spec>
 struct DefinitionCodec {
-  std::function<Json(const Spec&)> to_json;                      // canonical JSON
-  std::function<absl::StatusOr<Spec>(const Json&)> from_json;   // and back
+  std::function<Json(const Spec&)> to_json;                                // canonical JSON
+  std::function<absl::StatusOr<Spec>(const Json&)> from_json;              // and back
   std::function<std::vector<std::string>(const Spec&)> columns = nullptr;  // may be unset
 };
 
@@ -151,8 +149,7 @@ class TypedDefinitionStore {
   // change once written), so List and Get parse each version once.
   TypedDefinitionStore(Database& db, Clock& clock, DefinitionStoreOptions options,
                        DefinitionCodec<Spec> codec, size_t max_cached = 0)
-      : store_(db, clock, std::move(options)), codec_(std::move(codec)),
-        max_cached_(max_cached) {}
+      : store_(db, clock, std::move(options)), codec_(std::move(codec)), max_cached_(max_cached) {}
 
   DefinitionStore& untyped() { return store_; }
 
@@ -162,12 +159,12 @@ class TypedDefinitionStore {
     std::vector<DefinitionInput> inputs;
     inputs.reserve(specs.size());
     for (const Spec& spec : specs) {
-      inputs.push_back({.name = spec.name,
-                        .file = spec.file,
-                        .line = spec.line,
-                        .canonical = codec_.to_json(spec),
-                        .columns = codec_.columns ? codec_.columns(spec)
-                                                  : std::vector<std::string>{}});
+      inputs.push_back(
+          {.name = spec.name,
+           .file = spec.file,
+           .line = spec.line,
+           .canonical = codec_.to_json(spec),
+           .columns = codec_.columns ? codec_.columns(spec) : std::vector<std::string>{}});
     }
     return store_.Apply(inputs, dry_run, prune, check);
   }
@@ -215,9 +212,9 @@ class TypedDefinitionStore {
     const std::string& kind = store_.options().kind;
     absl::StatusOr<Json> json = ParseJson(stored.spec);
     if (!json.ok()) {
-      return absl::InternalError(absl::StrCat(kind, " ", out.name, " v", out.version,
-                                              ": stored spec is not JSON: ",
-                                              json.status().message()));
+      return absl::InternalError(
+          absl::StrCat(kind, " ", out.name, " v", out.version,
+                       ": stored spec is not JSON: ", json.status().message()));
     }
     absl::StatusOr<Spec> spec = codec_.from_json(*json);
     if (!spec.ok()) {

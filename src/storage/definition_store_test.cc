@@ -107,7 +107,8 @@ class DefinitionStoreTest : public ::testing::TestWithParam<std::string> {
                          " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT "
                          "NULL, PRIMARY KEY (component, version));"
                          "DELETE FROM schema_migrations WHERE component = 'widgets'");
-                   }).ok());
+                   })
+                    .ok());
     ASSERT_TRUE(ApplyMigrations(*db_, "widgets", kMigrations).ok());
     store_ = std::make_unique<TypedDefinitionStore<Widget>>(
         *db_, clock_,
@@ -117,11 +118,10 @@ class DefinitionStoreTest : public ::testing::TestWithParam<std::string> {
                                .columns = {"color"},
                                .diff = ShallowDiff,
                                .list_hint = "list widgets with cairn widgets list"},
-        DefinitionCodec<Widget>{.to_json = WidgetToJson,
-                                .from_json = WidgetFromJson,
-                                .columns = [](const Widget& w) {
-                                  return std::vector<std::string>{w.color};
-                                }},
+        DefinitionCodec<Widget>{
+            .to_json = WidgetToJson,
+            .from_json = WidgetFromJson,
+            .columns = [](const Widget& w) { return std::vector<std::string>{w.color}; }},
         /*max_cached=*/GetParam() == "sqlite" ? 0 : 100);
   }
 
@@ -273,18 +273,19 @@ TEST_P(DefinitionStoreTest, NotFoundNamesTheDefinitionAndVersion) {
 }
 
 TEST_P(DefinitionStoreTest, AStoredSpecThatDoesNotParseIsInternal) {
-  ASSERT_TRUE(db_->Write([](SqlSession& s) {
-                   return s.ExecuteScript(
-                       "INSERT INTO widgets VALUES ('bad', 1, 'h', 'red', 0, 0);"
-                       "INSERT INTO widget_versions VALUES ('bad', 1, 'h', '{\"name\": \"bad\"}', 0)");
-                 }).ok());
+  ASSERT_TRUE(
+      db_->Write([](SqlSession& s) {
+           return s.ExecuteScript(
+               "INSERT INTO widgets VALUES ('bad', 1, 'h', 'red', 0, 0);"
+               "INSERT INTO widget_versions VALUES ('bad', 1, 'h', '{\"name\": \"bad\"}', 0)");
+         })
+          .ok());
   auto bad = store_->Get("bad");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(bad.status().message(), "widget bad v1: stored spec: size: missing");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DefinitionStoreTest,
-                         ::testing::Values("sqlite", "postgresql"),
+INSTANTIATE_TEST_SUITE_P(Backends, DefinitionStoreTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
