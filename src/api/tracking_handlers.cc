@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,21 @@ Handler Wrap(JsonHandler fn) {
       Body body = fn(*fields);
       if (!body.ok()) return ErrorResponse(body.status());
       return JsonResponse(std::move(*body));
+    } catch (const std::exception& error) {
+      return ErrorResponse(absl::InternalError(absl::StrCat("internal error: ", error.what())));
+    }
+  };
+}
+
+// The same for handlers that build the whole response (streamed bodies).
+Handler WrapResponse(std::function<absl::StatusOr<HttpResponse>(const Json& fields)> fn) {
+  return [fn = std::move(fn)](const HttpRequest& request) -> HttpResponse {
+    try {
+      absl::StatusOr<Json> fields = RequestFields(request);
+      if (!fields.ok()) return ErrorResponse(fields.status());
+      absl::StatusOr<HttpResponse> response = fn(*fields);
+      if (!response.ok()) return ErrorResponse(response.status());
+      return std::move(*response);
     } catch (const std::exception& error) {
       return ErrorResponse(absl::InternalError(absl::StrCat("internal error: ", error.what())));
     }
@@ -400,66 +416,110 @@ Body SearchRuns(TrackingStore& store, const Json& fields) {
 
 // ---- Metrics ----
 
-Body GetMetricHistory(TrackingStore& store, const Json& fields) {
+// metrics/get-history's body for one page: {"metrics":[…],"next_page_token":…}, or {} /
+// {"next_page_token":…} without points. Written piece by piece, so that a large history
+// (1M points is ~75 MB of JSON) goes out as it is formatted instead of being built whole.
+class HistoryBody {
+ public:
+  struct Point {
+    double value;
+    int64_t timestamp;
+    int64_t step;
+  };
+
+  HistoryBody(std::string_view key, std::vector<Point> points, std::string next_page_token)
+      : points_(std::move(points)), next_page_token_(std::move(next_page_token)) {
+    point_head_ = "{\"key\":";
+    AppendJsonString(point_head_, key);
+    point_head_ += ",\"value\":";
+    // The longest point: ',' + head + value + the timestamp and step fields (20-char numbers).
+    max_point_size_ = 1 + point_head_.size() + kMaxJsonDoubleChars + 64;
+  }
+
+  size_t size() const { return points_.size(); }
+
+  // Appends the next piece, about `target` bytes (at least one point), to `*out`; returns
+  // false once the body is complete.
+  bool Next(std::string* out, size_t target) {
+    if (points_.empty()) {
+      *out += '{';
+      if (!next_page_token_.empty()) {
+        *out += "\"next_page_token\":";
+        AppendJsonString(*out, next_page_token_);
+      }
+      *out += '}';
+      return false;
+    }
+    if (next_ == 0) *out += "{\"metrics\":[";
+    const size_t count =
+        std::min(points_.size() - next_, std::max<size_t>(1, target / max_point_size_));
+    const size_t begin = out->size();
+    out->resize(begin + count * max_point_size_);
+    char* cursor = out->data() + begin;
+    char* const limit = out->data() + out->size();
+    const std::string_view head = point_head_;
+    for (size_t idx = next_; idx < next_ + count; ++idx) {
+      const Point& point = points_[idx];
+      if (idx > 0) *cursor++ = ',';
+      std::memcpy(cursor, head.data(), head.size());
+      cursor += head.size();
+      cursor = WriteJsonDouble(cursor, point.value);
+      std::memcpy(cursor, ",\"timestamp\":", 13);
+      cursor = std::to_chars(cursor + 13, limit, point.timestamp).ptr;
+      std::memcpy(cursor, ",\"step\":", 8);
+      cursor = std::to_chars(cursor + 8, limit, point.step).ptr;
+      *cursor++ = '}';
+    }
+    out->resize(static_cast<size_t>(cursor - out->data()));
+    next_ += count;
+    if (next_ < points_.size()) return true;
+    *out += ']';
+    AppendNextPageToken(*out, next_page_token_);
+    *out += '}';
+    return false;
+  }
+
+ private:
+  std::string point_head_;
+  size_t max_point_size_ = 0;
+  std::vector<Point> points_;
+  std::string next_page_token_;
+  size_t next_ = 0;  // the first point not written yet
+};
+
+// Pages of more points than this are streamed (chunked transfer encoding) in pieces of
+// kHistoryPieceBytes; smaller ones are answered whole.
+constexpr size_t kHistoryStreamMinPoints = 8192;
+constexpr size_t kHistoryPieceBytes = size_t{1} << 20;
+
+absl::StatusOr<HttpResponse> GetMetricHistory(TrackingStore& store, const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(std::string run_id, RunIdField(fields));
   CAIRN_ASSIGN_OR_RETURN(std::string key, RequiredString(fields, "metric_key"));
   CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> max_results, OptionalInt64(fields, "max_results"));
   CAIRN_ASSIGN_OR_RETURN(std::string page_token, StringOrEmpty(fields, "page_token"));
-  // Points are written straight into the response as they stream out of the database (a
-  // 1M-point history is ~75 MB of JSON): formatted into a small chunk, appended to `out`,
-  // which is sized once for the page (growing it by doubling costs more than the JSON).
-  std::string out = "{\"metrics\":[";
-  const size_t prefix_size = out.size();
-  std::string point_head = "{\"key\":";
-  AppendJsonString(point_head, key);
-  point_head += ",\"value\":";
-  // Longest point: ',' + head + value + timestamp and step fields with 20-char numbers.
-  const size_t max_point_size = 1 + point_head.size() + kMaxJsonDoubleChars + 64;
-  std::vector<char> chunk(std::max<size_t>(size_t{1} << 16, 2 * max_point_size));
-  char* cursor = chunk.data();
-  char* const chunk_end = chunk.data() + chunk.size();
-  bool first_point = true;
-  auto copy = [&cursor](std::string_view text) {
-    std::memcpy(cursor, text.data(), text.size());
-    cursor += text.size();
-  };
+  // The page's points are read first (24 bytes each; errors still get their status), then
+  // formatted into the response as it is sent.
+  std::vector<HistoryBody::Point> points;
   std::string next_page_token;
   CAIRN_RETURN_IF_ERROR(store.ScanMetricHistory(
       run_id, key, max_results, page_token,
       [&](double value, int64_t timestamp, int64_t step) {
-        if (static_cast<size_t>(chunk_end - cursor) < max_point_size) {
-          out.append(chunk.data(), cursor);
-          cursor = chunk.data();
-        }
-        if (!first_point) *cursor++ = ',';
-        first_point = false;
-        copy(point_head);
-        cursor = WriteJsonDouble(cursor, value);
-        copy(",\"timestamp\":");
-        cursor = std::to_chars(cursor, chunk_end, timestamp).ptr;
-        copy(",\"step\":");
-        cursor = std::to_chars(cursor, chunk_end, step).ptr;
-        *cursor++ = '}';
+        points.push_back({value, timestamp, step});
       },
-      &next_page_token, [&](int64_t points) {
-        // Typical points are far shorter than the longest; reserving address space is
-        // cheap (pages are touched as they are written).
-        out.reserve(prefix_size + 64 + static_cast<size_t>(points) * max_point_size);
-      }));
-  out.append(chunk.data(), cursor);
-  if (out.size() == prefix_size) {
-    out = "{";
-    if (!next_page_token.empty()) {
-      out += "\"next_page_token\":";
-      AppendJsonString(out, next_page_token);
+      &next_page_token,
+      [&](int64_t count) { points.reserve(static_cast<size_t>(count)); }));
+  auto body = std::make_shared<HistoryBody>(key, std::move(points), std::move(next_page_token));
+  if (body->size() <= kHistoryStreamMinPoints) {
+    std::string out;
+    while (body->Next(&out, kHistoryPieceBytes)) {
     }
-    out += '}';
-    return out;
+    return JsonResponse(std::move(out));
   }
-  out += ']';
-  AppendNextPageToken(out, next_page_token);
-  out += '}';
-  return out;
+  HttpResponse response = JsonResponse("");
+  response.stream = [body](std::string* chunk) -> absl::StatusOr<bool> {
+    return body->Next(chunk, kHistoryPieceBytes);
+  };
+  return response;
 }
 
 Body GetMetricHistoryBulkInterval(TrackingStore& store, const Json& fields) {
@@ -562,7 +622,9 @@ void RegisterTrackingRoutes(Router& router, const ApiContext& ctx) {
   router.AddMlflow("POST", "runs/search", bind(&SearchRuns));
   router.AddMlflow("GET", "runs/search", bind(&SearchRuns));
 
-  router.AddMlflow("GET", "metrics/get-history", bind(&GetMetricHistory));
+  router.AddMlflow("GET", "metrics/get-history", WrapResponse([store](const Json& fields) {
+                     return GetMetricHistory(*store, fields);
+                   }));
   router.AddMlflow("GET", "metrics/get-history-bulk-interval",
                    bind(&GetMetricHistoryBulkInterval));
 }

@@ -23,6 +23,36 @@ namespace {
 constexpr int64_t kAllSteps[2] = {std::numeric_limits<int64_t>::min(),
                                   std::numeric_limits<int64_t>::max()};
 
+// Puts `points` into history order. Each block's points (from block_starts[i] to the next
+// start) are sorted already (every write stores its points sorted), so when the blocks'
+// point ranges do not interleave — concurrent writers that each log their own steps, or
+// batches that arrive out of order — ordering the blocks by their first point is enough
+// (O(blocks log blocks) plus one linear check). Otherwise a full sort. Two distinct stored
+// points never compare equal (PointLess ties only identical points, which a series stores
+// once), so the result is the one stable order either way.
+void SortBlocks(std::vector<internal::MetricPoint>& points, std::vector<size_t>& block_starts) {
+  struct Range {
+    size_t begin, end;
+  };
+  std::vector<Range> ranges;
+  ranges.reserve(block_starts.size());
+  for (size_t idx = 0; idx < block_starts.size(); ++idx) {
+    size_t end = idx + 1 < block_starts.size() ? block_starts[idx + 1] : points.size();
+    if (end > block_starts[idx]) ranges.push_back({block_starts[idx], end});
+  }
+  std::stable_sort(ranges.begin(), ranges.end(), [&](const Range& a, const Range& b) {
+    return internal::PointLess(points[a.begin], points[b.begin]);
+  });
+  std::vector<internal::MetricPoint> ordered;
+  ordered.reserve(points.size());
+  for (const Range& range : ranges)
+    ordered.insert(ordered.end(), points.begin() + static_cast<ptrdiff_t>(range.begin),
+                   points.begin() + static_cast<ptrdiff_t>(range.end));
+  if (!std::is_sorted(ordered.begin(), ordered.end(), internal::PointLess))
+    std::stable_sort(ordered.begin(), ordered.end(), internal::PointLess);
+  points = std::move(ordered);
+}
+
 // The series' points with steps in [min_step, max_step], in history order.
 absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
     SqlSession& session, int64_t run_key, std::string_view key, const internal::SeriesInfo& info,
@@ -30,17 +60,19 @@ absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
   std::vector<internal::MetricPoint> points;
   if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
     points.reserve(static_cast<size_t>(info.point_count));
+  std::vector<size_t> block_starts;  // where each block's points begin in `points`
   CAIRN_RETURN_IF_ERROR(internal::ForEachBlock(
       session, run_key, key, min_step, max_step, std::numeric_limits<int64_t>::min(),
       std::numeric_limits<int64_t>::max(),
       [&](std::string_view data, int64_t count) -> absl::Status {
+        block_starts.push_back(points.size());
         for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
           internal::MetricPoint point = internal::DecodePoint(data, static_cast<size_t>(point_idx));
           if (point.step >= min_step && point.step <= max_step) points.push_back(point);
         }
         return absl::OkStatus();
       }));
-  if (!info.ordered) std::stable_sort(points.begin(), points.end(), internal::PointLess);
+  if (!info.ordered) SortBlocks(points, block_starts);
   return points;
 }
 

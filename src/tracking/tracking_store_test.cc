@@ -625,6 +625,30 @@ TEST_P(TrackingStoreTest, OutOfOrderPointsReadInHistoryOrder) {
   EXPECT_EQ(steps, (std::vector<int64_t>{11, 12, 12, 12, 13}));
 }
 
+// Whole batches that arrive out of order (concurrent writers): the blocks do not
+// interleave, and the history is their points in order, also by pages.
+TEST_P(TrackingStoreTest, OutOfOrderBatchesReadInHistoryOrder) {
+  TRun run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  for (int batch : {3, 1, 0, 4, 2}) {
+    std::vector<Metric> metrics;
+    for (int idx = 99; idx >= 0; --idx) {
+      int step = batch * 100 + idx;
+      metrics.push_back({"m", 0.5 * step, 1000 + step, step});
+    }
+    ASSERT_TRUE(store_->LogBatch(id, metrics, {}, {}).ok());
+  }
+  for (int64_t page_size : {0, 7, 100, 1000}) {
+    std::vector<Metric> history = FullHistory(*store_, id, "m", page_size);
+    ASSERT_EQ(history.size(), 500u) << page_size;
+    for (size_t idx = 0; idx < history.size(); ++idx) {
+      ASSERT_EQ(history[idx].step, static_cast<int64_t>(idx)) << page_size;
+      ASSERT_EQ(history[idx].timestamp, 1000 + static_cast<int64_t>(idx));
+      ASSERT_EQ(history[idx].value, 0.5 * static_cast<double>(idx));
+    }
+  }
+}
+
 TEST_P(TrackingStoreTest, NanAndInfinitiesRoundTripAndDeduplicate) {
   TRun run = NewRun("0");
   const std::string& id = run.info.run_id;
