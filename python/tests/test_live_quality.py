@@ -111,6 +111,7 @@ def serve_xgboost(server, tmp: Path) -> str:
     model = unique("churn").replace("-", "_")
     mlflow.set_experiment(unique("live-quality"))
     with mlflow.start_run():
+        mlflow.log_metric("val_auc", 0.91)  # the live-quality baseline (model_metric)
         info = mlflow.xgboost.log_model(
             booster, name="model", registered_model_name=model, model_format="json",
             signature=infer_signature(frame, booster.predict(xgb.DMatrix(frame))),
@@ -158,6 +159,7 @@ target: {{endpoint: {endpoint}, window: 1h}}
 quality:
   min_labels: 100
   metrics: [{{metric: auc, min: 0.7}}, {{metric: brier, max: 0.9}}]
+  baseline: {{metric: auc, model_metric: val_auc, max_drop: 0.1}}
 severity: critical
 """)
     assert f"Monitor {monitor}" in ok(cli(server, "apply", "-f", str(path)))
@@ -194,10 +196,15 @@ severity: critical
     assert quality["labelled_rows"] == ROWS
     auc = quality["values"]["auc"]
     assert auc < 0.3, quality
-    [violation] = quality["violations"]
+    violation, baseline = quality["violations"]
     assert violation["metric"] == "auc" and violation["kind"] == "min"
     assert violation["bound"] == 0.7 and violation["labelled_rows"] == ROWS
     assert abs(violation["value"] - auc) < 1e-12
+    # The baseline is the val_auc logged on the served version's training run (0.91).
+    assert baseline["metric"] == "auc" and baseline["kind"] == "baseline", baseline
+    assert abs(baseline["bound"] - (0.91 - 0.1)) < 1e-9, baseline
+    [check] = [c for c in quality["checks"] if c["kind"] == "baseline"]
+    assert check["baseline"] == 0.91 and " version 1, run " in check["baseline_source"], check
     brier = [c for c in quality["checks"] if c["metric"] == "brier"]
     assert brier and brier[0]["status"] == "passed", quality["checks"]
     assert f"quality on {ROWS} labelled rows: auc " in run["message"], run["message"]

@@ -207,6 +207,38 @@ absl::Status OpenPipelines(const ServerConfig& config, ServerState& state) {
 
 // Monitoring: profiles, alerts (retraining through the engine) and monitors (their
 // outcomes go to the alerts; relative CSV paths are read under the data directory).
+// A live-quality baseline (monitor quality.baseline.model_metric): `metric` as logged on
+// the training run of the model version `endpoint` serves now.
+absl::StatusOr<monitoring::ModelMetricValue> ServedModelMetric(
+    serving::EndpointService& endpoints, tracking::ModelRegistry& registry,
+    tracking::TrackingStore& tracking, const std::string& endpoint, const std::string& metric) {
+  for (const serving::DeploymentStatus& d : endpoints.List()) {
+    if (d.endpoint != endpoint) continue;
+    if (d.model_version == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("endpoint '", endpoint, "' serves no model version now"));
+    }
+    const std::string label = absl::StrCat("model ", d.model, " version ", d.model_version);
+    CAIRN_ASSIGN_OR_RETURN(tracking::ModelVersion version,
+                           registry.GetModelVersion(d.model, d.model_version));
+    if (!version.run_id.has_value() || version.run_id->empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(label, " was not registered from a run, so it has no '", metric,
+                       "' to compare with"));
+    }
+    CAIRN_ASSIGN_OR_RETURN(tracking::Run run, tracking.GetRun(*version.run_id));
+    for (const tracking::Metric& m : run.metrics) {
+      if (m.key == metric) {
+        return monitoring::ModelMetricValue{m.value,
+                                            absl::StrCat(label, ", run ", *version.run_id)};
+      }
+    }
+    return absl::NotFoundError(absl::StrCat("the training run ", *version.run_id, " of ",
+                                            label, " logged no metric '", metric, "'"));
+  }
+  return absl::NotFoundError(absl::StrCat("endpoint '", endpoint, "' is not deployed"));
+}
+
 absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
   CAIRN_ASSIGN_OR_RETURN(state.profiles, monitoring::ProfileStore::Open(*state.db, RealClock()));
   pipelines::PipelineEngine* engine = state.engine.get();
@@ -244,6 +276,13 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
                             {.last_rows = request.last_rows, .categorical = request.categorical});
     };
   }
+  if (serving::EndpointService* endpoints = state.release->endpoints.get()) {
+    io.model_metric = [endpoints, registry = state.registry.get(),
+                       tracking = state.tracking.get()](const std::string& endpoint,
+                                                        const std::string& metric) {
+      return ServedModelMetric(*endpoints, *registry, *tracking, endpoint, metric);
+    };
+  }
   monitoring::AlertService* alerts = state.alerts.get();
   io.on_outcome = [alerts](const monitoring::MonitorOutcome& outcome) {
     absl::StatusOr<std::optional<monitoring::Alert>> alert = alerts->OnMonitorRun(outcome);
@@ -267,6 +306,7 @@ absl::Status OpenServing(const ServerConfig& config, ServerState& state) {
   options.tracking = state.tracking.get();
   options.artifacts = state.artifacts.get();
   options.online = &state.feature_store->online_service();
+  options.training_sets = &state.feature_store->training_sets();  // batch prediction
   options.events = state.events.get();
   options.data_dir = std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
   CAIRN_ASSIGN_OR_RETURN(state.release, cicd::OpenReleaseStack(options));

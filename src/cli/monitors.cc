@@ -87,6 +87,7 @@ std::string Verdict(const Json& run) {
   std::vector<std::string> found;
   if (run.value("drift_found", false)) found.push_back("drift");
   if (run.value("constraints_violated", false)) found.push_back("violations");
+  if (run.value("quality_failed", false)) found.push_back("quality");
   return found.empty() ? "ok" : absl::StrJoin(found, "+");
 }
 

@@ -90,11 +90,12 @@ TEST_F(MonitorsCliTest, AFailedRunExitsOne) {
 TEST_F(MonitorsCliTest, RunsAndReport) {
   transport_.Reply(200, R"json({"runs": [{"id": "r1", "started_ms": 1700000000000,
       "trigger": "schedule", "state": "succeeded", "drift_found": true,
-      "constraints_violated": true, "target_rows": 500, "message": "m"}]})json");
+      "constraints_violated": true, "quality_failed": true, "target_rows": 500,
+      "message": "m"}]})json");
   ASSERT_EQ(Run({"monitors", "runs", "spend-drift", "--limit", "5"}), 0) << err_.str();
   EXPECT_EQ(transport_.calls[0].url,
             std::string(kBase) + "/api/v1/monitoring/monitors/spend-drift/runs?limit=5");
-  EXPECT_THAT(out_.str(), HasSubstr("drift+violations"));
+  EXPECT_THAT(out_.str(), HasSubstr("drift+violations+quality"));
 
   const std::string path =
       (std::filesystem::temp_directory_path() / "cairn-monitors-cli-report.html").string();

@@ -20,6 +20,7 @@ namespace {
 // "drift" / "constraint violations": what a monitor run of this kind finds.
 std::string ProblemWord(const std::string& kind) {
   if (kind == "constraints") return "constraint violations";
+  if (kind == "quality") return "quality failures";
   return kind;
 }
 

@@ -261,8 +261,19 @@ TEST_F(AlertServiceTest, OpensOneAlertAndRepeatsUpdateIt) {
   EXPECT_EQ(resolved.resolved_by, "cairn");
   EXPECT_EQ(Steps(resolved).back().message, "resolved: monitor run mr-3 found no drift");
 
+  // A live-quality alert of the same monitor is a third one; its resolution says so.
+  MonitorOutcome quality = Outcome(true, "mr-4");
+  quality.kind = "quality";
+  Alert failing = Run(quality);
+  EXPECT_NE(failing.id, opened.id);
+  quality = Outcome(false, "mr-5");
+  quality.kind = "quality";
+  EXPECT_EQ(Steps(Run(quality)).back().message,
+            "resolved: monitor run mr-5 found no quality failures");
+
   ASSERT_TRUE(service_->WaitNotificationsIdle(20'000));
-  EXPECT_EQ(sinks_.events(), (std::vector<std::string>{"opened", "opened", "resolved"}));
+  EXPECT_EQ(sinks_.events(),
+            (std::vector<std::string>{"opened", "opened", "resolved", "opened", "resolved"}));
   Json body = sinks_.deliveries()[0].body;
   EXPECT_EQ(body["alert"]["id"], opened.id);
   EXPECT_EQ(body["alert"]["severity"], "warning");
