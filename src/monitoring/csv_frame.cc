@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -58,16 +59,17 @@ bool IsNaToken(std::string_view text) {
   return false;
 }
 
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 // The common case of a numeric field, decimal digits with an optional '-' and fraction
 // ("-12.5034", "7"), without std::from_chars: when the digits as an integer w are at most
 // 2^53 and there are at most 22 fraction digits, w and 10^fraction are exact doubles and
 // one IEEE division rounds their quotient correctly — the same double from_chars gives
 // (Clinger's fast path). Returns the end of the field, or nullptr when the field is not of
 // this form (exponent, too many digits, text, ...) and from_chars must decide.
-const char* ParseSimpleDecimal(const char* p, const char* end, double* value) {
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+const char* ParseSimpleDecimalBytewise(const char* p, const char* end, double* value) {
   const bool negative = p < end && *p == '-';
   if (negative) ++p;
   const char* const digits = p;
@@ -88,6 +90,66 @@ const char* ParseSimpleDecimal(const char* p, const char* end, double* value) {
   const double magnitude = static_cast<double>(w) / kPow10[fraction];
   *value = negative ? -magnitude : magnitude;
   return p;
+}
+
+// Eight bytes from `p` (any alignment), byte 0 lowest.
+inline uint64_t Load8(const char* p) {
+  uint64_t bytes;
+  std::memcpy(&bytes, p, sizeof bytes);
+  return bytes;
+}
+
+// 0x80 in each byte of `bytes` that is not an ASCII digit, 0 in the others.
+inline uint64_t NonDigitBytes(uint64_t bytes) {
+  const uint64_t t = bytes ^ 0x3030303030303030;  // '0'..'9' → 0..9
+  return (((t & 0x7F7F7F7F7F7F7F7F) + 0x7676767676767676) | t) & 0x8080808080808080;
+}
+
+// The first `count` (1…8) bytes of `bytes`, all ASCII digits, as an integer (byte 0 the
+// most significant digit): the bytes move up so that leading zeros fill the rest, then
+// pairs, quads and the two halves are combined by multiplication.
+inline uint64_t DigitsValue(uint64_t bytes, int count) {
+  uint64_t v = (bytes & 0x0F0F0F0F0F0F0F0F) << (8 * (8 - count));
+  v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FF;
+  v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFF;
+  return (v * 10000 + (v >> 32)) & 0xFFFFFFFF;
+}
+
+// ParseSimpleDecimalBytewise, eight bytes at a time for the most common fields: at most 7
+// digits before and 7 after the point, and 17 bytes of text left (the loads stay inside
+// it). Those give the same w and fraction count, hence the same double; every other
+// field goes through the bytewise loop.
+const char* ParseSimpleDecimal(const char* p, const char* end, double* value) {
+  static constexpr uint64_t kPow10Int[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+  if (end - p >= 17) {
+    const bool negative = *p == '-';
+    const char* const q = p + (negative ? 1 : 0);
+    const uint64_t head = Load8(q);
+    const uint64_t head_stops = NonDigitBytes(head);
+    if (head_stops != 0) {
+      const int whole = std::countr_zero(head_stops) >> 3;  // digits before the first non-digit
+      if (whole > 0) {
+        const char after = q[whole];
+        if (after == '.') {
+          const uint64_t tail = Load8(q + whole + 1);
+          const uint64_t tail_stops = NonDigitBytes(tail);
+          const int fraction = std::countr_zero(tail_stops) >> 3;  // 8 when none stops
+          if (fraction > 0 && fraction < 8 && IsFieldEnd(q[whole + 1 + fraction])) {
+            const uint64_t w =
+                DigitsValue(head, whole) * kPow10Int[fraction] + DigitsValue(tail, fraction);
+            const double magnitude = static_cast<double>(w) / kPow10[fraction];
+            *value = negative ? -magnitude : magnitude;
+            return q + whole + 1 + fraction;
+          }
+        } else if (IsFieldEnd(after)) {
+          const double magnitude = static_cast<double>(DigitsValue(head, whole));
+          *value = negative ? -magnitude : magnitude;
+          return q + whole;
+        }
+      }
+    }
+  }
+  return ParseSimpleDecimalBytewise(p, end, value);
 }
 
 // A number as pandas reads one: optional spaces around, an optional leading '+', then what
@@ -166,12 +228,38 @@ struct ChunkColumn {
   std::vector<std::string_view> labels;  // code → label (into the text or the arena)
   absl::flat_hash_map<absl::string_view, int32_t> index;
 
+  // Labels of at most 7 bytes (most category labels) are looked up first in a small
+  // direct-mapped cache keyed by their bytes and length: no hashing of a string, no
+  // compare. It holds codes Intern (or the NA check, -1) already gave, so it changes no
+  // code.
+  struct ShortLabel {
+    uint64_t key = kNoKey;
+    int32_t code = 0;
+  };
+  static constexpr uint64_t kNoKey = 0xFF;  // no key has length 255
+  static constexpr int kShortCacheBits = 8;
+  std::vector<ShortLabel> short_labels;  // sized on first use
+
   int32_t Intern(std::string_view label) {
     auto [it, inserted] = index.try_emplace(ToAbsl(label), static_cast<int32_t>(labels.size()));
     if (inserted) labels.push_back(label);
     return it->second;
   }
-  void AddLabel(std::string_view text) { codes.push_back(IsNaToken(text) ? -1 : Intern(text)); }
+  int32_t Code(std::string_view text) { return IsNaToken(text) ? -1 : Intern(text); }
+  void AddLabel(std::string_view text) {
+    if (text.size() > 7) {
+      codes.push_back(Code(text));
+      return;
+    }
+    uint64_t key = text.size();
+    for (size_t i = 0; i < text.size(); ++i) {
+      key |= uint64_t{static_cast<unsigned char>(text[i])} << (8 * (i + 1));
+    }
+    if (short_labels.empty()) short_labels.resize(size_t{1} << kShortCacheBits);
+    ShortLabel& slot = short_labels[(key * 0x9E3779B97F4A7C15) >> (64 - kShortCacheBits)];
+    if (slot.key != key) slot = ShortLabel{key, Code(text)};
+    codes.push_back(slot.code);
+  }
 };
 
 struct Chunk {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -247,6 +248,71 @@ TEST(CsvFrameTest, DecimalsParseBitForBitLikeFromChars) {
               std::bit_cast<uint64_t>(expected))
         << field;
   }
+}
+
+// The eight-bytes-at-a-time path takes up to 7 digits on each side of the point with
+// 17 bytes of text left; around those limits (8 digits, a field at the end of the text,
+// CRLF, a letter after the digits) it must agree with from_chars or hand over.
+TEST(CsvFrameTest, DecimalsAtTheLimitsOfTheWordAtATimePath) {
+  std::vector<std::string> fields;
+  for (int whole = 1; whole <= 9; ++whole) {
+    for (int fraction = 0; fraction <= 9; ++fraction) {
+      std::string field = std::string(whole, '7').substr(0, whole - 1) + "9";
+      if (fraction > 0) field += "." + std::string(fraction - 1, '0') + "3";
+      fields.push_back(field);
+      fields.push_back("-" + field);
+    }
+  }
+  for (const char* field : {"0.5", "-0", "00012.50", "9999999.9999999", "1234567.1234567"}) {
+    fields.push_back(field);
+  }
+  std::string text = "x,y\r\n";
+  for (const std::string& field : fields) absl::StrAppend(&text, field, ",", field, "\r\n");
+  absl::StrAppend(&text, "1.25,2.5");  // the last fields: fewer than 17 bytes left
+  DataFrame frame = Parse(text);
+  ASSERT_EQ(frame.columns.size(), 2u);
+  ASSERT_EQ(frame.rows, static_cast<int64_t>(fields.size() + 1));
+  for (size_t row = 0; row < fields.size(); ++row) {
+    double expected = 0;
+    std::from_chars(fields[row].data(), fields[row].data() + fields[row].size(), expected);
+    for (const FrameColumn& column : frame.columns) {
+      EXPECT_EQ(std::bit_cast<uint64_t>(column.numbers[row]), std::bit_cast<uint64_t>(expected))
+          << fields[row];
+    }
+  }
+  EXPECT_EQ(frame.columns[0].numbers.back(), 1.25);
+  EXPECT_EQ(frame.columns[1].numbers.back(), 2.5);
+  // A letter right after the digits is text: the column turns categorical.
+  DataFrame text_frame = Parse("x\n12.5\n1.25x\n3.125\n4\n5\n6\n7\n8\n9\n10\n");
+  ASSERT_TRUE(text_frame.columns[0].categorical);
+  EXPECT_EQ(Labels(text_frame.columns[0])[1], "1.25x");
+}
+
+// Short labels go through a small cache in front of the label index: codes must still
+// follow first appearance, with NA tokens missing, whatever the cache evicts.
+TEST(CsvFrameTest, ManyShortLabelsKeepTheirCodes) {
+  std::mt19937_64 random(5);
+  std::vector<std::string> pool = {"NA", "null", "#N/A", "abcdefg", "abcdefgh", "a,b"};
+  for (int i = 0; i < 600; ++i) pool.push_back(absl::StrCat("L", i));
+  std::string text = "label\n";
+  std::vector<std::string> expected;
+  for (int row = 0; row < 20000; ++row) {
+    const std::string& label = pool[random() % pool.size()];
+    absl::StrAppend(&text, label == "a,b" ? "\"a,b\"" : label, "\n");
+    const bool missing = label == "NA" || label == "null" || label == "#N/A";
+    expected.push_back(missing ? "" : label);
+  }
+  DataFrame frame = Parse(text);
+  ASSERT_EQ(frame.rows, 20000);
+  ASSERT_TRUE(frame.columns[0].categorical);
+  EXPECT_EQ(Labels(frame.columns[0]), expected);
+  std::vector<std::string> first_seen;
+  for (const std::string& label : expected) {
+    if (!label.empty() && std::find(first_seen.begin(), first_seen.end(), label) == first_seen.end()) {
+      first_seen.push_back(label);
+    }
+  }
+  EXPECT_EQ(frame.columns[0].categories, first_seen);
 }
 
 TEST(CsvFrameTest, ParallelChunksGiveTheSameFrameAsOneThread) {
