@@ -1,8 +1,9 @@
 #pragma once
 // Sorting a numeric sample once for every test that needs the order (KS, Cramér–von
-// Mises, Anderson–Darling, Mann–Whitney, energy and Wasserstein distances): an LSD radix
-// sort on the IEEE-754 bit patterns, several times faster than std::sort on the
-// million-value columns drift runs on.
+// Mises, Anderson–Darling, Mann–Whitney, energy and Wasserstein distances): a radix
+// sort on the IEEE-754 bit patterns, most significant digits first (one pass over the
+// sample into buckets of ~1,000 values by their top 16 bits, then each bucket in cache),
+// several times faster than std::sort on the million-value columns drift runs on.
 
 #include <vector>
 

@@ -42,6 +42,33 @@ TEST(SortSampleTest, SortsIntegersAndRepeatedValues) {
   ExpectSortsLikeStdSort(std::vector<double>(10000, 3.25));
 }
 
+// Most values in one 16-bit key prefix (one bucket of the first pass, split again by
+// later passes), decimals rounded to 7 digits as CSV files hold them, outliers, both
+// zeros: the order is std::sort's, and -0.0 comes before +0.0.
+TEST(SortSampleTest, SortsConcentratedAndRoundedSamples) {
+  std::mt19937_64 random(3);
+  std::normal_distribution<double> normal(10, 2);
+  std::vector<double> values(300000);
+  for (double& v : values) v = std::round(normal(random) * 1e5) / 1e5;
+  for (size_t i = 0; i < 100000; ++i) values[i] = 1.0 + static_cast<double>(random() % 1000) * 1e-6;
+  values[7] = 1e300;
+  values[8] = -1e-300;
+  values[9] = 0.0;
+  values[11] = -0.0;
+  std::shuffle(values.begin(), values.end(), random);
+  ExpectSortsLikeStdSort(values);
+  std::vector<double> sorted = values;
+  SortSample(sorted);
+  const auto zero = std::find(sorted.begin(), sorted.end(), 0.0);
+  ASSERT_NE(zero, sorted.end());
+  EXPECT_TRUE(std::signbit(*zero));
+  EXPECT_FALSE(std::signbit(*(zero + 1)));
+  // All equal but one.
+  std::vector<double> almost(50000, 2.5);
+  almost[123] = 2.4999999999999996;
+  ExpectSortsLikeStdSort(almost);
+}
+
 TEST(SortSampleTest, SortsSmallSamples) {
   ExpectSortsLikeStdSort({});
   ExpectSortsLikeStdSort({1});
