@@ -23,41 +23,72 @@ namespace {
 constexpr int64_t kAllSteps[2] = {std::numeric_limits<int64_t>::min(),
                                   std::numeric_limits<int64_t>::max()};
 
-// Puts `points` into history order. Each block's points (from block_starts[i] to the next
-// start) are sorted already (every write stores its points sorted), so when the blocks'
-// point ranges do not interleave — concurrent writers that each log their own steps, or
-// batches that arrive out of order — ordering the blocks by their first point is enough
-// (O(blocks log blocks) plus one linear check). Otherwise a full sort. Two distinct stored
-// points never compare equal (PointLess ties only identical points, which a series stores
-// once), so the result is the one stable order either way.
-void SortBlocks(std::vector<internal::MetricPoint>& points, std::vector<size_t>& block_starts) {
+// A series' points as read from its blocks, and the ranges of `points` that, taken in
+// turn, are the history order.
+struct HistoryPoints {
   struct Range {
     size_t begin, end;
   };
-  std::vector<Range> ranges;
-  ranges.reserve(block_starts.size());
+  std::vector<internal::MetricPoint> points;
+  std::vector<Range> order;
+
+  // Calls fn(point) for history positions [first, end).
+  template <typename Fn>
+  void ForEach(int64_t first, int64_t end, Fn fn) const {
+    int64_t position = 0;
+    for (const Range& range : order) {
+      const int64_t size = static_cast<int64_t>(range.end - range.begin);
+      if (position + size > first) {
+        for (int64_t index = std::max(first, position); index < std::min(end, position + size);
+             ++index)
+          fn(points[range.begin + static_cast<size_t>(index - position)]);
+      }
+      position += size;
+      if (position >= end) return;
+    }
+  }
+};
+
+// Orders `history.points`, read block by block (each block's points, from block_starts[i]
+// to the next start, are sorted already: every write stores its points sorted). When the
+// blocks' point ranges do not interleave — concurrent writers that each log their own
+// steps, or batches that arrive out of order — ordering the blocks by their first point
+// is enough (O(blocks log blocks) plus one linear check, no copy). Otherwise a full sort.
+// Two distinct stored points never compare equal (PointLess ties only identical points,
+// which a series stores once), so the order is the same either way.
+void OrderBlocks(HistoryPoints& history, const std::vector<size_t>& block_starts) {
+  std::vector<internal::MetricPoint>& points = history.points;
+  std::vector<HistoryPoints::Range>& order = history.order;
+  order.clear();
   for (size_t idx = 0; idx < block_starts.size(); ++idx) {
     size_t end = idx + 1 < block_starts.size() ? block_starts[idx + 1] : points.size();
-    if (end > block_starts[idx]) ranges.push_back({block_starts[idx], end});
+    if (end > block_starts[idx]) order.push_back({block_starts[idx], end});
   }
-  std::stable_sort(ranges.begin(), ranges.end(), [&](const Range& a, const Range& b) {
-    return internal::PointLess(points[a.begin], points[b.begin]);
-  });
-  std::vector<internal::MetricPoint> ordered;
-  ordered.reserve(points.size());
-  for (const Range& range : ranges)
-    ordered.insert(ordered.end(), points.begin() + static_cast<ptrdiff_t>(range.begin),
-                   points.begin() + static_cast<ptrdiff_t>(range.end));
-  if (!std::is_sorted(ordered.begin(), ordered.end(), internal::PointLess))
-    std::stable_sort(ordered.begin(), ordered.end(), internal::PointLess);
-  points = std::move(ordered);
+  std::sort(order.begin(), order.end(),
+            [&](const HistoryPoints::Range& a, const HistoryPoints::Range& b) {
+              return internal::PointLess(points[a.begin], points[b.begin]);
+            });
+  const internal::MetricPoint* previous = nullptr;
+  bool sorted = true;
+  for (const HistoryPoints::Range& range : order) {
+    for (size_t index = range.begin; index < range.end && sorted; ++index) {
+      if (previous != nullptr && internal::PointLess(points[index], *previous)) sorted = false;
+      previous = &points[index];
+    }
+    if (!sorted) break;
+  }
+  if (sorted) return;
+  std::stable_sort(points.begin(), points.end(), internal::PointLess);
+  order.assign(1, {0, points.size()});
 }
 
 // The series' points with steps in [min_step, max_step], in history order.
-absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
-    SqlSession& session, int64_t run_key, std::string_view key, const internal::SeriesInfo& info,
-    int64_t min_step, int64_t max_step) {
-  std::vector<internal::MetricPoint> points;
+absl::StatusOr<HistoryPoints> LoadHistoryPoints(SqlSession& session, int64_t run_key,
+                                                std::string_view key,
+                                                const internal::SeriesInfo& info,
+                                                int64_t min_step, int64_t max_step) {
+  HistoryPoints history;
+  std::vector<internal::MetricPoint>& points = history.points;
   if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
     points.reserve(static_cast<size_t>(info.point_count));
   std::vector<size_t> block_starts;  // where each block's points begin in `points`
@@ -72,7 +103,26 @@ absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
         }
         return absl::OkStatus();
       }));
-  if (!info.ordered) SortBlocks(points, block_starts);
+  if (info.ordered) {
+    history.order.assign(1, {0, points.size()});
+  } else {
+    OrderBlocks(history, block_starts);
+  }
+  return history;
+}
+
+// The same, as one vector.
+absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
+    SqlSession& session, int64_t run_key, std::string_view key, const internal::SeriesInfo& info,
+    int64_t min_step, int64_t max_step) {
+  CAIRN_ASSIGN_OR_RETURN(HistoryPoints history,
+                         LoadHistoryPoints(session, run_key, key, info, min_step, max_step));
+  if (history.order.size() == 1 && history.order[0].begin == 0) return std::move(history.points);
+  std::vector<internal::MetricPoint> points;
+  points.reserve(history.points.size());
+  for (const HistoryPoints::Range& range : history.order)
+    points.insert(points.end(), history.points.begin() + static_cast<ptrdiff_t>(range.begin),
+                  history.points.begin() + static_cast<ptrdiff_t>(range.end));
   return points;
 }
 
@@ -119,13 +169,11 @@ absl::Status TrackingStore::ScanMetricHistory(
           });
     }
     CAIRN_ASSIGN_OR_RETURN(
-        std::vector<internal::MetricPoint> points,
-        LoadSortedPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1]));
-    end = std::min<int64_t>(end, static_cast<int64_t>(points.size()));
-    for (int64_t index = offset; index < end; ++index) {
-      const internal::MetricPoint& point = points[static_cast<size_t>(index)];
+        HistoryPoints history,
+        LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1]));
+    history.ForEach(offset, end, [&](const internal::MetricPoint& point) {
       point_fn(point.value, point.timestamp, point.step);
-    }
+    });
     return absl::OkStatus();
   });
 }
