@@ -140,6 +140,29 @@ def process_tree_rss(root_pid: int) -> int:
     return total
 
 
+def process_tree_cpu(root_pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [root_pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == root_pid:
+                        pids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def start(kind: str, root: Path, cairn: Path | None):
     data_dir = root / f"{kind}-data"
     if kind == "cairn":
@@ -349,8 +372,9 @@ def time_history(server, config, run_id: str) -> dict:
     """Times GET metrics/get-history of the whole metric (one response, end to end)."""
     client = Client(server.port, timeout=config.history_timeout_s)
     entry: dict = {}
-    latencies = []
+    latencies, server_cpu = [], []
     for _ in range(config.history_reps):
+        cpu_before = process_tree_cpu(server.pid)
         begin = time.perf_counter()
         try:
             status, raw = client.get_raw("metrics/get-history",
@@ -363,6 +387,7 @@ def time_history(server, config, run_id: str) -> dict:
         if status != 200:
             raise RuntimeError(f"get-history: HTTP {status}: {raw[:300]!r}")
         latencies.append(elapsed)
+        server_cpu.append(process_tree_cpu(server.pid) - cpu_before)
         if "returned" not in entry:
             entry["returned"] = len(json.loads(raw).get("metrics", []))
             entry["response_mb"] = len(raw) / 1e6
@@ -371,6 +396,7 @@ def time_history(server, config, run_id: str) -> dict:
     client.close()
     if latencies:
         entry["ms"] = statistics.median(latencies) * 1000
+        entry["server_cpu_ms"] = statistics.median(server_cpu) * 1000
         entry["tries"] = len(latencies)
     return entry
 
@@ -406,6 +432,8 @@ def bench_server(kind: str, root: Path, config, cairn: Path | None, search_sizes
                                                      config.populate_budget_s)),
         ]
         for name, step in steps:
+            if config.scenarios and name not in config.scenarios:
+                continue
             print(f"[{kind}] {name} ...", flush=True)
             began = time.monotonic()
             try:
@@ -620,7 +648,9 @@ def write_report(path: Path, command: str, info: dict, config, cairn: dict | Non
                 f" get-history returned {fmt(entry.get('returned'))} points in one "
                 f"{fmt(entry.get('response_mb'), ' MB', 1)} response; "
                 + (entry["error"] if entry.get("error") else
-                   f"{fmt(entry.get('ms'), ' ms')} (median of {entry.get('tries')})") + ".")
+                   f"{fmt(entry.get('ms'), ' ms')} (median of {entry.get('tries')})")
+                + (f", server CPU {fmt(entry['server_cpu_ms'], ' ms')} per request"
+                   if entry.get("server_cpu_ms") is not None else "") + ".")
         add(f"  - load average when this server's measurement started: "
             f"{r.get('load_at_start', '?')}.")
         add(f"  - memory: VmRSS of the server process"
@@ -652,8 +682,24 @@ def write_report(path: Path, command: str, info: dict, config, cairn: dict | Non
     add("")
     text = "\n".join(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(replace_section(path.read_text() if path.exists() else "", text))
     return text
+
+
+def replace_section(document: str, section: str) -> str:
+    """`document` with its tracking section's main part replaced by `section`: from the
+    section's "## " heading to its first dated "### Follow-up" subsection (kept) or the
+    next "## " section (the other benchmarks' sections are kept); appended when absent."""
+    heading = section.splitlines()[0]
+    lines = document.splitlines(keepends=True)
+    start = next((idx for idx, line in enumerate(lines) if line.rstrip("\n") == heading), None)
+    if start is None:
+        return (document.rstrip("\n") + "\n\n" if document.strip() else "") + section
+    end = start + 1
+    while end < len(lines) and not lines[end].startswith(("## ", "### Follow-up")):
+        end += 1
+    return "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + \
+        "".join(lines[end:])
 
 
 def main() -> int:
@@ -673,6 +719,13 @@ def main() -> int:
     parser.add_argument("--populate-budget-s", type=float,
                         help="max seconds to populate one data set (per server)")
     parser.add_argument("--history-timeout-s", type=float)
+    parser.add_argument("--scenarios", type=lambda text: [x for x in text.split(",") if x],
+                        help="run only these, comma-separated: log-batch, runs/create, "
+                        "runs/search, get-history (for follow-up measurements; the report "
+                        "then has gaps)")
+    parser.add_argument("--extra-history-points", type=int, action="append", default=[],
+                        help="also time get-history on a metric of this many points "
+                        "(repeatable)")
     config = parser.parse_args()
     quick = config.quick
     defaults = {
@@ -713,7 +766,7 @@ def main() -> int:
     results: dict = {}
     try:
         search_sizes = [config.search_runs]
-        history_sizes = [config.history_points]
+        history_sizes = [config.history_points, *config.extra_history_points]
         if not config.skip_mlflow:
             results["mlflow"] = bench_server("mlflow", root, config, None, search_sizes,
                                              history_sizes)
