@@ -19,6 +19,8 @@ constexpr size_t kBucketTarget = 1024;
 // buckets of at most kInsertionMax values are finished by insertion sort.
 constexpr int kMaxLevelBits = 10;
 constexpr size_t kInsertionMax = 16;
+// Buckets of at most this many values are sorted in a per-thread buffer (128 KiB).
+constexpr size_t kLocalMax = 16384;
 constexpr uint64_t kSignBit = uint64_t{1} << 63;
 
 // Maps a double's bits to an unsigned key with the same order: negative numbers have all
@@ -157,16 +159,21 @@ void SortSample(std::vector<double>& values) {
     const uint64_t key = Key(keys, i);
     Put(scratch, next[bucket_of[key >> (64 - kPrefixBits)]]++, key);
   }
+  // A bucket that fits is sorted into a small buffer of this thread that stays in cache
+  // (the sample's own slots are cold by now: scattering into them would miss on every
+  // write), then written back in order as doubles.
+  thread_local std::unique_ptr<double[]> local(new double[kLocalMax]);
   for (size_t b = 0; b < buckets; ++b) {
     const uint32_t begin = starts[b];
     const uint32_t size = starts[b + 1] - begin;
-    if (size == 1) {
-      keys[begin] = scratch[begin];
-    } else if (size > 1) {
+    if (size <= kLocalMax) {
+      SortLevel<true>(scratch + begin, local.get(), size);
+      for (uint32_t i = 0; i < size; ++i) Put(keys, begin + i, FromOrderedKey(Key(local.get(), i)));
+    } else {
       SortLevel<true>(scratch + begin, keys + begin, size);
+      for (uint32_t i = begin; i < begin + size; ++i) Put(keys, i, FromOrderedKey(Key(keys, i)));
     }
   }
-  for (size_t i = 0; i < n; ++i) Put(keys, i, FromOrderedKey(Key(keys, i)));
 }
 
 }  // namespace cairn::monitoring::stats
