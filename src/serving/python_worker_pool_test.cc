@@ -161,13 +161,16 @@ constexpr int64_t kRequestTimeoutMs = 5'000;
 // at the same time, and the tests share them; each test leaves its pool idle.
 struct Pools {
   FakeClock clock;
-  EventLog sklearn_events, ctl_events, scaling_events, min_zero_events, deadline_events;
+  FakeClock zero_clock;  // the idle_zero pool's
+  EventLog sklearn_events, ctl_events, scaling_events, min_zero_events, deadline_events,
+      idle_zero_events;
   std::unique_ptr<ModelRuntime> sklearn;   // min 1, max 1
   std::unique_ptr<ModelRuntime> ctl;       // min 1, max 1, queue 1, input_columns {x}
   std::unique_ptr<ModelRuntime> scaling;   // min 1, max 3, fake clock, idle 1 s
   std::unique_ptr<ModelRuntime> min_zero;  // min 0, max 2
   std::unique_ptr<ModelRuntime> shutdown;  // min 2, max 2, its own copy of the model
   std::unique_ptr<ModelRuntime> deadline;  // min 1, max 1, request timeout 5 s, own copy
+  std::unique_ptr<ModelRuntime> idle_zero;  // min 0, max 1, fake clock, idle 1 s, own copy
   absl::Status broken;                     // StartPythonRuntime of the model that cannot load
   std::vector<absl::Status> errors;
 };
@@ -184,6 +187,8 @@ class PythonWorkerPoolTest : public ::testing::Test {
     std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-shutdown",
                           std::filesystem::copy_options::recursive);
     std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-deadline",
+                          std::filesystem::copy_options::recursive);
+    std::filesystem::copy(*dir_ + "/ctl", *dir_ + "/ctl-zero",
                           std::filesystem::copy_options::recursive);
 
     pools_ = new Pools;
@@ -218,6 +223,10 @@ class PythonWorkerPoolTest : public ::testing::Test {
     PythonPoolOptions deadline = Options(1, 1, p.deadline_events);
     deadline.request_timeout_ms = kRequestTimeoutMs;
     starts.emplace_back(start, &p.deadline, Info("ctl-deadline"), deadline);
+    PythonPoolOptions idle_zero = Options(0, 1, p.idle_zero_events);
+    idle_zero.clock = &p.zero_clock;
+    idle_zero.scale_down_idle_ms = 1'000;
+    starts.emplace_back(start, &p.idle_zero, Info("ctl-zero"), idle_zero);
     starts.emplace_back([&] {
       auto runtime = StartPythonRuntime(Info("broken"),
                                         PythonPoolOptions{.startup_timeout_ms = kStartupTimeoutMs});
@@ -558,6 +567,38 @@ TEST_F(PythonWorkerPoolTest, RequestWhoseDeadlinePassesInTheQueueNeverReachesAWo
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(*next, std::vector<double>{6.0});
   EXPECT_FALSE(std::filesystem::exists(touched));
+}
+
+// docs/python_runtime.md "Scale to zero keeps the zygote": at 0 workers the zygote, which
+// holds the loaded model, stays, and the next request costs a fork, not a reload.
+TEST_F(PythonWorkerPoolTest, ScaledToZeroKeepsTheZygoteAndForksForTheNextRequest) {
+  ASSERT_NE(pools_->idle_zero, nullptr);
+  ModelRuntime& pool = *pools_->idle_zero;
+  EventLog& log = pools_->idle_zero_events;
+  const std::string model_dir = *dir_ + "/ctl-zero";
+  EXPECT_EQ(CountProcessesNaming(model_dir), 1);  // the zygote alone
+  auto first = pool.Predict(Ctl(1.0));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, std::vector<double>{2.0});
+  EXPECT_EQ(CountProcessesNaming(model_dir), 2);  // and its worker
+  pools_->zero_clock.Advance(1'000);
+  ASSERT_TRUE(Eventually([&] { return pool.Stats().replicas == 0; }));
+  ASSERT_TRUE(Eventually([&] { return CountProcessesNaming(model_dir) == 1; }));
+  pid_t zygote = ChildNaming(model_dir);
+  ASSERT_GT(zygote, 0);
+  auto second = pool.Predict(Ctl(2.0));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, std::vector<double>{4.0});
+  EXPECT_EQ(ChildNaming(model_dir), zygote);  // the same zygote: no reload
+  ASSERT_TRUE(Eventually([&] { return log.Size() == 3; }));
+  std::vector<ScalingEvent> events = log.Get();
+  EXPECT_EQ(events[0].reason, "load 1 (0 in flight, 1 queued) over target 1 per replica");
+  EXPECT_EQ(events[1].from, 1);
+  EXPECT_EQ(events[1].to, 0);
+  EXPECT_THAT(events[1].reason, HasSubstr("idle for 1000 ms"));
+  EXPECT_EQ(events[2].from, 0);
+  EXPECT_EQ(events[2].to, 1);
+  EXPECT_EQ(events[2].reason, "load 1 (0 in flight, 1 queued) over target 1 per replica");
 }
 
 TEST_F(PythonWorkerPoolTest, ShutdownLeavesNoProcessBehind) {
