@@ -5,6 +5,7 @@ CSV file, materialize with its progress bar, and the Feast-shaped online read.""
 from __future__ import annotations
 
 import csv
+import re
 import json
 import os
 import subprocess
@@ -89,6 +90,12 @@ def test_apply_ingest_historical_materialize_online(server, tmp_path):
     hist = cli(server, "features", "historical", "--entities", str(entities),
                "--features", "pay:amount,pay:big,pay:pay_2d", "-o", str(out))
     assert hist.returncode == 0, hist.stderr
+    # The saved snapshot's id (batch prediction takes it: --training-set ID).
+    snapshot = re.search(r"training set snapshot (\S+)", hist.stderr)
+    assert snapshot, hist.stderr
+    saved = requests.get(f"{server.url}/api/v1/features/training-sets/{snapshot.group(1)}",
+                         timeout=10)
+    assert saved.status_code == 200, saved.text
     rows = list(csv.DictReader(out.open()))
     assert [r["customer_id"] for r in rows] == ["1", "2", "1"]
     assert rows[0]["amount"] == "150" and rows[0]["big"] == "true" and rows[0]["pay_2d"] == "200"

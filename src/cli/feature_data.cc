@@ -109,6 +109,10 @@ int Historical(CliContext& ctx, const HistoricalOptions& o) {
   ApiClient client = ctx.Client(o.client);
   auto reply = client.PostRaw("/api/v1/features/historical", body);
   if (!reply.ok()) return ctx.Fail(reply.status());
+  // The saved snapshot (batch prediction and lineage name it by this id).
+  if (const std::string* id = reply->Header("x-cairn-snapshot-id")) {
+    ctx.err() << "training set snapshot " << *id << "\n";
+  }
   if (o.output.empty() || o.output == "-") {
     ctx.out() << reply->body;
   } else {

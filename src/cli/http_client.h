@@ -31,6 +31,17 @@ struct HttpCall {
 struct HttpReply {
   int status = 0;
   std::string body;
+  // The response's headers as received, names lowercased (the last response's, after a
+  // 100 Continue).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of header `name` (lowercase), or nullptr.
+  const std::string* Header(std::string_view name) const {
+    for (const auto& [key, value] : headers) {
+      if (key == name) return &value;
+    }
+    return nullptr;
+  }
 };
 
 // Sends one request and returns the reply, whatever its HTTP status. Unavailable when no
