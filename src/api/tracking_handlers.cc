@@ -456,6 +456,7 @@ class HistoryBody {
     const size_t begin = out->size();
     out->resize(begin + count * max_point_size_);
     char* cursor = out->data() + begin;
+    char* const limit = out->data() + out->size();
     const std::string_view head = point_head_;
     for (size_t idx = next_; idx < next_ + count; ++idx) {
       const Point& point = points_[idx];
@@ -464,9 +465,9 @@ class HistoryBody {
       cursor += head.size();
       cursor = WriteJsonDouble(cursor, point.value);
       std::memcpy(cursor, ",\"timestamp\":", 13);
-      cursor = WriteJsonInt(cursor + 13, point.timestamp);
+      cursor = std::to_chars(cursor + 13, limit, point.timestamp).ptr;
       std::memcpy(cursor, ",\"step\":", 8);
-      cursor = WriteJsonInt(cursor + 8, point.step);
+      cursor = std::to_chars(cursor + 8, limit, point.step).ptr;
       *cursor++ = '}';
     }
     out->resize(static_cast<size_t>(cursor - out->data()));

@@ -2,15 +2,12 @@
 // requests (path, body → HTTP status + error_code), then happy-path response shapes.
 
 #include "api/tracking_handlers.h"
-#include "api/tracking_json.h"
 
 #include <unistd.h>
 
 #include <atomic>
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <chrono>
@@ -367,31 +364,6 @@ TEST_F(TrackingHandlersTest, LogBatchFastAndGeneralPathsAgree) {
       absl::StrCat(R"({"run_id": ")", run_id,
                    R"(", "metrics": [{"key": "a*b", "value": 1, "timestamp": 5}]})"));
   EXPECT_EQ(bad_key.status, 400);
-}
-
-TEST(TrackingJsonTest, WriteJsonIntMatchesToChars) {
-  std::vector<int64_t> values = {0, 1, -1, 9, 10, 99, 100, -100, 1700000000000,
-                                 std::numeric_limits<int64_t>::max(),
-                                 std::numeric_limits<int64_t>::min(),
-                                 std::numeric_limits<int64_t>::min() + 1};
-  for (int64_t power = 1; power > 0 && power <= std::numeric_limits<int64_t>::max() / 10;
-       power *= 10) {
-    for (int64_t value : {power - 1, power, power + 1}) {
-      values.push_back(value);
-      values.push_back(-value);
-    }
-  }
-  std::mt19937_64 random(7);
-  for (int idx = 0; idx < 100000; ++idx) {
-    int64_t value = static_cast<int64_t>(random());
-    values.push_back(value >> (random() % 64));
-  }
-  for (int64_t value : values) {
-    char expected[24], actual[24];
-    std::string_view want(expected, std::to_chars(expected, expected + 24, value).ptr - expected);
-    std::string_view got(actual, WriteJsonInt(actual, value) - actual);
-    ASSERT_EQ(got, want) << value;
-  }
 }
 
 // A streamed history (more than 8,192 points) has exactly the bytes of the same points

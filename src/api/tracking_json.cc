@@ -91,34 +91,6 @@ char* WriteJsonDouble(char* out, double value) {
   return std::to_chars(out, out + kMaxJsonDoubleChars, value).ptr;
 }
 
-char* WriteJsonInt(char* out, int64_t value) {
-  static constexpr char kPairs[] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  uint64_t magnitude = static_cast<uint64_t>(value);
-  if (value < 0) {
-    *out++ = '-';
-    magnitude = 0 - magnitude;
-  }
-  int digits = 1;
-  for (uint64_t bound = 10; digits < 20 && magnitude >= bound; bound *= 10) ++digits;
-  char* const end = out + digits;
-  char* cursor = end;
-  while (magnitude >= 100) {
-    const uint64_t pair = magnitude % 100;
-    magnitude /= 100;
-    cursor -= 2;
-    std::memcpy(cursor, kPairs + 2 * pair, 2);
-  }
-  if (magnitude >= 10) {
-    std::memcpy(cursor - 2, kPairs + 2 * magnitude, 2);
-  } else {
-    cursor[-1] = static_cast<char>('0' + magnitude);
-  }
-  return end;
-}
-
 void AppendJsonDouble(std::string& out, double value) {
   char buffer[kMaxJsonDoubleChars];
   out.append(buffer, WriteJsonDouble(buffer, value));

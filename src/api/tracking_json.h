@@ -22,9 +22,6 @@ void AppendJsonDouble(std::string& out, double value);
 // kMaxJsonDoubleChars; returns the end of what it wrote.
 inline constexpr size_t kMaxJsonDoubleChars = 32;
 char* WriteJsonDouble(char* out, double value);
-// Writes `value` in decimal, exactly as std::to_chars does, into `out`, which has room for
-// at least 20 characters; returns the end of what it wrote. Faster than std::to_chars.
-char* WriteJsonInt(char* out, int64_t value);
 
 void AppendExperimentJson(std::string& out, const tracking::Experiment& experiment);
 void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);
