@@ -17,7 +17,9 @@ real data, real models.
   passes promotes itself, and a restarted server serves the promoted version.
 - A scikit-learn model in the Python worker runtime (replicas 1..2, max_queue 1): its
   predictions equal sklearn's; a burst of concurrent requests gets some HTTP 429 with
-  Retry-After and nothing else fails; the pool's scaling is recorded.
+  Retry-After and nothing else fails; the pool's scaling is recorded. A pyfunc model that
+  outlives the endpoint's `timeout` is a 504 naming the endpoint and the timeout; its
+  worker is killed and replaced (recorded), and the next request is answered.
 - `cairn endpoints list | describe | predict | log` print what the API holds.
 
 Waits poll a condition with a deadline; nothing sleeps for a fixed time.
@@ -929,6 +931,85 @@ def test_python_runtime_burst_gets_429_with_retry_after_and_scales_up(server, py
     described = get_json(server, endpoint, "")
     assert described["spec"]["runtime"] == "python"
     assert described["runtime"]["rejected"] >= len(rejected), described["runtime"]
+
+
+# A pyfunc model from code (MLflow's models-from-code: the worker imports this file, so
+# nothing is pickled by reference to the test module): it sleeps `delay` seconds per row.
+SLOW_MODEL_CODE = """
+import time
+
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class Slow(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        time.sleep(float(model_input["delay"].max()))
+        return [float(x) * 2 for x in model_input["x"]]
+
+
+set_model(Slow())
+"""
+
+SLOW_ENDPOINT = """
+kind: Endpoint
+name: {name}
+model: {model}@production
+runtime: python
+replicas: {{min: 1, max: 1}}
+timeout: 2s
+inference_log: {{sample: 0.0}}
+"""
+
+
+def test_python_runtime_timeout_is_a_504_naming_the_endpoint_and_the_worker_is_replaced(
+        server, tmp_path):
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+
+    code = tmp_path / "slow_model.py"
+    code.write_text(SLOW_MODEL_CODE)
+    name = unique("slow")
+    mlflow.set_experiment(unique("serving-timeout"))
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(code),
+                                       registered_model_name=name,
+                                       input_example=pd.DataFrame({"x": [1.0], "delay": [0.0]}))
+    MlflowClient().set_registered_model_alias(name, "production",
+                                              str(info.registered_model_version))
+    endpoint = unique("slow").replace("_", "-")
+    apply_yaml(server, tmp_path, SLOW_ENDPOINT.format(name=endpoint, model=name),
+               f"Endpoint {endpoint}")
+    quick = {"features": {"x": [21.0], "delay": [0.0]}}
+    wait_until(f"python endpoint {endpoint} to answer",
+               lambda: predict(server, endpoint, quick).status_code == 200)
+    assert get_json(server, endpoint, "")["spec"]["timeout_ms"] == 2000
+
+    # A model that outlives the endpoint's timeout: 504 with a JSON body naming both.
+    hung = predict(server, endpoint, {"features": {"x": [1.0], "delay": [3600.0]}})
+    assert hung.status_code == 504, (hung.status_code, hung.text)
+    body = hung.json()
+    assert body["error_code"] == "DEADLINE_EXCEEDED", body
+    assert f"endpoint '{endpoint}'" in body["message"], body
+    assert "timeout of 2s" in body["message"], body
+    assert "killed and replaced" in body["message"], body
+
+    # The stuck worker was replaced: the next request is answered, and the scaling events
+    # name the kill and the replacement.
+    answer = wait_until("the replacement worker to answer",
+                        lambda: (r := predict(server, endpoint, quick)).status_code == 200 and r)
+    assert answer.json()["predictions"] == [42.0], answer.text
+
+    def replaced():
+        events = get_json(server, endpoint, "/events", kind="scaling")["events"]
+        reasons = [e["detail"].get("reason", "") for e in events]
+        return [r for r in reasons if "killed after the request timeout of 2s" in r]
+
+    reasons = wait_until("the kill and the replacement in the scaling events",
+                         lambda: (found := replaced()) and len(found) >= 2 and found)
+    assert any(r.startswith("worker ") for r in reasons), reasons
+    assert any("replaces worker" in r for r in reasons), reasons
 
 
 # ---- 6. the CLI -------------------------------------------------------------------------------

@@ -204,6 +204,7 @@ absl::StatusOr<std::shared_ptr<const Runtime>> EndpointService::Load(const Endpo
   request.min_replicas = spec.min_replicas;
   request.max_replicas = spec.max_replicas;
   request.max_queue = spec.max_queue;
+  request.timeout_ms = spec.timeout_ms;
   EndpointStore* store = options_.store;
   std::string endpoint = spec.name;
   request.on_scaling = [store, endpoint, version](int64_t time_ms, int from, int to,
@@ -234,6 +235,7 @@ absl::StatusOr<std::shared_ptr<const Runtime>> EndpointService::Load(const Endpo
   runtime->min_replicas = spec.min_replicas;
   runtime->max_replicas = spec.max_replicas;
   runtime->max_queue = spec.max_queue;
+  runtime->timeout_ms = spec.timeout_ms;
   return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 
@@ -260,7 +262,8 @@ static std::shared_ptr<const Runtime> ReuseRuntime(const Serving* s, const Endpo
   auto same = [&](const std::shared_ptr<const Runtime>& r) {
     return r != nullptr && r->model_name == spec.model && r->version == version &&
            r->runtime == spec.runtime && r->min_replicas == spec.min_replicas &&
-           r->max_replicas == spec.max_replicas && r->max_queue == spec.max_queue;
+           r->max_replicas == spec.max_replicas && r->max_queue == spec.max_queue &&
+           r->timeout_ms == spec.timeout_ms;
   };
   if (same(s->champion)) return s->champion;
   if (s->rollout != nullptr && same(s->rollout->challenger)) return s->rollout->challenger;
@@ -988,6 +991,7 @@ LoadRuntimeFn DefaultLoadRuntime() {
     options.python.min_replicas = request.min_replicas;
     options.python.max_replicas = request.max_replicas;
     options.python.max_queue_per_replica = request.max_queue;
+    options.python.request_timeout_ms = request.timeout_ms;
     options.python.endpoint = request.endpoint;
     if (request.on_scaling) {
       auto on_scaling = request.on_scaling;

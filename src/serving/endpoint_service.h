@@ -89,6 +89,7 @@ struct RuntimeRequest {
   int min_replicas = 1;
   int max_replicas = 1;
   int max_queue = 32;
+  int64_t timeout_ms = kDefaultEndpointTimeoutMs;  // EndpointSpec::timeout_ms
   // The python pool's scaling decisions (from → to workers, why); the service records
   // them as "scaling" events.
   std::function<void(int64_t time_ms, int from, int to, const std::string& reason)> on_scaling;

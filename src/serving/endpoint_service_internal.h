@@ -33,6 +33,7 @@ struct EndpointService::Runtime {
   // or the version change).
   std::string runtime;
   int min_replicas = 0, max_replicas = 0, max_queue = 0;
+  int64_t timeout_ms = 0;
 };
 
 

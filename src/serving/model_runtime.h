@@ -61,7 +61,9 @@ class ModelRuntime {
   // input the model cannot take (a missing input column, a string where a number is
   // needed); ResourceExhausted ("endpoint busy: N requests queued; retry after 1 s") when
   // the runtime is saturated and its queue is full — the API answers 429 with
-  // Retry-After; Unavailable when a worker died mid-request (the pool replaces it);
+  // Retry-After; DeadlineExceeded when the request's deadline (the endpoint's timeout)
+  // passed — the API answers 504; Unavailable when a worker died mid-request (the pool
+  // replaces it);
   // Internal for a model error, with the model's own message. Thread-safe: many callers
   // at once.
   virtual absl::StatusOr<std::vector<double>> Predict(const ModelInput& input) = 0;
