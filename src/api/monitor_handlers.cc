@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/apply_changes.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
 #include "common/status.h"
@@ -92,28 +93,7 @@ HttpResponse Apply(MonitorService& service, const HttpRequest& request) {
   if (!specs.ok()) return Error(specs.status());
   absl::StatusOr<std::vector<MonitorChange>> plan = service.Apply(*specs, *dry_run, *prune);
   if (!plan.ok()) return Error(plan.status());
-  Json changes = Json::array();
-  bool changed = false;
-  for (const MonitorChange& change : *plan) {
-    Json item = {{"kind", "Monitor"},
-                 {"name", change.name},
-                 {"action", change.action},
-                 {"old_version", change.old_version ? Json(*change.old_version) : Json()},
-                 {"new_version", change.new_version ? Json(*change.new_version) : Json()},
-                 {"diffs", change.diffs},
-                 {"file", ""},
-                 {"line", 0}};
-    for (const MonitorSpec& spec : *specs) {
-      if (spec.name == change.name) {
-        item["file"] = spec.file;
-        item["line"] = spec.line;
-      }
-    }
-    changes.push_back(std::move(item));
-    changed = changed || change.action != "unchanged";
-  }
-  return JsonResponse(
-      DumpJson(Json{{"changes", std::move(changes)}, {"applied", !*dry_run && changed}}));
+  return JsonResponse(DumpJson(ApplyChangesReply("Monitor", *plan, *specs, *dry_run)));
 }
 
 HttpResponse List(MonitorService& service) {

@@ -1,23 +1,17 @@
 #include "monitoring/monitors/monitor_registry.h"
 
 #include <map>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "features/definition_json.h"
 #include "pipelines/pipeline_diff.h"
 #include "storage/database.h"
 #include "storage/migrations.h"
 
 namespace cairn::monitoring {
 namespace {
-
-using storage::SqlRowView;
-using storage::SqlSession;
-using storage::SqlValue;
 
 // monitor_runs belongs to monitor_runner.cc but shares the component: one list of
 // migrations per component (storage/migrations.h), kept here.
@@ -60,42 +54,8 @@ constexpr storage::Migration kMigrations[] = {
     {.version = 1, .name = "monitors: names, versions, runs", .sql = kSchemaV1},
 };
 
-constexpr char kVersionColumns[] =
-    "v.name, v.version, v.content_hash, v.spec, v.created_ms, p.removed";
-
-struct Head {
-  int64_t latest_version = 0;
-  std::string content_hash;
-  bool removed = false;
-};
-
-constexpr int kApplyTries = 5;
-
 Json OptionalNumber(const std::optional<double>& value) {
   return value.has_value() ? Json(*value) : Json(nullptr);
-}
-
-absl::StatusOr<MonitorVersion> ReadVersion(const SqlRowView& row) {
-  MonitorVersion out;
-  out.name = std::string(row.Text(0));
-  out.version = row.Int(1);
-  out.content_hash = std::string(row.Text(2));
-  out.created_ms = row.Int(4);
-  out.removed = row.Int(5) != 0;
-  absl::StatusOr<Json> json = ParseJson(row.Text(3));
-  if (!json.ok()) {
-    return absl::InternalError(absl::StrCat("monitor ", out.name, " v", out.version,
-                                            ": stored spec is not JSON: ",
-                                            json.status().message()));
-  }
-  absl::StatusOr<MonitorSpec> spec = MonitorSpecFromJson(*json);
-  if (!spec.ok()) {
-    return absl::InternalError(absl::StrCat("monitor ", out.name, " v", out.version,
-                                            ": stored spec: ", spec.status().message()));
-  }
-  out.spec = std::move(*spec);
-  out.spec.file = absl::StrCat("registry (", out.name, " v", out.version, ")");
-  return out;
 }
 
 }  // namespace
@@ -275,7 +235,14 @@ absl::Status ApplyMonitorMigrations(storage::Database& db) {
   return storage::ApplyMigrations(db, "monitoring_monitors", kMigrations);
 }
 
-MonitorRegistry::MonitorRegistry(storage::Database& db, Clock& clock) : db_(db), clock_(clock) {}
+MonitorRegistry::MonitorRegistry(storage::Database& db, Clock& clock)
+    : store_(db, clock,
+             {.kind = "monitor",
+              .table = "monitors",
+              .versions_table = "monitor_versions",
+              .diff = pipelines::DiffPipelineJson,
+              .list_hint = "list monitors with cairn monitors list"},
+             {.to_json = MonitorSpecToJson, .from_json = MonitorSpecFromJson}) {}
 MonitorRegistry::~MonitorRegistry() = default;
 
 absl::StatusOr<std::unique_ptr<MonitorRegistry>> MonitorRegistry::Open(storage::Database& db,
@@ -286,169 +253,14 @@ absl::StatusOr<std::unique_ptr<MonitorRegistry>> MonitorRegistry::Open(storage::
 
 absl::StatusOr<std::vector<MonitorChange>> MonitorRegistry::Apply(
     const std::vector<MonitorSpec>& specs, bool dry_run, bool prune) {
-  std::set<std::string> names;
-  for (const MonitorSpec& spec : specs) {
-    if (!names.insert(spec.name).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          spec.file, ":", spec.line, ": monitor ", spec.name,
-          ": is defined twice in this apply: give each monitor its own name"));
-    }
-  }
-  std::vector<std::string> texts, hashes;
-  std::vector<Json> jsons;
-  for (const MonitorSpec& spec : specs) {
-    jsons.push_back(MonitorSpecToJson(spec));
-    texts.push_back(DumpJson(jsons.back()));
-    hashes.push_back(features::Sha256Hex(texts.back()));
-  }
-  std::vector<MonitorChange> changes;
-  auto plan = [&](SqlSession& session, bool write) -> absl::Status {
-    changes.clear();
-    const int64_t now = clock_.NowMillis();
-    std::map<std::string, Head> heads;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(
-        "SELECT name, latest_version, content_hash, removed FROM monitors", {},
-        [&](const SqlRowView& row) {
-          heads[std::string(row.Text(0))] =
-              Head{row.Int(1), std::string(row.Text(2)), row.Int(3) != 0};
-          return absl::OkStatus();
-        }));
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const MonitorSpec& spec = specs[i];
-      MonitorChange change;
-      change.name = spec.name;
-      auto it = heads.find(spec.name);
-      bool new_version = true;
-      if (it == heads.end()) {
-        change.action = "added";
-        change.new_version = 1;
-      } else {
-        const Head& head = it->second;
-        change.old_version = head.latest_version;
-        new_version = head.content_hash != hashes[i];
-        change.new_version = head.latest_version + (new_version ? 1 : 0);
-        change.action = head.removed ? "added" : new_version ? "changed" : "unchanged";
-        if (new_version) {
-          std::string old_text;
-          std::vector<SqlValue> params = {spec.name, head.latest_version};
-          CAIRN_RETURN_IF_ERROR(session.QueryEach(
-              "SELECT spec FROM monitor_versions WHERE name = $1 AND version = $2", params,
-              [&](const SqlRowView& row) {
-                old_text = std::string(row.Text(0));
-                return absl::OkStatus();
-              }));
-          absl::StatusOr<Json> old_json = ParseJson(old_text);
-          if (old_json.ok()) change.diffs = pipelines::DiffPipelineJson(*old_json, jsons[i]);
-        }
-      }
-      if (write && change.action != "unchanged") {
-        if (new_version) {
-          std::vector<SqlValue> params = {spec.name, *change.new_version, hashes[i], texts[i],
-                                          now};
-          CAIRN_RETURN_IF_ERROR(session
-                                    .Execute(
-                                        "INSERT INTO monitor_versions (name, version, "
-                                        "content_hash, spec, created_ms) VALUES ($1, $2, $3, $4, "
-                                        "$5)",
-                                        params)
-                                    .status());
-        }
-        std::vector<SqlValue> params = {spec.name, *change.new_version, hashes[i], now};
-        CAIRN_RETURN_IF_ERROR(session
-                                  .Execute(
-                                      "INSERT INTO monitors (name, latest_version, content_hash, "
-                                      "removed, updated_ms) VALUES ($1, $2, $3, 0, $4) ON "
-                                      "CONFLICT (name) DO UPDATE SET latest_version = $2, "
-                                      "content_hash = $3, removed = 0, updated_ms = $4",
-                                      params)
-                                  .status());
-      }
-      changes.push_back(std::move(change));
-    }
-    if (prune) {
-      for (const auto& [name, head] : heads) {
-        if (head.removed || names.count(name)) continue;
-        MonitorChange change;
-        change.action = "removed";
-        change.name = name;
-        change.old_version = head.latest_version;
-        if (write) {
-          std::vector<SqlValue> params = {name, now};
-          CAIRN_RETURN_IF_ERROR(
-              session.Execute("UPDATE monitors SET removed = 1, updated_ms = $2 WHERE name = $1",
-                              params)
-                  .status());
-        }
-        changes.push_back(std::move(change));
-      }
-    }
-    return absl::OkStatus();
-  };
-  if (dry_run) {
-    CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) { return plan(session, false); }));
-    return changes;
-  }
-  absl::Status status;
-  for (int attempt = 0; attempt < kApplyTries; ++attempt) {
-    status = db_.Write([&](SqlSession& session) { return plan(session, true); });
-    if (!absl::IsAlreadyExists(status) && !absl::IsAborted(status)) break;
-  }
-  CAIRN_RETURN_IF_ERROR(status);
-  return changes;
+  return store_.Apply(specs, dry_run, prune);
 }
 
 absl::StatusOr<MonitorVersion> MonitorRegistry::Get(std::string_view name,
                                                     std::optional<int64_t> version) {
-  std::optional<MonitorVersion> found;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    found.reset();
-    std::vector<SqlValue> params = {std::string(name)};
-    std::string sql = absl::StrCat(
-        "SELECT ", kVersionColumns,
-        " FROM monitors p JOIN monitor_versions v ON v.name = p.name AND v.version = ");
-    if (version) {
-      absl::StrAppend(&sql, "$2 WHERE p.name = $1");
-      params.push_back(*version);
-    } else {
-      absl::StrAppend(&sql, "p.latest_version WHERE p.name = $1");
-    }
-    return session.QueryEach(sql, params, [&](const SqlRowView& row) -> absl::Status {
-      CAIRN_ASSIGN_OR_RETURN(MonitorVersion v, ReadVersion(row));
-      found = std::move(v);
-      return absl::OkStatus();
-    });
-  }));
-  if (!found) {
-    if (!version) {
-      return absl::NotFoundError(absl::StrCat(
-          "monitor '", ToAbsl(name),
-          "' is not registered: apply its definition first (cairn apply FILE); list monitors "
-          "with cairn monitors list"));
-    }
-    absl::StatusOr<MonitorVersion> latest = Get(name);
-    if (!latest.ok()) return latest.status();
-    return absl::NotFoundError(absl::StrCat("monitor '", ToAbsl(name), "' has no version ",
-                                            *version, ": its versions are 1 to ",
-                                            latest->version));
-  }
-  return std::move(*found);
+  return store_.Get(name, version);
 }
 
-absl::StatusOr<std::vector<MonitorVersion>> MonitorRegistry::List() {
-  std::vector<MonitorVersion> out;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
-    out.clear();
-    return session.QueryEach(
-        absl::StrCat("SELECT ", kVersionColumns,
-                     " FROM monitors p JOIN monitor_versions v ON v.name = p.name AND "
-                     "v.version = p.latest_version WHERE p.removed = 0 ORDER BY p.name"),
-        {}, [&](const SqlRowView& row) -> absl::Status {
-          CAIRN_ASSIGN_OR_RETURN(MonitorVersion v, ReadVersion(row));
-          out.push_back(std::move(v));
-          return absl::OkStatus();
-        });
-  }));
-  return out;
-}
+absl::StatusOr<std::vector<MonitorVersion>> MonitorRegistry::List() { return store_.List(); }
 
 }  // namespace cairn::monitoring

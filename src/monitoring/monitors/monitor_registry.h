@@ -1,6 +1,6 @@
 #pragma once
-// Versioned monitor definitions on the metadata database (SQLite or PostgreSQL), the
-// pattern of pipelines/pipeline_registry.h: each applied change of a monitor's canonical
+// Versioned monitor definitions on the metadata database (SQLite or PostgreSQL), a typed
+// wrapper over storage/definition_store.h like pipelines/pipeline_registry.h: each applied change of a monitor's canonical
 // content (MonitorSpecToJson) is a new version 1, 2, …; an unchanged monitor (same content
 // hash) creates nothing; every version stays readable; runs pin one version. Thread-safe.
 //
@@ -19,29 +19,18 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "monitoring/monitors/monitor_spec.h"
-
-namespace cairn::storage {
-class Database;
-}  // namespace cairn::storage
+#include "storage/definition_store.h"
 
 namespace cairn::monitoring {
 
-struct MonitorVersion {
-  std::string name;
-  int64_t version = 0;
-  std::string content_hash;  // hex SHA-256 of the canonical JSON
-  MonitorSpec spec;
-  int64_t created_ms = 0;
-  bool removed = false;  // pruned by `apply --prune`; its versions stay readable
-};
+// {name, version, content_hash, spec (file = "registry (NAME vN)"), created_ms, removed
+// (pruned by `apply --prune`; its versions stay readable)}.
+using MonitorVersion = storage::DefinitionVersion<MonitorSpec>;
 
-// One entry of an apply plan, shaped like the pipelines' (cli/apply.cc prints both).
-struct MonitorChange {
-  std::string action;  // "added" | "changed" | "unchanged" | "removed"
-  std::string name;
-  std::optional<int64_t> old_version, new_version;
-  Json diffs = Json::array();  // [{"path": "tests.default", "old": …, "new": …}]
-};
+// One entry of an apply plan, shaped like every registry's (cli/apply.cc prints them all):
+// action "added" | "changed" | "unchanged" | "removed", name, old/new version, diffs
+// [{"path": "tests.default", "old": …, "new": …}].
+using MonitorChange = storage::DefinitionChange;
 
 // The canonical JSON of a spec (keys sorted; file/line left out) and back.
 Json MonitorSpecToJson(const MonitorSpec& spec);
@@ -72,8 +61,7 @@ class MonitorRegistry {
 
  private:
   MonitorRegistry(storage::Database& db, Clock& clock);
-  storage::Database& db_;
-  Clock& clock_;
+  storage::TypedDefinitionStore<MonitorSpec> store_;
 };
 
 }  // namespace cairn::monitoring

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "features/definition_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/monitors/monitor_yaml.h"
@@ -165,6 +167,74 @@ TEST(MonitorSpecJsonTest, QualityRoundTripsAndIsLeftOutWhenUnset) {
   back->file = spec.file;
   back->line = spec.line;
   EXPECT_EQ(*back, spec);
+}
+
+// A database written before the registries shared storage/definition_store.h: the
+// registry's tables of migration 1 as they were, rows as the old Apply wrote them
+// (canonical text, its SHA-256). It opens, shows its versions, and an unchanged apply
+// makes no version.
+TEST_P(MonitorRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
+  constexpr char kOldTables[] = R"sql(
+DROP TABLE monitors;
+DROP TABLE monitor_versions;
+CREATE TABLE monitors (
+  name TEXT PRIMARY KEY,
+  latest_version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  removed INTEGER NOT NULL,
+  updated_ms BIGINT NOT NULL);
+CREATE TABLE monitor_versions (
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  content_hash TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (name, version))
+)sql";
+  const std::vector<MonitorSpec> old = {Spec("a"), Spec("a", "psi"), Spec("gone")};
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
+                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldTables));
+                   for (size_t i = 0; i < old.size(); ++i) {
+                     const std::string text = DumpJson(MonitorSpecToJson(old[i]));
+                     const int64_t version = i == 1 ? 2 : 1;
+                     std::vector<storage::SqlValue> row = {old[i].name, version,
+                                                           features::Sha256Hex(text), text,
+                                                           int64_t{1000} * version};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO monitor_versions (name, version, content_hash, "
+                                   "spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                                   row)
+                             .status());
+                     row[3] = int64_t{old[i].name == "gone" ? 1 : 0};
+                     CAIRN_RETURN_IF_ERROR(
+                         s.Execute("INSERT INTO monitors (name, latest_version, content_hash, "
+                                   "removed, updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+                                   "(name) DO UPDATE SET latest_version = $2, content_hash = $3",
+                                   row)
+                             .status());
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  auto reopened = MonitorRegistry::Open(*db_, clock_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  registry_ = std::move(*reopened);
+  auto list = registry_->List();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "a");
+  EXPECT_EQ((*list)[0].version, 2);
+  EXPECT_EQ((*list)[0].spec.tests.default_test, "psi");
+  EXPECT_EQ((*list)[0].spec.file, "registry (a v2)");
+  auto v1 = registry_->Get("a", 1);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->spec.tests.default_test, "ks");
+  EXPECT_EQ(v1->created_ms, 1000);
+  EXPECT_TRUE(registry_->Get("gone")->removed);
+  EXPECT_THAT(Summary(MustApply({Spec("a", "psi")})), ElementsAre("unchanged a 2->2"));
+  auto changed = MustApply({Spec("a")});
+  EXPECT_THAT(Summary(changed), ElementsAre("changed a 2->3"));
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_FALSE(changed[0].diffs.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MonitorRegistryTest, ::testing::Values("sqlite", "postgres"));
