@@ -265,10 +265,18 @@ Json RolloutGuard::Evaluate(int64_t now_ms, bool* passed, std::string* reason) c
 }
 
 std::optional<GuardVerdict> RolloutGuard::Judge(int64_t now_ms) const {
-  if (now_ms - started_ms_ < spec_.window_ms) return std::nullopt;
   if (requests(/*challenger=*/true) < spec_.min_requests) return std::nullopt;
   GuardVerdict verdict;
   verdict.details = Evaluate(now_ms, &verdict.passed, &verdict.reason);
+  const int64_t elapsed_ms = now_ms - started_ms_;
+  if (elapsed_ms >= spec_.window_ms) return verdict;
+  // Before the window's end only a failure is final (fail fast, as Argo Rollouts' and
+  // Flagger's analyses do): a bad challenger stops serving users at once, a good one
+  // still has to hold for the whole window.
+  if (verdict.passed) return std::nullopt;
+  verdict.details["early"] = true;
+  absl::StrAppend(&verdict.reason, " — after ", FormatDuration(elapsed_ms / 1000 * 1000), " of its ",
+                  FormatDuration(spec_.window_ms), " window");
   return verdict;
 }
 

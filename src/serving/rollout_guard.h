@@ -53,10 +53,12 @@ class RolloutGuard {
   // `error`: the variant failed (its prediction is ignored). Thread-safe, lock-free.
   void Record(bool challenger, int64_t latency_us, bool error, double prediction);
 
-  // nullopt until the window has passed (now_ms − started_ms ≥ window_ms) AND the
-  // challenger has min_requests requests; then the verdict. A check that cannot be
-  // computed (the champion answered nothing, or too few predictions for the drift test)
-  // passes with a note in details.checks. Thread-safe.
+  // nullopt until the challenger has min_requests requests. From then on a failing
+  // check is a verdict at once (fail fast: details.early = true, and the reason ends
+  // "— after 2m of its 10m window"); a pass is a verdict only once the window has passed
+  // (now_ms − started_ms ≥ window_ms). A check that cannot be computed (the champion
+  // answered nothing, or too few predictions for the drift test) passes with a note in
+  // details.checks. Thread-safe.
   std::optional<GuardVerdict> Judge(int64_t now_ms) const;
 
   // The same details at any time (for Describe / the API's rollout progress), plus

@@ -49,6 +49,31 @@ TEST(RolloutGuardTest, NoVerdictBeforeTheWindowAndMinRequests) {
   EXPECT_EQ(guard.requests(false), 1000);
 }
 
+TEST(RolloutGuardTest, AFailureIsAVerdictBeforeTheWindowEndsAPassIsNot) {
+  RolloutGuard guard(Spec(), kStart);
+  Feed(guard, false, 1000);
+  Feed(guard, true, 99, 100, 0, /*error_every=*/10);
+  EXPECT_FALSE(guard.Judge(kStart + 20'000).has_value());  // 99 < min_requests
+  Feed(guard, true, 101, 100, 0, /*error_every=*/10);       // 200 requests, 21 errors
+  auto verdict = guard.Judge(kStart + 20'500);
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_FALSE(verdict->passed);
+  EXPECT_EQ(verdict->reason,
+            "failed: error rate 0.105 vs the champion's 0.000 (+0.105, max +0.010) — after "
+            "20s of its 1m window");
+  EXPECT_EQ(verdict->details["early"], true);
+
+  // A challenger that passes so far waits for the whole window.
+  RolloutGuard good(Spec(), kStart);
+  Feed(good, false, 1000);
+  Feed(good, true, 400);
+  EXPECT_FALSE(good.Judge(kStart + 59'999).has_value());
+  auto passed = good.Judge(kStart + 60'000);
+  ASSERT_TRUE(passed.has_value());
+  EXPECT_TRUE(passed->passed) << passed->reason;
+  EXPECT_FALSE(passed->details.contains("early"));
+}
+
 TEST(RolloutGuardTest, PassesWhenTheChallengerMatchesTheChampion) {
   GuardSpec spec = Spec();
   spec.max_prediction_drift = 0.2;
