@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/api_context.h"
+#include "api/apply_changes.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
 #include "common/status.h"
@@ -64,23 +65,7 @@ HttpResponse Apply(const ApiContext& ctx, const HttpRequest& request) {
   absl::StatusOr<std::vector<EndpointChange>> plan =
       ctx.endpoint_registry->Apply(*specs, *dry_run, *prune);
   if (!plan.ok()) return Error(plan.status());
-  Json changes = Json::array();
-  bool changed = false;
-  for (const EndpointChange& change : *plan) {
-    Json item = serving::EndpointChangeToJson(change);
-    item["kind"] = "Endpoint";
-    item["file"] = "";
-    item["line"] = 0;
-    for (const EndpointSpec& spec : *specs) {
-      if (spec.name == change.name) {
-        item["file"] = spec.file;
-        item["line"] = spec.line;
-      }
-    }
-    changes.push_back(std::move(item));
-    changed = changed || change.action != "unchanged";
-  }
-  Json reply = {{"changes", std::move(changes)}, {"applied", !*dry_run && changed}};
+  Json reply = ApplyChangesReply("Endpoint", *plan, *specs, *dry_run);
   if (!*dry_run && ctx.endpoints != nullptr) {
     // The definitions are stored either way; a model that cannot load yet (not
     // registered, no alias) is reported and retried by the service's recheck.
