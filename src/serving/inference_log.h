@@ -9,7 +9,10 @@
 // Writes never block the predict path: Append only queues the record (a bounded queue;
 // when it is full the record is dropped and counted). One writer thread commits what is
 // queued in one transaction (group commit) every `flush_interval_ms`, or at once when
-// `batch_size` records wait or someone calls Flush(). A record whose (endpoint, id,
+// `batch_size` records wait or someone calls Flush(). The writer runs at nice +5 (Linux
+// per-thread priority): a group commit's burst of work yields the CPU to the threads that
+// answer requests, and only lags (then drops, counted) on a machine saturated for long.
+// A record whose (endpoint, id,
 // variant) is already logged is skipped (counted as a duplicate). Retention keeps the
 // newest rows of an endpoint by prediction time (SetRetention).
 //
