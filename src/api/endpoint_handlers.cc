@@ -117,6 +117,19 @@ HttpResponse Describe(const ApiContext& ctx, const HttpRequest& request) {
 }
 
 HttpResponse Predict(const ApiContext& ctx, const HttpRequest& request) {
+  if (request.on_io_thread) {
+    // Only if the deployment it reads now still computes in process (it may have been
+    // redeployed since inline_when asked); otherwise on to the predict pool.
+    std::optional<absl::StatusOr<std::string>> answer =
+        ctx.endpoints->PredictInProcess(*request.PathParam("name"), request.body);
+    if (!answer.has_value()) {
+      HttpResponse elsewhere;
+      elsewhere.run_on_pool = true;
+      return elsewhere;
+    }
+    if (!answer->ok()) return Error(answer->status());
+    return JsonResponse(std::move(**answer));
+  }
   absl::StatusOr<std::string> answer =
       ctx.endpoints->Predict(*request.PathParam("name"), request.body);
   if (!answer.ok()) return Error(answer.status());
@@ -305,6 +318,9 @@ HttpResponse Events(const ApiContext& ctx, const HttpRequest& request) {
 
 }  // namespace
 
+// The largest predict body answered on an I/O thread (a few hundred rows).
+constexpr size_t kInlinePredictMaxBody = 16 * 1024;
+
 void RegisterEndpointRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;
   const std::string base = "/api/v1/endpoints";
@@ -318,10 +334,13 @@ void RegisterEndpointRoutes(Router& router, const ApiContext& ctx) {
     // answers on the I/O thread: two thread hand-offs fewer per request. The rest (Python
     // workers, a remote online store) runs on the predict pool.
     RouteOptions predict_options{.pool = HandlerPool::kPredict};
+    // Small requests only: a big batch of rows would hold the I/O thread (and every
+    // connection on it) for its whole prediction.
     if (ctx.feature_store == nullptr || ctx.feature_store->online_is_embedded()) {
       predict_options.inline_when = [c](const HttpRequest& r) {
         const std::string* name = r.PathParam("name");
-        return name != nullptr && c->endpoints->PredictsInProcess(*name);
+        return r.body.size() <= kInlinePredictMaxBody && name != nullptr &&
+               c->endpoints->PredictsInProcess(*name);
       };
     }
     router.Add("POST", base + "/{name}/predict",

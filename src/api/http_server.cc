@@ -521,10 +521,19 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
     }
     request_.path_params = std::move(match_.path_params);
-    if (route_->options.inline_handler ||
-        (route_->options.inline_when && route_->options.inline_when(request_))) {
+    if (route_->options.inline_handler) {
       SendResponse(RunHandler());
       return;
+    }
+    if (route_->options.inline_when && route_->options.inline_when(request_)) {
+      request_.on_io_thread = true;
+      HttpResponse response = RunHandler();
+      request_.on_io_thread = false;
+      if (!response.run_on_pool) {
+        SendResponse(std::move(response));
+        return;
+      }
+      // The handler found it must block after all: on to its pool like any other request.
     }
     const HandlerPool kind = route_->options.pool;
     const size_t max_backlog = server_->max_backlog(kind);

@@ -671,14 +671,21 @@ TEST_F(HttpServerTest, InlineWhenRunsTheRequestsItAcceptsOnTheIoThread) {
     const std::string* mode = r.PathParam("mode");
     absl::MutexLock lock(&mu);
     asked.push_back(mode == nullptr ? "(none)" : absl::StrCat(*mode, ":", r.body));
-    return mode != nullptr && *mode == "fast";
+    return mode != nullptr && (*mode == "fast" || *mode == "changed");
   };
   router_.Add(
       "POST", "/predict/{mode}",
       [&](const HttpRequest& r) {
+        const std::string mode = *r.PathParam("mode");
         absl::MutexLock lock(&mu);
-        ran_on[*r.PathParam("mode")] = std::this_thread::get_id();
-        return JsonResponse("{}");
+        if (mode == "changed" && r.on_io_thread) {
+          ran_on["changed-inline"] = std::this_thread::get_id();
+          HttpResponse elsewhere = JsonResponse("{\"inline\": true}");
+          elsewhere.run_on_pool = true;  // "not here after all"
+          return elsewhere;
+        }
+        ran_on[mode] = std::this_thread::get_id();
+        return JsonResponse(absl::StrCat("{\"on_io_thread\": ", r.on_io_thread, "}"));
       },
       std::move(options));
   ServerOptions server_options;
@@ -688,11 +695,19 @@ TEST_F(HttpServerTest, InlineWhenRunsTheRequestsItAcceptsOnTheIoThread) {
   ASSERT_EQ(client.Request("GET", "/inline").status, 200);
   ASSERT_EQ(client.Request("POST", "/predict/fast", "{\"a\":1}").status, 200);
   ASSERT_EQ(client.Request("POST", "/predict/slow", "{\"b\":2}").status, 200);
+  // Accepted inline, but the handler answers run_on_pool: it runs again on the pool,
+  // and only that answer is sent.
+  Reply changed = client.Request("POST", "/predict/changed", "{\"c\":3}");
+  ASSERT_EQ(changed.status, 200);
+  EXPECT_EQ(changed.body, "{\"on_io_thread\": 0}");
   absl::MutexLock lock(&mu);
   // Asked once per request, with the path parameters filled and the body read.
-  EXPECT_EQ(asked, (std::vector<std::string>{"fast:{\"a\":1}", "slow:{\"b\":2}"}));
+  EXPECT_EQ(asked, (std::vector<std::string>{"fast:{\"a\":1}", "slow:{\"b\":2}",
+                                             "changed:{\"c\":3}"}));
   EXPECT_EQ(ran_on["fast"], io_thread.load());  // the one I/O thread
   EXPECT_NE(ran_on["slow"], io_thread.load());  // a thread of the predict pool
+  EXPECT_EQ(ran_on["changed-inline"], io_thread.load());
+  EXPECT_NE(ran_on["changed"], io_thread.load());
 }
 
 TEST_F(HttpServerTest, StopLetsInFlightHandlerFinishThenWaitReturns) {

@@ -29,6 +29,9 @@ struct HttpRequest {
   // Captured by the router: values of {name} segments and of a trailing {*rest}.
   std::vector<std::pair<std::string, std::string>> path_params;
   std::string remote_address;
+  // True while the handler runs on an I/O thread (RouteOptions::inline_when accepted the
+  // request): it must not block, and may answer HttpResponse::run_on_pool instead.
+  bool on_io_thread = false;
 
   // First value of the query parameter / header / path parameter, or nullptr.
   const std::string* QueryParam(std::string_view key) const;
@@ -63,6 +66,10 @@ struct HttpResponse {
   // ignored). HTTP/1.0 clients get the raw pieces and the connection closes at the end.
   StreamProducer stream;
   std::vector<std::pair<std::string, std::string>> headers;
+  // From a handler running on an I/O thread (HttpRequest::on_io_thread): "not here" — the
+  // server runs the handler again on the route's pool and ignores the rest of this
+  // response. Ignored elsewhere. Not for routes with stream_request_body.
+  bool run_on_pool = false;
 };
 
 // For in-process callers (Router::Dispatch in tests): runs `response->stream` to the end

@@ -30,7 +30,9 @@ struct RouteOptions {
   // Decides per request (path parameters filled, body read) whether this one runs on the
   // I/O thread, as an inline handler does: for handlers that block only in some cases
   // (a prediction blocks on a Python worker, not on an in-process model). Called on the
-  // I/O thread, so it must be cheap and never block. Empty: never.
+  // I/O thread, so it must be cheap and never block. Empty: never. The handler then sees
+  // HttpRequest::on_io_thread and may still answer HttpResponse::run_on_pool (what it
+  // checked changed since), which sends the request on to the route's pool.
   std::function<bool(const HttpRequest&)> inline_when;
   // The pool that runs the handler (ignored for inline handlers).
   HandlerPool pool = HandlerPool::kDefault;

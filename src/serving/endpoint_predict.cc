@@ -205,11 +205,30 @@ void FormatId(std::string_view prefix, uint64_t n, std::string* out) {
 
 absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
                                                      std::string_view request_json) {
+  return PredictImpl(endpoint, request_json, /*declined=*/nullptr);
+}
+
+std::optional<absl::StatusOr<std::string>> EndpointService::PredictInProcess(
+    std::string_view endpoint, std::string_view request_json) {
+  bool declined = false;
+  absl::StatusOr<std::string> answer = PredictImpl(endpoint, request_json, &declined);
+  if (declined) return std::nullopt;
+  return answer;
+}
+
+absl::StatusOr<std::string> EndpointService::PredictImpl(std::string_view endpoint,
+                                                         std::string_view request_json,
+                                                         bool* declined) {
   const int64_t start_us = SteadyMicros();
   if (stopped_) return absl::UnavailableError("the endpoint service is shut down");
   std::shared_ptr<Deployment> d = Find(endpoint);
   if (d == nullptr) return NotDeployed(endpoint);
   std::shared_ptr<const Serving> s = d->Get();
+  // The caller may only compute in process (an HTTP I/O thread): this snapshot must.
+  if (declined != nullptr && !ServesInProcess(s.get())) {
+    *declined = true;
+    return std::string();
+  }
   d->requests.fetch_add(1, std::memory_order_relaxed);
   if (s == nullptr || s->champion == nullptr) {
     d->errors.fetch_add(1, std::memory_order_relaxed);
@@ -323,11 +342,7 @@ absl::StatusOr<std::string> EndpointService::Predict(std::string_view endpoint,
   return out;
 }
 
-bool EndpointService::PredictsInProcess(std::string_view endpoint) {
-  if (stopped_) return false;
-  std::shared_ptr<Deployment> d = Find(endpoint);
-  if (d == nullptr) return false;
-  std::shared_ptr<const Serving> s = d->Get();
+bool EndpointService::ServesInProcess(const Serving* s) {
   if (s == nullptr || s->champion == nullptr || !s->champion->model->runs_in_process()) {
     return false;
   }
@@ -335,6 +350,12 @@ bool EndpointService::PredictsInProcess(std::string_view endpoint) {
   const RolloutState* rollout = s->rollout.get();
   return rollout == nullptr || rollout->record.mode == "shadow" ||
          rollout->challenger->model->runs_in_process();
+}
+
+bool EndpointService::PredictsInProcess(std::string_view endpoint) {
+  if (stopped_) return false;
+  std::shared_ptr<Deployment> d = Find(endpoint);
+  return d != nullptr && ServesInProcess(d->Get().get());
 }
 
 bool EndpointService::Sample(std::string_view id, double rate) const {

@@ -199,6 +199,13 @@ class EndpointService {
   // or undeployed endpoint. Cheap: one lookup and a few loads.
   bool PredictsInProcess(std::string_view endpoint);
 
+  // Predict for a caller that must not block (an HTTP I/O thread): answers as Predict
+  // when the deployment it reads computes in process, and nullopt — having done nothing —
+  // when it does not (a redeploy or a canary with a Python challenger since the caller's
+  // PredictsInProcess): the caller then calls Predict where blocking is allowed.
+  std::optional<absl::StatusOr<std::string>> PredictInProcess(std::string_view endpoint,
+                                                               std::string_view request_json);
+
   // Predicts every row of a CSV file (header first; columns: entity join keys and/or model
   // inputs) in chunks, streaming; writes `output_csv` with the header "id,prediction" and
   // one line per input row, in order. Returns the number of rows predicted. Rows are not
@@ -277,6 +284,11 @@ class EndpointService {
   void Loop();
   void ShadowLoop();
   std::shared_ptr<Deployment> Find(std::string_view name);
+  // Predict; with `declined` set, only when the snapshot computes in process (else
+  // *declined = true and nothing is done).
+  absl::StatusOr<std::string> PredictImpl(std::string_view endpoint,
+                                          std::string_view request_json, bool* declined);
+  static bool ServesInProcess(const Serving* serving);
   std::vector<std::shared_ptr<Deployment>> All();
   static absl::Status NotDeployed(std::string_view endpoint);
   void AddEvent(std::string_view endpoint, std::string_view kind, const Json& detail);

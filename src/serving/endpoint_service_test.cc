@@ -275,6 +275,10 @@ TEST_F(EndpointServiceTest, PredictsWithOnlineFeaturesAndRawValuesWin) {
   // The fake runtime does not say it runs in process (a Python pool's answer): predict-pool.
   EXPECT_FALSE(service_->PredictsInProcess("churn"));
   EXPECT_FALSE(service_->PredictsInProcess("no-such-endpoint"));
+  // Asked to compute only in process, it declines and does nothing (nothing counted).
+  EXPECT_FALSE(service_->PredictInProcess("churn", R"({"features": {"tenure": [1],
+      "spend": [2.0]}})").has_value());
+  EXPECT_EQ(service_->Describe("churn")->at("traffic").at("requests"), 0);
   Json out = PredictJson(R"({"entities": {"customer_id": [1001, 1002]}})");
   EXPECT_EQ(out["model"], "churn");
   EXPECT_EQ(out["model_version"], 1);
@@ -1141,6 +1145,11 @@ TEST(EndpointServiceXgbTest, ServesABoosterWithTwentyOnlineFeatures) {
   ASSERT_EQ((*service)->List()[0].state, "serving") << (*service)->List()[0].error;
   // The native runtime computes in process: the server may answer on its I/O threads.
   EXPECT_TRUE((*service)->PredictsInProcess("churn"));
+  std::optional<absl::StatusOr<std::string>> inline_answer =
+      (*service)->PredictInProcess("churn", R"({"entities": {"customer_id": [0]}})");
+  ASSERT_TRUE(inline_answer.has_value());
+  ASSERT_TRUE(inline_answer->ok()) << inline_answer->status();
+  EXPECT_EQ(Json::parse(**inline_answer)["predictions"].size(), 1u);
 
   absl::StatusOr<std::vector<float>> reference =
       testing::ReferencePredict(*model_json, data, kFeatures);

@@ -70,7 +70,9 @@ struct PythonPoolOptions {
   double target_in_flight_per_replica = 1.0;
   int64_t scale_down_idle_ms = 30'000;
   int64_t startup_timeout_ms = 60'000;  // zygote: import + load_model; a fork: the same bound
-  int64_t request_timeout_ms = 30'000;  // a request's deadline (queue + predict); 0: none
+  // A request's deadline (queue + predict); 0: none (the default: CI/CD evaluations load
+  // models without one). Endpoints pass their `timeout` (30 s unless set).
+  int64_t request_timeout_ms = 0;
   std::string endpoint;                 // copied into ScalingEvent::endpoint
   Clock* clock = nullptr;               // nullptr → RealClock(); drives the idle times only
   // Called from the pool's scaler thread (the start event from StartPythonRuntime's
