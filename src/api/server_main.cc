@@ -309,6 +309,9 @@ absl::Status OpenServing(const ServerConfig& config, ServerState& state) {
   options.training_sets = &state.feature_store->training_sets();  // batch prediction
   options.events = state.events.get();
   options.data_dir = std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
+  // The server's own files under --data (OpenState and the stores it opens).
+  options.protected_paths = {"cairn.db",  "cairn.db-wal", "cairn.db-shm", "artifacts",
+                             "offline",   "online",       "pipelines",    "quarantine"};
   CAIRN_ASSIGN_OR_RETURN(state.release, cicd::OpenReleaseStack(options));
   CAIRN_ASSIGN_OR_RETURN(state.webhooks, cicd::Webhooks::Open(*state.db, state.registry.get(),
                                                                state.events.get(), RealClock()));

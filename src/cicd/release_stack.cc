@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<ReleaseStack>> OpenReleaseStack(
   service.events = options.events;
   service.recheck_ms = options.recheck_ms;
   service.data_dir = options.data_dir;  // batch prediction's relative paths
+  service.protected_paths = options.protected_paths;
   if (features::TrainingSets* sets = options.training_sets) {
     service.load_training_set = [sets](std::string_view id)
         -> absl::StatusOr<serving::TrainingSetRows> {

@@ -9,6 +9,7 @@
 // serving::LoadModelRuntime) and check features_online against the online store.
 
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -48,6 +49,8 @@ struct ReleaseStackOptions {
   features::TrainingSets* training_sets = nullptr;
   EventBus* events = nullptr;                     // alias moves, evaluations; may be null
   std::string data_dir;  // relative evaluation paths resolve under it (absolute)
+  // Under data_dir, the server's own state: batch prediction never reads or writes there.
+  std::vector<std::string> protected_paths;
   serving::InferenceLogOptions inference_log;
   int64_t recheck_ms = 1000;  // the endpoint service's alias recheck / guard judging
   uint64_t seed = 0;          // the canary split's sequence

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -557,10 +558,29 @@ absl::StatusOr<std::string> EndpointService::ResolveBatchPath(std::string_view f
   if (!inside(full, base)) return outside("");
   // What exists of the path, with its symbolic links resolved, must stay inside too.
   const fs::path real_base = fs::weakly_canonical(base, ec);
-  if (!ec) {
-    const fs::path real = fs::weakly_canonical(full, ec);
-    if (!ec && !inside(real, real_base)) {
-      return outside(absl::StrCat(" through a symbolic link (it leads to ", real.string(), ")"));
+  fs::path real;
+  if (!ec) real = fs::weakly_canonical(full, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": '", path,
+                                                   "' cannot be resolved: ", ec.message()));
+  }
+  if (!inside(real, real_base)) {
+    return outside(absl::StrCat(" through a symbolic link (it leads to ", real.string(), ")"));
+  }
+  // CSV files only, and never the server's own state (its database, artifacts, stores).
+  std::string extension = full.extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (extension != ".csv") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(field), ": '", path, "' is not a .csv file; batch prediction reads and writes "
+        "CSV files only"));
+  }
+  const std::string first = real.lexically_relative(real_base).begin()->string();
+  for (const std::string& kept : options_.protected_paths) {
+    if (first == kept) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          ToAbsl(field), ": '", path, "' is inside '", kept, "', which holds the server's own "
+          "state; use another directory under ", where));
     }
   }
   return full.string();

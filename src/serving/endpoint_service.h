@@ -144,8 +144,12 @@ struct EndpointServiceOptions {
   bool start_thread = true;   // false (tests): nothing runs until RecheckNow()
   // Batch prediction's files lie under this directory (the server's data directory;
   // empty: the working directory): relative paths resolve under it, absolute ones must
-  // lie inside it, and neither '..' nor a symbolic link may lead out of it.
+  // lie inside it, and neither '..' nor a symbolic link may lead out of it. They are
+  // .csv files, never inside `protected_paths`.
   std::string data_dir;
+  // Names under data_dir that batch prediction never reads or writes: the server's own
+  // state (its database, artifact root, stores), e.g. {"cairn.db", "artifacts", …}.
+  std::vector<std::string> protected_paths;
   // Reads a saved training set for PredictTrainingSet; empty: that is refused
   // (FailedPrecondition: this server has no feature store).
   LoadTrainingSetFn load_training_set;
@@ -213,7 +217,8 @@ class EndpointService {
   // endpoint or input file; InvalidArgument naming the file, line and column. Both paths
   // lie under options.data_dir: relative ones resolve under it; an absolute one, or one
   // whose '..' or symbolic link leads elsewhere, outside it, is InvalidArgument naming the
-  // field, the path and the directory. The output is written to a temporary file of this
+  // field, the path and the directory; so is a path that is not a .csv file or lies in
+  // options.protected_paths (the server's own state). The output is written to a temporary file of this
   // call beside it (removed on any error) and renamed into place at the end.
   absl::StatusOr<int64_t> PredictBatch(std::string_view endpoint, const std::string& input_csv,
                                        const std::string& output_csv);

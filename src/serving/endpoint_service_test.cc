@@ -236,6 +236,7 @@ class EndpointServiceTest : public ::testing::Test {
     options.start_thread = thread;
     options.recheck_ms = recheck_ms;
     options.data_dir = data_dir_;
+    options.protected_paths = {"cairn.db", "artifacts"};
     options.load_training_set = load_training_set_;
     options.promote = promote_;
     auto service = EndpointService::Start(std::move(options));
@@ -1274,6 +1275,27 @@ TEST_F(EndpointServiceTest, BatchPathsAreUnderTheDataDirAndNoTemporaryFileIsLeft
   EXPECT_EQ(linked.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(linked.message(), HasSubstr("through a symbolic link"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "outside" / "o.csv"));
+
+  // Never the server's own state: its database, its artifact root; CSV files only.
+  std::filesystem::create_directories(data / "artifacts" / "1");
+  { std::ofstream(data / "cairn.db") << "SQLite format 3"; }
+  absl::Status db = service_->PredictBatch("churn", "batch/in.csv", "cairn.db").status();
+  EXPECT_EQ(db.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(db.message()),
+            "output: 'cairn.db' is not a .csv file; batch prediction reads and writes CSV "
+            "files only");
+  absl::Status artifact =
+      service_->PredictBatch("churn", "batch/in.csv", "artifacts/1/scores.CSV").status();
+  EXPECT_EQ(artifact.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(artifact.message()),
+            absl::StrCat("output: 'artifacts/1/scores.CSV' is inside 'artifacts', which holds "
+                         "the server's own state; use another directory under ",
+                         data.string()));
+  EXPECT_EQ(service_->PredictBatch("churn", "cairn.db", "x.csv").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::ifstream db_file(data / "cairn.db");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(db_file), {}), "SQLite format 3");
+  EXPECT_FALSE(std::filesystem::exists(data / "artifacts" / "1" / "scores.CSV"));
 }
 
 // A saved training set: customer_id and event_timestamp (and region, a string key) from
