@@ -298,20 +298,25 @@ absl::Status InsertTry(SqlSession& session, const WebhookDelivery& d) {
 // `history` × `attempts` tries; pending deliveries are never removed.
 absl::Status PruneHistory(SqlSession& session, const std::string& webhook_id, int history,
                           int attempts) {
-  const SqlValue outbox[] = {webhook_id, int64_t{history}, std::string(kPending)};
+  // The cut is the oldest row kept (offset history - 1); strictly older rows go, so a tie
+  // with it stays.
+  const SqlValue outbox[] = {webhook_id, int64_t{history} - 1, std::string(kPending)};
   CAIRN_RETURN_IF_ERROR(
       session
           .Execute("DELETE FROM cicd_webhook_outbox WHERE webhook_id = $1 AND state <> $3 "
-                   "AND finished_ms <= (SELECT finished_ms FROM cicd_webhook_outbox "
+                   "AND finished_ms < (SELECT finished_ms FROM cicd_webhook_outbox "
                    "WHERE webhook_id = $1 AND state <> $3 "
                    "ORDER BY finished_ms DESC LIMIT 1 OFFSET $2)",
                    outbox)
           .status());
-  const SqlValue tries[] = {webhook_id, int64_t{history} * attempts};
+  // Strictly older than the cut (ties at it are kept), never a pending delivery's tries.
+  const SqlValue tries[] = {webhook_id, int64_t{history} * attempts - 1, std::string(kPending)};
   return session
       .Execute("DELETE FROM cicd_webhook_deliveries WHERE webhook_id = $1 "
-               "AND time_ms <= (SELECT time_ms FROM cicd_webhook_deliveries "
-               "WHERE webhook_id = $1 ORDER BY time_ms DESC LIMIT 1 OFFSET $2)",
+               "AND time_ms < (SELECT time_ms FROM cicd_webhook_deliveries "
+               "WHERE webhook_id = $1 ORDER BY time_ms DESC LIMIT 1 OFFSET $2) "
+               "AND delivery_id NOT IN (SELECT delivery_id FROM cicd_webhook_outbox "
+               "WHERE webhook_id = $1 AND state = $3)",
                tries)
       .status();
 }
@@ -940,6 +945,23 @@ void Webhooks::Try(Job job) {
   WebhookHttpAnswer answer =
       PostWebhook(found->webhook.url, job.body, job.delivery_id, found->secret, clock_.NowMillis(),
                   options_.timeout_ms, &cancel_);
+  const bool answered_ok = answer.status >= 200 && answer.status <= 299;
+  if (cancel_.load() && !answered_ok) {
+    // Cut short by Shutdown: not a try (it neither counts nor is recorded, so a delivery on
+    // its last try is not lost); pending, tried again at once by the next start.
+    const SqlValue params[] = {job.delivery_id, clock_.NowMillis()};
+    absl::Status kept = db_.Write([&](SqlSession& session) -> absl::Status {
+      return session
+          .Execute("UPDATE cicd_webhook_outbox SET next_try_ms = $2 WHERE delivery_id = $1",
+                   params)
+          .status();
+    });
+    if (!kept.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat("webhooks: delivery ", job.delivery_id,
+                                           " abandoned at shutdown: ", kept.message()));
+    }
+    return;
+  }
   ++job.attempts_made;
   WebhookDelivery d;
   d.delivery_id = job.delivery_id;
@@ -951,12 +973,9 @@ void Webhooks::Try(Job job) {
   d.http_status = answer.status;
   d.success = answer.status >= 200 && answer.status <= 299;
   d.error = answer.error;
-  const bool cancelled = cancel_.load();
   const bool retry = !d.success && Retryable(answer.status) && d.attempt < options_.attempts;
   d.final = !retry;
-  if (retry && cancelled) {
-    d.next_try_ms = d.time_ms;  // cut short by Shutdown: again at the next start
-  } else if (retry) {
+  if (retry) {
     int64_t backoff = options_.backoff_ms;
     for (int i = 1; i < d.attempt && backoff < options_.max_backoff_ms; ++i) backoff *= 2;
     backoff = std::min(std::max(backoff, answer.retry_after_ms), options_.max_backoff_ms);
@@ -984,7 +1003,7 @@ void Webhooks::Try(Job job) {
     Log(retry ? LogLevel::kInfo : LogLevel::kWarning,
         absl::StrCat("webhook ", found->webhook.name, ": ", d.event, " try ", d.attempt, " of ",
                      options_.attempts, " failed: ", d.error,
-                     retry ? (cancelled ? "; again at the next start" : "; retrying")
+                     retry ? "; retrying"
                            : "; giving up"));
   }
   if (!retry) return;

@@ -224,8 +224,9 @@ class Webhooks {
   // Blocks until nothing is queued or being tried (retries waiting their turn included),
   // or `timeout_ms` of real time passed; true when idle (tests).
   bool WaitIdle(int64_t timeout_ms);
-  // Unsubscribes from the bus, abandons the tries in progress (within about a second; each
-  // is recorded as failed and stays pending, to be tried again after the next Open) and
+  // Unsubscribes from the bus, abandons the tries in progress (within about a second; an
+  // abandoned try is neither counted nor recorded: its delivery stays pending, tried again
+  // at once after the next Open, even when it was on its last try) and
   // stops the workers. Pending deliveries stay in the outbox. Idempotent.
   void Shutdown();
 
