@@ -335,3 +335,32 @@ def metric_history(session, server, run_id: str, key: str) -> list[dict]:
         page_token = payload.get("next_page_token")
         if not page_token:
             return points
+
+
+# ---- helpers shared by the end-to-end suites ----------------------------------------------
+
+def cli(server: Server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`cairn ARGS --url SERVER` as a process (CAIRN_URL unset, so --url wins)."""
+    env = dict(os.environ)
+    env.pop("CAIRN_URL", None)
+    return subprocess.run([str(cairn_binary()), *args, "--url", server.url],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def ok(done: subprocess.CompletedProcess) -> str:
+    """The command's stdout; fails the test with its output when it did not exit 0."""
+    assert done.returncode == 0, (done.args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def wait_until(what: str, predicate, deadline_s: float = 120, interval_s: float = 0.05):
+    """Polls `predicate` until it returns something truthy (returned); fails after the
+    deadline saying what was awaited and what was seen last. Never a fixed sleep."""
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what} (last: {last!r})")

@@ -31,7 +31,6 @@ import concurrent.futures
 import json
 import os
 import random
-import subprocess
 import threading
 import time
 import uuid
@@ -43,6 +42,7 @@ import pytest
 import requests
 
 import cairn_testing
+from cairn_testing import cli, ok
 
 pytestmark = pytest.mark.skipif(cairn_testing.is_mlflow(),
                                 reason="serving endpoints are Cairn's own API")
@@ -62,30 +62,8 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def cli(server, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`cairn ARGS --url SERVER` as a process."""
-    env = dict(os.environ)
-    env.pop("CAIRN_URL", None)
-    return subprocess.run([str(cairn_testing.cairn_binary()), *args, "--url", server.url],
-                          capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def ok(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 0, (done.args, done.stdout, done.stderr)
-    return done.stdout
-
-
 def wait_until(what: str, predicate, deadline_s: float = DEADLINE_S, interval_s: float = 0.05):
-    """Polls `predicate` until it returns something truthy (returned); fails after the
-    deadline saying what was awaited and what was seen last."""
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval_s)
-    pytest.fail(f"timed out after {deadline_s} s waiting for {what} (last: {last!r})")
+    return cairn_testing.wait_until(what, predicate, deadline_s, interval_s)
 
 
 def endpoint_url(server, name: str, suffix: str = "") -> str:

@@ -243,18 +243,22 @@ HttpResponse Test(Webhooks& webhooks, const HttpRequest& request, const std::str
   return JsonResponse(DumpJson(Json{{"result", std::move(out)}}));
 }
 
-HttpResponse Deliveries(Webhooks& webhooks, const HttpRequest& request, const std::string& id) {
-  absl::StatusOr<Json> fields = RequestFields(request);
-  if (!fields.ok()) return Error(fields.status(), Dialect::kCairn);
-  auto limit = OptionalInt64(*fields, "limit");
-  if (!limit.ok()) return Error(limit.status(), Dialect::kCairn);
-  const int64_t n = limit->value_or(50);
+// The request's `limit` (default 50): InvalidArgument outside 1..1000.
+absl::StatusOr<int> ListLimit(const HttpRequest& request) {
+  CAIRN_ASSIGN_OR_RETURN(Json fields, RequestFields(request));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<int64_t> limit, OptionalInt64(fields, "limit"));
+  const int64_t n = limit.value_or(50);
   if (n < 1 || n > 1000) {
-    return Error(absl::InvalidArgumentError(
-                     absl::StrCat("limit: must be an integer from 1 to 1000, got ", n)),
-                 Dialect::kCairn);
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: must be an integer from 1 to 1000, got ", n));
   }
-  auto deliveries = webhooks.ListDeliveries(id, static_cast<int>(n));
+  return static_cast<int>(n);
+}
+
+HttpResponse Deliveries(Webhooks& webhooks, const HttpRequest& request, const std::string& id) {
+  absl::StatusOr<int> limit = ListLimit(request);
+  if (!limit.ok()) return Error(limit.status(), Dialect::kCairn);
+  auto deliveries = webhooks.ListDeliveries(id, *limit);
   if (!deliveries.ok()) return Error(deliveries.status(), Dialect::kCairn);
   Json items = Json::array();
   for (const cicd::WebhookDelivery& d : *deliveries) {
@@ -274,17 +278,9 @@ HttpResponse Deliveries(Webhooks& webhooks, const HttpRequest& request, const st
 }
 
 HttpResponse Outbox(Webhooks& webhooks, const HttpRequest& request, const std::string& id) {
-  absl::StatusOr<Json> fields = RequestFields(request);
-  if (!fields.ok()) return Error(fields.status(), Dialect::kCairn);
-  auto limit = OptionalInt64(*fields, "limit");
+  absl::StatusOr<int> limit = ListLimit(request);
   if (!limit.ok()) return Error(limit.status(), Dialect::kCairn);
-  const int64_t n = limit->value_or(50);
-  if (n < 1 || n > 1000) {
-    return Error(absl::InvalidArgumentError(
-                     absl::StrCat("limit: must be an integer from 1 to 1000, got ", n)),
-                 Dialect::kCairn);
-  }
-  auto outbox = webhooks.ListOutbox(id, static_cast<int>(n));
+  auto outbox = webhooks.ListOutbox(id, *limit);
   if (!outbox.ok()) return Error(outbox.status(), Dialect::kCairn);
   Json items = Json::array();
   for (const cicd::WebhookOutboxEntry& e : *outbox) {
