@@ -36,10 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(!spec.target.feature_view.empty() + !spec.target.endpoint.empty() +
               !spec.target.path.empty() ==
           1);
-    Check(!spec.reference.path.empty() + !spec.reference.profile.empty() +
-              !spec.reference.feature_view.empty() ==
-          1);
-    Check(spec.drift || spec.constraints);
+    // A reference: exactly one kind, except for a quality-only monitor (none at all).
+    const int references = !spec.reference.path.empty() + !spec.reference.profile.empty() +
+                           !spec.reference.feature_view.empty();
+    Check(references == 1 || (references == 0 && spec.quality.has_value() && !spec.drift &&
+                               !spec.constraints));
+    // Something to check; quality only on an endpoint's inference log.
+    Check(spec.drift || spec.constraints || spec.quality.has_value());
+    Check(!spec.quality.has_value() || !spec.target.endpoint.empty());
     Check(spec.drift_share > 0 && spec.drift_share <= 1);
     const cairn::Json json = MonitorSpecToJson(spec);
     auto back = MonitorSpecFromJson(json);
