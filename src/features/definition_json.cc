@@ -1,6 +1,5 @@
 #include "features/definition_json.h"
 
-#include <openssl/evp.h>
 
 #include <exception>
 
@@ -142,20 +141,6 @@ Json ToCanonicalJson(const Definition& def) {
 }
 
 std::string CanonicalText(const Definition& def) { return DumpJson(ToCanonicalJson(def)); }
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 std::string ContentHash(const Definition& def) { return Sha256Hex(CanonicalText(def)); }
 

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/json.h"
+#include "common/sha256.h"
 #include "features/definitions.h"
 
 namespace cairn::features {
@@ -34,8 +35,8 @@ Json ToCanonicalJson(const FeatureServiceSpec& spec);
 // The compact serialization of ToCanonicalJson (sorted keys, no spaces).
 std::string CanonicalText(const Definition& def);
 
-// Lowercase hex SHA-256 of `text` / of CanonicalText(def).
-std::string Sha256Hex(std::string_view text);
+// Lowercase hex SHA-256 of `text` (common/sha256.h) / of CanonicalText(def).
+using ::cairn::Sha256Hex;
 std::string ContentHash(const Definition& def);
 
 // Back from the canonical JSON (missing fields take their defaults; `kind` decides the

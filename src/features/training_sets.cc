@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/sha256.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/row_stream.h"
@@ -33,16 +34,6 @@ std::span<const storage::Migration> Migrations() {
 }
 
 std::string TableName(std::string_view id) { return absl::StrCat("training_set.", ToAbsl(id)); }
-
-std::string Hex(const unsigned char* digest, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -99,7 +90,7 @@ std::string HashTable(const Table& table) {
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256_Final(digest, &ctx);
-  return Hex(digest, sizeof(digest));
+  return LowerHex(digest, sizeof(digest));
 }
 
 absl::StatusOr<std::unique_ptr<TrainingSets>> TrainingSets::Open(storage::Database& db,

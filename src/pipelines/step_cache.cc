@@ -12,23 +12,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "common/status.h"
 #include "openssl/evp.h"
 #include "pipelines/pipeline_json.h"
 
 namespace cairn::pipelines {
 namespace {
-
-std::string Hex(const unsigned char* digest, unsigned int length) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 int64_t Nanos(const struct timespec& time) {
   return static_cast<int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
@@ -42,13 +32,6 @@ struct DirId {
 };
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  return Hex(digest, length);
-}
 
 Json StepCacheJson(const StepSpec& step) {
   Json json = StepToJson(step);
@@ -93,7 +76,7 @@ absl::StatusOr<std::string> InputHasher::HashFile(const std::string& path, Entry
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx, digest, &length);
   EVP_MD_CTX_free(ctx);
-  std::string hash = Hex(digest, length);
+  std::string hash = LowerHex(digest, length);
   key.hash = hash;
   absl::MutexLock lock(&mu_);
   files_[path] = std::move(key);

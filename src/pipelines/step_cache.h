@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
+#include "common/sha256.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/json.h"
@@ -21,8 +22,8 @@
 
 namespace cairn::pipelines {
 
-// Hex SHA-256 of `bytes`.
-std::string Sha256Hex(std::string_view bytes);
+// Hex SHA-256 of `bytes` (common/sha256.h).
+using ::cairn::Sha256Hex;
 
 // The part of a step's definition that decides its outputs: its canonical JSON
 // (pipeline_json.h StepToJson: name, command or script, env, workdir, inputs, outputs,

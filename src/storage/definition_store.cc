@@ -1,10 +1,9 @@
 #include "storage/definition_store.h"
 
-#include <openssl/evp.h>
-
 #include <set>
 
 #include "absl/strings/str_join.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace cairn::storage {
@@ -16,20 +15,6 @@ constexpr int kApplyTries = 5;
 // Columns of every version read, in this order (v: the versions table, p: the heads).
 constexpr char kVersionColumns[] =
     "v.name, v.version, v.content_hash, v.spec, v.created_ms, p.removed";
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 StoredDefinition ReadStored(const SqlRowView& row) {
   return StoredDefinition{.name = std::string(row.Text(0)),
