@@ -586,6 +586,26 @@ absl::StatusOr<std::string> EndpointService::ResolveBatchPath(std::string_view f
   return full.string();
 }
 
+namespace {
+
+// Closes a batch's output, written to `tmp_output`, and renames it into place.
+absl::Status FinishBatchOutput(std::ofstream& out, const std::string& tmp_output,
+                               const std::string& output_csv) {
+  out.close();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("output: writing '", output_csv, "' failed"));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp_output, output_csv, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("output: cannot move the result to '", output_csv, "': ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> EndpointService::PredictBatch(std::string_view endpoint,
                                                       const std::string& input_csv,
                                                       const std::string& output_csv) {
@@ -723,16 +743,7 @@ absl::StatusOr<int64_t> EndpointService::PredictBatchTo(std::string_view endpoin
     predicted += static_cast<int64_t>(records.size());
     d->rows.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);
   }
-  out.close();
-  if (!out) {
-    return absl::InternalError(absl::StrCat("output: writing '", output_csv, "' failed"));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp_output, output_csv, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("output: cannot move the result to '", output_csv, "': ", ec.message()));
-  }
+  CAIRN_RETURN_IF_ERROR(FinishBatchOutput(out, tmp_output, output_csv));
   return predicted;
 }
 
@@ -946,16 +957,7 @@ absl::StatusOr<int64_t> EndpointService::PredictTableTo(std::string_view endpoin
     predicted += static_cast<int64_t>(n);
     d->rows.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
   }
-  out.close();
-  if (!out) {
-    return absl::InternalError(absl::StrCat("output: writing '", output_csv, "' failed"));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp_output, output_csv, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("output: cannot move the result to '", output_csv, "': ", ec.message()));
-  }
+  CAIRN_RETURN_IF_ERROR(FinishBatchOutput(out, tmp_output, output_csv));
   return predicted;
 }
 
