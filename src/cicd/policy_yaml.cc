@@ -8,10 +8,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/yaml_documents.h"
+#include "common/yaml_reader.h"
 #include "monitoring/stats/stat_tests.h"
 #include "yaml-cpp/yaml.h"
 
@@ -19,22 +21,6 @@ namespace cairn::cicd {
 namespace {
 
 constexpr size_t kMaxNameLength = 255;
-
-bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
-
-std::string Join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string hint = features::NearestName(word, candidates);
-  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
-}
 
 bool Contains(const std::vector<std::string_view>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -82,99 +68,48 @@ bool IsAliasName(std::string_view alias) {
   return true;
 }
 
-class DocumentParser {
+class DocumentParser : private YamlFieldReader {
  public:
-  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+  DocumentParser(std::string_view file, const YAML::Node& doc) : YamlFieldReader(file), doc_(doc) {}
 
   absl::Status Parse(PolicySpec* spec, bool* is_policy) {
     *is_policy = false;
     const int line = YamlLine(doc_);
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          file(), ":", line, ": a definition must be a map with 'kind' and 'name', got ",
           YamlShown(doc_)));
     }
     YAML::Node kind_node = doc_["kind"];
-    if (!Present(kind_node)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line,
-          ": missing field 'kind': add kind: Policy (or Entity, Source, FeatureView, "
-          "FeatureService, Pipeline, Monitor, Endpoint)"));
+    if (!YamlPresent(kind_node)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file(), ":", line,
+                       ": missing field 'kind': add kind: Policy (or Entity, Source, FeatureView, "
+                       "FeatureService, Pipeline, Monitor, Endpoint)"));
     }
-    label_ = "definition";
+    set_label("definition");
     if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
     const std::string kind = kind_node.Scalar();
     if (Contains(kOtherKinds, kind)) return absl::OkStatus();
     if (kind != "Policy") {
       std::vector<std::string_view> kinds = kOtherKinds;
       kinds.insert(kinds.begin(), "Policy");
-      return FieldError(kind_node, "kind",
-                        absl::StrCat("is not a kind (", Join(kinds), ")", DidYouMean(kind, kinds)));
+      return FieldError(
+          kind_node, "kind",
+          absl::StrCat("is not a kind (", JoinNames(kinds), ")", DidYouMean(kind, kinds)));
     }
     *is_policy = true;
-    label_ = "policy";
+    set_label("policy");
     YAML::Node name_node = doc_["name"];
-    if (Present(name_node) && name_node.IsScalar()) {
-      label_ = absl::StrCat("policy ", name_node.Scalar());
+    if (YamlPresent(name_node) && name_node.IsScalar()) {
+      set_label(absl::StrCat("policy ", name_node.Scalar()));
     }
-    spec->file = std::string(file_);
+    spec->file = std::string(file());
     spec->line = line;
     return ParsePolicy(spec);
   }
 
  private:
-  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
-                                                   ": field '", ToAbsl(field), "': value ",
-                                                   YamlShown(at), " ", ToAbsl(what)));
-  }
-  absl::Status ObjectError(int line, std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
-  }
-
-  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
-                           std::string_view where) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key_node = it->first;  // copies: `*it` is a temporary
-      const YAML::Node value_node = it->second;
-      if (!key_node.IsScalar()) {
-        return ObjectError(YamlLine(key_node),
-                           absl::StrCat("keys must be strings, got ", YamlShown(key_node)));
-      }
-      const std::string key = key_node.Scalar();
-      if (Contains(allowed, key)) continue;
-      std::string hint = features::NearestName(key, allowed);
-      return ObjectError(
-          YamlLine(key_node),
-          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(value_node),
-                       ")",
-                       hint.empty() ? absl::StrCat("; valid fields: ", Join(allowed))
-                                    : absl::StrCat("; did you mean '", hint, "'?")));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
-    if (node.IsMap()) return absl::OkStatus();
-    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
-                                     std::string_view path, bool required,
-                                     std::string_view fallback = "") {
-    YAML::Node node = map[std::string(field)];
-    if (!Present(node)) {
-      if (required) {
-        return ObjectError(YamlLine(map),
-                           absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
-      }
-      return std::string(fallback);
-    }
-    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
-    return node.Scalar();
-  }
-
   // A string that must be one of `choices`.
   absl::StatusOr<std::string> Choice(const YAML::Node& map, std::string_view field,
                                      std::string_view path,
@@ -182,79 +117,16 @@ class DocumentParser {
                                      std::string_view fallback) {
     CAIRN_ASSIGN_OR_RETURN(std::string value, String(map, field, path, false, fallback));
     if (Contains(choices, value)) return value;
-    return FieldError(map[std::string(field)], path,
-                      absl::StrCat("is not one of ", Join(choices), DidYouMean(value, choices)));
-  }
-
-  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
-                                                               std::string_view path,
-                                                               std::string_view example) {
-    std::map<std::string, std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsMap()) {
-      return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) {
-        return FieldError(key, path,
-                          absl::StrCat("has a key that is not a string; write ", ToAbsl(example)));
-      }
-      std::string sub = absl::StrCat(ToAbsl(path), ".", key.Scalar());
-      if (!Present(value) || !value.IsScalar()) {
-        return FieldError(value, sub, "must be a string, number or bool (quote it)");
-      }
-      out[key.Scalar()] = value.Scalar();
-    }
-    return out;
-  }
-
-  absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node,
-                                                      std::string_view path,
-                                                      std::string_view example) {
-    std::vector<std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsSequence()) {
-      return FieldError(node, path,
-                        absl::StrCat("must be a list of strings, like ", ToAbsl(example)));
-    }
-    for (size_t i = 0; i < node.size(); ++i) {
-      const YAML::Node item = node[i];
-      std::string at = absl::StrCat(ToAbsl(path), "[", i, "]");
-      if (!Present(item) || !item.IsScalar() || item.Scalar().empty()) {
-        return FieldError(item, at, "must be a non-empty string (quote it)");
-      }
-      if (std::find(out.begin(), out.end(), item.Scalar()) != out.end()) {
-        return FieldError(item, at, "is listed twice: name each column once");
-      }
-      out.push_back(item.Scalar());
-    }
-    return out;
-  }
-
-  absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view path) {
-    if (node.IsScalar()) {
-      const std::string& text = node.Scalar();
-      if (text == "true" || text == "True" || text == "yes") return true;
-      if (text == "false" || text == "False" || text == "no") return false;
-    }
-    return FieldError(node, path, "must be true or false");
-  }
-
-  absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path) {
-    double value = 0;
-    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
-      return value;
-    }
-    return FieldError(node, path, "must be a number");
+    return FieldError(
+        map[std::string(field)], path,
+        absl::StrCat("is not one of ", JoinNames(choices), DidYouMean(value, choices)));
   }
 
   absl::StatusOr<std::optional<double>> OptionalNumber(const YAML::Node& map,
                                                        std::string_view field,
                                                        std::string_view path) {
     YAML::Node node = map[std::string(field)];
-    if (!Present(node)) return std::optional<double>();
+    if (!YamlPresent(node)) return std::optional<double>();
     CAIRN_ASSIGN_OR_RETURN(double value, Number(node, path));
     return std::optional<double>(value);
   }
@@ -292,14 +164,14 @@ class DocumentParser {
   absl::Status ParseEvaluation(PolicySpec* spec) {
     // Kept as a line, not a node: assigning a missing node to a YAML::Node throws.
     const YAML::Node evaluation = doc_["evaluation"];
-    if (!Present(evaluation)) return absl::OkStatus();
+    if (!YamlPresent(evaluation)) return absl::OkStatus();
     evaluation_line_ = YamlLine(evaluation);
     CAIRN_RETURN_IF_ERROR(RequireMap(evaluation, "evaluation",
                                      "{data: {path: eval/churn.csv}, label: churned}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(evaluation, kEvaluationFields, "evaluation."));
     EvaluationDataSpec& out = spec->evaluation;
     YAML::Node data = evaluation["data"];
-    if (Present(data)) {
+    if (YamlPresent(data)) {
       if (data.IsScalar()) {  // data: eval/churn.csv
         out.path = data.Scalar();
       } else {
@@ -313,8 +185,8 @@ class DocumentParser {
       }
     }
     CAIRN_ASSIGN_OR_RETURN(out.label, String(evaluation, "label", "evaluation.label", false));
-    CAIRN_ASSIGN_OR_RETURN(out.slices,
-                           StringList(evaluation["slices"], "evaluation.slices", "[plan]"));
+    CAIRN_ASSIGN_OR_RETURN(out.slices, StringList(evaluation["slices"], "evaluation.slices",
+                                                  "[plan]", ListItems::kDistinctNames));
     if (!out.label.empty() &&
         std::find(out.slices.begin(), out.slices.end(), out.label) != out.slices.end()) {
       return FieldError(evaluation["slices"], "evaluation.slices",
@@ -322,7 +194,7 @@ class DocumentParser {
                                      "': slice by input columns only"));
     }
     YAML::Node threshold = evaluation["threshold"];
-    if (Present(threshold)) {
+    if (YamlPresent(threshold)) {
       CAIRN_ASSIGN_OR_RETURN(out.threshold, Number(threshold, "evaluation.threshold"));
       if (out.threshold <= 0 || out.threshold >= 1) {
         return FieldError(threshold, "evaluation.threshold",
@@ -335,7 +207,7 @@ class DocumentParser {
 
   absl::Status ParseGates(PolicySpec* spec) {
     YAML::Node gates = doc_["gates"];
-    if (!Present(gates)) {
+    if (!YamlPresent(gates)) {
       return ObjectError(spec->line,
                          "missing field 'gates': add at least one gate, like gates: [{metric: "
                          "auc, min: 0.7}]");
@@ -393,7 +265,7 @@ class DocumentParser {
     GateSpec gate;
     int kinds = 0;
     for (std::string_view kind : kGateKinds) {
-      if (!Present(node[std::string(kind)])) continue;
+      if (!YamlPresent(node[std::string(kind)])) continue;
       ++kinds;
       if (kinds > 1) {
         return FieldError(node[std::string(kind)], absl::StrCat(path, ".", ToAbsl(kind)),
@@ -412,14 +284,14 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(gate.name, String(node, gate.kind, kind_path, true));
     if (gate.kind == "metric" && !Contains(PolicyMetricNames(), gate.name)) {
       return FieldError(name_node, kind_path,
-                        absl::StrCat("is not a metric (", Join(PolicyMetricNames()),
+                        absl::StrCat("is not a metric (", JoinNames(PolicyMetricNames()),
                                      "); for a metric logged on the training run write "
                                      "run_metric: NAME",
                                      DidYouMean(gate.name, PolicyMetricNames())));
     }
     if (gate.kind == "check" && !Contains(PolicyCheckNames(), gate.name)) {
       return FieldError(name_node, kind_path,
-                        absl::StrCat("is not a check (", Join(PolicyCheckNames()), ")",
+                        absl::StrCat("is not a check (", JoinNames(PolicyCheckNames()), ")",
                                      DidYouMean(gate.name, PolicyCheckNames())));
     }
     if (gate.name.empty()) return FieldError(name_node, kind_path, "must not be empty");
@@ -430,15 +302,15 @@ class DocumentParser {
                                                                     path + ".min_absolute_change"));
     CAIRN_ASSIGN_OR_RETURN(gate.min_relative_change, OptionalNumber(node, "min_relative_change",
                                                                     path + ".min_relative_change"));
-    if (Present(node["greater_is_better"])) {
+    if (YamlPresent(node["greater_is_better"])) {
       CAIRN_ASSIGN_OR_RETURN(bool value,
-                             Bool(node["greater_is_better"], path + ".greater_is_better"));
+                             Bool(node["greater_is_better"], path + ".greater_is_better", false));
       gate.greater_is_better = value;
     }
-    if (Present(node["per_slice"])) {
-      CAIRN_ASSIGN_OR_RETURN(gate.per_slice, Bool(node["per_slice"], path + ".per_slice"));
+    if (YamlPresent(node["per_slice"])) {
+      CAIRN_ASSIGN_OR_RETURN(gate.per_slice, Bool(node["per_slice"], path + ".per_slice", false));
     }
-    if (Present(node["feature_service"])) {
+    if (YamlPresent(node["feature_service"])) {
       CAIRN_ASSIGN_OR_RETURN(gate.feature_service,
                              String(node, "feature_service", path + ".feature_service", false));
     }
@@ -453,25 +325,25 @@ class DocumentParser {
     if (gate.kind == "check") {
       for (const char* field : {"min_absolute_change", "min_relative_change",
                                 "greater_is_better", "per_slice"}) {
-        if (Present(node[field])) {
+        if (YamlPresent(node[field])) {
           return FieldError(node[field], absl::StrCat(path, ".", field),
                             absl::StrCat("applies to metric gates, not to check ", gate.name));
         }
       }
-      if (gate.name != "features_online" && Present(node["feature_service"])) {
+      if (gate.name != "features_online" && YamlPresent(node["feature_service"])) {
         return FieldError(node["feature_service"], path + ".feature_service",
                           "applies to check features_online only");
       }
       if (gate.name == "loads" || gate.name == "features_online") {
         for (const char* field : {"min", "max"}) {
-          if (Present(node[field])) {
+          if (YamlPresent(node[field])) {
             return FieldError(node[field], absl::StrCat(path, ".", field),
                               absl::StrCat("does not apply: check ", gate.name,
                                            " passes or fails, it has no value to bound"));
           }
         }
       } else {  // latency_p99_ms, size_mb
-        if (Present(node["min"])) {
+        if (YamlPresent(node["min"])) {
           return FieldError(node["min"], path + ".min",
                             absl::StrCat("does not apply to check ", gate.name,
                                          ": give its upper bound as max"));
@@ -498,7 +370,7 @@ class DocumentParser {
       return gate;
     }
 
-    if (Present(node["feature_service"])) {
+    if (YamlPresent(node["feature_service"])) {
       return FieldError(node["feature_service"], path + ".feature_service",
                         "applies to check features_online only");
     }
@@ -525,12 +397,12 @@ class DocumentParser {
 
   absl::Status ParseRollout(PolicySpec* spec) {
     YAML::Node rollout = doc_["rollout"];
-    if (!Present(rollout)) return absl::OkStatus();
+    if (!YamlPresent(rollout)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(RequireMap(
         rollout, "rollout", "{mode: canary, percent: 20, guard: {window: 10m, min_requests: 200}}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(rollout, kRolloutFields, "rollout."));
     for (const char* field : {"version", "alias"}) {
-      if (Present(rollout[field])) {
+      if (YamlPresent(rollout[field])) {
         return FieldError(rollout[field], absl::StrCat("rollout.", field),
                           "does not apply: the challenger of a policy's rollout is the "
                           "candidate version being promoted; remove it");
@@ -540,7 +412,7 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(out.mode, Choice(rollout, "mode", "rollout.mode", kRolloutModes,
                                             "canary"));
     YAML::Node percent = rollout["percent"];
-    if (Present(percent)) {
+    if (YamlPresent(percent)) {
       CAIRN_ASSIGN_OR_RETURN(out.percent, Number(percent, "rollout.percent"));
       if (out.percent <= 0 || out.percent > 100) {
         return FieldError(percent, "rollout.percent",
@@ -553,13 +425,13 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(out.on_fail,
                            Choice(rollout, "on_fail", "rollout.on_fail", kOnFail, "rollback"));
     YAML::Node guard = rollout["guard"];
-    if (Present(guard)) {
+    if (YamlPresent(guard)) {
       CAIRN_RETURN_IF_ERROR(
           RequireMap(guard, "rollout.guard", "{window: 10m, min_requests: 200}"));
       CAIRN_RETURN_IF_ERROR(CheckFields(guard, kGuardFields, "rollout.guard."));
       serving::GuardSpec& g = out.guard;
       YAML::Node window = guard["window"];
-      if (Present(window)) {
+      if (YamlPresent(window)) {
         absl::StatusOr<int64_t> ms = window.IsScalar() ? ParseDuration(window.Scalar())
                                                        : absl::InvalidArgumentError("");
         if (!ms.ok() || *ms <= 0) {
@@ -570,7 +442,7 @@ class DocumentParser {
         g.window_ms = *ms;
       }
       YAML::Node min_requests = guard["min_requests"];
-      if (Present(min_requests)) {
+      if (YamlPresent(min_requests)) {
         int64_t value = 0;
         if (!min_requests.IsScalar() || !absl::SimpleAtoi(min_requests.Scalar(), &value) ||
             value < 1) {
@@ -608,15 +480,14 @@ class DocumentParser {
                           "must not be negative");
       }
       YAML::Node drift_test = guard["drift_test"];
-      if (Present(drift_test)) {
+      if (YamlPresent(drift_test)) {
         const std::vector<std::string_view> names = TestNames();
         if (!drift_test.IsScalar() ||
             monitoring::stats::FindStatTest(drift_test.Scalar()) == nullptr) {
-          return FieldError(drift_test, "rollout.guard.drift_test",
-                            absl::StrCat("is not a drift test (", Join(names), ")",
-                                         drift_test.IsScalar()
-                                             ? DidYouMean(drift_test.Scalar(), names)
-                                             : ""));
+          return FieldError(
+              drift_test, "rollout.guard.drift_test",
+              absl::StrCat("is not a drift test (", JoinNames(names), ")",
+                           drift_test.IsScalar() ? DidYouMean(drift_test.Scalar(), names) : ""));
         }
         g.drift_test = drift_test.Scalar();
       }
@@ -625,10 +496,8 @@ class DocumentParser {
     return absl::OkStatus();
   }
 
-  std::string file_;
   const YAML::Node& doc_;
   int evaluation_line_ = 0;
-  std::string label_;
 };
 
 // "0.7", "-0.005", "1e-06" — shortest text that reads back the same.

@@ -6,10 +6,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/yaml_documents.h"
+#include "common/yaml_reader.h"
 #include "compute/resources.h"
 #include "yaml-cpp/yaml.h"
 
@@ -26,22 +28,6 @@ bool ValidName(std::string_view name, bool allow_dash) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && !(allow_dash && c == '-')) return false;
   }
   return true;
-}
-
-bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
-
-std::string JoinNames(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string hint = features::NearestName(word, candidates);
-  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
 }
 
 const std::vector<std::string_view> kPipelineFields = {
@@ -62,9 +48,9 @@ const std::vector<std::string_view> kTriggerFields = {"on", "match", "params"};
 const std::vector<std::string_view> kOtherKinds = {
     "Entity", "Source", "FeatureView", "FeatureService", "Monitor", "Policy", "Endpoint"};
 
-class DocumentParser {
+class DocumentParser : private YamlFieldReader {
  public:
-  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+  DocumentParser(std::string_view file, const YAML::Node& doc) : YamlFieldReader(file), doc_(doc) {}
 
   // Sets *is_pipeline; parses into *spec only when it is one.
   absl::Status Parse(PipelineSpec* spec, bool* is_pipeline) {
@@ -72,17 +58,17 @@ class DocumentParser {
     const int line = YamlLine(doc_);
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          file(), ":", line, ": a definition must be a map with 'kind' and 'name', got ",
           YamlShown(doc_)));
     }
     YAML::Node kind_node = doc_["kind"];
-    if (!Present(kind_node)) {
+    if (!YamlPresent(kind_node)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line,
+          file(), ":", line,
           ": missing field 'kind': add kind: Pipeline (or Entity, Source, FeatureView, "
           "FeatureService, Monitor, Policy, Endpoint)"));
     }
-    label_ = "definition";
+    set_label("definition");
     if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
     const std::string kind = kind_node.Scalar();
     if (std::find(kOtherKinds.begin(), kOtherKinds.end(), kind) != kOtherKinds.end()) {
@@ -96,67 +82,17 @@ class DocumentParser {
                                      DidYouMean(kind, kinds)));
     }
     *is_pipeline = true;
-    label_ = "pipeline";
+    set_label("pipeline");
     YAML::Node name_node = doc_["name"];
-    if (Present(name_node) && name_node.IsScalar()) {
-      label_ = absl::StrCat("pipeline ", name_node.Scalar());
+    if (YamlPresent(name_node) && name_node.IsScalar()) {
+      set_label(absl::StrCat("pipeline ", name_node.Scalar()));
     }
-    spec->file = std::string(file_);
+    spec->file = std::string(file());
     spec->line = line;
     return ParsePipeline(spec);
   }
 
  private:
-  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
-                                                   ": field '", ToAbsl(field), "': value ",
-                                                   YamlShown(at), " ", ToAbsl(what)));
-  }
-  absl::Status ObjectError(int line, std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
-  }
-
-  // Every key of `map` must be one of `allowed`; `where` prefixes field names ("retry.").
-  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
-                           std::string_view where) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return ObjectError(YamlLine(it->first),
-                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
-      }
-      const std::string key = it->first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string hint = features::NearestName(key, allowed);
-      return ObjectError(
-          YamlLine(it->first),
-          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(it->second),
-                       ")",
-                       hint.empty() ? absl::StrCat("; valid fields: ", JoinNames(allowed))
-                                    : absl::StrCat("; did you mean '", hint, "'?")));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
-    if (node.IsMap()) return absl::OkStatus();
-    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
-                                     std::string_view path, bool required) {
-    YAML::Node node = map[std::string(field)];
-    if (!Present(node)) {
-      if (required) {
-        return ObjectError(YamlLine(map),
-                           absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
-      }
-      return std::string();
-    }
-    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
-    return node.Scalar();
-  }
-
   // name: with the given syntax.
   absl::StatusOr<std::string> Name(const YAML::Node& map, std::string_view path, bool dash) {
     CAIRN_ASSIGN_OR_RETURN(std::string name, String(map, "name", path, /*required=*/true));
@@ -170,83 +106,6 @@ class DocumentParser {
     return name;
   }
 
-  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
-                                                               std::string_view path,
-                                                               std::string_view example) {
-    std::map<std::string, std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsMap()) return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return FieldError(it->first, path, absl::StrCat("has a key that is not a string; write ",
-                                                        ToAbsl(example)));
-      }
-      std::string sub = absl::StrCat(ToAbsl(path), ".", it->first.Scalar());
-      if (!Present(it->second) || !it->second.IsScalar()) {
-        return FieldError(it->second, sub, "must be a string, number or bool (quote it)");
-      }
-      out[it->first.Scalar()] = it->second.Scalar();
-    }
-    return out;
-  }
-
-  absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view path, bool fallback) {
-    if (!Present(node)) return fallback;
-    if (node.IsScalar()) {
-      const std::string& text = node.Scalar();
-      if (text == "true" || text == "True" || text == "yes") return true;
-      if (text == "false" || text == "False" || text == "no") return false;
-    }
-    return FieldError(node, path, "must be true or false");
-  }
-
-  absl::StatusOr<int64_t> Duration(const YAML::Node& node, std::string_view path,
-                                   int64_t fallback) {
-    if (!Present(node)) return fallback;
-    if (node.IsScalar()) {
-      absl::StatusOr<int64_t> ms = ParseDuration(node.Scalar());
-      if (ms.ok()) return *ms;
-    }
-    return FieldError(node, path,
-                      "is not a duration: write an integer and a unit (ms, s, m, h, d), like "
-                      "30s or 5m");
-  }
-
-  absl::StatusOr<int64_t> Integer(const YAML::Node& node, std::string_view path, int64_t fallback) {
-    if (!Present(node)) return fallback;
-    int64_t value = 0;
-    if (node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &value)) return value;
-    return FieldError(node, path, "must be a whole number");
-  }
-
-  absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path, double fallback) {
-    if (!Present(node)) return fallback;
-    double value = 0;
-    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
-      return value;
-    }
-    return FieldError(node, path, "must be a number");
-  }
-
-  absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node,
-                                                      std::string_view path,
-                                                      std::string_view example) {
-    std::vector<std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsSequence()) {
-      return FieldError(node, path, absl::StrCat("must be a list of strings, like ",
-                                                 ToAbsl(example)));
-    }
-    for (size_t i = 0; i < node.size(); ++i) {
-      if (!Present(node[i]) || !node[i].IsScalar()) {
-        return FieldError(node[i], absl::StrCat(ToAbsl(path), "[", i, "]"),
-                          "must be a string (quote it)");
-      }
-      out.push_back(node[i].Scalar());
-    }
-    return out;
-  }
-
   absl::Status ParsePipeline(PipelineSpec* spec) {
     CAIRN_RETURN_IF_ERROR(CheckFields(doc_, kPipelineFields, ""));
     CAIRN_ASSIGN_OR_RETURN(spec->name, Name(doc_, "name", /*dash=*/true));
@@ -257,7 +116,7 @@ class DocumentParser {
     if (!executor.empty()) spec->executor = executor;
 
     YAML::Node params = doc_["params"];
-    if (Present(params)) {
+    if (YamlPresent(params)) {
       if (!params.IsSequence()) {
         return FieldError(params, "params",
                           "must be a list, like [{name: max_depth, type: int, default: 6}]");
@@ -269,7 +128,7 @@ class DocumentParser {
     }
 
     YAML::Node steps = doc_["steps"];
-    if (!Present(steps)) {
+    if (!YamlPresent(steps)) {
       return ObjectError(YamlLine(doc_),
                          "missing field 'steps': add steps: [{name: build, command: [...]}]");
     }
@@ -278,15 +137,15 @@ class DocumentParser {
                         "must be a non-empty list of steps, like [{name: build, command: "
                         "[\"make\"]}]");
     }
-    const std::string pipeline_label = label_;
+    const std::string pipeline_label = label();
     for (size_t i = 0; i < steps.size(); ++i) {
       CAIRN_ASSIGN_OR_RETURN(StepSpec step, ParseStep(steps[i], i));
-      label_ = pipeline_label;
+      set_label(pipeline_label);
       spec->steps.push_back(std::move(step));
     }
 
     YAML::Node schedule = doc_["schedule"];
-    if (Present(schedule)) {
+    if (YamlPresent(schedule)) {
       if (schedule.IsScalar()) {
         spec->schedule.cron = schedule.Scalar();
       } else {
@@ -296,7 +155,7 @@ class DocumentParser {
         CAIRN_ASSIGN_OR_RETURN(spec->schedule.cron,
                                String(schedule, "cron", "schedule.cron", /*required=*/true));
         YAML::Node catchup = schedule["catchup"];
-        if (Present(catchup)) {
+        if (YamlPresent(catchup)) {
           absl::StatusOr<Catchup> parsed =
               catchup.IsScalar() ? ParseCatchup(catchup.Scalar())
                                  : absl::InvalidArgumentError("not a string");
@@ -314,7 +173,7 @@ class DocumentParser {
     }
 
     YAML::Node triggers = doc_["triggers"];
-    if (Present(triggers)) {
+    if (YamlPresent(triggers)) {
       if (!triggers.IsSequence()) {
         return FieldError(triggers, "triggers",
                           "must be a list, like [{on: source_ingested, match: {source: events}}]");
@@ -345,7 +204,7 @@ class DocumentParser {
     param.line = YamlLine(node);
     CAIRN_ASSIGN_OR_RETURN(param.name, Name(node, path + ".name", /*dash=*/false));
     YAML::Node type = node["type"];
-    if (Present(type)) {
+    if (YamlPresent(type)) {
       absl::StatusOr<ParamType> parsed = type.IsScalar()
                                              ? ParseParamType(type.Scalar())
                                              : absl::InvalidArgumentError("not a string");
@@ -360,7 +219,7 @@ class DocumentParser {
       param.type = *parsed;
     }
     YAML::Node def = node["default"];
-    if (Present(def)) {
+    if (YamlPresent(def)) {
       if (!def.IsScalar()) {
         return FieldError(def, path + ".default", "must be a single value (a number, string or bool)");
       }
@@ -377,29 +236,30 @@ class DocumentParser {
     StepSpec step;
     step.line = YamlLine(node);
     CAIRN_ASSIGN_OR_RETURN(step.name, Name(node, at + ".name", /*dash=*/true));
-    label_ = absl::StrCat(label_, ": step ", step.name);
+    set_label(absl::StrCat(label(), ": step ", step.name));
     CAIRN_RETURN_IF_ERROR(CheckFields(node, kStepFields, ""));
 
     YAML::Node command = node["command"];
     YAML::Node script = node["script"];
-    if (Present(command) && Present(script)) {
+    if (YamlPresent(command) && YamlPresent(script)) {
       return FieldError(script, "script",
                         "conflicts with 'command': give either command (a list of arguments) "
                         "or script (a shell script), not both");
     }
-    if (!Present(command) && !Present(script)) {
+    if (!YamlPresent(command) && !YamlPresent(script)) {
       return ObjectError(step.line,
                          "missing field 'command': give command: [\"python\", \"train.py\"] "
                          "(arguments) or script: \"...\" (a shell script run with sh -e)");
     }
-    if (Present(command)) {
+    if (YamlPresent(command)) {
       if (command.IsScalar()) {
         return FieldError(command, "command",
                           "must be a list of arguments, like [\"python\", \"train.py\"]; to run "
                           "a shell command line write script: instead");
       }
-      CAIRN_ASSIGN_OR_RETURN(step.command,
-                             StringList(command, "command", "[\"python\", \"train.py\"]"));
+      CAIRN_ASSIGN_OR_RETURN(
+          step.command,
+          StringList(command, "command", "[\"python\", \"train.py\"]", ListItems::kStrings));
       if (step.command.empty()) {
         return FieldError(command, "command",
                           "is empty: give the program and its arguments, like [\"python\", "
@@ -426,7 +286,7 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(step.workdir, String(node, "workdir", "workdir", false));
 
     YAML::Node inputs = node["inputs"];
-    if (Present(inputs)) {
+    if (YamlPresent(inputs)) {
       if (!inputs.IsSequence()) {
         return FieldError(inputs, "inputs",
                           "must be a list, like [{name: train, from: build.train}]");
@@ -466,7 +326,7 @@ class DocumentParser {
     }
 
     YAML::Node outputs = node["outputs"];
-    if (Present(outputs)) {
+    if (YamlPresent(outputs)) {
       if (!outputs.IsSequence()) {
         return FieldError(outputs, "outputs",
                           "must be a list, like [{name: model, path: model.json}]");
@@ -485,22 +345,22 @@ class DocumentParser {
     }
 
     YAML::Node deps = node["depends_on"];
-    if (Present(deps) && deps.IsScalar()) {
+    if (YamlPresent(deps) && deps.IsScalar()) {
       step.depends_on.push_back(deps.Scalar());
     } else {
-      CAIRN_ASSIGN_OR_RETURN(step.depends_on,
-                             StringList(deps, "depends_on", "[build, features]"));
+      CAIRN_ASSIGN_OR_RETURN(step.depends_on, StringList(deps, "depends_on", "[build, features]",
+                                                         ListItems::kStrings));
     }
 
     YAML::Node resources = node["resources"];
-    if (Present(resources)) {
+    if (YamlPresent(resources)) {
       CAIRN_RETURN_IF_ERROR(
           RequireMap(resources, "resources", "{cpus: 2, memory: 4Gi, gpus: 1, timeout: 30m}"));
       CAIRN_RETURN_IF_ERROR(CheckFields(resources, kResourceFields, "resources."));
       CAIRN_ASSIGN_OR_RETURN(step.resources.cpus,
                              Number(resources["cpus"], "resources.cpus", step.resources.cpus));
       YAML::Node memory = resources["memory"];
-      if (Present(memory)) {
+      if (YamlPresent(memory)) {
         absl::StatusOr<int64_t> bytes = memory.IsScalar()
                                             ? compute::ParseMemory(memory.Scalar())
                                             : absl::InvalidArgumentError("not a string");
@@ -523,7 +383,7 @@ class DocumentParser {
     }
 
     YAML::Node retry = node["retry"];
-    if (Present(retry)) {
+    if (YamlPresent(retry)) {
       CAIRN_RETURN_IF_ERROR(RequireMap(
           retry, "retry", "{attempts: 3, backoff: 1s, factor: 2, max_backoff: 1m, jitter: 0.1}"));
       CAIRN_RETURN_IF_ERROR(CheckFields(retry, kRetryFields, "retry."));
@@ -550,9 +410,7 @@ class DocumentParser {
     return step;
   }
 
-  std::string file_;
   const YAML::Node& doc_;
-  std::string label_;
 };
 
 }  // namespace
