@@ -1,11 +1,17 @@
 #include "monitoring/profile_store.h"
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/ids.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "monitoring/reference_rows.h"
 #include "storage/migrations.h"
 
 namespace cairn::monitoring {
@@ -28,12 +34,19 @@ CREATE TABLE monitoring_profiles (
   PRIMARY KEY (name, version))
 )sql";
 
+// rows_file: the version's reference rows, relative to the store's rows directory; NULL
+// when none were stored.
+constexpr char kSchemaV2[] = "ALTER TABLE monitoring_profiles ADD COLUMN rows_file TEXT";
+
 constexpr storage::Migration kMigrations[] = {
     {.version = 1, .name = "monitoring profiles: named, versioned profiles and constraints",
      .sql = kSchemaV1},
+    {.version = 2, .name = "monitoring profiles: the reference rows kept with a version",
+     .sql = kSchemaV2},
 };
 
-constexpr char kSummaryColumns[] = "name, version, n_rows, n_columns, source, created_ms";
+constexpr char kSummaryColumns[] =
+    "name, version, n_rows, n_columns, source, created_ms, rows_file";
 
 // How many concurrent Puts of one name may collide on PostgreSQL before one gives up.
 constexpr int kPutTries = 20;
@@ -46,7 +59,24 @@ ProfileSummary ReadSummary(const SqlRowView& row) {
   s.columns = row.Int(3);
   s.source = std::string(row.Text(4));
   s.created_ms = row.Int(5);
+  s.has_rows = !row.IsNull(6);
   return s;
+}
+
+std::string RowsFileName(std::string_view name, int64_t version) {
+  return absl::StrCat(ToAbsl(name), "/", version, ".cref");
+}
+
+absl::Status WriteWhole(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("cannot write the profile's reference rows to ",
+                                            path.string(), ": check the data directory's "
+                                            "free space and permissions"));
+  }
+  return absl::OkStatus();
 }
 
 std::string Which(std::string_view name, int64_t version) {
@@ -70,15 +100,52 @@ absl::Status ProfileStore::ValidateName(std::string_view name) {
 }
 
 absl::StatusOr<std::unique_ptr<ProfileStore>> ProfileStore::Open(storage::Database& db,
-                                                                 Clock& clock) {
+                                                                 Clock& clock,
+                                                                 std::string rows_dir) {
   CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "monitoring_profiles", kMigrations));
-  return std::unique_ptr<ProfileStore>(new ProfileStore(db, clock));
+  return std::unique_ptr<ProfileStore>(new ProfileStore(db, clock, std::move(rows_dir)));
 }
 
 absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const DataProfile& profile,
                                                  const Constraints& constraints,
-                                                 std::string_view source) {
+                                                 std::string_view source,
+                                                 std::string_view rows) {
   CAIRN_RETURN_IF_ERROR(ValidateName(name));
+  // The rows go to a temporary file first and take their version's name once the version
+  // is committed (a failed rename takes the version back out).
+  std::filesystem::path staged;
+  if (!rows.empty()) {
+    if (rows_dir_.empty()) {
+      return absl::FailedPreconditionError(
+          "rows: this profile store has no directory to keep reference rows in");
+    }
+    absl::StatusOr<DataFrame> decoded = DecodeReferenceRows(rows);
+    if (!decoded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("rows: ", decoded.status().message()));
+    }
+    if (decoded->rows != profile.rows()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rows: ", decoded->rows, " reference rows for a profile of ", profile.rows(),
+          " rows; send the rows the profile was made from"));
+    }
+    const std::filesystem::path dir = std::filesystem::path(rows_dir_) / std::string(name);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot create ", dir.string(),
+                                              " for the profile's reference rows: ",
+                                              ec.message()));
+    }
+    staged = dir / absl::StrCat(".staged-", NewUuidHex());
+    CAIRN_RETURN_IF_ERROR(WriteWhole(staged, rows));
+  }
+  struct StagedCleanup {
+    std::filesystem::path path;
+    ~StagedCleanup() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove(path, ignored);
+    }
+  } cleanup{staged};
   ProfileSummary summary;
   summary.name = std::string(name);
   summary.rows = profile.rows();
@@ -100,18 +167,40 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
           }));
       summary.version = latest + 1;
       summary.created_ms = clock_.NowMillis();
-      std::vector<SqlValue> params = {summary.name,    summary.version, summary.rows,
-                                      summary.columns, summary.source,  profile_text,
-                                      constraints_text, summary.created_ms};
+      summary.has_rows = !staged.empty();
+      std::vector<SqlValue> params = {
+          summary.name,     summary.version,    summary.rows,
+          summary.columns,  summary.source,     profile_text,
+          constraints_text, summary.created_ms,
+          staged.empty() ? SqlValue() : SqlValue(RowsFileName(name, summary.version))};
       return session
           .Execute("INSERT INTO monitoring_profiles (name, version, n_rows, n_columns, source, "
-                   "profile, constraints_json, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   "profile, constraints_json, created_ms, rows_file) VALUES ($1, $2, $3, $4, "
+                   "$5, $6, $7, $8, $9)",
                    params)
           .status();
     });
     if (!absl::IsAlreadyExists(status) && !absl::IsAborted(status)) break;
   }
   if (!status.ok()) return status;
+  if (!staged.empty()) {
+    const std::filesystem::path final_path =
+        std::filesystem::path(rows_dir_) / RowsFileName(name, summary.version);
+    std::error_code ec;
+    std::filesystem::rename(staged, final_path, ec);
+    if (ec) {
+      // Without its rows the version would silently check constraints only: take it back.
+      (void)db_.Write([&](SqlSession& session) -> absl::Status {
+        std::vector<SqlValue> params = {summary.name, summary.version};
+        return session
+            .Execute("DELETE FROM monitoring_profiles WHERE name = $1 AND version = $2", params)
+            .status();
+      });
+      return absl::InternalError(absl::StrCat("cannot keep the profile's reference rows at ",
+                                              final_path.string(), ": ", ec.message()));
+    }
+    cleanup.path.clear();
+  }
   return summary;
 }
 
@@ -131,8 +220,8 @@ absl::StatusOr<StoredProfile> ProfileStore::Get(std::string_view name, int64_t v
     }
     return session.QueryEach(sql, params, [&](const SqlRowView& row) {
       summary = ReadSummary(row);
-      profile_text = std::string(row.Text(6));
-      constraints_text = std::string(row.Text(7));
+      profile_text = std::string(row.Text(7));
+      constraints_text = std::string(row.Text(8));
       return absl::OkStatus();
     });
   }));
@@ -158,6 +247,52 @@ absl::StatusOr<StoredProfile> ProfileStore::Get(std::string_view name, int64_t v
 absl::StatusOr<Constraints> ProfileStore::GetConstraints(std::string_view name) const {
   CAIRN_ASSIGN_OR_RETURN(StoredProfile stored, Get(name));
   return std::move(stored.constraints);
+}
+
+absl::StatusOr<ProfileRows> ProfileStore::GetRows(std::string_view name, int64_t version) const {
+  std::optional<ProfileSummary> summary;
+  std::string rows_file;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) {
+    std::vector<SqlValue> params = {std::string(name)};
+    std::string sql = absl::StrCat("SELECT ", kSummaryColumns,
+                                   " FROM monitoring_profiles WHERE name = $1 AND version = ");
+    if (version > 0) {
+      sql += "$2";
+      params.push_back(version);
+    } else {
+      sql += "(SELECT MAX(version) FROM monitoring_profiles WHERE name = $1)";
+    }
+    return session.QueryEach(sql, params, [&](const SqlRowView& row) {
+      summary = ReadSummary(row);
+      rows_file = row.IsNull(6) ? std::string() : std::string(row.Text(6));
+      return absl::OkStatus();
+    });
+  }));
+  if (!summary) {
+    return absl::NotFoundError(absl::StrCat(
+        Which(name, version), " does not exist; list them with `cairn profiles list`"));
+  }
+  ProfileRows out;
+  out.summary = std::move(*summary);
+  if (rows_file.empty()) return out;
+  const std::filesystem::path path = std::filesystem::path(rows_dir_) / rows_file;
+  std::ifstream in(path, std::ios::binary);
+  if (rows_dir_.empty() || !in) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Which(name, out.summary.version), " was stored with its reference rows, but ",
+        rows_dir_.empty() ? std::string("this store has no rows directory") : path.string(),
+        rows_dir_.empty() ? "" : " is gone",
+        "; recreate the profile from its data with `cairn profiles create`"));
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<DataFrame> frame = DecodeReferenceRows(bytes);
+  if (!frame.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(Which(name, out.summary.version), " (",
+                                                      path.string(), "): ",
+                                                      frame.status().message()));
+  }
+  out.frame = std::move(*frame);
+  return out;
 }
 
 absl::StatusOr<std::vector<ProfileSummary>> ProfileStore::List() const {
@@ -205,6 +340,15 @@ absl::Status ProfileStore::Delete(std::string_view name) {
   if (removed == 0) {
     return absl::NotFoundError(absl::StrCat(Which(name, 0),
                                             " does not exist; list them with `cairn profiles list`"));
+  }
+  if (!rows_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(rows_dir_) / std::string(name), ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat(Which(name, 0), " was deleted, but its reference "
+                                              "rows could not be removed from ", rows_dir_,
+                                              ": ", ec.message()));
+    }
   }
   return absl::OkStatus();
 }

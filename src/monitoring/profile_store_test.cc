@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "monitoring/reference_rows.h"
+#include "common/json.h"
+#include "common/status.h"
 #include "storage/database.h"
 #include "storage/testing/test_databases.h"
 
@@ -63,11 +67,19 @@ class ProfileStoreTest : public ::testing::TestWithParam<std::string> {
                          "NULL, PRIMARY KEY (component, version));"
                          "DELETE FROM schema_migrations WHERE component = 'monitoring_profiles'");
                    }).ok());
-    auto store = ProfileStore::Open(*db_, clock_);
+    static std::atomic<int> dirs{0};
+    rows_dir_ = (std::filesystem::temp_directory_path() /
+                 ("cairn-profile-rows-test-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(dirs++)))
+                    .string();
+    std::filesystem::remove_all(rows_dir_);
+    auto store = ProfileStore::Open(*db_, clock_, rows_dir_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
+  void TearDown() override { std::filesystem::remove_all(rows_dir_); }
 
+  std::string rows_dir_;
   FakeClock clock_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<ProfileStore> store_;
@@ -167,6 +179,114 @@ TEST_P(ProfileStoreTest, SurvivesReopen) {
   auto again = ProfileStore::Open(*db_, clock_);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->Get("a")->summary.rows, 2);
+}
+
+DataFrame RowsFrame() {
+  FrameColumn x;
+  x.name = "x";
+  x.numbers = {1.5, std::nan(""), -2.25};
+  FrameColumn c;
+  c.name = "c";
+  c.categorical = true;
+  c.categories = {"a", "b"};
+  c.codes = {1, -1, 0};
+  DataFrame frame;
+  frame.rows = 3;
+  frame.columns = {x, c};
+  return frame;
+}
+
+TEST_P(ProfileStoreTest, KeepsReferenceRowsWithTheVersionAndDeletesThem) {
+  const DataFrame frame = RowsFrame();
+  auto profile = ProfileFrame(frame);
+  ASSERT_TRUE(profile.ok());
+  auto rows = EncodeReferenceRows(frame);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  auto v1 = store_->Put("ref", *profile, InferConstraints(*profile), "x", *rows);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_TRUE(v1->has_rows);
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(rows_dir_) / "ref" / "1.cref"));
+  auto v2 = store_->Put("ref", *profile, InferConstraints(*profile), "profile only");
+  ASSERT_TRUE(v2.ok());
+  EXPECT_FALSE(v2->has_rows);
+
+  auto latest = store_->GetRows("ref");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->summary.version, 2);
+  EXPECT_FALSE(latest->frame.has_value());
+  auto first = store_->GetRows("ref", 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->frame.has_value());
+  EXPECT_EQ(first->frame->rows, 3);
+  EXPECT_EQ(first->frame->columns[0].numbers[0], 1.5);
+  EXPECT_TRUE(std::isnan(first->frame->columns[0].numbers[1]));
+  EXPECT_EQ(first->frame->columns[1].categories, (std::vector<std::string>{"a", "b"}));
+  auto versions = store_->Versions("ref");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_TRUE((*versions)[0].has_rows);
+  EXPECT_FALSE((*versions)[1].has_rows);
+
+  // A rows file that went away is an error naming it, not a silent constraints-only run.
+  std::filesystem::remove(std::filesystem::path(rows_dir_) / "ref" / "1.cref");
+  auto gone = store_->GetRows("ref", 1);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(gone.status().message(), HasSubstr("1.cref is gone"));
+
+  ASSERT_TRUE(store_->Put("ref", *profile, InferConstraints(*profile), "x", *rows).ok());
+  ASSERT_TRUE(store_->Delete("ref").ok());
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(rows_dir_) / "ref"));
+  EXPECT_EQ(store_->GetRows("ref").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(ProfileStoreTest, RejectsRowsThatDoNotMatchOrCannotBeKept) {
+  const DataFrame frame = RowsFrame();
+  auto profile = ProfileFrame(frame);
+  ASSERT_TRUE(profile.ok());
+  auto garbage = store_->Put("ref", *profile, InferConstraints(*profile), "x", "not rows");
+  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(garbage.status().message(), HasSubstr("rows: stored reference rows are unreadable"));
+  DataProfile other = Profile({1});
+  auto rows = EncodeReferenceRows(frame);
+  ASSERT_TRUE(rows.ok());
+  auto mismatch = store_->Put("ref", other, InferConstraints(other), "x", *rows);
+  EXPECT_THAT(mismatch.status().message(), HasSubstr("rows: 3 reference rows for a profile of 1"));
+  EXPECT_EQ(store_->Versions("ref").status().code(), absl::StatusCode::kNotFound);
+
+  auto no_dir = ProfileStore::Open(*db_, clock_);
+  ASSERT_TRUE(no_dir.ok());
+  auto refused = (*no_dir)->Put("ref", *profile, InferConstraints(*profile), "x", *rows);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(ProfileStoreTest, VersionsFromBeforeRowsWereKeptHaveNone) {
+  // A database written by a build without rows_file (schema version 1).
+  DataProfile p = Profile({1, 2});
+  const std::string profile_text = DumpJson(ProfileToJson(p));
+  const std::string constraints_text = DumpJson(ConstraintsToJson(InferConstraints(p)));
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
+                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(
+                       "DROP TABLE monitoring_profiles;"
+                       "DELETE FROM schema_migrations WHERE component = 'monitoring_profiles' "
+                       "AND version = 2;"
+                       "CREATE TABLE monitoring_profiles (name TEXT NOT NULL, version BIGINT NOT "
+                       "NULL, n_rows BIGINT NOT NULL, n_columns BIGINT NOT NULL, source TEXT NOT "
+                       "NULL, profile TEXT NOT NULL, constraints_json TEXT NOT NULL, created_ms "
+                       "BIGINT NOT NULL, PRIMARY KEY (name, version))"));
+                   std::vector<storage::SqlValue> params = {profile_text, constraints_text};
+                   return s
+                       .Execute("INSERT INTO monitoring_profiles VALUES ('old', 1, 2, 2, 'x', $1, "
+                                "$2, 5)",
+                                params)
+                       .status();
+                 }).ok());
+  auto reopened = ProfileStore::Open(*db_, clock_, rows_dir_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto rows = (*reopened)->GetRows("old");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->summary.version, 1);
+  EXPECT_FALSE(rows->summary.has_rows);
+  EXPECT_FALSE(rows->frame.has_value());
+  EXPECT_EQ((*reopened)->Get("old")->profile.rows(), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProfileStoreTest, ::testing::Values("sqlite", "postgres"),
