@@ -8,10 +8,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/yaml_documents.h"
+#include "common/yaml_reader.h"
 #include "monitoring/stats/stat_tests.h"
 #include "yaml-cpp/yaml.h"
 
@@ -41,29 +43,14 @@ const std::vector<std::string_view> kOnFail = {"rollback", "none"};
 const std::vector<std::string_view> kOtherKinds = {
     "Entity", "Source", "FeatureView", "FeatureService", "Pipeline", "Monitor", "Policy"};
 
-bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
-
-std::string Join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
 bool OneOf(std::string_view value, const std::vector<std::string_view>& names) {
   return std::find(names.begin(), names.end(), value) != names.end();
 }
 
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string hint = features::NearestName(word, candidates);
-  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
-}
-
 std::string NotOneOf(std::string_view what, std::string_view value,
                      const std::vector<std::string_view>& names) {
-  return absl::StrCat("is not ", ToAbsl(what), " (", Join(names), ")", DidYouMean(value, names));
+  return absl::StrCat("is not ", ToAbsl(what), " (", JoinNames(names), ")",
+                      DidYouMean(value, names));
 }
 
 // Reports a problem with a field: (path like "rollout.percent", what is wrong and what to
@@ -273,26 +260,26 @@ absl::Status CheckEndpoint(const EndpointSpec& spec, const Report& report) {
 
 // One `kind: Endpoint` document: reads fields and types into an EndpointSpec, remembering
 // each field's node so that the value checks point at its line.
-class DocumentParser {
+class DocumentParser : private YamlFieldReader {
  public:
-  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+  DocumentParser(std::string_view file, const YAML::Node& doc) : YamlFieldReader(file), doc_(doc) {}
 
   absl::Status Parse(EndpointSpec* spec, bool* is_endpoint) {
     *is_endpoint = false;
     const int line = YamlLine(doc_);
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          file(), ":", line, ": a definition must be a map with 'kind' and 'name', got ",
           YamlShown(doc_)));
     }
     YAML::Node kind_node = doc_["kind"];
-    if (!Present(kind_node)) {
+    if (!YamlPresent(kind_node)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line,
+          file(), ":", line,
           ": missing field 'kind': add kind: Endpoint (or Entity, Source, FeatureView, "
           "FeatureService, Pipeline, Monitor, Policy)"));
     }
-    label_ = "definition";
+    set_label("definition");
     if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
     const std::string kind = kind_node.Scalar();
     if (OneOf(kind, kOtherKinds)) return absl::OkStatus();
@@ -302,12 +289,12 @@ class DocumentParser {
       return FieldError(kind_node, "kind", NotOneOf("a kind", kind, kinds));
     }
     *is_endpoint = true;
-    label_ = "endpoint";
+    set_label("endpoint");
     YAML::Node name_node = doc_["name"];
-    if (Present(name_node) && name_node.IsScalar()) {
-      label_ = absl::StrCat("endpoint ", name_node.Scalar());
+    if (YamlPresent(name_node) && name_node.IsScalar()) {
+      set_label(absl::StrCat("endpoint ", name_node.Scalar()));
     }
-    spec->file = std::string(file_);
+    spec->file = std::string(file());
     spec->line = line;
     CAIRN_RETURN_IF_ERROR(ParseFields(spec));
     return CheckEndpoint(*spec, [&](std::string_view path, std::string_view what) {
@@ -316,15 +303,6 @@ class DocumentParser {
   }
 
  private:
-  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
-                                                   ": field '", ToAbsl(field), "': value ",
-                                                   YamlShown(at), " ", ToAbsl(what)));
-  }
-  absl::Status ObjectError(int line, std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
-  }
   // A value check on `path`: at its node when the document has it, else at the nearest
   // enclosing node that it has (a default that conflicts with another field).
   absl::Status PathError(std::string_view path, std::string_view what) {
@@ -344,89 +322,31 @@ class DocumentParser {
   }
 
   void Remember(std::string_view path, const YAML::Node& node) {
-    if (Present(node)) nodes_[std::string(path)] = node;
+    if (YamlPresent(node)) nodes_[std::string(path)] = node;
   }
 
-  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
-                           std::string_view where) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return ObjectError(YamlLine(it->first),
-                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
-      }
-      const std::string key = it->first.Scalar();
-      if (OneOf(key, allowed)) continue;
-      std::string hint = features::NearestName(key, allowed);
-      return ObjectError(
-          YamlLine(it->first),
-          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(it->second),
-                       ")",
-                       hint.empty() ? absl::StrCat("; valid fields: ", Join(allowed))
-                                    : absl::StrCat("; did you mean '", hint, "'?")));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
-    if (node.IsMap()) return absl::OkStatus();
-    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-  }
-
+  // The base readers, remembering the node of `path` first.
   absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
                                      std::string_view path) {
-    YAML::Node node = map[std::string(field)];
-    Remember(path, node);
-    if (!Present(node)) return std::string();
-    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
-    return node.Scalar();
-  }
-
-  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
-                                                               std::string_view path,
-                                                               std::string_view example) {
-    std::map<std::string, std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsMap()) {
-      return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return FieldError(it->first, path,
-                          absl::StrCat("has a key that is not a string; write ", ToAbsl(example)));
-      }
-      const YAML::Node value = it->second;  // a copy: `*it` is a temporary
-      std::string sub = absl::StrCat(ToAbsl(path), ".", it->first.Scalar());
-      if (!Present(value) || !value.IsScalar()) {
-        return FieldError(value, sub, "must be a string, number or bool (quote it)");
-      }
-      out[it->first.Scalar()] = value.Scalar();
-    }
-    return out;
+    Remember(path, map[std::string(field)]);
+    return YamlFieldReader::String(map, field, path, /*required=*/false);
   }
 
   absl::StatusOr<int64_t> Integer(const YAML::Node& node, std::string_view path,
                                   int64_t fallback) {
     Remember(path, node);
-    if (!Present(node)) return fallback;
-    int64_t value = 0;
-    if (node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &value)) return value;
-    return FieldError(node, path, "must be a whole number");
+    return YamlFieldReader::Integer(node, path, fallback);
   }
 
   absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path, double fallback) {
     Remember(path, node);
-    if (!Present(node)) return fallback;
-    double value = 0;
-    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
-      return value;
-    }
-    return FieldError(node, path, "must be a number");
+    return YamlFieldReader::Number(node, path, fallback);
   }
 
   absl::Status ParseFields(EndpointSpec* spec) {
     CAIRN_RETURN_IF_ERROR(CheckFields(doc_, kEndpointFields, ""));
     YAML::Node name = doc_["name"];
-    if (!Present(name)) {
+    if (!YamlPresent(name)) {
       return ObjectError(spec->line, "missing field 'name': give the endpoint a name (it is "
                                      "the NAME of /api/v1/endpoints/NAME/predict)");
     }
@@ -436,7 +356,7 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(spec->tags, StringMap(doc_["tags"], "tags", "{team: growth}"));
 
     YAML::Node model = doc_["model"];
-    if (!Present(model)) {
+    if (!YamlPresent(model)) {
       return ObjectError(spec->line,
                          "missing field 'model': bind the endpoint to a registered model, like "
                          "model: churn@production (follows the alias) or model: churn/3 "
@@ -452,12 +372,12 @@ class DocumentParser {
 
     CAIRN_ASSIGN_OR_RETURN(spec->feature_service,
                            String(doc_, "feature_service", "feature_service"));
-    if (Present(doc_["runtime"])) {
+    if (YamlPresent(doc_["runtime"])) {
       CAIRN_ASSIGN_OR_RETURN(spec->runtime, String(doc_, "runtime", "runtime"));
     }
     YAML::Node replicas = doc_["replicas"];
     Remember("replicas", replicas);
-    if (Present(replicas)) {
+    if (YamlPresent(replicas)) {
       if (replicas.IsScalar()) {  // replicas: 2 → min = max = 2
         CAIRN_ASSIGN_OR_RETURN(int64_t n, Integer(replicas, "replicas", 1));
         if (n < 1 || n > kMaxReplicas) {
@@ -494,7 +414,7 @@ class DocumentParser {
 
     YAML::Node timeout = doc_["timeout"];
     Remember("timeout", timeout);
-    if (Present(timeout)) {
+    if (YamlPresent(timeout)) {
       absl::StatusOr<int64_t> ms =
           timeout.IsScalar() ? ParseDuration(timeout.Scalar()) : absl::InvalidArgumentError("");
       if (!ms.ok() || *ms < 1 || *ms > kMaxTimeoutMs) {
@@ -507,7 +427,7 @@ class DocumentParser {
 
     YAML::Node log = doc_["inference_log"];
     Remember("inference_log", log);
-    if (Present(log)) {
+    if (YamlPresent(log)) {
       if (log.IsScalar() && (log.Scalar() == "false" || log.Scalar() == "off")) {
         spec->log_sample = 0;  // inference_log: false
       } else {
@@ -526,21 +446,21 @@ class DocumentParser {
   absl::Status ParseRollout(EndpointSpec* spec) {
     YAML::Node node = doc_["rollout"];
     Remember("rollout", node);
-    if (!Present(node)) return absl::OkStatus();
+    if (!YamlPresent(node)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(
         RequireMap(node, "rollout", "{mode: canary, version: 4, percent: 10}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(node, kRolloutFields, "rollout."));
     RolloutSpec r;
-    if (Present(node["mode"])) {
+    if (YamlPresent(node["mode"])) {
       CAIRN_ASSIGN_OR_RETURN(r.mode, String(node, "mode", "rollout.mode"));
     }
     CAIRN_ASSIGN_OR_RETURN(r.version, Integer(node["version"], "rollout.version", 0));
-    if (Present(node["version"]) && r.version < 1) {
+    if (YamlPresent(node["version"]) && r.version < 1) {
       return FieldError(node["version"], "rollout.version", "must be a version number (1 or more)");
     }
     CAIRN_ASSIGN_OR_RETURN(r.alias, String(node, "alias", "rollout.alias"));
     YAML::Node percent = node["percent"];
-    if (Present(percent) && percent.IsScalar() && !percent.Scalar().empty() &&
+    if (YamlPresent(percent) && percent.IsScalar() && !percent.Scalar().empty() &&
         percent.Scalar().back() == '%') {  // percent: 10%
       Remember("rollout.percent", percent);
       std::string text = percent.Scalar();
@@ -553,7 +473,7 @@ class DocumentParser {
     }
     YAML::Node guard = node["guard"];
     Remember("rollout.guard", guard);
-    if (Present(guard)) {
+    if (YamlPresent(guard)) {
       CAIRN_RETURN_IF_ERROR(RequireMap(guard, "rollout.guard",
                                        "{window: 10m, min_requests: 200, "
                                        "max_p99_latency_ratio: 1.5}"));
@@ -561,7 +481,7 @@ class DocumentParser {
       GuardSpec& g = r.guard;
       YAML::Node window = guard["window"];
       Remember("rollout.guard.window", window);
-      if (Present(window)) {
+      if (YamlPresent(window)) {
         absl::StatusOr<int64_t> ms =
             window.IsScalar() ? ParseDuration(window.Scalar()) : absl::InvalidArgumentError("");
         if (!ms.ok() || *ms <= 0) {
@@ -579,29 +499,27 @@ class DocumentParser {
       CAIRN_ASSIGN_OR_RETURN(g.max_p99_latency_ratio,
                              Number(guard["max_p99_latency_ratio"],
                                     "rollout.guard.max_p99_latency_ratio", 2.0));
-      if (Present(guard["max_prediction_drift"])) {
+      if (YamlPresent(guard["max_prediction_drift"])) {
         CAIRN_ASSIGN_OR_RETURN(double drift, Number(guard["max_prediction_drift"],
                                                     "rollout.guard.max_prediction_drift", 0));
         g.max_prediction_drift = drift;
       }
-      if (Present(guard["drift_test"])) {
+      if (YamlPresent(guard["drift_test"])) {
         CAIRN_ASSIGN_OR_RETURN(g.drift_test,
                                String(guard, "drift_test", "rollout.guard.drift_test"));
       }
     }
-    if (Present(node["on_pass"])) {
+    if (YamlPresent(node["on_pass"])) {
       CAIRN_ASSIGN_OR_RETURN(r.on_pass, String(node, "on_pass", "rollout.on_pass"));
     }
-    if (Present(node["on_fail"])) {
+    if (YamlPresent(node["on_fail"])) {
       CAIRN_ASSIGN_OR_RETURN(r.on_fail, String(node, "on_fail", "rollout.on_fail"));
     }
     spec->rollout = std::move(r);
     return absl::OkStatus();
   }
 
-  std::string file_;
   const YAML::Node& doc_;
-  std::string label_;
   std::map<std::string, YAML::Node> nodes_;  // field path → its node (for line numbers)
 };
 
