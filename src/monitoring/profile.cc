@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "monitoring/stats/scaling.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -86,7 +87,7 @@ InferredType ColumnProfile::type() const {
 double ColumnProfile::mean() const { return count_ == 0 || categorical_ ? std::nan("") : mean_; }
 double ColumnProfile::stddev() const {
   if (count_ < 2 || categorical_) return std::nan("");
-  return std::sqrt(m2_ / static_cast<double>(count_ - 1));
+  return std::ldexp(std::sqrt(m2_ / static_cast<double>(count_ - 1)), scale_exp_);
 }
 double ColumnProfile::min() const { return count_ == 0 || categorical_ ? std::nan("") : min_; }
 double ColumnProfile::max() const { return count_ == 0 || categorical_ ? std::nan("") : max_; }
@@ -105,12 +106,20 @@ Histogram ColumnProfile::MakeHistogram(int bins) const {
     h.counts = {count_};
     return h;
   }
-  const double width = (max_ - min_) / bins;
-  for (int i = 0; i < bins; ++i) h.edges.push_back(min_ + width * i);
+  // A range wider than the largest double (-1e308 … 1e308) is measured in halves.
+  const bool halved = !std::isfinite(max_ - min_);
+  const double width = halved ? (max_ * 0.5 - min_ * 0.5) / bins * 2.0 : (max_ - min_) / bins;
+  for (int i = 0; i < bins; ++i) {
+    h.edges.push_back(i == 0 ? min_
+                      : halved ? (min_ * 0.5 + width * 0.5 * i) * 2.0
+                               : min_ + width * i);
+  }
   h.edges.push_back(max_);
   h.counts.assign(static_cast<size_t>(bins), 0);
   for (const auto& [value, weight] : sketch_.SortedItems()) {
-    int bin = static_cast<int>((value - min_) / width);
+    const double offset =
+        halved ? (value * 0.5 - min_ * 0.5) / (width * 0.5) : (value - min_) / width;
+    int bin = static_cast<int>(std::min(offset, static_cast<double>(bins)));
     h.counts[static_cast<size_t>(std::clamp(bin, 0, bins - 1))] += weight;
   }
   return h;
@@ -141,23 +150,50 @@ void ColumnProfile::AddNumbers(const double* values, size_t n) {
       hi = std::max(hi, v);
       block_non_integral += !IsIntegral(v);
     }
-    const double block_mean = sum / static_cast<double>(block_count);
+    // lo and hi include the earlier values, so the exponent never decreases.
+    Rescale(stats::MomentScaleExponent(std::max(std::fabs(lo), std::fabs(hi))));
+    double block_mean = 0.0;
     double block_m2 = 0.0;
-    for (size_t i = 0; i < m; ++i) {
-      const double d = finite[i] - block_mean;
-      block_m2 += d * d;
+    if (scale_exp_ == 0) {
+      block_mean = sum / static_cast<double>(block_count);
+      for (size_t i = 0; i < m; ++i) {
+        const double d = finite[i] - block_mean;
+        block_m2 += d * d;
+      }
+    } else {
+      // The unscaled sum above may have overflowed: sum again in scaled units.
+      const double scale = std::ldexp(1.0, -scale_exp_);
+      double scaled_sum = 0.0;
+      for (size_t i = 0; i < m; ++i) scaled_sum += finite[i] * scale;
+      block_mean = scaled_sum / static_cast<double>(block_count);
+      for (size_t i = 0; i < m; ++i) {
+        const double d = finite[i] * scale - block_mean;
+        block_m2 += d * d;
+      }
     }
     sketch_.AddMany(finite, m);
-    const int64_t total = count_ + block_count;
-    const double delta = block_mean - mean_;
-    const double share = static_cast<double>(block_count) / static_cast<double>(total);
-    mean_ += delta * share;
-    m2_ += block_m2 + delta * delta * static_cast<double>(count_) * share;
-    count_ = total;
+    Combine(block_count, block_mean, block_m2);
     min_ = lo;
     max_ = hi;
     non_integral_ += block_non_integral;
   }
+}
+
+void ColumnProfile::Rescale(int e) {
+  if (e == scale_exp_) return;
+  m2_ = std::ldexp(m2_, 2 * (scale_exp_ - e));
+  scale_exp_ = e;
+}
+
+void ColumnProfile::Combine(int64_t count, double scaled_mean, double scaled_m2) {
+  const int64_t total = count_ + count;
+  double mean = scale_exp_ == 0 ? mean_ : std::ldexp(mean_, -scale_exp_);
+  const double delta = scaled_mean - mean;
+  const double share = static_cast<double>(count) / static_cast<double>(total);
+  mean += delta * share;
+  m2_ += scaled_m2 + delta * delta * static_cast<double>(count_) * share;
+  mean_ = scale_exp_ == 0 ? mean : std::ldexp(mean, scale_exp_);
+  count_ = total;
 }
 
 void ColumnProfile::AddCodes(const int32_t* codes, size_t n,
@@ -188,14 +224,14 @@ void ColumnProfile::Merge(const ColumnProfile& other) {
     categories_.Merge(other.categories_);
     return;
   }
-  const int64_t total = count_ + other.count_;
-  const double delta = other.mean_ - mean_;
-  const double share = static_cast<double>(other.count_) / static_cast<double>(total);
-  mean_ += delta * share;
-  m2_ += other.m2_ + delta * delta * static_cast<double>(count_) * share;
-  count_ = total;
-  min_ = std::min(min_, other.min_);
-  max_ = std::max(max_, other.max_);
+  const double lo = std::min(min_, other.min_);
+  const double hi = std::max(max_, other.max_);
+  // Both sides' exponents are at most the one of the union's largest magnitude.
+  Rescale(stats::MomentScaleExponent(std::max(std::fabs(lo), std::fabs(hi))));
+  Combine(other.count_, std::ldexp(other.mean_, -scale_exp_),
+          std::ldexp(other.m2_, 2 * (other.scale_exp_ - scale_exp_)));
+  min_ = lo;
+  max_ = hi;
   non_integral_ += other.non_integral_;
   sketch_.Merge(other.sketch_);
 }
@@ -235,6 +271,7 @@ Json ColumnProfile::ToJson(const ProfileOptions& options) const {
   Histogram h = MakeHistogram(options.histogram_bins);
   out["histogram"] = {{"edges", h.edges}, {"counts", h.counts}, {"exact", sketch_.exact()}};
   out["state"] = {{"m2", m2_}, {"sketch", sketch_.ToJson()}};
+  if (scale_exp_ != 0) out["state"]["scale_exponent"] = scale_exp_;
   return out;
 }
 
@@ -269,6 +306,11 @@ absl::StatusOr<ColumnProfile> ColumnProfile::FromJson(const Json& json,
   auto m2 = state->find("m2");
   if (m2 == state->end() || !m2->is_number()) return Bad(where, "state.m2: must be a number");
   column.m2_ = m2->get<double>();
+  if (auto e = state->find("scale_exponent"); e != state->end()) {
+    if (!e->is_number_integer() || e->get<int64_t>() < -1100 || e->get<int64_t>() > 1100)
+      return Bad(where, "state.scale_exponent: must be an integer from -1100 to 1100");
+    column.scale_exp_ = e->get<int>();
+  }
   auto sketch_json = state->find("sketch");
   if (sketch_json == state->end()) return Bad(where, "state.sketch: missing");
   absl::StatusOr<QuantileSketch> sketch = QuantileSketch::FromJson(*sketch_json);

@@ -5,6 +5,9 @@
 // batches of one, in memory that does not grow with the number of rows:
 //   - mean and variance: per 4,096-value block a two-pass sum, blocks combined with
 //     Chan et al.'s parallel update (Welford's recurrence, blockwise, so it vectorizes);
+//     a column whose magnitudes reach beyond 2^±256 (±1e200, 1e-300) is summed scaled by
+//     a power of two (stats/scaling.h), so mean, std and merges stay finite and accurate
+//     wherever the true result is a double;
 //   - quantiles and histogram: a KLL sketch (quantile_sketch.h; rank error ≤ ε·n with 99%
 //     probability, ε = 0.66% for the default k = 400; exact below k values);
 //   - categories: a Misra–Gries summary (category_counter.h; exact while a column has at
@@ -90,12 +93,22 @@ class ColumnProfile {
   static absl::StatusOr<ColumnProfile> FromJson(const Json& json, const ProfileOptions& options);
 
  private:
+  // Brings m2_ to the scale exponent `e` (at least scale_exp_ for a consistent state).
+  void Rescale(int e);
+  // Adds `count` values whose mean is `scaled_mean` · 2^scale_exp_ and whose sum of
+  // squared deviations is `scaled_m2` · 4^scale_exp_ (Chan et al.'s update).
+  void Combine(int64_t count, double scaled_mean, double scaled_m2);
+
   std::string name_;
   bool categorical_;
   int64_t count_ = 0;
   int64_t nulls_ = 0;
   double mean_ = 0.0;
-  double m2_ = 0.0;  // sum of squared deviations from the mean
+  double m2_ = 0.0;  // sum of squared deviations from the mean, divided by 4^scale_exp_
+  // Values are summed as x · 2^-scale_exp_ (stats/scaling.h): 0 unless the column's
+  // largest magnitude is beyond 2^±256, so that ±1e300 neither overflows nor 1e-300
+  // underflows the mean and M2.
+  int scale_exp_ = 0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
   int64_t non_integral_ = 0;
@@ -141,7 +154,9 @@ absl::StatusOr<DataProfile> ProfileFrame(const DataFrame& frame, const ProfileOp
 //   "inferred_type", "count", "nulls", "completeness",
 //   numeric: "mean", "std", "min", "max", "non_integral", "quantiles": [{"q", "value"}],
 //   "quantile_rank_error" (0 when exact), "histogram": {"edges", "counts", "exact"},
-//   "state": {"m2", "sketch"};
+//   "state": {"m2", "sketch", "scale_exponent" (only when not 0)} — the sum of squared
+//   deviations is m2 · 4^scale_exponent (a column of values beyond 2^±256 keeps it
+//   scaled, so that it stays finite);
 //   categorical: "distinct" (held labels), "distinct_exact", "count_error_bound",
 //   "top": [{"value", "count"}] (at most 20), "categories": {Misra–Gries state}}]}
 // Non-finite summaries (no values) are null.

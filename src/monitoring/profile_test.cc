@@ -146,6 +146,115 @@ TEST(ProfileTest, JsonRoundTripKeepsStateAndSummaries) {
   EXPECT_EQ(back->Find("c")->categories().Sorted()[0].count, 10'000);
 }
 
+// Columns near the ends of the double range: the values' sums and squared deviations
+// overflow (or underflow) a double, their mean and std do not. Expected values: exact
+// rational arithmetic (Python's fractions), rounded once.
+TEST(ProfileTest, MeanAndStdStayFiniteNearTheEndsOfTheDoubleRange) {
+  struct Case {
+    std::vector<double> values;
+    double mean;
+    double std;
+  };
+  const std::vector<Case> cases = {
+      {{1e300, -1e300, 3e300, 5e299}, 8.75e+299, 1.6520189667999176e+300},
+      {{1e308, -1e308, 1.5e308}, 5e+307, 1.3228756555322954e+308},
+      {{1e308, 1.7e308, 1.2e308, 1.79e308}, 1.4225e+308, 3.830034812722551e+307},
+      {{1e-300, 3e-300, 2e-300, 5e-301}, 1.625e-300, 1.1086778913041727e-300},
+  };
+  for (const Case& c : cases) {
+    auto profile = ProfileFrame(Frame({Numeric("x", c.values)}));
+    ASSERT_TRUE(profile.ok()) << profile.status();
+    const ColumnProfile& x = *profile->Find("x");
+    EXPECT_NEAR(x.mean(), c.mean, 1e-14 * std::abs(c.mean)) << c.values[0];
+    EXPECT_NEAR(x.stddev(), c.std, 1e-14 * c.std) << c.values[0];
+    // The stored state reads back (the server refused inf before) and says the same.
+    Json json = ProfileToJson(*profile);
+    EXPECT_TRUE(json["columns"][0]["state"].contains("scale_exponent")) << json.dump();
+    auto back = ProfileFromJson(json);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(ProfileToJson(*back), json);
+    EXPECT_EQ(back->Find("x")->stddev(), x.stddev());
+  }
+}
+
+TEST(ProfileTest, ScaledColumnMatchesTheUnscaledOneScaled) {
+  // 1e200 · N(3, 2): every statistic is 1e200 times the unit column's, to rounding.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> dist(3, 2);
+  std::vector<double> unit(50'000), big, tiny;
+  for (double& v : unit) v = dist(rng);
+  for (double v : unit) big.push_back(v * 1e200);
+  for (double v : unit) tiny.push_back(v * 1e-200);
+  auto pu = ProfileFrame(Frame({Numeric("x", unit)}));
+  auto pb = ProfileFrame(Frame({Numeric("x", big)}));
+  auto pt = ProfileFrame(Frame({Numeric("x", tiny)}));
+  const ColumnProfile& u = *pu->Find("x");
+  for (auto [p, factor] : {std::pair{&*pb, 1e200}, std::pair{&*pt, 1e-200}}) {
+    const ColumnProfile& x = *p->Find("x");
+    EXPECT_NEAR(x.mean() / factor, u.mean(), 1e-13 * u.mean());
+    EXPECT_NEAR(x.stddev() / factor, u.stddev(), 1e-13 * u.stddev());
+  }
+}
+
+TEST(ProfileTest, MergeOfPartialProfilesAcrossScales) {
+  // One part near 1, one near 1e300 with both signs, merged in either order and in
+  // batches: the union's exact mean and std (Python's fractions).
+  const std::vector<double> a = {1.0, 2.0, -3.5, 4.25};
+  const std::vector<double> b = {1e300, -2e300, 3e300};
+  std::vector<double> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  const double mean = 2.8571428571428572e+299;    // (2e300 + 3.75) / 7
+  const double stddev = 1.4960264830861914e+300;  // sample std of the 7 values
+  auto pa = ProfileFrame(Frame({Numeric("x", a)}));
+  auto pb = ProfileFrame(Frame({Numeric("x", b)}));
+  auto ab = ProfileFrame(Frame({Numeric("x", a)}));
+  ASSERT_TRUE(ab->Merge(*pb).ok());
+  auto ba = ProfileFrame(Frame({Numeric("x", b)}));
+  ASSERT_TRUE(ba->Merge(*pa).ok());
+  DataProfile batches;
+  ASSERT_TRUE(batches.Add(Frame({Numeric("x", a)})).ok());
+  ASSERT_TRUE(batches.Add(Frame({Numeric("x", b)})).ok());
+  auto whole = ProfileFrame(Frame({Numeric("x", all)}));
+  for (const DataProfile* p : {&*ab, &*ba, &batches, &*whole}) {
+    const ColumnProfile& x = *p->Find("x");
+    EXPECT_EQ(x.count(), 7);
+    EXPECT_NEAR(x.mean(), mean, 1e-14 * mean);
+    EXPECT_NEAR(x.stddev(), stddev, 1e-14 * stddev);
+    EXPECT_EQ(x.min(), -2e300);
+    EXPECT_EQ(x.max(), 3e300);
+  }
+  // Merging a stored (JSON) scaled profile into an unscaled one.
+  auto stored = ProfileFromJson(ProfileToJson(*pb));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_TRUE(pa->Merge(*stored).ok());
+  EXPECT_NEAR(pa->Find("x")->stddev(), stddev, 1e-14 * stddev);
+}
+
+TEST(ProfileTest, HistogramOfTheWholeDoubleRangeIsFinite) {
+  auto profile = ProfileFrame(Frame({Numeric("x", {-1.7e308, -1e308, 0, 1e308, 1.7e308})}));
+  Histogram h = profile->Find("x")->MakeHistogram(4);
+  ASSERT_EQ(h.edges.size(), 5u);
+  for (double e : h.edges) EXPECT_TRUE(std::isfinite(e)) << e;
+  EXPECT_EQ(h.edges.front(), -1.7e308);
+  EXPECT_EQ(h.edges.back(), 1.7e308);
+  EXPECT_THAT(h.counts, ElementsAre(2, 0, 1, 2));  // edges −1.7, −0.85, 0, 0.85, 1.7 (e308)
+  EXPECT_TRUE(std::isfinite(profile->Find("x")->mean()));
+}
+
+TEST(ProfileTest, OrdinaryColumnsKeepTheUnscaledState) {
+  // No scale_exponent (and the same numbers as before the scaling) for magnitudes in
+  // [2^-256, 2^256).
+  auto profile = ProfileFrame(Frame({Numeric("x", {1e-70, 2.5, 1e70})}));
+  Json json = ProfileToJson(*profile);
+  EXPECT_FALSE(json["columns"][0]["state"].contains("scale_exponent")) << json.dump();
+  // One block: mean = sum / n and m2 = Σ (x − mean)², in this order, bit for bit.
+  const double mean = (1e-70 + 2.5 + 1e70) / 3;
+  const double m2 = (1e-70 - mean) * (1e-70 - mean) + (2.5 - mean) * (2.5 - mean) +
+                    (1e70 - mean) * (1e70 - mean);
+  EXPECT_EQ(profile->Find("x")->mean(), mean);
+  EXPECT_EQ(json["columns"][0]["state"]["m2"].get<double>(), m2);
+}
+
 TEST(ProfileTest, FromJsonNamesTheBadField) {
   auto profile = ProfileFrame(Frame({Numeric("x", {1, 2})}));
   Json json = ProfileToJson(*profile);

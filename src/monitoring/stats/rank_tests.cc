@@ -12,6 +12,8 @@
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/special_functions/erf.hpp>
 
+#include "monitoring/stats/scaling.h"
+
 namespace cairn::monitoring::stats {
 namespace {
 
@@ -87,13 +89,23 @@ double TwoSidedTPValue(double t, double df) {
 // deviations from the middle value, so a sample far from zero (1e9 ± 1e3) keeps the digits
 // of its spread: the mean is pivot + mean deviation, and the difference of two means is
 // taken in long double. Variance is NaN for a single value, as scipy's `_var(x, ddof=1)`
-// (0 · n/(n−1) with n − 1 = 0).
+// (0 · n/(n−1) with n − 1 = 0). Both come scaled by 2^-scale_exp (stats/scaling.h): the
+// mean times 2^-e, the variance times 4^-e, so a sample of ±1e200 has a variance that is a
+// double (t is the same for any common scale of both samples).
 struct MeanVar {
   long double mean = 0;
   double var = 0;
 };
 
-MeanVar MeanAndVariance(std::span<const double> x) {
+// The exponent both samples of a t-test are scaled by (0 for magnitudes in 2^±256).
+int TTestScaleExponent(std::span<const double> a, std::span<const double> b) {
+  double max_abs = 0;
+  for (double v : a) max_abs = std::max(max_abs, std::fabs(v));
+  for (double v : b) max_abs = std::max(max_abs, std::fabs(v));
+  return MomentScaleExponent(max_abs);
+}
+
+MeanVar MeanAndVariance(std::span<const double> x, int scale_exp) {
   const long double count = static_cast<long double>(x.size());
   const long double pivot = x[x.size() / 2];
   long double deviations = 0;
@@ -105,8 +117,9 @@ MeanVar MeanAndVariance(std::span<const double> x) {
     squares += d * d;
   }
   const double n = static_cast<double>(x.size());
-  const double m2 = static_cast<double>(squares / count);
-  return {mean, m2 * (n / (n - 1.0))};  // n = 1: 0 · inf = NaN, as scipy
+  const double m2 = static_cast<double>(std::ldexp(squares / count, -2 * scale_exp));
+  // n = 1: 0 · inf = NaN, as scipy.
+  return {std::ldexp(mean, -scale_exp), m2 * (n / (n - 1.0))};
 }
 
 // ∫ |F_a − F_b| (or ∫ (F_a − F_b)² when kSquared) over the real line, for the empirical
@@ -116,7 +129,9 @@ MeanVar MeanAndVariance(std::span<const double> x) {
 // need no grouping: between equal values the width is 0, and after the last copy of a
 // value both counts include every copy, because a merge takes all values ≤ x before any
 // larger one).
-template <bool kSquared>
+// kHalved measures the widths in halves ((x_{k+1} − x_k) / 2, exact) and returns half the
+// integral: for pooled ranges wider than the largest double (−1e308 … 1e308).
+template <bool kSquared, bool kHalved = false>
 double CdfDifferenceIntegral(std::span<const double> a, std::span<const double> b) {
   const std::size_t n = a.size();
   const std::size_t m = b.size();
@@ -136,7 +151,8 @@ double CdfDifferenceIntegral(std::span<const double> a, std::span<const double> 
     y = Head(b, j);
     const double next = std::min(x, y);
     const double diff = static_cast<double>(i) * inv_n - static_cast<double>(j) * inv_m;
-    integral += (kSquared ? diff * diff : std::fabs(diff)) * (next - current);
+    const double width = kHalved ? next * 0.5 - current * 0.5 : next - current;
+    integral += (kSquared ? diff * diff : std::fabs(diff)) * width;
   }
   return integral;
 }
@@ -415,8 +431,9 @@ StatisticAndP WelchTTest(std::span<const double> a, std::span<const double> b) {
     result.p_value = kNaN;
     return result;
   }
-  const MeanVar x = MeanAndVariance(a);
-  const MeanVar y = MeanAndVariance(b);
+  const int scale_exp = TTestScaleExponent(a, b);
+  const MeanVar x = MeanAndVariance(a, scale_exp);
+  const MeanVar y = MeanAndVariance(b, scale_exp);
   const double n1 = static_cast<double>(a.size());
   const double n2 = static_cast<double>(b.size());
   const double vn1 = x.var / n1;
@@ -437,8 +454,9 @@ StatisticAndP StudentTTest(std::span<const double> a, std::span<const double> b)
     result.p_value = kNaN;
     return result;
   }
-  const MeanVar x = MeanAndVariance(a);
-  const MeanVar y = MeanAndVariance(b);
+  const int scale_exp = TTestScaleExponent(a, b);
+  const MeanVar x = MeanAndVariance(a, scale_exp);
+  const MeanVar y = MeanAndVariance(b, scale_exp);
   const double n1 = static_cast<double>(a.size());
   const double n2 = static_cast<double>(b.size());
   // A single observation contributes no squared deviations to the pooled variance.
@@ -453,13 +471,29 @@ StatisticAndP StudentTTest(std::span<const double> a, std::span<const double> b)
   return result;
 }
 
+namespace {
+
+// Whether the pooled range of two sorted samples overflows a double.
+bool WiderThanDoubles(std::span<const double> a, std::span<const double> b) {
+  return !std::isfinite(std::max(a.back(), b.back()) - std::min(a.front(), b.front()));
+}
+
+}  // namespace
+
 double EnergyDistance(std::span<const double> a, std::span<const double> b) {
   if (a.empty() || b.empty()) return kNaN;
+  if (WiderThanDoubles(a, b)) {
+    return 2.0 * std::sqrt(CdfDifferenceIntegral</*kSquared=*/true, /*kHalved=*/true>(a, b));
+  }
   return std::sqrt(2.0) * std::sqrt(CdfDifferenceIntegral</*kSquared=*/true>(a, b));
 }
 
 double Wasserstein(std::span<const double> a, std::span<const double> b) {
   if (a.empty() || b.empty()) return kNaN;
+  if (WiderThanDoubles(a, b)) {
+    // Twice the halved integral: inf only when the distance itself is beyond the doubles.
+    return 2.0 * CdfDifferenceIntegral</*kSquared=*/false, /*kHalved=*/true>(a, b);
+  }
   return CdfDifferenceIntegral</*kSquared=*/false>(a, b);
 }
 

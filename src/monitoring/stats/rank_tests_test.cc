@@ -321,5 +321,40 @@ TEST(DistanceTest, ShiftOfALargeSampleIsTheWassersteinDistance) {
   ExpectRel(EnergyDistance(a10, c10), std::sqrt(10.0) * EnergyDistance(a, c), 1e-12);
 }
 
+std::vector<double> Scaled(std::vector<double> values, double factor) {
+  for (double& v : values) v *= factor;
+  return values;
+}
+
+TEST(TTestTest, SamplesNearTheEndsOfTheDoubleRangeGiveTheUnscaledAnswer) {
+  // t does not depend on a common scale of both samples; scipy's variance of 1e200-sized
+  // values overflows (t = 0, p = 1), Cairn's is scaled first (stats/scaling.h).
+  const StatisticAndP welch = WelchTTest(kA, kB);
+  const StatisticAndP student = StudentTTest(kA, kB);
+  for (double factor : {0x1p700, 1e200, 1e300, -1e300, 1e-300}) {
+    const std::vector<double> a = Scaled(kA, factor);
+    const std::vector<double> b = Scaled(kB, factor);
+    const double sign = factor < 0 ? -1 : 1;
+    ExpectRel(WelchTTest(a, b).statistic, sign * welch.statistic, 1e-13);
+    ExpectRel(WelchTTest(a, b).p_value, welch.p_value, 1e-12);
+    ExpectRel(StudentTTest(a, b).statistic, sign * student.statistic, 1e-13);
+    ExpectRel(StudentTTest(a, b).p_value, student.p_value, 1e-12);
+  }
+}
+
+TEST(DistanceTest, PooledRangeWiderThanTheDoubles) {
+  // −1.5e308 … 1.5e308: the widths between pooled values are measured in halves.
+  const std::vector<double> a = {-1.5e308, 0.0};
+  const std::vector<double> b = {0.0, 1.5e308};
+  // ∫|F_a − F_b| = 0.5 · 1.5e308 + 0.5 · 1.5e308; energy = sqrt(2 · 0.25 · 3e308).
+  ExpectRel(Wasserstein(a, b), 1.5e308, 1e-15);
+  ExpectRel(EnergyDistance(a, b), std::sqrt(1.5e308), 1e-15);
+  const std::vector<double> c = SortedNormal(2000, 0.0, 1.0, 3);
+  const std::vector<double> d = SortedNormal(2500, 0.7, 1.5, 4);
+  ExpectRel(Wasserstein(Scaled(c, 1e307), Scaled(d, 1e307)), 1e307 * Wasserstein(c, d), 1e-12);
+  ExpectRel(EnergyDistance(Scaled(c, 1e307), Scaled(d, 1e307)),
+            std::sqrt(1e307) * EnergyDistance(c, d), 1e-12);
+}
+
 }  // namespace
 }  // namespace cairn::monitoring::stats

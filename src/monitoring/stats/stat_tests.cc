@@ -11,6 +11,7 @@
 #include "monitoring/stats/binned_tests.h"
 #include "monitoring/stats/ks.h"
 #include "monitoring/stats/rank_tests.h"
+#include "monitoring/stats/scaling.h"
 #include "monitoring/stats/sort_sample.h"
 
 namespace cairn::monitoring::stats {
@@ -103,11 +104,18 @@ std::string UnknownTestMessage(std::string_view name, std::string_view field) {
 }
 
 // Population standard deviation (numpy's std, ddof = 0) in two compensated passes, so it
-// agrees with numpy to ~1e-15 relative on million-value samples.
+// agrees with numpy to ~1e-15 relative on million-value samples. Values beyond 2^±256 are
+// scaled by a power of two first (stats/scaling.h), so ±1e200 or 1e-300 samples get their
+// true std where numpy's squares overflow to inf (or underflow to 0).
 double PopulationStd(std::span<const double> values) {
   const double n = static_cast<double>(values.size());
+  double max_abs = 0;
+  for (double v : values) max_abs = std::max(max_abs, std::abs(v));
+  const int scale_exp = MomentScaleExponent(max_abs);
+  const double scale = std::ldexp(1.0, -scale_exp);  // 1 for ordinary magnitudes: exact
   double sum = 0, carry = 0;
-  for (double v : values) {
+  for (double value : values) {
+    const double v = value * scale;
     const double t = sum + v;
     carry += std::abs(sum) >= std::abs(v) ? (sum - t) + v : (v - t) + sum;
     sum = t;
@@ -115,13 +123,14 @@ double PopulationStd(std::span<const double> values) {
   const double mean = (sum + carry) / n;
   double squares = 0;
   carry = 0;
-  for (double v : values) {
+  for (double value : values) {
+    const double v = value * scale;
     const double d = (v - mean) * (v - mean);
     const double t = squares + d;
     carry += squares >= d ? (squares - t) + d : (d - t) + squares;
     squares = t;
   }
-  return std::sqrt((squares + carry) / n);
+  return std::ldexp(std::sqrt((squares + carry) / n), scale_exp);
 }
 
 void SetPValue(TestResult& result, const StatisticAndP& answer, std::string_view exact_method,

@@ -168,5 +168,26 @@ TEST(StatTestsTest, NumericTestsMatchScipy) {
   EXPECT_NEAR(*student->p_value, 0.022637275668188885, 1e-10);
 }
 
+TEST(StatTestsTest, WassersteinNormAndTTestNearTheEndsOfTheDoubleRange) {
+  // Both are scale-free: 1e200 · kA vs 1e200 · kB gives kA vs kB's answer. numpy's std of
+  // the scaled reference overflows (Evidently would divide by inf and report 0).
+  for (double factor : {1e200, 1e300, 1e-300}) {
+    std::vector<double> a = kA, b = kB;
+    for (double& v : a) v *= factor;
+    for (double& v : b) v *= factor;
+    auto wasserstein = RunStatTest("wasserstein", Pair(a, b));
+    ASSERT_TRUE(wasserstein.ok()) << wasserstein.status();
+    if (factor > 1) {
+      EXPECT_NEAR(wasserstein->statistic, 1.7146758104536264, 1e-12) << factor;
+    } else {  // Evidently's floor: the norm is max(std, 0.001)
+      const double expected = 1.7146758104536264 * 0.9737367535972556 * factor / 0.001;
+      EXPECT_NEAR(wasserstein->statistic, expected, 1e-12 * expected);
+    }
+    auto student = RunStatTest("t_test", Pair(a, b));
+    ASSERT_TRUE(student.ok()) << student.status();
+    EXPECT_NEAR(*student->p_value, 0.022637275668188885, 1e-10) << factor;
+  }
+}
+
 }  // namespace
 }  // namespace cairn::monitoring::stats
