@@ -16,12 +16,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cicd/webhook_format.h"
+#include "common/did_you_mean.h"
 #include "common/event_types.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "features/definition_yaml.h"
 #include "monitoring/alerts/sinks.h"
 #include "storage/migrations.h"
 #include "tracking/model_registry.h"
@@ -145,7 +145,7 @@ absl::Status ValidateUrl(std::string_view url) {
 absl::Status ValidateEvent(std::string_view event, std::string_view field) {
   if (IsWebhookEvent(event)) return absl::OkStatus();
   std::vector<std::string_view> candidates(WebhookEventNames().begin(), WebhookEventNames().end());
-  std::string nearest = features::NearestName(event, candidates);
+  std::string nearest = NearestName(event, candidates);
   return absl::InvalidArgumentError(absl::StrCat(
       ToAbsl(field), ": unknown event '", ToAbsl(event), "'",
       nearest.empty() ? "" : absl::StrCat("; did you mean '", nearest, "'?"),

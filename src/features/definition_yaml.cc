@@ -11,10 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/yaml_documents.h"
+#include "common/yaml_reader.h"
 #include "yaml-cpp/yaml.h"
 
 namespace cairn::features {
@@ -22,33 +24,24 @@ namespace {
 
 constexpr size_t kMaxNameLength = 128;
 
-std::string JoinNames(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
 // Parses one document. Remembers the object's label for messages.
-class DocumentParser {
+class DocumentParser : private YamlFieldReader {
  public:
   DocumentParser(std::string_view file, const YAML::Node& doc)
-      : file_(file), doc_(doc), doc_line_(YamlLine(doc)) {}
+      : YamlFieldReader(file), doc_(doc), doc_line_(YamlLine(doc)) {}
 
   absl::Status Parse(Definition* def, FieldLines* lines) {
     lines_ = lines;
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", doc_line_, ": a definition must be a map with 'kind' and 'name', got ",
+          file(), ":", doc_line_, ": a definition must be a map with 'kind' and 'name', got ",
           YamlShown(doc_)));
     }
     // Kind and name first, so that every later message can name the object.
     YAML::Node kind_node = doc_["kind"];
     if (!kind_node.IsDefined() || kind_node.IsNull()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", doc_line_,
+          file(), ":", doc_line_,
           ": missing field 'kind': add kind: Entity | Source | FeatureView | FeatureService"));
     }
     if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
@@ -56,10 +49,10 @@ class DocumentParser {
     static const std::vector<std::string_view> kKinds = {
         "Entity", "Source", "FeatureView", "FeatureService", "Pipeline", "Monitor", "Policy",
         "Endpoint"};
-    label_ = kind;
+    set_label(kind);
     YAML::Node name_node = doc_["name"];
     if (name_node.IsDefined() && name_node.IsScalar()) {
-      label_ = absl::StrCat(kind, " ", name_node.Scalar());
+      set_label(absl::StrCat(kind, " ", name_node.Scalar()));
     }
     if (kind == "Entity") {
       def->kind = DefinitionKind::kEntity;
@@ -75,7 +68,7 @@ class DocumentParser {
                         absl::StrCat("is not a kind (Entity, Source, FeatureView, FeatureService)",
                                      hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?")));
     }
-    def->file = file_;
+    def->file = file();
     def->line = doc_line_;
     switch (def->kind) {
       case DefinitionKind::kEntity: {
@@ -107,16 +100,6 @@ class DocumentParser {
   }
 
  private:
-  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
-                                                   ": field '", ToAbsl(field), "': value ",
-                                                   YamlShown(at), " ", ToAbsl(what)));
-  }
-  absl::Status ObjectError(int line, std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
-  }
-
   void Note(const std::string& path, const YAML::Node& node) {
     if (lines_) (*lines_)[path] = YamlLine(node);
   }
@@ -142,12 +125,10 @@ class DocumentParser {
     return absl::OkStatus();
   }
 
-  static bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
-
   absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
                                      std::string_view path, bool required) {
     YAML::Node node = map[std::string(field)];
-    if (!Present(node)) {
+    if (!YamlPresent(node)) {
       if (required) {
         return ObjectError(YamlLine(map),
                            absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
@@ -174,7 +155,7 @@ class DocumentParser {
 
   absl::StatusOr<bool> Bool(const YAML::Node& map, std::string_view field, bool fallback) {
     YAML::Node node = map[std::string(field)];
-    if (!Present(node)) return fallback;
+    if (!YamlPresent(node)) return fallback;
     if (node.IsScalar()) {
       const std::string& text = node.Scalar();
       if (text == "true" || text == "True" || text == "yes") return true;
@@ -186,7 +167,7 @@ class DocumentParser {
   absl::StatusOr<int64_t> Duration(const YAML::Node& map, std::string_view field,
                                    std::string_view path) {
     YAML::Node node = map[std::string(field)];
-    if (!Present(node)) return int64_t{0};
+    if (!YamlPresent(node)) return int64_t{0};
     if (!node.IsScalar()) return FieldError(node, path, "must be a duration like 30s, 1h or 7d");
     absl::StatusOr<int64_t> ms = ParseDuration(node.Scalar());
     if (!ms.ok()) {
@@ -201,7 +182,7 @@ class DocumentParser {
   absl::StatusOr<FeatureType> Type(const YAML::Node& map, std::string_view path,
                                    std::optional<FeatureType> fallback) {
     YAML::Node node = map["type"];
-    if (!Present(node)) {
+    if (!YamlPresent(node)) {
       if (fallback) return *fallback;
       return ObjectError(YamlLine(map), absl::StrCat("missing field '", ToAbsl(path),
                                                    "': give one of int64, double, string, "
@@ -226,7 +207,7 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(meta->description, String(doc_, "description", "description", false));
     CAIRN_ASSIGN_OR_RETURN(meta->owner, String(doc_, "owner", "owner", false));
     YAML::Node tags = doc_["tags"];
-    if (Present(tags)) {
+    if (YamlPresent(tags)) {
       if (!tags.IsMap()) return FieldError(tags, "tags", "must be a map of strings");
       for (auto it = tags.begin(); it != tags.end(); ++it) {
         if (!it->first.IsScalar() || !it->second.IsScalar()) {
@@ -252,10 +233,10 @@ class DocumentParser {
       if (type == FeatureType::kInt64 || type == FeatureType::kString) return absl::OkStatus();
       return FieldError(at, path, "is not a join-key type: join keys are int64 or string");
     };
-    if (Present(keys) && Present(key)) {
+    if (YamlPresent(keys) && YamlPresent(key)) {
       return FieldError(key, "join_key", "conflicts with 'join_keys': give one of the two");
     }
-    if (Present(key)) {
+    if (YamlPresent(key)) {
       if (!key.IsScalar()) return FieldError(key, "join_key", "must be a column name");
       Field field;
       field.name = key.Scalar();
@@ -269,11 +250,11 @@ class DocumentParser {
       spec->join_keys.push_back(std::move(field));
       return absl::OkStatus();
     }
-    if (Present(doc_["type"])) {
+    if (YamlPresent(doc_["type"])) {
       return FieldError(doc_["type"], "type",
                         "is only valid with 'join_key'; with 'join_keys' give each key's type");
     }
-    if (!Present(keys)) {
+    if (!YamlPresent(keys)) {
       return ObjectError(doc_line_,
                          "missing field 'join_keys': add join_keys: [{name: customer_id, type: "
                          "int64}] or join_key: customer_id");
@@ -343,7 +324,7 @@ class DocumentParser {
         spec->created_timestamp_field,
         String(doc_, "created_timestamp_field", "created_timestamp_field", false));
     YAML::Node schema = doc_["schema"];
-    if (!Present(schema)) {
+    if (!YamlPresent(schema)) {
       return ObjectError(doc_line_,
                          "missing field 'schema': list the columns, like schema: [{name: "
                          "customer_id, type: int64}, {name: event_timestamp, type: timestamp}]");
@@ -373,7 +354,7 @@ class DocumentParser {
   absl::StatusOr<std::vector<std::string>> NameList(std::string_view field, bool required) {
     YAML::Node node = doc_[std::string(field)];
     std::vector<std::string> out;
-    if (!Present(node)) {
+    if (!YamlPresent(node)) {
       if (required) {
         return ObjectError(doc_line_,
                            absl::StrCat("missing field '", ToAbsl(field), "': it is required"));
@@ -414,14 +395,14 @@ class DocumentParser {
     Note(path, item);
     if (agg.empty()) {
       f->agg = AggFn::kNone;
-      if (Present(item["of"])) {
+      if (YamlPresent(item["of"])) {
         return FieldError(item["of"], path + ".of", "needs 'agg' (count, sum, mean, min, max)");
       }
-      if (Present(item["window"])) {
+      if (YamlPresent(item["window"])) {
         return FieldError(item["window"], path + ".window",
                           "needs 'agg' (count, sum, mean, min, max)");
       }
-      if (Present(item["expr"]) && f->expr.empty()) {
+      if (YamlPresent(item["expr"]) && f->expr.empty()) {
         return FieldError(item["expr"], path + ".expr", "must not be empty");
       }
       return absl::OkStatus();
@@ -438,15 +419,14 @@ class DocumentParser {
                                      hint.empty() ? "" : absl::StrCat("; did you mean '", hint,
                                                                       "'?")));
     }
-    if (Present(item["expr"])) {
+    if (YamlPresent(item["expr"])) {
       return FieldError(item["expr"], path + ".expr",
                         "cannot be combined with 'agg': put the expression in 'of'");
     }
     if (f->window_ms <= 0) {
       YAML::Node window = item["window"];
-      return Present(window)
-                 ? FieldError(window, path + ".window",
-                              "must be greater than 0 for an aggregation")
+      return YamlPresent(window)
+                 ? FieldError(window, path + ".window", "must be greater than 0 for an aggregation")
                  : ObjectError(YamlLine(item),
                                absl::StrCat("missing field '", path,
                                             ".window': an aggregation needs a window like 7d"));
@@ -479,7 +459,7 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(spec->ttl_ms, Duration(doc_, "ttl", "ttl"));
     CAIRN_ASSIGN_OR_RETURN(spec->online, Bool(doc_, "online", true));
     YAML::Node features = doc_["features"];
-    if (!Present(features)) {
+    if (!YamlPresent(features)) {
       return ObjectError(doc_line_,
                          "missing field 'features': list them, like features: [{name: amount, "
                          "type: double}]");
@@ -530,10 +510,8 @@ class DocumentParser {
     return absl::OkStatus();
   }
 
-  std::string file_;
   const YAML::Node doc_;
   int doc_line_;
-  std::string label_;
   FieldLines* lines_ = nullptr;
 };
 
@@ -545,21 +523,6 @@ bool ValidName(std::string_view name, bool allow_dash) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && !(allow_dash && c == '-')) return false;
   }
   return true;
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 }  // namespace
@@ -582,19 +545,6 @@ void DefinitionSet::Append(DefinitionSet other) {
 
 bool IsValidObjectName(std::string_view name) { return ValidName(name, true); }
 bool IsValidColumnName(std::string_view name) { return ValidName(name, false); }
-
-std::string NearestName(std::string_view word, const std::vector<std::string_view>& candidates) {
-  size_t best = std::max<size_t>(2, word.size() / 2) + 1;
-  std::string_view found;
-  for (std::string_view candidate : candidates) {
-    size_t d = EditDistance(word, candidate);
-    if (d < best) {
-      best = d;
-      found = candidate;
-    }
-  }
-  return std::string(found);
-}
 
 namespace {
 

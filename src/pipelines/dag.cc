@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/did_you_mean.h"
 #include "common/strings.h"
-#include "features/definition_yaml.h"
 
 namespace cairn::pipelines {
 namespace {
@@ -41,7 +41,7 @@ absl::StatusOr<Dag> Dag::Build(const PipelineSpec& spec) {
   }
   std::vector<std::string_view> all_names(dag.names_.begin(), dag.names_.end());
   auto unknown = [&](const StepSpec& step, std::string_view what, std::string_view target) {
-    std::string hint = features::NearestName(target, all_names);
+    std::string hint = NearestName(target, all_names);
     return absl::InvalidArgumentError(absl::StrCat(
         "step '", step.name, "': ", ToAbsl(what), " '", ToAbsl(target),
         "' is not a step of this pipeline",

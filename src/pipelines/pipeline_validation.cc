@@ -11,10 +11,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "features/definition_yaml.h"
 #include "pipelines/cron.h"
 #include "pipelines/dag.h"
 #include "pipelines/pipeline_yaml.h"
@@ -34,7 +34,7 @@ std::string Quoted(std::string_view text) {
 // "; did you mean 'x'?", else the list of `what`, else "; OWNER declares no WHAT".
 std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates,
                        std::string_view what, std::string_view owner = "this pipeline") {
-  std::string hint = features::NearestName(word, candidates);
+  std::string hint = NearestName(word, candidates);
   if (!hint.empty()) return absl::StrCat("; did you mean '", hint, "'?");
   if (candidates.empty()) {
     return absl::StrCat("; ", ToAbsl(owner), " declares no ", ToAbsl(what));
