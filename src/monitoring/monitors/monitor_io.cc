@@ -12,9 +12,12 @@
 #include "features/feature_store.h"
 #include "features/row_stream.h"
 #include "features/view_rows.h"
+#include "monitoring/category_label.h"
 #include "monitoring/csv_frame.h"
 #include "monitoring/html_report.h"
 #include "monitoring/profile.h"
+#include "monitoring/profile_store.h"
+#include "monitoring/reference_rows.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -52,15 +55,16 @@ struct ColumnBuilder {
         column.codes.push_back(Code(in.strings[row]));
         break;
       case features::FeatureType::kDouble: {
-        std::string label = absl::StrCat(in.doubles[row]);
-        column.codes.push_back(Code(label));
+        // The value's label, as a CSV field of the same number gets (category_label.h).
+        const double value = in.doubles[row];
+        column.codes.push_back(std::isfinite(value) ? Code(NumberCategoryLabel(value)) : -1);
         break;
       }
       case features::FeatureType::kBool:
         column.codes.push_back(Code(in.ints[row] != 0 ? "true" : "false"));
         break;
       default:
-        column.codes.push_back(Code(absl::StrCat(in.ints[row])));
+        column.codes.push_back(Code(NumberCategoryLabel(in.ints[row])));
     }
   }
 };
@@ -209,6 +213,30 @@ MonitorIo StandardMonitorIo(StandardIoOptions options) {
   io.render_html = [](const DriftReport& report, const std::string& title) {
     return DriftReportHtml(report, HtmlReportOptions{.title = title});
   };
+  if (const ProfileStore* profiles = options.profile_store) {
+    io.read_profile_rows = [profiles](const std::string& name,
+                                      const std::vector<std::string>& categorical)
+        -> absl::StatusOr<StoredReference> {
+      CAIRN_ASSIGN_OR_RETURN(ProfileRows rows, profiles->GetRows(name));
+      StoredReference out;
+      out.source = {{"profile_version", rows.summary.version},
+                    {"rows_stored", rows.frame.has_value()}};
+      if (rows.frame.has_value()) {
+        ForceCategorical(*rows.frame, categorical);
+        out.frame = std::move(rows.frame);
+      } else {
+        out.missing = absl::StrCat("version ", rows.summary.version,
+                                   " was stored without its rows (made from a profile alone, "
+                                   "or before Cairn kept them)");
+      }
+      return out;
+    };
+    if (!options.profile_constraints) {
+      options.profile_constraints = [profiles](const std::string& name) {
+        return profiles->GetConstraints(name);
+      };
+    }
+  }
   auto profile_constraints = options.profile_constraints;
   io.check_constraints = [profile_constraints](const MonitorReference& ref,
                                                const DataFrame* reference,

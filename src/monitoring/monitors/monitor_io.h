@@ -1,7 +1,8 @@
 #pragma once
 // The server's MonitorIo (monitor_runner.h): feature views read from the feature store's
-// offline tables, CSV references through csv_frame.h, constraints through constraints.h
-// (inferred from the reference rows, or those stored with a named profile), and the HTML
+// offline tables, CSV references through csv_frame.h, a named profile's stored rows
+// (profile_store.h), constraints through constraints.h (inferred from the reference rows,
+// or those stored with a named profile), and the HTML
 // report of html_report.h. `on_outcome` is left for the caller (the alert service).
 
 #include <functional>
@@ -18,12 +19,19 @@ class FeatureStore;
 
 namespace cairn::monitoring {
 
+class ProfileStore;
+
 struct StandardIoOptions {
   // Views come from here; null: feature_view targets and references fail saying so.
   features::FeatureStore* feature_store = nullptr;
   // The constraints stored with a named profile (the profile store); unset: monitors with
   // `reference: {profile: NAME}` fail saying so.
   std::function<absl::StatusOr<Constraints>(const std::string& profile)> profile_constraints;
+  // Where monitors with `reference: {profile: NAME}` read the rows kept with the profile's
+  // latest version to test drift against (ProfileStore::GetRows; columns the monitor names
+  // in `categorical` that were stored as numbers become categories, ForceCategorical).
+  // Null: such monitors with drift fail saying so.
+  const ProfileStore* profile_store = nullptr;
   int csv_threads = 2;
 };
 

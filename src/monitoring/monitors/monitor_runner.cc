@@ -352,7 +352,8 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
   run.result = {{"drift", nullptr}, {"constraints", nullptr}, {"quality", nullptr}};
   std::string report_html;
   std::vector<MonitorOutcome> outcomes;
-  std::vector<std::string> notes;  // summary parts without an outcome (insufficient labels)
+  std::vector<std::string> notes;  // summary parts without an outcome (insufficient labels,
+                                   // drift not checked)
 
   // Everything that can fail for reasons of data or configuration: its error becomes the
   // failed run's message (the run is still stored, so `runs` shows why).
@@ -448,6 +449,8 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
 
     std::optional<DataFrame> reference;
     const MonitorReference& ref = spec.reference;
+    Json reference_source = Json::object();
+    std::string drift_skipped;  // why drift was not tested (a profile without rows)
     if (!ref.path.empty()) {
       if (!io_.read_csv) {
         return absl::FailedPreconditionError("reference.path: this server cannot read CSV files");
@@ -468,12 +471,30 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
                         absl::StrCat("reference.feature_view '", ref.feature_view, "'"));
       }
       reference = std::move(*frame);
+    } else if (!ref.profile.empty() && spec.drift) {
+      const std::string where = absl::StrCat("reference.profile '", ref.profile, "'");
+      if (!io_.read_profile_rows) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(where, ": this server keeps no profile rows to test drift against; "
+                                "set drift: false (constraints only)"));
+      }
+      absl::StatusOr<StoredReference> stored = io_.read_profile_rows(ref.profile, spec.categorical);
+      if (!stored.ok()) return Annotate(stored.status(), where);
+      reference_source = std::move(stored->source);
+      if (stored->frame.has_value()) {
+        reference = std::move(*stored->frame);
+      } else {
+        drift_skipped = absl::StrCat("drift not checked: ", where, " ", stored->missing,
+                                     "; constraints only (recreate the profile from its data "
+                                     "with `cairn profiles create` to test drift)");
+      }
     }
     if (reference.has_value()) {
       run.reference_rows = reference->rows;
       if (reference->rows == 0) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "the reference (", !ref.path.empty() ? ref.path : ref.feature_view,
+            "the reference (",
+            !ref.path.empty() ? ref.path : !ref.profile.empty() ? ref.profile : ref.feature_view,
             ") has no rows: nothing to compare with"));
       }
     }
@@ -481,11 +502,17 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
                                {"profile", ref.profile},
                                {"feature_view", ref.feature_view},
                                {"rows", run.reference_rows}};
+    for (auto& [key, value] : reference_source.items()) run.result["reference"][key] = value;
+    if (!drift_skipped.empty()) {
+      run.result["drift_skipped"] = drift_skipped;
+      notes.push_back(drift_skipped);
+    }
 
-    if (spec.drift) {
+    if (spec.drift && drift_skipped.empty()) {
       if (!reference.has_value()) {
         return absl::FailedPreconditionError(
-            "drift needs reference rows (reference.path or reference.feature_view)");
+            "drift needs reference rows (reference.path, reference.feature_view or a "
+            "reference.profile stored with its rows)");
       }
       CAIRN_ASSIGN_OR_RETURN(DriftReport report,
                              ComputeDrift(*reference, current, ToDriftOptions(spec)));

@@ -1,8 +1,8 @@
 #pragma once
 // One run of a monitor: loads the target (a feature view's rows in the window, a CSV file,
 // or a serving endpoint's logged predictions in the window) and the
-// reference (a CSV file, a stored profile, or a feature view's rows in [from, to)) into
-// DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests), with
+// reference (a CSV file, the rows kept with a stored profile, or a feature view's rows in
+// [from, to)) into DataFrames, computes drift (drift.h ComputeDrift with the monitor's tests), with
 // `constraints: true` checks the reference's constraints (profiles' CheckConstraints), and
 // with `quality:` (endpoint targets) computes live quality metrics on the window's rows
 // that have a posted label (stats/quality_metrics.h on (label, prediction)) and checks
@@ -80,6 +80,15 @@ struct ModelMetricValue {
   std::string source;
 };
 
+// Reference rows kept elsewhere (a stored profile's rows, a model's training set): the
+// frame, or none when there is nothing stored to test drift against, and a JSON object
+// saying what was read (stored in the run's result.reference, e.g. {"profile_version": 3}).
+struct StoredReference {
+  std::optional<DataFrame> frame;
+  std::string missing;  // frame empty: why (the run's message says it)
+  Json source = Json::object();
+};
+
 // The seams. Unset members make the monitors that need them fail with FailedPrecondition
 // naming what is missing (they never crash).
 struct MonitorIo {
@@ -93,6 +102,12 @@ struct MonitorIo {
   std::function<absl::StatusOr<DataFrame>(const std::string& path,
                                           const std::vector<std::string>& categorical)>
       read_csv;
+  // reference.profile with drift: the rows kept with the profile's latest version, with
+  // the columns named in `categorical` read as categories (ProfileStore::GetRows); no
+  // frame when that version has none (the run then checks constraints only).
+  std::function<absl::StatusOr<StoredReference>(const std::string& profile,
+                                                const std::vector<std::string>& categorical)>
+      read_profile_rows;
   // The constraints check of a run: reference.profile names a stored profile whose
   // constraints apply; otherwise they are inferred from `reference` (not null then).
   // Returns {"violations": [{"feature_name", "constraint_check_type", "description"}], …}

@@ -16,7 +16,9 @@
 //                                                         # file drop; relative paths: under
 //                                                         # the server's data directory)
 //   reference: {path: /data/train.csv}                    # a CSV file on the server, or
-//   # reference: {profile: churn-train}                   # a stored profile (constraints),
+//   # reference: {profile: churn-train}                   # a stored profile: its constraints,
+//                                                         # and drift against the rows kept
+//                                                         # with its latest version
 //   # reference: {feature_view: customer_spend, from: 2024-01-01, to: 2024-02-01}
 //   columns: [amount, country]                            # default: every shared column
 //   categorical: [plan]                                   # read these as categories
@@ -64,7 +66,10 @@ struct MonitorTarget {
 
 // What the target is compared with. Exactly one of path / profile / feature_view.
 // feature_view: rows with event time in [from_ms, to_ms) (0: unbounded on that side).
-// profile: a stored profile; drift needs rows, so such a monitor checks constraints only.
+// profile: a stored profile — its constraints, and drift against the reference rows kept
+// with its latest version (MonitorIo::read_profile_rows); a version stored without rows
+// (made from a profile alone, or before rows were kept) checks constraints only and the
+// run's message says so.
 struct MonitorReference {
   std::string path;
   std::string profile;
@@ -131,8 +136,8 @@ struct MonitorSpec {
   std::vector<std::string> categorical;  // columns read as categories
   MonitorTests tests;
   double drift_share = 0.5;
-  bool drift = true;         // false for a profile reference (constraints only) or for a
-                             // quality monitor without a reference
+  bool drift = true;         // false for a quality monitor without a reference (or when
+                             // the YAML says drift: false)
   bool constraints = false;  // check the reference's (inferred) constraints
   std::string cron;          // schedule.cron; empty: no schedule
   std::string trigger_on;    // trigger.on: "" | "source_ingested"

@@ -307,17 +307,12 @@ class DocumentParser {
     CAIRN_RETURN_IF_ERROR(ParseQuality(spec));
     const bool profile_reference = !spec->reference.profile.empty();
     const bool has_reference = spec->reference != MonitorReference();
-    // A quality monitor may leave out the reference: then it checks quality only.
-    CAIRN_ASSIGN_OR_RETURN(spec->drift,
-                           Bool(doc_["drift"], "drift", has_reference && !profile_reference));
+    // A quality monitor may leave out the reference: then it checks quality only. A
+    // profile reference tests drift against the rows stored with the profile (a version
+    // stored without rows: constraints only, said in the run's message).
+    CAIRN_ASSIGN_OR_RETURN(spec->drift, Bool(doc_["drift"], "drift", has_reference));
     CAIRN_ASSIGN_OR_RETURN(spec->constraints,
                            Bool(doc_["constraints"], "constraints", profile_reference));
-    if (spec->drift && profile_reference) {
-      return FieldError(doc_["drift"], "drift",
-                        "needs reference rows, but the reference is a profile: set drift: "
-                        "false (constraints only) or give reference.path or "
-                        "reference.feature_view");
-    }
     if (spec->drift && !has_reference) {
       return FieldError(doc_["drift"], "drift",
                         "needs reference rows: add reference: {path: train.csv} (or "
@@ -336,17 +331,18 @@ class DocumentParser {
 
     YAML::Node schedule = doc_["schedule"];
     if (Present(schedule)) {
-      YAML::Node cron = schedule;
+      // Not `cron = schedule["cron"]`: yaml-cpp's Node assignment rewrites the node both
+      // names share (the schedule map itself).
       if (!schedule.IsScalar()) {
         CAIRN_RETURN_IF_ERROR(RequireMap(schedule, "schedule", "{cron: \"0 * * * *\"}"));
         CAIRN_RETURN_IF_ERROR(CheckFields(schedule, kScheduleFields, "schedule."));
-        cron = schedule["cron"];
-        if (!Present(cron)) {
+        if (!Present(schedule["cron"])) {
           return ObjectError(YamlLine(schedule),
                              "missing field 'schedule.cron': write schedule: {cron: \"0 * * * "
                              "*\"} (5 fields, UTC)");
         }
       }
+      YAML::Node cron = schedule.IsScalar() ? schedule : YAML::Node(schedule["cron"]);
       if (!cron.IsScalar()) return FieldError(cron, "schedule.cron", "must be a string");
       absl::StatusOr<pipelines::CronSchedule> parsed = pipelines::ParseCron(cron.Scalar());
       if (!parsed.ok()) {

@@ -105,19 +105,20 @@ TEST(MonitorYamlTest, DefaultsOfAMinimalMonitor) {
   EXPECT_TRUE(m.cron.empty());
 }
 
-TEST(MonitorYamlTest, ProfileReferenceChecksConstraintsOnly) {
+TEST(MonitorYamlTest, ProfileReferenceChecksConstraintsAndDriftOnItsStoredRows) {
   auto parsed = ParseMonitorsYaml(
       "kind: Monitor\nname: q\ntarget: {feature_view: v}\nreference: {profile: train}\n",
       "m.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_FALSE((*parsed)[0].drift);
+  EXPECT_TRUE((*parsed)[0].drift);
   EXPECT_TRUE((*parsed)[0].constraints);
-  absl::Status status = ParseError(
+  auto constraints_only = ParseMonitorsYaml(
       "kind: Monitor\nname: q\ntarget: {feature_view: v}\nreference: {profile: train}\n"
-      "drift: true\n");
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("m.yaml:5: monitor q: field 'drift'"));
-  EXPECT_THAT(status.message(), HasSubstr("reference is a profile"));
+      "drift: false\n",
+      "m.yaml");
+  ASSERT_TRUE(constraints_only.ok()) << constraints_only.status();
+  EXPECT_FALSE((*constraints_only)[0].drift);
+  EXPECT_TRUE((*constraints_only)[0].constraints);
 }
 
 TEST(MonitorYamlTest, PathTargetIsAFileReadWhole) {
