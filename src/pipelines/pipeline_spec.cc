@@ -24,21 +24,4 @@ absl::StatusOr<ParamType> ParseParamType(std::string_view name) {
       absl::StrCat("'", ToAbsl(name), "' is not a parameter type (int, float, string, bool)"));
 }
 
-std::string_view CatchupName(Catchup catchup) {
-  switch (catchup) {
-    case Catchup::kNone: return "none";
-    case Catchup::kLatest: return "latest";
-    case Catchup::kAll: return "all";
-  }
-  return "latest";
-}
-
-absl::StatusOr<Catchup> ParseCatchup(std::string_view name) {
-  if (name == "none") return Catchup::kNone;
-  if (name == "latest") return Catchup::kLatest;
-  if (name == "all") return Catchup::kAll;
-  return absl::InvalidArgumentError(
-      absl::StrCat("'", ToAbsl(name), "' is not a catch-up policy (none, latest, all)"));
-}
-
 }  // namespace cairn::pipelines

@@ -50,6 +50,7 @@
 
 #include "absl/status/statusor.h"
 #include "compute/resources.h"
+#include "pipelines/catchup.h"
 
 namespace cairn::pipelines {
 
@@ -107,9 +108,7 @@ struct StepSpec {
   bool operator==(const StepSpec&) const = default;
 };
 
-enum class Catchup { kNone, kLatest, kAll };
-std::string_view CatchupName(Catchup catchup);  // "none" | "latest" | "all"
-absl::StatusOr<Catchup> ParseCatchup(std::string_view name);
+// Catchup, CatchupName and ParseCatchup: pipelines/catchup.h (shared with monitors).
 
 struct ScheduleSpec {
   std::string cron;  // 5 fields, UTC; empty: no schedule

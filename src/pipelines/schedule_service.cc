@@ -180,47 +180,20 @@ absl::Status ScheduleService::Tick(int64_t now_ms) {
 
 absl::Status ScheduleService::Evaluate(const std::string& pipeline, const CronSchedule& cron,
                                        Catchup catchup, int64_t now_ms, Row& row) {
-  std::optional<int64_t> latest = cron.LastFireTimeAtOrBefore(now_ms);
-  if (!latest || *latest <= row.handled_until_ms) return absl::OkStatus();
-  const int64_t first_missed = cron.NextFireTime(row.handled_until_ms).value_or(*latest);
+  CatchupPlan plan = PlanCatchup(
+      cron, catchup, row.handled_until_ms, now_ms,
+      {.max_catchup_runs = options_.max_catchup_runs,
+       .on_time_grace_ms = options_.on_time_grace_ms});
+  if (!plan.latest) return absl::OkStatus();
   const std::string where = absl::StrCat("schedules: pipeline '", pipeline, "' (cron '",
                                          cron.text(), "', catchup ",
                                          ToAbsl(CatchupName(catchup)), ")");
-
-  std::vector<int64_t> due;  // oldest first
-  switch (catchup) {
-    case Catchup::kNone:
-      if (now_ms - *latest <= options_.on_time_grace_ms) due.push_back(*latest);
-      break;
-    case Catchup::kLatest:
-      due.push_back(*latest);
-      break;
-    case Catchup::kAll: {
-      const size_t cap = static_cast<size_t>(std::max(1, options_.max_catchup_runs));
-      for (std::optional<int64_t> t = latest; t && *t > row.handled_until_ms && due.size() <= cap;
-           t = cron.LastFireTimeAtOrBefore(*t - 1)) {
-        due.push_back(*t);
-      }
-      if (due.size() > cap) {
-        due.pop_back();  // the (cap+1)-th most recent: it and everything older are skipped
-        Log(LogLevel::kWarning,
-            absl::StrCat(where, ": more than ", cap, " fire times were missed since ",
-                         FormatTimestamp(first_missed), "; running the latest ", cap,
-                         " from ", FormatTimestamp(due.back()), " and skipping the older ones"));
-      }
-      std::reverse(due.begin(), due.end());
-      break;
-    }
-  }
-  const int64_t first_run = due.empty() ? *latest + 1 : due.front();
-  if (first_missed < first_run && catchup != Catchup::kAll) {
-    Log(LogLevel::kInfo,
-        absl::StrCat(where, ": skipping missed fire times from ", FormatTimestamp(first_missed),
-                     due.empty() ? absl::StrCat(" to ", FormatTimestamp(*latest))
-                                 : absl::StrCat(" before ", FormatTimestamp(first_run))));
+  if (!plan.skipped.empty()) {
+    Log(catchup == Catchup::kAll ? LogLevel::kWarning : LogLevel::kInfo,
+        absl::StrCat(where, ": ", plan.skipped));
   }
 
-  for (int64_t fire : due) {
+  for (int64_t fire : plan.due) {
     StartRunRequest request;
     request.pipeline = pipeline;
     request.trigger = "schedule";
@@ -249,7 +222,7 @@ absl::Status ScheduleService::Evaluate(const std::string& pipeline, const CronSc
     row.handled_until_ms = fire;
     CAIRN_RETURN_IF_ERROR(Save(pipeline, row));
   }
-  row.handled_until_ms = std::max(row.handled_until_ms, *latest);
+  row.handled_until_ms = std::max(row.handled_until_ms, *plan.latest);
   return Save(pipeline, row);
 }
 

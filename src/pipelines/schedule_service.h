@@ -62,7 +62,8 @@ struct ScheduleState {
   std::optional<int64_t> next_fire_ms;
 };
 
-// CatchupName (pipeline_spec.h) names the policies: "none" | "latest" | "all".
+// CatchupName (pipelines/catchup.h) names the policies: "none" | "latest" | "all"; PlanCatchup
+// (the same file) applies them, for pipelines and monitors alike.
 
 class ScheduleService {
  public:

@@ -58,6 +58,17 @@ Json OptionalNumber(const std::optional<double>& value) {
   return value.has_value() ? Json(*value) : Json(nullptr);
 }
 
+// The catch-up policy only when it is not the default (latest), so the content hash of a
+// monitor written before monitors had catch-up is what it was (re-applying it creates no
+// new version).
+Json MonitorScheduleJson(const MonitorSpec& spec) {
+  Json schedule = {{"cron", spec.cron}};
+  if (spec.catchup != pipelines::Catchup::kLatest) {
+    schedule["catchup"] = std::string(pipelines::CatchupName(spec.catchup));
+  }
+  return schedule;
+}
+
 }  // namespace
 
 Json MonitorSpecToJson(const MonitorSpec& spec) {
@@ -102,7 +113,7 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
       {"drift_share", spec.drift_share},
       {"drift", spec.drift},
       {"constraints", spec.constraints},
-      {"schedule", {{"cron", spec.cron}}},
+      {"schedule", MonitorScheduleJson(spec)},
       {"trigger", {{"on", spec.trigger_on}}},
       {"severity", std::string(SeverityName(spec.severity))},
       {"on_alert", on_alert},
@@ -175,7 +186,14 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
     spec.drift_share = json.value("drift_share", 0.5);
     spec.drift = json.value("drift", true);
     spec.constraints = json.value("constraints", false);
-    if (json.contains("schedule")) spec.cron = json.at("schedule").value("cron", "");
+    if (json.contains("schedule")) {
+      const Json& schedule = json.at("schedule");
+      spec.cron = schedule.value("cron", "");
+      absl::StatusOr<pipelines::Catchup> catchup =
+          pipelines::ParseCatchup(schedule.value("catchup", "latest"));
+      if (!catchup.ok()) return catchup.status();
+      spec.catchup = *catchup;
+    }
     if (json.contains("trigger")) spec.trigger_on = json.at("trigger").value("on", "");
     std::optional<Severity> severity = ParseSeverity(json.value("severity", "warning"));
     if (!severity.has_value()) {

@@ -12,18 +12,36 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
+#include "storage/database.h"
+#include "storage/migrations.h"
 
 namespace cairn::monitoring {
+namespace {
+
+constexpr storage::Migration kScheduleMigrations[] = {
+    {1, "schedule state per monitor",
+     "CREATE TABLE monitor_schedules ("
+     " monitor TEXT PRIMARY KEY,"
+     " cron TEXT NOT NULL,"
+     " handled_until_ms BIGINT NOT NULL,"
+     " last_fire_ms BIGINT NOT NULL,"
+     " last_run_id TEXT NOT NULL,"
+     " last_error TEXT NOT NULL,"
+     " updated_ms BIGINT NOT NULL)"},
+};
+
+}  // namespace
 
 MonitorService::MonitorService(storage::Database& db, Clock& clock, EventBus* events,
                                MonitorIo io, MonitorServiceOptions options)
-    : clock_(clock), events_(events), io_(std::move(io)), options_(options) {}
+    : db_(db), clock_(clock), events_(events), io_(std::move(io)), options_(options) {}
 
 MonitorService::~MonitorService() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<MonitorService>> MonitorService::Open(
     storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
     MonitorServiceOptions options) {
+  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "monitor_schedules", kScheduleMigrations));
   std::unique_ptr<MonitorService> service(new MonitorService(db, clock, events, io, options));
   CAIRN_ASSIGN_OR_RETURN(service->registry_, MonitorRegistry::Open(db, clock));
   CAIRN_ASSIGN_OR_RETURN(service->runner_, MonitorRunner::Open(db, clock, std::move(io)));
@@ -72,32 +90,109 @@ std::optional<MonitorScheduleState> MonitorService::ScheduleState(std::string_vi
   return it->second.state;
 }
 
+absl::Status MonitorService::SaveState(const std::string& monitor,
+                                       const MonitorScheduleState& state) {
+  const storage::SqlValue params[] = {monitor,
+                                      state.cron,
+                                      state.handled_until_ms,
+                                      state.last_fire_ms,
+                                      state.last_run_id,
+                                      state.last_error,
+                                      clock_.NowMillis()};
+  return db_.Write([&params](storage::SqlSession& session) {
+    return session
+        .Execute(
+            "INSERT INTO monitor_schedules (monitor, cron, handled_until_ms, last_fire_ms, "
+            "last_run_id, last_error, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (monitor) DO UPDATE SET cron = $2, handled_until_ms = $3, "
+            "last_fire_ms = $4, last_run_id = $5, last_error = $6, updated_ms = $7",
+            params)
+        .status();
+  });
+}
+
+absl::Status MonitorService::ForgetState(const std::string& monitor) {
+  const storage::SqlValue params[] = {monitor};
+  return db_.Write([&params](storage::SqlSession& session) {
+    return session.Execute("DELETE FROM monitor_schedules WHERE monitor = $1", params).status();
+  });
+}
+
 absl::Status MonitorService::Reload(int64_t now_ms) {
   CAIRN_ASSIGN_OR_RETURN(std::vector<MonitorVersion> monitors, registry_->List());
+  std::map<std::string, MonitorScheduleState> stored;
+  CAIRN_RETURN_IF_ERROR(db_.Read([&stored](storage::SqlSession& session) {
+    stored.clear();
+    return session.QueryEach(
+        "SELECT monitor, cron, handled_until_ms, last_fire_ms, last_run_id, last_error "
+        "FROM monitor_schedules",
+        {}, [&stored](const storage::SqlRowView& row) {
+          MonitorScheduleState& state = stored[std::string(row.Text(0))];
+          state.cron = std::string(row.Text(1));
+          state.handled_until_ms = row.Int(2);
+          state.last_fire_ms = row.Int(3);
+          state.last_run_id = std::string(row.Text(4));
+          state.last_error = std::string(row.Text(5));
+          return absl::OkStatus();
+        });
+  }));
   std::map<std::string, Schedule> old;
   {
     absl::MutexLock lock(&mu_);
-    old.swap(schedules_);
+    old = schedules_;
   }
   std::map<std::string, Schedule> fresh;
   for (const MonitorVersion& monitor : monitors) {
     if (monitor.spec.cron.empty()) continue;
-    auto it = old.find(monitor.name);
-    if (it != old.end() && it->second.cron_text == monitor.spec.cron) {
-      fresh.emplace(monitor.name, std::move(it->second));
-      continue;
-    }
-    absl::StatusOr<pipelines::CronSchedule> cron = pipelines::ParseCron(monitor.spec.cron);
     Schedule schedule;
-    schedule.cron_text = monitor.spec.cron;
-    schedule.state.cron = monitor.spec.cron;
-    if (!cron.ok()) {  // validated at apply; only a newer server's syntax gets here
-      schedule.state.last_error = std::string(cron.status().message());
+    auto kept = old.find(monitor.name);
+    auto saved = stored.find(monitor.name);
+    if (kept != old.end() && kept->second.cron_text == monitor.spec.cron) {
+      schedule = kept->second;
     } else {
-      schedule.cron = std::make_shared<const pipelines::CronSchedule>(std::move(*cron));
-      schedule.state.next_fire_ms = schedule.cron->NextFireTime(now_ms);
+      schedule.cron_text = monitor.spec.cron;
+      absl::StatusOr<pipelines::CronSchedule> cron = pipelines::ParseCron(monitor.spec.cron);
+      if (cron.ok()) {
+        schedule.cron = std::make_shared<const pipelines::CronSchedule>(std::move(*cron));
+      }
+      if (saved != stored.end() && saved->second.cron == monitor.spec.cron) {
+        schedule.state = saved->second;  // continues where it was (catch-up at the next tick)
+      } else {
+        // New, or the cron changed: start from now; earlier fire times are not owed.
+        if (saved != stored.end()) schedule.state = saved->second;
+        schedule.state.cron = monitor.spec.cron;
+        schedule.state.handled_until_ms = now_ms;
+        if (!cron.ok()) {  // validated at apply; only a newer server's syntax gets here
+          schedule.state.last_error = std::string(cron.status().message());
+        }
+        absl::Status status = SaveState(monitor.name, schedule.state);
+        if (!status.ok()) {
+          Log(LogLevel::kError, absl::StrCat("monitor ", monitor.name,
+                                             ": cannot store its schedule state: ",
+                                             status.message()));
+        }
+      }
+    }
+    schedule.state.catchup = monitor.spec.catchup;
+    schedule.state.next_fire_ms.reset();
+    if (schedule.cron != nullptr) {
+      schedule.state.next_fire_ms =
+          schedule.cron->NextFireTime(std::max(schedule.state.handled_until_ms, now_ms));
+      // Missed fire times (after downtime) are due at once.
+      if (auto missed = schedule.cron->NextFireTime(schedule.state.handled_until_ms);
+          missed && *missed <= now_ms) {
+        schedule.state.next_fire_ms = *missed;
+      }
     }
     fresh.emplace(monitor.name, std::move(schedule));
+  }
+  for (const auto& [name, state] : stored) {
+    if (fresh.count(name)) continue;
+    absl::Status status = ForgetState(name);
+    if (!status.ok()) {
+      Log(LogLevel::kError, absl::StrCat("monitor ", name, ": cannot drop its schedule state: ",
+                                         status.message()));
+    }
   }
   {
     absl::MutexLock lock(&mu_);
@@ -107,25 +202,36 @@ absl::Status MonitorService::Reload(int64_t now_ms) {
   return absl::OkStatus();
 }
 
-void MonitorService::RunScheduled(const MonitorVersion& monitor, int64_t fire_ms,
-                                  int64_t now_ms) {
+void MonitorService::RunScheduled(const MonitorVersion& monitor, int64_t fire_ms) {
   absl::StatusOr<MonitorRun> run =
       runner_->Run(monitor, "schedule", FormatTimestamp(fire_ms));
-  absl::MutexLock lock(&mu_);
-  auto it = schedules_.find(monitor.name);
-  if (it == schedules_.end()) return;
-  MonitorScheduleState& state = it->second.state;
-  state.last_fire_ms = fire_ms;
-  if (run.ok()) {
-    state.last_run_id = run->id;
-    state.last_error = run->state == "failed" ? run->message : "";
-  } else {
-    state.last_error = std::string(run.status().message());
-    Log(LogLevel::kError, absl::StrCat("monitor ", monitor.name, ": scheduled run at ",
-                                       FormatTimestamp(fire_ms),
-                                       " could not be stored: ", run.status().message()));
+  MonitorScheduleState state;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = schedules_.find(monitor.name);
+    if (it == schedules_.end()) return;
+    MonitorScheduleState& current = it->second.state;
+    current.last_fire_ms = fire_ms;
+    current.handled_until_ms = std::max(current.handled_until_ms, fire_ms);
+    if (run.ok()) {
+      current.last_run_id = run->id;
+      current.last_error = run->state == "failed" ? run->message : "";
+    } else {
+      current.last_error = std::string(run.status().message());
+      Log(LogLevel::kError, absl::StrCat("monitor ", monitor.name, ": scheduled run at ",
+                                         FormatTimestamp(fire_ms),
+                                         " could not be stored: ", run.status().message()));
+    }
+    state = current;
   }
-  if (it->second.cron != nullptr) state.next_fire_ms = it->second.cron->NextFireTime(now_ms);
+  absl::Status saved = SaveState(monitor.name, state);
+  if (!saved.ok()) {
+    Log(LogLevel::kError, absl::StrCat("monitor ", monitor.name, ": the run for ",
+                                       FormatTimestamp(fire_ms),
+                                       " ran but could not be recorded (a restart may repeat "
+                                       "it): ",
+                                       saved.message()));
+  }
 }
 
 absl::Status MonitorService::Tick(int64_t now_ms) {
@@ -148,21 +254,54 @@ absl::Status MonitorService::Tick(int64_t now_ms) {
     }
   }
 
-  // Due schedules: one run per monitor per tick, for the latest fire time that passed
-  // (missed ones are not caught up).
-  std::vector<std::pair<const MonitorVersion*, int64_t>> due;
+  // Due schedules: the fire times since what each schedule handled, thinned by its
+  // catch-up policy (while the server is up that is the one that just passed).
+  struct Due {
+    const MonitorVersion* monitor;
+    pipelines::CatchupPlan plan;
+  };
+  std::vector<Due> due;
   {
     absl::MutexLock lock(&mu_);
     for (const MonitorVersion& monitor : monitors_) {
       auto it = schedules_.find(monitor.name);
       if (it == schedules_.end() || it->second.cron == nullptr) continue;
-      const std::optional<int64_t>& next = it->second.state.next_fire_ms;
-      if (!next.has_value() || *next > now_ms) continue;
-      std::optional<int64_t> fire = it->second.cron->LastFireTimeAtOrBefore(now_ms);
-      due.emplace_back(&monitor, fire.value_or(*next));
+      const MonitorScheduleState& state = it->second.state;
+      pipelines::CatchupPlan plan = pipelines::PlanCatchup(
+          *it->second.cron, state.catchup, state.handled_until_ms, now_ms,
+          {.max_catchup_runs = options_.max_catchup_runs,
+           .on_time_grace_ms = options_.on_time_grace_ms});
+      if (!plan.latest) continue;
+      if (!plan.skipped.empty()) {
+        Log(state.catchup == pipelines::Catchup::kAll ? LogLevel::kWarning : LogLevel::kInfo,
+            absl::StrCat("monitor ", monitor.name, " (cron '", state.cron, "', catchup ",
+                         ToAbsl(pipelines::CatchupName(state.catchup)), "): ", plan.skipped));
+      }
+      due.push_back(Due{&monitor, std::move(plan)});
     }
   }
-  for (const auto& [monitor, fire_ms] : due) RunScheduled(*monitor, fire_ms, now_ms);
+  for (const Due& item : due) {
+    for (int64_t fire_ms : item.plan.due) RunScheduled(*item.monitor, fire_ms);
+    MonitorScheduleState state;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = schedules_.find(item.monitor->name);
+      if (it == schedules_.end()) continue;
+      it->second.state.handled_until_ms =
+          std::max(it->second.state.handled_until_ms, *item.plan.latest);
+      it->second.state.next_fire_ms =
+          it->second.cron->NextFireTime(std::max(it->second.state.handled_until_ms, now_ms));
+      state = it->second.state;
+    }
+    if (item.plan.due.empty() || item.plan.due.back() != *item.plan.latest) {
+      absl::Status saved = SaveState(item.monitor->name, state);
+      if (!saved.ok()) {
+        Log(LogLevel::kError, absl::StrCat("monitor ", item.monitor->name,
+                                           ": cannot store its schedule state: ",
+                                           saved.message()));
+      }
+    }
+  }
 
   // Monitors following the sources that received rows: each runs once per tick.
   if (!ingested.empty()) {

@@ -5,9 +5,16 @@
 // on the EventBus) — plus RunNow for the API and the CLI.
 //
 // Scheduled and triggered runs happen on the service's own thread (the bus handler only
-// queues them), one at a time. Fire times are kept in memory: after a restart a schedule
-// continues from the next fire time (missed ones are not caught up). Tick(now_ms) does one
-// evaluation (tests drive it with a FakeClock); Start() runs the thread. Thread-safe.
+// queues them), one at a time. What each schedule has handled is kept per monitor in table
+// monitor_schedules (migrations component "monitor_schedules", SQLite or PostgreSQL), so
+// after downtime the monitor's catch-up policy (`schedule: {cron, catchup}`, the same
+// none | latest | all as pipelines', pipelines/catchup.h) decides which missed fire times
+// run: latest (the default) one run for the most recent, all one per missed fire time
+// (oldest first, at most max_catchup_runs), none only a fire time at most
+// on_time_grace_ms old. Each fire time is recorded right after its run; a monitor seen
+// with a schedule for the first time, or whose cron text changed, starts from "now"; a
+// monitor no longer scheduled is forgotten. Tick(now_ms) does one evaluation (tests drive
+// it with a FakeClock); Start() runs the thread. Thread-safe.
 
 #include <cstdint>
 #include <deque>
@@ -26,6 +33,7 @@
 #include "common/clock.h"
 #include "monitoring/monitors/monitor_registry.h"
 #include "monitoring/monitors/monitor_runner.h"
+#include "pipelines/catchup.h"
 #include "pipelines/cron.h"
 
 namespace cairn {
@@ -38,12 +46,16 @@ class Database;
 namespace cairn::monitoring {
 
 struct MonitorServiceOptions {
-  int64_t max_sleep_ms = 60'000;  // the thread re-reads the monitors at least this often
+  int64_t max_sleep_ms = 60'000;      // the thread re-reads the monitors at least this often
+  int max_catchup_runs = 100;         // catchup all: at most this many runs per catch-up
+  int64_t on_time_grace_ms = 60'000;  // catchup none: a fire time this late still runs
 };
 
 // What `describe` shows about a monitor's schedule.
 struct MonitorScheduleState {
   std::string cron;
+  pipelines::Catchup catchup = pipelines::Catchup::kLatest;
+  int64_t handled_until_ms = 0;  // every fire time at or before this was handled
   std::optional<int64_t> next_fire_ms;
   int64_t last_fire_ms = 0;
   std::string last_run_id;
@@ -90,12 +102,19 @@ class MonitorService {
   };
   MonitorService(storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
                  MonitorServiceOptions options);
-  // Re-reads the monitors: schedules kept when their cron text is unchanged.
+  // Re-reads the monitors and the stored schedule states: a schedule whose cron text is
+  // unchanged continues from what it handled (in memory, else stored); a new or changed one
+  // starts from now_ms; stored states of monitors no longer scheduled are deleted.
   absl::Status Reload(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
-  void RunScheduled(const MonitorVersion& monitor, int64_t fire_ms, int64_t now_ms);
+  // Runs `monitor` for `fire_ms` and records it (memory and table).
+  void RunScheduled(const MonitorVersion& monitor, int64_t fire_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  absl::Status SaveState(const std::string& monitor, const MonitorScheduleState& state);
+  absl::Status ForgetState(const std::string& monitor);
   void Loop();
   bool Woken() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; }
 
+  storage::Database& db_;
   Clock& clock_;
   EventBus* events_;
   MonitorIo io_;

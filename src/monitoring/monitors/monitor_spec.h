@@ -29,7 +29,9 @@
 //   drift_share: 0.5                                      # data-set drift at this share
 //   constraints: true                                     # check the reference profile's
 //                                                         # constraints (inferred)
-//   schedule: {cron: "0 * * * *"}                         # UTC, pipelines/cron.h
+//   schedule: {cron: "0 * * * *", catchup: latest}        # UTC, pipelines/cron.h; after
+//                                                         # downtime: none | latest | all
+//                                                         # (pipelines/catchup.h)
 //   trigger: {on: source_ingested}                        # after new data of the view's source
 //   severity: warning                                     # info | warning | critical
 //   on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 2,
@@ -48,6 +50,7 @@
 #include <vector>
 
 #include "monitoring/alerts/alert_types.h"
+#include "pipelines/catchup.h"
 
 namespace cairn::monitoring {
 
@@ -140,6 +143,7 @@ struct MonitorSpec {
                              // the YAML says drift: false)
   bool constraints = false;  // check the reference's (inferred) constraints
   std::string cron;          // schedule.cron; empty: no schedule
+  pipelines::Catchup catchup = pipelines::Catchup::kLatest;  // schedule.catchup
   std::string trigger_on;    // trigger.on: "" | "source_ingested"
   Severity severity = Severity::kWarning;
   std::optional<RetrainAction> on_alert;

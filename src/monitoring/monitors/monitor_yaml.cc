@@ -50,7 +50,7 @@ const std::vector<std::string_view> kReferenceFields = {"path", "profile", "feat
                                                         "to"};
 const std::vector<std::string_view> kTestsFields = {"default", "threshold", "per_column"};
 const std::vector<std::string_view> kColumnTestFields = {"test", "threshold"};
-const std::vector<std::string_view> kScheduleFields = {"cron"};
+const std::vector<std::string_view> kScheduleFields = {"cron", "catchup"};
 const std::vector<std::string_view> kTriggerFields = {"on"};
 const std::vector<std::string_view> kOnAlertFields = {"pipeline", "params", "max_attempts",
                                                       "await_model"};
@@ -349,6 +349,21 @@ class DocumentParser {
         return FieldError(cron, "schedule.cron", absl::StrCat("is not valid: ", parsed.status().message()));
       }
       spec->cron = cron.Scalar();
+      YAML::Node catchup = schedule.IsMap() ? schedule["catchup"] : YAML::Node();
+      if (Present(catchup)) {
+        absl::StatusOr<pipelines::Catchup> policy =
+            catchup.IsScalar() ? pipelines::ParseCatchup(catchup.Scalar())
+                               : absl::InvalidArgumentError("not a string");
+        if (!policy.ok()) {
+          return FieldError(catchup, "schedule.catchup",
+                            absl::StrCat("is not a catch-up policy: use none, latest or all",
+                                         catchup.IsScalar()
+                                             ? DidYouMean(catchup.Scalar(),
+                                                          {"none", "latest", "all"})
+                                             : ""));
+        }
+        spec->catchup = *policy;
+      }
     }
 
     YAML::Node trigger = doc_["trigger"];
