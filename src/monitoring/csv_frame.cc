@@ -25,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "monitoring/category_label.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -535,8 +536,37 @@ absl::Status JoinColumn(const Parser& parser, std::vector<Chunk>& chunks, size_t
     for (int32_t code : column.codes) *at++ = code < 0 ? -1 : remap[code];
     std::vector<int32_t>().swap(column.codes);
   }
-  out->categories.reserve(labels.size());
-  for (std::string_view label : labels) out->categories.emplace_back(label);
+  // A column of numbers only (read as categories because it was forced to be) labels each
+  // by its value (category_label.h: "1.50" and "1.5" are one category, "1.5", as pandas
+  // reads a numeric column; inf is missing, as Evidently drops it). A column with any
+  // other text keeps every label as written, as pandas' object columns do.
+  bool numbers_only = true;
+  std::vector<std::optional<double>> values(labels.size());
+  for (size_t code = 0; code < labels.size() && numbers_only; ++code) {
+    values[code] = ParseNumber(labels[code]);
+    numbers_only = values[code].has_value();
+  }
+  if (!numbers_only) {
+    out->categories.reserve(labels.size());
+    for (std::string_view label : labels) out->categories.emplace_back(label);
+    return absl::OkStatus();
+  }
+  // Labels that meet keep the first one's code: the order of first appearance holds.
+  absl::flat_hash_map<std::string, int32_t> merged;
+  std::vector<int32_t> renumber(labels.size(), -1);
+  bool moved = false;
+  for (size_t code = 0; code < labels.size(); ++code) {
+    if (std::isfinite(*values[code])) {
+      auto [it, inserted] = merged.try_emplace(NumberCategoryLabel(*values[code]),
+                                               static_cast<int32_t>(out->categories.size()));
+      if (inserted) out->categories.push_back(it->first);
+      renumber[code] = it->second;
+    }
+    moved = moved || renumber[code] != static_cast<int32_t>(code);
+  }
+  if (moved) {
+    for (int32_t& code : out->codes) code = code < 0 ? -1 : renumber[code];
+  }
   return absl::OkStatus();
 }
 

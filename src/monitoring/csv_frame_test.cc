@@ -104,6 +104,17 @@ TEST(CsvFrameTest, ForcedCategoricalAndColumnSelection) {
   EXPECT_THAT(frame.columns[1].codes, ElementsAre(0, 1, 0));
 }
 
+TEST(CsvFrameTest, ForcedCategoricalNumbersAreLabelledByValue) {
+  // pandas reads the column as floats: "1.50", "1.5" and " 1.5" are the category 1.5, "2"
+  // and "2.0" the category 2; inf is dropped as Evidently does (category_label.h).
+  CsvFrameOptions options;
+  options.categorical = {"score"};
+  DataFrame frame = Parse("score\n1.50\n2\n 1.5\n2.0\ninf\nNA\n1e-05\n0.10\n", options);
+  ASSERT_TRUE(frame.columns[0].categorical);
+  EXPECT_THAT(frame.columns[0].categories, ElementsAre("1.5", "2", "1e-05", "0.1"));
+  EXPECT_THAT(frame.columns[0].codes, ElementsAre(0, 1, 0, 1, -1, -1, 2, 3));
+}
+
 TEST(CsvFrameTest, QuotedFieldsCommasEscapedQuotesAndLineBreaks) {
   DataFrame frame = Parse(
       "\"name, full\",q\n\"Smith, J\",\"1\"\n\"say \"\"hi\"\"\",2\n\"two\nlines\",\"3.5\"\n");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/strings.h"
+#include "monitoring/category_label.h"
 
 namespace cairn::monitoring {
 
@@ -51,9 +52,18 @@ std::string Shown(const Json& value) {
   return text;
 }
 
-// A number as its label in a categorical column: integers without a fraction, others in
-// the shortest form that reads back the same (JSON's).
-std::string NumberLabel(const Json& value) { return DumpJson(value); }
+// A number as its label in a categorical column (category_label.h: 1, 1.0 and 1.00 are
+// one category, "1").
+std::string NumberLabel(const Json& value) {
+  if (value.is_number_unsigned()) {
+    const uint64_t v = value.get<uint64_t>();
+    return v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? NumberCategoryLabel(static_cast<int64_t>(v))
+               : NumberCategoryLabel(static_cast<double>(v));
+  }
+  if (value.is_number_integer()) return NumberCategoryLabel(value.get<int64_t>());
+  return NumberCategoryLabel(value.get<double>());
+}
 
 }  // namespace
 

@@ -33,6 +33,15 @@ TEST(DataFrameFromJsonTest, NumbersStringsBooleansAndNulls) {
   EXPECT_THAT(frame->Find("mixed")->codes, ElementsAre(0, 1, 2, 0));
 }
 
+TEST(DataFrameFromJsonTest, NumbersInACategoricalColumnAreLabelledByValue) {
+  // 2 and 2.0 are one category, as in a CSV file or a feature view (category_label.h).
+  absl::StatusOr<DataFrame> frame = DataFrameFromJson(
+      Json::parse(R"({"score": [2, 2.0, 1.5, 1e-5, 1e16]})"), {"score"}, "current");
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_THAT(frame->columns[0].categories, ElementsAre("2", "1.5", "1e-05", "1e+16"));
+  EXPECT_THAT(frame->columns[0].codes, ElementsAre(0, 0, 1, 2, 3));
+}
+
 TEST(DataFrameFromJsonTest, ForcedCategorical) {
   absl::StatusOr<DataFrame> frame =
       DataFrameFromJson(Json::parse(R"({"zip": [75001, 75002, 75001]})"), {"zip"}, "current");
