@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -339,12 +340,23 @@ def metric_history(session, server, run_id: str, key: str) -> list[dict]:
 
 # ---- helpers shared by the end-to-end suites ----------------------------------------------
 
-def cli(server: Server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`cairn ARGS --url SERVER` as a process (CAIRN_URL unset, so --url wins)."""
+def unique(prefix: str, sep: str = "-") -> str:
+    """A name no other test (or earlier run against the same server) uses."""
+    return f"{prefix}{sep}{uuid.uuid4().hex[:10]}"
+
+
+def cli(server: Server | None, *args: str, timeout: float = 120,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`cairn ARGS --url SERVER` as a process (CAIRN_URL unset, so --url wins; no --url
+    when `server` is None). `env_extra` adds to the environment."""
     env = dict(os.environ)
     env.pop("CAIRN_URL", None)
-    return subprocess.run([str(cairn_binary()), *args, "--url", server.url],
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    if env_extra:
+        env.update(env_extra)
+    command = [str(cairn_binary()), *args]
+    if server is not None:
+        command += ["--url", server.url]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def ok(done: subprocess.CompletedProcess) -> str:

@@ -9,24 +9,19 @@ Cairn's own API: skipped with CAIRN_TEST_TARGET=mlflow.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import uuid
 
 import numpy as np
 import pytest
 
 import cairn_testing
+from cairn_testing import unique
 
 pytestmark = pytest.mark.skipif(cairn_testing.is_mlflow(),
                                 reason="Cairn's CI/CD API; MLflow has no counterpart")
 
 FEATURES = [f"f{i}" for i in range(5)]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def make_data(rows: int, seed: int):

@@ -8,30 +8,13 @@ depends on nothing but the REST API.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
-import uuid
 
 import pytest
 import requests
 
 import cairn_testing
-
-CLI_TIMEOUT_S = 60
-
-
-def cli(server, *args, env_extra=None):
-    """Runs `cairn ARGS --url <server>`; returns the CompletedProcess."""
-    env = dict(os.environ)
-    env.pop("CAIRN_URL", None)
-    if env_extra:
-        env.update(env_extra)
-    command = [str(cairn_testing.cairn_binary()), *args]
-    if server is not None:
-        command += ["--url", server.url]
-    return subprocess.run(command, capture_output=True, text=True, env=env,
-                          timeout=CLI_TIMEOUT_S)
+from cairn_testing import cli, unique
 
 
 def api(server, method, path, **kwargs):
@@ -39,10 +22,6 @@ def api(server, method, path, **kwargs):
                                 **kwargs)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,11 @@ from __future__ import annotations
 import csv
 import re
 import json
-import os
-import subprocess
 
 import pytest
 import requests
 
-import cairn_testing
+from cairn_testing import cli
 from features import server as feature_server
 
 pytestmark = feature_server.skip_unless_cairn()
@@ -45,13 +43,6 @@ GOOD = ("customer_id,ts,amount\n"
         "1,2024-03-01T00:00:00Z,50\n"
         "1,2024-03-02T00:00:00Z,150\n"
         "2,2024-03-01T12:00:00Z,7\n")
-
-
-def cli(server, *args):
-    env = dict(os.environ)
-    env.pop("CAIRN_URL", None)
-    return subprocess.run([str(cairn_testing.cairn_binary()), *args, "--url", server.url],
-                          capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import pytest
 import requests
 
 import cairn_testing
-from cairn_testing import cli, ok
+from cairn_testing import cli, ok, unique
 
 pytestmark = pytest.mark.skipif(cairn_testing.is_mlflow(),
                                 reason="endpoints and monitors are Cairn's own API")
@@ -37,10 +36,6 @@ xgb = pytest.importorskip("xgboost", reason="python xgboost (xgboost-cpu) is in 
 DEADLINE_S = float(os.environ.get("CAIRN_TEST_SERVING_DEADLINE_S", "120"))
 FEATURES = ["tenure", "spend", "calls", "age"]
 ROWS = 150
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def wait_until(what: str, predicate, deadline_s: float = DEADLINE_S, interval_s: float = 0.05):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import sys
-import uuid
 from pathlib import Path
 
 import mlflow
@@ -23,12 +22,10 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from cairn_testing import unique
+
 STEPS = 20
 C_VALUES = [0.01, 0.1, 1.0, 10.0]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def loss_curve(c_value: float) -> list[float]:

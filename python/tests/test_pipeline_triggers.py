@@ -9,12 +9,11 @@ Waits poll a condition with a deadline; nothing sleeps for a fixed time.
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 import cairn
-import cairn_testing
+from cairn_testing import unique
 from pipelines import server as ps
 
 pytestmark = ps.skip_unless_cairn()
@@ -30,10 +29,6 @@ def env(tmp_path_factory):
     finally:
         client.close()
         server.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def runs_of(client, name: str) -> list[dict]:

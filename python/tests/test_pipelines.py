@@ -21,14 +21,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 import cairn
 import cairn_testing
+from cairn_testing import unique
 from pipelines import server as ps
 
 pytestmark = ps.skip_unless_cairn()
@@ -42,10 +41,6 @@ def yaml_for(text: str, executor: str, **subs: str) -> str:
     for key, value in subs.items():
         text = text.replace(f"@{key.upper()}@", str(value))
     return text
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def step_of(run: dict, name: str) -> dict:

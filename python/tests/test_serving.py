@@ -42,7 +42,7 @@ import pytest
 import requests
 
 import cairn_testing
-from cairn_testing import cli, ok
+from cairn_testing import cli, ok, unique
 
 pytestmark = pytest.mark.skipif(cairn_testing.is_mlflow(),
                                 reason="serving endpoints are Cairn's own API")
@@ -57,9 +57,6 @@ TOLERANCE = 1e-6
 
 
 # ---- helpers -----------------------------------------------------------------------------
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
 def wait_until(what: str, predicate, deadline_s: float = DEADLINE_S, interval_s: float = 0.05):
@@ -246,7 +243,8 @@ def world(server, tmp_path_factory):
     from mlflow import MlflowClient
 
     tmp = tmp_path_factory.mktemp("serving-world")
-    names = {k: unique(k) for k in ("customer", "payments", "profile", "churn_svc")}
+    names = {k: unique(k, "_")
+             for k in ("customer", "payments", "profile", "churn_svc")}
     apply_yaml(server, tmp, FEATURE_DEFS.format(entity=names["customer"],
                                                 source=names["payments"],
                                                 view=names["profile"],
@@ -258,8 +256,8 @@ def world(server, tmp_path_factory):
     ok(cli(server, "features", "ingest", names["payments"], str(rows)))
     ok(cli(server, "features", "materialize", "--start", "2024-01-01", "--end", "2024-04-01"))
 
-    model = unique("churn_xgb")
-    mlflow.set_experiment(unique("serving"))
+    model = unique("churn_xgb", "_")
+    mlflow.set_experiment(unique("serving", "_"))
     booster1, frame1 = train_booster(seed=1, rounds=20)
     booster2, frame2 = train_booster(seed=2, rounds=35)
     # The stock client's default format (UBJSON) for version 1, JSON for version 2.
@@ -268,7 +266,7 @@ def world(server, tmp_path_factory):
     client = MlflowClient()
     client.set_registered_model_alias(model, "production", "1")
 
-    endpoint = unique("churn").replace("_", "-")
+    endpoint = unique("churn")
     apply_yaml(server, tmp, ENDPOINT.format(name=endpoint, model=f"{model}@production",
                                             service=names["churn_svc"]),
                f"Endpoint {endpoint}")
@@ -591,7 +589,7 @@ def test_inference_log_holds_features_predictions_versions_and_labels(server, wo
 
 def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
     # An endpoint pinned to version 2, so version 1 can be its canary whatever production is.
-    endpoint = unique("canary").replace("_", "-")
+    endpoint = unique("canary")
     apply_yaml(server, world["tmp"], ENDPOINT.format(
         name=endpoint, model=f"{world['model']}/2", service=world["service"]),
         f"Endpoint {endpoint}")
@@ -680,7 +678,7 @@ def test_canary_by_hand_both_variants_answer_then_rollback(server, world):
 
 
 def test_shadow_mirrors_requests_and_logs_the_challengers_answers_only(server, world):
-    endpoint = unique("shadow").replace("_", "-")
+    endpoint = unique("shadow")
     apply_yaml(server, world["tmp"], ENDPOINT.format(
         name=endpoint, model=f"{world['model']}/2", service=world["service"]),
         f"Endpoint {endpoint}")
@@ -726,8 +724,8 @@ def test_canary_guard_promotes_by_itself_and_the_server_restarts_serving_it(tmp_
     own = cairn_testing.start_server(tmp_path / "data", kind="cairn")
     pointer = MlflowPointer(own.url)
     try:
-        mlflow.set_experiment(unique("guard"))
-        model = unique("guarded")
+        mlflow.set_experiment(unique("guard", "_"))
+        model = unique("guarded", "_")
         boosters = {}
         for version, (seed, rounds) in ((1, (3, 10)), (2, (4, 15))):
             booster, frame = train_booster(seed=seed, rounds=rounds)
@@ -817,8 +815,8 @@ def python_endpoint(server, world):
     x = pd.DataFrame(rng.uniform(-1, 1, (20_000, 3)), columns=PY_FEATURES)
     y = x["a"] * 2 - x["b"] + 0.5 * x["c"] ** 2
     model = KNeighborsRegressor(n_neighbors=5, algorithm="brute").fit(x, y)
-    name = unique("knn")
-    mlflow.set_experiment(unique("serving-python"))
+    name = unique("knn", "_")
+    mlflow.set_experiment(unique("serving-python", "_"))
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model",
                                         signature=infer_signature(x, model.predict(x[:10])),
@@ -826,7 +824,7 @@ def python_endpoint(server, world):
                                         pip_requirements=["scikit-learn"])
     MlflowClient().set_registered_model_alias(name, "production",
                                               str(info.registered_model_version))
-    endpoint = unique("knn").replace("_", "-")
+    endpoint = unique("knn")
     apply_yaml(server, world["tmp"], PY_ENDPOINT.format(name=endpoint, model=name),
                f"Endpoint {endpoint}")
     probe = {"features": {c: [0.0] for c in PY_FEATURES}}
@@ -948,15 +946,15 @@ def test_python_runtime_timeout_is_a_504_naming_the_endpoint_and_the_worker_is_r
 
     code = tmp_path / "slow_model.py"
     code.write_text(SLOW_MODEL_CODE)
-    name = unique("slow")
-    mlflow.set_experiment(unique("serving-timeout"))
+    name = unique("slow", "_")
+    mlflow.set_experiment(unique("serving-timeout", "_"))
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="model", python_model=str(code),
                                        registered_model_name=name,
                                        input_example=pd.DataFrame({"x": [1.0], "delay": [0.0]}))
     MlflowClient().set_registered_model_alias(name, "production",
                                               str(info.registered_model_version))
-    endpoint = unique("slow").replace("_", "-")
+    endpoint = unique("slow")
     apply_yaml(server, tmp_path, SLOW_ENDPOINT.format(name=endpoint, model=name),
                f"Endpoint {endpoint}")
     quick = {"features": {"x": [21.0], "delay": [0.0]}}
