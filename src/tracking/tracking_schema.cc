@@ -10,8 +10,10 @@
 //   tags             (run_uuid, key) → value; index (key, value, run_uuid)
 //   metric_series    (run_key, key) → point_count, block_count, the greatest (step,
 //                    timestamp) stored, the greatest timestamp stored, ordered (1 while the blocks read in block_seq
-//                    order are in history order), last_block_points; the row a writer
-//                    locks first
+//                    order are in history order), last_block_points, max_block_span (the
+//                    widest max_timestamp - min_timestamp of its blocks, version 2: it
+//                    bounds the duplicate check's range on metric_blocks_newest_idx on
+//                    both sides); the row a writer locks first
 //   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
 //                    first_index (points in the series before this block), the least
 //                    and greatest timestamp in the block (the duplicate check reads
@@ -153,6 +155,17 @@ const std::string& SchemaV1(bool sqlite) {
   return sqlite ? *kSqlite : *kPortable;
 }
 
+// Version 2: each series' widest block time span, filled in from the stored blocks
+// (saturating at INT64_MAX where max_timestamp - min_timestamp would overflow).
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE metric_series ADD COLUMN max_block_span BIGINT NOT NULL DEFAULT 0;
+UPDATE metric_series SET max_block_span = COALESCE((
+  SELECT MAX(CASE WHEN b.min_timestamp < 0 AND
+                       b.max_timestamp > 9223372036854775807 + b.min_timestamp
+                  THEN 9223372036854775807 ELSE b.max_timestamp - b.min_timestamp END)
+  FROM metric_blocks b
+  WHERE b.run_key = metric_series.run_key AND b.key = metric_series.key), 0);)sql";
+
 }  // namespace
 
 std::span<const storage::Migration> TrackingMigrations() {
@@ -161,6 +174,7 @@ std::span<const storage::Migration> TrackingMigrations() {
        .name = "experiments, runs, params, tags, metrics, datasets",
        .sql = SchemaV1(false),
        .sqlite_sql = SchemaV1(true)},
+      {.version = 2, .name = "metric_series.max_block_span", .sql = kSchemaV2},
   };
   return kMigrations;
 }

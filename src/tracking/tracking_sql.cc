@@ -46,6 +46,23 @@ absl::Status ForEachIdChunk(const std::vector<std::string>& ids, Fn fn) {
 
 }  // namespace
 
+std::vector<std::pair<size_t, size_t>> RowChunks(size_t rows) {
+  std::vector<std::pair<size_t, size_t>> chunks;
+  size_t begin = 0;
+  while (begin < rows) {
+    size_t size = kMaxRowsPerStatement;
+    while (size > rows - begin) size /= 2;
+    chunks.emplace_back(begin, size);
+    begin += size;
+  }
+  return chunks;
+}
+
+void AppendPlaceholders(int first, int count, std::string* out) {
+  for (int idx = 0; idx < count; ++idx)
+    absl::StrAppend(out, idx > 0 ? ", $" : "$", first + idx);
+}
+
 double MetricValue(double stored, bool is_nan) { return is_nan ? std::nan("") : stored; }
 
 absl::Status RunNotFound(std::string_view run_id) {

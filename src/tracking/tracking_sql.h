@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +49,15 @@ absl::StatusOr<int64_t> DecodeOffsetToken(std::string_view token);
 
 // Reads a metric value stored as (value, is_nan).
 double MetricValue(double stored, bool is_nan);
+
+// Multi-row statements (INSERT … VALUES (…), (…)). A write of n rows is split into
+// chunks whose sizes are powers of two up to kMaxRowsPerStatement (20 rows: 16 + 4), so
+// that a handful of prepared statements serve every n. Returns (first row, row count)
+// pairs in row order.
+inline constexpr size_t kMaxRowsPerStatement = 64;
+std::vector<std::pair<size_t, size_t>> RowChunks(size_t rows);
+// Appends "$first, $first+1, …" (`count` placeholders) to `out`.
+void AppendPlaceholders(int first, int count, std::string* out);
 
 // NotFound with MLflow's message for an unknown run.
 absl::Status RunNotFound(std::string_view run_id);

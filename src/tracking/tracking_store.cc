@@ -145,30 +145,43 @@ bool LaterThan(const Metric& a, const Metric& b) {
 
 absl::Status UpdateLatestMetrics(SqlSession& session, std::string_view run_id,
                                  const std::vector<Metric>& metrics) {
-  // One upsert per key with the batch's latest point for it.
+  // One row per key with the batch's latest point for it, the keys written together
+  // (one multi-row upsert per chunk).
   std::map<std::string_view, const Metric*> latest;
   for (const Metric& metric : metrics) {
     auto [it, inserted] = latest.emplace(metric.key, &metric);
     if (!inserted && LaterThan(metric, *it->second)) it->second = &metric;
   }
-  for (const auto& [key, metric] : latest) {
-    bool is_nan = std::isnan(metric->value);
-    const SqlValue params[] = {std::string(run_id), metric->key,
-                               is_nan ? SqlValue() : SqlValue(metric->value),
-                               metric->timestamp, metric->step, int64_t{is_nan ? 1 : 0}};
-    CAIRN_RETURN_IF_ERROR(
-        session
-            .Execute(
-                "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_uuid, key) DO UPDATE SET "
-                "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
-                "is_nan = excluded.is_nan WHERE (excluded.step > latest_metrics.step) OR "
-                "(excluded.step = latest_metrics.step AND excluded.timestamp > "
-                "latest_metrics.timestamp) OR (excluded.step = latest_metrics.step AND "
-                "excluded.timestamp = latest_metrics.timestamp AND excluded.value > "
-                "latest_metrics.value)",
-                params)
-            .status());
+  std::vector<const Metric*> rows;
+  rows.reserve(latest.size());
+  for (const auto& [key, metric] : latest) rows.push_back(metric);
+  constexpr int kColumns = 5;  // after the shared run_uuid ($1)
+  for (auto [begin, size] : internal::RowChunks(rows.size())) {
+    std::string sql =
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES ";
+    std::vector<SqlValue> params;
+    params.reserve(1 + size * kColumns);
+    params.emplace_back(std::string(run_id));
+    for (size_t row = 0; row < size; ++row) {
+      const Metric& metric = *rows[begin + row];
+      absl::StrAppend(&sql, row > 0 ? ", ($1, " : "($1, ");
+      internal::AppendPlaceholders(static_cast<int>(2 + row * kColumns), kColumns, &sql);
+      sql += ")";
+      bool is_nan = std::isnan(metric.value);
+      params.emplace_back(metric.key);
+      params.emplace_back(is_nan ? SqlValue() : SqlValue(metric.value));
+      params.emplace_back(metric.timestamp);
+      params.emplace_back(metric.step);
+      params.emplace_back(int64_t{is_nan ? 1 : 0});
+    }
+    sql +=
+        " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = "
+        "excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan WHERE "
+        "(excluded.step > latest_metrics.step) OR (excluded.step = latest_metrics.step AND "
+        "excluded.timestamp > latest_metrics.timestamp) OR (excluded.step = "
+        "latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp AND "
+        "excluded.value > latest_metrics.value)";
+    CAIRN_RETURN_IF_ERROR(session.Execute(sql, params).status());
   }
   return absl::OkStatus();
 }

@@ -1,0 +1,342 @@
+// The metric write path (metric_blocks.cc) through TrackingStore, on SQLite and (when
+// CAIRN_TEST_POSTGRES_URL is set) PostgreSQL: the duplicate check's bounded range, the
+// statements a log-batch runs, and a database written by schema version 1 migrated to
+// version 2 (max_block_span) answering as before.
+
+#include "tracking/metric_blocks.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "gtest/gtest.h"
+#include "storage/database.h"
+#include "storage/migrations.h"
+#include "storage/testing/test_databases.h"
+#include "tracking/tracking_sql.h"
+#include "tracking/tracking_store.h"
+
+namespace cairn::tracking {
+namespace {
+
+using storage::Database;
+using storage::SqlRowView;
+using storage::SqlSession;
+using storage::SqlValue;
+using Point = std::tuple<int64_t, int64_t, double>;  // step, timestamp, value
+
+constexpr char kDropTracking[] =
+    "DROP TABLE IF EXISTS tracking_counters; DROP TABLE IF EXISTS experiments;"
+    "DROP TABLE IF EXISTS experiment_tags; DROP TABLE IF EXISTS runs;"
+    "DROP TABLE IF EXISTS params; DROP TABLE IF EXISTS tags;"
+    "DROP TABLE IF EXISTS latest_metrics; DROP TABLE IF EXISTS metric_series;"
+    "DROP TABLE IF EXISTS metric_blocks;"
+    "DROP TABLE IF EXISTS datasets; DROP TABLE IF EXISTS run_inputs;"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER "
+    "NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, "
+    "version));"
+    "DELETE FROM schema_migrations WHERE component = 'tracking'";
+
+// Counts the statements that Write bodies run (QueryEach and Execute), forwarding to the
+// real database.
+class CountingDatabase : public Database {
+ public:
+  explicit CountingDatabase(Database& db) : db_(db) {}
+  storage::Dialect dialect() const override { return db_.dialect(); }
+  absl::Status Write(const std::function<absl::Status(SqlSession&)>& fn) override {
+    return db_.Write([&](SqlSession& session) {
+      Session counting(session, &write_statements_);
+      return fn(counting);
+    });
+  }
+  absl::Status Read(const std::function<absl::Status(SqlSession&)>& fn) override {
+    return db_.Read(fn);
+  }
+  int64_t write_statements() const { return write_statements_.load(); }
+
+ private:
+  class Session : public SqlSession {
+   public:
+    Session(SqlSession& inner, std::atomic<int64_t>* count) : inner_(inner), count_(count) {}
+    absl::Status QueryEach(std::string_view sql, std::span<const SqlValue> params,
+                           absl::FunctionRef<absl::Status(const SqlRowView&)> row_fn) override {
+      count_->fetch_add(1);
+      return inner_.QueryEach(sql, params, row_fn);
+    }
+    absl::StatusOr<int64_t> Execute(std::string_view sql,
+                                    std::span<const SqlValue> params) override {
+      count_->fetch_add(1);
+      return inner_.Execute(sql, params);
+    }
+    absl::Status ExecuteScript(std::string_view sql) override {
+      return inner_.ExecuteScript(sql);
+    }
+
+   private:
+    SqlSession& inner_;
+    std::atomic<int64_t>* count_;
+  };
+
+  Database& db_;
+  std::atomic<int64_t> write_statements_{0};
+};
+
+std::filesystem::path FreshTempDir() {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::temp_directory_path() /
+             absl::StrCat("cairn-metric-blocks-test-", ::getpid(), "-", counter.fetch_add(1),
+                          "-", std::random_device{}());
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+class MetricBlocksTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    if (GetParam() == "sqlite") {
+      dir_ = FreshTempDir();
+      url = (dir_ / "tracking.db").string();
+    } else {
+      CAIRN_REQUIRE_POSTGRES();
+      url = storage::test_support::PrivatePostgresUrl();
+    }
+    auto db = storage::OpenDatabase(url);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->Write([](SqlSession& s) { return s.ExecuteScript(kDropTracking); }).ok());
+    counting_ = std::make_unique<CountingDatabase>(*db_);
+  }
+  void TearDown() override {
+    store_.reset();
+    counting_.reset();
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  void OpenStore() {
+    auto store = TrackingStore::Open(*counting_, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+
+  std::string NewRun() {
+    CreateRunRequest request;
+    request.experiment_id = "0";
+    request.user_id = "alice";
+    auto run = store_->CreateRun(request);
+    EXPECT_TRUE(run.ok()) << run.status();
+    return run.ok() ? run->info.run_id : "";
+  }
+
+  std::vector<Point> History(const std::string& run_id, const std::string& key) {
+    std::vector<Point> out;
+    std::string next;
+    absl::Status status = store_->ScanMetricHistory(
+        run_id, key, std::nullopt, "",
+        [&](double value, int64_t timestamp, int64_t step) {
+          out.emplace_back(step, timestamp, value);
+        },
+        &next);
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_EQ(next, "");
+    return out;
+  }
+
+  int64_t Int(const std::string& sql, std::vector<SqlValue> params = {}) {
+    int64_t value = -1;
+    absl::Status status = db_->Read([&](SqlSession& session) {
+      return session.QueryEach(sql, params, [&](const SqlRowView& row) {
+        value = row.Int(0);
+        return absl::OkStatus();
+      });
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return value;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<CountingDatabase> counting_;
+  std::unique_ptr<TrackingStore> store_;
+};
+
+// The benchmark's request: 1,000 points, 20 keys × 50 steps, one timestamp.
+std::vector<Metric> BenchBatch(int64_t timestamp) {
+  std::vector<Metric> batch;
+  for (int index = 0; index < 1000; ++index)
+    batch.push_back({absl::StrCat("m", index % 20), ((index * 7919) % 1000) / 1000.0, timestamp,
+                     index / 20});
+  return batch;
+}
+
+TEST_P(MetricBlocksTest, LogBatchOfTwentyKeysRunsAFewStatements) {
+  OpenStore();
+  std::string run_id = NewRun();
+  // First write (creates the series), then a write whose points are all new, then one
+  // with older timestamps that needs the duplicate check of every key.
+  for (int64_t timestamp : {2'000, 3'000, 1'000}) {
+    int64_t before = counting_->write_statements();
+    ASSERT_TRUE(store_->LogBatch(run_id, BenchBatch(timestamp), {}, {}).ok());
+    int64_t statements = counting_->write_statements() - before;
+    // The run check, the series locked (16 + 4 keys: 2 statements), the blocks inserted
+    // (2), the series updated (2), latest_metrics (2); plus one duplicate check per key
+    // for the batch with the older timestamps. The write path used to run ≈ 100.
+    EXPECT_LE(statements, timestamp == 1'000 ? 9 + 20 : 9) << "timestamp " << timestamp;
+  }
+  std::vector<Point> history = History(run_id, "m3");
+  ASSERT_EQ(history.size(), 150u);
+  EXPECT_EQ(history[0], Point(0, 1'000, ((3 * 7919) % 1000) / 1000.0));
+  EXPECT_EQ(history[1], Point(0, 2'000, ((3 * 7919) % 1000) / 1000.0));
+  EXPECT_EQ(history[149], Point(49, 3'000, ((983 * 7919) % 1000) / 1000.0));
+  // The same batch again stores nothing.
+  ASSERT_TRUE(store_->LogBatch(run_id, BenchBatch(1'000), {}, {}).ok());
+  EXPECT_EQ(History(run_id, "m3").size(), 150u);
+  auto run = store_->GetRun(run_id);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->metrics.size(), 20u);
+  for (const Metric& metric : run->metrics) {
+    EXPECT_EQ(metric.step, 49) << metric.key;
+    EXPECT_EQ(metric.timestamp, 3'000) << metric.key;
+  }
+}
+
+TEST_P(MetricBlocksTest, DuplicateCheckFindsPointsInsideWideBlocks) {
+  OpenStore();
+  std::string run_id = NewRun();
+  // One block spanning timestamps 100..1000, then blocks of other writers, all newer.
+  std::vector<Metric> wide;
+  for (int step = 0; step < 10; ++step) wide.push_back({"m", step * 1.0, 100 + step * 100, step});
+  ASSERT_TRUE(store_->LogBatch(run_id, wide, {}, {}).ok());
+  for (int64_t timestamp = 5'000; timestamp < 5'020; ++timestamp) {
+    std::vector<Metric> other;
+    for (int step = 0; step < 10; ++step) other.push_back({"m", -1.0, timestamp, step});
+    ASSERT_TRUE(store_->LogBatch(run_id, other, {}, {}).ok());
+  }
+  // Step 3 at timestamp 400 is inside the wide block (its max_timestamp is 1000, so the
+  // check's range must reach 600 past the point): the identical point is dropped, a new
+  // value at the same step and timestamp is kept.
+  std::vector<Metric> again = {{"m", 3.0, 400, 3}, {"m", 33.0, 400, 3}};
+  ASSERT_TRUE(store_->LogBatch(run_id, again, {}, {}).ok());
+  // Point-by-point logging grows the last block's span through merges.
+  std::string merged_run = NewRun();
+  for (int step = 0; step < 40; ++step)
+    ASSERT_TRUE(store_->LogMetric(merged_run, {"n", step * 2.0, 10 + step * 10, step}).ok());
+  ASSERT_TRUE(store_->LogBatch(merged_run, {{"n", -5.0, 9'000, 100}}, {}, {}).ok());
+  ASSERT_TRUE(store_->LogMetric(merged_run, {"n", 2.0, 20, 1}).ok());  // stored: dropped
+  ASSERT_TRUE(store_->LogMetric(merged_run, {"n", 7.0, 20, 1}).ok());  // new value: kept
+
+  std::vector<Point> history = History(run_id, "m");
+  ASSERT_EQ(history.size(), 10u + 20u * 10u + 1u);
+  int at_step3_400 = 0;
+  for (const Point& point : history)
+    if (std::get<0>(point) == 3 && std::get<1>(point) == 400) ++at_step3_400;
+  EXPECT_EQ(at_step3_400, 2);
+  std::vector<Point> merged = History(merged_run, "n");
+  ASSERT_EQ(merged.size(), 42u);
+  EXPECT_EQ(merged[1], Point(1, 20, 2.0));
+  EXPECT_EQ(merged[2], Point(1, 20, 7.0));
+  EXPECT_EQ(merged.back(), Point(100, 9'000, -5.0));
+}
+
+TEST_P(MetricBlocksTest, VersionOneDatabaseMigratesAndAnswersAsBefore) {
+  // A database at schema version 1, written as the old code wrote it: one series with
+  // two blocks, the first spanning timestamps 100..900.
+  ASSERT_TRUE(
+      storage::ApplyMigrations(*db_, "tracking", internal::TrackingMigrations().first(1)).ok());
+  const std::string run_id = "0123456789abcdef0123456789abcdef";
+  std::vector<internal::MetricPoint> first = {{0, 100, 0.5}, {1, 900, 0.25}, {2, 500, NAN}};
+  std::vector<internal::MetricPoint> second = {{3, 2'000, 1.5}, {4, 2'000, -INFINITY}};
+  storage::SqlBlob first_data;
+  storage::SqlBlob second_data;
+  internal::EncodePoints(first, &first_data.bytes);
+  internal::EncodePoints(second, &second_data.bytes);
+  absl::Status written = db_->Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue run[] = {run_id};
+    auto status = session.Execute(
+        "INSERT INTO runs (run_uuid, run_key, name, experiment_id, user_id, status, "
+        "start_time, artifact_uri, lifecycle_stage) VALUES ($1, 7, 'old', 0, 'alice', "
+        "'RUNNING', 1, 'file:///tmp/x', 'active')",
+        run);
+    if (!status.ok()) return status.status();
+    const SqlValue blocks[] = {first_data, second_data};
+    status = session.Execute(
+        "INSERT INTO metric_blocks (run_key, key, block_seq, point_count, min_step, "
+        "max_step, first_index, min_timestamp, max_timestamp, data) VALUES "
+        "(7, 'loss', 0, 3, 0, 2, 0, 100, 900, $1), (7, 'loss', 1, 2, 3, 4, 3, 2000, 2000, $2)",
+        blocks);
+    if (!status.ok()) return status.status();
+    status = session.Execute(
+        "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
+        "max_timestamp, ordered, last_block_points, top_timestamp) VALUES "
+        "(7, 'loss', 5, 2, 4, 2000, 1, 2, 2000)");
+    if (!status.ok()) return status.status();
+    const SqlValue latest[] = {run_id, -INFINITY};
+    status = session.Execute(
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES "
+        "($1, 'loss', $2, 2000, 4, 0)",
+        latest);
+    return status.status();
+  });
+  ASSERT_TRUE(written.ok()) << written;
+  OpenStore();  // applies version 2
+  EXPECT_EQ(Int("SELECT max_block_span FROM metric_series WHERE run_key = 7 AND key = 'loss'"),
+            800);
+  EXPECT_EQ(Int("SELECT MAX(version) FROM schema_migrations WHERE component = 'tracking'"), 2);
+
+  auto expect_history = [&](size_t extra) {
+    std::vector<Point> history = History(run_id, "loss");
+    ASSERT_EQ(history.size(), 5u + extra);
+    EXPECT_EQ(history[0], Point(0, 100, 0.5));
+    EXPECT_EQ(history[1], Point(1, 900, 0.25));
+    EXPECT_EQ(std::get<0>(history[2]), 2);
+    EXPECT_TRUE(std::isnan(std::get<2>(history[2])));
+    EXPECT_EQ(history[3 + extra], Point(3, 2'000, 1.5));
+    EXPECT_EQ(history[4 + extra], Point(4, 2'000, -INFINITY));
+  };
+  expect_history(0);
+  // Re-logging the stored point (1, 900) — inside the old wide block, whose span the
+  // migration recorded — stores nothing; (2, 600) is new.
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"loss", 0.25, 900, 1}, {"loss", 0.75, 600, 2}}, {}, {})
+                  .ok());
+  ASSERT_TRUE(store_->LogMetric(run_id, {"loss", 0.5, 100, 0}).ok());
+  expect_history(1);
+  std::vector<Point> history = History(run_id, "loss");
+  EXPECT_EQ(history[3], Point(2, 600, 0.75));
+  auto run = store_->GetRun(run_id);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->metrics.size(), 1u);
+  EXPECT_EQ(run->metrics[0].step, 4);
+  EXPECT_EQ(run->metrics[0].value, -INFINITY);
+}
+
+TEST_P(MetricBlocksTest, SpansSaturateInsteadOfOverflowing) {
+  OpenStore();
+  std::string run_id = NewRun();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // One block spanning every valid timestamp: the check's upper bound (newest + span)
+  // saturates at INT64_MAX.
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"t", 1.0, 0, 0}, {"t", 2.0, kMax, 1}}, {}, {}).ok());
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"t", 1.0, 0, 0}, {"t", 3.0, 5, 0}}, {}, {}).ok());
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"t", 2.0, kMax, 1}}, {}, {}).ok());
+  std::vector<Point> history = History(run_id, "t");
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0], Point(0, 0, 1.0));
+  EXPECT_EQ(history[1], Point(0, 5, 3.0));
+  EXPECT_EQ(history[2], Point(1, kMax, 2.0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MetricBlocksTest, ::testing::Values("sqlite", "postgres"));
+
+}  // namespace
+}  // namespace cairn::tracking
