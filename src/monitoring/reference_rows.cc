@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "monitoring/category_label.h"
 #include "zstd.h"
 
 namespace cairn::monitoring {
@@ -80,13 +81,6 @@ absl::Status Corrupt(std::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("stored reference rows are unreadable: ", ToAbsl(what),
                    "; recreate the profile with `cairn profiles create`"));
-}
-
-std::string ShortestText(double v) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
-  if (ec != std::errc()) return absl::StrCat(v);
-  return std::string(buffer, end);
 }
 
 }  // namespace
@@ -262,8 +256,8 @@ void ForceCategorical(DataFrame& frame, const std::vector<std::string>& categori
         column.codes.push_back(-1);
         continue;
       }
-      auto [it, inserted] =
-          code_of.try_emplace(ShortestText(v), static_cast<int32_t>(column.categories.size()));
+      auto [it, inserted] = code_of.try_emplace(NumberCategoryLabel(v),
+                                                static_cast<int32_t>(column.categories.size()));
       if (inserted) column.categories.push_back(it->first);
       column.codes.push_back(it->second);
     }

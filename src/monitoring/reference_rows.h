@@ -37,7 +37,7 @@ absl::StatusOr<std::string> EncodeReferenceRows(const DataFrame& frame);
 absl::StatusOr<DataFrame> DecodeReferenceRows(std::string_view bytes);
 
 // Reads the columns named in `categorical` that `frame` holds as numbers as categories
-// instead, labelled with the shortest text that reads back as the same double ("1.5",
+// instead, labelled by value as every other path labels numbers (category_label.h: "1.5",
 // "2"), as a monitor naming them in `categorical:` expects. Other columns stay as they are.
 void ForceCategorical(DataFrame& frame, const std::vector<std::string>& categorical);
 

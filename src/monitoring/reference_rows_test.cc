@@ -101,16 +101,17 @@ TEST(ReferenceRowsTest, DamagedBytesAreRejectedSayingWhy) {
   }
 }
 
-TEST(ReferenceRowsTest, ForceCategoricalLabelsNumbersByTheirShortestText) {
+TEST(ReferenceRowsTest, ForceCategoricalLabelsNumbersByValue) {
+  // category_label.h, as a CSV file's or a feature view's numbers.
   DataFrame frame;
-  frame.rows = 4;
-  frame.columns = {FrameColumn{.name = "n", .numbers = {1, 2.5, std::nan(""), 1}},
-                   FrameColumn{.name = "m", .numbers = {0, 0, 0, 0}}};
+  frame.rows = 5;
+  frame.columns = {FrameColumn{.name = "n", .numbers = {1, 2.5, std::nan(""), 1, 1e15}},
+                   FrameColumn{.name = "m", .numbers = {0, 0, 0, 0, 0}}};
   ForceCategorical(frame, {"n", "absent"});
   const FrameColumn& n = frame.columns[0];
   EXPECT_TRUE(n.categorical);
-  EXPECT_EQ(n.categories, (std::vector<std::string>{"1", "2.5"}));
-  EXPECT_EQ(n.codes, (std::vector<int32_t>{0, 1, -1, 0}));
+  EXPECT_EQ(n.categories, (std::vector<std::string>{"1", "2.5", "1000000000000000"}));
+  EXPECT_EQ(n.codes, (std::vector<int32_t>{0, 1, -1, 0, 2}));
   EXPECT_TRUE(n.numbers.empty());
   EXPECT_FALSE(frame.columns[1].categorical);
 }
