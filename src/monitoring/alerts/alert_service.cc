@@ -185,7 +185,7 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRun(const MonitorOut
 }
 
 absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
-    const MonitorOutcome& outcome, int64_t now) {
+    const MonitorOutcome& outcome, int64_t now, bool retried) {
   CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> existing,
                          store_->FindUnresolved(outcome.monitor, outcome.kind));
   const std::string& run = outcome.run_id;
@@ -248,7 +248,13 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
     alert.updated_ms = now;
     alert.retrain = outcome.retrain;
     alert.sinks = outcome.sinks;
-    CAIRN_RETURN_IF_ERROR(store_->Insert(alert));
+    absl::Status inserted = store_->Insert(alert);
+    if (absl::IsAlreadyExists(inserted) && !retried) {
+      // Another server sharing the database opened this (monitor, kind) alert since our
+      // FindUnresolved: this outcome repeats that one.
+      return OnMonitorRunLocked(outcome, now, /*retried=*/true);
+    }
+    CAIRN_RETURN_IF_ERROR(inserted);
     std::string message = absl::StrCat(ToAbsl(SeverityName(alert.severity)), " ", alert.kind,
                                        " alert opened by monitor run ", run, " of monitor ",
                                        alert.monitor, ": ", outcome.summary);

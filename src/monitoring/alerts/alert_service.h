@@ -137,9 +137,11 @@ class AlertService {
   AlertService(storage::Database& db, Clock& clock, EventBus& bus, StartRetrainFn start,
                AlertServiceOptions options);
 
-  // Under mu_. `now` is clock_.NowMillis() at the start of the call.
+  // Under mu_. `now` is clock_.NowMillis() at the start of the call. `retried`: a second
+  // pass after another server inserted the (monitor, kind) alert first (the outcome is then
+  // a repeat of that alert).
   absl::StatusOr<std::optional<Alert>> OnMonitorRunLocked(const MonitorOutcome& outcome,
-                                                          int64_t now)
+                                                          int64_t now, bool retried = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the next retraining run (or exhausts) and records it on `alert`.
   absl::Status Retrain(Alert& alert, const std::string& monitor_run, int64_t now)

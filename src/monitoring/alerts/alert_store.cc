@@ -233,13 +233,16 @@ absl::StatusOr<int64_t> AlertStore::AppendEvent(const std::string& alert_id,
   int64_t seq = 0;
   Json attributes = Json::object();
   for (const auto& [name, value] : event.attributes) attributes[name] = value;
-  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+  const std::string attributes_json = DumpJson(attributes);
+  auto append = [&](SqlSession& session) -> absl::Status {
     const SqlValue id[] = {alert_id};
-    CAIRN_ASSIGN_OR_RETURN(storage::SqlResult exists,
-                           session.Query("SELECT id FROM monitoring_alerts WHERE id = $1", id));
-    if (exists.rows.empty()) {
-      return absl::NotFoundError(absl::StrCat("alert ", alert_id, " not found"));
-    }
+    // Locks the alert's row until commit (PostgreSQL; SQLite serializes writers anyway), so
+    // appenders of one alert — two servers on one database — take turns: each reads the
+    // last seq after the previous one committed (READ COMMITTED reads per statement).
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t locked,
+        session.Execute("UPDATE monitoring_alerts SET updated_ms = updated_ms WHERE id = $1", id));
+    if (locked == 0) return absl::NotFoundError(absl::StrCat("alert ", alert_id, " not found"));
     CAIRN_ASSIGN_OR_RETURN(
         storage::SqlResult last,
         session.Query("SELECT COALESCE(MAX(seq), 0) FROM monitoring_alert_events "
@@ -247,13 +250,26 @@ absl::StatusOr<int64_t> AlertStore::AppendEvent(const std::string& alert_id,
                       id));
     seq = std::get<int64_t>(last.rows.at(0).at(0)) + 1;
     const SqlValue params[] = {alert_id, seq, event.time_ms, event.kind, event.message,
-                               DumpJson(attributes)};
+                               attributes_json};
     return session
         .Execute("INSERT INTO monitoring_alert_events (alert_id, seq, time_ms, kind, message, "
                  "attributes) VALUES ($1, $2, $3, $4, $5, $6)",
                  params)
         .status();
-  }));
+  };
+  // A seq taken by a writer that bypassed the lock (an older server) is a unique violation:
+  // read the last seq again.
+  absl::Status status;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    status = db_.Write(append);
+    if (!absl::IsAlreadyExists(status)) break;
+  }
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AbortedError(absl::StrCat("alert ", alert_id,
+                                           ": the timeline's next seq was taken 5 times in a "
+                                           "row by other writers; try again"));
+  }
+  CAIRN_RETURN_IF_ERROR(status);
   return seq;
 }
 

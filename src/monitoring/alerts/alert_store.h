@@ -25,12 +25,16 @@ class AlertStore {
   static absl::StatusOr<std::unique_ptr<AlertStore>> Open(storage::Database& db);
 
   // Stores a new alert (its timeline is ignored: add events with AppendEvent).
-  // AlreadyExists naming the alert when (monitor, kind) already has an unresolved one.
+  // AlreadyExists naming the alert when (monitor, kind) already has an unresolved one —
+  // also when another server inserted it a moment ago: re-read it with FindUnresolved and
+  // treat the outcome as a repeat (AlertService does).
   absl::Status Insert(const Alert& alert);
   // Overwrites everything but the id and the timeline. NotFound for an unknown id.
   absl::Status Update(const Alert& alert);
   // Appends to the alert's timeline; the stored seq is one past the alert's last event, and
-  // is returned. NotFound for an unknown alert.
+  // is returned. Safe against other stores on the same database (two servers sharing one
+  // PostgreSQL): appenders of one alert take turns on its row, and a seq taken meanwhile is
+  // read again, so no event is lost and seqs stay 1, 2, 3, … NotFound for an unknown alert.
   absl::StatusOr<int64_t> AppendEvent(const std::string& alert_id, const AlertEvent& event);
 
   // NotFound "alert ID not found" for an unknown id.

@@ -1,7 +1,12 @@
 #include "monitoring/alerts/alert_store.h"
 
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <random>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "storage/database.h"
@@ -30,6 +35,7 @@ class AlertStoreTest : public ::testing::TestWithParam<std::string> {
       CAIRN_REQUIRE_POSTGRES();
       url = storage::test_support::PrivatePostgresUrl();
     }
+    url_ = url;
     auto db = storage::OpenDatabase(url);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
@@ -61,6 +67,7 @@ class AlertStoreTest : public ::testing::TestWithParam<std::string> {
     return alert;
   }
 
+  std::string url_;
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<AlertStore> store_;
@@ -145,6 +152,86 @@ TEST_P(AlertStoreTest, TimelineIsNumberedInOrder) {
   EXPECT_EQ(got->timeline[2].attributes.at("i"), "x");
   EXPECT_EQ(store_->AppendEvent("nope", AlertEvent{}).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// Two servers sharing one database (two connections, two stores), each opening-or-finding
+// the (monitor, kind) alert and appending to its timeline from its own thread at once: one
+// unresolved alert, and every event kept, numbered 1..N without gaps or repeats.
+TEST_P(AlertStoreTest, TwoStoresOnOneDatabaseRaceWithoutLosingEvents) {
+  auto other_db = storage::OpenDatabase(url_);
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  auto other = AlertStore::Open(**other_db);
+  ASSERT_TRUE(other.ok()) << other.status();
+  AlertStore* stores[] = {store_.get(), other->get()};
+  constexpr int kEvents = 25;
+  std::atomic<int> ready{0};
+  std::vector<std::string> errors[2];
+  std::set<std::string> alert_ids[2];
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      AlertStore& store = *stores[w];
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();
+      for (int i = 0; i < kEvents; ++i) {
+        // What AlertService does: find the open alert, else open one; lost the race to
+        // open it: find the other's.
+        std::string id;
+        auto found = store.FindUnresolved("churn", "drift");
+        if (!found.ok()) {
+          errors[w].push_back(std::string(found.status().message()));
+          continue;
+        }
+        if (found->has_value()) {
+          id = (*found)->id;
+        } else {
+          Alert alert = MakeAlert("a-" + std::to_string(w) + "-" + std::to_string(i), "churn",
+                                  "drift", 1000 + i);
+          absl::Status inserted = store.Insert(alert);
+          if (inserted.ok()) {
+            id = alert.id;
+          } else if (absl::IsAlreadyExists(inserted)) {
+            auto again = store.FindUnresolved("churn", "drift");
+            if (!again.ok() || !again->has_value()) {
+              errors[w].push_back("lost the insert race but found no open alert");
+              continue;
+            }
+            id = (*again)->id;
+          } else {
+            errors[w].push_back(std::string(inserted.message()));
+            continue;
+          }
+        }
+        alert_ids[w].insert(id);
+        AlertEvent event{0, 2000 + i, "repeated", "still drifting",
+                         {{"writer", std::to_string(w)}, {"i", std::to_string(i)}}};
+        auto seq = store.AppendEvent(id, event);
+        if (!seq.ok()) errors[w].push_back(std::string(seq.status().message()));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_TRUE(errors[0].empty()) << errors[0].front();
+  EXPECT_TRUE(errors[1].empty()) << errors[1].front();
+
+  AlertFilter filter;
+  filter.monitor = "churn";
+  auto listed = store_->List(filter);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u) << "one open alert per monitor and kind";
+  EXPECT_EQ(alert_ids[0], std::set<std::string>{(*listed)[0].id});
+  EXPECT_EQ(alert_ids[1], std::set<std::string>{(*listed)[0].id});
+  auto got = store_->Get((*listed)[0].id, true);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->timeline.size(), 2u * kEvents);
+  std::map<std::string, int> per_writer;
+  for (size_t k = 0; k < got->timeline.size(); ++k) {
+    EXPECT_EQ(got->timeline[k].seq, static_cast<int64_t>(k + 1));
+    per_writer[got->timeline[k].attributes.at("writer")] += 1;
+  }
+  EXPECT_EQ(per_writer["0"], kEvents);
+  EXPECT_EQ(per_writer["1"], kEvents);
+  other->reset();
 }
 
 TEST_P(AlertStoreTest, FindsByRetrainRunAndAwaitedModel) {
