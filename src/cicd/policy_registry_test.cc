@@ -8,11 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "cicd/policy_json.h"
 #include "cicd/policy_yaml.h"
+#include "common/sha256.h"
 #include "common/status.h"
-#include "features/definition_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
+#include "storage/testing/old_definition_tables.h"
 #include "storage/testing/test_databases.h"
 
 namespace cairn::cicd {
@@ -214,52 +215,19 @@ TEST_P(PolicyRegistryTest, ReopenKeepsVersions) {
 // the model). It opens, shows its versions, ForModel finds them, an unchanged apply makes
 // no version, and a second policy for a registered model is still refused.
 TEST_P(PolicyRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
-  constexpr char kOldSchemaV1[] = R"sql(
-DROP TABLE cicd_policies;
-DROP TABLE cicd_policy_versions;
-CREATE TABLE cicd_policies (
-  name TEXT PRIMARY KEY,
-  latest_version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  model TEXT NOT NULL,
-  removed INTEGER NOT NULL,
-  updated_ms BIGINT NOT NULL);
-CREATE INDEX cicd_policies_by_model ON cicd_policies (model);
-CREATE TABLE cicd_policy_versions (
-  name TEXT NOT NULL,
-  version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  created_ms BIGINT NOT NULL,
-  PRIMARY KEY (name, version))
-)sql";
+  std::vector<storage::test_support::OldDefinitionRow> rows;
   const std::vector<PolicySpec> old = {Spec("a"), Spec("a", "churn", "{check: size_mb, max: 9}"),
                                        Spec("gone", "other")};
-  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
-                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldSchemaV1));
-                   for (size_t i = 0; i < old.size(); ++i) {
-                     const std::string text = DumpJson(PolicySpecToJson(old[i]));
-                     const int64_t version = i == 1 ? 2 : 1;
-                     const std::string hash = features::Sha256Hex(text);
-                     std::vector<storage::SqlValue> row = {old[i].name, version, hash, text,
-                                                           int64_t{1000} * version};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO cicd_policy_versions (name, version, "
-                                   "content_hash, spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
-                                   row)
-                             .status());
-                     row = {old[i].name, version, hash, old[i].model,
-                            int64_t{old[i].name == "gone" ? 1 : 0}, int64_t{0}};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO cicd_policies (name, latest_version, "
-                                   "content_hash, model, removed, updated_ms) VALUES ($1, $2, "
-                                   "$3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
-                                   "latest_version = $2, content_hash = $3",
-                                   row)
-                             .status());
-                   }
-                   return absl::OkStatus();
-                 }).ok());
+  for (size_t i = 0; i < old.size(); ++i) {
+    const std::string text = DumpJson(PolicySpecToJson(old[i]));
+    rows.push_back(
+        {old[i].name, i == 1 ? 2 : 1, Sha256Hex(text), text, old[i].name == "gone", old[i].model});
+  }
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) {
+                   return storage::test_support::WriteOldDefinitionTables(
+                       s, "cicd_policies", "cicd_policy_versions", /*with_model=*/true, rows);
+                 })
+                  .ok());
   auto reopened = PolicyRegistry::Open(*db_, clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   registry_ = std::move(*reopened);

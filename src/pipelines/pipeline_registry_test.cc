@@ -13,6 +13,7 @@
 #include "pipelines/pipeline_json.h"
 #include "pipelines/pipeline_yaml.h"
 #include "storage/database.h"
+#include "storage/testing/old_definition_tables.h"
 #include "storage/testing/test_databases.h"
 
 namespace cairn::pipelines {
@@ -257,47 +258,19 @@ TEST_P(PipelineRegistryTest, ManyPipelinesManyVersions) {
 // schema of migration 1 as it was, rows as the old Apply wrote them (canonical text, its
 // SHA-256). It opens, shows its versions, and an unchanged apply makes no version.
 TEST_P(PipelineRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
-  constexpr char kOldSchemaV1[] = R"sql(
-DROP TABLE pipelines;
-DROP TABLE pipeline_versions;
-CREATE TABLE pipelines (
-  name TEXT PRIMARY KEY,
-  latest_version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  removed INTEGER NOT NULL,
-  updated_ms BIGINT NOT NULL);
-CREATE TABLE pipeline_versions (
-  name TEXT NOT NULL,
-  version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  created_ms BIGINT NOT NULL,
-  PRIMARY KEY (name, version))
-)sql";
   registry_.reset();
-  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
-                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldSchemaV1));
-                   int64_t version = 0;
-                   for (const PipelineSpec& spec : {Spec("a"), Spec("a", "false"), Spec("gone")}) {
-                     version = spec.name == "gone" ? 1 : version + 1;
-                     std::vector<storage::SqlValue> row = {
-                         spec.name, version, PipelineContentHash(spec),
-                         DumpJson(PipelineToJson(spec)), int64_t{1000} * version};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO pipeline_versions (name, version, content_hash, "
-                                   "spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
-                                   row)
-                             .status());
-                     row[3] = int64_t{spec.name == "gone" ? 1 : 0};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO pipelines (name, latest_version, content_hash, "
-                                   "removed, updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
-                                   "(name) DO UPDATE SET latest_version = $2, content_hash = $3",
-                                   row)
-                             .status());
-                   }
-                   return absl::OkStatus();
-                 }).ok());
+  std::vector<storage::test_support::OldDefinitionRow> rows;
+  int64_t version = 0;
+  for (const PipelineSpec& spec : {Spec("a"), Spec("a", "false"), Spec("gone")}) {
+    version = spec.name == "gone" ? 1 : version + 1;
+    rows.push_back({spec.name, version, PipelineContentHash(spec), DumpJson(PipelineToJson(spec)),
+                    spec.name == "gone"});
+  }
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) {
+                   return storage::test_support::WriteOldDefinitionTables(
+                       s, "pipelines", "pipeline_versions", /*with_model=*/false, rows);
+                 })
+                  .ok());
   auto reopened = PipelineRegistry::Open(*db_, clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   registry_ = std::move(*reopened);

@@ -6,12 +6,13 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "common/status.h"
-#include "features/definition_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/monitors/monitor_yaml.h"
 #include "storage/database.h"
+#include "storage/testing/old_definition_tables.h"
 #include "storage/testing/test_databases.h"
 
 namespace cairn::monitoring {
@@ -174,47 +175,17 @@ TEST(MonitorSpecJsonTest, QualityRoundTripsAndIsLeftOutWhenUnset) {
 // (canonical text, its SHA-256). It opens, shows its versions, and an unchanged apply
 // makes no version.
 TEST_P(MonitorRegistryTest, ReadsADatabaseWrittenBeforeTheSharedDefinitionStore) {
-  constexpr char kOldTables[] = R"sql(
-DROP TABLE monitors;
-DROP TABLE monitor_versions;
-CREATE TABLE monitors (
-  name TEXT PRIMARY KEY,
-  latest_version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  removed INTEGER NOT NULL,
-  updated_ms BIGINT NOT NULL);
-CREATE TABLE monitor_versions (
-  name TEXT NOT NULL,
-  version BIGINT NOT NULL,
-  content_hash TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  created_ms BIGINT NOT NULL,
-  PRIMARY KEY (name, version))
-)sql";
+  std::vector<storage::test_support::OldDefinitionRow> rows;
   const std::vector<MonitorSpec> old = {Spec("a"), Spec("a", "psi"), Spec("gone")};
-  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) -> absl::Status {
-                   CAIRN_RETURN_IF_ERROR(s.ExecuteScript(kOldTables));
-                   for (size_t i = 0; i < old.size(); ++i) {
-                     const std::string text = DumpJson(MonitorSpecToJson(old[i]));
-                     const int64_t version = i == 1 ? 2 : 1;
-                     std::vector<storage::SqlValue> row = {old[i].name, version,
-                                                           features::Sha256Hex(text), text,
-                                                           int64_t{1000} * version};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO monitor_versions (name, version, content_hash, "
-                                   "spec, created_ms) VALUES ($1, $2, $3, $4, $5)",
-                                   row)
-                             .status());
-                     row[3] = int64_t{old[i].name == "gone" ? 1 : 0};
-                     CAIRN_RETURN_IF_ERROR(
-                         s.Execute("INSERT INTO monitors (name, latest_version, content_hash, "
-                                   "removed, updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
-                                   "(name) DO UPDATE SET latest_version = $2, content_hash = $3",
-                                   row)
-                             .status());
-                   }
-                   return absl::OkStatus();
-                 }).ok());
+  for (size_t i = 0; i < old.size(); ++i) {
+    const std::string text = DumpJson(MonitorSpecToJson(old[i]));
+    rows.push_back({old[i].name, i == 1 ? 2 : 1, Sha256Hex(text), text, old[i].name == "gone"});
+  }
+  ASSERT_TRUE(db_->Write([&](storage::SqlSession& s) {
+                   return storage::test_support::WriteOldDefinitionTables(
+                       s, "monitors", "monitor_versions", /*with_model=*/false, rows);
+                 })
+                  .ok());
   auto reopened = MonitorRegistry::Open(*db_, clock_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   registry_ = std::move(*reopened);
