@@ -715,6 +715,118 @@ absl::StatusOr<DataFrame> ParseCsvFrame(std::string_view text, std::string_view 
   return frame;
 }
 
+namespace {
+
+// The end of the row that is open at `cut` (just after its line end, or the end of the
+// text), for rows starting at `from`: quotes count only at the start of a field, as
+// ReadField reads them, so a line end inside a quoted field does not end a row.
+size_t RowEndAfter(std::string_view text, size_t from, size_t cut) {
+  bool field_start = true;
+  bool quoted = false;
+  for (size_t i = from; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          ++i;
+        } else {
+          quoted = false;
+        }
+      }
+      continue;
+    }
+    if (field_start && c == '"') {
+      quoted = true;
+      field_start = false;
+      continue;
+    }
+    if (c == '\n') {
+      if (i >= cut) return i + 1;
+      field_start = true;
+    } else {
+      field_start = c == ',' || c == '\r';
+    }
+  }
+  return text.size();
+}
+
+// "LABEL:LINE: …" with LINE moved by `shift` (a piece's line → the file's line).
+absl::Status ShiftLine(const absl::Status& status, const std::string& label, int64_t shift) {
+  std::string_view message = ToStd(status.message());
+  const std::string prefix = label + ":";
+  if (message.substr(0, prefix.size()) != prefix) return status;
+  size_t digits = prefix.size();
+  while (digits < message.size() && message[digits] >= '0' && message[digits] <= '9') ++digits;
+  if (digits == prefix.size() || digits >= message.size() || message[digits] != ':') return status;
+  const int64_t line = std::stoll(std::string(message.substr(prefix.size(), digits - prefix.size())));
+  return absl::Status(status.code(), absl::StrCat(prefix, line + shift, ToAbsl(message.substr(digits))));
+}
+
+}  // namespace
+
+absl::Status ReadCsvFrameChunks(const std::string& path, const CsvFrameOptions& options,
+                                size_t chunk_bytes,
+                                const std::function<absl::Status(DataFrame&)>& fn) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    const std::string message =
+        absl::StrCat(path, ": cannot open the file: ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a regular file; give the path of a CSV file"));
+  }
+  const size_t size = static_cast<size_t>(info.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return ParseCsvFrame(std::string_view(), path, options).status();
+  }
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) {
+    return absl::InternalError(absl::StrCat(path, ": cannot map the file: ", std::strerror(errno)));
+  }
+  ::madvise(mapped, size, MADV_SEQUENTIAL);
+  const std::string_view text(static_cast<const char*>(mapped), size);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  chunk_bytes = std::max<size_t>(chunk_bytes, 1);
+  // The header: the first row after a byte-order mark and blank lines.
+  size_t start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  while (start < size && IsLineEnd(text[start])) ++start;
+  const size_t body = RowEndAfter(text, start, start);
+  std::string piece(text.substr(0, body));
+  if (piece.empty() || piece.back() != '\n') piece.push_back('\n');
+  const size_t header_bytes = piece.size();
+  const int64_t header_lines = std::count(piece.begin(), piece.end(), '\n');
+  int64_t lines_before = std::count(text.begin(), text.begin() + body, '\n');
+  absl::Status status;
+  size_t pos = body;
+  bool first = true;
+  while (status.ok() && (first || pos < size)) {
+    first = false;
+    const size_t end = RowEndAfter(text, pos, std::min(size, pos + chunk_bytes));
+    piece.resize(header_bytes);
+    piece.append(text.substr(pos, end - pos));
+    absl::StatusOr<DataFrame> frame = ParseCsvFrame(piece, path, options);
+    if (!frame.ok()) {
+      status = ShiftLine(frame.status(), path, lines_before - header_lines);
+      break;
+    }
+    status = fn(*frame);
+    lines_before += std::count(text.begin() + pos, text.begin() + end, '\n');
+    // The rows read so far are not needed again: give their pages back.
+    const size_t done = (end / page) * page;
+    if (done > 0) ::madvise(mapped, done, MADV_DONTNEED);
+    pos = end;
+  }
+  ::munmap(mapped, size);
+  return status;
+}
+
 absl::StatusOr<DataFrame> ReadCsvFrame(const std::string& path, const CsvFrameOptions& options) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

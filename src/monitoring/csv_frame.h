@@ -23,6 +23,7 @@
 // Memory: the frame plus a transient copy of the columns while chunks are joined.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,18 @@ struct CsvFrameOptions {
 // field that is never closed, and a name in `categorical` or `columns` that is not in the
 // header (with "did you mean").
 absl::StatusOr<DataFrame> ReadCsvFrame(const std::string& path, const CsvFrameOptions& options);
+
+// Reads the CSV file at `path` in pieces of whole rows of about `chunk_bytes` each (a row
+// is never cut, quoted line ends included) and hands each piece to `fn` in file order as
+// the frame ParseCsvFrame makes of the header and those rows — so each piece infers its
+// column kinds on its own rows, and a caller that needs one kind for the whole file forces
+// it (CsvFrameOptions::categorical). Errors as ReadCsvFrame's, with the line in the whole
+// file; the first error `fn` returns stops the reading and is returned. Memory: one piece
+// and its frame (the pages of rows already read are given back), whatever the file's size.
+// A file with a header and no rows gives one empty frame.
+absl::Status ReadCsvFrameChunks(const std::string& path, const CsvFrameOptions& options,
+                                size_t chunk_bytes,
+                                const std::function<absl::Status(DataFrame&)>& fn);
 
 // The same over text in memory; `label` names it in messages (a path, "reference").
 absl::StatusOr<DataFrame> ParseCsvFrame(std::string_view text, std::string_view label,
