@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "storage/migrations.h"
 #include "tracking/metric_blocks.h"
+#include "tracking/run_ends.h"
 #include "tracking/tracking_sql.h"
 #include "tracking/tracking_validation.h"
 
@@ -453,7 +454,20 @@ absl::Status TrackingStore::DeleteExperimentTag(std::string_view experiment_id,
 
 // ---- Runs ----
 
-absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
+namespace {
+
+// A CreateRun request validated and completed (mlflow.runName and mlflow.user tags, a new
+// run id, the start time), ready to insert.
+struct NewRun {
+  std::string run_id;
+  std::string run_name;
+  std::string experiment_id;
+  std::string user_id;
+  int64_t start_time = 0;
+  std::vector<RunTag> tags;
+};
+
+absl::StatusOr<NewRun> PrepareNewRun(const CreateRunRequest& request, int64_t now_ms) {
   std::vector<RunTag> tags = TruncatedValues(request.tags, kMaxTagValueLength);
   for (const RunTag& tag : tags) CAIRN_RETURN_IF_ERROR(ValidateRunTag(tag, ""));
   std::string tag_name;
@@ -465,73 +479,167 @@ absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
         "values (run_name='",
         request.run_name, "', mlflow.runName='", tag_name, "')."));
   }
-  std::string run_name = !request.run_name.empty() ? request.run_name
-                         : !tag_name.empty()       ? tag_name
-                                                   : RandomRunName();
-  if (tag_name.empty()) tags.push_back(RunTag{kRunNameTag, run_name});
+  NewRun run;
+  run.run_name = !request.run_name.empty() ? request.run_name
+                 : !tag_name.empty()       ? tag_name
+                                           : RandomRunName();
+  if (tag_name.empty()) tags.push_back(RunTag{kRunNameTag, run.run_name});
   bool has_user_tag = std::any_of(tags.begin(), tags.end(),
                                   [](const RunTag& tag) { return tag.key == kUserTag; });
   if (!has_user_tag && !request.user_id.empty()) tags.push_back(RunTag{kUserTag, request.user_id});
-  std::string run_id = NewUuidHex();
-  int64_t start_time = request.start_time != 0 ? request.start_time : clock_.NowMillis();
-  std::string experiment_id = request.experiment_id.empty() ? "0" : request.experiment_id;
+  run.run_id = NewUuidHex();
+  run.start_time = request.start_time != 0 ? request.start_time : now_ms;
+  run.experiment_id = request.experiment_id.empty() ? "0" : request.experiment_id;
+  run.user_id = request.user_id;
+  run.tags = std::move(tags);
+  return run;
+}
 
-  absl::StatusOr<Run> out;
-  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, experiment_id));
-    if (experiment.lifecycle_stage != kLifecycleActive)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "The experiment ", experiment.experiment_id,
-          " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
-    std::string artifact_uri =
-        JoinUri(JoinUri(experiment.artifact_location, run_id), "artifacts");
-    int64_t run_key = 0;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(
-        "UPDATE tracking_counters SET value = value + 1 WHERE name = 'run_key' RETURNING value",
-        {}, [&](const SqlRowView& row) {
-          run_key = row.Int(0);
-          return absl::OkStatus();
-        }));
-    const SqlValue params[] = {run_id,
-                               run_name,
-                               *ParseExperimentId(experiment.experiment_id),
-                               request.user_id,
-                               start_time,
-                               artifact_uri,
-                               run_key};
+absl::Status CheckExperimentActive(const Experiment& experiment) {
+  if (experiment.lifecycle_stage == kLifecycleActive) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "The experiment ", experiment.experiment_id,
+      " must be in the 'active' state. Current state is ", experiment.lifecycle_stage, "."));
+}
+
+// Reserves `count` run keys; returns the first.
+absl::StatusOr<int64_t> ReserveRunKeys(SqlSession& session, int64_t count) {
+  int64_t last = 0;
+  const SqlValue params[] = {count};
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "UPDATE tracking_counters SET value = value + $1 WHERE name = 'run_key' RETURNING value",
+      params, [&](const SqlRowView& row) {
+        last = row.Int(0);
+        return absl::OkStatus();
+      }));
+  return last - count + 1;
+}
+
+// Inserts `run` into `experiment` (loaded in `session` and active) with `run_key`.
+absl::StatusOr<Run> InsertNewRun(SqlSession& session, const NewRun& run,
+                                 const Experiment& experiment, int64_t run_key) {
+  std::string artifact_uri = JoinUri(JoinUri(experiment.artifact_location, run.run_id), "artifacts");
+  const SqlValue params[] = {run.run_id,   run.run_name,  *ParseExperimentId(experiment.experiment_id),
+                             run.user_id,  run.start_time, artifact_uri,
+                             run_key};
+  CAIRN_RETURN_IF_ERROR(
+      session
+          .Execute("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, "
+                   "start_time, end_time, artifact_uri, lifecycle_stage, deleted_time, "
+                   "run_key) VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active', NULL, "
+                   "$7)",
+                   params)
+          .status());
+  for (const RunTag& tag : run.tags) {
+    const SqlValue tag_params[] = {run.run_id, tag.key, tag.value};
     CAIRN_RETURN_IF_ERROR(
         session
-            .Execute("INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, "
-                     "start_time, end_time, artifact_uri, lifecycle_stage, deleted_time, "
-                     "run_key) VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active', NULL, "
-                     "$7)",
-                     params)
+            .Execute("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) ON CONFLICT "
+                     "(run_uuid, key) DO UPDATE SET value = excluded.value",
+                     tag_params)
             .status());
-    for (const RunTag& tag : tags) {
-      const SqlValue tag_params[] = {run_id, tag.key, tag.value};
-      CAIRN_RETURN_IF_ERROR(
-          session
-              .Execute("INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3) ON CONFLICT "
-                       "(run_uuid, key) DO UPDATE SET value = excluded.value",
-                       tag_params)
-              .status());
-    }
-    Run run;
-    run.info.run_id = run_id;
-    run.info.run_name = run_name;
-    run.info.experiment_id = experiment.experiment_id;
-    run.info.user_id = request.user_id;
-    run.info.status = "RUNNING";
-    run.info.start_time = start_time;
-    run.info.artifact_uri = artifact_uri;
-    run.info.lifecycle_stage = kLifecycleActive;
-    std::map<std::string, std::string> sorted;
-    for (const RunTag& tag : tags) sorted[tag.key] = tag.value;
-    for (auto& [key, value] : sorted) run.tags.push_back(RunTag{key, value});
-    out = std::move(run);
-    return absl::OkStatus();
+  }
+  Run out;
+  out.info.run_id = run.run_id;
+  out.info.run_name = run.run_name;
+  out.info.experiment_id = experiment.experiment_id;
+  out.info.user_id = run.user_id;
+  out.info.status = "RUNNING";
+  out.info.start_time = run.start_time;
+  out.info.artifact_uri = artifact_uri;
+  out.info.lifecycle_stage = kLifecycleActive;
+  std::map<std::string, std::string> sorted;
+  for (const RunTag& tag : run.tags) sorted[tag.key] = tag.value;
+  for (auto& [key, value] : sorted) out.tags.push_back(RunTag{key, value});
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Run> TrackingStore::CreateRun(const CreateRunRequest& request) {
+  CAIRN_ASSIGN_OR_RETURN(NewRun run, PrepareNewRun(request, clock_.NowMillis()));
+  absl::StatusOr<Run> out;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    CAIRN_ASSIGN_OR_RETURN(Experiment experiment, LoadExperimentById(session, run.experiment_id));
+    CAIRN_RETURN_IF_ERROR(CheckExperimentActive(experiment));
+    CAIRN_ASSIGN_OR_RETURN(int64_t run_key, ReserveRunKeys(session, 1));
+    out = InsertNewRun(session, run, experiment, run_key);
+    return out.status();
   }));
   return out;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<Run>>> TrackingStore::CreateRuns(
+    const std::vector<CreateRunRequest>& requests) {
+  const int64_t now = clock_.NowMillis();
+  std::vector<absl::StatusOr<NewRun>> prepared;
+  prepared.reserve(requests.size());
+  for (const CreateRunRequest& request : requests) prepared.push_back(PrepareNewRun(request, now));
+  std::vector<absl::StatusOr<Run>> results;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    results.assign(prepared.size(), absl::UnknownError("not created"));
+    std::map<std::string, absl::StatusOr<Experiment>> experiments;
+    std::vector<size_t> inserted;
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if (!prepared[i].ok()) {
+        results[i] = prepared[i].status();
+        continue;
+      }
+      auto [it, added] = experiments.try_emplace(prepared[i]->experiment_id,
+                                                 absl::UnknownError(""));
+      if (added) {
+        it->second = LoadExperimentById(session, prepared[i]->experiment_id);
+        if (it->second.ok()) {
+          if (absl::Status active = CheckExperimentActive(*it->second); !active.ok())
+            it->second = active;
+        }
+      }
+      if (!it->second.ok()) {
+        results[i] = it->second.status();
+        continue;
+      }
+      inserted.push_back(i);
+    }
+    if (inserted.empty()) return absl::OkStatus();
+    CAIRN_ASSIGN_OR_RETURN(int64_t run_key,
+                           ReserveRunKeys(session, static_cast<int64_t>(inserted.size())));
+    for (size_t i : inserted) {
+      results[i] = InsertNewRun(session, *prepared[i], *experiments[prepared[i]->experiment_id],
+                                run_key++);
+      if (!results[i].ok()) return results[i].status();
+    }
+    return absl::OkStatus();
+  }));
+  return results;
+}
+
+absl::StatusOr<std::vector<absl::Status>> TrackingStore::EndRuns(const std::vector<RunEnd>& ends) {
+  absl::StatusOr<std::vector<absl::Status>> results;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    results = EndRunsIn(session, ends);
+    return results.status();
+  }));
+  return results;
+}
+
+absl::StatusOr<std::vector<absl::Status>> EndRunsIn(
+    SqlSession& session, const std::vector<RunEnd>& ends) {
+  std::vector<absl::Status> results(ends.size());
+  for (size_t i = 0; i < ends.size(); ++i) {
+    results[i] = ValidateRunStatus(ends[i].status);
+    if (!results[i].ok()) continue;
+    const SqlValue params[] = {ends[i].status, ends[i].end_time, ends[i].run_id};
+    CAIRN_ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("UPDATE runs SET status = $1, end_time = $2 WHERE run_uuid = $3 AND "
+                        "lifecycle_stage = 'active'",
+                        params));
+    if (changed > 0) continue;
+    // Not changed: say why as UpdateRun would (not found, or deleted).
+    absl::StatusOr<RunInfo> info = LoadRunInfo(session, ends[i].run_id);
+    results[i] = !info.ok() ? info.status() : RunNotActive(ends[i].run_id, info->lifecycle_stage);
+  }
+  return results;
 }
 
 absl::StatusOr<Run> TrackingStore::GetRun(std::string_view run_id) {

@@ -82,6 +82,13 @@ struct MetricHistoryPage {
   std::string next_page_token;  // empty when there is no further page
 };
 
+// The end of a run for TrackingStore::EndRuns.
+struct RunEnd {
+  std::string run_id;
+  std::string status;  // FINISHED, FAILED, KILLED (or RUNNING, SCHEDULED)
+  int64_t end_time = 0;
+};
+
 class TrackingStore {
  public:
   // Applies this component's migrations ("tracking") and ensures experiment "0"
@@ -128,6 +135,15 @@ class TrackingStore {
   absl::StatusOr<RunInfo> UpdateRun(std::string_view run_id, std::optional<std::string> status,
                                     std::optional<int64_t> end_time,
                                     std::optional<std::string> run_name);
+  // Batches for the pipeline engine (a child run per step): each request or end is checked
+  // and applied as CreateRun / UpdateRun(status, end_time) would, all in ONE write
+  // transaction. The results are in request order: the run created (or ended), or that
+  // request's own error (InvalidArgument, NotFound: unknown or deleted experiment, unknown
+  // or deleted run), which does not stop the others. The returned status is an error only
+  // when the transaction failed; then nothing was written.
+  absl::StatusOr<std::vector<absl::StatusOr<Run>>> CreateRuns(
+      const std::vector<CreateRunRequest>& requests);
+  absl::StatusOr<std::vector<absl::Status>> EndRuns(const std::vector<RunEnd>& ends);
   absl::Status DeleteRun(std::string_view run_id);
   absl::Status RestoreRun(std::string_view run_id);
   absl::StatusOr<SearchRunsResult> SearchRuns(const SearchRunsRequest& request);

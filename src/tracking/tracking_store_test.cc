@@ -228,6 +228,81 @@ TEST_P(TrackingStoreTest, UpdateRunValidatesStatusAndMirrorsName) {
   EXPECT_EQ(store_->GetRunInfo(run.info.run_id)->run_name, "via-tag");
 }
 
+TEST_P(TrackingStoreTest, CreateRunsAndEndRunsInOneBatch) {
+  std::string exp = NewExperiment("batch");
+  std::string gone = NewExperiment("batch-deleted");
+  ASSERT_TRUE(store_->DeleteExperiment(gone).ok());
+  std::vector<CreateRunRequest> requests(5);
+  requests[0].experiment_id = exp;
+  requests[0].user_id = "cairn";
+  requests[0].run_name = "step-a";
+  requests[0].tags = {{"cairn.step", "a"}, {"mlflow.parentRunId", "p"}};
+  requests[1] = requests[0];
+  requests[1].run_name = "step-b";
+  requests[1].start_time = 777;
+  requests[2].experiment_id = gone;  // deleted experiment: its own error
+  requests[3].experiment_id = exp;   // clashing names: its own error
+  requests[3].run_name = "x";
+  requests[3].tags = {{"mlflow.runName", "y"}};
+  requests[4].experiment_id = "4242";  // unknown experiment
+  auto created = store_->CreateRuns(requests);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->size(), 5u);
+  ASSERT_TRUE((*created)[0].ok()) << (*created)[0].status();
+  ASSERT_TRUE((*created)[1].ok()) << (*created)[1].status();
+  EXPECT_EQ((*created)[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*created)[3].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*created)[4].status().code(), absl::StatusCode::kNotFound);
+
+  // The same run, tags and fields as CreateRun makes.
+  TRun single = *store_->CreateRun(requests[0]);
+  TRun a = *store_->GetRun((*created)[0]->info.run_id);
+  TRun b = *store_->GetRun((*created)[1]->info.run_id);
+  EXPECT_EQ(a.info.run_name, "step-a");
+  EXPECT_EQ(a.info.start_time, clock_.NowMillis());
+  EXPECT_EQ(b.info.start_time, 777);
+  EXPECT_EQ(a.info.status, "RUNNING");
+  EXPECT_EQ(a.info.artifact_uri, absl::StrCat("mlflow-artifacts:/", exp, "/", a.info.run_id,
+                                              "/artifacts"));
+  auto tag_list = [](const std::vector<RunTag>& tags) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const RunTag& tag : tags) out.emplace_back(tag.key, tag.value);
+    return out;
+  };
+  EXPECT_EQ(tag_list(a.tags), tag_list(store_->GetRun(single.info.run_id)->tags));
+  EXPECT_EQ(tag_list(a.tags), tag_list((*created)[0]->tags));
+  EXPECT_NE(a.info.run_id, b.info.run_id);
+  // Searches order by the run key: the batch's runs got distinct ones, in order.
+  SearchRunsRequest search;
+  search.experiment_ids = {exp};
+  search.order_by = {"attributes.start_time DESC"};
+  auto found = store_->SearchRuns(search);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->runs.size(), 3u);
+
+  std::vector<RunEnd> ends = {{a.info.run_id, "FINISHED", 900},
+                              {b.info.run_id, "FAILED", 901},
+                              {"0123456789abcdef0123456789abcdef", "FINISHED", 902},
+                              {single.info.run_id, "DONE", 903}};
+  auto ended = store_->EndRuns(ends);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ASSERT_EQ(ended->size(), 4u);
+  EXPECT_TRUE((*ended)[0].ok()) << (*ended)[0];
+  EXPECT_TRUE((*ended)[1].ok()) << (*ended)[1];
+  EXPECT_EQ((*ended)[2].code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*ended)[3].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRunInfo(a.info.run_id)->status, "FINISHED");
+  EXPECT_EQ(store_->GetRunInfo(a.info.run_id)->end_time, 900);
+  EXPECT_EQ(store_->GetRunInfo(b.info.run_id)->status, "FAILED");
+  EXPECT_EQ(store_->GetRunInfo(single.info.run_id)->status, "RUNNING");
+  ASSERT_TRUE(store_->DeleteRun(b.info.run_id).ok());
+  auto again = store_->EndRuns({{b.info.run_id, "KILLED", 1000}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRunInfo(b.info.run_id)->status, "FAILED");
+  EXPECT_TRUE(store_->CreateRuns({})->empty());
+}
+
 TEST_P(TrackingStoreTest, ParamsAreWriteOnce) {
   TRun run = NewRun("0");
   const std::string& id = run.info.run_id;
