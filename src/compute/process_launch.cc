@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 
 namespace cairn::compute {
 namespace {
@@ -24,6 +27,48 @@ std::string PathOf(const std::vector<std::string>& environment) {
     if (entry.compare(0, 5, "PATH=") == 0) return entry.substr(5);
   }
   return kDefaultPath;
+}
+
+// Commands resolved in the last second (a fan-out launches the same command a thousand
+// times; each resolution is a few stat/access calls per PATH entry). Only successes are
+// kept, and only briefly: a command removed meanwhile fails in the shim's exec instead,
+// with the same launch-error reason.
+constexpr auto kResolvedTtl = std::chrono::seconds(1);
+constexpr size_t kResolvedMax = 256;
+
+struct ResolvedCommand {
+  std::string path;
+  std::chrono::steady_clock::time_point expires;
+};
+
+absl::Mutex resolved_mu(absl::kConstInit);
+absl::flat_hash_map<std::string, ResolvedCommand>& Resolved()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(resolved_mu) {
+  static auto* cache = new absl::flat_hash_map<std::string, ResolvedCommand>();
+  return *cache;
+}
+
+absl::StatusOr<std::string> ResolveCommandCached(const std::string& command,
+                                                 const std::string& path,
+                                                 const std::string& workdir) {
+  std::string key = command;
+  key.push_back('\0');
+  key += path;
+  key.push_back('\0');
+  key += workdir;
+  auto now = std::chrono::steady_clock::now();
+  {
+    absl::MutexLock lock(&resolved_mu);
+    auto it = Resolved().find(key);
+    if (it != Resolved().end() && it->second.expires > now) return it->second.path;
+  }
+  absl::StatusOr<std::string> resolved = ResolveCommand(command, path, workdir);
+  if (resolved.ok()) {
+    absl::MutexLock lock(&resolved_mu);
+    if (Resolved().size() >= kResolvedMax) Resolved().clear();
+    Resolved()[key] = ResolvedCommand{*resolved, now + kResolvedTtl};
+  }
+  return resolved;
 }
 
 }  // namespace
@@ -74,18 +119,30 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
                                     const std::string& token, const JobSpec& spec,
                                     const std::vector<std::string>& environment) {
   std::error_code error;
-  if (!spec.workdir.empty()) {
+  // The log's folder is usually the working directory, which the caller usually created
+  // already: open the log first, and create folders only when something is missing.
+  const std::filesystem::path log_dir = std::filesystem::path(spec.log_path).parent_path();
+  int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const bool workdir_exists = log_fd >= 0 && !spec.workdir.empty() &&
+                              std::filesystem::path(spec.workdir) == log_dir;
+  if (!spec.workdir.empty() && !workdir_exists) {
     std::filesystem::create_directories(spec.workdir, error);
     if (error) {
+      if (log_fd >= 0) close(log_fd);
       return absl::FailedPreconditionError(
           absl::StrCat("cannot create working directory '", spec.workdir, "': ", error.message()));
     }
   }
-  absl::StatusOr<std::string> command =
-      ResolveCommand(spec.argv.empty() ? "" : spec.argv[0], PathOf(environment), spec.workdir);
-  if (!command.ok()) return command.status();
-  std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), error);
-  int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  absl::StatusOr<std::string> command = ResolveCommandCached(
+      spec.argv.empty() ? "" : spec.argv[0], PathOf(environment), spec.workdir);
+  if (!command.ok()) {
+    if (log_fd >= 0) close(log_fd);
+    return command.status();
+  }
+  if (log_fd < 0) {
+    std::filesystem::create_directories(log_dir, error);
+    log_fd = open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  }
   if (log_fd < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open log file '", spec.log_path, "': ", std::strerror(errno)));

@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "storage/artifact_store.h"
+#include "tracking/run_ends.h"
 #include "tracking/tracking_store.h"
 
 namespace cairn::pipelines {
@@ -101,10 +102,9 @@ std::string EngineTracking::StartPipelineRun(const RunRecord& run) {
   return id;
 }
 
-std::string EngineTracking::StartStepRun(const RunRecord& run, const StepRecord& step) {
-  if (store_ == nullptr || run.tracking_run_id.empty()) return "";
-  std::string experiment = ExperimentFor(run.pipeline);
-  if (experiment.empty()) return "";
+tracking::CreateRunRequest EngineTracking::StepRunRequest(const std::string& experiment,
+                                                          const RunRecord& run,
+                                                          const StepRecord& step) {
   tracking::CreateRunRequest request;
   request.experiment_id = experiment;
   request.user_id = "cairn";
@@ -117,7 +117,14 @@ std::string EngineTracking::StartStepRun(const RunRecord& run, const StepRecord&
                   {"cairn.input_hashes", DumpJson(Json(step.input_hashes))},
                   {"cairn.cache_key", step.cache_key}};
   if (!step.cached_from.empty()) request.tags.push_back({"cairn.cached_from", step.cached_from});
-  absl::StatusOr<tracking::Run> created = store_->CreateRun(request);
+  return request;
+}
+
+std::string EngineTracking::StartStepRun(const RunRecord& run, const StepRecord& step) {
+  if (store_ == nullptr || run.tracking_run_id.empty()) return "";
+  std::string experiment = ExperimentFor(run.pipeline);
+  if (experiment.empty()) return "";
+  absl::StatusOr<tracking::Run> created = store_->CreateRun(StepRunRequest(experiment, run, step));
   if (!created.ok()) {
     Warn(absl::StrCat("child run of step ", step.name), created.status());
     return "";
@@ -125,37 +132,99 @@ std::string EngineTracking::StartStepRun(const RunRecord& run, const StepRecord&
   return created->info.run_id;
 }
 
+void EngineTracking::StartStepRuns(const RunRecord& run, const std::vector<StepRecord*>& steps) {
+  for (StepRecord* step : steps) step->tracking_run_id.clear();
+  if (store_ == nullptr || run.tracking_run_id.empty() || steps.empty()) return;
+  std::string experiment = ExperimentFor(run.pipeline);
+  if (experiment.empty()) return;
+  std::vector<tracking::CreateRunRequest> requests;
+  requests.reserve(steps.size());
+  for (const StepRecord* step : steps) requests.push_back(StepRunRequest(experiment, run, *step));
+  absl::StatusOr<std::vector<absl::StatusOr<tracking::Run>>> created =
+      store_->CreateRuns(requests);
+  if (!created.ok()) {
+    Warn(absl::StrCat("child runs of ", steps.size(), " steps"), created.status());
+    return;
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const absl::StatusOr<tracking::Run>& one = (*created)[i];
+    if (one.ok()) {
+      steps[i]->tracking_run_id = one->info.run_id;
+    } else {
+      Warn(absl::StrCat("child run of step ", steps[i]->name), one.status());
+    }
+  }
+}
+
 void EngineTracking::EndStepRun(const StepRecord& step) {
   if (store_ == nullptr || step.tracking_run_id.empty()) return;
-  std::string id = step.tracking_run_id;
   std::string status = StatusOf(step.state);
-  int64_t end = step.ended_ms;
-  std::map<std::string, std::string> outputs =
-      status == "FINISHED" ? step.outputs : std::map<std::string, std::string>{};
-  pending_.push_back([this, id, status, end, outputs] {
-    LinkOutputs(id, outputs);
-    if (auto updated = store_->UpdateRun(id, status, end, std::nullopt); !updated.ok())
-      Warn("end of a step run", updated.status());
-  });
+  pending_.push_back(PendingEnd{
+      .tracking_run_id = step.tracking_run_id,
+      .status = status,
+      .end_ms = step.ended_ms,
+      .outputs = status == "FINISHED" ? step.outputs : std::map<std::string, std::string>{},
+      .pipeline = false});
 }
 
 void EngineTracking::EndPipelineRun(const RunRecord& run) {
   if (store_ == nullptr || run.tracking_run_id.empty()) return;
-  std::string id = run.tracking_run_id;
   std::string status = run.state == RunState::kSucceeded   ? "FINISHED"
                        : run.state == RunState::kCancelled ? "KILLED"
                                                            : "FAILED";
-  int64_t end = run.ended_ms;
-  pending_.push_back([this, id, status, end] {
-    if (auto updated = store_->UpdateRun(id, status, end, std::nullopt); !updated.ok())
-      Warn("end of a pipeline run", updated.status());
-  });
+  pending_.push_back(PendingEnd{.tracking_run_id = run.tracking_run_id,
+                                .status = status,
+                                .end_ms = run.ended_ms,
+                                .outputs = {},
+                                .pipeline = true});
 }
 
 void EngineTracking::Flush() {
-  std::vector<std::function<void()>> pending;
+  if (pending_.empty()) return;
+  LinkOutputs();
+  std::vector<tracking::RunEnd> ends;
+  ends.reserve(pending_.size());
+  for (const PendingEnd& end : pending_)
+    ends.push_back(tracking::RunEnd{end.tracking_run_id, end.status, end.end_ms});
+  std::vector<PendingEnd> pending;
   pending.swap(pending_);
-  for (const auto& fn : pending) fn();
+  absl::StatusOr<std::vector<absl::Status>> ended = store_->EndRuns(ends);
+  if (!ended.ok()) return Warn(absl::StrCat("end of ", ends.size(), " runs"), ended.status());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!(*ended)[i].ok())
+      Warn(pending[i].pipeline ? "end of a pipeline run" : "end of a step run", (*ended)[i]);
+  }
+}
+
+bool EngineTracking::SharesDatabase(const storage::Database& db) const {
+  return store_ != nullptr && &store_->database() == &db;
+}
+
+void EngineTracking::LinkOutputs() {
+  for (PendingEnd& end : pending_) {
+    if (end.outputs.empty()) continue;
+    LinkOutputs(end.tracking_run_id, end.outputs);
+    end.outputs.clear();  // linked once, even when the ends are written later
+  }
+}
+
+absl::Status EngineTracking::WriteEnds(storage::SqlSession& session) {
+  if (pending_.empty()) return absl::OkStatus();
+  std::vector<tracking::RunEnd> ends;
+  ends.reserve(pending_.size());
+  for (const PendingEnd& end : pending_)
+    ends.push_back(tracking::RunEnd{end.tracking_run_id, end.status, end.end_ms});
+  absl::StatusOr<std::vector<absl::Status>> ended = tracking::EndRunsIn(session, ends);
+  if (!ended.ok()) return ended.status();
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (!(*ended)[i].ok())
+      Warn(pending_[i].pipeline ? "end of a pipeline run" : "end of a step run", (*ended)[i]);
+  }
+  return absl::OkStatus();
+}
+
+void EngineTracking::EndsWritten(bool committed) {
+  if (committed) pending_.clear();
 }
 
 void EngineTracking::LinkOutputs(const std::string& tracking_run_id,

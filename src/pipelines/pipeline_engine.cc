@@ -148,6 +148,7 @@ class PipelineEngine::Impl {
         options_(std::move(options)),
         store_(std::move(store)),
         tracking_(tracking, options_.artifacts),
+        ends_in_save_(tracking_.SharesDatabase(db)),
         inbox_(std::make_shared<Inbox>()) {
     thread_ = std::thread([this] { Loop(); });
   }
@@ -262,6 +263,7 @@ class PipelineEngine::Impl {
   std::string server_url_ ABSL_GUARDED_BY(server_url_mu_);  // SetServerUrl; else options_'s
   std::unique_ptr<RunStore> store_;
   EngineTracking tracking_;
+  const bool ends_in_save_;  // tracking ends are written in Save's transaction
   InputHasher hasher_;
   std::shared_ptr<Inbox> inbox_;
   std::atomic<int64_t> next_timer_ms_{std::numeric_limits<int64_t>::max()};
@@ -532,11 +534,24 @@ void PipelineEngine::Impl::Loop() {
       std::vector<RunChange> changes;
       for (auto& [id, run] : runs_) {
         if (!run->header_dirty && run->dirty.empty()) continue;
-        changes.push_back(RunChange{&run->record, std::vector<int>(run->dirty.begin(), run->dirty.end())});
+        changes.push_back(RunChange{&run->record,
+                                    std::vector<int>(run->dirty.begin(), run->dirty.end()),
+                                    run->header_dirty});
       }
       // A failed Save keeps the changes (and the finished runs, which GetRun serves from
       // memory meanwhile) for the next turn, kSaveRetryMs later unless events come first.
-      absl::Status saved = changes.empty() ? absl::OkStatus() : store_->Save(changes);
+      // The step runs' tracking ends go into the same commit when the tracking store
+      // shares the database (the server); otherwise Flush writes them below.
+      absl::Status saved = absl::OkStatus();
+      if (ends_in_save_ && tracking_.HasEnds()) {
+        tracking_.LinkOutputs();
+        saved = store_->Save(changes, [this](storage::SqlSession& session) {
+          return tracking_.WriteEnds(session);
+        });
+        tracking_.EndsWritten(saved.ok());
+      } else if (!changes.empty()) {
+        saved = store_->Save(changes);
+      }
       retry_save = !saved.ok();
       if (retry_save) {
         Log(LogLevel::kError,
@@ -549,7 +564,7 @@ void PipelineEngine::Impl::Loop() {
           run->dirty.clear();
         }
       }
-      tracking_.Flush();
+      if (!ends_in_save_) tracking_.Flush();
       if (!retry_save) {
         for (auto& [id, run] : runs_)
           if (run->finished) finished.push_back(run->record);
@@ -696,6 +711,11 @@ void PipelineEngine::Impl::FireTimers() {
 }
 
 void PipelineEngine::Impl::DrainReady() {
+  // Prepare every ready step first (cache hits end here and may make more steps ready),
+  // then create the child runs of those to launch in one tracking transaction per run
+  // (they must exist before launch: the step gets MLFLOW_RUN_ID), then launch them.
+  std::vector<std::pair<ActiveRun*, std::vector<int>>> to_launch;  // in the order first ready
+  std::set<std::pair<ActiveRun*, int>> seen;
   while (!ready_.empty()) {
     auto [run_id, pos] = ready_.front();
     ready_.pop_front();
@@ -704,12 +724,28 @@ void PipelineEngine::Impl::DrainReady() {
     ActiveRun& run = *it->second;
     if (run.record.steps[pos].state != StepState::kQueued) continue;
     if (!run.record.steps[pos].attempts.empty()) continue;  // already launched
+    if (!seen.insert({&run, pos}).second) continue;          // already prepared
     if (run.cancel_requested) {
       StepEnded(run, pos, StepState::kCancelled, "cancelled before it started");
     } else if (Prepare(run, pos)) {
-      Launch(run, pos);
+      auto batch = std::find_if(to_launch.begin(), to_launch.end(),
+                                [&](const auto& entry) { return entry.first == &run; });
+      if (batch == to_launch.end()) batch = to_launch.insert(to_launch.end(), {&run, {}});
+      batch->second.push_back(pos);
     }
     MaybeFinish(run);
+  }
+  for (auto& [run, positions] : to_launch) {
+    std::vector<StepRecord*> new_runs;
+    for (int pos : positions) {
+      if (run->record.steps[pos].tracking_run_id.empty())
+        new_runs.push_back(&run->record.steps[pos]);
+    }
+    tracking_.StartStepRuns(run->record, new_runs);
+    for (int pos : positions) {
+      if (run->record.steps[pos].state == StepState::kQueued) Launch(*run, pos);
+    }
+    MaybeFinish(*run);
   }
 }
 
@@ -825,6 +861,7 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
       context.inputs[input.name] = fs::absolute(input.path, ec).lexically_normal().string();
     }
   }
+  // Set by DrainReady's batch; a retry keeps the step's child run.
   if (step.tracking_run_id.empty()) step.tracking_run_id = tracking_.StartStepRun(run.record, step);
 
   AttemptRecord attempt;

@@ -581,6 +581,44 @@ TEST_F(EngineTest, TracksParentAndChildRunsWithLineageAndArtifacts) {
   EXPECT_EQ(cached->info.status, "FINISHED");
 }
 
+TEST_F(EngineTest, AFanOutsChildRunsAreCreatedTogetherAndEachStepGetsItsOwn) {
+  PipelineSpec spec;
+  spec.name = "wide";
+  spec.steps.push_back(Step("start", {"produce"}));
+  StepSpec end = Step("end", {"produce"});
+  for (int i = 0; i < 20; ++i) {
+    StepSpec middle = Step(absl::StrCat("m", i), {"produce"});
+    middle.depends_on = {"start"};
+    end.depends_on.push_back(middle.name);
+    spec.steps.push_back(middle);
+  }
+  spec.steps.push_back(end);
+  Register(spec);
+  RunRecord run = RunToEnd({.pipeline = "wide"});
+  ASSERT_EQ(run.state, RunState::kSucceeded) << run.message;
+  std::set<std::string> child_ids;
+  for (const StepRecord& step : run.steps) {
+    auto child = tracking_->GetRun(step.tracking_run_id);
+    ASSERT_TRUE(child.ok()) << step.name << ": " << child.status();
+    EXPECT_EQ(child->info.status, "FINISHED") << step.name;
+    EXPECT_EQ(child->info.run_name, step.name);
+    std::map<std::string, std::string> tags = TagMap(*child);
+    EXPECT_EQ(tags["mlflow.parentRunId"], run.tracking_run_id);
+    EXPECT_EQ(tags["cairn.step"], step.name);
+    EXPECT_EQ(tags["cairn.pipeline.run_id"], run.id);
+    EXPECT_EQ(tags["cairn.cache_key"], step.cache_key);
+    child_ids.insert(step.tracking_run_id);
+  }
+  EXPECT_EQ(child_ids.size(), run.steps.size());
+  // Every job was told its own step's child run.
+  std::vector<compute::JobSpec> jobs = executor_->submitted();
+  ASSERT_EQ(jobs.size(), run.steps.size());
+  for (const compute::JobSpec& job : jobs) {
+    std::string step_name = job.env.at("CAIRN_STEP");
+    EXPECT_EQ(job.env.at("MLFLOW_RUN_ID"), StepOf(run, step_name).tracking_run_id) << step_name;
+  }
+}
+
 TEST_F(EngineTest, RecoveryReattachesRunningJobsWithoutRunningThemTwice) {
   PipelineSpec spec;
   spec.name = "resume";
@@ -772,6 +810,10 @@ TEST_F(EngineTest, AFailedSaveIsRetriedAndTheRunEndsStored) {
   auto stored = engine_->GetRun(started->id);
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(stored->state, RunState::kSucceeded);
+  // The tracking ends, written in the same commit as the run's state, were kept for the
+  // Save that succeeded.
+  EXPECT_EQ(tracking_->GetRunInfo(stored->steps[0].tracking_run_id)->status, "FINISHED");
+  EXPECT_EQ(tracking_->GetRunInfo(stored->tracking_run_id)->status, "FINISHED");
 }
 
 // The same on PostgreSQL, which refuses invalid UTF-8 and NULs in text.

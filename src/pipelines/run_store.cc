@@ -255,16 +255,18 @@ absl::StatusOr<std::unique_ptr<RunStore>> RunStore::Open(storage::Database& db) 
   return std::unique_ptr<RunStore>(new RunStore(db));
 }
 
-absl::Status RunStore::Save(std::span<const RunChange> changes) {
-  if (changes.empty()) return absl::OkStatus();
+absl::Status RunStore::Save(std::span<const RunChange> changes,
+                           const std::function<absl::Status(storage::SqlSession&)>& also) {
+  if (changes.empty() && !also) return absl::OkStatus();
   return db_.Write([&](SqlSession& session) -> absl::Status {
     for (const RunChange& change : changes) {
-      CAIRN_RETURN_IF_ERROR(SaveRun(session, *change.run));
+      if (change.header) CAIRN_RETURN_IF_ERROR(SaveRun(session, *change.run));
       for (int position : change.steps) {
         CAIRN_RETURN_IF_ERROR(
             SaveStep(session, change.run->id, position, change.run->steps[position]));
       }
     }
+    if (also) CAIRN_RETURN_IF_ERROR(also(session));
     return absl::OkStatus();
   });
 }

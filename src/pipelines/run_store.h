@@ -33,6 +33,7 @@ namespace cairn::pipelines {
 struct RunChange {
   const RunRecord* run = nullptr;
   std::vector<int> steps;
+  bool header = true;  // false: the header is stored and unchanged (only the steps are written)
 };
 
 // An earlier step that produced the outputs a cache key names.
@@ -46,9 +47,11 @@ class RunStore {
   // Applies the "pipeline_runs" migrations. `db` outlives the store.
   static absl::StatusOr<std::unique_ptr<RunStore>> Open(storage::Database& db);
 
-  // Inserts or updates each run's header and the listed steps with all their attempts,
-  // in one transaction.
-  absl::Status Save(std::span<const RunChange> changes);
+  // Inserts or updates each run's header (unless `header` is false) and the listed steps
+  // with all their attempts, in one transaction; `also` (when given) runs in the same
+  // transaction after them, and its error rolls everything back.
+  absl::Status Save(std::span<const RunChange> changes,
+                    const std::function<absl::Status(storage::SqlSession&)>& also = nullptr);
 
   // The run with its steps (in position order) and attempts. NotFound names the id.
   absl::StatusOr<RunRecord> GetRun(std::string_view run_id);

@@ -164,6 +164,16 @@ TEST_P(RunStoreTest, RoundTripsRunStepsAndAttempts) {
   EXPECT_EQ(got->message, "step 'step1' failed");
   EXPECT_EQ(got->steps[0].state, StepState::kSkipped);
   EXPECT_EQ(got->steps[1].attempts.size(), 2u);
+
+  // A steps-only change leaves the stored header as it was.
+  run.message = "not written";
+  run.steps[1].state = StepState::kSucceeded;
+  RunChange steps_only{&run, {1}, /*header=*/false};
+  ASSERT_TRUE(store_->Save({&steps_only, 1}).ok());
+  got = store_->GetRun("r1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->message, "step 'step1' failed");
+  EXPECT_EQ(got->steps[1].state, StepState::kSucceeded);
 }
 
 TEST_P(RunStoreTest, UnknownRunIsNotFoundNamingIt) {
