@@ -451,3 +451,41 @@ def test_default_tests_and_verdict_match_data_drift_preset(temp_root, size):
     assert cairn["number_of_columns"] == len(reference.columns)
     # The fixtures exercise both verdicts per column.
     assert 0 < cairn["drifted_columns"] < len(reference.columns)
+
+
+# --- integer columns: numpy's Sturges width >= 1 -----------------------------------------
+
+INTEGER_TESTS = ["psi", "jensenshannon", "kl_div"]  # hellinger bins distinct values: 21, no clamp
+
+
+@pytest.fixture(scope="module")
+def integer_csv_dir(temp_root):
+    """An int64 column with 21 distinct values and 840k values in all: the Sturges width
+    (20 / (log2(840000) + 1) = 0.97) is clamped to 1 for integer arrays, so numpy (and
+    Evidently) cut 20 bins where a float column gets 21."""
+    directory = temp_root / "drift-agreement-integer"
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(21)
+    reference = rng.integers(0, 21, 420_000)
+    reference[:21] = np.arange(21)
+    current = np.clip(rng.binomial(20, 0.52, 420_000), 0, 20)
+    current[:21] = np.arange(21)
+    pd.DataFrame({"x": reference}).to_csv(directory / "ints-reference.csv", index=False)
+    pd.DataFrame({"x": current}).to_csv(directory / "ints-current.csv", index=False)
+    return directory
+
+
+@pytest.mark.parametrize("test", INTEGER_TESTS)
+def test_integer_column_bins_agree_with_evidently(integer_csv_dir, test):
+    reference = pd.read_csv(integer_csv_dir / "ints-reference.csv")["x"]
+    current = pd.read_csv(integer_csv_dir / "ints-current.csv")["x"]
+    assert reference.dtype == np.int64 and current.dtype == np.int64
+    edges = np.histogram_bin_edges(list(reference) + list(current), bins="sturges")
+    assert len(edges) - 1 == 20  # the clamp is in play (a float column: 21 bins)
+    report = run_cairn(integer_csv_dir, "ints", test)
+    (column,) = report["columns"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        oracle = EVIDENTLY_TESTS[test](reference.copy(), current.copy(),
+                                       ColumnType.Numerical, None)
+    assert_close(column["score"], float(oracle.drift_score), f"ints/{test} score vs evidently")

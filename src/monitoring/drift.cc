@@ -36,6 +36,13 @@ std::vector<double> FiniteValues(const FrameColumn& column, int64_t* missing) {
   return values;
 }
 
+// Whether every value is a whole number that an int64 holds (pandas' int64 column).
+bool AllWholeNumbers(const std::vector<double>& values) {
+  bool whole = true;
+  for (double v : values) whole &= std::trunc(v) == v && std::fabs(v) < 0x1p63;
+  return whole;
+}
+
 // Both categorical columns' codes in one code space: the reference's dictionary first,
 // then the current's labels the reference lacks, in their order. Missing codes (-1) are
 // dropped and counted.
@@ -132,6 +139,9 @@ absl::StatusOr<ColumnDrift> RunColumn(const ColumnJob& job, bool keep_histograms
   } else {
     pair.reference = FiniteValues(ref, &drift.reference_missing);
     pair.current = FiniteValues(cur, &drift.current_missing);
+    // What pandas reads as int64 on both sides: numpy's Sturges bins are then ≥ 1 wide.
+    pair.integer = drift.reference_missing == 0 && drift.current_missing == 0 &&
+                   AllWholeNumbers(pair.reference) && AllWholeNumbers(pair.current);
   }
   drift.reference_count = static_cast<int64_t>(pair.reference.size());
   drift.current_count = static_cast<int64_t>(pair.current.size());

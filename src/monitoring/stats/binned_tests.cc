@@ -423,7 +423,7 @@ std::vector<uint32_t> LegacyPermutation(uint32_t seed, uint32_t n) {
   return perm;
 }
 
-std::vector<double> SturgesEdges(double min, double max, size_t count) {
+std::vector<double> SturgesEdges(double min, double max, size_t count, bool integer) {
   double first = min, last = max;
   if (first == last) {
     first -= 0.5;
@@ -431,7 +431,8 @@ std::vector<double> SturgesEdges(double min, double max, size_t count) {
   }
   size_t bins = 1;
   if (count > 0) {
-    const double width = (max - min) / (std::log2(static_cast<double>(count)) + 1.0);
+    double width = (max - min) / (std::log2(static_cast<double>(count)) + 1.0);
+    if (integer && width != 0 && width < 1) width = 1;  // numpy, for integer dtypes
     if (width != 0) bins = static_cast<size_t>(std::ceil((last - first) / width));
   }
   // numpy.linspace(first, last, bins + 1): start + i·step, the last edge exactly `last`.
@@ -471,7 +472,8 @@ BinnedCounts BinColumn(const ColumnPair& column) {
     }
   }
   const auto [lo, hi] = MinMax(column.reference, column.current, column.sorted);
-  out.edges = SturgesEdges(lo, hi, column.reference.size() + column.current.size());
+  out.edges =
+      SturgesEdges(lo, hi, column.reference.size() + column.current.size(), column.integer);
   out.reference = HistogramCounts(column.reference, out.edges);
   out.current = HistogramCounts(column.current, out.edges);
   return out;
@@ -542,8 +544,9 @@ double Hellinger(const ColumnPair& column) {
     // the two density histograms on them, as Evidently's hellinger_stat_test.
     BinnedCounts distinct;
     ValueBins(column, distinct);
-    const std::vector<double> edges = SturgesEdges(
-        distinct.values.front(), distinct.values.back(), distinct.values.size());
+    const std::vector<double> edges =
+        SturgesEdges(distinct.values.front(), distinct.values.back(), distinct.values.size(),
+                     column.integer);
     const std::vector<double> h1 = HistogramCounts(column.reference, edges);
     const std::vector<double> h2 = HistogramCounts(column.current, edges);
     const double t1 = Sum(h1), t2 = Sum(h2);

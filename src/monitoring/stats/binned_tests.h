@@ -24,9 +24,10 @@ struct BinnedCounts {
 };
 
 // Bin edges as numpy.histogram_bin_edges(x, bins="sturges") for `count` values spanning
-// [min, max]: ceil(range / (range / (log2(count) + 1))) equal bins (one when min == max,
+// [min, max]: ceil(range / width) equal bins with width = range / (log2(count) + 1), at
+// least 1 when `integer` (numpy's rule for an integer-typed x) (one bin when min == max,
 // then over [min − 0.5, max + 0.5]), edges as numpy.linspace computes them.
-std::vector<double> SturgesEdges(double min, double max, size_t count);
+std::vector<double> SturgesEdges(double min, double max, size_t count, bool integer = false);
 
 // Evidently's binning of `column` (get_binned_data with feature_type and n, without
 // smoothing): categorical → one bin per code present in either sample (ascending code);
@@ -34,8 +35,8 @@ std::vector<double> SturgesEdges(double min, double max, size_t count);
 // combined, counted as numpy.histogram counts (bin i = [e_i, e_i+1), the last bin closed);
 // otherwise one bin per distinct value of either sample (ascending). Numeric columns use
 // column.sorted to skip work; no per-value allocation, one counting pass per sample.
-// Note: numpy clamps the Sturges width to 1 for integer dtypes (a pandas int64 column);
-// ColumnPair does not carry the dtype, so values are always binned as float64.
+// Integer columns (ColumnPair::integer, a pandas int64 column on both sides) get numpy's
+// Sturges width of at least 1.
 BinnedCounts BinColumn(const ColumnPair& column);
 
 // Shares with Evidently's empty-bin smoothing (PSI, KL): zero shares become

@@ -102,6 +102,31 @@ ColumnPair Sorted(ColumnPair c) {
   return c;
 }
 
+TEST(SturgesEdgesTest, IntegerColumnsGetBinsAtLeastOneWide) {
+  // a = np.concatenate([np.arange(21)] * 40000): np.histogram_bin_edges(a, "sturges") has
+  // 20 bins (width clamped to 1 for int64), a.astype(float) 21.
+  std::vector<double> e = SturgesEdges(0, 20, 840000, /*integer=*/true);
+  ASSERT_EQ(e.size(), 21u);
+  for (size_t i = 0; i < e.size(); ++i) EXPECT_EQ(e[i], static_cast<double>(i));
+  EXPECT_EQ(SturgesEdges(0, 20, 840000).size(), 22u);
+  // Below ~2^19 values the width is above 1 anyway: the flag changes nothing.
+  EXPECT_EQ(SturgesEdges(0, 20, 21000, true), SturgesEdges(0, 20, 21000));
+
+  ColumnPair pair;
+  for (int copy = 0; copy < 20000; ++copy) {
+    for (int v = 0; v <= 20; ++v) {
+      pair.reference.push_back(v);
+      pair.current.push_back(v < 10 ? v : 20 - (v % 3));
+    }
+  }
+  pair.integer = true;
+  BinnedCounts bins = BinColumn(pair);
+  ASSERT_EQ(bins.edges.size(), 21u);
+  ASSERT_EQ(bins.reference.size(), 20u);
+  EXPECT_EQ(bins.reference[0], 20000);
+  EXPECT_EQ(bins.reference[19], 40000);  // [19, 20] holds 19 and 20
+}
+
 TEST(SturgesEdgesTest, MatchesNumpyHistogramBinEdges) {
   // np.histogram_bin_edges(np.arange(1000) * 0.1, bins="sturges"): 11 bins.
   std::vector<double> e = SturgesEdges(0, 99.9, 1000);

@@ -20,6 +20,11 @@ struct ColumnPair {
   // Numeric only: both samples are sorted ascending (ComputeDrift sorts a column once for
   // every test that needs the order; RunStatTest sorts a copy when this is false).
   bool sorted = false;
+  // Numeric only: both columns are what pandas reads as int64 — every value a whole number
+  // (below 2^63 in magnitude), none missing or non-finite. numpy's Sturges bins are then at
+  // least 1 wide (histogram_bin_edges on an integer array), as Evidently's binning gets
+  // them (binned_tests.h).
+  bool integer = false;
 };
 
 // Whether a larger or a smaller statistic means drift, and whether the bound is strict.
