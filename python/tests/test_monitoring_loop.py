@@ -9,14 +9,12 @@ source and view, a reference CSV, a Monitor with `on_alert.pipeline`, rows inges
 - retraining that succeeds but does not help: the next run still finds drift → escalated
   and paged once the attempts are used up.
 
-Every notification goes to a real local webhook receiver whose HMAC-SHA256 signature is
-checked. Waits poll a condition with a deadline; nothing sleeps for a fixed time.
+Every notification goes to a real local webhook receiver whose timestamped HMAC-SHA256
+signature is checked with cairn.webhooks.verify_signature. Waits poll a condition with a deadline; nothing sleeps for a fixed time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.server
 import json
 import random
@@ -26,6 +24,7 @@ import uuid
 import pytest
 import requests
 
+from cairn.webhooks import SignatureError, verify_signature
 from pipelines import server as ps
 
 pytestmark = ps.skip_unless_cairn()
@@ -67,8 +66,11 @@ class Receiver:
         with self.lock:
             posts = list(self.posts)
         for headers, body in posts:
-            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-            assert headers.get("x-cairn-signature") == expected, (headers, body[:200])
+            # t=<unix s>,v1=HMAC("<t>." + body), within the 5-minute tolerance (replays fail).
+            signed_at = verify_signature(headers.get("x-cairn-signature"), SECRET, body)
+            with pytest.raises(SignatureError, match="beyond the tolerance"):
+                verify_signature(headers.get("x-cairn-signature"), SECRET, body,
+                                 now=signed_at + 301)
             note = json.loads(body)
             if note["alert"]["monitor"] == monitor:
                 out.append(note)

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/strings.h"
-#include "monitoring/alerts/sinks.h"
+#include "common/webhook_signature.h"
 
 namespace cairn::cicd {
 namespace {
@@ -300,7 +300,7 @@ bool IsMlflowWebhookEvent(std::string_view event) {
 
 std::string MlflowWebhookSignature(std::string_view secret, std::string_view delivery_id,
                                    std::string_view timestamp, std::string_view body) {
-  std::string hex = monitoring::HmacSha256Hex(
+  std::string hex = HmacSha256Hex(
       secret, absl::StrCat(ToAbsl(delivery_id), ".", ToAbsl(timestamp), ".", ToAbsl(body)));
   return absl::StrCat("v1,", absl::Base64Escape(absl::HexStringToBytes(hex)));
 }

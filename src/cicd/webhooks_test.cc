@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/event_types.h"
 #include "common/testing/http_receiver.h"
+#include "common/webhook_signature.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "monitoring/alerts/sinks.h"
@@ -40,7 +41,7 @@ std::string ExpectedSignature(const std::string& secret, const Receiver::Request
   std::string signed_content = request.headers.at("x-mlflow-delivery-id") + "." +
                                request.headers.at("x-mlflow-timestamp") + "." + request.body;
   return "v1," + absl::Base64Escape(
-                     absl::HexStringToBytes(monitoring::HmacSha256Hex(secret, signed_content)));
+                     absl::HexStringToBytes(HmacSha256Hex(secret, signed_content)));
 }
 
 constexpr char kDrop[] =

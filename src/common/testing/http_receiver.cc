@@ -9,7 +9,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/webhook_signature.h"
 
 namespace cairn::test_support {
 namespace {
@@ -131,6 +133,17 @@ void HttpReceiver::Serve() {
     send(conn, reply.data(), reply.size(), MSG_NOSIGNAL);
     close(conn);
   }
+}
+
+absl::Status VerifyCairnSignature(const HttpReceiver::Request& request,
+                                  std::string_view secret) {
+  auto it = request.headers.find("x-cairn-signature");
+  if (it == request.headers.end()) {
+    return absl::NotFoundError(absl::StrCat("no X-Cairn-Signature header on the ",
+                                            request.method, " to ", request.path));
+  }
+  return VerifyWebhookSignature(it->second, secret, request.body,
+                                absl::ToUnixSeconds(absl::Now()));
 }
 
 std::string DeadUrl() {

@@ -11,10 +11,12 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace cairn::test_support {
@@ -60,6 +62,10 @@ class HttpReceiver {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
+
+// The request's X-Cairn-Signature checked against its body under `secret` at the current
+// time (common/webhook_signature.h, default tolerance); NotFound when it has none.
+absl::Status VerifyCairnSignature(const HttpReceiver::Request& request, std::string_view secret);
 
 // A URL on 127.0.0.1 on which nothing listens (a port bound, never listened on, closed).
 std::string DeadUrl();

@@ -59,10 +59,31 @@ absl::StatusOr<std::unique_ptr<AlertService>> AlertService::Open(storage::Databa
   std::unique_ptr<AlertService> service(
       new AlertService(db, clock, bus, std::move(start_retrain), std::move(options)));
   service->store_ = std::move(store);
+  CAIRN_ASSIGN_OR_RETURN(service->outbox_, NotificationOutbox::Open(db));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<OutboxNotification> pending, service->outbox_->Pending());
   AlertService* self = service.get();
   service->notifier_ = std::make_unique<Notifier>(
       clock, service->options_.webhook,
       [self](const DeliveryReport& report) { self->OnDelivery(report); });
+  // Notifications queued when the server last stopped (or was killed): tried again.
+  for (OutboxNotification& n : pending) {
+    absl::StatusOr<std::unique_ptr<Sink>> sink = service->options_.make_sink
+                                                      ? service->options_.make_sink(n.sink)
+                                                      : MakeSink(n.sink, service->options_.webhook);
+    if (!sink.ok()) {
+      Log(LogLevel::kError, absl::StrCat("alert ", n.alert_id, ": ", n.event,
+                                         " notification to ", n.sink.kind, " sink ", n.sink.url,
+                                         " dropped at startup: ", sink.status().message()));
+      service->outbox_->Remove(n.id).IgnoreError();
+      continue;
+    }
+    Log(LogLevel::kInfo, absl::StrCat("alert ", n.alert_id, ": resuming the ", n.event,
+                                      " notification to ", (*sink)->Describe(), " after ",
+                                      n.attempts, " tries"));
+    service->notifier_->Enqueue(std::move(n.alert_id), std::move(n.event),
+                                std::shared_ptr<Sink>(std::move(*sink)), std::move(n.body),
+                                n.id, n.attempts, n.next_try_ms);
+  }
   if (service->options_.subscribe) {
     absl::MutexLock lock(&service->shutdown_mu_);
     for (const char* type : {kEventPipelineRunFinished, kEventModelVersionRegistered}) {
@@ -135,7 +156,18 @@ void AlertService::Notify(const Alert& alert, const std::string& event,
       if (!added.ok()) Log(LogLevel::kError, absl::StrCat("alert ", alert.id, ": ", added.message()));
       continue;
     }
-    notifier_->Enqueue(alert.id, event, std::shared_ptr<Sink>(std::move(*sink)), body);
+    // Stored before the first try, so a shutdown or crash does not lose it.
+    absl::StatusOr<std::string> outbox_id = outbox_->Add(OutboxNotification{
+        .alert_id = alert.id, .event = event, .sink = spec, .body = body, .attempts = 0,
+        .next_try_ms = now, .created_ms = now});
+    if (!outbox_id.ok()) {
+      Log(LogLevel::kError, absl::StrCat("alert ", alert.id, ": the ", event,
+                                         " notification could not be stored (it is sent, but "
+                                         "a restart before delivery loses it): ",
+                                         outbox_id.status().message()));
+    }
+    notifier_->Enqueue(alert.id, event, std::shared_ptr<Sink>(std::move(*sink)), body,
+                       outbox_id.ok() ? *outbox_id : "");
   }
 }
 
@@ -169,6 +201,16 @@ void AlertService::OnDelivery(const DeliveryReport& report) {
   if (!added.ok()) {
     Log(LogLevel::kError, absl::StrCat("alert ", report.alert_id,
                                        ": cannot record a delivery: ", added.message()));
+  }
+  if (!report.outbox_id.empty()) {
+    absl::Status kept = report.final ? outbox_->Remove(report.outbox_id)
+                                     : outbox_->RecordTry(report.outbox_id, report.attempt,
+                                                          report.next_try_ms);
+    if (!kept.ok()) {
+      Log(LogLevel::kError, absl::StrCat("alert ", report.alert_id, ": the outbox of the ",
+                                         report.event, " notification: ", kept.message(),
+                                         " (a restart may send it again)"));
+    }
   }
 }
 

@@ -62,6 +62,7 @@
 #include "common/clock.h"
 #include "common/event_bus.h"
 #include "monitoring/alerts/alert_types.h"
+#include "monitoring/alerts/notification_outbox.h"
 #include "monitoring/alerts/sinks.h"
 #include "storage/database.h"
 
@@ -127,7 +128,9 @@ class AlertService {
       std::function<absl::StatusOr<std::string>(const std::string& run_id)> run_state);
 
   // Unsubscribes from the bus (waits for an event being handled) and stops the notifier
-  // (queued webhook deliveries are dropped and logged). Idempotent.
+  // after the try in progress. Notifications still queued stay in the outbox
+  // (notification_outbox.h): Open resumes them, at their next-try time, with the tries
+  // already made counted. Idempotent.
   void Shutdown();
 
   // Tests: blocks until the notifier has nothing queued (true) or `timeout_ms` passed.
@@ -175,6 +178,7 @@ class AlertService {
   AlertServiceOptions options_;
   std::unique_ptr<AlertStore> store_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<NotificationOutbox> outbox_;
   absl::Mutex mu_;  // serializes every state change
   absl::Mutex shutdown_mu_;
   std::vector<int> subscriptions_ ABSL_GUARDED_BY(shutdown_mu_);

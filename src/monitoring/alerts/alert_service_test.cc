@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/event_types.h"
+#include "common/testing/http_receiver.h"
 #include "gtest/gtest.h"
 
 namespace cairn::monitoring {
@@ -729,6 +732,65 @@ TEST_F(AlertServiceTest, StateSurvivesAReopenedService) {
   Alert resolved = Run(Outcome(false, "mr-2", true));
   EXPECT_EQ(resolved.id, alert.id);
   EXPECT_EQ(resolved.state, AlertState::kResolved);
+}
+
+// A notification still queued when the server stops (here: waiting for its retry) is kept
+// in the outbox and delivered by the next start — over real HTTP, with a fresh signature.
+TEST_F(AlertServiceTest, QueuedNotificationsAreDeliveredAfterARestart) {
+  test_support::HttpReceiver receiver({503, 200});
+  auto open_real = [this] {
+    service_.reset();
+    AlertServiceOptions options;  // the real webhook sink
+    options.webhook.attempts = 3;
+    options.webhook.backoff_ms = 60'000;  // on the fake clock: never due before the restart
+    auto service = AlertService::Open(*db_, clock_, *bus_, start_.fn(), options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+  };
+  auto outbox_attempts = [this]() -> std::vector<int64_t> {
+    std::vector<int64_t> attempts;
+    EXPECT_TRUE(db_->Read([&attempts](storage::SqlSession& s) {
+                     attempts.clear();
+                     return s.QueryEach("SELECT attempts FROM monitoring_alert_outbox", {},
+                                        [&attempts](const storage::SqlRowView& row) {
+                                          attempts.push_back(row.Int(0));
+                                          return absl::OkStatus();
+                                        });
+                   }).ok());
+    return attempts;
+  };
+  auto wait_for = [&](const std::vector<int64_t>& want) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (outbox_attempts() != want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));  // polling a condition, not waiting a time
+    }
+    return outbox_attempts() == want;
+  };
+  open_real();
+  MonitorOutcome outcome = Outcome(true, "mr-1");
+  outcome.sinks = {SinkSpec{"webhook", receiver.url(), "s"}};
+  Alert alert = Run(outcome);
+  ASSERT_TRUE(receiver.WaitForRequests(1));
+  ASSERT_TRUE(wait_for({1})) << "the failed first try is recorded in the outbox";
+
+  service_.reset();  // stopped with the retry queued
+  EXPECT_EQ(outbox_attempts(), std::vector<int64_t>{1});
+  open_real();
+  clock_.Advance(61'000);  // the retry's time comes after the restart
+  ASSERT_TRUE(receiver.WaitForRequests(2));
+  ASSERT_TRUE(wait_for({})) << "delivered: removed from the outbox";
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].body, requests[0].body);
+  EXPECT_TRUE(test_support::VerifyCairnSignature(requests[1], "s").ok());
+  alert = Current(alert.id);
+  std::vector<std::string> deliveries;
+  for (const AlertEvent& e : alert.timeline) {
+    if (e.kind == "delivered" || e.kind == "delivery_failed") {
+      deliveries.push_back(e.kind + " " + e.attributes.at("attempt"));
+    }
+  }
+  EXPECT_EQ(deliveries, (std::vector<std::string>{"delivery_failed 1", "delivered 2"}));
 }
 
 }  // namespace

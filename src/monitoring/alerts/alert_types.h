@@ -22,9 +22,10 @@ std::optional<Severity> ParseSeverity(std::string_view text);
 std::string_view AlertStateName(AlertState s);  // "open" | "acknowledged" | "resolved"
 std::optional<AlertState> ParseAlertState(std::string_view text);
 
-// Where an alert is announced. kind "webhook": JSON POST to `url`, signed with
-// HMAC-SHA256 of the body under `secret` (header X-Cairn-Signature: sha256=<hex>), retried
-// with exponential backoff; kind "log": a line in the server log.
+// Where an alert is announced. kind "webhook": JSON POST to `url`, signed under `secret`
+// with a timestamp (header X-Cairn-Signature: t=<unix s>,v1=<HMAC-SHA256 hex of
+// "<t>.<body>">, common/webhook_signature.h), retried with exponential backoff; kind
+// "log": a line in the server log.
 struct SinkSpec {
   std::string kind;    // "webhook" | "log"
   std::string url;     // webhook

@@ -1,8 +1,6 @@
 #include "monitoring/alerts/sinks.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,6 +11,8 @@
 #include "absl/time/time.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/strings.h"
+#include "common/webhook_signature.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -64,7 +64,9 @@ class WebhookSink final : public Sink {
     if (!secret_.empty()) {
       headers = curl_slist_append(
           headers,
-          absl::StrCat("X-Cairn-Signature: sha256=", HmacSha256Hex(secret_, body)).c_str());
+          absl::StrCat(ToAbsl(kWebhookSignatureHeader), ": ",
+                       WebhookSignature(secret_, absl::ToUnixSeconds(absl::Now()), body))
+              .c_str());
     }
     std::string answer;
     char error[CURL_ERROR_SIZE] = {0};
@@ -106,21 +108,6 @@ class WebhookSink final : public Sink {
 
 }  // namespace
 
-std::string HmacSha256Hex(std::string_view key, std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
-}
-
 absl::StatusOr<std::string> ResolveSecret(std::string_view secret) {
   if (secret.size() > 3 && secret.substr(0, 2) == "${" && secret.back() == '}') {
     std::string name(secret.substr(2, secret.size() - 3));
@@ -158,16 +145,21 @@ Notifier::Notifier(Clock& clock, WebhookOptions options, DeliveryReportFn report
 Notifier::~Notifier() { Shutdown(); }
 
 void Notifier::Enqueue(std::string alert_id, std::string event, std::shared_ptr<Sink> sink,
-                       std::string body) {
+                       std::string body, std::string outbox_id, int attempts_made,
+                       int64_t due_ms) {
   absl::MutexLock lock(&mu_);
   if (stopping_) {
     Log(LogLevel::kWarning, absl::StrCat("alert ", alert_id, ": ", event,
                                          " notification to ", sink->Describe(),
-                                         " dropped: the notifier is shut down"));
+                                         outbox_id.empty()
+                                             ? " dropped: the notifier is shut down"
+                                             : " not tried: the notifier is shut down; it "
+                                               "stays in the outbox for the next start"));
     return;
   }
   queue_.push_back(Pending{std::move(alert_id), std::move(event), std::move(sink),
-                           std::move(body), 0, clock_.NowMillis()});
+                           std::move(body), attempts_made,
+                           due_ms < 0 ? clock_.NowMillis() : due_ms, std::move(outbox_id)});
   wake_ = true;
 }
 
@@ -195,6 +187,13 @@ void Notifier::Shutdown() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
   absl::MutexLock lock(&mu_);
   for (const Pending& pending : queue_) {
+    if (!pending.outbox_id.empty()) {
+      Log(LogLevel::kInfo,
+          absl::StrCat("alert ", pending.alert_id, ": ", pending.event, " notification to ",
+                       pending.sink->Describe(), " still queued at shutdown after ",
+                       pending.attempt, " tries; kept in the outbox for the next start"));
+      continue;
+    }
     Log(LogLevel::kWarning,
         absl::StrCat("alert ", pending.alert_id, ": ", pending.event, " notification to ",
                      pending.sink->Describe(), " dropped at shutdown after ", pending.attempt,
@@ -232,6 +231,7 @@ void Notifier::Loop() {
     report.alert_id = pending.alert_id;
     report.sink = pending.sink->Describe();
     report.event = pending.event;
+    report.outbox_id = pending.outbox_id;
     report.attempt = pending.attempt;
     report.delivered = status.ok();
     report.http_status = http_status;

@@ -6,8 +6,9 @@
 //   {"event": "opened" | "escalated" | "paged" | "resolved", "message": "<sentence>",
 //    "alert": AlertToJson(alert, /*with_timeline=*/false), "time_ms": <ms>}
 // The webhook sink POSTs it with Content-Type: application/json, User-Agent: cairn, and
-// X-Cairn-Signature: sha256=<lowercase hex HMAC-SHA256 of the exact body under the secret>
-// (no header when the secret is empty). A 2xx answer is delivered; anything else (or a
+// X-Cairn-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256 of "<t>.<exact body>"
+// under the secret> (common/webhook_signature.h; signed afresh for each try; no header
+// when the secret is empty). Receivers verify it with a tolerance on t (replay protection). A 2xx answer is delivered; anything else (or a
 // connection error, or no answer within timeout_ms) is retried with exponential backoff
 // (backoff_ms, doubled each time, at most max_backoff_ms) until `attempts` tries were
 // made. Every try is reported through DeliveryReportFn (the alert's timeline).
@@ -28,9 +29,6 @@
 #include "monitoring/alerts/alert_types.h"
 
 namespace cairn::monitoring {
-
-// Lowercase hex HMAC-SHA256 of `body` under `key` (OpenSSL).
-std::string HmacSha256Hex(std::string_view key, std::string_view body);
 
 // "${NAME}" → the environment variable NAME (NotFound naming it when unset); any other
 // text is the secret itself.
@@ -72,6 +70,7 @@ struct DeliveryReport {
   int http_status = 0;
   std::string error;  // why it failed ("" when delivered)
   int64_t next_try_ms = 0;  // when it is tried again (0: not again)
+  std::string outbox_id;    // the Enqueue's, "" when none
 };
 using DeliveryReportFn = std::function<void(const DeliveryReport&)>;
 
@@ -79,7 +78,9 @@ using DeliveryReportFn = std::function<void(const DeliveryReport&)>;
 // re-queued after the backoff. Enqueue never blocks on delivery. Due times are read from
 // `clock` (a FakeClock in tests: the thread re-reads it at least every 50 ms of real time,
 // and Wake() makes it look at once). Shutdown (and the destructor) stops the thread after
-// the try in progress; notifications still queued are dropped and logged. Thread-safe.
+// the try in progress; notifications still queued are logged and forgotten here — those
+// with an outbox id stay in the caller's outbox (notification_outbox.h) and are resumed
+// by the next start. Thread-safe.
 class Notifier {
  public:
   Notifier(Clock& clock, WebhookOptions options, DeliveryReportFn report);
@@ -87,8 +88,11 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // `outbox_id` (may be empty) comes back in each DeliveryReport; `attempts_made` tries
+  // were made before (a resumed notification); `due_ms` < 0: now.
   void Enqueue(std::string alert_id, std::string event, std::shared_ptr<Sink> sink,
-               std::string body);
+               std::string body, std::string outbox_id = "", int attempts_made = 0,
+               int64_t due_ms = -1);
   void Wake();
   // Blocks until nothing is queued or being tried, or `timeout_ms` of real time passed;
   // true when idle (tests).
@@ -103,6 +107,7 @@ class Notifier {
     std::string body;
     int attempt = 0;  // tries made so far
     int64_t due_ms = 0;
+    std::string outbox_id;
   };
   void Loop();
 

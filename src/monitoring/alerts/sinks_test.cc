@@ -9,6 +9,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/testing/http_receiver.h"
+#include "common/webhook_signature.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace cairn::monitoring {
@@ -45,11 +47,6 @@ class Reports {
   absl::Mutex mu_;
   std::vector<DeliveryReport> reports_;
 };
-
-TEST(HmacSha256Hex, MatchesRfc4231TestCase2) {
-  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-}
 
 TEST(ResolveSecret, ReadsNamedEnvironmentVariables) {
   setenv("CAIRN_ALERTS_TEST_SECRET", "s3cret", 1);
@@ -92,8 +89,17 @@ TEST(WebhookSink, PostsSignedJson) {
   EXPECT_EQ(request.path, "/hook");
   EXPECT_EQ(request.body, body);
   EXPECT_EQ(request.headers["content-type"], "application/json");
-  EXPECT_EQ(request.headers["x-cairn-signature"],
-            "sha256=" + HmacSha256Hex("topsecret", body));
+  // t=<now>,v1=HMAC("<t>.<body>"): verified with the receivers' verifier, and refused
+  // under another secret or once it is older than the tolerance (a replay).
+  EXPECT_TRUE(test_support::VerifyCairnSignature(request, "topsecret").ok())
+      << request.headers["x-cairn-signature"];
+  EXPECT_THAT(request.headers["x-cairn-signature"], ::testing::StartsWith("t="));
+  EXPECT_EQ(test_support::VerifyCairnSignature(request, "other").code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifyWebhookSignature(request.headers["x-cairn-signature"], "topsecret", body,
+                                   absl::ToUnixSeconds(absl::Now()) + 301)
+                .code(),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_EQ((*sink)->Describe(), "webhook " + receiver.url());
 }
 
@@ -157,7 +163,7 @@ TEST(Notifier, RetriesWithExponentialBackoffUntilDelivered) {
   ASSERT_TRUE(receiver.WaitForRequests(3));
   for (const auto& request : receiver.requests()) {
     EXPECT_EQ(request.body, body);
-    EXPECT_EQ(request.headers.at("x-cairn-signature"), "sha256=" + HmacSha256Hex("k", body));
+    EXPECT_TRUE(test_support::VerifyCairnSignature(request, "k").ok());
   }
 }
 
