@@ -179,3 +179,36 @@ def test_cli_errors_exit_two(cairn_server, files):
     missing_profile = cli(cairn_server, "profiles", "check", unique("nope"), "-f", files["same"])
     assert missing_profile.returncode == 2
     assert "does not exist" in missing_profile.stderr
+
+
+def test_extreme_values_profile_like_exact_arithmetic(cairn_server, tmp_path):
+    """Columns near the ends of the double range: numpy's std of 1e200-sized values
+    overflows (x**2 → inf) and a 1e-300 column's underflows; Cairn scales by a power of two,
+    so mean and std match numpy on the scaled column (times the scale) and Python's exact
+    statistics module. The stored profile reads back (the server refused inf before)."""
+    import statistics
+
+    rng = np.random.default_rng(7)
+    unit = rng.normal(3, 2, 5000)
+    signs = np.where(rng.random(5000) < 0.5, -1.0, 1.0)
+    columns = {
+        "big": unit * 1e200,
+        "huge": signs * rng.uniform(0.5, 1.0, 5000) * 1e300,
+        "tiny": unit * 1e-300,
+    }
+    path = tmp_path / "extreme.csv"
+    pd.DataFrame(columns).to_csv(path, index=False, float_format="%.17g")
+    read = pd.read_csv(path, float_precision="round_trip")
+    name = unique("extreme")
+    created = cli(cairn_server, "profiles", "create", name, "-f", path)
+    assert created.returncode == 0, created.stderr
+    got = {c["name"]: c for c in get(cairn_server, f"{BASE}/{name}").json()["profile"]["columns"]}
+    for column, scale in (("big", 1e200), ("huge", 1e300), ("tiny", 1e-300)):
+        values = read[column].to_numpy()
+        with np.errstate(over="ignore", under="ignore"):
+            assert not np.isfinite(np.std(values, ddof=1)) or column == "tiny"
+        assert got[column]["mean"] == pytest.approx(np.mean(values / scale) * scale, rel=1e-12)
+        assert got[column]["std"] == pytest.approx(np.std(values / scale, ddof=1) * scale,
+                                                   rel=1e-12)
+        assert got[column]["std"] == pytest.approx(statistics.stdev(values.tolist()), rel=1e-12)
+        assert got[column]["min"] == values.min() and got[column]["max"] == values.max()

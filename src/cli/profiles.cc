@@ -1,8 +1,10 @@
 // `cairn profiles create|list|show|check|delete`: data profiles and their constraints.
-// `create` and `check` read the CSV file here (csv_frame.h) — create profiles it locally
+// `create` and `check` read the CSV file here in pieces (csv_profile.h: memory for one
+// 16 MiB piece and the profile, whatever the file's size) — create profiles it locally
 // in one streaming pass and sends the profile (not the rows) to the server, which stores
 // it with the constraints it infers; check fetches the stored constraints and checks the
-// file's rows against them here (exact counts, no upload).
+// file against them here (no upload): row by row (exact counts) for a file of one piece,
+// through its streamed profile beyond.
 //
 // Exit codes: 0 success (check: no violation), 1 check found violations, 2 errors
 // (unreadable file, server errors, bad arguments).
@@ -20,6 +22,7 @@
 #include "common/strings.h"
 #include "monitoring/constraints.h"
 #include "monitoring/csv_frame.h"
+#include "monitoring/csv_profile.h"
 #include "monitoring/profile.h"
 
 namespace cairn::cli {
@@ -44,10 +47,10 @@ std::vector<std::string> SplitNames(const std::string& text) {
   return out;
 }
 
-absl::StatusOr<monitoring::DataFrame> ReadFile(const FileOptions& options) {
-  monitoring::CsvFrameOptions csv;
-  csv.categorical = SplitNames(options.categorical);
-  return monitoring::ReadCsvFrame(options.file, csv);
+monitoring::CsvProfileOptions FileReadOptions(const FileOptions& options) {
+  monitoring::CsvProfileOptions read;
+  read.csv.categorical = SplitNames(options.categorical);
+  return read;
 }
 
 int Error(CliContext& ctx, const absl::Status& status) {
@@ -111,9 +114,9 @@ std::string ConstraintsTable(const Json& constraints) {
 }
 
 int Create(CliContext& ctx, const FileOptions& options) {
-  absl::StatusOr<monitoring::DataFrame> frame = ReadFile(options);
-  if (!frame.ok()) return Error(ctx, frame.status());
-  absl::StatusOr<monitoring::DataProfile> profile = monitoring::ProfileFrame(*frame);
+  // Streamed: memory for one piece of the file and the profile, whatever its size.
+  absl::StatusOr<monitoring::DataProfile> profile =
+      monitoring::ProfileCsvFile(options.file, FileReadOptions(options));
   if (!profile.ok()) return Error(ctx, profile.status());
   Json body = {{"name", options.name},
                {"profile", monitoring::ProfileToJson(*profile)},
@@ -173,23 +176,24 @@ int Check(CliContext& ctx, const FileOptions& options) {
   absl::StatusOr<monitoring::Constraints> constraints =
       monitoring::ConstraintsFromJson((*reply)["constraints"]);
   if (!constraints.ok()) return Error(ctx, constraints.status());
-  absl::StatusOr<monitoring::DataFrame> frame = ReadFile(options);
-  if (!frame.ok()) return Error(ctx, frame.status());
-  absl::StatusOr<std::vector<monitoring::Violation>> violations =
-      monitoring::CheckConstraints(*constraints, *frame);
-  if (!violations.ok()) return Error(ctx, violations.status());
+  // Row by row for a file of one piece (16 MiB), through its streamed profile beyond.
+  absl::StatusOr<monitoring::CsvCheck> check =
+      monitoring::CheckCsvFile(options.file, *constraints, FileReadOptions(options));
+  if (!check.ok()) return Error(ctx, check.status());
+  const int64_t rows = check->rows;
+  const std::vector<monitoring::Violation>* violations = &check->violations;
   const int code = violations->empty() ? kExitOk : kExitFailure;
   if (options.client.json) {
     Json out = monitoring::ViolationsToJson(*violations);
     out["name"] = options.name;
     out["version"] = (*reply)["version"];
-    out["rows"] = frame->rows;
+    out["rows"] = rows;
     out["passed"] = violations->empty();
     ctx.PrintJson(out);
     return code;
   }
   if (violations->empty()) {
-    ctx.out() << options.file << ": " << frame->rows << " rows pass the constraints of profile "
+    ctx.out() << options.file << ": " << rows << " rows pass the constraints of profile "
               << options.name << " version " << JsonCell((*reply)["version"]) << "\n";
     return code;
   }
@@ -199,7 +203,7 @@ int Check(CliContext& ctx, const FileOptions& options) {
   ctx.out() << table.Render() << violations->size() << " violation"
             << (violations->size() == 1 ? "" : "s") << " of profile " << options.name
             << " version " << JsonCell((*reply)["version"]) << " in " << options.file << " ("
-            << frame->rows << " rows)\n";
+            << rows << " rows)\n";
   return code;
 }
 
