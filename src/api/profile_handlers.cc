@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/errors.h"
@@ -17,6 +18,7 @@
 #include "monitoring/data_frame.h"
 #include "monitoring/profile.h"
 #include "monitoring/profile_store.h"
+#include "monitoring/reference_rows.h"
 
 namespace cairn::api {
 namespace {
@@ -33,7 +35,8 @@ HttpResponse Error(const absl::Status& status) {
 Json SummaryToJson(const ProfileSummary& s) {
   return Json{{"name", s.name},           {"version", s.version},
               {"rows", s.rows},           {"column_count", s.columns},
-              {"source", s.source},       {"created_ms", s.created_ms}};
+              {"source", s.source},       {"created_ms", s.created_ms},
+              {"has_rows", s.has_rows}};
 }
 
 // The data of a request: a frame (data / csv) or a profile (profile). Exactly one.
@@ -108,10 +111,26 @@ absl::StatusOr<Json> Create(ProfileStore& store, const HttpRequest& request) {
   }
   CAIRN_ASSIGN_OR_RETURN(RequestData data, ReadData(body));
   monitoring::DataProfile profile;
+  // The reference rows kept with the version (monitors test drift against them): the
+  // rows sent, or with a profile, their encoding in "rows" (base64, as the CLI sends it).
+  std::string rows;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> encoded, OptionalString(body, "rows"));
   if (data.frame.has_value()) {
+    if (encoded.has_value()) {
+      return absl::InvalidArgumentError(
+          "rows: only with profile (data and csv are kept as the reference rows themselves)");
+    }
     CAIRN_RETURN_IF_ERROR(profile.Add(*data.frame));
+    if (store.keeps_rows()) {
+      CAIRN_ASSIGN_OR_RETURN(rows, monitoring::EncodeReferenceRows(*data.frame));
+    }
   } else {
     profile = std::move(*data.profile);
+    if (encoded.has_value() && (!absl::Base64Unescape(*encoded, &rows) || rows.empty())) {
+      return absl::InvalidArgumentError(
+          "rows: must be base64 of the reference rows' encoding (what `cairn profiles create` "
+          "sends); leave it out to store the profile alone");
+    }
   }
   monitoring::Constraints constraints;
   if (body.contains("constraints") && !body["constraints"].is_null()) {
@@ -122,7 +141,7 @@ absl::StatusOr<Json> Create(ProfileStore& store, const HttpRequest& request) {
     constraints = monitoring::InferConstraints(profile, infer);
   }
   CAIRN_ASSIGN_OR_RETURN(ProfileSummary summary,
-                         store.Put(name, profile, constraints, source.value_or("api")));
+                         store.Put(name, profile, constraints, source.value_or("api"), rows));
   Json out = SummaryToJson(summary);
   out["profile"] = monitoring::ProfileToJson(profile);
   out["constraints"] = monitoring::ConstraintsToJson(constraints);

@@ -4,15 +4,23 @@
 
 #include "api/profile_handlers.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
+
+#include "absl/strings/escaping.h"
 
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "monitoring/data_frame.h"
+#include "monitoring/profile.h"
 #include "monitoring/profile_store.h"
+#include "monitoring/reference_rows.h"
 #include "storage/database.h"
 
 namespace cairn::api {
@@ -26,7 +34,10 @@ class ProfileHandlersTest : public ::testing::Test {
     auto db = storage::OpenDatabase("sqlite::memory:");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto store = monitoring::ProfileStore::Open(*db_, clock_);
+    rows_dir_ = std::filesystem::temp_directory_path() /
+                ("cairn-profile-handlers-test-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(rows_dir_);
+    auto store = monitoring::ProfileStore::Open(*db_, clock_, rows_dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     RegisterProfileRoutes(router_, store_.get());
@@ -54,6 +65,9 @@ class ProfileHandlersTest : public ::testing::Test {
     return json.ok() ? *json : Json();
   }
 
+  void TearDown() override { std::filesystem::remove_all(rows_dir_); }
+
+  std::filesystem::path rows_dir_;
   FakeClock clock_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<monitoring::ProfileStore> store_;
@@ -62,6 +76,47 @@ class ProfileHandlersTest : public ::testing::Test {
 
 Json TrainData() {
   return {{"age", {30, 41, 25, 60}}, {"plan", {"basic", "pro", "basic", "pro"}}};
+}
+
+TEST_F(ProfileHandlersTest, CreatedFromRowsKeepsThemForMonitorsAndAProfileMayBringThem) {
+  Json created = Ok(Call("POST", "/api/v1/monitoring/profiles",
+                         {{"name", "train"}, {"data", TrainData()}}));
+  EXPECT_EQ(created["has_rows"], true);
+  auto rows = store_->GetRows("train");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_TRUE(rows->frame.has_value());
+  EXPECT_EQ(rows->frame->rows, 4);
+
+  // A profile alone has no rows; with "rows" (base64 of their encoding, as the CLI sends).
+  auto frame = monitoring::DataFrameFromJson(TrainData(), {}, "data");
+  ASSERT_TRUE(frame.ok());
+  auto profile = monitoring::ProfileFrame(*frame);
+  ASSERT_TRUE(profile.ok());
+  const Json profile_json = monitoring::ProfileToJson(*profile);
+  Json alone = Ok(Call("POST", "/api/v1/monitoring/profiles",
+                       {{"name", "train"}, {"profile", profile_json}}));
+  EXPECT_EQ(alone["has_rows"], false);
+  auto encoded = monitoring::EncodeReferenceRows(*frame);
+  ASSERT_TRUE(encoded.ok());
+  Json with_rows = Ok(Call("POST", "/api/v1/monitoring/profiles",
+                           {{"name", "train"},
+                            {"profile", profile_json},
+                            {"rows", absl::Base64Escape(*encoded)}}));
+  EXPECT_EQ(with_rows["version"], 3);
+  EXPECT_EQ(with_rows["has_rows"], true);
+  Json versions = Ok(Call("GET", "/api/v1/monitoring/profiles/train/versions"));
+  EXPECT_EQ(versions["versions"][1]["has_rows"], false);
+
+  HttpResponse bad = Call("POST", "/api/v1/monitoring/profiles",
+                          {{"name", "train"}, {"profile", profile_json}, {"rows", "!!"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("rows: must be base64"));
+  HttpResponse both = Call("POST", "/api/v1/monitoring/profiles",
+                           {{"name", "train"}, {"data", TrainData()}, {"rows", "AAAA"}});
+  EXPECT_EQ(both.status, 400);
+  EXPECT_THAT(both.body, HasSubstr("rows: only with profile"));
+  Ok(Call("DELETE", "/api/v1/monitoring/profiles/train"));
+  EXPECT_FALSE(std::filesystem::exists(rows_dir_ / "train"));
 }
 
 TEST_F(ProfileHandlersTest, CreateFromJsonThenGetListVersions) {

@@ -240,7 +240,12 @@ absl::StatusOr<monitoring::ModelMetricValue> ServedModelMetric(
 }
 
 absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
-  CAIRN_ASSIGN_OR_RETURN(state.profiles, monitoring::ProfileStore::Open(*state.db, RealClock()));
+  // Profiles keep their reference rows (monitors' drift) under <data>/profiles.
+  CAIRN_ASSIGN_OR_RETURN(
+      state.profiles,
+      monitoring::ProfileStore::Open(*state.db, RealClock(),
+                                     (std::filesystem::path(config.data_dir) / "profiles")
+                                         .string()));
   pipelines::PipelineEngine* engine = state.engine.get();
   monitoring::StartRetrainFn start_retrain =
       [engine](const std::string& pipeline, const std::map<std::string, std::string>& params,
@@ -260,7 +265,8 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
       {.feature_store = state.feature_store.get(),
        .profile_constraints = [profiles](const std::string& name) {
          return profiles->GetConstraints(name);
-       }});
+       },
+       .profile_store = profiles});
   std::error_code ec;
   const std::string data_dir =
       std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();

@@ -1,8 +1,9 @@
 // `cairn profiles create|list|show|check|delete`: data profiles and their constraints.
 // `create` and `check` read the CSV file here in pieces (csv_profile.h: memory for one
 // 16 MiB piece and the profile, whatever the file's size) — create profiles it locally
-// in one streaming pass and sends the profile (not the rows) to the server, which stores
-// it with the constraints it infers; check fetches the stored constraints and checks the
+// in one streaming pass and sends the profile and the rows' compact encoding
+// (reference_rows.h, for monitors' drift) to the server, which stores them with the
+// constraints it infers; check fetches the stored constraints and checks the
 // file against them here (no upload): row by row (exact counts) for a file of one piece,
 // through its streamed profile beyond.
 //
@@ -12,8 +13,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -24,11 +27,16 @@
 #include "monitoring/csv_frame.h"
 #include "monitoring/csv_profile.h"
 #include "monitoring/profile.h"
+#include "monitoring/reference_rows.h"
 
 namespace cairn::cli {
 namespace {
 
 constexpr char kProfilesPath[] = "/api/v1/monitoring/profiles";
+// The server reads request bodies up to 64 MiB; base64 adds a third.
+constexpr size_t kMaxRowsBytes = 44u << 20;
+// Files up to this size are also read whole, for their rows; larger ones only streamed.
+constexpr uintmax_t kRowsFileBytes = uintmax_t{64} << 20;
 
 struct FileOptions {
   ClientOptions client;
@@ -51,6 +59,10 @@ monitoring::CsvProfileOptions FileReadOptions(const FileOptions& options) {
   monitoring::CsvProfileOptions read;
   read.csv.categorical = SplitNames(options.categorical);
   return read;
+}
+
+absl::StatusOr<monitoring::DataFrame> ReadFile(const FileOptions& options) {
+  return monitoring::ReadCsvFrame(options.file, FileReadOptions(options).csv);
 }
 
 int Error(CliContext& ctx, const absl::Status& status) {
@@ -122,6 +134,29 @@ int Create(CliContext& ctx, const FileOptions& options) {
                {"profile", monitoring::ProfileToJson(*profile)},
                {"source", std::filesystem::path(options.file).filename().string()}};
   if (options.max_domain >= 0) body["max_domain_size"] = options.max_domain;
+  // The rows go with the profile (compact, reference_rows.h) so monitors against it test
+  // drift; a file too large for one request is profiled without them.
+  // Only a file of at most kRowsFileBytes is read whole for that: memory stays bounded.
+  std::error_code size_error;
+  const auto file_bytes = std::filesystem::file_size(options.file, size_error);
+  if (size_error || file_bytes > kRowsFileBytes) {
+    ctx.err() << "note: " << options.file << " is larger than " << kRowsFileBytes
+              << " bytes, so it was profiled in pieces and the profile is stored without its "
+                 "rows: monitors against it check constraints only\n";
+  } else {
+    absl::StatusOr<monitoring::DataFrame> frame = ReadFile(options);
+    if (!frame.ok()) return Error(ctx, frame.status());
+    absl::StatusOr<std::string> rows = monitoring::EncodeReferenceRows(*frame);
+    if (!rows.ok()) return Error(ctx, rows.status());
+    if (rows->size() <= kMaxRowsBytes) {
+      body["rows"] = absl::Base64Escape(*rows);
+    } else {
+      ctx.err() << "note: the compressed rows of " << options.file << " take " << rows->size()
+                << " bytes, more than one request carries (" << kMaxRowsBytes
+                << "); the profile is stored without them, so monitors against it check "
+                   "constraints only\n";
+    }
+  }
   ApiClient client = ctx.Client(options.client);
   absl::StatusOr<Json> reply = client.Send("POST", kProfilesPath, {}, &body, {});
   if (!reply.ok()) return Error(ctx, reply.status());

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "cli/cli.h"
 #include "cli/http_client.h"
 #include "cli/testing/fake_transport.h"
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "monitoring/constraints.h"
 #include "monitoring/profile.h"
+#include "monitoring/reference_rows.h"
 
 namespace cairn::cli {
 namespace {
@@ -75,7 +77,7 @@ class ProfilesCliTest : public ::testing::Test {
   std::ostringstream err_;
 };
 
-TEST_F(ProfilesCliTest, CreateSendsTheProfileNotTheRows) {
+TEST_F(ProfilesCliTest, CreateSendsTheProfileAndTheRowsCompressed) {
   transport_.Reply(200, Stored().dump());
   ASSERT_EQ(Run({"profiles", "create", "train", "-f", Path("train.csv"), "--max-domain", "10"}), 0)
       << err_.str();
@@ -89,6 +91,13 @@ TEST_F(ProfilesCliTest, CreateSendsTheProfileNotTheRows) {
   EXPECT_EQ(body["profile"]["rows"], 4);
   EXPECT_EQ(body["profile"]["columns"][0]["mean"], 39.0);
   EXPECT_FALSE(body.contains("data"));
+  // The rows ride along compressed (reference_rows.h, base64) for monitors' drift.
+  std::string rows;
+  ASSERT_TRUE(absl::Base64Unescape(body["rows"].get<std::string>(), &rows));
+  auto frame = monitoring::DecodeReferenceRows(rows);
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->rows, 4);
+  EXPECT_EQ(frame->Names(), (std::vector<std::string>{"age", "plan"}));
   EXPECT_THAT(out_.str(), HasSubstr("profile train version 2: 4 rows, 2 columns"));
   EXPECT_THAT(out_.str(), HasSubstr("age     Integral      4      0    39"));
   EXPECT_THAT(out_.str(), HasSubstr("basic (2), pro (2)"));

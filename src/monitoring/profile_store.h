@@ -87,6 +87,9 @@ class ProfileStore {
   // Removes every version of `name` and their rows; NotFound when there is none.
   absl::Status Delete(std::string_view name);
 
+  // Whether Put can keep reference rows (the store has a rows directory).
+  bool keeps_rows() const { return !rows_dir_.empty(); }
+
   // InvalidArgument when `name` is not a valid profile name.
   static absl::Status ValidateName(std::string_view name);
 
