@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "api/errors.h"
 #include "api/log_batch_parser.h"
 #include "api/request_fields.h"
@@ -416,75 +417,157 @@ Body SearchRuns(TrackingStore& store, const Json& fields) {
 
 // ---- Metrics ----
 
+// Writes non-negative decimal integers exactly as std::to_chars does, faster for a run of
+// close values (a history's timestamps and steps): the digits above the last four are
+// formatted once and reused while they stay the same. Negative values go to
+// std::to_chars. Writes up to 20 bytes at `out` whatever the value's length (the caller
+// leaves that room); returns the end of the number.
+class CloseIntWriter {
+ public:
+  char* Write(char* out, int64_t value) {
+    if (value < 0) return std::to_chars(out, out + 20, value).ptr;
+    if (value < 10000) {
+      if (value < 10) {
+        *out = static_cast<char>('0' + value);
+        return out + 1;
+      }
+      return std::to_chars(out, out + 4, value).ptr;
+    }
+    const int64_t high = value / 10000;
+    const auto low = static_cast<unsigned>(value - high * 10000);
+    if (high != high_) {
+      high_ = high;
+      high_size_ = static_cast<size_t>(std::to_chars(high_text_, high_text_ + 16, high).ptr -
+                                       high_text_);
+    }
+    std::memcpy(out, high_text_, 16);  // at most 15 digits: INT64_MAX / 10000
+    out += high_size_;
+    std::memcpy(out, kDigitPairs + 2 * (low / 100), 2);
+    std::memcpy(out + 2, kDigitPairs + 2 * (low % 100), 2);
+    return out + 4;
+  }
+
+ private:
+  static constexpr char kDigitPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  int64_t high_ = -1;
+  size_t high_size_ = 0;
+  char high_text_[16] = {};
+};
+
+// A point buffer kept between get-history requests: a large page reads into the vector of
+// the previous one instead of allocating (and faulting in, and unmapping) 24 bytes a point
+// again. One buffer, at most kMaxSparePoints; it holds memory only after a large history
+// was read.
+class SparePointBuffer {
+ public:
+  static constexpr size_t kMaxSparePoints = size_t{2} << 20;  // 48 MiB
+
+  static std::vector<tracking::MetricHistoryPoints::Point> Take() {
+    absl::MutexLock lock(&Mutex());
+    return std::move(Buffer());
+  }
+  static void Give(std::vector<tracking::MetricHistoryPoints::Point> points) {
+    if (points.capacity() > kMaxSparePoints) return;
+    points.clear();
+    absl::MutexLock lock(&Mutex());
+    if (points.capacity() > Buffer().capacity()) Buffer().swap(points);
+  }
+
+ private:
+  static absl::Mutex& Mutex() {
+    static absl::Mutex* mutex = new absl::Mutex();
+    return *mutex;
+  }
+  static std::vector<tracking::MetricHistoryPoints::Point>& Buffer() {
+    static auto* buffer = new std::vector<tracking::MetricHistoryPoints::Point>();
+    return *buffer;
+  }
+};
+
 // metrics/get-history's body for one page: {"metrics":[…],"next_page_token":…}, or {} /
 // {"next_page_token":…} without points. Written piece by piece, so that a large history
 // (1M points is ~75 MB of JSON) goes out as it is formatted instead of being built whole.
 class HistoryBody {
  public:
-  struct Point {
-    double value;
-    int64_t timestamp;
-    int64_t step;
-  };
-
-  HistoryBody(std::string_view key, std::vector<Point> points, std::string next_page_token)
-      : points_(std::move(points)), next_page_token_(std::move(next_page_token)) {
+  HistoryBody(std::string_view key, tracking::MetricHistoryPoints history)
+      : history_(std::move(history)), size_(history_.size()) {
+    if (!history_.ranges.empty()) position_ = history_.ranges[0].begin;
     point_head_ = "{\"key\":";
     AppendJsonString(point_head_, key);
     point_head_ += ",\"value\":";
     // The longest point: ',' + head + value + the timestamp and step fields (20-char numbers).
     max_point_size_ = 1 + point_head_.size() + kMaxJsonDoubleChars + 64;
   }
+  ~HistoryBody() { SparePointBuffer::Give(std::move(history_.points)); }
+  HistoryBody(const HistoryBody&) = delete;
+  HistoryBody& operator=(const HistoryBody&) = delete;
 
-  size_t size() const { return points_.size(); }
+  size_t size() const { return size_; }
 
   // Appends the next piece, about `target` bytes (at least one point), to `*out`; returns
   // false once the body is complete.
   bool Next(std::string* out, size_t target) {
-    if (points_.empty()) {
+    if (size_ == 0) {
       *out += '{';
-      if (!next_page_token_.empty()) {
+      if (!history_.next_page_token.empty()) {
         *out += "\"next_page_token\":";
-        AppendJsonString(*out, next_page_token_);
+        AppendJsonString(*out, history_.next_page_token);
       }
       *out += '}';
       return false;
     }
-    if (next_ == 0) *out += "{\"metrics\":[";
-    const size_t count =
-        std::min(points_.size() - next_, std::max<size_t>(1, target / max_point_size_));
+    if (written_ == 0) *out += "{\"metrics\":[";
+    size_t count = std::min(size_ - written_, std::max<size_t>(1, target / max_point_size_));
     const size_t begin = out->size();
     out->resize(begin + count * max_point_size_);
     char* cursor = out->data() + begin;
-    char* const limit = out->data() + out->size();
     const std::string_view head = point_head_;
-    for (size_t idx = next_; idx < next_ + count; ++idx) {
-      const Point& point = points_[idx];
-      if (idx > 0) *cursor++ = ',';
-      std::memcpy(cursor, head.data(), head.size());
-      cursor += head.size();
-      cursor = WriteJsonDouble(cursor, point.value);
-      std::memcpy(cursor, ",\"timestamp\":", 13);
-      cursor = std::to_chars(cursor + 13, limit, point.timestamp).ptr;
-      std::memcpy(cursor, ",\"step\":", 8);
-      cursor = std::to_chars(cursor + 8, limit, point.step).ptr;
-      *cursor++ = '}';
+    const std::vector<tracking::MetricHistoryPoints::Point>& points = history_.points;
+    while (count > 0) {
+      const tracking::MetricHistoryPoints::Range& range = history_.ranges[range_];
+      const size_t stop = std::min(range.end, position_ + count);
+      for (size_t idx = position_; idx < stop; ++idx) {
+        const tracking::MetricHistoryPoints::Point& point = points[idx];
+        if (idx != position_ || written_ > 0) *cursor++ = ',';
+        std::memcpy(cursor, head.data(), head.size());
+        cursor += head.size();
+        cursor = WriteJsonDouble(cursor, point.value);
+        std::memcpy(cursor, ",\"timestamp\":", 13);
+        cursor = timestamps_.Write(cursor + 13, point.timestamp);
+        std::memcpy(cursor, ",\"step\":", 8);
+        cursor = steps_.Write(cursor + 8, point.step);
+        *cursor++ = '}';
+      }
+      const size_t done = stop - position_;
+      written_ += done;
+      count -= done;
+      position_ = stop;
+      if (position_ == range.end && range_ + 1 < history_.ranges.size()) {
+        ++range_;
+        position_ = history_.ranges[range_].begin;
+      }
     }
     out->resize(static_cast<size_t>(cursor - out->data()));
-    next_ += count;
-    if (next_ < points_.size()) return true;
+    if (written_ < size_) return true;
     *out += ']';
-    AppendNextPageToken(*out, next_page_token_);
+    AppendNextPageToken(*out, history_.next_page_token);
     *out += '}';
     return false;
   }
 
  private:
+  tracking::MetricHistoryPoints history_;
+  size_t size_ = 0;
   std::string point_head_;
   size_t max_point_size_ = 0;
-  std::vector<Point> points_;
-  std::string next_page_token_;
-  size_t next_ = 0;  // the first point not written yet
+  size_t written_ = 0;   // points written so far
+  size_t range_ = 0;     // the range of the next point to write
+  size_t position_ = 0;  // the next point to write: points[position_] in ranges[range_]
+  CloseIntWriter timestamps_;
+  CloseIntWriter steps_;
 };
 
 // Pages of more points than this are streamed (chunked transfer encoding) in pieces of
@@ -499,16 +582,11 @@ absl::StatusOr<HttpResponse> GetMetricHistory(TrackingStore& store, const Json& 
   CAIRN_ASSIGN_OR_RETURN(std::string page_token, StringOrEmpty(fields, "page_token"));
   // The page's points are read first (24 bytes each; errors still get their status), then
   // formatted into the response as it is sent.
-  std::vector<HistoryBody::Point> points;
-  std::string next_page_token;
-  CAIRN_RETURN_IF_ERROR(store.ScanMetricHistory(
-      run_id, key, max_results, page_token,
-      [&](double value, int64_t timestamp, int64_t step) {
-        points.push_back({value, timestamp, step});
-      },
-      &next_page_token,
-      [&](int64_t count) { points.reserve(static_cast<size_t>(count)); }));
-  auto body = std::make_shared<HistoryBody>(key, std::move(points), std::move(next_page_token));
+  std::vector<tracking::MetricHistoryPoints::Point> buffer = SparePointBuffer::Take();
+  absl::StatusOr<tracking::MetricHistoryPoints> history =
+      store.ReadMetricHistory(run_id, key, max_results, page_token, std::move(buffer));
+  CAIRN_RETURN_IF_ERROR(history.status());
+  auto body = std::make_shared<HistoryBody>(key, *std::move(history));
   if (body->size() <= kHistoryStreamMinPoints) {
     std::string out;
     while (body->Next(&out, kHistoryPieceBytes)) {

@@ -12,13 +12,17 @@
 #include <ctime>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "api/log_batch_parser.h"
 #include "api/router.h"
+#include "api/tracking_json.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "gtest/gtest.h"
@@ -411,6 +415,99 @@ TEST_F(TrackingHandlersTest, StreamedHistoryMatchesWholePagesByteForByte) {
   ASSERT_EQ(parsed["metrics"].size(), 10000u);
   EXPECT_EQ(parsed["metrics"][97]["value"], "NaN");
   EXPECT_EQ(parsed["metrics"][9999]["step"], 9999);
+}
+
+// The history's bytes against an independent formatting of the same points (absl::StrCat
+// for the integers, as std::to_chars; WriteJsonDouble for the values): timestamps and
+// steps around every place where the formatter reuses the digits above the last four
+// (9,999 / 10,000, 10^k boundaries, negatives, the int64 extremes), logged out of order so
+// that the blocks are reordered, read whole and in pages that start inside a block.
+TEST_F(TrackingHandlersTest, HistoryBytesMatchAnIndependentFormatting) {
+  std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
+  struct P {
+    int64_t step, timestamp;
+    double value;
+  };
+  std::vector<int64_t> ints = {0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 10001, 10009,
+                               19999, 20000, 99999999, 100000000, 100009999, 100010000,
+                               1699999999999, 1700000000000, 1700000009999, 1700000010000,
+                               -1, -9, -10, -10000, -10001, -1700000000000,
+                               std::numeric_limits<int64_t>::max(),
+                               std::numeric_limits<int64_t>::max() - 9999,
+                               std::numeric_limits<int64_t>::min(),
+                               std::numeric_limits<int64_t>::min() + 10000};
+  std::vector<P> points;
+  for (size_t idx = 0; idx < ints.size(); ++idx) {
+    for (int64_t delta : {int64_t{0}, int64_t{1}, int64_t{-1}}) {
+      const int64_t step = ints[idx];
+      if ((step == std::numeric_limits<int64_t>::max() && delta > 0) ||
+          (step == std::numeric_limits<int64_t>::min() && delta < 0))
+        continue;
+      const int64_t timestamp = ints[(idx * 7 + 3) % ints.size()];  // must not be negative
+      points.push_back({step + delta, timestamp < 0 ? -(timestamp + 1) : timestamp,
+                        idx % 5 == 0 ? 0.1 * static_cast<double>(idx) : 1e300 / (idx + 1)});
+    }
+  }
+  for (int idx = 0; idx < 9000; ++idx)  // a long run of close timestamps and steps
+    points.push_back({20000 + idx * 3, 1700000000000 + idx * 7, 1.0 / (idx + 1)});
+  // Logged in batches of 500, the batches in reverse: each block holds ordered points, the
+  // blocks are out of order.
+  std::vector<P> sorted = points;
+  std::sort(sorted.begin(), sorted.end(), [](const P& a, const P& b) {
+    return std::tie(a.step, a.timestamp, a.value) < std::tie(b.step, b.timestamp, b.value);
+  });
+  const size_t batch = 500;
+  for (size_t end = sorted.size(); end > 0;) {
+    const size_t begin = end >= batch ? end - batch : 0;
+    std::string body = absl::StrCat(R"({"run_id": ")", run_id, R"(", "metrics": [)");
+    for (size_t idx = begin; idx < end; ++idx) {
+      absl::StrAppend(&body, idx > begin ? "," : "", R"({"key": "k", "value": )",
+                      absl::StrFormat("%.17g", sorted[idx].value), R"(, "timestamp": )",
+                      sorted[idx].timestamp, R"(, "step": )", sorted[idx].step, "}");
+    }
+    body += "]}";
+    HttpResponse logged = Call("POST", absl::StrCat(kApi, "runs/log-batch"), body);
+    ASSERT_EQ(logged.status, 200) << logged.body;
+    end = begin;
+  }
+  auto expected = [&](size_t begin, size_t end) {
+    std::string out = R"({"metrics":[)";
+    for (size_t idx = begin; idx < end; ++idx) {
+      char value[kMaxJsonDoubleChars];
+      char* value_end = WriteJsonDouble(value, sorted[idx].value);
+      absl::StrAppend(&out, idx > begin ? "," : "", R"({"key":"k","value":)",
+                      std::string(value, static_cast<size_t>(value_end - value)),
+                      R"(,"timestamp":)", sorted[idx].timestamp, R"(,"step":)",
+                      sorted[idx].step, "}");
+    }
+    return out + "]";
+  };
+  HttpResponse whole = Call("GET", absl::StrCat(kApi, "metrics/get-history"), "",
+                            {{"run_id", run_id}, {"metric_key", "k"}});
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_TRUE(whole.body == expected(0, sorted.size()) + "}")
+      << whole.body.substr(0, 300) << "\nexpected\n" << expected(0, sorted.size()).substr(0, 300);
+  // Pages of 777 (start inside blocks), the last one short.
+  std::string token;
+  size_t offset = 0;
+  do {
+    std::vector<std::pair<std::string, std::string>> query = {
+        {"run_id", run_id}, {"metric_key", "k"}, {"max_results", "777"}};
+    if (!token.empty()) query.emplace_back("page_token", token);
+    HttpResponse page = Call("GET", absl::StrCat(kApi, "metrics/get-history"), "", query);
+    ASSERT_EQ(page.status, 200);
+    const size_t end = std::min(sorted.size(), offset + 777);
+    Json parsed = Json::parse(page.body);
+    token = parsed.value("next_page_token", "");
+    EXPECT_EQ(page.body, expected(offset, end) +
+                             (token.empty() ? "" : absl::StrCat(R"(,"next_page_token":")", token,
+                                                                "\"")) +
+                             "}")
+        << "page at " << offset;
+    EXPECT_EQ(token.empty(), end == sorted.size());
+    offset = end;
+  } while (!token.empty() && offset < sorted.size() + 777);
+  EXPECT_EQ(offset, sorted.size());
 }
 
 // log-batch of many 1,000-point requests, then get-history returns every point in order.

@@ -1,5 +1,5 @@
 // Metric histories: one (run, key) series read from its packed blocks (metric_blocks.h),
-// streamed to the caller; and MLflow's bulk-interval sampling for charts.
+// read whole for the caller to format; and MLflow's bulk-interval sampling for charts.
 
 #include <algorithm>
 #include <limits>
@@ -23,72 +23,66 @@ namespace {
 constexpr int64_t kAllSteps[2] = {std::numeric_limits<int64_t>::min(),
                                   std::numeric_limits<int64_t>::max()};
 
-// A series' points as read from its blocks, and the ranges of `points` that, taken in
-// turn, are the history order.
-struct HistoryPoints {
-  struct Range {
-    size_t begin, end;
-  };
-  std::vector<internal::MetricPoint> points;
-  std::vector<Range> order;
+using Point = MetricHistoryPoints::Point;
+using Range = MetricHistoryPoints::Range;
 
-  // Calls fn(point) for history positions [first, end).
-  template <typename Fn>
-  void ForEach(int64_t first, int64_t end, Fn fn) const {
-    int64_t position = 0;
-    for (const Range& range : order) {
-      const int64_t size = static_cast<int64_t>(range.end - range.begin);
-      if (position + size > first) {
-        for (int64_t index = std::max(first, position); index < std::min(end, position + size);
-             ++index)
-          fn(points[range.begin + static_cast<size_t>(index - position)]);
-      }
-      position += size;
-      if (position >= end) return;
-    }
-  }
-};
+internal::MetricPoint AsStored(const Point& point) {
+  return internal::MetricPoint{point.step, point.timestamp, point.value};
+}
+
+bool Less(const Point& a, const Point& b) { return internal::PointLess(AsStored(a), AsStored(b)); }
 
 // Orders `history.points`, read block by block (each block's points, from block_starts[i]
-// to the next start, are sorted already: every write stores its points sorted). When the
-// blocks' point ranges do not interleave — concurrent writers that each log their own
-// steps, or batches that arrive out of order — ordering the blocks by their first point
-// is enough (O(blocks log blocks) plus one linear check, no copy). Otherwise a full sort.
-// Two distinct stored points never compare equal (PointLess ties only identical points,
-// which a series stores once), so the order is the same either way.
-void OrderBlocks(HistoryPoints& history, const std::vector<size_t>& block_starts) {
-  std::vector<internal::MetricPoint>& points = history.points;
-  std::vector<HistoryPoints::Range>& order = history.order;
+// to the next start, are sorted already: every write stores its points sorted), into
+// `history.ranges`. When the blocks' point ranges do not interleave — concurrent writers
+// that each log their own steps, or batches that arrive out of order — ordering the
+// blocks by their first point is enough (O(blocks log blocks) plus one linear check, no
+// copy). Otherwise a full sort. Two distinct stored points never compare equal (PointLess
+// ties only identical points, which a series stores once), so the order is the same
+// either way.
+void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_starts) {
+  std::vector<Point>& points = history.points;
+  std::vector<Range>& order = history.ranges;
   order.clear();
   for (size_t idx = 0; idx < block_starts.size(); ++idx) {
     size_t end = idx + 1 < block_starts.size() ? block_starts[idx + 1] : points.size();
     if (end > block_starts[idx]) order.push_back({block_starts[idx], end});
   }
-  std::sort(order.begin(), order.end(),
-            [&](const HistoryPoints::Range& a, const HistoryPoints::Range& b) {
-              return internal::PointLess(points[a.begin], points[b.begin]);
-            });
-  const internal::MetricPoint* previous = nullptr;
-  bool sorted = true;
-  for (const HistoryPoints::Range& range : order) {
-    for (size_t index = range.begin; index < range.end && sorted; ++index) {
-      if (previous != nullptr && internal::PointLess(points[index], *previous)) sorted = false;
-      previous = &points[index];
+  std::sort(order.begin(), order.end(), [&](const Range& a, const Range& b) {
+    return Less(points[a.begin], points[b.begin]);
+  });
+  // One linear check of every point against the one before it (history order compares
+  // the step first, so a greater step settles it without the full comparison).
+  const Point* previous = nullptr;
+  for (const Range& range : order) {
+    for (size_t index = range.begin; index < range.end; ++index) {
+      const Point& point = points[index];
+      if (previous != nullptr && point.step <= previous->step && Less(point, *previous)) {
+        std::stable_sort(points.begin(), points.end(), Less);
+        order.assign(1, {0, points.size()});
+        return;
+      }
+      previous = &point;
     }
-    if (!sorted) break;
   }
-  if (sorted) return;
-  std::stable_sort(points.begin(), points.end(), internal::PointLess);
-  order.assign(1, {0, points.size()});
 }
 
-// The series' points with steps in [min_step, max_step], in history order.
-absl::StatusOr<HistoryPoints> LoadHistoryPoints(SqlSession& session, int64_t run_key,
-                                                std::string_view key,
-                                                const internal::SeriesInfo& info,
-                                                int64_t min_step, int64_t max_step) {
-  HistoryPoints history;
-  std::vector<internal::MetricPoint>& points = history.points;
+// Appends the block's points with steps in [min_step, max_step] to `points`.
+void AppendBlock(std::string_view data, int64_t count, int64_t min_step, int64_t max_step,
+                 std::vector<Point>& points) {
+  for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
+    internal::MetricPoint point = internal::DecodePoint(data, static_cast<size_t>(point_idx));
+    if (point.step >= min_step && point.step <= max_step)
+      points.push_back({point.step, point.timestamp, point.value});
+  }
+}
+
+// The series' points with steps in [min_step, max_step], in history order (`ranges`).
+absl::Status LoadHistoryPoints(SqlSession& session, int64_t run_key, std::string_view key,
+                               const internal::SeriesInfo& info, int64_t min_step,
+                               int64_t max_step, MetricHistoryPoints& history) {
+  std::vector<Point>& points = history.points;
+  points.clear();
   if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
     points.reserve(static_cast<size_t>(info.point_count));
   std::vector<size_t> block_starts;  // where each block's points begin in `points`
@@ -97,30 +91,46 @@ absl::StatusOr<HistoryPoints> LoadHistoryPoints(SqlSession& session, int64_t run
       std::numeric_limits<int64_t>::max(),
       [&](std::string_view data, int64_t count) -> absl::Status {
         block_starts.push_back(points.size());
-        for (int64_t point_idx = 0; point_idx < count; ++point_idx) {
-          internal::MetricPoint point = internal::DecodePoint(data, static_cast<size_t>(point_idx));
-          if (point.step >= min_step && point.step <= max_step) points.push_back(point);
-        }
+        AppendBlock(data, count, min_step, max_step, points);
         return absl::OkStatus();
       }));
   if (info.ordered) {
-    history.order.assign(1, {0, points.size()});
+    history.ranges.assign(1, {0, points.size()});
   } else {
     OrderBlocks(history, block_starts);
   }
-  return history;
+  return absl::OkStatus();
+}
+
+// Keeps only history positions [first, end) in `history.ranges`.
+void TrimRanges(MetricHistoryPoints& history, int64_t first, int64_t end) {
+  std::vector<Range> kept;
+  int64_t position = 0;
+  for (const Range& range : history.ranges) {
+    const int64_t size = static_cast<int64_t>(range.end - range.begin);
+    const int64_t from = std::max(first, position);
+    const int64_t to = std::min(end, position + size);
+    if (from < to)
+      kept.push_back({range.begin + static_cast<size_t>(from - position),
+                      range.begin + static_cast<size_t>(to - position)});
+    position += size;
+    if (position >= end) break;
+  }
+  history.ranges = std::move(kept);
 }
 
 // The same, as one vector.
-absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
-    SqlSession& session, int64_t run_key, std::string_view key, const internal::SeriesInfo& info,
-    int64_t min_step, int64_t max_step) {
-  CAIRN_ASSIGN_OR_RETURN(HistoryPoints history,
-                         LoadHistoryPoints(session, run_key, key, info, min_step, max_step));
-  if (history.order.size() == 1 && history.order[0].begin == 0) return std::move(history.points);
-  std::vector<internal::MetricPoint> points;
+absl::StatusOr<std::vector<Point>> LoadSortedPoints(SqlSession& session, int64_t run_key,
+                                                    std::string_view key,
+                                                    const internal::SeriesInfo& info,
+                                                    int64_t min_step, int64_t max_step) {
+  MetricHistoryPoints history;
+  CAIRN_RETURN_IF_ERROR(
+      LoadHistoryPoints(session, run_key, key, info, min_step, max_step, history));
+  if (history.ranges.size() == 1 && history.ranges[0].begin == 0) return std::move(history.points);
+  std::vector<Point> points;
   points.reserve(history.points.size());
-  for (const HistoryPoints::Range& range : history.order)
+  for (const Range& range : history.ranges)
     points.insert(points.end(), history.points.begin() + static_cast<ptrdiff_t>(range.begin),
                   history.points.begin() + static_cast<ptrdiff_t>(range.end));
   return points;
@@ -128,18 +138,20 @@ absl::StatusOr<std::vector<internal::MetricPoint>> LoadSortedPoints(
 
 }  // namespace
 
-absl::Status TrackingStore::ScanMetricHistory(
+absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
     std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
-    std::string_view page_token,
-    absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
-    std::string* next_page_token, const std::function<void(int64_t points)>& page_size_fn) {
+    std::string_view page_token, std::vector<Point> buffer) {
   CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
   if (max_results && *max_results <= 0)
     return absl::InvalidArgumentError(absl::StrCat(
         "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
-  next_page_token->clear();
-  return db_.Read([&](SqlSession& session) -> absl::Status {
-    next_page_token->clear();
+  MetricHistoryPoints history;
+  history.points = std::move(buffer);
+  history.points.clear();
+  CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
+    history.points.clear();
+    history.ranges.clear();
+    history.next_page_token.clear();
     // As MLflow: the history of an unknown run is empty, not an error.
     absl::StatusOr<internal::RunKeys> keys_or = internal::RunStage(session, run_id);
     if (absl::IsNotFound(keys_or.status())) return absl::OkStatus();
@@ -151,31 +163,47 @@ absl::Status TrackingStore::ScanMetricHistory(
     // Points [offset, end) of the history.
     int64_t end = max_results ? std::min(info->point_count, offset + *max_results)
                               : info->point_count;
-    if (end < info->point_count) *next_page_token = internal::EncodeOffsetToken(end);
-    if (page_size_fn) page_size_fn(end - offset);
+    if (end < info->point_count) history.next_page_token = internal::EncodeOffsetToken(end);
     if (info->ordered) {
       // The blocks are in history order: read only those holding [offset, end).
-      return internal::ForEachBlockAt(
+      history.points.reserve(static_cast<size_t>(end - offset));
+      CAIRN_RETURN_IF_ERROR(internal::ForEachBlockAt(
           session, run_key, key, offset, end,
           [&](std::string_view data, int64_t count, int64_t position) -> absl::Status {
-            int64_t first = std::max(position, offset);
-            int64_t last = std::min(position + count, end);
+            const int64_t first = std::max(position, offset);
+            const int64_t last = std::min(position + count, end);
             for (int64_t index = first; index < last; ++index) {
               internal::MetricPoint point =
                   internal::DecodePoint(data, static_cast<size_t>(index - position));
-              point_fn(point.value, point.timestamp, point.step);
+              history.points.push_back({point.step, point.timestamp, point.value});
             }
             return absl::OkStatus();
-          });
+          }));
+      history.ranges.assign(1, {0, history.points.size()});
+      return absl::OkStatus();
     }
-    CAIRN_ASSIGN_OR_RETURN(
-        HistoryPoints history,
-        LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1]));
-    history.ForEach(offset, end, [&](const internal::MetricPoint& point) {
-      point_fn(point.value, point.timestamp, point.step);
-    });
+    CAIRN_RETURN_IF_ERROR(
+        LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1], history));
+    TrimRanges(history, offset, end);
     return absl::OkStatus();
-  });
+  }));
+  return history;
+}
+
+absl::Status TrackingStore::ScanMetricHistory(
+    std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
+    std::string_view page_token,
+    absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
+    std::string* next_page_token, const std::function<void(int64_t points)>& page_size_fn) {
+  next_page_token->clear();
+  CAIRN_ASSIGN_OR_RETURN(MetricHistoryPoints history,
+                         ReadMetricHistory(run_id, key, max_results, page_token));
+  *next_page_token = std::move(history.next_page_token);
+  const size_t size = history.size();
+  if (size == 0) return absl::OkStatus();
+  if (page_size_fn) page_size_fn(static_cast<int64_t>(size));
+  history.ForEach([&](const Point& point) { point_fn(point.value, point.timestamp, point.step); });
+  return absl::OkStatus();
 }
 
 absl::StatusOr<MetricHistoryPage> TrackingStore::GetMetricHistory(
@@ -221,7 +249,7 @@ absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterv
                              internal::LoadSeries(session, run_keys[run_idx], key));
       if (!info) continue;
       CAIRN_ASSIGN_OR_RETURN(
-          std::vector<internal::MetricPoint> points,
+          std::vector<Point> points,
           LoadSortedPoints(session, run_keys[run_idx], key, *info,
                            start_step ? *start_step : kAllSteps[0],
                            end_step ? *end_step : kAllSteps[1]));
@@ -246,7 +274,7 @@ absl::StatusOr<std::vector<RunMetric>> TrackingStore::GetMetricHistoryBulkInterv
           picked.push_back(last);
       }
       for (size_t idx : picked) {
-        const internal::MetricPoint& point = points[idx];
+        const Point& point = points[idx];
         out.push_back(
             RunMetric{run_id, Metric{std::string(key), point.value, point.timestamp, point.step}});
       }

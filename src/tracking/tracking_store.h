@@ -82,6 +82,37 @@ struct MetricHistoryPage {
   std::string next_page_token;  // empty when there is no further page
 };
 
+// One page of a metric history read whole (24 bytes a point) for a caller that formats it
+// itself (metrics/get-history). The points stay as the blocks were read and `ranges` says
+// in which order to visit them, so an out-of-order series is not copied a second time.
+struct MetricHistoryPoints {
+  struct Point {
+    int64_t step = 0;
+    int64_t timestamp = 0;
+    double value = 0;  // NaN and ±inf allowed
+  };
+  struct Range {
+    size_t begin = 0;
+    size_t end = 0;
+  };
+  std::vector<Point> points;    // may also hold points outside the page
+  std::vector<Range> ranges;    // the page: points[begin, end) of each range, in turn
+  std::string next_page_token;  // empty when there is no further page
+
+  // Points in the page.
+  size_t size() const {
+    size_t total = 0;
+    for (const Range& range : ranges) total += range.end - range.begin;
+    return total;
+  }
+  // Calls fn(const Point&) for the page's points in history order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const Range& range : ranges)
+      for (size_t index = range.begin; index < range.end; ++index) fn(points[index]);
+  }
+};
+
 // The end of a run for TrackingStore::EndRuns.
 struct RunEnd {
   std::string run_id;
@@ -172,8 +203,8 @@ class TrackingStore {
                                                      std::string_view key,
                                                      std::optional<int64_t> max_results,
                                                      std::string_view page_token);
-  // The same, streamed: calls `point_fn(value, timestamp, step)` for each point without
-  // materializing the series (for huge histories written straight into JSON). Sets
+  // The same, as calls of `point_fn(value, timestamp, step)` for each point of the page
+  // (read whole first, as ReadMetricHistory, without building Metric objects). Sets
   // `*next_page_token` (empty when none). When given, `page_size_fn(points)` is called
   // once before the first point with the number of points this page will have (lets
   // the caller size its output buffer); not called for an empty page.
@@ -183,6 +214,12 @@ class TrackingStore {
       absl::FunctionRef<void(double value, int64_t timestamp, int64_t step)> point_fn,
       std::string* next_page_token,
       const std::function<void(int64_t points)>& page_size_fn = nullptr);
+  // The same page read whole, for callers that format it themselves. The points are
+  // written into `buffer`'s storage (cleared first): a caller that hands back the vector
+  // of an earlier page reuses its memory instead of allocating and faulting in a new one.
+  absl::StatusOr<MetricHistoryPoints> ReadMetricHistory(
+      std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
+      std::string_view page_token, std::vector<MetricHistoryPoints::Point> buffer = {});
   // MLflow's get-history-bulk-interval: for each run (≤ 100), at most `max_results`
   // points of `key` sampled evenly over the steps in [start_step, end_step] (always
   // including the first and last step), ordered by run, then step, then timestamp.
