@@ -113,6 +113,8 @@ HttpResponse Get(MonitorService& service, const HttpRequest& request) {
   item["schedule_state"] = nullptr;
   if (auto state = service.ScheduleState(name)) {
     item["schedule_state"] = {{"cron", state->cron},
+                              {"catchup", std::string(pipelines::CatchupName(state->catchup))},
+                              {"handled_until_ms", state->handled_until_ms},
                               {"next_fire_ms", state->next_fire_ms ? Json(*state->next_fire_ms)
                                                                    : Json()},
                               {"last_fire_ms", state->last_fire_ms},

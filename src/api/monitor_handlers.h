@@ -14,8 +14,9 @@
 //        (pipeline or null), "created_ms", "removed"}
 //   GET  /api/v1/monitoring/monitors/{name} → {"monitor": summary + {"spec": canonical
 //        JSON (webhook secrets shown as "***" unless they name a ${VARIABLE}),
-//        "schedule_state": {"cron", "next_fire_ms", "last_fire_ms", "last_run_id",
-//        "last_error"} or null, "last_run": run or null}}
+//        "schedule_state": {"cron", "catchup" (none|latest|all), "handled_until_ms" (every
+//        fire time at or before it was handled), "next_fire_ms", "last_fire_ms",
+//        "last_run_id", "last_error"} or null, "last_run": run or null}}
 //   POST /api/v1/monitoring/monitors/{name}/run → {"run": run with "result"} (runs now,
 //        answers when the run has ended; a run that could not read its data is answered
 //        with state "failed" and its message)

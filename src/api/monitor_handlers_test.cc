@@ -159,6 +159,13 @@ TEST_F(MonitorHandlersTest, RunRunsAndReport) {
   Json monitor = CallOk("GET", "/api/v1/monitoring/monitors/spend-drift")["monitor"];
   EXPECT_EQ(monitor["last_run"]["id"], id);
   EXPECT_EQ(monitor["schedule_state"], nullptr);  // no Tick has read the schedules yet
+
+  // After a tick: the stored schedule state, with the catch-up policy (the default).
+  ASSERT_TRUE(service_->Tick(clock_.NowMillis()).ok());
+  Json state = CallOk("GET", "/api/v1/monitoring/monitors/spend-drift")["monitor"]["schedule_state"];
+  EXPECT_EQ(state["cron"], "0 * * * *");
+  EXPECT_EQ(state["catchup"], "latest");
+  EXPECT_EQ(state["handled_until_ms"], clock_.NowMillis());
 }
 
 TEST_F(MonitorHandlersTest, UnknownMonitorsAndRunsAre404) {

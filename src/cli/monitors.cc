@@ -195,6 +195,7 @@ int DescribeMonitor(CliContext& ctx, const NameOptions& options) {
   PrintField(ctx, "Schedule", OrDash(Str(m, "schedule")));
   const Json state = m.value("schedule_state", Json());
   if (state.is_object()) {
+    PrintField(ctx, "Catch-up", OrDash(Str(state, "catchup")));
     PrintField(ctx, "Next run (UTC)", FormatTimestamp(JsonMillis(state.value("next_fire_ms", Json()))));
     if (!Str(state, "last_error").empty()) PrintField(ctx, "Schedule error", Str(state, "last_error"));
   }
