@@ -1,9 +1,11 @@
 #include "pipelines/pipeline_engine.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <deque>
 #include <filesystem>
@@ -842,7 +844,10 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
   std::error_code ec;
   // The step's directory (its working directory by default, and where its log goes) and,
   // for declared outputs, out/ and their parents (one mkdir fewer per step without).
-  fs::create_directories(spec.outputs.empty() ? step_dir : step_dir + "/out", ec);
+  // (A single mkdir when the run's folder exists, as it does after the first step.)
+  const std::string first_dir = spec.outputs.empty() ? step_dir : step_dir + "/out";
+  if (::mkdir(first_dir.c_str(), 0777) != 0 && errno != EEXIST)
+    fs::create_directories(first_dir, ec);
   for (const OutputSpec& output : spec.outputs) {
     std::string path = fs::path(step_dir + "/out/" + output.path).lexically_normal().string();
     context.outputs[output.name] = path;
@@ -919,6 +924,10 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
                                status.state == JobState::kFailed &&
                                status.reason == FailureReason::kLostNode;
   if (status.state != JobState::kQueued) runtime.reattached_attempt = 0;
+  // A queued report of an attempt already queued only adds its host and times: they stay in
+  // memory until the attempt's next change is stored (a restart re-derives them when it
+  // re-attaches the job), instead of costing a fan-out one more row write per step.
+  const bool still_queued = status.state == JobState::kQueued && attempt.state == JobState::kQueued;
   attempt.state = status.state;
   attempt.reason = status.reason;
   attempt.exit_code = status.exit_code;
@@ -929,7 +938,7 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
   if (!status.job_id.empty() && attempt.job_id.empty()) attempt.job_id = status.job_id;
   if (status.started_ms) attempt.started_ms = status.started_ms;
   if (status.ended_ms) attempt.ended_ms = status.ended_ms;
-  Touch(run, pos);
+  if (!still_queued) Touch(run, pos);
   switch (status.state) {
     case JobState::kQueued:
       break;
