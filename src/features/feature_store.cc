@@ -821,13 +821,22 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
     }
   });
   std::vector<StagedSegment> staged;
+  // The rows of the next write; its columns keep their capacity from one write to the
+  // next (sized once for a whole write), so a large file is not copied through doubling
+  // vectors and fresh pages every batch.
   Table pending;
   auto flush = [&]() -> absl::Status {
     if (pending.num_rows() == 0) return absl::OkStatus();
     result.rows += static_cast<int64_t>(pending.num_rows());
+    const size_t read_columns = pending.num_columns();
     CAIRN_ASSIGN_OR_RETURN(Table rows, ToSourceRows(source.spec, std::move(pending), now));
-    pending = Table();
-    return WriteOffline(source.spec, rows, &result.view_rows, &staged);
+    CAIRN_RETURN_IF_ERROR(WriteOffline(source.spec, rows, &result.view_rows, &staged));
+    // ToSourceRows appended the event and created times after the read columns.
+    rows.names.resize(read_columns);
+    rows.columns.resize(read_columns);
+    for (Column& column : rows.columns) column.Clear();
+    pending = std::move(rows);
+    return absl::OkStatus();
   };
   absl::Status read = [&]() -> absl::Status {
     while (std::optional<BatchPipe::Item> item = pipe.Take()) {
@@ -837,6 +846,9 @@ absl::StatusOr<IngestResult> FeatureStore::Ingest(const IngestRequest& request) 
       if (pending.num_columns() == 0) {
         pending = std::move(item->batch);
       } else {
+        if (pending.columns[0].valid.capacity() < write_rows + read_rows) {
+          for (Column& column : pending.columns) column.Reserve(write_rows + read_rows);
+        }
         AppendTable(&pending, item->batch);
         pipe.Recycle(std::move(item->batch));
       }

@@ -161,6 +161,33 @@ TEST_F(FeatureStoreTest, ABadRowRejectsTheWholeFileUnlessQuarantined) {
   EXPECT_THAT(line, ::testing::HasSubstr("abc"));
 }
 
+// Ingest reuses its pending write batch from one write to the next: every row of every
+// batch lands exactly once with its own values (none left over from the batch before).
+TEST_F(FeatureStoreTest, EveryRowOfReusedWriteBatchesLandsOnceWithItsValues) {
+  store_.reset();
+  store_ = *FeatureStore::Open(*db_, clock_, {.data_dir = dir_.string(), .ingest_batch_rows = 2});
+  ASSERT_TRUE(Apply(kDefinitions).ok());
+  std::string rows = "customer_id,ts,amount\n";
+  for (int k = 1; k <= 7; ++k) rows += std::to_string(k) + ",2024-01-01T00:00:00Z," +
+                                       std::to_string(k * 10) + "\n";
+  auto ingested = store_->Ingest({.source = "transactions", .path = WriteFile("seven.csv", rows)});
+  ASSERT_TRUE(ingested.ok()) << ingested.status();
+  EXPECT_EQ(ingested->rows, 7);
+  EXPECT_EQ(ingested->view_rows.at("spend"), 7);
+  for (const std::string& table : store_->offline().ListTables()) {
+    EXPECT_EQ(store_->offline().Stats(table)->rows, 7) << table;
+    EXPECT_EQ(store_->offline().Stats(table)->segments, 4) << table;
+  }
+  HistoricalRequest req;
+  req.entities =
+      Entities({1, 2, 3, 4, 5, 6, 7}, std::vector<const char*>(7, "2024-01-02T00:00:00Z"));
+  req.features = {{"spend", "amount"}};
+  auto got = store_->GetHistoricalFeatures(req);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const Column& amount = got->table.columns[got->table.Find("amount")];
+  for (int k = 1; k <= 7; ++k) EXPECT_EQ(amount.Get(k - 1), Value(k * 10.0)) << "customer " << k;
+}
+
 // Ingest stages a segment every ingest_batch_rows rows and commits only at the end: a bad
 // row after several staged batches still leaves nothing, not even temporary files.
 TEST_F(FeatureStoreTest, ABadRowAfterSeveralWriteBatchesLeavesNothing) {
