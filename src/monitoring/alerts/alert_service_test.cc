@@ -1,9 +1,12 @@
 #include "monitoring/alerts/alert_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -12,6 +15,7 @@
 #include "common/event_types.h"
 #include "common/testing/http_receiver.h"
 #include "gtest/gtest.h"
+#include "storage/testing/test_databases.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -791,6 +795,82 @@ TEST_F(AlertServiceTest, QueuedNotificationsAreDeliveredAfterARestart) {
     }
   }
   EXPECT_EQ(deliveries, (std::vector<std::string>{"delivery_failed 1", "delivered 2"}));
+}
+
+// Two servers sharing one database (two connections, two services) raising the same
+// monitor's alert at once: one alert, opened once, every outcome on its timeline. On the
+// fixture's SQLite file, and on PostgreSQL when CAIRN_TEST_POSTGRES_URL names a server.
+void RaceTwoServices(storage::Database& a, storage::Database& b, Clock& clock, EventBus& bus,
+                     const AlertServiceOptions& options, StartRetrainFn start,
+                     const std::function<MonitorOutcome(const std::string&)>& outcome) {
+  auto first = AlertService::Open(a, clock, bus, start, options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = AlertService::Open(b, clock, bus, start, options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  AlertService* services[] = {first->get(), second->get()};
+  constexpr int kRuns = 10;
+  std::atomic<int> ready{0};
+  std::vector<std::string> errors[2];
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();
+      for (int i = 0; i < kRuns; ++i) {
+        auto alert = services[w]->OnMonitorRun(
+            outcome("mr-" + std::to_string(w) + "-" + std::to_string(i)));
+        if (!alert.ok()) errors[w].push_back(std::string(alert.status().message()));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_TRUE(errors[0].empty()) << errors[0].front();
+  EXPECT_TRUE(errors[1].empty()) << errors[1].front();
+  AlertFilter filter;
+  filter.monitor = "churn-drift";
+  auto listed = (*first)->List(filter);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  auto alert = (*first)->Get((*listed)[0].id);
+  ASSERT_TRUE(alert.ok()) << alert.status();
+  int opened = 0, repeated = 0;
+  for (const AlertEvent& e : alert->timeline) {
+    opened += e.kind == "opened";
+    repeated += e.kind == "repeated";
+  }
+  EXPECT_EQ(opened, 1);
+  EXPECT_EQ(repeated, 2 * kRuns - 1);
+  EXPECT_TRUE((*first)->WaitNotificationsIdle(20'000));
+  EXPECT_TRUE((*second)->WaitNotificationsIdle(20'000));
+}
+
+TEST_F(AlertServiceTest, TwoServicesRacingOnOneDatabaseOpenOneAlert) {
+  AlertServiceOptions options;
+  options.make_sink = sinks_.fn();
+  auto outcome = [this](const std::string& run) { return Outcome(true, run); };
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  RaceTwoServices(*db_, **other_db, clock_, *bus_, options, start_.fn(), outcome);
+
+  const char* pg = storage::test_support::PrivatePostgresUrl();
+  if (pg == nullptr) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  auto pg_a = storage::OpenDatabase(pg);
+  ASSERT_TRUE(pg_a.ok()) << pg_a.status();
+  auto pg_b = storage::OpenDatabase(pg);
+  ASSERT_TRUE(pg_b.ok()) << pg_b.status();
+  ASSERT_TRUE((*pg_a)->Write([](storage::SqlSession& s) {
+                       return s.ExecuteScript(
+                           "DROP TABLE IF EXISTS monitoring_alerts;"
+                           "DROP TABLE IF EXISTS monitoring_alert_events;"
+                           "DROP TABLE IF EXISTS monitoring_alert_outbox;"
+                           "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT "
+                           "NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at "
+                           "BIGINT NOT NULL, PRIMARY KEY (component, version));"
+                           "DELETE FROM schema_migrations WHERE component IN "
+                           "('monitoring_alerts', 'monitoring_alert_outbox')");
+                     }).ok());
+  RaceTwoServices(**pg_a, **pg_b, clock_, *bus_, options, start_.fn(), outcome);
 }
 
 }  // namespace
