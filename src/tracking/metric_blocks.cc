@@ -148,8 +148,11 @@ void SortUnique(std::vector<MetricPoint>& points) {
 // Reads the stored points of the series with steps in [min_step, max_step] from the
 // blocks whose timestamps overlap [oldest, newest]. Such a block has max_timestamp in
 // [oldest, newest + the series' widest block span], a range bounded on both sides on
-// metric_blocks_newest_idx, so the blocks of an interleaved writer that are all newer
-// than the checked points are not visited.
+// metric_blocks_run_time_idx (run_key, max_timestamp, key), so the blocks of an
+// interleaved writer that are all newer than the checked points are not visited; the key
+// is compared on the index entries. (`key || ''` keeps SQLite's planner, which has no
+// statistics, from taking the primary key's (run_key, key) prefix, which would read every
+// block of the series.)
 absl::StatusOr<std::vector<MetricPoint>> StoredPointsIn(SqlSession& session, int64_t run_key,
                                                         const std::string& key,
                                                         const StoredSeries& series,
@@ -161,9 +164,9 @@ absl::StatusOr<std::vector<MetricPoint>> StoredPointsIn(SqlSession& session, int
   std::vector<MetricPoint> stored;
   std::string scratch;
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
-      "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 AND "
-      "max_timestamp >= $5 AND max_timestamp <= $7 AND min_timestamp <= $6 AND "
-      "max_step >= $3 AND min_step <= $4",
+      "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND "
+      "max_timestamp >= $5 AND max_timestamp <= $7 AND key || '' = $2 AND "
+      "min_timestamp <= $6 AND max_step >= $3 AND min_step <= $4",
       params, [&](const SqlRowView& row) -> absl::Status {
         int64_t count = row.Int(0);
         std::string_view data = row.Blob(1, &scratch);

@@ -1,7 +1,7 @@
 // The metric write path (metric_blocks.cc) through TrackingStore, on SQLite and (when
 // CAIRN_TEST_POSTGRES_URL is set) PostgreSQL: the duplicate check's bounded range, the
 // statements a log-batch runs, and a database written by schema version 1 migrated to
-// version 2 (max_block_span) answering as before.
+// versions 2 and 3 (max_block_span, metric_blocks_run_time_idx) answering as before.
 
 #include "tracking/metric_blocks.h"
 
@@ -289,10 +289,17 @@ TEST_P(MetricBlocksTest, VersionOneDatabaseMigratesAndAnswersAsBefore) {
     return status.status();
   });
   ASSERT_TRUE(written.ok()) << written;
-  OpenStore();  // applies version 2
+  OpenStore();  // applies versions 2 and 3
   EXPECT_EQ(Int("SELECT max_block_span FROM metric_series WHERE run_key = 7 AND key = 'loss'"),
             800);
-  EXPECT_EQ(Int("SELECT MAX(version) FROM schema_migrations WHERE component = 'tracking'"), 2);
+  EXPECT_EQ(Int("SELECT MAX(version) FROM schema_migrations WHERE component = 'tracking'"), 3);
+  // The duplicate check's index is (run_key, max_timestamp, key) now.
+  const std::string index_count =
+      GetParam() == "sqlite"
+          ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = $1"
+          : "SELECT COUNT(*) FROM pg_indexes WHERE indexname = $1";
+  EXPECT_EQ(Int(index_count, {std::string("metric_blocks_run_time_idx")}), 1);
+  EXPECT_EQ(Int(index_count, {std::string("metric_blocks_newest_idx")}), 0);
 
   auto expect_history = [&](size_t extra) {
     std::vector<Point> history = History(run_id, "loss");
