@@ -188,6 +188,11 @@ void PrintTable(std::ostream& out, const monitoring::DriftReport& report) {
                   Cell(result.threshold), result.drifted ? "yes" : "no"});
   }
   out << table.Render() << "\n";
+  for (const monitoring::ColumnDrift& column : report.columns) {
+    if (column.reason.empty()) continue;
+    out << "column " << column.column << ": " << column.reason
+        << (column.result.drifted ? " (counted as drifted)" : "") << "\n";
+  }
   out << (report.dataset_drift ? "Data set drift: YES" : "Data set drift: no") << " — "
       << report.drifted_columns << " of " << report.columns.size() << " columns drifted (share "
       << FormatNumber(report.drift_share) << (report.dataset_drift ? " >= " : " < ")

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -95,6 +96,29 @@ TEST_F(DriftCliTest, JsonColumnsTestsAndOverrides) {
   EXPECT_EQ(report["columns"][1]["test"], "jensenshannon");
   EXPECT_EQ(report["columns"][1]["threshold"], 0.2);
   EXPECT_EQ(report["dataset_drift"], true);  // 1 of 2
+}
+
+TEST_F(DriftCliTest, AColumnWithNoCurrentValuesIsDriftedAndSaidSo) {
+  std::ofstream cur(Path("gone.csv"));
+  cur << "x,y,city\n";
+  for (int i = 0; i < 200; ++i) cur << i % 50 << ",," << "\n";  // y and city stopped arriving
+  cur.close();
+  ASSERT_EQ(Run({"drift", "--reference", Path("ref.csv"), "--current", Path("gone.csv")}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("column y: no values in the current data (counted as "
+                                    "drifted)"));
+  EXPECT_THAT(out_.str(), HasSubstr("column city: no values in the current data"));
+  EXPECT_THAT(out_.str(), HasSubstr("Data set drift: YES"));
+  ASSERT_EQ(Run({"drift", "--reference", Path("ref.csv"), "--current", Path("gone.csv"), "--json",
+                 "--html", Path("gone.html")}),
+            0)
+      << err_.str();
+  Json json = Json::parse(out_.str());
+  EXPECT_EQ(json["columns"][1]["reason"], "no values in the current data");
+  EXPECT_EQ(json["columns"][1]["drifted"], true);
+  std::ifstream html(Path("gone.html"));
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(page, HasSubstr("yes (no values in the current data)"));
 }
 
 TEST_F(DriftCliTest, CategoricalFlagReadsNumbersAsCategories) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <string_view>
 #include <thread>
 
@@ -145,17 +146,27 @@ absl::StatusOr<ColumnDrift> RunColumn(const ColumnJob& job, bool keep_histograms
   }
   drift.reference_count = static_cast<int64_t>(pair.reference.size());
   drift.current_count = static_cast<int64_t>(pair.current.size());
-  for (const auto* side : {&pair.reference, &pair.current}) {
-    if (side->empty()) {
-      const bool is_reference = side == &pair.reference;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "column '", ref.name, "' has no values in the ", is_reference ? "reference" : "current",
-          " data set (", is_reference ? drift.reference_missing : drift.current_missing,
-          " rows, all missing or non-finite); leave the column out (--columns / columns) or "
-          "fix the data"));
-    }
-  }
   const std::string test = job.test.has_value() ? *job.test : DefaultStatTest(pair);
+  if (pair.reference.empty() || pair.current.empty()) {
+    // Nothing to test on one side. A feature that stopped arriving is drift (it raises
+    // the alert); a reference without values gives nothing to compare with.
+    drift.result.test = test;
+    drift.result.statistic = std::nan("");
+    drift.result.score = std::nan("");
+    if (const stats::StatTestInfo* info = stats::FindStatTest(test)) {
+      drift.result.rule = info->rule;
+      drift.result.threshold = job.threshold.value_or(info->default_threshold);
+    }
+    if (pair.reference.empty()) {
+      drift.tested = false;
+      drift.reason = "no values in the reference data: not tested";
+    } else {
+      drift.result.drifted = true;
+      drift.reason = "no values in the current data";
+    }
+    if (pair.categorical && keep_histograms) drift.categories = std::move(pair.categories);
+    return drift;
+  }
   if (!pair.categorical && NeedsSortedSamples(test)) {
     stats::SortSample(pair.reference);
     stats::SortSample(pair.current);
@@ -266,10 +277,28 @@ absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataF
 
   std::vector<ColumnJob> jobs;
   jobs.reserve(names.size());
+  // A column with no values at all reads as numeric from CSV; facing a categorical column
+  // it is that column with every value missing (a category that stopped arriving).
+  std::deque<FrameColumn> emptied;
+  const auto all_missing = [](const FrameColumn& column) {
+    return !column.categorical &&
+           std::none_of(column.numbers.begin(), column.numbers.end(),
+                        [](double v) { return std::isfinite(v); });
+  };
   for (const std::string& name : names) {
     ColumnJob job;
     job.reference = FindColumn(reference, name);
     job.current = FindColumn(current, name);
+    for (const FrameColumn** side : {&job.reference, &job.current}) {
+      const FrameColumn* other = side == &job.reference ? job.current : job.reference;
+      if (other->categorical && all_missing(**side)) {
+        FrameColumn& column = emptied.emplace_back();
+        column.name = (*side)->name;
+        column.categorical = true;
+        column.codes.assign((*side)->numbers.size(), -1);
+        *side = &column;
+      }
+    }
     if (job.reference->categorical != job.current->categorical) {
       const bool reference_categorical = job.reference->categorical;
       const FrameColumn& categorical = reference_categorical ? *job.reference : *job.current;
@@ -325,12 +354,15 @@ absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataF
   for (auto& result : results) {
     if (!result.ok()) return result.status();
     if (result->result.drifted) ++report.drifted_columns;
+    if (!result->tested) ++report.untested_columns;
     report.columns.push_back(*std::move(result));
   }
-  report.drift_share =
-      static_cast<double>(report.drifted_columns) / static_cast<double>(report.columns.size());
+  const size_t tested = report.columns.size() - static_cast<size_t>(report.untested_columns);
+  report.drift_share = tested == 0 ? 0.0
+                                   : static_cast<double>(report.drifted_columns) /
+                                         static_cast<double>(tested);
   // Evidently's get_dataset_drift: drifted when the share reaches the threshold.
-  report.dataset_drift = report.drift_share >= report.share_threshold;
+  report.dataset_drift = tested > 0 && report.drift_share >= report.share_threshold;
   return report;
 }
 
@@ -393,9 +425,11 @@ Json DriftReportToJson(const DriftReport& report) {
         {"current_missing", column.current_missing},
     };
     if (!column.histogram.reference.empty()) entry["histogram"] = HistogramToJson(column);
+    if (!column.reason.empty()) entry["reason"] = column.reason;
+    if (!column.tested) entry["tested"] = false;
     columns.push_back(std::move(entry));
   }
-  return Json{
+  Json out = Json{
       {"dataset_drift", report.dataset_drift},
       {"drift_share", report.drift_share},
       {"share_threshold", report.share_threshold},
@@ -405,6 +439,8 @@ Json DriftReportToJson(const DriftReport& report) {
       {"current_rows", report.current_rows},
       {"columns", std::move(columns)},
   };
+  if (report.untested_columns > 0) out["untested_columns"] = report.untested_columns;
+  return out;
 }
 
 }  // namespace cairn::monitoring

@@ -48,6 +48,12 @@ struct ColumnDrift {
   // Categorical columns: the label of each code in histogram.values (the column's shared
   // code space), so reports can name the bins. Empty for numeric columns.
   std::vector<std::string> categories;
+  // Why the column was not tested normally (empty when it was): "no values in the current
+  // data" (a feature that stopped arriving: drifted, so it raises the alert) or "no values
+  // in the reference data: not tested" (tested = false: nothing to compare with; left out
+  // of the drift share). Statistic and p-value are NaN / empty then, no histogram.
+  std::string reason;
+  bool tested = true;
 };
 
 struct DriftReport {
@@ -55,15 +61,18 @@ struct DriftReport {
   int64_t reference_rows = 0;
   int64_t current_rows = 0;
   int drifted_columns = 0;
-  double drift_share = 0;   // drifted_columns / columns.size()
+  int untested_columns = 0;  // columns with no reference values (ColumnDrift::tested false)
+  double drift_share = 0;   // drifted_columns / tested columns (0 when none was tested)
   double share_threshold = 0.5;
   bool dataset_drift = false;
 };
 
 // InvalidArgument when either frame has no rows, naming the column when a named column
 // is missing from either frame,
-// when a column is numeric in one and categorical in the other, when a test does not
-// apply, or when a column has no values left in one of the samples.
+// when a column is numeric in one and categorical in the other, or when a test does not
+// apply. A column with no values left (all missing or non-finite) is not an error: in the
+// current data it counts as drifted, in the reference it is reported untested
+// (ColumnDrift::reason).
 absl::StatusOr<DriftReport> ComputeDrift(const DataFrame& reference, const DataFrame& current,
                                          const DriftOptions& options);
 
@@ -76,8 +85,9 @@ std::string DefaultStatTest(const stats::ColumnPair& column);
 
 // {"dataset_drift": …, "drift_share": …, "drifted_columns": …, "columns": [{"column",
 // "kind", "test", "statistic", "p_value" (null when none), "threshold", "drifted",
-// "method", "reference_count", "current_count", …}]} — the JSON of `cairn drift --json`,
-// the API and stored monitor runs.
+// "method", "reference_count", "current_count", …, and "reason" (+ "tested": false) only
+// for a column without values on one side}], "untested_columns" only when > 0} — the JSON
+// of `cairn drift --json`, the API and stored monitor runs.
 Json DriftReportToJson(const DriftReport& report);
 
 }  // namespace cairn::monitoring

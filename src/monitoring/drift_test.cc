@@ -353,6 +353,78 @@ TEST(ComputeDriftTest, JsonCarriesEveryFieldAndNullPValueForDistances) {
   EXPECT_FALSE(column.contains("histogram"));
 }
 
+TEST(ComputeDriftTest, AColumnWithNoCurrentValuesIsDriftedAndSaysWhy) {
+  // "gone" stopped arriving (all missing now); "x" still looks the same.
+  DataFrame reference = Frame({Numeric("x", {1, 2, 3, 4}), Numeric("gone", {1, 2, 3, 4}),
+                               Categorical("plan", {"a", "b", "a", "b"})});
+  DataFrame current = Frame({Numeric("x", {1, 2, 3, 4}), Numeric("gone", {kNaN, kNaN, kInf, kNaN}),
+                             Categorical("plan", {"", "", "", ""})});
+  auto report = ComputeDrift(reference, current, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->drifted_columns, 2);
+  EXPECT_TRUE(report->dataset_drift);  // 2 of 3 >= 0.5: the alert fires
+  const Json json = DriftReportToJson(*report);
+  const Json& gone = json["columns"][1];
+  EXPECT_EQ(gone["column"], "gone");
+  EXPECT_EQ(gone["drifted"], true);
+  EXPECT_EQ(gone["reason"], "no values in the current data");
+  EXPECT_EQ(gone["current_count"], 0);
+  EXPECT_EQ(gone["current_missing"], 4);
+  EXPECT_TRUE(gone["statistic"].is_null());
+  EXPECT_EQ(gone["test"], "chisquare");  // the default test for the reference alone
+  EXPECT_FALSE(gone.contains("histogram"));
+  EXPECT_FALSE(gone.contains("tested"));
+  EXPECT_EQ(json["columns"][2]["reason"], "no values in the current data");
+  // Columns tested normally keep their JSON as before (no reason, no tested).
+  EXPECT_FALSE(json["columns"][0].contains("reason"));
+  EXPECT_FALSE(json.contains("untested_columns"));
+
+  // A per-column threshold still shows.
+  DriftOptions options;
+  options.per_column["gone"] = {.test = "psi", .threshold = 0.3};
+  auto named = ComputeDrift(reference, current, options);
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->columns[1].result.test, "psi");
+  EXPECT_EQ(named->columns[1].result.threshold, 0.3);
+}
+
+TEST(ComputeDriftTest, AnAllMissingColumnReadAsNumbersFacesACategoricalOneAsMissingLabels) {
+  // CSV reads a column with no values as numeric; against a categorical reference it is
+  // the categories that stopped arriving, not a kind mismatch.
+  DataFrame reference = Frame({Categorical("city", {"Paris", "Oslo", "Paris"})});
+  DataFrame current = Frame({Numeric("city", {kNaN, kNaN})});
+  auto report = ComputeDrift(reference, current, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->columns[0].categorical);
+  EXPECT_TRUE(report->columns[0].result.drifted);
+  EXPECT_EQ(report->columns[0].reason, "no values in the current data");
+  EXPECT_EQ(report->columns[0].current_missing, 2);
+}
+
+TEST(ComputeDriftTest, AColumnWithNoReferenceValuesIsReportedUntestedAndLeftOutOfTheShare) {
+  DataFrame reference = Frame({Numeric("x", {1, 2, 3, 4}), Numeric("new", {kNaN, kNaN, kNaN, kNaN})});
+  DataFrame current = Frame({Numeric("x", {1, 2, 3, 4}), Numeric("new", {1, 2, 3, 4})});
+  auto report = ComputeDrift(reference, current, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->drifted_columns, 0);
+  EXPECT_EQ(report->untested_columns, 1);
+  EXPECT_EQ(report->drift_share, 0.0);
+  EXPECT_FALSE(report->dataset_drift);
+  const Json json = DriftReportToJson(*report);
+  EXPECT_EQ(json["untested_columns"], 1);
+  EXPECT_EQ(json["columns"][1]["tested"], false);
+  EXPECT_EQ(json["columns"][1]["drifted"], false);
+  EXPECT_EQ(json["columns"][1]["reason"], "no values in the reference data: not tested");
+
+  // Only untested columns: no share, no drift (even at drift_share 0), no error.
+  DriftOptions only;
+  only.columns = {"new"};
+  only.drift_share = 0;
+  auto alone = ComputeDrift(reference, current, only);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_FALSE(alone->dataset_drift);
+}
+
 TEST(ComputeDriftErrorsTest, NameTheColumnAndSayWhatToDo) {
   DataFrame reference = Frame({Numeric("x", {1, 2, 3}), Numeric("empty", {kNaN, kInf}),
                                Numeric("mixed", {1, 2}), Categorical("k", {"a", "b"})});
@@ -374,10 +446,6 @@ TEST(ComputeDriftErrorsTest, NameTheColumnAndSayWhatToDo) {
                                         "categorical in the current data"));
   EXPECT_THAT(error(options), HasSubstr("'abc'"));
   EXPECT_THAT(error(options), HasSubstr("--categorical mixed"));
-
-  options.columns = {"empty"};
-  EXPECT_THAT(error(options), HasSubstr("column 'empty' has no values in the reference data set "
-                                        "(2 rows, all missing or non-finite)"));
 
   options.columns = {"k"};
   options.per_column["k"] = {.test = "ks", .threshold = std::nullopt};

@@ -270,7 +270,9 @@ std::string DriftReportHtml(const DriftReport& report, const HtmlReportOptions& 
         "</td><td class=\"num\">", Number(result.statistic), "</td><td class=\"num\">",
         result.p_value.has_value() ? Number(*result.p_value) : "—", "</td><td class=\"num\">",
         Number(result.threshold), "</td><td class=\"", result.drifted ? "yes" : "no", "\">",
-        result.drifted ? "yes" : "no", "</td><td class=\"num\">", column.reference_count,
+        result.drifted ? "yes" : column.tested ? "no" : "not tested",
+        column.reason.empty() ? std::string() : absl::StrCat(" (", Escape(column.reason), ")"),
+        "</td><td class=\"num\">", column.reference_count,
         "</td><td class=\"num\">", column.current_count, "</td></tr>\n");
   }
   html += "</tbody></table>\n";
@@ -288,6 +290,10 @@ std::string DriftReportHtml(const DriftReport& report, const HtmlReportOptions& 
     if (!result.method.empty()) absl::StrAppend(&html, " · ", Escape(result.method));
     absl::StrAppend(&html, " · missing: ", column.reference_missing, " reference, ",
                     column.current_missing, " current</p>\n");
+    if (!column.reason.empty()) {
+      absl::StrAppend(&html, "<p class=\"", result.drifted ? "yes" : "no", "\">",
+                      Escape(column.reason), "</p>\n");
+    }
     absl::StrAppend(&html,
                     "<div class=\"legend muted\"><span style=\"background:#5b8def\"></span>",
                     Escape(options.reference_label),

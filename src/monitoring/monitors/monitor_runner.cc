@@ -81,7 +81,9 @@ std::string FormatShare(double share) {
 std::string DriftSummary(const DriftReport& report) {
   std::vector<std::string> drifted;
   for (const ColumnDrift& column : report.columns) {
-    if (column.result.drifted) drifted.push_back(column.column);
+    if (!column.result.drifted) continue;
+    drifted.push_back(column.reason.empty() ? column.column
+                                            : absl::StrCat(column.column, " (", column.reason, ")"));
   }
   std::string summary = absl::StrCat(
       report.drifted_columns, " of ", report.columns.size(), " columns drifted (share ",
@@ -109,6 +111,7 @@ Json DriftDetails(const Json& report_json) {
                        {"statistic", column.value("statistic", Json(nullptr))},
                        {"p_value", column.value("p_value", Json(nullptr))},
                        {"threshold", column.value("threshold", Json(nullptr))}});
+    if (column.contains("reason")) drifted.back()["reason"] = column["reason"];
   }
   return {{"dataset_drift", report_json.value("dataset_drift", false)},
           {"drift_share", report_json.value("drift_share", 0.0)},

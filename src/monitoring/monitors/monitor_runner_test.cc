@@ -154,6 +154,19 @@ TEST_F(MonitorRunnerTest, DriftedTargetIsStoredAndHandedToTheAlerts) {
   EXPECT_THAT(*report, HasSubstr("Monitor m v3"));
 }
 
+TEST_F(MonitorRunnerTest, AFeatureThatStoppedArrivingIsDriftNotAFailedRun) {
+  for (double& x : target_.columns[0].numbers) x = std::nan("");
+  auto run = runner_->Run(Monitor(""), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  EXPECT_TRUE(run->drift_found);
+  EXPECT_THAT(run->message, HasSubstr("drifted: x (no values in the current data)"));
+  EXPECT_EQ(run->result["drift"]["columns"][0]["reason"], "no values in the current data");
+  ASSERT_EQ(outcomes_.size(), 1u);
+  EXPECT_EQ(outcomes_[0].details["drifted_columns"][0]["reason"],
+            "no values in the current data");
+}
+
 TEST_F(MonitorRunnerTest, OutcomesReachTheAlertsEvenWhenTheRunCannotBeStored) {
   target_ = Frame(150);
   ASSERT_TRUE(db_->Write([](storage::SqlSession& session) {
