@@ -143,8 +143,9 @@ absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
     std::string_view page_token, std::vector<Point> buffer) {
   CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
   if (max_results && *max_results <= 0)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value ", *max_results, " for parameter 'max_results' supplied: must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat("Invalid value ", *max_results,
+                                                   " for parameter 'max_results' supplied. It "
+                                                   "must be a positive integer."));  // MLflow's
   MetricHistoryPoints history;
   history.points = std::move(buffer);
   history.points.clear();
