@@ -266,7 +266,9 @@ absl::Status OpenMonitoring(const ServerConfig& config, ServerState& state) {
        .profile_constraints = [profiles](const std::string& name) {
          return profiles->GetConstraints(name);
        },
-       .profile_store = profiles});
+       .profile_store = profiles,
+       .model_registry = state.registry.get(),
+       .tracking = state.tracking.get()});
   std::error_code ec;
   const std::string data_dir =
       std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();

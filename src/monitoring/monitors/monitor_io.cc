@@ -1,6 +1,7 @@
 #include "monitoring/monitors/monitor_io.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <numeric>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "features/feature_store.h"
+#include "features/training_sets.h"
 #include "features/row_stream.h"
 #include "features/view_rows.h"
 #include "monitoring/category_label.h"
@@ -18,6 +20,8 @@
 #include "monitoring/profile.h"
 #include "monitoring/profile_store.h"
 #include "monitoring/reference_rows.h"
+#include "tracking/model_registry.h"
+#include "tracking/tracking_store.h"
 
 namespace cairn::monitoring {
 namespace {
@@ -82,6 +86,41 @@ void KeepRows(FrameColumn& column, const std::vector<size_t>& keep) {
     for (size_t i : keep) numbers.push_back(column.numbers[i]);
     column.numbers = std::move(numbers);
   }
+}
+
+// The training-set id in a dataset source ("cairn://training-sets/<id>", a URL or JSON
+// holding ".../training-sets/<id>"), or empty.
+std::string TrainingSetIdIn(std::string_view text) {
+  constexpr std::string_view kMarker = "training-sets/";
+  const size_t at = text.find(kMarker);
+  if (at == std::string_view::npos) return "";
+  size_t end = at + kMarker.size();
+  while (end < text.size() && std::isxdigit(static_cast<unsigned char>(text[end]))) ++end;
+  std::string id(text.substr(at + kMarker.size(), end - at - kMarker.size()));
+  return id.size() == 32 ? id : "";
+}
+
+// A training set's rows as a frame (see ReadModelTrainingSet).
+DataFrame TableToFrame(const features::Table& table, const std::vector<std::string>& categorical) {
+  DataFrame frame;
+  frame.rows = static_cast<int64_t>(table.num_rows());
+  for (size_t c = 0; c < table.num_columns(); ++c) {
+    std::string name = table.names[c];
+    if (name.rfind("__", 0) == 0) continue;
+    if (const size_t sep = name.find("__"); sep != std::string::npos && sep > 0) {
+      const std::string feature = name.substr(sep + 2);
+      if (!feature.empty() && table.Find(feature) < 0) name = feature;
+    }
+    ColumnBuilder builder;
+    builder.column.name = name;
+    builder.type = table.columns[c].type;
+    builder.column.categorical =
+        builder.type == features::FeatureType::kString ||
+        std::find(categorical.begin(), categorical.end(), name) != categorical.end();
+    for (size_t r = 0; r < table.num_rows(); ++r) builder.Append(table.columns[c], r);
+    frame.columns.push_back(std::move(builder.column));
+  }
+  return frame;
 }
 
 absl::StatusOr<Json> CheckAgainst(const Constraints& constraints, const DataFrame& current) {
@@ -194,6 +233,66 @@ absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
   return frame;
 }
 
+absl::StatusOr<StoredReference> ReadModelTrainingSet(
+    tracking::ModelRegistry& registry, tracking::TrackingStore& tracking,
+    const std::function<absl::StatusOr<features::Table>(const std::string& id)>&
+        load_training_set,
+    const MonitorReference& ref, const std::vector<std::string>& categorical) {
+  absl::StatusOr<tracking::ModelVersion> version =
+      ref.model_alias.empty() ? registry.GetModelVersion(ref.model, ref.model_version)
+                              : registry.GetModelVersionByAlias(ref.model, ref.model_alias);
+  if (!version.ok()) {
+    if (!ref.model_alias.empty() && absl::IsInvalidArgument(version.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "model '", ref.model, "' has no alias '", ref.model_alias,
+          "': point it at a version (cairn models alias / promotion) or give version: N"));
+    }
+    return version.status();
+  }
+  const std::string label = absl::StrCat("model ", ref.model, " version ", version->version);
+  if (!version->run_id.has_value() || version->run_id->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        label, " was not registered from a run, so it names no training set"));
+  }
+  const std::string& run_id = *version->run_id;
+  absl::StatusOr<tracking::Run> run = tracking.GetRun(run_id);
+  if (!run.ok()) {
+    return absl::Status(run.status().code(),
+                        absl::StrCat("the source run ", run_id, " of ", label, ": ",
+                                     run.status().message()));
+  }
+  std::string id;
+  for (const tracking::DatasetInput& input : run->inputs) {
+    id = TrainingSetIdIn(input.dataset.source);
+    if (!id.empty()) break;
+  }
+  if (id.empty()) {
+    for (const tracking::RunTag& tag : run->tags) {
+      if (tag.key == "cairn.training_set") id = TrainingSetIdIn(tag.value);
+    }
+  }
+  if (id.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the source run ", run_id, " of ", label,
+        " has no training-set input: log the Cairn training set it was trained on with "
+        "mlflow.log_input(FeatureStore.training_set_dataset(df)) (a dataset whose source is "
+        "cairn://training-sets/<id>)"));
+  }
+  absl::StatusOr<features::Table> table = load_training_set(id);
+  if (!table.ok()) {
+    return absl::Status(table.status().code(),
+                        absl::StrCat("training set ", id, " (the input of run ", run_id, " of ",
+                                     label, ") cannot be read: ", table.status().message()));
+  }
+  StoredReference out;
+  out.frame = TableToFrame(*table, categorical);
+  out.source = {{"model", ref.model},
+                {"model_version", version->version},
+                {"run_id", run_id},
+                {"training_set", id}};
+  return out;
+}
+
 MonitorIo StandardMonitorIo(StandardIoOptions options) {
   MonitorIo io;
   features::FeatureStore* store = options.feature_store;
@@ -236,6 +335,17 @@ MonitorIo StandardMonitorIo(StandardIoOptions options) {
         return profiles->GetConstraints(name);
       };
     }
+  }
+  if (store != nullptr && options.model_registry != nullptr && options.tracking != nullptr) {
+    io.read_model_reference = [store, registry = options.model_registry,
+                               tracking = options.tracking](
+                                  const MonitorReference& ref,
+                                  const std::vector<std::string>& categorical) {
+      return ReadModelTrainingSet(
+          *registry, *tracking,
+          [store](const std::string& id) { return store->training_sets().Load(id); }, ref,
+          categorical);
+    };
   }
   auto profile_constraints = options.profile_constraints;
   io.check_constraints = [profile_constraints](const MonitorReference& ref,

@@ -15,7 +15,13 @@
 
 namespace cairn::features {
 class FeatureStore;
+struct Table;
 }  // namespace cairn::features
+
+namespace cairn::tracking {
+class ModelRegistry;
+class TrackingStore;
+}  // namespace cairn::tracking
 
 namespace cairn::monitoring {
 
@@ -32,10 +38,32 @@ struct StandardIoOptions {
   // in `categorical` that were stored as numbers become categories, ForceCategorical).
   // Null: such monitors with drift fail saying so.
   const ProfileStore* profile_store = nullptr;
+  // Monitors with `reference: {model: NAME, alias: A}` resolve the model version here, its
+  // source run in `tracking`, and read the run's training-set snapshot from the feature
+  // store (ReadModelTrainingSet). Any of the three null: such monitors fail saying so.
+  tracking::ModelRegistry* model_registry = nullptr;
+  tracking::TrackingStore* tracking = nullptr;
   int csv_threads = 2;
 };
 
 MonitorIo StandardMonitorIo(StandardIoOptions options);
+
+// The reference of a model monitor: the version `ref.model_alias` names (or
+// `ref.model_version`) in `registry` → its source run in `tracking` → the run's log-inputs
+// dataset whose source names a Cairn training-set snapshot ("cairn://training-sets/<id>",
+// or the snapshot's URL on a server, …/training-sets/<id>; else the run's tag
+// cairn.training_set) → that snapshot's rows (`load_training_set`) as a frame: every
+// column but internal "__" ones, a "view__feature" column under its feature's name when
+// that name is free; string columns and those in `categorical` categorical. The source:
+// {"model", "model_version", "run_id", "training_set"}. Errors name what is missing: the
+// model or alias (NotFound / InvalidArgument from the registry), a version not registered
+// from a run, a run without a training-set input (FailedPrecondition), a snapshot that is
+// gone (NotFound).
+absl::StatusOr<StoredReference> ReadModelTrainingSet(
+    tracking::ModelRegistry& registry, tracking::TrackingStore& tracking,
+    const std::function<absl::StatusOr<features::Table>(const std::string& id)>&
+        load_training_set,
+    const MonitorReference& ref, const std::vector<std::string>& categorical);
 
 // The rows of a feature view's offline table (features::ViewTableName) as a frame: every
 // stored feature column (join keys, timestamps and internal "__" columns left out); int64,

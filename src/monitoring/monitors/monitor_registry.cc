@@ -69,6 +69,22 @@ Json MonitorScheduleJson(const MonitorSpec& spec) {
   return schedule;
 }
 
+// The reference's fields; a model reference's only when set, so monitors written before
+// it keep their content hash.
+Json ReferenceToJson(const MonitorReference& ref) {
+  Json out = {{"path", ref.path},
+              {"profile", ref.profile},
+              {"feature_view", ref.feature_view},
+              {"from_ms", ref.from_ms},
+              {"to_ms", ref.to_ms}};
+  if (!ref.model.empty()) {
+    out["model"] = ref.model;
+    out["model_alias"] = ref.model_alias;
+    out["model_version"] = ref.model_version;
+  }
+  return out;
+}
+
 }  // namespace
 
 Json MonitorSpecToJson(const MonitorSpec& spec) {
@@ -98,12 +114,7 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
         {"endpoint", spec.target.endpoint},
         {"window_ms", spec.target.window_ms},
         {"rows", spec.target.rows}}},
-      {"reference",
-       {{"path", spec.reference.path},
-        {"profile", spec.reference.profile},
-        {"feature_view", spec.reference.feature_view},
-        {"from_ms", spec.reference.from_ms},
-        {"to_ms", spec.reference.to_ms}}},
+      {"reference", ReferenceToJson(spec.reference)},
       {"columns", spec.columns},
       {"categorical", spec.categorical},
       {"tests",
@@ -162,6 +173,9 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
     spec.reference.feature_view = ref.value("feature_view", "");
     spec.reference.from_ms = ref.value("from_ms", int64_t{0});
     spec.reference.to_ms = ref.value("to_ms", int64_t{0});
+    spec.reference.model = ref.value("model", "");
+    spec.reference.model_alias = ref.value("model_alias", "");
+    spec.reference.model_version = ref.value("model_version", int64_t{0});
     if (json.contains("columns")) spec.columns = json.at("columns").get<std::vector<std::string>>();
     if (json.contains("categorical")) {
       spec.categorical = json.at("categorical").get<std::vector<std::string>>();

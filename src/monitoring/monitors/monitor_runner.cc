@@ -474,6 +474,23 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
                         absl::StrCat("reference.feature_view '", ref.feature_view, "'"));
       }
       reference = std::move(*frame);
+    } else if (!ref.model.empty()) {
+      const std::string where = absl::StrCat(
+          "reference.model '", ref.model, "' ",
+          ref.model_alias.empty() ? absl::StrCat("version ", ref.model_version)
+                                  : absl::StrCat("alias '", ref.model_alias, "'"));
+      if (!io_.read_model_reference) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            where, ": this server cannot read models' training sets (no model registry or "
+                   "feature store)"));
+      }
+      absl::StatusOr<StoredReference> stored = io_.read_model_reference(ref, spec.categorical);
+      if (!stored.ok()) return Annotate(stored.status(), where);
+      if (!stored->frame.has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat(where, ": ", stored->missing));
+      }
+      reference_source = std::move(stored->source);
+      reference = std::move(*stored->frame);
     } else if (!ref.profile.empty() && spec.drift) {
       const std::string where = absl::StrCat("reference.profile '", ref.profile, "'");
       if (!io_.read_profile_rows) {
@@ -497,7 +514,10 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
       if (reference->rows == 0) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the reference (",
-            !ref.path.empty() ? ref.path : !ref.profile.empty() ? ref.profile : ref.feature_view,
+            !ref.path.empty()      ? ref.path
+            : !ref.profile.empty() ? ref.profile
+            : !ref.model.empty()   ? absl::StrCat("model ", ref.model, "'s training set")
+                                   : ref.feature_view,
             ") has no rows: nothing to compare with"));
       }
     }
@@ -505,6 +525,10 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
                                {"profile", ref.profile},
                                {"feature_view", ref.feature_view},
                                {"rows", run.reference_rows}};
+    if (!ref.model.empty()) {
+      run.result["reference"]["model"] = ref.model;
+      if (!ref.model_alias.empty()) run.result["reference"]["alias"] = ref.model_alias;
+    }
     for (auto& [key, value] : reference_source.items()) run.result["reference"][key] = value;
     if (!drift_skipped.empty()) {
       run.result["drift_skipped"] = drift_skipped;
@@ -514,8 +538,8 @@ absl::StatusOr<MonitorRun> MonitorRunner::Run(const MonitorVersion& monitor,
     if (spec.drift && drift_skipped.empty()) {
       if (!reference.has_value()) {
         return absl::FailedPreconditionError(
-            "drift needs reference rows (reference.path, reference.feature_view or a "
-            "reference.profile stored with its rows)");
+            "drift needs reference rows (reference.path, reference.feature_view, "
+            "reference.model or a reference.profile stored with its rows)");
       }
       CAIRN_ASSIGN_OR_RETURN(DriftReport report,
                              ComputeDrift(*reference, current, ToDriftOptions(spec)));

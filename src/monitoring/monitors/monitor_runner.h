@@ -108,6 +108,14 @@ struct MonitorIo {
   std::function<absl::StatusOr<StoredReference>(const std::string& profile,
                                                 const std::vector<std::string>& categorical)>
       read_profile_rows;
+  // reference.model: the rows of the training set the model version (`ref.model_alias` or
+  // `ref.model_version`) was trained on — its source run's log-inputs dataset naming a
+  // Cairn training-set snapshot — with `categorical` columns read as categories. The
+  // source names what was read: {"model", "model_version", "run_id", "training_set"}.
+  // Errors name what is missing (no such alias, no training-set input, snapshot gone).
+  std::function<absl::StatusOr<StoredReference>(const MonitorReference& ref,
+                                                const std::vector<std::string>& categorical)>
+      read_model_reference;
   // The constraints check of a run: reference.profile names a stored profile whose
   // constraints apply; otherwise they are inferred from `reference` (not null then).
   // Returns {"violations": [{"feature_name", "constraint_check_type", "description"}], …}

@@ -20,6 +20,9 @@
 //                                                         # and drift against the rows kept
 //                                                         # with its latest version
 //   # reference: {feature_view: customer_spend, from: 2024-01-01, to: 2024-02-01}
+//   # reference: {model: churn, alias: production}      # the training set of the model
+//                                                         # version the alias names (or
+//                                                         # version: 3), resolved each run
 //   columns: [amount, country]                            # default: every shared column
 //   categorical: [plan]                                   # read these as categories
 //   tests:
@@ -67,18 +70,25 @@ struct MonitorTarget {
   bool operator==(const MonitorTarget&) const = default;
 };
 
-// What the target is compared with. Exactly one of path / profile / feature_view.
+// What the target is compared with. Exactly one of path / profile / feature_view / model.
 // feature_view: rows with event time in [from_ms, to_ms) (0: unbounded on that side).
 // profile: a stored profile — its constraints, and drift against the reference rows kept
 // with its latest version (MonitorIo::read_profile_rows); a version stored without rows
 // (made from a profile alone, or before rows were kept) checks constraints only and the
 // run's message says so.
+// model: the registered model whose version `model_alias` names (or `model_version`;
+// exactly one of the two) — its source run's training-set input (a Cairn training-set
+// snapshot logged with log-inputs) is read at each run (MonitorIo::read_model_reference),
+// so a promotion changes the reference.
 struct MonitorReference {
   std::string path;
   std::string profile;
   std::string feature_view;
   int64_t from_ms = 0;
   int64_t to_ms = 0;
+  std::string model;
+  std::string model_alias;
+  int64_t model_version = 0;
   bool operator==(const MonitorReference&) const = default;
 };
 

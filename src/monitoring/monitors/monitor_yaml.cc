@@ -46,8 +46,8 @@ const std::vector<std::string_view> kMonitorFields = {
     "quality"};
 const std::vector<std::string_view> kTargetFields = {"feature_view", "path", "endpoint", "window",
                                                      "rows"};
-const std::vector<std::string_view> kReferenceFields = {"path", "profile", "feature_view", "from",
-                                                        "to"};
+const std::vector<std::string_view> kReferenceFields = {
+    "path", "profile", "feature_view", "from", "to", "model", "alias", "version"};
 const std::vector<std::string_view> kTestsFields = {"default", "threshold", "per_column"};
 const std::vector<std::string_view> kColumnTestFields = {"test", "threshold"};
 const std::vector<std::string_view> kScheduleFields = {"cron", "catchup"};
@@ -471,16 +471,32 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(out.profile, ObjectName(ref, "profile", "reference.profile", false));
     CAIRN_ASSIGN_OR_RETURN(out.feature_view,
                            ObjectName(ref, "feature_view", "reference.feature_view", false));
-    int kinds = !out.path.empty() + !out.profile.empty() + !out.feature_view.empty();
+    CAIRN_ASSIGN_OR_RETURN(out.model, String(ref, "model", "reference.model", false));
+    int kinds = !out.path.empty() + !out.profile.empty() + !out.feature_view.empty() +
+                !out.model.empty();
     if (kinds == 0) {
       return ObjectError(YamlLine(ref),
-                         "field 'reference' needs one of path: FILE.csv, profile: NAME or "
-                         "feature_view: VIEW");
+                         "field 'reference' needs one of path: FILE.csv, profile: NAME, "
+                         "feature_view: VIEW or model: NAME (with alias: production)");
     }
     if (kinds > 1) {
       return ObjectError(YamlLine(ref),
-                         "field 'reference' names more than one of path, profile and "
-                         "feature_view: keep one");
+                         "field 'reference' names more than one of path, profile, "
+                         "feature_view and model: keep one");
+    }
+    CAIRN_ASSIGN_OR_RETURN(out.model_alias, String(ref, "alias", "reference.alias", false));
+    CAIRN_ASSIGN_OR_RETURN(out.model_version,
+                           Integer(ref["version"], "reference.version", 0, 1));
+    if (out.model.empty() && (Present(ref["alias"]) || Present(ref["version"]))) {
+      YAML::Node at = Present(ref["alias"]) ? ref["alias"] : ref["version"];
+      return FieldError(at, Present(ref["alias"]) ? "reference.alias" : "reference.version",
+                        "applies to a model reference only (model: NAME)");
+    }
+    if (!out.model.empty() && out.model_alias.empty() == (out.model_version == 0)) {
+      return FieldError(ref["model"], "reference.model",
+                        out.model_version == 0
+                            ? "needs alias: NAME (e.g. alias: production) or version: N"
+                            : "takes alias or version, not both");
     }
     CAIRN_ASSIGN_OR_RETURN(out.from_ms, Time(ref["from"], "reference.from"));
     CAIRN_ASSIGN_OR_RETURN(out.to_ms, Time(ref["to"], "reference.to"));

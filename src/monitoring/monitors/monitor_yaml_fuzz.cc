@@ -38,7 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           1);
     // A reference: exactly one kind, except for a quality-only monitor (none at all).
     const int references = !spec.reference.path.empty() + !spec.reference.profile.empty() +
-                           !spec.reference.feature_view.empty();
+                           !spec.reference.feature_view.empty() + !spec.reference.model.empty();
+    // A model reference names exactly one of alias and version; nothing else does.
+    Check(spec.reference.model.empty()
+              ? spec.reference.model_alias.empty() && spec.reference.model_version == 0
+              : spec.reference.model_alias.empty() != (spec.reference.model_version == 0));
     Check(references == 1 || (references == 0 && spec.quality.has_value() && !spec.drift &&
                                !spec.constraints));
     // Something to check; quality only on an endpoint's inference log.

@@ -121,6 +121,46 @@ TEST(MonitorYamlTest, ProfileReferenceChecksConstraintsAndDriftOnItsStoredRows) 
   EXPECT_TRUE((*constraints_only)[0].constraints);
 }
 
+TEST(MonitorYamlTest, ModelReferenceNamesAnAliasOrAVersion) {
+  auto parsed = ParseMonitorsYaml(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+      "reference: {model: churn, alias: production}\n---\n"
+      "kind: Monitor\nname: r\ntarget: {feature_view: v}\nreference: {model: churn, version: 3}\n",
+      "m.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ((*parsed)[0].reference.model, "churn");
+  EXPECT_EQ((*parsed)[0].reference.model_alias, "production");
+  EXPECT_TRUE((*parsed)[0].drift);
+  EXPECT_FALSE((*parsed)[0].constraints);
+  EXPECT_EQ((*parsed)[1].reference.model_version, 3);
+  // The canonical JSON keeps them (and monitors without a model keep their old hash).
+  auto back = MonitorSpecFromJson(MonitorSpecToJson((*parsed)[0]));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->reference, (*parsed)[0].reference);
+  auto plain = ParseMonitorsYaml(
+      "kind: Monitor\nname: q\ntarget: {feature_view: v}\nreference: {path: r.csv}\n", "m.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(MonitorSpecToJson((*plain)[0]).at("reference").contains("model"));
+
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {model: churn}\n")
+                  .message(),
+              HasSubstr("field 'reference.model': value 'churn' needs alias: NAME (e.g. alias: "
+                        "production) or version: N"));
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {model: churn, alias: production, version: 2}\n")
+                  .message(),
+              HasSubstr("takes alias or version, not both"));
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {path: r.csv, alias: production}\n")
+                  .message(),
+              HasSubstr("applies to a model reference only"));
+  EXPECT_THAT(ParseError("kind: Monitor\nname: q\ntarget: {feature_view: v}\n"
+                         "reference: {model: churn, profile: p, alias: production}\n")
+                  .message(),
+              HasSubstr("more than one of path, profile, feature_view and model"));
+}
+
 TEST(MonitorYamlTest, PathTargetIsAFileReadWhole) {
   auto parsed = ParseMonitorsYaml(
       "kind: Monitor\nname: q\ntarget: {path: traffic/current.csv}\n"
@@ -208,8 +248,8 @@ TEST(MonitorYamlTest, ErrorsNameFileLineFieldAndValue) {
       {"kind: Monitor\nname: m\ntarget: {feature_view: v, window: 1x}\nreference: {path: r}\n",
        "field 'target.window': value '1x' is not a positive duration", true},
       {"kind: Monitor\nname: m\ntarget: {feature_view: v}\nreference: {path: r, profile: p}\n",
-       "m.yaml:4: monitor m: field 'reference' names more than one of path, profile and "
-       "feature_view",
+       "m.yaml:4: monitor m: field 'reference' names more than one of path, profile, "
+       "feature_view and model",
        true},
       {"kind: Monitor\nname: m\ntarget: {feature_view: v}\n",
        "m.yaml:1: monitor m: missing field 'reference'", true},
