@@ -213,6 +213,35 @@ TEST_F(LocalExecutorTest, EnvironmentIsServerEnvPlusSpecEnvAndNoGpusByDefault) {
   EXPECT_EQ(ReadFile(spec.log_path), absl::StrCat("from-server step [] ", *id, "\n"));
 }
 
+TEST_F(LocalExecutorTest, ACommandMissingFromPathIsFoundOnceInstalledAndFoldersAreMade) {
+  // The command look-up keeps successes for a moment; a miss is looked up again.
+  LocalExecutor& executor = Make();
+  const std::string bin = dir_ + "/bin";
+  auto run = [&](const std::string& name, JobSpec spec) {
+    spec.env["PATH"] = bin;
+    Recorder recorder;
+    EXPECT_TRUE(executor.Submit(spec, recorder.Callback()).ok()) << name;
+    return recorder.WaitTerminal();
+  };
+  JobStatus missing = run("before", Spec("before", {"cairn-test-tool"}));
+  EXPECT_EQ(missing.reason, FailureReason::kLaunchError);
+  EXPECT_THAT(missing.message, StartsWith("command 'cairn-test-tool' not found in PATH ("));
+  std::filesystem::create_directories(bin);
+  std::ofstream(bin + "/cairn-test-tool") << "#!/bin/sh\necho found \"$1\"\n";
+  std::filesystem::permissions(bin + "/cairn-test-tool", std::filesystem::perms::owner_all);
+  for (const std::string name : {"after", "again"}) {
+    JobSpec spec = Spec(name, {"cairn-test-tool", name});
+    EXPECT_EQ(run(name, spec).state, JobState::kSucceeded) << name;
+    EXPECT_EQ(ReadFile(spec.log_path), absl::StrCat("found ", name, "\n"));
+    EXPECT_TRUE(std::filesystem::is_directory(spec.workdir)) << spec.workdir;
+  }
+  // The log in its (missing) working directory, as the pipeline engine places it.
+  JobSpec beside = Spec("beside", {"cairn-test-tool", "beside"});
+  beside.log_path = beside.workdir + "/attempt-1.log";
+  EXPECT_EQ(run("beside", beside).state, JobState::kSucceeded);
+  EXPECT_EQ(ReadFile(beside.log_path), "found beside\n");
+}
+
 TEST_F(LocalExecutorTest, LaunchErrorsNameTheProblem) {
   LocalExecutor& executor = Make();
   {
