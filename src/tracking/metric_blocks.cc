@@ -494,8 +494,10 @@ absl::Status ForEachBlock(
                              max_step, min_timestamp,    max_timestamp};
   std::string scratch;
   return session.QueryEach(
+      // `+max_timestamp`: read through the primary key (the series' blocks, in block_seq
+      // order), not through metric_blocks_run_time_idx (every block of the run, sorted).
       "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 AND "
-      "max_timestamp >= $5 AND min_timestamp <= $6 AND max_step >= $3 AND min_step <= $4 "
+      "+max_timestamp >= $5 AND min_timestamp <= $6 AND max_step >= $3 AND min_step <= $4 "
       "ORDER BY block_seq",
       params, [&](const SqlRowView& row) -> absl::Status {
         int64_t count = row.Int(0);
