@@ -115,6 +115,15 @@ TEST(CsvFrameTest, ForcedCategoricalNumbersAreLabelledByValue) {
   EXPECT_THAT(frame.columns[0].codes, ElementsAre(0, 1, 0, 1, -1, -1, 2, 3));
 }
 
+TEST(CsvFrameTest, IntegerColumnsAreThoseWrittenAsIntegersWithNothingMissing) {
+  // pandas: a (int64), b float64 ("3.0"), c float64 (a missing value), d float64 (1.5).
+  DataFrame frame = Parse("a,b,c,d\n1, 2,1,1\n-3,3.0,,1.5\n+4,4,2,2\n");
+  EXPECT_TRUE(frame.columns[0].integer);
+  EXPECT_FALSE(frame.columns[1].integer);
+  EXPECT_FALSE(frame.columns[2].integer);
+  EXPECT_FALSE(frame.columns[3].integer);
+}
+
 TEST(CsvFrameTest, QuotedFieldsCommasEscapedQuotesAndLineBreaks) {
   DataFrame frame = Parse(
       "\"name, full\",q\n\"Smith, J\",\"1\"\n\"say \"\"hi\"\"\",2\n\"two\nlines\",\"3.5\"\n");

@@ -158,10 +158,12 @@ absl::StatusOr<DataFrame> DataFrameFromJson(const Json& columns,
       }
     } else {
       column.numbers.reserve(values.size());
+      column.integer = !values.empty();  // pandas' int64: JSON integers only, none null
       for (const Json& value : values) {
         double number = value.is_null() ? std::nan("") : value.get<double>();
         if (!std::isfinite(number)) number = std::nan("");
         column.numbers.push_back(number);
+        column.integer = column.integer && value.is_number_integer();
       }
     }
     frame.columns.push_back(std::move(column));

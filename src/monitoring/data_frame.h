@@ -21,6 +21,10 @@ struct FrameColumn {
   std::vector<double> numbers;          // numeric: one per row, NaN = missing/non-finite
   std::vector<int32_t> codes;           // categorical: one per row, -1 = missing
   std::vector<std::string> categories;  // categorical: code → label
+  // Numeric: what pandas would type int64 — every value written as a whole number (CSV
+  // text without '.' or exponent, JSON integers, an int64 feature), none missing. Drift's
+  // binned tests then use numpy's integer Sturges width (stats::ColumnPair::integer).
+  bool integer = false;
   size_t size() const { return categorical ? codes.size() : numbers.size(); }
 };
 

@@ -42,6 +42,15 @@ TEST(DataFrameFromJsonTest, NumbersInACategoricalColumnAreLabelledByValue) {
   EXPECT_THAT(frame->columns[0].codes, ElementsAre(0, 0, 1, 2, 3));
 }
 
+TEST(DataFrameFromJsonTest, IntegerColumnsAreJsonIntegersWithNothingNull) {
+  absl::StatusOr<DataFrame> frame = DataFrameFromJson(
+      Json::parse(R"({"a": [1, 2, -3], "b": [1, 2.0, 3], "c": [1, null, 3]})"), {}, "current");
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_TRUE(frame->Find("a")->integer);
+  EXPECT_FALSE(frame->Find("b")->integer);
+  EXPECT_FALSE(frame->Find("c")->integer);
+}
+
 TEST(DataFrameFromJsonTest, ForcedCategorical) {
   absl::StatusOr<DataFrame> frame =
       DataFrameFromJson(Json::parse(R"({"zip": [75001, 75002, 75001]})"), {"zip"}, "current");

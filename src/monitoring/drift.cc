@@ -140,9 +140,11 @@ absl::StatusOr<ColumnDrift> RunColumn(const ColumnJob& job, bool keep_histograms
   } else {
     pair.reference = FiniteValues(ref, &drift.reference_missing);
     pair.current = FiniteValues(cur, &drift.current_missing);
-    // What pandas reads as int64 on both sides: numpy's Sturges bins are then ≥ 1 wide.
-    pair.integer = drift.reference_missing == 0 && drift.current_missing == 0 &&
-                   AllWholeNumbers(pair.reference) && AllWholeNumbers(pair.current);
+    // What pandas reads as int64 on both sides (FrameColumn::integer: integers as written,
+    // none missing): numpy's Sturges bins are then ≥ 1 wide.
+    pair.integer = ref.integer && cur.integer && drift.reference_missing == 0 &&
+                   drift.current_missing == 0 && AllWholeNumbers(pair.reference) &&
+                   AllWholeNumbers(pair.current);
   }
   drift.reference_count = static_cast<int64_t>(pair.reference.size());
   drift.current_count = static_cast<int64_t>(pair.current.size());

@@ -213,7 +213,11 @@ absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
   }
 
   DataFrame frame;
-  for (ColumnBuilder& builder : builders) frame.columns.push_back(std::move(builder.column));
+  std::vector<bool> int64_typed;
+  for (ColumnBuilder& builder : builders) {
+    int64_typed.push_back(builder.type == features::FeatureType::kInt64);
+    frame.columns.push_back(std::move(builder.column));
+  }
   frame.rows = frame.columns.empty() ? 0 : static_cast<int64_t>(frame.columns[0].size());
   if (request.last_rows > 0 && frame.rows > request.last_rows &&
       static_cast<int64_t>(event_ts.size()) == frame.rows) {
@@ -229,6 +233,13 @@ absl::StatusOr<DataFrame> ReadFeatureViewFrame(features::FeatureStore& store,
     std::sort(keep.begin(), keep.end());
     for (FrameColumn& column : frame.columns) KeepRows(column, keep);
     frame.rows = static_cast<int64_t>(n);
+  }
+  // An int64 feature with no null in the rows read is what pandas types int64.
+  for (size_t i = 0; i < frame.columns.size(); ++i) {
+    FrameColumn& column = frame.columns[i];
+    if (column.categorical || !int64_typed[i] || column.numbers.empty()) continue;
+    column.integer = std::none_of(column.numbers.begin(), column.numbers.end(),
+                                  [](double v) { return std::isnan(v); });
   }
   return frame;
 }
