@@ -3,7 +3,6 @@
 #include <algorithm>
 
 namespace cairn {
-namespace {
 
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -19,8 +18,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   }
   return row[b.size()];
 }
-
-}  // namespace
 
 std::string NearestName(std::string_view word, const std::vector<std::string_view>& candidates) {
   size_t best = std::max<size_t>(2, word.size() / 2) + 1;

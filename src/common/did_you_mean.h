@@ -2,11 +2,15 @@
 // "Did you mean …?" hints for user-facing errors: the nearest valid name to a misspelt
 // one, by edit distance. Pure functions; thread-safe.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace cairn {
+
+// The Levenshtein distance between `a` and `b` (insertions, deletions, substitutions).
+size_t EditDistance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` by edit distance (ties: the first), or "" when none is
 // within max(2, |word| / 2) edits.

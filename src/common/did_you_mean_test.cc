@@ -5,6 +5,15 @@
 namespace cairn {
 namespace {
 
+TEST(DidYouMeanTest, EditDistanceCountsInsertionsDeletionsAndSubstitutions) {
+  EXPECT_EQ(EditDistance("", ""), 0u);
+  EXPECT_EQ(EditDistance("abc", ""), 3u);
+  EXPECT_EQ(EditDistance("", "ab"), 2u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("flaw", "lawn"), 2u);
+  EXPECT_EQ(EditDistance("same", "same"), 0u);
+}
+
 TEST(DidYouMeanTest, NearestNameWithinHalfTheWord) {
   EXPECT_EQ(NearestName("entites", {"entities", "source"}), "entities");
   EXPECT_EQ(NearestName("zzzzzz", {"entities", "source"}), "");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/status.h"
 #include "common/strings.h"
 

@@ -30,7 +30,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/did_you_mean.h"
 #include "features/definitions.h"
 
 namespace cairn::features {
@@ -76,8 +75,5 @@ absl::StatusOr<DefinitionSet> ParseDefinitionFiles(const std::vector<DefinitionF
 // `path` does not exist; InvalidArgument when a directory holds no definition file.
 absl::StatusOr<std::vector<DefinitionFile>> ReadDefinitionFiles(const std::string& path);
 
-// NearestName moved to common/did_you_mean.h; this name stays until the Monitor parser
-// (being edited elsewhere this session) is moved onto common's readers.
-using ::cairn::NearestName;
 
 }  // namespace cairn::features

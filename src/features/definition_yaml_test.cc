@@ -275,10 +275,5 @@ TEST(DefinitionYamlTest, ReadsEveryYamlFileBelowADirectorySorted) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(DefinitionYamlTest, NearestName) {
-  EXPECT_EQ(NearestName("entites", {"entities", "source"}), "entities");
-  EXPECT_EQ(NearestName("zzzzzz", {"entities", "source"}), "");
-}
-
 }  // namespace
 }  // namespace cairn::features

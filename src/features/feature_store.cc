@@ -9,14 +9,15 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "features/offline/compaction.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
 #include "features/definition_json.h"
+#include "features/offline/compaction.h"
 #include "features/online/materializer.h"
 #include "features/row_stream.h"
 #include "features/view_rows.h"

@@ -10,6 +10,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
@@ -155,21 +156,6 @@ absl::Status ParseRequest(od::document& doc, Request* req) {
 }
 
 // ---- suggestions ---------------------------------------------------------------------
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string FeatureSuggestion(std::string_view name, const FeatureViewSpec& spec) {
   const std::string* best = nullptr;

@@ -7,12 +7,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/duration.h"
 #include "common/event_types.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
 #include "common/yaml_documents.h"
+#include "common/yaml_reader.h"
 #include "monitoring/stats/quality_metrics.h"
 #include "monitoring/stats/stat_tests.h"
 #include "pipelines/cron.h"
@@ -22,22 +24,6 @@ namespace cairn::monitoring {
 namespace {
 
 constexpr size_t kMaxNameLength = 128;
-
-bool Present(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
-
-std::string Join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string hint = features::NearestName(word, candidates);
-  return hint.empty() ? "" : absl::StrCat("; did you mean '", hint, "'?");
-}
 
 const std::vector<std::string_view> kMonitorFields = {
     "kind",     "name",        "description", "owner",       "tags",     "target",
@@ -76,26 +62,26 @@ std::vector<std::string_view> TestNames() {
   return names;
 }
 
-class DocumentParser {
+class DocumentParser : private YamlFieldReader {
  public:
-  DocumentParser(std::string_view file, const YAML::Node& doc) : file_(file), doc_(doc) {}
+  DocumentParser(std::string_view file, const YAML::Node& doc) : YamlFieldReader(file), doc_(doc) {}
 
   absl::Status Parse(MonitorSpec* spec, bool* is_monitor) {
     *is_monitor = false;
     const int line = YamlLine(doc_);
     if (!doc_.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line, ": a definition must be a map with 'kind' and 'name', got ",
+          file(), ":", line, ": a definition must be a map with 'kind' and 'name', got ",
           YamlShown(doc_)));
     }
     YAML::Node kind_node = doc_["kind"];
-    if (!Present(kind_node)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          file_, ":", line,
-          ": missing field 'kind': add kind: Monitor (or Entity, Source, FeatureView, "
-          "FeatureService, Pipeline, Policy, Endpoint)"));
+    if (!YamlPresent(kind_node)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file(), ":", line,
+                       ": missing field 'kind': add kind: Monitor (or Entity, Source, FeatureView, "
+                       "FeatureService, Pipeline, Policy, Endpoint)"));
     }
-    label_ = "definition";
+    set_label("definition");
     if (!kind_node.IsScalar()) return FieldError(kind_node, "kind", "must be a string");
     const std::string kind = kind_node.Scalar();
     if (std::find(kOtherKinds.begin(), kOtherKinds.end(), kind) != kOtherKinds.end()) {
@@ -104,70 +90,22 @@ class DocumentParser {
     if (kind != "Monitor") {
       std::vector<std::string_view> kinds = kOtherKinds;
       kinds.insert(kinds.begin(), "Monitor");
-      return FieldError(kind_node, "kind",
-                        absl::StrCat("is not a kind (", Join(kinds), ")", DidYouMean(kind, kinds)));
+      return FieldError(
+          kind_node, "kind",
+          absl::StrCat("is not a kind (", JoinNames(kinds), ")", DidYouMean(kind, kinds)));
     }
     *is_monitor = true;
-    label_ = "monitor";
+    set_label("monitor");
     YAML::Node name_node = doc_["name"];
-    if (Present(name_node) && name_node.IsScalar()) {
-      label_ = absl::StrCat("monitor ", name_node.Scalar());
+    if (YamlPresent(name_node) && name_node.IsScalar()) {
+      set_label(absl::StrCat("monitor ", name_node.Scalar()));
     }
-    spec->file = std::string(file_);
+    spec->file = std::string(file());
     spec->line = line;
     return ParseMonitor(spec);
   }
 
  private:
-  absl::Status FieldError(const YAML::Node& at, std::string_view field, std::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", YamlLine(at), ": ", label_,
-                                                   ": field '", ToAbsl(field), "': value ",
-                                                   YamlShown(at), " ", ToAbsl(what)));
-  }
-  absl::Status ObjectError(int line, std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file_, ":", line, ": ", label_, ": ", ToAbsl(what)));
-  }
-
-  absl::Status CheckFields(const YAML::Node& map, const std::vector<std::string_view>& allowed,
-                           std::string_view where) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return ObjectError(YamlLine(it->first),
-                           absl::StrCat("keys must be strings, got ", YamlShown(it->first)));
-      }
-      const std::string key = it->first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string hint = features::NearestName(key, allowed);
-      return ObjectError(
-          YamlLine(it->first),
-          absl::StrCat("unknown field '", ToAbsl(where), key, "' (value ", YamlShown(it->second),
-                       ")",
-                       hint.empty() ? absl::StrCat("; valid fields: ", Join(allowed))
-                                    : absl::StrCat("; did you mean '", hint, "'?")));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status RequireMap(const YAML::Node& node, std::string_view path, std::string_view example) {
-    if (node.IsMap()) return absl::OkStatus();
-    return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& map, std::string_view field,
-                                     std::string_view path, bool required) {
-    YAML::Node node = map[std::string(field)];
-    if (!Present(node)) {
-      if (required) {
-        return ObjectError(YamlLine(map),
-                           absl::StrCat("missing field '", ToAbsl(path), "': it is required"));
-      }
-      return std::string();
-    }
-    if (!node.IsScalar()) return FieldError(node, path, "must be a string");
-    return node.Scalar();
-  }
-
   absl::StatusOr<std::string> ObjectName(const YAML::Node& map, std::string_view field,
                                          std::string_view path, bool required) {
     CAIRN_ASSIGN_OR_RETURN(std::string name, String(map, field, path, required));
@@ -179,59 +117,18 @@ class DocumentParser {
     return name;
   }
 
-  absl::StatusOr<std::map<std::string, std::string>> StringMap(const YAML::Node& node,
-                                                               std::string_view path,
-                                                               std::string_view example) {
-    std::map<std::string, std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsMap()) {
-      return FieldError(node, path, absl::StrCat("must be a map, like ", ToAbsl(example)));
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return FieldError(it->first, path,
-                          absl::StrCat("has a key that is not a string; write ", ToAbsl(example)));
-      }
-      std::string sub = absl::StrCat(ToAbsl(path), ".", it->first.Scalar());
-      if (!Present(it->second) || !it->second.IsScalar()) {
-        return FieldError(it->second, sub, "must be a string, number or bool (quote it)");
-      }
-      out[it->first.Scalar()] = it->second.Scalar();
-    }
-    return out;
-  }
-
-  absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view path, bool fallback) {
-    if (!Present(node)) return fallback;
-    if (node.IsScalar()) {
-      const std::string& text = node.Scalar();
-      if (text == "true" || text == "True" || text == "yes") return true;
-      if (text == "false" || text == "False" || text == "no") return false;
-    }
-    return FieldError(node, path, "must be true or false");
-  }
-
+  // A whole number of at least `min`; `fallback` when absent.
   absl::StatusOr<int64_t> Integer(const YAML::Node& node, std::string_view path, int64_t fallback,
                                   int64_t min) {
-    if (!Present(node)) return fallback;
-    int64_t value = 0;
-    if (node.IsScalar() && absl::SimpleAtoi(node.Scalar(), &value)) {
-      if (value >= min) return value;
+    CAIRN_ASSIGN_OR_RETURN(int64_t value, YamlFieldReader::Integer(node, path, fallback));
+    if (YamlPresent(node) && value < min) {
       return FieldError(node, path, absl::StrCat("must be at least ", min));
     }
-    return FieldError(node, path, "must be a whole number");
-  }
-
-  absl::StatusOr<double> Number(const YAML::Node& node, std::string_view path) {
-    double value = 0;
-    if (node.IsScalar() && absl::SimpleAtod(node.Scalar(), &value) && std::isfinite(value)) {
-      return value;
-    }
-    return FieldError(node, path, "must be a number");
+    return value;
   }
 
   absl::StatusOr<std::optional<double>> Threshold(const YAML::Node& node, std::string_view path) {
-    if (!Present(node)) return std::optional<double>();
+    if (!YamlPresent(node)) return std::optional<double>();
     CAIRN_ASSIGN_OR_RETURN(double value, Number(node, path));
     if (value < 0) return FieldError(node, path, "must not be negative");
     return std::optional<double>(value);
@@ -242,37 +139,15 @@ class DocumentParser {
     const std::string name = node.Scalar();
     if (stats::FindStatTest(name) == nullptr) {
       std::vector<std::string_view> names = TestNames();
-      return FieldError(node, path,
-                        absl::StrCat("is not a drift test (", Join(names), ")",
-                                     DidYouMean(name, names)));
+      return FieldError(
+          node, path,
+          absl::StrCat("is not a drift test (", JoinNames(names), ")", DidYouMean(name, names)));
     }
     return name;
   }
 
-  absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node,
-                                                      std::string_view path,
-                                                      std::string_view example) {
-    std::vector<std::string> out;
-    if (!Present(node)) return out;
-    if (!node.IsSequence()) {
-      return FieldError(node, path,
-                        absl::StrCat("must be a list of strings, like ", ToAbsl(example)));
-    }
-    for (size_t i = 0; i < node.size(); ++i) {
-      std::string at = absl::StrCat(ToAbsl(path), "[", i, "]");
-      if (!Present(node[i]) || !node[i].IsScalar() || node[i].Scalar().empty()) {
-        return FieldError(node[i], at, "must be a non-empty string (quote it)");
-      }
-      if (std::find(out.begin(), out.end(), node[i].Scalar()) != out.end()) {
-        return FieldError(node[i], at, "is listed twice: name each column once");
-      }
-      out.push_back(node[i].Scalar());
-    }
-    return out;
-  }
-
   absl::StatusOr<int64_t> Time(const YAML::Node& node, std::string_view path) {
-    if (!Present(node)) return int64_t{0};
+    if (!YamlPresent(node)) return int64_t{0};
     if (node.IsScalar()) {
       std::optional<int64_t> ms = ParseTimestamp(node.Scalar());
       if (ms.has_value()) return *ms;
@@ -290,13 +165,15 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(spec->tags, StringMap(doc_["tags"], "tags", "{team: growth}"));
     CAIRN_RETURN_IF_ERROR(ParseTarget(spec));
     CAIRN_RETURN_IF_ERROR(ParseReference(spec));
-    CAIRN_ASSIGN_OR_RETURN(spec->columns, StringList(doc_["columns"], "columns", "[amount, plan]"));
+    CAIRN_ASSIGN_OR_RETURN(spec->columns, StringList(doc_["columns"], "columns", "[amount, plan]",
+                                                     ListItems::kDistinctNames));
     CAIRN_ASSIGN_OR_RETURN(spec->categorical,
-                           StringList(doc_["categorical"], "categorical", "[plan, country]"));
+                           StringList(doc_["categorical"], "categorical", "[plan, country]",
+                                      ListItems::kDistinctNames));
     CAIRN_RETURN_IF_ERROR(ParseTests(spec));
 
     YAML::Node share = doc_["drift_share"];
-    if (Present(share)) {
+    if (YamlPresent(share)) {
       CAIRN_ASSIGN_OR_RETURN(spec->drift_share, Number(share, "drift_share"));
       if (spec->drift_share <= 0 || spec->drift_share > 1) {
         return FieldError(share, "drift_share",
@@ -330,13 +207,13 @@ class DocumentParser {
     }
 
     YAML::Node schedule = doc_["schedule"];
-    if (Present(schedule)) {
+    if (YamlPresent(schedule)) {
       // Not `cron = schedule["cron"]`: yaml-cpp's Node assignment rewrites the node both
       // names share (the schedule map itself).
       if (!schedule.IsScalar()) {
         CAIRN_RETURN_IF_ERROR(RequireMap(schedule, "schedule", "{cron: \"0 * * * *\"}"));
         CAIRN_RETURN_IF_ERROR(CheckFields(schedule, kScheduleFields, "schedule."));
-        if (!Present(schedule["cron"])) {
+        if (!YamlPresent(schedule["cron"])) {
           return ObjectError(YamlLine(schedule),
                              "missing field 'schedule.cron': write schedule: {cron: \"0 * * * "
                              "*\"} (5 fields, UTC)");
@@ -350,7 +227,7 @@ class DocumentParser {
       }
       spec->cron = cron.Scalar();
       YAML::Node catchup = schedule.IsMap() ? schedule["catchup"] : YAML::Node();
-      if (Present(catchup)) {
+      if (YamlPresent(catchup)) {
         absl::StatusOr<pipelines::Catchup> policy =
             catchup.IsScalar() ? pipelines::ParseCatchup(catchup.Scalar())
                                : absl::InvalidArgumentError("not a string");
@@ -367,16 +244,16 @@ class DocumentParser {
     }
 
     YAML::Node trigger = doc_["trigger"];
-    if (Present(trigger)) {
+    if (YamlPresent(trigger)) {
       CAIRN_RETURN_IF_ERROR(RequireMap(trigger, "trigger", "{on: source_ingested}"));
       CAIRN_RETURN_IF_ERROR(CheckFields(trigger, kTriggerFields, "trigger."));
       CAIRN_ASSIGN_OR_RETURN(spec->trigger_on, String(trigger, "on", "trigger.on", true));
       if (std::find(kTriggerEvents.begin(), kTriggerEvents.end(), spec->trigger_on) ==
           kTriggerEvents.end()) {
-        return FieldError(trigger["on"], "trigger.on",
-                          absl::StrCat("is not an event a monitor can follow (",
-                                       Join(kTriggerEvents), ")",
-                                       DidYouMean(spec->trigger_on, kTriggerEvents)));
+        return FieldError(
+            trigger["on"], "trigger.on",
+            absl::StrCat("is not an event a monitor can follow (", JoinNames(kTriggerEvents), ")",
+                         DidYouMean(spec->trigger_on, kTriggerEvents)));
       }
       if (spec->target.feature_view.empty()) {
         return FieldError(trigger["on"], "trigger.on",
@@ -385,7 +262,7 @@ class DocumentParser {
     }
 
     YAML::Node severity = doc_["severity"];
-    if (Present(severity)) {
+    if (YamlPresent(severity)) {
       std::optional<Severity> parsed;
       if (severity.IsScalar()) parsed = ParseSeverity(severity.Scalar());
       if (!parsed.has_value()) {
@@ -403,7 +280,7 @@ class DocumentParser {
 
   absl::Status ParseTarget(MonitorSpec* spec) {
     YAML::Node target = doc_["target"];
-    if (!Present(target)) {
+    if (!YamlPresent(target)) {
       return ObjectError(spec->line,
                          "missing field 'target': add target: {feature_view: VIEW, window: 1d}");
     }
@@ -429,7 +306,7 @@ class DocumentParser {
     }
     if (!out.path.empty()) {
       for (const char* field : {"window", "rows"}) {
-        if (Present(target[field])) {
+        if (YamlPresent(target[field])) {
           return FieldError(target[field], absl::StrCat("target.", field),
                             "applies to a feature_view target; a target.path file is read "
                             "whole at each run");
@@ -437,7 +314,7 @@ class DocumentParser {
       }
     }
     YAML::Node window = target["window"];
-    if (Present(window)) {
+    if (YamlPresent(window)) {
       absl::StatusOr<int64_t> ms =
           window.IsScalar() ? ParseDuration(window.Scalar()) : absl::InvalidArgumentError("");
       if (!ms.ok() || *ms <= 0) {
@@ -458,8 +335,8 @@ class DocumentParser {
 
   absl::Status ParseReference(MonitorSpec* spec) {
     YAML::Node ref = doc_["reference"];
-    if (!Present(ref)) {
-      if (Present(doc_["quality"])) return absl::OkStatus();  // quality needs no reference
+    if (!YamlPresent(ref)) {
+      if (YamlPresent(doc_["quality"])) return absl::OkStatus();  // quality needs no reference
       return ObjectError(spec->line,
                          "missing field 'reference': add reference: {path: train.csv} (or "
                          "profile: NAME, or feature_view: VIEW with from/to)");
@@ -487,9 +364,9 @@ class DocumentParser {
     CAIRN_ASSIGN_OR_RETURN(out.model_alias, String(ref, "alias", "reference.alias", false));
     CAIRN_ASSIGN_OR_RETURN(out.model_version,
                            Integer(ref["version"], "reference.version", 0, 1));
-    if (out.model.empty() && (Present(ref["alias"]) || Present(ref["version"]))) {
-      YAML::Node at = Present(ref["alias"]) ? ref["alias"] : ref["version"];
-      return FieldError(at, Present(ref["alias"]) ? "reference.alias" : "reference.version",
+    if (out.model.empty() && (YamlPresent(ref["alias"]) || YamlPresent(ref["version"]))) {
+      YAML::Node at = YamlPresent(ref["alias"]) ? ref["alias"] : ref["version"];
+      return FieldError(at, YamlPresent(ref["alias"]) ? "reference.alias" : "reference.version",
                         "applies to a model reference only (model: NAME)");
     }
     if (!out.model.empty() && out.model_alias.empty() == (out.model_version == 0)) {
@@ -500,9 +377,9 @@ class DocumentParser {
     }
     CAIRN_ASSIGN_OR_RETURN(out.from_ms, Time(ref["from"], "reference.from"));
     CAIRN_ASSIGN_OR_RETURN(out.to_ms, Time(ref["to"], "reference.to"));
-    if ((Present(ref["from"]) || Present(ref["to"])) && out.feature_view.empty()) {
-      YAML::Node at = Present(ref["from"]) ? ref["from"] : ref["to"];
-      return FieldError(at, Present(ref["from"]) ? "reference.from" : "reference.to",
+    if ((YamlPresent(ref["from"]) || YamlPresent(ref["to"])) && out.feature_view.empty()) {
+      YAML::Node at = YamlPresent(ref["from"]) ? ref["from"] : ref["to"];
+      return FieldError(at, YamlPresent(ref["from"]) ? "reference.from" : "reference.to",
                         "applies to a feature_view reference only");
     }
     if (out.from_ms != 0 && out.to_ms != 0 && out.from_ms >= out.to_ms) {
@@ -515,16 +392,16 @@ class DocumentParser {
 
   absl::Status ParseTests(MonitorSpec* spec) {
     YAML::Node tests = doc_["tests"];
-    if (!Present(tests)) return absl::OkStatus();
+    if (!YamlPresent(tests)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(
         RequireMap(tests, "tests", "{default: ks, per_column: {plan: {test: psi}}}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(tests, kTestsFields, "tests."));
-    if (Present(tests["default"])) {
+    if (YamlPresent(tests["default"])) {
       CAIRN_ASSIGN_OR_RETURN(spec->tests.default_test, TestName(tests["default"], "tests.default"));
     }
     CAIRN_ASSIGN_OR_RETURN(spec->tests.threshold, Threshold(tests["threshold"], "tests.threshold"));
     YAML::Node per_column = tests["per_column"];
-    if (!Present(per_column)) return absl::OkStatus();
+    if (!YamlPresent(per_column)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(RequireMap(per_column, "tests.per_column",
                                      "{plan: {test: psi, threshold: 0.2}}"));
     for (auto it = per_column.begin(); it != per_column.end(); ++it) {
@@ -535,12 +412,12 @@ class DocumentParser {
       const std::string path = absl::StrCat("tests.per_column.", column);
       const YAML::Node node = it->second;  // a copy: `*it` is a temporary
       ColumnTestSpec test;
-      if (Present(node) && node.IsScalar()) {  // per_column: {plan: psi}
+      if (YamlPresent(node) && node.IsScalar()) {  // per_column: {plan: psi}
         CAIRN_ASSIGN_OR_RETURN(test.test, TestName(node, path));
       } else {
         CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{test: psi, threshold: 0.2}"));
         CAIRN_RETURN_IF_ERROR(CheckFields(node, kColumnTestFields, path + "."));
-        if (Present(node["test"])) {
+        if (YamlPresent(node["test"])) {
           CAIRN_ASSIGN_OR_RETURN(test.test, TestName(node["test"], path + ".test"));
         }
         CAIRN_ASSIGN_OR_RETURN(test.threshold, Threshold(node["threshold"], path + ".threshold"));
@@ -554,14 +431,14 @@ class DocumentParser {
   }
 
   absl::StatusOr<std::string> MetricName(const YAML::Node& node, std::string_view path) {
-    if (!Present(node) || !node.IsScalar()) {
+    if (!YamlPresent(node) || !node.IsScalar()) {
       return FieldError(node, path, "must be a metric name, like auc or logloss");
     }
     const std::string name = node.Scalar();
     if (!stats::IsKnownMetric(name)) {
       std::vector<std::string_view> names = QualityMetricNames();
       return FieldError(node, path,
-                        absl::StrCat("is not a quality metric (", Join(names), ")",
+                        absl::StrCat("is not a quality metric (", JoinNames(names), ")",
                                      DidYouMean(name, names)));
     }
     return name;
@@ -569,7 +446,7 @@ class DocumentParser {
 
   absl::Status ParseQuality(MonitorSpec* spec) {
     YAML::Node quality = doc_["quality"];
-    if (!Present(quality)) return absl::OkStatus();
+    if (!YamlPresent(quality)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(
         RequireMap(quality, "quality", "{min_labels: 100, metrics: [{metric: auc, min: 0.7}]}"));
     if (spec->target.endpoint.empty()) {
@@ -582,11 +459,11 @@ class DocumentParser {
     MonitorQuality out;
     CAIRN_ASSIGN_OR_RETURN(out.min_labels,
                            Integer(quality["min_labels"], "quality.min_labels", 100, 1));
-    if (Present(quality["threshold"])) {
+    if (YamlPresent(quality["threshold"])) {
       CAIRN_ASSIGN_OR_RETURN(out.threshold, Number(quality["threshold"], "quality.threshold"));
     }
     YAML::Node metrics = quality["metrics"];
-    if (Present(metrics)) {
+    if (YamlPresent(metrics)) {
       if (!metrics.IsSequence()) {
         return FieldError(metrics, "quality.metrics",
                           "must be a list, like [{metric: auc, min: 0.7}, {metric: logloss, "
@@ -597,7 +474,7 @@ class DocumentParser {
         const std::string path = absl::StrCat("quality.metrics[", i, "]");
         CAIRN_RETURN_IF_ERROR(RequireMap(node, path, "{metric: auc, min: 0.7}"));
         CAIRN_RETURN_IF_ERROR(CheckFields(node, kQualityMetricFields, path + "."));
-        if (!Present(node["metric"])) {
+        if (!YamlPresent(node["metric"])) {
           return ObjectError(YamlLine(node), absl::StrCat("missing field '", path,
                                                           ".metric': name a metric, like auc"));
         }
@@ -609,10 +486,10 @@ class DocumentParser {
                               "is listed twice: give one entry with min and/or max");
           }
         }
-        if (Present(node["min"])) {
+        if (YamlPresent(node["min"])) {
           CAIRN_ASSIGN_OR_RETURN(bound.min, Number(node["min"], path + ".min"));
         }
-        if (Present(node["max"])) {
+        if (YamlPresent(node["max"])) {
           CAIRN_ASSIGN_OR_RETURN(bound.max, Number(node["max"], path + ".max"));
         }
         if (!bound.min.has_value() && !bound.max.has_value()) {
@@ -628,7 +505,7 @@ class DocumentParser {
       }
     }
     YAML::Node baseline = quality["baseline"];
-    if (Present(baseline)) {
+    if (YamlPresent(baseline)) {
       std::vector<YAML::Node> entries;
       if (baseline.IsSequence()) {
         for (size_t i = 0; i < baseline.size(); ++i) entries.push_back(baseline[i]);
@@ -645,7 +522,7 @@ class DocumentParser {
         QualityBaseline out_baseline;
         CAIRN_ASSIGN_OR_RETURN(out_baseline.model_metric,
                                String(node, "model_metric", path + ".model_metric", false));
-        if (Present(node["metric"])) {
+        if (YamlPresent(node["metric"])) {
           CAIRN_ASSIGN_OR_RETURN(out_baseline.metric, MetricName(node["metric"], path + ".metric"));
         } else if (stats::IsKnownMetric(out_baseline.model_metric)) {
           out_baseline.metric = out_baseline.model_metric;  // {model_metric: auc}: auc vs auc
@@ -653,9 +530,9 @@ class DocumentParser {
           return ObjectError(
               YamlLine(node),
               absl::StrCat("missing field '", path, ".metric': name the live metric to compare (",
-                           Join(QualityMetricNames()), ")"));
+                           JoinNames(QualityMetricNames()), ")"));
         }
-        if (Present(node["value"])) {
+        if (YamlPresent(node["value"])) {
           CAIRN_ASSIGN_OR_RETURN(out_baseline.value, Number(node["value"], path + ".value"));
         }
         if (out_baseline.value.has_value() == !out_baseline.model_metric.empty()) {
@@ -666,7 +543,7 @@ class DocumentParser {
                            "model_metric: NAME (the metric logged on the training run of the "
                            "model version the endpoint serves)"));
         }
-        if (Present(node["max_drop"])) {
+        if (YamlPresent(node["max_drop"])) {
           CAIRN_ASSIGN_OR_RETURN(out_baseline.max_drop,
                                  Number(node["max_drop"], path + ".max_drop"));
           if (out_baseline.max_drop < 0) {
@@ -689,7 +566,7 @@ class DocumentParser {
 
   absl::Status ParseOnAlert(MonitorSpec* spec) {
     YAML::Node on_alert = doc_["on_alert"];
-    if (!Present(on_alert)) return absl::OkStatus();
+    if (!YamlPresent(on_alert)) return absl::OkStatus();
     CAIRN_RETURN_IF_ERROR(RequireMap(on_alert, "on_alert",
                                      "{pipeline: churn-train, params: {reason: drift}}"));
     CAIRN_RETURN_IF_ERROR(CheckFields(on_alert, kOnAlertFields, "on_alert."));
@@ -712,7 +589,7 @@ class DocumentParser {
 
   absl::Status ParseSinks(MonitorSpec* spec) {
     YAML::Node sinks = doc_["sinks"];
-    if (!Present(sinks)) return absl::OkStatus();
+    if (!YamlPresent(sinks)) return absl::OkStatus();
     if (!sinks.IsSequence()) {
       return FieldError(sinks, "sinks",
                         "must be a list, like [{webhook: \"https://…\", secret: \"${SECRET}\"}, "
@@ -727,7 +604,7 @@ class DocumentParser {
       CAIRN_ASSIGN_OR_RETURN(sink.url, String(node, "webhook", path + ".webhook", false));
       CAIRN_ASSIGN_OR_RETURN(sink.secret, String(node, "secret", path + ".secret", false));
       CAIRN_ASSIGN_OR_RETURN(bool log, Bool(node["log"], path + ".log", false));
-      if (!sink.url.empty() && Present(node["log"])) {
+      if (!sink.url.empty() && YamlPresent(node["log"])) {
         return FieldError(node["log"], path + ".log",
                           "conflicts with 'webhook': write one sink per list entry");
       }
@@ -753,9 +630,7 @@ class DocumentParser {
     return absl::OkStatus();
   }
 
-  std::string file_;
   const YAML::Node& doc_;
-  std::string label_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/did_you_mean.h"
 #include "common/strings.h"
 #include "monitoring/stats/binned_tests.h"
 #include "monitoring/stats/ks.h"
@@ -59,21 +60,6 @@ constexpr Alias kAliases[] = {{"ed", "energy_dist"}, {"TVD", "tvd"}};
 bool NeedsSortedSamples(std::string_view name) {
   return name == "ks" || name == "cramer_von_mises" || name == "anderson" || name == "mannw" ||
          name == "energy_dist" || name == "wasserstein";
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 std::string TestNames(bool numeric, bool categorical) {
