@@ -17,6 +17,16 @@
 namespace cairn::monitoring {
 namespace {
 
+// What an alert with retrain.await_model waits for after a successful retraining run:
+// "a new version of model churn" or "model churn's alias 'production' to move".
+std::string Awaited(const RetrainAction& retrain) {
+  if (!retrain.await_alias.empty()) {
+    return absl::StrCat("model ", retrain.await_model, "'s alias '", retrain.await_alias,
+                        "' to move");
+  }
+  return absl::StrCat("a new version of model ", retrain.await_model);
+}
+
 // "drift" / "constraint violations": what a monitor run of this kind finds.
 std::string ProblemWord(const std::string& kind) {
   if (kind == "constraints") return "constraint violations";
@@ -86,7 +96,8 @@ absl::StatusOr<std::unique_ptr<AlertService>> AlertService::Open(storage::Databa
   }
   if (service->options_.subscribe) {
     absl::MutexLock lock(&service->shutdown_mu_);
-    for (const char* type : {kEventPipelineRunFinished, kEventModelVersionRegistered}) {
+    for (const char* type :
+         {kEventPipelineRunFinished, kEventModelVersionRegistered, kEventModelAliasMoved}) {
       service->subscriptions_.push_back(
           bus.Subscribe(type, [self](const Event& event) { self->HandleEvent(event); }));
     }
@@ -246,9 +257,8 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
       std::string waiting =
           alert.phase == RetrainPhase::kRetraining
               ? absl::StrCat("retraining run ", alert.retrain_run, " is still running")
-              : absl::StrCat("retraining run ", alert.retrain_run,
-                             " succeeded but no new version of model ",
-                             alert.retrain->await_model, " is registered yet");
+              : absl::StrCat("retraining run ", alert.retrain_run, " succeeded but ",
+                             Awaited(*alert.retrain), " has not happened yet");
       CAIRN_RETURN_IF_ERROR(store_->Update(alert));
       CAIRN_RETURN_IF_ERROR(AddEvent(
           alert, now, "verification_pending",
@@ -332,8 +342,8 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
       status = absl::StrCat("; retraining run ", alert.retrain_run, " is still running");
       break;
     case RetrainPhase::kAwaitingModel:
-      status = absl::StrCat("; waiting for a new version of model ", alert.retrain->await_model,
-                            " after retraining run ", alert.retrain_run);
+      status = absl::StrCat("; waiting for ", Awaited(*alert.retrain), " after retraining run ",
+                            alert.retrain_run);
       break;
     case RetrainPhase::kExhausted:
       status = "; retraining was given up: look at it by hand";
@@ -510,6 +520,8 @@ void AlertService::HandleEvent(const Event& event) {
     status = OnRunFinished(event);
   } else if (event.type == kEventModelVersionRegistered) {
     status = OnModelRegistered(event);
+  } else if (event.type == kEventModelAliasMoved) {
+    status = OnAliasMoved(event);
   }
   if (!status.ok()) {
     Log(LogLevel::kError, absl::StrCat("alerts: cannot handle ", EventToJson(event), ": ",
@@ -571,14 +583,17 @@ absl::Status AlertService::OnRunEnded(const std::string& run, const std::string&
     if (alert.retrain && !alert.retrain->await_model.empty() &&
         !alert.registered_version.empty()) {
       alert.phase = RetrainPhase::kAwaitingVerification;
-      next = absl::StrCat("model ", alert.retrain->await_model, " version ",
-                          alert.registered_version, " was registered while it ran; the next run of monitor ",
-                          alert.monitor, " verifies whether the ", ProblemWord(alert.kind),
-                          " is gone");
+      next =
+          absl::StrCat("model ", alert.retrain->await_model, " version ", alert.registered_version,
+                       alert.retrain->await_alias.empty()
+                           ? std::string(" was registered")
+                           : absl::StrCat(" took alias '", alert.retrain->await_alias, "'"),
+                       " while it ran; the next run of monitor ", alert.monitor,
+                       " verifies whether the ", ProblemWord(alert.kind), " is gone");
     } else if (alert.retrain && !alert.retrain->await_model.empty()) {
       alert.phase = RetrainPhase::kAwaitingModel;
-      next = absl::StrCat("waiting for a new version of model ", alert.retrain->await_model,
-                          " to be registered; the monitor run after that verifies the fix");
+      next = absl::StrCat("waiting for ", Awaited(*alert.retrain),
+                          "; the monitor run after that verifies the fix");
     } else {
       alert.phase = RetrainPhase::kAwaitingVerification;
       next = absl::StrCat("the next run of monitor ", alert.monitor,
@@ -611,6 +626,7 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
   CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> waiting, store_->FindAwaitingModel(model->second));
   const int64_t now = clock_.NowMillis();
   for (Alert& alert : waiting) {
+    if (alert.retrain && !alert.retrain->await_alias.empty()) continue;  // waits for a promotion
     alert.phase = RetrainPhase::kAwaitingVerification;
     alert.updated_ms = now;
     CAIRN_RETURN_IF_ERROR(store_->Update(alert));
@@ -627,6 +643,7 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
   CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> running,
                          store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, model->second));
   for (Alert& alert : running) {
+    if (alert.retrain && !alert.retrain->await_alias.empty()) continue;  // waits for a promotion
     alert.registered_version = version;
     alert.updated_ms = now;
     CAIRN_RETURN_IF_ERROR(store_->Update(alert));
@@ -638,6 +655,55 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
                      alert.monitor, " verifies whether the ", ProblemWord(alert.kind),
                      " is gone"),
         {{"model", model->second}, {"version", version}, {"pipeline_run", alert.retrain_run}}));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertService::OnAliasMoved(const Event& event) {
+  auto attr = [&](const char* name) {
+    auto it = event.attributes.find(name);
+    return it == event.attributes.end() ? std::string() : it->second;
+  };
+  const std::string model = attr("model");
+  const std::string alias = attr("alias");
+  const std::string version = attr("to_version");
+  if (model.empty() || alias.empty() || version.empty()) return absl::OkStatus();  // deleted
+  const int64_t now = clock_.NowMillis();
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> waiting, store_->FindAwaitingModel(model));
+  for (Alert& alert : waiting) {
+    if (!alert.retrain || alert.retrain->await_alias != alias) continue;
+    alert.phase = RetrainPhase::kAwaitingVerification;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    CAIRN_RETURN_IF_ERROR(AddEvent(
+        alert, now, "model_promoted",
+        absl::StrCat("model ", model, "'s alias '", alias, "' moved to version ", version,
+                     " after retraining run ", alert.retrain_run, "; the next run of monitor ",
+                     alert.monitor, " verifies whether the ", ProblemWord(alert.kind), " is gone"),
+        {{"model", model},
+         {"alias", alias},
+         {"version", version},
+         {"pipeline_run", alert.retrain_run}}));
+  }
+  // Promoted before the retraining run finished (a pipeline that promotes its own model):
+  // remembered, so that the run's success goes on to verification.
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> running,
+                         store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, model));
+  for (Alert& alert : running) {
+    if (!alert.retrain || alert.retrain->await_alias != alias) continue;
+    alert.registered_version = version;
+    alert.updated_ms = now;
+    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    CAIRN_RETURN_IF_ERROR(AddEvent(
+        alert, now, "model_promoted",
+        absl::StrCat("model ", model, "'s alias '", alias, "' moved to version ", version,
+                     " while retraining run ", alert.retrain_run,
+                     " is still running; once the run succeeds, the next run of monitor ",
+                     alert.monitor, " verifies whether the ", ProblemWord(alert.kind), " is gone"),
+        {{"model", model},
+         {"alias", alias},
+         {"version", version},
+         {"pipeline_run", alert.retrain_run}}));
   }
   return absl::OkStatus();
 }

@@ -28,7 +28,9 @@
 //   failed / cancelled → "retrain_failed", escalate, then retrain again while
 //               attempts < max_attempts, else exhaust.
 // kEventModelVersionRegistered{model} for alerts in kAwaitingModel waiting for that model
-//   → kAwaitingVerification ("model_registered").
+//   (without retrain.await_alias) → kAwaitingVerification ("model_registered").
+// kEventModelAliasMoved{model, alias, to_version} for alerts waiting for that model with
+//   retrain.await_alias == alias (a promotion) → kAwaitingVerification ("model_promoted").
 // Exhaust: phase kExhausted, "retrain_exhausted" (no more retraining runs are started for
 //   this alert), sinks "paged".
 // A retraining run that cannot be started (StartRetrainFn error):
@@ -162,6 +164,9 @@ class AlertService {
   absl::Status OnRunEnded(const std::string& run, const std::string& state,
                           const std::string& how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnModelRegistered(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A model alias moved: alerts awaiting that alias (retrain.await_alias) go on to
+  // verification, or remember it while their retraining still runs.
+  absl::Status OnAliasMoved(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a timeline event (stored at once) and returns it.
   absl::Status AddEvent(Alert& alert, int64_t now, std::string kind, std::string message,
                         std::map<std::string, std::string> attributes = {})

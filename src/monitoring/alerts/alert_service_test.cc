@@ -421,6 +421,77 @@ TEST_F(AlertServiceTest, AwaitModelWaitsForTheRegisteredVersion) {
   EXPECT_EQ(alert.state, AlertState::kResolved);
 }
 
+TEST_F(AlertServiceTest, AwaitAliasWaitsForThePromotionNotTheRegistration) {
+  MonitorOutcome outcome = Outcome(true, "mr-1", true);
+  outcome.retrain->await_model = "churn-model";
+  outcome.retrain->await_alias = "production";
+  Alert alert = Run(outcome);
+  FinishRun("run-1", "succeeded");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kAwaitingModel);
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining run run-1 of pipeline retrain-churn succeeded; waiting for model "
+            "churn-model's alias 'production' to move; the monitor run after that verifies the "
+            "fix");
+
+  // A registered version, another alias, another model's alias or a deleted alias: still
+  // waiting (a clean monitor run does not resolve the alert).
+  bus_->Publish(Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "5"}}});
+  bus_->Publish(Event{kEventModelAliasMoved,
+                      {{"model", "churn-model"}, {"alias", "staging"}, {"to_version", "5"}}});
+  bus_->Publish(Event{kEventModelAliasMoved,
+                      {{"model", "other"}, {"alias", "production"}, {"to_version", "5"}}});
+  bus_->Publish(Event{kEventModelAliasMoved,
+                      {{"model", "churn-model"}, {"alias", "production"}, {"to_version", ""}}});
+  bus_->Drain();
+  EXPECT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingModel);
+  MonitorOutcome clean = Outcome(false, "mr-2", true);
+  clean.retrain = outcome.retrain;
+  alert = Run(clean);
+  EXPECT_EQ(alert.state, AlertState::kOpen);
+  EXPECT_EQ(Steps(alert).back().kind, "verification_pending");
+  EXPECT_NE(Steps(alert).back().message.find(
+                "but model churn-model's alias 'production' to move has not happened yet"),
+            std::string::npos)
+      << Steps(alert).back().message;
+
+  // The promotion: on to verification, and the next clean run resolves it.
+  bus_->Publish(Event{kEventModelAliasMoved,
+                      {{"model", "churn-model"},
+                       {"alias", "production"},
+                       {"from_version", "3"},
+                       {"to_version", "5"}}});
+  bus_->Drain();
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Steps(alert).back().kind, "model_promoted");
+  EXPECT_EQ(Steps(alert).back().message,
+            "model churn-model's alias 'production' moved to version 5 after retraining run "
+            "run-1; the next run of monitor churn-drift verifies whether the drift is gone");
+  EXPECT_EQ(Run(clean).state, AlertState::kResolved);
+}
+
+TEST_F(AlertServiceTest, APromotionDuringTheRunIsRemembered) {
+  MonitorOutcome outcome = Outcome(true, "mr-1", true);
+  outcome.retrain->await_model = "churn-model";
+  outcome.retrain->await_alias = "production";
+  Alert alert = Run(outcome);
+  bus_->Publish(Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "6"}}});
+  bus_->Drain();
+  EXPECT_EQ(Current(alert.id).registered_version, "");  // a registration is not a promotion
+  bus_->Publish(Event{kEventModelAliasMoved,
+                      {{"model", "churn-model"}, {"alias", "production"}, {"to_version", "6"}}});
+  bus_->Drain();
+  EXPECT_EQ(Current(alert.id).registered_version, "6");
+  FinishRun("run-1", "succeeded");
+  alert = Current(alert.id);
+  EXPECT_EQ(alert.phase, RetrainPhase::kAwaitingVerification);
+  EXPECT_EQ(Steps(alert).back().message,
+            "retraining run run-1 of pipeline retrain-churn succeeded; model churn-model version "
+            "6 took alias 'production' while it ran; the next run of monitor churn-drift "
+            "verifies whether the drift is gone");
+}
+
 TEST_F(AlertServiceTest, ModelRegisteredBeforeTheRunFinishesIsRemembered) {
   // A retraining pipeline that registers the model itself publishes
   // model_version_registered while its run is still going.

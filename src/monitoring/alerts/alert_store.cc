@@ -136,6 +136,7 @@ absl::StatusOr<Alert> AlertFromRow(const SqlRowView& row) {
     action.params = JsonGet<std::map<std::string, std::string>>(r, "params", {});
     action.max_attempts = JsonGet<int>(r, "max_attempts", 2);
     action.await_model = JsonGet<std::string>(r, "await_model", "");
+    action.await_alias = JsonGet<std::string>(r, "await_alias", "");
     alert.retrain = std::move(action);
   }
   return alert;

@@ -68,10 +68,12 @@ std::optional<RetrainPhase> ParseRetrainPhase(std::string_view text) {
 Json RetrainActionToJson(const RetrainAction& action) {
   Json params = Json::object();
   for (const auto& [name, value] : action.params) params[name] = value;
-  return Json{{"pipeline", action.pipeline},
-              {"params", std::move(params)},
-              {"max_attempts", action.max_attempts},
-              {"await_model", action.await_model}};
+  Json out{{"pipeline", action.pipeline},
+           {"params", std::move(params)},
+           {"max_attempts", action.max_attempts},
+           {"await_model", action.await_model}};
+  if (!action.await_alias.empty()) out["await_alias"] = action.await_alias;
+  return out;
 }
 
 Json SinkSpecToJson(const SinkSpec& sink, bool with_secret) {

@@ -36,14 +36,16 @@ struct SinkSpec {
 // `on_alert.pipeline` of a Monitor: the pipeline to run when the monitor raises an alert
 // (retraining), its parameters (values may use {{alert.id}}, {{monitor}}), and the
 // escalation policy: after a retraining run that failed, or that succeeded (and, with
-// await_model, after a new version of that model was registered) while the next monitor
-// run still finds the problem, the alert escalates to critical and retraining is tried
+// await_model, after a new version of that model was registered — or, with await_alias
+// too, after that alias of the model moved: the retrained model was promoted) while the next
+// monitor run still finds the problem, the alert escalates to critical and retraining is tried
 // again until `max_attempts` runs were made; then it stops triggering and pages the sinks.
 struct RetrainAction {
   std::string pipeline;
   std::map<std::string, std::string> params;
   int max_attempts = 2;
   std::string await_model;  // empty: do not wait for a registered model version
+  std::string await_alias;  // with await_model: wait for this alias to move, not a registration
   bool operator==(const RetrainAction&) const = default;
 };
 

@@ -102,6 +102,8 @@ Json MonitorSpecToJson(const MonitorSpec& spec) {
                 {"params", spec.on_alert->params},
                 {"max_attempts", spec.on_alert->max_attempts},
                 {"await_model", spec.on_alert->await_model}};
+    // Only when set, so that monitors stored before it keep their content hash.
+    if (!spec.on_alert->await_alias.empty()) on_alert["await_alias"] = spec.on_alert->await_alias;
   }
   Json out{
       {"name", spec.name},
@@ -224,6 +226,7 @@ absl::StatusOr<MonitorSpec> MonitorSpecFromJson(const Json& json) {
       }
       action.max_attempts = a.value("max_attempts", 2);
       action.await_model = a.value("await_model", "");
+      action.await_alias = a.value("await_alias", "");
       spec.on_alert = std::move(action);
     }
     if (json.contains("sinks")) {

@@ -38,7 +38,8 @@
 //   trigger: {on: source_ingested}                        # after new data of the view's source
 //   severity: warning                                     # info | warning | critical
 //   on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 2,
-//              await_model: churn}
+//              await_model: churn,                        # wait for a new version of it,
+//              await_alias: production}                   # or for this alias to move
 //   sinks: [{webhook: "https://hooks.example/x", secret: "${HOOK_SECRET}"}, {log: true}]
 //   quality:                                              # endpoint targets only: live model
 //     min_labels: 100                                     # quality on the rows whose ground

@@ -39,7 +39,7 @@ const std::vector<std::string_view> kColumnTestFields = {"test", "threshold"};
 const std::vector<std::string_view> kScheduleFields = {"cron", "catchup"};
 const std::vector<std::string_view> kTriggerFields = {"on"};
 const std::vector<std::string_view> kOnAlertFields = {"pipeline", "params", "max_attempts",
-                                                      "await_model"};
+                                                      "await_model", "await_alias"};
 const std::vector<std::string_view> kSinkFields = {"webhook", "secret", "log"};
 const std::vector<std::string_view> kQualityFields = {"min_labels", "threshold", "metrics",
                                                       "baseline"};
@@ -583,6 +583,13 @@ class DocumentParser : private YamlFieldReader {
     action.max_attempts = static_cast<int>(attempts);
     CAIRN_ASSIGN_OR_RETURN(action.await_model,
                            String(on_alert, "await_model", "on_alert.await_model", false));
+    CAIRN_ASSIGN_OR_RETURN(action.await_alias,
+                           String(on_alert, "await_alias", "on_alert.await_alias", false));
+    if (!action.await_alias.empty() && action.await_model.empty()) {
+      return FieldError(on_alert["await_alias"], "on_alert.await_alias",
+                        "needs on_alert.await_model: name the model whose alias to wait for, "
+                        "like await_model: churn, await_alias: production");
+    }
     spec->on_alert = std::move(action);
     return absl::OkStatus();
   }

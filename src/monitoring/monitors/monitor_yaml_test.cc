@@ -34,7 +34,8 @@ constraints: true
 schedule: {cron: "0 * * * *"}
 trigger: {on: source_ingested}
 severity: critical
-on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 3, await_model: churn}
+on_alert: {pipeline: churn-train, params: {reason: drift}, max_attempts: 3, await_model: churn,
+           await_alias: production}
 sinks:
   - {webhook: "http://127.0.0.1:9/hook", secret: "${HOOK_SECRET}"}
   - {log: true}
@@ -84,6 +85,7 @@ TEST(MonitorYamlTest, ParsesEveryField) {
   EXPECT_EQ(m.on_alert->params.at("reason"), "drift");
   EXPECT_EQ(m.on_alert->max_attempts, 3);
   EXPECT_EQ(m.on_alert->await_model, "churn");
+  EXPECT_EQ(m.on_alert->await_alias, "production");
   ASSERT_EQ(m.sinks.size(), 2u);
   EXPECT_EQ(m.sinks[0].kind, "webhook");
   EXPECT_EQ(m.sinks[0].url, "http://127.0.0.1:9/hook");
@@ -210,13 +212,13 @@ struct ErrorCase {
 
 TEST(MonitorYamlTest, ErrorsNameFileLineFieldAndValue) {
   const std::vector<ErrorCase> cases = {
-      {"sevrity: info\n", "m.yaml:5: monitor m: unknown field 'sevrity' (value 'info'); did you "
-                          "mean 'severity'?"},
+      {"sevrity: info\n",
+       "m.yaml:5: monitor m: unknown field 'sevrity' (value 'info'); did you "
+       "mean 'severity'?"},
       {"severity: urgent\n",
        "m.yaml:5: monitor m: field 'severity': value 'urgent' is not a severity (info, warning, "
        "critical)"},
-      {"tests: {default: kss}\n",
-       "field 'tests.default': value 'kss' is not a drift test"},
+      {"tests: {default: kss}\n", "field 'tests.default': value 'kss' is not a drift test"},
       {"tests: {default: kss}\n", "did you mean 'ks'?"},
       {"tests: {per_column: {a: {test: psi, treshold: 2}}}\n",
        "unknown field 'tests.per_column.a.treshold' (value '2'); did you mean 'threshold'?"},
@@ -231,13 +233,16 @@ TEST(MonitorYamlTest, ErrorsNameFileLineFieldAndValue) {
       {"on_alert: {params: {a: b}}\n", "missing field 'on_alert.pipeline': it is required"},
       {"on_alert: {pipeline: p, max_attempts: 0}\n",
        "field 'on_alert.max_attempts': value '0' must be at least 1"},
+      {"on_alert: {pipeline: p, await_alias: production}\n",
+       "field 'on_alert.await_alias': value 'production' needs on_alert.await_model"},
       {"sinks: [{webhook: ftp://x}]\n",
        "field 'sinks[0].webhook': value 'ftp://x' is not an http:// or https:// URL"},
       {"sinks: [{log: false}]\n", "field 'sinks[0]' needs webhook: URL"},
       {"columns: [a, a]\n", "field 'columns[1]': value 'a' is listed twice"},
       {"drift: false\n", "checks nothing: drift and constraints are both false"},
-      {"kind: Monitr\nname: m\n", "m.yaml:1: definition: field 'kind': value 'Monitr' is not a "
-                                  "kind",
+      {"kind: Monitr\nname: m\n",
+       "m.yaml:1: definition: field 'kind': value 'Monitr' is not a "
+       "kind",
        true},
       {"kind: Monitor\nname: 9m\ntarget: {feature_view: v}\nreference: {path: r}\n",
        "field 'name': value '9m' is not a valid name", true},
