@@ -63,7 +63,10 @@ def verify_signature(header: str | None, secret: str | bytes, body: bytes,
         raise SignatureError(f"{HEADER} must be t=<unix seconds>,v1=<hex>; {missing} is "
                              f"missing in {header!r}")
     expected = sign(secret, body, timestamp).split(",v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, c) for c in candidates):
+    # compare_digest takes ASCII str only: compare bytes, so a non-ASCII v1 is a mismatch,
+    # not a TypeError.
+    if not any(hmac.compare_digest(expected.encode(), c.encode("utf-8", "replace"))
+               for c in candidates):
         raise SignatureError(f"{HEADER}: no v1 signature matches the body under this secret")
     skew = int(time.time() if now is None else now) - timestamp
     if abs(skew) > tolerance:

@@ -57,3 +57,6 @@ def test_malformed_headers_say_what_is_missing():
         verify_signature("t=5", "k", b"", now=5)
     with pytest.raises(SignatureError, match="t=5x is not a number of seconds"):
         verify_signature("t=5x,v1=ab", "k", b"", now=5)
+    # A non-ASCII signature is a mismatch, not a TypeError from hmac.compare_digest.
+    with pytest.raises(SignatureError, match="no v1 signature matches"):
+        verify_signature("t=5,v1=é" + "0" * 63, "k", b"", now=5)

@@ -49,12 +49,9 @@ std::string NumberCategoryLabel(double value) {
 }
 
 std::string NumberCategoryLabel(int64_t value) {
-  if (value > -10'000'000'000'000'000 && value < 10'000'000'000'000'000) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    return std::string(buf, end);
-  }
-  return NumberCategoryLabel(static_cast<double>(value));
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, end);
 }
 
 }  // namespace cairn::monitoring

@@ -21,8 +21,9 @@ namespace cairn::monitoring {
 // The label of a finite number (non-finite values: "inf", "-inf", "nan", which no data
 // path produces — they are missing values there).
 std::string NumberCategoryLabel(double value);
-// The same for an integer (exact beyond 2^53: "9007199254740993"; from 1e16 in magnitude
-// the double's label, as pandas would read the text as a float).
+// The same for an integer, always exact ("1234567890123456789"): pandas reads integer
+// text as int64, so distinct large ids stay distinct categories. CSV text that is an
+// integer literal within int64 is labelled through this overload too.
 std::string NumberCategoryLabel(int64_t value);
 
 }  // namespace cairn::monitoring

@@ -43,7 +43,11 @@ TEST(CategoryLabelTest, IntegersAgreeWithTheirDoubles) {
     EXPECT_EQ(NumberCategoryLabel(v), NumberCategoryLabel(static_cast<double>(v))) << v;
   }
   EXPECT_EQ(NumberCategoryLabel(int64_t{9'007'199'254'740'993}), "9007199254740993");
-  EXPECT_EQ(NumberCategoryLabel(int64_t{10'000'000'000'000'000}), "1e+16");
+  // Large ids stay exact and distinct (pandas reads integer text as int64).
+  EXPECT_EQ(NumberCategoryLabel(int64_t{10'000'000'000'000'000}), "10000000000000000");
+  EXPECT_EQ(NumberCategoryLabel(int64_t{1'234'567'890'123'456'789}), "1234567890123456789");
+  EXPECT_NE(NumberCategoryLabel(int64_t{1'234'567'890'123'456'789}),
+            NumberCategoryLabel(int64_t{1'234'567'890'123'456'790}));
 }
 
 }  // namespace

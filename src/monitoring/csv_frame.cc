@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
@@ -584,8 +585,14 @@ absl::Status JoinColumn(const Parser& parser, std::vector<Chunk>& chunks, size_t
   bool moved = false;
   for (size_t code = 0; code < labels.size(); ++code) {
     if (std::isfinite(*values[code])) {
-      auto [it, inserted] = merged.try_emplace(NumberCategoryLabel(*values[code]),
-                                               static_cast<int32_t>(out->categories.size()));
+      // Integer text within int64 is labelled exactly (large ids stay distinct), the rest
+      // by its double.
+      int64_t whole = 0;
+      const bool integer_text = absl::SimpleAtoi(ToAbsl(labels[code]), &whole) &&
+                                labels[code].find_first_of(".eE") == std::string::npos;
+      auto [it, inserted] = merged.try_emplace(
+          integer_text ? NumberCategoryLabel(whole) : NumberCategoryLabel(*values[code]),
+          static_cast<int32_t>(out->categories.size()));
       if (inserted) out->categories.push_back(it->first);
       renumber[code] = it->second;
     }

@@ -115,6 +115,17 @@ TEST(CsvFrameTest, ForcedCategoricalNumbersAreLabelledByValue) {
   EXPECT_THAT(frame.columns[0].codes, ElementsAre(0, 1, 0, 1, -1, -1, 2, 3));
 }
 
+TEST(CsvFrameTest, ForcedCategoricalLargeIntegerIdsStayDistinct) {
+  // 19-digit ids differ beyond a double's 17 significant digits: labelled exactly.
+  CsvFrameOptions options;
+  options.categorical = {"id"};
+  DataFrame frame = Parse("id\n1234567890123456789\n1234567890123456790\n007\n7\n", options);
+  ASSERT_TRUE(frame.columns[0].categorical);
+  EXPECT_THAT(frame.columns[0].categories,
+              ElementsAre("1234567890123456789", "1234567890123456790", "7"));
+  EXPECT_THAT(frame.columns[0].codes, ElementsAre(0, 1, 2, 2));
+}
+
 TEST(CsvFrameTest, IntegerColumnsAreThoseWrittenAsIntegersWithNothingMissing) {
   // pandas: a (int64), b float64 ("3.0"), c float64 (a missing value), d float64 (1.5).
   DataFrame frame = Parse("a,b,c,d\n1, 2,1,1\n-3,3.0,,1.5\n+4,4,2,2\n");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,8 @@ namespace {
 constexpr char kMagic[8] = {'C', 'A', 'I', 'R', 'N', 'R', 'E', 'F'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr int kZstdLevel = 3;
+// Decoded rows above this are refused (1M rows × 25 columns is ≈ 180 MB).
+constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 30;
 
 void PutU8(std::string& out, uint8_t v) { out.push_back(static_cast<char>(v)); }
 void PutU32(std::string& out, uint32_t v) {
@@ -165,7 +168,10 @@ absl::StatusOr<DataFrame> DecodeReferenceRows(std::string_view bytes) {
                                 kFormatVersion, ")"));
   }
   if (!head.U64(&payload_size)) return Corrupt("truncated header");
-  if (payload_size > (uint64_t{1} << 36)) return Corrupt("implausible payload size");
+  if (payload_size > kMaxPayloadBytes) {
+    return Corrupt(absl::StrCat("the rows are ", payload_size, " bytes decoded; at most ",
+                                kMaxPayloadBytes, " are read"));
+  }
   const size_t header = sizeof(kMagic) + 4 + 8;
   const unsigned long long framed =
       ZSTD_getFrameContentSize(bytes.data() + header, bytes.size() - header);
@@ -173,12 +179,32 @@ absl::StatusOr<DataFrame> DecodeReferenceRows(std::string_view bytes) {
       framed != payload_size) {
     return Corrupt("the compressed payload does not match its recorded size");
   }
-  std::string payload(payload_size, '\0');
-  const size_t got = ZSTD_decompress(payload.data(), payload.size(), bytes.data() + header,
-                                     bytes.size() - header);
-  if (ZSTD_isError(got) || got != payload_size) {
-    return Corrupt(absl::StrCat("decompression failed (",
-                                ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short", ")"));
+  // Decompressed as a stream into a buffer that grows with what actually comes out, so a
+  // small file that only claims a large size cannot make us allocate it up front.
+  std::string payload;
+  {
+    std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> stream(ZSTD_createDStream(),
+                                                                    ZSTD_freeDStream);
+    if (stream == nullptr) return absl::ResourceExhaustedError("zstd: no decompression stream");
+    ZSTD_inBuffer in{bytes.data() + header, bytes.size() - header, 0};
+    size_t produced = 0;
+    for (;;) {
+      if (produced == payload.size()) {
+        if (payload.size() >= payload_size) break;
+        payload.resize(std::min<uint64_t>(
+            payload_size, std::max<uint64_t>(uint64_t{1} << 20, payload.size() * 2)));
+      }
+      ZSTD_outBuffer out{payload.data() + produced, payload.size() - produced, 0};
+      const size_t rc = ZSTD_decompressStream(stream.get(), &out, &in);
+      if (ZSTD_isError(rc)) {
+        return Corrupt(absl::StrCat("decompression failed (", ZSTD_getErrorName(rc), ")"));
+      }
+      produced += out.pos;
+      if (rc == 0) break;                            // the frame is complete
+      if (out.pos == 0 && in.pos == in.size) break;  // no more input
+    }
+    if (produced != payload_size) return Corrupt("decompression failed (short)");
+    payload.resize(produced);
   }
 
   Reader in(payload);

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <random>
 
@@ -95,6 +94,13 @@ TEST(ReferenceRowsTest, DamagedBytesAreRejectedSayingWhy) {
   std::string future = *bytes;
   future[8] = 9;
   EXPECT_THAT(DecodeReferenceRows(future).status().message(), HasSubstr("format version 9"));
+  // A header that claims more than the decoder reads is refused before any allocation.
+  std::string huge = *bytes;
+  const uint64_t claimed = uint64_t{1} << 34;
+  for (int i = 0; i < 8; ++i) {  // little endian, after magic (8) and version (4)
+    huge[12 + i] = static_cast<char>((claimed >> (8 * i)) & 0xff);
+  }
+  EXPECT_THAT(DecodeReferenceRows(huge).status().message(), HasSubstr("at most"));
   // Every prefix fails cleanly (no crash, no huge allocation).
   for (size_t n = 0; n < bytes->size(); n += 7) {
     EXPECT_FALSE(DecodeReferenceRows(bytes->substr(0, n)).ok()) << n;
