@@ -98,7 +98,8 @@ absl::StatusOr<std::string> EncodeReferenceRows(const DataFrame& frame) {
                                                      column.size(), " values for ", frame.rows,
                                                      " rows"));
     }
-    PutU8(payload, column.categorical ? 1 : 0);
+    // Kind: 0 numbers, 1 categories, 2 numbers that pandas types int64 (FrameColumn::integer).
+    PutU8(payload, column.categorical ? 1 : column.integer ? 2 : 0);
     PutText(payload, column.name);
     if (!column.categorical) {
       const size_t n = column.numbers.size();
@@ -216,10 +217,11 @@ absl::StatusOr<DataFrame> DecodeReferenceRows(std::string_view bytes) {
   for (uint32_t c = 0; c < columns; ++c) {
     FrameColumn column;
     uint8_t kind = 0;
-    if (!in.U8(&kind) || kind > 1 || !in.Text(&column.name)) {
+    if (!in.U8(&kind) || kind > 2 || !in.Text(&column.name)) {
       return Corrupt(absl::StrCat("column ", c, ": truncated or unknown kind"));
     }
     column.categorical = kind == 1;
+    column.integer = kind == 2;
     if (!column.categorical) {
       std::string_view planes;
       if (rows > in.remaining() / 8 || !in.Bytes(rows * 8, &planes)) {

@@ -19,6 +19,7 @@ DataFrame Sample(int rows, uint32_t seed) {
   std::normal_distribution<double> normal(10, 3);
   FrameColumn x{.name = "x"};
   FrameColumn k{.name = "k"};
+  k.integer = true;  // 0–3, as pandas types an integer column
   FrameColumn c{.name = "c", .categorical = true};
   c.categories = {"red", "green", "blue", "never"};  // "never": a label with no rows
   for (int i = 0; i < rows; ++i) {
@@ -47,6 +48,8 @@ TEST(ReferenceRowsTest, NumbersComeBackBitForBitInRowOrder) {
     ASSERT_EQ(out.size(), in.size());
     EXPECT_EQ(std::memcmp(out.data(), in.data(), in.size() * sizeof(double)), 0);
   }
+  EXPECT_FALSE(back->columns[0].integer);
+  EXPECT_TRUE(back->columns[1].integer);  // kept: the bins of integer columns depend on it
   const FrameColumn& cat = back->columns[2];
   EXPECT_TRUE(cat.categorical);
   EXPECT_EQ(cat.categories, frame.columns[2].categories);

@@ -118,6 +118,12 @@ DataFrame TableToFrame(const features::Table& table, const std::vector<std::stri
         builder.type == features::FeatureType::kString ||
         std::find(categorical.begin(), categorical.end(), name) != categorical.end();
     for (size_t r = 0; r < table.num_rows(); ++r) builder.Append(table.columns[c], r);
+    // An int64 column with no null is what pandas types int64 (numpy's bin width ≥ 1).
+    FrameColumn& column = builder.column;
+    column.integer = !column.categorical && builder.type == features::FeatureType::kInt64 &&
+                     !column.numbers.empty() &&
+                     std::none_of(column.numbers.begin(), column.numbers.end(),
+                                  [](double v) { return std::isnan(v); });
     frame.columns.push_back(std::move(builder.column));
   }
   return frame;
