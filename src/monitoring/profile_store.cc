@@ -1,5 +1,8 @@
 #include "monitoring/profile_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -63,15 +66,26 @@ ProfileSummary ReadSummary(const SqlRowView& row) {
   return s;
 }
 
-std::string RowsFileName(std::string_view name, int64_t version) {
-  return absl::StrCat(ToAbsl(name), "/", version, ".cref");
+// A new file's name under the rows directory: unique, so that it is written (and synced)
+// under its final name before the version row that names it is committed — a crash leaves
+// at worst an unreferenced file, never a version whose rows are missing.
+std::string NewRowsFileName(std::string_view name) {
+  return absl::StrCat(ToAbsl(name), "/", NewUuidHex(), ".cref");
 }
 
-absl::Status WriteWhole(const std::filesystem::path& path, std::string_view bytes) {
+// Writes `bytes` to `path` and syncs the file and its directory.
+absl::Status WriteWholeDurably(const std::filesystem::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) {
+  bool synced = static_cast<bool>(out);
+  for (const std::filesystem::path& p : {path, path.parent_path()}) {
+    if (!synced) break;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    synced = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+  }
+  if (!synced) {
     return absl::InternalError(absl::StrCat("cannot write the profile's reference rows to ",
                                             path.string(), ": check the data directory's "
                                             "free space and permissions"));
@@ -111,9 +125,10 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
                                                  std::string_view source,
                                                  std::string_view rows) {
   CAIRN_RETURN_IF_ERROR(ValidateName(name));
-  // The rows go to a temporary file first and take their version's name once the version
-  // is committed (a failed rename takes the version back out).
+  // The rows are written and synced under a new unique name first; the version row that
+  // names them is committed after (a failed commit removes the file).
   std::filesystem::path staged;
+  std::string rows_file;
   if (!rows.empty()) {
     if (rows_dir_.empty()) {
       return absl::FailedPreconditionError(
@@ -136,8 +151,9 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
                                               " for the profile's reference rows: ",
                                               ec.message()));
     }
-    staged = dir / absl::StrCat(".staged-", NewUuidHex());
-    CAIRN_RETURN_IF_ERROR(WriteWhole(staged, rows));
+    rows_file = NewRowsFileName(name);
+    staged = std::filesystem::path(rows_dir_) / rows_file;
+    CAIRN_RETURN_IF_ERROR(WriteWholeDurably(staged, rows));
   }
   struct StagedCleanup {
     std::filesystem::path path;
@@ -171,8 +187,7 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
       std::vector<SqlValue> params = {
           summary.name,     summary.version,    summary.rows,
           summary.columns,  summary.source,     profile_text,
-          constraints_text, summary.created_ms,
-          staged.empty() ? SqlValue() : SqlValue(RowsFileName(name, summary.version))};
+          constraints_text, summary.created_ms, staged.empty() ? SqlValue() : SqlValue(rows_file)};
       return session
           .Execute("INSERT INTO monitoring_profiles (name, version, n_rows, n_columns, source, "
                    "profile, constraints_json, created_ms, rows_file) VALUES ($1, $2, $3, $4, "
@@ -183,24 +198,7 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
     if (!absl::IsAlreadyExists(status) && !absl::IsAborted(status)) break;
   }
   if (!status.ok()) return status;
-  if (!staged.empty()) {
-    const std::filesystem::path final_path =
-        std::filesystem::path(rows_dir_) / RowsFileName(name, summary.version);
-    std::error_code ec;
-    std::filesystem::rename(staged, final_path, ec);
-    if (ec) {
-      // Without its rows the version would silently check constraints only: take it back.
-      (void)db_.Write([&](SqlSession& session) -> absl::Status {
-        std::vector<SqlValue> params = {summary.name, summary.version};
-        return session
-            .Execute("DELETE FROM monitoring_profiles WHERE name = $1 AND version = $2", params)
-            .status();
-      });
-      return absl::InternalError(absl::StrCat("cannot keep the profile's reference rows at ",
-                                              final_path.string(), ": ", ec.message()));
-    }
-    cleanup.path.clear();
-  }
+  cleanup.path.clear();  // the committed version names the file
   return summary;
 }
 

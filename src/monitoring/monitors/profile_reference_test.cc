@@ -163,7 +163,11 @@ TEST_F(ProfileReferenceTest, AVersionWithoutRowsChecksConstraintsOnlyAndSaysSo) 
 
 TEST_F(ProfileReferenceTest, RowsFileGoneFailsTheRunNamingIt) {
   StoreProfile("train", "ref.csv");
-  std::filesystem::remove(dir_ / "profiles" / "train" / "1.cref");
+  int removed = 0;  // the version's rows file (a unique name under the profile's folder)
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "profiles" / "train")) {
+    removed += std::filesystem::remove(entry.path()) ? 1 : 0;
+  }
+  ASSERT_EQ(removed, 1);
   MonitorRun run = Run("{profile: train}");
   EXPECT_EQ(run.state, "failed");
   EXPECT_THAT(run.message, HasSubstr("reference.profile 'train': profile 'train' version 1 was "
