@@ -32,9 +32,14 @@ constexpr storage::Migration kScheduleMigrations[] = {
 
 }  // namespace
 
-MonitorService::MonitorService(storage::Database& db, Clock& clock, EventBus* events,
-                               MonitorIo io, MonitorServiceOptions options)
-    : db_(db), clock_(clock), events_(events), io_(std::move(io)), options_(options) {}
+MonitorService::MonitorService(storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
+                               MonitorServiceOptions options)
+    : db_(db),
+      clock_(clock),
+      started_ms_(clock.NowMillis()),
+      events_(events),
+      io_(std::move(io)),
+      options_(options) {}
 
 MonitorService::~MonitorService() { Shutdown(); }
 
@@ -267,10 +272,12 @@ absl::Status MonitorService::Tick(int64_t now_ms) {
       auto it = schedules_.find(monitor.name);
       if (it == schedules_.end() || it->second.cron == nullptr) continue;
       const MonitorScheduleState& state = it->second.state;
+      // A fire time since this service started was not missed while down, only late
+      // behind other monitors' runs on this thread: catchup none still runs it.
       pipelines::CatchupPlan plan = pipelines::PlanCatchup(
           *it->second.cron, state.catchup, state.handled_until_ms, now_ms,
           {.max_catchup_runs = options_.max_catchup_runs,
-           .on_time_grace_ms = options_.on_time_grace_ms});
+           .on_time_grace_ms = std::max(options_.on_time_grace_ms, now_ms - started_ms_)});
       if (!plan.latest) continue;
       if (!plan.skipped.empty()) {
         Log(state.catchup == pipelines::Catchup::kAll ? LogLevel::kWarning : LogLevel::kInfo,

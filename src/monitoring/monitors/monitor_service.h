@@ -10,8 +10,9 @@
 // after downtime the monitor's catch-up policy (`schedule: {cron, catchup}`, the same
 // none | latest | all as pipelines', pipelines/catchup.h) decides which missed fire times
 // run: latest (the default) one run for the most recent, all one per missed fire time
-// (oldest first, at most max_catchup_runs), none only a fire time at most
-// on_time_grace_ms old. Each fire time is recorded right after its run; a monitor seen
+// (oldest first, at most max_catchup_runs), none only the latest fire time, when it is at
+// most on_time_grace_ms old or came after the service started (late behind other
+// monitors' runs, not missed). Each fire time is recorded right after its run; a monitor seen
 // with a schedule for the first time, or whose cron text changed, starts from "now"; a
 // monitor no longer scheduled is forgotten. Tick(now_ms) does one evaluation (tests drive
 // it with a FakeClock); Start() runs the thread. Thread-safe.
@@ -116,6 +117,7 @@ class MonitorService {
 
   storage::Database& db_;
   Clock& clock_;
+  const int64_t started_ms_;  // fire times after this were not missed while down
   EventBus* events_;
   MonitorIo io_;
   const MonitorServiceOptions options_;

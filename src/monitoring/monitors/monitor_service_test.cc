@@ -353,6 +353,10 @@ TEST_P(MonitorCatchupTest, NoneSkipsMissedFireTimesButRunsOneThatIsOnTime) {
   Reopen();
   TickAt("2024-01-01T00:45:30Z");
   EXPECT_THAT(Fired("none-m"), ElementsAre("2024-01-01T00:45:00.000Z"));
+  // Up all along but late (other monitors' runs held the thread past 01:00 + the grace):
+  // not missed while down, so the latest still runs.
+  TickAt("2024-01-01T01:03:00Z");
+  EXPECT_THAT(Fired("none-m"), ElementsAre("2024-01-01T00:45:00.000Z", "2024-01-01T01:00:00.000Z"));
 }
 
 TEST_P(MonitorCatchupTest, AChangedCronStartsFromNowAndARemovedScheduleIsForgotten) {
