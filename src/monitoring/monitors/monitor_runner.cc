@@ -85,11 +85,18 @@ std::string DriftSummary(const DriftReport& report) {
     drifted.push_back(column.reason.empty() ? column.column
                                             : absl::StrCat(column.column, " (", column.reason, ")"));
   }
-  std::string summary = absl::StrCat(
-      report.drifted_columns, " of ", report.columns.size(), " columns drifted (share ",
-      FormatShare(report.drift_share), report.dataset_drift ? " >= " : " < ",
-      FormatShare(report.share_threshold), "): ",
-      report.dataset_drift ? "data set drift" : "no data set drift");
+  // The share counts tested columns only; untested ones (no reference values) are named.
+  const size_t tested = report.columns.size() - static_cast<size_t>(report.untested_columns);
+  std::string summary =
+      absl::StrCat(report.drifted_columns, " of ", tested, " columns drifted (share ",
+                   FormatShare(report.drift_share), report.dataset_drift ? " >= " : " < ",
+                   FormatShare(report.share_threshold),
+                   "): ", report.dataset_drift ? "data set drift" : "no data set drift");
+  if (report.untested_columns > 0) {
+    absl::StrAppend(&summary, "; ", report.untested_columns,
+                    report.untested_columns == 1 ? " column" : " columns",
+                    " not tested (no reference values)");
+  }
   if (!drifted.empty()) {
     constexpr size_t kShown = 8;
     std::vector<std::string> shown(drifted.begin(),

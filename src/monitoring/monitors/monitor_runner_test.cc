@@ -167,6 +167,17 @@ TEST_F(MonitorRunnerTest, AFeatureThatStoppedArrivingIsDriftNotAFailedRun) {
             "no values in the current data");
 }
 
+TEST_F(MonitorRunnerTest, AColumnWithoutReferenceValuesIsNamedAndLeftOutOfTheShare) {
+  for (double& x : reference_.columns[0].numbers) x = std::nan("");
+  auto run = runner_->Run(Monitor(""), "manual");
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, "succeeded") << run->message;
+  const size_t columns = run->result["drift"]["columns"].size();
+  ASSERT_GE(columns, 2u);
+  EXPECT_THAT(run->message, HasSubstr(absl::StrCat(" of ", columns - 1, " columns drifted")));
+  EXPECT_THAT(run->message, HasSubstr("; 1 column not tested (no reference values)"));
+}
+
 TEST_F(MonitorRunnerTest, OutcomesReachTheAlertsEvenWhenTheRunCannotBeStored) {
   target_ = Frame(150);
   ASSERT_TRUE(db_->Write([](storage::SqlSession& session) {
