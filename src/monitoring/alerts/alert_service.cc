@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -668,6 +669,13 @@ absl::Status AlertService::OnAliasMoved(const Event& event) {
   const std::string alias = attr("alias");
   const std::string version = attr("to_version");
   if (model.empty() || alias.empty() || version.empty()) return absl::OkStatus();  // deleted
+  // A move back to an older version (a rollback, a manual revert) is not the retrained
+  // model's promotion: versions are numbered in order of registration.
+  int64_t to = 0, from = 0;
+  if (absl::SimpleAtoi(version, &to) && absl::SimpleAtoi(attr("from_version"), &from) &&
+      to <= from) {
+    return absl::OkStatus();
+  }
   const int64_t now = clock_.NowMillis();
   CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> waiting, store_->FindAwaitingModel(model));
   for (Alert& alert : waiting) {

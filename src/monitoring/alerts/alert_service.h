@@ -30,7 +30,8 @@
 // kEventModelVersionRegistered{model} for alerts in kAwaitingModel waiting for that model
 //   (without retrain.await_alias) → kAwaitingVerification ("model_registered").
 // kEventModelAliasMoved{model, alias, to_version} for alerts waiting for that model with
-//   retrain.await_alias == alias (a promotion) → kAwaitingVerification ("model_promoted").
+//   retrain.await_alias == alias (a promotion; a move back to an older version is not one)
+//   → kAwaitingVerification ("model_promoted").
 // Exhaust: phase kExhausted, "retrain_exhausted" (no more retraining runs are started for
 //   this alert), sinks "paged".
 // A retraining run that cannot be started (StartRetrainFn error):

@@ -443,6 +443,11 @@ TEST_F(AlertServiceTest, AwaitAliasWaitsForThePromotionNotTheRegistration) {
                       {{"model", "other"}, {"alias", "production"}, {"to_version", "5"}}});
   bus_->Publish(Event{kEventModelAliasMoved,
                       {{"model", "churn-model"}, {"alias", "production"}, {"to_version", ""}}});
+  bus_->Publish(Event{kEventModelAliasMoved,  // a rollback is not a promotion
+                      {{"model", "churn-model"},
+                       {"alias", "production"},
+                       {"from_version", "4"},
+                       {"to_version", "2"}}});
   bus_->Drain();
   EXPECT_EQ(Current(alert.id).phase, RetrainPhase::kAwaitingModel);
   MonitorOutcome clean = Outcome(false, "mr-2", true);
