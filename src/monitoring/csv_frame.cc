@@ -512,7 +512,7 @@ std::string DidYouMean(const std::string& name, const std::vector<std::string>& 
 // Column `c` of the whole frame from the chunks (in order): numeric, or categorical with
 // one dictionary in order of first appearance.
 absl::Status JoinColumn(const Parser& parser, std::vector<Chunk>& chunks, size_t c,
-                        bool categorical, int64_t rows, FrameColumn* out) {
+                        bool categorical, bool as_text, int64_t rows, FrameColumn* out) {
   out->categorical = categorical;
   if (!categorical) {
     out->numbers.resize(rows);
@@ -568,7 +568,7 @@ absl::Status JoinColumn(const Parser& parser, std::vector<Chunk>& chunks, size_t
   // by its value (category_label.h: "1.50" and "1.5" are one category, "1.5", as pandas
   // reads a numeric column; inf is missing, as Evidently drops it). A column with any
   // other text keeps every label as written, as pandas' object columns do.
-  bool numbers_only = true;
+  bool numbers_only = !as_text;
   std::vector<std::optional<double>> values(labels.size());
   for (size_t code = 0; code < labels.size() && numbers_only; ++code) {
     values[code] = ParseNumber(labels[code]);
@@ -679,6 +679,16 @@ absl::StatusOr<DataFrame> ParseCsvFrame(std::string_view text, std::string_view 
     }
     if (kinds[*c] != Kind::kSkip) kinds[*c] = Kind::kCategorical;
   }
+  std::vector<bool> as_text(names.size(), false);
+  for (const std::string& name : options.as_text) {
+    std::optional<size_t> c = find(name);
+    if (!c) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ToAbsl(label), ": no column '", name, "' to read as text"));
+    }
+    if (kinds[*c] != Kind::kSkip) kinds[*c] = Kind::kCategorical;
+    as_text[*c] = true;
+  }
 
   Parser parser(text, body, kinds);
   int threads = options.threads > 0 ? options.threads
@@ -743,7 +753,8 @@ absl::StatusOr<DataFrame> ParseCsvFrame(std::string_view text, std::string_view 
     bool categorical = kinds[c] == Kind::kCategorical;
     for (const Chunk& chunk : chunks) categorical = categorical || chunk.columns[c].categorical;
     frame.columns[i].name = names[c];
-    statuses[i] = JoinColumn(parser, chunks, c, categorical, frame.rows, &frame.columns[i]);
+    statuses[i] =
+        JoinColumn(parser, chunks, c, categorical, as_text[c], frame.rows, &frame.columns[i]);
   });
   for (absl::Status& status : statuses) CAIRN_RETURN_IF_ERROR(status);
   return frame;

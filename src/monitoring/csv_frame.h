@@ -35,6 +35,9 @@ namespace cairn::monitoring {
 
 struct CsvFrameOptions {
   std::vector<std::string> categorical;  // read as categorical whatever their values
+  // Read as categorical with every label as written, even where a piece holds numbers only
+  // (a column known to hold text elsewhere in the file: ReadCsvFrameChunks' callers).
+  std::vector<std::string> as_text;
   std::vector<std::string> columns;      // read only these (kept in file order); empty: all
   int threads = 0;                       // 0: hardware concurrency
   // Texts are cut into chunks of at least this many bytes (0: 256 KiB); smaller only to

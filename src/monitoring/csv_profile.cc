@@ -22,12 +22,15 @@ absl::StatusOr<DataProfile> ProfileCsvFile(const std::string& path,
         ReadCsvFrameChunks(path, csv, options.chunk_bytes, [&](DataFrame& frame) {
           const bool first = profile.columns().empty() && profile.rows() == 0;
           for (const FrameColumn& column : frame.columns) {
-            if (!column.categorical ||
-                std::find(csv.categorical.begin(), csv.categorical.end(), column.name) !=
-                    csv.categorical.end()) {
+            auto listed = [&](const std::vector<std::string>& names) {
+              return std::find(names.begin(), names.end(), column.name) != names.end();
+            };
+            if (!column.categorical || listed(csv.categorical) || listed(csv.as_text)) {
               continue;
             }
-            csv.categorical.push_back(column.name);
+            // Text in this piece: every piece reads it as text, labels as written (a piece
+            // of numbers only would otherwise label them by value: "00123" as "123").
+            csv.as_text.push_back(column.name);
             if (!first) restart = true;
           }
           if (restart) return absl::CancelledError("start over");

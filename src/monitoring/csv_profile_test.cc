@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -108,6 +109,26 @@ TEST_F(CsvProfileTest, TextInALaterPieceMakesTheColumnCategorical) {
   ExpectSameProfile(*streamed, *whole);
   EXPECT_TRUE(streamed->Find("v")->categorical());
   EXPECT_FALSE(streamed->Find("w")->categorical());
+}
+
+TEST_F(CsvProfileTest, ATextColumnKeepsItsLabelsAsWrittenInPiecesOfNumbersOnly) {
+  // "007" and "7" are two labels of a text column, as a whole-file read keeps them, even in
+  // the pieces before the first word (which hold numbers only).
+  std::string text = "id\n";
+  for (int i = 0; i < 2000; ++i) text += i % 2 == 0 ? "007\n" : "7\n";
+  text += "seven\n";
+  const std::string path = Write("ids.csv", text);
+  auto streamed = ProfileCsvFile(path, {.chunk_bytes = 1000});
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  auto whole = ProfileFrame(*ReadCsvFrame(path, {}));
+  ASSERT_TRUE(whole.ok());
+  ExpectSameProfile(*streamed, *whole);
+  std::vector<std::string> labels;
+  for (const LabelCount& label : streamed->Find("id")->categories().Sorted()) {
+    labels.push_back(label.label);
+  }
+  std::sort(labels.begin(), labels.end());
+  EXPECT_EQ(labels, (std::vector<std::string>{"007", "7", "seven"}));
 }
 
 TEST_F(CsvProfileTest, ErrorsNameTheLineOfTheWholeFile) {
