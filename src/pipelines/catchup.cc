@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/did_you_mean.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
 
@@ -23,6 +24,16 @@ absl::StatusOr<Catchup> ParseCatchup(std::string_view name) {
   if (name == "all") return Catchup::kAll;
   return absl::InvalidArgumentError(
       absl::StrCat("'", ToAbsl(name), "' is not a catch-up policy (none, latest, all)"));
+}
+
+absl::StatusOr<Catchup> ParseCatchupField(std::optional<std::string_view> text) {
+  if (text.has_value()) {
+    absl::StatusOr<Catchup> parsed = ParseCatchup(*text);
+    if (parsed.ok()) return parsed;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("is not a catch-up policy: use none, latest or all",
+                   text.has_value() ? DidYouMean(*text, {"none", "latest", "all"}) : ""));
 }
 
 CatchupPlan PlanCatchup(const CronSchedule& cron, Catchup catchup, int64_t handled_until_ms,

@@ -24,6 +24,11 @@ enum class Catchup { kNone, kLatest, kAll };
 std::string_view CatchupName(Catchup catchup);  // "none" | "latest" | "all"
 // InvalidArgument names the value and the three policies.
 absl::StatusOr<Catchup> ParseCatchup(std::string_view name);
+// The policy a definition's `schedule.catchup` names (`text`: its string; nullopt when the
+// value is not a string). InvalidArgument whose message is what the parsers' field error
+// says of the value: "is not a catch-up policy: use none, latest or all" and, for a
+// misspelling, "; did you mean 'all'?".
+absl::StatusOr<Catchup> ParseCatchupField(std::optional<std::string_view> text);
 
 struct CatchupOptions {
   int max_catchup_runs = 100;         // all: at most this many runs per catch-up

@@ -156,16 +156,11 @@ class DocumentParser : private YamlFieldReader {
                                String(schedule, "cron", "schedule.cron", /*required=*/true));
         YAML::Node catchup = schedule["catchup"];
         if (YamlPresent(catchup)) {
-          absl::StatusOr<Catchup> parsed =
-              catchup.IsScalar() ? ParseCatchup(catchup.Scalar())
-                                 : absl::InvalidArgumentError("not a string");
+          absl::StatusOr<Catchup> parsed = ParseCatchupField(
+              catchup.IsScalar() ? std::optional<std::string_view>(catchup.Scalar())
+                                 : std::nullopt);
           if (!parsed.ok()) {
-            return FieldError(catchup, "schedule.catchup",
-                              absl::StrCat("is not a catch-up policy: use none, latest or all",
-                                           catchup.IsScalar()
-                                               ? DidYouMean(catchup.Scalar(),
-                                                            {"none", "latest", "all"})
-                                               : ""));
+            return FieldError(catchup, "schedule.catchup", ToStd(parsed.status().message()));
           }
           spec->schedule.catchup = *parsed;
         }

@@ -228,16 +228,10 @@ class DocumentParser : private YamlFieldReader {
       spec->cron = cron.Scalar();
       YAML::Node catchup = schedule.IsMap() ? schedule["catchup"] : YAML::Node();
       if (YamlPresent(catchup)) {
-        absl::StatusOr<pipelines::Catchup> policy =
-            catchup.IsScalar() ? pipelines::ParseCatchup(catchup.Scalar())
-                               : absl::InvalidArgumentError("not a string");
+        absl::StatusOr<pipelines::Catchup> policy = pipelines::ParseCatchupField(
+            catchup.IsScalar() ? std::optional<std::string_view>(catchup.Scalar()) : std::nullopt);
         if (!policy.ok()) {
-          return FieldError(catchup, "schedule.catchup",
-                            absl::StrCat("is not a catch-up policy: use none, latest or all",
-                                         catchup.IsScalar()
-                                             ? DidYouMean(catchup.Scalar(),
-                                                          {"none", "latest", "all"})
-                                             : ""));
+          return FieldError(catchup, "schedule.catchup", ToStd(policy.status().message()));
         }
         spec->catchup = *policy;
       }

@@ -227,6 +227,12 @@ TEST(MonitorYamlTest, ErrorsNameFileLineFieldAndValue) {
       {"schedule: {cron: \"0 25 * * *\"}\n",
        "field 'schedule.cron': value '0 25 * * *' is not valid: cron '0 25 * * *': field "
        "'hour': 25 is out of range 0-23"},
+      {"schedule: {cron: \"0 * * * *\", catchup: lates}\n",
+       "field 'schedule.catchup': value 'lates' is not a catch-up policy: use none, latest or "
+       "all; did you mean 'latest'?"},
+      {"schedule: {cron: \"0 * * * *\", catchup: [all]}\n",
+       "field 'schedule.catchup': value a list of 1 is not a catch-up policy: use none, latest "
+       "or all"},
       {"trigger: {on: source_ingestd}\n",
        "field 'trigger.on': value 'source_ingestd' is not an event a monitor can follow "
        "(source_ingested); did you mean 'source_ingested'?"},
