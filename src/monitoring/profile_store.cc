@@ -93,6 +93,38 @@ absl::Status WriteWholeDurably(const std::filesystem::path& path, std::string_vi
   return absl::OkStatus();
 }
 
+const char* KindName(bool categorical) { return categorical ? "categorical" : "numeric"; }
+
+// InvalidArgument naming the first column where `rows` and `profile` disagree: a column of
+// one that the other lacks, or a column numeric in one and categorical in the other.
+absl::Status CheckRowsMatchProfile(const DataFrame& rows, const DataProfile& profile) {
+  constexpr char kFix[] = "; send the rows the profile was made from";
+  for (const FrameColumn& column : rows.columns) {
+    const ColumnProfile* profiled = profile.Find(column.name);
+    if (profiled == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("rows: column '", column.name,
+                                                     "' is in the reference rows but not in "
+                                                     "the profile",
+                                                     kFix));
+    }
+    if (profiled->categorical() != column.categorical) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rows: column '", column.name, "' is ", KindName(column.categorical),
+          " in the reference rows but ", KindName(profiled->categorical()), " in the profile",
+          kFix));
+    }
+  }
+  for (const ColumnProfile& profiled : profile.columns()) {
+    if (rows.Find(profiled.name()) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("rows: the profile's column '",
+                                                     profiled.name(),
+                                                     "' is missing from the reference rows",
+                                                     kFix));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string Which(std::string_view name, int64_t version) {
   return version > 0 ? absl::StrCat("profile '", ToAbsl(name), "' version ", version)
                      : absl::StrCat("profile '", ToAbsl(name), "'");
@@ -143,6 +175,7 @@ absl::StatusOr<ProfileSummary> ProfileStore::Put(std::string_view name, const Da
           "rows: ", decoded->rows, " reference rows for a profile of ", profile.rows(),
           " rows; send the rows the profile was made from"));
     }
+    CAIRN_RETURN_IF_ERROR(CheckRowsMatchProfile(*decoded, profile));
     const std::filesystem::path dir = std::filesystem::path(rows_dir_) / std::string(name);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

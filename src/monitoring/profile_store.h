@@ -65,7 +65,10 @@ class ProfileStore {
   // or digit (InvalidArgument naming the value otherwise). `rows`: the reference rows'
   // encoding (EncodeReferenceRows) to keep with the version, empty for none;
   // FailedPrecondition when given to a store without a rows directory, InvalidArgument
-  // when they do not decode, and the version is not stored when they cannot be written.
+  // when they do not decode or do not match the profile (another row count, a column of
+  // one missing from the other, a column numeric in one and categorical in the other:
+  // the message names the column), and the version is not stored when they cannot be
+  // written.
   absl::StatusOr<ProfileSummary> Put(std::string_view name, const DataProfile& profile,
                                      const Constraints& constraints, std::string_view source,
                                      std::string_view rows = {});

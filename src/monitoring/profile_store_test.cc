@@ -267,6 +267,48 @@ TEST_P(ProfileStoreTest, RejectsRowsThatDoNotMatchOrCannotBeKept) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_P(ProfileStoreTest, RejectsRowsWhoseColumnsDoNotMatchTheProfile) {
+  const DataFrame frame = RowsFrame();  // x numeric, c categorical, 3 rows
+  auto profile = ProfileFrame(frame);
+  ASSERT_TRUE(profile.ok());
+  auto put = [&](const DataFrame& rows_frame) {
+    auto rows = EncodeReferenceRows(rows_frame);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return store_->Put("ref", *profile, InferConstraints(*profile), "x", *rows).status();
+  };
+  // c numeric in the rows, categorical in the profile.
+  DataFrame kind = frame;
+  kind.columns[1] = FrameColumn{.name = "c", .numbers = {1, 2, 3}};
+  absl::Status status = put(kind);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "rows: column 'c' is numeric in the reference rows but categorical in the profile; "
+            "send the rows the profile was made from");
+  // A column the profile does not have.
+  DataFrame extra = frame;
+  extra.columns[0].name = "y";
+  status = put(extra);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "rows: column 'y' is in the reference rows but not in the profile; send the rows "
+            "the profile was made from");
+  // A profile column the rows lack.
+  DataFrame missing = frame;
+  missing.columns.pop_back();
+  status = put(missing);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "rows: the profile's column 'c' is missing from the reference rows; send the rows "
+            "the profile was made from");
+  // Nothing was stored, and no rows file was left behind.
+  EXPECT_EQ(store_->Versions("ref").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(rows_dir_) / "ref"));
+  // The same columns in another order match (columns are matched by name).
+  DataFrame reordered = frame;
+  std::swap(reordered.columns[0], reordered.columns[1]);
+  EXPECT_TRUE(put(reordered).ok());
+}
+
 TEST_P(ProfileStoreTest, VersionsFromBeforeRowsWereKeptHaveNone) {
   // A database written by a build without rows_file (schema version 1).
   DataProfile p = Profile({1, 2});
