@@ -318,26 +318,30 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
     return alert;
   }
 
-  Alert& alert = *existing;
-  alert.occurrences += 1;
-  alert.summary = outcome.summary;
-  alert.details = outcome.details;
-  alert.last_monitor_run = run;
-  alert.monitor_version = outcome.monitor_version;
-  alert.updated_ms = now;
-  alert.sinks = outcome.sinks;  // the monitor's current definition
-  // Also its retraining: a monitor without on_alert any more stops retraining this alert
-  // (attempts and runs so far stay on it).
-  alert.retrain = outcome.retrain;
-  std::string status;
-  if (alert.phase == RetrainPhase::kAwaitingModel &&
-      (!alert.retrain || alert.retrain->await_model.empty())) {
-    alert.phase = RetrainPhase::kAwaitingVerification;  // nothing to wait for any more
-  }
-  if (!alert.retrain && alert.phase == RetrainPhase::kAwaitingVerification) {
-    alert.phase = RetrainPhase::kNone;
-    status = "; retraining is off: the monitor no longer declares on_alert.pipeline";
-  }
+  // A repeat. The stored alert is modified under its row lock: what another server sharing
+  // the database wrote since FindUnresolved (its retraining run, its repeats) is kept.
+  bool retraining_off = false;
+  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Modify(existing->id, [&](Alert& a) {
+    a.occurrences += 1;
+    a.summary = outcome.summary;
+    a.details = outcome.details;
+    a.last_monitor_run = run;
+    a.monitor_version = outcome.monitor_version;
+    a.updated_ms = now;
+    a.sinks = outcome.sinks;  // the monitor's current definition
+    // Also its retraining: a monitor without on_alert any more stops retraining this alert
+    // (attempts and runs so far stay on it).
+    a.retrain = outcome.retrain;
+    if (a.phase == RetrainPhase::kAwaitingModel &&
+        (!a.retrain || a.retrain->await_model.empty())) {
+      a.phase = RetrainPhase::kAwaitingVerification;  // nothing to wait for any more
+    }
+    retraining_off = !a.retrain && a.phase == RetrainPhase::kAwaitingVerification;
+    if (retraining_off) a.phase = RetrainPhase::kNone;
+  }));
+  std::string status =
+      retraining_off ? "; retraining is off: the monitor no longer declares on_alert.pipeline"
+                     : "";
   switch (alert.phase) {
     case RetrainPhase::kRetraining:
       status = absl::StrCat("; retraining run ", alert.retrain_run, " is still running");
@@ -352,7 +356,6 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
     default:
       break;
   }
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
   CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "repeated",
                                  absl::StrCat("monitor run ", run, " still finds ", word, ": ",
                                               outcome.summary, " (occurrence ",
@@ -371,11 +374,27 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
   return alert;
 }
 
-absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run, int64_t now) {
+absl::StatusOr<bool> AlertService::ClaimNextStep(Alert& alert) {
+  const int step = alert.attempts + 1;
+  CAIRN_ASSIGN_OR_RETURN(bool claimed, store_->ClaimRetrainStep(alert.id, step));
+  if (claimed) return true;
+  Log(LogLevel::kInfo, absl::StrCat("alert ", alert.id, ": retraining step ", step,
+                                    " was claimed by another server sharing the database; "
+                                    "it starts the run and records it"));
+  CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+  return false;
+}
+
+absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run, int64_t now,
+                                   bool claimed) {
   if (!alert.retrain) {  // the monitor no longer declares on_alert.pipeline
     if (alert.phase == RetrainPhase::kNone) return absl::OkStatus();
     alert.phase = RetrainPhase::kNone;
     return store_->Update(alert);
+  }
+  if (!claimed) {
+    CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
+    if (!mine) return absl::OkStatus();
   }
   const RetrainAction& action = *alert.retrain;
   if (alert.attempts >= action.max_attempts) return Exhaust(alert, now);
@@ -387,12 +406,16 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
                            absl::FailedPreconditionError("this server cannot start pipeline runs"));
   const std::string attempt = absl::StrCat(alert.attempts, " of ", action.max_attempts);
   if (run.ok()) {
-    alert.retrain_run = *run;
-    alert.retrain_runs.push_back(*run);
-    alert.registered_version.clear();
-    alert.phase = RetrainPhase::kRetraining;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    // Recorded on the stored alert (repeats another server wrote meanwhile are kept).
+    const int attempts = alert.attempts;
+    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+      a.attempts = attempts;
+      a.retrain_run = *run;
+      a.retrain_runs.push_back(*run);
+      a.registered_version.clear();
+      a.phase = RetrainPhase::kRetraining;
+      a.updated_ms = now;
+    }));
     return AddEvent(alert, now, "retrain_started",
                     absl::StrCat("retraining attempt ", attempt, ": started run ", *run,
                                  " of pipeline ", action.pipeline,
@@ -404,7 +427,9 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   }
   const absl::StatusCode code = run.status().code();
   if (code == absl::StatusCode::kUnavailable) {
-    // The engine is stopping (or not ready): not the pipeline's fault and not an attempt.
+    // The engine is stopping (or not ready): not the pipeline's fault and not an attempt;
+    // the step is given back so that the next monitor run (here or elsewhere) can claim it.
+    CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, alert.attempts));
     alert.attempts -= 1;
     alert.phase = RetrainPhase::kNone;
     alert.updated_ms = now;
@@ -464,8 +489,15 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
 
 absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why,
                                             const std::string& monitor_run, int64_t now) {
+  // The next step is claimed before escalating: of two servers that find the same failed or
+  // useless retraining, one escalates and retrains (or gives up), the other records nothing.
+  const bool claim = alert.retrain.has_value();
+  if (claim) {
+    CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
+    if (!mine) return absl::OkStatus();
+  }
   CAIRN_RETURN_IF_ERROR(Escalate(alert, why, monitor_run, now));
-  return Retrain(alert, monitor_run, now);
+  return Retrain(alert, monitor_run, now, /*claimed=*/claim);
 }
 
 absl::Status AlertService::Escalate(Alert& alert, const std::string& why,

@@ -46,6 +46,12 @@
 // Acknowledge / Resolve by a person: "acknowledged" / "resolved" with `by` and the note;
 //   a retraining run that finishes after a resolve is only noted in the timeline.
 //
+// Servers sharing one database (PostgreSQL): starting a retraining run, and escalating or
+// giving up after one, is claimed once per alert and step (AlertStore::ClaimRetrainStep):
+// of two servers whose monitor runs find the same problem at once, one starts the run and
+// records it; the other records its repeat and nothing more. Repeats and the started run
+// are written over the alert as stored (AlertStore::Modify), so neither loses the other's.
+//
 // All state changes are serialized by one mutex and written to the database before the
 // method returns (bus events are handled on the bus thread under the same mutex, so a
 // retraining run that finishes at once still finds its id stored). Thread-safe.
@@ -149,9 +155,14 @@ class AlertService {
   absl::StatusOr<std::optional<Alert>> OnMonitorRunLocked(const MonitorOutcome& outcome,
                                                           int64_t now, bool retried = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts the next retraining run (or exhausts) and records it on `alert`.
-  absl::Status Retrain(Alert& alert, const std::string& monitor_run, int64_t now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims the alert's next retraining step (AlertStore::ClaimRetrainStep). False when
+  // another server sharing the database claimed it: `alert` is then read again, and the
+  // caller records nothing more.
+  absl::StatusOr<bool> ClaimNextStep(Alert& alert) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the next retraining run (or exhausts) and records it on `alert`; claims the step
+  // first unless `claimed` (does nothing when another server has it).
+  absl::Status Retrain(Alert& alert, const std::string& monitor_run, int64_t now,
+                       bool claimed = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Escalates after a failed or useless retraining, then retrains again or exhausts.
   absl::Status EscalateAndRetry(Alert& alert, const std::string& why,
                                 const std::string& monitor_run, int64_t now)

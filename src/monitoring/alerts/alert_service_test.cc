@@ -920,22 +920,19 @@ void RaceTwoServices(storage::Database& a, storage::Database& b, Clock& clock, E
   EXPECT_TRUE((*second)->WaitNotificationsIdle(20'000));
 }
 
-TEST_F(AlertServiceTest, TwoServicesRacingOnOneDatabaseOpenOneAlert) {
-  AlertServiceOptions options;
-  options.make_sink = sinks_.fn();
-  auto outcome = [this](const std::string& run) { return Outcome(true, run); };
-  service_.reset();
-  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
-  ASSERT_TRUE(other_db.ok()) << other_db.status();
-  RaceTwoServices(*db_, **other_db, clock_, *bus_, options, start_.fn(), outcome);
-
+// Two connections to the private PostgreSQL with the alert tables dropped (empty when
+// CAIRN_TEST_POSTGRES_URL names no server).
+std::vector<std::unique_ptr<storage::Database>> FreshPostgresPair() {
+  std::vector<std::unique_ptr<storage::Database>> dbs;
   const char* pg = storage::test_support::PrivatePostgresUrl();
-  if (pg == nullptr) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
-  auto pg_a = storage::OpenDatabase(pg);
-  ASSERT_TRUE(pg_a.ok()) << pg_a.status();
-  auto pg_b = storage::OpenDatabase(pg);
-  ASSERT_TRUE(pg_b.ok()) << pg_b.status();
-  ASSERT_TRUE((*pg_a)->Write([](storage::SqlSession& s) {
+  if (pg == nullptr) return dbs;
+  for (int i = 0; i < 2; ++i) {
+    auto db = storage::OpenDatabase(pg);
+    EXPECT_TRUE(db.ok()) << db.status();
+    if (!db.ok()) return {};
+    dbs.push_back(std::move(*db));
+  }
+  EXPECT_TRUE(dbs[0]->Write([](storage::SqlSession& s) {
                        return s.ExecuteScript(
                            "DROP TABLE IF EXISTS monitoring_alerts;"
                            "DROP TABLE IF EXISTS monitoring_alert_events;"
@@ -946,7 +943,122 @@ TEST_F(AlertServiceTest, TwoServicesRacingOnOneDatabaseOpenOneAlert) {
                            "DELETE FROM schema_migrations WHERE component IN "
                            "('monitoring_alerts', 'monitoring_alert_outbox')");
                      }).ok());
-  RaceTwoServices(**pg_a, **pg_b, clock_, *bus_, options, start_.fn(), outcome);
+  return dbs;
+}
+
+TEST_F(AlertServiceTest, TwoServicesRacingOnOneDatabaseOpenOneAlert) {
+  AlertServiceOptions options;
+  options.make_sink = sinks_.fn();
+  auto outcome = [this](const std::string& run) { return Outcome(true, run); };
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  RaceTwoServices(*db_, **other_db, clock_, *bus_, options, start_.fn(), outcome);
+
+  auto pg = FreshPostgresPair();
+  if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  RaceTwoServices(*pg[0], *pg[1], clock_, *bus_, options, start_.fn(), outcome);
+}
+
+// Two servers sharing one database whose monitor runs find the same drift of a monitor with
+// on_alert: server A opens the alert and, while it is starting retraining run 1, server B's
+// monitor run finds the drift too (B reads the alert before A has recorded the run). Only A
+// starts a run; B records its repeat and nothing more; neither loses the other's writes.
+// Then both find the drift again after the run succeeded: one escalates and starts run 2.
+// The timeline's kinds without the delivery reports (those come from the notifier's thread).
+std::vector<std::string> StepKinds(const Alert& alert) {
+  std::vector<std::string> kinds;
+  for (const AlertEvent& e : alert.timeline) {
+    if (e.kind != "delivered" && e.kind != "delivery_failed") kinds.push_back(e.kind);
+  }
+  return kinds;
+}
+
+void RaceRetrainStart(storage::Database& a, storage::Database& b, Clock& clock, EventBus& bus,
+                      const AlertServiceOptions& options,
+                      const std::function<MonitorOutcome(const std::string&)>& outcome) {
+  std::unique_ptr<AlertService> second;
+  std::vector<std::string> starts;  // "<server> <run>"
+  std::function<void()> while_a_starts;
+  // Server `name`'s StartRetrainFn: records the start, then runs `*during` (if set).
+  auto starter = [&](std::string name, std::function<void()>* during) -> StartRetrainFn {
+    return [&starts, name, during](const std::string&, const std::map<std::string, std::string>&,
+                                   const std::string&) -> absl::StatusOr<std::string> {
+      const std::string run = "run-" + name + std::to_string(starts.size() + 1);
+      starts.push_back(name + " " + run);
+      if (during != nullptr && *during) (*during)();
+      return run;
+    };
+  };
+  auto first = AlertService::Open(a, clock, bus, starter("a", &while_a_starts), options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto opened_b = AlertService::Open(b, clock, bus, starter("b", nullptr), options);
+  ASSERT_TRUE(opened_b.ok()) << opened_b.status();
+  second = std::move(*opened_b);
+  absl::Status b_status;
+  std::optional<Alert> b_alert;
+  // B's monitor run `run`, made while A is in its StartRetrainFn.
+  auto b_runs = [&](std::string run) {
+    return [&, run] {
+      auto got = second->OnMonitorRun(outcome(run));
+      b_status = got.status();
+      if (got.ok() && got->has_value()) b_alert = **got;
+    };
+  };
+  while_a_starts = b_runs("mr-b1");
+  auto opened = (*first)->OnMonitorRun(outcome("mr-a1"));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ASSERT_TRUE(b_status.ok()) << b_status;
+  ASSERT_TRUE(b_alert.has_value());
+  EXPECT_EQ(starts, std::vector<std::string>{"a run-a1"});
+  EXPECT_EQ(b_alert->retrain_run, "") << "B read the alert before A recorded its run";
+  auto alert = (*first)->Get((*opened)->id);
+  ASSERT_TRUE(alert.ok()) << alert.status();
+  EXPECT_EQ(alert->occurrences, 2) << "B's repeat is kept";
+  EXPECT_EQ(alert->phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(alert->retrain_run, "run-a1") << "A's run is kept";
+  EXPECT_EQ(alert->retrain_runs, std::vector<std::string>{"run-a1"});
+  EXPECT_EQ(alert->attempts, 1);
+  EXPECT_EQ(StepKinds(*alert),
+            (std::vector<std::string>{"opened", "repeated", "retrain_started"}));
+
+  // The run succeeded (on A, whose engine ran it); both servers' next monitor runs still find
+  // drift, B's while A is escalating: one escalation, one retraining run 2.
+  while_a_starts = nullptr;
+  (*first)->HandleEvent(Event{kEventPipelineRunFinished,
+                              {{"pipeline", "retrain-churn"}, {"run_id", "run-a1"},
+                               {"state", "succeeded"}}});
+  b_alert.reset();
+  while_a_starts = b_runs("mr-b2");
+  auto again = (*first)->OnMonitorRun(outcome("mr-a2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(b_status.ok()) << b_status;
+  EXPECT_EQ(starts, (std::vector<std::string>{"a run-a1", "a run-a2"}));
+  alert = (*first)->Get((*opened)->id);
+  ASSERT_TRUE(alert.ok()) << alert.status();
+  EXPECT_EQ(alert->occurrences, 4);
+  EXPECT_EQ(alert->retrain_runs, (std::vector<std::string>{"run-a1", "run-a2"}));
+  EXPECT_EQ(alert->attempts, 2);
+  EXPECT_EQ(StepKinds(*alert), (std::vector<std::string>{"opened", "repeated", "retrain_started",
+                                             "retrain_succeeded", "repeated", "escalated",
+                                             "repeated", "retrain_started"}));
+  EXPECT_TRUE((*first)->WaitNotificationsIdle(20'000));
+  EXPECT_TRUE(second->WaitNotificationsIdle(20'000));
+}
+
+TEST_F(AlertServiceTest, TwoServicesOnOneDatabaseStartOneRetrainingRun) {
+  AlertServiceOptions options;
+  options.make_sink = sinks_.fn();
+  options.subscribe = false;
+  auto outcome = [this](const std::string& run) { return Outcome(true, run, true); };
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  RaceRetrainStart(*db_, **other_db, clock_, *bus_, options, outcome);
+
+  auto pg = FreshPostgresPair();
+  if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  RaceRetrainStart(*pg[0], *pg[1], clock_, *bus_, options, outcome);
 }
 
 }  // namespace

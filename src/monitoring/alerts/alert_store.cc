@@ -44,11 +44,21 @@ CREATE TABLE monitoring_alert_events (
   attributes TEXT NOT NULL,
   PRIMARY KEY (alert_id, seq));
 )sql"},
+    // retrain_claim: the highest retraining step claimed (ClaimRetrainStep), so that two
+    // servers sharing the database do not both start (or give up) one step.
+    {2, "alerts: claim-once retraining steps",
+     "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claim BIGINT NOT NULL DEFAULT 0"},
 };
 
 constexpr char kColumns[] =
     "id, monitor, kind, severity, state, phase, retrain_run, await_model, opened_ms, "
     "updated_ms, data";
+
+// Writes RowParams (everything but the id and the timeline) over the alert's row.
+constexpr char kUpdateSql[] =
+    "UPDATE monitoring_alerts SET monitor = $2, kind = $3, open_key = $4, severity = $5, "
+    "state = $6, phase = $7, retrain_run = $8, await_model = $9, opened_ms = $10, "
+    "updated_ms = $11, data = $12 WHERE id = $1";
 
 std::string OpenKey(const Alert& alert) { return absl::StrCat(alert.monitor, "\n", alert.kind); }
 
@@ -188,6 +198,18 @@ absl::StatusOr<std::vector<Alert>> ReadWithTimelines(storage::Database& db,
   return alerts;
 }
 
+// Locks the alert's row until the transaction commits (PostgreSQL; SQLite serializes
+// writers anyway); READ COMMITTED then reads, per statement, what the previous holder
+// committed. NotFound for an unknown alert.
+absl::Status LockAlertRow(SqlSession& session, const std::string& id) {
+  const SqlValue key[] = {id};
+  CAIRN_ASSIGN_OR_RETURN(
+      int64_t locked,
+      session.Execute("UPDATE monitoring_alerts SET updated_ms = updated_ms WHERE id = $1", key));
+  if (locked == 0) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(storage::Database& db) {
@@ -219,13 +241,58 @@ absl::Status AlertStore::Update(const Alert& alert) {
     std::vector<SqlValue> params = RowParams(alert);
     CAIRN_ASSIGN_OR_RETURN(
         int64_t changed,
-        session.Execute("UPDATE monitoring_alerts SET monitor = $2, kind = $3, open_key = $4, "
-                        "severity = $5, state = $6, phase = $7, retrain_run = $8, "
-                        "await_model = $9, opened_ms = $10, updated_ms = $11, data = $12 "
-                        "WHERE id = $1",
-                        params));
+        session.Execute(kUpdateSql, params));
     if (changed == 0) return absl::NotFoundError(absl::StrCat("alert ", alert.id, " not found"));
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Alert> AlertStore::Modify(const std::string& id,
+                                         const std::function<void(Alert&)>& change) {
+  Alert alert;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    // Modifiers (and appenders) of one alert take turns: each reads what the previous one
+    // committed.
+    CAIRN_RETURN_IF_ERROR(LockAlertRow(session, id));
+    const SqlValue key[] = {id};
+    CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> alerts, QueryAlerts(session, "WHERE id = $1", key));
+    if (alerts.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+    alert = std::move(alerts.front());
+    change(alert);
+    std::vector<SqlValue> params = RowParams(alert);
+    CAIRN_RETURN_IF_ERROR(session.Execute(kUpdateSql, params).status());
+    return LoadTimeline(session, alert);
+  }));
+  return alert;
+}
+
+absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int step) {
+  bool claimed = false;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {id, int64_t{step}};
+    CAIRN_ASSIGN_OR_RETURN(int64_t changed,
+                           session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2 "
+                                           "WHERE id = $1 AND retrain_claim < $2",
+                                           params));
+    claimed = changed == 1;
+    if (claimed) return absl::OkStatus();
+    const SqlValue key[] = {id};
+    CAIRN_ASSIGN_OR_RETURN(storage::SqlResult found,
+                           session.Query("SELECT 1 FROM monitoring_alerts WHERE id = $1", key));
+    if (found.rows.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+    return absl::OkStatus();
+  }));
+  return claimed;
+}
+
+absl::Status AlertStore::ReleaseRetrainStep(const std::string& id, int step) {
+  return db_.Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue params[] = {id, int64_t{step}, int64_t{step - 1}};
+    return session
+        .Execute("UPDATE monitoring_alerts SET retrain_claim = $3 "
+                 "WHERE id = $1 AND retrain_claim = $2",
+                 params)
+        .status();
   });
 }
 
@@ -236,14 +303,10 @@ absl::StatusOr<int64_t> AlertStore::AppendEvent(const std::string& alert_id,
   for (const auto& [name, value] : event.attributes) attributes[name] = value;
   const std::string attributes_json = DumpJson(attributes);
   auto append = [&](SqlSession& session) -> absl::Status {
+    // Appenders of one alert — two servers on one database — take turns: each reads the
+    // last seq after the previous one committed.
+    CAIRN_RETURN_IF_ERROR(LockAlertRow(session, alert_id));
     const SqlValue id[] = {alert_id};
-    // Locks the alert's row until commit (PostgreSQL; SQLite serializes writers anyway), so
-    // appenders of one alert — two servers on one database — take turns: each reads the
-    // last seq after the previous one committed (READ COMMITTED reads per statement).
-    CAIRN_ASSIGN_OR_RETURN(
-        int64_t locked,
-        session.Execute("UPDATE monitoring_alerts SET updated_ms = updated_ms WHERE id = $1", id));
-    if (locked == 0) return absl::NotFoundError(absl::StrCat("alert ", alert_id, " not found"));
     CAIRN_ASSIGN_OR_RETURN(
         storage::SqlResult last,
         session.Query("SELECT COALESCE(MAX(seq), 0) FROM monitoring_alert_events "

@@ -7,6 +7,7 @@
 // (every call is one transaction of the Database).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,21 @@ class AlertStore {
   absl::Status Insert(const Alert& alert);
   // Overwrites everything but the id and the timeline. NotFound for an unknown id.
   absl::Status Update(const Alert& alert);
+  // Reads the alert as stored, applies `change` and writes it back (everything but the id
+  // and the timeline) in one transaction that holds the alert's row: what another store on
+  // the same database wrote meanwhile is read, not overwritten. Returns the alert as
+  // written, with its timeline. NotFound for an unknown id.
+  absl::StatusOr<Alert> Modify(const std::string& id, const std::function<void(Alert&)>& change);
+
+  // Claim-once retraining: a step is the alert's attempts + 1 when a retraining run is
+  // about to be started (or retraining given up). True when this call claimed `step` of
+  // the alert — at most one call across every store on the database gets true for a
+  // (alert, step), and none once a higher step was claimed; false when another took it.
+  // NotFound for an unknown alert.
+  absl::StatusOr<bool> ClaimRetrainStep(const std::string& id, int step);
+  // Gives back `step` (the claim falls to step - 1) when it was the last one claimed, so
+  // that a start that did not happen (the engine was unavailable) can be tried again.
+  absl::Status ReleaseRetrainStep(const std::string& id, int step);
   // Appends to the alert's timeline; the stored seq is one past the alert's last event, and
   // is returned. Safe against other stores on the same database (two servers sharing one
   // PostgreSQL): appenders of one alert take turns on its row, and a seq taken meanwhile is

@@ -46,7 +46,21 @@ class AlertStoreTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
+  // A second store on the same database through its own connection (another server).
+  AlertStore* OpenOtherStore() {
+    auto other_db = storage::OpenDatabase(url_);
+    EXPECT_TRUE(other_db.ok()) << other_db.status();
+    if (!other_db.ok()) return nullptr;
+    other_db_ = std::move(*other_db);
+    auto other = AlertStore::Open(*other_db_);
+    EXPECT_TRUE(other.ok()) << other.status();
+    if (!other.ok()) return nullptr;
+    other_ = std::move(*other);
+    return other_.get();
+  }
   void TearDown() override {
+    other_.reset();
+    other_db_.reset();
     store_.reset();
     db_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
@@ -71,6 +85,8 @@ class AlertStoreTest : public ::testing::TestWithParam<std::string> {
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<AlertStore> store_;
+  std::unique_ptr<storage::Database> other_db_;
+  std::unique_ptr<AlertStore> other_;
 };
 
 TEST_P(AlertStoreTest, RoundTripsEveryField) {
@@ -158,11 +174,9 @@ TEST_P(AlertStoreTest, TimelineIsNumberedInOrder) {
 // the (monitor, kind) alert and appending to its timeline from its own thread at once: one
 // unresolved alert, and every event kept, numbered 1..N without gaps or repeats.
 TEST_P(AlertStoreTest, TwoStoresOnOneDatabaseRaceWithoutLosingEvents) {
-  auto other_db = storage::OpenDatabase(url_);
-  ASSERT_TRUE(other_db.ok()) << other_db.status();
-  auto other = AlertStore::Open(**other_db);
-  ASSERT_TRUE(other.ok()) << other.status();
-  AlertStore* stores[] = {store_.get(), other->get()};
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  AlertStore* stores[] = {store_.get(), other};
   constexpr int kEvents = 25;
   std::atomic<int> ready{0};
   std::vector<std::string> errors[2];
@@ -231,7 +245,53 @@ TEST_P(AlertStoreTest, TwoStoresOnOneDatabaseRaceWithoutLosingEvents) {
   }
   EXPECT_EQ(per_writer["0"], kEvents);
   EXPECT_EQ(per_writer["1"], kEvents);
-  other->reset();
+}
+
+// Two servers (two stores on one database) claiming the same retraining step: one gets it.
+TEST_P(AlertStoreTest, RetrainStepsAreClaimedOnceAcrossStores) {
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), true);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1), false);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), false) << "claimed once, even by its claimer";
+  // A start that did not happen gives its step back; the other store then claims it.
+  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1), true);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 2), true);
+  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());  // not the last claimed: no effect
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 2), false);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), false) << "a lower step after a higher one";
+  EXPECT_EQ(store_->ClaimRetrainStep("nope", 1).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Modify writes over the alert as stored: what another store wrote since a read is kept.
+TEST_P(AlertStoreTest, ModifyKeepsWhatAnotherStoreWroteSinceARead) {
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  ASSERT_TRUE(store_->AppendEvent("a1", AlertEvent{0, 1000, "opened", "opened", {}}).ok());
+  auto stale = store_->Get("a1", false);
+  ASSERT_TRUE(stale.ok());
+  auto started = other->Modify("a1", [](Alert& a) {
+    a.phase = RetrainPhase::kRetraining;
+    a.retrain_run = "run-1";
+    a.retrain_runs.push_back("run-1");
+    a.attempts = 1;
+  });
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->retrain_run, "run-1");
+  ASSERT_EQ(started->timeline.size(), 1u) << "returned with its timeline";
+  auto repeated = store_->Modify(stale->id, [](Alert& a) { a.occurrences += 1; });
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  auto got = store_->Get("a1", false);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->occurrences, 2);
+  EXPECT_EQ(got->phase, RetrainPhase::kRetraining);
+  EXPECT_EQ(got->retrain_run, "run-1");
+  EXPECT_EQ(got->attempts, 1);
+  EXPECT_EQ(store_->Modify("nope", [](Alert&) {}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(AlertStoreTest, FindsByRetrainRunAndAwaitedModel) {
