@@ -10,31 +10,18 @@
 #include "common/strings.h"
 #include "common/timestamp.h"
 #include "storage/database.h"
-#include "storage/migrations.h"
 
 namespace cairn::pipelines {
 namespace {
-
-constexpr storage::Migration kMigrations[] = {
-    {1, "schedule state per pipeline",
-     "CREATE TABLE pipeline_schedules ("
-     " pipeline TEXT PRIMARY KEY,"
-     " cron TEXT NOT NULL,"
-     " handled_until_ms BIGINT NOT NULL,"
-     " last_fire_ms BIGINT NOT NULL,"
-     " last_run_id TEXT NOT NULL,"
-     " last_error TEXT NOT NULL,"
-     " updated_ms BIGINT NOT NULL)"},
-};
 
 std::string Msg(const absl::Status& status) { return std::string(status.message()); }
 
 }  // namespace
 
-ScheduleService::ScheduleService(storage::Database& db, Clock& clock, ListPipelinesFn list,
+ScheduleService::ScheduleService(Clock& clock, ScheduleStateTable table, ListPipelinesFn list,
                                  StartRunFn start, ScheduleOptions options)
-    : db_(db),
-      clock_(clock),
+    : clock_(clock),
+      table_(std::move(table)),
       list_(std::move(list)),
       start_(std::move(start)),
       options_(options) {}
@@ -42,9 +29,11 @@ ScheduleService::ScheduleService(storage::Database& db, Clock& clock, ListPipeli
 absl::StatusOr<std::unique_ptr<ScheduleService>> ScheduleService::Open(
     storage::Database& db, Clock& clock, ListPipelinesFn list, StartRunFn start,
     ScheduleOptions options) {
-  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "pipeline_schedules", kMigrations));
-  std::unique_ptr<ScheduleService> service(
-      new ScheduleService(db, clock, std::move(list), std::move(start), options));
+  CAIRN_ASSIGN_OR_RETURN(ScheduleStateTable table,
+                         ScheduleStateTable::Open(db, "pipeline_schedules", "pipeline",
+                                                  "schedule state per pipeline"));
+  std::unique_ptr<ScheduleService> service(new ScheduleService(
+      clock, std::move(table), std::move(list), std::move(start), options));
   CAIRN_RETURN_IF_ERROR(service->Load());
   return service;
 }
@@ -52,53 +41,14 @@ absl::StatusOr<std::unique_ptr<ScheduleService>> ScheduleService::Open(
 ScheduleService::~ScheduleService() { Shutdown(); }
 
 absl::Status ScheduleService::Load() {
-  std::map<std::string, Row> rows;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&rows](storage::SqlSession& session) {
-    rows.clear();
-    return session.QueryEach(
-        "SELECT pipeline, cron, handled_until_ms, last_fire_ms, last_run_id, last_error "
-        "FROM pipeline_schedules",
-        {}, [&rows](const storage::SqlRowView& row) {
-          Row& r = rows[std::string(row.Text(0))];
-          r.cron = std::string(row.Text(1));
-          r.handled_until_ms = row.Int(2);
-          r.last_fire_ms = row.Int(3);
-          r.last_run_id = std::string(row.Text(4));
-          r.last_error = std::string(row.Text(5));
-          return absl::OkStatus();
-        });
-  }));
+  CAIRN_ASSIGN_OR_RETURN(auto rows, table_.Load());
   absl::MutexLock lock(&tick_mu_);
   rows_ = std::move(rows);
   return absl::OkStatus();
 }
 
 absl::Status ScheduleService::Save(const std::string& pipeline, const Row& row) {
-  const storage::SqlValue params[] = {pipeline,
-                                      row.cron,
-                                      row.handled_until_ms,
-                                      row.last_fire_ms,
-                                      row.last_run_id,
-                                      row.last_error,
-                                      clock_.NowMillis()};
-  return db_.Write([&params](storage::SqlSession& session) {
-    return session
-        .Execute(
-            "INSERT INTO pipeline_schedules (pipeline, cron, handled_until_ms, last_fire_ms, "
-            "last_run_id, last_error, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (pipeline) DO UPDATE SET cron = $2, handled_until_ms = $3, "
-            "last_fire_ms = $4, last_run_id = $5, last_error = $6, updated_ms = $7",
-            params)
-        .status();
-  });
-}
-
-absl::Status ScheduleService::Forget(const std::string& pipeline) {
-  const storage::SqlValue params[] = {pipeline};
-  return db_.Write([&params](storage::SqlSession& session) {
-    return session.Execute("DELETE FROM pipeline_schedules WHERE pipeline = $1", params)
-        .status();
-  });
+  return table_.Save(pipeline, row, clock_.NowMillis());
 }
 
 absl::StatusOr<const CronSchedule*> ScheduleService::Cron(const std::string& text) {
@@ -165,7 +115,7 @@ absl::Status ScheduleService::Tick(int64_t now_ms) {
       ++it;
       continue;
     }
-    absl::Status forgotten = Forget(it->first);
+    absl::Status forgotten = table_.Forget(it->first);
     if (!forgotten.ok()) {
       result.Update(forgotten);
       ++it;

@@ -37,6 +37,7 @@
 #include "pipelines/cron.h"
 #include "pipelines/pipeline_spec.h"
 #include "pipelines/run_callbacks.h"
+#include "pipelines/schedule_state_table.h"
 
 namespace cairn::storage {
 class Database;
@@ -95,18 +96,11 @@ class ScheduleService {
   std::optional<int64_t> NextWakeMs();
 
  private:
-  struct Row {
-    std::string cron;
-    int64_t handled_until_ms = 0;
-    int64_t last_fire_ms = 0;
-    std::string last_run_id;
-    std::string last_error;
-  };
-  ScheduleService(storage::Database& db, Clock& clock, ListPipelinesFn list, StartRunFn start,
-                  ScheduleOptions options);
+  using Row = StoredScheduleState;  // a pipeline's row of pipeline_schedules
+  ScheduleService(Clock& clock, ScheduleStateTable table, ListPipelinesFn list,
+                  StartRunFn start, ScheduleOptions options);
   absl::Status Load();
   absl::Status Save(const std::string& pipeline, const Row& row);
-  absl::Status Forget(const std::string& pipeline);
   // Handles one pipeline's due fire times; returns Unavailable when a start must be retried.
   absl::Status Evaluate(const std::string& pipeline, const CronSchedule& cron, Catchup catchup,
                         int64_t now_ms, Row& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
@@ -114,8 +108,8 @@ class ScheduleService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
   void Loop();
 
-  storage::Database& db_;
   Clock& clock_;
+  const ScheduleStateTable table_;  // pipeline_schedules
   ListPipelinesFn list_;
   StartRunFn start_;
   const ScheduleOptions options_;

@@ -13,24 +13,8 @@
 #include "common/strings.h"
 #include "common/timestamp.h"
 #include "storage/database.h"
-#include "storage/migrations.h"
 
 namespace cairn::monitoring {
-namespace {
-
-constexpr storage::Migration kScheduleMigrations[] = {
-    {1, "schedule state per monitor",
-     "CREATE TABLE monitor_schedules ("
-     " monitor TEXT PRIMARY KEY,"
-     " cron TEXT NOT NULL,"
-     " handled_until_ms BIGINT NOT NULL,"
-     " last_fire_ms BIGINT NOT NULL,"
-     " last_run_id TEXT NOT NULL,"
-     " last_error TEXT NOT NULL,"
-     " updated_ms BIGINT NOT NULL)"},
-};
-
-}  // namespace
 
 MonitorService::MonitorService(storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
                                MonitorServiceOptions options)
@@ -46,8 +30,11 @@ MonitorService::~MonitorService() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<MonitorService>> MonitorService::Open(
     storage::Database& db, Clock& clock, EventBus* events, MonitorIo io,
     MonitorServiceOptions options) {
-  CAIRN_RETURN_IF_ERROR(storage::ApplyMigrations(db, "monitor_schedules", kScheduleMigrations));
+  CAIRN_ASSIGN_OR_RETURN(pipelines::ScheduleStateTable table,
+                         pipelines::ScheduleStateTable::Open(db, "monitor_schedules", "monitor",
+                                                             "schedule state per monitor"));
   std::unique_ptr<MonitorService> service(new MonitorService(db, clock, events, io, options));
+  service->schedule_table_.emplace(std::move(table));
   CAIRN_ASSIGN_OR_RETURN(service->registry_, MonitorRegistry::Open(db, clock));
   CAIRN_ASSIGN_OR_RETURN(service->runner_, MonitorRunner::Open(db, clock, std::move(io)));
   if (events != nullptr) {
@@ -97,50 +84,12 @@ std::optional<MonitorScheduleState> MonitorService::ScheduleState(std::string_vi
 
 absl::Status MonitorService::SaveState(const std::string& monitor,
                                        const MonitorScheduleState& state) {
-  const storage::SqlValue params[] = {monitor,
-                                      state.cron,
-                                      state.handled_until_ms,
-                                      state.last_fire_ms,
-                                      state.last_run_id,
-                                      state.last_error,
-                                      clock_.NowMillis()};
-  return db_.Write([&params](storage::SqlSession& session) {
-    return session
-        .Execute(
-            "INSERT INTO monitor_schedules (monitor, cron, handled_until_ms, last_fire_ms, "
-            "last_run_id, last_error, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (monitor) DO UPDATE SET cron = $2, handled_until_ms = $3, "
-            "last_fire_ms = $4, last_run_id = $5, last_error = $6, updated_ms = $7",
-            params)
-        .status();
-  });
-}
-
-absl::Status MonitorService::ForgetState(const std::string& monitor) {
-  const storage::SqlValue params[] = {monitor};
-  return db_.Write([&params](storage::SqlSession& session) {
-    return session.Execute("DELETE FROM monitor_schedules WHERE monitor = $1", params).status();
-  });
+  return schedule_table_->Save(monitor, state, clock_.NowMillis());
 }
 
 absl::Status MonitorService::Reload(int64_t now_ms) {
   CAIRN_ASSIGN_OR_RETURN(std::vector<MonitorVersion> monitors, registry_->List());
-  std::map<std::string, MonitorScheduleState> stored;
-  CAIRN_RETURN_IF_ERROR(db_.Read([&stored](storage::SqlSession& session) {
-    stored.clear();
-    return session.QueryEach(
-        "SELECT monitor, cron, handled_until_ms, last_fire_ms, last_run_id, last_error "
-        "FROM monitor_schedules",
-        {}, [&stored](const storage::SqlRowView& row) {
-          MonitorScheduleState& state = stored[std::string(row.Text(0))];
-          state.cron = std::string(row.Text(1));
-          state.handled_until_ms = row.Int(2);
-          state.last_fire_ms = row.Int(3);
-          state.last_run_id = std::string(row.Text(4));
-          state.last_error = std::string(row.Text(5));
-          return absl::OkStatus();
-        });
-  }));
+  CAIRN_ASSIGN_OR_RETURN(auto stored, schedule_table_->Load());
   std::map<std::string, Schedule> old;
   {
     absl::MutexLock lock(&mu_);
@@ -161,10 +110,13 @@ absl::Status MonitorService::Reload(int64_t now_ms) {
         schedule.cron = std::make_shared<const pipelines::CronSchedule>(std::move(*cron));
       }
       if (saved != stored.end() && saved->second.cron == monitor.spec.cron) {
-        schedule.state = saved->second;  // continues where it was (catch-up at the next tick)
+        // Continues where it was (catch-up at the next tick).
+        static_cast<pipelines::StoredScheduleState&>(schedule.state) = saved->second;
       } else {
         // New, or the cron changed: start from now; earlier fire times are not owed.
-        if (saved != stored.end()) schedule.state = saved->second;
+        if (saved != stored.end()) {
+          static_cast<pipelines::StoredScheduleState&>(schedule.state) = saved->second;
+        }
         schedule.state.cron = monitor.spec.cron;
         schedule.state.handled_until_ms = now_ms;
         if (!cron.ok()) {  // validated at apply; only a newer server's syntax gets here
@@ -193,7 +145,7 @@ absl::Status MonitorService::Reload(int64_t now_ms) {
   }
   for (const auto& [name, state] : stored) {
     if (fresh.count(name)) continue;
-    absl::Status status = ForgetState(name);
+    absl::Status status = schedule_table_->Forget(name);
     if (!status.ok()) {
       Log(LogLevel::kError, absl::StrCat("monitor ", name, ": cannot drop its schedule state: ",
                                          status.message()));

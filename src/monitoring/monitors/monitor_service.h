@@ -36,6 +36,7 @@
 #include "monitoring/monitors/monitor_runner.h"
 #include "pipelines/catchup.h"
 #include "pipelines/cron.h"
+#include "pipelines/schedule_state_table.h"
 
 namespace cairn {
 class EventBus;
@@ -53,14 +54,11 @@ struct MonitorServiceOptions {
 };
 
 // What `describe` shows about a monitor's schedule.
-struct MonitorScheduleState {
-  std::string cron;
+// The stored part (cron, handled_until_ms, last_fire_ms, last_run_id, last_error) is what
+// table monitor_schedules keeps (pipelines/schedule_state_table.h).
+struct MonitorScheduleState : pipelines::StoredScheduleState {
   pipelines::Catchup catchup = pipelines::Catchup::kLatest;
-  int64_t handled_until_ms = 0;  // every fire time at or before this was handled
   std::optional<int64_t> next_fire_ms;
-  int64_t last_fire_ms = 0;
-  std::string last_run_id;
-  std::string last_error;
 };
 
 class MonitorService {
@@ -110,8 +108,8 @@ class MonitorService {
   // Runs `monitor` for `fire_ms` and records it (memory and table).
   void RunScheduled(const MonitorVersion& monitor, int64_t fire_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu_);
+  // Stores `state`'s stored part in monitor_schedules.
   absl::Status SaveState(const std::string& monitor, const MonitorScheduleState& state);
-  absl::Status ForgetState(const std::string& monitor);
   void Loop();
   bool Woken() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; }
 
@@ -123,6 +121,7 @@ class MonitorService {
   const MonitorServiceOptions options_;
   std::unique_ptr<MonitorRegistry> registry_;
   std::unique_ptr<MonitorRunner> runner_;
+  std::optional<pipelines::ScheduleStateTable> schedule_table_;  // monitor_schedules
   int subscription_ = 0;
 
   absl::Mutex tick_mu_;  // serializes Tick; taken before mu_, never after
