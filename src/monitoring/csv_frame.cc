@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -807,36 +808,68 @@ absl::Status ShiftLine(const absl::Status& status, const std::string& label, int
   return absl::Status(status.code(), absl::StrCat(prefix, line + shift, ToAbsl(message.substr(digits))));
 }
 
+// A file mapped read-only for one read; unmapped when destroyed. An empty file maps
+// nothing (text() is empty).
+class MappedFile {
+ public:
+  // NotFound / InvalidArgument naming `path` when it cannot be opened or is not a regular
+  // file, Internal when it cannot be mapped. `advice`: the madvise for the whole mapping.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path, int advice) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int error = errno;
+      const std::string message =
+          absl::StrCat(path, ": cannot open the file: ", std::strerror(error));
+      return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a regular file; give the path of a CSV file"));
+    }
+    const size_t size = static_cast<size_t>(info.st_size);
+    if (size == 0) {
+      ::close(fd);
+      return std::unique_ptr<MappedFile>(new MappedFile(nullptr, 0));
+    }
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (mapped == MAP_FAILED) {
+      return absl::InternalError(
+          absl::StrCat(path, ": cannot map the file: ", std::strerror(errno)));
+    }
+    ::madvise(mapped, size, advice);
+    return std::unique_ptr<MappedFile>(new MappedFile(mapped, size));
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
+  // The first `bytes` are not needed again: their pages go back to the kernel.
+  void Release(size_t bytes) const {
+    if (bytes > 0) ::madvise(data_, bytes, MADV_DONTNEED);
+  }
+
+ private:
+  MappedFile(void* data, size_t size) : data_(data), size_(size) {}
+  void* data_;
+  size_t size_;
+};
+
 }  // namespace
 
 absl::Status ReadCsvFrameChunks(const std::string& path, const CsvFrameOptions& options,
                                 size_t chunk_bytes,
                                 const std::function<absl::Status(DataFrame&)>& fn) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    const std::string message =
-        absl::StrCat(path, ": cannot open the file: ", std::strerror(error));
-    return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a regular file; give the path of a CSV file"));
-  }
-  const size_t size = static_cast<size_t>(info.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return ParseCsvFrame(std::string_view(), path, options).status();
-  }
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (mapped == MAP_FAILED) {
-    return absl::InternalError(absl::StrCat(path, ": cannot map the file: ", std::strerror(errno)));
-  }
-  ::madvise(mapped, size, MADV_SEQUENTIAL);
-  const std::string_view text(static_cast<const char*>(mapped), size);
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file,
+                         MappedFile::Open(path, MADV_SEQUENTIAL));
+  const std::string_view text = file->text();
+  const size_t size = text.size();
+  if (size == 0) return ParseCsvFrame(std::string_view(), path, options).status();
   const long page = ::sysconf(_SC_PAGESIZE);
   chunk_bytes = std::max<size_t>(chunk_bytes, 1);
   // The header: the first row after a byte-order mark and blank lines.
@@ -864,43 +897,15 @@ absl::Status ReadCsvFrameChunks(const std::string& path, const CsvFrameOptions& 
     status = fn(*frame);
     lines_before += std::count(text.begin() + pos, text.begin() + end, '\n');
     // The rows read so far are not needed again: give their pages back.
-    const size_t done = (end / page) * page;
-    if (done > 0) ::madvise(mapped, done, MADV_DONTNEED);
+    file->Release((end / page) * page);
     pos = end;
   }
-  ::munmap(mapped, size);
   return status;
 }
 
 absl::StatusOr<DataFrame> ReadCsvFrame(const std::string& path, const CsvFrameOptions& options) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    const std::string message =
-        absl::StrCat(path, ": cannot open the file: ", std::strerror(error));
-    return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a regular file; give the path of a CSV file"));
-  }
-  const size_t size = static_cast<size_t>(info.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return ParseCsvFrame(std::string_view(), path, options);
-  }
-  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (mapped == MAP_FAILED) {
-    return absl::InternalError(absl::StrCat(path, ": cannot map the file: ", std::strerror(errno)));
-  }
-  ::madvise(mapped, size, MADV_WILLNEED);
-  absl::StatusOr<DataFrame> frame =
-      ParseCsvFrame(std::string_view(static_cast<const char*>(mapped), size), path, options);
-  ::munmap(mapped, size);
-  return frame;
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, MappedFile::Open(path, MADV_WILLNEED));
+  return ParseCsvFrame(file->text(), path, options);
 }
 
 }  // namespace cairn::monitoring

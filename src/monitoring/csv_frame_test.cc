@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -211,6 +212,38 @@ TEST(CsvFrameTest, ReadsAFileAndSaysWhenItIsMissing) {
   std::ofstream(empty).flush();
   EXPECT_THAT(ReadCsvFrame(empty, {}).status().message(), HasSubstr("empty.csv: the file is empty"));
   EXPECT_THAT(ReadCsvFrame(dir, {}).status().message(), HasSubstr("not a regular file"));
+  std::remove(path.c_str());
+  std::remove(empty.c_str());
+  rmdir(dir);
+}
+
+// ReadCsvFrame and ReadCsvFrameChunks open and map the file the same way: the same errors
+// for a missing file, a folder and an empty file, and the same rows from a real one.
+TEST(CsvFrameTest, WholeAndChunkedReadsOpenFilesAlike) {
+  char dir[] = "/tmp/csv_frame_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/ref.csv");
+  std::ofstream(path) << "a,b\n1,x\n2,y\n3,z\n";
+  const std::string empty = absl::StrCat(dir, "/empty.csv");
+  std::ofstream(empty).flush();
+  auto chunked = [](const std::string& file, std::vector<int64_t>* rows) {
+    return ReadCsvFrameChunks(file, {}, /*chunk_bytes=*/4, [rows](DataFrame& piece) {
+      if (rows != nullptr) rows->push_back(piece.rows);
+      return absl::OkStatus();
+    });
+  };
+  for (const std::string& bad : {absl::StrCat(dir, "/nope.csv"), std::string(dir), empty}) {
+    const absl::Status whole = ReadCsvFrame(bad, {}).status();
+    EXPECT_FALSE(whole.ok()) << bad;
+    EXPECT_EQ(chunked(bad, nullptr), whole) << bad;
+  }
+  EXPECT_EQ(ReadCsvFrame(absl::StrCat(dir, "/nope.csv"), {}).status().code(),
+            absl::StatusCode::kNotFound);
+  std::vector<int64_t> rows;
+  ASSERT_TRUE(chunked(path, &rows).ok());
+  EXPECT_GE(rows.size(), 2u) << "read in pieces";
+  EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), int64_t{0}), 3);
+  EXPECT_EQ(ReadCsvFrame(path, {})->rows, 3);
   std::remove(path.c_str());
   std::remove(empty.c_str());
   rmdir(dir);
