@@ -678,8 +678,12 @@ class Session : public std::enable_shared_from_this<Session> {
     producing_ = writing_ = produced_ = stream_aborted_ = false;
     stream_response_.emplace();
     SetHeaders(&*stream_response_, response);
-    stream_chunked_ = version_ >= 11;
-    if (stream_chunked_) {
+    stream_length_ = response.stream_length;
+    stream_chunked_ = version_ >= 11 && !stream_length_.has_value();
+    if (stream_length_.has_value()) {
+      // A known length: the pieces go out as they are, after a Content-Length.
+      stream_response_->content_length(*stream_length_);
+    } else if (stream_chunked_) {
       stream_response_->chunked(true);
     } else {
       // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
@@ -771,6 +775,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     chunk_.swap(next_chunk_);
     bytes_ += chunk_.size();
+    if (stream_length_.has_value() && bytes_ > *stream_length_) {
+      AbortStream("the stream producer wrote more than its stream_length");
+      return;
+    }
     writing_ = true;
     auto on_written = [self = shared_from_this(), more](beast::error_code ec, size_t) {
       self->writing_ = false;
@@ -797,6 +805,10 @@ class Session : public std::enable_shared_from_this<Session> {
     producer_ = nullptr;
     chunk_ = std::string();
     next_chunk_ = std::string();
+    if (stream_length_.has_value() && bytes_ != *stream_length_) {
+      AbortStream("the stream producer wrote less than its stream_length");
+      return;
+    }
     if (!stream_chunked_) {
       OnResponseWritten();
       return;
@@ -928,6 +940,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool produced_more_ = false;
   bool stream_aborted_ = false;
   bool stream_chunked_ = true;
+  std::optional<uint64_t> stream_length_;  // HttpResponse::stream_length of the stream
   bool stream_pausing_ = false;
   asio::steady_timer pause_timer_;
   std::unique_ptr<char[]> drain_buffer_;

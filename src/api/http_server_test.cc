@@ -883,6 +883,44 @@ TEST_F(HttpServerTest, StreamedResponseArrivesChunkedCompleteAndKeepAliveContinu
   EXPECT_EQ(next.body, "{\"hi\":1}");
 }
 
+// HttpResponse::stream_length: the pieces go out as they are after a Content-Length (no
+// chunked encoding) and the connection serves the next request; a producer that writes
+// fewer or more bytes than announced has its connection closed (the client sees a short
+// body, never a wrong one).
+TEST_F(HttpServerTest, StreamWithALengthArrivesWithContentLengthAndKeepAliveContinues) {
+  for (uint64_t length : {uint64_t{24}, uint64_t{30}, uint64_t{10}}) {
+    SCOPED_TRACE(absl::StrCat("announced ", length, " of 24 bytes"));
+    auto probe = std::make_shared<ProducerProbe>();
+    Router router;
+    router.Add("GET", "/hello", [](const HttpRequest&) { return JsonResponse("{}"); });
+    router.Add("GET", "/stream", [probe, length](const HttpRequest&) {
+      HttpResponse response;
+      response.content_type = "text/plain";
+      response.stream = CountingProducer(probe, 3);  // "piece-0\npiece-1\npiece-2\n"
+      response.stream_length = length;
+      return response;
+    });
+    router_ = std::move(router);
+    StartServer();
+    TestClient client(port());
+    Reply reply = client.Request("GET", "/stream");
+    EXPECT_TRUE(probe->destroyed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    if (length == 24) {
+      EXPECT_EQ(reply.status, 200);
+      EXPECT_EQ(reply.headers["transfer-encoding"], "");  // absent: Read() looked it up
+      EXPECT_EQ(reply.headers["content-length"], "24");
+      EXPECT_EQ(reply.body, "piece-0\npiece-1\npiece-2\n");
+      Reply next = client.Request("GET", "/hello");
+      EXPECT_EQ(next.status, 200);
+      EXPECT_EQ(next.body, "{}");
+    } else {
+      // The connection closed before the announced length arrived.
+      EXPECT_EQ(reply.status, 0);
+    }
+    server_.reset();
+  }
+}
+
 TEST_F(HttpServerTest, StreamedPieceIsSentBeforeTheProducerFinishes) {
   absl::Notification first_read;
   router_.Add("GET", "/stream", [&](const HttpRequest&) {

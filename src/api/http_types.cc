@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+
 namespace cairn::api {
 namespace {
 const std::string* Find(const std::vector<std::pair<std::string, std::string>>& pairs,
@@ -29,13 +31,21 @@ absl::Status DrainStream(HttpResponse* response) {
   if (!response->stream) return absl::OkStatus();
   StreamProducer producer = std::move(response->stream);
   response->stream = nullptr;
+  const size_t start = response->body.size();
   std::string chunk;
   for (;;) {
     chunk.clear();
     absl::StatusOr<bool> more = producer(&chunk);
     if (!more.ok()) return more.status();
     response->body += chunk;
-    if (!*more) return absl::OkStatus();
+    if (!*more) {
+      const uint64_t written = response->body.size() - start;
+      if (response->stream_length.has_value() && written != *response->stream_length)
+        return absl::InternalError(absl::StrCat("the stream producer wrote ", written,
+                                                " bytes, not the announced ",
+                                                *response->stream_length));
+      return absl::OkStatus();
+    }
     if (chunk.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(kStreamIdlePauseMs));
   }
 }

@@ -2,7 +2,9 @@
 // HTTP request and response as the handlers see them: plain structs, no Beast types, so
 // handler files stay light to compile and easy to test without a socket.
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +67,10 @@ struct HttpResponse {
   // encoding, each piece sent as soon as it is produced (and `body`/`file_path` are
   // ignored). HTTP/1.0 clients get the raw pieces and the connection closes at the end.
   StreamProducer stream;
+  // With `stream`: the body's exact length in bytes. The server then sends a Content-Length
+  // header and the pieces as they are (no chunked encoding); a producer that writes more or
+  // fewer bytes ends the response abruptly (the connection is closed).
+  std::optional<uint64_t> stream_length;
   std::vector<std::pair<std::string, std::string>> headers;
   // From a handler running on an I/O thread (HttpRequest::on_io_thread): "not here" — the
   // server runs the handler again on the route's pool and ignores the rest of this
@@ -74,7 +80,8 @@ struct HttpResponse {
 
 // For in-process callers (Router::Dispatch in tests): runs `response->stream` to the end
 // (pausing kStreamIdlePauseMs after an empty piece), appends everything to `response->body`
-// and clears `stream`. No-op without a stream. The producer's error is returned.
+// and clears `stream`. No-op without a stream. The producer's error is returned, and an
+// InternalError when `stream_length` is set and the producer wrote another number of bytes.
 absl::Status DrainStream(HttpResponse* response);
 
 }  // namespace cairn::api

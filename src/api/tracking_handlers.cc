@@ -1,6 +1,7 @@
 #include "api/tracking_handlers.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -487,9 +488,96 @@ class SparePointBuffer {
   }
 };
 
+// The values of a large history page formatted once (WriteJsonDouble) ahead of sending, so
+// that the response's exact length is known before its header goes out: per point one byte
+// of length, then the text. Kept between requests like the point buffer (one buffer, at most
+// kMaxSpareBytes) so that a large page does not fault in fresh memory every time.
+class ValueText {
+ public:
+  static constexpr size_t kMaxBytesPerPoint = 1 + 24;  // the longest shortest double is 24
+  static constexpr size_t kSlack = 32;  // a reader copies 24 bytes whatever the length
+  static constexpr size_t kMaxSpareBytes = size_t{64} << 20;
+
+  // A buffer for `points` values: the spare one when it is large enough.
+  static ValueText Take(size_t points) {
+    const size_t need = points * kMaxBytesPerPoint + kSlack;
+    ValueText text;
+    {
+      absl::MutexLock lock(&Mutex());
+      if (Spare().capacity_ >= need) std::swap(text, Spare());
+    }
+    if (text.capacity_ < need) {
+      text.data_.reset(new char[need]);  // not zero-filled: only the written pages are touched
+      text.capacity_ = need;
+    }
+    return text;
+  }
+  static void Give(ValueText text) {
+    if (text.capacity_ == 0 || text.capacity_ > kMaxSpareBytes) return;
+    absl::MutexLock lock(&Mutex());
+    if (text.capacity_ > Spare().capacity_) std::swap(text, Spare());
+  }
+
+  ValueText() = default;
+  ValueText(ValueText&& other) noexcept
+      : data_(std::move(other.data_)), capacity_(std::exchange(other.capacity_, 0)) {}
+  ValueText& operator=(ValueText&& other) noexcept {
+    data_ = std::move(other.data_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+
+  char* data() { return data_.get(); }
+
+ private:
+  static absl::Mutex& Mutex() {
+    static absl::Mutex* mutex = new absl::Mutex();
+    return *mutex;
+  }
+  static ValueText& Spare() {
+    static auto* spare = new ValueText();
+    return *spare;
+  }
+
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+};
+
+// The number of characters std::to_chars writes for `value`.
+size_t DecimalLength(int64_t value) {
+  static constexpr uint64_t kPowersOfTen[20] = {1ULL,
+                                                10ULL,
+                                                100ULL,
+                                                1000ULL,
+                                                10000ULL,
+                                                100000ULL,
+                                                1000000ULL,
+                                                10000000ULL,
+                                                100000000ULL,
+                                                1000000000ULL,
+                                                10000000000ULL,
+                                                100000000000ULL,
+                                                1000000000000ULL,
+                                                10000000000000ULL,
+                                                100000000000000ULL,
+                                                1000000000000000ULL,
+                                                10000000000000000ULL,
+                                                100000000000000000ULL,
+                                                1000000000000000000ULL,
+                                                10000000000000000000ULL};
+  const uint64_t magnitude =
+      (value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value)) | 1;
+  // floor(log10) from the bit width, then corrected by one comparison.
+  const auto guess = static_cast<size_t>((std::bit_width(magnitude) * 1233) >> 12);
+  return (value < 0 ? 1 : 0) + guess + (magnitude >= kPowersOfTen[guess] ? 1 : 0);
+}
+
 // metrics/get-history's body for one page: {"metrics":[…],"next_page_token":…}, or {} /
 // {"next_page_token":…} without points. Written piece by piece, so that a large history
 // (1M points is ~75 MB of JSON) goes out as it is formatted instead of being built whole.
+// PrepareLength() formats the values first and returns the body's exact length, so that a
+// streamed page can be sent with a Content-Length (HTTP clients read such a body with half
+// the copies of a chunked one).
 class HistoryBody {
  public:
   HistoryBody(std::string_view key, tracking::MetricHistoryPoints history)
@@ -501,11 +589,40 @@ class HistoryBody {
     // The longest point: ',' + head + value + the timestamp and step fields (20-char numbers).
     max_point_size_ = 1 + point_head_.size() + kMaxJsonDoubleChars + 64;
   }
-  ~HistoryBody() { SparePointBuffer::Give(std::move(history_.points)); }
+  ~HistoryBody() {
+    SparePointBuffer::Give(std::move(history_.points));
+    ValueText::Give(std::move(value_text_));
+  }
   HistoryBody(const HistoryBody&) = delete;
   HistoryBody& operator=(const HistoryBody&) = delete;
 
   size_t size() const { return size_; }
+
+  // Before the first Next(): formats every value of the page (in the order Next() writes
+  // them) and returns the exact length of the whole body. Next() then copies the values.
+  uint64_t PrepareLength() {
+    std::string tail;
+    AppendNextPageToken(tail, history_.next_page_token);
+    if (size_ == 0) return 2 + tail.size();
+    value_text_ = ValueText::Take(size_);
+    char* text = value_text_.data();
+    // "{\"metrics\":[", the points and the commas between them, "]", the token, "}".
+    uint64_t length = 12 + size_ * (point_head_.size() + 13 + 8 + 1) + (size_ - 1) + 1 +
+                      tail.size() + 1;
+    const std::vector<tracking::MetricHistoryPoints::Point>& points = history_.points;
+    for (const tracking::MetricHistoryPoints::Range& range : history_.ranges) {
+      for (size_t idx = range.begin; idx < range.end; ++idx) {
+        const tracking::MetricHistoryPoints::Point& point = points[idx];
+        const auto value_size = static_cast<size_t>(WriteJsonDouble(text + 1, point.value) -
+                                                    (text + 1));
+        *text = static_cast<char>(value_size);
+        text += 1 + value_size;
+        length += value_size + DecimalLength(point.timestamp) + DecimalLength(point.step);
+      }
+    }
+    next_value_ = value_text_.data();
+    return length;
+  }
 
   // Appends the next piece, about `target` bytes (at least one point), to `*out`; returns
   // false once the body is complete.
@@ -526,6 +643,7 @@ class HistoryBody {
     char* cursor = out->data() + begin;
     const std::string_view head = point_head_;
     const std::vector<tracking::MetricHistoryPoints::Point>& points = history_.points;
+    const char* value = next_value_;
     while (count > 0) {
       const tracking::MetricHistoryPoints::Range& range = history_.ranges[range_];
       const size_t stop = std::min(range.end, position_ + count);
@@ -534,7 +652,14 @@ class HistoryBody {
         if (idx != position_ || written_ > 0) *cursor++ = ',';
         std::memcpy(cursor, head.data(), head.size());
         cursor += head.size();
-        cursor = WriteJsonDouble(cursor, point.value);
+        if (value != nullptr) {
+          const auto value_size = static_cast<size_t>(static_cast<unsigned char>(*value));
+          std::memcpy(cursor, value + 1, 24);  // the buffers have room; only value_size count
+          cursor += value_size;
+          value += 1 + value_size;
+        } else {
+          cursor = WriteJsonDouble(cursor, point.value);
+        }
         std::memcpy(cursor, ",\"timestamp\":", 13);
         cursor = timestamps_.Write(cursor + 13, point.timestamp);
         std::memcpy(cursor, ",\"step\":", 8);
@@ -550,6 +675,7 @@ class HistoryBody {
         position_ = history_.ranges[range_].begin;
       }
     }
+    next_value_ = value;
     out->resize(static_cast<size_t>(cursor - out->data()));
     if (written_ < size_) return true;
     *out += ']';
@@ -568,10 +694,12 @@ class HistoryBody {
   size_t position_ = 0;  // the next point to write: points[position_] in ranges[range_]
   CloseIntWriter timestamps_;
   CloseIntWriter steps_;
+  ValueText value_text_;                 // after PrepareLength(): the formatted values
+  const char* next_value_ = nullptr;     // the next value's length byte in value_text_
 };
 
-// Pages of more points than this are streamed (chunked transfer encoding) in pieces of
-// kHistoryPieceBytes; smaller ones are answered whole.
+// Pages of more points than this are streamed in pieces of kHistoryPieceBytes, with a
+// Content-Length (PrepareLength); smaller ones are answered whole.
 constexpr size_t kHistoryStreamMinPoints = 8192;
 constexpr size_t kHistoryPieceBytes = size_t{1} << 20;
 
@@ -594,6 +722,7 @@ absl::StatusOr<HttpResponse> GetMetricHistory(TrackingStore& store, const Json& 
     return JsonResponse(std::move(out));
   }
   HttpResponse response = JsonResponse("");
+  response.stream_length = body->PrepareLength();
   response.stream = [body](std::string* chunk) -> absl::StatusOr<bool> {
     return body->Next(chunk, kHistoryPieceBytes);
   };

@@ -417,6 +417,47 @@ TEST_F(TrackingHandlersTest, StreamedHistoryMatchesWholePagesByteForByte) {
   EXPECT_EQ(parsed["metrics"][9999]["step"], 9999);
 }
 
+// A streamed history page announces its exact length (sent as Content-Length), the whole
+// history and a page with a next_page_token alike; DrainStream checks the drained bytes
+// against it, so every streamed page of the other tests checks it too.
+TEST_F(TrackingHandlersTest, StreamedHistoryAnnouncesItsExactLength) {
+  std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
+  for (int batch = 0; batch < 10; ++batch) {
+    std::string body = absl::StrCat(R"({"run_id": ")", run_id, R"(", "metrics": [)");
+    for (int idx = 0; idx < 1000; ++idx) {
+      const int step = batch * 1000 + idx;
+      const std::string value = step % 7 == 0   ? R"("NaN")"
+                                : step % 11 == 0 ? R"("Infinity")"
+                                : step % 13 == 0 ? "-2.2250738585072014e-308"
+                                                 : absl::StrCat(-1.0 / (step + 1));
+      absl::StrAppend(&body, idx > 0 ? "," : "", R"({"key": "val/a b.c-1", "value": )", value,
+                      R"(, "timestamp": )", step % 3 == 0 ? 0 : 1700000000000 + step,
+                      R"(, "step": )", step - 5000, "}");
+    }
+    body += "]}";
+    HttpResponse logged = Call("POST", absl::StrCat(kApi, "runs/log-batch"), body);
+    ASSERT_EQ(logged.status, 200) << logged.body;
+  }
+  for (const char* max_results : {"", "9000"}) {
+    SCOPED_TRACE(absl::StrCat("max_results '", max_results, "'"));
+    HttpRequest request;
+    request.method = "GET";
+    request.path = request.target = absl::StrCat(kApi, "metrics/get-history");
+    request.query = {{"run_id", run_id}, {"metric_key", "val/a b.c-1"}};
+    if (*max_results != '\0') request.query.emplace_back("max_results", max_results);
+    HttpResponse response = router_.Dispatch(std::move(request));
+    ASSERT_EQ(response.status, 200);
+    ASSERT_TRUE(response.stream);
+    ASSERT_TRUE(response.stream_length.has_value());
+    absl::Status drained = DrainStream(&response);
+    ASSERT_TRUE(drained.ok()) << drained;
+    EXPECT_EQ(response.body.size(), *response.stream_length);
+    Json parsed = Json::parse(response.body);
+    EXPECT_EQ(parsed["metrics"].size(), *max_results == '\0' ? 10000u : 9000u);
+    EXPECT_EQ(parsed.contains("next_page_token"), *max_results != '\0');
+  }
+}
+
 // The history's bytes against an independent formatting of the same points (absl::StrCat
 // for the integers, as std::to_chars; WriteJsonDouble for the values): timestamps and
 // steps around every place where the formatter reuses the digits above the last four
