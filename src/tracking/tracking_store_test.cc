@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <algorithm>
 #include <cstdio>
@@ -874,6 +875,78 @@ TEST_P(TrackingSearchTest, PagesAndViewTypes) {
   bad.filter = "";
   bad.order_by = {"metrics.rmse SIDEWAYS"};
   EXPECT_EQ(store_->SearchRuns(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Filters that few runs match (SQLite then drives the query from the filter's candidate
+// runs) and filters that most runs match (SQLite walks the runs in order): the same rows in
+// MLflow's order, page after page, checked against an order computed here.
+TEST_P(TrackingSearchTest, SelectiveAndUnselectiveFiltersPageInMlflowOrder) {
+  const std::string exp = NewExperiment("many");
+  constexpr int kRuns = 2400;  // more candidates than SQLite's candidate-driven plan takes
+  struct R {
+    std::string id;
+    int64_t start_time;
+    double m;
+    std::string p;
+  };
+  std::vector<R> runs;
+  for (int idx = 0; idx < kRuns; ++idx) {
+    R run{"", 1000 + idx / 3, static_cast<double>((idx * 7919) % kRuns) / kRuns,
+          absl::StrCat("v", idx % 10)};
+    run.id = NewRun(exp, run.start_time).info.run_id;  // start_time ties: run_uuid decides
+    ASSERT_TRUE(store_->LogBatch(run.id, {{"m", run.m, 1, 0}}, {{"p", run.p}}, {}).ok());
+    runs.push_back(std::move(run));
+  }
+  struct Case {
+    std::string filter;
+    std::function<bool(const R&)> match;
+    std::string order_by;  // "" (start_time DESC), "metrics.m ASC" or "params.p DESC"
+    int64_t page;
+  };
+  const std::vector<Case> cases = {
+      {"metrics.m > 0.95 and params.p = 'v3'", [](const R& r) { return r.m > 0.95 && r.p == "v3"; },
+       "", 7},
+      {"params.p = 'v3' and metrics.m > 0.01", [](const R& r) { return r.m > 0.01 && r.p == "v3"; },
+       "metrics.m ASC", 50},
+      {"metrics.m > 0.01", [](const R& r) { return r.m > 0.01; }, "", 100},
+      {"metrics.m >= 0", [](const R&) { return true; }, "params.p DESC", 100},
+      {"params.p != 'v1' and params.p IS NOT NULL", [](const R& r) { return r.p != "v1"; },
+       "metrics.m ASC", 100},
+      {"metrics.m < 0.001", [](const R& r) { return r.m < 0.001; }, "", 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat(c.filter, " order by '", c.order_by, "', pages of ", c.page));
+    std::vector<const R*> expected;
+    for (const R& run : runs)
+      if (c.match(run)) expected.push_back(&run);
+    auto by_start_then_id = [](const R* a, const R* b) {
+      if (a->start_time != b->start_time) return a->start_time > b->start_time;
+      return a->id < b->id;
+    };
+    std::sort(expected.begin(), expected.end(), [&](const R* a, const R* b) {
+      if (c.order_by == "metrics.m ASC" && a->m != b->m) return a->m < b->m;
+      if (c.order_by == "params.p DESC" && a->p != b->p) return a->p > b->p;
+      return by_start_then_id(a, b);
+    });
+    SearchRunsRequest request;
+    request.experiment_ids = {exp};
+    request.filter = c.filter;
+    if (!c.order_by.empty()) request.order_by = {c.order_by};
+    request.max_results = c.page;
+    std::vector<std::string> got;
+    int pages = 0;
+    do {
+      auto result = store_->SearchRuns(request);
+      ASSERT_TRUE(result.ok()) << result.status();
+      for (const TRun& run : result->runs) got.push_back(run.info.run_id);
+      EXPECT_EQ(result->next_page_token.empty(), got.size() == expected.size()) << got.size();
+      request.page_token = result->next_page_token;
+      ++pages;
+    } while (!request.page_token.empty() && pages <= kRuns);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t idx = 0; idx < got.size(); ++idx)
+      ASSERT_EQ(got[idx], expected[idx]->id) << "at " << idx;
+  }
 }
 
 TEST_P(TrackingSearchTest, SearchExperiments) {
