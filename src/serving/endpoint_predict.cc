@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -20,6 +21,7 @@
 #include "features/online/online_feature_service.h"
 #include "serving/endpoint_service.h"
 #include "serving/endpoint_service_internal.h"
+#include "serving/feature_row_json.h"
 #include "serving/inference_log.h"
 #include "serving/predict_request.h"
 #include "serving/rollout_guard.h"
@@ -45,29 +47,6 @@ int64_t SteadyMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-Json ValueToJson(const features::Value& v) {
-  switch (v.index()) {
-    case 1: return std::get<int64_t>(v);
-    case 2: {
-      double d = std::get<double>(v);
-      return std::isfinite(d) ? Json(d) : Json(nullptr);
-    }
-    case 3: return std::get<std::string>(v);
-    case 4: return std::get<bool>(v);
-    default: return nullptr;
-  }
-}
-
-// Row `row` of `input` as {"column": value, …}, built as one map (no per-key lookups).
-Json FeaturesJson(const ModelInput& input, size_t row) {
-  Json::object_t object;
-  const size_t n = input.columns.size();
-  for (size_t c = 0; c < n; ++c) {
-    object.emplace_hint(object.end(), input.columns[c], ValueToJson(input.cells[row * n + c]));
-  }
-  return Json(std::move(object));
 }
 
 // The per-thread buffers of the predict path.
@@ -320,8 +299,10 @@ absl::StatusOr<std::string> EndpointService::PredictImpl(std::string_view endpoi
   const int64_t now_ms = clock_->NowMillis();
   const int64_t latency_us = SteadyMicros() - start_us;
   if (options_.inference_log != nullptr && s->spec.log_sample > 0) {
+    std::optional<FeatureRowJson> features_json;  // made at the first sampled row
     for (size_t r = 0; r < request.rows; ++r) {
       if (!Sample(scratch.ids[r], s->spec.log_sample)) continue;
+      if (!features_json) features_json.emplace(scratch.input.columns);
       InferenceRecord record;
       record.id = scratch.ids[r];
       record.endpoint = s->spec.name;
@@ -330,7 +311,7 @@ absl::StatusOr<std::string> EndpointService::PredictImpl(std::string_view endpoi
       record.variant = std::string(variant);
       record.time_ms = now_ms;
       record.latency_us = latency_us;
-      record.features = FeaturesJson(scratch.input, r);
+      record.features_json = features_json->Row(scratch.input.cells, r);
       record.prediction = (*predictions)[r];
       options_.inference_log->Append(std::move(record));
     }
@@ -436,8 +417,10 @@ void EndpointService::ShadowLoop() {
       rollout.guard->Record(true, latency, !ok, ok ? (*predictions)[r] : 0);
     }
     if (options_.inference_log == nullptr || s.spec.log_sample <= 0) continue;
+    std::optional<FeatureRowJson> features_json;  // made at the first sampled row
     for (size_t r = 0; r < task->request.rows; ++r) {
       if (!Sample(task->ids[r], s.spec.log_sample)) continue;
+      if (built.ok() && !features_json) features_json.emplace(scratch.input.columns);
       InferenceRecord record;
       record.id = task->ids[r];
       record.endpoint = s.spec.name;
@@ -446,9 +429,7 @@ void EndpointService::ShadowLoop() {
       record.variant = "shadow";
       record.time_ms = task->time_ms;
       record.latency_us = latency;
-      if (built.ok()) {
-        record.features = FeaturesJson(scratch.input, r);
-      }
+      if (built.ok()) record.features_json = features_json->Row(scratch.input.cells, r);
       record.prediction = ok ? (*predictions)[r] : 0;
       record.error = !ok;
       options_.inference_log->Append(std::move(record));

@@ -303,10 +303,13 @@ TEST_F(EndpointServiceTest, PredictsWithOnlineFeaturesAndRawValuesWin) {
   EXPECT_EQ(records[0].model, "churn");
   EXPECT_EQ(records[0].model_version, 1);
   EXPECT_EQ(records[0].variant, "champion");
-  EXPECT_EQ(records[0].features, Json::parse(R"({"spend": 0.5, "tenure": 10})"));
+  // As JSON text for the log to store as is (feature_row_json.h), not as a Json object.
+  EXPECT_TRUE(records[0].features.empty());
+  EXPECT_EQ(Json::parse(records[0].features_json), Json::parse(R"({"spend": 0.5, "tenure": 10})"));
   EXPECT_EQ(records[0].prediction, 110.5);
   EXPECT_EQ(records[0].time_ms, kNow);
-  EXPECT_EQ(records[3].features, Json::parse(R"({"spend": 2.5, "tenure": null})"));
+  EXPECT_EQ(Json::parse(records[3].features_json),
+            Json::parse(R"({"spend": 2.5, "tenure": null})"));
 }
 
 TEST_F(EndpointServiceTest, BadRequestsNameTheFieldAndTheMissingInput) {
@@ -546,7 +549,8 @@ TEST_F(EndpointServiceTest, ShadowIsMirroredAndOnlyLogged) {
   EXPECT_EQ(by_variant["shadow"][0]->model_version, 3);
   EXPECT_EQ(by_variant["shadow"][0]->prediction, 310.5);
   EXPECT_EQ(by_variant["shadow"][1]->id, out["ids"][1]);
-  EXPECT_EQ(by_variant["shadow"][1]->features, Json::parse(R"({"spend": 0.25, "tenure": 20})"));
+  EXPECT_EQ(Json::parse(by_variant["shadow"][1]->features_json),
+            Json::parse(R"({"spend": 0.25, "tenure": 20})"));
 }
 
 TEST_F(EndpointServiceTest, ShadowCopiesStringEntityKeys) {
@@ -587,7 +591,7 @@ TEST_F(EndpointServiceTest, ShadowCopiesStringEntityKeys) {
   ASSERT_EQ(shadow.size(), 2u);
   EXPECT_EQ(shadow[0]->prediction, 311.5);
   EXPECT_EQ(shadow[1]->prediction, 322.5);
-  EXPECT_EQ(shadow[1]->features, Json::parse(R"({"spend": 2.5, "tenure": 20})"));
+  EXPECT_EQ(Json::parse(shadow[1]->features_json), Json::parse(R"({"spend": 2.5, "tenure": 20})"));
   absl::StatusOr<Json> described = service_->Describe("churn");
   ASSERT_TRUE(described.ok()) << described.status();
   EXPECT_EQ((*described)["rollout"]["progress"]["challenger"]["errors"], 0)

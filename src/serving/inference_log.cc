@@ -517,7 +517,10 @@ absl::Status InferenceLog::WriteBatch(const absl::flat_hash_set<std::string>& re
   // Serialized outside the transaction (a retried transaction reuses them).
   std::vector<std::string> features;
   features.reserve(batch_.size());
-  for (const InferenceRecord& record : batch_) features.push_back(DumpJson(record.features));
+  for (InferenceRecord& record : batch_) {
+    features.push_back(record.features_json.empty() ? DumpJson(record.features)
+                                                    : std::move(record.features_json));
+  }
 
   int64_t written = 0;
   absl::Status status = db_.Write([&](SqlSession& session) -> absl::Status {

@@ -1,5 +1,6 @@
 // Inference-log throughput (docs/benchmarks.md, "Inference log"): appenders on N threads
-// push records of 20 numeric features as fast as they can (the endpoint service's side),
+// push records of 20 numeric features (as JSON text, as the endpoint service makes them)
+// as fast as they can (the endpoint service's side),
 // the writer commits them in batches; then monitors' side: ReadFrame of everything.
 //
 //   serving_inference_log_bench [DATABASE_URL] [RECORDS] [THREADS]
@@ -101,9 +102,13 @@ int main(int argc, char** argv) {
       record.variant = "champion";
       record.time_ms = 1'700'000'000'000 + i;
       record.latency_us = 300 + i % 200;
+      // As the endpoint service hands them over: the features as JSON text
+      // (feature_row_json.h), which the writer stores as is.
+      Json features = Json::object();
       for (int f = 0; f < 20; ++f) {
-        record.features[absl::StrCat("f", f)] = static_cast<double>((i * 31 + f * 7) % 1000) / 7;
+        features[absl::StrCat("f", f)] = static_cast<double>((i * 31 + f * 7) % 1000) / 7;
       }
+      record.features_json = DumpJson(features);
       record.prediction = static_cast<double>(i % 1000) / 1000;
       prepared[t].push_back(std::move(record));
     }

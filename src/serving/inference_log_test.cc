@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,6 +141,37 @@ TEST_P(InferenceLogTest, AppendFlushAndReadRoundTripsEveryField) {
   EXPECT_EQ(stats.dropped, 0);
   EXPECT_EQ(stats.queued, 0);
   EXPECT_EQ(stats.failed, 0);
+}
+
+// A record handed over with its features as JSON text (the endpoint service's way) is stored
+// byte for byte as a record with the same features as a Json object.
+TEST_P(InferenceLogTest, FeaturesAsTextAreStoredAsTheJsonObjectWouldBe) {
+  const Json features = {{"amount", 12.5}, {"plan", "pro"}, {"missing", nullptr}, {"n", 3}};
+  InferenceRecord as_json = Record("churn", "r1", 1'000, 0.25);
+  as_json.features = features;
+  InferenceRecord as_text = Record("churn", "r2", 1'000, 0.25);
+  as_text.features = Json::object();
+  as_text.features_json = DumpJson(features);
+  ASSERT_TRUE(log_->Append(as_json));
+  ASSERT_TRUE(log_->Append(as_text));
+  ASSERT_TRUE(log_->Flush().ok());
+  std::map<std::string, std::string> stored;
+  ASSERT_TRUE(db_->Read([&](storage::SqlSession& session) {
+                   return session.QueryEach(
+                       "SELECT id, features FROM serving_inference_log", {},
+                       [&](const storage::SqlRowView& row) {
+                         stored[std::string(row.Text(0))] = std::string(row.Text(1));
+                         return absl::OkStatus();
+                       });
+                 }).ok());
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored["r1"], R"({"amount":12.5,"missing":null,"n":3,"plan":"pro"})");
+  EXPECT_EQ(stored["r2"], stored["r1"]);
+  auto page = log_->Read({.endpoint = "churn"});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].features, features);
+  EXPECT_TRUE(page->records[0].features_json.empty()) << "read back as `features` only";
 }
 
 TEST_P(InferenceLogTest, ReadFiltersByWindowAndVariantAndPagesNewestFirst) {

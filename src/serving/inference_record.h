@@ -20,6 +20,11 @@ struct InferenceRecord {
   int64_t time_ms = 0;      // when the prediction was made
   int64_t latency_us = 0;   // the whole request's latency as the endpoint measured it
   Json features = Json::object();  // {"name": value, …}: the values the model read
+  // The same as JSON text, when the writer of the record made it so (the endpoint service:
+  // feature_row_json.h, byte for byte DumpJson(features) — `features` is then left empty):
+  // the log stores it as is instead of serializing `features`. Empty: `features` is used.
+  // Records read back from the log have `features` only.
+  std::string features_json;
   double prediction = 0;
   bool error = false;       // the variant failed on this row (prediction meaningless)
   std::optional<double> label;     // ground truth, posted later
