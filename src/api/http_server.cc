@@ -3,10 +3,12 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -26,11 +28,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/file.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -45,8 +45,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/access_log.h"
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/response_head.h"
 #include "api/worker_pool.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -63,6 +65,14 @@ namespace {
 
 // Idle keep-alive connections, slow headers and stalled body reads/writes give up after this.
 constexpr std::chrono::seconds kIoTimeout{60};
+// A session's socket, bound to the io_context of one I/O thread, which runs all of the
+// connection's completion handlers (so no strand is needed). A concrete executor type,
+// not Beast's tcp_stream (whose type-erased executor and two timers armed and cancelled
+// around every read and write were a large part of a small request's cost).
+using SessionSocket = tcp::socket::rebind_executor<asio::io_context::executor_type>::other;
+// No I/O deadline (Session::deadline_).
+constexpr std::chrono::steady_clock::time_point kNoDeadline =
+    std::chrono::steady_clock::time_point::max();
 // Stop() lets requests in flight finish for this long before it closes their connections.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 // After an error response that closes the connection, unread request bytes are drained
@@ -88,6 +98,18 @@ constexpr int kNumUnmatchedMethods = sizeof(kUnmatchedMethods) / sizeof(kUnmatch
 constexpr size_t kBacklogPerThread = 64;
 // Default size of the predict pool (ServerOptions::predict_threads = 0).
 constexpr int kDefaultPredictThreads = 32;
+
+// One io_context per I/O thread (ServerOptions::io_threads; 0: one per core), each told
+// that one thread runs it.
+std::vector<std::unique_ptr<asio::io_context>> MakeIoContexts(int io_threads) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int count = io_threads > 0 ? io_threads : cores;
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  for (int ioc_idx = 0; ioc_idx < count; ++ioc_idx) {
+    iocs.push_back(std::make_unique<asio::io_context>(1));
+  }
+  return iocs;
+}
 
 // The server whose I/O or worker thread this is (Stop must not join its own thread).
 thread_local const void* t_current_server = nullptr;
@@ -171,6 +193,8 @@ class ServerImpl {
   }
   const std::string& tmp_dir() const { return tmp_dir_; }
   HttpMetrics& metrics() { return metrics_; }
+  // Null when ServerOptions::access_log is off.
+  AccessLog* access_log() { return access_log_.get(); }
   // The default pool (also runs stream producers, which are never refused).
   WorkerPool& workers() { return *workers_; }
   // The pool that runs handlers of `kind`, and how many requests may wait for it.
@@ -196,11 +220,11 @@ class ServerImpl {
   enum class State { kNew, kRunning, kStopping, kStopped };
 
   void DoAccept();
-  void RunIoThread();
+  void RunIoThread(asio::io_context* ioc);
   void DoStop();
   bool IsStopped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kStopped; }
   bool NoSessions() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sessions_mu_) { return sessions_.empty(); }
-  // Posts `fn(session)` onto every open session's strand.
+  // Posts `fn(session)` onto every open session's I/O thread.
   template <class Fn>
   void ForEachSession(Fn fn);
 
@@ -208,6 +232,7 @@ class ServerImpl {
   const Router router_;
   std::string tmp_dir_;
   HttpMetrics metrics_;
+  std::unique_ptr<AccessLog> access_log_;  // set by Start when options_.access_log
   int healthz_series_ = 0;
   int metrics_series_ = 0;
   int unmatched_series_ = 0;  // first of kNumUnmatchedMethods
@@ -221,13 +246,17 @@ class ServerImpl {
   absl::Mutex sessions_mu_;
   std::unordered_set<Session*> sessions_ ABSL_GUARDED_BY(sessions_mu_);
 
-  // Declared after everything sessions touch: destroying the io_context destroys pending
+  // Declared after everything sessions touch: destroying the io_contexts destroys pending
   // handlers, and with them the last references to sessions.
-  asio::io_context ioc_;
+  // One io_context per I/O thread (each run by its thread alone: no strands, no wake-ups
+  // of another thread to run a handler); connections are dealt out to them in turn. The
+  // first also runs the acceptor and the signal set.
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  size_t next_ioc_ = 0;  // the io_context of the next accepted connection (acceptor only)
   tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_timer_;
   std::optional<asio::signal_set> signals_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> io_threads_;
   std::optional<WorkerPool> workers_;
   std::optional<WorkerPool> predict_workers_;  // only when a route uses HandlerPool::kPredict
@@ -238,13 +267,17 @@ class ServerImpl {
 
 // One TCP connection: reads requests one after another (keep-alive), runs each handler on
 // the worker pool and writes its response. Every member is touched only on the
-// connection's strand, except request_/route_ which a worker reads while the strand waits.
+// connection's I/O thread, except request_/route_ which a worker reads while that thread
+// waits for it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerImpl* server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)), pause_timer_(stream_.get_executor()) {
+  Session(ServerImpl* server, SessionSocket socket)
+      : server_(server),
+        stream_(std::move(socket)),
+        deadline_timer_(stream_.get_executor()),
+        pause_timer_(stream_.get_executor()) {
     beast::error_code ec;
-    tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    tcp::endpoint remote = stream_.remote_endpoint(ec);
     if (!ec) remote_ = remote.address().to_string();
     server_->Register(this);
   }
@@ -254,7 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
-  // On the strand: the server is stopping. Idle connections close now; a request in
+  // On the I/O thread: the server is stopping. Idle connections close now; a request in
   // progress finishes and its response closes the connection; a streamed response ends
   // (truncated) once its producer's current call returns, or at once while it pauses.
   void NotifyStopping() {
@@ -263,7 +296,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stream_pausing_) pause_timer_.cancel();
   }
 
-  // On the strand: shutdown grace is over.
+  // On the I/O thread: shutdown grace is over.
   void ForceClose() { Close(); }
 
   auto executor() { return stream_.get_executor(); }
@@ -282,10 +315,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // Body limits are enforced per route once the header is in (streamed routes have none).
     header_parser_->body_limit(kNoBodyLimit);
     waiting_for_header_ = true;
-    stream_.expires_after(kIoTimeout);
-    http::async_read_header(
-        stream_, buffer_, *header_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    ArmDeadline(kIoTimeout);
+    http::async_read_header(stream_, buffer_, *header_parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->DisarmDeadline();
+                              self->OnHeader(ec);
+                            });
   }
 
   void ResetRequest() {
@@ -306,6 +341,12 @@ class Session : public std::enable_shared_from_this<Session> {
     file_response_.reset();
     stream_serializer_.reset();
     stream_response_.reset();
+    // A large body's memory goes back now; a small one's capacity serves the next response.
+    if (response_body_.capacity() > kBodyReadBytes) {
+      response_body_ = std::string();
+    } else {
+      response_body_.clear();
+    }
   }
 
   void OnHeader(beast::error_code ec) {
@@ -313,7 +354,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || !stream_.socket().is_open()) {
+          ec == asio::error::connection_reset || !stream_.is_open()) {
         Close();
         return;
       }
@@ -327,7 +368,7 @@ class Session : public std::enable_shared_from_this<Session> {
       SendError(400, "BAD_REQUEST", absl::StrCat("Malformed HTTP request: ", ec.message()));
       return;
     }
-    if (!stream_.socket().is_open()) return;
+    if (!stream_.is_open()) return;
     start_ = std::chrono::steady_clock::now();
 
     auto& header = header_parser_->get();
@@ -411,10 +452,11 @@ class Session : public std::enable_shared_from_this<Session> {
       next();
       return;
     }
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this(), next = std::move(next)](
                           beast::error_code ec, size_t) mutable {
+                        self->DisarmDeadline();
                         if (ec) {
                           self->FailBody();
                           return;
@@ -456,9 +498,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.capacity() - buffer_.size() < kBodyReadBytes) {
       buffer_.reserve(buffer_.size() + kBodyReadBytes);
     }
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     http::async_read_some(stream_, buffer_, *parser,
                           [self = shared_from_this(), parser](beast::error_code ec, size_t) {
+                            self->DisarmDeadline();
                             if (ec == http::error::body_limit) {
                               const uint64_t limit = self->server_->options().max_body_bytes;
                               self->SendError(
@@ -612,7 +655,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SendResponse(HttpResponse response) {
-    if (!stream_.socket().is_open()) return;
+    if (!stream_.is_open()) return;
     status_ = response.status >= 100 && response.status <= 999 ? response.status : 500;
     if (stopping_ || server_->stopping()) keep_alive_ = false;
     if (response.stream) {
@@ -637,6 +680,18 @@ class Session : public std::enable_shared_from_this<Session> {
                                absl::StrCat("File for ", request_.path, " does not exist"));
       status_ = 404;
     }
+    if (CanWriteResponseHead(status_, response.headers, response.body.size())) {
+      // The common case: head and body in one buffer pair, one gather write, no Beast
+      // message or serializer (the same bytes: api/response_head.h).
+      response_head_.clear();
+      AppendResponseHead(version_, status_, keep_alive_, response.content_type,
+                         response.headers, response.body.size(), &response_head_);
+      response_body_ = std::move(response.body);
+      bytes_ = response_body_.size();
+      response_written_ = 0;
+      WriteBuffered();
+      return;
+    }
     string_response_.emplace();
     SetHeaders(&*string_response_, response);
     string_response_->body() = std::move(response.body);
@@ -646,14 +701,43 @@ class Session : public std::enable_shared_from_this<Session> {
     WriteSome(&*string_serializer_);
   }
 
+  // Writes response_head_ then response_body_ from response_written_ on, in pieces, each
+  // with its own timeout (as WriteSome).
+  void WriteBuffered() {
+    const size_t head_size = response_head_.size();
+    std::array<asio::const_buffer, 2> buffers;
+    if (response_written_ < head_size) {
+      buffers = {asio::buffer(response_head_) + response_written_, asio::buffer(response_body_)};
+    } else {
+      buffers = {asio::buffer(response_body_) + (response_written_ - head_size),
+                 asio::const_buffer()};
+    }
+    ArmDeadline(kIoTimeout);
+    stream_.async_write_some(buffers, [self = shared_from_this()](beast::error_code ec,
+                                                                  size_t written) {
+      self->DisarmDeadline();
+      if (ec) {
+        self->Close();
+        return;
+      }
+      self->response_written_ += written;
+      if (self->response_written_ < self->response_head_.size() + self->response_body_.size()) {
+        self->WriteBuffered();
+        return;
+      }
+      self->OnResponseWritten();
+    });
+  }
+
   // Writes in pieces, each with its own timeout, so that a long download only times out
   // when it stalls.
   template <class Serializer>
   void WriteSome(Serializer* serializer) {
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     http::async_write_some(
         stream_, *serializer,
         [self = shared_from_this(), serializer](beast::error_code ec, size_t) {
+          self->DisarmDeadline();
           if (ec) {
             self->Close();
             return;
@@ -667,7 +751,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Streamed responses (HttpResponse::stream). The header goes out first; then a worker
-  // calls the producer (into next_chunk_) and the strand writes what it produced as one
+  // calls the producer (into next_chunk_) and the I/O thread writes what it produced as one
   // chunk (from chunk_) while a worker already makes the next piece, until the producer
   // says it is done (final chunk, then the next request on the connection) or fails, the
   // client goes away, or the server stops (connection closed without the final chunk). At
@@ -691,9 +775,10 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_response_->keep_alive(false);
     }
     stream_serializer_.emplace(*stream_response_);
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     http::async_write_header(stream_, *stream_serializer_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->DisarmDeadline();
                                if (ec) {
                                  self->AbortStream("the client went away");
                                  return;
@@ -702,7 +787,7 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
-  // On the strand: lets a worker call the producer once (into next_chunk_).
+  // On the I/O thread: lets a worker call the producer once (into next_chunk_).
   void ProduceChunk() {
     if (stopping_ || server_->stopping()) {
       AbortStream("the server is stopping");
@@ -740,7 +825,7 @@ class Session : public std::enable_shared_from_this<Session> {
       producer_ = nullptr;  // AbortStream left it to us: it was running
       return;
     }
-    if (!stream_.socket().is_open()) {
+    if (!stream_.is_open()) {
       AbortStream("the connection was closed");
       return;
     }
@@ -781,6 +866,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     writing_ = true;
     auto on_written = [self = shared_from_this(), more](beast::error_code ec, size_t) {
+      self->DisarmDeadline();
       self->writing_ = false;
       if (ec) {
         self->AbortStream("the client went away");
@@ -792,7 +878,7 @@ class Session : public std::enable_shared_from_this<Session> {
         self->FinishStream();
       }
     };
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     if (stream_chunked_) {
       asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)), std::move(on_written));
     } else {
@@ -813,9 +899,10 @@ class Session : public std::enable_shared_from_this<Session> {
       OnResponseWritten();
       return;
     }
-    stream_.expires_after(kIoTimeout);
+    ArmDeadline(kIoTimeout);
     asio::async_write(stream_, http::make_chunk_last(),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->DisarmDeadline();
                         if (ec) {
                           self->AbortStream("the client went away");
                           return;
@@ -839,9 +926,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // True when the client closed its end (or the connection failed); only a cheap poll.
   bool ClientGone() {
-    if (!stream_.socket().is_open()) return true;
+    if (!stream_.is_open()) return true;
     pollfd fd{};
-    fd.fd = stream_.socket().native_handle();
+    fd.fd = stream_.native_handle();
     fd.events = POLLRDHUP;
     if (::poll(&fd, 1, 0) <= 0) return false;
     return (fd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
@@ -852,11 +939,16 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto duration = std::chrono::steady_clock::now() - start_;
     server_->metrics().Record(series_, status_,
                               std::chrono::duration_cast<std::chrono::nanoseconds>(duration));
-    if (server_->options().access_log) {
+    if (AccessLog* log = server_->access_log(); log != nullptr) {
       const double millis = std::chrono::duration<double, std::milli>(duration).count();
-      Log(LogLevel::kInfo,
-          absl::StrCat(request_.method, " ", request_.target, " ", status_, " ", bytes_, " ",
-                       absl::StrFormat("%.3f", millis), "ms ", remote_, ToAbsl(note)));
+      char millis_text[32];
+      const int millis_size = std::snprintf(millis_text, sizeof(millis_text), "%.3f", millis);
+      access_line_.clear();
+      absl::StrAppend(&access_line_, request_.method, " ", request_.target, " ", status_, " ",
+                      bytes_, " ",
+                      absl::string_view(millis_text, static_cast<size_t>(millis_size)), "ms ",
+                      remote_, ToAbsl(note));
+      log->Write(access_line_);
     }
   }
 
@@ -878,8 +970,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // the error response before the client reads it.
   void Linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(kLingerTimeout);
+    stream_.shutdown(tcp::socket::shutdown_send, ec);
+    ArmDeadline(kLingerTimeout);  // for the whole drain
     DrainSome();
   }
 
@@ -897,14 +989,55 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    if (stream_.socket().is_open()) stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    if (stream_.is_open()) stream_.shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close(ec);
+    DisarmDeadline();
+    deadline_timer_.cancel();
+  }
+
+  // I/O timeouts: one deadline for the operation in progress (ArmDeadline before starting
+  // it, DisarmDeadline first thing in its completion handler) and one timer per
+  // connection that is re-armed only when it fires (at most once per kIoTimeout while the
+  // connection is busy), instead of a timer armed and cancelled around every read and
+  // write. A deadline that passes closes the connection, which completes the operation in
+  // progress with an error. No deadline runs while no operation is in progress (a
+  // handler at work, a stream producer's call).
+  void ArmDeadline(std::chrono::steady_clock::duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    if (!deadline_timer_waiting_) {
+      deadline_timer_waiting_ = true;
+      deadline_timer_.expires_at(deadline_);
+      deadline_timer_.async_wait(
+          [self = shared_from_this()](beast::error_code) { self->OnDeadlineTimer(); });
+    } else if (deadline_ < deadline_timer_.expiry()) {
+      // Earlier than the timer (a linger after a 60 s deadline): this cancels the wait,
+      // and OnDeadlineTimer waits again for the new deadline.
+      deadline_timer_.expires_at(deadline_);
+    }
+  }
+
+  void DisarmDeadline() { deadline_ = kNoDeadline; }
+
+  void OnDeadlineTimer() {
+    deadline_timer_waiting_ = false;
+    if (!stream_.is_open() || deadline_ == kNoDeadline) return;
+    if (std::chrono::steady_clock::now() >= deadline_) {
+      Close();
+      return;
+    }
+    deadline_timer_waiting_ = true;
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait(
+        [self = shared_from_this()](beast::error_code) { self->OnDeadlineTimer(); });
   }
 
   static constexpr size_t kDrainBufferSize = 16 * 1024;
 
   ServerImpl* const server_;
-  beast::tcp_stream stream_;
+  SessionSocket stream_;
+  asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_ = kNoDeadline;
+  bool deadline_timer_waiting_ = false;
   beast::flat_buffer buffer_;
   std::string remote_;
   bool stopping_ = false;
@@ -925,6 +1058,10 @@ class Session : public std::enable_shared_from_this<Session> {
   int status_ = 0;
   uint64_t bytes_ = 0;
   std::chrono::steady_clock::time_point start_;
+  std::string response_head_;  // WriteBuffered: status line and header
+  std::string response_body_;  // WriteBuffered: the body
+  size_t response_written_ = 0;
+  std::string access_line_;
   std::optional<http::response<http::string_body>> string_response_;
   std::optional<http::response_serializer<http::string_body>> string_serializer_;
   std::optional<http::response<http::file_body>> file_response_;
@@ -950,7 +1087,8 @@ class Session : public std::enable_shared_from_this<Session> {
 ServerImpl::ServerImpl(ServerOptions options, Router router)
     : options_(std::move(options)),
       router_(std::move(router)),
-      acceptor_(asio::make_strand(ioc_)),
+      iocs_(MakeIoContexts(options_.io_threads)),
+      acceptor_(*iocs_.front()),
       accept_retry_timer_(acceptor_.get_executor()) {
   tmp_dir_ = options_.tmp_dir;
   if (tmp_dir_.empty()) {
@@ -1015,7 +1153,7 @@ absl::Status ServerImpl::Start() {
   if (!ec) {
     endpoint = tcp::endpoint(address, static_cast<unsigned short>(options_.port));
   } else {
-    tcp::resolver resolver(ioc_);
+    tcp::resolver resolver(*iocs_.front());
     auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
     if (ec || results.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -1049,7 +1187,6 @@ absl::Status ServerImpl::Start() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const int io_threads = options_.io_threads > 0 ? options_.io_threads : cores;
   const int worker_threads =
       options_.worker_threads > 0 ? options_.worker_threads : std::max(4, 2 * cores);
   workers_.emplace(worker_threads, [this] { t_current_server = this; });
@@ -1067,21 +1204,22 @@ absl::Status ServerImpl::Start() {
                                ? options_.predict_max_backlog
                                : kBacklogPerThread * static_cast<size_t>(predict_threads);
   }
-  work_.emplace(ioc_.get_executor());
+  if (options_.access_log) access_log_ = std::make_unique<AccessLog>();
+  for (auto& ioc : iocs_) work_.push_back(asio::make_work_guard(*ioc));
   asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
-  io_threads_.reserve(static_cast<size_t>(io_threads));
-  for (int thread_idx = 0; thread_idx < io_threads; ++thread_idx) {
-    io_threads_.emplace_back([this] { RunIoThread(); });
+  io_threads_.reserve(iocs_.size());
+  for (auto& ioc : iocs_) {
+    io_threads_.emplace_back([this, ioc = ioc.get()] { RunIoThread(ioc); });
   }
   state_ = State::kRunning;
   return absl::OkStatus();
 }
 
-void ServerImpl::RunIoThread() {
+void ServerImpl::RunIoThread(asio::io_context* ioc) {
   ScopedServerThread mark(this);
   for (;;) {
     try {
-      ioc_.run();
+      ioc->run();
       return;
     } catch (const std::exception& e) {
       Log(LogLevel::kError, absl::StrCat("HTTP I/O thread caught: ", e.what()));
@@ -1090,8 +1228,10 @@ void ServerImpl::RunIoThread() {
 }
 
 void ServerImpl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
-                                                         tcp::socket socket) {
+  asio::io_context& ioc = *iocs_[next_ioc_];
+  next_ioc_ = (next_ioc_ + 1) % iocs_.size();
+  acceptor_.async_accept(ioc.get_executor(), [this](beast::error_code ec,
+                                                    SessionSocket socket) {
     if (stopping() || ec == asio::error::operation_aborted) return;
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning.
@@ -1173,8 +1313,8 @@ void ServerImpl::DoStop() {
     absl::MutexLock lock(&sessions_mu_);
     sessions_mu_.AwaitWithTimeout(absl::Condition(this, &ServerImpl::NoSessions), absl::Seconds(2));
   }
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (auto& ioc : iocs_) ioc->stop();
   for (std::thread& thread : io_threads_) thread.join();
   io_threads_.clear();
   // The close posted above may not have run before the io_context stopped; no I/O thread
@@ -1186,6 +1326,7 @@ void ServerImpl::DoStop() {
   // nowhere.
   if (workers_) workers_->Join();
   if (predict_workers_) predict_workers_->Join();
+  if (access_log_) access_log_->Flush();
 }
 
 void ServerImpl::AppendPoolMetrics(std::string* out) const {
@@ -1217,7 +1358,7 @@ void ServerImpl::AppendPoolMetrics(std::string* out) const {
 void ServerImpl::StopOnSignals() {
   absl::MutexLock lock(&mu_);
   if (signals_) return;
-  signals_.emplace(ioc_, SIGINT, SIGTERM);
+  signals_.emplace(*iocs_.front(), SIGINT, SIGTERM);
   signals_->async_wait([this](beast::error_code ec, int signal_number) {
     if (ec) return;
     Log(LogLevel::kInfo, absl::StrCat("received signal ", signal_number, "; stopping"));

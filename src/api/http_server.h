@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP/1.1 server (Boost.Beast/Asio, kept out of this header): keep-alive connections
-// on one io_context run by N I/O threads; handlers run on a separate worker pool so that
-// blocking work (SQL, files) never stalls an I/O thread.
+// dealt out in turn to N I/O threads, each running its own io_context (a connection stays
+// on its thread); handlers run on a separate worker pool so that blocking work (SQL,
+// files) never stalls an I/O thread.
 //
 // Per request the server:
 //   - parses method, target, percent-decoded path, query (percent-decoded, '+' → space),
@@ -33,7 +34,8 @@
 //     next request. A producer error, a client that went away (a failed write, or its
 //     closed end seen between calls) or the server's shutdown end the response without the
 //     final chunk, close the connection and destroy the producer;
-//   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr;
+//   - writes one access-log line (method, target, status, bytes, ms, remote) to stderr,
+//     in batches (api/access_log.h: at most 100 ms late, all written by Stop);
 //     latency (access log and /metrics) is to the last byte, streamed responses included.
 // Malformed HTTP gets 400 (a header over 1 MiB 431) and the connection is closed. Idle
 // keep-alive connections and stalled reads/writes time out after 60 s. Sockets use
@@ -51,7 +53,7 @@ namespace cairn::api {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;            // 0: the OS picks a free port (see HttpServer::port())
-  int io_threads = 0;      // 0: one per core
+  int io_threads = 0;      // 0: one per core; each runs its own share of the connections
   int worker_threads = 0;  // handler pool; 0: 2 × cores, at least 4
   // Requests waiting for a worker thread beyond which the next one is refused (429);
   // 0: 64 × worker threads.

@@ -74,7 +74,7 @@ void Router::AddMlflow(std::string method, std::string_view suffix, Handler hand
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
   Match match;
   bool path_known = false;
-  if (auto literal = literal_index_.find(std::string(path)); literal != literal_index_.end()) {
+  if (auto literal = literal_index_.find(path); literal != literal_index_.end()) {
     for (size_t route_idx : literal->second) {
       if (routes_[route_idx].method == method) {
         match.route = &routes_[route_idx];

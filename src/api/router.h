@@ -74,7 +74,12 @@ class Router {
  private:
   std::vector<Route> routes_;
   // Literal pattern → indexes into routes_, in registration order.
-  std::unordered_map<std::string, std::vector<size_t>> literal_index_;
+  // Transparent: Find looks a path up without copying it into a std::string.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
+  };
+  std::unordered_map<std::string, std::vector<size_t>, PathHash, std::equal_to<>> literal_index_;
   // Pattern routes: index into routes_ and the pattern's segments.
   struct PatternRoute {
     size_t route_idx;
