@@ -458,6 +458,60 @@ TEST_F(TrackingHandlersTest, StreamedHistoryAnnouncesItsExactLength) {
   }
 }
 
+// A page large enough that its values are formatted by two threads (split inside a block,
+// blocks logged out of order, values of every length): the same bytes as an independent
+// formatting, and the announced length.
+TEST_F(TrackingHandlersTest, LargeHistoryFormattedInHalvesMatchesAnIndependentFormatting) {
+  std::string run_id = store_->CreateRun({.experiment_id = "0"})->info.run_id;
+  constexpr int kPoints = 66667;  // the halves split inside the 34th block of 1,000
+  auto value_of = [](int step) {
+    switch (step % 5) {
+      case 0: return static_cast<double>(step);
+      case 1: return 1.0 / (step + 3);
+      case 2: return -std::ldexp(1.0 / (step + 7), -(step % 1000));
+      case 3: return step % 7 == 0 ? std::nan("") : 1e300 * step;
+      default: return step % 11 == 0 ? -INFINITY : 0.5;
+    }
+  };
+  for (int begin = (kPoints / 1000) * 1000; begin >= 0; begin -= 1000) {  // last block first
+    std::string body = absl::StrCat(R"({"run_id": ")", run_id, R"(", "metrics": [)");
+    for (int step = begin; step < std::min(kPoints, begin + 1000); ++step) {
+      const double value = value_of(step);
+      absl::StrAppend(&body, step > begin ? "," : "", R"({"key": "k", "value": )",
+                      std::isnan(value)   ? std::string(R"("NaN")")
+                      : std::isinf(value) ? std::string(R"("-Infinity")")
+                                          : absl::StrFormat("%.17g", value),
+                      R"(, "timestamp": )", 1700000000000 + step * 13, R"(, "step": )", step,
+                      "}");
+    }
+    body += "]}";
+    HttpResponse logged = Call("POST", absl::StrCat(kApi, "runs/log-batch"), body);
+    ASSERT_EQ(logged.status, 200) << logged.body;
+  }
+  std::string expected = R"({"metrics":[)";
+  for (int step = 0; step < kPoints; ++step) {
+    char value[kMaxJsonDoubleChars];
+    char* value_end = WriteJsonDouble(value, value_of(step));
+    absl::StrAppend(&expected, step > 0 ? "," : "", R"({"key":"k","value":)",
+                    std::string(value, static_cast<size_t>(value_end - value)),
+                    R"(,"timestamp":)", 1700000000000 + step * 13, R"(,"step":)", step, "}");
+  }
+  expected += "]}";
+  HttpRequest request;
+  request.method = "GET";
+  request.path = request.target = absl::StrCat(kApi, "metrics/get-history");
+  request.query = {{"run_id", run_id}, {"metric_key", "k"}};
+  for (int round = 0; round < 2; ++round) {  // the second reuses the spare buffers
+    HttpResponse response = router_.Dispatch(request);
+    ASSERT_EQ(response.status, 200);
+    ASSERT_TRUE(response.stream_length.has_value());
+    EXPECT_EQ(*response.stream_length, expected.size());
+    absl::Status drained = DrainStream(&response);
+    ASSERT_TRUE(drained.ok()) << drained;
+    EXPECT_TRUE(response.body == expected) << "round " << round;
+  }
+}
+
 // The history's bytes against an independent formatting of the same points (absl::StrCat
 // for the integers, as std::to_chars; WriteJsonDouble for the values): timestamps and
 // steps around every place where the formatter reuses the digits above the last four
