@@ -45,6 +45,18 @@ class Client:
         """The JSON answer of METHOD url+path ({} for an empty body); CairnError with the
         server's error code and message for a 4xx/5xx, UNAVAILABLE when it cannot be
         reached, BAD_RESPONSE when the answer is not JSON."""
+        response = self._send(method, path, **kwargs)
+        if not response.content:
+            return {}
+        try:
+            return _fastjson.loads(response.content) if _fastjson else response.json()
+        except ValueError:
+            raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
+                             f"{response.text[:200]!r}", response.status_code) from None
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        """The answer of METHOD url+path when it succeeded (any body); CairnError as for
+        `_call` otherwise."""
         kwargs.setdefault("timeout", self.timeout)
         if _fastjson is not None and "json" in kwargs:
             kwargs["data"] = _fastjson.dumps(kwargs.pop("json"))
@@ -64,10 +76,4 @@ class Client:
             except ValueError:
                 code, message = f"HTTP_{response.status_code}", response.text[:2000]
             raise CairnError(code, message, response.status_code)
-        if not response.content:
-            return {}
-        try:
-            return _fastjson.loads(response.content) if _fastjson else response.json()
-        except ValueError:
-            raise CairnError("BAD_RESPONSE", f"{method} {path}: not JSON: "
-                             f"{response.text[:200]!r}", response.status_code) from None
+        return response

@@ -115,6 +115,19 @@ def rows_to_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list]:
     return columns
 
 
+def typed_values(kind: str | None, values: list) -> Any:
+    """One column of the server's answer (JSON values) by its declared type: doubles as
+    float64 (null → NaN, integral values stay floats), int64 as int64 (float64 with NaN
+    when a value is null); other types (bool, string) as the list, for pandas to type."""
+    if kind == "double":
+        return pd.Series(values, dtype="float64").to_numpy()
+    if kind == "int64":
+        if any(v is None for v in values):
+            return pd.Series(values, dtype="float64").to_numpy()
+        return np.array(values, dtype=np.int64)
+    return values
+
+
 def columns_to_frame(columns: Mapping[str, list], order: list[str] | None,
                      timestamp_columns: Iterable[str]) -> pd.DataFrame:
     """The server's column-major answer as a DataFrame; `timestamp_columns` (RFC 3339

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json as _json
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 import pandas as pd
-from cairn import _convert
+from cairn import _arrow_io, _convert
 from cairn._client import DEFAULT_URL, Client  # noqa: F401 (DEFAULT_URL re-exported)
 from cairn.errors import CairnError
 
@@ -179,49 +180,97 @@ class FeatureStore(Client):
         or "view__feature" with `full_feature_names`). The training-set snapshot the
         server saved (id, content_hash, entity_hash, feature_views, rows) is in
         `df.attrs["cairn_snapshot"]`, the server's join time in `df.attrs["cairn_join_ms"]`.
+
+        With pyarrow installed the rows travel as CSV (written and read by pyarrow, several
+        times faster than JSON on large sets); without it, or for entity columns that CSV
+        would not type the same way (floats, text), as JSON. The result is the same.
         """
         body = self._feature_selection(features, feature_service)
         body.update({"full_feature_names": bool(full_feature_names),
-                     "timestamp_column": timestamp_column, "format": "json"})
+                     "timestamp_column": timestamp_column})
+        is_frame = isinstance(entity_df, pd.DataFrame)
+        if is_frame and timestamp_column not in entity_df.columns:
+            raise ValueError(f"entity_df has no timestamp column {timestamp_column!r} "
+                             f"(columns: {list(entity_df.columns)}); pass "
+                             "timestamp_column=")
+        entity_columns = [str(c) for c in entity_df.columns] if is_frame else []
+        stamps = {timestamp_column}
+        if is_frame:
+            stamps.update(str(c) for c in entity_df.columns
+                          if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
+        upload = (_arrow_io.entities_csv(entity_df) if is_frame
+                  else Path(entity_df).read_bytes() if _arrow_io.available() else None)
+        if upload is not None:
+            columns, order, snapshot, join_ms = self._historical_csv(body, upload, stamps)
+        else:
+            columns, order, snapshot, join_ms = self._historical_json(
+                body, entity_df, features, feature_service, full_feature_names, stamps)
+        if entity_columns and set(entity_columns) <= set(order):
+            # The entity columns in the caller's order (a JSON object's keys may come back
+            # sorted), then the features in the server's order.
+            order = entity_columns + [c for c in order if c not in entity_columns]
+        result = pd.DataFrame({name: columns[name] for name in order}, columns=order)
+        if is_frame and len(result) == len(entity_df):
+            # Entity columns exactly as given (dtypes kept), except the timestamp in UTC.
+            for name in entity_columns:
+                if name in result.columns and name not in stamps:
+                    result[name] = entity_df[name].to_numpy()
+        result.attrs["cairn_snapshot"] = snapshot
+        if join_ms is not None:
+            result.attrs["cairn_join_ms"] = join_ms
+        return result
+
+    def _historical_json(self, body, entity_df, features, feature_service,
+                         full_feature_names, stamps):
+        """The historical request as JSON both ways: ({column: values}, column order,
+        snapshot, join ms)."""
+        body = {**body, "format": "json"}
         if isinstance(entity_df, pd.DataFrame):
-            if timestamp_column not in entity_df.columns:
-                raise ValueError(f"entity_df has no timestamp column {timestamp_column!r} "
-                                 f"(columns: {list(entity_df.columns)}); pass "
-                                 "timestamp_column=")
             body["entities"] = _convert.frame_to_columns(entity_df)
-            entity_columns = [str(c) for c in entity_df.columns]
         else:
             body["entities_csv"] = Path(entity_df).read_text()
-            entity_columns = []
         payload = self._call("POST", "/api/v1/features/historical", json=body)
         columns = payload.get("columns")
         if not isinstance(columns, dict):
             raise CairnError("BAD_RESPONSE", "historical response has no 'columns' object")
         order = payload.get("column_order") or list(columns)
-        stamps = {timestamp_column}
         types = payload.get("column_types")
+        stamps = set(stamps)
         if types is not None:
             stamps.update(name for name, kind in types.items() if kind == "timestamp")
         else:
             stamps.update(self._timestamp_features(features, feature_service,
                                                    full_feature_names))
-        if isinstance(entity_df, pd.DataFrame):
-            stamps.update(str(c) for c in entity_df.columns
-                          if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
-        if entity_columns and set(entity_columns) <= set(order):
-            # The entity columns in the caller's order (a JSON object's keys may come back
-            # sorted), then the features in the server's order.
-            order = entity_columns + [c for c in order if c not in entity_columns]
-        result = _convert.columns_to_frame(columns, order, stamps & set(order))
-        if isinstance(entity_df, pd.DataFrame) and len(result) == len(entity_df):
-            # Entity columns exactly as given (dtypes kept), except the timestamp in UTC.
-            for name in entity_columns:
-                if name in result.columns and name not in stamps:
-                    result[name] = entity_df[name].to_numpy()
-        result.attrs["cairn_snapshot"] = payload.get("snapshot")
-        if "join_ms" in payload:
-            result.attrs["cairn_join_ms"] = payload["join_ms"]
-        return result
+        types = types or {}
+        out = {}
+        for name in order:
+            if name in stamps:
+                out[name] = _convert._parse_timestamps(columns[name])
+            else:
+                out[name] = _convert.typed_values(types.get(name), columns[name])
+        return out, order, payload.get("snapshot"), payload.get("join_ms")
+
+    def _historical_csv(self, body, upload: bytes, stamps):
+        """The historical request with the entity rows as a CSV body and the training set
+        as CSV, read by pyarrow: ({column: values}, column order, snapshot, join ms)."""
+        params = [(key, value) for key, value in body.items() if key != "features"]
+        params = [(k, ("true" if v else "false") if isinstance(v, bool) else v)
+                  for k, v in params]
+        params += [("features", f) for f in body.get("features", [])]
+        params.append(("format", "csv"))
+        response = self._send("POST", "/api/v1/features/historical", params=params,
+                               data=upload, headers={"Content-Type": "text/csv"})
+        types_header = response.headers.get("X-Cairn-Column-Types")
+        snapshot_id = response.headers.get("X-Cairn-Snapshot-Id")
+        if types_header is None or snapshot_id is None:
+            raise CairnError("BAD_RESPONSE", "historical CSV answer has no X-Cairn-Column-Types"
+                             " or X-Cairn-Snapshot-Id header")
+        types = _json.loads(types_header)
+        stamps = set(stamps) | {name for name, kind in types.items() if kind == "timestamp"}
+        columns, order = _arrow_io.training_set_columns(response.content, types, stamps)
+        snapshot = self.get_training_set(snapshot_id)
+        join_ms = response.headers.get("X-Cairn-Join-Ms")
+        return columns, order, snapshot, int(join_ms) if join_ms is not None else None
 
     def get_online_features(self, features: Sequence[str] | None = None,
                             feature_service: str | None = None,

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/errors.h"
 #include "api/request_fields.h"
@@ -131,8 +132,28 @@ absl::StatusOr<HttpResponse> Push(FeatureStore& store, const HttpRequest& reques
   return JsonResponse(Json{{"rows", n}}.dump());
 }
 
+// A CSV request body (Content-Type text/csv) is the entity rows; the other fields come
+// from the query string then (features=a:x&features=b:y&format=csv...).
+bool CsvBody(const HttpRequest& request) {
+  const std::string* type = request.Header("content-type");
+  return type != nullptr && absl::StartsWithIgnoreCase(*type, "text/csv");
+}
+
+absl::StatusOr<Json> HistoricalFields(const HttpRequest& request) {
+  if (!CsvBody(request)) return RequestFields(request);
+  Json fields = Json::object();
+  for (const auto& [key, value] : request.query) {
+    if (key == "features") {
+      fields["features"].push_back(value);
+    } else {
+      fields[key] = value;
+    }
+  }
+  return fields;
+}
+
 absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& request) {
-  CAIRN_ASSIGN_OR_RETURN(Json fields, RequestFields(request));
+  CAIRN_ASSIGN_OR_RETURN(Json fields, HistoricalFields(request));
   features::HistoricalRequest req;
   CAIRN_ASSIGN_OR_RETURN(req.features, FeatureRefs(fields));
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> service,
@@ -156,7 +177,9 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
     CAIRN_ASSIGN_OR_RETURN(std::vector<features::Field> keys, store.JoinKeys(spec.spec));
     for (const features::Field& k : keys) types[k.name] = k.type;
   }
-  if (fields.contains("entities")) {
+  if (CsvBody(request)) {
+    CAIRN_ASSIGN_OR_RETURN(req.entities, features::TableFromCsv(request.body, "body", types));
+  } else if (fields.contains("entities")) {
     const Json& e = fields["entities"];
     if (e.is_array()) {
       CAIRN_ASSIGN_OR_RETURN(req.entities, features::TableFromRowsJson(e, "entities", types));
@@ -169,29 +192,41 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
                                                   "entities_csv", types));
   } else {
     return absl::InvalidArgumentError(
-        "entities: required (column-major JSON of join keys and timestamps), or entities_csv");
+        "entities: required (column-major JSON of join keys and timestamps), or entities_csv, "
+        "or the entity CSV as the body with Content-Type text/csv");
   }
+  // The answer is formatted while the training-set snapshot is saved.
+  const bool csv = format && *format == "csv";
+  HttpResponse response;
+  Json column_types = Json::object();
+  req.on_joined = [&](const features::Table& table) {
+    for (size_t c = 0; c < table.num_columns(); ++c) {
+      column_types[table.names[c]] = std::string(features::TypeName(table.columns[c].type));
+    }
+    if (csv) {
+      features::WriteCsv(table, &response.body);
+    } else {
+      response.body = "{\"columns\":";
+      features::WriteColumnsJson(table, &response.body);
+    }
+  };
   CAIRN_ASSIGN_OR_RETURN(features::HistoricalResult result, store.GetHistoricalFeatures(req));
-  if (format && *format == "csv") {
-    HttpResponse response;
+  if (csv) {
     response.content_type = "text/csv";
-    features::WriteCsv(result.table, &response.body);
     response.headers.emplace_back("X-Cairn-Snapshot-Id", result.snapshot.id);
     response.headers.emplace_back("X-Cairn-Snapshot-Hash", result.snapshot.content_hash);
     response.headers.emplace_back("X-Cairn-Join-Ms", absl::StrCat(result.join_ms));
+    // {"column": "type"} as ASCII JSON (names escaped), for clients that type the CSV.
+    response.headers.emplace_back("X-Cairn-Column-Types",
+                                  column_types.dump(-1, ' ', /*ensure_ascii=*/true));
     return response;
   }
-  std::string body = "{\"columns\":";
-  features::WriteColumnsJson(result.table, &body);
   Json order = result.table.names;
-  Json column_types = Json::object();
-  for (size_t c = 0; c < result.table.num_columns(); ++c) {
-    column_types[result.table.names[c]] = std::string(features::TypeName(result.table.columns[c].type));
-  }
-  absl::StrAppend(&body, ",\"column_order\":", order.dump(), ",\"column_types\":", column_types.dump(),
+  absl::StrAppend(&response.body, ",\"column_order\":", order.dump(),
+                  ",\"column_types\":", column_types.dump(),
                   ",\"snapshot\":", features::TrainingSetToJson(result.snapshot).dump(),
                   ",\"join_ms\":", result.join_ms, "}");
-  return JsonResponse(std::move(body));
+  return response;
 }
 
 absl::StatusOr<HttpResponse> TrainingSet(FeatureStore& store, const HttpRequest& request) {

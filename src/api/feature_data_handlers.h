@@ -8,6 +8,10 @@
 //   POST /api/v1/features/push, POST /push        {"push_source_name"|"source", "df"|"rows", "to"}
 //   POST /api/v1/features/historical              {"entities"|"entities_csv", "features"|
 //        "feature_service", "full_feature_names", "timestamp_column", "format": json|csv}
+//        or, with Content-Type text/csv, the entity CSV as the body and the same fields in
+//        the query (?features=v:a&features=v:b&format=csv). A CSV answer carries headers
+//        X-Cairn-Snapshot-Id, X-Cairn-Snapshot-Hash, X-Cairn-Join-Ms and
+//        X-Cairn-Column-Types ({"column": "int64|double|string|bool|timestamp"}, ASCII JSON).
 //   GET  /api/v1/features/training-sets/{id}      the snapshot record
 //   GET  /api/v1/features/training-sets/{id}/data ?format=csv|json: the rows
 //   POST /api/v1/features/materialize             {"start", "end", "views"}

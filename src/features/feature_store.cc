@@ -1010,7 +1010,16 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
   result.join_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-  CAIRN_ASSIGN_OR_RETURN(result.snapshot, training_sets_->Save(entities, result.table, record));
+  if (!request.on_joined) {
+    CAIRN_ASSIGN_OR_RETURN(result.snapshot, training_sets_->Save(entities, result.table, record));
+    return result;
+  }
+  absl::StatusOr<TrainingSetRecord> saved = absl::UnknownError("not saved");
+  std::thread saver([&] { saved = training_sets_->Save(entities, result.table, record); });
+  request.on_joined(result.table);
+  saver.join();
+  CAIRN_RETURN_IF_ERROR(saved.status());
+  result.snapshot = *std::move(saved);
   return result;
 }
 

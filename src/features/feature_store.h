@@ -80,6 +80,10 @@ struct HistoricalRequest {
   std::vector<FeatureRef> features;    // or:
   std::string feature_service;
   PitOptions options;
+  // When set: called once with the joined training set, on the calling thread, while the
+  // snapshot is saved on another thread (the HTTP handler formats its answer meanwhile).
+  // It must only read the table; GetHistoricalFeatures returns after both are done.
+  std::function<void(const Table&)> on_joined;
 };
 
 struct HistoricalResult {

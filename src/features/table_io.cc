@@ -1,16 +1,23 @@
 #include "features/table_io.h"
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
+#include "features/ingest/csv_reader.h"
+#include "features/ingest/input_buffer.h"
 #include "features/ingest/record_reader.h"
 
 namespace cairn::features {
@@ -184,6 +191,205 @@ FeatureType InferJsonType(const Json& values) {
   return FeatureType::kString;
 }
 
+// Appends text through a raw pointer into a string grown ahead of the writes (one bounds
+// check per value instead of one per character). The string gets its final size when the
+// writer is destroyed.
+class TextWriter {
+ public:
+  static constexpr size_t kStep = 64 * 1024;
+
+  explicit TextWriter(std::string* s) : s_(s), len_(s->size()) {}
+  ~TextWriter() { s_->resize(len_); }
+  TextWriter(const TextWriter&) = delete;
+  TextWriter& operator=(const TextWriter&) = delete;
+
+  // Room for `n` more bytes; returns where they go. Commit(end) after writing. The
+  // string's size runs ahead of the text in small steps (resize zero-fills what it adds),
+  // its capacity doubles.
+  char* Reserve(size_t n) {
+    if (len_ + n > s_->size()) {
+      size_t size = len_ + n + kStep;
+      if (size > s_->capacity()) s_->reserve(std::max(s_->capacity() * 2, size));
+      s_->resize(size);
+    }
+    return s_->data() + len_;
+  }
+  // Expects about `n` more bytes in all: one allocation instead of regrowing.
+  void Expect(size_t n) { s_->reserve(len_ + n + kStep); }
+  void Commit(char* end) { len_ = static_cast<size_t>(end - s_->data()); }
+  size_t size() const { return len_; }
+  void Put(char c) { *Reserve(1) = c, ++len_; }
+  void Append(std::string_view text) {
+    std::memcpy(Reserve(text.size()), text.data(), text.size());
+    len_ += text.size();
+  }
+
+ private:
+  std::string* s_;
+  size_t len_;
+};
+
+constexpr size_t kParallelRows = 32768;  // fewer rows: one thread
+
+size_t FormatThreads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8); }
+
+char* TwoDigits(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// FormatTimestamp(millis) written at p (at most 48 bytes); returns the end.
+char* PutTimestamp(int64_t millis, char* p) {
+  int64_t secs = millis / 1000 - (millis % 1000 < 0 ? 1 : 0);
+  unsigned ms = static_cast<unsigned>(millis - secs * 1000);
+  int64_t days = secs / 86400 - (secs % 86400 < 0 ? 1 : 0);
+  unsigned rem = static_cast<unsigned>(secs - days * 86400);
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  if (y < 0 || y > 9999) {  // the rare widths: exactly as FormatTimestamp writes them
+    std::string text = FormatTimestamp(millis);
+    std::memcpy(p, text.data(), text.size());
+    return p + text.size();
+  }
+  p = TwoDigits(p, static_cast<unsigned>(y / 100));
+  p = TwoDigits(p, static_cast<unsigned>(y % 100));
+  *p++ = '-';
+  p = TwoDigits(p, m);
+  *p++ = '-';
+  p = TwoDigits(p, d);
+  *p++ = 'T';
+  p = TwoDigits(p, rem / 3600);
+  *p++ = ':';
+  p = TwoDigits(p, rem % 3600 / 60);
+  *p++ = ':';
+  p = TwoDigits(p, rem % 60);
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + ms / 100);
+  p = TwoDigits(p, ms % 100);
+  *p++ = 'Z';
+  return p;
+}
+
+constexpr size_t kMaxTimestampChars = 48;
+constexpr size_t kMaxNumberChars = 32;  // an int64 (20) or a shortest double (24)
+
+char* PutInt(int64_t v, char* p) { return std::to_chars(p, p + kMaxNumberChars, v).ptr; }
+char* PutDouble(double v, char* p) { return std::to_chars(p, p + kMaxNumberChars, v).ptr; }
+
+// Rows [begin, end) of `table` as CSV lines (the format of WriteCsv).
+void WriteCsvRows(const Table& table, size_t begin, size_t end, TextWriter* w) {
+  const size_t columns = table.num_columns();
+  size_t bound = 1;  // the longest line without strings
+  for (const Column& col : table.columns) {
+    switch (col.type) {
+      case FeatureType::kTimestamp: bound += kMaxTimestampChars + 1; break;
+      case FeatureType::kString: bound += 1; break;
+      default: bound += kMaxNumberChars + 1; break;
+    }
+  }
+  std::string field;
+  // The first rows tell about how long a line is: room for all of them at once.
+  const size_t sample_end = std::min(end, begin + 256);
+  const size_t start = w->size();
+  for (size_t r = begin; r < end; ++r) {
+    if (r == sample_end && r > begin) {
+      w->Expect((w->size() - start) / (r - begin) * (end - r) * 9 / 8);
+    }
+    char* p = w->Reserve(bound);
+    for (size_t c = 0; c < columns; ++c) {
+      if (c) *p++ = ',';
+      const Column& col = table.columns[c];
+      if (!col.valid[r]) continue;
+      switch (col.type) {
+        case FeatureType::kInt64: p = PutInt(col.ints[r], p); break;
+        case FeatureType::kBool:
+          if (col.ints[r]) {
+            std::memcpy(p, "true", 4), p += 4;
+          } else {
+            std::memcpy(p, "false", 5), p += 5;
+          }
+          break;
+        case FeatureType::kTimestamp: p = PutTimestamp(col.ints[r], p); break;
+        case FeatureType::kDouble: {
+          double d = col.doubles[r];
+          if (std::isnan(d)) {
+            std::memcpy(p, "nan", 3), p += 3;
+          } else if (std::isinf(d)) {
+            if (d > 0) {
+              std::memcpy(p, "inf", 3), p += 3;
+            } else {
+              std::memcpy(p, "-inf", 4), p += 4;
+            }
+          } else {
+            p = PutDouble(d, p);
+          }
+          break;
+        }
+        case FeatureType::kString: {
+          field.clear();
+          AppendCsvField(col.strings[r], &field);
+          w->Commit(p);
+          // The rest of the line still fits after the field.
+          p = w->Reserve(field.size() + bound);
+          std::memcpy(p, field.data(), field.size());
+          p += field.size();
+          break;
+        }
+      }
+    }
+    *p++ = '\n';
+    w->Commit(p);
+  }
+}
+
+// One column's values, comma-separated (the inside of its JSON array).
+void WriteJsonValues(const Column& col, TextWriter* w) {
+  std::string text;
+  const size_t sample_end = std::min<size_t>(col.size(), 256);
+  const size_t start = w->size();
+  for (size_t r = 0; r < col.size(); ++r) {
+    if (r == sample_end && r > 0) w->Expect((w->size() - start) / r * (col.size() - r) * 9 / 8);
+    char* p = w->Reserve(kMaxTimestampChars + 3);
+    if (r) *p++ = ',';
+    if (!col.valid[r]) {
+      std::memcpy(p, "null", 4), p += 4;
+      w->Commit(p);
+      continue;
+    }
+    switch (col.type) {
+      case FeatureType::kInt64: p = PutInt(col.ints[r], p); break;
+      case FeatureType::kBool:
+        if (col.ints[r]) {
+          std::memcpy(p, "true", 4), p += 4;
+        } else {
+          std::memcpy(p, "false", 5), p += 5;
+        }
+        break;
+      case FeatureType::kTimestamp:
+        *p++ = '"';
+        p = PutTimestamp(col.ints[r], p);
+        *p++ = '"';
+        break;
+      case FeatureType::kDouble:
+        if (std::isfinite(col.doubles[r])) {
+          p = PutDouble(col.doubles[r], p);
+        } else {
+          std::memcpy(p, "null", 4), p += 4;
+        }
+        break;
+      case FeatureType::kString:
+        w->Commit(p);
+        text.clear();
+        AppendJsonString(col.strings[r], &text);
+        w->Append(text);
+        continue;
+    }
+    w->Commit(p);
+  }
+}
+
 }  // namespace
 
 void WriteCsv(const Table& table, std::string* out) {
@@ -192,59 +398,69 @@ void WriteCsv(const Table& table, std::string* out) {
     AppendCsvField(table.names[c], out);
   }
   out->push_back('\n');
-  for (size_t r = 0; r < table.num_rows(); ++r) {
-    for (size_t c = 0; c < table.num_columns(); ++c) {
-      if (c) out->push_back(',');
-      const Column& col = table.columns[c];
-      if (!col.valid[r]) continue;
-      switch (col.type) {
-        case FeatureType::kInt64: absl::StrAppend(out, col.ints[r]); break;
-        case FeatureType::kBool: out->append(col.ints[r] ? "true" : "false"); break;
-        case FeatureType::kTimestamp: out->append(FormatTimestamp(col.ints[r])); break;
-        case FeatureType::kDouble: {
-          double d = col.doubles[r];
-          if (std::isnan(d)) out->append("nan");
-          else if (std::isinf(d)) out->append(d > 0 ? "inf" : "-inf");
-          else AppendDouble(d, out);
-          break;
-        }
-        case FeatureType::kString: AppendCsvField(col.strings[r], out); break;
-      }
-    }
-    out->push_back('\n');
+  const size_t n = table.num_rows();
+  size_t parts = n >= kParallelRows ? std::min<size_t>(FormatThreads(), n / (kParallelRows / 2))
+                                    : 1;
+  if (parts <= 1) {
+    TextWriter w(out);
+    WriteCsvRows(table, 0, n, &w);
+    return;
   }
+  // Row ranges formatted on parallel threads, then appended in order.
+  std::vector<std::string> pieces(parts);
+  std::vector<std::thread> pool;
+  for (size_t p = 1; p < parts; ++p) {
+    pool.emplace_back([&, p] {
+      TextWriter w(&pieces[p]);
+      WriteCsvRows(table, n * p / parts, n * (p + 1) / parts, &w);
+    });
+  }
+  {
+    TextWriter w(out);
+    WriteCsvRows(table, 0, n / parts, &w);
+  }
+  for (std::thread& t : pool) t.join();
+  size_t total = out->size();
+  for (const std::string& piece : pieces) total += piece.size();
+  out->reserve(total);
+  for (const std::string& piece : pieces) out->append(piece);
 }
 
 void WriteColumnsJson(const Table& table, std::string* out) {
+  const size_t columns = table.num_columns();
+  // Columns formatted on parallel threads (each into its own string) when the table is
+  // large, then appended in order.
+  std::vector<std::string> pieces(columns);
+  auto format = [&](size_t c) {
+    std::string* s = c == 0 ? out : &pieces[c];
+    TextWriter w(s);
+    if (c) w.Put(',');
+    std::string name;
+    AppendJsonString(table.names[c], &name);
+    w.Append(name);
+    w.Append(":[");
+    WriteJsonValues(table.columns[c], &w);
+    w.Put(']');
+  };
   out->push_back('{');
-  for (size_t c = 0; c < table.num_columns(); ++c) {
-    if (c) out->push_back(',');
-    AppendJsonString(table.names[c], out);
-    out->append(":[");
-    const Column& col = table.columns[c];
-    for (size_t r = 0; r < col.size(); ++r) {
-      if (r) out->push_back(',');
-      if (!col.valid[r]) {
-        out->append("null");
-        continue;
-      }
-      switch (col.type) {
-        case FeatureType::kInt64: absl::StrAppend(out, col.ints[r]); break;
-        case FeatureType::kBool: out->append(col.ints[r] ? "true" : "false"); break;
-        case FeatureType::kTimestamp:
-          out->push_back('"');
-          out->append(FormatTimestamp(col.ints[r]));
-          out->push_back('"');
-          break;
-        case FeatureType::kDouble:
-          if (std::isfinite(col.doubles[r])) AppendDouble(col.doubles[r], out);
-          else out->append("null");
-          break;
-        case FeatureType::kString: AppendJsonString(col.strings[r], out); break;
-      }
-    }
-    out->push_back(']');
+  size_t threads = table.num_rows() >= kParallelRows ? std::min(FormatThreads(), columns) : 1;
+  if (threads <= 1) {
+    for (size_t c = 0; c < columns; ++c) format(c);
+  } else {
+    std::atomic<size_t> next{1};
+    auto work = [&] {
+      for (size_t c = next++; c < columns; c = next++) format(c);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    format(0);
+    work();
+    for (std::thread& t : pool) t.join();
   }
+  size_t total = out->size() + 1;
+  for (const std::string& piece : pieces) total += piece.size();
+  out->reserve(total);
+  for (size_t c = 1; c < columns; ++c) out->append(pieces[c]);
   out->push_back('}');
 }
 
@@ -351,23 +567,11 @@ absl::StatusOr<Table> TableFromCsv(std::string_view csv, std::string_view label,
     auto it = types.find(n);
     schema.push_back({n, it != types.end() ? it->second : FeatureType::kString, true});
   }
-  std::filesystem::path tmp =
-      std::filesystem::temp_directory_path() / absl::StrCat("cairn-entities-", NewUuidHex(), ".csv");
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(csv.data(), static_cast<std::streamsize>(csv.size()));
-    if (!f) return absl::InternalError(absl::StrCat("cannot write ", tmp.string()));
-  }
-  struct Remove {
-    std::filesystem::path p;
-    ~Remove() {
-      std::error_code ec;
-      std::filesystem::remove(p, ec);
-    }
-  } remove{tmp};
   ReaderOptions options;
   options.file_label = std::string(label);
-  CAIRN_ASSIGN_OR_RETURN(auto reader, OpenCsvReader(tmp.string(), schema, options));
+  CAIRN_ASSIGN_OR_RETURN(
+      auto reader, ingest_internal::MakeCsvReader(ingest_internal::StringSource(csv),
+                                                  std::string(label), schema, options));
   Table out = Table::FromSchema(schema), batch;
   while (true) {
     CAIRN_ASSIGN_OR_RETURN(bool more, reader->Next(&batch, nullptr));

@@ -54,14 +54,39 @@ Json TrainingSetToJson(const TrainingSetRecord& r) {
 std::string HashTable(const Table& table) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
-  auto put = [&](const void* p, size_t n) { SHA256_Update(&ctx, p, n); };
+  // The hashed bytes go through a buffer: one SHA256_Update per 64 KiB, not per value
+  // (the same byte stream, so the same digest).
+  constexpr size_t kBuffer = 64 * 1024;
+  std::vector<unsigned char> buffer(kBuffer);
+  size_t used = 0;
+  auto put = [&](const void* p, size_t n) {
+    if (n == 0) return;
+    if (used + n > kBuffer) {
+      SHA256_Update(&ctx, buffer.data(), used);
+      used = 0;
+      if (n > kBuffer) {
+        SHA256_Update(&ctx, p, n);
+        return;
+      }
+    }
+    std::memcpy(buffer.data() + used, p, n);
+    used += n;
+  };
+  auto put64 = [&](uint64_t v) {
+    if (used + 8 > kBuffer) {
+      SHA256_Update(&ctx, buffer.data(), used);
+      used = 0;
+    }
+    std::memcpy(buffer.data() + used, &v, 8);
+    used += 8;
+  };
   uint64_t ncols = table.num_columns(), nrows = table.num_rows();
-  put(&ncols, 8);
-  put(&nrows, 8);
+  put64(ncols);
+  put64(nrows);
   for (size_t c = 0; c < table.num_columns(); ++c) {
     const Column& col = table.columns[c];
     uint64_t len = table.names[c].size();
-    put(&len, 8);
+    put64(len);
     put(table.names[c].data(), len);
     uint8_t type = static_cast<uint8_t>(col.type);
     put(&type, 1);
@@ -70,24 +95,27 @@ std::string HashTable(const Table& table) {
       case FeatureType::kDouble:
         for (size_t i = 0; i < col.size(); ++i) {
           double v = col.valid[i] ? col.doubles[i] : 0.0;
-          put(&v, 8);
+          uint64_t bits;
+          std::memcpy(&bits, &v, 8);
+          put64(bits);
         }
         break;
       case FeatureType::kString:
         for (size_t i = 0; i < col.size(); ++i) {
           uint64_t n = col.valid[i] ? col.strings[i].size() : 0;
-          put(&n, 8);
+          put64(n);
           if (n) put(col.strings[i].data(), n);
         }
         break;
       default:
         for (size_t i = 0; i < col.size(); ++i) {
           int64_t v = col.valid[i] ? col.ints[i] : 0;
-          put(&v, 8);
+          put64(static_cast<uint64_t>(v));
         }
         break;
     }
   }
+  if (used) SHA256_Update(&ctx, buffer.data(), used);
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256_Final(digest, &ctx);
   return LowerHex(digest, sizeof(digest));
