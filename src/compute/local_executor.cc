@@ -316,6 +316,7 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
       Launch(*raw, events_);
     } else {
       queue_.push_back(raw);
+      dispatch_needed_ = true;
     }
   }
   Wake();
@@ -750,6 +751,8 @@ bool LocalExecutor::Fits(const Resources& resources) const {
 }
 
 void LocalExecutor::Dispatch(std::vector<Event>& events) {
+  if (!dispatch_needed_) return;
+  dispatch_needed_ = false;
   int64_t now = clock_.NowMillis();
   bool head_seen = false;
   for (auto it = queue_.begin(); it != queue_.end();) {
@@ -823,6 +826,7 @@ void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {
 void LocalExecutor::Release(Job& job) {
   if (!job.holds) return;
   job.holds = false;
+  dispatch_needed_ = true;
   in_use_.cpus -= job.held.cpus;
   in_use_.memory_bytes -= job.held.memory_bytes;
   for (size_t slot : job.gpu_slots) {

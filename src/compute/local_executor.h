@@ -165,6 +165,9 @@ class LocalExecutor final : public Executor {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // not ended
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for capacity, FIFO
+  // A job was queued or capacity was released since the last Dispatch: otherwise nothing in
+  // the queue can fit now that did not then, and Dispatch skips the walk over it.
+  bool dispatch_needed_ ABSL_GUARDED_BY(mu_) = false;
   // The jobs of jobs_ whose process was started (pid > 0): what the monitor loop polls,
   // times and samples each turn, without walking the (possibly long) queue in jobs_.
   absl::flat_hash_set<Job*> started_ ABSL_GUARDED_BY(mu_);

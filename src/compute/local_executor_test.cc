@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -240,6 +242,58 @@ TEST_F(LocalExecutorTest, ACommandMissingFromPathIsFoundOnceInstalledAndFoldersA
   beside.log_path = beside.workdir + "/attempt-1.log";
   EXPECT_EQ(run("beside", beside).state, JobState::kSucceeded);
   EXPECT_EQ(ReadFile(beside.log_path), "found beside\n");
+}
+
+// What the job's process starts with does not depend on the server's signal state or its
+// descriptors: the shim is spawned vfork-style with every signal blocked and resets them.
+TEST_F(LocalExecutorTest, AJobStartsWithDefaultSignalsNoneBlockedAndOnlyItsOwnDescriptors) {
+  LocalExecutor& executor = Make();
+  // The submitting thread launches the job (nothing is queued): its mask is the one inherited.
+  struct sigaction ignore {}, old_pipe {}, old_hup {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old_pipe);
+  sigaction(SIGHUP, &ignore, &old_hup);
+  sigset_t usr1, old_mask;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
+  int leaked = open("/dev/null", O_RDONLY);  // not close-on-exec
+  auto run = [&](const std::string& name, std::vector<std::string> argv) {
+    Recorder recorder;
+    JobSpec spec = Spec(name, std::move(argv));
+    EXPECT_TRUE(executor.Submit(spec, recorder.Callback()).ok());
+    JobStatus status = recorder.WaitTerminal();
+    EXPECT_EQ(status.state, JobState::kSucceeded) << status.message;
+    return ReadFile(spec.log_path);
+  };
+  std::string signals = run("signals", {"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"});
+  std::string fds = run("fds", {"ls", "/proc/self/fd"});
+  std::string in = run("stdin", {"readlink", "/proc/self/fd/0"});
+  close(leaked);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  EXPECT_EQ(signals, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  EXPECT_EQ(fds, "0\n1\n2\n3\n");  // 3: ls's own listing of the folder
+  EXPECT_EQ(in, "/dev/null\n");
+}
+
+// A server started without stdin opens the job's log as descriptor 0: the job still gets
+// the log as stdout and stderr and /dev/null as stdin.
+TEST_F(LocalExecutorTest, ALogOpenedAsDescriptorZeroStillBecomesStdoutAndStderr) {
+  LocalExecutor& executor = Make();
+  int saved_stdin = dup(0);
+  ASSERT_GE(saved_stdin, 0);
+  close(0);
+  Recorder recorder;
+  JobSpec spec = Shell("nostdin", "echo out; echo err >&2; readlink /proc/self/fd/0");
+  absl::StatusOr<std::string> id = executor.Submit(spec, recorder.Callback());
+  JobStatus status = recorder.WaitTerminal();
+  dup2(saved_stdin, 0);
+  close(saved_stdin);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(status.state, JobState::kSucceeded) << status.message;
+  EXPECT_EQ(ReadFile(spec.log_path), "out\nerr\n/dev/null\n");
 }
 
 TEST_F(LocalExecutorTest, LaunchErrorsNameTheProblem) {

@@ -2,8 +2,9 @@
 // Starting a local job's process (local_executor.h): cairn-job-shim as the leader of a new
 // session and process group, in the job's working directory, with stdin from /dev/null,
 // stdout and stderr appended to the job's log, every signal at its default disposition and
-// none blocked, no file descriptors of the server but 0-2. posix_spawn (vfork-style), so
-// the cost does not grow with the server's memory. Thread-safe.
+// none blocked (the shim unblocks them: it is started with all blocked), no file descriptors
+// of the server but 0-2. vfork-style, so the cost does not grow with the server's memory.
+// Thread-safe.
 
 #include <sys/types.h>
 

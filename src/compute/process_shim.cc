@@ -82,14 +82,6 @@ long Read(int fd, void* buffer, size_t size) { return Sys(SYS_read, fd, L(buffer
 long Write(int fd, const void* buffer, size_t size) { return Sys(SYS_write, fd, L(buffer), size); }
 void Close(int fd) { Sys(SYS_close, fd); }
 int GetPid() { return static_cast<int>(Sys(SYS_getpid)); }
-#ifdef CAIRN_SHIM_NOLIBC
-long Fork() { return Sys(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
-#else
-long Fork() {
-  pid_t pid = fork();
-  return pid < 0 ? -errno : pid;
-}
-#endif
 
 // The kernel's struct sigaction (not libc's): handler, flags, restorer, mask.
 struct KernelSigaction {
@@ -218,12 +210,99 @@ const char* GetEnv(char** envp, const char* name) {
   return nullptr;
 }
 
+// ---- Starting the command ---------------------------------------------------------------
+// Spawn runs PATH as a child with the signal mask `mask` and returns its pid (or -errno when
+// no child was made); *exec_errno is the execve error when the child could not run PATH (it
+// then exits 127), else 0.
+
+#if defined(CAIRN_SHIM_NOLIBC) && defined(__x86_64__)
+// vfork-style: clone(CLONE_VM | CLONE_VFORK) on a stack of its own. The shim is suspended
+// until its child has exec'd (or exited), so the child copies no page tables, the shim takes
+// no copy-on-write faults afterwards, and an exec failure comes back through memory instead
+// of a pipe. The child runs ExecChild on g_child_stack and never returns into the shim's
+// frames.
+extern "C" long CairnShimVfork(long (*fn)(void*), void* arg, char* stack_top);
+__asm__(
+    ".text\n.global CairnShimVfork\nCairnShimVfork:\n"
+    "  and $-16, %rdx\n  sub $16, %rdx\n  mov %rdi, (%rdx)\n  mov %rsi, 8(%rdx)\n"
+    "  mov %rdx, %rsi\n  mov $0x4111, %edi\n"  // CLONE_VM | CLONE_VFORK | SIGCHLD
+    "  xor %edx, %edx\n  xor %r10d, %r10d\n  xor %r8d, %r8d\n  mov $56, %eax\n  syscall\n"
+    "  test %rax, %rax\n  jnz 1f\n"
+    "  xor %ebp, %ebp\n  pop %rax\n  pop %rdi\n  call *%rax\n"  // the child: fn(arg)
+    "  mov %rax, %rdi\n  mov $60, %eax\n  syscall\n  hlt\n"     // exit(its result)
+    "1:\n  ret\n");
+
+struct ChildArgs {
+  const char* path;
+  char** argv;
+  char** envp;
+  uint64_t mask;
+  volatile int exec_errno;  // written by the child, read by the shim once it resumes
+};
+alignas(16) char g_child_stack[16384];
+
+long ExecChild(void* raw) {
+  auto* args = static_cast<ChildArgs*>(raw);
+  SetMask(SIG_SETMASK, args->mask, nullptr);
+  long rc = Sys(SYS_execve, L(args->path), L(args->argv), L(args->envp));
+  args->exec_errno = static_cast<int>(-rc);
+  return 127;
+}
+
+long Spawn(const char* path, char** argv, char** envp, uint64_t mask, int* exec_errno) {
+  ChildArgs args{path, argv, envp, mask, 0};
+  long child = CairnShimVfork(&ExecChild, &args, g_child_stack + sizeof(g_child_stack));
+  *exec_errno = child > 0 ? args.exec_errno : 0;
+  return child;
+}
+#else
+// fork, and exec failures over a close-on-exec pipe.
+long Fork() {
+#ifdef CAIRN_SHIM_NOLIBC
+  return Sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#else
+  pid_t pid = fork();
+  return pid < 0 ? -errno : pid;
+#endif
+}
+
+long Spawn(const char* path, char** argv, char** envp, uint64_t mask, int* exec_errno) {
+  *exec_errno = 0;
+  int error_pipe[2];
+  if (long rc = Sys(SYS_pipe2, L(error_pipe), O_CLOEXEC); rc < 0) return rc;
+  long child = Fork();
+  if (child == 0) {
+    Close(error_pipe[0]);
+    SetMask(SIG_SETMASK, mask, nullptr);
+    long rc = Sys(SYS_execve, L(path), L(argv), L(envp));
+    int error = static_cast<int>(-rc);
+    Write(error_pipe[1], &error, sizeof(error));
+    Exit(127);
+  }
+  Close(error_pipe[1]);
+  if (child > 0) {
+    int error = 0;
+    long got;
+    do {
+      got = Read(error_pipe[0], &error, sizeof(error));
+    } while (got == -EINTR);
+    if (got == static_cast<long>(sizeof(error))) *exec_errno = error;
+  }
+  Close(error_pipe[0]);
+  return child;
+}
+#endif
+
 int ShimMain(int argc, char** argv, char** envp) {
   if (argc < 5) {
     static const char kUsage[] = "usage: cairn-job-shim RECORD TOKEN PATH ARGV0 [ARGS...]\n";
     Write(2, kUsage, sizeof(kUsage) - 1);
     return 2;
   }
+  // The server starts the shim with every signal blocked (it spawns it vfork-style): none
+  // stays blocked. One the job's group got before this is delivered now, as it would have
+  // been to a shim started with none blocked.
+  SetMask(SIG_SETMASK, 0, nullptr);
   g_record = argv[1];
   const char* token = argv[2];
   const char* path = argv[3];
@@ -242,42 +321,24 @@ int ShimMain(int argc, char** argv, char** envp) {
   Text{running, sizeof(running)}.Add("state=running gpus=").Add(gpus == nullptr ? "" : gpus, 200);
   WriteRecord(running);
 
-  // Exec failures travel back over a close-on-exec pipe.
-  int error_pipe[2];
-  if (long rc = Sys(SYS_pipe2, L(error_pipe), O_CLOEXEC); rc < 0) {
-    WriteEnd("state=launch_error errno=", -rc);
-    return 127;
-  }
+  // The shielded signals stay blocked from before the child exists until the shim ignores
+  // them, so none can end the shim before it can record the job's end.
   uint64_t shielded = 0, previous = 0;
   for (int sig : kShielded) shielded |= Bit(sig);
   SetMask(SIG_BLOCK, shielded, &previous);
-  long child = Fork();
-  if (child == 0) {
-    Close(error_pipe[0]);
-    SetMask(SIG_SETMASK, previous, nullptr);
-    long rc = Sys(SYS_execve, L(path), L(argv + 4), L(envp));
-    int error = static_cast<int>(-rc);
-    Write(error_pipe[1], &error, sizeof(error));
-    Exit(127);
-  }
-  Close(error_pipe[1]);
+  int exec_errno = 0;
+  long child = Spawn(path, argv + 4, envp, previous, &exec_errno);
   for (int sig : kShielded) SetDisposition(sig, reinterpret_cast<long>(SIG_IGN));
   SetMask(SIG_SETMASK, previous, nullptr);
   if (child < 0) {
     WriteEnd("state=launch_error errno=", -child);
     return 127;
   }
-  int exec_errno = 0;
-  long got;
-  do {
-    got = Read(error_pipe[0], &exec_errno, sizeof(exec_errno));
-  } while (got == -EINTR);
-  Close(error_pipe[0]);
 
   int status = 0;
   while (Sys(SYS_wait4, child, L(&status), 0, 0) == -EINTR) {
   }
-  if (got == static_cast<long>(sizeof(exec_errno))) {
+  if (exec_errno != 0) {
     WriteEnd("state=launch_error errno=", exec_errno);
     return 127;
   }
