@@ -267,27 +267,32 @@ absl::Status CheckMaxResults(int64_t max_results) {
 // result (runs_experiment_start_idx) and probes each clause's run list per run: right when
 // many runs match (the LIMIT stops the walk early), but it walks every run when few match
 // (6 ms for 10,000 runs). So the candidates of each `r.run_uuid IN (subquery)` clause are
-// counted, up to `cap` (a covering-index range, ~0.1 ms per 1,000); when one clause has fewer
-// than `cap`, the query is driven from the candidates instead (primary-key lookups of at
-// most `cap` runs, then a sort of the matches). Either plan returns the same rows.
-absl::StatusOr<bool> FewCandidates(SqlSession& session, Dialect dialect,
-                                   const std::vector<FilterClause>& clauses, int64_t cap) {
-  for (const FilterClause& clause : clauses) {
+// counted, up to `cap` (a covering-index range, ~0.1 ms per 1,000). Returns the clause with
+// the fewest, when fewer than `cap`, else -1. The query is then driven from that clause's
+// candidates (see SearchRuns). Either plan returns the same rows.
+absl::StatusOr<int> CandidateDriver(SqlSession& session, Dialect dialect,
+                                    const std::vector<FilterClause>& clauses, int64_t cap) {
+  int driver = -1;
+  int64_t fewest = cap;
+  for (size_t idx = 0; idx < clauses.size(); ++idx) {
     SqlBuilder sql(dialect);
     std::string candidates;
-    CAIRN_ASSIGN_OR_RETURN(std::string condition, RunClauseSql(sql, clause, &candidates));
+    CAIRN_ASSIGN_OR_RETURN(std::string condition, RunClauseSql(sql, clauses[idx], &candidates));
     if (candidates.empty()) continue;
-    std::string limit = sql.Bind(cap);
-    int64_t count = cap;
+    std::string limit = sql.Bind(fewest);
+    int64_t count = fewest;
     CAIRN_RETURN_IF_ERROR(session.QueryEach(
         absl::StrCat("SELECT COUNT(*) FROM (", candidates, " LIMIT ", limit, ") c"),
         sql.params(), [&](const SqlRowView& row) {
           count = row.Int(0);
           return absl::OkStatus();
         }));
-    if (count < cap) return true;
+    if (count < fewest) {
+      fewest = count;
+      driver = static_cast<int>(idx);
+    }
   }
-  return false;
+  return driver;
 }
 
 // Candidate runs above which SQLite keeps the ordered walk (on top of offset + page).
@@ -308,50 +313,81 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
   SearchRunsResult result;
   if (experiment_ids.empty() || request.max_results == 0) return result;
 
-  SqlBuilder sql(db_.dialect());
-  std::string where = "r.experiment_id IN (";
-  for (size_t idx = 0; idx < experiment_ids.size(); ++idx)
-    absl::StrAppend(&where, idx > 0 ? ", " : "", sql.Bind(experiment_ids[idx]));
-  absl::StrAppend(&where, ") AND ", LifecycleCondition(request.view_type, "r.lifecycle_stage"));
-  for (const FilterClause& clause : clauses) {
-    CAIRN_ASSIGN_OR_RETURN(std::string condition, RunClauseSql(sql, clause));
-    absl::StrAppend(&where, " AND ", condition);
-  }
-  std::string order;
-  bool has_start_time = false;
-  for (const std::string& text : request.order_by) {
-    CAIRN_ASSIGN_OR_RETURN(OrderByClause clause, ParseOrderBy(text, SearchDialect::kRuns));
-    CAIRN_ASSIGN_OR_RETURN(std::string expr, RunOrderExpr(sql, clause));
-    if (clause.entity == FilterEntity::kAttribute &&
-        (clause.key == "start_time" || clause.key == "created"))
-      has_start_time = true;
-    // NULLs (runs without the metric/param/tag) sort last either way, as in MLflow.
-    bool can_be_null = clause.entity != FilterEntity::kAttribute || clause.key == "end_time";
-    if (can_be_null) absl::StrAppend(&order, "CASE WHEN ", expr, " IS NULL THEN 1 ELSE 0 END, ");
-    absl::StrAppend(&order, expr, clause.ascending ? " ASC, " : " DESC, ");
-  }
-  if (!has_start_time) order += "r.start_time DESC, ";
-  order += "r.run_uuid ASC";
-  std::string limit = sql.Bind(request.max_results + 1);
-  std::string offset_param = sql.Bind(offset);
-  auto query = [&](bool candidate_driven) {
-    // `+r.experiment_id`: SQLite then does not use runs_experiment_start_idx for it.
-    return absl::StrCat("SELECT ", internal::kRunColumns, " FROM runs r WHERE ",
-                        candidate_driven ? "+" : "", where, " ORDER BY ", order, " LIMIT ", limit,
-                        " OFFSET ", offset_param);
+  // The query, walking the runs in order (driver -1), or driven from the candidates of
+  // clauses[driver]: the experiment condition written `+r.experiment_id` (so that SQLite does
+  // not use runs_experiment_start_idx for it) and the other `r.run_uuid IN (subquery)` clauses
+  // nested in the driver's subquery, so that only runs matching all of them are looked up.
+  struct Query {
+    std::string text;
+    std::vector<SqlValue> params;
   };
+  auto build = [&](int driver) -> absl::StatusOr<Query> {
+    SqlBuilder sql(db_.dialect());
+    std::string where = driver >= 0 ? "+r.experiment_id IN (" : "r.experiment_id IN (";
+    for (size_t idx = 0; idx < experiment_ids.size(); ++idx)
+      absl::StrAppend(&where, idx > 0 ? ", " : "", sql.Bind(experiment_ids[idx]));
+    absl::StrAppend(&where, ") AND ", LifecycleCondition(request.view_type, "r.lifecycle_stage"));
+    std::vector<std::string> nested;  // with a driver: the other clauses' candidates
+    std::string driver_candidates;
+    for (size_t idx = 0; idx < clauses.size(); ++idx) {
+      std::string candidates;
+      CAIRN_ASSIGN_OR_RETURN(std::string condition, RunClauseSql(sql, clauses[idx], &candidates));
+      if (driver < 0 || candidates.empty()) {
+        absl::StrAppend(&where, " AND ", condition);
+      } else if (static_cast<int>(idx) == driver) {
+        driver_candidates = std::move(candidates);
+      } else {
+        nested.push_back(std::move(candidates));
+      }
+    }
+    if (driver >= 0) {
+      // "SELECT m.run_uuid FROM …": the driver's run id column.
+      const size_t from = driver_candidates.find(" FROM ");
+      const std::string column = driver_candidates.substr(7, from - 7);
+      for (const std::string& other : nested)
+        absl::StrAppend(&driver_candidates, " AND ", column, " IN (", other, ")");
+      absl::StrAppend(&where, " AND r.run_uuid IN (", driver_candidates, ")");
+    }
+    std::string order;
+    bool has_start_time = false;
+    for (const std::string& text : request.order_by) {
+      CAIRN_ASSIGN_OR_RETURN(OrderByClause clause, ParseOrderBy(text, SearchDialect::kRuns));
+      CAIRN_ASSIGN_OR_RETURN(std::string expr, RunOrderExpr(sql, clause));
+      if (clause.entity == FilterEntity::kAttribute &&
+          (clause.key == "start_time" || clause.key == "created"))
+        has_start_time = true;
+      // NULLs (runs without the metric/param/tag) sort last either way, as in MLflow.
+      bool can_be_null = clause.entity != FilterEntity::kAttribute || clause.key == "end_time";
+      if (can_be_null)
+        absl::StrAppend(&order, "CASE WHEN ", expr, " IS NULL THEN 1 ELSE 0 END, ");
+      absl::StrAppend(&order, expr, clause.ascending ? " ASC, " : " DESC, ");
+    }
+    if (!has_start_time) order += "r.start_time DESC, ";
+    order += "r.run_uuid ASC";
+    std::string limit = sql.Bind(request.max_results + 1);
+    std::string offset_param = sql.Bind(offset);
+    return Query{absl::StrCat("SELECT ", internal::kRunColumns, " FROM runs r WHERE ", where,
+                              " ORDER BY ", order, " LIMIT ", limit, " OFFSET ", offset_param),
+                 std::move(sql.params())};
+  };
+  CAIRN_ASSIGN_OR_RETURN(Query ordered_walk, build(-1));  // also checks every clause
 
   CAIRN_RETURN_IF_ERROR(db_.Read([&](SqlSession& session) -> absl::Status {
     result.runs.clear();
-    bool candidate_driven = false;
+    int driver = -1;
     if (db_.dialect() == Dialect::kSqlite) {  // PostgreSQL's planner has statistics
       CAIRN_ASSIGN_OR_RETURN(
-          candidate_driven,
-          FewCandidates(session, db_.dialect(), clauses,
-                        kCandidateDrivenMaxRuns + std::min<int64_t>(offset, int64_t{1} << 40) +
+          driver,
+          CandidateDriver(session, db_.dialect(), clauses,
+                          kCandidateDrivenMaxRuns + std::min<int64_t>(offset, int64_t{1} << 40) +
                               request.max_results + 1));
     }
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(query(candidate_driven), sql.params(),
+    Query driven;
+    if (driver >= 0) {
+      CAIRN_ASSIGN_OR_RETURN(driven, build(driver));
+    }
+    const Query& query = driver >= 0 ? driven : ordered_walk;
+    CAIRN_RETURN_IF_ERROR(session.QueryEach(query.text, query.params,
                                             [&](const SqlRowView& row) {
       result.runs.emplace_back().info = internal::RunInfoFromRow(row);
       return absl::OkStatus();
