@@ -57,6 +57,14 @@ struct PredictScratch {
   std::vector<features::EntityKeyColumn> keys;
   std::vector<std::string> ids;
   std::vector<std::string> dynamic_columns;
+  // The inference log's JSON text of a row (feature_row_json.h), kept while the model's
+  // input columns stay the same.
+  std::optional<FeatureRowJson> row_json;
+
+  const FeatureRowJson& RowJson() {
+    if (!row_json || !row_json->For(input.columns)) row_json.emplace(input.columns);
+    return *row_json;
+  }
 };
 thread_local PredictScratch tls_scratch;
 
@@ -299,10 +307,8 @@ absl::StatusOr<std::string> EndpointService::PredictImpl(std::string_view endpoi
   const int64_t now_ms = clock_->NowMillis();
   const int64_t latency_us = SteadyMicros() - start_us;
   if (options_.inference_log != nullptr && s->spec.log_sample > 0) {
-    std::optional<FeatureRowJson> features_json;  // made at the first sampled row
     for (size_t r = 0; r < request.rows; ++r) {
       if (!Sample(scratch.ids[r], s->spec.log_sample)) continue;
-      if (!features_json) features_json.emplace(scratch.input.columns);
       InferenceRecord record;
       record.id = scratch.ids[r];
       record.endpoint = s->spec.name;
@@ -311,7 +317,7 @@ absl::StatusOr<std::string> EndpointService::PredictImpl(std::string_view endpoi
       record.variant = std::string(variant);
       record.time_ms = now_ms;
       record.latency_us = latency_us;
-      record.features_json = features_json->Row(scratch.input.cells, r);
+      record.features_json = scratch.RowJson().Row(scratch.input.cells, r);
       record.prediction = (*predictions)[r];
       options_.inference_log->Append(std::move(record));
     }
@@ -417,10 +423,8 @@ void EndpointService::ShadowLoop() {
       rollout.guard->Record(true, latency, !ok, ok ? (*predictions)[r] : 0);
     }
     if (options_.inference_log == nullptr || s.spec.log_sample <= 0) continue;
-    std::optional<FeatureRowJson> features_json;  // made at the first sampled row
     for (size_t r = 0; r < task->request.rows; ++r) {
       if (!Sample(task->ids[r], s.spec.log_sample)) continue;
-      if (built.ok() && !features_json) features_json.emplace(scratch.input.columns);
       InferenceRecord record;
       record.id = task->ids[r];
       record.endpoint = s.spec.name;
@@ -429,7 +433,7 @@ void EndpointService::ShadowLoop() {
       record.variant = "shadow";
       record.time_ms = task->time_ms;
       record.latency_us = latency;
-      if (built.ok()) record.features_json = features_json->Row(scratch.input.cells, r);
+      if (built.ok()) record.features_json = scratch.RowJson().Row(scratch.input.cells, r);
       record.prediction = ok ? (*predictions)[r] : 0;
       record.error = !ok;
       options_.inference_log->Append(std::move(record));

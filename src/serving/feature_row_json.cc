@@ -59,7 +59,8 @@ void AppendValue(const features::Value& value, std::string* out) {
 
 }  // namespace
 
-FeatureRowJson::FeatureRowJson(const std::vector<std::string>& columns) : width_(columns.size()) {
+FeatureRowJson::FeatureRowJson(const std::vector<std::string>& columns)
+    : columns_(columns), width_(columns.size()) {
   order_.resize(columns.size());
   for (size_t c = 0; c < columns.size(); ++c) order_[c] = c;
   // Sorted by name; of equal names the first column (as a std::map's emplace keeps it).

@@ -90,6 +90,13 @@ TEST(FeatureRowJsonTest, SortsNamesAndKeepsTheFirstOfARepeatedName) {
   ExpectSameText({}, {});
 }
 
+TEST(FeatureRowJsonTest, SaysWhichColumnsItWasMadeFor) {
+  const FeatureRowJson text({"a", "b"});
+  EXPECT_TRUE(text.For({"a", "b"}));
+  EXPECT_FALSE(text.For({"b", "a"}));
+  EXPECT_FALSE(text.For({"a"}));
+}
+
 TEST(FeatureRowJsonTest, RandomRowsMatchByteForByte) {
   std::mt19937_64 random(20261128);
   for (int trial = 0; trial < 200; ++trial) {
