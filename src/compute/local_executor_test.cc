@@ -296,6 +296,29 @@ TEST_F(LocalExecutorTest, ALogOpenedAsDescriptorZeroStillBecomesStdoutAndStderr)
   EXPECT_EQ(ReadFile(spec.log_path), "out\nerr\n/dev/null\n");
 }
 
+TEST_F(LocalExecutorTest, ARelativeCommandIsLookedUpInEachJobsOwnWorkdir) {
+  // The look-up is shared between jobs (one per step folder) only where the folder does not
+  // matter: './tool' is each job's own; a missing one is not found through another's.
+  LocalExecutor& executor = Make();
+  auto run = [&](const std::string& name, bool install) {
+    JobSpec spec = Spec(name, {"./tool"});
+    std::filesystem::create_directories(spec.workdir);
+    if (install) {
+      std::ofstream(spec.workdir + "/tool") << "#!/bin/sh\necho " << name << "\n";
+      std::filesystem::permissions(spec.workdir + "/tool", std::filesystem::perms::owner_all);
+    }
+    Recorder recorder;
+    EXPECT_TRUE(executor.Submit(spec, recorder.Callback()).ok()) << name;
+    JobStatus status = recorder.WaitTerminal();
+    return std::make_pair(status, install ? ReadFile(spec.log_path) : "");
+  };
+  EXPECT_EQ(run("first", true).second, "first\n");
+  EXPECT_EQ(run("second", true).second, "second\n");
+  JobStatus none = run("none", false).first;
+  EXPECT_EQ(none.reason, FailureReason::kLaunchError);
+  EXPECT_EQ(none.message, "command './tool' does not exist");
+}
+
 TEST_F(LocalExecutorTest, LaunchErrorsNameTheProblem) {
   LocalExecutor& executor = Make();
   {

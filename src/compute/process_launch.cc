@@ -52,11 +52,18 @@ absl::flat_hash_map<std::string, ResolvedCommand>& Resolved()
 absl::StatusOr<std::string> ResolveCommandCached(const std::string& command,
                                                  const std::string& path,
                                                  const std::string& workdir) {
+  // The working directory matters only for a relative path with a '/' or an empty PATH
+  // entry: leaving it out otherwise lets the steps of a run (one folder each) share entries.
+  const bool slash = command.find('/') != std::string::npos;
+  const bool uses_workdir =
+      slash ? !command.empty() && command[0] != '/'
+            : path.empty() || path.front() == ':' || path.back() == ':' ||
+                  path.find("::") != std::string::npos;
   std::string key = command;
   key.push_back('\0');
-  key += path;
+  if (!slash) key += path;
   key.push_back('\0');
-  key += workdir;
+  if (uses_workdir) key += workdir;
   auto now = std::chrono::steady_clock::now();
   {
     absl::MutexLock lock(&resolved_mu);
