@@ -85,8 +85,31 @@ def prepare(binary: Path, data: dict, work: Path) -> Path:
     return template
 
 
+# The SDK call in a child process, so that each binary can be paired with its own SDK
+# (argv: sdk dir, url, entity parquet, feature refs); prints one JSON line.
+SDK_CHILD = r"""
+import hashlib, json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+import pandas as pd
+import cairn
+entity_df = pd.read_parquet(sys.argv[3])
+store = cairn.FeatureStore(sys.argv[2])
+t = os.times(); c0, t0 = t.user + t.system, time.perf_counter()
+frame = store.get_historical_features(entity_df, features=sys.argv[4].split(","))
+wall = time.perf_counter() - t0
+t = os.times(); c1 = t.user + t.system
+assert len(frame) == len(entity_df)
+print(json.dumps({"wall_s": wall, "client_cpu_s": c1 - c0,
+                  "join_s": frame.attrs.get("cairn_join_ms", float("nan")) / 1e3,
+                  "content_hash": frame.attrs["cairn_snapshot"]["content_hash"],
+                  "frame_sha256": hashlib.sha256(pd.util.hash_pandas_object(
+                      frame, index=True).values.tobytes()).hexdigest(),
+                  "dtypes": [str(d) for d in frame.dtypes]}))
+"""
+
+
 def one_run(binary: Path, template: Path, data: dict, work: Path, mode: str,
-            perf: Path | None) -> dict:
+            perf: Path | None, sdk: Path | None = None) -> dict:
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.copytree(template, run_dir)
@@ -116,21 +139,16 @@ def one_run(binary: Path, template: Path, data: dict, work: Path, mode: str,
                           "content_hash": response.headers.get("X-Cairn-Snapshot-Hash")}
             session.close()
         if mode in ("sdk", "both"):
-            entity_df = pd.read_parquet(data["entities"]["parquet"])
-            store = cairn.FeatureStore(server.url)
-            c0, s0, t0 = cpu_seconds(pid), self_cpu(), time.perf_counter()
-            frame = store.get_historical_features(entity_df, features=bench_run.ALL_REFS)
-            wall = time.perf_counter() - t0
-            c1, s1 = cpu_seconds(pid), self_cpu()
-            assert len(frame) == len(entity_df)
-            out["sdk"] = {"wall_s": wall, "server_cpu_s": c1 - c0, "client_cpu_s": s1 - s0,
-                          "join_s": frame.attrs.get("cairn_join_ms", float("nan")) / 1e3,
-                          "content_hash": frame.attrs["cairn_snapshot"]["content_hash"],
-                          "frame_sha256": hashlib.sha256(
-                              pd.util.hash_pandas_object(frame, index=True).values.tobytes()
-                          ).hexdigest(),
-                          "dtypes": [str(d) for d in frame.dtypes]}
-            store.close()
+            c0 = cpu_seconds(pid)
+            child = subprocess.run(
+                [sys.executable, "-c", SDK_CHILD, str(sdk or (REPO / "python")), server.url,
+                 str(data["entities"]["parquet"]), ",".join(bench_run.ALL_REFS)],
+                capture_output=True, text=True, timeout=3600)
+            c1 = cpu_seconds(pid)
+            if child.returncode != 0:
+                raise RuntimeError(child.stderr[-3000:])
+            out["sdk"] = json.loads(child.stdout.strip().splitlines()[-1])
+            out["sdk"]["server_cpu_s"] = c1 - c0
         if recorder is not None:
             recorder.send_signal(signal.SIGINT)
             recorder.wait()
@@ -144,7 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cairn", action="append", required=True,
-                        help="label=path of a cairn binary (repeat for A/B)")
+                        help="label=path of a cairn binary (repeat for A/B); "
+                             "label=BINARY:SDK_DIR pairs it with the Python SDK in SDK_DIR "
+                             "(a folder holding cairn/; default: this checkout's python/)")
     parser.add_argument("--entities", type=int, default=200_000)
     parser.add_argument("--rows", type=int, default=2_000_000, help="rows per view")
     parser.add_argument("--keys", type=int, default=100_000)
@@ -159,8 +179,10 @@ def main() -> None:
     args = parser.parse_args()
     binaries = []
     for item in args.cairn:
-        label, _, path = item.rpartition("=")
-        binaries.append((label or path, Path(path).resolve()))
+        label, _, path = item.partition("=")
+        path, _, sdk = path.partition(":")
+        binaries.append((label or path, Path(path).resolve(),
+                         Path(sdk).resolve() if sdk else None))
     work = args.workdir or Path(tempfile.mkdtemp(prefix="cairn-historical-ab-"))
     work = work / f"e{args.entities}-r{args.rows}-k{args.keys}"
     work.mkdir(parents=True, exist_ok=True)
@@ -172,13 +194,13 @@ def main() -> None:
             "entities": {"csv": work / "data" / "entities.csv",
                          "parquet": work / "data" / "entities.parquet"}}
     template = prepare(binaries[0][1], data, work)
-    results: dict[str, list[dict]] = {label: [] for label, _ in binaries}
+    results: dict[str, list[dict]] = {label: [] for label, _, _ in binaries}
     for rep in range(args.repeats):
         order = binaries if rep % 2 == 0 else list(reversed(binaries))
-        for label, binary in order:
+        for label, binary, sdk in order:
             perf = (args.perf_record.with_name(f"{args.perf_record.name}.{label}")
                     if args.perf_record else None)
-            r = one_run(binary, template, data, work, args.mode, perf)
+            r = one_run(binary, template, data, work, args.mode, perf, sdk)
             results[label].append(r)
             parts = [f"{time.strftime('%H:%M:%S')} {label}:"]
             for kind in ("raw", "sdk"):

@@ -996,11 +996,26 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
     int64_t reach = std::max(has_plain ? spec.ttl_ms : 0, MaxWindow(spec));
     bool unbounded = has_plain && spec.ttl_ms == 0;
     if (min_ts && !unbounded && reach > 0) scan.min_event_ts = SatSub(*min_ts, reach);
-    CAIRN_ASSIGN_OR_RETURN(auto stream, offline_->Scan(table->table, scan));
     PitView pv;
     pv.spec = &specs[v];
     for (const Field& k : keys) pv.key_columns.push_back(k.name);
-    pv.rows = std::move(stream);
+    bool has_agg = false;
+    for (const std::string& f : resolved[v].second) {
+      auto it = std::find_if(spec.features.begin(), spec.features.end(),
+                             [&](const FeatureSpec& s) { return s.name == f; });
+      has_agg = has_agg || it->agg != AggFn::kNone;
+    }
+    if (!has_agg) {
+      // Row features only: the join reads the segments one by one instead of merging them.
+      CAIRN_ASSIGN_OR_RETURN(pv.segments, offline_->ScanSegments(table->table, scan));
+      if (pv.segments.size() == 1) {
+        pv.rows = std::move(pv.segments[0]);
+        pv.segments.clear();
+      }
+    }
+    if (pv.segments.empty() && pv.rows == nullptr) {
+      CAIRN_ASSIGN_OR_RETURN(pv.rows, offline_->Scan(table->table, scan));
+    }
     pv.features = resolved[v].second;
     views.push_back(std::move(pv));
   }

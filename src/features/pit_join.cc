@@ -37,6 +37,7 @@ struct ViewPlan {
   std::vector<int> view_keys;    // key columns in the view's batches
   std::vector<int> entity_keys;  // the same keys in the entity table
   int event_col = -1;
+  int created_col = -1;
   std::vector<RowFeature> row_features;
   std::vector<AggFeature> agg_features;
   size_t order = 0;  // which EntityOrder
@@ -116,9 +117,11 @@ EntityOrder BuildOrder(const Table& entities, std::vector<int> key_cols, int ts_
 // columns at each entity row's original position. Owns the only state that changes.
 class ViewJoiner {
  public:
+  // `streams`: the view's one merged stream, or its segments (row features only).
   ViewJoiner(const ViewPlan& plan, const EntityOrder& order, const Table& entities,
-             RowStream* stream, Table* out)
-      : plan_(plan), order_(order), entities_(entities), stream_(stream), out_(out) {
+             std::vector<RowStream*> streams, Table* out)
+      : plan_(plan), order_(order), entities_(entities), streams_(std::move(streams)),
+        out_(out) {
     for (const AggFeature& f : plan_.agg_features) {
       windows_.emplace_back(f.fn, f.window_ms);
       empty_.push_back(windows_.back().Result());
@@ -142,7 +145,22 @@ class ViewJoiner {
     };
     for (const RowFeature& f : plan_.row_features) staged_.push_back(stage(f.dst));
     for (const AggFeature& f : plan_.agg_features) staged_.push_back(stage(f.dst));
-    CAIRN_RETURN_IF_ERROR(order_.int_key ? Merge<true>() : Merge<false>());
+    multi_ = streams_.size() > 1;
+    if (multi_) {
+      best_ev_.assign(m, 0);
+      best_cr_.assign(m, 0);
+      has_best_.assign(m, 0);
+    }
+    for (RowStream* stream : streams_) {
+      stream_ = stream;
+      cur_ = Table();
+      prev_ = Table();
+      p_ = n_ = 0;
+      done_ = false;
+      cand_ = nullptr;
+      has_cand_ = false;
+      CAIRN_RETURN_IF_ERROR(order_.int_key ? Merge<true>() : Merge<false>());
+    }
     size_t k = 0;
     for (const RowFeature& f : plan_.row_features) Scatter(&staged_[k++], &out_->columns[f.dst]);
     for (const AggFeature& f : plan_.agg_features) Scatter(&staged_[k++], &out_->columns[f.dst]);
@@ -307,6 +325,10 @@ class ViewJoiner {
 
   // Entity e (in sorted order) at time ts.
   void Write(size_t e, int64_t ts) {
+    if (multi_) {
+      WriteBest(e, ts);
+      return;
+    }
     if (has_cand_) {
       const int64_t ev = cand_->columns[plan_.event_col].ints[cand_row_];
       // ev <= ts; the unsigned difference cannot overflow.
@@ -322,6 +344,35 @@ class ViewJoiner {
     for (size_t i = 0; i < windows_.size(); ++i) {
       windows_[i].AdvanceTo(ts);
       SetCell(windows_[i].Result(), &staged_[plan_.row_features.size() + i], e);
+    }
+  }
+
+  // Segment by segment (no aggregations): this segment's candidate replaces the best so
+  // far when it orders at or after it by (event_ts, created_ts) — a merge puts equal rows
+  // of later segments later, so the later one wins — and then the TTL is applied to it.
+  void WriteBest(size_t e, int64_t ts) {
+    if (!has_cand_) return;
+    const int64_t ev = cand_->columns[plan_.event_col].ints[cand_row_];
+    const int64_t cr = cand_->columns[plan_.created_col].ints[cand_row_];
+    if (has_best_[e] && (ev < best_ev_[e] || (ev == best_ev_[e] && cr < best_cr_[e]))) return;
+    has_best_[e] = 1;
+    best_ev_[e] = ev;
+    best_cr_[e] = cr;
+    bool in_ttl = plan_.ttl_ms <= 0 ||
+                  static_cast<uint64_t>(ts) - static_cast<uint64_t>(ev) <=
+                      static_cast<uint64_t>(plan_.ttl_ms);
+    for (size_t k = 0; k < plan_.row_features.size(); ++k) {
+      ClearCell(&staged_[k], e);
+      if (in_ttl) CopyCell(cand_->columns[plan_.row_features[k].src], cand_row_, &staged_[k], e);
+    }
+  }
+
+  static void ClearCell(Column* dst, size_t pos) {
+    dst->valid[pos] = 0;
+    switch (dst->type) {
+      case FeatureType::kDouble: dst->doubles[pos] = 0.0; break;
+      case FeatureType::kString: dst->strings[pos].clear(); break;
+      default: dst->ints[pos] = 0; break;
     }
   }
 
@@ -355,8 +406,12 @@ class ViewJoiner {
   const ViewPlan& plan_;
   const EntityOrder& order_;
   const Table& entities_;
-  RowStream* stream_;
+  std::vector<RowStream*> streams_;
+  RowStream* stream_ = nullptr;  // the one being read
   Table* out_;
+  bool multi_ = false;  // several segments: keep the best candidate per entity row
+  std::vector<int64_t> best_ev_, best_cr_;
+  std::vector<uint8_t> has_best_;
   std::vector<TrailingWindow> windows_;
   std::vector<Value> empty_;  // each window's result over no rows
   std::vector<Column> staged_;  // row features, then aggregations; in sorted entity order
@@ -384,15 +439,25 @@ absl::StatusOr<ViewPlan> PlanView(const PitView& view, size_t view_index,
         absl::StrCat("views[", view_index, "]: spec is null; pass the feature view's spec"));
   }
   const std::string name = ViewName(view);
-  if (view.rows == nullptr) {
+  if (view.rows == nullptr && view.segments.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("view '", name, "': rows is null; pass the view table's RowStream"));
+  }
+  if (view.rows != nullptr && !view.segments.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("view '", name, "': pass rows or segments, not both"));
+  }
+  for (const auto& segment : view.segments) {
+    if (segment == nullptr || segment->schema() != view.segments[0]->schema()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "view '", name, "': every segment stream needs the same schema (and none null)"));
+    }
   }
   if (view.key_columns.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("view '", name, "': key_columns is empty; name its join keys"));
   }
-  const Schema& schema = view.rows->schema();
+  const Schema& schema = view.rows != nullptr ? view.rows->schema() : view.segments[0]->schema();
   ViewPlan plan;
   plan.name = name;
   plan.ttl_ms = view.spec->ttl_ms;
@@ -424,6 +489,7 @@ absl::StatusOr<ViewPlan> PlanView(const PitView& view, size_t view_index,
           "view '", name, "': rows lack a timestamp column '", ts_name, "'"));
     }
     if (std::string_view(ts_name) == kEventTsColumn) plan.event_col = c;
+    if (std::string_view(ts_name) == kCreatedTsColumn) plan.created_col = c;
   }
   for (const std::string& feature : view.features) {
     auto it = std::find_if(view.spec->features.begin(), view.spec->features.end(),
@@ -477,6 +543,10 @@ absl::StatusOr<ViewPlan> PlanView(const PitView& view, size_t view_index,
       int dst = out->AddColumn(out_name, type);
       plan.agg_features.push_back({it->agg, it->window_ms, src, dst});
     }
+  }
+  if (view.segments.size() > 1 && !plan.agg_features.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "view '", name, "': aggregation features need the merged rows, not segments"));
   }
   return plan;
 }
@@ -538,7 +608,10 @@ absl::StatusOr<Table> PointInTimeJoin(const Table& entities, std::vector<PitView
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < plans.size(); i = next++) {
-      ViewJoiner joiner(plans[i], orders[plans[i].order], entities, views[i].rows.get(), &out);
+      std::vector<RowStream*> streams;
+      if (views[i].rows != nullptr) streams.push_back(views[i].rows.get());
+      for (const auto& segment : views[i].segments) streams.push_back(segment.get());
+      ViewJoiner joiner(plans[i], orders[plans[i].order], entities, std::move(streams), &out);
       results[i] = joiner.Run();
     }
   };

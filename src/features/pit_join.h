@@ -38,6 +38,12 @@ struct PitView {
   std::vector<std::string> key_columns;   // the view's join keys (names in the view rows)
   std::unique_ptr<RowStream> rows;        // the view table, sorted, from OfflineStore::Scan
   std::vector<std::string> features;      // names of the features requested, in output order
+  // Instead of `rows`, for views without aggregation features: the table's segments
+  // unmerged (OfflineStore::ScanSegments), each sorted, same schema. The join reads them
+  // one after the other and keeps, per entity row, the candidate a merge of them would
+  // have chosen (the greatest (event_ts, created_ts); on a tie the later segment's) —
+  // the same result without the cost of merging.
+  std::vector<std::unique_ptr<RowStream>> segments;
 };
 
 struct PitOptions {

@@ -543,3 +543,143 @@ TEST(PitJoinPropertyTest, MatchesBruteForceReference) {
 
 }  // namespace
 }  // namespace cairn::features
+
+namespace cairn::features {
+namespace {
+
+// Segments read one by one give what the merge of them gives: rows of every segment
+// sorted on their own, (key, event, created) ties across segments (the later segment
+// wins, as in a merge that puts earlier inputs first), TTL, nulls, absent keys.
+TEST(PitJoinSegmentsTest, SegmentsGiveTheMergedResult) {
+  std::mt19937_64 rng(8675309);
+  auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
+  for (int iter = 0; iter < 2000; ++iter) {
+    const bool string_key = chance(0.3);
+    const FeatureType key_type = string_key ? FeatureType::kString : FeatureType::kInt64;
+    const int64_t num_keys = uniform(1, 6), max_ts = uniform(2, 25);
+    FeatureViewSpec spec;
+    spec.meta.name = "v";
+    spec.ttl_ms = chance(0.5) ? 0 : uniform(1, 10);
+    for (auto [name, type] : {std::pair{"d", FeatureType::kDouble},
+                              std::pair{"s", FeatureType::kString},
+                              std::pair{"i", FeatureType::kInt64}}) {
+      FeatureSpec f;
+      f.name = name;
+      f.type = type;
+      spec.features.push_back(f);
+    }
+    auto empty_rows = [&] {
+      Table t;
+      t.AddColumn("id", key_type);
+      t.AddColumn(kEventTsColumn, FeatureType::kTimestamp);
+      t.AddColumn(kCreatedTsColumn, FeatureType::kTimestamp);
+      t.AddColumn("d", FeatureType::kDouble);
+      t.AddColumn("s", FeatureType::kString);
+      t.AddColumn("i", FeatureType::kInt64);
+      return t;
+    };
+    auto key = [&](Column* col, int64_t k) {
+      if (string_key) col->AppendString(std::string(1, static_cast<char>('a' + k)));
+      else col->AppendInt(k);
+    };
+    const int num_segments = static_cast<int>(uniform(2, 4));
+    std::vector<Table> segments(num_segments, empty_rows());
+    Table all = empty_rows();  // the segments' rows concatenated in segment order
+    int64_t next_value = 0;
+    for (int s = 0; s < num_segments; ++s) {
+      const int64_t rows = uniform(0, 30);
+      for (int64_t r = 0; r < rows; ++r) {
+        Table& t = segments[s];
+        if (chance(0.05)) t.columns[0].AppendNull();
+        else key(&t.columns[0], uniform(0, num_keys - 1));
+        t.columns[1].AppendInt(uniform(0, max_ts));
+        t.columns[2].AppendInt(uniform(0, 2));  // few created times: many exact ties
+        ++next_value;
+        if (chance(0.2)) t.columns[3].AppendNull();
+        else t.columns[3].AppendDouble(static_cast<double>(next_value) / 4);
+        if (chance(0.2)) t.columns[4].AppendNull();
+        else t.columns[4].AppendString("s" + std::to_string(next_value));
+        t.columns[5].AppendInt(next_value);
+        // Sometimes the same (key, event, created) again in a later segment.
+        if (s + 1 < num_segments && chance(0.2)) {
+          Table& later = segments[s + 1];
+          later.AppendRow(t, t.num_rows() - 1);
+          later.columns[5].ints.back() = ++next_value;
+        }
+      }
+    }
+    for (const Table& t : segments) all.AppendRows(t);
+    std::vector<Table> sorted;
+    for (const Table& t : segments) sorted.push_back(SortViewRows(t, {"id"}));
+    Table merged = SortViewRows(all, {"id"});  // stable: ties keep segment order
+
+    Table entities;
+    entities.AddColumn("id", key_type);
+    entities.AddColumn("ts", FeatureType::kTimestamp);
+    const int64_t num_entities = uniform(0, 30);
+    for (int64_t e = 0; e < num_entities; ++e) {
+      if (chance(0.05)) entities.columns[0].AppendNull();
+      else key(&entities.columns[0], uniform(0, num_keys));  // num_keys: absent
+      if (chance(0.05)) entities.columns[1].AppendNull();
+      else entities.columns[1].AppendInt(uniform(-1, max_ts + 2));
+    }
+    PitOptions options;
+    options.timestamp_column = "ts";
+    options.threads = 1;
+    const size_t batch = static_cast<size_t>(uniform(1, 8));
+    std::vector<PitView> merged_views;
+    merged_views.push_back(PitView{&spec, {"id"}, StreamOfSortedTable(merged, batch),
+                                   {"d", "s", "i"}});
+    std::vector<PitView> segment_views;
+    PitView pv{&spec, {"id"}, nullptr, {"d", "s", "i"}};
+    for (const Table& t : sorted) pv.segments.push_back(StreamOfSortedTable(t, batch));
+    segment_views.push_back(std::move(pv));
+
+    auto want = PointInTimeJoin(entities, std::move(merged_views), options);
+    auto got = PointInTimeJoin(entities, std::move(segment_views), options);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->names, want->names);
+    for (size_t c = 0; c < want->num_columns(); ++c) {
+      const Column& g = got->columns[c];
+      const Column& w = want->columns[c];
+      ASSERT_EQ(g.valid, w.valid) << "iteration " << iter << ", column " << want->names[c];
+      ASSERT_EQ(g.ints, w.ints) << "iteration " << iter << ", column " << want->names[c];
+      ASSERT_EQ(g.doubles, w.doubles) << "iteration " << iter << ", column " << want->names[c];
+      ASSERT_EQ(g.strings, w.strings) << "iteration " << iter << ", column " << want->names[c];
+    }
+  }
+}
+
+TEST(PitJoinSegmentsTest, AggregationsNeedTheMergedRows) {
+  FeatureViewSpec spec;
+  spec.meta.name = "v";
+  FeatureSpec agg;
+  agg.name = "n";
+  agg.agg = AggFn::kCount;
+  agg.window_ms = 10;
+  spec.features.push_back(agg);
+  Table rows;
+  rows.AddColumn("id", FeatureType::kInt64);
+  rows.AddColumn(kEventTsColumn, FeatureType::kTimestamp);
+  rows.AddColumn(kCreatedTsColumn, FeatureType::kTimestamp);
+  Table entities;
+  entities.AddColumn("id", FeatureType::kInt64);
+  entities.AddColumn("ts", FeatureType::kTimestamp);
+  PitView pv{&spec, {"id"}, nullptr, {"n"}};
+  pv.segments.push_back(StreamOfSortedTable(rows));
+  pv.segments.push_back(StreamOfSortedTable(rows));
+  std::vector<PitView> views;
+  views.push_back(std::move(pv));
+  PitOptions options;
+  options.timestamp_column = "ts";
+  auto got = PointInTimeJoin(entities, std::move(views), options);
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), ::testing::HasSubstr("aggregation features need"));
+}
+
+}  // namespace
+}  // namespace cairn::features

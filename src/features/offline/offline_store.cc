@@ -227,6 +227,28 @@ struct OfflineStore::TableState {
   absl::StatusOr<std::unique_ptr<RowStream>> Merge(
       const std::vector<std::shared_ptr<Segment>>& segs, std::vector<uint32_t> cols,
       std::optional<int64_t> min_ts, std::optional<int64_t> max_ts, size_t batch_rows) const {
+    CAIRN_ASSIGN_OR_RETURN(auto inputs, Inputs(segs, min_ts, max_ts));
+    return offline::MergeSegments(std::move(inputs),
+                                  Spec(std::move(cols), min_ts, max_ts, batch_rows));
+  }
+
+  // One stream per segment that has rows in range, in segment order.
+  absl::StatusOr<std::vector<std::unique_ptr<RowStream>>> Separate(
+      const std::vector<std::shared_ptr<Segment>>& segs, std::vector<uint32_t> cols,
+      std::optional<int64_t> min_ts, std::optional<int64_t> max_ts, size_t batch_rows) const {
+    CAIRN_ASSIGN_OR_RETURN(auto inputs, Inputs(segs, min_ts, max_ts));
+    std::vector<std::unique_ptr<RowStream>> streams;
+    for (offline::MergeInput& input : inputs) {
+      std::vector<offline::MergeInput> one;
+      one.push_back(std::move(input));
+      streams.push_back(
+          offline::MergeSegments(std::move(one), Spec(cols, min_ts, max_ts, batch_rows)));
+    }
+    return streams;
+  }
+
+  offline::MergeSpec Spec(std::vector<uint32_t> cols, std::optional<int64_t> min_ts,
+                          std::optional<int64_t> max_ts, size_t batch_rows) const {
     offline::MergeSpec spec;
     spec.schema = layout.schema;
     spec.columns = std::move(cols);
@@ -240,6 +262,12 @@ struct OfflineStore::TableState {
     spec.min_event_ts = min_ts;
     spec.max_event_ts = max_ts;
     spec.batch_rows = batch_rows;
+    return spec;
+  }
+
+  absl::StatusOr<std::vector<offline::MergeInput>> Inputs(
+      const std::vector<std::shared_ptr<Segment>>& segs, std::optional<int64_t> min_ts,
+      std::optional<int64_t> max_ts) const {
     std::vector<offline::MergeInput> inputs;
     for (const auto& seg : segs) {
       const SegmentEntry& e = seg->entry;
@@ -255,7 +283,7 @@ struct OfflineStore::TableState {
             "); the file does not belong to this table: drop the table and ingest again"));
       inputs.push_back({std::move(reader), seg});
     }
-    return offline::MergeSegments(std::move(inputs), std::move(spec));
+    return inputs;
   }
 };
 
@@ -509,9 +537,35 @@ absl::StatusOr<StagedSegment> OfflineStore::Stage(std::string_view table, const 
   return staged;
 }
 
+namespace {
+
+// The schema indices a scan reads: the requested columns plus keys and timestamps.
+absl::StatusOr<std::vector<uint32_t>> ScanColumns(const OfflineStore::TableState& t,
+                                                  const ScanOptions& options);
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RowStream>> OfflineStore::Scan(std::string_view table,
                                                               const ScanOptions& options) const {
   CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<TableState> t, Find(table));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<uint32_t> cols, ScanColumns(*t, options));
+  return t->Merge(t->Snapshot(), std::move(cols), options.min_event_ts, options.max_event_ts,
+                  options.batch_rows);
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<RowStream>>> OfflineStore::ScanSegments(
+    std::string_view table, const ScanOptions& options) const {
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<TableState> t, Find(table));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<uint32_t> cols, ScanColumns(*t, options));
+  return t->Separate(t->Snapshot(), std::move(cols), options.min_event_ts,
+                     options.max_event_ts, options.batch_rows);
+}
+
+namespace {
+
+absl::StatusOr<std::vector<uint32_t>> ScanColumns(const OfflineStore::TableState& tr,
+                                                  const ScanOptions& options) {
+  const OfflineStore::TableState* t = &tr;
   const Schema& schema = t->layout.schema;
   std::vector<uint8_t> wanted(schema.size(), options.columns.empty() ? 1 : 0);
   for (const std::string& c : options.columns) {
@@ -530,9 +584,10 @@ absl::StatusOr<std::unique_ptr<RowStream>> OfflineStore::Scan(std::string_view t
   std::vector<uint32_t> cols;
   for (uint32_t i = 0; i < schema.size(); ++i)
     if (wanted[i]) cols.push_back(i);
-  return t->Merge(t->Snapshot(), std::move(cols), options.min_event_ts, options.max_event_ts,
-                  options.batch_rows);
+  return cols;
 }
+
+}  // namespace
 
 absl::Status OfflineStore::Compact(std::string_view table) {
   CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<TableState> t, Find(table));

@@ -102,6 +102,12 @@ class OfflineStore {
   // is damaged (at open or while streaming).
   absl::StatusOr<std::unique_ptr<RowStream>> Scan(std::string_view table,
                                                   const ScanOptions& options) const;
+  // The same rows as Scan, unmerged: one sorted stream per segment whose event times
+  // overlap the range (it may still hold no row in range), in segment order — the order
+  // in which a merge puts rows equal in (keys, __event_ts, __created_ts): earlier
+  // segments' first. Empty for an empty table. Errors as Scan.
+  absl::StatusOr<std::vector<std::unique_ptr<RowStream>>> ScanSegments(
+      std::string_view table, const ScanOptions& options) const;
 
   // Merges all the table's segments into one (level compact_zstd_level) and swaps the
   // manifest atomically; Appends meanwhile go on and stay. No-op under two segments.

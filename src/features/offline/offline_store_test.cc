@@ -454,6 +454,43 @@ TEST(OfflineStoreTest, EventTimeRangeKeepsExactlyTheRowsInRange) {
   }
 }
 
+TEST(OfflineStoreTest, ScanSegmentsGivesEachSegmentSortedInOrderWithTheRange) {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  OfflineTableLayout layout = WideLayout();
+  auto store = OfflineStore::Open(dir.path(), {.block_rows = 4});
+  ASSERT_TRUE((*store)->EnsureTable("t", layout).ok());
+  auto none = (*store)->ScanSegments("t", {});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  std::vector<Table> appended;
+  for (int s = 0; s < 4; ++s) {
+    appended.push_back(RandomRows(layout, 30, rng, /*ts_base=*/s * 100, /*ts_span=*/150));
+    ASSERT_TRUE((*store)->Append("t", appended.back()).ok());
+  }
+  for (auto [lo, hi] : std::vector<std::pair<int64_t, int64_t>>{
+           {-1000, 1000}, {120, 260}, {400, 500}}) {
+    ScanOptions opts;
+    opts.min_event_ts = lo;
+    opts.max_event_ts = hi;
+    auto streams = (*store)->ScanSegments("t", opts);
+    ASSERT_TRUE(streams.ok()) << streams.status();
+    std::vector<Table> want;
+    for (const Table& t : appended) {
+      Table rows = Filter(Expected(layout, {t}), lo, hi);
+      if (rows.num_rows() > 0) want.push_back(std::move(rows));
+    }
+    std::vector<Table> got;  // a segment overlapping the range may hold none of its rows
+    for (auto& stream : *streams) {
+      Table rows = ReadAll(*stream);
+      if (rows.num_rows() > 0) got.push_back(std::move(rows));
+    }
+    ASSERT_EQ(got.size(), want.size()) << lo << ".." << hi;
+    for (size_t i = 0; i < want.size(); ++i) ExpectTablesEqual(want[i], got[i]);
+  }
+  EXPECT_EQ((*store)->ScanSegments("nope", {}).status().code(), absl::StatusCode::kNotFound);
+}
+
 // Pruning is observable: a damaged segment outside the range is never read.
 TEST(OfflineStoreTest, RangeScanSkipsSegmentsAndBlocksOutsideTheRange) {
   TempDir dir;
