@@ -392,14 +392,18 @@ class Session : public std::enable_shared_from_this<Session> {
     // Pick the target now: the route decides how the body is read.
     route_ = nullptr;
     match_ = Router::Match{};
-    if (request_.method == "GET" && request_.path == "/healthz") {
+    // HEAD is answered as GET without the body (SendResponse).
+    static const std::string kGetMethod = "GET";
+    const bool head = request_.method == "HEAD";
+    const bool get = head || request_.method == "GET";
+    if (get && request_.path == "/healthz") {
       target_ = Target::kHealthz;
       series_ = server_->healthz_series();
-    } else if (request_.method == "GET" && request_.path == "/metrics") {
+    } else if (get && request_.path == "/metrics") {
       target_ = Target::kMetrics;
       series_ = server_->metrics_series();
     } else {
-      match_ = server_->FindRoute(request_.method, request_.path);
+      match_ = server_->FindRoute(head ? kGetMethod : request_.method, request_.path);
       route_ = match_.route;
       if (route_ != nullptr) {
         target_ = Target::kRoute;
@@ -657,8 +661,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void SendResponse(HttpResponse response) {
     if (!stream_.is_open()) return;
+    if (!HeadersAreSafe(response.content_type, response.headers)) {
+      // A value with CR or LF would write header lines of its own.
+      Log(LogLevel::kError,
+          absl::StrCat("the answer to ", request_.method, " ", request_.path,
+                       " has a header with CR, LF or NUL in its value or a name that is not "
+                       "a token; answered 500 instead"));
+      response = ErrorResponse(
+          500, "INTERNAL_ERROR",
+          absl::StrCat("Internal error while handling ", request_.method, " ", request_.path));
+    }
     status_ = response.status >= 100 && response.status <= 999 ? response.status : 500;
     if (stopping_ || server_->stopping()) keep_alive_ = false;
+    if (request_.method == "HEAD") {
+      SendHeadResponse(std::move(response));
+      return;
+    }
     if (response.stream) {
       StartStream(std::move(response));
       return;
@@ -698,6 +716,38 @@ class Session : public std::enable_shared_from_this<Session> {
     string_response_->body() = std::move(response.body);
     string_response_->prepare_payload();
     bytes_ = string_response_->body().size();
+    string_serializer_.emplace(*string_response_);
+    WriteSome(&*string_serializer_);
+  }
+
+  // HEAD (RFC 9110 §9.3.2): the head GET would get, with its Content-Length, and no body.
+  // A stream's length is unknown unless it announces one; without it the head goes out
+  // without a length and the connection closes after it.
+  void SendHeadResponse(HttpResponse response) {
+    std::optional<uint64_t> length;
+    if (response.stream) {
+      length = response.stream_length;
+      response.stream = nullptr;
+    } else if (!response.file_path.empty()) {
+      std::error_code ec;
+      const uintmax_t size = std::filesystem::file_size(response.file_path, ec);
+      if (ec) {
+        response = ErrorResponse(404, "RESOURCE_DOES_NOT_EXIST",
+                                 absl::StrCat("File for ", request_.path, " does not exist"));
+        status_ = 404;
+        length = response.body.size();
+      } else {
+        length = size;
+      }
+    } else {
+      length = response.body.size();
+    }
+    if (!length.has_value()) keep_alive_ = false;
+    response.body.clear();
+    string_response_.emplace();
+    SetHeaders(&*string_response_, response);
+    if (length.has_value()) string_response_->content_length(*length);
+    bytes_ = 0;
     string_serializer_.emplace(*string_response_);
     WriteSome(&*string_serializer_);
   }

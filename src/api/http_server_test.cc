@@ -326,6 +326,78 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithErrorJson) {
   EXPECT_EQ(client.Request("GET", "/hello").status, 200);
 }
 
+// HEAD is answered as GET would be, without the body: the same status and
+// Content-Length, and the next request on the connection is read as a request (a body
+// sent after the head would be read as the start of the next response).
+TEST_F(HttpServerTest, HeadGetsTheHeadOfGetWithoutABody) {
+  router_.Add("GET", "/stream", [](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.stream = [](std::string* piece) -> absl::StatusOr<bool> {
+      *piece = "never sent";
+      return true;
+    };
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/hello", "")));
+  Reply hello = client.ReadHead();
+  EXPECT_EQ(hello.status, 200);
+  EXPECT_EQ(hello.headers["content-length"], "8");  // {"hi":1}
+  EXPECT_EQ(hello.headers["content-type"], "application/json");
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/nope", "")));
+  Reply missing = client.ReadHead();
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.headers["content-length"], "0");
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/healthz", "")));
+  Reply health = client.ReadHead();
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.headers["content-length"], "2");
+  // No body bytes were sent: the next answer on the connection is GET's, whole.
+  Reply next = client.Request("GET", "/hello");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, "{\"hi\":1}");
+
+  // A stream of unknown length: the head only, then the connection closes.
+  TestClient streamed(port());
+  ASSERT_TRUE(streamed.Send(TestClient::RawRequest("HEAD", "/stream", "")));
+  Reply head = streamed.ReadHead();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers.count("transfer-encoding"), 0u);
+  EXPECT_TRUE(streamed.ClosedByPeer());
+}
+
+// A header value with CR or LF would write header lines of its own: the server answers
+// 500 instead, and the injected line never reaches the client.
+TEST_F(HttpServerTest, HeaderWithLineBreakOrBadNameGets500) {
+  router_.Add("GET", "/inject", [](const HttpRequest&) {
+    HttpResponse response = JsonResponse("{}");
+    response.headers.emplace_back("X-Name", "a\r\nSet-Cookie: pwned=1");
+    return response;
+  });
+  router_.Add("GET", "/badname", [](const HttpRequest&) {
+    HttpResponse response = JsonResponse("{}");
+    response.headers.emplace_back("X Name", "ok");
+    return response;
+  });
+  router_.Add("GET", "/badtype", [](const HttpRequest&) {
+    HttpResponse response = JsonResponse("{}");
+    response.content_type = std::string("text/plain\0x", 12);
+    return response;
+  });
+  StartServer();
+  TestClient client(port());
+  for (const char* path : {"/inject", "/badname", "/badtype"}) {
+    SCOPED_TRACE(path);
+    Reply reply = client.Request("GET", path);
+    EXPECT_EQ(reply.status, 500);
+    EXPECT_EQ(reply.headers.count("set-cookie"), 0u);
+    EXPECT_EQ((*ParseJson(reply.body))["error_code"], "INTERNAL_ERROR");
+  }
+  EXPECT_EQ(client.Request("GET", "/hello").status, 200);
+}
+
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   StartServer();
   TestClient client(port());

@@ -1,9 +1,9 @@
 #include "api/response_head.h"
 
+#include <algorithm>
+#include <boost/beast/http/status.hpp>
 #include <cctype>
 #include <ostream>  // boost/beast/http/status.hpp needs it
-
-#include <boost/beast/http/status.hpp>
 
 namespace cairn::api {
 namespace {
@@ -37,7 +37,26 @@ void AppendField(std::string_view name, std::string_view value, std::string* out
   out->append("\r\n");
 }
 
+// RFC 9110's tchar.
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsSafeValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
 }  // namespace
+
+bool HeadersAreSafe(std::string_view content_type, const HeaderList& headers) {
+  if (!IsSafeValue(content_type)) return false;
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) return false;
+    if (!IsSafeValue(value)) return false;
+  }
+  return true;
+}
 
 bool CanWriteResponseHead(int status, const HeaderList& headers, size_t body_size) {
   if (status < 100 || status > 999) return false;

@@ -25,6 +25,12 @@ namespace cairn::api {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Whether a handler's Content-Type and headers can go on the wire as they are: every name
+// a non-empty HTTP token, no CR, LF or NUL in a value or the Content-Type (Beast checks
+// neither, so a value with "\r\n" would add header lines of its own). The server answers
+// 500 instead of a response that fails this.
+bool HeadersAreSafe(std::string_view content_type, const HeaderList& headers);
+
 // Whether AppendResponseHead writes exactly what Beast would for this response.
 bool CanWriteResponseHead(int status, const HeaderList& headers, size_t body_size);
 
