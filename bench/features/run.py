@@ -21,6 +21,11 @@ Full size:  python3 bench/features/run.py --cairn build/release/cairn \
               --entities 1000000 --rows 10000000 --keys 100000 \
               --feast-python /tmp/feast-venv/bin/python --feast-entities 100000 \
               --feast-rows 1000000
+Feast at several sizes, each side by side with Cairn's SDK at that size:
+            python3 bench/features/run.py --cairn build/release/cairn --entities 200000 \
+              --rows 2000000 --keys 100000 --repeats 1 --skip-online \
+              --feast-python /tmp/feast-venv/bin/python \
+              --feast-sizes 200000x2000000,500000x5000000
 """
 
 from __future__ import annotations
@@ -444,6 +449,12 @@ def report(results: dict) -> str:
                          f"{ratio(f, med(feast['cairn_sdk_s_same_size']))}")
     elif feast:
         lines.append(f"  Feast: {feast.get('error', feast.get('skipped'))}")
+    for f in results.get("feast_sizes", []):
+        fs, cs = med(f.get("historical_s")), med(f.get("cairn_sdk_s"))
+        lines.append(f"  at {f['size']}: Feast {fmt(fs, ' s', 2)} "
+                     f"({f.get('rows_out', '?')} of {f['entities']:,} rows returned), Cairn SDK "
+                     f"{fmt(cs, ' s', 3)}: {ratio(fs, cs)} faster"
+                     + (f" — Feast: {f['error']}" if "error" in f else ""))
     for view, ing in c.get("ingest", {}).items():
         lines.append(f"  CSV ingest {view}: {ing['rows']:,} rows in {fmt(ing['s'], ' s', 2)} = "
                      f"{fmt(ing['rows_per_s'], ' rows/s', 0)} ({fmt(ing['mb_per_s'], ' MB/s', 0)})")
@@ -485,6 +496,10 @@ def main() -> int:
     parser.add_argument("--feast-entities", type=int, help="smaller size for Feast")
     parser.add_argument("--feast-rows", type=int, help="smaller rows per view for Feast")
     parser.add_argument("--feast-timeout", type=float, default=1800)
+    parser.add_argument("--feast-sizes",
+                        help="several Feast sizes, each measured side by side with Cairn's SDK "
+                             "at the same size: ENTITIESxROWS,... (e.g. 200000x2000000,"
+                             "500000x5000000); replaces --feast-entities/--feast-rows")
     parser.add_argument("--skip-online", action="store_true")
     parser.add_argument("--wrk-duration", type=int, default=10)
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -521,7 +536,33 @@ def main() -> int:
         finally:
             server.stop()
 
-        if config.feast_python:
+        if config.feast_python and config.feast_sizes:
+            results["feast_sizes"] = []
+            for item in config.feast_sizes.split(","):
+                fe, fr = (int(x) for x in item.lower().split("x"))
+                size = f"{fe:,} entities x 3 x {fr:,} rows"
+                same = (fe, fr) == (config.entities, config.rows)
+                print(f"Feast at {size} (and Cairn at that size) ...", flush=True)
+                feast_data = data if same else generate(work / f"feast-data-{fe}-{fr}", fe, fr,
+                                                        config.keys, config.seed)
+                feast = bench_feast(config.feast_python, feast_data, work / f"feast-{fe}-{fr}",
+                                    config.repeats, config.feast_timeout, False)
+                feast.update(size=size, entities=fe, rows=fr)
+                if same:
+                    feast["cairn_sdk_s"] = results["cairn"]["historical_sdk_s"]
+                else:
+                    small = start_cairn(config.cairn, work / f"cairn-data-{fe}-{fr}")
+                    try:
+                        feast["cairn_sdk_s"] = bench_cairn_offline(
+                            small, feast_data, work / f"cairn-{fe}-{fr}",
+                            config.repeats)["historical_sdk_s"]
+                    finally:
+                        small.stop()
+                results["feast_sizes"].append(feast)
+                print(f"  Feast {fmt(med(feast.get('historical_s')), ' s', 2)}, Cairn SDK "
+                      f"{fmt(med(feast['cairn_sdk_s']), ' s', 3)}"
+                      + (f", {feast.get('error')}" if "error" in feast else ""), flush=True)
+        elif config.feast_python:
             feast_data, size = data, "same size"
             shrink = config.feast_entities or config.feast_rows
             if shrink:
