@@ -1,10 +1,11 @@
 #include "compute/process_launch.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <pthread.h>
-#include <sys/wait.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,7 +87,21 @@ struct SpawnPlan {
   const char* const* envp;
   int log_fd;
   const char* workdir;  // nullptr: the server's
+  // One past the highest descriptor the server may hold (RLIMIT_NOFILE), for closing them
+  // one by one where close_range is missing.
+  int fd_limit;
 };
+
+// RLIMIT_NOFILE's soft limit, at most 1 << 20; read before vfork (the child calls only
+// system calls).
+int DescriptorLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      limit.rlim_cur > (rlim_t{1} << 20)) {
+    return 1 << 20;
+  }
+  return static_cast<int>(limit.rlim_cur);
+}
 
 // vfork, then in the child: a new session, signals at their defaults, stdin from /dev/null,
 // stdout and stderr to the log, the working directory, no descriptors but 0-2, exec. Like
@@ -121,7 +136,11 @@ pid_t SpawnShim(const SpawnPlan& plan, int* error) {
     if (null_fd < 0) fail(errno);
     if (null_fd != 0 && (dup2(null_fd, 0) < 0 || close(null_fd) < 0)) fail(errno);
     if (plan.workdir != nullptr && chdir(plan.workdir) < 0) fail(errno);
-    close_range(3, ~0U, 0);  // before Linux 5.9: ENOSYS; the server's descriptors are O_CLOEXEC
+    // Not every descriptor of the server is close-on-exec (Asio's sockets, Beast's files
+    // are not): close them all. close_range needs Linux 5.9; before it, one by one.
+    if (close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < plan.fd_limit; ++fd) close(fd);
+    }
     execve(plan.path, const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
     fail(errno);
   }
@@ -229,8 +248,12 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
   for (const std::string& entry : environment) envp.push_back(entry.c_str());
   envp.push_back(nullptr);
 
-  SpawnPlan plan{shim_path.c_str(), argv.data(), envp.data(), log_fd,
-                 spec.workdir.empty() ? nullptr : spec.workdir.c_str()};
+  SpawnPlan plan{shim_path.c_str(),
+                 argv.data(),
+                 envp.data(),
+                 log_fd,
+                 spec.workdir.empty() ? nullptr : spec.workdir.c_str(),
+                 DescriptorLimit()};
   int spawn_error = 0;
   pid_t pid = SpawnShim(plan, &spawn_error);
   close(log_fd);
