@@ -248,19 +248,36 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
 
   if (!outcome.problem) {
     if (!existing) return std::nullopt;
-    Alert& alert = *existing;
-    alert.updated_ms = now;
-    alert.last_monitor_run = run;
-    alert.retrain = outcome.retrain;  // the monitor's current definition
-    const bool awaiting_model = alert.phase == RetrainPhase::kAwaitingModel && alert.retrain &&
-                                !alert.retrain->await_model.empty();
-    if (alert.phase == RetrainPhase::kRetraining || awaiting_model) {
-      std::string waiting =
-          alert.phase == RetrainPhase::kRetraining
-              ? absl::StrCat("retraining run ", alert.retrain_run, " is still running")
-              : absl::StrCat("retraining run ", alert.retrain_run, " succeeded but ",
-                             Awaited(*alert.retrain), " has not happened yet");
-      CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    // Decided and written on the alert as stored, under its row lock: what another server
+    // sharing the database wrote since FindUnresolved (its repeats, its retraining) is kept.
+    enum class Next { kGone, kPending, kResolved };
+    Next next = Next::kGone;
+    std::string waiting;
+    CAIRN_ASSIGN_OR_RETURN(
+        Alert alert, store_->ModifyIf(existing->id, [&](Alert& a) -> absl::StatusOr<bool> {
+          next = Next::kGone;
+          if (a.state == AlertState::kResolved) return false;  // resolved elsewhere meanwhile
+          a.updated_ms = now;
+          a.last_monitor_run = run;
+          a.retrain = outcome.retrain;  // the monitor's current definition
+          const bool awaiting_model = a.phase == RetrainPhase::kAwaitingModel && a.retrain &&
+                                      !a.retrain->await_model.empty();
+          if (a.phase == RetrainPhase::kRetraining || awaiting_model) {
+            next = Next::kPending;
+            waiting = a.phase == RetrainPhase::kRetraining
+                          ? absl::StrCat("retraining run ", a.retrain_run, " is still running")
+                          : absl::StrCat("retraining run ", a.retrain_run, " succeeded but ",
+                                         Awaited(*a.retrain), " has not happened yet");
+            return true;
+          }
+          next = Next::kResolved;
+          a.state = AlertState::kResolved;
+          a.resolved_ms = now;
+          a.resolved_by = "cairn";
+          return true;
+        }));
+    if (next == Next::kGone) return std::nullopt;  // no open alert any more
+    if (next == Next::kPending) {
       CAIRN_RETURN_IF_ERROR(AddEvent(
           alert, now, "verification_pending",
           absl::StrCat("monitor run ", run, " found no ", word, ", but ", waiting,
@@ -274,10 +291,6 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
             ? absl::StrCat("resolved: monitor run ", run, " found no ", word)
             : absl::StrCat("resolved: monitor run ", run, " found no ", word,
                            " after retraining run ", alert.retrain_run);
-    alert.state = AlertState::kResolved;
-    alert.resolved_ms = now;
-    alert.resolved_by = "cairn";
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
     std::map<std::string, std::string> attributes = run_attr;
     if (!alert.retrain_run.empty()) attributes["pipeline_run"] = alert.retrain_run;
     CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "resolved", message, std::move(attributes)));
@@ -321,7 +334,10 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
   // A repeat. The stored alert is modified under its row lock: what another server sharing
   // the database wrote since FindUnresolved (its retraining run, its repeats) is kept.
   bool retraining_off = false;
-  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Modify(existing->id, [&](Alert& a) {
+  bool resolved_meanwhile = false;
+  auto repeat = [&](Alert& a) -> absl::StatusOr<bool> {
+    resolved_meanwhile = a.state == AlertState::kResolved;
+    if (resolved_meanwhile) return false;
     a.occurrences += 1;
     a.summary = outcome.summary;
     a.details = outcome.details;
@@ -338,7 +354,18 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
     }
     retraining_off = !a.retrain && a.phase == RetrainPhase::kAwaitingVerification;
     if (retraining_off) a.phase = RetrainPhase::kNone;
-  }));
+    return true;
+  };
+  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->ModifyIf(existing->id, repeat));
+  if (resolved_meanwhile) {
+    // Another server sharing the database resolved it since FindUnresolved: the problem is
+    // found again, so it is a new alert (or a repeat of one opened meanwhile).
+    if (!retried) return OnMonitorRunLocked(outcome, now, /*retried=*/true);
+    return absl::AbortedError(absl::StrCat(
+        "monitor run ", run, " of monitor ", outcome.monitor, ": its alert ", alert.id,
+        " was resolved by another server while this one recorded the run; run the monitor "
+        "again"));
+  }
   std::string status =
       retraining_off ? "; retraining is off: the monitor no longer declares on_alert.pipeline"
                      : "";
@@ -389,16 +416,21 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
                                    bool claimed) {
   if (!alert.retrain) {  // the monitor no longer declares on_alert.pipeline
     if (alert.phase == RetrainPhase::kNone) return absl::OkStatus();
-    alert.phase = RetrainPhase::kNone;
-    return store_->Update(alert);
+    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [](Alert& a) {
+      a.phase = RetrainPhase::kNone;
+    }));
+    return absl::OkStatus();
   }
   if (!claimed) {
     CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
     if (!mine) return absl::OkStatus();
   }
-  const RetrainAction& action = *alert.retrain;
+  // A copy: `alert` is read again from the store below.
+  const RetrainAction action = *alert.retrain;
   if (alert.attempts >= action.max_attempts) return Exhaust(alert, now);
   alert.attempts += 1;
+  // The step is this server's (claimed): it writes the attempts with what it records.
+  const int attempts = alert.attempts;
   std::map<std::string, std::string> params = ExpandParams(alert, monitor_run);
   absl::StatusOr<std::string> run =
       start_retrain_ ? start_retrain_(action.pipeline, params, "alert")
@@ -407,7 +439,6 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   const std::string attempt = absl::StrCat(alert.attempts, " of ", action.max_attempts);
   if (run.ok()) {
     // Recorded on the stored alert (repeats another server wrote meanwhile are kept).
-    const int attempts = alert.attempts;
     CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
       a.attempts = attempts;
       a.retrain_run = *run;
@@ -428,12 +459,14 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   const absl::StatusCode code = run.status().code();
   if (code == absl::StatusCode::kUnavailable) {
     // The engine is stopping (or not ready): not the pipeline's fault and not an attempt;
-    // the step is given back so that the next monitor run (here or elsewhere) can claim it.
-    CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, alert.attempts));
-    alert.attempts -= 1;
-    alert.phase = RetrainPhase::kNone;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    // the step is given back (after the phase is written, so that a server that claims it
+    // next is not undone) so that the next monitor run (here or elsewhere) can claim it.
+    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+      a.attempts = attempts - 1;
+      a.phase = RetrainPhase::kNone;
+      a.updated_ms = now;
+    }));
+    CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, attempts));
     return AddEvent(
         alert, now, "retrain_start_failed",
         absl::StrCat("retraining not started: pipeline ", action.pipeline,
@@ -456,9 +489,11 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
         alert,
         absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
         monitor_run, now));
-    alert.phase = RetrainPhase::kExhausted;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+      a.attempts = attempts;
+      a.phase = RetrainPhase::kExhausted;
+      a.updated_ms = now;
+    }));
     std::string message = absl::StrCat(
         "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
         " cannot be started (", run.status().message(),
@@ -473,9 +508,11 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     Notify(alert, "paged", message, now);
     return absl::OkStatus();
   }
-  alert.phase = RetrainPhase::kNone;
-  alert.updated_ms = now;
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+    a.attempts = attempts;
+    a.phase = RetrainPhase::kNone;
+    a.updated_ms = now;
+  }));
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "retrain_start_failed",
       absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
@@ -502,20 +539,27 @@ absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why
 
 absl::Status AlertService::Escalate(Alert& alert, const std::string& why,
                                     const std::string& monitor_run, int64_t now) {
-  const Severity before = alert.severity;
-  alert.severity = Severity::kCritical;
+  // On the alert as stored (an acknowledgement another server wrote meanwhile is seen). The
+  // attempts are this server's: it escalates only with the next retraining step claimed.
+  Severity before = Severity::kCritical;
   std::string reopened;
-  if (alert.state == AlertState::kAcknowledged) {
-    alert.state = AlertState::kOpen;
-    reopened = absl::StrCat(" (open again: it was acknowledged by ", alert.acknowledged_by, ")");
-  }
-  alert.updated_ms = now;
+  const int attempts = alert.attempts;
+  CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+    before = a.severity;
+    a.severity = Severity::kCritical;
+    reopened.clear();
+    if (a.state == AlertState::kAcknowledged) {
+      a.state = AlertState::kOpen;
+      reopened = absl::StrCat(" (open again: it was acknowledged by ", a.acknowledged_by, ")");
+    }
+    a.attempts = attempts;
+    a.updated_ms = now;
+  }));
   std::string message =
       before == Severity::kCritical
           ? absl::StrCat("still critical: ", why, reopened)
           : absl::StrCat("escalated from ", ToAbsl(SeverityName(before)), " to critical: ", why,
                          reopened);
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
   CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "escalated", message,
                                  {{"from", std::string(SeverityName(before))},
                                   {"to", "critical"},
@@ -526,15 +570,17 @@ absl::Status AlertService::Escalate(Alert& alert, const std::string& why,
 }
 
 absl::Status AlertService::Exhaust(Alert& alert, int64_t now) {
-  alert.phase = RetrainPhase::kExhausted;
-  alert.updated_ms = now;
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  const RetrainAction action = *alert.retrain;  // the caller's; the stored one may be gone
+  CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+    a.phase = RetrainPhase::kExhausted;
+    a.updated_ms = now;
+  }));
   std::string runs = alert.retrain_runs.empty()
                          ? std::string("none started")
                          : absl::StrCat("runs ", absl::StrJoin(alert.retrain_runs, ", "));
   std::string message = absl::StrCat(
-      "retraining stopped: ", alert.attempts, " of ", alert.retrain->max_attempts,
-      " attempts with pipeline ", alert.retrain->pipeline, " did not fix the ",
+      "retraining stopped: ", alert.attempts, " of ", action.max_attempts,
+      " attempts with pipeline ", action.pipeline, " did not fix the ",
       ProblemWord(alert.kind), " of monitor ", alert.monitor, " (", runs,
       "); paging the team: look at the data and the model by hand, then resolve this alert "
       "(cairn alerts resolve ",
@@ -610,38 +656,48 @@ absl::Status AlertService::OnRunEnded(const std::string& run, const std::string&
                     attributes);
   }
   if (alert.phase != RetrainPhase::kRetraining) return absl::OkStatus();  // already seen
-  const std::string pipeline = alert.retrain ? alert.retrain->pipeline : "";
+  // Decided and written on the alert as stored, under its row lock (what another server wrote
+  // since FindByRetrainRun is kept); nothing when another server moved it on meanwhile.
+  bool moved = false;
+  std::string pipeline;
+  std::string next;
+  CAIRN_ASSIGN_OR_RETURN(
+      alert, store_->ModifyIf(alert.id, [&](Alert& a) -> absl::StatusOr<bool> {
+        moved = a.state != AlertState::kResolved && a.phase == RetrainPhase::kRetraining &&
+                a.retrain_run == run;
+        if (!moved) return false;
+        pipeline = a.retrain ? a.retrain->pipeline : "";
+        a.updated_ms = now;
+        if (state != "succeeded") {
+          a.phase = RetrainPhase::kNone;
+        } else if (a.retrain && !a.retrain->await_model.empty() &&
+                   !a.registered_version.empty()) {
+          a.phase = RetrainPhase::kAwaitingVerification;
+          next = absl::StrCat("model ", a.retrain->await_model, " version ",
+                              a.registered_version,
+                              a.retrain->await_alias.empty()
+                                  ? std::string(" was registered")
+                                  : absl::StrCat(" took alias '", a.retrain->await_alias, "'"),
+                              " while it ran; the next run of monitor ", a.monitor,
+                              " verifies whether the ", ProblemWord(a.kind), " is gone");
+        } else if (a.retrain && !a.retrain->await_model.empty()) {
+          a.phase = RetrainPhase::kAwaitingModel;
+          next = absl::StrCat("waiting for ", Awaited(*a.retrain),
+                              "; the monitor run after that verifies the fix");
+        } else {
+          a.phase = RetrainPhase::kAwaitingVerification;
+          next = absl::StrCat("the next run of monitor ", a.monitor, " verifies whether the ",
+                              ProblemWord(a.kind), " is gone");
+        }
+        return true;
+      }));
+  if (!moved) return absl::OkStatus();  // another server sharing the database saw it
   if (state == "succeeded") {
-    std::string next;
-    if (alert.retrain && !alert.retrain->await_model.empty() &&
-        !alert.registered_version.empty()) {
-      alert.phase = RetrainPhase::kAwaitingVerification;
-      next =
-          absl::StrCat("model ", alert.retrain->await_model, " version ", alert.registered_version,
-                       alert.retrain->await_alias.empty()
-                           ? std::string(" was registered")
-                           : absl::StrCat(" took alias '", alert.retrain->await_alias, "'"),
-                       " while it ran; the next run of monitor ", alert.monitor,
-                       " verifies whether the ", ProblemWord(alert.kind), " is gone");
-    } else if (alert.retrain && !alert.retrain->await_model.empty()) {
-      alert.phase = RetrainPhase::kAwaitingModel;
-      next = absl::StrCat("waiting for ", Awaited(*alert.retrain),
-                          "; the monitor run after that verifies the fix");
-    } else {
-      alert.phase = RetrainPhase::kAwaitingVerification;
-      next = absl::StrCat("the next run of monitor ", alert.monitor,
-                          " verifies whether the ", ProblemWord(alert.kind), " is gone");
-    }
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
     return AddEvent(alert, now, "retrain_succeeded",
                     absl::StrCat("retraining run ", run, " of pipeline ", pipeline,
                                  " succeeded", how, "; ", next),
                     attributes);
   }
-  alert.phase = RetrainPhase::kNone;
-  alert.updated_ms = now;
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "retrain_failed",
       absl::StrCat("retraining run ", run, " of pipeline ", pipeline, " ended ", state, how,
@@ -649,6 +705,18 @@ absl::Status AlertService::OnRunEnded(const std::string& run, const std::string&
       attributes));
   return EscalateAndRetry(alert, absl::StrCat("retraining run ", run, " ", state),
                           alert.last_monitor_run, now);
+}
+
+absl::StatusOr<bool> AlertService::MoveOn(Alert& alert, RetrainPhase phase, int64_t now,
+                                          const std::function<bool(Alert&)>& change) {
+  bool moved = false;
+  CAIRN_ASSIGN_OR_RETURN(
+      alert, store_->ModifyIf(alert.id, [&](Alert& a) -> absl::StatusOr<bool> {
+        moved = a.state != AlertState::kResolved && a.phase == phase && change(a);
+        if (moved) a.updated_ms = now;
+        return moved;
+      }));
+  return moved;
 }
 
 absl::Status AlertService::OnModelRegistered(const Event& event) {
@@ -660,9 +728,13 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
   const int64_t now = clock_.NowMillis();
   for (Alert& alert : waiting) {
     if (alert.retrain && !alert.retrain->await_alias.empty()) continue;  // waits for a promotion
-    alert.phase = RetrainPhase::kAwaitingVerification;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    auto change = [&](Alert& a) {
+      if (a.retrain && !a.retrain->await_alias.empty()) return false;
+      a.phase = RetrainPhase::kAwaitingVerification;
+      return true;
+    };
+    CAIRN_ASSIGN_OR_RETURN(bool moved, MoveOn(alert, RetrainPhase::kAwaitingModel, now, change));
+    if (!moved) continue;
     CAIRN_RETURN_IF_ERROR(AddEvent(
         alert, now, "model_registered",
         absl::StrCat("model ", model->second, " version ", version,
@@ -677,9 +749,13 @@ absl::Status AlertService::OnModelRegistered(const Event& event) {
                          store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, model->second));
   for (Alert& alert : running) {
     if (alert.retrain && !alert.retrain->await_alias.empty()) continue;  // waits for a promotion
-    alert.registered_version = version;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    auto change = [&](Alert& a) {
+      if (a.retrain && !a.retrain->await_alias.empty()) return false;
+      a.registered_version = version;
+      return true;
+    };
+    CAIRN_ASSIGN_OR_RETURN(bool moved, MoveOn(alert, RetrainPhase::kRetraining, now, change));
+    if (!moved) continue;
     CAIRN_RETURN_IF_ERROR(AddEvent(
         alert, now, "model_registered",
         absl::StrCat("model ", model->second, " version ", version,
@@ -712,9 +788,13 @@ absl::Status AlertService::OnAliasMoved(const Event& event) {
   CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> waiting, store_->FindAwaitingModel(model));
   for (Alert& alert : waiting) {
     if (!alert.retrain || alert.retrain->await_alias != alias) continue;
-    alert.phase = RetrainPhase::kAwaitingVerification;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    auto change = [&](Alert& a) {
+      if (!a.retrain || a.retrain->await_alias != alias) return false;
+      a.phase = RetrainPhase::kAwaitingVerification;
+      return true;
+    };
+    CAIRN_ASSIGN_OR_RETURN(bool moved, MoveOn(alert, RetrainPhase::kAwaitingModel, now, change));
+    if (!moved) continue;
     CAIRN_RETURN_IF_ERROR(AddEvent(
         alert, now, "model_promoted",
         absl::StrCat("model ", model, "'s alias '", alias, "' moved to version ", version,
@@ -731,9 +811,13 @@ absl::Status AlertService::OnAliasMoved(const Event& event) {
                          store_->FindUnresolvedInPhase(RetrainPhase::kRetraining, model));
   for (Alert& alert : running) {
     if (!alert.retrain || alert.retrain->await_alias != alias) continue;
-    alert.registered_version = version;
-    alert.updated_ms = now;
-    CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+    auto change = [&](Alert& a) {
+      if (!a.retrain || a.retrain->await_alias != alias) return false;
+      a.registered_version = version;
+      return true;
+    };
+    CAIRN_ASSIGN_OR_RETURN(bool moved, MoveOn(alert, RetrainPhase::kRetraining, now, change));
+    if (!moved) continue;
     CAIRN_RETURN_IF_ERROR(AddEvent(
         alert, now, "model_promoted",
         absl::StrCat("model ", model, "'s alias '", alias, "' moved to version ", version,
@@ -751,17 +835,20 @@ absl::Status AlertService::OnAliasMoved(const Event& event) {
 absl::StatusOr<Alert> AlertService::Acknowledge(const std::string& id, const std::string& by,
                                                 const std::string& note) {
   absl::MutexLock lock(&mu_);
-  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Get(id, true));
-  if (alert.state == AlertState::kResolved) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("alert ", id, " is already resolved; there is nothing to acknowledge"));
-  }
   const std::string who = by.empty() ? "unknown" : by;
   const int64_t now = clock_.NowMillis();
-  alert.state = AlertState::kAcknowledged;
-  alert.acknowledged_by = who;
-  alert.updated_ms = now;
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  // On the alert as stored, under its row lock: what another server wrote is kept.
+  CAIRN_ASSIGN_OR_RETURN(
+      Alert alert, store_->ModifyIf(id, [&](Alert& a) -> absl::StatusOr<bool> {
+        if (a.state == AlertState::kResolved) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "alert ", id, " is already resolved; there is nothing to acknowledge"));
+        }
+        a.state = AlertState::kAcknowledged;
+        a.acknowledged_by = who;
+        a.updated_ms = now;
+        return true;
+      }));
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "acknowledged",
       absl::StrCat("acknowledged by ", who, note.empty() ? "" : absl::StrCat(": ", note)),
@@ -772,19 +859,23 @@ absl::StatusOr<Alert> AlertService::Acknowledge(const std::string& id, const std
 absl::StatusOr<Alert> AlertService::Resolve(const std::string& id, const std::string& by,
                                             const std::string& note) {
   absl::MutexLock lock(&mu_);
-  CAIRN_ASSIGN_OR_RETURN(Alert alert, store_->Get(id, true));
-  if (alert.state == AlertState::kResolved) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "alert ", id, " is already resolved (by ", alert.resolved_by, " at ",
-        FormatTimestamp(alert.resolved_ms), ")"));
-  }
   const std::string who = by.empty() ? "unknown" : by;
   const int64_t now = clock_.NowMillis();
-  alert.state = AlertState::kResolved;
-  alert.resolved_by = who;
-  alert.resolved_ms = now;
-  alert.updated_ms = now;
-  CAIRN_RETURN_IF_ERROR(store_->Update(alert));
+  // On the alert as stored, under its row lock: what another server wrote is kept, and of
+  // two resolves of one alert the second fails.
+  CAIRN_ASSIGN_OR_RETURN(
+      Alert alert, store_->ModifyIf(id, [&](Alert& a) -> absl::StatusOr<bool> {
+        if (a.state == AlertState::kResolved) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "alert ", id, " is already resolved (by ", a.resolved_by, " at ",
+              FormatTimestamp(a.resolved_ms), ")"));
+        }
+        a.state = AlertState::kResolved;
+        a.resolved_by = who;
+        a.resolved_ms = now;
+        a.updated_ms = now;
+        return true;
+      }));
   std::string message =
       absl::StrCat("resolved by ", who, note.empty() ? "" : absl::StrCat(": ", note));
   CAIRN_RETURN_IF_ERROR(AddEvent(alert, now, "resolved", message, {{"by", who}, {"note", note}}));

@@ -49,8 +49,11 @@
 // Servers sharing one database (PostgreSQL): starting a retraining run, and escalating or
 // giving up after one, is claimed once per alert and step (AlertStore::ClaimRetrainStep):
 // of two servers whose monitor runs find the same problem at once, one starts the run and
-// records it; the other records its repeat and nothing more. Repeats and the started run
-// are written over the alert as stored (AlertStore::Modify), so neither loses the other's.
+// records it; the other records its repeat and nothing more. Every change of an alert
+// (repeats, retraining, escalation, resolve, acknowledge, model events) is decided and
+// written on the alert as stored, under its row lock (AlertStore::Modify/ModifyIf), so no
+// server loses another's; a step another server already took (a run's end, a model event,
+// an auto-resolve of an alert resolved meanwhile) is not taken again.
 //
 // All state changes are serialized by one mutex and written to the database before the
 // method returns (bus events are handled on the bus thread under the same mutex, so a
@@ -175,6 +178,12 @@ class AlertService {
   // `run` ended in `state`; `how` is appended to the timeline's "ended …" wording.
   absl::Status OnRunEnded(const std::string& run, const std::string& state,
                           const std::string& how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For a model event: applies `change` to the alert as stored when it is still unresolved
+  // in `phase` and `change` returns true (then updated_ms = now), and reads `alert` again.
+  // False when it was moved on meanwhile (another server) or `change` declined.
+  absl::StatusOr<bool> MoveOn(Alert& alert, RetrainPhase phase, int64_t now,
+                              const std::function<bool(Alert&)>& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OnModelRegistered(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A model alias moved: alerts awaiting that alias (retrain.await_alias) go on to
   // verification, or remember it while their retraining still runs.

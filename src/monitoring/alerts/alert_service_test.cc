@@ -4,6 +4,8 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -1059,6 +1061,332 @@ TEST_F(AlertServiceTest, TwoServicesOnOneDatabaseStartOneRetrainingRun) {
   auto pg = FreshPostgresPair();
   if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
   RaceRetrainStart(*pg[0], *pg[1], clock_, *bus_, options, outcome);
+}
+
+
+// A Database that runs a hook once, just before the n-th Write made (after BeforeWrite) by
+// the thread that called BeforeWrite: another server's change lands between what this
+// server read and what it writes next. Writes of other threads (the notifier) do not count.
+class HookedDatabase final : public storage::Database {
+ public:
+  explicit HookedDatabase(storage::Database& db) : db_(db) {}
+  storage::Dialect dialect() const override { return db_.dialect(); }
+  absl::Status Write(const std::function<absl::Status(storage::SqlSession&)>& fn) override {
+    std::function<void()> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      if (hook_ && std::this_thread::get_id() == thread_ && --writes_left_ == 0) {
+        hook = std::move(hook_);
+        hook_ = nullptr;
+      }
+    }
+    if (hook) hook();
+    return db_.Write(fn);
+  }
+  absl::Status Read(const std::function<absl::Status(storage::SqlSession&)>& fn) override {
+    return db_.Read(fn);
+  }
+  void BeforeWrite(int n, std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    thread_ = std::this_thread::get_id();
+    writes_left_ = n;
+    hook_ = std::move(hook);
+  }
+  bool fired() {
+    absl::MutexLock lock(&mu_);
+    return !hook_;
+  }
+
+ private:
+  storage::Database& db_;
+  absl::Mutex mu_;
+  std::thread::id thread_ ABSL_GUARDED_BY(mu_);
+  int writes_left_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> hook_ ABSL_GUARDED_BY(mu_);
+};
+
+// Two servers A and B sharing one database; A's writes can be interleaved with B's monitor
+// runs (HookedDatabase), and A's StartRetrainFn can run B's monitor run, then fail.
+struct TwoServers {
+  TwoServers(storage::Database& a, storage::Database& b, Clock& clock, EventBus& bus)
+      : hooked(a) {
+    AlertServiceOptions options;
+    options.subscribe = false;
+    auto start_a = [this](const std::string&, const std::map<std::string, std::string>&,
+                          const std::string&) -> absl::StatusOr<std::string> {
+      const std::string run = "run-a" + std::to_string(++runs);
+      if (during_a_start) {
+        std::function<void()> during = std::move(during_a_start);
+        during_a_start = nullptr;
+        during();
+      }
+      if (!a_start_result.ok()) return a_start_result;
+      return run;
+    };
+    auto start_b = [this](const std::string&, const std::map<std::string, std::string>&,
+                          const std::string&) -> absl::StatusOr<std::string> {
+      return "run-b" + std::to_string(++runs);
+    };
+    auto opened_a = AlertService::Open(hooked, clock, bus, start_a, options);
+    EXPECT_TRUE(opened_a.ok()) << opened_a.status();
+    auto opened_b = AlertService::Open(b, clock, bus, start_b, options);
+    EXPECT_TRUE(opened_b.ok()) << opened_b.status();
+    if (opened_a.ok()) server_a = std::move(*opened_a);
+    if (opened_b.ok()) server_b = std::move(*opened_b);
+  }
+
+  static MonitorOutcome Out(const std::string& monitor, bool problem, const std::string& run,
+                            std::optional<RetrainAction> retrain) {
+    MonitorOutcome outcome;
+    outcome.monitor = monitor;
+    outcome.monitor_version = 1;
+    outcome.run_id = run;
+    outcome.kind = "drift";
+    outcome.problem = problem;
+    outcome.summary = problem ? "drifted" : "no drift";
+    outcome.retrain = std::move(retrain);  // no sinks: no notifier writes
+    return outcome;
+  }
+
+  // B's monitor run of `monitor` finds drift (a repeat of A's alert).
+  std::function<void()> BRepeats(const std::string& monitor,
+                                 std::optional<RetrainAction> retrain) {
+    return [this, monitor, retrain] {
+      auto got = server_b->OnMonitorRun(Out(monitor, true, "mr-b-" + monitor, retrain));
+      EXPECT_TRUE(got.ok()) << monitor << ": " << got.status();
+    };
+  }
+
+  Alert Open(const std::string& monitor, std::optional<RetrainAction> retrain) {
+    auto got = server_a->OnMonitorRun(Out(monitor, true, "mr-a-" + monitor, retrain));
+    EXPECT_TRUE(got.ok() && got->has_value()) << monitor << ": " << got.status();
+    return got.ok() && got->has_value() ? **got : Alert{};
+  }
+
+  Alert Stored(const std::string& id) {
+    auto got = server_b->Get(id);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : Alert{};
+  }
+
+  // The stored alert kept B's repeat: its occurrence and its timeline entry.
+  void ExpectBRepeatKept(const Alert& alert, int occurrences) {
+    EXPECT_EQ(alert.occurrences, occurrences) << alert.monitor << ": B's repeat was lost";
+    int b_repeats = 0;
+    for (const AlertEvent& e : alert.timeline) {
+      b_repeats += e.kind == "repeated" && e.attributes.count("monitor_run") &&
+                   e.attributes.at("monitor_run") == "mr-b-" + alert.monitor;
+    }
+    EXPECT_GE(b_repeats, 1) << alert.monitor;
+    EXPECT_TRUE(hooked.fired()) << alert.monitor << ": B's monitor run did not happen";
+  }
+
+  void Finish(const std::string& run, const std::string& state) {
+    server_a->HandleEvent(Event{kEventPipelineRunFinished,
+                                {{"pipeline", "retrain"}, {"run_id", run}, {"state", state}}});
+  }
+
+  HookedDatabase hooked;
+  std::unique_ptr<AlertService> server_a;
+  std::unique_ptr<AlertService> server_b;
+  int runs = 0;
+  std::function<void()> during_a_start;
+  absl::Status a_start_result;
+};
+
+RetrainAction Retraining(int max_attempts, std::string await_model = "",
+                         std::string await_alias = "") {
+  return RetrainAction{"retrain", {}, max_attempts, std::move(await_model),
+                       std::move(await_alias)};
+}
+
+// Every change A makes to an alert keeps a repeat that B (another server on the same
+// database) recorded after A read the alert: resolve, acknowledge, auto-resolve,
+// verification pending, a run's success or failure (escalation), exhausting, a retraining
+// run that cannot be started (unavailable, misconfigured, failing), a model registered or
+// promoted (waiting for it, or during the run).
+void RaceAlertChanges(storage::Database& a, storage::Database& b, Clock& clock, EventBus& bus) {
+  TwoServers s(a, b, clock, bus);
+  ASSERT_TRUE(s.server_a && s.server_b);
+  const std::optional<RetrainAction> none;
+
+  {  // Resolve by a person.
+    Alert alert = s.Open("resolve", none);
+    s.hooked.BeforeWrite(1, s.BRepeats("resolve", none));
+    auto resolved = s.server_a->Resolve(alert.id, "alice", "fixed");
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.state, AlertState::kResolved);
+    EXPECT_EQ(stored.resolved_by, "alice");
+    s.ExpectBRepeatKept(stored, 2);
+    EXPECT_EQ(resolved->occurrences, 2) << "Resolve returns the alert as stored";
+  }
+  {  // A repeat on A while B resolves the alert (after A found it open): a new alert.
+    Alert alert = s.Open("repeat-resolved", none);
+    s.hooked.BeforeWrite(1, [&] {
+      auto resolved = s.server_b->Resolve(alert.id, "bob", "fixed");
+      EXPECT_TRUE(resolved.ok()) << resolved.status();
+    });
+    auto got =
+        s.server_a->OnMonitorRun(TwoServers::Out("repeat-resolved", true, "mr-a2", none));
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_NE((*got)->id, alert.id);
+    EXPECT_EQ((*got)->state, AlertState::kOpen);
+    EXPECT_EQ((*got)->first_monitor_run, "mr-a2");
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.state, AlertState::kResolved);
+    EXPECT_EQ(stored.resolved_by, "bob");
+    EXPECT_EQ(stored.occurrences, 1) << "the repeat is not recorded on the resolved alert";
+    EXPECT_TRUE(s.hooked.fired());
+  }
+  {  // Acknowledge.
+    Alert alert = s.Open("acknowledge", none);
+    s.hooked.BeforeWrite(1, s.BRepeats("acknowledge", none));
+    auto acked = s.server_a->Acknowledge(alert.id, "alice", "looking");
+    ASSERT_TRUE(acked.ok()) << acked.status();
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.state, AlertState::kAcknowledged);
+    EXPECT_EQ(stored.acknowledged_by, "alice");
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // A monitor run without drift resolves it.
+    Alert alert = s.Open("auto-resolve", none);
+    s.hooked.BeforeWrite(1, s.BRepeats("auto-resolve", none));
+    auto got = s.server_a->OnMonitorRun(TwoServers::Out("auto-resolve", false, "mr-a2", none));
+    ASSERT_TRUE(got.ok()) << got.status();
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.state, AlertState::kResolved);
+    EXPECT_EQ(stored.resolved_by, "cairn");
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // A monitor run without drift while the retraining runs: verification pending.
+    Alert alert = s.Open("pending", Retraining(2));
+    ASSERT_EQ(alert.phase, RetrainPhase::kRetraining);
+    s.hooked.BeforeWrite(1, s.BRepeats("pending", Retraining(2)));
+    auto got =
+        s.server_a->OnMonitorRun(TwoServers::Out("pending", false, "mr-a2", Retraining(2)));
+    ASSERT_TRUE(got.ok()) << got.status();
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kRetraining);
+    EXPECT_EQ(stored.timeline.back().kind, "verification_pending");
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // The retraining run succeeded.
+    Alert alert = s.Open("run-succeeded", Retraining(2));
+    s.hooked.BeforeWrite(1, s.BRepeats("run-succeeded", Retraining(2)));
+    s.Finish(alert.retrain_run, "succeeded");
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kAwaitingVerification);
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  // The retraining run failed: B's repeat before A records the failure (write 1), or before
+  // A escalates (write 4: after the failure, its timeline entry and the claim of step 2).
+  for (int n : {1, 4}) {
+    const std::string monitor = "run-failed-" + std::to_string(n);
+    Alert alert = s.Open(monitor, Retraining(2));
+    s.hooked.BeforeWrite(n, s.BRepeats(monitor, Retraining(2)));
+    s.Finish(alert.retrain_run, "failed");
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.severity, Severity::kCritical) << monitor;
+    EXPECT_EQ(stored.attempts, 2) << monitor;
+    EXPECT_EQ(stored.retrain_runs.size(), 2u) << monitor;
+    EXPECT_EQ(stored.phase, RetrainPhase::kRetraining) << monitor;
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // The last attempt failed: B's repeat before A gives up (write 6: failure, its entry,
+     // the claim, the escalation, its entry, then exhausting).
+    Alert alert = s.Open("exhaust", Retraining(1));
+    s.hooked.BeforeWrite(6, s.BRepeats("exhaust", Retraining(1)));
+    s.Finish(alert.retrain_run, "failed");
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kExhausted);
+    EXPECT_EQ(stored.timeline.back().kind, "retrain_exhausted");
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // The engine is unavailable while B repeats: not an attempt.
+    s.during_a_start = s.BRepeats("unavailable", Retraining(2));
+    s.a_start_result = absl::UnavailableError("engine stopping");
+    Alert alert = s.Open("unavailable", Retraining(2));
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kNone);
+    EXPECT_EQ(stored.attempts, 0);
+    EXPECT_EQ(stored.occurrences, 2) << "B's repeat was lost";
+  }
+  {  // The pipeline is misconfigured: blocked.
+    s.during_a_start = s.BRepeats("misconfigured", Retraining(2));
+    s.a_start_result = absl::NotFoundError("no pipeline retrain");
+    Alert alert = s.Open("misconfigured", Retraining(2));
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kExhausted);
+    EXPECT_EQ(stored.attempts, 1);
+    EXPECT_EQ(stored.severity, Severity::kCritical);
+    EXPECT_EQ(stored.occurrences, 2) << "B's repeat was lost";
+  }
+  {  // Starting fails (counted): escalated and retried until exhausted.
+    s.during_a_start = s.BRepeats("start-fails", Retraining(2));
+    s.a_start_result = absl::InternalError("boom");
+    Alert alert = s.Open("start-fails", Retraining(2));
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kExhausted);
+    EXPECT_EQ(stored.attempts, 2);
+    EXPECT_EQ(stored.occurrences, 2) << "B's repeat was lost";
+  }
+  s.a_start_result = absl::OkStatus();
+  {  // A model version registered during the run, then (after its success) awaited.
+    const RetrainAction retrain = Retraining(2, "churn-model");
+    Alert alert = s.Open("registered", retrain);
+    s.hooked.BeforeWrite(1, s.BRepeats("registered", retrain));
+    s.server_a->HandleEvent(
+        Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "3"}}});
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.registered_version, "3");
+    s.ExpectBRepeatKept(stored, 2);
+
+    Alert waiting = s.Open("registered-later", retrain);
+    s.Finish(waiting.retrain_run, "succeeded");
+    ASSERT_EQ(s.Stored(waiting.id).phase, RetrainPhase::kAwaitingModel);
+    s.hooked.BeforeWrite(1, s.BRepeats("registered-later", retrain));
+    s.server_a->HandleEvent(
+        Event{kEventModelVersionRegistered, {{"model", "churn-model"}, {"version", "4"}}});
+    stored = s.Stored(waiting.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kAwaitingVerification);
+    s.ExpectBRepeatKept(stored, 2);
+  }
+  {  // A promotion during the run, then (after its success) awaited.
+    const RetrainAction retrain = Retraining(2, "promo-model", "champion");
+    const Event moved{kEventModelAliasMoved,
+                      {{"model", "promo-model"},
+                       {"alias", "champion"},
+                       {"to_version", "3"},
+                       {"from_version", "2"}}};
+    Alert alert = s.Open("promoted", retrain);
+    s.hooked.BeforeWrite(1, s.BRepeats("promoted", retrain));
+    s.server_a->HandleEvent(moved);
+    Alert stored = s.Stored(alert.id);
+    EXPECT_EQ(stored.registered_version, "3");
+    s.ExpectBRepeatKept(stored, 2);
+
+    Alert waiting = s.Open("promoted-later", retrain);
+    s.Finish(waiting.retrain_run, "succeeded");
+    ASSERT_EQ(s.Stored(waiting.id).phase, RetrainPhase::kAwaitingModel);
+    s.hooked.BeforeWrite(1, s.BRepeats("promoted-later", retrain));
+    s.server_a->HandleEvent(moved);
+    stored = s.Stored(waiting.id);
+    EXPECT_EQ(stored.phase, RetrainPhase::kAwaitingVerification);
+    s.ExpectBRepeatKept(stored, 2);
+  }
+}
+
+TEST_F(AlertServiceTest, TwoServicesOnOneDatabaseKeepEachOthersChanges) {
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  RaceAlertChanges(*db_, **other_db, clock_, *bus_);
+
+  auto pg = FreshPostgresPair();
+  if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  RaceAlertChanges(*pg[0], *pg[1], clock_, *bus_);
 }
 
 }  // namespace

@@ -249,6 +249,14 @@ absl::Status AlertStore::Update(const Alert& alert) {
 
 absl::StatusOr<Alert> AlertStore::Modify(const std::string& id,
                                          const std::function<void(Alert&)>& change) {
+  return ModifyIf(id, [&](Alert& alert) -> absl::StatusOr<bool> {
+    change(alert);
+    return true;
+  });
+}
+
+absl::StatusOr<Alert> AlertStore::ModifyIf(
+    const std::string& id, const std::function<absl::StatusOr<bool>(Alert&)>& change) {
   Alert alert;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
     // Modifiers (and appenders) of one alert take turns: each reads what the previous one
@@ -258,9 +266,11 @@ absl::StatusOr<Alert> AlertStore::Modify(const std::string& id,
     CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> alerts, QueryAlerts(session, "WHERE id = $1", key));
     if (alerts.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
     alert = std::move(alerts.front());
-    change(alert);
-    std::vector<SqlValue> params = RowParams(alert);
-    CAIRN_RETURN_IF_ERROR(session.Execute(kUpdateSql, params).status());
+    CAIRN_ASSIGN_OR_RETURN(bool write, change(alert));
+    if (write) {
+      std::vector<SqlValue> params = RowParams(alert);
+      CAIRN_RETURN_IF_ERROR(session.Execute(kUpdateSql, params).status());
+    }
     return LoadTimeline(session, alert);
   }));
   return alert;

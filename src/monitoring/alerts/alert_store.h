@@ -30,13 +30,21 @@ class AlertStore {
   // also when another server inserted it a moment ago: re-read it with FindUnresolved and
   // treat the outcome as a repeat (AlertService does).
   absl::Status Insert(const Alert& alert);
-  // Overwrites everything but the id and the timeline. NotFound for an unknown id.
+  // Overwrites everything but the id and the timeline with `alert`. NotFound for an unknown
+  // id. A blind write: what another store wrote since `alert` was read is lost — a change
+  // of a stored alert goes through Modify/ModifyIf (the service writes only through those).
   absl::Status Update(const Alert& alert);
   // Reads the alert as stored, applies `change` and writes it back (everything but the id
   // and the timeline) in one transaction that holds the alert's row: what another store on
   // the same database wrote meanwhile is read, not overwritten. Returns the alert as
   // written, with its timeline. NotFound for an unknown id.
   absl::StatusOr<Alert> Modify(const std::string& id, const std::function<void(Alert&)>& change);
+  // Modify whose `change` decides, on the alert as stored, whether to change it: false
+  // leaves the row as it is (nothing is written) and returns the alert as read; an error
+  // rolls the transaction back and is returned. `change` may run more than once (a
+  // serialization conflict): it assigns, never accumulates, what it reports to the caller.
+  absl::StatusOr<Alert> ModifyIf(const std::string& id,
+                                 const std::function<absl::StatusOr<bool>(Alert&)>& change);
 
   // Claim-once retraining: a step is the alert's attempts + 1 when a retraining run is
   // about to be started (or retraining given up). True when this call claimed `step` of

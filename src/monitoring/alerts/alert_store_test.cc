@@ -294,6 +294,44 @@ TEST_P(AlertStoreTest, ModifyKeepsWhatAnotherStoreWroteSinceARead) {
             absl::StatusCode::kNotFound);
 }
 
+// ModifyIf decides on the alert as stored: false writes nothing, an error rolls back.
+TEST_P(AlertStoreTest, ModifyIfDecidesOnTheStoredAlert) {
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  auto resolved = other->Modify("a1", [](Alert& a) {
+    a.state = AlertState::kResolved;
+    a.resolved_by = "bob";
+  });
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  bool saw_resolved = false;
+  auto declined = store_->ModifyIf("a1", [&](Alert& a) -> absl::StatusOr<bool> {
+    saw_resolved = a.state == AlertState::kResolved;
+    return false;
+  });
+  ASSERT_TRUE(declined.ok()) << declined.status();
+  EXPECT_TRUE(saw_resolved);
+  EXPECT_EQ(declined->resolved_by, "bob") << "returned as read";
+  auto failed = store_->ModifyIf("a1", [](Alert& a) -> absl::StatusOr<bool> {
+    a.resolved_by = "alice";
+    return absl::FailedPreconditionError("alert a1 is already resolved");
+  });
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto changed = store_->ModifyIf("a1", [](Alert& a) -> absl::StatusOr<bool> {
+    a.occurrences = 5;
+    return true;
+  });
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  auto got = store_->Get("a1", false);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->resolved_by, "bob") << "the failed change was rolled back";
+  EXPECT_EQ(got->occurrences, 5);
+  EXPECT_EQ(store_->ModifyIf("nope", [](Alert&) -> absl::StatusOr<bool> { return true; })
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(AlertStoreTest, FindsByRetrainRunAndAwaitedModel) {
   Alert a = MakeAlert("a1", "churn", "drift", 1000);
   a.retrain = RetrainAction{"retrain", {}, 2, "churn-model"};
