@@ -380,11 +380,17 @@ absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& s
                                : absl::StrCat(" is unreadable: ", record.status().message())),
         now);
   } else if (record->state == JobRecord::State::kRunning) {
+    // Shims record starttime=0 (no /proc read per job): the token in the shim's command line
+    // names the process. Records of older shims carry its start time.
+    auto alive = [&record] {
+      return record->starttime != 0 ? ProcessAlive(record->pid, record->starttime)
+                                    : JobShimAlive(record->pid, record->token);
+    };
     int pidfd = -1;
-    if (ProcessAlive(record->pid, record->starttime)) {
+    if (alive()) {
       pidfd = PidfdOpen(record->pid);
       // The pid may have been reused between the check and pidfd_open.
-      if (pidfd >= 0 && !ProcessAlive(record->pid, record->starttime)) {
+      if (pidfd >= 0 && !alive()) {
         close(pidfd);
         pidfd = -1;
       }

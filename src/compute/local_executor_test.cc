@@ -767,6 +767,39 @@ TEST_F(ReattachTest, AProcessThatVanishedWithoutARecordIsALostNode) {
   EXPECT_EQ(status.message, "node lost: the process disappeared while the server was down");
 }
 
+TEST_F(ReattachTest, ALiveProcessThatIsNotTheJobsShimIsNotTakenForIt) {
+  // The record's pid now belongs to another process (this test), as after a pid reuse: the
+  // shim is recognised by the token in its command line, so the job is lost, not followed.
+  JobSpec spec = WaitingJob("reused");
+  std::filesystem::create_directories(dir_ + "/logs");
+  std::ofstream(spec.log_path) << "";
+  std::ofstream(JobRecordPath(spec.log_path))
+      << "cairn-job 1 token=0123456789abcdef0123 pid=" << getpid()
+      << " starttime=0 start_ms=1 state=running gpus=\n";
+  EXPECT_FALSE(JobShimAlive(getpid(), "0123456789abcdef0123"));
+  LocalExecutor& executor = Make();
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach("local:0123456789abcdef0123", spec, recorder.Callback()).ok());
+  JobStatus status = recorder.WaitTerminal();
+  EXPECT_EQ(status.reason, FailureReason::kLostNode);
+  EXPECT_EQ(status.message, "node lost: the process disappeared while the server was down");
+}
+
+TEST_F(ReattachTest, AJobsShimIsRecognisedByItsToken) {
+  JobSpec spec = WaitingJob("token");
+  std::string id = StartAndShutDown(spec);
+  absl::StatusOr<JobRecord> record;
+  ASSERT_TRUE(WaitFor([&] {
+    record = ReadJobRecord(JobRecordPath(spec.log_path));
+    return record.ok();
+  }));
+  EXPECT_EQ(record->starttime, 0u);
+  EXPECT_TRUE(JobShimAlive(record->pid, record->token));
+  EXPECT_FALSE(JobShimAlive(record->pid, "another-token"));
+  std::ofstream(spec.workdir + "/go") << "";
+  ASSERT_TRUE(WaitFor([&] { return !JobShimAlive(record->pid, record->token); }));
+}
+
 TEST_F(ReattachTest, AJobThatNeverStartedIsALostNodeAndBadIdsAreRefused) {
   LocalExecutor& executor = Make();
   JobSpec spec = WaitingJob("never");

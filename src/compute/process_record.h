@@ -10,8 +10,10 @@
 //   … state=signaled signal=9 end_ms=…
 //   … state=launch_error errno=2 end_ms=…
 //
-// `starttime` is field 22 of /proc/<pid>/stat: together with the pid it names one process
-// for the life of the machine (pids are reused, start times are not).
+// `starttime` was field 22 of /proc/<pid>/stat (with the pid it names one process for the
+// life of the machine); the shim now writes 0 and saves reading /proc per job: a restarted
+// server recognises the shim by the token in its command line (JobShimAlive). Records with
+// a start time (older shims) are still checked by it.
 
 #include <sys/types.h>
 

@@ -85,6 +85,30 @@ std::vector<ProcessInfo> ProcessesInSessions(const std::vector<pid_t>& sessions)
   return found;
 }
 
+bool JobShimAlive(pid_t pid, std::string_view token) {
+  std::optional<ProcessInfo> info = ReadProcessInfo(pid);
+  if (!info.has_value() || info->state == 'Z' || info->state == 'X') return false;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/cmdline", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[4096];
+  ssize_t n;
+  do {
+    n = read(fd, buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return false;
+  // argv[0] NUL argv[1] NUL argv[2] NUL …
+  std::string_view words(buffer, static_cast<size_t>(n));
+  for (int skip = 0; skip < 2; ++skip) {
+    size_t end = words.find('\0');
+    if (end == std::string_view::npos) return false;
+    words.remove_prefix(end + 1);
+  }
+  return words.substr(0, words.find('\0')) == token;
+}
+
 bool ProcessAlive(pid_t pid, uint64_t starttime) {
   std::optional<ProcessInfo> info = ReadProcessInfo(pid);
   return info.has_value() && info->state != 'Z' && info->state != 'X' &&

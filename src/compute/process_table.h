@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace cairn::compute {
@@ -28,5 +29,10 @@ std::vector<ProcessInfo> ProcessesInSessions(const std::vector<pid_t>& sessions)
 
 // True when `pid` exists, is not a zombie and started at `starttime`.
 bool ProcessAlive(pid_t pid, uint64_t starttime);
+
+// True when `pid` exists, is not a zombie and is the cairn-job-shim of the job `token`: its
+// command line's third word (RECORD TOKEN …, process_shim.cc) is the token. Tokens are
+// unique, so a reused pid is never taken for the job.
+bool JobShimAlive(pid_t pid, std::string_view token);
 
 }  // namespace cairn::compute
