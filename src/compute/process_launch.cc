@@ -87,13 +87,11 @@ struct SpawnPlan {
   const char* const* envp;
   int log_fd;
   const char* workdir;  // nullptr: the server's
-  // One past the highest descriptor the server may hold (RLIMIT_NOFILE), for closing them
-  // one by one where close_range is missing.
-  int fd_limit;
 };
 
-// RLIMIT_NOFILE's soft limit, at most 1 << 20; read before vfork (the child calls only
-// system calls).
+// RLIMIT_NOFILE's soft limit, at most 1 << 20: one past the highest descriptor the server
+// may hold. Only where close_range is missing (the vfork child asks: getrlimit is a plain
+// system call), so a launch on Linux >= 5.9 makes no getrlimit call.
 int DescriptorLimit() {
   struct rlimit limit {};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
@@ -139,7 +137,8 @@ pid_t SpawnShim(const SpawnPlan& plan, int* error) {
     // Not every descriptor of the server is close-on-exec (Asio's sockets, Beast's files
     // are not): close them all. close_range needs Linux 5.9; before it, one by one.
     if (close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < plan.fd_limit; ++fd) close(fd);
+      const int fd_limit = DescriptorLimit();
+      for (int fd = 3; fd < fd_limit; ++fd) close(fd);
     }
     execve(plan.path, const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
     fail(errno);
@@ -248,12 +247,8 @@ absl::StatusOr<pid_t> LaunchProcess(const std::string& shim_path, const std::str
   for (const std::string& entry : environment) envp.push_back(entry.c_str());
   envp.push_back(nullptr);
 
-  SpawnPlan plan{shim_path.c_str(),
-                 argv.data(),
-                 envp.data(),
-                 log_fd,
-                 spec.workdir.empty() ? nullptr : spec.workdir.c_str(),
-                 DescriptorLimit()};
+  SpawnPlan plan{shim_path.c_str(), argv.data(), envp.data(), log_fd,
+                 spec.workdir.empty() ? nullptr : spec.workdir.c_str()};
   int spawn_error = 0;
   pid_t pid = SpawnShim(plan, &spawn_error);
   close(log_fd);
