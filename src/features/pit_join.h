@@ -43,7 +43,7 @@ struct PitView {
   // one after the other and keeps, per entity row, the candidate a merge of them would
   // have chosen (the greatest (event_ts, created_ts); on a tie the later segment's) —
   // the same result without the cost of merging.
-  std::vector<std::unique_ptr<RowStream>> segments;
+  std::vector<std::unique_ptr<RowStream>> segments = {};
 };
 
 struct PitOptions {
