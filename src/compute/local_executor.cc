@@ -850,7 +850,11 @@ void LocalExecutor::Finish(Job& job, JobStatus status, std::vector<Event>& event
   if (job.pidfd >= 0) close(job.pidfd);
   job.pidfd = -1;
   auto queued = std::find(queue_.begin(), queue_.end(), &job);
-  if (queued != queue_.end()) queue_.erase(queued);
+  if (queued != queue_.end()) {
+    // A job that never started held nothing to release, but it may have blocked the queue.
+    queue_.erase(queued);
+    dispatch_needed_ = true;
+  }
   events.push_back(Event{job.callback, std::move(status)});
   std::string id = job.id;
   RememberEnded(id);

@@ -557,6 +557,33 @@ TEST_F(LocalExecutorTest, SmallJobsBackfillPastABlockedHeadOnlyWithinTheWindow) 
   }
 }
 
+// Cancelling a queued head that blocks the queue lets the job behind it start at once, not
+// only when some other job ends.
+TEST_F(LocalExecutorTest, CancellingABlockedHeadLetsTheNextJobStart) {
+  LocalExecutorOptions options = Options();
+  options.cpus = 2;
+  options.max_backfill_wait_ms = 0;
+  LocalExecutor& executor = Make(options);
+  std::string release = absl::StrCat(dir_, "/release");
+  std::string wait = absl::StrCat("while [ ! -e ", release, " ]; do sleep 0.01; done");
+  Recorder first, big, small;
+  ASSERT_TRUE(executor.Submit(Shell("first", wait), first.Callback()).ok());
+  ASSERT_TRUE(first.WaitState(JobState::kRunning));
+  JobSpec big_spec = Shell("big", "true");
+  big_spec.resources.cpus = 2;
+  absl::StatusOr<std::string> big_id = executor.Submit(big_spec, big.Callback());
+  ASSERT_TRUE(big_id.ok());
+  ASSERT_TRUE(executor.Submit(Shell("small", "true"), small.Callback()).ok());
+  ASSERT_TRUE(small.WaitState(JobState::kQueued));
+  ASSERT_TRUE(executor.Cancel(*big_id).ok());
+  EXPECT_EQ(big.WaitTerminal().state, JobState::kCancelled);
+  // One CPU is free and nothing is ahead of `small`: it runs while `first` still waits.
+  EXPECT_EQ(small.WaitTerminal().state, JobState::kSucceeded);
+  EXPECT_EQ(first.States().back(), JobState::kRunning);
+  std::ofstream(release) << "";
+  EXPECT_EQ(first.WaitTerminal().state, JobState::kSucceeded);
+}
+
 TEST_F(LocalExecutorTest, AssignsDistinctGpusThroughCudaVisibleDevices) {
   LocalExecutorOptions options = Options();
   options.gpus = std::vector<int>{0, 1, 3};
