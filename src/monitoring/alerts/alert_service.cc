@@ -401,9 +401,26 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
   return alert;
 }
 
+AlertService::StepClaim::~StepClaim() {
+  if (!held_) return;
+  absl::Status released = store_.ReleaseRetrainStep(id_, step_);
+  if (released.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat("alert ", id_, ": retraining step ", step_,
+                                         " was given back after an error; the next monitor "
+                                         "run that still finds the problem tries again"));
+  } else {
+    Log(LogLevel::kError,
+        absl::StrCat("alert ", id_, ": retraining step ", step_,
+                     " could not be given back after an error (", released.message(),
+                     "); it can be claimed again when its lease of ",
+                     kRetrainClaimLeaseMs / 60000, " minutes runs out"));
+  }
+}
+
 absl::StatusOr<bool> AlertService::ClaimNextStep(Alert& alert) {
   const int step = alert.attempts + 1;
-  CAIRN_ASSIGN_OR_RETURN(bool claimed, store_->ClaimRetrainStep(alert.id, step));
+  CAIRN_ASSIGN_OR_RETURN(bool claimed,
+                         store_->ClaimRetrainStep(alert.id, step, clock_.NowMillis()));
   if (claimed) return true;
   Log(LogLevel::kInfo, absl::StrCat("alert ", alert.id, ": retraining step ", step,
                                     " was claimed by another server sharing the database; "
@@ -425,9 +442,17 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
     if (!mine) return absl::OkStatus();
   }
+  // Until the step is recorded (or deliberately given back), an error gives it back, so
+  // that the next monitor run here or on another server tries again at once instead of
+  // waiting for the claim's lease to run out.
+  StepClaim step_claim(*store_, alert.id, alert.attempts + 1);
   // A copy: `alert` is read again from the store below.
   const RetrainAction action = *alert.retrain;
-  if (alert.attempts >= action.max_attempts) return Exhaust(alert, now);
+  if (alert.attempts >= action.max_attempts) {
+    absl::Status exhausted = Exhaust(alert, now);
+    if (exhausted.ok()) step_claim.Keep();
+    return exhausted;
+  }
   alert.attempts += 1;
   // The step is this server's (claimed): it writes the attempts with what it records.
   const int attempts = alert.attempts;
@@ -439,14 +464,26 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   const std::string attempt = absl::StrCat(alert.attempts, " of ", action.max_attempts);
   if (run.ok()) {
     // Recorded on the stored alert (repeats another server wrote meanwhile are kept).
-    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
+    absl::StatusOr<Alert> recorded = store_->Modify(alert.id, [&](Alert& a) {
       a.attempts = attempts;
       a.retrain_run = *run;
       a.retrain_runs.push_back(*run);
       a.registered_version.clear();
       a.phase = RetrainPhase::kRetraining;
       a.updated_ms = now;
-    }));
+    });
+    if (!recorded.ok()) {
+      Log(LogLevel::kError,
+          absl::StrCat("alert ", alert.id, ": retraining run ", *run, " of pipeline ",
+                       action.pipeline, " was started but could not be recorded on the alert (",
+                       recorded.status().message(),
+                       "); its step is given back, so the next monitor run that still finds ",
+                       ProblemWord(alert.kind), " starts another (cancel ", *run,
+                       " with: cairn pipelines cancel ", *run, ")"));
+      return recorded.status();
+    }
+    step_claim.Keep();
+    alert = *std::move(recorded);
     return AddEvent(alert, now, "retrain_started",
                     absl::StrCat("retraining attempt ", attempt, ": started run ", *run,
                                  " of pipeline ", action.pipeline,
@@ -466,6 +503,7 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
       a.phase = RetrainPhase::kNone;
       a.updated_ms = now;
     }));
+    step_claim.Keep();  // given back here; an error doing so is returned
     CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, attempts));
     return AddEvent(
         alert, now, "retrain_start_failed",
@@ -494,6 +532,7 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
       a.phase = RetrainPhase::kExhausted;
       a.updated_ms = now;
     }));
+    step_claim.Keep();
     std::string message = absl::StrCat(
         "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
         " cannot be started (", run.status().message(),
@@ -513,6 +552,7 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     a.phase = RetrainPhase::kNone;
     a.updated_ms = now;
   }));
+  step_claim.Keep();
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "retrain_start_failed",
       absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
@@ -533,7 +573,13 @@ absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why
     CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
     if (!mine) return absl::OkStatus();
   }
-  CAIRN_RETURN_IF_ERROR(Escalate(alert, why, monitor_run, now));
+  {
+    // Retrain takes the claim over from here; an escalation that fails gives it back.
+    std::optional<StepClaim> step_claim;
+    if (claim) step_claim.emplace(*store_, alert.id, alert.attempts + 1);
+    CAIRN_RETURN_IF_ERROR(Escalate(alert, why, monitor_run, now));
+    if (step_claim) step_claim->Keep();
+  }
   return Retrain(alert, monitor_run, now, /*claimed=*/claim);
 }
 

@@ -49,11 +49,13 @@
 // Servers sharing one database (PostgreSQL): starting a retraining run, and escalating or
 // giving up after one, is claimed once per alert and step (AlertStore::ClaimRetrainStep):
 // of two servers whose monitor runs find the same problem at once, one starts the run and
-// records it; the other records its repeat and nothing more. Every change of an alert
-// (repeats, retraining, escalation, resolve, acknowledge, model events) is decided and
-// written on the alert as stored, under its row lock (AlertStore::Modify/ModifyIf), so no
-// server loses another's; a step another server already took (a run's end, a model event,
-// an auto-resolve of an alert resolved meanwhile) is not taken again.
+// records it; the other records its repeat and nothing more. An error after the claim and
+// before the step is recorded gives the step back; a claimer that died holds it for at most
+// kRetrainClaimLeaseMs (alert_store.h), then another server takes it over. Every change of
+// an alert (repeats, retraining, escalation, resolve, acknowledge, model events) is decided
+// and written on the alert as stored, under its row lock (AlertStore::Modify/ModifyIf), so
+// no server loses another's; a step another server already took (a run's end, a model
+// event, an auto-resolve of an alert resolved meanwhile) is not taken again.
 //
 // All state changes are serialized by one mutex and written to the database before the
 // method returns (bus events are handled on the bus thread under the same mutex, so a
@@ -162,6 +164,23 @@ class AlertService {
   // another server sharing the database claimed it: `alert` is then read again, and the
   // caller records nothing more.
   absl::StatusOr<bool> ClaimNextStep(Alert& alert) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A claimed retraining step that is given back (ReleaseRetrainStep) when it goes out of
+  // scope, unless Keep() was called once the step was recorded (or given back on purpose).
+  class StepClaim {
+   public:
+    StepClaim(AlertStore& store, std::string id, int step)
+        : store_(store), id_(std::move(id)), step_(step) {}
+    StepClaim(const StepClaim&) = delete;
+    StepClaim& operator=(const StepClaim&) = delete;
+    ~StepClaim();
+    void Keep() { held_ = false; }
+
+   private:
+    AlertStore& store_;
+    std::string id_;
+    int step_;
+    bool held_ = true;
+  };
   // Starts the next retraining run (or exhausts) and records it on `alert`; claims the step
   // first unless `claimed` (does nothing when another server has it).
   absl::Status Retrain(Alert& alert, const std::string& monitor_run, int64_t now,

@@ -17,6 +17,7 @@
 #include "common/event_types.h"
 #include "common/testing/http_receiver.h"
 #include "gtest/gtest.h"
+#include "monitoring/alerts/alert_store.h"
 #include "storage/testing/test_databases.h"
 
 namespace cairn::monitoring {
@@ -1075,6 +1076,10 @@ class HookedDatabase final : public storage::Database {
     std::function<void()> hook;
     {
       absl::MutexLock lock(&mu_);
+      if (failures_left_ > 0) {
+        --failures_left_;
+        return failure_;
+      }
       if (hook_ && std::this_thread::get_id() == thread_ && --writes_left_ == 0) {
         hook = std::move(hook_);
         hook_ = nullptr;
@@ -1096,6 +1101,13 @@ class HookedDatabase final : public storage::Database {
     absl::MutexLock lock(&mu_);
     return !hook_;
   }
+  // The next `n` writes (of any thread) fail with `status` without reaching the database:
+  // a database blip, or (when the step would be given back) a server that died.
+  void FailWrites(int n, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    failures_left_ = n;
+    failure_ = std::move(status);
+  }
 
  private:
   storage::Database& db_;
@@ -1103,6 +1115,8 @@ class HookedDatabase final : public storage::Database {
   std::thread::id thread_ ABSL_GUARDED_BY(mu_);
   int writes_left_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> hook_ ABSL_GUARDED_BY(mu_);
+  int failures_left_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };
 
 // Two servers A and B sharing one database; A's writes can be interleaved with B's monitor
@@ -1376,6 +1390,61 @@ void RaceAlertChanges(storage::Database& a, storage::Database& b, Clock& clock, 
     EXPECT_EQ(stored.phase, RetrainPhase::kAwaitingVerification);
     s.ExpectBRepeatKept(stored, 2);
   }
+}
+
+// A retraining step that server A claimed but did not record is not lost: when recording
+// the started run fails (a database blip), A gives the step back at once and server B's
+// next monitor run starts the run; when A cannot give it back either (it died), B is
+// blocked until the claim's lease runs out, then takes the step over.
+void ClaimedStepsAreNotLost(storage::Database& a, storage::Database& b, FakeClock& clock,
+                            EventBus& bus) {
+  TwoServers s(a, b, clock, bus);
+  ASSERT_TRUE(s.server_a && s.server_b);
+  {  // Recording fails: the step is given back.
+    s.during_a_start = [&] { s.hooked.FailWrites(1, absl::UnavailableError("database is busy")); };
+    auto got = s.server_a->OnMonitorRun(
+        TwoServers::Out("record-fails", true, "mr-a-record-fails", Retraining(2)));
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+    auto repeat = s.server_b->OnMonitorRun(
+        TwoServers::Out("record-fails", true, "mr-b-record-fails", Retraining(2)));
+    ASSERT_TRUE(repeat.ok()) << repeat.status();
+    ASSERT_TRUE(repeat->has_value());
+    EXPECT_EQ((*repeat)->retrain_run, "run-b2") << "the step A claimed was not given back";
+    EXPECT_EQ((*repeat)->attempts, 1);
+    EXPECT_EQ((*repeat)->phase, RetrainPhase::kRetraining);
+  }
+  {  // A dies between claiming and recording: its claim is a lease B takes over.
+    s.during_a_start = [&] { s.hooked.FailWrites(2, absl::UnavailableError("server died")); };
+    auto got = s.server_a->OnMonitorRun(
+        TwoServers::Out("claimer-died", true, "mr-a-claimer-died", Retraining(2)));
+    EXPECT_FALSE(got.ok());
+    clock.Advance(kRetrainClaimLeaseMs - 1);
+    auto blocked = s.server_b->OnMonitorRun(
+        TwoServers::Out("claimer-died", true, "mr-b-claimer-died-1", Retraining(2)));
+    ASSERT_TRUE(blocked.ok()) << blocked.status();
+    ASSERT_TRUE(blocked->has_value());
+    EXPECT_EQ((*blocked)->retrain_run, "") << "taken over before the lease ran out";
+    EXPECT_EQ((*blocked)->attempts, 0);
+    clock.Advance(1);
+    auto taken = s.server_b->OnMonitorRun(
+        TwoServers::Out("claimer-died", true, "mr-b-claimer-died-2", Retraining(2)));
+    ASSERT_TRUE(taken.ok()) << taken.status();
+    ASSERT_TRUE(taken->has_value());
+    EXPECT_EQ((*taken)->retrain_run, "run-b4") << "the dead server's claim was not taken over";
+    EXPECT_EQ((*taken)->attempts, 1);
+    EXPECT_EQ((*taken)->phase, RetrainPhase::kRetraining);
+  }
+}
+
+TEST_F(AlertServiceTest, ClaimedRetrainStepIsGivenBackOrTakenOverWhenNotRecorded) {
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  ClaimedStepsAreNotLost(*db_, **other_db, clock_, *bus_);
+
+  auto pg = FreshPostgresPair();
+  if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  ClaimedStepsAreNotLost(*pg[0], *pg[1], clock_, *bus_);
 }
 
 TEST_F(AlertServiceTest, TwoServicesOnOneDatabaseKeepEachOthersChanges) {

@@ -48,6 +48,12 @@ CREATE TABLE monitoring_alert_events (
     // servers sharing the database do not both start (or give up) one step.
     {2, "alerts: claim-once retraining steps",
      "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claim BIGINT NOT NULL DEFAULT 0"},
+    // retrain_claimed_at: when retrain_claim was claimed (ms, the claimer's Clock), so that
+    // a claim whose step was never recorded is a lease another server can take over. Claims
+    // made before this migration read as claimed at 0: expired, so an alert stuck on one
+    // retrains again.
+    {3, "alerts: retraining step claims are leases",
+     "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claimed_at BIGINT NOT NULL DEFAULT 0"},
 };
 
 constexpr char kColumns[] =
@@ -276,20 +282,47 @@ absl::StatusOr<Alert> AlertStore::ModifyIf(
   return alert;
 }
 
-absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int step) {
+absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int step,
+                                                  int64_t now_ms) {
   bool claimed = false;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
-    const SqlValue params[] = {id, int64_t{step}};
+    claimed = false;
+    const SqlValue params[] = {id, int64_t{step}, now_ms};
     CAIRN_ASSIGN_OR_RETURN(int64_t changed,
-                           session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2 "
+                           session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2, "
+                                           "retrain_claimed_at = $3 "
                                            "WHERE id = $1 AND retrain_claim < $2",
                                            params));
     claimed = changed == 1;
     if (claimed) return absl::OkStatus();
+    // Held by another claimer (or a higher step was claimed): a lease of this very step
+    // that ran out before the step was recorded is taken over. The row is held meanwhile,
+    // and the takeover is conditional on the claim read, so two takers cannot both win.
+    CAIRN_RETURN_IF_ERROR(LockAlertRow(session, id));
     const SqlValue key[] = {id};
-    CAIRN_ASSIGN_OR_RETURN(storage::SqlResult found,
-                           session.Query("SELECT 1 FROM monitoring_alerts WHERE id = $1", key));
+    CAIRN_ASSIGN_OR_RETURN(
+        storage::SqlResult found,
+        session.Query("SELECT retrain_claim, retrain_claimed_at, phase, data "
+                      "FROM monitoring_alerts WHERE id = $1",
+                      key));
     if (found.rows.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+    const auto& row = found.rows.front();
+    const int64_t claim = std::get<int64_t>(row.at(0));
+    const int64_t claimed_at = std::get<int64_t>(row.at(1));
+    const std::string& phase = std::get<std::string>(row.at(2));
+    if (claim != step || now_ms - claimed_at < kRetrainClaimLeaseMs ||
+        phase == RetrainPhaseName(RetrainPhase::kExhausted)) {
+      return absl::OkStatus();
+    }
+    CAIRN_ASSIGN_OR_RETURN(Json data, ParseJson(std::get<std::string>(row.at(3))));
+    if (JsonGet<int>(data, "attempts", 0) >= step) return absl::OkStatus();  // recorded
+    const SqlValue take[] = {id, int64_t{step}, now_ms, claimed_at};
+    CAIRN_ASSIGN_OR_RETURN(
+        changed, session.Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $3 "
+                                 "WHERE id = $1 AND retrain_claim = $2 AND "
+                                 "retrain_claimed_at = $4",
+                                 take));
+    claimed = changed == 1;
     return absl::OkStatus();
   }));
   return claimed;

@@ -20,6 +20,11 @@
 
 namespace cairn::monitoring {
 
+// How long a claimed retraining step that was not recorded (the stored attempts are still
+// below it) blocks other claimers of the step: far longer than starting a run and recording
+// it takes, short enough that an alert whose claimer died retrains again within minutes.
+inline constexpr int64_t kRetrainClaimLeaseMs = 10 * 60 * 1000;
+
 class AlertStore {
  public:
   // Applies the migrations; `db` outlives the store.
@@ -48,12 +53,17 @@ class AlertStore {
 
   // Claim-once retraining: a step is the alert's attempts + 1 when a retraining run is
   // about to be started (or retraining given up). True when this call claimed `step` of
-  // the alert — at most one call across every store on the database gets true for a
-  // (alert, step), and none once a higher step was claimed; false when another took it.
-  // NotFound for an unknown alert.
-  absl::StatusOr<bool> ClaimRetrainStep(const std::string& id, int step);
+  // the alert at `now_ms` (the caller's Clock) — at most one call across every store on the
+  // database gets true for a (alert, step) while its claim is held, and none once a higher
+  // step was claimed; false when another holds it. A claim is a lease: once the claimer
+  // has recorded the step (the stored attempts reach `step`) it is final; until then it
+  // can be taken over kRetrainClaimLeaseMs after it was claimed (the claimer died or failed
+  // to record it without giving it back), unless the alert is exhausted (retraining was
+  // given up at that step). NotFound for an unknown alert.
+  absl::StatusOr<bool> ClaimRetrainStep(const std::string& id, int step, int64_t now_ms);
   // Gives back `step` (the claim falls to step - 1) when it was the last one claimed, so
-  // that a start that did not happen (the engine was unavailable) can be tried again.
+  // that a start that did not happen (the engine was unavailable, an error before the step
+  // was recorded) can be tried again at once.
   absl::Status ReleaseRetrainStep(const std::string& id, int step);
   // Appends to the alert's timeline; the stored seq is one past the alert's last event, and
   // is returned. Safe against other stores on the same database (two servers sharing one

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 #include "storage/testing/test_databases.h"
@@ -252,17 +253,47 @@ TEST_P(AlertStoreTest, RetrainStepsAreClaimedOnceAcrossStores) {
   AlertStore* other = OpenOtherStore();
   ASSERT_NE(other, nullptr);
   ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
-  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), true);
-  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1), false);
-  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), false) << "claimed once, even by its claimer";
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), true);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000), false);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), false) << "claimed once, even by its claimer";
   // A start that did not happen gives its step back; the other store then claims it.
   ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());
-  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1), true);
-  EXPECT_EQ(*other->ClaimRetrainStep("a1", 2), true);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000), true);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 2, 5000), true);
   ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());  // not the last claimed: no effect
-  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 2), false);
-  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1), false) << "a lower step after a higher one";
-  EXPECT_EQ(store_->ClaimRetrainStep("nope", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 2, 5000), false);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), false) << "a lower step after a higher one";
+  EXPECT_EQ(store_->ClaimRetrainStep("nope", 1, 5000).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A claim whose step was never recorded (the claimer died between claiming and recording
+// the started run, or failed to record it and could not give it back) is a lease: it blocks
+// other stores until kRetrainClaimLeaseMs after it was claimed, then one of them takes over.
+TEST_P(AlertStoreTest, UnrecordedRetrainClaimIsTakenOverWhenItsLeaseRunsOut) {
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  FakeClock clock(1'000'000);
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  ASSERT_EQ(*store_->ClaimRetrainStep("a1", 1, clock.NowMillis()), true);
+  // The claimer is gone: nothing recorded (the stored attempts are still 0).
+  clock.Advance(kRetrainClaimLeaseMs - 1);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, clock.NowMillis()), false) << "lease not over";
+  clock.Advance(1);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, clock.NowMillis()), true) << "taken over";
+  // The takeover is a new lease: the first store cannot take it back at once.
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, clock.NowMillis()), false);
+  // Once the step is recorded (attempts = 1) the claim is final, however old.
+  ASSERT_TRUE(other->Modify("a1", [](Alert& a) { a.attempts = 1; }).ok());
+  clock.Advance(10 * kRetrainClaimLeaseMs);
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, clock.NowMillis()), false) << "recorded";
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 2, clock.NowMillis()), true);
+  // An exhausted alert (retraining given up at the claimed step, attempts not raised) keeps
+  // its claim, so that the giving up is not done twice.
+  ASSERT_TRUE(store_->Modify("a1", [](Alert& a) { a.phase = RetrainPhase::kExhausted; }).ok());
+  clock.Advance(2 * kRetrainClaimLeaseMs);
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 2, clock.NowMillis()), false) << "exhausted";
+  EXPECT_EQ(other->ClaimRetrainStep("nope", 1, clock.NowMillis()).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 // Modify writes over the alert as stored: what another store wrote since a read is kept.
