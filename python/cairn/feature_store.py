@@ -230,6 +230,13 @@ class FeatureStore(Client):
         else:
             body["entities_csv"] = Path(entity_df).read_text()
         payload = self._call("POST", "/api/v1/features/historical", json=body)
+        return self._historical_payload(payload, features, feature_service,
+                                        full_feature_names, stamps)
+
+    def _historical_payload(self, payload, features, feature_service, full_feature_names,
+                            stamps):
+        """The JSON answer of a historical request: ({column: values}, column order,
+        snapshot, join ms)."""
         columns = payload.get("columns")
         if not isinstance(columns, dict):
             raise CairnError("BAD_RESPONSE", "historical response has no 'columns' object")
@@ -252,7 +259,8 @@ class FeatureStore(Client):
 
     def _historical_csv(self, body, upload: bytes, stamps):
         """The historical request with the entity rows as a CSV body and the training set
-        as CSV, read by pyarrow: ({column: values}, column order, snapshot, join ms)."""
+        as CSV, read by pyarrow: ({column: values}, column order, snapshot, join ms). The
+        server answers JSON instead when the column types would make too long a header."""
         params = [(key, value) for key, value in body.items() if key != "features"]
         params = [(k, ("true" if v else "false") if isinstance(v, bool) else v)
                   for k, v in params]
@@ -260,6 +268,10 @@ class FeatureStore(Client):
         params.append(("format", "csv"))
         response = self._send("POST", "/api/v1/features/historical", params=params,
                                data=upload, headers={"Content-Type": "text/csv"})
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            return self._historical_payload(response.json(), body.get("features"),
+                                            body.get("feature_service"),
+                                            body.get("full_feature_names", False), stamps)
         types_header = response.headers.get("X-Cairn-Column-Types")
         snapshot_id = response.headers.get("X-Cairn-Snapshot-Id")
         if types_header is None or snapshot_id is None:

@@ -60,6 +60,20 @@ features:
   - {name: whole, type: double, expr: "coalesce(x, 0.0) * 0.0 + 2.0"}
 """
 
+# A view so wide that its column types do not fit the CSV answer's header (8 KiB).
+WIDE = [f"wide_feature_with_a_rather_long_name_{i:03d}" for i in range(300)]
+YAML += """\
+---
+kind: FeatureView
+name: acct_wide
+entities: [account]
+source: acct_push
+ttl: 0
+online: false
+features:
+""" + "".join(f"  - {{name: {name}, type: double, expr: \"coalesce(x, 0.0) + {i}.0\"}}\n"
+              for i, name in enumerate(WIDE))
+
 ALL = ["acct:n", "acct:x", "acct:label", "acct:flag", "acct:seen", "acct_dense:n_dense",
        "acct_dense:whole"]
 
@@ -209,3 +223,19 @@ def test_errors_name_the_field_either_way(fs, monkeypatch):
     assert via_csv.value.status_code == via_json.value.status_code
     assert via_csv.value.message == via_json.value.message
     assert "nope" in via_csv.value.message
+
+
+def test_a_training_set_too_wide_for_the_types_header_comes_back_as_json(fs, monkeypatch):
+    entity = _entities(rows=50, seed=9)
+    via_csv, via_json, used = _both(fs, monkeypatch, entity, features=["acct_wide"])
+    assert used == ["csv", "json"]
+    _assert_same(via_csv, via_json)
+    assert list(via_csv.columns)[-len(WIDE):] == WIDE
+    # Asked for CSV, the server answered JSON, with the types in the body.
+    upload = _arrow_io.entities_csv(entity)
+    response = fs._send("POST", "/api/v1/features/historical",
+                        params=[("features", "acct_wide"), ("format", "csv")], data=upload,
+                        headers={"Content-Type": "text/csv"})
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "X-Cairn-Column-Types" not in response.headers
+    assert len(response.json()["column_types"]) == len(WIDE) + 2

@@ -134,6 +134,9 @@ absl::StatusOr<HttpResponse> Push(FeatureStore& store, const HttpRequest& reques
 
 // A CSV request body (Content-Type text/csv) is the entity rows; the other fields come
 // from the query string then (features=a:x&features=b:y&format=csv...).
+// The longest X-Cairn-Column-Types header a CSV answer carries (feature_data_handlers.h).
+constexpr size_t kMaxColumnTypesHeader = 8 * 1024;
+
 bool CsvBody(const HttpRequest& request) {
   const std::string* type = request.Header("content-type");
   return type != nullptr && absl::StartsWithIgnoreCase(*type, "text/csv");
@@ -196,12 +199,20 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
         "or the entity CSV as the body with Content-Type text/csv");
   }
   // The answer is formatted while the training-set snapshot is saved.
-  const bool csv = format && *format == "csv";
+  const bool csv_asked = format && *format == "csv";
+  bool csv = false;
+  std::string types_header;
   HttpResponse response;
   Json column_types = Json::object();
   req.on_joined = [&](const features::Table& table) {
     for (size_t c = 0; c < table.num_columns(); ++c) {
       column_types[table.names[c]] = std::string(features::TypeName(table.columns[c].type));
+    }
+    if (csv_asked) {
+      // {"column": "type"} as ASCII JSON (names escaped), for clients that type the CSV;
+      // too long a header line is refused by clients and proxies: JSON then.
+      types_header = column_types.dump(-1, ' ', /*ensure_ascii=*/true);
+      csv = types_header.size() <= kMaxColumnTypesHeader;
     }
     if (csv) {
       features::WriteCsv(table, &response.body);
@@ -216,9 +227,7 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
     response.headers.emplace_back("X-Cairn-Snapshot-Id", result.snapshot.id);
     response.headers.emplace_back("X-Cairn-Snapshot-Hash", result.snapshot.content_hash);
     response.headers.emplace_back("X-Cairn-Join-Ms", absl::StrCat(result.join_ms));
-    // {"column": "type"} as ASCII JSON (names escaped), for clients that type the CSV.
-    response.headers.emplace_back("X-Cairn-Column-Types",
-                                  column_types.dump(-1, ' ', /*ensure_ascii=*/true));
+    response.headers.emplace_back("X-Cairn-Column-Types", std::move(types_header));
     return response;
   }
   Json order = result.table.names;

@@ -12,6 +12,9 @@
 //        the query (?features=v:a&features=v:b&format=csv). A CSV answer carries headers
 //        X-Cairn-Snapshot-Id, X-Cairn-Snapshot-Hash, X-Cairn-Join-Ms and
 //        X-Cairn-Column-Types ({"column": "int64|double|string|bool|timestamp"}, ASCII JSON).
+//        When that header would exceed 8 KiB (many or long column names; proxies and
+//        clients limit header lines), the answer is the JSON one instead (Content-Type
+//        application/json), which carries the types in its body.
 //   GET  /api/v1/features/training-sets/{id}      the snapshot record
 //   GET  /api/v1/features/training-sets/{id}/data ?format=csv|json: the rows
 //   POST /api/v1/features/materialize             {"start", "end", "views"}
