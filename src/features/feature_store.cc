@@ -1030,7 +1030,8 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
     return result;
   }
   absl::StatusOr<TrainingSetRecord> saved = absl::UnknownError("not saved");
-  std::thread saver([&] { saved = training_sets_->Save(entities, result.table, record); });
+  // A jthread: joined on the way out if on_joined throws (bad_alloc formatting the answer).
+  std::jthread saver([&] { saved = training_sets_->Save(entities, result.table, record); });
   request.on_joined(result.table);
   saver.join();
   CAIRN_RETURN_IF_ERROR(saved.status());

@@ -23,12 +23,6 @@
 namespace cairn::features {
 namespace {
 
-void AppendDouble(double v, std::string* out) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, end);
-}
-
 void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
@@ -88,7 +82,6 @@ Column InferColumn(const Column& text) {
   };
   int64_t iv;
   double dv;
-  bool bv;
   if (all([&](const std::string& s) { return ParseInt64Text(s, &iv) == nullptr; })) {
     Column c(FeatureType::kInt64);
     for (size_t i = 0; i < text.size(); ++i) {
@@ -408,7 +401,8 @@ void WriteCsv(const Table& table, std::string* out) {
   }
   // Row ranges formatted on parallel threads, then appended in order.
   std::vector<std::string> pieces(parts);
-  std::vector<std::thread> pool;
+  // jthreads: if starting one throws, those already started are joined on the way out.
+  std::vector<std::jthread> pool;
   for (size_t p = 1; p < parts; ++p) {
     pool.emplace_back([&, p] {
       TextWriter w(&pieces[p]);
@@ -419,7 +413,7 @@ void WriteCsv(const Table& table, std::string* out) {
     TextWriter w(out);
     WriteCsvRows(table, 0, n / parts, &w);
   }
-  for (std::thread& t : pool) t.join();
+  for (std::jthread& t : pool) t.join();
   size_t total = out->size();
   for (const std::string& piece : pieces) total += piece.size();
   out->reserve(total);
@@ -451,11 +445,11 @@ void WriteColumnsJson(const Table& table, std::string* out) {
     auto work = [&] {
       for (size_t c = next++; c < columns; c = next++) format(c);
     };
-    std::vector<std::thread> pool;
+    std::vector<std::jthread> pool;  // joined on the way out if starting one throws
     for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
     format(0);
     work();
-    for (std::thread& t : pool) t.join();
+    for (std::jthread& t : pool) t.join();
   }
   size_t total = out->size() + 1;
   for (const std::string& piece : pieces) total += piece.size();
