@@ -746,7 +746,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response.body.clear();
     string_response_.emplace();
     SetHeaders(&*string_response_, response);
-    if (length.has_value()) string_response_->content_length(*length);
+    // No Content-Length where the answer to GET could have no body (RFC 9110 §8.6).
+    const bool bodiless = status_ < 200 || status_ == 204 || status_ == 304;
+    if (length.has_value() && !bodiless) string_response_->content_length(*length);
     bytes_ = 0;
     string_serializer_.emplace(*string_response_);
     WriteSome(&*string_serializer_);

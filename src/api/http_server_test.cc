@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/request_fields.h"
 #include "api/worker_pool.h"
 #include "common/json.h"
 #include "gmock/gmock.h"
@@ -339,8 +340,30 @@ TEST_F(HttpServerTest, HeadGetsTheHeadOfGetWithoutABody) {
     };
     return response;
   });
+  router_.Add("GET", "/fields", [](const HttpRequest& request) {
+    absl::StatusOr<Json> fields = RequestFields(request);
+    if (!fields.ok()) return ErrorResponse(fields.status());
+    return JsonResponse(fields->dump());
+  });
+  router_.Add("GET", "/empty", [](const HttpRequest&) {
+    HttpResponse response;
+    response.status = 204;
+    return response;
+  });
   StartServer();
   TestClient client(port());
+  // The handler reads the query as for GET: the same status and length.
+  Reply get_fields = client.Request("GET", "/fields?name=x");
+  ASSERT_EQ(get_fields.status, 200);
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/fields?name=x", "")));
+  Reply head_fields = client.ReadHead();
+  EXPECT_EQ(head_fields.status, 200);
+  EXPECT_EQ(head_fields.headers["content-length"], std::to_string(get_fields.body.size()));
+  // A 204 has no body, so no Content-Length either.
+  ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/empty", "")));
+  Reply empty = client.ReadHead();
+  EXPECT_EQ(empty.status, 204);
+  EXPECT_EQ(empty.headers.count("content-length"), 0u);
   ASSERT_TRUE(client.Send(TestClient::RawRequest("HEAD", "/hello", "")));
   Reply hello = client.ReadHead();
   EXPECT_EQ(hello.status, 200);

@@ -27,7 +27,9 @@ const Json* FieldOrNull(const Json& fields, std::string_view name) {
 }  // namespace
 
 absl::StatusOr<Json> RequestFields(const HttpRequest& request) {
-  bool use_query = request.method == "GET" || (request.method == "DELETE" && request.body.empty());
+  // HEAD runs GET's handler (http_server.h) and must read the same fields.
+  bool use_query = request.method == "GET" || request.method == "HEAD" ||
+                   (request.method == "DELETE" && request.body.empty());
   if (!use_query) {
     CAIRN_ASSIGN_OR_RETURN(Json body, ParseJson(request.body));
     if (!body.is_object())

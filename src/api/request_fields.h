@@ -15,8 +15,8 @@
 
 namespace cairn::api {
 
-// The request's fields as a JSON object: the parsed body, or for GET (and for a body-less
-// DELETE) the query parameters (each value a string; repeated keys become arrays).
+// The request's fields as a JSON object: the parsed body, or for GET and HEAD (and for a
+// body-less DELETE) the query parameters (each value a string; repeated keys become arrays).
 // InvalidArgument for malformed JSON or a body that is not an object.
 absl::StatusOr<Json> RequestFields(const HttpRequest& request);
 
