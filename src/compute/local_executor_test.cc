@@ -1,8 +1,8 @@
 #include "compute/local_executor.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/status.h"
+#include "compute/process_launch.h"
 #include "compute/process_record.h"
 #include "compute/process_table.h"
 
@@ -242,6 +243,34 @@ TEST_F(LocalExecutorTest, ACommandMissingFromPathIsFoundOnceInstalledAndFoldersA
   beside.log_path = beside.workdir + "/attempt-1.log";
   EXPECT_EQ(run("beside", beside).state, JobState::kSucceeded);
   EXPECT_EQ(ReadFile(beside.log_path), "found beside\n");
+}
+
+// The fallback where close_range is missing: every descriptor from 3 up is closed, 0-2
+// stay (run in a forked child, as in the launch).
+TEST(CloseDescriptorsTest, ClosesEveryDescriptorFromThreeUpAndKeepsTheStandardOnes) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const int high = fcntl(pipe_fds[0], F_DUPFD, 300);  // a gap below it
+  ASSERT_GE(high, 300);
+  bool standard_open[3];
+  for (int fd = 0; fd < 3; ++fd) standard_open[fd] = fcntl(fd, F_GETFD) != -1;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    CloseDescriptorsFrom3();
+    int bad = 0;
+    for (int fd : {pipe_fds[0], pipe_fds[1], high}) bad += fcntl(fd, F_GETFD) != -1;
+    for (int fd = 3; fd < 1024; ++fd) bad += fcntl(fd, F_GETFD) != -1;
+    for (int fd = 0; fd < 3; ++fd) bad += (fcntl(fd, F_GETFD) != -1) != standard_open[fd];
+    _exit(bad > 255 ? 255 : bad);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "descriptors left open (or a standard one closed)";
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  close(high);
 }
 
 // What the job's process starts with does not depend on the server's signal state or its

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,10 +137,7 @@ pid_t SpawnShim(const SpawnPlan& plan, int* error) {
     if (plan.workdir != nullptr && chdir(plan.workdir) < 0) fail(errno);
     // Not every descriptor of the server is close-on-exec (Asio's sockets, Beast's files
     // are not): close them all. close_range needs Linux 5.9; before it, one by one.
-    if (close_range(3, ~0U, 0) != 0) {
-      const int fd_limit = DescriptorLimit();
-      for (int fd = 3; fd < fd_limit; ++fd) close(fd);
-    }
+    if (close_range(3, ~0U, 0) != 0) CloseDescriptorsFrom3();
     execve(plan.path, const_cast<char* const*>(plan.argv), const_cast<char* const*>(plan.envp));
     fail(errno);
   }
@@ -161,6 +159,38 @@ pid_t SpawnShim(const SpawnPlan& plan, int* error) {
 }
 
 }  // namespace
+
+void CloseDescriptorsFrom3() {
+  const int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    const int fd_limit = DescriptorLimit();
+    for (int fd = 3; fd < fd_limit; ++fd) close(fd);
+    return;
+  }
+  alignas(8) char buffer[4096];
+  for (;;) {
+    const long n = syscall(SYS_getdents64, dir, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    for (long offset = 0; offset < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      unsigned short reclen;
+      std::memcpy(&reclen, buffer + offset + 16, sizeof(reclen));
+      const char* name = buffer + offset + 19;
+      int fd = 0;
+      bool number = *name != '\0';
+      for (const char* c = name; *c != '\0'; ++c) {
+        if (*c < '0' || *c > '9') {
+          number = false;
+          break;
+        }
+        fd = fd * 10 + (*c - '0');
+      }
+      if (number && fd >= 3 && fd != dir) close(fd);
+      offset += reclen;
+    }
+  }
+  close(dir);
+}
 
 std::vector<std::string> MergeEnvironment(const std::vector<std::string>& base,
                                           const std::map<std::string, std::string>& overrides) {

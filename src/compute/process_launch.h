@@ -29,6 +29,13 @@ absl::StatusOr<std::string> ResolveCommand(const std::string& command, const std
 
 bool IsExecutableFile(const std::string& path);
 
+// For the launch's child (and tests): closes every descriptor from 3 up where close_range
+// is missing (Linux < 5.9) or refused (seccomp profiles) — those listed in /proc/self/fd,
+// read with raw getdents64 into a stack buffer (only system calls, as a vfork child may
+// make), else 3..RLIMIT_NOFILE one by one (up to a million close calls under container
+// limits, hence the listing first).
+void CloseDescriptorsFrom3();
+
 // Creates spec.workdir and the log's folder, resolves spec.argv[0] and spawns
 //   shim RECORD TOKEN RESOLVED-PATH ARGV...
 // with `environment`. Returns the shim's pid (= session id = process group id). Errors

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace cairn::compute {
 namespace {
@@ -92,15 +93,21 @@ bool JobShimAlive(pid_t pid, std::string_view token) {
   std::snprintf(path, sizeof(path), "/proc/%d/cmdline", static_cast<int>(pid));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
+  // The whole command line (argv[0] and the record's path may be long): to the end, at
+  // most 1 MiB.
+  std::string cmdline;
   char buffer[4096];
-  ssize_t n;
-  do {
-    n = read(fd, buffer, sizeof(buffer));
-  } while (n < 0 && errno == EINTR);
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    cmdline.append(buffer, static_cast<size_t>(n));
+    if (cmdline.size() > (size_t{1} << 20)) break;
+  }
   close(fd);
-  if (n <= 0) return false;
+  if (cmdline.empty()) return false;
   // argv[0] NUL argv[1] NUL argv[2] NUL …
-  std::string_view words(buffer, static_cast<size_t>(n));
+  std::string_view words(cmdline);
   for (int skip = 0; skip < 2; ++skip) {
     size_t end = words.find('\0');
     if (end == std::string_view::npos) return false;
