@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -28,6 +29,10 @@ namespace {
 
 // Rows buffered before a view rebuild writes them as one segment.
 constexpr size_t kWriteRows = 1 << 20;
+
+// The most segments of a view the point-in-time join reads one by one (each pass walks
+// every entity row); beyond it they are merged.
+constexpr size_t kMaxUnmergedSegments = 8;
 
 std::span<const storage::Migration> Migrations() {
   static const storage::Migration kMigrations[] = {
@@ -1007,9 +1012,13 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
     }
     if (!has_agg) {
       // Row features only: the join reads the segments one by one instead of merging them.
+      // Each segment's pass walks every entity row, so with many segments (a table not yet
+      // compacted) the merge is cheaper.
       CAIRN_ASSIGN_OR_RETURN(pv.segments, offline_->ScanSegments(table->table, scan));
       if (pv.segments.size() == 1) {
         pv.rows = std::move(pv.segments[0]);
+        pv.segments.clear();
+      } else if (pv.segments.size() > kMaxUnmergedSegments) {
         pv.segments.clear();
       }
     }
@@ -1030,10 +1039,19 @@ absl::StatusOr<HistoricalResult> FeatureStore::GetHistoricalFeatures(
     return result;
   }
   absl::StatusOr<TrainingSetRecord> saved = absl::UnknownError("not saved");
-  // A jthread: joined on the way out if on_joined throws (bad_alloc formatting the answer).
-  std::jthread saver([&] { saved = training_sets_->Save(entities, result.table, record); });
+  // A jthread: joined on the way out if on_joined throws (bad_alloc formatting the answer);
+  // its own exception is rethrown after the join.
+  std::exception_ptr save_error;
+  std::jthread saver([&] {
+    try {
+      saved = training_sets_->Save(entities, result.table, record);
+    } catch (...) {
+      save_error = std::current_exception();
+    }
+  });
   request.on_joined(result.table);
   saver.join();
+  if (save_error) std::rethrow_exception(save_error);
   CAIRN_RETURN_IF_ERROR(saved.status());
   result.snapshot = *std::move(saved);
   return result;

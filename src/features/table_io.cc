@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -401,12 +402,18 @@ void WriteCsv(const Table& table, std::string* out) {
   }
   // Row ranges formatted on parallel threads, then appended in order.
   std::vector<std::string> pieces(parts);
-  // jthreads: if starting one throws, those already started are joined on the way out.
+  // A thread's exception (bad_alloc) is kept and rethrown here after the join; jthreads, so
+  // that if starting one throws, those already started are joined on the way out.
+  std::vector<std::exception_ptr> errors(parts);
   std::vector<std::jthread> pool;
   for (size_t p = 1; p < parts; ++p) {
     pool.emplace_back([&, p] {
-      TextWriter w(&pieces[p]);
-      WriteCsvRows(table, n * p / parts, n * (p + 1) / parts, &w);
+      try {
+        TextWriter w(&pieces[p]);
+        WriteCsvRows(table, n * p / parts, n * (p + 1) / parts, &w);
+      } catch (...) {
+        errors[p] = std::current_exception();
+      }
     });
   }
   {
@@ -414,6 +421,9 @@ void WriteCsv(const Table& table, std::string* out) {
     WriteCsvRows(table, 0, n / parts, &w);
   }
   for (std::jthread& t : pool) t.join();
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
   size_t total = out->size();
   for (const std::string& piece : pieces) total += piece.size();
   out->reserve(total);
@@ -442,14 +452,23 @@ void WriteColumnsJson(const Table& table, std::string* out) {
     for (size_t c = 0; c < columns; ++c) format(c);
   } else {
     std::atomic<size_t> next{1};
-    auto work = [&] {
-      for (size_t c = next++; c < columns; c = next++) format(c);
+    // A thread's exception (bad_alloc) is kept and rethrown after the join.
+    std::vector<std::exception_ptr> errors(threads);
+    auto work = [&](size_t thread) {
+      try {
+        for (size_t c = next++; c < columns; c = next++) format(c);
+      } catch (...) {
+        errors[thread] = std::current_exception();
+      }
     };
     std::vector<std::jthread> pool;  // joined on the way out if starting one throws
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
     format(0);
-    work();
+    work(0);
     for (std::jthread& t : pool) t.join();
+    for (const std::exception_ptr& error : errors) {
+      if (error) std::rethrow_exception(error);
+    }
   }
   size_t total = out->size() + 1;
   for (const std::string& piece : pieces) total += piece.size();
