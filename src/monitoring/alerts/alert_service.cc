@@ -403,10 +403,11 @@ absl::StatusOr<std::optional<Alert>> AlertService::OnMonitorRunLocked(
 
 AlertService::StepClaim::~StepClaim() {
   if (!held_) return;
-  absl::Status released = store_.ReleaseRetrainStep(id_, step_);
+  absl::Status released = store_.ReleaseRetrainStep(id_, step_, token_);
   if (released.ok()) {
     Log(LogLevel::kWarning, absl::StrCat("alert ", id_, ": retraining step ", step_,
-                                         " was given back after an error; the next monitor "
+                                         " was given back after an error (unless another "
+                                         "server took it over meanwhile); the next monitor "
                                          "run that still finds the problem tries again"));
   } else {
     Log(LogLevel::kError,
@@ -417,20 +418,21 @@ AlertService::StepClaim::~StepClaim() {
   }
 }
 
-absl::StatusOr<bool> AlertService::ClaimNextStep(Alert& alert) {
+absl::StatusOr<std::optional<int64_t>> AlertService::ClaimNextStep(Alert& alert) {
   const int step = alert.attempts + 1;
+  int64_t token = 0;
   CAIRN_ASSIGN_OR_RETURN(bool claimed,
-                         store_->ClaimRetrainStep(alert.id, step, clock_.NowMillis()));
-  if (claimed) return true;
+                         store_->ClaimRetrainStep(alert.id, step, clock_.NowMillis(), &token));
+  if (claimed) return token;
   Log(LogLevel::kInfo, absl::StrCat("alert ", alert.id, ": retraining step ", step,
                                     " was claimed by another server sharing the database; "
                                     "it starts the run and records it"));
   CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
-  return false;
+  return std::nullopt;
 }
 
 absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run, int64_t now,
-                                   bool claimed) {
+                                   std::optional<int64_t> claim) {
   if (!alert.retrain) {  // the monitor no longer declares on_alert.pipeline
     if (alert.phase == RetrainPhase::kNone) return absl::OkStatus();
     CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [](Alert& a) {
@@ -438,14 +440,15 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     }));
     return absl::OkStatus();
   }
-  if (!claimed) {
-    CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
-    if (!mine) return absl::OkStatus();
+  if (!claim) {
+    CAIRN_ASSIGN_OR_RETURN(claim, ClaimNextStep(alert));
+    if (!claim) return absl::OkStatus();
   }
+  const int64_t token = *claim;
   // Until the step is recorded (or deliberately given back), an error gives it back, so
   // that the next monitor run here or on another server tries again at once instead of
   // waiting for the claim's lease to run out.
-  StepClaim step_claim(*store_, alert.id, alert.attempts + 1);
+  StepClaim step_claim(*store_, alert.id, alert.attempts + 1, token);
   // A copy: `alert` is read again from the store below.
   const RetrainAction action = *alert.retrain;
   if (alert.attempts >= action.max_attempts) {
@@ -462,16 +465,34 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
                      : absl::StatusOr<std::string>(
                            absl::FailedPreconditionError("this server cannot start pipeline runs"));
   const std::string attempt = absl::StrCat(alert.attempts, " of ", action.max_attempts);
+  // This server's start outlived the claim's lease and another server took the step over
+  // (and may have started and recorded its own run): nothing more is written here.
+  auto taken_over = [&](const std::string& what) {
+    Log(LogLevel::kError,
+        absl::StrCat("alert ", alert.id, ": retraining step ", attempts,
+                     " was taken over by another server sharing the database while this "
+                     "server started pipeline ", action.pipeline, " (it took longer than the "
+                     "claim's lease of ", kRetrainClaimLeaseMs / 60000, " minutes); ", what));
+  };
   if (run.ok()) {
     // Recorded on the stored alert (repeats another server wrote meanwhile are kept).
-    absl::StatusOr<Alert> recorded = store_->Modify(alert.id, [&](Alert& a) {
-      a.attempts = attempts;
-      a.retrain_run = *run;
-      a.retrain_runs.push_back(*run);
-      a.registered_version.clear();
-      a.phase = RetrainPhase::kRetraining;
-      a.updated_ms = now;
-    });
+    absl::StatusOr<std::optional<Alert>> recorded =
+        store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
+          a.attempts = attempts;
+          a.retrain_run = *run;
+          a.retrain_runs.push_back(*run);
+          a.registered_version.clear();
+          a.phase = RetrainPhase::kRetraining;
+          a.updated_ms = now;
+        });
+    if (recorded.ok() && !recorded->has_value()) {
+      step_claim.Keep();  // not this server's any more
+      taken_over(absl::StrCat("its run ", *run, " is not recorded on the alert and nothing "
+                              "follows its end: cancel it with: cairn pipelines cancel ",
+                              *run));
+      CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+      return absl::OkStatus();
+    }
     if (!recorded.ok()) {
       Log(LogLevel::kError,
           absl::StrCat("alert ", alert.id, ": retraining run ", *run, " of pipeline ",
@@ -483,7 +504,7 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
       return recorded.status();
     }
     step_claim.Keep();
-    alert = *std::move(recorded);
+    alert = **std::move(recorded);
     return AddEvent(alert, now, "retrain_started",
                     absl::StrCat("retraining attempt ", attempt, ": started run ", *run,
                                  " of pipeline ", action.pipeline,
@@ -498,13 +519,21 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     // The engine is stopping (or not ready): not the pipeline's fault and not an attempt;
     // the step is given back (after the phase is written, so that a server that claims it
     // next is not undone) so that the next monitor run (here or elsewhere) can claim it.
-    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
-      a.attempts = attempts - 1;
-      a.phase = RetrainPhase::kNone;
-      a.updated_ms = now;
-    }));
-    step_claim.Keep();  // given back here; an error doing so is returned
-    CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, attempts));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> written,
+                           store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
+                             a.attempts = attempts - 1;
+                             a.phase = RetrainPhase::kNone;
+                             a.updated_ms = now;
+                           }));
+    step_claim.Keep();  // given back here (or not this server's any more)
+    if (!written) {
+      taken_over(absl::StrCat("the engine was unavailable here (", run.status().message(),
+                              "); nothing is written"));
+      CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+      return absl::OkStatus();
+    }
+    alert = *std::move(written);
+    CAIRN_RETURN_IF_ERROR(store_->ReleaseRetrainStep(alert.id, attempts, token));
     return AddEvent(
         alert, now, "retrain_start_failed",
         absl::StrCat("retraining not started: pipeline ", action.pipeline,
@@ -527,12 +556,20 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
         alert,
         absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
         monitor_run, now));
-    CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
-      a.attempts = attempts;
-      a.phase = RetrainPhase::kExhausted;
-      a.updated_ms = now;
-    }));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> written,
+                           store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
+                             a.attempts = attempts;
+                             a.phase = RetrainPhase::kExhausted;
+                             a.updated_ms = now;
+                           }));
     step_claim.Keep();
+    if (!written) {
+      taken_over(absl::StrCat("it could not be started here (", run.status().message(),
+                              "); retraining is not given up"));
+      CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+      return absl::OkStatus();
+    }
+    alert = *std::move(written);
     std::string message = absl::StrCat(
         "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
         " cannot be started (", run.status().message(),
@@ -547,12 +584,20 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
     Notify(alert, "paged", message, now);
     return absl::OkStatus();
   }
-  CAIRN_ASSIGN_OR_RETURN(alert, store_->Modify(alert.id, [&](Alert& a) {
-    a.attempts = attempts;
-    a.phase = RetrainPhase::kNone;
-    a.updated_ms = now;
-  }));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> written,
+                         store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
+                           a.attempts = attempts;
+                           a.phase = RetrainPhase::kNone;
+                           a.updated_ms = now;
+                         }));
   step_claim.Keep();
+  if (!written) {
+    taken_over(absl::StrCat("it could not be started here (", run.status().message(),
+                            "); nothing is written"));
+    CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+    return absl::OkStatus();
+  }
+  alert = *std::move(written);
   CAIRN_RETURN_IF_ERROR(AddEvent(
       alert, now, "retrain_start_failed",
       absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
@@ -568,19 +613,19 @@ absl::Status AlertService::EscalateAndRetry(Alert& alert, const std::string& why
                                             const std::string& monitor_run, int64_t now) {
   // The next step is claimed before escalating: of two servers that find the same failed or
   // useless retraining, one escalates and retrains (or gives up), the other records nothing.
-  const bool claim = alert.retrain.has_value();
-  if (claim) {
-    CAIRN_ASSIGN_OR_RETURN(bool mine, ClaimNextStep(alert));
-    if (!mine) return absl::OkStatus();
+  std::optional<int64_t> claim;
+  if (alert.retrain) {
+    CAIRN_ASSIGN_OR_RETURN(claim, ClaimNextStep(alert));
+    if (!claim) return absl::OkStatus();
   }
   {
     // Retrain takes the claim over from here; an escalation that fails gives it back.
     std::optional<StepClaim> step_claim;
-    if (claim) step_claim.emplace(*store_, alert.id, alert.attempts + 1);
+    if (claim) step_claim.emplace(*store_, alert.id, alert.attempts + 1, *claim);
     CAIRN_RETURN_IF_ERROR(Escalate(alert, why, monitor_run, now));
     if (step_claim) step_claim->Keep();
   }
-  return Retrain(alert, monitor_run, now, /*claimed=*/claim);
+  return Retrain(alert, monitor_run, now, claim);
 }
 
 absl::Status AlertService::Escalate(Alert& alert, const std::string& why,

@@ -160,16 +160,18 @@ class AlertService {
   absl::StatusOr<std::optional<Alert>> OnMonitorRunLocked(const MonitorOutcome& outcome,
                                                           int64_t now, bool retried = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Claims the alert's next retraining step (AlertStore::ClaimRetrainStep). False when
-  // another server sharing the database claimed it: `alert` is then read again, and the
-  // caller records nothing more.
-  absl::StatusOr<bool> ClaimNextStep(Alert& alert) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims the alert's next retraining step (AlertStore::ClaimRetrainStep) and returns the
+  // claim's token. Nullopt when another server sharing the database claimed it: `alert` is
+  // then read again, and the caller records nothing more.
+  absl::StatusOr<std::optional<int64_t>> ClaimNextStep(Alert& alert)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A claimed retraining step that is given back (ReleaseRetrainStep) when it goes out of
   // scope, unless Keep() was called once the step was recorded (or given back on purpose).
+  // Only while it is still this server's claim (`token`): one taken over is left alone.
   class StepClaim {
    public:
-    StepClaim(AlertStore& store, std::string id, int step)
-        : store_(store), id_(std::move(id)), step_(step) {}
+    StepClaim(AlertStore& store, std::string id, int step, int64_t token)
+        : store_(store), id_(std::move(id)), step_(step), token_(token) {}
     StepClaim(const StepClaim&) = delete;
     StepClaim& operator=(const StepClaim&) = delete;
     ~StepClaim();
@@ -179,12 +181,17 @@ class AlertService {
     AlertStore& store_;
     std::string id_;
     int step_;
+    int64_t token_;
     bool held_ = true;
   };
   // Starts the next retraining run (or exhausts) and records it on `alert`; claims the step
-  // first unless `claimed` (does nothing when another server has it).
+  // first unless `claim` (the token of the claim already made; does nothing when another
+  // server has it). What it records after starting is written only while the claim is still
+  // this server's (AlertStore::ModifyClaimed): a run started after another server took the
+  // step over is logged, with how to cancel it, and not recorded.
   absl::Status Retrain(Alert& alert, const std::string& monitor_run, int64_t now,
-                       bool claimed = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       std::optional<int64_t> claim = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Escalates after a failed or useless retraining, then retrains again or exhausts.
   absl::Status EscalateAndRetry(Alert& alert, const std::string& why,
                                 const std::string& monitor_run, int64_t now)

@@ -1436,6 +1436,58 @@ void ClaimedStepsAreNotLost(storage::Database& a, storage::Database& b, FakeCloc
   }
 }
 
+// Server A's start of a retraining run stalls past the claim's lease: server B takes the
+// step over, starts its run and records it. Whatever A's late start then comes to — a run
+// (A's record would overwrite B's), an unavailable engine (A would write its step back), or
+// an error recording its run (A would give back the claim) — B's record and claim stand.
+void StalledClaimerLeavesTheTakeoverAlone(storage::Database& a, storage::Database& b,
+                                          FakeClock& clock, EventBus& bus) {
+  TwoServers s(a, b, clock, bus);
+  ASSERT_TRUE(s.server_a && s.server_b);
+  auto third = AlertStore::Open(b);
+  ASSERT_TRUE(third.ok()) << third.status();
+  for (const std::string late : {"started", "unavailable", "record-fails"}) {
+    const std::string monitor = "stalled-" + late;
+    std::string id;
+    std::string b_run;
+    s.during_a_start = [&] {
+      clock.Advance(kRetrainClaimLeaseMs);
+      auto taken = s.server_b->OnMonitorRun(
+          TwoServers::Out(monitor, true, "mr-b-" + monitor, Retraining(2)));
+      ASSERT_TRUE(taken.ok()) << taken.status();
+      ASSERT_TRUE(taken->has_value());
+      id = (*taken)->id;
+      b_run = (*taken)->retrain_run;
+      EXPECT_EQ(b_run, "run-b" + std::to_string(s.runs)) << monitor << ": not taken over";
+      if (late == "record-fails") s.hooked.FailWrites(1, absl::UnavailableError("database busy"));
+    };
+    s.a_start_result =
+        late == "unavailable" ? absl::UnavailableError("engine stopping") : absl::OkStatus();
+    auto got = s.server_a->OnMonitorRun(
+        TwoServers::Out(monitor, true, "mr-a-" + monitor, Retraining(2)));
+    (void)got;  // A's outcome is logged; what matters is what is stored
+    ASSERT_FALSE(id.empty()) << monitor;
+    Alert stored = s.Stored(id);
+    EXPECT_EQ(stored.retrain_run, b_run) << monitor;
+    EXPECT_EQ(stored.retrain_runs, std::vector<std::string>{b_run}) << monitor;
+    EXPECT_EQ(stored.attempts, 1) << monitor;
+    EXPECT_EQ(stored.phase, RetrainPhase::kRetraining) << monitor;
+    EXPECT_FALSE(*(*third)->ClaimRetrainStep(id, 1, clock.NowMillis()))
+        << monitor << ": B's claim was given back by A";
+  }
+}
+
+TEST_F(AlertServiceTest, StalledClaimerDoesNotUndoTheServerThatTookItsStepOver) {
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  StalledClaimerLeavesTheTakeoverAlone(*db_, **other_db, clock_, *bus_);
+
+  auto pg = FreshPostgresPair();
+  if (pg.empty()) return;  // the PostgreSQL case needs CAIRN_TEST_POSTGRES_URL
+  StalledClaimerLeavesTheTakeoverAlone(*pg[0], *pg[1], clock_, *bus_);
+}
+
 TEST_F(AlertServiceTest, ClaimedRetrainStepIsGivenBackOrTakenOverWhenNotRecorded) {
   service_.reset();
   auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());

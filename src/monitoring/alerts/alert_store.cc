@@ -1,5 +1,6 @@
 #include "monitoring/alerts/alert_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,9 +50,10 @@ CREATE TABLE monitoring_alert_events (
     {2, "alerts: claim-once retraining steps",
      "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claim BIGINT NOT NULL DEFAULT 0"},
     // retrain_claimed_at: when retrain_claim was claimed (ms, the claimer's Clock), so that
-    // a claim whose step was never recorded is a lease another server can take over. Claims
-    // made before this migration read as claimed at 0: expired, so an alert stuck on one
-    // retrains again.
+    // a claim whose step was never recorded is a lease another server can take over; it is
+    // also the claim's token (ReleaseRetrainStep, ModifyClaimed). Claims made before this
+    // migration, or by a server without it, read as claimed at 0: the first claimer that
+    // finds one stamps it with its time, and it is taken over a lease later.
     {3, "alerts: retraining step claims are leases",
      "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claimed_at BIGINT NOT NULL DEFAULT 0"},
 };
@@ -283,21 +285,12 @@ absl::StatusOr<Alert> AlertStore::ModifyIf(
 }
 
 absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int step,
-                                                  int64_t now_ms) {
+                                                  int64_t now_ms, int64_t* token) {
   bool claimed = false;
+  int64_t written = 0;
   CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
     claimed = false;
-    const SqlValue params[] = {id, int64_t{step}, now_ms};
-    CAIRN_ASSIGN_OR_RETURN(int64_t changed,
-                           session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2, "
-                                           "retrain_claimed_at = $3 "
-                                           "WHERE id = $1 AND retrain_claim < $2",
-                                           params));
-    claimed = changed == 1;
-    if (claimed) return absl::OkStatus();
-    // Held by another claimer (or a higher step was claimed): a lease of this very step
-    // that ran out before the step was recorded is taken over. The row is held meanwhile,
-    // and the takeover is conditional on the claim read, so two takers cannot both win.
+    // Claimers of one alert take turns on its row: the claim read below is the one written.
     CAIRN_RETURN_IF_ERROR(LockAlertRow(session, id));
     const SqlValue key[] = {id};
     CAIRN_ASSIGN_OR_RETURN(
@@ -310,33 +303,92 @@ absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int ste
     const int64_t claim = std::get<int64_t>(row.at(0));
     const int64_t claimed_at = std::get<int64_t>(row.at(1));
     const std::string& phase = std::get<std::string>(row.at(2));
-    if (claim != step || now_ms - claimed_at < kRetrainClaimLeaseMs ||
-        phase == RetrainPhaseName(RetrainPhase::kExhausted)) {
+    if (claim < step) {
+      // The claim's token is the time written, never 0 (an unstamped claim) and never the
+      // previous claim's (two claims in one millisecond).
+      written = std::max<int64_t>(now_ms, 1);
+      if (written == claimed_at) ++written;
+      const SqlValue params[] = {id, int64_t{step}, written};
+      CAIRN_ASSIGN_OR_RETURN(int64_t changed,
+                             session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2, "
+                                             "retrain_claimed_at = $3 "
+                                             "WHERE id = $1 AND retrain_claim < $2",
+                                             params));
+      claimed = changed == 1;
+      return absl::OkStatus();
+    }
+    // Held by another claimer (or a higher step was claimed): a lease of this very step
+    // that ran out before the step was recorded is taken over. The takeover is conditional
+    // on the claim read, so two takers cannot both win.
+    if (claim != step || phase == RetrainPhaseName(RetrainPhase::kExhausted)) {
       return absl::OkStatus();
     }
     CAIRN_ASSIGN_OR_RETURN(Json data, ParseJson(std::get<std::string>(row.at(3))));
     if (JsonGet<int>(data, "attempts", 0) >= step) return absl::OkStatus();  // recorded
-    const SqlValue take[] = {id, int64_t{step}, now_ms, claimed_at};
+    if (claimed_at == 0) {
+      // Claimed by a server that does not write claim times (an older one, during a rolling
+      // upgrade): its lease starts now, so that it is not taken over while it starts a run.
+      const SqlValue stamp[] = {id, int64_t{step}, std::max<int64_t>(now_ms, 1)};
+      return session
+          .Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $3 "
+                   "WHERE id = $1 AND retrain_claim = $2 AND retrain_claimed_at = 0",
+                   stamp)
+          .status();
+    }
+    if (now_ms - claimed_at < kRetrainClaimLeaseMs) return absl::OkStatus();
+    written = now_ms;  // > claimed_at: a token the taken-over claimer does not hold
+    const SqlValue take[] = {id, int64_t{step}, written, claimed_at};
     CAIRN_ASSIGN_OR_RETURN(
-        changed, session.Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $3 "
-                                 "WHERE id = $1 AND retrain_claim = $2 AND "
-                                 "retrain_claimed_at = $4",
-                                 take));
+        int64_t changed, session.Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $3 "
+                                         "WHERE id = $1 AND retrain_claim = $2 AND "
+                                         "retrain_claimed_at = $4",
+                                         take));
     claimed = changed == 1;
     return absl::OkStatus();
   }));
+  if (claimed && token != nullptr) *token = written;
   return claimed;
 }
 
-absl::Status AlertStore::ReleaseRetrainStep(const std::string& id, int step) {
+absl::Status AlertStore::ReleaseRetrainStep(const std::string& id, int step, int64_t token) {
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    const SqlValue params[] = {id, int64_t{step}, int64_t{step - 1}};
+    const SqlValue params[] = {id, int64_t{step}, int64_t{step - 1}, token};
     return session
         .Execute("UPDATE monitoring_alerts SET retrain_claim = $3 "
-                 "WHERE id = $1 AND retrain_claim = $2",
+                 "WHERE id = $1 AND retrain_claim = $2 AND retrain_claimed_at = $4",
                  params)
         .status();
   });
+}
+
+absl::StatusOr<std::optional<Alert>> AlertStore::ModifyClaimed(
+    const std::string& id, int step, int64_t token, const std::function<void(Alert&)>& change) {
+  std::optional<Alert> written;
+  CAIRN_RETURN_IF_ERROR(db_.Write([&](SqlSession& session) -> absl::Status {
+    written.reset();
+    CAIRN_RETURN_IF_ERROR(LockAlertRow(session, id));
+    const SqlValue key[] = {id};
+    CAIRN_ASSIGN_OR_RETURN(
+        storage::SqlResult claim,
+        session.Query("SELECT retrain_claim, retrain_claimed_at FROM monitoring_alerts "
+                      "WHERE id = $1",
+                      key));
+    if (claim.rows.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+    if (std::get<int64_t>(claim.rows.front().at(0)) != step ||
+        std::get<int64_t>(claim.rows.front().at(1)) != token) {
+      return absl::OkStatus();  // taken over (or given back): not this caller's to write
+    }
+    CAIRN_ASSIGN_OR_RETURN(std::vector<Alert> alerts, QueryAlerts(session, "WHERE id = $1", key));
+    if (alerts.empty()) return absl::NotFoundError(absl::StrCat("alert ", id, " not found"));
+    Alert alert = std::move(alerts.front());
+    change(alert);
+    std::vector<SqlValue> params = RowParams(alert);
+    CAIRN_RETURN_IF_ERROR(session.Execute(kUpdateSql, params).status());
+    CAIRN_RETURN_IF_ERROR(LoadTimeline(session, alert));
+    written = std::move(alert);
+    return absl::OkStatus();
+  }));
+  return written;
 }
 
 absl::StatusOr<int64_t> AlertStore::AppendEvent(const std::string& alert_id,

@@ -57,14 +57,30 @@ class AlertStore {
   // database gets true for a (alert, step) while its claim is held, and none once a higher
   // step was claimed; false when another holds it. A claim is a lease: once the claimer
   // has recorded the step (the stored attempts reach `step`) it is final; until then it
-  // can be taken over kRetrainClaimLeaseMs after it was claimed (the claimer died or failed
-  // to record it without giving it back), unless the alert is exhausted (retraining was
-  // given up at that step). NotFound for an unknown alert.
-  absl::StatusOr<bool> ClaimRetrainStep(const std::string& id, int step, int64_t now_ms);
-  // Gives back `step` (the claim falls to step - 1) when it was the last one claimed, so
-  // that a start that did not happen (the engine was unavailable, an error before the step
-  // was recorded) can be tried again at once.
-  absl::Status ReleaseRetrainStep(const std::string& id, int step);
+  // can be taken over kRetrainClaimLeaseMs after it was claimed (the claimer died, stalled,
+  // or failed to record it without giving it back), unless the alert is exhausted
+  // (retraining was given up at that step). A claim stored without its time (claimed_at 0:
+  // a server from before the leases, during a rolling upgrade) is not taken over: this call
+  // stamps it with `now_ms` (and returns false), so it is taken over a lease later. The
+  // lease assumes the servers' clocks agree to well within kRetrainClaimLeaseMs (NTP).
+  // When claimed, `*token` (if given) is set to the claim's token, which no earlier claim
+  // of the alert held: pass it to ReleaseRetrainStep and ModifyClaimed, which then act only
+  // while the claim was not taken over. NotFound for an unknown alert.
+  absl::StatusOr<bool> ClaimRetrainStep(const std::string& id, int step, int64_t now_ms,
+                                        int64_t* token = nullptr);
+  // Gives back `step` (the claim falls to step - 1) when it is still the claim that returned
+  // `token` (not taken over, no higher step claimed), so that a start that did not happen
+  // (the engine was unavailable, an error before the step was recorded) can be tried again
+  // at once. Otherwise nothing changes (not an error).
+  absl::Status ReleaseRetrainStep(const std::string& id, int step, int64_t token);
+  // Modify while the alert's retraining claim is still (`step`, `token`) — the caller's
+  // (ClaimRetrainStep): returns the alert as written, or nullopt, writing nothing, when the
+  // claim was taken over or given back meanwhile (what the caller started is not its to
+  // record). The claim is checked and the alert written under its row lock, in one
+  // transaction. `change` may run more than once. NotFound for an unknown id.
+  absl::StatusOr<std::optional<Alert>> ModifyClaimed(const std::string& id, int step,
+                                                     int64_t token,
+                                                     const std::function<void(Alert&)>& change);
   // Appends to the alert's timeline; the stored seq is one past the alert's last event, and
   // is returned. Safe against other stores on the same database (two servers sharing one
   // PostgreSQL): appenders of one alert take turns on its row, and a seq taken meanwhile is

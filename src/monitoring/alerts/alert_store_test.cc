@@ -253,14 +253,19 @@ TEST_P(AlertStoreTest, RetrainStepsAreClaimedOnceAcrossStores) {
   AlertStore* other = OpenOtherStore();
   ASSERT_NE(other, nullptr);
   ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
-  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), true);
+  int64_t token = 0;
+  EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000, &token), true);
   EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000), false);
   EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), false) << "claimed once, even by its claimer";
+  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1, token + 1).ok());  // not its claim
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000), false) << "released with another token";
   // A start that did not happen gives its step back; the other store then claims it.
-  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());
-  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000), true);
+  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1, token).ok());
+  int64_t again = 0;
+  EXPECT_EQ(*other->ClaimRetrainStep("a1", 1, 5000, &again), true);
+  EXPECT_NE(again, token) << "a claim in the same millisecond has a token of its own";
   EXPECT_EQ(*other->ClaimRetrainStep("a1", 2, 5000), true);
-  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1).ok());  // not the last claimed: no effect
+  ASSERT_TRUE(store_->ReleaseRetrainStep("a1", 1, again).ok());  // not the last: no effect
   EXPECT_EQ(*store_->ClaimRetrainStep("a1", 2, 5000), false);
   EXPECT_EQ(*store_->ClaimRetrainStep("a1", 1, 5000), false) << "a lower step after a higher one";
   EXPECT_EQ(store_->ClaimRetrainStep("nope", 1, 5000).status().code(), absl::StatusCode::kNotFound);
@@ -294,6 +299,28 @@ TEST_P(AlertStoreTest, UnrecordedRetrainClaimIsTakenOverWhenItsLeaseRunsOut) {
   EXPECT_EQ(*other->ClaimRetrainStep("a1", 2, clock.NowMillis()), false) << "exhausted";
   EXPECT_EQ(other->ClaimRetrainStep("nope", 1, clock.NowMillis()).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A claim stored without its time (an older server during a rolling upgrade claims without
+// writing retrain_claimed_at, which stays 0) is not taken over at once: the store that finds
+// it stamps it with its time, and can take it over only a full lease later.
+TEST_P(AlertStoreTest, UnstampedRetrainClaimIsStampedNotTakenOver) {
+  AlertStore* other = OpenOtherStore();
+  ASSERT_NE(other, nullptr);
+  FakeClock clock(1'000'000);
+  ASSERT_TRUE(store_->Insert(MakeAlert("a1", "churn", "drift", 1000)).ok());
+  ASSERT_TRUE(*store_->ClaimRetrainStep("a1", 1, clock.NowMillis()));
+  ASSERT_TRUE(db_->Write([](storage::SqlSession& s) {
+                  return s.Execute("UPDATE monitoring_alerts SET retrain_claimed_at = 0", {})
+                      .status();
+                }).ok());
+  EXPECT_FALSE(*other->ClaimRetrainStep("a1", 1, clock.NowMillis()))
+      << "a claim without its time was taken over at once";
+  clock.Advance(kRetrainClaimLeaseMs - 1);
+  EXPECT_FALSE(*other->ClaimRetrainStep("a1", 1, clock.NowMillis()))
+      << "taken over before a lease after it was stamped";
+  clock.Advance(1);
+  EXPECT_TRUE(*other->ClaimRetrainStep("a1", 1, clock.NowMillis())) << "taken over a lease later";
 }
 
 // Modify writes over the alert as stored: what another store wrote since a read is kept.
