@@ -51,9 +51,10 @@ CREATE TABLE monitoring_alert_events (
      "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claim BIGINT NOT NULL DEFAULT 0"},
     // retrain_claimed_at: when retrain_claim was claimed (ms, the claimer's Clock), so that
     // a claim whose step was never recorded is a lease another server can take over; it is
-    // also the claim's token (ReleaseRetrainStep, ModifyClaimed). Claims made before this
-    // migration, or by a server without it, read as claimed at 0: the first claimer that
-    // finds one stamps it with its time, and it is taken over a lease later.
+    // also the claim's token (ReleaseRetrainStep, ModifyClaimed), stored negated once the
+    // claim ended (recorded or given back). Claims made before this migration, or by a server
+    // without it, read as claimed at 0 (or negative): the first claimer that finds one stamps
+    // it with its time, and it is taken over a lease later.
     {3, "alerts: retraining step claims are leases",
      "ALTER TABLE monitoring_alerts ADD COLUMN retrain_claimed_at BIGINT NOT NULL DEFAULT 0"},
 };
@@ -305,9 +306,10 @@ absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int ste
     const std::string& phase = std::get<std::string>(row.at(2));
     if (claim < step) {
       // The claim's token is the time written, never 0 (an unstamped claim) and never the
-      // previous claim's (two claims in one millisecond).
+      // previous claim's (two claims in one millisecond; a claim that ended is stored
+      // negated, see ModifyClaimed).
       written = std::max<int64_t>(now_ms, 1);
-      if (written == claimed_at) ++written;
+      if (written == claimed_at || written == -claimed_at) ++written;
       const SqlValue params[] = {id, int64_t{step}, written};
       CAIRN_ASSIGN_OR_RETURN(int64_t changed,
                              session.Execute("UPDATE monitoring_alerts SET retrain_claim = $2, "
@@ -325,13 +327,14 @@ absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int ste
     }
     CAIRN_ASSIGN_OR_RETURN(Json data, ParseJson(std::get<std::string>(row.at(3))));
     if (JsonGet<int>(data, "attempts", 0) >= step) return absl::OkStatus();  // recorded
-    if (claimed_at == 0) {
+    if (claimed_at <= 0) {
       // Claimed by a server that does not write claim times (an older one, during a rolling
-      // upgrade): its lease starts now, so that it is not taken over while it starts a run.
-      const SqlValue stamp[] = {id, int64_t{step}, std::max<int64_t>(now_ms, 1)};
+      // upgrade; 0, or what a claim that ended left, negated): its lease starts now, so that
+      // it is not taken over while it starts a run.
+      const SqlValue stamp[] = {id, int64_t{step}, std::max<int64_t>(now_ms, 1), claimed_at};
       return session
           .Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $3 "
-                   "WHERE id = $1 AND retrain_claim = $2 AND retrain_claimed_at = 0",
+                   "WHERE id = $1 AND retrain_claim = $2 AND retrain_claimed_at = $4",
                    stamp)
           .status();
     }
@@ -352,9 +355,9 @@ absl::StatusOr<bool> AlertStore::ClaimRetrainStep(const std::string& id, int ste
 
 absl::Status AlertStore::ReleaseRetrainStep(const std::string& id, int step, int64_t token) {
   return db_.Write([&](SqlSession& session) -> absl::Status {
-    const SqlValue params[] = {id, int64_t{step}, int64_t{step - 1}, token};
+    const SqlValue params[] = {id, int64_t{step}, int64_t{step - 1}, token, -token};
     return session
-        .Execute("UPDATE monitoring_alerts SET retrain_claim = $3 "
+        .Execute("UPDATE monitoring_alerts SET retrain_claim = $3, retrain_claimed_at = $5 "
                  "WHERE id = $1 AND retrain_claim = $2 AND retrain_claimed_at = $4",
                  params)
         .status();
@@ -384,6 +387,15 @@ absl::StatusOr<std::optional<Alert>> AlertStore::ModifyClaimed(
     change(alert);
     std::vector<SqlValue> params = RowParams(alert);
     CAIRN_RETURN_IF_ERROR(session.Execute(kUpdateSql, params).status());
+    if (alert.attempts >= step) {
+      // Recorded: the claim is final, and its time is stored negated (ended), so that a claim
+      // of the next step by a server that writes no claim time reads as unstamped.
+      const SqlValue ended[] = {id, -token};
+      CAIRN_RETURN_IF_ERROR(
+          session.Execute("UPDATE monitoring_alerts SET retrain_claimed_at = $2 WHERE id = $1",
+                          ended)
+              .status());
+    }
     CAIRN_RETURN_IF_ERROR(LoadTimeline(session, alert));
     written = std::move(alert);
     return absl::OkStatus();

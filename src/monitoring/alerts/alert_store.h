@@ -59,8 +59,9 @@ class AlertStore {
   // has recorded the step (the stored attempts reach `step`) it is final; until then it
   // can be taken over kRetrainClaimLeaseMs after it was claimed (the claimer died, stalled,
   // or failed to record it without giving it back), unless the alert is exhausted
-  // (retraining was given up at that step). A claim stored without its time (claimed_at 0:
-  // a server from before the leases, during a rolling upgrade) is not taken over: this call
+  // (retraining was given up at that step). A claim stored without its time (claimed_at 0 or
+  // an ended claim's: a server from before the leases, during a rolling upgrade) is not
+  // taken over: this call
   // stamps it with `now_ms` (and returns false), so it is taken over a lease later. The
   // lease assumes the servers' clocks agree to well within kRetrainClaimLeaseMs (NTP).
   // When claimed, `*token` (if given) is set to the claim's token, which no earlier claim
@@ -71,13 +72,17 @@ class AlertStore {
   // Gives back `step` (the claim falls to step - 1) when it is still the claim that returned
   // `token` (not taken over, no higher step claimed), so that a start that did not happen
   // (the engine was unavailable, an error before the step was recorded) can be tried again
-  // at once. Otherwise nothing changes (not an error).
+  // at once; the claim time is stored negated (ended, see ModifyClaimed). Otherwise nothing
+  // changes (not an error).
   absl::Status ReleaseRetrainStep(const std::string& id, int step, int64_t token);
   // Modify while the alert's retraining claim is still (`step`, `token`) — the caller's
   // (ClaimRetrainStep): returns the alert as written, or nullopt, writing nothing, when the
   // claim was taken over or given back meanwhile (what the caller started is not its to
   // record). The claim is checked and the alert written under its row lock, in one
-  // transaction. `change` may run more than once. NotFound for an unknown id.
+  // transaction. When the written attempts reach `step` (the step is recorded) the claim's
+  // time is stored negated (ended): a later claim by a server that writes no claim time (one
+  // from before the leases, during a rolling upgrade) then reads as unstamped
+  // (ClaimRetrainStep), not as expired. `change` may run more than once. NotFound for an unknown id.
   absl::StatusOr<std::optional<Alert>> ModifyClaimed(const std::string& id, int step,
                                                      int64_t token,
                                                      const std::function<void(Alert&)>& change);

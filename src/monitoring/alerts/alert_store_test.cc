@@ -321,6 +321,27 @@ TEST_P(AlertStoreTest, UnstampedRetrainClaimIsStampedNotTakenOver) {
       << "taken over before a lease after it was stamped";
   clock.Advance(1);
   EXPECT_TRUE(*other->ClaimRetrainStep("a1", 1, clock.NowMillis())) << "taken over a lease later";
+
+  // A step recorded by its claimer clears the claim time: the older server's claim of the
+  // next step (it writes retrain_claim alone) is stamped too, not taken over as expired.
+  int64_t token = 0;
+  ASSERT_TRUE(*store_->ClaimRetrainStep("a1", 2, clock.NowMillis(), &token));
+  auto recorded = store_->ModifyClaimed("a1", 2, token, [](Alert& a) { a.attempts = 2; });
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_TRUE(recorded->has_value());
+  clock.Advance(10 * kRetrainClaimLeaseMs);
+  ASSERT_TRUE(db_->Write([](storage::SqlSession& s) {
+                  return s.Execute("UPDATE monitoring_alerts SET retrain_claim = 3", {}).status();
+                }).ok());
+  EXPECT_FALSE(*other->ClaimRetrainStep("a1", 3, clock.NowMillis()))
+      << "an older server's claim after a recorded step was taken over at once";
+  clock.Advance(kRetrainClaimLeaseMs);
+  EXPECT_TRUE(*other->ClaimRetrainStep("a1", 3, clock.NowMillis()));
+  // ModifyClaimed with a claim that is no longer held writes nothing.
+  auto declined = store_->ModifyClaimed("a1", 2, token, [](Alert& a) { a.attempts = 9; });
+  ASSERT_TRUE(declined.ok()) << declined.status();
+  EXPECT_FALSE(declined->has_value());
+  EXPECT_EQ(store_->Get("a1", false)->attempts, 2);
 }
 
 // Modify writes over the alert as stored: what another store wrote since a read is kept.
