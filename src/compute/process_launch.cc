@@ -106,9 +106,9 @@ int DescriptorLimit() {
 // stdout and stderr to the log, the working directory, no descriptors but 0-2, exec. Like
 // posix_spawn, without its ~120 rt_sigaction calls per spawn (glibc 2.36 visits all 64
 // signals twice in the child): the child keeps every signal blocked until exec, which resets
-// caught signals, and sets only the standard ones to SIG_DFL, undoing a SIG_IGN the server
-// inherited (nohup, `&` in a script) or set. The shim unblocks its signals itself. Returns
-// the pid, or -1 with *error set (then no child is left).
+// caught signals, and sets every signal to SIG_DFL (one rt_sigaction each), undoing a SIG_IGN
+// the server inherited (nohup, `&` in a script, glibc's posix_spawn) or set. The shim unblocks its
+// signals itself. Returns the pid, or -1 with *error set (then no child is left).
 pid_t SpawnShim(const SpawnPlan& plan, int* error) {
   sigset_t all, previous;
   sigfillset(&all);
@@ -121,10 +121,20 @@ pid_t SpawnShim(const SpawnPlan& plan, int* error) {
       _exit(127);
     };
     if (setsid() < 0) fail(errno);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < 32; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+    // Every signal, the real-time ones and glibc's reserved 32 and 33 included (libc's
+    // sigaction refuses those, hence the system call): posix_spawn in the server's parent
+    // (make, for one) leaves 32 and 33 ignored, and an ignored signal stays ignored across
+    // exec. The kernel's struct sigaction: handler, flags, restorer, mask.
+    struct {
+      void (*handler)(int);
+      unsigned long flags;
+      void (*restorer)();
+      uint64_t mask;
+    } dfl{SIG_DFL, 0, nullptr, 0};
+    for (int sig = 1; sig < _NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) {
+        syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
+      }
     }
     // The log first: it may be fd 0 in a server started without stdin. dup2 onto itself
     // keeps close-on-exec, so clear it then.
