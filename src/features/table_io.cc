@@ -270,6 +270,16 @@ constexpr size_t kMaxTimestampChars = 48;
 constexpr size_t kMaxNumberChars = 32;  // an int64 (20) or a shortest double (24)
 
 char* PutInt(int64_t v, char* p) { return std::to_chars(p, p + kMaxNumberChars, v).ptr; }
+
+// "true" or "false", as CSV and JSON write a bool.
+char* PutBool(bool v, char* p) {
+  if (v) {
+    std::memcpy(p, "true", 4);
+    return p + 4;
+  }
+  std::memcpy(p, "false", 5);
+  return p + 5;
+}
 char* PutDouble(double v, char* p) { return std::to_chars(p, p + kMaxNumberChars, v).ptr; }
 
 // Rows [begin, end) of `table` as CSV lines (the format of WriteCsv).
@@ -299,11 +309,7 @@ void WriteCsvRows(const Table& table, size_t begin, size_t end, TextWriter* w) {
       switch (col.type) {
         case FeatureType::kInt64: p = PutInt(col.ints[r], p); break;
         case FeatureType::kBool:
-          if (col.ints[r]) {
-            std::memcpy(p, "true", 4), p += 4;
-          } else {
-            std::memcpy(p, "false", 5), p += 5;
-          }
+          p = PutBool(col.ints[r] != 0, p);
           break;
         case FeatureType::kTimestamp: p = PutTimestamp(col.ints[r], p); break;
         case FeatureType::kDouble: {
@@ -355,11 +361,7 @@ void WriteJsonValues(const Column& col, TextWriter* w) {
     switch (col.type) {
       case FeatureType::kInt64: p = PutInt(col.ints[r], p); break;
       case FeatureType::kBool:
-        if (col.ints[r]) {
-          std::memcpy(p, "true", 4), p += 4;
-        } else {
-          std::memcpy(p, "false", 5), p += 5;
-        }
+        p = PutBool(col.ints[r] != 0, p);
         break;
       case FeatureType::kTimestamp:
         *p++ = '"';
