@@ -545,17 +545,9 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   if (code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
       code == absl::StatusCode::kFailedPrecondition) {
     // A configuration problem (an unknown pipeline, missing params): every further attempt
-    // would fail the same way. Escalate once, stop retrying and page the team once.
-    CAIRN_RETURN_IF_ERROR(AddEvent(
-        alert, now, "retrain_start_failed",
-        absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
-                     action.pipeline, ": ", run.status().message(),
-                     "; fix the pipeline or the monitor's on_alert.pipeline"),
-        {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
-    CAIRN_RETURN_IF_ERROR(Escalate(
-        alert,
-        absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
-        monitor_run, now));
+    // would fail the same way. Escalate once, stop retrying and page the team once. The
+    // phase is written first, under the claim: a server whose step was taken over meanwhile
+    // records nothing (no event, no escalation) on the alert the other server now drives.
     CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> written,
                            store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
                              a.attempts = attempts;
@@ -570,6 +562,15 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
       return absl::OkStatus();
     }
     alert = *std::move(written);
+    CAIRN_RETURN_IF_ERROR(
+        AddEvent(alert, now, "retrain_start_failed",
+                 absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
+                              action.pipeline, ": ", run.status().message(),
+                              "; fix the pipeline or the monitor's on_alert.pipeline"),
+                 {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
+    CAIRN_RETURN_IF_ERROR(Escalate(
+        alert, absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
+        monitor_run, now));
     std::string message = absl::StrCat(
         "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
         " cannot be started (", run.status().message(),

@@ -1438,15 +1438,17 @@ void ClaimedStepsAreNotLost(storage::Database& a, storage::Database& b, FakeCloc
 
 // Server A's start of a retraining run stalls past the claim's lease: server B takes the
 // step over, starts its run and records it. Whatever A's late start then comes to — a run
-// (A's record would overwrite B's), an unavailable engine (A would write its step back), or
-// an error recording its run (A would give back the claim) — B's record and claim stand.
+// (A's record would overwrite B's), an unavailable engine (A would write its step back), an
+// error recording its run (A would give back the claim), or a misconfigured pipeline (A
+// would escalate, page and mark retraining exhausted) — B's record and claim stand, and A
+// adds nothing to the alert's timeline.
 void StalledClaimerLeavesTheTakeoverAlone(storage::Database& a, storage::Database& b,
                                           FakeClock& clock, EventBus& bus) {
   TwoServers s(a, b, clock, bus);
   ASSERT_TRUE(s.server_a && s.server_b);
   auto third = AlertStore::Open(b);
   ASSERT_TRUE(third.ok()) << third.status();
-  for (const std::string late : {"started", "unavailable", "record-fails"}) {
+  for (const std::string late : {"started", "unavailable", "record-fails", "misconfigured"}) {
     const std::string monitor = "stalled-" + late;
     std::string id;
     std::string b_run;
@@ -1461,8 +1463,9 @@ void StalledClaimerLeavesTheTakeoverAlone(storage::Database& a, storage::Databas
       EXPECT_EQ(b_run, "run-b" + std::to_string(s.runs)) << monitor << ": not taken over";
       if (late == "record-fails") s.hooked.FailWrites(1, absl::UnavailableError("database busy"));
     };
-    s.a_start_result =
-        late == "unavailable" ? absl::UnavailableError("engine stopping") : absl::OkStatus();
+    s.a_start_result = late == "unavailable"     ? absl::UnavailableError("engine stopping")
+                       : late == "misconfigured" ? absl::NotFoundError("no pipeline retrain")
+                                                 : absl::OkStatus();
     auto got = s.server_a->OnMonitorRun(
         TwoServers::Out(monitor, true, "mr-a-" + monitor, Retraining(2)));
     (void)got;  // A's outcome is logged; what matters is what is stored
@@ -1472,6 +1475,12 @@ void StalledClaimerLeavesTheTakeoverAlone(storage::Database& a, storage::Databas
     EXPECT_EQ(stored.retrain_runs, std::vector<std::string>{b_run}) << monitor;
     EXPECT_EQ(stored.attempts, 1) << monitor;
     EXPECT_EQ(stored.phase, RetrainPhase::kRetraining) << monitor;
+    EXPECT_EQ(stored.severity, Severity::kWarning) << monitor << ": A escalated";
+    for (const AlertEvent& event : stored.timeline) {
+      EXPECT_NE(event.kind, "retrain_start_failed") << monitor << ": A's event was added";
+      EXPECT_NE(event.kind, "escalated") << monitor << ": A escalated";
+      EXPECT_NE(event.kind, "retrain_exhausted") << monitor << ": A paged";
+    }
     EXPECT_FALSE(*(*third)->ClaimRetrainStep(id, 1, clock.NowMillis()))
         << monitor << ": B's claim was given back by A";
   }
