@@ -545,11 +545,12 @@ TEST_F(TrackingHandlersTest, HistoryBytesMatchAnIndependentFormatting) {
   }
   for (int idx = 0; idx < 9000; ++idx)  // a long run of close timestamps and steps
     points.push_back({20000 + idx * 3, 1700000000000 + idx * 7, 1.0 / (idx + 1)});
-  // Logged in batches of 500, the batches in reverse: each block holds ordered points, the
-  // blocks are out of order.
+  // Logged in batches of 500 consecutive points of get-history's time order (timestamp,
+  // step, value), the batches in reverse: the blocks are out of order (and the first
+  // ones, stored in step order, not in time order inside).
   std::vector<P> sorted = points;
   std::sort(sorted.begin(), sorted.end(), [](const P& a, const P& b) {
-    return std::tie(a.step, a.timestamp, a.value) < std::tie(b.step, b.timestamp, b.value);
+    return std::tie(a.timestamp, a.step, a.value) < std::tie(b.timestamp, b.step, b.value);
   });
   const size_t batch = 500;
   for (size_t end = sorted.size(); end > 0;) {

@@ -71,6 +71,11 @@ struct StoredSeries {
   int64_t last_block_points = 0;
   int64_t top_timestamp = 0;   // the greatest timestamp of any stored point
   int64_t max_block_span = 0;  // the greatest max_timestamp - min_timestamp of a block
+  // Points in (step, timestamp, value) order have non-decreasing timestamps (schema v4).
+  bool time_ordered = true;
+  // point_count when this writer last wrote max_block_span and time_ordered: they are
+  // trusted only while it equals point_count (schema v4; -1 for older rows).
+  int64_t verified_points = 0;
 };
 
 // a + b for b >= 0, INT64_MAX when that overflows.
@@ -102,18 +107,19 @@ absl::StatusOr<std::vector<StoredSeries>> LockSeries(SqlSession& session, int64_
   for (auto [begin, size] : RowChunks(names.size())) {
     std::string sql =
         "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
-        "max_timestamp, ordered, last_block_points, top_timestamp, max_block_span) VALUES ";
+        "max_timestamp, ordered, last_block_points, top_timestamp, max_block_span, "
+        "time_ordered, verified_points) VALUES ";
     std::vector<SqlValue> params;
     params.reserve(size + 1);
     params.emplace_back(run_key);
     for (size_t row = 0; row < size; ++row) {
-      absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", row + 2, ", 0, 0, 0, 0, 1, 0, 0, 0)");
+      absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", row + 2, ", 0, 0, 0, 0, 1, 0, 0, 0, 1, 0)");
       params.emplace_back(*names[begin + row]);
     }
     sql +=
         " ON CONFLICT (run_key, key) DO UPDATE SET point_count = metric_series.point_count "
         "RETURNING key, point_count, block_count, max_step, max_timestamp, ordered, "
-        "last_block_points, top_timestamp, max_block_span";
+        "last_block_points, top_timestamp, max_block_span, time_ordered, verified_points";
     auto first = names.begin() + static_cast<ptrdiff_t>(begin);
     auto last = first + static_cast<ptrdiff_t>(size);
     size_t returned = 0;
@@ -127,8 +133,8 @@ absl::StatusOr<std::vector<StoredSeries>> LockSeries(SqlSession& session, int64_
         return absl::InternalError(absl::StrCat("metric series '", ToAbsl(key),
                                                 "' returned for a key that was not written"));
       states[static_cast<size_t>(it - names.begin())] = {
-          row.Int(1), row.Int(2),        row.Int(3), row.Int(4),
-          row.Int(5) != 0, row.Int(6), row.Int(7), row.Int(8)};
+          row.Int(1), row.Int(2), row.Int(3),      row.Int(4), row.Int(5) != 0,
+          row.Int(6), row.Int(7), row.Int(8), row.Int(9) != 0, row.Int(10)};
       ++returned;
       return absl::OkStatus();
     }));
@@ -181,6 +187,21 @@ absl::StatusOr<std::vector<MetricPoint>> StoredPointsIn(SqlSession& session, int
   return stored;
 }
 
+// The greatest max_timestamp - min_timestamp of the series' blocks (saturating), 0 when
+// it has none.
+absl::StatusOr<int64_t> WidestBlockSpan(SqlSession& session, int64_t run_key,
+                                        const std::string& key) {
+  const SqlValue params[] = {run_key, key};
+  int64_t widest = 0;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "SELECT min_timestamp, max_timestamp FROM metric_blocks WHERE run_key = $1 AND key = $2",
+      params, [&](const SqlRowView& row) {
+        widest = std::max(widest, SaturatingSpan(row.Int(0), row.Int(1)));
+        return absl::OkStatus();
+      }));
+  return widest;
+}
+
 // A block to insert.
 struct NewBlock {
   const std::string* key = nullptr;
@@ -207,9 +228,18 @@ struct SeriesWrite {
 // left to insert as a block.
 absl::StatusOr<std::optional<NewBlock>> PrepareSeries(SqlSession& session, int64_t run_key,
                                                       const std::string& key,
-                                                      const StoredSeries& series,
+                                                      StoredSeries series,
                                                       std::vector<MetricPoint> points,
                                                       StoredSeries* updated) {
+  if (series.point_count > 0 && series.verified_points != series.point_count) {
+    // Written last by a writer that does not maintain max_block_span and time_ordered
+    // (a row from before schema v4, or a binary from before v2 or v4 still running
+    // during a rolling upgrade): the span is read back from the blocks (their time
+    // ranges are maintained by every version), and the series is no longer assumed to
+    // be in time order.
+    CAIRN_ASSIGN_OR_RETURN(series.max_block_span, WidestBlockSpan(session, run_key, key));
+    series.time_ordered = false;
+  }
   *updated = series;
   // A point may be stored already only when it is neither after the series' greatest
   // (step, timestamp) nor newer than its greatest timestamp. Clients stamp points with
@@ -252,6 +282,15 @@ absl::StatusOr<std::optional<NewBlock>> PrepareSeries(SqlSession& session, int64
                            After(points.front(), series.max_step, series.max_timestamp);
   updated->point_count += static_cast<int64_t>(points.size());
   updated->ordered = series.ordered && appended_in_order;
+  // Time order survives a write whose points all come after the stored ones in history
+  // order (they are appended at its end) with timestamps that do not decrease along it,
+  // starting at or after the last stored point's (max_timestamp).
+  bool time_ordered = updated->ordered && (series.point_count == 0 || series.time_ordered);
+  if (time_ordered && series.point_count > 0 && points.front().timestamp < series.max_timestamp)
+    time_ordered = false;
+  for (size_t idx = 1; time_ordered && idx < points.size(); ++idx)
+    if (points[idx].timestamp < points[idx - 1].timestamp) time_ordered = false;
+  updated->time_ordered = time_ordered;
   const MetricPoint* greatest = &points.front();
   for (const MetricPoint& point : points)
     if (std::tie(point.step, point.timestamp) > std::tie(greatest->step, greatest->timestamp))
@@ -369,11 +408,12 @@ absl::Status InsertBlocks(SqlSession& session, int64_t run_key, std::vector<NewB
 // multi-row statement per chunk.
 absl::Status UpdateSeries(SqlSession& session, int64_t run_key,
                           const std::vector<SeriesWrite>& writes) {
-  constexpr int kColumns = 9;  // after the shared run_key ($1)
+  constexpr int kColumns = 11;  // after the shared run_key ($1)
   for (auto [begin, size] : RowChunks(writes.size())) {
     std::string sql =
         "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
-        "max_timestamp, ordered, last_block_points, top_timestamp, max_block_span) VALUES ";
+        "max_timestamp, ordered, last_block_points, top_timestamp, max_block_span, "
+        "time_ordered, verified_points) VALUES ";
     std::vector<SqlValue> params;
     params.reserve(1 + size * kColumns);
     params.emplace_back(run_key);
@@ -392,13 +432,16 @@ absl::Status UpdateSeries(SqlSession& session, int64_t run_key,
       params.emplace_back(state.last_block_points);
       params.emplace_back(state.top_timestamp);
       params.emplace_back(state.max_block_span);
+      params.emplace_back(int64_t{state.time_ordered ? 1 : 0});
+      params.emplace_back(state.point_count);  // verified_points: all written by this code
     }
     sql +=
         " ON CONFLICT (run_key, key) DO UPDATE SET point_count = excluded.point_count, "
         "block_count = excluded.block_count, max_step = excluded.max_step, max_timestamp = "
         "excluded.max_timestamp, ordered = excluded.ordered, last_block_points = "
         "excluded.last_block_points, top_timestamp = excluded.top_timestamp, max_block_span = "
-        "excluded.max_block_span";
+        "excluded.max_block_span, time_ordered = excluded.time_ordered, verified_points = "
+        "excluded.verified_points";
     CAIRN_RETURN_IF_ERROR(session.Execute(sql, params).status());
   }
   return absl::OkStatus();
@@ -407,6 +450,11 @@ absl::Status UpdateSeries(SqlSession& session, int64_t run_key,
 }  // namespace
 
 bool PointLess(const MetricPoint& a, const MetricPoint& b) { return OrderKey(a) < OrderKey(b); }
+
+bool TimeLess(const MetricPoint& a, const MetricPoint& b) {
+  if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+  return OrderKey(a) < OrderKey(b);  // then (step, value, is_nan)
+}
 
 bool SamePoint(const MetricPoint& a, const MetricPoint& b) {
   if (a.step != b.step || a.timestamp != b.timestamp) return false;
@@ -478,9 +526,13 @@ absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(SqlSession& session, int64_
   const SqlValue params[] = {run_key, std::string(key)};
   std::optional<SeriesInfo> info;
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
-      "SELECT point_count, ordered FROM metric_series WHERE run_key = $1 AND key = $2", params,
-      [&](const SqlRowView& row) {
-        info = SeriesInfo{row.Int(0), row.Int(1) != 0};
+      "SELECT point_count, ordered, time_ordered, verified_points FROM metric_series WHERE "
+      "run_key = $1 AND key = $2",
+      params, [&](const SqlRowView& row) {
+        const int64_t point_count = row.Int(0);
+        const bool ordered = row.Int(1) != 0;
+        info = SeriesInfo{point_count, ordered,
+                          ordered && row.Int(2) != 0 && row.Int(3) == point_count};
         return absl::OkStatus();
       }));
   return info;

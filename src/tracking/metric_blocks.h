@@ -9,8 +9,12 @@
 // the only block ever rewritten is a small last one that a small in-order write (up to
 // 16 points, runs/log-metric) extends, up to 256 points.
 //
-// History order is MLflow's SQL order: (step, timestamp, value, is_nan) with a NaN
-// compared as the value 0 (it used to be stored that way), see PointLess.
+// History order, the order of the points within a block, is (step, timestamp, value,
+// is_nan) with a NaN compared as the value 0 (MLflow's SQL store keeps a NaN as 0 with
+// is_nan set), see PointLess: the order of MLflow's get-history-bulk-interval. MLflow's
+// metrics/get-history orders by (timestamp, step, value, is_nan) instead: time order,
+// see TimeLess. The two agree on a series whose timestamps do not decrease along history
+// order (SeriesInfo::time_ordered).
 
 #include <cstdint>
 #include <optional>
@@ -40,6 +44,8 @@ inline constexpr size_t kMetricPointBytes = 24;
 
 // History order: (step, timestamp, value, is_nan), a NaN value comparing as 0.
 bool PointLess(const MetricPoint& a, const MetricPoint& b);
+// Time order: (timestamp, step, value, is_nan), a NaN value comparing as 0.
+bool TimeLess(const MetricPoint& a, const MetricPoint& b);
 // Identical points (MLflow's primary key): same step, timestamp and value, NaN equal
 // to NaN.
 bool SamePoint(const MetricPoint& a, const MetricPoint& b);
@@ -62,6 +68,10 @@ absl::Status AppendMetricPoints(storage::SqlSession& session, int64_t run_key,
 struct SeriesInfo {
   int64_t point_count = 0;
   bool ordered = true;  // blocks in block_seq order are in history order
+  // `ordered`, and the timestamps do not decrease along history order, so that history
+  // order is time order too: the blocks in block_seq order are in time order. False when
+  // that is unknown (a series last written by a binary from before schema v4).
+  bool time_ordered = true;
 };
 // The series' summary, or nullopt when nothing was logged to it.
 absl::StatusOr<std::optional<SeriesInfo>> LoadSeries(storage::SqlSession& session,

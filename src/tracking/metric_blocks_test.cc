@@ -1,12 +1,15 @@
 // The metric write path (metric_blocks.cc) through TrackingStore, on SQLite and (when
 // CAIRN_TEST_POSTGRES_URL is set) PostgreSQL: the duplicate check's bounded range, the
-// statements a log-batch runs, and a database written by schema version 1 migrated to
-// versions 2 and 3 (max_block_span, metric_blocks_run_time_idx) answering as before.
+// statements a log-batch runs, a database written by schema version 1 migrated to
+// versions 2 to 4 (max_block_span, metric_blocks_run_time_idx, time_ordered and
+// verified_points) answering as before, a writer that does not maintain the version 2 and
+// 4 columns (a rolling upgrade), and get-history's time order against a reference sort.
 
 #include "tracking/metric_blocks.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +17,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -196,8 +200,10 @@ TEST_P(MetricBlocksTest, LogBatchOfTwentyKeysRunsAFewStatements) {
   }
   std::vector<Point> history = History(run_id, "m3");
   ASSERT_EQ(history.size(), 150u);
+  // Time order: the batch stamped 1,000 (written last) first.
   EXPECT_EQ(history[0], Point(0, 1'000, ((3 * 7919) % 1000) / 1000.0));
-  EXPECT_EQ(history[1], Point(0, 2'000, ((3 * 7919) % 1000) / 1000.0));
+  EXPECT_EQ(history[1], Point(1, 1'000, ((23 * 7919) % 1000) / 1000.0));
+  EXPECT_EQ(history[50], Point(0, 2'000, ((3 * 7919) % 1000) / 1000.0));
   EXPECT_EQ(history[149], Point(49, 3'000, ((983 * 7919) % 1000) / 1000.0));
   // The same batch again stores nothing.
   ASSERT_TRUE(store_->LogBatch(run_id, BenchBatch(1'000), {}, {}).ok());
@@ -289,10 +295,12 @@ TEST_P(MetricBlocksTest, VersionOneDatabaseMigratesAndAnswersAsBefore) {
     return status.status();
   });
   ASSERT_TRUE(written.ok()) << written;
-  OpenStore();  // applies versions 2 and 3
+  OpenStore();  // applies versions 2 to 4
   EXPECT_EQ(Int("SELECT max_block_span FROM metric_series WHERE run_key = 7 AND key = 'loss'"),
             800);
-  EXPECT_EQ(Int("SELECT MAX(version) FROM schema_migrations WHERE component = 'tracking'"), 3);
+  EXPECT_EQ(Int("SELECT MAX(version) FROM schema_migrations WHERE component = 'tracking'"), 4);
+  // Version 4: not verified, so not trusted to be in time order.
+  EXPECT_EQ(Int("SELECT verified_points FROM metric_series WHERE run_key = 7"), -1);
   // The duplicate check's index is (run_key, max_timestamp, key) now.
   const std::string index_count =
       GetParam() == "sqlite"
@@ -301,13 +309,14 @@ TEST_P(MetricBlocksTest, VersionOneDatabaseMigratesAndAnswersAsBefore) {
   EXPECT_EQ(Int(index_count, {std::string("metric_blocks_run_time_idx")}), 1);
   EXPECT_EQ(Int(index_count, {std::string("metric_blocks_newest_idx")}), 0);
 
+  // get-history's time order: (2, 500) before (1, 900), though ordered = 1.
   auto expect_history = [&](size_t extra) {
     std::vector<Point> history = History(run_id, "loss");
     ASSERT_EQ(history.size(), 5u + extra);
     EXPECT_EQ(history[0], Point(0, 100, 0.5));
-    EXPECT_EQ(history[1], Point(1, 900, 0.25));
-    EXPECT_EQ(std::get<0>(history[2]), 2);
-    EXPECT_TRUE(std::isnan(std::get<2>(history[2])));
+    EXPECT_EQ(std::get<0>(history[1]), 2);
+    EXPECT_TRUE(std::isnan(std::get<2>(history[1])));
+    EXPECT_EQ(history[2 + extra], Point(1, 900, 0.25));
     EXPECT_EQ(history[3 + extra], Point(3, 2'000, 1.5));
     EXPECT_EQ(history[4 + extra], Point(4, 2'000, -INFINITY));
   };
@@ -319,7 +328,11 @@ TEST_P(MetricBlocksTest, VersionOneDatabaseMigratesAndAnswersAsBefore) {
   ASSERT_TRUE(store_->LogMetric(run_id, {"loss", 0.5, 100, 0}).ok());
   expect_history(1);
   std::vector<Point> history = History(run_id, "loss");
-  EXPECT_EQ(history[3], Point(2, 600, 0.75));
+  EXPECT_EQ(history[2], Point(2, 600, 0.75));
+  // The write verified the series: the span read back from the blocks, not time ordered.
+  EXPECT_EQ(Int("SELECT verified_points FROM metric_series WHERE run_key = 7"), 6);
+  EXPECT_EQ(Int("SELECT max_block_span FROM metric_series WHERE run_key = 7"), 800);
+  EXPECT_EQ(Int("SELECT time_ordered FROM metric_series WHERE run_key = 7"), 0);
   auto run = store_->GetRun(run_id);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->metrics.size(), 1u);
@@ -341,6 +354,171 @@ TEST_P(MetricBlocksTest, SpansSaturateInsteadOfOverflowing) {
   EXPECT_EQ(history[0], Point(0, 0, 1.0));
   EXPECT_EQ(history[1], Point(0, 5, 3.0));
   EXPECT_EQ(history[2], Point(1, kMax, 2.0));
+}
+
+// A binary that does not maintain max_block_span (before schema v2) nor time_ordered and
+// verified_points (before v4), still running during a rolling upgrade while this one
+// migrated the database, appends a wide block written out of time order, and updates the
+// series row with the columns it knows. This binary then neither trusts the stale span
+// (the duplicate check would miss the wide block and store a point twice) nor the stale
+// time order (get-history would come back in step order).
+TEST_P(MetricBlocksTest, WriterOfAnOlderVersionLeavesTheSeriesUnverified) {
+  OpenStore();
+  std::string run_id = NewRun();
+  std::vector<Metric> first;
+  for (int step = 0; step < 10; ++step) first.push_back({"m", 1.0 * step, 1'000 + step, step});
+  ASSERT_TRUE(store_->LogBatch(run_id, first, {}, {}).ok());
+  const std::string series = "FROM metric_series WHERE key = 'm'";
+  EXPECT_EQ(Int("SELECT time_ordered " + series), 1);
+  EXPECT_EQ(Int("SELECT verified_points " + series), 10);
+  EXPECT_EQ(Int("SELECT max_block_span " + series), 9);
+  // The older writer: steps 10..12 stamped 5000, 100, 9000 (history order, as every
+  // version stores a block), then its series upsert.
+  std::vector<internal::MetricPoint> old_points = {{10, 5'000, 10.0}, {11, 100, 11.0},
+                                                   {12, 9'000, 12.0}};
+  storage::SqlBlob data;
+  internal::EncodePoints(old_points, &data.bytes);
+  const int64_t run_key = Int("SELECT run_key " + series);
+  absl::Status written = db_->Write([&](SqlSession& session) -> absl::Status {
+    const SqlValue block[] = {run_key, data};
+    auto status = session.Execute(
+        "INSERT INTO metric_blocks (run_key, key, block_seq, point_count, min_step, "
+        "max_step, first_index, min_timestamp, max_timestamp, data) VALUES "
+        "($1, 'm', 1, 3, 10, 12, 10, 100, 9000, $2)",
+        block);
+    if (!status.ok()) return status.status();
+    const SqlValue row[] = {run_key};
+    return session
+        .Execute(
+            "INSERT INTO metric_series (run_key, key, point_count, block_count, max_step, "
+            "max_timestamp, ordered, last_block_points, top_timestamp) VALUES "
+            "($1, 'm', 13, 2, 12, 9000, 1, 3, 9000) ON CONFLICT (run_key, key) DO UPDATE SET "
+            "point_count = excluded.point_count, block_count = excluded.block_count, "
+            "max_step = excluded.max_step, max_timestamp = excluded.max_timestamp, ordered = "
+            "excluded.ordered, last_block_points = excluded.last_block_points, "
+            "top_timestamp = excluded.top_timestamp",
+            row)
+        .status();
+  });
+  ASSERT_TRUE(written.ok()) << written;
+  // The stale flag says time ordered; get-history is in time order all the same.
+  std::vector<Point> history = History(run_id, "m");
+  ASSERT_EQ(history.size(), 13u);
+  EXPECT_EQ(history[0], Point(11, 100, 11.0));
+  EXPECT_EQ(history[1], Point(0, 1'000, 0.0));
+  EXPECT_EQ(history[11], Point(10, 5'000, 10.0));
+  EXPECT_EQ(history[12], Point(12, 9'000, 12.0));
+  // Re-logging (11, 100) — inside the wide block, beyond the stale span of 9 — stores
+  // nothing; the write reads the span back from the blocks and verifies the series.
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"m", 11.0, 100, 11}, {"m", 13.0, 9'500, 13}}, {}, {})
+                  .ok());
+  history = History(run_id, "m");
+  ASSERT_EQ(history.size(), 14u);
+  EXPECT_EQ(history[0], Point(11, 100, 11.0));
+  EXPECT_EQ(history[1], Point(0, 1'000, 0.0));
+  EXPECT_EQ(history[13], Point(13, 9'500, 13.0));
+  EXPECT_EQ(Int("SELECT verified_points " + series), 14);
+  // (13, 9500) was merged into the older writer's block: 9500 - 100.
+  EXPECT_EQ(Int("SELECT max_block_span " + series), 9'400);
+  EXPECT_EQ(Int("SELECT time_ordered " + series), 0);
+}
+
+// "step@timestamp=value" for comparing histories (NaN equal to NaN).
+std::string Show(const Point& point) {
+  return absl::StrCat(std::get<0>(point), "@", std::get<1>(point), "=", std::get<2>(point));
+}
+
+// MLflow's get-history order: (timestamp, step, value, is_nan), a NaN as the value 0.
+bool MlflowTimeLess(const Point& a, const Point& b) {
+  auto key = [](const Point& point) {
+    bool is_nan = std::isnan(std::get<2>(point));
+    return std::make_tuple(std::get<1>(point), std::get<0>(point),
+                           is_nan ? 0.0 : std::get<2>(point), is_nan);
+  };
+  return key(a) < key(b);
+}
+
+// get-history of random series (steps logged out of time order, repeats, NaN, ±inf,
+// batches and single points) equals a reference sort of the distinct points, whole and by
+// pages of several sizes; the in-order series stays flagged time_ordered (the fast path).
+TEST_P(MetricBlocksTest, HistoryIsInTimeOrderWholeAndByPages) {
+  OpenStore();
+  std::string run_id = NewRun();
+  std::mt19937_64 random(20261128);
+  const double kValues[] = {0.0, -0.0, 1.5, -2.0, NAN, INFINITY, -INFINITY, 7.25};
+  std::vector<Point> logged;
+  for (int write = 0; write < 60; ++write) {
+    std::vector<Metric> batch;
+    const int size = write % 5 == 0 ? 1 : 1 + static_cast<int>(random() % 40);
+    for (int idx = 0; idx < size; ++idx) {
+      if (!logged.empty() && random() % 6 == 0) {  // a repeat of a logged point
+        const Point& again = logged[random() % logged.size()];
+        batch.push_back({"r", std::get<2>(again), std::get<1>(again), std::get<0>(again)});
+        continue;
+      }
+      batch.push_back({"r", kValues[random() % 8], static_cast<int64_t>(random() % 50),
+                       static_cast<int64_t>(random() % 30)});
+    }
+    for (const Metric& metric : batch) logged.emplace_back(metric.step, metric.timestamp,
+                                                           metric.value == 0 ? 0.0 : metric.value);
+    ASSERT_TRUE(size == 1 ? store_->LogMetric(run_id, batch[0]).ok()
+                          : store_->LogBatch(run_id, batch, {}, {}).ok());
+  }
+  // In order: steps up, timestamps never down (ties too), by single points and batches.
+  std::vector<Point> in_order;
+  for (int step = 0; step < 600; ++step)
+    in_order.emplace_back(step, 10 + step / 3, kValues[step % 8] == 0 ? 0.0 : kValues[step % 8]);
+  for (size_t begin = 0; begin < in_order.size();) {
+    size_t size = begin < 100 ? 1 : 50;
+    std::vector<Metric> batch;
+    for (size_t idx = begin; idx < begin + size; ++idx)
+      batch.push_back({"s", std::get<2>(in_order[idx]), std::get<1>(in_order[idx]),
+                       std::get<0>(in_order[idx])});
+    ASSERT_TRUE(store_->LogBatch(run_id, batch, {}, {}).ok());
+    begin += size;
+  }
+  EXPECT_EQ(Int("SELECT time_ordered FROM metric_series WHERE key = 's'"), 1);
+  EXPECT_EQ(Int("SELECT time_ordered FROM metric_series WHERE key = 'r'"), 0);
+
+  for (auto& [key, points] : {std::pair<std::string, std::vector<Point>>{"r", logged},
+                              std::pair<std::string, std::vector<Point>>{"s", in_order}}) {
+    std::vector<std::string> want;
+    std::vector<Point> sorted = points;
+    std::sort(sorted.begin(), sorted.end(), MlflowTimeLess);
+    for (const Point& point : sorted)
+      if (want.empty() || want.back() != Show(point)) want.push_back(Show(point));
+    std::vector<std::string> whole;
+    for (const Point& point : History(run_id, key)) whole.push_back(Show(point));
+    EXPECT_EQ(whole, want) << key;
+    for (int64_t page_size : {1, 3, 64, 1000}) {
+      std::vector<std::string> paged;
+      std::string token;
+      int pages = 0;
+      do {
+        std::string next;
+        absl::Status status = store_->ScanMetricHistory(
+            run_id, key, page_size, token,
+            [&](double value, int64_t timestamp, int64_t step) {
+              paged.push_back(Show(Point(step, timestamp, value)));
+            },
+            &next);
+        ASSERT_TRUE(status.ok()) << status;
+        token = next;
+        ASSERT_LT(++pages, 2'000);
+      } while (!token.empty());
+      EXPECT_EQ(paged, want) << key << " by pages of " << page_size;
+    }
+    // get-history-bulk-interval keeps MLflow's order for it: (step, timestamp, value).
+    auto bulk = store_->GetMetricHistoryBulkInterval({run_id}, key, std::nullopt,
+                                                     std::nullopt, 100'000);
+    ASSERT_TRUE(bulk.ok()) << bulk.status();
+    ASSERT_EQ(bulk->size(), want.size());
+    for (size_t idx = 1; idx < bulk->size(); ++idx) {
+      const Metric& a = (*bulk)[idx - 1].metric;
+      const Metric& b = (*bulk)[idx].metric;
+      ASSERT_LE(std::tie(a.step, a.timestamp), std::tie(b.step, b.timestamp)) << key;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MetricBlocksTest, ::testing::Values("sqlite", "postgres"));

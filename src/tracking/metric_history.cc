@@ -1,5 +1,7 @@
 // Metric histories: one (run, key) series read from its packed blocks (metric_blocks.h),
-// read whole for the caller to format; and MLflow's bulk-interval sampling for charts.
+// read whole for the caller to format, in MLflow's get-history order (time order:
+// timestamp, step, value, is_nan); and MLflow's bulk-interval sampling for charts, in
+// history order (step, timestamp, value, is_nan).
 
 #include <algorithm>
 #include <limits>
@@ -32,15 +34,34 @@ internal::MetricPoint AsStored(const Point& point) {
 
 bool Less(const Point& a, const Point& b) { return internal::PointLess(AsStored(a), AsStored(b)); }
 
+// History order, deciding on the step alone where it can.
+struct StepOrder {
+  bool operator()(const Point& a, const Point& b) const {
+    return a.step < b.step || (a.step == b.step && Less(a, b));
+  }
+};
+
+// Time order (MLflow's get-history), deciding on the timestamp alone where it can.
+struct TimeOrder {
+  bool operator()(const Point& a, const Point& b) const {
+    return a.timestamp < b.timestamp ||
+           (a.timestamp == b.timestamp && internal::TimeLess(AsStored(a), AsStored(b)));
+  }
+};
+
 // Orders `history.points`, read block by block (each block's points, from block_starts[i]
-// to the next start, are sorted already: every write stores its points sorted), into
-// `history.ranges`. When the blocks' point ranges do not interleave — concurrent writers
-// that each log their own steps, or batches that arrive out of order — ordering the
-// blocks by their first point is enough (O(blocks log blocks) plus one linear check, no
-// copy). Otherwise a full sort. Two distinct stored points never compare equal (PointLess
-// ties only identical points, which a series stores once), so the order is the same
-// either way.
-void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_starts) {
+// to the next start, are in history order: every write stores its points sorted so; in
+// time order too, mostly, as a batch is usually stamped with one time or steps that
+// increase with time), into `history.ranges` by `less`. When each block is in `less`
+// order and the blocks' point ranges do not interleave — concurrent writers that each
+// log their own steps, or batches that arrive out of order — ordering the blocks by
+// their first point is enough (O(blocks log blocks) plus one linear check of every
+// point, no copy). Otherwise a full sort. Two distinct stored points never compare equal
+// in either order (both compare all of (step, timestamp, value, is_nan); only identical
+// points tie, and a series stores those once), so the order is the same either way.
+template <typename LessFn>
+void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_starts,
+                 LessFn less) {
   std::vector<Point>& points = history.points;
   std::vector<Range>& order = history.ranges;
   order.clear();
@@ -49,16 +70,15 @@ void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_
     if (end > block_starts[idx]) order.push_back({block_starts[idx], end});
   }
   std::sort(order.begin(), order.end(), [&](const Range& a, const Range& b) {
-    return Less(points[a.begin], points[b.begin]);
+    return less(points[a.begin], points[b.begin]);
   });
-  // One linear check of every point against the one before it (history order compares
-  // the step first, so a greater step settles it without the full comparison).
+  // One linear check of every point against the one before it (within a block too).
   const Point* previous = nullptr;
   for (const Range& range : order) {
     for (size_t index = range.begin; index < range.end; ++index) {
       const Point& point = points[index];
-      if (previous != nullptr && point.step <= previous->step && Less(point, *previous)) {
-        std::stable_sort(points.begin(), points.end(), Less);
+      if (previous != nullptr && less(point, *previous)) {
+        std::stable_sort(points.begin(), points.end(), less);
         order.assign(1, {0, points.size()});
         return;
       }
@@ -77,10 +97,12 @@ void AppendBlock(std::string_view data, int64_t count, int64_t min_step, int64_t
   }
 }
 
-// The series' points with steps in [min_step, max_step], in history order (`ranges`).
+// The series' points with steps in [min_step, max_step], in history order (`ranges`), or
+// in time order when `time_order`.
 absl::Status LoadHistoryPoints(SqlSession& session, int64_t run_key, std::string_view key,
                                const internal::SeriesInfo& info, int64_t min_step,
-                               int64_t max_step, MetricHistoryPoints& history) {
+                               int64_t max_step, bool time_order,
+                               MetricHistoryPoints& history) {
   std::vector<Point>& points = history.points;
   points.clear();
   if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
@@ -94,10 +116,12 @@ absl::Status LoadHistoryPoints(SqlSession& session, int64_t run_key, std::string
         AppendBlock(data, count, min_step, max_step, points);
         return absl::OkStatus();
       }));
-  if (info.ordered) {
+  if (time_order ? info.time_ordered : info.ordered) {
     history.ranges.assign(1, {0, points.size()});
+  } else if (time_order) {
+    OrderBlocks(history, block_starts, TimeOrder{});
   } else {
-    OrderBlocks(history, block_starts);
+    OrderBlocks(history, block_starts, StepOrder{});
   }
   return absl::OkStatus();
 }
@@ -125,8 +149,8 @@ absl::StatusOr<std::vector<Point>> LoadSortedPoints(SqlSession& session, int64_t
                                                     const internal::SeriesInfo& info,
                                                     int64_t min_step, int64_t max_step) {
   MetricHistoryPoints history;
-  CAIRN_RETURN_IF_ERROR(
-      LoadHistoryPoints(session, run_key, key, info, min_step, max_step, history));
+  CAIRN_RETURN_IF_ERROR(LoadHistoryPoints(session, run_key, key, info, min_step, max_step,
+                                          /*time_order=*/false, history));
   if (history.ranges.size() == 1 && history.ranges[0].begin == 0) return std::move(history.points);
   std::vector<Point> points;
   points.reserve(history.points.size());
@@ -161,12 +185,20 @@ absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
     CAIRN_ASSIGN_OR_RETURN(std::optional<internal::SeriesInfo> info,
                            internal::LoadSeries(session, run_key, key));
     if (!info || offset >= info->point_count) return absl::OkStatus();
-    // Points [offset, end) of the history.
+    // Points [offset, end) of the history in time order, (timestamp, step, value, is_nan),
+    // as MLflow's SQL store pages it (ORDER BY timestamp, step, value; OFFSET, LIMIT): the
+    // page token is the offset into that order, the same order on every page.
     int64_t end = max_results ? std::min(info->point_count, offset + *max_results)
                               : info->point_count;
     if (end < info->point_count) history.next_page_token = internal::EncodeOffsetToken(end);
-    if (info->ordered) {
-      // The blocks are in history order: read only those holding [offset, end).
+    if (info->time_ordered) {
+      // The blocks in block_seq order are in history order (`ordered`), along which the
+      // timestamps do not decrease; then history order is time order. Take points p
+      // before q in history order: t(p) <= t(q). If t(p) < t(q), p is before q in time
+      // order. If t(p) = t(q), time order compares (step, value, is_nan) next, and history
+      // order compared (step, then the equal timestamps, then value, is_nan): the same
+      // comparison, so p is before q there too. So the insertion positions are time-order
+      // positions, and a page reads only the blocks holding [offset, end).
       history.points.reserve(static_cast<size_t>(end - offset));
       CAIRN_RETURN_IF_ERROR(internal::ForEachBlockAt(
           session, run_key, key, offset, end,
@@ -183,8 +215,10 @@ absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
       history.ranges.assign(1, {0, history.points.size()});
       return absl::OkStatus();
     }
-    CAIRN_RETURN_IF_ERROR(
-        LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0], kAllSteps[1], history));
+    // Steps logged out of time order (or a series last written before schema v4): all
+    // points, ordered by time (usually by ordering whole blocks), then the page.
+    CAIRN_RETURN_IF_ERROR(LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0],
+                                            kAllSteps[1], /*time_order=*/true, history));
     TrimRanges(history, offset, end);
     return absl::OkStatus();
   }));

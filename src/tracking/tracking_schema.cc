@@ -13,7 +13,9 @@
 //                    order are in history order), last_block_points, max_block_span (the
 //                    widest max_timestamp - min_timestamp of its blocks, version 2: it
 //                    bounds the duplicate check's range on metric_blocks_run_time_idx on
-//                    both sides); the row a writer locks first
+//                    both sides); time_ordered and verified_points (version 4:
+//                    whether history order is also time order, trusted while
+//                    verified_points = point_count); the row a writer locks first
 //   metric_blocks    (run_key, key, block_seq) → point_count, min_step, max_step,
 //                    first_index (points in the series before this block), the least
 //                    and greatest timestamp in the block (the duplicate check reads
@@ -174,6 +176,18 @@ constexpr char kSchemaV3[] = R"sql(
 DROP INDEX metric_blocks_newest_idx;
 CREATE INDEX metric_blocks_run_time_idx ON metric_blocks (run_key, max_timestamp, key);)sql";
 
+// Version 4: time_ordered (1 when the series' points in (step, timestamp, value) order have
+// non-decreasing timestamps, so that this order is also get-history's (timestamp, step,
+// value) order) and verified_points (the point_count at which this binary's writer last
+// wrote max_block_span and time_ordered). Both are trusted only while verified_points =
+// point_count: a writer that does not maintain them (a binary from before this version,
+// or from before version 2, still running during a rolling upgrade) changes point_count
+// and leaves verified_points behind. Existing rows start unverified (-1): their next write
+// recomputes max_block_span from the blocks, and get-history sorts them.
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE metric_series ADD COLUMN time_ordered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE metric_series ADD COLUMN verified_points BIGINT NOT NULL DEFAULT -1;)sql";
+
 }  // namespace
 
 std::span<const storage::Migration> TrackingMigrations() {
@@ -184,6 +198,7 @@ std::span<const storage::Migration> TrackingMigrations() {
        .sqlite_sql = SchemaV1(true)},
       {.version = 2, .name = "metric_series.max_block_span", .sql = kSchemaV2},
       {.version = 3, .name = "metric_blocks_run_time_idx", .sql = kSchemaV3},
+      {.version = 4, .name = "metric_series.time_ordered, verified_points", .sql = kSchemaV4},
   };
   return kMigrations;
 }

@@ -78,7 +78,7 @@ struct SearchRunsResult {
 };
 
 struct MetricHistoryPage {
-  std::vector<Metric> metrics;  // ordered by (step, timestamp, value)
+  std::vector<Metric> metrics;  // ordered by (timestamp, step, value), as MLflow
   std::string next_page_token;  // empty when there is no further page
 };
 
@@ -196,7 +196,8 @@ class TrackingStore {
 
   // ---- Metric history ----
 
-  // Points of one (run, key) series in (step, timestamp, value) order. `max_results`
+  // Points of one (run, key) series in (timestamp, step, value, is_nan) order, as MLflow
+  // 3.17's metrics/get-history (paged by offset into that order). `max_results`
   // absent: all points. `page_token` comes from a previous page's next_page_token;
   // InvalidArgument when it is malformed. An unknown run has an empty history (MLflow).
   absl::StatusOr<MetricHistoryPage> GetMetricHistory(std::string_view run_id,

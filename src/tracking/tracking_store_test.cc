@@ -611,12 +611,13 @@ TEST_P(TrackingStoreTest, PointByPointLoggingFillsBlocks) {
   ASSERT_TRUE(store_->LogMetric(id, {"m", 250.0, 1010, 1000}).ok());
   std::vector<Metric> history = FullHistory(*store_, id, "m");
   ASSERT_EQ(history.size(), 1002u);
-  for (int step = 0; step < 500; ++step) {
-    ASSERT_EQ(history[step].step, step);
-    ASSERT_EQ(history[step].value, step * 0.25);
+  // Time order: the point stamped 0 first, then steps 0..999 (stamped 10..1009), then 1000.
+  EXPECT_EQ(history[0].step, 500);
+  EXPECT_EQ(history[0].timestamp, 0);
+  for (int step = 0; step < 1000; ++step) {
+    ASSERT_EQ(history[step + 1].step, step);
+    ASSERT_EQ(history[step + 1].value, step * 0.25);
   }
-  EXPECT_EQ(history[500].timestamp, 0);
-  EXPECT_EQ(history[501].timestamp, 510);
   EXPECT_EQ(history.back().step, 1000);
   int64_t blocks = 0;
   ASSERT_TRUE(db_->Read([&](SqlSession& session) {
@@ -664,8 +665,11 @@ TEST_P(TrackingStoreTest, ConcurrentWritersOfOneSeriesStoreEachPointOnce) {
     size_t shared = (kBatches - 1) * 50 + 100;
     ASSERT_EQ(history.size(), shared + (key == std::string("a") ? kThreads * kBatches : 0))
         << key;
+    // Each point once, in time order (each has its own step).
     for (size_t idx = 1; idx < history.size(); ++idx)
-      ASSERT_LT(history[idx - 1].step, history[idx].step) << key << " at " << idx;
+      ASSERT_LT(std::tie(history[idx - 1].timestamp, history[idx - 1].step),
+                std::tie(history[idx].timestamp, history[idx].step))
+          << key << " at " << idx;
   }
 }
 
@@ -683,13 +687,15 @@ TEST_P(TrackingStoreTest, OutOfOrderPointsReadInHistoryOrder) {
   ASSERT_TRUE(store_->LogMetric(id, {"m", -1.0, 5, 12}).ok());
   std::vector<Metric> history = FullHistory(*store_, id, "m");
   ASSERT_EQ(history.size(), 22u);
+  // get-history's time order, (timestamp, step, value), as MLflow.
   for (size_t idx = 1; idx < history.size(); ++idx) {
     const Metric& a = history[idx - 1];
     const Metric& b = history[idx];
-    EXPECT_LE(std::tie(a.step, a.timestamp, a.value), std::tie(b.step, b.timestamp, b.value));
+    EXPECT_LE(std::tie(a.timestamp, a.step, a.value), std::tie(b.timestamp, b.step, b.value));
   }
-  EXPECT_EQ(history[12].step, 12);
-  EXPECT_EQ(history[12].timestamp, 4);
+  EXPECT_EQ(history[0].step, 12);
+  EXPECT_EQ(history[0].timestamp, 4);
+  EXPECT_EQ(history[12].step, 11);
   EXPECT_EQ(history[13].value, -1.0);
   EXPECT_EQ(history[14].value, 12.0);
   // The latest is still step 19.
