@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 import pandas as pd
-from cairn import _arrow_io, _convert
+from cairn import _arrow_io, _columnar, _convert
 from cairn._client import DEFAULT_URL, Client  # noqa: F401 (DEFAULT_URL re-exported)
 from cairn.errors import CairnError
 
@@ -66,6 +66,10 @@ class FeatureStore(Client):
     is shared by all calls; the object can be used as a context manager. Every failure
     raises `CairnError` with the server's error code and message.
     """
+
+    # How training sets travel when pyarrow imports: "columns" (binary, Arrow's buffers) or
+    # "csv" (the CLI's form). Without pyarrow they travel as JSON. For tests and A/B runs.
+    _historical_transport = "columns"
 
     def __init__(self, url: str | None = None, timeout: float = 600.0):
         super().__init__(url, timeout)
@@ -181,9 +185,11 @@ class FeatureStore(Client):
         server saved (id, content_hash, entity_hash, feature_views, rows) is in
         `df.attrs["cairn_snapshot"]`, the server's join time in `df.attrs["cairn_join_ms"]`.
 
-        With pyarrow installed the rows travel as CSV (written and read by pyarrow, several
-        times faster than JSON on large sets); without it, or for entity columns that CSV
-        would not type the same way (floats, text), as JSON. The result is the same.
+        With pyarrow installed the training set travels in Cairn's binary columnar form
+        (docs/formats/columns.md: Arrow's buffers, wrapped without parsing), and so do
+        entity frames of ints, bools and datetimes (others go up as CSV or JSON); without
+        pyarrow, or for entity columns that CSV would not type the same way (floats, text),
+        everything travels as JSON. The result is the same.
         """
         body = self._feature_selection(features, feature_service)
         body.update({"full_feature_names": bool(full_feature_names),
@@ -198,9 +204,18 @@ class FeatureStore(Client):
         if is_frame:
             stamps.update(str(c) for c in entity_df.columns
                           if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype))
-        upload = (_arrow_io.entities_csv(entity_df) if is_frame
-                  else Path(entity_df).read_bytes() if _arrow_io.available() else None)
-        if upload is not None:
+        transport = self._historical_transport if _arrow_io.available() else "json"
+        upload, upload_type = None, "text/csv"
+        if transport != "json" and not is_frame:
+            upload = Path(entity_df).read_bytes()
+        elif transport == "columns":
+            upload, upload_type = _columnar.entities_columns(entity_df), _columnar.CONTENT_TYPE
+        if transport != "json" and is_frame and upload is None:
+            upload, upload_type = _arrow_io.entities_csv(entity_df), "text/csv"
+        if upload is not None and transport == "columns":
+            columns, order, snapshot, join_ms = self._historical_columns(body, upload,
+                                                                         upload_type, stamps)
+        elif upload is not None:
             columns, order, snapshot, join_ms = self._historical_csv(body, upload, stamps)
         else:
             columns, order, snapshot, join_ms = self._historical_json(
@@ -257,15 +272,34 @@ class FeatureStore(Client):
                 out[name] = _convert.typed_values(types.get(name), columns[name])
         return out, order, payload.get("snapshot"), payload.get("join_ms")
 
+    @staticmethod
+    def _query(body) -> list:
+        """The request's fields as query parameters (for a CSV or columnar body)."""
+        params = [(key, value) for key, value in body.items() if key != "features"]
+        params = [(k, ("true" if v else "false") if isinstance(v, bool) else v)
+                  for k, v in params]
+        return params + [("features", f) for f in body.get("features", [])]
+
+    def _historical_columns(self, body, upload: bytes, upload_type: str, stamps):
+        """The historical request with the entity rows as a columnar (or CSV) body and the
+        training set in the columnar form: ({column: values}, column order, snapshot, join
+        ms). The snapshot record comes in the answer's footer."""
+        params = self._query(body) + [("format", "columns")]
+        response = self._send("POST", "/api/v1/features/historical", params=params,
+                              data=upload, headers={"Content-Type": upload_type})
+        if not response.headers.get("Content-Type", "").startswith(_columnar.CONTENT_TYPE):
+            raise CairnError("BAD_RESPONSE", "historical answer: asked for "
+                             f"{_columnar.CONTENT_TYPE}, got "
+                             f"{response.headers.get('Content-Type')!r} (an older server?)")
+        columns, order, meta = _columnar.training_set_columns(response.content, stamps)
+        join_ms = meta.get("join_ms")
+        return columns, order, meta.get("snapshot"), int(join_ms) if join_ms is not None else None
+
     def _historical_csv(self, body, upload: bytes, stamps):
         """The historical request with the entity rows as a CSV body and the training set
         as CSV, read by pyarrow: ({column: values}, column order, snapshot, join ms). The
         server answers JSON instead when the column types would make too long a header."""
-        params = [(key, value) for key, value in body.items() if key != "features"]
-        params = [(k, ("true" if v else "false") if isinstance(v, bool) else v)
-                  for k, v in params]
-        params += [("features", f) for f in body.get("features", [])]
-        params.append(("format", "csv"))
+        params = self._query(body) + [("format", "csv")]
         response = self._send("POST", "/api/v1/features/historical", params=params,
                                data=upload, headers={"Content-Type": "text/csv"})
         if response.headers.get("Content-Type", "").startswith("application/json"):

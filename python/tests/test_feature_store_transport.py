@@ -1,6 +1,8 @@
-"""get_historical_features moves the rows as CSV through pyarrow when it can, else as JSON:
-both must give the same DataFrame (values, nulls, dtypes, column order, timestamps) and
-the same training-set snapshot, for every feature type and every kind of entity frame."""
+"""get_historical_features moves the rows in the binary columnar form (Arrow's buffers,
+docs/formats/columns.md) when pyarrow imports, as CSV when told to (the CLI's form), else as
+JSON: all three must give the same DataFrame (values bit for bit, nulls, dtypes, column
+order, timestamps, attrs) and the same training-set snapshot, for every feature type and
+every kind of entity frame."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 
 import cairn
-from cairn import _arrow_io
+from cairn import _arrow_io, _columnar
 from features import server
 
 pytestmark = server.skip_unless_cairn()
@@ -58,6 +60,7 @@ online: false
 features:
   - {name: n_dense, type: int64, expr: "coalesce(n, 0)"}
   - {name: whole, type: double, expr: "coalesce(x, 0.0) * 0.0 + 2.0"}
+  - {name: flag_dense, type: bool, expr: "coalesce(flag, false)"}
 """
 
 # A view so wide that its column types do not fit the CSV answer's header (8 KiB).
@@ -107,19 +110,28 @@ def fs(tmp_path_factory):
     srv.stop()
 
 
-def _both(fs, monkeypatch, entity, **kwargs):
-    """(via CSV, via JSON), checking which transport each call used."""
+def _all(fs, monkeypatch, entity, **kwargs):
+    """(via the columnar form, via CSV, via JSON), checking which transport each call
+    used."""
     used = []
-    real_csv, real_json = fs._historical_csv, fs._historical_json
-    monkeypatch.setattr(fs, "_historical_csv",
-                        lambda *a, **k: used.append("csv") or real_csv(*a, **k))
-    monkeypatch.setattr(fs, "_historical_json",
-                        lambda *a, **k: used.append("json") or real_json(*a, **k))
-    via_csv = fs.get_historical_features(entity, **kwargs)
+    for name in ("_historical_columns", "_historical_csv", "_historical_json"):
+        real = getattr(fs, name)
+        monkeypatch.setattr(fs, name, lambda *a, _real=real, _name=name, **k: used.append(
+            _name.rsplit("_", 1)[1]) or _real(*a, **k))
+    via_columns = fs.get_historical_features(entity, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(fs, "_historical_transport", "csv")
+        via_csv = fs.get_historical_features(entity, **kwargs)
     with monkeypatch.context() as m:
         m.setattr(_arrow_io, "pa", None)
         via_json = fs.get_historical_features(entity, **kwargs)
-    return via_csv, via_json, used
+    return via_columns, via_csv, via_json, used
+
+
+def _assert_all_same(via_columns, via_csv, via_json) -> None:
+    _assert_same(via_columns, via_json)
+    _assert_same(via_csv, via_json)
+    assert via_columns.attrs.keys() == via_json.attrs.keys() == via_csv.attrs.keys()
 
 
 def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -150,23 +162,41 @@ def _entities(rows=300, seed=5, **extra):
     return df
 
 
-def test_every_feature_type_is_the_same_through_csv_and_json(fs, monkeypatch):
-    via_csv, via_json, used = _both(fs, monkeypatch, _entities(), features=ALL)
-    assert used == ["csv", "json"]
-    _assert_same(via_csv, via_json)
-    assert via_csv["whole"].dtype == np.float64  # integral doubles stay doubles
-    assert str(via_csv["seen"].dtype).endswith(", UTC]")
-    assert via_csv["label"].isna().any() and (via_csv["label"] == "").any()
-    assert (via_csv["label"] == "line\nbreak").any() and (via_csv["label"] == "NA").any()
+ALL_THREE = ["columns", "csv", "json"]
+
+
+def test_every_feature_type_is_the_same_through_columns_csv_and_json(fs, monkeypatch):
+    via_columns, via_csv, via_json, used = _all(fs, monkeypatch, _entities(), features=ALL)
+    assert used == ALL_THREE
+    _assert_all_same(via_columns, via_csv, via_json)
+    assert via_columns["whole"].dtype == np.float64  # integral doubles stay doubles
+    assert str(via_columns["seen"].dtype).endswith(", UTC]")
+    assert via_columns["label"].isna().any() and (via_columns["label"] == "").any()
+    assert (via_columns["label"] == "line\nbreak").any() and (via_columns["label"] == "NA").any()
+    assert via_columns["n"].dtype == np.float64  # int64 with nulls, as JSON gives them
+    assert via_columns.attrs["cairn_join_ms"] >= 0
+
+
+def test_columns_without_nulls(fs, monkeypatch):
+    # Keys that all have rows, at times after every row: no feature is null.
+    entity = pd.DataFrame({"account_id": np.arange(60, dtype=np.int64),
+                           "event_timestamp": pd.to_datetime([T0 + 2000 * MINUTE] * 60,
+                                                             unit="ms")})
+    via_columns, via_csv, via_json, used = _all(
+        fs, monkeypatch, entity, features=["acct_dense:n_dense", "acct_dense:whole",
+                                           "acct_dense:flag_dense"])
+    assert used == ALL_THREE
+    _assert_all_same(via_columns, via_csv, via_json)
+    assert [str(t) for t in via_columns.dtypes[2:]] == ["int64", "float64", "bool"]
 
 
 def test_full_feature_names_and_a_service_free_subset(fs, monkeypatch):
-    via_csv, via_json, used = _both(fs, monkeypatch, _entities(seed=6),
-                                    features=["acct:x", "acct_dense:whole", "acct:seen"],
-                                    full_feature_names=True)
-    assert used == ["csv", "json"]
-    _assert_same(via_csv, via_json)
-    assert list(via_csv.columns)[-3:] == ["acct__x", "acct__seen", "acct_dense__whole"]
+    via_columns, via_csv, via_json, used = _all(
+        fs, monkeypatch, _entities(seed=6), features=["acct:x", "acct_dense:whole", "acct:seen"],
+        full_feature_names=True)
+    assert used == ALL_THREE
+    _assert_all_same(via_columns, via_csv, via_json)
+    assert list(via_columns.columns)[-3:] == ["acct__x", "acct__seen", "acct_dense__whole"]
 
 
 def test_entity_frames_of_every_csv_kind(fs, monkeypatch):
@@ -180,6 +210,8 @@ def test_entity_frames_of_every_csv_kind(fs, monkeypatch):
             rows, weight=np.arange(rows, dtype=np.int64) * 3 - 100,
             active=np.arange(rows) % 3 == 0,
             signup=stamps - pd.Timedelta(days=30)),
+        "int32 keys": _entities(rows).assign(
+            account_id=lambda d: d["account_id"].astype(np.int32)),
         "columns in another order": _entities(rows)[["event_timestamp", "account_id"]],
         "no rows": _entities(0),
         "one row": _entities(1),
@@ -187,17 +219,17 @@ def test_entity_frames_of_every_csv_kind(fs, monkeypatch):
     cases["a null timestamp and extra int/bool/datetime columns"].loc[
         5, "event_timestamp"] = pd.NaT
     for name, entity in cases.items():
-        via_csv, via_json, used = _both(fs, monkeypatch, entity, features=ALL)
-        assert used == ["csv", "json"], name
-        _assert_same(via_csv, via_json)
-        assert len(via_csv) == len(entity), name
+        via_columns, via_csv, via_json, used = _all(fs, monkeypatch, entity, features=ALL)
+        assert used == ALL_THREE, name
+        _assert_all_same(via_columns, via_csv, via_json)
+        assert len(via_columns) == len(entity), name
 
 
 def test_entity_columns_csv_would_type_differently_go_as_json(fs, monkeypatch):
     entity = _entities(50, score=np.linspace(0, 1, 50), name=[f"n{i}" for i in range(50)])
-    via_csv, via_json, used = _both(fs, monkeypatch, entity, features=ALL)
-    assert used == ["json", "json"]
-    _assert_same(via_csv, via_json)
+    via_columns, via_csv, via_json, used = _all(fs, monkeypatch, entity, features=ALL)
+    assert used == ["json", "json", "json"]
+    _assert_all_same(via_columns, via_csv, via_json)
 
 
 def test_an_entity_csv_file_is_sent_as_is(fs, monkeypatch, tmp_path):
@@ -206,31 +238,33 @@ def test_an_entity_csv_file_is_sent_as_is(fs, monkeypatch, tmp_path):
                     "1,2024-01-01T05:00:00Z,a\n"
                     "2,2024-01-01T06:00:00.250Z,\n"
                     "3,1704081600000,\"c,d\"\n")
-    via_csv, via_json, used = _both(fs, monkeypatch, path, features=ALL)
-    assert used == ["csv", "json"]
-    _assert_same(via_csv, via_json)
-    assert via_csv["note"].tolist()[0] == "a"
+    via_columns, via_csv, via_json, used = _all(fs, monkeypatch, path, features=ALL)
+    assert used == ALL_THREE
+    _assert_all_same(via_columns, via_csv, via_json)
+    assert via_columns["note"].tolist()[0] == "a"
 
 
-def test_errors_name_the_field_either_way(fs, monkeypatch):
+def test_errors_name_the_field_every_way(fs, monkeypatch):
     entity = _entities(3)
-    with pytest.raises(cairn.CairnError) as via_csv:
-        fs.get_historical_features(entity, features=["acct:nope"])
-    with monkeypatch.context() as m:
-        m.setattr(_arrow_io, "pa", None)
-        with pytest.raises(cairn.CairnError) as via_json:
-            fs.get_historical_features(entity, features=["acct:nope"])
-    assert via_csv.value.status_code == via_json.value.status_code
-    assert via_csv.value.message == via_json.value.message
-    assert "nope" in via_csv.value.message
+    errors = []
+    for transport, pa in (("columns", pyarrow), ("csv", pyarrow), ("columns", None)):
+        with monkeypatch.context() as m:
+            m.setattr(fs, "_historical_transport", transport)
+            m.setattr(_arrow_io, "pa", pa)
+            with pytest.raises(cairn.CairnError) as error:
+                fs.get_historical_features(entity, features=["acct:nope"])
+        errors.append((error.value.status_code, error.value.message))
+    assert errors[0] == errors[1] == errors[2]
+    assert "nope" in errors[0][1]
 
 
-def test_a_training_set_too_wide_for_the_types_header_comes_back_as_json(fs, monkeypatch):
+def test_a_training_set_too_wide_for_the_types_header(fs, monkeypatch):
     entity = _entities(rows=50, seed=9)
-    via_csv, via_json, used = _both(fs, monkeypatch, entity, features=["acct_wide"])
-    assert used == ["csv", "json"]
-    _assert_same(via_csv, via_json)
-    assert list(via_csv.columns)[-len(WIDE):] == WIDE
+    via_columns, via_csv, via_json, used = _all(fs, monkeypatch, entity,
+                                                features=["acct_wide"])
+    assert used == ALL_THREE
+    _assert_all_same(via_columns, via_csv, via_json)
+    assert list(via_columns.columns)[-len(WIDE):] == WIDE
     # Asked for CSV, the server answered JSON, with the types in the body.
     upload = _arrow_io.entities_csv(entity)
     response = fs._send("POST", "/api/v1/features/historical",
@@ -239,3 +273,93 @@ def test_a_training_set_too_wide_for_the_types_header_comes_back_as_json(fs, mon
     assert response.headers["Content-Type"].startswith("application/json")
     assert "X-Cairn-Column-Types" not in response.headers
     assert len(response.json()["column_types"]) == len(WIDE) + 2
+
+
+def _columns_request(fs, upload, content_type=_columnar.CONTENT_TYPE, features=ALL):
+    return fs._session.post(f"{fs.url}/api/v1/features/historical",
+                            params=[("format", "columns")] + [("features", f) for f in features],
+                            data=upload, headers={"Content-Type": content_type})
+
+
+def test_the_columnar_answer_is_arrow_buffers_behind_a_footer(fs):
+    entity = _entities(rows=120, seed=11)
+    response = _columns_request(fs, _columnar.entities_columns(entity))
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/vnd.cairn.columns"
+    body = response.content
+    assert body[:8] == body[-8:] == b"CAIRNCOL"
+    meta = _columnar.footer(body)
+    assert meta["rows"] == 120 and meta["format"] == "cairn.columns"
+    assert [c["name"] for c in meta["columns"]] == [
+        "account_id", "event_timestamp", "n", "x", "label", "flag", "seen", "n_dense", "whole"]
+    assert meta["snapshot"]["id"] == response.headers["X-Cairn-Snapshot-Id"]
+    assert meta["snapshot"]["content_hash"] == response.headers["X-Cairn-Snapshot-Hash"]
+    assert meta["join_ms"] == int(response.headers["X-Cairn-Join-Ms"])
+    buffer = pyarrow.py_buffer(body)
+    for spec in meta["columns"]:
+        for key in ("validity", "values", "data"):
+            if spec.get(key):
+                assert spec[key][0] % 64 == 0, (spec["name"], key)
+    # Arrow reads the buffers as they are, without a copy.
+    x = next(c for c in meta["columns"] if c["name"] == "x")
+    array = pyarrow.Array.from_buffers(
+        pyarrow.float64(), 120, [buffer.slice(*x["validity"]), buffer.slice(*x["values"])],
+        null_count=x["null_count"])
+    assert array.buffers()[1].address == buffer.address + x["values"][0]
+    via_json = fs.get_training_set(meta["snapshot"]["id"])
+    assert via_json == meta["snapshot"]
+    # The snapshot's rows in the columnar form: the same buffers.
+    data = fs._session.get(f"{fs.url}/api/v1/features/training-sets/"
+                           f"{meta['snapshot']['id']}/data", params={"format": "columns"})
+    assert data.status_code == 200
+    stored = _columnar.footer(data.content)
+    assert stored["columns"] == meta["columns"]
+    end = meta["columns"][-1]["values"][0] + meta["columns"][-1]["values"][1]
+    assert data.content[:end] == body[:end]
+
+
+def test_a_columnar_upload_is_read_as_the_csv_one(fs):
+    entity = _entities(rows=80, seed=12, weight=np.arange(80, dtype=np.int64),
+                       active=np.arange(80) % 2 == 0)
+    via_columns = _columns_request(fs, _columnar.entities_columns(entity))
+    via_csv = _columns_request(fs, _arrow_io.entities_csv(entity), "text/csv")
+    assert via_columns.status_code == via_csv.status_code == 200
+    a, b = _columnar.footer(via_columns.content), _columnar.footer(via_csv.content)
+    assert a["snapshot"]["entity_hash"] == b["snapshot"]["entity_hash"]
+    assert a["snapshot"]["content_hash"] == b["snapshot"]["content_hash"]
+
+
+def test_a_malformed_columnar_upload_gets_a_400_naming_the_problem(fs):
+    good = _columnar.entities_columns(_entities(rows=10))
+    cases = {
+        b"account_id,event_timestamp\n1,2\n": "body: not Cairn's columnar form",
+        good[:-1]: "body: not Cairn's columnar form",
+        good.replace(b'"version": 1', b'"version": 9'): "body: footer.version: 9",
+        good.replace(b'"rows": 10', b'"rows": 11'): "body: footer.columns[0] ('account_id')"
+                                                    ".values: 80 bytes, but 11 rows need 88",
+    }
+    for upload, message in cases.items():
+        response = _columns_request(fs, upload)
+        assert response.status_code == 400, (message, response.text)
+        assert response.json()["message"].startswith(message), response.json()
+    # A join key sent as a bool: the type it needs is named.
+    wrong = _columnar.entities_columns(_entities(rows=3).assign(account_id=[True, False, True]))
+    response = _columns_request(fs, wrong)
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "body: footer.columns[0] ('account_id').type: bool, but the column must be int64 "
+        "(send it as int64)")
+
+
+@pytest.mark.parametrize("millis,text", [
+    (0, "1970-01-01T00:00:00.000Z"),
+    (-1, "1969-12-31T23:59:59.999Z"),
+    (T0 + 86_399_999, "2024-01-01T23:59:59.999Z"),
+    (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+    (-62_135_596_800_000, "0001-01-01T00:00:00.000Z"),
+    (-62_135_596_800_001, "0000-12-31T23:59:59.999Z"),
+    (-62_198_755_200_000, "-001-01-01T00:00:00.000Z"),
+    (253_402_300_800_000, "10000-01-01T00:00:00.000Z"),
+])
+def test_timestamps_outside_pandas_years_are_written_as_the_server_writes_them(millis, text):
+    assert _columnar._timestamp_text(millis) == text

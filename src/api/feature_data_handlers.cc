@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/timestamp.h"
+#include "features/columnar_io.h"
 #include "features/table_io.h"
 
 namespace cairn::api {
@@ -132,8 +133,9 @@ absl::StatusOr<HttpResponse> Push(FeatureStore& store, const HttpRequest& reques
   return JsonResponse(Json{{"rows", n}}.dump());
 }
 
-// A CSV request body (Content-Type text/csv) is the entity rows; the other fields come
-// from the query string then (features=a:x&features=b:y&format=csv...).
+// A CSV request body (Content-Type text/csv) or a columnar one
+// (application/vnd.cairn.columns, docs/formats/columns.md) is the entity rows; the other
+// fields come from the query string then (features=a:x&features=b:y&format=csv...).
 // The longest X-Cairn-Column-Types header a CSV answer carries (feature_data_handlers.h).
 constexpr size_t kMaxColumnTypesHeader = 8 * 1024;
 
@@ -142,8 +144,13 @@ bool CsvBody(const HttpRequest& request) {
   return type != nullptr && absl::StartsWithIgnoreCase(*type, "text/csv");
 }
 
+bool ColumnsBody(const HttpRequest& request) {
+  const std::string* type = request.Header("content-type");
+  return type != nullptr && absl::StartsWithIgnoreCase(*type, ToAbsl(features::kColumnsContentType));
+}
+
 absl::StatusOr<Json> HistoricalFields(const HttpRequest& request) {
-  if (!CsvBody(request)) return RequestFields(request);
+  if (!CsvBody(request) && !ColumnsBody(request)) return RequestFields(request);
   Json fields = Json::object();
   for (const auto& [key, value] : request.query) {
     if (key == "features") {
@@ -168,8 +175,9 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
                          OptionalString(fields, "timestamp_column"));
   if (ts_col) req.options.timestamp_column = *ts_col;
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> format, OptionalString(fields, "format"));
-  if (format && *format != "json" && *format != "csv") {
-    return absl::InvalidArgumentError(absl::StrCat("format: '", *format, "' is not json or csv"));
+  if (format && *format != "json" && *format != "csv" && *format != "columns") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("format: '", *format, "' is not json, csv or columns"));
   }
   // Types of the entity columns: the views' join keys and the timestamp.
   CAIRN_ASSIGN_OR_RETURN(auto resolved, store.ResolveFeatures(req.features, req.feature_service));
@@ -182,6 +190,8 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
   }
   if (CsvBody(request)) {
     CAIRN_ASSIGN_OR_RETURN(req.entities, features::TableFromCsv(request.body, "body", types));
+  } else if (ColumnsBody(request)) {
+    CAIRN_ASSIGN_OR_RETURN(req.entities, features::TableFromColumns(request.body, "body", types));
   } else if (fields.contains("entities")) {
     const Json& e = fields["entities"];
     if (e.is_array()) {
@@ -196,15 +206,23 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
   } else {
     return absl::InvalidArgumentError(
         "entities: required (column-major JSON of join keys and timestamps), or entities_csv, "
-        "or the entity CSV as the body with Content-Type text/csv");
+        "or the entity rows as the body: CSV with Content-Type text/csv, or columnar with "
+        "Content-Type application/vnd.cairn.columns");
   }
   // The answer is formatted while the training-set snapshot is saved.
   const bool csv_asked = format && *format == "csv";
+  const bool columns = format && *format == "columns";
+  Json columns_footer;
   bool csv = false;
   std::string types_header;
   HttpResponse response;
   Json column_types = Json::object();
   req.on_joined = [&](const features::Table& table) {
+    if (columns) {
+      // The buffers now; the footer, which names the snapshot, once it is saved.
+      columns_footer = features::WriteColumnBuffers(table, &response.body);
+      return;
+    }
     for (size_t c = 0; c < table.num_columns(); ++c) {
       column_types[table.names[c]] = std::string(features::TypeName(table.columns[c].type));
     }
@@ -222,6 +240,16 @@ absl::StatusOr<HttpResponse> Historical(FeatureStore& store, const HttpRequest& 
     }
   };
   CAIRN_ASSIGN_OR_RETURN(features::HistoricalResult result, store.GetHistoricalFeatures(req));
+  if (columns) {
+    columns_footer["snapshot"] = features::TrainingSetToJson(result.snapshot);
+    columns_footer["join_ms"] = result.join_ms;
+    features::AppendColumnsFooter(columns_footer, &response.body);
+    response.content_type = std::string(features::kColumnsContentType);
+    response.headers.emplace_back("X-Cairn-Snapshot-Id", result.snapshot.id);
+    response.headers.emplace_back("X-Cairn-Snapshot-Hash", result.snapshot.content_hash);
+    response.headers.emplace_back("X-Cairn-Join-Ms", absl::StrCat(result.join_ms));
+    return response;
+  }
   if (csv) {
     response.content_type = "text/csv";
     response.headers.emplace_back("X-Cairn-Snapshot-Id", result.snapshot.id);
@@ -252,8 +280,12 @@ absl::StatusOr<HttpResponse> TrainingSetData(FeatureStore& store, const HttpRequ
     features::WriteCsv(table, &response.body);
   } else if (*format == "json") {
     features::WriteColumnsJson(table, &response.body);
+  } else if (*format == "columns") {
+    response.content_type = std::string(features::kColumnsContentType);
+    response.body = features::WriteColumns(table);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("format: '", *format, "' is not csv or json"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("format: '", *format, "' is not csv, json or columns"));
   }
   return response;
 }
