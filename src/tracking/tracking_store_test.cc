@@ -894,13 +894,16 @@ TEST_P(TrackingSearchTest, SelectiveAndUnselectiveFiltersPageInMlflowOrder) {
     int64_t start_time;
     double m;
     std::string p;
+    std::string t;  // "" when the run has no tag t
   };
   std::vector<R> runs;
   for (int idx = 0; idx < kRuns; ++idx) {
     R run{"", 1000 + idx / 3, static_cast<double>((idx * 7919) % kRuns) / kRuns,
-          absl::StrCat("v", idx % 10)};
+          absl::StrCat("v", idx % 10), idx % 5 == 0 ? "a" : idx % 5 == 1 ? "b" : ""};
     run.id = NewRun(exp, run.start_time).info.run_id;  // start_time ties: run_uuid decides
-    ASSERT_TRUE(store_->LogBatch(run.id, {{"m", run.m, 1, 0}}, {{"p", run.p}}, {}).ok());
+    std::vector<RunTag> tags;
+    if (!run.t.empty()) tags.push_back({"t", run.t});
+    ASSERT_TRUE(store_->LogBatch(run.id, {{"m", run.m, 1, 0}}, {{"p", run.p}}, tags).ok());
     runs.push_back(std::move(run));
   }
   struct Case {
@@ -919,6 +922,19 @@ TEST_P(TrackingSearchTest, SelectiveAndUnselectiveFiltersPageInMlflowOrder) {
       {"params.p != 'v1' and params.p IS NOT NULL", [](const R& r) { return r.p != "v1"; },
        "metrics.m ASC", 100},
       {"metrics.m < 0.001", [](const R& r) { return r.m < 0.001; }, "", 1},
+      // Three selective clauses (their candidates intersected on SQLite), and one of them
+      // with one that is not (checked per run).
+      {"metrics.m > 0.5 and params.p = 'v3' and tags.t = 'a'",
+       [](const R& r) { return r.m > 0.5 && r.p == "v3" && r.t == "a"; }, "", 9},
+      {"metrics.m > 0.99 and metrics.m < 0.995", [](const R& r) { return r.m > 0.99 && r.m < 0.995; },
+       "metrics.m ASC", 4},
+      {"params.p = 'v5' and tags.t IS NULL", [](const R& r) { return r.p == "v5" && r.t.empty(); },
+       "", 30},
+      {"tags.t IS NOT NULL and metrics.m > 0.2", [](const R& r) { return !r.t.empty() && r.m > 0.2; },
+       "tags.t ASC", 64},
+      {"params.p = 'v2'", [](const R& r) { return r.p == "v2"; }, "tags.t DESC", 25},
+      {"params.p = 'none' and metrics.m > 0.5", [](const R&) { return false; }, "", 10},
+      {"", [](const R&) { return true; }, "tags.t ASC", 500},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(absl::StrCat(c.filter, " order by '", c.order_by, "', pages of ", c.page));
@@ -932,6 +948,10 @@ TEST_P(TrackingSearchTest, SelectiveAndUnselectiveFiltersPageInMlflowOrder) {
     std::sort(expected.begin(), expected.end(), [&](const R* a, const R* b) {
       if (c.order_by == "metrics.m ASC" && a->m != b->m) return a->m < b->m;
       if (c.order_by == "params.p DESC" && a->p != b->p) return a->p > b->p;
+      if (c.order_by.starts_with("tags.t") && a->t != b->t) {
+        if (a->t.empty() || b->t.empty()) return b->t.empty();  // runs without it last
+        return c.order_by == "tags.t ASC" ? a->t < b->t : a->t > b->t;
+      }
       return by_start_then_id(a, b);
     });
     SearchRunsRequest request;
