@@ -667,3 +667,54 @@ def test_server_killed_mid_run_resumes_without_running_the_step_twice(env, tmp_p
         assert Path(step_of(ended, "next")["outputs"]["copy"]).read_text() == "done\n"
     finally:
         server.stop()
+
+
+def fan_out_yaml(name: str, executor: str, width: int) -> str:
+    """start → `width` steps → join, each appending its name to {{params.trace}}."""
+    lines = ["kind: Pipeline", f"name: {name}", f"executor: {executor}",
+             "params: [{name: trace, type: string}]", "steps:",
+             "  - {name: start, script: 'echo start >> {{params.trace}}'}"]
+    middle = [f"m{index:02d}" for index in range(width)]
+    lines += [f"  - {{name: {m}, depends_on: [start], script: 'echo {m} >> {{{{params.trace}}}}'}}"
+              for m in middle]
+    lines.append(f"  - {{name: join, depends_on: [{', '.join(middle)}], "
+                 "script: 'echo join >> {{params.trace}}'}")
+    return "\n".join(lines) + "\n"
+
+
+def test_server_killed_in_a_fan_out_runs_every_step_once(env, tmp_path):
+    """The engine commits a fan-out's job reports together (group commit): reports it had
+    handled but not yet committed when it was killed are learnt again on restart from the
+    jobs themselves; no step runs twice and the finished ones stay finished."""
+    executor, _, _ = env
+    width = 40
+    data_dir = tmp_path / "data"
+    server = ps.start(data_dir, executor)
+    try:
+        client = cairn.Pipelines(server.url)
+        name = unique("fan-resume")
+        apply(client, fan_out_yaml(name, executor, width))
+        trace = tmp_path / "trace"
+        run = client.run(name, params={"trace": str(trace)}, no_cache=True)
+
+        def some_succeeded():
+            current = client.get_run(run["id"])
+            done = [s for s in current["steps"] if s["state"] == "succeeded"]
+            return current if len(done) >= 8 else None
+
+        seen = ps.wait_until("8 steps to succeed", some_succeeded, interval_s=0.005)
+        os.kill(server.pid, signal.SIGKILL)  # a crash, mid fan-out
+        server.proc.wait(timeout=30)
+        server = ps.start(data_dir, executor)
+        client = cairn.Pipelines(server.url)
+        ended = client.wait(run["id"], timeout=ps.DEADLINE_S)
+        assert ended["state"] == "succeeded", ended["message"]
+        lines = trace.read_text().split()
+        expected = ["start", *[f"m{index:02d}" for index in range(width)], "join"]
+        assert sorted(lines) == sorted(expected), "a step ran twice or not at all"
+        for step in seen["steps"]:  # what a reader saw finished stayed finished, run once
+            if step["state"] == "succeeded":
+                assert step_of(ended, step["name"])["state"] == "succeeded"
+                assert len(step_of(ended, step["name"])["attempts"]) == 1, step["name"]
+    finally:
+        server.stop()

@@ -43,6 +43,9 @@ using compute::JobState;
 constexpr int kLogTailLines = 20;
 constexpr int64_t kMaxTimerWaitMs = 50;  // re-reads the (possibly fake) clock while retries wait
 constexpr int64_t kSaveRetryMs = 1000;   // after a failed Save of run state
+// Group commit: how long a turn that only recorded job reports waits for more reports
+// before their one commit (see Loop). Readers of a run wait at most this long.
+constexpr int64_t kGroupCommitMs = 4;
 
 bool JobEnded(JobState state) { return state != JobState::kQueued && state != JobState::kRunning; }
 
@@ -230,6 +233,9 @@ class PipelineEngine::Impl {
   };
 
   void Loop();
+  bool Turn(const std::vector<Event>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GatherReports() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Saved() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !unsaved_; }
   void HandleEvent(const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleJob(ActiveRun& run, const Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleStart(ActiveRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -279,6 +285,10 @@ class PipelineEngine::Impl {
   std::set<Timer> timers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void(const RunRecord&)>> finished_callbacks_ ABSL_GUARDED_BY(mu_);
   std::vector<RunRecord> just_finished_ ABSL_GUARDED_BY(mu_);
+  int64_t launches_ ABSL_GUARDED_BY(mu_) = 0;  // Launch calls so far (Turn compares)
+  // The dispatcher has handled reports it has not committed yet and released mu_ while it
+  // gathers more (GatherReports): GetRun waits, so that readers see only committed states.
+  bool unsaved_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // ---- Requests --------------------------------------------------------------------------
@@ -374,6 +384,7 @@ absl::Status PipelineEngine::Impl::CancelRun(std::string_view run_id) {
 absl::StatusOr<RunRecord> PipelineEngine::Impl::GetRun(std::string_view run_id) {
   {
     absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &Impl::Saved));
     auto it = runs_.find(std::string(run_id));
     if (it != runs_.end()) return it->second->record;
   }
@@ -529,9 +540,7 @@ void PipelineEngine::Impl::Loop() {
     std::vector<std::function<void(const RunRecord&)>> callbacks;
     {
       absl::MutexLock lock(&mu_);
-      for (const Event& event : batch) HandleEvent(event);
-      FireTimers();
-      DrainReady();
+      if (Turn(batch) && !retry_save) GatherReports();
       // One transaction for everything this batch changed.
       std::vector<RunChange> changes;
       for (auto& [id, run] : runs_) {
@@ -585,6 +594,55 @@ void PipelineEngine::Impl::Loop() {
     for (const RunRecord& run : finished) runs_.erase(run.id);
     changed_.SignalAll();
   }
+}
+
+// Handles `batch`, fires due timers and launches ready steps. True when the turn only
+// recorded job reports: no run started, was cancelled, recovered or finished, nothing was
+// launched (nor is a retry due within kGroupCommitMs) — its rows may wait for the reports
+// that follow (GatherReports); anything else is committed at once.
+bool PipelineEngine::Impl::Turn(const std::vector<Event>& batch) {
+  const int64_t launches = launches_;
+  bool reports_only = true;
+  for (const Event& event : batch) {
+    if (event.kind != Event::kJob) reports_only = false;
+    HandleEvent(event);
+  }
+  FireTimers();
+  DrainReady();
+  if (launches_ != launches) return false;
+  if (!timers_.empty() && timers_.begin()->due_ms <= clock_.NowMillis() + kGroupCommitMs)
+    return false;
+  for (const auto& [id, run] : runs_)
+    if (run->finished) return false;
+  return reports_only;
+}
+
+// Group commit. When many jobs change state at about the same time (a fan-out: hundreds of
+// steps end one after another as the executor starts the next), committing each report on
+// its own costs a write transaction per step. A turn that only recorded reports (Turn)
+// instead waits up to kGroupCommitMs for more and handles them, so that one transaction
+// stores them all; the wait ends at once when a report makes a step ready (its launch, and
+// the commit with it, are not delayed), when any other event arrives or at shutdown.
+// What waits is re-derived after a crash: every attempt's job id was committed by the turn
+// that launched it (such a turn never waits), and a restarted server learns the jobs'
+// states by re-attaching them (Recover), as it does for reports that arrived after the
+// last commit; a step made ready, a run started or ended, a cancel is committed at once.
+// Meanwhile GetRun waits (unsaved_), so readers never see a state that is not stored.
+void PipelineEngine::Impl::GatherReports() {
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(kGroupCommitMs);
+  unsaved_ = true;
+  for (;;) {
+    std::vector<Event> more;
+    mu_.Unlock();
+    {
+      absl::MutexLock lock(&inbox_->mu);
+      inbox_->mu.AwaitWithDeadline(absl::Condition(inbox_.get(), &Inbox::Ready), deadline);
+      if (!inbox_->closed) more.swap(inbox_->events);
+    }
+    mu_.Lock();
+    if (more.empty() || !Turn(more)) break;
+  }
+  unsaved_ = false;
 }
 
 void PipelineEngine::Impl::HandleEvent(const Event& event) {
@@ -832,6 +890,7 @@ bool PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
 }
 
 void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
+  ++launches_;
   StepRecord& step = run.record.steps[pos];
   const StepSpec& spec = run.spec.steps[run.steps[pos].spec_index];
   Touch(run, pos);

@@ -96,7 +96,9 @@ class PipelineEngine {
   // FailedPrecondition when the run has already ended.
   absl::Status CancelRun(std::string_view run_id);
 
-  absl::StatusOr<RunRecord> GetRun(std::string_view run_id);  // with steps and attempts
+  // With steps and attempts, as stored: while the dispatcher gathers job reports for one
+  // commit (at most ~4 ms) it waits for that commit.
+  absl::StatusOr<RunRecord> GetRun(std::string_view run_id);
   absl::StatusOr<ListRunsResult> ListRuns(const ListRunsRequest& request);
 
   // The log of one attempt of a step (attempt 0: the latest) from byte `offset`, at most
