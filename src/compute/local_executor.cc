@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -315,6 +316,14 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
     if (queue_.empty() && Fits(raw->spec.resources)) {
       Launch(*raw, events_);
     } else {
+      const Resources& asks = raw->spec.resources;
+      if (queue_.empty()) {
+        queued_floor_ = asks;
+      } else {
+        queued_floor_.cpus = std::min(queued_floor_.cpus, asks.cpus);
+        queued_floor_.memory_bytes = std::min(queued_floor_.memory_bytes, asks.memory_bytes);
+        queued_floor_.gpus = std::min(queued_floor_.gpus, asks.gpus);
+      }
       queue_.push_back(raw);
       dispatch_needed_ = true;
     }
@@ -761,20 +770,40 @@ void LocalExecutor::Dispatch(std::vector<Event>& events) {
   dispatch_needed_ = false;
   int64_t now = clock_.NowMillis();
   bool head_seen = false;
+  // The smallest request of the jobs left queued, when the walk sees them all. Until then
+  // queued_floor_ stays a lower bound, and once it no longer fits (the freed CPUs are taken
+  // again), the walk ends: a fan-out of a thousand 1-CPU steps starts one job per ended job
+  // instead of walking the whole queue each time.
+  Resources floor{.cpus = std::numeric_limits<double>::infinity(),
+                  .memory_bytes = std::numeric_limits<int64_t>::max(),
+                  .gpus = std::numeric_limits<int>::max()};
+  bool walked_all = true;
   for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!Fits(queued_floor_)) {
+      walked_all = false;
+      break;
+    }
     Job* job = *it;
-    if (Fits(job->spec.resources)) {
+    const Resources& asks = job->spec.resources;
+    if (Fits(asks)) {
       it = queue_.erase(it);
       Launch(*job, events);
       continue;
     }
+    floor.cpus = std::min(floor.cpus, asks.cpus);
+    floor.memory_bytes = std::min(floor.memory_bytes, asks.memory_bytes);
+    floor.gpus = std::min(floor.gpus, asks.gpus);
     if (!head_seen) {
       head_seen = true;
       // The oldest job that does not fit: others may pass it only for so long.
-      if (now - job->status.queued_ms >= options_.max_backfill_wait_ms) break;
+      if (now - job->status.queued_ms >= options_.max_backfill_wait_ms) {
+        walked_all = false;
+        break;
+      }
     }
     ++it;
   }
+  if (walked_all) queued_floor_ = floor;
 }
 
 void LocalExecutor::Launch(Job& job, std::vector<Event>& events) {

@@ -165,6 +165,10 @@ class LocalExecutor final : public Executor {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // not ended
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);  // waiting for capacity, FIFO
+  // No job of queue_ asks for less than this in any dimension (a lower bound: exact after a
+  // Dispatch that walked the whole queue, lowered by each job queued since). When even this
+  // does not fit, no queued job does, and Dispatch stops walking.
+  Resources queued_floor_ ABSL_GUARDED_BY(mu_);
   // A job was queued or capacity was released since the last Dispatch: otherwise nothing in
   // the queue can fit now that did not then, and Dispatch skips the walk over it.
   bool dispatch_needed_ ABSL_GUARDED_BY(mu_) = false;
