@@ -7,10 +7,14 @@ run's time. On a shared machine CPU per step is the figure to compare; wall time
 
   python3 bench/pipelines/fanout_cpu.py OLD/cairn NEW/cairn --rounds 4 [--steps 1000]
       [--perf /tmp/perf-]   # perf record (DWARF call graphs) of each server's first run
+      [--perf-stat]         # counts per step of each run: perf stat -p SERVER, its threads
+                            # only (--no-inherit): task-clock, system calls, WAL pwrite64,
+                            # fcntl (SQLite's locks), mprotect, page faults, context switches
+      [--env 1:GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864]  # for one server (0-based)
 
 Each binary needs its cairn-job-shim beside it (copy both when keeping an old build).
 """
-import argparse, os, sys, tempfile, time
+import argparse, os, subprocess, sys, tempfile, time
 from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "pipelines"))
@@ -18,6 +22,13 @@ sys.path.insert(0, str(REPO / "python" / "tests"))
 import run as bench  # noqa
 
 TICK = os.sysconf("SC_CLK_TCK")
+STAT_EVENTS = ["task-clock", "raw_syscalls:sys_enter", "syscalls:sys_enter_pwrite64",
+               "syscalls:sys_enter_fcntl", "syscalls:sys_enter_mprotect", "page-faults",
+               "context-switches"]
+SHORT = {"task-clock": "task-clock ms", "raw_syscalls:sys_enter": "syscalls",
+         "syscalls:sys_enter_pwrite64": "pwrite64", "syscalls:sys_enter_fcntl": "fcntl",
+         "syscalls:sys_enter_mprotect": "mprotect", "page-faults": "faults",
+         "context-switches": "cs"}
 
 def cpu(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -30,15 +41,30 @@ def main():
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--perf", default="")
+    p.add_argument("--perf-stat", action="store_true")
+    p.add_argument("--env", action="append", default=[])
     a = p.parse_args()
+    envs = {}
+    for item in a.env:
+        index, assignment = item.split(":", 1)
+        key, value = assignment.split("=", 1)
+        envs.setdefault(int(index), {})[key] = value
     work = Path(tempfile.mkdtemp(prefix="fanout-cpu-"))
     sides = []
     for i, b in enumerate(a.binaries):
-        c = bench.Cairn(Path(b).resolve(), work / f"data{i}")
+        saved = dict(os.environ)
+        os.environ.update(envs.get(i, {}))
+        try:
+            c = bench.Cairn(Path(b).resolve(), work / f"data{i}")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         c.apply({"f.yaml": bench.fanout_yaml("bench-fanout", a.steps, [bench.TRUE])})
         c.run("bench-fanout")  # warm-up
         sides.append((b, c))
-    results = {b: [] for b in a.binaries}
+    labels = [f"{b}#{i}" if a.binaries.count(b) > 1 else b for i, b in enumerate(a.binaries)]
+    sides = [(label, c) for label, (_, c) in zip(labels, sides)]
+    results = {b: [] for b in labels}
     try:
         for r in range(a.rounds):
             for b, c in sides:
@@ -52,8 +78,29 @@ def main():
                          "--no-inherit", "-p", str(pid), "-o", a.perf + Path(b).parent.name],
                         stderr=subprocess.DEVNULL)
                     time.sleep(0.5)
+                stat = None
+                if a.perf_stat:
+                    stat_out = work / f"stat-{r}-{len(results[b])}-{os.getpid()}.csv"
+                    stat = subprocess.Popen(
+                        ["perf", "stat", "-x,", "--no-inherit", "-o", str(stat_out), "-e",
+                         ",".join(STAT_EVENTS), "-p", str(pid)], stderr=subprocess.DEVNULL)
+                    time.sleep(0.3)
                 t0 = time.perf_counter()
                 run = c.run("bench-fanout")
+                if stat:
+                    import signal as sg
+                    stat.send_signal(sg.SIGINT); stat.wait()
+                    counts = {}
+                    for line in stat_out.read_text().splitlines():
+                        parts = line.split(",")
+                        if len(parts) > 2 and parts[2] in STAT_EVENTS:
+                            try:
+                                counts[parts[2]] = float(parts[0])
+                            except ValueError:
+                                pass
+                    print(f"  perf stat {b}: " + ", ".join(
+                        f"{SHORT[e]} {counts.get(e, float('nan')) / a.steps:.2f}"
+                        for e in STAT_EVENTS) + " per step", flush=True)
                 if prof:
                     import signal as sg
                     prof.send_signal(sg.SIGINT); prof.wait()
