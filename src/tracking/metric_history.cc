@@ -56,12 +56,15 @@ struct TimeOrder {
 // order and the blocks' point ranges do not interleave — concurrent writers that each
 // log their own steps, or batches that arrive out of order — ordering the blocks by
 // their first point is enough (O(blocks log blocks) plus one linear check of every
-// point, no copy). Otherwise a full sort. Two distinct stored points never compare equal
-// in either order (both compare all of (step, timestamp, value, is_nan); only identical
-// points tie, and a series stores those once), so the order is the same either way.
+// point, no copy). Otherwise the points of history positions [first, end) are selected
+// and sorted (all points sorted when that is all of them; else O(points + page log page)).
+// Two distinct stored points never compare equal in either order (both compare all of
+// (step, timestamp, value, is_nan); only identical points tie, and a series stores those
+// once), so the order is the same either way, and an unstable sort is enough. `ranges`
+// then hold at least positions [first, end) (TrimRanges cuts them).
 template <typename LessFn>
 void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_starts,
-                 LessFn less) {
+                 size_t first, size_t end, LessFn less) {
   std::vector<Point>& points = history.points;
   std::vector<Range>& order = history.ranges;
   order.clear();
@@ -78,7 +81,12 @@ void OrderBlocks(MetricHistoryPoints& history, const std::vector<size_t>& block_
     for (size_t index = range.begin; index < range.end; ++index) {
       const Point& point = points[index];
       if (previous != nullptr && less(point, *previous)) {
-        std::stable_sort(points.begin(), points.end(), less);
+        end = std::min(end, points.size());
+        first = std::min(first, end);
+        const auto begin = points.begin();
+        if (first > 0) std::nth_element(begin, begin + first, points.end(), less);
+        if (end < points.size()) std::nth_element(begin + first, begin + end, points.end(), less);
+        std::sort(begin + first, begin + end, less);
         order.assign(1, {0, points.size()});
         return;
       }
@@ -98,11 +106,13 @@ void AppendBlock(std::string_view data, int64_t count, int64_t min_step, int64_t
 }
 
 // The series' points with steps in [min_step, max_step], in history order (`ranges`), or
-// in time order when `time_order`.
+// in time order when `time_order`; only positions [first, end) of that order are sure to
+// be in place.
 absl::Status LoadHistoryPoints(SqlSession& session, int64_t run_key, std::string_view key,
                                const internal::SeriesInfo& info, int64_t min_step,
-                               int64_t max_step, bool time_order,
-                               MetricHistoryPoints& history) {
+                               int64_t max_step, bool time_order, MetricHistoryPoints& history,
+                               size_t first = 0,
+                               size_t end = std::numeric_limits<size_t>::max()) {
   std::vector<Point>& points = history.points;
   points.clear();
   if (min_step == kAllSteps[0] && max_step == kAllSteps[1])
@@ -119,9 +129,9 @@ absl::Status LoadHistoryPoints(SqlSession& session, int64_t run_key, std::string
   if (time_order ? info.time_ordered : info.ordered) {
     history.ranges.assign(1, {0, points.size()});
   } else if (time_order) {
-    OrderBlocks(history, block_starts, TimeOrder{});
+    OrderBlocks(history, block_starts, first, end, TimeOrder{});
   } else {
-    OrderBlocks(history, block_starts, StepOrder{});
+    OrderBlocks(history, block_starts, first, end, StepOrder{});
   }
   return absl::OkStatus();
 }
@@ -217,8 +227,9 @@ absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
     }
     // Steps logged out of time order (or a series last written before schema v4): all
     // points, ordered by time (usually by ordering whole blocks), then the page.
-    CAIRN_RETURN_IF_ERROR(LoadHistoryPoints(session, run_key, key, *info, kAllSteps[0],
-                                            kAllSteps[1], /*time_order=*/true, history));
+    CAIRN_RETURN_IF_ERROR(LoadHistoryPoints(
+        session, run_key, key, *info, kAllSteps[0], kAllSteps[1], /*time_order=*/true, history,
+        static_cast<size_t>(offset), static_cast<size_t>(end)));
     TrimRanges(history, offset, end);
     return absl::OkStatus();
   }));
