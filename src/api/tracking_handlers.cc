@@ -405,7 +405,9 @@ Body SearchRuns(TrackingStore& store, const Json& fields) {
   CAIRN_ASSIGN_OR_RETURN(tracking::SearchRunsResult result, store.SearchRuns(request));
   std::string out = "{";
   if (!result.runs.empty()) {
-    out.reserve(result.runs.size() * 1024);
+    size_t size = 64 + result.next_page_token.size();
+    for (const tracking::Run& run : result.runs) size += RunJsonSizeHint(run);
+    out.reserve(size);  // written without regrowing (a page of 100 runs is ~250 KB)
     out += "\"runs\":[";
     for (size_t idx = 0; idx < result.runs.size(); ++idx) {
       if (idx > 0) out += ',';

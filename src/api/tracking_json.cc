@@ -28,25 +28,27 @@ void AppendStringField(std::string& out, std::string_view key, std::string_view 
   AppendJsonString(out, value);
 }
 
-void AppendKeyValueList(std::string& out, std::string_view field,
-                        const auto& items) {  // items with .key/.value or pairs
+// ,"field":[{"key":…,"value":…},…] — nothing for an empty list. `comma` false leaves out
+// the leading comma (the first list of an object).
+void AppendKeyValueList(std::string& out, std::string_view field, const auto& items,
+                        bool comma = true) {  // items with .key/.value or pairs
   if (items.empty()) return;
-  out += ",";
-  AppendKey(out, field);
-  out += '[';
+  if (comma) out += ',';
+  out += '"';
+  out += field;
+  out += "\":[";
   bool first = true;
   for (const auto& item : items) {
-    if (!first) out += ',';
+    out += first ? "{\"key\":" : ",{\"key\":";
     first = false;
-    out += '{';
     if constexpr (requires { item.first; }) {
-      AppendStringField(out, "key", item.first);
-      out += ',';
-      AppendStringField(out, "value", item.second);
+      AppendJsonString(out, item.first);
+      out += ",\"value\":";
+      AppendJsonString(out, item.second);
     } else {
-      AppendStringField(out, "key", item.key);
-      out += ',';
-      AppendStringField(out, "value", item.value);
+      AppendJsonString(out, item.key);
+      out += ",\"value\":";
+      AppendJsonString(out, item.value);
     }
     out += '}';
   }
@@ -56,6 +58,24 @@ void AppendKeyValueList(std::string& out, std::string_view field,
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view text) {
+  // Most keys and values need no escaping: one append of the whole text.
+  bool plain = true;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    const size_t size = out.size();
+    out.resize(size + text.size() + 2);
+    char* dest = out.data() + size;
+    *dest = '"';
+    std::memcpy(dest + 1, text.data(), text.size());
+    dest[text.size() + 1] = '"';
+    return;
+  }
   out += '"';
   size_t run_start = 0;
   for (size_t idx = 0; idx < text.size(); ++idx) {
@@ -146,19 +166,50 @@ void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info) {
 
 void AppendMetricJson(std::string& out, std::string_view key, double value, int64_t timestamp,
                       int64_t step, std::string_view run_id) {
-  out += '{';
-  AppendStringField(out, "key", key);
-  out += ",\"value\":";
-  AppendJsonDouble(out, value);
-  out += ",\"timestamp\":";
-  AppendInt(out, timestamp);
-  out += ",\"step\":";
-  AppendInt(out, step);
+  out += "{\"key\":";
+  AppendJsonString(out, key);
+  // The numbers go straight into the string's spare room: ,"value":…,"timestamp":…,"step":…
+  constexpr std::string_view kValue = ",\"value\":";
+  constexpr std::string_view kTimestamp = ",\"timestamp\":";
+  constexpr std::string_view kStep = ",\"step\":";
+  const size_t size = out.size();
+  out.resize(size + kValue.size() + kMaxJsonDoubleChars + kTimestamp.size() + 20 + kStep.size() +
+             20 + 1);
+  char* dest = out.data() + size;
+  auto put = [&dest](std::string_view text) {
+    std::memcpy(dest, text.data(), text.size());
+    dest += text.size();
+  };
+  put(kValue);
+  dest = WriteJsonDouble(dest, value);
+  put(kTimestamp);
+  dest = std::to_chars(dest, dest + 20, timestamp).ptr;
+  put(kStep);
+  dest = std::to_chars(dest, dest + 20, step).ptr;
+  out.resize(dest - out.data());
   if (!run_id.empty()) {
-    out += ',';
-    AppendStringField(out, "run_id", run_id);
+    out += ",\"run_id\":";
+    AppendJsonString(out, run_id);
   }
   out += '}';
+}
+
+size_t RunJsonSizeHint(const tracking::Run& run) {
+  const tracking::RunInfo& info = run.info;
+  size_t size = 320 + 2 * info.run_id.size() + info.experiment_id.size() + info.run_name.size() +
+                info.user_id.size() + info.status.size() + info.artifact_uri.size() +
+                info.lifecycle_stage.size();
+  for (const tracking::Metric& metric : run.metrics) size += 120 + metric.key.size();
+  for (const tracking::Param& param : run.params)
+    size += 24 + param.key.size() + param.value.size();
+  for (const tracking::RunTag& tag : run.tags) size += 24 + tag.key.size() + tag.value.size();
+  for (const tracking::DatasetInput& input : run.inputs) {
+    size += 160 + input.dataset.name.size() + input.dataset.digest.size() +
+            input.dataset.source_type.size() + input.dataset.source.size() +
+            input.dataset.schema.size() + input.dataset.profile.size();
+    for (const tracking::InputTag& tag : input.tags) size += 24 + tag.key.size() + tag.value.size();
+  }
+  return size;
 }
 
 void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs,
@@ -166,20 +217,18 @@ void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs
   out += "{\"info\":";
   AppendRunInfoJson(out, run.info);
   out += ",\"data\":{";
-  // The first list written must not start with a comma: write into a scratch buffer.
-  std::string data;
+  // The first list written has no leading comma.
   if (!run.metrics.empty()) {
-    data += ",\"metrics\":[";
+    out += "\"metrics\":[";
     for (size_t idx = 0; idx < run.metrics.size(); ++idx) {
-      if (idx > 0) data += ',';
+      if (idx > 0) out += ',';
       const tracking::Metric& metric = run.metrics[idx];
-      AppendMetricJson(data, metric.key, metric.value, metric.timestamp, metric.step);
+      AppendMetricJson(out, metric.key, metric.value, metric.timestamp, metric.step);
     }
-    data += ']';
+    out += ']';
   }
-  AppendKeyValueList(data, "params", run.params);
-  AppendKeyValueList(data, "tags", run.tags);
-  if (!data.empty()) out.append(data, 1, std::string::npos);
+  AppendKeyValueList(out, "params", run.params, !run.metrics.empty());
+  AppendKeyValueList(out, "tags", run.tags, !run.metrics.empty() || !run.params.empty());
   out += "},\"inputs\":{";
   if (!run.inputs.empty()) {
     out += "\"dataset_inputs\":[";
@@ -187,10 +236,8 @@ void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs
       const tracking::DatasetInput& input = run.inputs[idx];
       if (idx > 0) out += ',';
       out += '{';
-      std::string tags;
-      AppendKeyValueList(tags, "tags", input.tags);
-      if (!tags.empty()) {
-        out.append(tags, 1, std::string::npos);
+      if (!input.tags.empty()) {
+        AppendKeyValueList(out, "tags", input.tags, /*comma=*/false);
         out += ',';
       }
       out += "\"dataset\":{";

@@ -29,6 +29,9 @@ void AppendRunInfoJson(std::string& out, const tracking::RunInfo& info);
 // `model_outputs`: MLflow 3 logged models recorded as the run's outputs (runs/get).
 void AppendRunJson(std::string& out, const tracking::Run& run, bool with_outputs = true,
                    std::span<const tracking::ModelOutput> model_outputs = {});
+// An upper bound of what AppendRunJson appends for `run` when none of its strings needs
+// escaping (a reserve hint: a response of many runs is then written without regrowing).
+size_t RunJsonSizeHint(const tracking::Run& run);
 // {"key":…,"value":…,"timestamp":…,"step":…}; `run_id` is added when not empty.
 void AppendMetricJson(std::string& out, std::string_view key, double value, int64_t timestamp,
                       int64_t step, std::string_view run_id = {});
