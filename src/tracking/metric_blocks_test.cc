@@ -521,6 +521,19 @@ TEST_P(MetricBlocksTest, HistoryIsInTimeOrderWholeAndByPages) {
   }
 }
 
+// As MLflow's handler: max_results is checked before the store reads the page token.
+TEST_P(MetricBlocksTest, MaxResultsIsCheckedBeforeThePageToken) {
+  OpenStore();
+  std::string run_id = NewRun();
+  auto both_bad = store_->ReadMetricHistory(run_id, "m", 0, "not base64!");
+  EXPECT_EQ(both_bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(both_bad.status().message(),
+            "Invalid value 0 for parameter 'max_results' supplied. It must be a positive "
+            "integer.");
+  auto bad_token = store_->ReadMetricHistory(run_id, "m", 5, "not base64!");
+  EXPECT_EQ(bad_token.status().message(), "Invalid page token, could not base64-decode");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MetricBlocksTest, ::testing::Values("sqlite", "postgres"));
 
 }  // namespace

@@ -175,11 +175,12 @@ absl::StatusOr<std::vector<Point>> LoadSortedPoints(SqlSession& session, int64_t
 absl::StatusOr<MetricHistoryPoints> TrackingStore::ReadMetricHistory(
     std::string_view run_id, std::string_view key, std::optional<int64_t> max_results,
     std::string_view page_token, std::vector<Point> buffer) {
-  CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
+  // MLflow's handler checks max_results before its store reads the page token.
   if (max_results && *max_results <= 0)
     return absl::InvalidArgumentError(absl::StrCat("Invalid value ", *max_results,
                                                    " for parameter 'max_results' supplied. It "
                                                    "must be a positive integer."));  // MLflow's
+  CAIRN_ASSIGN_OR_RETURN(int64_t offset, internal::DecodeOffsetToken(page_token));
   MetricHistoryPoints history;
   history.points = std::move(buffer);
   history.points.clear();
