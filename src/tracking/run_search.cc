@@ -453,7 +453,7 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
       result.runs.resize(request.max_results);
       result.next_page_token = internal::EncodeOffsetToken(offset + request.max_results);
     }
-    return internal::LoadRunData(session, result.runs);
+    return internal::LoadRunData(session, db_.dialect(), result.runs);
   }));
   return result;
 }

@@ -109,64 +109,20 @@ Experiment ExperimentFromRow(const SqlRowView& row) {
   return experiment;
 }
 
-absl::Status LoadRunData(SqlSession& session, std::vector<Run>& runs) {
-  if (runs.empty()) return absl::OkStatus();
-  std::vector<std::string> ids;
-  ids.reserve(runs.size());
-  std::unordered_map<std::string, Run*> by_id;
-  for (Run& run : runs) {
-    ids.push_back(run.info.run_id);
-    by_id[run.info.run_id] = &run;
-  }
-  static const std::string* const kMetricsSql = new std::string(absl::StrCat(
-      "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid "
-      "IN ",
-      InList(1), " ORDER BY run_uuid, key"));
-  static const std::string* const kParamsSql = new std::string(
-      absl::StrCat("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ", InList(1),
-                   " ORDER BY run_uuid, key"));
-  static const std::string* const kTagsSql = new std::string(
-      absl::StrCat("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ", InList(1),
-                   " ORDER BY run_uuid, key"));
+namespace {
+
+// Inputs of `runs` (rare: most runs have none), in chunks of kIdChunk runs.
+absl::Status LoadRunInputs(SqlSession& session, const std::vector<std::string>& ids,
+                           const std::unordered_map<std::string, Run*>& by_id) {
   static const std::string* const kInputsSql = new std::string(absl::StrCat(
       "SELECT i.run_uuid, i.tags_json, d.name, d.digest, d.source_type, d.source, d.schema, "
       "d.profile FROM run_inputs i JOIN datasets d ON d.experiment_id = i.experiment_id AND "
       "d.name = i.dataset_name AND d.digest = i.dataset_digest WHERE i.run_uuid IN ",
       InList(1), " ORDER BY i.run_uuid, d.name, d.digest"));
-
-  // Rows arrive grouped by run; remember the last run to skip most hash lookups.
-  auto find = [&](std::string_view id, Run*& cached) -> Run* {
-    if (cached != nullptr && cached->info.run_id == id) return cached;
-    auto it = by_id.find(std::string(id));
-    cached = it == by_id.end() ? nullptr : it->second;
-    return cached;
-  };
   return ForEachIdChunk(ids, [&](const std::vector<SqlValue>& params) -> absl::Status {
-    Run* cached = nullptr;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kMetricsSql, params, [&](const SqlRowView& row) {
-      if (Run* run = find(row.Text(0), cached)) {
-        run->metrics.push_back(Metric{std::string(row.Text(1)),
-                                      MetricValue(row.Double(2), row.Int(5) != 0), row.Int(3),
-                                      row.Int(4)});
-      }
-      return absl::OkStatus();
-    }));
-    cached = nullptr;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kParamsSql, params, [&](const SqlRowView& row) {
-      if (Run* run = find(row.Text(0), cached))
-        run->params.push_back(Param{std::string(row.Text(1)), std::string(row.Text(2))});
-      return absl::OkStatus();
-    }));
-    cached = nullptr;
-    CAIRN_RETURN_IF_ERROR(session.QueryEach(*kTagsSql, params, [&](const SqlRowView& row) {
-      if (Run* run = find(row.Text(0), cached))
-        run->tags.push_back(RunTag{std::string(row.Text(1)), std::string(row.Text(2))});
-      return absl::OkStatus();
-    }));
-    cached = nullptr;
     return session.QueryEach(*kInputsSql, params, [&](const SqlRowView& row) {
-      Run* run = find(row.Text(0), cached);
-      if (run == nullptr) return absl::OkStatus();
+      auto it = by_id.find(std::string(row.Text(0)));
+      if (it == by_id.end()) return absl::OkStatus();
       DatasetInput input;
       absl::StatusOr<Json> tags = ParseJson(row.Text(1));
       if (tags.ok() && tags->is_object()) {
@@ -179,10 +135,109 @@ absl::Status LoadRunData(SqlSession& session, std::vector<Run>& runs) {
       input.dataset.source = std::string(row.Text(5));
       if (!row.IsNull(6)) input.dataset.schema = std::string(row.Text(6));
       if (!row.IsNull(7)) input.dataset.profile = std::string(row.Text(7));
-      run->inputs.push_back(std::move(input));
+      it->second->inputs.push_back(std::move(input));
       return absl::OkStatus();
     });
   });
+}
+
+// Metrics, params and tags of one run: three primary-key ranges (run_uuid, key).
+absl::Status LoadMetricsParamsTags(SqlSession& session, Run& run, std::vector<SqlValue>& id) {
+  static const std::string* const kMetricsSql = new std::string(
+      "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = $1 "
+      "ORDER BY key");
+  static const std::string* const kParamsSql =
+      new std::string("SELECT key, value FROM params WHERE run_uuid = $1 ORDER BY key");
+  static const std::string* const kTagsSql =
+      new std::string("SELECT key, value FROM tags WHERE run_uuid = $1 ORDER BY key");
+  id.resize(1);
+  id[0] = run.info.run_id;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(*kMetricsSql, id, [&](const SqlRowView& row) {
+    run.metrics.push_back(Metric{std::string(row.Text(0)),
+                                 MetricValue(row.Double(1), row.Int(4) != 0), row.Int(2),
+                                 row.Int(3)});
+    return absl::OkStatus();
+  }));
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(*kParamsSql, id, [&](const SqlRowView& row) {
+    run.params.push_back(Param{std::string(row.Text(0)), std::string(row.Text(1))});
+    return absl::OkStatus();
+  }));
+  return session.QueryEach(*kTagsSql, id, [&](const SqlRowView& row) {
+    run.tags.push_back(RunTag{std::string(row.Text(0)), std::string(row.Text(1))});
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::Status LoadRunData(SqlSession& session, Run& run) {
+  std::vector<SqlValue> id;
+  CAIRN_RETURN_IF_ERROR(LoadMetricsParamsTags(session, run, id));
+  return LoadRunInputs(session, {run.info.run_id}, {{run.info.run_id, &run}});
+}
+
+absl::Status LoadRunData(SqlSession& session, storage::Dialect dialect, std::vector<Run>& runs) {
+  if (runs.empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  ids.reserve(runs.size());
+  std::unordered_map<std::string, Run*> by_id;
+  for (Run& run : runs) {
+    ids.push_back(run.info.run_id);
+    by_id[run.info.run_id] = &run;
+  }
+  if (dialect == storage::Dialect::kSqlite) {
+    // One statement per run and table: SQLite runs in this process, so a statement costs
+    // no round trip, and a primary-key range (run_uuid, key) needs neither the run id in
+    // every row nor a temporary b-tree of the IN list.
+    std::vector<SqlValue> id;
+    for (Run& run : runs) CAIRN_RETURN_IF_ERROR(LoadMetricsParamsTags(session, run, id));
+    return LoadRunInputs(session, ids, by_id);
+  }
+
+  static const std::string* const kMetricsSql = new std::string(absl::StrCat(
+      "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid "
+      "IN ",
+      InList(1), " ORDER BY run_uuid, key"));
+  static const std::string* const kParamsSql = new std::string(
+      absl::StrCat("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ", InList(1),
+                   " ORDER BY run_uuid, key"));
+  static const std::string* const kTagsSql = new std::string(
+      absl::StrCat("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ", InList(1),
+                   " ORDER BY run_uuid, key"));
+
+  // Rows arrive grouped by run; remember the last run to skip most hash lookups.
+  auto find = [&](std::string_view id, Run*& cached) -> Run* {
+    if (cached != nullptr && cached->info.run_id == id) return cached;
+    auto it = by_id.find(std::string(id));
+    cached = it == by_id.end() ? nullptr : it->second;
+    return cached;
+  };
+  CAIRN_RETURN_IF_ERROR(
+      ForEachIdChunk(ids, [&](const std::vector<SqlValue>& params) -> absl::Status {
+        Run* cached = nullptr;
+        CAIRN_RETURN_IF_ERROR(
+            session.QueryEach(*kMetricsSql, params, [&](const SqlRowView& row) {
+              if (Run* run = find(row.Text(0), cached)) {
+                run->metrics.push_back(Metric{std::string(row.Text(1)),
+                                              MetricValue(row.Double(2), row.Int(5) != 0),
+                                              row.Int(3), row.Int(4)});
+              }
+              return absl::OkStatus();
+            }));
+        cached = nullptr;
+        CAIRN_RETURN_IF_ERROR(session.QueryEach(*kParamsSql, params, [&](const SqlRowView& row) {
+          if (Run* run = find(row.Text(0), cached))
+            run->params.push_back(Param{std::string(row.Text(1)), std::string(row.Text(2))});
+          return absl::OkStatus();
+        }));
+        cached = nullptr;
+        return session.QueryEach(*kTagsSql, params, [&](const SqlRowView& row) {
+          if (Run* run = find(row.Text(0), cached))
+            run->tags.push_back(RunTag{std::string(row.Text(1)), std::string(row.Text(2))});
+          return absl::OkStatus();
+        });
+      }));
+  return LoadRunInputs(session, ids, by_id);
 }
 
 absl::Status LoadExperimentTags(SqlSession& session, std::vector<Experiment>& experiments) {

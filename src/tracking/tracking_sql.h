@@ -35,9 +35,14 @@ inline constexpr char kExperimentColumns[] =
     "e.last_update_time";
 Experiment ExperimentFromRow(const storage::SqlRowView& row);
 
-// Fills metrics (latest), params, tags and inputs of `runs` (whose info is set), with
-// a bounded number of statements whatever the number of runs.
-absl::Status LoadRunData(storage::SqlSession& session, std::vector<Run>& runs);
+// Fills metrics (latest), params, tags and inputs of `runs` (whose info is set): on
+// PostgreSQL with a bounded number of statements whatever the number of runs (IN lists of
+// 64 ids), on SQLite (in-process, no round trips) with three short primary-key statements
+// per run. The same data either way.
+absl::Status LoadRunData(storage::SqlSession& session, storage::Dialect dialect,
+                         std::vector<Run>& runs);
+// The same for one run (runs/get): three primary-key statements on either backend.
+absl::Status LoadRunData(storage::SqlSession& session, Run& run);
 // Fills the tags of `experiments`.
 absl::Status LoadExperimentTags(storage::SqlSession& session,
                                 std::vector<Experiment>& experiments);

@@ -104,7 +104,7 @@ absl::StatusOr<Run> LoadRun(SqlSession& session, std::string_view run_id) {
         return absl::OkStatus();
       }));
   if (runs.empty()) return internal::RunNotFound(run_id);
-  CAIRN_RETURN_IF_ERROR(internal::LoadRunData(session, runs));
+  CAIRN_RETURN_IF_ERROR(internal::LoadRunData(session, runs.front()));
   return std::move(runs.front());
 }
 
