@@ -286,12 +286,15 @@ class FeatureStore(Client):
         ms). The snapshot record comes in the answer's footer."""
         params = self._query(body) + [("format", "columns")]
         response = self._send("POST", "/api/v1/features/historical", params=params,
-                              data=upload, headers={"Content-Type": upload_type})
+                              data=upload, headers={"Content-Type": upload_type}, stream=True)
+        # Read in pieces of 1 MiB (requests' default is 10 KiB: thousands of Python calls
+        # for a large training set).
+        content = b"".join(response.iter_content(chunk_size=1 << 20))
         if not response.headers.get("Content-Type", "").startswith(_columnar.CONTENT_TYPE):
             raise CairnError("BAD_RESPONSE", "historical answer: asked for "
                              f"{_columnar.CONTENT_TYPE}, got "
                              f"{response.headers.get('Content-Type')!r} (an older server?)")
-        columns, order, meta = _columnar.training_set_columns(response.content, stamps)
+        columns, order, meta = _columnar.training_set_columns(content, stamps)
         join_ms = meta.get("join_ms")
         return columns, order, meta.get("snapshot"), int(join_ms) if join_ms is not None else None
 
