@@ -113,7 +113,8 @@ absl::StatusOr<std::vector<StoredSeries>> LockSeries(SqlSession& session, int64_
     params.reserve(size + 1);
     params.emplace_back(run_key);
     for (size_t row = 0; row < size; ++row) {
-      absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", row + 2, ", 0, 0, 0, 0, 1, 0, 0, 0, 1, 0)");
+      absl::StrAppend(&sql, row > 0 ? ", " : "", "($1, $", row + 2,
+                      ", 0, 0, 0, 0, 1, 0, 0, 0, 1, 0)");
       params.emplace_back(*names[begin + row]);
     }
     sql +=
