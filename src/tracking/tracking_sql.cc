@@ -142,7 +142,8 @@ absl::Status LoadRunInputs(SqlSession& session, const std::vector<std::string>& 
 }
 
 // Metrics, params and tags of one run: three primary-key ranges (run_uuid, key).
-absl::Status LoadMetricsParamsTags(SqlSession& session, Run& run, std::vector<SqlValue>& id) {
+absl::Status LoadMetricsParamsTags(SqlSession& session, Run& run, const Run& hint,
+                                   std::vector<SqlValue>& id) {
   static const std::string* const kMetricsSql = new std::string(
       "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = $1 "
       "ORDER BY key");
@@ -152,6 +153,11 @@ absl::Status LoadMetricsParamsTags(SqlSession& session, Run& run, std::vector<Sq
       new std::string("SELECT key, value FROM tags WHERE run_uuid = $1 ORDER BY key");
   id.resize(1);
   id[0] = run.info.run_id;
+  // Runs of a page mostly have the same keys: room for as many as the previous run had
+  // (`hint`) saves the vectors' regrowth (five reallocations per list of 20).
+  run.metrics.reserve(hint.metrics.size());
+  run.params.reserve(hint.params.size());
+  run.tags.reserve(hint.tags.size());
   CAIRN_RETURN_IF_ERROR(session.QueryEach(*kMetricsSql, id, [&](const SqlRowView& row) {
     run.metrics.push_back(Metric{std::string(row.Text(0)),
                                  MetricValue(row.Double(1), row.Int(4) != 0), row.Int(2),
@@ -172,7 +178,7 @@ absl::Status LoadMetricsParamsTags(SqlSession& session, Run& run, std::vector<Sq
 
 absl::Status LoadRunData(SqlSession& session, Run& run) {
   std::vector<SqlValue> id;
-  CAIRN_RETURN_IF_ERROR(LoadMetricsParamsTags(session, run, id));
+  CAIRN_RETURN_IF_ERROR(LoadMetricsParamsTags(session, run, Run(), id));
   return LoadRunInputs(session, {run.info.run_id}, {{run.info.run_id, &run}});
 }
 
@@ -190,7 +196,9 @@ absl::Status LoadRunData(SqlSession& session, storage::Dialect dialect, std::vec
     // no round trip, and a primary-key range (run_uuid, key) needs neither the run id in
     // every row nor a temporary b-tree of the IN list.
     std::vector<SqlValue> id;
-    for (Run& run : runs) CAIRN_RETURN_IF_ERROR(LoadMetricsParamsTags(session, run, id));
+    for (size_t idx = 0; idx < runs.size(); ++idx)
+      CAIRN_RETURN_IF_ERROR(
+          LoadMetricsParamsTags(session, runs[idx], runs[idx > 0 ? idx - 1 : 0], id));
     return LoadRunInputs(session, ids, by_id);
   }
 
