@@ -8,11 +8,14 @@ the first binary); every run copies it and starts a fresh server on the copy. Pe
 and binary:
   raw:  POST /api/v1/features/historical with the entity CSV and format=csv (what the
         CLI does), answer read as bytes;
-  sdk:  FeatureStore.get_historical_features(entity DataFrame) -> DataFrame.
+  sdk:  FeatureStore.get_historical_features(entity DataFrame) -> DataFrame, in a child
+        Python with the SDK paired with that binary (label=BINARY:SDK_DIR; an SDK from
+        before 2026-11-29 moves the rows as CSV, a newer one in the binary columnar form,
+        docs/formats/columns.md, so an old/new pair measures the transports too).
 Reported: wall seconds, the server's CPU (user + sys from /proc/<pid>/stat around the
 request), this process's CPU for the SDK call, and the join time the server reports.
-With --check, the training set's content hash and the CSV bytes must be equal across
-binaries.
+With --check, the training set's content hash, the CSV bytes (raw) and the DataFrame
+(sdk: a hash of its values and index, and its dtypes) must be equal across binaries.
 
   python3 bench/features/historical_ab.py --cairn old=/tmp/cairn-old --cairn new=build/x/cairn \
       --entities 200000 --rows 2000000 --repeats 3 --workdir /tmp/hist-ab
@@ -102,6 +105,8 @@ assert len(frame) == len(entity_df)
 print(json.dumps({"wall_s": wall, "client_cpu_s": c1 - c0,
                   "join_s": frame.attrs.get("cairn_join_ms", float("nan")) / 1e3,
                   "content_hash": frame.attrs["cairn_snapshot"]["content_hash"],
+                  "entity_hash": frame.attrs["cairn_snapshot"]["entity_hash"],
+                  "attrs": sorted(frame.attrs), "columns": [str(c) for c in frame.columns],
                   "frame_sha256": hashlib.sha256(pd.util.hash_pandas_object(
                       frame, index=True).values.tobytes()).hexdigest(),
                   "dtypes": [str(d) for d in frame.dtypes]}))
@@ -224,7 +229,8 @@ def main() -> None:
             print(line)
     if args.check:
         for kind, keys in (("raw", ("csv_sha256", "content_hash")),
-                           ("sdk", ("content_hash", "frame_sha256", "dtypes"))):
+                           ("sdk", ("content_hash", "entity_hash", "frame_sha256", "dtypes",
+                                    "attrs", "columns"))):
             for key in keys:
                 seen = {json.dumps(r[kind][key]) for runs in results.values() for r in runs
                         if kind in r}

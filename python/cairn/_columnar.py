@@ -42,7 +42,11 @@ def footer(content: bytes) -> dict:
         raise CairnError("BAD_RESPONSE", f"columnar answer: footer length {length} exceeds "
                          f"the body ({len(content)} bytes)")
     end = len(content) - _TRAILER
-    meta = json.loads(content[end - length:end])
+    try:
+        meta = json.loads(content[end - length:end])
+    except ValueError as error:
+        raise CairnError("BAD_RESPONSE", f"columnar answer: the footer is not JSON ({error})"
+                         ) from None
     if not isinstance(meta, dict) or meta.get("version") != VERSION:
         raise CairnError("BAD_RESPONSE", f"columnar answer: footer version "
                          f"{meta.get('version') if isinstance(meta, dict) else None!r}, "
