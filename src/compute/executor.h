@@ -55,6 +55,8 @@ struct JobSpec {
   std::string log_path;  // absolute; stdout and stderr are appended to it
   Resources resources;
   std::string partition;  // Slurm: the partition (empty: chosen by resources); local: ignored
+  // The id the job is to have, from NewJobId() of the same executor; empty: Submit picks one.
+  std::string job_id;
 };
 
 // A snapshot of a job.
@@ -97,7 +99,15 @@ class Executor {
 
   // Accepts the job and returns its id at once; the job queues until it fits. Launch
   // errors after acceptance arrive through the callback as kFailed / kLaunchError.
+  // With spec.job_id set (from NewJobId) the job gets that id; AlreadyExists when a job
+  // with it is followed already.
   virtual absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) = 0;
+
+  // An id for a job not submitted yet, to pass as JobSpec::job_id: the caller can store it
+  // durably before the job can start, so that a restart always finds a started job (Reattach
+  // by that id; one that never started is reported kLostNode and may be submitted again).
+  // Empty when ids exist only once the job is submitted (Slurm: sbatch's job number).
+  virtual std::string NewJobId() { return ""; }
 
   // After a server restart: follows a job submitted earlier (by id) without starting it
   // again. When the job is still running the callback gets kRunning and later its end;

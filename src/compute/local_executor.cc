@@ -292,8 +292,14 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
     return absl::InvalidArgumentError(absl::StrCat("job '", spec.name, "': workdir '", spec.workdir,
                                                    "' must be an absolute path"));
   }
+  if (!spec.job_id.empty() &&
+      (!absl::StartsWith(spec.job_id, "local:") || spec.job_id.size() <= 6)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job '", spec.name, "': job id '", spec.job_id,
+        "' is not a local executor job id (local:<token>, from NewJobId)"));
+  }
   auto job = std::make_unique<Job>();
-  job->token = NewUuidHex().substr(0, 20);
+  job->token = spec.job_id.empty() ? NewUuidHex().substr(0, 20) : spec.job_id.substr(6);
   job->id = absl::StrCat("local:", job->token);
   job->spec = spec;
   job->callback = std::make_shared<JobCallback>(std::move(callback));
@@ -307,6 +313,9 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
     if (stopping_) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the ", name_, " executor is shut down; job '", spec.name, "' was not accepted"));
+    }
+    if (jobs_.count(id) > 0 || ended_.contains(id)) {
+      return absl::AlreadyExistsError(absl::StrCat("job ", id, " was submitted already"));
     }
     Job* raw = job.get();
     jobs_.emplace(id, std::move(job));
@@ -330,6 +339,10 @@ absl::StatusOr<std::string> LocalExecutor::Submit(const JobSpec& spec, JobCallba
   }
   Wake();
   return id;
+}
+
+std::string LocalExecutor::NewJobId() {
+  return absl::StrCat("local:", NewUuidHex().substr(0, 20));
 }
 
 absl::Status LocalExecutor::Reattach(const std::string& job_id, const JobSpec& spec,

@@ -34,7 +34,8 @@
 // under a lock). Submit, Reattach, Cancel and Status are thread-safe.
 //
 // Restarts. Shutdown stops following jobs and leaves them running. Job ids are
-// "local:<token>"; a new executor's Reattach(id, spec) reads the job record next to
+// "local:<token>" (NewJobId reserves one, which a caller stores before it submits the job
+// with JobSpec::job_id); a new executor's Reattach(id, spec) reads the job record next to
 // spec.log_path: a live process (same pid and start time) is followed to its end (its
 // resources and GPUs count as in use, its timeout runs from its original start); one that
 // ended meanwhile reports its recorded status; otherwise kFailed / kLostNode ("node lost:
@@ -101,6 +102,7 @@ class LocalExecutor final : public Executor {
   std::string_view name() const override { return name_; }
   absl::Status CheckSatisfiable(const Resources& resources) const override;
   absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) override;
+  std::string NewJobId() override;
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
   absl::Status Cancel(const std::string& job_id) override;

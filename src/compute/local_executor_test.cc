@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -188,6 +189,31 @@ TEST_F(LocalExecutorTest, ReportsExitCodes) {
   EXPECT_EQ(status.exit_code, 3);
   EXPECT_FALSE(status.signal.has_value());
   EXPECT_EQ(status.message, "exited with code 3");
+}
+
+// A caller that stores a job's id before the job can start asks for it first (NewJobId).
+TEST_F(LocalExecutorTest, AJobGetsTheIdReservedForItAndOnlyOnce) {
+  LocalExecutor& executor = Make();
+  std::string id = executor.NewJobId();
+  ASSERT_TRUE(absl::StartsWith(id, "local:")) << id;
+  EXPECT_NE(executor.NewJobId(), id);
+  JobSpec spec = Shell("reserved", "exit 0");
+  spec.job_id = id;
+  Recorder recorder;
+  absl::StatusOr<std::string> submitted = executor.Submit(spec, recorder.Callback());
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(*submitted, id);
+  JobStatus status = recorder.WaitTerminal();
+  EXPECT_EQ(status.state, JobState::kSucceeded);
+  EXPECT_EQ(status.job_id, id);
+  Recorder again;
+  EXPECT_EQ(executor.Submit(spec, again.Callback()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  spec.job_id = "4711";
+  absl::StatusOr<std::string> foreign = executor.Submit(spec, again.Callback());
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(foreign.status().message().find("'4711'"), std::string_view::npos)
+      << foreign.status();
 }
 
 TEST_F(LocalExecutorTest, ReportsSignalsByName) {

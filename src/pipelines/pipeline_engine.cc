@@ -245,6 +245,7 @@ class PipelineEngine::Impl {
   void FireTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Prepare(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Launch(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SubmitPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AttemptFailed(ActiveRun& run, int pos, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StepSucceeded(ActiveRun& run, int pos, StepState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -286,6 +287,16 @@ class PipelineEngine::Impl {
   std::vector<std::function<void(const RunRecord&)>> finished_callbacks_ ABSL_GUARDED_BY(mu_);
   std::vector<RunRecord> just_finished_ ABSL_GUARDED_BY(mu_);
   int64_t launches_ ABSL_GUARDED_BY(mu_) = 0;  // Launch calls so far (Turn compares)
+  // Jobs launched this turn whose attempts, with the ids their executors reserved
+  // (NewJobId), are to be committed before they are submitted (Loop, SubmitPending).
+  struct PendingSubmit {
+    std::string run_id;
+    int step = 0;
+    int attempt = 0;
+    compute::JobSpec job;
+    compute::Executor* executor = nullptr;
+  };
+  std::vector<PendingSubmit> to_submit_ ABSL_GUARDED_BY(mu_);
   // The dispatcher has handled reports it has not committed yet and released mu_ while it
   // gathers more (GatherReports): GetRun waits, so that readers see only committed states.
   bool unsaved_ ABSL_GUARDED_BY(mu_) = false;
@@ -541,39 +552,44 @@ void PipelineEngine::Impl::Loop() {
     {
       absl::MutexLock lock(&mu_);
       if (Turn(batch) && !retry_save) GatherReports();
-      // One transaction for everything this batch changed.
-      std::vector<RunChange> changes;
-      for (auto& [id, run] : runs_) {
-        if (!run->header_dirty && run->dirty.empty()) continue;
-        changes.push_back(RunChange{&run->record,
-                                    std::vector<int>(run->dirty.begin(), run->dirty.end()),
-                                    run->header_dirty});
-      }
-      // A failed Save keeps the changes (and the finished runs, which GetRun serves from
-      // memory meanwhile) for the next turn, kSaveRetryMs later unless events come first.
-      // The step runs' tracking ends go into the same commit when the tracking store
-      // shares the database (the server); otherwise Flush writes them below.
-      absl::Status saved = absl::OkStatus();
-      if (ends_in_save_ && tracking_.HasEnds()) {
-        tracking_.LinkOutputs();
-        saved = store_->Save(changes, [this](storage::SqlSession& session) {
-          return tracking_.WriteEnds(session);
-        });
-        tracking_.EndsWritten(saved.ok());
-      } else if (!changes.empty()) {
-        saved = store_->Save(changes);
-      }
-      retry_save = !saved.ok();
-      if (retry_save) {
-        Log(LogLevel::kError,
-            absl::StrCat("pipelines: cannot store the state of ",
-                         Plural(static_cast<int>(changes.size()), "run"), " (retrying in ",
-                         FormatDuration(kSaveRetryMs), "): ", saved.message()));
-      } else {
+      // One transaction for everything this batch changed; then the jobs whose attempts it
+      // stored are submitted (what that changes — a refused job — is stored the same way).
+      for (;;) {
+        std::vector<RunChange> changes;
         for (auto& [id, run] : runs_) {
-          run->header_dirty = false;
-          run->dirty.clear();
+          if (!run->header_dirty && run->dirty.empty()) continue;
+          changes.push_back(RunChange{&run->record,
+                                      std::vector<int>(run->dirty.begin(), run->dirty.end()),
+                                      run->header_dirty});
         }
+        // A failed Save keeps the changes (and the finished runs, which GetRun serves from
+        // memory meanwhile) for the next turn, kSaveRetryMs later unless events come first.
+        // The step runs' tracking ends go into the same commit when the tracking store
+        // shares the database (the server); otherwise Flush writes them below.
+        absl::Status saved = absl::OkStatus();
+        if (ends_in_save_ && tracking_.HasEnds()) {
+          tracking_.LinkOutputs();
+          saved = store_->Save(changes, [this](storage::SqlSession& session) {
+            return tracking_.WriteEnds(session);
+          });
+          tracking_.EndsWritten(saved.ok());
+        } else if (!changes.empty()) {
+          saved = store_->Save(changes);
+        }
+        retry_save = !saved.ok();
+        if (retry_save) {
+          Log(LogLevel::kError,
+              absl::StrCat("pipelines: cannot store the state of ",
+                           Plural(static_cast<int>(changes.size()), "run"), " (retrying in ",
+                           FormatDuration(kSaveRetryMs), "): ", saved.message()));
+        } else {
+          for (auto& [id, run] : runs_) {
+            run->header_dirty = false;
+            run->dirty.clear();
+          }
+        }
+        if (retry_save || to_submit_.empty()) break;
+        SubmitPending();
       }
       if (!ends_in_save_) tracking_.Flush();
       if (!retry_save) {
@@ -624,9 +640,10 @@ bool PipelineEngine::Impl::Turn(const std::vector<Event>& batch) {
 // stores them all; the wait ends at once when a report makes a step ready (its launch, and
 // the commit with it, are not delayed), when any other event arrives or at shutdown.
 // What waits is re-derived after a crash: every attempt's job id was committed by the turn
-// that launched it (such a turn never waits), and a restarted server learns the jobs'
-// states by re-attaching them (Recover), as it does for reports that arrived after the
-// last commit; a step made ready, a run started or ended, a cancel is committed at once.
+// that launched it (such a turn never waits; with an executor that reserves ids, before the
+// job was submitted), and a restarted server learns the jobs' states by re-attaching them
+// (Recover), as it does for reports that arrived after the last commit; a step made ready,
+// a run started or ended, a cancel is committed at once.
 // Meanwhile GetRun waits (unsaved_), so readers never see a state that is not stored.
 void PipelineEngine::Impl::GatherReports() {
   const absl::Time deadline = absl::Now() + absl::Milliseconds(kGroupCommitMs);
@@ -955,6 +972,22 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
     return;
   }
   run.steps[pos].executor = executor->second;
+  if (std::string reserved = executor->second->NewJobId(); !reserved.empty()) {
+    // The attempt, with the job's id, is committed before the job can start (Loop submits it
+    // after the turn's commit): a restarted server always finds a started job by its id, and
+    // re-attaching one that never started reports it lost, so it runs again, once.
+    attempt.job_id = reserved;
+    job->job_id = reserved;
+    step.attempts.push_back(attempt);
+    to_submit_.push_back(PendingSubmit{.run_id = run.record.id,
+                                       .step = pos,
+                                       .attempt = attempt_no,
+                                       .job = *std::move(job),
+                                       .executor = executor->second});
+    return;
+  }
+  // Executors that number jobs only when they accept them (Slurm): submitted now, stored
+  // with this turn's commit.
   step.attempts.push_back(attempt);
   absl::StatusOr<std::string> job_id =
       executor->second->Submit(*job, CallbackFor(run.record.id, pos, attempt_no));
@@ -968,6 +1001,37 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
     return;
   }
   stored.job_id = *job_id;
+}
+
+void PipelineEngine::Impl::SubmitPending() {
+  std::vector<PendingSubmit> pending;
+  pending.swap(to_submit_);
+  for (PendingSubmit& one : pending) {
+    auto it = runs_.find(one.run_id);
+    if (it == runs_.end()) continue;
+    ActiveRun& run = *it->second;
+    StepRecord& step = run.record.steps[one.step];
+    if (static_cast<int>(step.attempts.size()) != one.attempt) continue;
+    AttemptRecord& attempt = step.attempts.back();
+    if (JobEnded(attempt.state)) continue;
+    if (IsTerminal(step.state)) {  // cancelled while its commit was retried: never started
+      attempt.state = JobState::kCancelled;
+      attempt.reason = FailureReason::kCancelled;
+      attempt.message = "cancelled before it started";
+      attempt.ended_ms = clock_.NowMillis();
+      Touch(run, one.step);
+      continue;
+    }
+    absl::StatusOr<std::string> job_id =
+        one.executor->Submit(one.job, CallbackFor(run.record.id, one.step, one.attempt));
+    if (job_id.ok()) continue;
+    attempt.state = JobState::kFailed;
+    attempt.reason = FailureReason::kLaunchError;
+    attempt.message = std::string(job_id.status().message());
+    attempt.ended_ms = clock_.NowMillis();
+    AttemptFailed(run, one.step, attempt.message);
+    MaybeFinish(run);
+  }
 }
 
 void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {

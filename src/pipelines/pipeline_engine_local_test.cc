@@ -82,6 +82,7 @@ class TimingExecutor final : public compute::Executor {
     return inner_->Reattach(id, spec, std::move(callback));
   }
   absl::Status Cancel(const std::string& id) override { return inner_->Cancel(id); }
+  std::string NewJobId() override { return inner_->NewJobId(); }
   compute::ExecutorStatus Status() const override { return inner_->Status(); }
   void Shutdown() override { inner_->Shutdown(); }
 

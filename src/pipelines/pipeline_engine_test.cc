@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
@@ -619,6 +620,41 @@ TEST_F(EngineTest, AFanOutsChildRunsAreCreatedTogetherAndEachStepGetsItsOwn) {
   for (const compute::JobSpec& job : jobs) {
     std::string step_name = job.env.at("CAIRN_STEP");
     EXPECT_EQ(job.env.at("MLFLOW_RUN_ID"), StepOf(run, step_name).tracking_run_id) << step_name;
+  }
+}
+
+// A job's attempt, with the id its executor reserved, is committed before the job is
+// submitted: a server that crashes at any moment leaves no started job without a stored
+// attempt (the restarted server re-attaches it rather than running the step again).
+TEST_F(EngineTest, AnAttemptIsStoredWithItsJobIdBeforeTheJobIsSubmitted) {
+  Register(ThreeSteps());
+  absl::Mutex mu;
+  std::vector<std::string> unstored;
+  int checked = 0;
+  executor_->set_on_submit([&](const compute::JobSpec& job) {
+    int64_t stored = 0;
+    const storage::SqlValue params[] = {job.job_id};
+    absl::Status read = db_->Read([&](storage::SqlSession& session) {
+      return session.QueryEach("SELECT count(*) FROM pipeline_attempts WHERE job_id = $1", params,
+                               [&](const storage::SqlRowView& row) {
+                                 stored = row.Int(0);
+                                 return absl::OkStatus();
+                               });
+    });
+    absl::MutexLock lock(&mu);
+    ++checked;
+    if (!read.ok() || job.job_id.empty() || stored != 1) unstored.push_back(job.name);
+  });
+  RunRecord run = RunToEnd({.pipeline = "churn"});
+  executor_->set_on_submit(nullptr);
+  EXPECT_EQ(run.state, RunState::kSucceeded) << run.message;
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(checked, 3);
+  EXPECT_TRUE(unstored.empty()) << "submitted before their attempt was stored: "
+                                << absl::StrJoin(unstored, ", ");
+  for (const StepRecord& step : run.steps) {
+    ASSERT_EQ(step.attempts.size(), 1u) << step.name;
+    EXPECT_TRUE(absl::StartsWith(step.attempts[0].job_id, "fake:")) << step.name;
   }
 }
 

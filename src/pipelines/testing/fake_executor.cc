@@ -21,6 +21,16 @@ void FakeExecutor::set_handler(Handler handler) {
   handler_ = std::move(handler);
 }
 
+void FakeExecutor::set_on_submit(std::function<void(const compute::JobSpec&)> on_submit) {
+  std::lock_guard lock(mu_);
+  on_submit_ = std::move(on_submit);
+}
+
+std::string FakeExecutor::NewJobId() {
+  std::lock_guard lock(mu_);
+  return absl::StrCat("fake:", next_id_++);
+}
+
 std::vector<compute::JobSpec> FakeExecutor::submitted() const {
   std::lock_guard lock(mu_);
   return submitted_;
@@ -94,10 +104,18 @@ void FakeExecutor::End(const std::string& job_id, compute::JobState state,
 
 absl::StatusOr<std::string> FakeExecutor::Submit(const compute::JobSpec& spec,
                                                  compute::JobCallback callback) {
+  std::function<void(const compute::JobSpec&)> on_submit;
+  {
+    std::lock_guard lock(mu_);
+    on_submit = on_submit_;
+  }
+  if (on_submit) on_submit(spec);
   std::string id;
   {
     std::lock_guard lock(mu_);
-    id = absl::StrCat("fake:", next_id_++);
+    id = spec.job_id.empty() ? absl::StrCat("fake:", next_id_++) : spec.job_id;
+    if (jobs_.count(id) > 0)
+      return absl::AlreadyExistsError(absl::StrCat("job ", id, " was submitted already"));
     Job job;
     job.spec = spec;
     job.callback = std::move(callback);

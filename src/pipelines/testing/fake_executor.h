@@ -33,6 +33,9 @@ class FakeExecutor final : public compute::Executor {
   ~FakeExecutor() override;
 
   void set_handler(Handler handler);
+  // Called inside Submit, on the submitting thread, before the job is accepted (tests check
+  // what the engine stored before it submitted).
+  void set_on_submit(std::function<void(const compute::JobSpec&)> on_submit);
   // Every job submitted so far, in order.
   std::vector<compute::JobSpec> submitted() const;
   int submit_count() const;
@@ -48,6 +51,7 @@ class FakeExecutor final : public compute::Executor {
   absl::Status CheckSatisfiable(const compute::Resources& resources) const override;
   absl::StatusOr<std::string> Submit(const compute::JobSpec& spec,
                                      compute::JobCallback callback) override;
+  std::string NewJobId() override;  // "fake:N", as Submit picks without one
   absl::Status Reattach(const std::string& job_id, const compute::JobSpec& spec,
                         compute::JobCallback callback) override;
   absl::Status Cancel(const std::string& job_id) override;
@@ -72,6 +76,7 @@ class FakeExecutor final : public compute::Executor {
   std::deque<std::function<void()>> tasks_;
   bool stop_ = false;
   Handler handler_;
+  std::function<void(const compute::JobSpec&)> on_submit_;
   std::map<std::string, Job> jobs_;
   std::vector<compute::JobSpec> submitted_;
   int next_id_ = 1;
