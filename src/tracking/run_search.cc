@@ -6,6 +6,7 @@
 // tokens.
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -284,36 +285,53 @@ absl::Status CheckMaxResults(int64_t max_results) {
 // So the candidates of each positive clause on metrics, params or tags are read from its
 // covering index, up to `cap` rows (~0.1 ms per 1,000). Returns, per clause, its candidate run
 // ids when there are fewer than `cap` (std::nullopt otherwise, and for the other clauses).
-absl::StatusOr<std::vector<std::optional<std::vector<std::string>>>> ClauseCandidates(
+// The ids of a clause share one buffer (one allocation, not one per id).
+struct RunIds {
+  std::string bytes;           // the ids, back to back
+  std::vector<uint32_t> ends;  // where each id ends in `bytes`
+  std::vector<std::string_view> Views() const {
+    std::vector<std::string_view> views;
+    views.reserve(ends.size());
+    uint32_t begin = 0;
+    for (uint32_t end : ends) {
+      views.emplace_back(bytes.data() + begin, end - begin);
+      begin = end;
+    }
+    return views;
+  }
+};
+absl::StatusOr<std::vector<std::optional<RunIds>>> ClauseCandidates(
     SqlSession& session, Dialect dialect, const std::vector<FilterClause>& clauses,
     int64_t cap) {
-  std::vector<std::optional<std::vector<std::string>>> out(clauses.size());
+  std::vector<std::optional<RunIds>> out(clauses.size());
   for (size_t idx = 0; idx < clauses.size(); ++idx) {
     SqlBuilder sql(dialect);
     std::string candidates;
     CAIRN_ASSIGN_OR_RETURN(std::string condition, RunClauseSql(sql, clauses[idx], &candidates));
     if (candidates.empty()) continue;
     absl::StrAppend(&candidates, " LIMIT ", sql.Bind(cap));
-    std::vector<std::string> ids;
+    RunIds ids;
     CAIRN_RETURN_IF_ERROR(session.QueryEach(candidates, sql.params(), [&](const SqlRowView& row) {
-      ids.emplace_back(row.Text(0));
+      std::string_view id = row.Text(0);
+      ids.bytes.append(id.data(), id.size());
+      ids.ends.push_back(static_cast<uint32_t>(ids.bytes.size()));
       return absl::OkStatus();
     }));
-    if (static_cast<int64_t>(ids.size()) < cap) out[idx] = std::move(ids);
+    if (static_cast<int64_t>(ids.ends.size()) < cap && ids.bytes.size() < (uint32_t{1} << 31))
+      out[idx] = std::move(ids);
   }
   return out;
 }
 
 // The run ids in every one of `sets` (not empty), in no particular order.
-std::vector<std::string_view> Intersection(
-    const std::vector<const std::vector<std::string>*>& sets) {
+std::vector<std::string_view> Intersection(const std::vector<std::vector<std::string_view>>& sets) {
   size_t smallest = 0;
   for (size_t idx = 1; idx < sets.size(); ++idx)
-    if (sets[idx]->size() < sets[smallest]->size()) smallest = idx;
-  std::vector<std::string_view> kept(sets[smallest]->begin(), sets[smallest]->end());
+    if (sets[idx].size() < sets[smallest].size()) smallest = idx;
+  std::vector<std::string_view> kept = sets[smallest];
   for (size_t idx = 0; idx < sets.size() && !kept.empty(); ++idx) {
     if (idx == smallest) continue;
-    const std::unordered_set<std::string_view> other(sets[idx]->begin(), sets[idx]->end());
+    const std::unordered_set<std::string_view> other(sets[idx].begin(), sets[idx].end());
     std::erase_if(kept, [&](std::string_view id) { return !other.contains(id); });
   }
   return kept;
@@ -428,11 +446,11 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
                           std::min<int64_t>(offset, int64_t{1} << 40) + request.max_results + 1;
       CAIRN_ASSIGN_OR_RETURN(auto candidates,
                              ClauseCandidates(session, db_.dialect(), clauses, cap));
-      std::vector<const std::vector<std::string>*> sets;
+      std::vector<std::vector<std::string_view>> sets;
       std::vector<bool> covered(clauses.size(), false);
       for (size_t idx = 0; idx < clauses.size(); ++idx) {
         if (!candidates[idx]) continue;
-        sets.push_back(&*candidates[idx]);
+        sets.push_back(candidates[idx]->Views());
         covered[idx] = true;
       }
       if (!sets.empty()) {
