@@ -86,53 +86,59 @@ Json WriteColumnBuffers(const Table& table, std::string* out) {
       default: place(rows * 8, &plan.values, &plan.values_len); break;
     }
   }
-  // Room for the footer too, so that appending it does not move the buffers.
+  // Written front to back, each byte once (no zero-fill of the whole body first); room
+  // for the footer too, so that appending it does not move the buffers.
   out->reserve(end + 256 * 1024);
-  out->assign(end, '\0');
-  std::memcpy(out->data(), kColumnsMagic.data(), kColumnsMagic.size());
-  char* base = out->data();
+  out->assign(kColumnsMagic.data(), kColumnsMagic.size());
+  auto pad_to = [out](size_t offset) { out->append(offset - out->size(), '\0'); };
+  // Appends `n` zero bytes at `offset`; returns their index in *out.
+  auto zeros_at = [&](size_t offset, size_t n) {
+    pad_to(offset);
+    out->append(n, '\0');
+    return offset;
+  };
   Json columns = Json::array();
   for (size_t c = 0; c < table.num_columns(); ++c) {
     const Column& col = table.columns[c];
     const ColumnPlan& plan = plans[c];
-    if (plan.validity_len > 0) PackBits(col.valid.data(), rows, base + plan.validity);
-    char* values = base + plan.values;
+    if (plan.validity_len > 0) {
+      PackBits(col.valid.data(), rows, out->data() + zeros_at(plan.validity, plan.validity_len));
+    }
     switch (col.type) {
-      case FeatureType::kDouble:
-        // Little-endian hosts only (x86-64, aarch64): the vector's bytes are the buffer.
-        if (rows) std::memcpy(values, col.doubles.data(), rows * 8);
-        break;
       case FeatureType::kBool: {
         std::vector<uint8_t> set(rows);
         for (size_t i = 0; i < rows; ++i) set[i] = col.valid[i] && col.ints[i] != 0;
-        PackBits(set.data(), rows, values);
+        PackBits(set.data(), rows, out->data() + zeros_at(plan.values, plan.values_len));
         break;
       }
       case FeatureType::kString: {
-        char* data = base + plan.data;
+        zeros_at(plan.values, plan.values_len);
+        pad_to(plan.data);
         uint64_t at = 0;
-        PutU64(0, values);
         for (size_t i = 0; i < rows; ++i) {
           if (col.valid[i]) {
-            const std::string& s = col.strings[i];
-            if (!s.empty()) std::memcpy(data + at, s.data(), s.size());
-            at += s.size();
+            out->append(col.strings[i]);
+            at += col.strings[i].size();
           }
-          PutU64(at, values + (i + 1) * 8);
+          PutU64(at, out->data() + plan.values + (i + 1) * 8);
         }
         break;
       }
-      default:  // int64, timestamp (ms)
-        if (rows) std::memcpy(values, col.ints.data(), rows * 8);
-        break;
-    }
-    if (col.type == FeatureType::kDouble || col.type == FeatureType::kInt64 ||
-        col.type == FeatureType::kTimestamp) {
-      // A null slot holds 0 in the Column already (table.h); keep it so on the wire.
-      if (plan.null_count > 0) {
-        for (size_t i = 0; i < rows; ++i) {
-          if (!col.valid[i]) std::memset(values + i * 8, 0, 8);
+      default: {  // int64, timestamp (ms), double
+        // Little-endian hosts only (x86-64, aarch64): the vector's bytes are the buffer.
+        pad_to(plan.values);
+        const void* data = col.type == FeatureType::kDouble
+                               ? static_cast<const void*>(col.doubles.data())
+                               : static_cast<const void*>(col.ints.data());
+        if (rows) out->append(static_cast<const char*>(data), rows * 8);
+        // A null slot holds 0 in the Column already (table.h); keep it so on the wire.
+        if (plan.null_count > 0) {
+          char* values = out->data() + plan.values;
+          for (size_t i = 0; i < rows; ++i) {
+            if (!col.valid[i]) std::memset(values + i * 8, 0, 8);
+          }
         }
+        break;
       }
     }
     Json entry = {{"name", table.names[c]},
@@ -144,6 +150,7 @@ Json WriteColumnBuffers(const Table& table, std::string* out) {
     if (col.type == FeatureType::kString) entry["data"] = Range(plan.data, plan.data_len);
     columns.push_back(std::move(entry));
   }
+  pad_to(end);
   return Json{{"format", "cairn.columns"},
               {"version", kColumnsVersion},
               {"rows", rows},
