@@ -1,9 +1,11 @@
 """The CSV transport of training sets through pyarrow (optional: used when pyarrow
-imports, e.g. where mlflow installed it). `FeatureStore.get_historical_features` sends the
-entity rows as a CSV body and reads the training set back as CSV with pyarrow's
-multi-threaded reader; the columns it builds are the ones the JSON path builds from the
-same answer (`_convert.typed_values`, `_convert._parse_timestamps`), so the DataFrame is
-the same whichever way the rows travelled.
+imports, e.g. where mlflow installed it). By default `FeatureStore.get_historical_features`
+uses the binary columnar form (`_columnar`); with `_historical_transport = "csv"` it sends
+the entity rows as a CSV body and reads the training set back as CSV with pyarrow's
+multi-threaded reader (and an entity frame without rows always goes up as CSV). The
+columns built here are the ones the JSON path builds from the same answer
+(`_convert.typed_values`, `_convert._parse_timestamps`), so the DataFrame is the same
+whichever way the rows travelled.
 """
 
 from __future__ import annotations
