@@ -121,6 +121,7 @@ StepSpec StepFromJson(const Json& json, const Reader& r) {
   step.cache = r.Bool(json, "cache", true);
   step.executor = r.Str(json, "executor");
   step.partition = r.Str(json, "partition");
+  step.noop = r.Bool(json, "noop", false);
   return step;
 }
 
@@ -156,6 +157,9 @@ Json StepToJson(const StepSpec& step) {
   out["cache"] = step.cache;
   out["executor"] = step.executor;
   out["partition"] = step.partition;
+  // Only when set: the canonical text (and so the content hash and cache key) of every
+  // step without it stays what it was before noop steps existed.
+  if (step.noop) out["noop"] = true;
   return out;
 }
 

@@ -14,7 +14,8 @@
 //               "inputs": [{"name", "from", "path"}], "outputs": [{"name", "path"}],
 //               "depends_on": [..], "resources": {"cpus", "memory_bytes", "gpus",
 //               "timeout_ms"}, "retry": {"attempts", "backoff_ms", "factor",
-//               "max_backoff_ms", "jitter"}, "cache", "executor", "partition"}],
+//               "max_backoff_ms", "jitter"}, "cache", "executor", "partition",
+//               "noop": true (only on a no-op step: absent means false)}],
 //    "schedule": {"cron", "catchup"}, "triggers": [{"on", "match": {}, "params": {}}]}
 
 #include <string>

@@ -191,6 +191,33 @@ TEST(PipelineDiffTest, FieldLevelPaths) {
   EXPECT_EQ(DiffPipelines(a, a), Json::array());
 }
 
+TEST(PipelineJsonTest, NoopIsContentButOnlyWrittenWhenSet) {
+  PipelineSpec spec = MustParseOne(kBase);
+  const std::string before = PipelineCanonicalText(spec);
+  // Absent when false: the canonical text (and hash) of pipelines without noop steps is
+  // what it was before the field existed.
+  EXPECT_EQ(before.find("noop"), std::string::npos);
+  PipelineSpec with_join = spec;
+  with_join.steps.push_back(StepSpec{.name = "join", .depends_on = {"train"}, .noop = true});
+  Json json = PipelineToJson(with_join);
+  EXPECT_EQ(json["steps"][2]["noop"], true);
+  EXPECT_FALSE(json["steps"][1].contains("noop"));
+  absl::StatusOr<PipelineSpec> back = PipelineFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->steps[2].noop);
+  EXPECT_FALSE(back->steps[1].noop);
+  EXPECT_EQ(PipelineContentHash(*back), PipelineContentHash(with_join));
+  // Turning a step into a no-op (or back) is a new version, and the diff shows it.
+  PipelineSpec plain = with_join;
+  plain.steps[2].noop = false;
+  plain.steps[2].command = {"true"};
+  EXPECT_NE(PipelineContentHash(plain), PipelineContentHash(with_join));
+  EXPECT_EQ(DiffPipelines(plain, with_join), Json::parse(R"([
+    {"path": "steps[2].command", "old": ["true"], "new": []},
+    {"path": "steps[2].noop", "old": null, "new": true}
+  ])")) << DiffPipelines(plain, with_join).dump(2);
+}
+
 TEST(PipelineDiffTest, StepsAreMatchedByName) {
   PipelineSpec a = MustParseOne(kBase);
   PipelineSpec b = a;

@@ -27,6 +27,9 @@
 //       cache: true              # default true
 //       executor: slurm          # overrides the pipeline's
 //       partition: gpu           # Slurm only
+//     - name: join
+//       noop: true               # runs nothing: succeeds once its depends_on have
+//       depends_on: [train]      # (a join / barrier point; only name, depends_on, cache)
 //   schedule: {cron: "0 3 * * *", catchup: latest}          # none | latest | all (UTC)
 //   triggers:
 //     - {on: model_version_registered, match: {model: churn}, params: {reason: new-model}}
@@ -104,6 +107,9 @@ struct StepSpec {
   bool cache = true;
   std::string executor;   // empty: the pipeline's
   std::string partition;  // Slurm partition; empty: chosen by resources
+  // `noop: true`: runs nothing (no executor, job, step folder or attempt) and succeeds as
+  // soon as its dependencies have; never cached. Only name, depends_on and cache may be set.
+  bool noop = false;
   int line = 0;           // where it was written (messages); not part of the content hash
   bool operator==(const StepSpec&) const = default;
 };

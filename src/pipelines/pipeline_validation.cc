@@ -176,6 +176,55 @@ class Validator {
     return absl::OkStatus();
   }
 
+  // Explicit dependencies: known steps, not the step itself, each once.
+  absl::Status CheckDependsOn(const StepSpec& step, int line) {
+    auto error = [&](std::string_view field, const std::string& value, std::string_view what) {
+      return Error(line, step.name, field, value, what);
+    };
+    std::set<std::string> deps;
+    for (size_t i = 0; i < step.depends_on.size(); ++i) {
+      const std::string& dep = step.depends_on[i];
+      std::string field = absl::StrCat("depends_on[", i, "]");
+      if (dep == step.name) {
+        return error(field, dep, "names the step itself: a step cannot depend on itself");
+      }
+      if (!step_index_.count(dep)) {
+        return error(field, dep,
+                     absl::StrCat("is not a step of this pipeline",
+                                  DidYouMean(dep, step_names_, "steps")));
+      }
+      if (!deps.insert(dep).second) {
+        return error(field, dep, "is listed twice: list each dependency once");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A `noop: true` step runs nothing: it may only have a name, depends_on and cache (the
+  // YAML parser says the same with the field's line; this covers specs that come as JSON).
+  absl::Status CheckNoopStep(const StepSpec& step, int line) {
+    const StepSpec defaults;
+    const std::pair<std::string_view, bool> fields[] = {
+        {"command", !step.command.empty()},
+        {"script", !step.script.empty()},
+        {"env", !step.env.empty()},
+        {"workdir", !step.workdir.empty()},
+        {"inputs", !step.inputs.empty()},
+        {"outputs", !step.outputs.empty()},
+        {"resources", !(step.resources == defaults.resources)},
+        {"retry", !(step.retry == defaults.retry)},
+        {"executor", !step.executor.empty()},
+        {"partition", !step.partition.empty()},
+    };
+    for (const auto& [field, present] : fields) {
+      if (!present) continue;
+      return Error(line, step.name, field, std::nullopt,
+                   "is not allowed with noop: true (a no-op step runs nothing): remove it, or "
+                   "remove noop: true to run the step");
+    }
+    return CheckDependsOn(step, line);
+  }
+
   absl::Status CheckStep(const StepSpec& step) {
     const int line = step.line > 0 ? step.line : spec_.line;
     auto error = [&](std::string_view field, const std::string& value, std::string_view what) {
@@ -186,10 +235,11 @@ class Validator {
                    "is not a valid step name: use letters, digits, '_' and '-', starting with "
                    "a letter or '_'");
     }
+    if (step.noop) return CheckNoopStep(step, line);
     if (step.command.empty() == step.script.empty()) {
       return Error(line, step.name, "command", std::nullopt,
                    "and 'script': give exactly one (command: a list of arguments; script: a "
-                   "shell script)");
+                   "shell script), or noop: true for a step that runs nothing");
     }
     // Names of inputs and outputs.
     std::map<std::string, std::string> inputs, outputs;  // upper-cased → declared name
@@ -239,23 +289,7 @@ class Validator {
                      "'/' and no '..'), like model.json or data/");
       }
     }
-    // Explicit dependencies.
-    std::set<std::string> deps;
-    for (size_t i = 0; i < step.depends_on.size(); ++i) {
-      const std::string& dep = step.depends_on[i];
-      std::string field = absl::StrCat("depends_on[", i, "]");
-      if (dep == step.name) {
-        return error(field, dep, "names the step itself: a step cannot depend on itself");
-      }
-      if (!step_index_.count(dep)) {
-        return error(field, dep,
-                     absl::StrCat("is not a step of this pipeline",
-                                  DidYouMean(dep, step_names_, "steps")));
-      }
-      if (!deps.insert(dep).second) {
-        return error(field, dep, "is listed twice: list each dependency once");
-      }
-    }
+    CAIRN_RETURN_IF_ERROR(CheckDependsOn(step, line));
     // Templates.
     for (size_t i = 0; i < step.command.size(); ++i) {
       CAIRN_RETURN_IF_ERROR(CheckTemplates(step, absl::StrCat("command[", i, "]"), step.command[i]));

@@ -36,7 +36,12 @@ const std::vector<std::string_view> kPipelineFields = {
 const std::vector<std::string_view> kParamFields = {"name", "type", "default", "description"};
 const std::vector<std::string_view> kStepFields = {
     "name", "command", "script", "env", "workdir", "inputs", "outputs", "depends_on",
-    "resources", "retry", "cache", "executor", "partition"};
+    "resources", "retry", "cache", "executor", "partition", "noop"};
+// What a `noop: true` step may not have (it runs nothing): every step field but name,
+// depends_on, cache and noop.
+const std::vector<std::string_view> kNoopForbiddenFields = {
+    "command", "script", "env", "workdir", "inputs", "outputs", "resources", "retry",
+    "executor", "partition"};
 const std::vector<std::string_view> kInputFields = {"name", "from", "path"};
 const std::vector<std::string_view> kOutputFields = {"name", "path"};
 const std::vector<std::string_view> kResourceFields = {"cpus", "memory", "gpus", "timeout"};
@@ -225,6 +230,13 @@ class DocumentParser : private YamlFieldReader {
     return param;
   }
 
+  // depends_on: one name or a list of them.
+  absl::StatusOr<std::vector<std::string>> DependsOn(const YAML::Node& step) {
+    YAML::Node deps = step["depends_on"];
+    if (YamlPresent(deps) && deps.IsScalar()) return std::vector<std::string>{deps.Scalar()};
+    return StringList(deps, "depends_on", "[build, features]", ListItems::kStrings);
+  }
+
   absl::StatusOr<StepSpec> ParseStep(const YAML::Node& node, size_t index) {
     std::string at = absl::StrCat("steps[", index, "]");
     CAIRN_RETURN_IF_ERROR(RequireMap(node, at, "{name: build, command: [\"make\"]}"));
@@ -233,6 +245,19 @@ class DocumentParser : private YamlFieldReader {
     CAIRN_ASSIGN_OR_RETURN(step.name, Name(node, at + ".name", /*dash=*/true));
     set_label(absl::StrCat(label(), ": step ", step.name));
     CAIRN_RETURN_IF_ERROR(CheckFields(node, kStepFields, ""));
+    CAIRN_ASSIGN_OR_RETURN(step.noop, Bool(node["noop"], "noop", false));
+    if (step.noop) {
+      for (std::string_view field : kNoopForbiddenFields) {
+        YAML::Node value = node[std::string(field)];
+        if (!YamlPresent(value)) continue;
+        return FieldError(value, field,
+                          "is not allowed with noop: true (a no-op step runs nothing): remove "
+                          "it, or remove noop: true to run the step");
+      }
+      CAIRN_ASSIGN_OR_RETURN(step.depends_on, DependsOn(node));
+      CAIRN_ASSIGN_OR_RETURN(step.cache, Bool(node["cache"], "cache", true));
+      return step;
+    }
 
     YAML::Node command = node["command"];
     YAML::Node script = node["script"];
@@ -244,7 +269,8 @@ class DocumentParser : private YamlFieldReader {
     if (!YamlPresent(command) && !YamlPresent(script)) {
       return ObjectError(step.line,
                          "missing field 'command': give command: [\"python\", \"train.py\"] "
-                         "(arguments) or script: \"...\" (a shell script run with sh -e)");
+                         "(arguments), script: \"...\" (a shell script run with sh -e) or "
+                         "noop: true (a step that runs nothing, such as a join)");
     }
     if (YamlPresent(command)) {
       if (command.IsScalar()) {
@@ -339,13 +365,7 @@ class DocumentParser : private YamlFieldReader {
       }
     }
 
-    YAML::Node deps = node["depends_on"];
-    if (YamlPresent(deps) && deps.IsScalar()) {
-      step.depends_on.push_back(deps.Scalar());
-    } else {
-      CAIRN_ASSIGN_OR_RETURN(step.depends_on, StringList(deps, "depends_on", "[build, features]",
-                                                         ListItems::kStrings));
-    }
+    CAIRN_ASSIGN_OR_RETURN(step.depends_on, DependsOn(node));
 
     YAML::Node resources = node["resources"];
     if (YamlPresent(resources)) {

@@ -7,8 +7,9 @@
 // Parsing checks what each field can tell on its own: known fields (an unknown one names
 // the nearest valid name), value types, name syntax, durations (common/duration.h),
 // memory (compute::ParseMemory), parameter types, catch-up names, exactly one of
-// command / script per step, exactly one of from / path per input and the "step.output"
-// form of `from`. Checks across fields (references, duplicates, cycles, templates,
+// command / script / noop: true per step (a noop step with any field that runs something
+// is refused, naming the field), exactly one of from / path per input and the
+// "step.output" form of `from`. Checks across fields (references, duplicates, cycles, templates,
 // ranges, executors) are pipeline_validation.h's.
 //
 // Every error is InvalidArgument and reads "FILE:LINE: pipeline NAME: step S: field 'F':

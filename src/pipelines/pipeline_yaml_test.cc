@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -229,7 +230,8 @@ TEST(PipelineYamlTest, ParseErrorsNameFileLineFieldAndValue) {
             "not both");
   EXPECT_EQ(ErrorOf("kind: Pipeline\nname: p\nsteps:\n  - name: a\n    env: {}\n"),
             "p.yaml:4: pipeline p: step a: missing field 'command': give command: [\"python\", "
-            "\"train.py\"] (arguments) or script: \"...\" (a shell script run with sh -e)");
+            "\"train.py\"] (arguments), script: \"...\" (a shell script run with sh -e) or "
+            "noop: true (a step that runs nothing, such as a join)");
   EXPECT_EQ(ErrorOf(TwoSteps("    resources: {memory: 4GB}\n")),
             "p.yaml:11: pipeline p: step train: field 'resources.memory': value '4GB' is not an "
             "amount of memory: write a number and a unit, like 512Mi, 4Gi or 1G (or bytes)");
@@ -520,6 +522,108 @@ TEST(PipelineValidationTest, CronThroughTheHook) {
   EXPECT_THAT(ErrorOf(TwoSteps("", "schedule: {cron: '0 3 * *'}\n")),
               HasSubstr("p.yaml:1: pipeline p: field 'schedule.cron': value '0 3 * *' is not a "
                         "valid cron expression: cron '0 3 * *': expected 5 fields"));
+}
+
+// A fan-out of two steps joined by a no-op step, then one step after it.
+std::string NoopJoin(const std::string& join_extra) {
+  return "kind: Pipeline\nname: p\nsteps:\n"
+         "  - name: a\n    command: [\"true\"]\n"
+         "  - name: b\n    command: [\"true\"]\n"
+         "  - name: join\n    noop: true\n    depends_on: [a, b]\n" +
+         join_extra +
+         "  - name: after\n    command: [\"true\"]\n    depends_on: [join]\n";
+}
+
+TEST(PipelineNoopTest, ParsesAndValidates) {
+  std::vector<PipelineSpec> specs = MustParse(NoopJoin("    cache: false\n"));
+  ASSERT_EQ(specs.size(), 1u);
+  const StepSpec& join = specs[0].steps[2];
+  EXPECT_EQ(join.name, "join");
+  EXPECT_TRUE(join.noop);
+  EXPECT_THAT(join.depends_on, ElementsAre("a", "b"));
+  EXPECT_TRUE(join.command.empty());
+  EXPECT_TRUE(join.script.empty());
+  EXPECT_FALSE(join.cache);
+  EXPECT_FALSE(specs[0].steps[0].noop);
+  EXPECT_TRUE(ValidatePipelines(specs, {}).ok()) << ValidatePipelines(specs, {});
+  // depends_on as one name; noop: false is an ordinary step (which then needs a command).
+  std::vector<PipelineSpec> one = MustParse(
+      "kind: Pipeline\nname: p\nsteps:\n  - {name: a, command: [x]}\n"
+      "  - {name: j, noop: true, depends_on: a}\n  - {name: solo, noop: true}\n");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_THAT(one[0].steps[1].depends_on, ElementsAre("a"));
+  EXPECT_TRUE(one[0].steps[2].noop);
+  EXPECT_TRUE(ValidatePipelines(one, {}).ok());
+  EXPECT_EQ(ErrorOf("kind: Pipeline\nname: p\nsteps:\n  - {name: a, noop: false}\n"),
+            "p.yaml:4: pipeline p: step a: missing field 'command': give command: [\"python\", "
+            "\"train.py\"] (arguments), script: \"...\" (a shell script run with sh -e) or "
+            "noop: true (a step that runs nothing, such as a join)");
+  EXPECT_EQ(ErrorOf("kind: Pipeline\nname: p\nsteps:\n  - {name: a, noop: maybe}\n"),
+            "p.yaml:4: pipeline p: step a: field 'noop': value 'maybe' must be true or false");
+}
+
+TEST(PipelineNoopTest, EveryFieldThatRunsSomethingIsRejected) {
+  const std::string what =
+      " is not allowed with noop: true (a no-op step runs nothing): remove it, or remove "
+      "noop: true to run the step";
+  const std::pair<std::string, std::string> cases[] = {
+      {"    command: [\"true\"]\n", "field 'command': value a list of 1"},
+      {"    script: echo hi\n", "field 'script': value 'echo hi'"},
+      {"    env: {A: \"1\"}\n", "field 'env': value a map of 1 keys"},
+      {"    workdir: /tmp\n", "field 'workdir': value '/tmp'"},
+      {"    inputs: [{name: x, path: /x}]\n", "field 'inputs': value a list of 1"},
+      {"    outputs: [{name: x}]\n", "field 'outputs': value a list of 1"},
+      {"    resources: {cpus: 2}\n", "field 'resources': value a map of 1 keys"},
+      {"    resources: {timeout: 5m}\n", "field 'resources': value a map of 1 keys"},
+      {"    retry: {attempts: 3}\n", "field 'retry': value a map of 1 keys"},
+      {"    executor: local\n", "field 'executor': value 'local'"},
+      {"    partition: gpu\n", "field 'partition': value 'gpu'"},
+  };
+  for (const auto& [extra, field] : cases) {
+    EXPECT_EQ(ErrorOf(NoopJoin(extra)), "p.yaml:11: pipeline p: step join: " + field + what)
+        << extra;
+  }
+}
+
+TEST(PipelineNoopTest, ValidationRejectsTheSameFieldsInAParsedSpec) {
+  // A spec that did not come through the YAML parser (the registry's JSON): validation
+  // says the same, without the value.
+  std::vector<PipelineSpec> base = MustParse(NoopJoin(""));
+  ASSERT_EQ(base.size(), 1u);
+  const std::string what =
+      " is not allowed with noop: true (a no-op step runs nothing): remove it, or remove "
+      "noop: true to run the step";
+  auto error_with = [&](const std::function<void(StepSpec&)>& change) {
+    std::vector<PipelineSpec> specs = base;
+    change(specs[0].steps[2]);
+    absl::Status status = ValidatePipelines(specs, {});
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(status.message());
+  };
+  const std::string prefix = "p.yaml:8: pipeline p: step join: field ";
+  EXPECT_EQ(error_with([](StepSpec& s) { s.command = {"true"}; }), prefix + "'command'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.script = "echo"; }), prefix + "'script'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.env = {{"A", "1"}}; }), prefix + "'env'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.workdir = "/w"; }), prefix + "'workdir'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.inputs.push_back({.name = "x", .path = "/x"}); }),
+            prefix + "'inputs'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.outputs.push_back({.name = "x", .path = "x"}); }),
+            prefix + "'outputs'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.resources.gpus = 1; }), prefix + "'resources'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.resources.timeout_ms = 1000; }),
+            prefix + "'resources'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.retry.attempts = 2; }), prefix + "'retry'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.executor = "slurm"; }), prefix + "'executor'" + what);
+  EXPECT_EQ(error_with([](StepSpec& s) { s.partition = "gpu"; }), prefix + "'partition'" + what);
+  // Its dependencies are checked like any step's.
+  EXPECT_EQ(error_with([](StepSpec& s) { s.depends_on = {"a", "zzzzzzzz"}; }),
+            "p.yaml:8: pipeline p: step join: field 'depends_on[1]': value 'zzzzzzzz' is not a "
+            "step of this pipeline; steps: a, b, join, after");
+  // Neither command nor script nor noop.
+  EXPECT_EQ(error_with([](StepSpec& s) { s.noop = false; }),
+            "p.yaml:8: pipeline p: step join: field 'command' and 'script': give exactly one "
+            "(command: a list of arguments; script: a shell script), or noop: true for a step "
+            "that runs nothing");
 }
 
 TEST(TemplateRefsTest, FindsReferencesWithSpacesAndLeavesOtherBracesAlone) {
