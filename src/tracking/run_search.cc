@@ -363,8 +363,10 @@ std::string JsonStringArray(const std::vector<std::string_view>& items) {
   return out;
 }
 
-// Candidate runs above which SQLite keeps the ordered walk (on top of offset + page).
+// Candidate runs above which SQLite keeps the ordered walk (on top of offset + page), and
+// the most candidate ids read into memory for one clause (a deep page token walks instead).
 constexpr int64_t kCandidateDrivenMaxRuns = 2048;
+constexpr int64_t kMaxCandidateIds = int64_t{1} << 16;
 
 }  // namespace
 
@@ -442,8 +444,9 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
     Query driven;
     bool use_driven = false;
     if (sqlite) {  // PostgreSQL's planner has statistics
-      const int64_t cap = kCandidateDrivenMaxRuns +
-                          std::min<int64_t>(offset, int64_t{1} << 40) + request.max_results + 1;
+      const int64_t cap =
+          std::min(kMaxCandidateIds, kCandidateDrivenMaxRuns + std::min(offset, kMaxCandidateIds) +
+                                         request.max_results + 1);
       CAIRN_ASSIGN_OR_RETURN(auto candidates,
                              ClauseCandidates(session, db_.dialect(), clauses, cap));
       std::vector<std::vector<std::string_view>> sets;
