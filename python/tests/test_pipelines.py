@@ -621,6 +621,75 @@ steps:
     assert bad.returncode == 1 and "depth" in bad.stderr
 
 
+NOOP_JOIN = """
+kind: Pipeline
+name: @NAME@
+executor: @EXECUTOR@
+params: [{name: trace, type: string}]
+steps:
+  - {name: a, script: "echo a >> {{params.trace}}"}
+  - {name: b, script: "echo b >> {{params.trace}}"}
+  - {name: c, script: "echo c >> {{params.trace}}"}
+  - {name: join, noop: true, depends_on: [a, b, c]}
+  - {name: after, script: "echo after >> {{params.trace}}", depends_on: [join]}
+"""
+
+
+def test_a_noop_join_runs_nothing_and_succeeds_after_its_dependencies(env, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    executor, server, client = env
+    name = unique("noop")
+    text = yaml_for(NOOP_JOIN, executor, name=name)
+    # v1: the join as an ordinary step; v2: the same as a no-op step (a new version).
+    apply(client, text.replace("{name: join, noop: true,", '{name: join, command: ["true"],'))
+    plan = apply(client, text)
+    assert [(c["action"], c["new_version"]) for c in plan["changes"]] == [("changed", 2)]
+    diffs = {d["path"]: (d["old"], d["new"]) for d in client.diff(name, 1, 2)}
+    assert diffs["steps[3].noop"] == (None, True)
+    shown = ps.cli(server, "pipelines", "diff", name, "1", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "steps[3].noop" in shown.stdout
+
+    trace = tmp_path / "trace.txt"
+    run = run_to_end(client, name, params={"trace": str(trace)}, no_cache=True)
+    assert run["state"] == "succeeded", run["message"]
+    order = trace.read_text().split()
+    assert sorted(order[:3]) == ["a", "b", "c"] and order[3:] == ["after"]
+    join = step_of(run, "join")
+    assert join["state"] == "succeeded"
+    assert join["attempts"] == []
+    assert join["message"] == "noop: nothing to run"
+    assert join["started_ms"] >= max(step_of(run, s)["ended_ms"] for s in "abc")
+    assert step_of(run, "after")["started_ms"] >= join["ended_ms"]
+    # Its child run exists under the pipeline's run, like every step's.
+    child = MlflowClient(tracking_uri=server.url).get_run(join["tracking_run_id"])
+    assert child.info.status == "FINISHED"
+    assert child.data.tags["mlflow.parentRunId"] == run["tracking_run_id"]
+    # The definition shows it; the CLI's describe names it.
+    spec = client.get(name)["spec"]
+    assert [s.get("noop", False) for s in spec["steps"]] == [False, False, False, True, False]
+    described = ps.cli(server, "pipelines", "describe", name)
+    assert described.returncode == 0, described.stderr
+    assert "(noop: runs nothing)" in described.stdout
+
+    # A failed upstream step skips it.
+    apply(client, text.replace('"echo b >> {{params.trace}}"', '"exit 4"'))
+    run = run_to_end(client, name, params={"trace": str(trace)})
+    assert run["state"] == "failed"
+    assert step_of(run, "join")["state"] == "skipped"
+    assert step_of(run, "join")["message"] == "upstream step 'b' failed"
+    assert step_of(run, "after")["state"] == "skipped"
+
+    # A no-op step with a command is refused at apply, naming the step and the field.
+    bad = text.replace("{name: join, noop: true,", '{name: join, noop: true, command: ["true"],')
+    with pytest.raises(cairn.CairnError) as error:
+        apply(client, bad)
+    assert error.value.status_code == 400
+    assert "step join" in error.value.message
+    assert "'command'" in error.value.message and "noop: true" in error.value.message
+
+
 RESUMED = """
 kind: Pipeline
 name: @NAME@

@@ -131,6 +131,7 @@ int ListPipelines(CliContext& ctx, const ClientOptions& options) {
 }
 
 std::string StepCommand(const Json& step) {
+  if (step.value("noop", false)) return "(noop: runs nothing)";
   const Json command = step.value("command", Json());
   if (command.is_array() && !command.empty()) {
     std::vector<std::string> argv;

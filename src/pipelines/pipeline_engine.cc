@@ -242,6 +242,8 @@ class PipelineEngine::Impl {
   void HandleCancel(ActiveRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleRecover(ActiveRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DrainReadyOnce() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunNoop(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Prepare(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Launch(ActiveRun& run, int pos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -788,9 +790,16 @@ void PipelineEngine::Impl::FireTimers() {
 }
 
 void PipelineEngine::Impl::DrainReady() {
+  // A no-op step that succeeds makes its downstream steps ready in the same turn.
+  while (!ready_.empty()) DrainReadyOnce();
+}
+
+void PipelineEngine::Impl::DrainReadyOnce() {
   // Prepare every ready step first (cache hits end here and may make more steps ready),
   // then create the child runs of those to launch in one tracking transaction per run
   // (they must exist before launch: the step gets MLFLOW_RUN_ID), then launch them.
+  // A no-op step (noop: true) is never prepared (no inputs, never cached): it gets its
+  // child run with the others and then succeeds at once instead of launching (RunNoop).
   std::vector<std::pair<ActiveRun*, std::vector<int>>> to_launch;  // in the order first ready
   std::set<std::pair<ActiveRun*, int>> seen;
   while (!ready_.empty()) {
@@ -804,7 +813,7 @@ void PipelineEngine::Impl::DrainReady() {
     if (!seen.insert({&run, pos}).second) continue;          // already prepared
     if (run.cancel_requested) {
       StepEnded(run, pos, StepState::kCancelled, "cancelled before it started");
-    } else if (Prepare(run, pos)) {
+    } else if (run.spec.steps[run.steps[pos].spec_index].noop || Prepare(run, pos)) {
       auto batch = std::find_if(to_launch.begin(), to_launch.end(),
                                 [&](const auto& entry) { return entry.first == &run; });
       if (batch == to_launch.end()) batch = to_launch.insert(to_launch.end(), {&run, {}});
@@ -820,7 +829,12 @@ void PipelineEngine::Impl::DrainReady() {
     }
     tracking_.StartStepRuns(run->record, new_runs);
     for (int pos : positions) {
-      if (run->record.steps[pos].state == StepState::kQueued) Launch(*run, pos);
+      if (run->record.steps[pos].state != StepState::kQueued) continue;
+      if (run->spec.steps[run->steps[pos].spec_index].noop) {
+        RunNoop(*run, pos);
+      } else {
+        Launch(*run, pos);
+      }
     }
     MaybeFinish(*run);
   }
@@ -904,6 +918,18 @@ bool PipelineEngine::Impl::Prepare(ActiveRun& run, int pos) {
     }
   }
   return true;
+}
+
+// A no-op step: no executor, job, step folder or attempt — it succeeds now, its state and
+// times stored with this turn's commit (counted as a launch, so the turn commits at once).
+// A restart before that commit finds it queued with no attempt, all its upstream steps
+// done, and so ready again (HandleRecover): it simply succeeds then.
+void PipelineEngine::Impl::RunNoop(ActiveRun& run, int pos) {
+  ++launches_;
+  StepRecord& step = run.record.steps[pos];
+  step.started_ms = clock_.NowMillis();
+  StepSucceeded(run, pos, StepState::kSucceeded);
+  step.message = "noop: nothing to run";
 }
 
 void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {

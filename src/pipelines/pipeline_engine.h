@@ -3,7 +3,9 @@
 // its parameters, dispatches ready steps to executors, retries with backoff, enforces
 // caching, records every run / step / attempt in the run store, mirrors runs into the
 // tracking store (a parent run per pipeline run, a child run per step) and resumes
-// unfinished runs after a restart. Thread-safe.
+// unfinished runs after a restart. A `noop: true` step is never dispatched: it succeeds
+// in the dispatcher once its dependencies have (no job, folder or attempt; its child run
+// as every step's). Thread-safe.
 
 #include <cstdint>
 #include <functional>

@@ -449,6 +449,181 @@ TEST_F(EngineTest, CancelStopsRunningJobsAndQueuedSteps) {
   EXPECT_EQ(engine_->CancelRun("nope").code(), absl::StatusCode::kNotFound);
 }
 
+// `width` fan-out steps running `command`, joined by a no-op step "join", then "after".
+PipelineSpec NoopJoin(std::string name, int width, std::vector<std::string> command,
+                      std::vector<std::string> failing_command = {}) {
+  PipelineSpec spec;
+  spec.name = std::move(name);
+  StepSpec join;
+  join.name = "join";
+  join.noop = true;
+  for (int i = 0; i < width; ++i) {
+    StepSpec fan = Step(absl::StrCat("f", i),
+                        i == 0 && !failing_command.empty() ? failing_command : command);
+    join.depends_on.push_back(fan.name);
+    spec.steps.push_back(fan);
+  }
+  spec.steps.push_back(join);
+  StepSpec after = Step("after", {"ok"});
+  after.depends_on = {"join"};
+  spec.steps.push_back(after);
+  return spec;
+}
+
+TEST_F(EngineTest, ANoopJoinSucceedsOnlyAfterAllItsDependenciesWithoutAJob) {
+  constexpr int kWidth = 5;
+  Register(NoopJoin("join", kWidth, {"hang"}));
+  auto started = engine_->StartRun({.pipeline = "join"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  WaitUntil(started->id, [](const RunRecord& run) {
+    int running = 0;
+    for (const StepRecord& step : run.steps) running += step.state == StepState::kRunning;
+    return running == kWidth;
+  });
+  std::vector<std::string> jobs = executor_->running();
+  ASSERT_EQ(jobs.size(), static_cast<size_t>(kWidth));
+  for (int i = 0; i + 1 < kWidth; ++i) executor_->Finish(jobs[i], 0);
+  RunRecord partial = WaitUntil(started->id, [](const RunRecord& run) {
+    int done = 0;
+    for (const StepRecord& step : run.steps) done += step.state == StepState::kSucceeded;
+    return done == kWidth - 1;
+  });
+  EXPECT_EQ(StepOf(partial, "join").state, StepState::kQueued);
+  EXPECT_EQ(StepOf(partial, "after").state, StepState::kQueued);
+  executor_->Finish(jobs.back(), 0);
+  auto done = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(done.ok()) << done.status();
+  const RunRecord& run = *done;
+  EXPECT_EQ(run.state, RunState::kSucceeded) << run.message;
+  const StepRecord& join = StepOf(run, "join");
+  EXPECT_EQ(join.state, StepState::kSucceeded);
+  EXPECT_EQ(join.message, "noop: nothing to run");
+  EXPECT_TRUE(join.attempts.empty());
+  EXPECT_TRUE(join.cached_from.empty());
+  int64_t last_fan_end = 0;
+  for (int i = 0; i < kWidth; ++i) {
+    last_fan_end = std::max(last_fan_end, StepOf(run, absl::StrCat("f", i)).ended_ms);
+  }
+  EXPECT_GE(join.started_ms, last_fan_end);
+  EXPECT_GE(join.ended_ms, join.started_ms);
+  EXPECT_EQ(StepOf(run, "after").state, StepState::kSucceeded);
+  EXPECT_GE(StepOf(run, "after").started_ms, join.ended_ms);
+  // No job, no step folder.
+  EXPECT_EQ(executor_->submit_count(), kWidth + 1);
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "pipelines" / "runs" / run.id / "join"));
+  EXPECT_TRUE(fs::exists(dir_ / "data" / "pipelines" / "runs" / run.id / "after"));
+  // Its child run, like every step's.
+  auto child = tracking_->GetRun(join.tracking_run_id);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(child->info.status, "FINISHED");
+  EXPECT_EQ(child->info.run_name, "join");
+  EXPECT_EQ(TagMap(*child)["mlflow.parentRunId"], run.tracking_run_id);
+  // As stored.
+  auto stored = engine_->GetRun(run.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(StepOf(*stored, "join").state, StepState::kSucceeded);
+  EXPECT_EQ(StepOf(*stored, "join").ended_ms, join.ended_ms);
+  EXPECT_EQ(StepOf(*stored, "join").tracking_run_id, join.tracking_run_id);
+  // Its log is empty and complete.
+  bool log_done = false;
+  auto log = engine_->ReadLog(run.id, "join", 0, 0, 1 << 20, &log_done);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(*log, "");
+  EXPECT_TRUE(log_done);
+}
+
+TEST_F(EngineTest, ANoopJoinIsSkippedWhenAnUpstreamStepFails) {
+  Register(NoopJoin("join-fail", 3, {"ok"}, {"exit", "1"}));
+  RunRecord run = RunToEnd({.pipeline = "join-fail"});
+  EXPECT_EQ(run.state, RunState::kFailed);
+  EXPECT_EQ(StepOf(run, "f0").state, StepState::kFailed);
+  EXPECT_EQ(StepOf(run, "join").state, StepState::kSkipped);
+  EXPECT_EQ(StepOf(run, "join").message, "upstream step 'f0' failed");
+  EXPECT_EQ(StepOf(run, "after").state, StepState::kSkipped);
+  EXPECT_TRUE(StepOf(run, "join").attempts.empty());
+}
+
+TEST_F(EngineTest, ANoopStepIsNeverCachedAndCancelsLikeAQueuedStep) {
+  Register(NoopJoin("join-cache", 2, {"ok"}));
+  RunRecord first = RunToEnd({.pipeline = "join-cache"});
+  ASSERT_EQ(first.state, RunState::kSucceeded) << first.message;
+  RunRecord second = RunToEnd({.pipeline = "join-cache"});
+  ASSERT_EQ(second.state, RunState::kSucceeded) << second.message;
+  EXPECT_EQ(StepOf(second, "f0").state, StepState::kCached);
+  EXPECT_EQ(StepOf(second, "join").state, StepState::kSucceeded);  // succeeds, never cached
+  EXPECT_TRUE(StepOf(second, "join").cached_from.empty());
+  EXPECT_NE(StepOf(second, "join").tracking_run_id, StepOf(first, "join").tracking_run_id);
+  EXPECT_EQ(StepOf(second, "after").state, StepState::kCached);
+
+  Register(NoopJoin("join-cancel", 2, {"hang"}));
+  auto started = engine_->StartRun({.pipeline = "join-cancel"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning && run.steps[1].state == StepState::kRunning;
+  });
+  ASSERT_TRUE(engine_->CancelRun(started->id).ok());
+  auto cancelled = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state, RunState::kCancelled);
+  EXPECT_EQ(StepOf(*cancelled, "join").state, StepState::kCancelled);
+  EXPECT_EQ(StepOf(*cancelled, "join").message, "cancelled before it started");
+  EXPECT_EQ(StepOf(*cancelled, "after").state, StepState::kSkipped);
+  EXPECT_EQ(StepOf(*cancelled, "after").message, "upstream step 'join' was cancelled");
+}
+
+TEST_F(EngineTest, ANoopStepReadyWhenTheServerStoppedSucceedsAfterTheRestart) {
+  // Its upstream step ends while the server is down (re-attached after the restart) ...
+  Register(NoopJoin("join-resume", 1, {"hang"}));
+  auto started = engine_->StartRun({.pipeline = "join-resume"});
+  ASSERT_TRUE(started.ok());
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].state == StepState::kRunning;
+  });
+  engine_.reset();
+  ASSERT_EQ(executor_->running().size(), 1u);
+  std::string job = executor_->running()[0];
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  executor_->Finish(job, 0);
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  EXPECT_EQ(StepOf(*run, "join").state, StepState::kSucceeded);
+  EXPECT_FALSE(StepOf(*run, "join").tracking_run_id.empty());
+
+  // ... and a run stored with its upstream step done but the no-op step still queued (the
+  // commit that would have recorded it never happened): it simply succeeds.
+  engine_.reset();
+  auto store = RunStore::Open(*db_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto stored = (*store)->GetRun(started->id);
+  ASSERT_TRUE(stored.ok());
+  RunRecord record = *stored;
+  record.id = "0123456789abcdef0123456789abcdef";
+  record.state = RunState::kRunning;
+  record.ended_ms = 0;
+  record.message.clear();
+  record.tracking_run_id.clear();
+  record.no_cache = true;  // "after" runs (its earlier success would be a cache hit)
+  for (StepRecord& step : record.steps) {
+    if (step.name == "f0") continue;
+    step = StepRecord{.name = step.name};
+  }
+  RunChange change{&record, {0, 1, 2}};
+  ASSERT_TRUE((*store)->Save({&change, 1}).ok());
+  store->reset();
+  const int submitted = executor_->submit_count();
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  auto resumed = engine_->WaitForRun(record.id, kWaitMs);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state, RunState::kSucceeded) << resumed->message;
+  EXPECT_EQ(StepOf(*resumed, "join").state, StepState::kSucceeded);
+  EXPECT_TRUE(StepOf(*resumed, "join").attempts.empty());
+  EXPECT_EQ(StepOf(*resumed, "after").state, StepState::kSucceeded);
+  EXPECT_EQ(executor_->submit_count(), submitted + 1);  // "after" only: f0 did not run again
+}
+
 TEST_F(EngineTest, WaitForRunTimesOut) {
   PipelineSpec spec;
   spec.name = "long";
