@@ -23,6 +23,10 @@ Scenarios:
             Peers run in two variants, labelled: `subprocess` (every task/op runs `true` as
             a child process: the same work as a Cairn step) and `inprocess` (an empty task
             body, and for Dagster the in-process executor: more favourable to them).
+            With --cairn-noop-fanout Cairn also runs the same DAG with every step
+            `noop: true` (no process: the engine's own cost, the counterpart of the peers'
+            `inprocess` variant), reported as "Cairn noop" with the server's CPU time
+            (user+sys of the server process, /proc) per run next to the wall times.
   scale     A server holding --scale-pipelines pipelines, --scale-runs past runs and
             --scale-runs x --scale-steps step records: GET /api/v1/pipeline-runs (first
             page, a pipeline filter, a state filter, a deep page) and
@@ -166,6 +170,21 @@ def fanout_yaml(name: str, steps: int, argv: list[str]) -> str:
              step_line("start", argv, [])]
     lines += [step_line(m, argv, ["start"]) for m in middle]
     lines.append(step_line("end", argv, middle))
+    return "\n".join(lines) + "\n"
+
+
+def noop_fanout_yaml(name: str, steps: int) -> str:
+    """fanout_yaml's DAG with every step `noop: true` (no process per step)."""
+    def noop_line(step: str, depends_on: list[str]) -> str:
+        deps = f", depends_on: [{', '.join(depends_on)}]" if depends_on else ""
+        return f"  - {{name: {step}, noop: true{deps}}}"
+
+    middle = [f"m{index:04d}" for index in range(steps - 2)]
+    lines = ["kind: Pipeline", f"name: {name}",
+             f"description: \"fan-out/fan-in of {steps} noop: true steps\"", "steps:",
+             noop_line("start", [])]
+    lines += [noop_line(m, ["start"]) for m in middle]
+    lines.append(noop_line("end", middle))
     return "\n".join(lines) + "\n"
 
 
@@ -318,10 +337,25 @@ def cairn_overhead(cairn: Cairn, work: Path, config) -> dict:
     }
 
 
-def cairn_dag(cairn: Cairn, name: str, yaml_text: str, repeats: int, config) -> dict:
+def process_cpu_s(pid: int) -> tuple[float, float]:
+    """(user+sys of the process itself, of its reaped children) in seconds, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return ((int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick)
+
+
+def cairn_dag(cairn: Cairn, name: str, yaml_text: str, repeats: int, config,
+              server_cpu: bool = False) -> dict:
     cairn.apply({f"bench/{name}.yaml": yaml_text})
     cairn.run(name)  # warm-up (not counted)
-    runs = [cairn.run(name) for _ in range(repeats)]
+    cpu = []  # per run: (server, its children) CPU seconds
+    runs = []
+    for _ in range(repeats):
+        before = process_cpu_s(cairn.server.pid) if server_cpu else None
+        runs.append(cairn.run(name))
+        if server_cpu:
+            after = process_cpu_s(cairn.server.pid)
+            cpu.append((after[0] - before[0], after[1] - before[1]))
     steps = [len(r["steps"]) for r in runs]
     ok_steps = [sum(1 for s in r["steps"] if s["state"] == "succeeded") for r in runs]
     result = {
@@ -335,7 +369,11 @@ def cairn_dag(cairn: Cairn, name: str, yaml_text: str, repeats: int, config) -> 
             result["cli_s"] = [cairn.cli_run(name) for _ in range(repeats)]
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
             result["cli_error"] = str(error)[:500]
-    for key in ("server_s", "created_to_end_s", "client_s", "cli_s"):
+    if server_cpu:
+        result["server_cpu_s"] = [c[0] for c in cpu]
+        result["children_cpu_s"] = [c[1] for c in cpu]
+    for key in ("server_s", "created_to_end_s", "client_s", "cli_s", "server_cpu_s",
+                "children_cpu_s"):
         if key in result:
             result[key + "_median"] = med(result[key])
     return result
@@ -601,6 +639,26 @@ def report(info: dict, config, cairn: dict, peers: dict) -> str:
                 f"{fmt(c.get('client_s_median'), ' s', 3)}, CLI --wait "
                 f"{fmt(c.get('cli_s_median'), ' s', 3)}{' ' + c['cli_error'] if c.get('cli_error') else ''}; "
                 f"steps succeeded {c.get('steps_succeeded')}")
+        n = cairn.get("fanout_noop") if scenario == "fanout" else None
+        if n:
+            add(f"  Cairn noop (every step noop: true): server "
+                f"{fmt(n.get('server_s_median'), ' s', 3)} (tries "
+                f"{[round(x, 3) for x in n.get('server_s', []) if x]}), HTTP client "
+                f"{fmt(n.get('client_s_median'), ' s', 3)}, CLI --wait "
+                f"{fmt(n.get('cli_s_median'), ' s', 3)}{' ' + n['cli_error'] if n.get('cli_error') else ''}; "
+                f"server CPU per run {fmt(n.get('server_cpu_s_median'), ' s', 3)} (tries "
+                f"{[round(x, 3) for x in n.get('server_cpu_s', [])]}); steps succeeded "
+                f"{n.get('steps_succeeded')}")
+            if c.get("server_cpu_s_median") is not None:
+                add(f"  Cairn (true processes), same measure: server CPU per run "
+                    f"{fmt(c.get('server_cpu_s_median'), ' s', 3)}, its children "
+                    f"{fmt(c.get('children_cpu_s_median'), ' s', 3)}")
+            for system in ("prefect", "dagster"):
+                p = (peers.get(system) or {}).get("fanout_inprocess")
+                if p and not p["timeout"]:
+                    add(f"  {system} inprocess vs Cairn noop (client): flow "
+                        f"{ratio(p['flow_s_median'], n.get('client_s_median'))}, command vs "
+                        f"CLI {ratio(p['command_s_median'], n.get('cli_s_median'))}")
         for system in ("prefect", "dagster"):
             for variant in ("subprocess", "inprocess"):
                 p = (peers.get(system) or {}).get(f"{scenario}_{variant}")
@@ -672,6 +730,9 @@ def main() -> int:
     parser.add_argument("--skip-prefect", action="store_true")
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--cairn-noop-fanout", action="store_true",
+                        help="also run the fan-out with every Cairn step noop: true (no "
+                             "process), next to the peers' in-process variants")
     parser.add_argument("--skip-cli", action="store_true",
                         help="do not time `cairn pipelines run --wait`")
     parser.add_argument("--peers-json", type=Path,
@@ -739,8 +800,16 @@ def main() -> int:
                 print("Cairn: fanout ...", flush=True)
                 results["cairn"]["fanout"] = cairn_dag(
                     cairn, "bench-fanout", fanout_yaml("bench-fanout", config.fanout_steps,
-                                                       [TRUE]), config.repeats, config)
+                                                       [TRUE]), config.repeats, config,
+                    server_cpu=config.cairn_noop_fanout)
                 print(json.dumps(results["cairn"]["fanout"]), flush=True)
+                if config.cairn_noop_fanout:
+                    print("Cairn: fanout, noop: true steps ...", flush=True)
+                    results["cairn"]["fanout_noop"] = cairn_dag(
+                        cairn, "bench-fanout-noop",
+                        noop_fanout_yaml("bench-fanout-noop", config.fanout_steps),
+                        config.repeats, config, server_cpu=True)
+                    print(json.dumps(results["cairn"]["fanout_noop"]), flush=True)
             finally:
                 cairn.stop()
             if not config.skip_scale:
