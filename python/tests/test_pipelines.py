@@ -672,6 +672,10 @@ def test_a_noop_join_runs_nothing_and_succeeds_after_its_dependencies(env, tmp_p
     described = ps.cli(server, "pipelines", "describe", name)
     assert described.returncode == 0, described.stderr
     assert "(noop: runs nothing)" in described.stdout
+    shown = ps.cli(server, "pipelines", "get", run["id"])
+    assert shown.returncode == 0, shown.stderr
+    join_row = next(line for line in shown.stdout.splitlines() if line.startswith("join "))
+    assert "succeeded" in join_row and "noop: nothing to run" in join_row
 
     # A failed upstream step skips it.
     apply(client, text.replace('"echo b >> {{params.trace}}"', '"exit 4"'))
