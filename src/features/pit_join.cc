@@ -615,9 +615,8 @@ absl::StatusOr<Table> PointInTimeJoin(const Table& entities, std::vector<PitView
       results[i] = joiner.Run();
     }
   };
-  size_t threads = options.threads > 0
-                       ? static_cast<size_t>(options.threads)
-                       : 2 * std::max(1u, std::thread::hardware_concurrency());
+  size_t threads = options.threads > 0 ? static_cast<size_t>(options.threads)
+                                       : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min(threads, plans.size());
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);

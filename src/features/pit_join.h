@@ -49,9 +49,7 @@ struct PitView {
 struct PitOptions {
   std::string timestamp_column = "event_timestamp";
   bool full_feature_names = false;
-  // Threads joining views in parallel: 0 = one per view, up to twice the hardware's cores
-  // (3 views on 2 cores then share both cores to the end, instead of one core joining two
-  // views while the other idles after its one).
+  // Threads joining views in parallel: 0 = one per view up to the hardware's cores.
   int threads = 0;
 };
 
