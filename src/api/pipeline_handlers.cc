@@ -162,6 +162,7 @@ absl::StatusOr<std::vector<pipelines::PipelineSpec>> ParseFiles(const PipelineAp
   if (api.check_resources) {
     for (const pipelines::PipelineSpec& spec : specs) {
       for (const pipelines::StepSpec& step : spec.steps) {
+        if (step.noop) continue;  // runs nothing, on no executor
         absl::Status fits = api.check_resources(spec, step);
         if (fits.ok()) continue;
         if (absl::IsUnavailable(fits)) {  // e.g. slurmctld unreachable: retry later, not a bad file

@@ -88,6 +88,7 @@ class PipelineHandlersTest : public ::testing::Test {
     api.validation.executors = {"local"};
     api.check_resources = [](const pipelines::PipelineSpec& pipeline,
                              const pipelines::StepSpec& step) {
+      if (pipeline.name == "offline") return absl::UnavailableError("slurmctld is unreachable");
       if (step.resources.gpus > 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             "asks for ", step.resources.gpus, " GPUs; the ",
@@ -221,6 +222,20 @@ TEST_F(PipelineHandlersTest, ApplyRefusesACycleAndUnsatisfiableResourcesNamingTh
               "p.yaml:4: pipeline g: step train: field 'resources': value 'gpus=2' "
               "cannot run here: asks for 2 GPUs; the local executor has 0");
   EXPECT_EQ(CallOk("GET", "/api/v1/pipelines")["pipelines"].size(), 0u);
+
+  // A step whose executor cannot be asked now: retry later (503), not a bad file. A noop
+  // step runs on no executor, so its resources are not checked at all.
+  const std::string offline =
+      "kind: Pipeline\nname: offline\nsteps:\n"
+      "  - {name: train, command: [x]}\n";
+  response = Call("POST", "/api/v1/pipelines/apply", ApplyBody(offline));
+  EXPECT_EQ(response.status, 503) << response.body;
+  EXPECT_THAT(response.body, HasSubstr("step train: cannot check its resources now"));
+  const std::string join =
+      "kind: Pipeline\nname: offline\nsteps:\n"
+      "  - {name: join, noop: true}\n";
+  CallOk("POST", "/api/v1/pipelines/apply", ApplyBody(join));
+  EXPECT_EQ(CallOk("GET", "/api/v1/pipelines")["pipelines"].size(), 1u);
 }
 
 TEST_F(PipelineHandlersTest, ApplyBadBodiesNameTheField) {
