@@ -545,9 +545,30 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
   if (code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
       code == absl::StatusCode::kFailedPrecondition) {
     // A configuration problem (an unknown pipeline, missing params): every further attempt
-    // would fail the same way. Escalate once, stop retrying and page the team once. The
-    // phase is written first, under the claim: a server whose step was taken over meanwhile
-    // records nothing (no event, no escalation) on the alert the other server now drives.
+    // would fail the same way. Escalate once, stop retrying and page the team once.
+    // First a write under the claim that changes nothing: a server whose step was taken
+    // over meanwhile records nothing (no event, no escalation) on the alert the other
+    // server now drives. The phase is written last, so that a failure in between leaves the
+    // alert to the next monitor run, which tries (and pages) again, instead of exhausted
+    // with nobody paged.
+    CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> held,
+                           store_->ModifyClaimed(alert.id, attempts, token, [](Alert&) {}));
+    if (!held) {
+      step_claim.Keep();
+      taken_over(absl::StrCat("it could not be started here (", run.status().message(),
+                              "); retraining is not given up"));
+      CAIRN_ASSIGN_OR_RETURN(alert, store_->Get(alert.id, /*with_timeline=*/true));
+      return absl::OkStatus();
+    }
+    CAIRN_RETURN_IF_ERROR(
+        AddEvent(alert, now, "retrain_start_failed",
+                 absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
+                              action.pipeline, ": ", run.status().message(),
+                              "; fix the pipeline or the monitor's on_alert.pipeline"),
+                 {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
+    CAIRN_RETURN_IF_ERROR(Escalate(
+        alert, absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
+        monitor_run, now));
     CAIRN_ASSIGN_OR_RETURN(std::optional<Alert> written,
                            store_->ModifyClaimed(alert.id, attempts, token, [&](Alert& a) {
                              a.attempts = attempts;
@@ -562,15 +583,6 @@ absl::Status AlertService::Retrain(Alert& alert, const std::string& monitor_run,
       return absl::OkStatus();
     }
     alert = *std::move(written);
-    CAIRN_RETURN_IF_ERROR(
-        AddEvent(alert, now, "retrain_start_failed",
-                 absl::StrCat("retraining attempt ", attempt, ": could not start pipeline ",
-                              action.pipeline, ": ", run.status().message(),
-                              "; fix the pipeline or the monitor's on_alert.pipeline"),
-                 {{"pipeline", action.pipeline}, {"attempt", absl::StrCat(alert.attempts)}}));
-    CAIRN_RETURN_IF_ERROR(Escalate(
-        alert, absl::StrCat("retraining pipeline ", action.pipeline, " could not be started"),
-        monitor_run, now));
     std::string message = absl::StrCat(
         "retraining blocked: pipeline ", action.pipeline, " of monitor ", alert.monitor,
         " cannot be started (", run.status().message(),

@@ -1497,6 +1497,34 @@ TEST_F(AlertServiceTest, StalledClaimerDoesNotUndoTheServerThatTookItsStepOver) 
   StalledClaimerLeavesTheTakeoverAlone(*pg[0], *pg[1], clock_, *bus_);
 }
 
+// Blocking a misconfigured retraining writes an event, an escalation and the phase; when a
+// write in between fails (a database blip), the alert is not left exhausted with nobody
+// paged: the step is given back and the next monitor run escalates and pages.
+TEST_F(AlertServiceTest, ABlipWhileBlockingAMisconfiguredRetrainingLeavesItToTheNextRun) {
+  service_.reset();
+  auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  TwoServers s(*db_, **other_db, clock_, *bus_);
+  ASSERT_TRUE(s.server_a && s.server_b);
+  s.a_start_result = absl::NotFoundError("no pipeline retrain");
+  s.during_a_start = [&] {
+    // Writes after the start: the claim check, the event, then the escalation, which fails.
+    s.hooked.BeforeWrite(2, [&] { s.hooked.FailWrites(1, absl::UnavailableError("busy")); });
+  };
+  auto got = s.server_a->OnMonitorRun(TwoServers::Out("blip", true, "mr-a-1", Retraining(2)));
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  auto again = s.server_a->OnMonitorRun(TwoServers::Out("blip", true, "mr-a-2", Retraining(2)));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->has_value());
+  Alert stored = s.Stored((*again)->id);
+  EXPECT_EQ(stored.phase, RetrainPhase::kExhausted);
+  EXPECT_EQ(stored.severity, Severity::kCritical);
+  EXPECT_EQ(stored.attempts, 1);
+  std::vector<std::string> kinds = Kinds(stored);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "retrain_exhausted"), 1) << kinds.size();
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "escalated"), 1) << kinds.size();
+}
+
 TEST_F(AlertServiceTest, ClaimedRetrainStepIsGivenBackOrTakenOverWhenNotRecorded) {
   service_.reset();
   auto other_db = storage::OpenDatabase((dir_ / "alerts.db").string());
