@@ -659,7 +659,9 @@ void PipelineEngine::Impl::GatherReports() {
       if (!inbox_->closed) more.swap(inbox_->events);
     }
     mu_.Lock();
-    if (more.empty() || !Turn(more)) break;
+    // Past the deadline the turn's reports are still handled, but the gathering ends:
+    // reports that keep arriving do not hold the commit (and GetRun) back beyond it.
+    if (more.empty() || !Turn(more) || absl::Now() >= deadline) break;
   }
   unsaved_ = false;
 }
