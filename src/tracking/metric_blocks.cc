@@ -188,19 +188,59 @@ absl::StatusOr<std::vector<MetricPoint>> StoredPointsIn(SqlSession& session, int
   return stored;
 }
 
-// The greatest max_timestamp - min_timestamp of the series' blocks (saturating), 0 when
-// it has none.
-absl::StatusOr<int64_t> WidestBlockSpan(SqlSession& session, int64_t run_key,
-                                        const std::string& key) {
+// What a series' blocks say about it, for a series whose max_block_span and time_ordered
+// are not trusted (verified_points != point_count).
+struct BlockScan {
+  int64_t widest = 0;         // the greatest max_timestamp - min_timestamp (saturating)
+  bool time_ordered = false;  // history order has non-decreasing timestamps
+};
+
+// Reads max_block_span and time_ordered back from the series' blocks. `ordered` is the
+// series' flag (maintained by every version): only then is block_seq order history order,
+// along which time order is checked; otherwise the series is not time ordered and only the
+// blocks' timestamp ranges are read. Time order needs every block's min_timestamp at or
+// after the previous block's max_timestamp (checked on the small columns first, so most
+// out-of-order series are rejected without reading any data) and the timestamps inside
+// each block not to decrease (one pass over the points).
+absl::StatusOr<BlockScan> ScanBlocks(SqlSession& session, int64_t run_key,
+                                     const std::string& key, bool ordered) {
   const SqlValue params[] = {run_key, key};
-  int64_t widest = 0;
+  BlockScan scan;
+  scan.time_ordered = ordered;
+  bool first_block = true;
+  int64_t previous_max = 0;
   CAIRN_RETURN_IF_ERROR(session.QueryEach(
-      "SELECT min_timestamp, max_timestamp FROM metric_blocks WHERE run_key = $1 AND key = $2",
+      "SELECT min_timestamp, max_timestamp FROM metric_blocks WHERE run_key = $1 AND "
+      "key = $2 ORDER BY block_seq",
       params, [&](const SqlRowView& row) {
-        widest = std::max(widest, SaturatingSpan(row.Int(0), row.Int(1)));
+        const int64_t min_timestamp = row.Int(0);
+        const int64_t max_timestamp = row.Int(1);
+        scan.widest = std::max(scan.widest, SaturatingSpan(min_timestamp, max_timestamp));
+        if (!first_block && min_timestamp < previous_max) scan.time_ordered = false;
+        first_block = false;
+        previous_max = max_timestamp;
         return absl::OkStatus();
       }));
-  return widest;
+  if (!scan.time_ordered) return scan;
+  bool first_point = true;
+  int64_t previous = 0;
+  std::string scratch;
+  CAIRN_RETURN_IF_ERROR(session.QueryEach(
+      "SELECT point_count, data FROM metric_blocks WHERE run_key = $1 AND key = $2 "
+      "ORDER BY block_seq",
+      params, [&](const SqlRowView& row) -> absl::Status {
+        const int64_t count = row.Int(0);
+        std::string_view data = row.Blob(1, &scratch);
+        CAIRN_RETURN_IF_ERROR(CheckBlockSize(data, count));
+        for (int64_t point_idx = 0; scan.time_ordered && point_idx < count; ++point_idx) {
+          const int64_t timestamp = DecodePoint(data, static_cast<size_t>(point_idx)).timestamp;
+          if (!first_point && timestamp < previous) scan.time_ordered = false;
+          first_point = false;
+          previous = timestamp;
+        }
+        return absl::OkStatus();
+      }));
+  return scan;
 }
 
 // A block to insert.
@@ -235,11 +275,12 @@ absl::StatusOr<std::optional<NewBlock>> PrepareSeries(SqlSession& session, int64
   if (series.point_count > 0 && series.verified_points != series.point_count) {
     // Written last by a writer that does not maintain max_block_span and time_ordered
     // (a row from before schema v4, or a binary from before v2 or v4 still running
-    // during a rolling upgrade): the span is read back from the blocks (their time
-    // ranges are maintained by every version), and the series is no longer assumed to
-    // be in time order.
-    CAIRN_ASSIGN_OR_RETURN(series.max_block_span, WidestBlockSpan(session, run_key, key));
-    series.time_ordered = false;
+    // during a rolling upgrade): both are read back from the blocks (their time ranges,
+    // their points and the series' `ordered` are maintained by every version), once:
+    // this write stores them with verified_points = point_count.
+    CAIRN_ASSIGN_OR_RETURN(BlockScan scan, ScanBlocks(session, run_key, key, series.ordered));
+    series.max_block_span = scan.widest;
+    series.time_ordered = scan.time_ordered;
   }
   *updated = series;
   // A point may be stored already only when it is neither after the series' greatest
@@ -516,7 +557,12 @@ absl::Status AppendMetricPoints(SqlSession& session, int64_t run_key,
         std::optional<NewBlock> block,
         PrepareSeries(session, run_key, key, series, std::move(points), &updated));
     if (block) blocks.push_back(std::move(*block));
-    if (updated.point_count != series.point_count) writes.push_back({&key, updated});
+    // A series verified by this write is written even when no point was new, so that
+    // the blocks are not scanned again.
+    const bool verified_now =
+        series.point_count > 0 && series.verified_points != series.point_count;
+    if (updated.point_count != series.point_count || verified_now)
+      writes.push_back({&key, updated});
   }
   CAIRN_RETURN_IF_ERROR(InsertBlocks(session, run_key, blocks));
   return UpdateSeries(session, run_key, writes);

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <tuple>
@@ -436,6 +437,81 @@ bool MlflowTimeLess(const Point& a, const Point& b) {
                            is_nan ? 0.0 : std::get<2>(point), is_nan);
   };
   return key(a) < key(b);
+}
+
+// Series written before schema v4 (the migration leaves time_ordered = 0, verified_points =
+// -1) are scanned once by their next write: one logged in time order becomes time_ordered
+// (get-history's fast path) and stays so; one whose timestamps decrease inside a block or
+// across blocks stays unordered. get-history is in time order before and after.
+TEST_P(MetricBlocksTest, SeriesFromBeforeVersionFourAreScannedForTimeOrderOnce) {
+  OpenStore();
+  std::string run_id = NewRun();
+  std::map<std::string, std::vector<Point>> logged;
+  auto log = [&](const std::string& key, std::vector<Point> points) {
+    std::vector<Metric> batch;
+    for (const Point& point : points) {
+      batch.push_back({key, std::get<2>(point), std::get<1>(point), std::get<0>(point)});
+      logged[key].push_back(point);
+    }
+    ASSERT_TRUE(store_->LogBatch(run_id, batch, {}, {}).ok());
+  };
+  auto steps = [](int64_t first, int64_t last, int64_t first_timestamp) {
+    std::vector<Point> points;
+    for (int64_t step = first; step <= last; ++step)
+      points.emplace_back(step, first_timestamp + step - first, 0.5 * step);
+    return points;
+  };
+  // "in": two blocks (each write over 16 points gets its own), in time order.
+  log("in", steps(0, 9, 1'000));
+  log("in", steps(10, 29, 2'000));
+  // "inner": the block boundary is in time order, the first block is not inside.
+  log("inner", {{0, 1'000, 0.0}, {1, 900, 0.5}, {2, 1'100, 1.0}});
+  log("inner", steps(3, 22, 2'000));
+  // "cross": each block in time order, the second older than the first.
+  log("cross", steps(0, 19, 5'000));
+  log("cross", steps(20, 39, 1'000));
+  auto value = [&](const std::string& column, const std::string& key) {
+    return Int(absl::StrCat("SELECT ", column, " FROM metric_series WHERE key = $1"), {key});
+  };
+  EXPECT_EQ(value("time_ordered", "in"), 1);
+  // What the version 4 migration leaves on existing rows.
+  ASSERT_TRUE(db_->Write([](SqlSession& session) {
+                   return session
+                       .Execute("UPDATE metric_series SET time_ordered = 0, verified_points = -1")
+                       .status();
+                 }).ok());
+  auto expect_history = [&](const std::string& key) {
+    std::vector<Point> expected = logged[key];
+    std::sort(expected.begin(), expected.end(), MlflowTimeLess);
+    std::vector<Point> history = History(run_id, key);
+    ASSERT_EQ(history.size(), expected.size()) << key;
+    for (size_t idx = 0; idx < expected.size(); ++idx)
+      EXPECT_EQ(Show(history[idx]), Show(expected[idx])) << key << " at " << idx;
+  };
+  for (const char* key : {"in", "inner", "cross"}) expect_history(key);
+  // A write that stores nothing new verifies the series all the same.
+  ASSERT_TRUE(store_->LogBatch(run_id, {{"in", 0.0, 1'000, 0}}, {}, {}).ok());
+  EXPECT_EQ(value("verified_points", "in"), 30);
+  EXPECT_EQ(value("time_ordered", "in"), 1);
+  EXPECT_EQ(value("max_block_span", "in"), 19);
+  EXPECT_EQ(value("point_count", "in"), 30);
+  log("in", {{30, 3'000, 15.0}});
+  log("inner", {{23, 5'000, 11.5}});
+  log("cross", {{40, 9'000, 20.0}});
+  EXPECT_EQ(value("verified_points", "in"), 31);
+  EXPECT_EQ(value("time_ordered", "in"), 1);
+  EXPECT_EQ(value("verified_points", "inner"), 24);
+  EXPECT_EQ(value("time_ordered", "inner"), 0);
+  EXPECT_EQ(value("max_block_span", "inner"), 3'000);  // (23, 5000) merged into 2000..2019
+  EXPECT_EQ(value("verified_points", "cross"), 41);
+  EXPECT_EQ(value("time_ordered", "cross"), 0);
+  EXPECT_EQ(value("max_block_span", "cross"), 8'000);
+  for (const char* key : {"in", "inner", "cross"}) expect_history(key);
+  // Later in-order writes keep "in" on the fast path without scanning again.
+  log("in", steps(31, 60, 4'000));
+  EXPECT_EQ(value("time_ordered", "in"), 1);
+  EXPECT_EQ(value("verified_points", "in"), 61);
+  expect_history("in");
 }
 
 // get-history of random series (steps logged out of time order, repeats, NaN, ±inf,

@@ -183,7 +183,8 @@ CREATE INDEX metric_blocks_run_time_idx ON metric_blocks (run_key, max_timestamp
 // point_count: a writer that does not maintain them (a binary from before this version,
 // or from before version 2, still running during a rolling upgrade) changes point_count
 // and leaves verified_points behind. Existing rows start unverified (-1): their next write
-// recomputes max_block_span from the blocks, and get-history sorts them.
+// recomputes max_block_span and time_ordered from the blocks (metric_blocks.cc); until
+// then get-history sorts them.
 constexpr char kSchemaV4[] = R"sql(
 ALTER TABLE metric_series ADD COLUMN time_ordered INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE metric_series ADD COLUMN verified_points BIGINT NOT NULL DEFAULT -1;)sql";
