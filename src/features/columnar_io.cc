@@ -14,6 +14,12 @@ namespace {
 
 constexpr size_t kAlign = 64;
 constexpr size_t kTrailer = 16;  // footer length (u64) + magic
+// The most cells (rows × columns) an upload may decode to: what the HTTP server's default
+// 64 MiB body holds in the CSV form at one byte a cell. Decoding allocates 9 bytes (bool,
+// int64, double, timestamp) to 33 bytes (string) a cell, whatever the buffers hold.
+constexpr uint64_t kMaxUploadCells = uint64_t{64} << 20;
+// The longest prefix of a client's string value quoted back in a message.
+constexpr size_t kQuotedChars = 40;
 
 size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 size_t BitmapBytes(size_t rows) { return (rows + 7) / 8; }
@@ -24,7 +30,9 @@ void PutU64(uint64_t v, char* p) {
 
 uint64_t GetU64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i) {
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
   return v;
 }
 
@@ -57,6 +65,22 @@ struct ColumnPlan {
 };
 
 Json Range(size_t offset, size_t length) { return Json::array({offset, length}); }
+
+// A client's JSON value in an error message without serializing it whole (an array nested
+// deep recurses once per level; a long string would flood the message): a number, bool or
+// null as written, a string as a quoted prefix, an array or object by its kind.
+std::string Describe(const Json& value) {
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (text.size() <= kQuotedChars) return DumpJson(value);
+    // DumpJson replaces a UTF-8 sequence cut in two with U+FFFD.
+    return absl::StrCat(DumpJson(Json(text.substr(0, kQuotedChars))), " (", text.size(),
+                        " bytes)");
+  }
+  return value.dump();  // a scalar: no recursion
+}
 
 }  // namespace
 
@@ -191,11 +215,12 @@ absl::StatusOr<Json> ColumnsFooter(std::string_view body, std::string_view label
                body.size(), " bytes)");
   }
   std::string_view text = body.substr(body.size() - kTrailer - footer_len, footer_len);
-  Json footer = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (footer.is_discarded() || !footer.is_object()) {
-    return bad("the footer is not a JSON object");
-  }
-  return footer;
+  // ParseJson bounds the nesting (a deep footer would overflow the stack when it is
+  // copied, destroyed or serialized).
+  absl::StatusOr<Json> footer = ParseJson(text);
+  if (!footer.ok()) return bad("the footer is not a JSON object (", footer.status().message(), ")");
+  if (!footer->is_object()) return bad("the footer is not a JSON object");
+  return std::move(*footer);
 }
 
 absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view label,
@@ -205,11 +230,12 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
     return absl::InvalidArgumentError(absl::StrCat(ToAbsl(label), ": ", parts...));
   };
   // Buffers lie between the opening magic and the footer.
-  const size_t buffers_end = body.size() - kTrailer - GetU64(body.data() + body.size() - kTrailer);
+  const size_t buffers_end =
+      body.size() - kTrailer - GetU64(body.data() + body.size() - kTrailer);
   auto version = footer.find("version");
   if (version == footer.end() || !version->is_number_integer() ||
       version->get<int64_t>() != kColumnsVersion) {
-    return bad("footer.version: ", version == footer.end() ? "missing" : version->dump(),
+    return bad("footer.version: ", version == footer.end() ? "missing" : Describe(*version),
                " (this server reads version ", kColumnsVersion, ")");
   }
   auto rows_it = footer.find("rows");
@@ -229,14 +255,27 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
   if (columns_it->empty() && rows != 0) {
     return bad("footer.rows: ", rows, " rows but no columns");
   }
+  if (!columns_it->empty() && rows > kMaxUploadCells / columns_it->size()) {
+    return bad("footer.rows: ", rows, " rows of ", columns_it->size(),
+               " columns are more than ", kMaxUploadCells,
+               " cells; send the rows in several requests");
+  }
   Table table;
   std::set<std::string> seen;
   size_t index = 0;
+  // Buffers are disjoint and in the order the writers lay them out (column by column:
+  // validity, values, data): each starts at or after the end of the one before. With every
+  // length exact, the decoded table is then proportional to the body (no buffer is read
+  // for two columns).
+  uint64_t next_free = kColumnsMagic.size();
+  std::string previous_buffer = "the opening magic";
   for (const Json& entry : *columns_it) {
     const std::string where = absl::StrCat("footer.columns[", index++, "]");
     if (!entry.is_object()) return bad(where, ": not an object");
     auto name_it = entry.find("name");
-    if (name_it == entry.end() || !name_it->is_string()) return bad(where, ".name: a string is required");
+    if (name_it == entry.end() || !name_it->is_string()) {
+      return bad(where, ".name: a string is required");
+    }
     const std::string& name = name_it->get_ref<const std::string&>();
     if (!seen.insert(name).second) return bad(where, ".name: '", name, "' appears twice");
     const std::string col_where = absl::StrCat(where, " ('", name, "')");
@@ -256,7 +295,7 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
       }
       if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number_unsigned() ||
           !(*it)[1].is_number_unsigned()) {
-        return bad(col_where, ".", ToAbsl(key), ": ", it->dump(),
+        return bad(col_where, ".", ToAbsl(key), ": ", Describe(*it),
                    " is not [offset, length] (two non-negative integers)");
       }
       uint64_t offset = (*it)[0].get<uint64_t>(), length = (*it)[1].get<uint64_t>();
@@ -270,10 +309,19 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
         return bad(col_where, ".", ToAbsl(key), ": ", length, " bytes, but ", rows,
                    " rows need ", *want);
       }
+      if (offset < next_free) {
+        return bad(col_where, ".", ToAbsl(key), ": [", offset, ", ", length,
+                   "] starts before the end (byte ", next_free, ") of ", previous_buffer,
+                   "; buffers must not overlap and must come in column order (validity, "
+                   "values, data)");
+      }
+      next_free = offset + length;
+      previous_buffer = absl::StrCat(where, ".", ToAbsl(key));
       return body.substr(offset, length);
     };
     // Every buffer is checked before anything is allocated for the column.
-    CAIRN_ASSIGN_OR_RETURN(std::string_view validity, buffer("validity", BitmapBytes(rows), true));
+    CAIRN_ASSIGN_OR_RETURN(std::string_view validity,
+                           buffer("validity", BitmapBytes(rows), true));
     std::string_view values, data;
     switch (*type) {
       case FeatureType::kBool: {
@@ -298,7 +346,9 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
     switch (*type) {
       case FeatureType::kBool:
         col.ints.resize(rows);
-        for (uint64_t i = 0; i < rows; ++i) col.ints[i] = col.valid[i] && Bit(values.data(), i);
+        for (uint64_t i = 0; i < rows; ++i) {
+          col.ints[i] = col.valid[i] && Bit(values.data(), i);
+        }
         break;
       case FeatureType::kDouble:
         col.doubles.resize(rows);
@@ -324,7 +374,8 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
           prev = next;
         }
         if (prev != data.size()) {
-          return bad(col_where, ".data: ", data.size(), " bytes, but the offsets end at ", prev);
+          return bad(col_where, ".data: ", data.size(), " bytes, but the offsets end at ",
+                     prev);
         }
         break;
       }
@@ -341,8 +392,8 @@ absl::StatusOr<Table> TableFromColumns(std::string_view body, std::string_view l
       uint64_t nulls = 0;
       for (uint8_t v : col.valid) nulls += v == 0;
       if (!null_count->is_number_unsigned() || null_count->get<uint64_t>() != nulls) {
-        return bad(col_where, ".null_count: ", null_count->dump(), ", but the validity bitmap has ",
-                   nulls, " nulls");
+        return bad(col_where, ".null_count: ", Describe(*null_count),
+                   ", but the validity bitmap has ", nulls, " nulls");
       }
     }
     // The type the caller needs, converted as the CSV form would type the value's text.

@@ -40,12 +40,18 @@ void AppendColumnsFooter(const Json& footer, std::string* out);
 std::string WriteColumns(const Table& table);
 
 // The footer of a columnar body (checked framing; the column list is not checked here).
-// InvalidArgument naming `label` and the problem.
+// InvalidArgument naming `label` and the problem; a footer nested deeper than ParseJson
+// allows (100 levels) is refused.
 absl::StatusOr<Json> ColumnsFooter(std::string_view body, std::string_view label);
 
 // Reads a columnar body back into a table, checking every length and offset against the
 // body (a malformed body is InvalidArgument naming `label`, the column and the problem,
 // never a crash or an out-of-range read). Null slots come back as 0 / 0.0 / "".
+// So that the decoded table stays proportional to the body: every buffer has exactly the
+// length its type and `rows` imply (bitmaps ceil(rows / 8), int64 / double / timestamp
+// 8 × rows, string offsets 8 × (rows + 1)), the buffers are disjoint and in column order
+// (validity, values, data; each starts at or after the end of the one before), and
+// rows × columns is at most 64 Mi cells (what a 64 MiB CSV body holds at one byte a cell).
 //
 // `types` are the types the caller needs for some columns (the join keys and the
 // timestamp of a historical request). A column of another type is converted the way the

@@ -141,8 +141,11 @@ Table RandomTable(std::mt19937_64& rng, size_t rows) {
   const FeatureType kinds[] = {FeatureType::kInt64, FeatureType::kDouble, FeatureType::kString,
                                FeatureType::kBool, FeatureType::kTimestamp};
   size_t ncols = 1 + rng() % 7;
-  for (size_t c = 0; c < ncols; ++c) t.AddColumn(absl::StrCat("c", c, c % 3 ? "é" : ""), kinds[rng() % 5]);
-  const double doubles[] = {0.0, -0.0, 1.0, -2.5, 1e308, 5e-324, std::numeric_limits<double>::infinity(),
+  for (size_t c = 0; c < ncols; ++c) {
+    t.AddColumn(absl::StrCat("c", c, c % 3 ? "é" : ""), kinds[rng() % 5]);
+  }
+  const double doubles[] = {0.0, -0.0, 1.0, -2.5, 1e308, 5e-324,
+                            std::numeric_limits<double>::infinity(),
                             -std::numeric_limits<double>::infinity(),
                             std::numeric_limits<double>::quiet_NaN(), -std::nan("")};
   const int64_t ints[] = {0, -1, 1, std::numeric_limits<int64_t>::min(),
@@ -158,7 +161,8 @@ Table RandomTable(std::mt19937_64& rng, size_t rows) {
       }
       switch (col.type) {
         case FeatureType::kDouble:
-          col.AppendDouble(rng() % 3 ? doubles[rng() % 10] : std::ldexp(double(rng()), -int(rng() % 80)));
+          col.AppendDouble(rng() % 3 ? doubles[rng() % 10]
+                                     : std::ldexp(double(rng()), -int(rng() % 80)));
           break;
         case FeatureType::kString:
           col.AppendString(rng() % 7 == 0 ? std::string_view(long_text)
@@ -260,7 +264,8 @@ TEST(ColumnarIoTest, MalformedBodiesAreRefusedWithTheProblem) {
   EXPECT_NE(message(long_footer).find("the footer length"), std::string::npos);
   std::string not_json = good;
   not_json[not_json.size() - 17] = '!';
-  EXPECT_EQ(message(not_json), "body: the footer is not a JSON object");
+  EXPECT_EQ(message(not_json).substr(0, 56),
+            "body: the footer is not a JSON object (malformed JSON at");
 
   auto edited = [&](auto edit) {
     Json f = footer;
@@ -306,7 +311,138 @@ TEST(ColumnarIoTest, MalformedBodiesAreRefusedWithTheProblem) {
             "body: footer.columns[2] ('s').values: the first string offset is 2, not 0");
   EXPECT_EQ(edited([](Json& f) { f["columns"] = Json::array(); }),
             "body: footer.rows: 3 rows but no columns");
-  EXPECT_EQ(edited([](Json& f) { f["columns"][0] = 1; }), "body: footer.columns[0]: not an object");
+  EXPECT_EQ(edited([](Json& f) { f["columns"][0] = 1; }),
+            "body: footer.columns[0]: not an object");
+  // A buffer of the wrong length for its type and the row count.
+  EXPECT_EQ(edited([](Json& f) { f["columns"][3]["values"] = Json::array({512, 2}); }),
+            "body: footer.columns[3] ('b').values: 2 bytes, but 3 rows need 1");
+  EXPECT_EQ(edited([](Json& f) { f["columns"][1]["validity"] = Json::array({128, 8}); }),
+            "body: footer.columns[1] ('x').validity: 8 bytes, but 3 rows need 1");
+  EXPECT_EQ(edited([](Json& f) { f["columns"][2]["values"] = Json::array({320, 24}); }),
+            "body: footer.columns[2] ('s').values: 24 bytes, but 3 rows need 32");
+  // Client values are named, never serialized whole.
+  EXPECT_EQ(edited([](Json& f) { f["columns"][1]["null_count"] = Json::array({1}); }),
+            "body: footer.columns[1] ('x').null_count: an array, but the validity bitmap has "
+            "1 nulls");
+  EXPECT_EQ(edited([](Json& f) { f["version"] = std::string(1000, 'v'); }),
+            absl::StrCat("body: footer.version: \"", std::string(40, 'v'),
+                         "\" (1000 bytes) (this server reads version 1)"));
+  EXPECT_EQ(edited([](Json& f) { f["columns"][1]["values"] = {{"a", 1}}; }),
+            "body: footer.columns[1] ('x').values: an object is not [offset, length] (two "
+            "non-negative integers)");
+}
+
+// "CAIRNCOL", `buffers` zero bytes, then `footer_text` as the footer, verbatim.
+std::string BodyWithFooterText(size_t buffers, const std::string& footer_text) {
+  std::string body = "CAIRNCOL";
+  body.append(buffers, '\0');
+  body += footer_text;
+  for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>(footer_text.size() >> (8 * i)));
+  return body + "CAIRNCOL";
+}
+
+TEST(ColumnarIoTest, ADeeplyNestedFooterIsRefusedNotACrash) {
+  // 200,000 levels (400 KB) once overflowed the stack when the error message serialized
+  // the version; the footer's nesting is bounded as every JSON request's is.
+  const size_t depth = 200000;
+  std::string deep = "{\"version\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  const std::string body = BodyWithFooterText(56, deep);
+  auto footer = ColumnsFooter(body, "body");
+  ASSERT_FALSE(footer.ok());
+  EXPECT_EQ(footer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(footer.status().message(),
+            "body: the footer is not a JSON object (malformed JSON: nested deeper than 100 "
+            "levels)");
+  auto table = TableFromColumns(body, "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().message(), footer.status().message());
+  // Nesting within the bound is read, and the value is named by its kind.
+  std::string nested = "{\"version\":" + std::string(99, '[') + std::string(99, ']') + "}";
+  table = TableFromColumns(BodyWithFooterText(56, nested), "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().message(),
+            "body: footer.version: an array (this server reads version 1)");
+  nested = R"({"version":1,"rows":0,"columns":[{"name":"a","type":"int64","values":)" +
+           std::string(97, '[') + std::string(97, ']') + "}]}";
+  table = TableFromColumns(BodyWithFooterText(56, nested), "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().message(),
+            "body: footer.columns[0] ('a').values: an array is not [offset, length] (two "
+            "non-negative integers)");
+}
+
+// `n` bool columns b0, b1, … of `rows` rows whose values all are [64, ceil(rows / 8)].
+Json AliasedBoolFooter(size_t n, uint64_t rows) {
+  Json columns = Json::array();
+  for (size_t c = 0; c < n; ++c) {
+    columns.push_back({{"name", absl::StrCat("b", c)},
+                       {"type", "bool"},
+                       {"validity", nullptr},
+                       {"values", Json::array({64, (rows + 7) / 8})}});
+  }
+  return {{"version", 1}, {"rows", rows}, {"columns", columns}};
+}
+
+TEST(ColumnarIoTest, BuffersMustBeDisjointAndInColumnOrder) {
+  // Two columns reading the same bitmap: the second is refused.
+  std::string body = BodyWithFooterText(56 + 64, DumpJson(AliasedBoolFooter(2, 8)));
+  auto table = TableFromColumns(body, "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(table.status().message(),
+            "body: footer.columns[1] ('b1').values: [64, 1] starts before the end (byte 65) "
+            "of footer.columns[0].values; buffers must not overlap and must come in column "
+            "order (validity, values, data)");
+  // The review's case: 200 columns on one 125,000-byte bitmap, 1,000,000 rows (1.76 GB
+  // decoded from a 135 KB body). Refused before anything is allocated.
+  body = BodyWithFooterText(56 + 125000, DumpJson(AliasedBoolFooter(200, 1000000)));
+  table = TableFromColumns(body, "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().message(),
+            "body: footer.rows: 1000000 rows of 200 columns are more than 67108864 cells; "
+            "send the rows in several requests");
+  // Under the cell cap, aliasing is still refused at the second column.
+  table = TableFromColumns(BodyWithFooterText(56 + 125000,
+                                              DumpJson(AliasedBoolFooter(60, 1000000))),
+                           "body", {});
+  ASSERT_FALSE(table.ok());
+  EXPECT_NE(table.status().message().find("footer.columns[1] ('b1').values: [64, 125000] "
+                                          "starts before the end (byte 125064)"),
+            std::string::npos);
+
+  // A well-formed body with two buffers swapped or overlapping.
+  const std::string good = WriteColumns(SmallTable());
+  Json f = Footer(good);
+  f["columns"][0]["values"] = Json::array({640, 24});  // t's values
+  EXPECT_EQ(TableFromColumns(WithFooter(good, f), "body", {}).status().message(),
+            "body: footer.columns[1] ('x').validity: [128, 1] starts before the end (byte 664) "
+            "of footer.columns[0].values; buffers must not overlap and must come in column "
+            "order (validity, values, data)");
+  f = Footer(good);
+  f["columns"][2]["validity"] = Json::array({200, 1});  // inside x's values
+  EXPECT_EQ(TableFromColumns(WithFooter(good, f), "body", {}).status().message(),
+            "body: footer.columns[2] ('s').validity: [200, 1] starts before the end (byte 216) "
+            "of footer.columns[1].values; buffers must not overlap and must come in column "
+            "order (validity, values, data)");
+  f = Footer(good);
+  f["columns"][2]["data"] = Json::array({340, 5});  // inside s's own offsets
+  EXPECT_NE(TableFromColumns(WithFooter(good, f), "body", {}).status().message().find(
+                "body: footer.columns[2] ('s').data: [340, 5] starts before the end (byte 352) "
+                "of footer.columns[2].values"),
+            std::string::npos);
+  // Back to back without the writer's padding is fine (alignment is not required).
+  std::string packed = "CAIRNCOL";
+  for (int64_t v : {1, 2}) packed.append(reinterpret_cast<const char*>(&v), 8);
+  packed += '\x01';
+  Json columns = Json::array(
+      {{{"name", "i"}, {"type", "int64"}, {"values", Json::array({8, 16})}},
+       {{"name", "b"}, {"type", "bool"}, {"null_count", 0}, {"values", Json::array({24, 1})}}});
+  std::string text = DumpJson({{"version", 1}, {"rows", 2}, {"columns", columns}});
+  packed = BodyWithFooterText(0, text).replace(0, 8, packed);
+  table = TableFromColumns(packed, "body", {});
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->columns[0].ints, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(table->columns[1].ints, (std::vector<int64_t>{1, 0}));
 }
 
 }  // namespace
