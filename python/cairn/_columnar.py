@@ -33,7 +33,8 @@ _MAX_TEXT_MS = 253_402_300_799_999
 
 
 def footer(content: bytes) -> dict:
-    """The JSON footer of a columnar body; BAD_RESPONSE when the framing is wrong."""
+    """The JSON footer of a columnar body; BAD_RESPONSE when the framing is wrong or the
+    footer lacks the row count or the column list."""
     if len(content) < len(MAGIC) + _TRAILER or content[:8] != MAGIC or content[-8:] != MAGIC:
         raise CairnError("BAD_RESPONSE", "historical answer is not in the columnar form "
                          f"({CONTENT_TYPE}): no CAIRNCOL magic at both ends")
@@ -47,11 +48,32 @@ def footer(content: bytes) -> dict:
     except ValueError as error:
         raise CairnError("BAD_RESPONSE", f"columnar answer: the footer is not JSON ({error})"
                          ) from None
+    except RecursionError:
+        raise CairnError("BAD_RESPONSE", "columnar answer: the footer is nested too deeply "
+                         "to read") from None
     if not isinstance(meta, dict) or meta.get("version") != VERSION:
         raise CairnError("BAD_RESPONSE", f"columnar answer: footer version "
                          f"{meta.get('version') if isinstance(meta, dict) else None!r}, "
                          f"this SDK reads {VERSION}")
+    rows = meta.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        raise CairnError("BAD_RESPONSE", "columnar answer: footer.rows is "
+                         f"{_kind(rows)}, not a row count")
+    columns = meta.get("columns")
+    if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        raise CairnError("BAD_RESPONSE", "columnar answer: footer.columns is "
+                         f"{_kind(columns)}, not a list of column objects")
     return meta
+
+
+def _kind(value: Any) -> str:
+    """A footer value in a message: scalars as written, containers by kind (a nested one
+    is never printed whole)."""
+    if value is None:
+        return "missing"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "an object"
+    return repr(value)[:40]
 
 
 # --- the answer ---------------------------------------------------------------------------
@@ -64,8 +86,13 @@ def _array(pa, buffer, rows: int, spec: dict):
         where = spec.get(key)
         return buffer.slice(where[0], where[1]) if where else None
 
-    kind = spec["type"]
-    nulls = int(spec.get("null_count", 0))
+    kind = spec.get("type")
+    nulls = spec.get("null_count")
+    if nulls is None and not spec.get("validity"):
+        nulls = 0  # no bitmap: no nulls
+    if not isinstance(nulls, int) or isinstance(nulls, bool) or nulls < 0:
+        raise CairnError("BAD_RESPONSE", f"columnar answer: column {spec.get('name')!r} has "
+                         f"null_count {_kind(nulls)} (a validity bitmap needs its count)")
     if kind == "string":
         return pa.Array.from_buffers(pa.large_string(), rows,
                                      [part("validity"), part("values"), part("data")],
@@ -128,7 +155,10 @@ def training_set_columns(content: bytes, stamps: Iterable[str]
     out: dict[str, Any] = {}
     order: list[str] = []
     for spec in meta["columns"]:
-        name, kind = spec["name"], spec["type"]
+        name, kind = spec.get("name"), spec.get("type")
+        if not isinstance(name, str):
+            raise CairnError("BAD_RESPONSE", f"columnar answer: a column's name is "
+                             f"{_kind(name)}")
         array = _array(pa, buffer, rows, spec)
         order.append(name)
         if kind == "timestamp":

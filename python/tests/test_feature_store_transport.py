@@ -6,6 +6,8 @@ every kind of entity frame."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -349,6 +351,71 @@ def test_a_malformed_columnar_upload_gets_a_400_naming_the_problem(fs):
     assert response.json()["message"] == (
         "body: footer.columns[0] ('account_id').type: bool, but the column must be int64 "
         "(send it as int64)")
+
+
+
+def _body(meta_text: bytes, buffers: bytes = b"") -> bytes:
+    """A columnar body: the magic, 56 bytes of padding, `buffers`, the footer text."""
+    return (_columnar.MAGIC + b"\0" * 56 + buffers + meta_text
+            + len(meta_text).to_bytes(8, "little") + _columnar.MAGIC)
+
+
+def test_uploads_that_would_overflow_or_amplify_are_400s_and_the_server_lives(fs):
+    # A footer nested 200,000 levels deep once overflowed the server's stack.
+    deep = _body(b'{"version":' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    response = _columns_request(fs, deep)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == (
+        "body: the footer is not a JSON object (malformed JSON: nested deeper than 100 "
+        "levels)")
+    # 200 bool columns on one bitmap (1.76 GB decoded from 135 KB), then 2 of them.
+    for count, rows, message in [
+            (200, 1_000_000, "body: footer.rows: 1000000 rows of 200 columns are more than "
+                             "67108864 cells"),
+            (2, 8, "body: footer.columns[1] ('b1').values: [64, 1] starts before the end "
+                   "(byte 65) of footer.columns[0].values")]:
+        columns = [{"name": f"b{i}", "type": "bool", "values": [64, (rows + 7) // 8]}
+                   for i in range(count)]
+        meta = json.dumps({"version": 1, "rows": rows, "columns": columns}).encode()
+        response = _columns_request(fs, _body(meta, b"\xff" * ((rows + 7) // 8)))
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith(message), response.json()
+    # Still serving.
+    good = _columnar.entities_columns(_entities(rows=10))
+    assert _columns_request(fs, good).status_code == 200
+
+
+@pytest.mark.parametrize("meta,message", [
+    (b'{"version":1,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "the footer is nested too deeply"),
+    (b'{"version":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "the footer is nested too deeply"),
+    (b'{"version":1,"columns":[]}', "footer.rows is missing"),
+    (b'{"version":1,"rows":-1,"columns":[]}', "footer.rows is -1"),
+    (b'{"version":1,"rows":0}', "footer.columns is missing"),
+    (b'{"version":1,"rows":0,"columns":[[[1]]]}', "footer.columns is a list, not a list"),
+])
+def test_a_malformed_footer_in_an_answer_is_a_bad_response(meta, message):
+    with pytest.raises(cairn.CairnError) as error:
+        _columnar.footer(_body(meta))
+    assert error.value.error_code == "BAD_RESPONSE"
+    assert message in str(error.value)
+
+
+def test_a_validity_bitmap_without_its_null_count_is_a_bad_response():
+    meta = {"version": 1, "rows": 2, "columns": [
+        {"name": "n", "type": "int64", "validity": [64, 1], "values": [128, 16]}]}
+    buffers = b"\x01" + b"\0" * 63 + (7).to_bytes(8, "little") + b"\0" * 8
+    body = _body(json.dumps(meta).encode(), buffers)
+    with pytest.raises(cairn.CairnError) as error:
+        _columnar.training_set_columns(body, [])
+    assert error.value.error_code == "BAD_RESPONSE"
+    assert "column 'n' has null_count missing" in str(error.value)
+    meta["columns"][0]["null_count"] = 1
+    out, order, _ = _columnar.training_set_columns(_body(json.dumps(meta).encode(), buffers),
+                                                   [])
+    assert order == ["n"]
+    assert out["n"][0] == 7 and np.isnan(out["n"][1])
 
 
 @pytest.mark.parametrize("millis,text", [
