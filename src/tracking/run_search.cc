@@ -420,10 +420,16 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
       if (clause.entity == FilterEntity::kAttribute &&
           (clause.key == "start_time" || clause.key == "created"))
         has_start_time = true;
-      // NULLs (runs without the metric/param/tag) sort last either way, as in MLflow.
+      // NULLs (runs without the metric/param/tag) sort last either way, as in MLflow; a
+      // metric whose latest value is NaN (stored as NULL with is_nan) sorts after the numbers
+      // and before the runs without it, either way, as MLflow's (is_nan, missing) key does.
       bool can_be_null = clause.entity != FilterEntity::kAttribute || clause.key == "end_time";
-      if (can_be_null)
+      if (clause.entity == FilterEntity::kMetric) {
+        absl::StrAppend(&order, "CASE WHEN o", idx, ".is_nan = 1 THEN 1 WHEN ", expr,
+                        " IS NULL THEN 2 ELSE 0 END, ");
+      } else if (can_be_null) {
         absl::StrAppend(&order, "CASE WHEN ", expr, " IS NULL THEN 1 ELSE 0 END, ");
+      }
       absl::StrAppend(&order, expr, clause.ascending ? " ASC, " : " DESC, ");
     }
     if (!has_start_time) order += "r.start_time DESC, ";

@@ -795,6 +795,19 @@ class TrackingSearchTest : public TrackingStoreTest {
   std::vector<std::string> ids_;
 };
 
+// MLflow orders by a metric with (NaN → 1, missing → 2, a number → 0) first, ascending
+// whichever way the values go: NaN after the numbers, then the runs without the metric.
+TEST_P(TrackingSearchTest, NaNMetricsSortAfterNumbersAndBeforeMissingEitherWay) {
+  for (int idx : {0, 3})  // runs 0, 3, 6 and 9 have no acc; 0 and 3 now get a NaN
+    ASSERT_TRUE(store_->LogMetric(ids_[idx], {"acc", std::nan(""), 2, 1}).ok());
+  EXPECT_EQ(Search("", {"metrics.acc ASC"}),
+            (std::vector<std::string>{"run-1", "run-2", "run-4", "run-5", "run-7", "run-8",
+                                      "run-10", "run-11", "run-3", "run-0", "run-9", "run-6"}));
+  EXPECT_EQ(Search("", {"metrics.acc DESC"}),
+            (std::vector<std::string>{"run-11", "run-10", "run-8", "run-7", "run-5", "run-4",
+                                      "run-2", "run-1", "run-3", "run-0", "run-9", "run-6"}));
+}
+
 TEST_P(TrackingSearchTest, DefaultOrderIsStartTimeDescending) {
   std::vector<std::string> names = Search("");
   ASSERT_EQ(names.size(), 12u);
