@@ -623,30 +623,6 @@ TEST_F(RealSlurmTest, StatusShowsTheClusterAndRefusesWhatCannotFit) {
                    status.capacity.gpus));
 }
 
-TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
-  JobSpec spec = SimpleSpec(dir_.path(), "reserved job", "sleep 60");
-  std::string reserved;
-  {
-    SlurmExecutor executor(options_);
-    reserved = executor.NewJobId();
-    spec.job_id = reserved;
-    Recorder recorder;
-    ASSERT_TRUE(executor.Submit(spec, recorder.Callback()).ok());
-    ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
-  }  // the server stops; the Slurm job keeps running
-  SlurmExecutor restarted(options_);
-  Recorder recorder;
-  ASSERT_TRUE(restarted.Reattach(reserved, spec, recorder.Callback()).ok());
-  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
-  EXPECT_THAT(recorder.StatusIn(JobState::kRunning).message, HasSubstr("Slurm job "));
-  ASSERT_TRUE(restarted.Cancel(reserved).ok());
-  EXPECT_EQ(recorder.WaitTerminal().state, JobState::kCancelled);
-
-  Recorder never;
-  ASSERT_TRUE(restarted.Reattach(restarted.NewJobId(), spec, never.Callback()).ok());
-  EXPECT_EQ(never.WaitTerminal().reason, FailureReason::kLostNode);
-}
-
 TEST_F(RealSlurmTest, AnInvalidPartitionIsALaunchError) {
   SlurmExecutor executor(options_);
   JobSpec spec = SimpleSpec(dir_.path(), "nopart", "true");
