@@ -26,7 +26,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/duration.h"
-#include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -67,32 +66,6 @@ bool IsNumericId(const std::string& id) {
   });
 }
 
-// Ids from NewJobId: "slurm:<token>". The job's Slurm name ends in "-<token>" so that a
-// restarted server finds its Slurm job id again (squeue --name).
-constexpr char kReservedPrefix[] = "slurm:";
-constexpr size_t kReservedPrefixSize = sizeof(kReservedPrefix) - 1;
-
-bool IsReservedId(const std::string& id) {
-  return id.size() > kReservedPrefixSize && absl::StartsWith(id, kReservedPrefix);
-}
-
-// The spec as sbatch gets it: a reserved id's token appended to the job name.
-JobSpec NamedSpec(const JobSpec& spec, const std::string& reserved_id) {
-  JobSpec named = spec;
-  if (IsReservedId(reserved_id)) {
-    named.name = absl::StrCat(spec.name, "-", reserved_id.substr(kReservedPrefixSize));
-  }
-  return named;
-}
-
-// The --job-name sbatch gets for `spec` (after SbatchArgs' clean-up of the name).
-std::string SlurmJobName(const JobSpec& spec) {
-  for (const auto& arg : slurm::SbatchArgs(spec, "", "/x")) {
-    if (absl::StartsWith(arg, "--job-name=")) return arg.substr(11);
-  }
-  return spec.name;
-}
-
 // "9 (SIGKILL)".
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
@@ -108,9 +81,7 @@ using slurm::SlurmNode;
 
 struct SlurmExecutor::Impl {
   struct Job {
-    std::string id;        // the id callers use: Slurm's, or a reserved "slurm:<token>"
-    std::string slurm_id;  // Slurm's job id; empty while a re-attached reserved id is looked up
-    std::string slurm_name;  // a reserved id's Slurm job name, to look its Slurm id up by
+    std::string id;
     std::string name;
     Resources resources;
     JobCallback callback;
@@ -296,7 +267,7 @@ struct SlurmExecutor::Impl {
       if (job.deadline_ms > 0 && now >= job.deadline_ms && !job.timed_out &&
           !job.cancel_requested) {
         job.timed_out = true;
-        to_cancel.push_back(job.slurm_id);
+        to_cancel.push_back(job.id);
       }
       return;
     }
@@ -357,68 +328,6 @@ struct SlurmExecutor::Impl {
     events.clear();
   }
 
-  // Re-attached reserved ids: their Slurm job ids, looked up by job name (Slurm lists jobs
-  // that ended less than MinJobAge ago too). No job by that name: sbatch never ran for it
-  // (the server stopped between reserving the id and submitting) or it was forgotten long
-  // ago — its status file tells the end of the latter, else it is reported lost.
-  void Resolve(std::vector<Event>& events) {
-    std::vector<std::pair<std::string, std::string>> todo;  // id, Slurm name
-    {
-      absl::MutexLock lock(&mu);
-      for (const auto& [id, job] : jobs) {
-        if (!job->rejected && job->slurm_id.empty()) todo.emplace_back(id, job->slurm_name);
-      }
-    }
-    for (const auto& [id, name] : todo) {
-      std::vector<std::string> args = {"--states=all", "--noheader", "--name=" + name,
-                                       "--Format=JobID:|"};
-      auto result = Run(options.squeue, args);
-      if (!result.ok() || result->exit_code != 0) {
-        args.insert(args.begin(), options.squeue);
-        Warn(absl::StrCat("looking up job ", id, ": ",
-                          result.ok() ? CommandError(args, *result)
-                                      : std::string(result.status().message())));
-        continue;  // the next poll retries
-      }
-      std::string found;
-      for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
-        std::string first = Trimmed(ToStd(line.substr(0, line.find('|'))));
-        if (IsNumericId(first)) {
-          found = first;
-          break;
-        }
-      }
-      bool cancel = false;
-      {
-        absl::MutexLock lock(&mu);
-        auto it = jobs.find(id);
-        if (it == jobs.end()) continue;
-        Job& job = *it->second;
-        if (found.empty()) {
-          if (std::optional<int> rc = slurm::ReadStatusFile(job.status_path)) {
-            FinishFromStatusFile(job, *rc, events);
-          } else {
-            Fail(job, FailureReason::kLostNode,
-                 absl::StrCat("node lost: Slurm has no job named '", name,
-                              "' (it was never submitted, or it ended more than MinJobAge ago); "
-                              "its outcome is unknown"),
-                 events);
-          }
-          continue;
-        }
-        job.slurm_id = found;
-        job.status.message = absl::StrCat("Slurm job ", found);
-        cancel = job.cancel_requested;
-      }
-      if (!cancel) continue;  // Cancel() came before the Slurm id was known
-      auto r = Run(options.scancel, {found});
-      if (!r.ok() || r->exit_code != 0) {
-        Warn(absl::StrCat("scancel of Slurm job ", found, " (", id, ") failed: ",
-                          r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
-      }
-    }
-  }
-
   // A cluster that stays unreachable is logged every 30 s, not every poll.
   void Warn(const std::string& message) {
     const int64_t now = clock.NowMillis();
@@ -430,21 +339,16 @@ struct SlurmExecutor::Impl {
 
   // Poll once: one squeue for every followed job.
   void Poll(std::vector<Event>& events) {
-    Resolve(events);
-    std::vector<std::string> ids;          // the callers' ids
-    std::vector<std::string> slurm_ids;    // Slurm's
+    std::vector<std::string> ids;
     {
       absl::MutexLock lock(&mu);
       for (const auto& [id, job] : jobs) {
-        if (!job->rejected && IsNumericId(job->slurm_id)) {
-          ids.push_back(id);
-          slurm_ids.push_back(job->slurm_id);
-        }
+        if (!job->rejected && IsNumericId(id)) ids.push_back(id);
       }
     }
     if (ids.empty()) return;
     std::vector<std::string> args = {
-        "--states=all", "--noheader", "--jobs=" + absl::StrJoin(slurm_ids, ","),
+        "--states=all", "--noheader", "--jobs=" + absl::StrJoin(ids, ","),
         "--Format=JobID:|,State:|,exit_code:|,NodeList:|,Reason:|,StartTime:|,EndTime:|"};
     auto result = Run(options.squeue, args);
     bool all_unknown = false;
@@ -479,7 +383,7 @@ struct SlurmExecutor::Impl {
         auto it = jobs.find(id);
         if (it == jobs.end()) continue;
         std::shared_ptr<Job> job = it->second;
-        auto row = rows.find(job->slurm_id);
+        auto row = rows.find(id);
         if (row == rows.end()) {
           // Absent twice in a row (not a race with a just-accepted submission): Slurm has
           // forgotten it.
@@ -490,7 +394,7 @@ struct SlurmExecutor::Impl {
             continue;
           }
           Fail(*job, FailureReason::kLostNode,
-               absl::StrCat("node lost: Slurm no longer knows job ", job->slurm_id,
+               absl::StrCat("node lost: Slurm no longer knows job ", id,
                             " (it ended more than MinJobAge ago, or the controller lost its "
                             "state); its outcome is unknown"),
                events);
@@ -500,20 +404,13 @@ struct SlurmExecutor::Impl {
         if (job->resources.gpus > 0 && !job->gpus_looked_up &&
             job->reported == JobState::kRunning) {
           job->gpus_looked_up = true;
-          need_gpus.push_back(id);  // the caller's id: scontrol gets the Slurm id below
+          need_gpus.push_back(id);
         }
       }
     }
     // GPU indices are only in scontrol's detail view: one call per GPU job, once.
     for (const auto& id : need_gpus) {
-      std::string slurm_id;
-      {
-        absl::MutexLock lock(&mu);
-        auto it = jobs.find(id);
-        if (it == jobs.end()) continue;
-        slurm_id = it->second->slurm_id;
-      }
-      auto detail = Run(options.scontrol, {"show", "job", "-d", "-o", slurm_id});
+      auto detail = Run(options.scontrol, {"show", "job", "-d", "-o", id});
       if (!detail.ok() || detail->exit_code != 0) continue;
       std::vector<int> gpus;
       size_t pos = detail->out.find(" GRES=");
@@ -536,11 +433,9 @@ struct SlurmExecutor::Impl {
             ") failed: ", r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
       }
       absl::MutexLock lock(&mu);
-      for (auto& [id, job] : jobs) {
-        if (failed && std::find(to_cancel.begin(), to_cancel.end(), job->slurm_id) !=
-                          to_cancel.end()) {
-          job->timed_out = false;  // the next poll retries
-        }
+      for (const auto& id : to_cancel) {
+        auto it = jobs.find(id);
+        if (failed && it != jobs.end()) it->second->timed_out = false;  // the next poll retries
       }
       next_poll_ms = 0;  // see them end soon
       kicked = true;
@@ -602,10 +497,6 @@ SlurmExecutor::SlurmExecutor(SlurmOptions options, Clock& clock)
 SlurmExecutor::~SlurmExecutor() { Shutdown(); }
 
 std::string_view SlurmExecutor::name() const { return impl_->options.name; }
-
-std::string SlurmExecutor::NewJobId() {
-  return absl::StrCat(kReservedPrefix, NewUuidHex().substr(0, 20));
-}
 
 absl::Status SlurmExecutor::CheckSatisfiable(const Resources& r) const {
   CAIRN_ASSIGN_OR_RETURN(std::vector<SlurmNode> all, impl_->Nodes(/*fresh=*/false));
@@ -680,18 +571,9 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
           "' is not a valid variable name (letters, digits and _, not starting with a digit)"));
     }
   }
-  if (!spec.job_id.empty() && !IsReservedId(spec.job_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job '", spec.name, "': job id '", spec.job_id,
-                     "' is not a Slurm executor job id (slurm:<token>, from NewJobId)"));
-  }
   {
     absl::MutexLock lock(&impl_->mu);
     if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
-    if (!spec.job_id.empty() &&
-        (impl_->jobs.contains(spec.job_id) || impl_->ended.contains(spec.job_id))) {
-      return absl::AlreadyExistsError(absl::StrCat("job ", spec.job_id, " was submitted already"));
-    }
   }
   auto job = std::make_shared<Impl::Job>();
   job->name = spec.name;
@@ -723,8 +605,7 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   if (rejected.empty()) {
     const std::string partition =
         spec.partition.empty() ? impl_->ChoosePartition(spec.resources) : spec.partition;
-    std::vector<std::string> args =
-        slurm::SbatchArgs(NamedSpec(spec, spec.job_id), partition, script_path);
+    std::vector<std::string> args = slurm::SbatchArgs(spec, partition, script_path);
     auto result = impl_->Run(impl_->options.sbatch, args);
     if (!result.ok()) {
       rejected = absl::StrCat("sbatch could not run: ", result.status().message(),
@@ -750,13 +631,10 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   // restarted server can re-attach to it); only its callbacks stop.
   absl::MutexLock lock(&impl_->mu);
   if (!rejected.empty()) {
-    job->id = spec.job_id.empty() ? absl::StrCat("rejected-", ++impl_->rejected_seq) : spec.job_id;
+    job->id = absl::StrCat("rejected-", ++impl_->rejected_seq);
     job->rejected = rejected;
   } else {
-    job->id = spec.job_id.empty() ? slurm_id : spec.job_id;
-    job->slurm_id = slurm_id;
-    // A reserved id: Slurm's own id is shown with the job's state.
-    if (!spec.job_id.empty()) job->status.message = absl::StrCat("Slurm job ", slurm_id);
+    job->id = slurm_id;
   }
   job->status.job_id = job->id;
   impl_->jobs[job->id] = job;
@@ -774,11 +652,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   job->callback = std::move(callback);
   job->reattached = true;
   job->status.job_id = job_id;
-  if (IsReservedId(job_id)) {
-    job->slurm_name = SlurmJobName(NamedSpec(spec, job_id));  // Slurm id: looked up by Poll
-  } else if (IsNumericId(job_id)) {
-    job->slurm_id = job_id;
-  } else {
+  if (!IsNumericId(job_id)) {
     job->rejected = absl::StrCat("node lost: '", job_id,
                                  "' is not a Slurm job id (sbatch had refused that job)");
   }
@@ -795,7 +669,6 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
 }
 
 absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
-  std::string slurm_id;
   {
     absl::MutexLock lock(&impl_->mu);
     auto it = impl_->jobs.find(job_id);
@@ -806,17 +679,15 @@ absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
     }
     if (it->second->rejected) return absl::OkStatus();  // never ran; ends on its own
     it->second->cancel_requested = true;
-    slurm_id = it->second->slurm_id;
   }
-  if (slurm_id.empty()) return absl::OkStatus();  // scancelled once its Slurm id is found
-  auto result = impl_->Run(impl_->options.scancel, {slurm_id});
+  auto result = impl_->Run(impl_->options.scancel, {job_id});
   if (!result.ok()) return result.status();
   if (result->exit_code != 0 &&
       result->err.find("already completing or completed") == std::string::npos &&
       result->err.find("Invalid job id") == std::string::npos) {
     return absl::UnavailableError(
-        absl::StrCat("cannot cancel Slurm job ", slurm_id, ": ",
-                     CommandError({impl_->options.scancel, slurm_id}, *result)));
+        absl::StrCat("cannot cancel Slurm job ", job_id, ": ",
+                     CommandError({impl_->options.scancel, job_id}, *result)));
   }
   absl::MutexLock lock(&impl_->mu);
   impl_->next_poll_ms = 0;

@@ -76,24 +76,14 @@ class SlurmExecutor final : public Executor {
   // cluster cannot be asked (scontrol fails).
   absl::Status CheckSatisfiable(const Resources& resources) const override;
 
-  // Runs sbatch now and returns Slurm's job id ("4711"), or spec.job_id when it is set (from
-  // NewJobId; InvalidArgument for another id, AlreadyExists for one submitted already): then
-  // the job's Slurm name ends in "-<token>" and its states carry the message "Slurm job 4711".
-  // InvalidArgument for a spec that cannot be a job (empty argv, relative workdir/log_path, a
-  // bad env name). When sbatch refuses the job (or cannot run), returns an id "rejected-N"
-  // (or the reserved id) whose callback gets kQueued then kFailed/kLaunchError with sbatch's
-  // message.
+  // Runs sbatch now and returns Slurm's job id ("4711"). InvalidArgument for a spec that
+  // cannot be a job (empty argv, relative workdir/log_path, a bad env name). When sbatch
+  // refuses the job (or cannot run), returns an id "rejected-N" whose callback gets kQueued
+  // then kFailed/kLaunchError with sbatch's message.
   absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) override;
 
-  // "slurm:<20 hex digits>", for JobSpec::job_id: the caller stores it before sbatch runs,
-  // and Reattach finds the Slurm job again by its name (squeue --name).
-  std::string NewJobId() override;
-
-  // Follows an earlier job by its Slurm id, or by its reserved id: its Slurm id is looked up
-  // by job name (squeue --states=all --name); no such job (sbatch never ran for it, or it
-  // ended more than MinJobAge ago and left no status file) ends kFailed/kLostNode. The first
-  // callback is its current state (kQueued, kRunning or terminal). AlreadyExists when the id
-  // is already followed.
+  // Follows an earlier job by its Slurm id; the first callback is its current state
+  // (kQueued, kRunning or terminal). AlreadyExists when the id is already followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 

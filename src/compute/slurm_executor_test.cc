@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -78,14 +77,6 @@ class Recorder {
       return false;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), kDeadline);
-  }
-  // The first status the callback got in `state` (a default one when none).
-  JobStatus StatusIn(JobState state) {
-    absl::MutexLock lock(&mu_);
-    for (const auto& s : history_) {
-      if (s.state == state) return s;
-    }
-    return JobStatus{};
   }
   std::vector<JobState> States() {
     absl::MutexLock lock(&mu_);
@@ -338,79 +329,6 @@ TEST_F(FakeSlurmTest, AJobSlurmHasForgottenEndsFromItsStatusFileElseAsLost) {
   Recorder lost;
   ASSERT_TRUE(executor.Reattach("42", gone, lost.Callback()).ok());
   EXPECT_EQ(lost.WaitTerminal().reason, FailureReason::kLostNode);
-}
-
-// squeue --name=N prints $DIR/named (the lookup of a reserved id) and logs its arguments.
-void UseNamedLookup(const std::string& d) {
-  WriteFile(d + "/squeue",
-            "#!/bin/sh\ncase \"$*\" in\n*--name=*) echo \"$@\" >> '" + d +
-                "/named_args'; cat '" + d + "/named' 2>/dev/null || true;;\n*) cat '" + d +
-                "/rows';;\nesac\n",
-            true);
-}
-
-TEST_F(FakeSlurmTest, AReservedIdIsFoundAgainByJobNameAfterARestart) {
-  UseNamedLookup(dir_.path());
-  WriteFile(dir_.path() + "/next_id", "77\n");
-  JobSpec spec = SimpleSpec(dir_.path(), "train", "true");
-  std::string reserved;
-  {
-    SlurmExecutor executor(options_);
-    reserved = executor.NewJobId();
-    ASSERT_TRUE(absl::StartsWith(reserved, "slurm:")) << reserved;
-    EXPECT_NE(reserved, executor.NewJobId());
-    spec.job_id = reserved;
-    SetRow("77", "RUNNING", 0);
-    Recorder recorder;
-    auto submitted = executor.Submit(spec, recorder.Callback());
-    ASSERT_TRUE(submitted.ok()) << submitted.status();
-    EXPECT_EQ(*submitted, reserved);
-    ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
-    EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, reserved);
-    EXPECT_EQ(recorder.StatusIn(JobState::kRunning).message, "Slurm job 77");
-    EXPECT_THAT(ReadFile(dir_.path() + "/sbatch_args"),
-                HasSubstr("--job-name=train-" + reserved.substr(6) + " "));
-    // Used once; another executor's ids are refused.
-    EXPECT_EQ(executor.Submit(spec, Recorder().Callback()).status().code(),
-              absl::StatusCode::kAlreadyExists);
-    JobSpec foreign = spec;
-    foreign.job_id = "local:abc";
-    EXPECT_EQ(executor.Submit(foreign, Recorder().Callback()).status().code(),
-              absl::StatusCode::kInvalidArgument);
-  }  // the server stops; Slurm job 77 keeps running
-
-  WriteFile(dir_.path() + "/named", "77|\n");
-  SlurmExecutor restarted(options_);
-  Recorder recorder;
-  ASSERT_TRUE(restarted.Reattach(reserved, spec, recorder.Callback()).ok());
-  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
-  EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, reserved);
-  EXPECT_EQ(recorder.StatusIn(JobState::kRunning).message, "Slurm job 77");
-  EXPECT_THAT(ReadFile(dir_.path() + "/named_args"),
-              HasSubstr("--name=train-" + reserved.substr(6) + " "));
-  const std::string sbatch_calls = ReadFile(dir_.path() + "/sbatch_args");
-  EXPECT_EQ(std::count(sbatch_calls.begin(), sbatch_calls.end(), '\n'), 1);  // submitted once
-  ASSERT_TRUE(restarted.Cancel(reserved).ok());
-  EXPECT_EQ(ReadFile(dir_.path() + "/scancelled"), "77\n");
-  SetRow("77", "CANCELLED", 15);
-  EXPECT_EQ(recorder.WaitTerminal().state, JobState::kCancelled);
-}
-
-TEST_F(FakeSlurmTest, AReservedIdThatSlurmHasNoJobForIsLost) {
-  // The server stopped between storing the reserved id and running sbatch.
-  UseNamedLookup(dir_.path());
-  SlurmExecutor executor(options_);
-  const std::string reserved = executor.NewJobId();
-  Recorder recorder;
-  ASSERT_TRUE(
-      executor.Reattach(reserved, SimpleSpec(dir_.path(), "never", "true"), recorder.Callback())
-          .ok());
-  JobStatus status = recorder.WaitTerminal();
-  EXPECT_EQ(status.state, JobState::kFailed);
-  EXPECT_EQ(status.reason, FailureReason::kLostNode);
-  EXPECT_EQ(status.job_id, reserved);
-  EXPECT_THAT(status.message, HasSubstr("Slurm has no job named 'never-" + reserved.substr(6)));
-  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/sbatch_args"));  // nothing submitted
 }
 
 TEST_F(FakeSlurmTest, AJobThatRanBetweenTwoPollsStillReportsRunning) {
