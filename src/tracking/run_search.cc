@@ -216,6 +216,9 @@ absl::StatusOr<std::string> RunClauseSql(SqlBuilder& sql, const FilterClause& cl
   return absl::InvalidArgumentError("unsupported filter clause");
 }
 
+// The alias of the `index`th order_by clause's LEFT JOIN (RunOrderExpr).
+std::string OrderAlias(size_t index) { return absl::StrCat("o", index); }
+
 // The sort expression for one order_by clause (the `index`th). A metric, param or tag is
 // read through a LEFT JOIN added to `*joins` (alias o<index>): one primary-key probe per
 // run, where a scalar subquery in ORDER BY was evaluated twice (once more for its NULL
@@ -229,7 +232,7 @@ absl::StatusOr<std::string> RunOrderExpr(SqlBuilder& sql, const OrderByClause& c
       const char* table = clause.entity == FilterEntity::kMetric  ? "latest_metrics"
                           : clause.entity == FilterEntity::kParam ? "params"
                                                                   : "tags";
-      std::string alias = absl::StrCat("o", index);
+      std::string alias = OrderAlias(index);
       absl::StrAppend(joins, " LEFT JOIN ", table, " ", alias, " ON ", alias,
                       ".run_uuid = r.run_uuid AND ", alias, ".key = ", sql.Bind(clause.key));
       return absl::StrCat(alias, ".value");
@@ -425,7 +428,7 @@ absl::StatusOr<SearchRunsResult> TrackingStore::SearchRuns(const SearchRunsReque
       // and before the runs without it, either way, as MLflow's (is_nan, missing) key does.
       bool can_be_null = clause.entity != FilterEntity::kAttribute || clause.key == "end_time";
       if (clause.entity == FilterEntity::kMetric) {
-        absl::StrAppend(&order, "CASE WHEN o", idx, ".is_nan = 1 THEN 1 WHEN ", expr,
+        absl::StrAppend(&order, "CASE WHEN ", OrderAlias(idx), ".is_nan = 1 THEN 1 WHEN ", expr,
                         " IS NULL THEN 2 ELSE 0 END, ");
       } else if (can_be_null) {
         absl::StrAppend(&order, "CASE WHEN ", expr, " IS NULL THEN 1 ELSE 0 END, ");
