@@ -99,14 +99,17 @@ class Executor {
 
   // Accepts the job and returns its id at once; the job queues until it fits. Launch
   // errors after acceptance arrive through the callback as kFailed / kLaunchError.
-  // With spec.job_id set (from NewJobId) the job gets that id; AlreadyExists when a job
-  // with it is followed already.
+  // With spec.job_id set (from NewJobId) the job gets that id, or the executor's own id
+  // when the backend numbers jobs as it accepts them (Slurm's job number): the returned id
+  // (which the callbacks carry) is then to be stored in place of the reserved one.
+  // AlreadyExists when a job with spec.job_id is followed already.
   virtual absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) = 0;
 
   // An id for a job not submitted yet, to pass as JobSpec::job_id: the caller can store it
   // durably before the job can start, so that a restart always finds a started job (Reattach
-  // by that id; one that never started is reported kLostNode and may be submitted again).
-  // Empty when ids exist only once the job is submitted (Slurm: sbatch's job number).
+  // by that id, also where Submit returned another one that was not stored yet; one that
+  // never started is reported kLostNode and may be submitted again). Empty when the
+  // executor cannot reserve ids.
   virtual std::string NewJobId() { return ""; }
 
   // After a server restart: follows a job submitted earlier (by id) without starting it

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/duration.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -66,6 +67,32 @@ bool IsNumericId(const std::string& id) {
   });
 }
 
+// Ids from NewJobId: "slurm:<token>". Stored by the caller before sbatch runs; the Slurm
+// job's name ends in "-<token>", so a restarted server finds its Slurm id again by name.
+constexpr char kReservedPrefix[] = "slurm:";
+constexpr size_t kReservedPrefixSize = sizeof(kReservedPrefix) - 1;
+
+bool IsReservedId(const std::string& id) {
+  return id.size() > kReservedPrefixSize && absl::StartsWith(id, kReservedPrefix);
+}
+
+// The spec as sbatch gets it: a reserved id's token appended to the job's name.
+JobSpec NamedSpec(const JobSpec& spec, const std::string& reserved_id) {
+  JobSpec named = spec;
+  if (IsReservedId(reserved_id)) {
+    named.name = absl::StrCat(spec.name, "-", reserved_id.substr(kReservedPrefixSize));
+  }
+  return named;
+}
+
+// The --job-name sbatch gets for `spec` (after SbatchArgs' clean-up of the name).
+std::string SlurmJobName(const JobSpec& spec) {
+  for (const auto& arg : slurm::SbatchArgs(spec, "", "/x")) {
+    if (absl::StartsWith(arg, "--job-name=")) return arg.substr(11);
+  }
+  return spec.name;
+}
+
 // "9 (SIGKILL)".
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
@@ -81,7 +108,12 @@ using slurm::SlurmNode;
 
 struct SlurmExecutor::Impl {
   struct Job {
+    // Slurm's job id; a re-attached reserved id ("slurm:<token>") until Resolve finds the
+    // Slurm id by job name, then Slurm's; "rejected-N" for a job sbatch refused.
     std::string id;
+    std::string reserved_id;      // the JobSpec::job_id it was submitted with, if any
+    std::string slurm_name;       // a re-attached reserved id: the Slurm job name to look up
+    int64_t lookup_since_ms = 0;  // a re-attached reserved id: when the look-up began
     std::string name;
     Resources resources;
     JobCallback callback;
@@ -183,6 +215,7 @@ struct SlurmExecutor::Impl {
     emit(state);
     if (IsTerminal(state)) {
       Remember(job.id);
+      if (!job.reserved_id.empty()) Remember(job.reserved_id);
       jobs.erase(job.id);
     }
   }
@@ -337,8 +370,85 @@ struct SlurmExecutor::Impl {
                                          options.poll_interval_ms, " ms)"));
   }
 
+  // Re-attached reserved ids: their Slurm job ids, looked up by job name (squeue lists the
+  // jobs that ended less than MinJobAge ago too). Found: the job is followed by its Slurm id
+  // from then on, and its reports carry that id. No job by that name for reserved_lookup_grace_ms
+  // (an sbatch the stopped server started may still be answering): sbatch never ran for it,
+  // or it ended more than MinJobAge ago — its status file tells the end of the latter, else it
+  // is reported lost.
+  void Resolve(std::vector<Event>& events) {
+    std::vector<std::pair<std::string, std::string>> todo;  // reserved id, Slurm job name
+    {
+      absl::MutexLock lock(&mu);
+      for (const auto& [id, job] : jobs) {
+        if (!job->rejected && IsReservedId(id)) todo.emplace_back(id, job->slurm_name);
+      }
+    }
+    for (const auto& [id, name] : todo) {
+      std::vector<std::string> args = {"--states=all", "--noheader", "--name=" + name,
+                                       "--Format=JobID:|"};
+      auto result = Run(options.squeue, args);
+      if (!result.ok() || result->exit_code != 0) {
+        args.insert(args.begin(), options.squeue);
+        Warn(absl::StrCat(
+            "looking up job ", id, ": ",
+            result.ok() ? CommandError(args, *result) : std::string(result.status().message())));
+        continue;  // the next poll retries
+      }
+      std::string found;
+      for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
+        std::string first = Trimmed(ToStd(line.substr(0, line.find('|'))));
+        if (IsNumericId(first)) {
+          found = first;
+          break;
+        }
+      }
+      bool cancel = false;
+      {
+        absl::MutexLock lock(&mu);
+        auto it = jobs.find(id);
+        if (it == jobs.end()) continue;
+        std::shared_ptr<Job> job = it->second;
+        if (found.empty()) {
+          if (clock.NowMillis() - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
+          std::string recorded_id;
+          if (std::optional<int> rc = slurm::ReadStatusFile(job->status_path, &recorded_id)) {
+            if (!recorded_id.empty()) job->status.job_id = recorded_id;
+            FinishFromStatusFile(*job, *rc, events);
+          } else {
+            Fail(*job, FailureReason::kLostNode,
+                 absl::StrCat("node lost: Slurm has no job named '", name,
+                              "' (sbatch never ran for it before the server stopped, or it "
+                              "ended more than MinJobAge ago); its outcome is unknown"),
+                 events);
+          }
+          continue;
+        }
+        if (jobs.contains(found)) {
+          Fail(*job, FailureReason::kLostNode,
+               absl::StrCat("node lost: Slurm job ", found, " (named '", name,
+                            "') is already followed under its own id"),
+               events);
+          continue;
+        }
+        jobs.erase(it);
+        job->id = found;
+        job->status.job_id = found;
+        jobs[found] = job;
+        cancel = job->cancel_requested;
+      }
+      if (!cancel) continue;  // else Cancel() came before the Slurm id was known
+      auto r = Run(options.scancel, {found});
+      if (!r.ok() || r->exit_code != 0) {
+        Warn(absl::StrCat("scancel of Slurm job ", found, " (", id, ") failed: ",
+                          r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
+      }
+    }
+  }
+
   // Poll once: one squeue for every followed job.
   void Poll(std::vector<Event>& events) {
+    Resolve(events);
     std::vector<std::string> ids;
     {
       absl::MutexLock lock(&mu);
@@ -487,6 +597,21 @@ struct SlurmExecutor::Impl {
   }
 
   void Kick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { kicked = true; }
+
+  // The followed job with this id, or submitted with it as its reserved id; null if none.
+  std::shared_ptr<Job> Find(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (auto it = jobs.find(id); it != jobs.end()) return it->second;
+    if (!IsReservedId(id)) return nullptr;
+    for (const auto& [key, job] : jobs) {
+      if (job->reserved_id == id) return job;
+    }
+    return nullptr;
+  }
+
+  // A job with this id (or reserved id) is followed, or ended recently.
+  bool Follows(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return Find(id) != nullptr || ended.contains(id);
+  }
 };
 
 SlurmExecutor::SlurmExecutor(SlurmOptions options, Clock& clock)
@@ -497,6 +622,10 @@ SlurmExecutor::SlurmExecutor(SlurmOptions options, Clock& clock)
 SlurmExecutor::~SlurmExecutor() { Shutdown(); }
 
 std::string_view SlurmExecutor::name() const { return impl_->options.name; }
+
+std::string SlurmExecutor::NewJobId() {
+  return absl::StrCat(kReservedPrefix, NewUuidHex().substr(0, 20));
+}
 
 absl::Status SlurmExecutor::CheckSatisfiable(const Resources& r) const {
   CAIRN_ASSIGN_OR_RETURN(std::vector<SlurmNode> all, impl_->Nodes(/*fresh=*/false));
@@ -571,11 +700,20 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
           "' is not a valid variable name (letters, digits and _, not starting with a digit)"));
     }
   }
+  if (!spec.job_id.empty() && !IsReservedId(spec.job_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job '", spec.name, "': job id '", spec.job_id,
+                     "' is not a Slurm executor job id (slurm:<token>, from NewJobId)"));
+  }
   {
     absl::MutexLock lock(&impl_->mu);
     if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
+    if (!spec.job_id.empty() && impl_->Follows(spec.job_id)) {
+      return absl::AlreadyExistsError(absl::StrCat("job ", spec.job_id, " was submitted already"));
+    }
   }
   auto job = std::make_shared<Impl::Job>();
+  job->reserved_id = spec.job_id;
   job->name = spec.name;
   job->resources = spec.resources;
   job->status_path = slurm::StatusPath(spec);
@@ -605,7 +743,8 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   if (rejected.empty()) {
     const std::string partition =
         spec.partition.empty() ? impl_->ChoosePartition(spec.resources) : spec.partition;
-    std::vector<std::string> args = slurm::SbatchArgs(spec, partition, script_path);
+    std::vector<std::string> args =
+        slurm::SbatchArgs(NamedSpec(spec, spec.job_id), partition, script_path);
     auto result = impl_->Run(impl_->options.sbatch, args);
     if (!result.ok()) {
       rejected = absl::StrCat("sbatch could not run: ", result.status().message(),
@@ -652,13 +791,17 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   job->callback = std::move(callback);
   job->reattached = true;
   job->status.job_id = job_id;
-  if (!IsNumericId(job_id)) {
+  if (IsReservedId(job_id)) {
+    job->reserved_id = job_id;
+    job->slurm_name = SlurmJobName(NamedSpec(spec, job_id));  // its Slurm id: Resolve
+    job->lookup_since_ms = impl_->clock.NowMillis();
+  } else if (!IsNumericId(job_id)) {
     job->rejected = absl::StrCat("node lost: '", job_id,
                                  "' is not a Slurm job id (sbatch had refused that job)");
   }
   absl::MutexLock lock(&impl_->mu);
   if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
-  if (impl_->jobs.contains(job_id)) {
+  if (impl_->Find(job_id) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("Slurm job ", job_id, " is already followed by this executor"));
   }
@@ -669,25 +812,29 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
 }
 
 absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
+  std::string slurm_id;
   {
     absl::MutexLock lock(&impl_->mu);
-    auto it = impl_->jobs.find(job_id);
-    if (it == impl_->jobs.end()) {
+    std::shared_ptr<Impl::Job> job = impl_->Find(job_id);
+    if (job == nullptr) {
       if (impl_->ended.contains(job_id)) return absl::OkStatus();
       return absl::NotFoundError(
           absl::StrCat("Slurm job '", job_id, "' is not followed by this executor"));
     }
-    if (it->second->rejected) return absl::OkStatus();  // never ran; ends on its own
-    it->second->cancel_requested = true;
+    if (job->rejected) return absl::OkStatus();  // never ran; ends on its own
+    job->cancel_requested = true;
+    slurm_id = job->id;
   }
-  auto result = impl_->Run(impl_->options.scancel, {job_id});
+  // A re-attached reserved id whose Slurm id is not known yet: Resolve scancels it.
+  if (!IsNumericId(slurm_id)) return absl::OkStatus();
+  auto result = impl_->Run(impl_->options.scancel, {slurm_id});
   if (!result.ok()) return result.status();
   if (result->exit_code != 0 &&
       result->err.find("already completing or completed") == std::string::npos &&
       result->err.find("Invalid job id") == std::string::npos) {
     return absl::UnavailableError(
-        absl::StrCat("cannot cancel Slurm job ", job_id, ": ",
-                     CommandError({impl_->options.scancel, job_id}, *result)));
+        absl::StrCat("cannot cancel Slurm job ", slurm_id, ": ",
+                     CommandError({impl_->options.scancel, slurm_id}, *result)));
   }
   absl::MutexLock lock(&impl_->mu);
   impl_->next_poll_ms = 0;

@@ -19,6 +19,10 @@
 // limit of 5s". A job Slurm no longer knows (controller state lost, or ended more than
 // MinJobAge ago; there is no accounting database) ends kFailed/kLostNode.
 //
+// A job submitted with a reserved id (NewJobId, which the caller stores before sbatch runs)
+// is named "<name>-<token>" in Slurm, so that a restarted server that has only the reserved
+// id finds the job by name and re-attaches it instead of submitting it again.
+//
 // The Slurm commands run with posix_spawn (no shell); their paths and SLURM_CONF are
 // configurable. Thread-safe; callbacks run on the executor's one polling thread.
 
@@ -57,6 +61,10 @@ struct SlurmOptions {
   int64_t poll_interval_ms = 250;
   // How long CheckSatisfiable reuses the cluster's node list.
   int64_t node_cache_ms = 10'000;
+  // A re-attached reserved id whose job squeue does not list is taken for one sbatch never
+  // ran for only after this long (an sbatch the stopped server started may still be
+  // submitting it).
+  int64_t reserved_lookup_grace_ms = 3'000;
 };
 
 class SlurmExecutor final : public Executor {
@@ -76,19 +84,33 @@ class SlurmExecutor final : public Executor {
   // cluster cannot be asked (scontrol fails).
   absl::Status CheckSatisfiable(const Resources& resources) const override;
 
-  // Runs sbatch now and returns Slurm's job id ("4711"). InvalidArgument for a spec that
-  // cannot be a job (empty argv, relative workdir/log_path, a bad env name). When sbatch
-  // refuses the job (or cannot run), returns an id "rejected-N" whose callback gets kQueued
-  // then kFailed/kLaunchError with sbatch's message.
+  // Runs sbatch now and returns Slurm's job id ("4711"), which the callbacks carry too.
+  // With spec.job_id (from NewJobId; InvalidArgument for another id, AlreadyExists for one
+  // submitted already) the Slurm job's name ends in "-<token>", so that Reattach by the
+  // reserved id finds it. InvalidArgument for a spec that cannot be a job (empty argv,
+  // relative workdir/log_path, a bad env name). When sbatch refuses the job (or cannot
+  // run), returns an id "rejected-N" whose callback gets kQueued then kFailed/kLaunchError
+  // with sbatch's message.
   absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) override;
 
-  // Follows an earlier job by its Slurm id; the first callback is its current state
-  // (kQueued, kRunning or terminal). AlreadyExists when the id is already followed.
+  // "slurm:<20 hex digits>", for JobSpec::job_id: the caller stores it before sbatch runs,
+  // then replaces it with the Slurm id Submit returns. A server that stopped in between has
+  // only the reserved id; Reattach finds the Slurm job by its name.
+  std::string NewJobId() override;
+
+  // Follows an earlier job by its Slurm id, or by its reserved id: then its Slurm id is
+  // looked up by job name (squeue --states=all --name; `spec.name` must be the name it was
+  // submitted with) and every callback, from the first, carries the Slurm id. No such job
+  // within reserved_lookup_grace_ms: the job's status file gives its end (it ended more than
+  // MinJobAge ago), else it ends kFailed/kLostNode (sbatch never ran for it, so running it
+  // again runs it once). The first callback is its current state (kQueued, kRunning or
+  // terminal). AlreadyExists when the id is already followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 
-  // scancel; the callback gets kCancelled once Slurm reports the job ended. NotFound for
-  // an id this executor does not follow (and has not followed recently).
+  // scancel; the callback gets kCancelled once Slurm reports the job ended. `job_id` may be
+  // the Slurm id or the reserved id it was submitted or re-attached with. NotFound for an id
+  // this executor does not follow (and has not followed recently).
   absl::Status Cancel(const std::string& job_id) override;
 
   // Capacity and use summed over the cluster's nodes (scontrol show node), the cluster's

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -78,6 +79,14 @@ class Recorder {
     };
     return mu_.AwaitWithTimeout(absl::Condition(&seen), kDeadline);
   }
+  // The first status the callback got in `state` (a default one when none).
+  JobStatus StatusIn(JobState state) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& s : history_) {
+      if (s.state == state) return s;
+    }
+    return JobStatus{};
+  }
   std::vector<JobState> States() {
     absl::MutexLock lock(&mu_);
     std::vector<JobState> out;
@@ -138,19 +147,20 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
   spec.workdir = "/data/run 1";
   spec.log_path = "/logs/a.log";
   spec.resources.gpus = 1;
-  EXPECT_EQ(BatchScript(spec),
-            "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
-            "export A='x'\\''y'\n"
-            "export B='$HOME'\n"
-            "cd '/data/run 1' || exit 1\n"
-            "command -v 'python3' >/dev/null 2>&1 || { printf 'cairn: cannot run %s: command "
-            "not found\\n' 'python3' >&2; exit 127; }\n"
-            "'python3' 'train.py' '--lr=0.1' 'a b'\n"
-            "rc=$?\n"
-            "printf '%s\\n' \"$rc\" > '/logs/a.log.slurm-status.tmp' && mv -f "
-            "'/logs/a.log.slurm-status.tmp' '/logs/a.log.slurm-status'\n"
-            "[ \"$rc\" -gt 128 ] && kill -$((rc - 128)) $$\n"
-            "exit $rc\n");
+  EXPECT_EQ(
+      BatchScript(spec),
+      "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
+      "export A='x'\\''y'\n"
+      "export B='$HOME'\n"
+      "cd '/data/run 1' || exit 1\n"
+      "command -v 'python3' >/dev/null 2>&1 || { printf 'cairn: cannot run %s: command "
+      "not found\\n' 'python3' >&2; exit 127; }\n"
+      "'python3' 'train.py' '--lr=0.1' 'a b'\n"
+      "rc=$?\n"
+      "printf '%s %s\\n' \"$rc\" \"${SLURM_JOB_ID:-}\" > '/logs/a.log.slurm-status.tmp' && mv -f "
+      "'/logs/a.log.slurm-status.tmp' '/logs/a.log.slurm-status'\n"
+      "[ \"$rc\" -gt 128 ] && kill -$((rc - 128)) $$\n"
+      "exit $rc\n");
   // No GPUs asked: none visible.
   spec.resources.gpus = 0;
   EXPECT_THAT(BatchScript(spec), HasSubstr("export CUDA_VISIBLE_DEVICES=''\n"));
@@ -329,6 +339,143 @@ TEST_F(FakeSlurmTest, AJobSlurmHasForgottenEndsFromItsStatusFileElseAsLost) {
   Recorder lost;
   ASSERT_TRUE(executor.Reattach("42", gone, lost.Callback()).ok());
   EXPECT_EQ(lost.WaitTerminal().reason, FailureReason::kLostNode);
+}
+
+// squeue --name=N prints $DIR/named (the look-up of a reserved id) and logs its arguments.
+void UseNamedLookup(const std::string& d) {
+  WriteFile(d + "/squeue",
+            "#!/bin/sh\ncase \"$*\" in\n*--name=*) echo \"$@\" >> '" + d + "/named_args'; cat '" +
+                d + "/named' 2>/dev/null || true;;\n*) cat '" + d + "/rows';;\nesac\n",
+            true);
+}
+
+int Lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+TEST_F(FakeSlurmTest, AJobSubmittedWithAReservedIdIsNamedByItAndReportsSlurmsId) {
+  UseNamedLookup(dir_.path());
+  WriteFile(dir_.path() + "/next_id", "77\n");
+  SlurmExecutor executor(options_);
+  const std::string reserved = executor.NewJobId();
+  ASSERT_TRUE(absl::StartsWith(reserved, "slurm:")) << reserved;
+  EXPECT_EQ(reserved.size(), 26u);
+  EXPECT_NE(reserved, executor.NewJobId());
+  JobSpec spec = SimpleSpec(dir_.path(), "train", "true");
+  spec.job_id = reserved;
+  SetRow("77", "RUNNING", 0);
+  Recorder recorder;
+  auto submitted = executor.Submit(spec, recorder.Callback());
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(*submitted, "77");  // Slurm's id, for the caller to store in place of the reserved one
+  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
+  EXPECT_EQ(recorder.StatusIn(JobState::kQueued).job_id, "77");
+  EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, "77");
+  EXPECT_THAT(ReadFile(dir_.path() + "/sbatch_args"),
+              HasSubstr("--job-name=train-" + reserved.substr(6) + " "));
+  // A reserved id is used once; another executor's ids are refused.
+  EXPECT_EQ(executor.Submit(spec, Recorder().Callback()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  JobSpec foreign = spec;
+  foreign.job_id = "local:abc";
+  EXPECT_EQ(executor.Submit(foreign, Recorder().Callback()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Lines(ReadFile(dir_.path() + "/sbatch_args")), 1);
+  // Either id cancels it.
+  ASSERT_TRUE(executor.Cancel(reserved).ok());
+  EXPECT_EQ(ReadFile(dir_.path() + "/scancelled"), "77\n");
+  SetRow("77", "CANCELLED", 15);
+  EXPECT_EQ(recorder.WaitTerminal().state, JobState::kCancelled);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/named_args"));  // no look-up by name
+  EXPECT_TRUE(executor.Cancel(reserved).ok());                         // ended: a no-op
+  EXPECT_TRUE(executor.Cancel("77").ok());
+}
+
+TEST_F(FakeSlurmTest, AReservedIdIsFoundAgainByJobNameAfterARestart) {
+  // The server stopped after sbatch accepted the job but before it stored Slurm's id.
+  UseNamedLookup(dir_.path());
+  WriteFile(dir_.path() + "/next_id", "78\n");
+  JobSpec spec = SimpleSpec(dir_.path(), "p/1/train#1", "true");
+  std::string reserved;
+  {
+    SlurmExecutor executor(options_);
+    reserved = executor.NewJobId();
+    spec.job_id = reserved;
+    SetRow("78", "PENDING", 0, "");
+    ASSERT_TRUE(executor.Submit(spec, Recorder().Callback()).ok());
+  }  // Slurm job 78 stays
+  WriteFile(dir_.path() + "/named", "78|\n");
+  SetRow("78", "RUNNING", 0);
+  SlurmExecutor restarted(options_);
+  Recorder recorder;
+  spec.job_id.clear();
+  ASSERT_TRUE(restarted.Reattach(reserved, spec, recorder.Callback()).ok());
+  EXPECT_EQ(restarted.Reattach(reserved, spec, Recorder().Callback()).code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
+  EXPECT_EQ(recorder.States().front(), JobState::kRunning);  // its state now, with Slurm's id
+  EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, "78");
+  EXPECT_THAT(ReadFile(dir_.path() + "/named_args"),
+              HasSubstr("--name=p/1/train#1-" + reserved.substr(6) + " "));
+  EXPECT_EQ(Lines(ReadFile(dir_.path() + "/sbatch_args")), 1);  // submitted once
+  ASSERT_TRUE(restarted.Cancel("78").ok());                     // by the id its reports carried
+  EXPECT_EQ(ReadFile(dir_.path() + "/scancelled"), "78\n");
+  SetRow("78", "CANCELLED", 15);
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kCancelled);
+  EXPECT_EQ(end.job_id, "78");
+}
+
+TEST_F(FakeSlurmTest, AReservedIdCancelledBeforeItsJobIsFoundIsCancelledOnceFound) {
+  UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 60'000;
+  SlurmExecutor executor(options_);
+  const std::string reserved = executor.NewJobId();
+  Recorder recorder;
+  JobSpec spec = SimpleSpec(dir_.path(), "slow", "true");
+  ASSERT_TRUE(executor.Reattach(reserved, spec, recorder.Callback()).ok());
+  ASSERT_TRUE(executor.Cancel(reserved).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/scancelled"));  // no Slurm id yet
+  SetRow("79", "RUNNING", 0);
+  WriteFile(dir_.path() + "/named", "79|\n");  // the stopped server's sbatch answered late
+  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
+  for (int i = 0; i < 500 && !std::filesystem::exists(dir_.path() + "/scancelled"); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(ReadFile(dir_.path() + "/scancelled"), "79\n");
+  SetRow("79", "CANCELLED", 15);
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kCancelled);
+  EXPECT_EQ(end.message, "cancelled");
+}
+
+TEST_F(FakeSlurmTest, AReservedIdThatSlurmHasNoJobForEndsFromItsStatusFileElseAsLost) {
+  // The server stopped between storing the reserved id and running sbatch: lost, after the
+  // grace period (the look-up is repeated meanwhile).
+  UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 300;
+  SlurmExecutor executor(options_);
+  const std::string reserved = executor.NewJobId();
+  Recorder recorder;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(
+      executor.Reattach(reserved, SimpleSpec(dir_.path(), "never", "true"), recorder.Callback())
+          .ok());
+  JobStatus status = recorder.WaitTerminal();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_GE(Lines(ReadFile(dir_.path() + "/named_args")), 2);
+  EXPECT_EQ(status.state, JobState::kFailed);
+  EXPECT_EQ(status.reason, FailureReason::kLostNode);
+  EXPECT_EQ(status.job_id, reserved);
+  EXPECT_THAT(status.message, HasSubstr("Slurm has no job named 'never-" + reserved.substr(6)));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/sbatch_args"));  // nothing submitted
+
+  // Ran, and ended more than MinJobAge ago: its status file has its end and Slurm's id.
+  JobSpec old = SimpleSpec(dir_.path(), "old", "true");
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  WriteFile(old.log_path + ".slurm-status", "0 4711\n");
+  Recorder ended;
+  ASSERT_TRUE(executor.Reattach(executor.NewJobId(), old, ended.Callback()).ok());
+  JobStatus end = ended.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kSucceeded);
+  EXPECT_EQ(end.job_id, "4711");
 }
 
 TEST_F(FakeSlurmTest, AJobThatRanBetweenTwoPollsStillReportsRunning) {
@@ -525,6 +672,47 @@ TEST_F(RealSlurmTest, ResourcesReachSlurm) {
   EXPECT_THAT(log, HasSubstr("TresPerNode=gres:gpu:1"));
   EXPECT_THAT(log, HasSubstr("JobName=resources "));
   EXPECT_EQ(status.gpus.size(), 1u);
+}
+
+TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
+  JobSpec spec = SimpleSpec(dir_.path(), "reserved job", "sleep 60");
+  std::string reserved, slurm_id;
+  {
+    SlurmExecutor executor(options_);
+    reserved = executor.NewJobId();
+    spec.job_id = reserved;
+    Recorder recorder;
+    auto submitted = executor.Submit(spec, recorder.Callback());
+    ASSERT_TRUE(submitted.ok()) << submitted.status();
+    slurm_id = *submitted;
+    ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
+  }  // the server stops before storing Slurm's id; the Slurm job keeps running
+  SlurmExecutor restarted(options_);
+  Recorder recorder;
+  ASSERT_TRUE(restarted.Reattach(reserved, spec, recorder.Callback()).ok());
+  ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
+  EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, slurm_id);
+  ASSERT_TRUE(restarted.Cancel(slurm_id).ok());
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kCancelled);
+  EXPECT_EQ(end.job_id, slurm_id);
+
+  // The batch script records Slurm's id with the exit status.
+  JobSpec quick = SimpleSpec(dir_.path(), "quick", "true");
+  quick.job_id = restarted.NewJobId();
+  Recorder done;
+  auto quick_id = restarted.Submit(quick, done.Callback());
+  ASSERT_TRUE(quick_id.ok()) << quick_id.status();
+  EXPECT_EQ(done.WaitTerminal().state, JobState::kSucceeded);
+  std::string recorded;
+  EXPECT_EQ(ReadStatusFile(StatusPath(quick), &recorded), 0);
+  EXPECT_EQ(recorded, *quick_id);
+
+  options_.reserved_lookup_grace_ms = 500;
+  SlurmExecutor later(options_);
+  Recorder never;
+  ASSERT_TRUE(later.Reattach(later.NewJobId(), spec, never.Callback()).ok());
+  EXPECT_EQ(never.WaitTerminal().reason, FailureReason::kLostNode);
 }
 
 TEST_F(RealSlurmTest, StatusShowsTheClusterAndRefusesWhatCannotFit) {

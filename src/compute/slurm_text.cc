@@ -93,8 +93,9 @@ std::string BatchScript(const JobSpec& spec) {
   s += "\nrc=$?\n";
   const std::string status = StatusPath(spec);
   if (!status.empty()) {
-    absl::StrAppend(&s, "printf '%s\\n' \"$rc\" > ", ShellQuote(status + ".tmp"), " && mv -f ",
-                    ShellQuote(status + ".tmp"), " ", ShellQuote(status), "\n");
+    absl::StrAppend(&s, "printf '%s %s\\n' \"$rc\" \"${SLURM_JOB_ID:-}\" > ",
+                    ShellQuote(status + ".tmp"), " && mv -f ", ShellQuote(status + ".tmp"), " ",
+                    ShellQuote(status), "\n");
   }
   // A command killed by a signal: the shell dies of the same signal, so Slurm reports it.
   s += "[ \"$rc\" -gt 128 ] && kill -$((rc - 128)) $$\nexit $rc\n";
@@ -105,11 +106,18 @@ std::string StatusPath(const JobSpec& spec) {
   return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-status";
 }
 
-std::optional<int> ReadStatusFile(const std::string& path) {
+std::optional<int> ReadStatusFile(const std::string& path, std::string* slurm_job_id) {
   if (path.empty()) return std::nullopt;
   std::ifstream in(path);
   int rc = 0;
   if (!(in >> rc) || rc < 0 || rc > 255) return std::nullopt;
+  if (slurm_job_id != nullptr) {
+    std::string id;
+    if (!(in >> id) ||
+        !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      id.clear();
+    *slurm_job_id = id;
+  }
   return rc;
 }
 
@@ -118,7 +126,9 @@ std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& part
   std::string name;
   for (char c : spec.name) {
     name +=
-        (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
+        // A comma would split the name in `squeue --name` (Reattach looks jobs up by name).
+        (std::isspace(static_cast<unsigned char>(c)) ||
+         std::iscntrl(static_cast<unsigned char>(c)) || c == ',')
             ? '_'
             : c;
   }

@@ -20,12 +20,15 @@ std::string ShellQuote(std::string_view text);
 // `'argv0' 'argv1' …`, then the exit status written to StatusPath(spec) and returned.
 std::string BatchScript(const JobSpec& spec);
 
-// Where the batch script records the command's exit status ("<log>.slurm-status", one
-// decimal line, 128+N for a signal N): the outcome of a job that ended more than
-// MinJobAge ago, when squeue has forgotten it. Empty for a spec without a log path.
+// Where the batch script records the command's exit status ("<log>.slurm-status", one line:
+// the status in decimal, 128+N for a signal N, then Slurm's job id): the outcome of a job
+// that ended more than MinJobAge ago, when squeue has forgotten it. Empty for a spec
+// without a log path.
 std::string StatusPath(const JobSpec& spec);
-// The recorded status, or nullopt when the file is missing or unreadable.
-std::optional<int> ReadStatusFile(const std::string& path);
+// The recorded status, or nullopt when the file is missing or unreadable. With
+// `slurm_job_id`, also the job id recorded after it (left empty when the file has none:
+// files written before the id was recorded).
+std::optional<int> ReadStatusFile(const std::string& path, std::string* slurm_job_id = nullptr);
 
 // The sbatch arguments after the executable, ending with `script_path`.
 std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& partition,

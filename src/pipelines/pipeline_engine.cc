@@ -138,6 +138,12 @@ std::string Plural(int n, std::string_view word) {
   return absl::StrCat(n, " ", ToAbsl(word), n == 1 ? "" : "s");
 }
 
+// The name of an attempt's job ("churn/1f2e3d4c/train#2"), the same at launch and when a
+// restarted server re-attaches it: the Slurm executor finds a job by this name.
+std::string JobName(const RunRecord& run, const std::string& step, int attempt) {
+  return absl::StrCat(run.pipeline, "/", run.id.substr(0, 8), "/", step, "#", attempt);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -726,8 +732,7 @@ void PipelineEngine::Impl::HandleRecover(ActiveRun& run) {
       if (!attempt.job_id.empty()) {
         run.steps[pos].executor = executor->second;
         compute::JobSpec spec;
-        spec.name = absl::StrCat(run.record.pipeline, "/", run.record.id, "/", step.name, "#",
-                                 attempt.attempt);
+        spec.name = JobName(run.record, step.name, attempt.attempt);
         spec.log_path = attempt.log_path;
         spec.resources = attempt.resources;
         attached = executor->second->Reattach(attempt.job_id, spec,
@@ -984,8 +989,7 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
   launch.log_path = attempt.log_path;
   launch.server_url = ServerUrl();
   launch.tracking_run_id = step.tracking_run_id;
-  launch.job_name = absl::StrCat(run.record.pipeline, "/", run.record.id.substr(0, 8), "/",
-                                 step.name, "#", attempt_no);
+  launch.job_name = JobName(run.record, step.name, attempt_no);
   absl::StatusOr<compute::JobSpec> job = BuildJobSpec(spec, context, launch);
   auto executor = executors_.find(attempt.executor);
   if (!job.ok() || executor == executors_.end()) {
@@ -1014,8 +1018,8 @@ void PipelineEngine::Impl::Launch(ActiveRun& run, int pos) {
                                        .executor = executor->second});
     return;
   }
-  // Executors that number jobs only when they accept them (Slurm): submitted now, stored
-  // with this turn's commit.
+  // Executors that cannot reserve ids (NewJobId empty): submitted now, stored with this
+  // turn's commit.
   step.attempts.push_back(attempt);
   absl::StatusOr<std::string> job_id =
       executor->second->Submit(*job, CallbackFor(run.record.id, pos, attempt_no));
@@ -1052,7 +1056,15 @@ void PipelineEngine::Impl::SubmitPending() {
     }
     absl::StatusOr<std::string> job_id =
         one.executor->Submit(one.job, CallbackFor(run.record.id, one.step, one.attempt));
-    if (job_id.ok()) continue;
+    if (job_id.ok()) {
+      // The executor's own id (Slurm's job number) replaces the reserved one: stored by the
+      // commit that follows; a restart before it finds the job by the reserved id.
+      if (*job_id != attempt.job_id) {
+        attempt.job_id = *job_id;
+        Touch(run, one.step);
+      }
+      continue;
+    }
     attempt.state = JobState::kFailed;
     attempt.reason = FailureReason::kLaunchError;
     attempt.message = std::string(job_id.status().message());
@@ -1078,7 +1090,10 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
   // A queued report of an attempt already queued only adds its host and times: they stay in
   // memory until the attempt's next change is stored (a restart re-derives them when it
   // re-attaches the job), instead of costing a fan-out one more row write per step.
-  const bool still_queued = status.state == JobState::kQueued && attempt.state == JobState::kQueued;
+  // A report with another id (a re-attached Slurm job found by its reserved id) is stored.
+  const bool new_id = !status.job_id.empty() && status.job_id != attempt.job_id;
+  const bool still_queued =
+      status.state == JobState::kQueued && attempt.state == JobState::kQueued && !new_id;
   attempt.state = status.state;
   attempt.reason = status.reason;
   attempt.exit_code = status.exit_code;
@@ -1086,7 +1101,7 @@ void PipelineEngine::Impl::HandleJob(ActiveRun& run, const Event& event) {
   attempt.message = status.message;
   if (!status.host.empty()) attempt.host = status.host;
   if (!status.gpus.empty()) attempt.gpus = status.gpus;
-  if (!status.job_id.empty() && attempt.job_id.empty()) attempt.job_id = status.job_id;
+  if (new_id) attempt.job_id = status.job_id;
   if (status.started_ms) attempt.started_ms = status.started_ms;
   if (status.ended_ms) attempt.ended_ms = status.ended_ms;
   if (!still_queued) Touch(run, pos);

@@ -925,6 +925,56 @@ TEST_F(EngineTest, DISABLED_EngineCpuPerStepOfAFanOut) {
   }
 }
 
+// An executor that numbers jobs as it accepts them (Slurm's sbatch): the attempt is stored
+// with the reserved id before the job is submitted, then with the executor's number. A
+// server that stopped before storing the number re-attaches the job by the reserved id (the
+// Slurm executor finds it by name), stores the number its reports carry, and does not submit
+// the step again.
+TEST_F(EngineTest, AJobNumberedOnSubmitIsStoredByNumberAndFoundByItsReservedIdAfterARestart) {
+  executor_->set_numbers_jobs(true);
+  PipelineSpec spec;
+  spec.name = "numbered";
+  spec.steps = {Step("train", {"hang"})};
+  Register(spec);
+  auto started = engine_->StartRun({.pipeline = "numbered"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  WaitUntil(started->id,
+            [](const RunRecord& run) { return run.steps[0].state == StepState::kRunning; });
+  auto store = RunStore::Open(*db_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto stored = (*store)->GetRun(started->id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->steps[0].attempts.size(), 1u);
+  EXPECT_EQ(stored->steps[0].attempts[0].job_id, "n:1");
+  const std::string reserved = executor_->submitted().at(0).job_id;
+  ASSERT_TRUE(absl::StartsWith(reserved, "fake:")) << reserved;
+
+  engine_.reset();  // the server stops; the job keeps running
+  // ... as if it had stopped before the write that replaced the reserved id.
+  const storage::SqlValue params[] = {reserved};
+  ASSERT_TRUE(
+      db_->Write([&](storage::SqlSession& session) {
+           return session.Execute("UPDATE pipeline_attempts SET job_id = $1", params).status();
+         })
+          .ok());
+  OpenEngine();
+  ASSERT_TRUE(engine_->Recover().ok());
+  EXPECT_EQ(executor_->reattach_count(), 1);
+  WaitUntil(started->id, [](const RunRecord& run) {
+    return run.steps[0].attempts.size() == 1 && run.steps[0].attempts[0].job_id == "n:1";
+  });
+  executor_->Finish("n:1", 0);
+  auto run = engine_->WaitForRun(started->id, kWaitMs);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state, RunState::kSucceeded) << run->message;
+  ASSERT_EQ(run->steps[0].attempts.size(), 1u);
+  EXPECT_EQ(run->steps[0].attempts[0].job_id, "n:1");
+  stored = (*store)->GetRun(started->id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->steps[0].attempts[0].job_id, "n:1");
+  EXPECT_EQ(executor_->submit_count(), 1);
+}
+
 TEST_F(EngineTest, RecoveryReattachesRunningJobsWithoutRunningThemTwice) {
   PipelineSpec spec;
   spec.name = "resume";

@@ -1,5 +1,6 @@
 #include "pipelines/testing/fake_executor.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,11 @@ void FakeExecutor::set_handler(Handler handler) {
 void FakeExecutor::set_on_submit(std::function<void(const compute::JobSpec&)> on_submit) {
   std::lock_guard lock(mu_);
   on_submit_ = std::move(on_submit);
+}
+
+void FakeExecutor::set_numbers_jobs(bool numbers_jobs) {
+  std::lock_guard lock(mu_);
+  numbers_jobs_ = numbers_jobs;
 }
 
 std::string FakeExecutor::NewJobId() {
@@ -113,9 +119,14 @@ absl::StatusOr<std::string> FakeExecutor::Submit(const compute::JobSpec& spec,
   std::string id;
   {
     std::lock_guard lock(mu_);
-    id = spec.job_id.empty() ? absl::StrCat("fake:", next_id_++) : spec.job_id;
-    if (jobs_.count(id) > 0)
-      return absl::AlreadyExistsError(absl::StrCat("job ", id, " was submitted already"));
+    for (const auto& [other_id, other] : jobs_) {
+      if (!spec.job_id.empty() && (other_id == spec.job_id || other.spec.job_id == spec.job_id))
+        return absl::AlreadyExistsError(
+            absl::StrCat("job ", spec.job_id, " was submitted already"));
+    }
+    id = spec.job_id.empty() ? absl::StrCat("fake:", next_id_++)
+         : numbers_jobs_     ? absl::StrCat("n:", next_number_++)
+                             : spec.job_id;
     Job job;
     job.spec = spec;
     job.callback = std::move(callback);
@@ -171,6 +182,10 @@ absl::Status FakeExecutor::Reattach(const std::string& job_id, const compute::Jo
   std::lock_guard lock(mu_);
   ++reattaches_;
   auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {  // a reserved id whose job has a number of its own
+    it = std::find_if(jobs_.begin(), jobs_.end(),
+                      [&](const auto& entry) { return entry.second.spec.job_id == job_id; });
+  }
   if (it == jobs_.end()) {
     compute::JobStatus lost;
     lost.job_id = job_id;

@@ -36,6 +36,9 @@ class FakeExecutor final : public compute::Executor {
   // Called inside Submit, on the submitting thread, before the job is accepted (tests check
   // what the engine stored before it submitted).
   void set_on_submit(std::function<void(const compute::JobSpec&)> on_submit);
+  // As Slurm numbers jobs: Submit of a spec with a reserved id returns an id of its own
+  // ("n:N", which the job's reports carry), and Reattach by the reserved id finds that job.
+  void set_numbers_jobs(bool numbers_jobs);
   // Every job submitted so far, in order.
   std::vector<compute::JobSpec> submitted() const;
   int submit_count() const;
@@ -80,6 +83,8 @@ class FakeExecutor final : public compute::Executor {
   std::map<std::string, Job> jobs_;
   std::vector<compute::JobSpec> submitted_;
   int next_id_ = 1;
+  bool numbers_jobs_ = false;
+  int next_number_ = 1;
   int reattaches_ = 0;
   std::thread thread_;
 };
