@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -738,6 +739,61 @@ def test_server_killed_mid_run_resumes_without_running_the_step_twice(env, tmp_p
         assert (work / "count").read_text() == "ran\n"  # the step ran once
         assert step_of(ended, "long")["state"] == "succeeded"
         assert Path(step_of(ended, "next")["outputs"]["copy"]).read_text() == "done\n"
+    finally:
+        server.stop()
+
+
+def test_server_killed_right_after_sbatch_follows_the_job_instead_of_a_second_one(
+        env, tmp_path, monkeypatch):
+    """The window between sbatch accepting a step's job and the server storing Slurm's job
+    number: an `sbatch` first in PATH runs the real one, then SIGKILLs the server (its parent)
+    before handing it the number. The restarted server has only the id it reserved before
+    sbatch ran; it finds the job by name, follows it under Slurm's number, and the step runs
+    once."""
+    executor, _, _ = env
+    if executor != "slurm":
+        pytest.skip("only the slurm executor learns a job's id from the submission; local "
+                    "jobs are covered by test_server_killed_in_a_fan_out_runs_every_step_once")
+    real = shutil.which("sbatch")
+    assert real, "sbatch is not in PATH"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "sbatch"
+    wrapper.write_text(f"""#!/bin/sh
+out=$("{real}" "$@") || {{ rc=$?; printf '%s\\n' "$out"; exit $rc; }}
+kill -9 $PPID
+printf '%s\\n' "$out"
+""")
+    wrapper.chmod(0o755)
+    data_dir = tmp_path / "data"
+    with monkeypatch.context() as patched:
+        patched.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+        server = ps.start(data_dir, executor)
+    try:
+        client = cairn.Pipelines(server.url)
+        name = unique("sbatch-window")
+        apply(client, yaml_for(RESUMED, executor, name=name))
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "release").touch()  # the step ends as soon as it has run
+        try:
+            run_id = client.run(name, params={"dir": str(work)})["id"]
+        except Exception:  # noqa: BLE001 - the server may die before it answers
+            run_id = None
+        server.proc.wait(timeout=60)  # killed by the wrapper, right after the real sbatch
+        assert server.proc.returncode == -signal.SIGKILL, server.log_tail()
+        server = ps.start(data_dir, executor)  # the real sbatch from now on
+        client = cairn.Pipelines(server.url)
+        if run_id is None:
+            runs = client.list_runs(pipeline=name)
+            assert len(runs) == 1, runs
+            run_id = runs[0]["id"]
+        ended = client.wait(run_id, timeout=ps.DEADLINE_S)
+        assert ended["state"] == "succeeded", ended["message"]
+        assert (work / "count").read_text() == "ran\n"  # one Slurm job, not two
+        attempts = step_of(ended, "long")["attempts"]
+        assert len(attempts) == 1, attempts
+        assert attempts[0]["job_id"].isdigit(), attempts[0]  # Slurm's number, not the token
     finally:
         server.stop()
 

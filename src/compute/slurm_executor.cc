@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,21 @@ std::string SlurmJobName(const JobSpec& spec) {
   return spec.name;
 }
 
+// An sbatch that failed in a way that does not say whether the controller took the job:
+// killed for its time limit or by a signal, or a lost reply.
+bool SubmissionUnknown(const absl::StatusOr<CommandResult>& result) {
+  if (!result.ok()) return result.status().code() == absl::StatusCode::kDeadlineExceeded;
+  if (result->exit_code == 0) return false;
+  if (result->exit_code < 0) return true;
+  const std::string& err = result->err;
+  return err.find("timed out") != std::string::npos ||
+         err.find("Zero Bytes were transmitted") != std::string::npos;
+}
+
+std::string Plural(int n, std::string_view word) {
+  return absl::StrCat(n, " ", ToAbsl(word), n == 1 ? "" : "s");
+}
+
 // "9 (SIGKILL)".
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
@@ -112,8 +128,13 @@ struct SlurmExecutor::Impl {
     // Slurm id by job name, then Slurm's; "rejected-N" for a job sbatch refused.
     std::string id;
     std::string reserved_id;      // the JobSpec::job_id it was submitted with, if any
-    std::string slurm_name;       // a re-attached reserved id: the Slurm job name to look up
-    int64_t lookup_since_ms = 0;  // a re-attached reserved id: when the look-up began
+    std::string slurm_name;       // an unresolved reserved id: the Slurm job name to look up
+    int64_t lookup_since_ms = 0;  // an unresolved reserved id: when the look-up began
+    // An unresolved reserved id whose sbatch failed without saying whether Slurm took the
+    // job (it timed out): the launch error to report when no job by its name turns up.
+    std::string submit_error;
+    std::string abandoned_path;    // the marker that keeps a late job from running (Resolve)
+    bool scancel_pending = false;  // cancelled, its scancel still to be sent (Poll)
     std::string name;
     Resources resources;
     JobCallback callback;
@@ -137,6 +158,7 @@ struct SlurmExecutor::Impl {
 
   mutable absl::Mutex mu;
   std::map<std::string, std::shared_ptr<Job>> jobs ABSL_GUARDED_BY(mu);
+  std::set<std::string> submitting ABSL_GUARDED_BY(mu);  // reserved ids in Submit's sbatch
   std::deque<std::string> ended_order ABSL_GUARDED_BY(mu);
   std::set<std::string> ended ABSL_GUARDED_BY(mu);
   bool stop ABSL_GUARDED_BY(mu) = false;
@@ -370,79 +392,98 @@ struct SlurmExecutor::Impl {
                                          options.poll_interval_ms, " ms)"));
   }
 
-  // Re-attached reserved ids: their Slurm job ids, looked up by job name (squeue lists the
-  // jobs that ended less than MinJobAge ago too). Found: the job is followed by its Slurm id
-  // from then on, and its reports carry that id. No job by that name for reserved_lookup_grace_ms
-  // (an sbatch the stopped server started may still be answering): sbatch never ran for it,
-  // or it ended more than MinJobAge ago — its status file tells the end of the latter, else it
-  // is reported lost.
+  // Unresolved reserved ids (re-attached, or an sbatch that timed out): their Slurm job ids,
+  // looked up by job name, all in one squeue (which lists the jobs that ended less than
+  // MinJobAge ago too; --all: hidden partitions included). Found: the job is followed by its
+  // Slurm id from then on, and its reports carry that id. No job by that name for
+  // reserved_lookup_grace_ms: the job is given up — first its abandoned marker is written,
+  // which a job an sbatch still in flight submits later finds at its start (it then exits
+  // without running the command) — and it ends from its status file (it ran, and ended
+  // more than MinJobAge ago), else as lost (a re-attached one) or as the launch error.
   void Resolve(std::vector<Event>& events) {
-    std::vector<std::pair<std::string, std::string>> todo;  // reserved id, Slurm job name
+    std::map<std::string, std::string> todo;  // lower-cased Slurm job name → reserved id
     {
       absl::MutexLock lock(&mu);
       for (const auto& [id, job] : jobs) {
-        if (!job->rejected && IsReservedId(id)) todo.emplace_back(id, job->slurm_name);
+        if (!job->rejected && IsReservedId(id)) todo[absl::AsciiStrToLower(job->slurm_name)] = id;
       }
     }
-    for (const auto& [id, name] : todo) {
-      std::vector<std::string> args = {"--states=all", "--noheader", "--name=" + name,
-                                       "--Format=JobID:|"};
-      auto result = Run(options.squeue, args);
-      if (!result.ok() || result->exit_code != 0) {
-        args.insert(args.begin(), options.squeue);
-        Warn(absl::StrCat(
-            "looking up job ", id, ": ",
-            result.ok() ? CommandError(args, *result) : std::string(result.status().message())));
-        continue;  // the next poll retries
-      }
-      std::string found;
-      for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
-        std::string first = Trimmed(ToStd(line.substr(0, line.find('|'))));
-        if (IsNumericId(first)) {
-          found = first;
-          break;
-        }
-      }
-      bool cancel = false;
-      {
-        absl::MutexLock lock(&mu);
+    if (todo.empty()) return;
+    std::vector<std::string> names;
+    for (const auto& [name, id] : todo) names.push_back(name);
+    std::vector<std::string> args = {"--all", "--states=all", "--noheader",
+                                     "--name=" + absl::StrJoin(names, ","),
+                                     "--Format=JobID:|,Name:|"};
+    auto result = Run(options.squeue, args);
+    if (!result.ok() || result->exit_code != 0) {
+      args.insert(args.begin(), options.squeue);
+      Warn(absl::StrCat(
+          "looking up ", Plural(static_cast<int>(todo.size()), "job"), " by name: ",
+          result.ok() ? CommandError(args, *result) : std::string(result.status().message())));
+      return;  // the next poll retries
+    }
+    std::map<std::string, std::string> found;  // lower-cased name → Slurm id (squeue ignores case)
+    for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f;
+      for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
+      if (f.size() >= 2 && IsNumericId(f[0])) found.emplace(absl::AsciiStrToLower(f[1]), f[0]);
+    }
+    std::vector<std::string> to_cancel;
+    {
+      absl::MutexLock lock(&mu);
+      const int64_t now = clock.NowMillis();
+      for (const auto& [name, id] : todo) {
         auto it = jobs.find(id);
         if (it == jobs.end()) continue;
         std::shared_ptr<Job> job = it->second;
-        if (found.empty()) {
-          if (clock.NowMillis() - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
-          std::string recorded_id;
-          if (std::optional<int> rc = slurm::ReadStatusFile(job->status_path, &recorded_id)) {
-            if (!recorded_id.empty()) job->status.job_id = recorded_id;
-            FinishFromStatusFile(*job, *rc, events);
-          } else {
-            Fail(*job, FailureReason::kLostNode,
-                 absl::StrCat("node lost: Slurm has no job named '", name,
-                              "' (sbatch never ran for it before the server stopped, or it "
-                              "ended more than MinJobAge ago); its outcome is unknown"),
-                 events);
-          }
+        auto slurm_id = found.find(name);
+        if (slurm_id == found.end()) {
+          if (now - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
+          GiveUp(*job, events);
           continue;
         }
-        if (jobs.contains(found)) {
-          Fail(*job, FailureReason::kLostNode,
-               absl::StrCat("node lost: Slurm job ", found, " (named '", name,
-                            "') is already followed under its own id"),
-               events);
+        if (jobs.contains(slurm_id->second)) {  // cannot happen: ids are followed once
+          Warn(absl::StrCat("job ", id, " is Slurm job ", slurm_id->second,
+                            ", which is followed already"));
           continue;
         }
         jobs.erase(it);
-        job->id = found;
-        job->status.job_id = found;
-        jobs[found] = job;
-        cancel = job->cancel_requested;
+        job->id = slurm_id->second;
+        job->status.job_id = slurm_id->second;
+        job->submit_error.clear();
+        jobs[job->id] = job;
+        if (job->cancel_requested) job->scancel_pending = true;  // Cancel() came first
       }
-      if (!cancel) continue;  // else Cancel() came before the Slurm id was known
-      auto r = Run(options.scancel, {found});
-      if (!r.ok() || r->exit_code != 0) {
-        Warn(absl::StrCat("scancel of Slurm job ", found, " (", id, ") failed: ",
-                          r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
-      }
+    }
+  }
+
+  // A reserved id that Slurm has no job for: see Resolve.
+  void GiveUp(Job& job, std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::string recorded_id;
+    if (std::optional<int> rc = slurm::ReadStatusFile(job.status_path, &recorded_id)) {
+      if (!recorded_id.empty()) job.status.job_id = recorded_id;
+      FinishFromStatusFile(job, *rc, events);
+      return;
+    }
+    std::string marker_error;
+    if (!job.abandoned_path.empty()) {
+      std::ofstream marker(job.abandoned_path, std::ios::trunc);
+      marker << "given up as " << (job.submit_error.empty() ? "lost" : "not submitted")
+             << " by cairn at " << clock.NowMillis() << " ms\n";
+      marker.close();
+      if (!marker) marker_error = absl::StrCat("; writing ", job.abandoned_path, " failed");
+    }
+    const std::string what =
+        absl::StrCat("Slurm has no job named '", job.slurm_name, "' after ",
+                     FormatDuration(options.reserved_lookup_grace_ms), marker_error);
+    if (!job.submit_error.empty()) {
+      Fail(job, FailureReason::kLaunchError, absl::StrCat(job.submit_error, "; ", what), events);
+    } else {
+      Fail(job, FailureReason::kLostNode,
+           absl::StrCat("node lost: ", what,
+                        " (sbatch never submitted it before the server stopped, or it ended "
+                        "more than MinJobAge ago); its outcome is unknown"),
+           events);
     }
   }
 
@@ -450,10 +491,30 @@ struct SlurmExecutor::Impl {
   void Poll(std::vector<Event>& events) {
     Resolve(events);
     std::vector<std::string> ids;
+    std::vector<std::string> pending_scancels;
     {
       absl::MutexLock lock(&mu);
       for (const auto& [id, job] : jobs) {
         if (!job->rejected && IsNumericId(id)) ids.push_back(id);
+        if (job->scancel_pending && IsNumericId(id)) {
+          job->scancel_pending = false;
+          pending_scancels.push_back(id);
+        }
+      }
+    }
+    // Cancels that came before the job's Slurm id was known, or whose scancel failed.
+    if (!pending_scancels.empty()) {
+      auto r = Run(options.scancel, pending_scancels);
+      if (!r.ok() || (r->exit_code != 0 &&
+                      r->err.find("already completing or completed") == std::string::npos &&
+                      r->err.find("Invalid job id") == std::string::npos)) {
+        Warn(absl::StrCat(
+            "scancel of Slurm jobs ", absl::StrJoin(pending_scancels, ","),
+            " failed: ", r.ok() ? Trimmed(r->err) : std::string(r.status().message())));
+        absl::MutexLock lock(&mu);
+        for (const auto& id : pending_scancels) {
+          if (auto it = jobs.find(id); it != jobs.end()) it->second->scancel_pending = true;
+        }
       }
     }
     if (ids.empty()) return;
@@ -708,7 +769,8 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   {
     absl::MutexLock lock(&impl_->mu);
     if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
-    if (!spec.job_id.empty() && impl_->Follows(spec.job_id)) {
+    if (!spec.job_id.empty() &&
+        (impl_->Follows(spec.job_id) || !impl_->submitting.insert(spec.job_id).second)) {
       return absl::AlreadyExistsError(absl::StrCat("job ", spec.job_id, " was submitted already"));
     }
   }
@@ -717,11 +779,13 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   job->name = spec.name;
   job->resources = spec.resources;
   job->status_path = slurm::StatusPath(spec);
+  job->abandoned_path = slurm::AbandonedPath(spec);
   job->callback = std::move(callback);
   job->status.queued_ms = impl_->clock.NowMillis();
 
   // Launch errors (directories, the script, sbatch) become a rejected job.
   std::string rejected;
+  std::string submit_error;
   std::string slurm_id;
   const std::string script_path = spec.log_path + ".sbatch";
   std::error_code ec;
@@ -746,7 +810,14 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
     std::vector<std::string> args =
         slurm::SbatchArgs(NamedSpec(spec, spec.job_id), partition, script_path);
     auto result = impl_->Run(impl_->options.sbatch, args);
-    if (!result.ok()) {
+    if (!spec.job_id.empty() && SubmissionUnknown(result)) {
+      // Slurm may have taken the job: found by its name (Resolve), or a launch error.
+      submit_error =
+          absl::StrCat("sbatch failed without saying whether Slurm took the job (",
+                       result.ok() ? Trimmed(result->err.empty() ? result->out : result->err)
+                                   : std::string(result.status().message()),
+                       ")");
+    } else if (!result.ok()) {
       rejected = absl::StrCat("sbatch could not run: ", result.status().message(),
                               " (install slurm-client, or set the path of sbatch in the "
                               "executor configuration)");
@@ -769,9 +840,16 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   // Slurm has the job now: its id is returned even when Shutdown raced with sbatch (a
   // restarted server can re-attach to it); only its callbacks stop.
   absl::MutexLock lock(&impl_->mu);
+  impl_->submitting.erase(spec.job_id);
   if (!rejected.empty()) {
     job->id = absl::StrCat("rejected-", ++impl_->rejected_seq);
     job->rejected = rejected;
+  } else if (!submit_error.empty()) {
+    job->id = spec.job_id;  // followed by the reserved id until its job is found
+    job->submit_error = submit_error;
+    job->slurm_name = SlurmJobName(NamedSpec(spec, spec.job_id));
+    job->lookup_since_ms = impl_->clock.NowMillis();
+    impl_->next_poll_ms = 0;
   } else {
     job->id = slurm_id;
   }
@@ -788,6 +866,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   job->name = spec.name;
   job->resources = spec.resources;
   job->status_path = slurm::StatusPath(spec);
+  job->abandoned_path = slurm::AbandonedPath(spec);
   job->callback = std::move(callback);
   job->reattached = true;
   job->status.job_id = job_id;
@@ -825,7 +904,7 @@ absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
     job->cancel_requested = true;
     slurm_id = job->id;
   }
-  // A re-attached reserved id whose Slurm id is not known yet: Resolve scancels it.
+  // A reserved id whose Slurm id is not known yet: scancelled once Resolve finds it.
   if (!IsNumericId(slurm_id)) return absl::OkStatus();
   auto result = impl_->Run(impl_->options.scancel, {slurm_id});
   if (!result.ok()) return result.status();

@@ -87,10 +87,12 @@ class SlurmExecutor final : public Executor {
   // Runs sbatch now and returns Slurm's job id ("4711"), which the callbacks carry too.
   // With spec.job_id (from NewJobId; InvalidArgument for another id, AlreadyExists for one
   // submitted already) the Slurm job's name ends in "-<token>", so that Reattach by the
-  // reserved id finds it. InvalidArgument for a spec that cannot be a job (empty argv,
-  // relative workdir/log_path, a bad env name). When sbatch refuses the job (or cannot
-  // run), returns an id "rejected-N" whose callback gets kQueued then kFailed/kLaunchError
-  // with sbatch's message.
+  // reserved id finds it; and an sbatch that fails without saying whether Slurm took the
+  // job (timed out) returns the reserved id: the job is looked up by name as Reattach does,
+  // and reported kFailed/kLaunchError with sbatch's message if Slurm has none. InvalidArgument for
+  // a spec that cannot be a job (empty argv, relative workdir/log_path, a bad env name). When
+  // sbatch refuses the job (or cannot run), returns an id "rejected-N" whose callback gets kQueued
+  // then kFailed/kLaunchError with sbatch's message.
   absl::StatusOr<std::string> Submit(const JobSpec& spec, JobCallback callback) override;
 
   // "slurm:<20 hex digits>", for JobSpec::job_id: the caller stores it before sbatch runs,
@@ -99,12 +101,13 @@ class SlurmExecutor final : public Executor {
   std::string NewJobId() override;
 
   // Follows an earlier job by its Slurm id, or by its reserved id: then its Slurm id is
-  // looked up by job name (squeue --states=all --name; `spec.name` must be the name it was
-  // submitted with) and every callback, from the first, carries the Slurm id. No such job
-  // within reserved_lookup_grace_ms: the job's status file gives its end (it ended more than
-  // MinJobAge ago), else it ends kFailed/kLostNode (sbatch never ran for it, so running it
-  // again runs it once). The first callback is its current state (kQueued, kRunning or
-  // terminal). AlreadyExists when the id is already followed.
+  // looked up by job name (squeue --all --states=all --name, one call for every such id;
+  // `spec.name` must be the name it was submitted with) and every report after that carries
+  // the Slurm id. No such job within reserved_lookup_grace_ms: the job's status file gives
+  // its end (it ended more than MinJobAge ago), else it ends kFailed/kLostNode after the
+  // abandoned marker (slurm_text.h AbandonedPath) is written, so that a job submitted for it
+  // later does not run its command. The first callback is its current state (kQueued,
+  // kRunning or terminal). AlreadyExists when the id is already followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 

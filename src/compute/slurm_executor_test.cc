@@ -150,6 +150,8 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
   EXPECT_EQ(
       BatchScript(spec),
       "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
+      "if [ -e '/logs/a.log.slurm-abandoned' ]; then echo 'cairn: not run: the server gave this "
+      "job up before Slurm started it' >&2; exit 0; fi\n"
       "export A='x'\\''y'\n"
       "export B='$HOME'\n"
       "cd '/data/run 1' || exit 1\n"
@@ -402,7 +404,7 @@ TEST_F(FakeSlurmTest, AReservedIdIsFoundAgainByJobNameAfterARestart) {
     SetRow("78", "PENDING", 0, "");
     ASSERT_TRUE(executor.Submit(spec, Recorder().Callback()).ok());
   }  // Slurm job 78 stays
-  WriteFile(dir_.path() + "/named", "78|\n");
+  WriteFile(dir_.path() + "/named", "78|p/1/train#1-" + reserved.substr(6) + "|\n");
   SetRow("78", "RUNNING", 0);
   SlurmExecutor restarted(options_);
   Recorder recorder;
@@ -413,8 +415,9 @@ TEST_F(FakeSlurmTest, AReservedIdIsFoundAgainByJobNameAfterARestart) {
   ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
   EXPECT_EQ(recorder.States().front(), JobState::kRunning);  // its state now, with Slurm's id
   EXPECT_EQ(recorder.StatusIn(JobState::kRunning).job_id, "78");
-  EXPECT_THAT(ReadFile(dir_.path() + "/named_args"),
-              HasSubstr("--name=p/1/train#1-" + reserved.substr(6) + " "));
+  EXPECT_THAT(
+      ReadFile(dir_.path() + "/named_args"),
+      HasSubstr("--all --states=all --noheader --name=p/1/train#1-" + reserved.substr(6) + " "));
   EXPECT_EQ(Lines(ReadFile(dir_.path() + "/sbatch_args")), 1);  // submitted once
   ASSERT_TRUE(restarted.Cancel("78").ok());                     // by the id its reports carried
   EXPECT_EQ(ReadFile(dir_.path() + "/scancelled"), "78\n");
@@ -435,7 +438,8 @@ TEST_F(FakeSlurmTest, AReservedIdCancelledBeforeItsJobIsFoundIsCancelledOnceFoun
   ASSERT_TRUE(executor.Cancel(reserved).ok());
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/scancelled"));  // no Slurm id yet
   SetRow("79", "RUNNING", 0);
-  WriteFile(dir_.path() + "/named", "79|\n");  // the stopped server's sbatch answered late
+  // The stopped server's sbatch answered late (squeue ignores the case of names).
+  WriteFile(dir_.path() + "/named", "79|SLOW-" + reserved.substr(6) + "|\n");
   ASSERT_TRUE(recorder.WaitState(JobState::kRunning));
   for (int i = 0; i < 500 && !std::filesystem::exists(dir_.path() + "/scancelled"); ++i)
     absl::SleepFor(absl::Milliseconds(10));
@@ -450,17 +454,19 @@ TEST_F(FakeSlurmTest, AReservedIdThatSlurmHasNoJobForEndsFromItsStatusFileElseAs
   // The server stopped between storing the reserved id and running sbatch: lost, after the
   // grace period (the look-up is repeated meanwhile).
   UseNamedLookup(dir_.path());
-  options_.reserved_lookup_grace_ms = 300;
+  options_.reserved_lookup_grace_ms = 1500;
   SlurmExecutor executor(options_);
   const std::string reserved = executor.NewJobId();
   Recorder recorder;
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(
-      executor.Reattach(reserved, SimpleSpec(dir_.path(), "never", "true"), recorder.Callback())
-          .ok());
+  JobSpec never = SimpleSpec(dir_.path(), "never", "true");
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  ASSERT_TRUE(executor.Reattach(reserved, never, recorder.Callback()).ok());
   JobStatus status = recorder.WaitTerminal();
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1500));
   EXPECT_GE(Lines(ReadFile(dir_.path() + "/named_args")), 2);
+  // A job an sbatch still in flight submits later exits without running its command.
+  EXPECT_TRUE(std::filesystem::exists(AbandonedPath(never)));
   EXPECT_EQ(status.state, JobState::kFailed);
   EXPECT_EQ(status.reason, FailureReason::kLostNode);
   EXPECT_EQ(status.job_id, reserved);
@@ -469,13 +475,68 @@ TEST_F(FakeSlurmTest, AReservedIdThatSlurmHasNoJobForEndsFromItsStatusFileElseAs
 
   // Ran, and ended more than MinJobAge ago: its status file has its end and Slurm's id.
   JobSpec old = SimpleSpec(dir_.path(), "old", "true");
-  std::filesystem::create_directories(dir_.path() + "/logs");
   WriteFile(old.log_path + ".slurm-status", "0 4711\n");
   Recorder ended;
   ASSERT_TRUE(executor.Reattach(executor.NewJobId(), old, ended.Callback()).ok());
   JobStatus end = ended.WaitTerminal();
   EXPECT_EQ(end.state, JobState::kSucceeded);
   EXPECT_EQ(end.job_id, "4711");
+  EXPECT_FALSE(std::filesystem::exists(AbandonedPath(old)));
+}
+
+TEST_F(FakeSlurmTest, ReservedIdsAreLookedUpTogetherInOneSqueue) {
+  UseNamedLookup(dir_.path());
+  SlurmExecutor executor(options_);
+  const std::string a = executor.NewJobId(), b = executor.NewJobId();
+  WriteFile(dir_.path() + "/named", "91|a-" + a.substr(6) + "|\n92|b-" + b.substr(6) + "|\n");
+  SetRow("91", "RUNNING", 0);  // the fake lists one row for any --jobs
+  Recorder ra, rb;
+  ASSERT_TRUE(executor.Reattach(a, SimpleSpec(dir_.path(), "a", "true"), ra.Callback()).ok());
+  ASSERT_TRUE(executor.Reattach(b, SimpleSpec(dir_.path(), "b", "true"), rb.Callback()).ok());
+  ASSERT_TRUE(ra.WaitState(JobState::kRunning));
+  EXPECT_EQ(ra.StatusIn(JobState::kRunning).job_id, "91");
+  const std::string lookups = ReadFile(dir_.path() + "/named_args");
+  EXPECT_THAT(lookups, HasSubstr("--name=a-" + a.substr(6) + ",b-" + b.substr(6) + " "));
+}
+
+// sbatch can fail after the controller took the job (a reply lost to a timeout): with a
+// reserved id the job is looked up by name instead of being launched a second time.
+TEST_F(FakeSlurmTest, AnSbatchTimeoutWithAReservedIdIsResolvedByNameElseALaunchError) {
+  UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 1500;
+  WriteFile(dir_.path() + "/sbatch_error",
+            "sbatch: error: Batch job submission failed: Socket timed out on send/recv "
+            "operation\n");
+  SlurmExecutor executor(options_);
+  JobSpec taken = SimpleSpec(dir_.path(), "taken", "true");
+  taken.job_id = executor.NewJobId();
+  WriteFile(dir_.path() + "/named", "93|taken-" + taken.job_id.substr(6) + "|\n");
+  SetRow("93", "RUNNING", 0);
+  Recorder found;
+  auto submitted = executor.Submit(taken, found.Callback());
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(*submitted, taken.job_id);  // Slurm's id is not known yet
+  ASSERT_TRUE(found.WaitState(JobState::kRunning));
+  EXPECT_EQ(found.StatusIn(JobState::kRunning).job_id, "93");
+
+  WriteFile(dir_.path() + "/named", "");
+  JobSpec lost = SimpleSpec(dir_.path(), "lost", "true");
+  lost.job_id = executor.NewJobId();
+  Recorder failed;
+  ASSERT_TRUE(executor.Submit(lost, failed.Callback()).ok());
+  JobStatus end = failed.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kFailed);
+  EXPECT_EQ(end.reason, FailureReason::kLaunchError);
+  EXPECT_THAT(end.message, HasSubstr("Socket timed out on send/recv operation"));
+  EXPECT_THAT(end.message, HasSubstr("Slurm has no job named 'lost-" + lost.job_id.substr(6)));
+  EXPECT_TRUE(std::filesystem::exists(AbandonedPath(lost)));
+
+  // Without a reserved id nothing can be looked up: a launch error at once, as before.
+  Recorder plain;
+  auto refused = executor.Submit(SimpleSpec(dir_.path(), "plain", "true"), plain.Callback());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(absl::StartsWith(*refused, "rejected-")) << *refused;
+  EXPECT_EQ(plain.WaitTerminal().reason, FailureReason::kLaunchError);
 }
 
 TEST_F(FakeSlurmTest, AJobThatRanBetweenTwoPollsStillReportsRunning) {
@@ -708,11 +769,21 @@ TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
   EXPECT_EQ(ReadStatusFile(StatusPath(quick), &recorded), 0);
   EXPECT_EQ(recorded, *quick_id);
 
+  // Given up as never submitted: a job submitted for it afterwards (an sbatch that was
+  // still in flight) does not run its command.
   options_.reserved_lookup_grace_ms = 500;
   SlurmExecutor later(options_);
   Recorder never;
-  ASSERT_TRUE(later.Reattach(later.NewJobId(), spec, never.Callback()).ok());
+  JobSpec late = SimpleSpec(dir_.path(), "late", "echo ran > " + dir_.path() + "/late.ran");
+  late.job_id = later.NewJobId();
+  ASSERT_TRUE(later.Reattach(late.job_id, late, never.Callback()).ok());
   EXPECT_EQ(never.WaitTerminal().reason, FailureReason::kLostNode);
+  SlurmExecutor in_flight(options_);  // the stopped server's sbatch, landing late
+  Recorder straggler;
+  ASSERT_TRUE(in_flight.Submit(late, straggler.Callback()).ok());
+  EXPECT_EQ(straggler.WaitTerminal().state, JobState::kSucceeded);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/late.ran"));
+  EXPECT_THAT(ReadFile(late.log_path), HasSubstr("cairn: not run: the server gave this job up"));
 }
 
 TEST_F(RealSlurmTest, StatusShowsTheClusterAndRefusesWhatCannotFit) {

@@ -69,6 +69,11 @@ std::string BatchScript(const JobSpec& spec) {
   std::string s = "#!/bin/sh\n# Written by cairn's Slurm executor for job '";
   for (char c : spec.name) s += (c == '\n' || c == '\r') ? ' ' : c;
   s += "'.\n";
+  if (const std::string abandoned = AbandonedPath(spec); !abandoned.empty()) {
+    absl::StrAppend(&s, "if [ -e ", ShellQuote(abandoned),
+                    " ]; then echo 'cairn: not run: the server gave this job up before Slurm "
+                    "started it' >&2; exit 0; fi\n");
+  }
   // Slurm exports the GPUs it allocates in CUDA_VISIBLE_DEVICES; a job without GPUs sees
   // none (not the server's).
   if (spec.resources.gpus == 0 && !spec.env.contains("CUDA_VISIBLE_DEVICES")) {
@@ -104,6 +109,10 @@ std::string BatchScript(const JobSpec& spec) {
 
 std::string StatusPath(const JobSpec& spec) {
   return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-status";
+}
+
+std::string AbandonedPath(const JobSpec& spec) {
+  return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-abandoned";
 }
 
 std::optional<int> ReadStatusFile(const std::string& path, std::string* slurm_job_id) {

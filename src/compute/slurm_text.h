@@ -16,8 +16,9 @@ namespace cairn::compute::slurm {
 // `text` in single quotes for /bin/sh ("it's" → 'it'\''s').
 std::string ShellQuote(std::string_view text);
 
-// The batch script: #!/bin/sh, `export K='v'` per env entry, `cd 'workdir' || exit`,
-// `'argv0' 'argv1' …`, then the exit status written to StatusPath(spec) and returned.
+// The batch script: #!/bin/sh, an exit when AbandonedPath(spec) exists, `export K='v'` per
+// env entry, `cd 'workdir' || exit`, `'argv0' 'argv1' …`, then the exit status written to
+// StatusPath(spec) and returned.
 std::string BatchScript(const JobSpec& spec);
 
 // Where the batch script records the command's exit status ("<log>.slurm-status", one line:
@@ -25,6 +26,11 @@ std::string BatchScript(const JobSpec& spec);
 // that ended more than MinJobAge ago, when squeue has forgotten it. Empty for a spec
 // without a log path.
 std::string StatusPath(const JobSpec& spec);
+// The marker a server writes when it gives a job up as never submitted ("<log>.slurm-
+// abandoned"): the batch script exits without running the command when it finds it, so a
+// job that an sbatch still in flight submits afterwards does not run behind a new attempt.
+// Empty for a spec without a log path.
+std::string AbandonedPath(const JobSpec& spec);
 // The recorded status, or nullopt when the file is missing or unreadable. With
 // `slurm_job_id`, also the job id recorded after it (left empty when the file has none:
 // files written before the id was recorded).

@@ -182,9 +182,11 @@ absl::Status FakeExecutor::Reattach(const std::string& job_id, const compute::Jo
   std::lock_guard lock(mu_);
   ++reattaches_;
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) {  // a reserved id whose job has a number of its own
-    it = std::find_if(jobs_.begin(), jobs_.end(),
-                      [&](const auto& entry) { return entry.second.spec.job_id == job_id; });
+  if (it == jobs_.end()) {  // a reserved id whose job has a number of its own: found by
+    // the reserved id and the name it was submitted with, as the Slurm executor finds it
+    it = std::find_if(jobs_.begin(), jobs_.end(), [&](const auto& entry) {
+      return entry.second.spec.job_id == job_id && entry.second.spec.name == spec.name;
+    });
   }
   if (it == jobs_.end()) {
     compute::JobStatus lost;
@@ -204,10 +206,17 @@ absl::Status FakeExecutor::Reattach(const std::string& job_id, const compute::Jo
   return absl::OkStatus();
 }
 
-absl::Status FakeExecutor::Cancel(const std::string& job_id) {
+absl::Status FakeExecutor::Cancel(const std::string& requested_id) {
+  std::string job_id = requested_id;
   {
     std::lock_guard lock(mu_);
-    if (!jobs_.count(job_id)) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    if (!jobs_.count(job_id)) {  // the reserved id of a numbered job cancels it too
+      auto it = std::find_if(jobs_.begin(), jobs_.end(), [&](const auto& entry) {
+        return !requested_id.empty() && entry.second.spec.job_id == requested_id;
+      });
+      if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", requested_id));
+      job_id = it->first;
+    }
   }
   Post([this, job_id] {
     End(job_id, compute::JobState::kCancelled, compute::FailureReason::kCancelled, 0,

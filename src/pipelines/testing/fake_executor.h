@@ -37,7 +37,8 @@ class FakeExecutor final : public compute::Executor {
   // what the engine stored before it submitted).
   void set_on_submit(std::function<void(const compute::JobSpec&)> on_submit);
   // As Slurm numbers jobs: Submit of a spec with a reserved id returns an id of its own
-  // ("n:N", which the job's reports carry), and Reattach by the reserved id finds that job.
+  // ("n:N", which the job's reports carry); Reattach by the reserved id finds that job when
+  // the spec has the name it was submitted with (else: lost), and Cancel takes either id.
   void set_numbers_jobs(bool numbers_jobs);
   // Every job submitted so far, in order.
   std::vector<compute::JobSpec> submitted() const;
