@@ -212,6 +212,34 @@ TEST_P(TrackingStoreTest, CreateRunSetsNameTagsAndArtifactUri) {
             absl::StatusCode::kNotFound);
 }
 
+// A new run's tags go in with multi-row inserts of up to 200 tags: a repeated key keeps its
+// last value (as MLflow's one insert per tag does), and a run with more tags than one insert
+// holds keeps them all.
+TEST_P(TrackingStoreTest, CreateRunStoresManyTagsAndTheLastValueOfARepeatedKey) {
+  std::string exp = NewExperiment("tagged");
+  CreateRunRequest request;
+  request.experiment_id = exp;
+  request.run_name = "tagged";
+  for (int i = 0; i < 450; ++i) request.tags.push_back({absl::StrCat("k", i), absl::StrCat(i)});
+  request.tags.push_back({"k7", "seven"});
+  request.tags.push_back({"k449", "last"});
+  auto created = store_->CreateRun(request);
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto fetched = store_->GetRun(created->info.run_id);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  int user_tags = 0;
+  for (const RunTag& tag : fetched->tags) user_tags += absl::StartsWith(tag.key, "k");
+  EXPECT_EQ(user_tags, 450);
+  ASSERT_NE(FindTag(*fetched, "k0"), nullptr);
+  EXPECT_EQ(FindTag(*fetched, "k0")->value, "0");
+  ASSERT_NE(FindTag(*fetched, "k7"), nullptr);
+  EXPECT_EQ(FindTag(*fetched, "k7")->value, "seven");
+  ASSERT_NE(FindTag(*fetched, "k449"), nullptr);
+  EXPECT_EQ(FindTag(*fetched, "k449")->value, "last");
+  ASSERT_NE(FindTag(*fetched, "mlflow.runName"), nullptr);
+  EXPECT_EQ(created->tags.size(), fetched->tags.size());
+}
+
 TEST_P(TrackingStoreTest, UpdateRunValidatesStatusAndMirrorsName) {
   TRun run = NewRun("0");
   auto info = store_->UpdateRun(run.info.run_id, "FINISHED", 99, "renamed");
