@@ -531,20 +531,20 @@ absl::StatusOr<Run> InsertNewRun(SqlSession& session, const NewRun& run,
                    params)
           .status());
   // The tags, the last value of a repeated key winning (as one insert per tag did), in
-  // multi-row inserts: one statement per kTagsPerInsert tags instead of one per tag.
+  // multi-row inserts (RowChunks: a handful of statement texts serve every count).
   std::map<std::string, std::string> sorted;
   for (const RunTag& tag : run.tags) sorted[tag.key] = tag.value;
-  constexpr size_t kTagsPerInsert = 200;
   std::vector<SqlValue> tag_params;
   std::string sql;
-  for (auto it = sorted.begin(); it != sorted.end();) {
+  auto next = sorted.begin();
+  for (const auto& chunk : internal::RowChunks(sorted.size())) {
     tag_params.assign({run.run_id});
     sql = "INSERT INTO tags (run_uuid, key, value) VALUES ";
-    for (size_t n = 0; n < kTagsPerInsert && it != sorted.end(); ++n, ++it) {
+    for (size_t n = 0; n < chunk.second; ++n, ++next) {
       absl::StrAppend(&sql, n == 0 ? "" : ", ", "($1, $", tag_params.size() + 1, ", $",
                       tag_params.size() + 2, ")");
-      tag_params.push_back(it->first);
-      tag_params.push_back(it->second);
+      tag_params.push_back(next->first);
+      tag_params.push_back(next->second);
     }
     CAIRN_RETURN_IF_ERROR(session.Execute(sql, tag_params).status());
   }

@@ -212,7 +212,7 @@ TEST_P(TrackingStoreTest, CreateRunSetsNameTagsAndArtifactUri) {
             absl::StatusCode::kNotFound);
 }
 
-// A new run's tags go in with multi-row inserts of up to 200 tags: a repeated key keeps its
+// A new run's tags go in with multi-row inserts of up to 64 tags: a repeated key keeps its
 // last value (as MLflow's one insert per tag does), and a run with more tags than one insert
 // holds keeps them all.
 TEST_P(TrackingStoreTest, CreateRunStoresManyTagsAndTheLastValueOfARepeatedKey) {
