@@ -43,6 +43,9 @@ constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kCommandTimeoutMs = 30'000;
 // Recently ended jobs are remembered so Cancel() on them is a no-op, not NotFound.
 constexpr size_t kRememberEnded = 10'000;
+// Names per `squeue --name=a,b,…` look-up: the argument stays far below Linux's 128 KiB
+// limit for one argument (job names are at most a few hundred bytes).
+constexpr size_t kLookupNames = 100;
 
 std::string Trimmed(std::string_view text) {
   return std::string(absl::StripAsciiWhitespace(ToAbsl(text)));
@@ -102,7 +105,8 @@ bool SubmissionUnknown(const absl::StatusOr<CommandResult>& result) {
   if (result->exit_code < 0) return true;
   const std::string& err = result->err;
   return err.find("timed out") != std::string::npos ||
-         err.find("Zero Bytes were transmitted") != std::string::npos;
+         err.find("Zero Bytes were transmitted") != std::string::npos ||
+         err.find("receive failure") != std::string::npos;
 }
 
 std::string Plural(int n, std::string_view word) {
@@ -393,13 +397,12 @@ struct SlurmExecutor::Impl {
   }
 
   // Unresolved reserved ids (re-attached, or an sbatch that timed out): their Slurm job ids,
-  // looked up by job name, all in one squeue (which lists the jobs that ended less than
-  // MinJobAge ago too; --all: hidden partitions included). Found: the job is followed by its
-  // Slurm id from then on, and its reports carry that id. No job by that name for
-  // reserved_lookup_grace_ms: the job is given up — first its abandoned marker is written,
-  // which a job an sbatch still in flight submits later finds at its start (it then exits
-  // without running the command) — and it ends from its status file (it ran, and ended
-  // more than MinJobAge ago), else as lost (a re-attached one) or as the launch error.
+  // looked up by job name, kLookupNames names per squeue (which lists the jobs that ended
+  // less than MinJobAge ago too; --all: hidden partitions included). Found: the job is
+  // followed by its Slurm id from then on, and its reports carry that id. No job by that
+  // name for reserved_lookup_grace_ms: the job is given up (GiveUp). A job found whose
+  // abandoned marker exists was given up by an earlier server (whose decision may not have
+  // been stored): its batch script does not run the command, so it is given up again.
   void Resolve(std::vector<Event>& events) {
     std::map<std::string, std::string> todo;  // lower-cased Slurm job name → reserved id
     {
@@ -408,45 +411,47 @@ struct SlurmExecutor::Impl {
         if (!job->rejected && IsReservedId(id)) todo[absl::AsciiStrToLower(job->slurm_name)] = id;
       }
     }
-    if (todo.empty()) return;
     std::vector<std::string> names;
     for (const auto& [name, id] : todo) names.push_back(name);
-    std::vector<std::string> args = {"--all", "--states=all", "--noheader",
-                                     "--name=" + absl::StrJoin(names, ","),
-                                     "--Format=JobID:|,Name:|"};
-    auto result = Run(options.squeue, args);
-    if (!result.ok() || result->exit_code != 0) {
-      args.insert(args.begin(), options.squeue);
-      Warn(absl::StrCat(
-          "looking up ", Plural(static_cast<int>(todo.size()), "job"), " by name: ",
-          result.ok() ? CommandError(args, *result) : std::string(result.status().message())));
-      return;  // the next poll retries
-    }
-    std::map<std::string, std::string> found;  // lower-cased name → Slurm id (squeue ignores case)
-    for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
-      std::vector<std::string> f;
-      for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
-      if (f.size() >= 2 && IsNumericId(f[0])) found.emplace(absl::AsciiStrToLower(f[1]), f[0]);
-    }
-    std::vector<std::string> to_cancel;
-    {
+    for (size_t begin = 0; begin < names.size(); begin += kLookupNames) {
+      const std::vector<std::string> batch(
+          names.begin() + begin, names.begin() + std::min(names.size(), begin + kLookupNames));
+      std::vector<std::string> args = {"--all", "--states=all", "--noheader",
+                                       "--name=" + absl::StrJoin(batch, ","),
+                                       "--Format=JobID:|,Name:|"};
+      auto result = Run(options.squeue, args);
+      if (!result.ok() || result->exit_code != 0) {
+        args.insert(args.begin(), options.squeue);
+        Warn(absl::StrCat(
+            "looking up ", Plural(static_cast<int>(batch.size()), "job"), " by name: ",
+            result.ok() ? CommandError(args, *result) : std::string(result.status().message())));
+        continue;  // the next poll retries
+      }
+      // Lower-cased name → Slurm id (squeue compares names without case). Names have no '|'
+      // (SbatchArgs), so the name is the second field.
+      std::map<std::string, std::string> found;
+      for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
+        std::vector<std::string> f;
+        for (absl::string_view field : absl::StrSplit(line, '|'))
+          f.push_back(Trimmed(ToStd(field)));
+        if (f.size() >= 2 && IsNumericId(f[0])) found.emplace(absl::AsciiStrToLower(f[1]), f[0]);
+      }
       absl::MutexLock lock(&mu);
       const int64_t now = clock.NowMillis();
-      for (const auto& [name, id] : todo) {
-        auto it = jobs.find(id);
+      for (const std::string& name : batch) {
+        auto it = jobs.find(todo[name]);
         if (it == jobs.end()) continue;
         std::shared_ptr<Job> job = it->second;
         auto slurm_id = found.find(name);
         if (slurm_id == found.end()) {
-          if (now - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
-          GiveUp(*job, events);
+          if (now - job->lookup_since_ms >= options.reserved_lookup_grace_ms) GiveUp(*job, events);
           continue;
         }
-        if (jobs.contains(slurm_id->second)) {  // cannot happen: ids are followed once
-          Warn(absl::StrCat("job ", id, " is Slurm job ", slurm_id->second,
-                            ", which is followed already"));
+        if (!job->abandoned_path.empty() && std::filesystem::exists(job->abandoned_path)) {
+          GiveUp(*job, events);  // its batch script exits without running the command
           continue;
         }
+        if (jobs.contains(slurm_id->second)) continue;  // cannot happen: tokens are unique
         jobs.erase(it);
         job->id = slurm_id->second;
         job->status.job_id = slurm_id->second;
@@ -466,7 +471,9 @@ struct SlurmExecutor::Impl {
       return;
     }
     std::string marker_error;
-    if (!job.abandoned_path.empty()) {
+    const bool given_up_before =
+        !job.abandoned_path.empty() && std::filesystem::exists(job.abandoned_path);
+    if (!job.abandoned_path.empty() && !given_up_before) {
       std::ofstream marker(job.abandoned_path, std::ios::trunc);
       marker << "given up as " << (job.submit_error.empty() ? "lost" : "not submitted")
              << " by cairn at " << clock.NowMillis() << " ms\n";
@@ -474,8 +481,11 @@ struct SlurmExecutor::Impl {
       if (!marker) marker_error = absl::StrCat("; writing ", job.abandoned_path, " failed");
     }
     const std::string what =
-        absl::StrCat("Slurm has no job named '", job.slurm_name, "' after ",
-                     FormatDuration(options.reserved_lookup_grace_ms), marker_error);
+        given_up_before
+            ? absl::StrCat("its Slurm job '", job.slurm_name, "' was given up earlier (",
+                           job.abandoned_path, "), so it does not run its command")
+            : absl::StrCat("Slurm has no job named '", job.slurm_name, "' after ",
+                           FormatDuration(options.reserved_lookup_grace_ms), marker_error);
     if (!job.submit_error.empty()) {
       Fail(job, FailureReason::kLaunchError, absl::StrCat(job.submit_error, "; ", what), events);
     } else {
@@ -831,7 +841,9 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
       std::string out = Trimmed(result->out);
       slurm_id = out.substr(0, out.find(';'));
       if (!IsNumericId(slurm_id)) {
-        rejected = absl::StrCat("sbatch answered '", out, "', not a job id");
+        // It took the job (exit 0): with a reserved id, the job is found by its name.
+        (spec.job_id.empty() ? rejected : submit_error) =
+            absl::StrCat("sbatch answered '", out, "', not a job id");
         slurm_id.clear();
       }
     }
@@ -880,7 +892,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   }
   absl::MutexLock lock(&impl_->mu);
   if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");
-  if (impl_->Find(job_id) != nullptr) {
+  if (impl_->Find(job_id) != nullptr || impl_->submitting.contains(job_id)) {
     return absl::AlreadyExistsError(
         absl::StrCat("Slurm job ", job_id, " is already followed by this executor"));
   }
@@ -907,10 +919,18 @@ absl::Status SlurmExecutor::Cancel(const std::string& job_id) {
   // A reserved id whose Slurm id is not known yet: scancelled once Resolve finds it.
   if (!IsNumericId(slurm_id)) return absl::OkStatus();
   auto result = impl_->Run(impl_->options.scancel, {slurm_id});
+  const bool failed =
+      !result.ok() || (result->exit_code != 0 &&
+                       result->err.find("already completing or completed") == std::string::npos &&
+                       result->err.find("Invalid job id") == std::string::npos);
+  if (failed) {  // the next poll sends it again
+    absl::MutexLock lock(&impl_->mu);
+    if (auto job = impl_->jobs.find(slurm_id); job != impl_->jobs.end())
+      job->second->scancel_pending = true;
+    impl_->Kick();
+  }
   if (!result.ok()) return result.status();
-  if (result->exit_code != 0 &&
-      result->err.find("already completing or completed") == std::string::npos &&
-      result->err.find("Invalid job id") == std::string::npos) {
+  if (failed) {
     return absl::UnavailableError(
         absl::StrCat("cannot cancel Slurm job ", slurm_id, ": ",
                      CommandError({impl_->options.scancel, slurm_id}, *result)));

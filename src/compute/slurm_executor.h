@@ -61,9 +61,8 @@ struct SlurmOptions {
   int64_t poll_interval_ms = 250;
   // How long CheckSatisfiable reuses the cluster's node list.
   int64_t node_cache_ms = 10'000;
-  // A re-attached reserved id whose job squeue does not list is taken for one sbatch never
-  // ran for only after this long (an sbatch the stopped server started may still be
-  // submitting it).
+  // An unresolved reserved id (re-attached, or its sbatch timed out) whose job squeue does
+  // not list is given up only after this long (an sbatch may still be submitting it).
   int64_t reserved_lookup_grace_ms = 3'000;
 };
 

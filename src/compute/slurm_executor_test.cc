@@ -151,7 +151,7 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
       BatchScript(spec),
       "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
       "if [ -e '/logs/a.log.slurm-abandoned' ]; then echo 'cairn: not run: the server gave this "
-      "job up before Slurm started it' >&2; exit 0; fi\n"
+      "job up before Slurm started it' >&2; exit 1; fi\n"
       "export A='x'\\''y'\n"
       "export B='$HOME'\n"
       "cd '/data/run 1' || exit 1\n"
@@ -486,17 +486,42 @@ TEST_F(FakeSlurmTest, AReservedIdThatSlurmHasNoJobForEndsFromItsStatusFileElseAs
 
 TEST_F(FakeSlurmTest, ReservedIdsAreLookedUpTogetherInOneSqueue) {
   UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 60'000;
   SlurmExecutor executor(options_);
   const std::string a = executor.NewJobId(), b = executor.NewJobId();
-  WriteFile(dir_.path() + "/named", "91|a-" + a.substr(6) + "|\n92|b-" + b.substr(6) + "|\n");
-  SetRow("91", "RUNNING", 0);  // the fake lists one row for any --jobs
   Recorder ra, rb;
   ASSERT_TRUE(executor.Reattach(a, SimpleSpec(dir_.path(), "a", "true"), ra.Callback()).ok());
   ASSERT_TRUE(executor.Reattach(b, SimpleSpec(dir_.path(), "b", "true"), rb.Callback()).ok());
+  // Nothing found yet: the look-up repeats, from the second one at the latest with both names.
+  const std::string both = "--name=a-" + a.substr(6) + ",b-" + b.substr(6) + " ";
+  for (int i = 0; i < 3000 && ReadFile(dir_.path() + "/named_args").find(both) == std::string::npos;
+       ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_THAT(ReadFile(dir_.path() + "/named_args"), HasSubstr(both));
+  SetRow("91", "RUNNING", 0);  // the fake lists one row for any --jobs
+  WriteFile(dir_.path() + "/named", "91|a-" + a.substr(6) + "|\n92|b-" + b.substr(6) + "|\n");
   ASSERT_TRUE(ra.WaitState(JobState::kRunning));
   EXPECT_EQ(ra.StatusIn(JobState::kRunning).job_id, "91");
-  const std::string lookups = ReadFile(dir_.path() + "/named_args");
-  EXPECT_THAT(lookups, HasSubstr("--name=a-" + a.substr(6) + ",b-" + b.substr(6) + " "));
+}
+
+// An earlier server gave the id up (and wrote the marker) but its decision was not stored:
+// the job found now exits at its start without running the command, so it is given up
+// again rather than followed to a false end.
+TEST_F(FakeSlurmTest, AJobFoundForAnIdGivenUpEarlierIsNotFollowed) {
+  UseNamedLookup(dir_.path());
+  SlurmExecutor executor(options_);
+  const std::string reserved = executor.NewJobId();
+  JobSpec spec = SimpleSpec(dir_.path(), "late", "true");
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  WriteFile(AbandonedPath(spec), "given up\n");
+  WriteFile(dir_.path() + "/named", "95|late-" + reserved.substr(6) + "|\n");
+  SetRow("95", "PENDING", 0, "");
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach(reserved, spec, recorder.Callback()).ok());
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kFailed);
+  EXPECT_EQ(end.reason, FailureReason::kLostNode);
+  EXPECT_THAT(end.message, HasSubstr("was given up earlier"));
 }
 
 // sbatch can fail after the controller took the job (a reply lost to a timeout): with a
@@ -781,7 +806,9 @@ TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
   SlurmExecutor in_flight(options_);  // the stopped server's sbatch, landing late
   Recorder straggler;
   ASSERT_TRUE(in_flight.Submit(late, straggler.Callback()).ok());
-  EXPECT_EQ(straggler.WaitTerminal().state, JobState::kSucceeded);
+  JobStatus straggler_end = straggler.WaitTerminal();
+  EXPECT_EQ(straggler_end.state, JobState::kFailed);
+  EXPECT_EQ(straggler_end.exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/late.ran"));
   EXPECT_THAT(ReadFile(late.log_path), HasSubstr("cairn: not run: the server gave this job up"));
 }

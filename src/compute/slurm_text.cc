@@ -72,7 +72,7 @@ std::string BatchScript(const JobSpec& spec) {
   if (const std::string abandoned = AbandonedPath(spec); !abandoned.empty()) {
     absl::StrAppend(&s, "if [ -e ", ShellQuote(abandoned),
                     " ]; then echo 'cairn: not run: the server gave this job up before Slurm "
-                    "started it' >&2; exit 0; fi\n");
+                    "started it' >&2; exit 1; fi\n");
   }
   // Slurm exports the GPUs it allocates in CUDA_VISIBLE_DEVICES; a job without GPUs sees
   // none (not the server's).
@@ -135,9 +135,10 @@ std::vector<std::string> SbatchArgs(const JobSpec& spec, const std::string& part
   std::string name;
   for (char c : spec.name) {
     name +=
-        // A comma would split the name in `squeue --name` (Reattach looks jobs up by name).
+        // A comma would split the name in `squeue --name`, a '|' the look-up's output
+        // (Reattach looks jobs up by name).
         (std::isspace(static_cast<unsigned char>(c)) ||
-         std::iscntrl(static_cast<unsigned char>(c)) || c == ',')
+         std::iscntrl(static_cast<unsigned char>(c)) || c == ',' || c == '|')
             ? '_'
             : c;
   }

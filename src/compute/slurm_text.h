@@ -27,7 +27,7 @@ std::string BatchScript(const JobSpec& spec);
 // without a log path.
 std::string StatusPath(const JobSpec& spec);
 // The marker a server writes when it gives a job up as never submitted ("<log>.slurm-
-// abandoned"): the batch script exits without running the command when it finds it, so a
+// abandoned"): the batch script exits (code 1) without running the command when it finds it, so a
 // job that an sbatch still in flight submits afterwards does not run behind a new attempt.
 // Empty for a spec without a log path.
 std::string AbandonedPath(const JobSpec& spec);
