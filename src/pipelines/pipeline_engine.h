@@ -99,7 +99,9 @@ class PipelineEngine {
   absl::Status CancelRun(std::string_view run_id);
 
   // With steps and attempts, as stored: while the dispatcher gathers job reports for one
-  // commit (at most ~4 ms) it waits for that commit.
+  // commit (at most ~4 ms) it waits for that commit. Exception: while the database refuses
+  // the dispatcher's commits (it retries them every second), an active run is answered
+  // from memory, with the changes that are still to be stored.
   absl::StatusOr<RunRecord> GetRun(std::string_view run_id);
   absl::StatusOr<ListRunsResult> ListRuns(const ListRunsRequest& request);
 
