@@ -744,16 +744,16 @@ def test_server_killed_mid_run_resumes_without_running_the_step_twice(env, tmp_p
 
 
 def test_server_killed_right_after_sbatch_follows_the_job_instead_of_a_second_one(
-        env, tmp_path, monkeypatch):
+        tmp_path, monkeypatch):
     """The window between sbatch accepting a step's job and the server storing Slurm's job
     number: an `sbatch` first in PATH runs the real one, then SIGKILLs the server (its parent)
     before handing it the number. The restarted server has only the id it reserved before
     sbatch ran; it finds the job by name, follows it under Slurm's number, and the step runs
     once."""
-    executor, _, _ = env
-    if executor != "slurm":
-        pytest.skip("only the slurm executor learns a job's id from the submission; local "
-                    "jobs are covered by test_server_killed_in_a_fan_out_runs_every_step_once")
+    # Slurm only: a local job's id is the one reserved before it starts (the local crash is
+    # test_server_killed_in_a_fan_out_runs_every_step_once).
+    executor = "slurm"
+    ps.slurm_conf_or_skip()
     real = shutil.which("sbatch")
     assert real, "sbatch is not in PATH"
     bin_dir = tmp_path / "bin"

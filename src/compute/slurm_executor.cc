@@ -138,6 +138,9 @@ struct SlurmExecutor::Impl {
     // job (it timed out): the launch error to report when no job by its name turns up.
     std::string submit_error;
     std::string abandoned_path;    // the marker that keeps a late job from running (Resolve)
+    std::string marker_error;      // writing the marker failed: why
+    std::string not_run_path;      // left by a batch script the marker stopped (Apply)
+    bool found_by_name = false;    // its Slurm id came from Resolve
     bool scancel_pending = false;  // cancelled, its scancel still to be sent (Poll)
     std::string name;
     Resources resources;
@@ -282,6 +285,14 @@ struct SlurmExecutor::Impl {
     }
   }
 
+  // A job whose batch script found its abandoned marker and did not run the command.
+  void NotRun(Job& job, std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Fail(job, FailureReason::kLostNode,
+         absl::StrCat("node lost: the job was given up (", job.abandoned_path,
+                      ") before Slurm started it, so it did not run its command"),
+         events);
+  }
+
   std::string TimeLimitText(const Job& job) const {
     return job.resources.timeout_ms > 0 ? absl::StrCat("exceeded its time limit of ",
                                                        FormatDuration(job.resources.timeout_ms))
@@ -321,6 +332,11 @@ struct SlurmExecutor::Impl {
       }
     }
     if (!terminal) {
+      // A job found by name whose marker exists exits at its start without running the
+      // command (or started before the marker and runs it): nothing is reported until its
+      // end tells which, so that a job that did not run is a restart's lost attempt, not a
+      // failure of one that ran.
+      if (job.found_by_name && std::filesystem::exists(job.abandoned_path)) return;
       // RUNNING, COMPLETING, CONFIGURING, SUSPENDED, STOPPED, SIGNALING, RESIZING, STAGE_OUT
       Transition(job, JobState::kRunning, events);
       if (job.deadline_ms > 0 && now >= job.deadline_ms && !job.timed_out &&
@@ -328,6 +344,10 @@ struct SlurmExecutor::Impl {
         job.timed_out = true;
         to_cancel.push_back(job.id);
       }
+      return;
+    }
+    if (!job.not_run_path.empty() && std::filesystem::exists(job.not_run_path)) {
+      NotRun(job, events);
       return;
     }
     const int64_t slurm_end = slurm::ParseSlurmTime(f[6]);
@@ -399,23 +419,35 @@ struct SlurmExecutor::Impl {
   // Unresolved reserved ids (re-attached, or an sbatch that timed out): their Slurm job ids,
   // looked up by job name, kLookupNames names per squeue (which lists the jobs that ended
   // less than MinJobAge ago too; --all: hidden partitions included). Found: the job is
-  // followed by its Slurm id from then on, and its reports carry that id. No job by that
-  // name for reserved_lookup_grace_ms: the job is given up (GiveUp). A job found whose
-  // abandoned marker exists was given up by an earlier server (whose decision may not have
-  // been stored): its batch script does not run the command, so it is given up again.
+  // followed by its Slurm id from then on, and its reports carry that id. Not found for
+  // reserved_lookup_grace_ms: the job's abandoned marker is written, and the look-up that
+  // follows decides — a job it finds is followed (one the marker stopped ends as not run:
+  // Apply), none is given up (GiveUp): any job submitted for it later finds the marker and
+  // does not run its command. So a job that started before the marker is always followed,
+  // never run a second time.
   void Resolve(std::vector<Event>& events) {
-    std::map<std::string, std::string> todo;  // lower-cased Slurm job name → reserved id
+    struct Lookup {
+      std::string id;
+      std::string marker;
+      bool marked = false;  // the marker existed before this look-up
+    };
+    std::map<std::string, Lookup> todo;  // lower-cased Slurm job name → the job
     {
       absl::MutexLock lock(&mu);
       for (const auto& [id, job] : jobs) {
-        if (!job->rejected && IsReservedId(id)) todo[absl::AsciiStrToLower(job->slurm_name)] = id;
+        if (!job->rejected && IsReservedId(id))
+          todo[absl::AsciiStrToLower(job->slurm_name)] = {id, job->abandoned_path};
       }
     }
     std::vector<std::string> names;
-    for (const auto& [name, id] : todo) names.push_back(name);
+    for (const auto& [name, lookup] : todo) names.push_back(name);
     for (size_t begin = 0; begin < names.size(); begin += kLookupNames) {
       const std::vector<std::string> batch(
           names.begin() + begin, names.begin() + std::min(names.size(), begin + kLookupNames));
+      for (const std::string& name : batch) {
+        Lookup& lookup = todo[name];
+        lookup.marked = !lookup.marker.empty() && std::filesystem::exists(lookup.marker);
+      }
       std::vector<std::string> args = {"--all", "--states=all", "--noheader",
                                        "--name=" + absl::StrJoin(batch, ","),
                                        "--Format=JobID:|,Name:|"};
@@ -439,16 +471,19 @@ struct SlurmExecutor::Impl {
       absl::MutexLock lock(&mu);
       const int64_t now = clock.NowMillis();
       for (const std::string& name : batch) {
-        auto it = jobs.find(todo[name]);
+        const Lookup& lookup = todo[name];
+        auto it = jobs.find(lookup.id);
         if (it == jobs.end()) continue;
         std::shared_ptr<Job> job = it->second;
         auto slurm_id = found.find(name);
         if (slurm_id == found.end()) {
-          if (now - job->lookup_since_ms >= options.reserved_lookup_grace_ms) GiveUp(*job, events);
-          continue;
-        }
-        if (!job->abandoned_path.empty() && std::filesystem::exists(job->abandoned_path)) {
-          GiveUp(*job, events);  // its batch script exits without running the command
+          if (now - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
+          if (lookup.marked || job->abandoned_path.empty() ||
+              slurm::ReadStatusFile(job->status_path)) {  // it ran, and Slurm forgot it
+            GiveUp(*job, events);
+          } else {
+            WriteMarker(*job);  // the next look-up decides
+          }
           continue;
         }
         if (jobs.contains(slurm_id->second)) continue;  // cannot happen: tokens are unique
@@ -456,36 +491,32 @@ struct SlurmExecutor::Impl {
         job->id = slurm_id->second;
         job->status.job_id = slurm_id->second;
         job->submit_error.clear();
+        job->found_by_name = true;
         jobs[job->id] = job;
         if (job->cancel_requested) job->scancel_pending = true;  // Cancel() came first
       }
     }
   }
 
-  // A reserved id that Slurm has no job for: see Resolve.
+  // The abandoned marker of a job about to be given up (Resolve).
+  void WriteMarker(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::ofstream marker(job.abandoned_path, std::ios::trunc);
+    marker << "given up by cairn at " << clock.NowMillis() << " ms (" << job.slurm_name << ")\n";
+    marker.close();
+    if (!marker) job.marker_error = absl::StrCat("; writing ", job.abandoned_path, " failed");
+  }
+
+  // A reserved id that Slurm has no job for, after its marker was written: see Resolve.
   void GiveUp(Job& job, std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::string recorded_id;
     if (std::optional<int> rc = slurm::ReadStatusFile(job.status_path, &recorded_id)) {
       if (!recorded_id.empty()) job.status.job_id = recorded_id;
-      FinishFromStatusFile(job, *rc, events);
+      FinishFromStatusFile(job, *rc, events);  // it ran, and Slurm has forgotten it
       return;
     }
-    std::string marker_error;
-    const bool given_up_before =
-        !job.abandoned_path.empty() && std::filesystem::exists(job.abandoned_path);
-    if (!job.abandoned_path.empty() && !given_up_before) {
-      std::ofstream marker(job.abandoned_path, std::ios::trunc);
-      marker << "given up as " << (job.submit_error.empty() ? "lost" : "not submitted")
-             << " by cairn at " << clock.NowMillis() << " ms\n";
-      marker.close();
-      if (!marker) marker_error = absl::StrCat("; writing ", job.abandoned_path, " failed");
-    }
     const std::string what =
-        given_up_before
-            ? absl::StrCat("its Slurm job '", job.slurm_name, "' was given up earlier (",
-                           job.abandoned_path, "), so it does not run its command")
-            : absl::StrCat("Slurm has no job named '", job.slurm_name, "' after ",
-                           FormatDuration(options.reserved_lookup_grace_ms), marker_error);
+        absl::StrCat("Slurm has no job named '", job.slurm_name, "' after ",
+                     FormatDuration(options.reserved_lookup_grace_ms), job.marker_error);
     if (!job.submit_error.empty()) {
       Fail(job, FailureReason::kLaunchError, absl::StrCat(job.submit_error, "; ", what), events);
     } else {
@@ -569,6 +600,10 @@ struct SlurmExecutor::Impl {
           // Absent twice in a row (not a race with a just-accepted submission): Slurm has
           // forgotten it.
           if (++job->missing_polls < 2) continue;
+          if (!job->not_run_path.empty() && std::filesystem::exists(job->not_run_path)) {
+            NotRun(*job, events);
+            continue;
+          }
           if (std::optional<int> rc = slurm::ReadStatusFile(job->status_path)) {
             // It ended long enough ago for Slurm to forget it; its script left the status.
             FinishFromStatusFile(*job, *rc, events);
@@ -790,6 +825,7 @@ absl::StatusOr<std::string> SlurmExecutor::Submit(const JobSpec& spec, JobCallba
   job->resources = spec.resources;
   job->status_path = slurm::StatusPath(spec);
   job->abandoned_path = slurm::AbandonedPath(spec);
+  job->not_run_path = slurm::NotRunPath(spec);
   job->callback = std::move(callback);
   job->status.queued_ms = impl_->clock.NowMillis();
 
@@ -879,6 +915,7 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   job->resources = spec.resources;
   job->status_path = slurm::StatusPath(spec);
   job->abandoned_path = slurm::AbandonedPath(spec);
+  job->not_run_path = slurm::NotRunPath(spec);
   job->callback = std::move(callback);
   job->reattached = true;
   job->status.job_id = job_id;

@@ -100,13 +100,15 @@ class SlurmExecutor final : public Executor {
   std::string NewJobId() override;
 
   // Follows an earlier job by its Slurm id, or by its reserved id: then its Slurm id is
-  // looked up by job name (squeue --all --states=all --name, one call for every such id;
+  // looked up by job name (squeue --all --states=all --name, one call for up to 100 such ids;
   // `spec.name` must be the name it was submitted with) and every report after that carries
   // the Slurm id. No such job within reserved_lookup_grace_ms: the job's status file gives
-  // its end (it ended more than MinJobAge ago), else it ends kFailed/kLostNode after the
-  // abandoned marker (slurm_text.h AbandonedPath) is written, so that a job submitted for it
-  // later does not run its command. The first callback is its current state (kQueued,
-  // kRunning or terminal). AlreadyExists when the id is already followed.
+  // its end (it ended more than MinJobAge ago); else its abandoned marker (slurm_text.h
+  // AbandonedPath) is written and the next look-up decides — a job found then is followed
+  // (one the marker stopped ends kFailed/kLostNode "did not run its command", with no
+  // running state reported), none ends kFailed/kLostNode, and a job submitted for it later
+  // does not run its command. The first callback is its current state (kQueued, kRunning or
+  // terminal). AlreadyExists when the id is already followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 

@@ -150,8 +150,8 @@ TEST(SlurmScriptTest, BatchScriptExportsEnvCdsAndExecsArgv) {
   EXPECT_EQ(
       BatchScript(spec),
       "#!/bin/sh\n# Written by cairn's Slurm executor for job 'p/1/train#1'.\n"
-      "if [ -e '/logs/a.log.slurm-abandoned' ]; then echo 'cairn: not run: the server gave this "
-      "job up before Slurm started it' >&2; exit 1; fi\n"
+      "if [ -e '/logs/a.log.slurm-abandoned' ]; then : > '/logs/a.log.slurm-not-run'; echo "
+      "'cairn: not run: the server gave this job up before Slurm started it' >&2; exit 1; fi\n"
       "export A='x'\\''y'\n"
       "export B='$HOME'\n"
       "cd '/data/run 1' || exit 1\n"
@@ -504,24 +504,63 @@ TEST_F(FakeSlurmTest, ReservedIdsAreLookedUpTogetherInOneSqueue) {
   EXPECT_EQ(ra.StatusIn(JobState::kRunning).job_id, "91");
 }
 
-// An earlier server gave the id up (and wrote the marker) but its decision was not stored:
-// the job found now exits at its start without running the command, so it is given up
-// again rather than followed to a false end.
-TEST_F(FakeSlurmTest, AJobFoundForAnIdGivenUpEarlierIsNotFollowed) {
+// A job found by name whose abandoned marker exists (an earlier server gave it up, and its
+// decision may not have been stored): followed to its end, which tells whether it ran. One
+// the marker stopped is the restart's lost attempt (no running state reported); one that
+// started before the marker ran its command and ends as it ended, not run a second time.
+TEST_F(FakeSlurmTest, AJobFoundAfterItsMarkerIsFollowedToWhetherItRan) {
   UseNamedLookup(dir_.path());
   SlurmExecutor executor(options_);
-  const std::string reserved = executor.NewJobId();
-  JobSpec spec = SimpleSpec(dir_.path(), "late", "true");
   std::filesystem::create_directories(dir_.path() + "/logs");
-  WriteFile(AbandonedPath(spec), "given up\n");
-  WriteFile(dir_.path() + "/named", "95|late-" + reserved.substr(6) + "|\n");
-  SetRow("95", "PENDING", 0, "");
+  const std::string stopped_id = executor.NewJobId();
+  JobSpec stopped = SimpleSpec(dir_.path(), "stopped", "true");
+  WriteFile(AbandonedPath(stopped), "given up\n");
+  WriteFile(dir_.path() + "/named", "95|stopped-" + stopped_id.substr(6) + "|\n");
+  SetRow("95", "RUNNING", 0);
   Recorder recorder;
-  ASSERT_TRUE(executor.Reattach(reserved, spec, recorder.Callback()).ok());
+  ASSERT_TRUE(executor.Reattach(stopped_id, stopped, recorder.Callback()).ok());
+  for (int i = 0; i < 500 && Lines(ReadFile(dir_.path() + "/named_args")) < 1; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  WriteFile(NotRunPath(stopped), "");  // what its batch script leaves
+  SetRow("95", "FAILED", 1 << 8);
   JobStatus end = recorder.WaitTerminal();
   EXPECT_EQ(end.state, JobState::kFailed);
   EXPECT_EQ(end.reason, FailureReason::kLostNode);
-  EXPECT_THAT(end.message, HasSubstr("was given up earlier"));
+  EXPECT_EQ(end.job_id, "95");
+  EXPECT_THAT(end.message, HasSubstr("did not run its command"));
+  EXPECT_EQ(recorder.States(), std::vector<JobState>{JobState::kFailed});
+
+  const std::string ran_id = executor.NewJobId();
+  JobSpec ran = SimpleSpec(dir_.path(), "ran", "true");
+  WriteFile(AbandonedPath(ran), "given up\n");
+  WriteFile(dir_.path() + "/named", "96|ran-" + ran_id.substr(6) + "|\n");
+  SetRow("96", "COMPLETED", 0);
+  Recorder ran_recorder;
+  ASSERT_TRUE(executor.Reattach(ran_id, ran, ran_recorder.Callback()).ok());
+  EXPECT_EQ(ran_recorder.WaitTerminal().state, JobState::kSucceeded);
+}
+
+// The look-up that finds nothing past the grace period writes the marker; the one after it
+// decides: a job that shows up now (it started before the marker, or the marker stops it)
+// is followed, not given up.
+TEST_F(FakeSlurmTest, AJobThatShowsUpRightAfterItsMarkerIsFollowed) {
+  UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 200;
+  options_.poll_interval_ms = 1000;  // time to answer between the marker and the next look-up
+  SlurmExecutor executor(options_);
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  const std::string reserved = executor.NewJobId();
+  JobSpec spec = SimpleSpec(dir_.path(), "sbatch-late", "true");
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach(reserved, spec, recorder.Callback()).ok());
+  for (int i = 0; i < 1000 && !std::filesystem::exists(AbandonedPath(spec)); ++i)
+    absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_TRUE(std::filesystem::exists(AbandonedPath(spec)));
+  WriteFile(dir_.path() + "/named", "97|sbatch-late-" + reserved.substr(6) + "|\n");
+  SetRow("97", "COMPLETED", 0);
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.state, JobState::kSucceeded);
+  EXPECT_EQ(end.job_id, "97");
 }
 
 // sbatch can fail after the controller took the job (a reply lost to a timeout): with a
@@ -808,7 +847,8 @@ TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
   ASSERT_TRUE(in_flight.Submit(late, straggler.Callback()).ok());
   JobStatus straggler_end = straggler.WaitTerminal();
   EXPECT_EQ(straggler_end.state, JobState::kFailed);
-  EXPECT_EQ(straggler_end.exit_code, 1);
+  EXPECT_EQ(straggler_end.reason, FailureReason::kLostNode);
+  EXPECT_THAT(straggler_end.message, HasSubstr("did not run its command"));
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/late.ran"));
   EXPECT_THAT(ReadFile(late.log_path), HasSubstr("cairn: not run: the server gave this job up"));
 }

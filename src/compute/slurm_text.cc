@@ -70,8 +70,9 @@ std::string BatchScript(const JobSpec& spec) {
   for (char c : spec.name) s += (c == '\n' || c == '\r') ? ' ' : c;
   s += "'.\n";
   if (const std::string abandoned = AbandonedPath(spec); !abandoned.empty()) {
-    absl::StrAppend(&s, "if [ -e ", ShellQuote(abandoned),
-                    " ]; then echo 'cairn: not run: the server gave this job up before Slurm "
+    absl::StrAppend(&s, "if [ -e ", ShellQuote(abandoned), " ]; then : > ",
+                    ShellQuote(NotRunPath(spec)),
+                    "; echo 'cairn: not run: the server gave this job up before Slurm "
                     "started it' >&2; exit 1; fi\n");
   }
   // Slurm exports the GPUs it allocates in CUDA_VISIBLE_DEVICES; a job without GPUs sees
@@ -113,6 +114,10 @@ std::string StatusPath(const JobSpec& spec) {
 
 std::string AbandonedPath(const JobSpec& spec) {
   return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-abandoned";
+}
+
+std::string NotRunPath(const JobSpec& spec) {
+  return spec.log_path.empty() ? std::string() : spec.log_path + ".slurm-not-run";
 }
 
 std::optional<int> ReadStatusFile(const std::string& path, std::string* slurm_job_id) {

@@ -31,6 +31,9 @@ std::string StatusPath(const JobSpec& spec);
 // job that an sbatch still in flight submits afterwards does not run behind a new attempt.
 // Empty for a spec without a log path.
 std::string AbandonedPath(const JobSpec& spec);
+// What a batch script that found AbandonedPath(spec) leaves before it exits ("<log>.slurm-
+// not-run"): the job did not run its command. Empty for a spec without a log path.
+std::string NotRunPath(const JobSpec& spec);
 // The recorded status, or nullopt when the file is missing or unreadable. With
 // `slurm_job_id`, also the job id recorded after it (left empty when the file has none:
 // files written before the id was recorded).
