@@ -109,6 +109,13 @@ bool SubmissionUnknown(const absl::StatusOr<CommandResult>& result) {
          err.find("receive failure") != std::string::npos;
 }
 
+// Whether `path` exists; false when it cannot be told (a stat error is not an exception on
+// the polling thread).
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && std::filesystem::exists(path, ec);
+}
+
 std::string Plural(int n, std::string_view word) {
   return absl::StrCat(n, " ", ToAbsl(word), n == 1 ? "" : "s");
 }
@@ -140,7 +147,9 @@ struct SlurmExecutor::Impl {
     std::string abandoned_path;    // the marker that keeps a late job from running (Resolve)
     std::string marker_error;      // writing the marker failed: why
     std::string not_run_path;      // left by a batch script the marker stopped (Apply)
-    bool found_by_name = false;    // its Slurm id came from Resolve
+    // Its abandoned marker existed when its Slurm id was found (Resolve) or when it was
+    // re-attached by that id: it may exit at its start without running the command.
+    bool marked = false;
     bool scancel_pending = false;  // cancelled, its scancel still to be sent (Poll)
     std::string name;
     Resources resources;
@@ -286,10 +295,13 @@ struct SlurmExecutor::Impl {
   }
 
   // A job whose batch script found its abandoned marker and did not run the command.
+  // No running state is reported (Transition adds one for a job with a host).
   void NotRun(Job& job, std::vector<Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    job.status.host.clear();
     Fail(job, FailureReason::kLostNode,
          absl::StrCat("node lost: the job was given up (", job.abandoned_path,
-                      ") before Slurm started it, so it did not run its command"),
+                      ") before Slurm started it, so it did not run its command",
+                      job.submit_error.empty() ? "" : absl::StrCat("; ", job.submit_error)),
          events);
   }
 
@@ -332,13 +344,11 @@ struct SlurmExecutor::Impl {
       }
     }
     if (!terminal) {
-      // A job found by name whose marker exists exits at its start without running the
-      // command (or started before the marker and runs it): nothing is reported until its
-      // end tells which, so that a job that did not run is a restart's lost attempt, not a
-      // failure of one that ran.
-      if (job.found_by_name && std::filesystem::exists(job.abandoned_path)) return;
+      // A marked job exits at its start without running the command (or started before the
+      // marker and runs it): no running state is reported until its end tells which, so that
+      // one that did not run is a restart's lost attempt, not a failure of one that ran.
       // RUNNING, COMPLETING, CONFIGURING, SUSPENDED, STOPPED, SIGNALING, RESIZING, STAGE_OUT
-      Transition(job, JobState::kRunning, events);
+      if (!job.marked) Transition(job, JobState::kRunning, events);
       if (job.deadline_ms > 0 && now >= job.deadline_ms && !job.timed_out &&
           !job.cancel_requested) {
         job.timed_out = true;
@@ -346,7 +356,7 @@ struct SlurmExecutor::Impl {
       }
       return;
     }
-    if (!job.not_run_path.empty() && std::filesystem::exists(job.not_run_path)) {
+    if (job.marked && Exists(job.not_run_path)) {
       NotRun(job, events);
       return;
     }
@@ -446,7 +456,7 @@ struct SlurmExecutor::Impl {
           names.begin() + begin, names.begin() + std::min(names.size(), begin + kLookupNames));
       for (const std::string& name : batch) {
         Lookup& lookup = todo[name];
-        lookup.marked = !lookup.marker.empty() && std::filesystem::exists(lookup.marker);
+        lookup.marked = Exists(lookup.marker);
       }
       std::vector<std::string> args = {"--all", "--states=all", "--noheader",
                                        "--name=" + absl::StrJoin(batch, ","),
@@ -478,32 +488,36 @@ struct SlurmExecutor::Impl {
         auto slurm_id = found.find(name);
         if (slurm_id == found.end()) {
           if (now - job->lookup_since_ms < options.reserved_lookup_grace_ms) continue;
+          // Given up now: after a look-up that began with the marker in place, or when it ran
+          // and Slurm forgot it (its status file), or when the marker cannot be written.
           if (lookup.marked || job->abandoned_path.empty() ||
-              slurm::ReadStatusFile(job->status_path)) {  // it ran, and Slurm forgot it
+              slurm::ReadStatusFile(job->status_path) || !WriteMarker(*job)) {
             GiveUp(*job, events);
-          } else {
-            WriteMarker(*job);  // the next look-up decides
-          }
+          }  // else the next look-up decides
           continue;
         }
         if (jobs.contains(slurm_id->second)) continue;  // cannot happen: tokens are unique
         jobs.erase(it);
         job->id = slurm_id->second;
         job->status.job_id = slurm_id->second;
-        job->submit_error.clear();
-        job->found_by_name = true;
+        job->marked = lookup.marked;
         jobs[job->id] = job;
         if (job->cancel_requested) job->scancel_pending = true;  // Cancel() came first
       }
     }
   }
 
-  // The abandoned marker of a job about to be given up (Resolve).
-  void WriteMarker(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // Writes the abandoned marker of a job about to be given up (Resolve); false (with
+  // job.marker_error set, and a warning) when it cannot.
+  bool WriteMarker(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::ofstream marker(job.abandoned_path, std::ios::trunc);
     marker << "given up by cairn at " << clock.NowMillis() << " ms (" << job.slurm_name << ")\n";
     marker.close();
-    if (!marker) job.marker_error = absl::StrCat("; writing ", job.abandoned_path, " failed");
+    if (marker) return true;
+    job.marker_error = absl::StrCat("; writing ", job.abandoned_path,
+                                    " failed, so a job submitted for it later could still run");
+    Log(LogLevel::kWarning, absl::StrCat(options.name, " executor: ", job.id, job.marker_error));
+    return false;
   }
 
   // A reserved id that Slurm has no job for, after its marker was written: see Resolve.
@@ -600,7 +614,7 @@ struct SlurmExecutor::Impl {
           // Absent twice in a row (not a race with a just-accepted submission): Slurm has
           // forgotten it.
           if (++job->missing_polls < 2) continue;
-          if (!job->not_run_path.empty() && std::filesystem::exists(job->not_run_path)) {
+          if (job->marked && Exists(job->not_run_path)) {
             NotRun(*job, events);
             continue;
           }
@@ -926,6 +940,8 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
   } else if (!IsNumericId(job_id)) {
     job->rejected = absl::StrCat("node lost: '", job_id,
                                  "' is not a Slurm job id (sbatch had refused that job)");
+  } else {
+    job->marked = Exists(job->abandoned_path);  // found by name after its marker, earlier
   }
   absl::MutexLock lock(&impl_->mu);
   if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");

@@ -106,9 +106,11 @@ class SlurmExecutor final : public Executor {
   // its end (it ended more than MinJobAge ago); else its abandoned marker (slurm_text.h
   // AbandonedPath) is written and the next look-up decides — a job found then is followed
   // (one the marker stopped ends kFailed/kLostNode "did not run its command", with no
-  // running state reported), none ends kFailed/kLostNode, and a job submitted for it later
-  // does not run its command. The first callback is its current state (kQueued, kRunning or
-  // terminal). AlreadyExists when the id is already followed.
+  // running state reported; so does a job re-attached by Slurm id whose marker exists),
+  // none ends kFailed/kLostNode, and a job submitted for it later does not run its command.
+  // A marker that cannot be written: kFailed/kLostNode at once, saying so. The first callback is
+  // its current state (kQueued, kRunning or terminal). AlreadyExists when the id is already
+  // followed.
   absl::Status Reattach(const std::string& job_id, const JobSpec& spec,
                         JobCallback callback) override;
 

@@ -506,7 +506,8 @@ TEST_F(FakeSlurmTest, ReservedIdsAreLookedUpTogetherInOneSqueue) {
 
 // A job found by name whose abandoned marker exists (an earlier server gave it up, and its
 // decision may not have been stored): followed to its end, which tells whether it ran. One
-// the marker stopped is the restart's lost attempt (no running state reported); one that
+// the marker stopped is the restart's lost attempt, with no running state reported (a
+// running report would make its end count against the step's retry budget); one that
 // started before the marker ran its command and ends as it ended, not run a second time.
 TEST_F(FakeSlurmTest, AJobFoundAfterItsMarkerIsFollowedToWhetherItRan) {
   UseNamedLookup(dir_.path());
@@ -516,19 +517,20 @@ TEST_F(FakeSlurmTest, AJobFoundAfterItsMarkerIsFollowedToWhetherItRan) {
   JobSpec stopped = SimpleSpec(dir_.path(), "stopped", "true");
   WriteFile(AbandonedPath(stopped), "given up\n");
   WriteFile(dir_.path() + "/named", "95|stopped-" + stopped_id.substr(6) + "|\n");
-  SetRow("95", "RUNNING", 0);
+  SetRow("95", "PENDING", 0, "");  // a late job waits for the scheduler
   Recorder recorder;
   ASSERT_TRUE(executor.Reattach(stopped_id, stopped, recorder.Callback()).ok());
-  for (int i = 0; i < 500 && Lines(ReadFile(dir_.path() + "/named_args")) < 1; ++i)
-    absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(recorder.WaitState(JobState::kQueued));
+  SetRow("95", "RUNNING", 0);               // its batch script's few milliseconds
+  absl::SleepFor(absl::Milliseconds(100));  // several polls at 20 ms
   WriteFile(NotRunPath(stopped), "");  // what its batch script leaves
-  SetRow("95", "FAILED", 1 << 8);
+  SetRow("95", "FAILED", 1 << 8);      // on node vm
   JobStatus end = recorder.WaitTerminal();
   EXPECT_EQ(end.state, JobState::kFailed);
   EXPECT_EQ(end.reason, FailureReason::kLostNode);
   EXPECT_EQ(end.job_id, "95");
   EXPECT_THAT(end.message, HasSubstr("did not run its command"));
-  EXPECT_EQ(recorder.States(), std::vector<JobState>{JobState::kFailed});
+  EXPECT_EQ(recorder.States(), (std::vector<JobState>{JobState::kQueued, JobState::kFailed}));
 
   const std::string ran_id = executor.NewJobId();
   JobSpec ran = SimpleSpec(dir_.path(), "ran", "true");
@@ -540,13 +542,46 @@ TEST_F(FakeSlurmTest, AJobFoundAfterItsMarkerIsFollowedToWhetherItRan) {
   EXPECT_EQ(ran_recorder.WaitTerminal().state, JobState::kSucceeded);
 }
 
+// The same after a second restart: the job's Slurm id was stored once it was found, and a
+// server re-attaching it by that id sees its marker too.
+TEST_F(FakeSlurmTest, AJobReattachedByIdWithItsMarkerReportsNoRunningState) {
+  SlurmExecutor executor(options_);
+  std::filesystem::create_directories(dir_.path() + "/logs");
+  JobSpec spec = SimpleSpec(dir_.path(), "again", "true");
+  WriteFile(AbandonedPath(spec), "given up\n");
+  SetRow("98", "RUNNING", 0);
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach("98", spec, recorder.Callback()).ok());
+  absl::SleepFor(absl::Milliseconds(100));  // several polls at 20 ms
+  WriteFile(NotRunPath(spec), "");
+  SetRow("98", "FAILED", 1 << 8);
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.reason, FailureReason::kLostNode);
+  EXPECT_EQ(recorder.States(), std::vector<JobState>{JobState::kFailed});
+}
+
+// A marker that cannot be written: the id is given up at once, saying so (it was retried
+// forever before, with no end for the job).
+TEST_F(FakeSlurmTest, AMarkerThatCannotBeWrittenGivesTheIdUpSayingSo) {
+  UseNamedLookup(dir_.path());
+  options_.reserved_lookup_grace_ms = 200;
+  SlurmExecutor executor(options_);
+  JobSpec spec = SimpleSpec(dir_.path(), "nowhere", "true");
+  spec.log_path = dir_.path() + "/no-such-folder/nowhere.log";
+  Recorder recorder;
+  ASSERT_TRUE(executor.Reattach(executor.NewJobId(), spec, recorder.Callback()).ok());
+  JobStatus end = recorder.WaitTerminal();
+  EXPECT_EQ(end.reason, FailureReason::kLostNode);
+  EXPECT_THAT(end.message, HasSubstr("nowhere.log.slurm-abandoned failed"));
+}
+
 // The look-up that finds nothing past the grace period writes the marker; the one after it
 // decides: a job that shows up now (it started before the marker, or the marker stops it)
 // is followed, not given up.
 TEST_F(FakeSlurmTest, AJobThatShowsUpRightAfterItsMarkerIsFollowed) {
   UseNamedLookup(dir_.path());
   options_.reserved_lookup_grace_ms = 200;
-  options_.poll_interval_ms = 1000;  // time to answer between the marker and the next look-up
+  options_.poll_interval_ms = 2000;  // time to answer between the marker and the next look-up
   SlurmExecutor executor(options_);
   std::filesystem::create_directories(dir_.path() + "/logs");
   const std::string reserved = executor.NewJobId();
@@ -847,8 +882,8 @@ TEST_F(RealSlurmTest, AJobWithAReservedIdIsFoundAgainByANewExecutor) {
   ASSERT_TRUE(in_flight.Submit(late, straggler.Callback()).ok());
   JobStatus straggler_end = straggler.WaitTerminal();
   EXPECT_EQ(straggler_end.state, JobState::kFailed);
-  EXPECT_EQ(straggler_end.reason, FailureReason::kLostNode);
-  EXPECT_THAT(straggler_end.message, HasSubstr("did not run its command"));
+  EXPECT_EQ(straggler_end.exit_code, 1);
+  EXPECT_TRUE(std::filesystem::exists(NotRunPath(late)));
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/late.ran"));
   EXPECT_THAT(ReadFile(late.log_path), HasSubstr("cairn: not run: the server gave this job up"));
 }
