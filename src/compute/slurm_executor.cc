@@ -109,11 +109,13 @@ bool SubmissionUnknown(const absl::StatusOr<CommandResult>& result) {
          err.find("receive failure") != std::string::npos;
 }
 
-// Whether `path` exists; false when it cannot be told (a stat error is not an exception on
-// the polling thread).
-bool Exists(const std::string& path) {
+// Whether `path` exists; `on_error` when it cannot be told (a stat error is not an
+// exception on the polling thread).
+bool Exists(const std::string& path, bool on_error = false) {
+  if (path.empty()) return false;
   std::error_code ec;
-  return !path.empty() && std::filesystem::exists(path, ec);
+  const bool exists = std::filesystem::exists(path, ec);
+  return ec ? on_error : exists;
 }
 
 std::string Plural(int n, std::string_view word) {
@@ -245,8 +247,10 @@ struct SlurmExecutor::Impl {
       events.emplace_back(job.callback, job.status);
     };
     if (!job.reported && !job.reattached && state != JobState::kQueued) emit(JobState::kQueued);
+    // A marked job that ran (NotRun clears the host of one that did not) had its running
+    // state held back: it is reported now, so that its end is not taken for a restart's.
     if (IsTerminal(state) && job.reported != JobState::kRunning && !job.status.host.empty() &&
-        !(job.reattached && !job.reported)) {
+        (!(job.reattached && !job.reported) || job.marked)) {
       emit(JobState::kRunning);  // it ran between two polls
     }
     if (job.reported == state) return;
@@ -439,7 +443,8 @@ struct SlurmExecutor::Impl {
     struct Lookup {
       std::string id;
       std::string marker;
-      bool marked = false;  // the marker existed before this look-up
+      bool marked = false;   // the marker existed before this look-up
+      bool unknown = false;  // its existence could not be told (a stat error)
     };
     std::map<std::string, Lookup> todo;  // lower-cased Slurm job name → the job
     {
@@ -457,6 +462,7 @@ struct SlurmExecutor::Impl {
       for (const std::string& name : batch) {
         Lookup& lookup = todo[name];
         lookup.marked = Exists(lookup.marker);
+        lookup.unknown = !lookup.marked && Exists(lookup.marker, /*on_error=*/true);
       }
       std::vector<std::string> args = {"--all", "--states=all", "--noheader",
                                        "--name=" + absl::StrJoin(batch, ","),
@@ -500,7 +506,7 @@ struct SlurmExecutor::Impl {
         jobs.erase(it);
         job->id = slurm_id->second;
         job->status.job_id = slurm_id->second;
-        job->marked = lookup.marked;
+        job->marked = lookup.marked || lookup.unknown;  // unknown: its end decides
         jobs[job->id] = job;
         if (job->cancel_requested) job->scancel_pending = true;  // Cancel() came first
       }
@@ -941,7 +947,8 @@ absl::Status SlurmExecutor::Reattach(const std::string& job_id, const JobSpec& s
     job->rejected = absl::StrCat("node lost: '", job_id,
                                  "' is not a Slurm job id (sbatch had refused that job)");
   } else {
-    job->marked = Exists(job->abandoned_path);  // found by name after its marker, earlier
+    // Found by name after its marker, earlier (unknown: its end decides).
+    job->marked = Exists(job->abandoned_path, /*on_error=*/true);
   }
   absl::MutexLock lock(&impl_->mu);
   if (impl_->stop) return absl::FailedPreconditionError("the Slurm executor is shut down");

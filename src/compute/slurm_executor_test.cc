@@ -540,6 +540,10 @@ TEST_F(FakeSlurmTest, AJobFoundAfterItsMarkerIsFollowedToWhetherItRan) {
   Recorder ran_recorder;
   ASSERT_TRUE(executor.Reattach(ran_id, ran, ran_recorder.Callback()).ok());
   EXPECT_EQ(ran_recorder.WaitTerminal().state, JobState::kSucceeded);
+  // Its running state, held back while it might have been stopped, comes with its end: a
+  // job that ran is not taken for a restart's lost attempt if it ends lost.
+  EXPECT_EQ(ran_recorder.States(),
+            (std::vector<JobState>{JobState::kRunning, JobState::kSucceeded}));
 }
 
 // The same after a second restart: the job's Slurm id was stored once it was found, and a
@@ -588,7 +592,8 @@ TEST_F(FakeSlurmTest, AJobThatShowsUpRightAfterItsMarkerIsFollowed) {
   JobSpec spec = SimpleSpec(dir_.path(), "sbatch-late", "true");
   Recorder recorder;
   ASSERT_TRUE(executor.Reattach(reserved, spec, recorder.Callback()).ok());
-  for (int i = 0; i < 1000 && !std::filesystem::exists(AbandonedPath(spec)); ++i)
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline && !std::filesystem::exists(AbandonedPath(spec)))
     absl::SleepFor(absl::Milliseconds(2));
   ASSERT_TRUE(std::filesystem::exists(AbandonedPath(spec)));
   WriteFile(dir_.path() + "/named", "97|sbatch-late-" + reserved.substr(6) + "|\n");
