@@ -3,9 +3,10 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/ids.h"
-#include "common/timestamp.h"
 #include "common/json.h"
+#include "common/plural.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 #include "gtest/gtest.h"
 
 namespace cairn {
@@ -44,6 +45,12 @@ TEST(Json, EmptyBodyIsEmptyObject) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(parsed->is_object());
   EXPECT_TRUE(parsed->empty());
+}
+
+TEST(Plural, AddsAnSExceptForOne) {
+  EXPECT_EQ(Plural(1, "step"), "1 step");
+  EXPECT_EQ(Plural(0, "step"), "0 steps");
+  EXPECT_EQ(Plural(1000, "job"), "1000 jobs");
 }
 
 TEST(FakeClock, MovesOnlyWhenAdvanced) {

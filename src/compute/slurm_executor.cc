@@ -29,6 +29,7 @@
 #include "common/duration.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/plural.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "compute/run_command.h"
@@ -49,6 +50,13 @@ constexpr size_t kLookupNames = 100;
 
 std::string Trimmed(std::string_view text) {
   return std::string(absl::StripAsciiWhitespace(ToAbsl(text)));
+}
+
+// The '|'-separated fields of one line of squeue --Format=…:|, trimmed.
+std::vector<std::string> Fields(absl::string_view line) {
+  std::vector<std::string> fields;
+  for (absl::string_view field : absl::StrSplit(line, '|')) fields.push_back(Trimmed(ToStd(field)));
+  return fields;
 }
 
 // "what failed: stderr" for a command that ran but failed.
@@ -116,10 +124,6 @@ bool Exists(const std::string& path, bool on_error = false) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(path, ec);
   return ec ? on_error : exists;
-}
-
-std::string Plural(int n, std::string_view word) {
-  return absl::StrCat(n, " ", ToAbsl(word), n == 1 ? "" : "s");
 }
 
 // "9 (SIGKILL)".
@@ -461,8 +465,9 @@ struct SlurmExecutor::Impl {
           names.begin() + begin, names.begin() + std::min(names.size(), begin + kLookupNames));
       for (const std::string& name : batch) {
         Lookup& lookup = todo[name];
-        lookup.marked = Exists(lookup.marker);
-        lookup.unknown = !lookup.marked && Exists(lookup.marker, /*on_error=*/true);
+        std::error_code ec;
+        lookup.marked = !lookup.marker.empty() && std::filesystem::exists(lookup.marker, ec);
+        lookup.unknown = static_cast<bool>(ec);
       }
       std::vector<std::string> args = {"--all", "--states=all", "--noheader",
                                        "--name=" + absl::StrJoin(batch, ","),
@@ -479,9 +484,7 @@ struct SlurmExecutor::Impl {
       // (SbatchArgs), so the name is the second field.
       std::map<std::string, std::string> found;
       for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
-        std::vector<std::string> f;
-        for (absl::string_view field : absl::StrSplit(line, '|'))
-          f.push_back(Trimmed(ToStd(field)));
+        std::vector<std::string> f = Fields(line);
         if (f.size() >= 2 && IsNumericId(f[0])) found.emplace(absl::AsciiStrToLower(f[1]), f[0]);
       }
       absl::MutexLock lock(&mu);
@@ -600,9 +603,7 @@ struct SlurmExecutor::Impl {
     std::map<std::string, std::vector<std::string>> rows;
     if (!all_unknown) {
       for (absl::string_view line : absl::StrSplit(result->out, '\n', absl::SkipEmpty())) {
-        std::vector<std::string> f;
-        for (absl::string_view field : absl::StrSplit(line, '|'))
-          f.push_back(Trimmed(ToStd(field)));
+        std::vector<std::string> f = Fields(line);
         if (f.size() < 7) continue;
         rows[f[0]] = std::move(f);
       }
@@ -1050,8 +1051,7 @@ ExecutorStatus SlurmExecutor::Status() const {
                  {"--noheader", "--Format=JobID:|,State:|,NodeList:|,SubmitTime:|,StartTime:|"});
   if (queue.ok() && queue->exit_code == 0) {
     for (absl::string_view line : absl::StrSplit(queue->out, '\n', absl::SkipEmpty())) {
-      std::vector<std::string> f;
-      for (absl::string_view field : absl::StrSplit(line, '|')) f.push_back(Trimmed(ToStd(field)));
+      std::vector<std::string> f = Fields(line);
       if (f.size() < 5) continue;
       JobStatus job;
       job.job_id = f[0];

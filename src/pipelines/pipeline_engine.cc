@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -24,6 +24,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/plural.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "pipelines/dag.h"
@@ -132,10 +133,6 @@ std::string LogTail(const std::string& path, int lines) {
     begin = newline;
   }
   return ValidUtf8(begin >= text.size() ? text : std::string_view(text).substr(begin + 1));
-}
-
-std::string Plural(int n, std::string_view word) {
-  return absl::StrCat(n, " ", ToAbsl(word), n == 1 ? "" : "s");
 }
 
 // The name of an attempt's job ("churn/1f2e3d4c/train#2"), the same at launch and when a
